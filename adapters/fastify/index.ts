@@ -1,0 +1,45 @@
+import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
+import { type ActionLogger, contextOf, HttpCapture, type HttpOptions } from 'actionlog';
+
+export interface ActionLogPluginOptions extends HttpOptions<FastifyRequest> {
+  logger: ActionLogger;
+}
+
+const plugin: FastifyPluginCallback<ActionLogPluginOptions> = (fastify, options, done) => {
+  const { logger, ...http } = options;
+  const capture = new HttpCapture<FastifyRequest>(logger, http);
+  fastify.addHook('onRequest', (req, reply, next) => {
+    const ctx = capture.open({
+      req,
+      res: reply.raw,
+      method: req.method,
+      headers: req.headers,
+      url: () => req.originalUrl ?? req.url,
+      ip: () => req.ip,
+      body: () => req.body,
+      route: () => req.routeOptions?.url,
+      user: () => (req as { user?: unknown }).user,
+    });
+    if (!ctx) return next();
+    capture.enter(ctx, next);
+  });
+  // Body parsing runs outside the scope: enter it again before validation, so hooks and the handler see it.
+  fastify.addHook('preValidation', (req, _reply, next) => {
+    const ctx = contextOf(req);
+    if (!ctx) return next();
+    capture.enter(ctx, next);
+  });
+  done();
+};
+
+// Hooks apply to the whole app, not an encapsulated child (what fastify-plugin's skip-override does).
+Object.assign(plugin, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: 'actionlog',
+  [Symbol.for('plugin-meta')]: { name: 'actionlog', fastify: '5.x' },
+});
+
+/** Fastify plugin: `await app.register(actionLogPlugin, { logger })`, before the routes. */
+export const actionLogPlugin = plugin;
+
+export { contextOf };

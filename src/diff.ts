@@ -1,0 +1,67 @@
+/**
+ * Dotted paths that differ between two states of a record (`status`, `address.city`, `items.2.qty`).
+ * Plain objects and arrays are compared member by member; anything else is compared as one value
+ * (Dates by time, ObjectIds and other BSON values by their string form, binary data byte by byte).
+ * A side that is null or missing contributes its whole top-level keys.
+ */
+export function diffObjects(oldObject: unknown, newObject: unknown): string[] {
+  const changed: string[] = [];
+  compare(oldObject ?? {}, newObject ?? {}, '', changed);
+  return changed;
+}
+
+function isContainer(value: unknown): value is Record<string, unknown> | unknown[] {
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return true;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function compare(a: unknown, b: unknown, path: string, out: string[]): void {
+  if (isContainer(a) && isContainer(b) && Array.isArray(a) === Array.isArray(b)) {
+    if (Array.isArray(a) && Array.isArray(b)) {
+      const n = Math.max(a.length, b.length);
+      for (let i = 0; i < n; i++) compare(a[i], b[i], join(path, String(i)), out);
+      return;
+    }
+    const ao = a as Record<string, unknown>;
+    const bo = b as Record<string, unknown>;
+    for (const key of Object.keys(ao)) compare(ao[key], bo[key], join(path, key), out);
+    for (const key of Object.keys(bo)) if (!Object.hasOwn(ao, key)) compare(undefined, bo[key], join(path, key), out);
+    return;
+  }
+  if (!sameValue(a, b)) out.push(path);
+}
+
+function join(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+/** Equality of two leaf values, as stored. */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || a === undefined || b === undefined) return false;
+  if (typeof a !== 'object' || typeof b !== 'object') {
+    return typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b);
+  }
+  if (a instanceof Date || b instanceof Date) {
+    return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
+  }
+  if (ArrayBuffer.isView(a) || ArrayBuffer.isView(b)) {
+    return ArrayBuffer.isView(a) && ArrayBuffer.isView(b) && Buffer.compare(bytes(a), bytes(b)) === 0;
+  }
+  const ta = (a as { _bsontype?: unknown })._bsontype;
+  const tb = (b as { _bsontype?: unknown })._bsontype;
+  if (ta !== undefined || tb !== undefined) return ta === tb && String(a) === String(b);
+  if (isContainer(a) || isContainer(b)) {
+    if (!isContainer(a) || !isContainer(b)) return false;
+    const out: string[] = [];
+    compare(a, b, '', out);
+    return out.length === 0;
+  }
+  return String(a) === String(b);
+}
+
+function bytes(view: ArrayBufferView): Buffer {
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}

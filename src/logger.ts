@@ -1,0 +1,337 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { type ActionInput, createActionSchema } from './action.js';
+import { type ActivityInput, activitySchema } from './activity.js';
+import { DocumentBuilder } from './build.js';
+import { type ContextOwner, contextStorage, type ModelChange, RequestContext, type ScopeInit } from './context.js';
+import type { ActionEntry, ActivityDocument, UserRef } from './document.js';
+import { ActionLogError, ActionLogValidationError, fromZodIssues } from './errors.js';
+import { checkModelChange } from './model-change.js';
+import { type ActionLoggerOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { KeyRedactor } from './sanitize/redactor.js';
+import { Sanitizer } from './sanitize/sanitizer.js';
+import type { RequestAppend, Store, StoreBatch } from './stores/store.js';
+import { defaultDescribeUser } from './user.js';
+import { BatchWriter, type WriterStats, type WriteStep } from './writer.js';
+
+/** What `logger.run()` knows about a job, script or consumer run. */
+export interface RunMeta {
+  /** Module of the run's document; default the logger's `module`. */
+  module?: string;
+  /** Who the run acts for (anything `describeUser` understands); default the enclosing scope's user. */
+  user?: unknown;
+  /** Use this id instead of a new uuid (e.g. a message id), same rules as `X-Request-Id`. */
+  requestUuid?: string;
+  /** Default: the enclosing scope's correlation id. */
+  correlationId?: string;
+  /** Stored in `details.run.metadata`. */
+  metadata?: Record<string, unknown>;
+}
+
+const runMetaSchema = z.strictObject({
+  module: z.string().min(1, 'must not be empty').optional(),
+  user: z.unknown().optional(),
+  requestUuid: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 characters of [A-Za-z0-9._:-]').optional(),
+  correlationId: z.string().min(1).max(256).optional(),
+  metadata: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+});
+
+type QueueItem = { kind: 'request'; ctx: RequestContext } | { kind: 'append'; ctx: RequestContext } | { kind: 'activity'; doc: ActivityDocument };
+
+/** Creates a logger. Options are validated here, once; see `ActionLoggerOptions`. */
+export function createActionLogger(options: ActionLoggerOptions): ActionLogger {
+  return new ActionLogger(options);
+}
+
+/** Records model changes, actions and activities into per-request documents and writes them in batches. */
+export class ActionLogger {
+  /** @internal */ readonly options: ResolvedOptions;
+  /** @internal */ readonly sanitizer: Sanitizer;
+  private readonly store: Store;
+  private readonly builder: DocumentBuilder;
+  private readonly writer: BatchWriter<QueueItem>;
+  private readonly actionSchema: ReturnType<typeof createActionSchema>;
+  private readonly describeUser: (user: unknown) => UserRef | null;
+  private readonly owner: ContextOwner;
+  private initialized: Promise<void> | undefined;
+
+  constructor(options: ActionLoggerOptions) {
+    this.options = resolveOptions(options);
+    const o = this.options;
+    this.store = o.store;
+    this.sanitizer = new Sanitizer(new KeyRedactor(o.redactKeys, o.redactHeaders), o.limits);
+    this.builder = new DocumentBuilder(this.sanitizer, {
+      maxModelLogsPerRequest: o.maxModelLogsPerRequest,
+      maxDocumentBytes: o.maxDocumentBytes,
+      actionLogs: o.actionLogs,
+      modelLogs: o.modelLogs,
+      defaultModule: o.module,
+    });
+    this.actionSchema = createActionSchema({ actionTypes: o.actionTypes, targetTypes: o.targetTypes });
+    const describe = o.describeUser ?? defaultDescribeUser(o.userModel);
+    this.describeUser = (user) => {
+      try {
+        return describe(user);
+      } catch (error) {
+        this.report(error);
+        return null;
+      }
+    };
+    this.writer = new BatchWriter<QueueItem>(o, {
+      build: (items) => this.build(items),
+      discard: (items) => this.discard(items),
+      onError: (error) => this.report(error),
+    });
+    this.owner = {
+      describeUser: this.describeUser,
+      ended: (ctx) => this.writer.enqueue({ kind: 'request', ctx }),
+      lateEvents: (ctx) => {
+        if (ctx.appendQueued) return;
+        ctx.appendQueued = true;
+        this.writer.enqueue({ kind: 'append', ctx });
+      },
+    };
+    this.init().catch(() => {
+      // Reported by init; the first write tries again.
+    });
+  }
+
+  /** The current scope (request, run or standalone), or undefined outside any. */
+  current(): RequestContext | undefined {
+    return contextStorage.getStore();
+  }
+
+  /**
+   * Runs `fn` in a new scope (a job, script or queue consumer) and stores its document when `fn`
+   * settles, also when it throws. Resolves or rejects as `fn` does.
+   */
+  async run<T>(meta: RunMeta, fn: () => T | Promise<T>): Promise<T> {
+    const parsed = runMetaSchema.safeParse(meta ?? {});
+    if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues), 'run() options');
+    const m = parsed.data;
+    const parent = this.current();
+    const hasUser = Object.hasOwn(meta ?? {}, 'user');
+    const ctx = this.openScope({
+      requestUuid: m.requestUuid ?? randomUUID(),
+      module: m.module ?? this.options.module,
+      correlationId: m.correlationId ?? parent?.correlationId,
+      user: hasUser ? () => m.user : parent ? () => parent.user : undefined,
+      metadata: m.metadata,
+    });
+    let failure: unknown;
+    try {
+      return await contextStorage.run(ctx, fn);
+    } catch (error) {
+      failure = error ?? new Error('run() rejected without a reason');
+      throw error;
+    } finally {
+      ctx.run = { durationMs: ctx.elapsedMs(), error: failure === undefined ? null : errorSummary(failure) };
+      this.endScope(ctx, failure === undefined);
+    }
+  }
+
+  /**
+   * Records one model change into `context` (default: the current scope). Adapters call this.
+   * Outside any scope the change becomes its own document, or is ignored (`outsideContext`).
+   */
+  recordModelChange(change: ModelChange, context: RequestContext | undefined = this.current()): void {
+    const issues = checkModelChange(change);
+    if (issues.length > 0) throw new ActionLogValidationError(issues, 'model change');
+    this.inScope(context, (ctx) => ctx.addModelChange(change));
+  }
+
+  /** Records an explicit action (FORMAT §2); invalid input throws `ActionLogValidationError` naming each bad field. */
+  record(input: ActionInput): ActionEntry {
+    const parsed = this.actionSchema.safeParse(input);
+    if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues), 'action');
+    const context = this.current();
+    const entry = this.toActionEntry(parsed.data, context);
+    this.inScope(context, (ctx) => ctx.addAction(entry));
+    return entry;
+  }
+
+  /** Records an activity feed entry (FORMAT §3); written on its own, without waiting for the request to end. */
+  activity(input: ActivityInput, context: RequestContext | undefined = this.current()): ActivityDocument {
+    const parsed = activitySchema.safeParse(input);
+    if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues), 'activity');
+    const a = parsed.data;
+    const user = a.user ?? context?.user;
+    if (!user) throw new ActionLogValidationError([{ path: 'user', message: 'is required (the current scope has no user)' }], 'activity');
+    const doc: ActivityDocument = {
+      user,
+      ip_address: a.ip_address !== undefined ? a.ip_address : (context?.ip ?? null),
+      action: a.action,
+      activity_date: a.activity_date ?? new Date(),
+      link_preview: a.link_preview ?? null,
+      request_uuid: a.request_uuid !== undefined ? a.request_uuid : (context?.requestUuid ?? null),
+    };
+    this.writer.enqueue({ kind: 'activity', doc });
+    return doc;
+  }
+
+  /** Resolves once everything recorded in ended scopes before the call is stored (or dropped, see `stats()`). */
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
+
+  /** Drains the queue, closes the store, then refuses new work with `ActionLogClosedError`. */
+  async close(): Promise<void> {
+    if (this.writer.isClosed) return;
+    await this.writer.close();
+    await this.store.close();
+  }
+
+  /** Counters of documents: recorded, stored, retried, dropped, queued. */
+  stats(): WriterStats {
+    return this.writer.stats();
+  }
+
+  /** Resolves once the store is initialized (tables, indexes); rejects if that failed. */
+  ready(): Promise<void> {
+    return this.init();
+  }
+
+  /**
+   * Reports an error raised while capturing (ORM hooks, middleware) to `onError`, and rethrows it in strict mode.
+   * Adapters call this instead of letting logging break the user's request.
+   */
+  reportError(error: unknown): void {
+    this.report(error);
+    if (this.options.strict) throw error;
+  }
+
+  /** @internal Opens a scope without entering it; the HTTP middleware and `run()` use this. */
+  openScope(init: ScopeInit): RequestContext {
+    return new RequestContext(init, this.owner);
+  }
+
+  /** @internal Ends a scope, handing its document to the writer; never throws unless strict. */
+  endScope(ctx: RequestContext, mayThrow = true): void {
+    try {
+      ctx.end();
+    } catch (error) {
+      if (mayThrow) this.reportError(error);
+      else this.report(error);
+    }
+  }
+
+  /** @internal Writes the activity `options.activity.describe` gives for a finished HTTP request. */
+  describeActivity(req: unknown, ctx: RequestContext): void {
+    const describe = this.options.activity?.describe;
+    if (!describe) return;
+    try {
+      const input = describe(req);
+      if (input) this.activity(input, ctx);
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  private inScope(context: RequestContext | undefined, add: (ctx: RequestContext) => void): void {
+    if (context) {
+      add(context);
+      return;
+    }
+    if (this.options.outsideContext === 'ignore') return;
+    const ctx = this.openScope({ requestUuid: randomUUID(), module: this.options.module });
+    add(ctx);
+    ctx.end();
+  }
+
+  private toActionEntry(input: z.output<typeof this.actionSchema>, context: RequestContext | undefined): ActionEntry {
+    const action = typeof input.action === 'string' ? { type: input.action } : input.action;
+    let actor: ActionEntry['actor'] = null;
+    if (typeof input.actor === 'string') {
+      actor = { ref: input.actor, type: 'user', name: input.actor };
+    } else if (input.actor) {
+      actor = { ...input.actor };
+      if (input.actor.extra) actor.extra = this.sanitizer.clean(input.actor.extra) as Record<string, unknown>;
+    } else {
+      const user = context?.user;
+      if (user) actor = { ref: user._id, type: 'user', name: user.label };
+    }
+    const target = input.target ?? input.resource;
+    const source = typeof input.source === 'string' ? { type: input.source } : (input.source ?? null);
+    return {
+      action_type: action.type,
+      action_category: action.category ?? null,
+      actor_id: actor?.ref ?? null,
+      actor,
+      target_type: target?.type ?? null,
+      target_id: target ? String(target.id) : null,
+      target: target ? { ...target, id: String(target.id) } : null,
+      // Free-form parts are copied now: the caller may mutate its objects after record() returns.
+      context: input.context ? (this.sanitizer.clean(input.context) as Record<string, unknown>) : null,
+      note: input.note === undefined ? null : (this.sanitizer.clean(input.note) as string),
+      source,
+      details: input.details ?? [],
+      tags: input.tags ?? [],
+      entity_path: input.entity_path ?? null,
+      emitted_at: input.emitted_at ?? new Date(),
+      saved_at: null,
+      is_active: input.is_active ?? true,
+    };
+  }
+
+  private init(): Promise<void> {
+    this.initialized ??= Promise.resolve()
+      .then(() => this.store.init?.({ actionLogs: this.options.actionLogs, modelLogs: this.options.modelLogs }))
+      .catch((error: unknown) => {
+        this.initialized = undefined;
+        this.report(new ActionLogError('Store initialization failed', { cause: error }));
+        throw error;
+      });
+    return this.initialized;
+  }
+
+  private build(items: QueueItem[]): WriteStep[] {
+    const batch: StoreBatch = { requests: [], actionLogs: [], modelLogs: [], activities: [] };
+    const appends: RequestAppend[] = [];
+    for (const item of items) {
+      if (item.kind === 'request') this.builder.request(item.ctx, batch);
+      else if (item.kind === 'append') appends.push(this.builder.append(item.ctx, batch));
+      else batch.activities.push(item.doc);
+    }
+    const hasDocuments = batch.requests.length + batch.actionLogs.length + batch.modelLogs.length + batch.activities.length > 0;
+    const steps: WriteStep[] = [() => this.init()];
+    if (hasDocuments) steps.push(() => this.store.write(batch));
+    if (appends.length > 0) steps.push(() => this.store.append(appends));
+    return steps;
+  }
+
+  private discard(items: QueueItem[]): void {
+    for (const item of items) {
+      if (item.kind === 'request') {
+        // Its document is lost; events that come later still get written, as an append.
+        item.ctx.state = 'written';
+        item.ctx.modelChanges = [];
+        item.ctx.actions = [];
+      } else if (item.kind === 'append') {
+        item.ctx.lateModelChanges = [];
+        item.ctx.lateActions = [];
+        item.ctx.appendQueued = false;
+      }
+    }
+  }
+
+  /** @internal Hands an error to `onError`; never throws. */
+  report(error: unknown): void {
+    const err = error instanceof Error ? error : new ActionLogError(String(error));
+    try {
+      if (this.options.onError) this.options.onError(err);
+      else defaultOnError(err);
+    } catch {
+      // A failing onError must not break the caller.
+    }
+  }
+}
+
+function errorSummary(error: unknown): { name: string; message: string } {
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'Error', message: String(error) };
+}
+
+function defaultOnError(error: Error): void {
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  console.warn(`[actionlog] ${error.message}${cause}`);
+}

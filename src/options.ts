@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import type { ActivityInput } from './activity.js';
+import type { UserRef } from './document.js';
+import { ActionLogConfigError, fromZodIssues } from './errors.js';
+import { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS } from './sanitize/redactor.js';
+import type { Store } from './stores/store.js';
+
+/** Options of `createActionLogger`. Every default lives in the schema below. */
+export interface ActionLoggerOptions {
+  /** Where documents are written (`MemoryStore`, `MongoStore`, `SqlStore` or your own `Store`). */
+  store: Store;
+  /** Module of `run()` scopes and of standalone changes that name none. Default `"app"`. */
+  module?: string;
+  /** Changes and actions recorded outside any scope: their own document (`standalone`, default) or `ignore`. */
+  outsideContext?: 'standalone' | 'ignore';
+  /** Throw capture errors into the caller (ORM hooks, middleware) instead of only reporting them. Default false. */
+  strict?: boolean;
+  /** `lookup_from` of user references made by the default `describeUser`. Default `"users"`. */
+  userModel?: string;
+  /** Turns the app's user object into the stored `{ lookup_from, _id, label, email? }`. */
+  describeUser?: (user: unknown) => UserRef | null;
+  /** Called with every error actionlog swallows (store failures, retries, drops). Default: a console warning. */
+  onError?: (error: Error) => void;
+  /** Documents written per store call. Default 100. */
+  batchSize?: number;
+  /** Longest time a document waits in the queue before a write starts. Default 1000 ms. */
+  flushIntervalMs?: number;
+  /** Documents held (queued and being written) before `onQueueFull` applies. Default 10 000. */
+  maxQueueSize?: number;
+  /** When the queue is full: drop the incoming document (default) or the oldest queued one. Both are counted. */
+  onQueueFull?: 'drop-newest' | 'drop-oldest';
+  /** Retries of a failing store write before its documents are dropped. Default 8. */
+  maxRetries?: number;
+  /** First retry delay; doubles per retry, with jitter. Default 200 ms. */
+  retryDelayMs?: number;
+  /** Longest retry delay. Default 30 000 ms. */
+  maxRetryDelayMs?: number;
+  /** Key fragments whose values are redacted anywhere. Default `DEFAULT_REDACT_KEYS`. */
+  redactKeys?: readonly string[];
+  /** Header names redacted whole. Default `DEFAULT_REDACT_HEADERS`. */
+  redactHeaders?: readonly string[];
+  /** Size limits of stored values. */
+  limits?: {
+    /** Default 65 536. */
+    maxBodyBytes?: number;
+    /** Default 8192. */
+    maxStringLength?: number;
+    /** Default 20. */
+    maxDepth?: number;
+    /** Default 1000. */
+    maxArrayLength?: number;
+  };
+  /** Model logs kept in a request document; the rest go to `model_logs`. Default 1000. */
+  maxModelLogsPerRequest?: number;
+  /** Estimated size past which model logs spill to `model_logs`, far under MongoDB's 16 MiB. Default 8 MiB. */
+  maxDocumentBytes?: number;
+  /** Write the `action_logs` mirror. Default true. */
+  actionLogs?: boolean;
+  /** Write the `model_logs` mirror. Default false. */
+  modelLogs?: boolean;
+  /** Restrict `record()` to these action types. */
+  actionTypes?: readonly string[];
+  /** Restrict `record()` to these target types. */
+  targetTypes?: readonly string[];
+  /** Write one activity feed entry per HTTP request, described from the framework's request. */
+  activity?: { describe: (req: unknown) => ActivityInput | null | undefined };
+}
+
+const fn = <T>() => z.custom<T>((v) => typeof v === 'function', { message: 'must be a function' });
+const int = (min: number) => z.number({ error: 'must be a number' }).int('must be an integer').min(min, `must be at least ${min}`);
+const names = z.array(z.string().min(1, 'must not be empty'), { error: 'must be an array of strings' }).readonly();
+
+function isStore(value: unknown): value is Store {
+  if (value === null || typeof value !== 'object') return false;
+  const s = value as Record<string, unknown>;
+  return ['write', 'append', 'findRequests', 'findActions', 'findModelLogs', 'findActivities', 'close'].every(
+    (m) => typeof s[m] === 'function',
+  );
+}
+
+const schema = z.strictObject({
+  store: z.custom<Store>(isStore, {
+    message: 'must be a Store (write, append, findRequests, findActions, findModelLogs, findActivities, close)',
+  }),
+  module: z.string().min(1, 'must not be empty').default('app'),
+  outsideContext: z.enum(['standalone', 'ignore'], { error: 'must be "standalone" or "ignore"' }).default('standalone'),
+  strict: z.boolean({ error: 'must be a boolean' }).default(false),
+  userModel: z.string().min(1, 'must not be empty').default('users'),
+  describeUser: fn<(user: unknown) => UserRef | null>().optional(),
+  onError: fn<(error: Error) => void>().optional(),
+  batchSize: int(1).default(100),
+  flushIntervalMs: int(0).default(1000),
+  maxQueueSize: int(1).default(10_000),
+  onQueueFull: z.enum(['drop-newest', 'drop-oldest'], { error: 'must be "drop-newest" or "drop-oldest"' }).default('drop-newest'),
+  maxRetries: int(0).default(8),
+  retryDelayMs: int(0).default(200),
+  maxRetryDelayMs: int(0).default(30_000),
+  redactKeys: names.default(DEFAULT_REDACT_KEYS),
+  redactHeaders: names.default(DEFAULT_REDACT_HEADERS),
+  limits: z
+    .strictObject({
+      maxBodyBytes: int(16).default(64 * 1024),
+      maxStringLength: int(16).default(8 * 1024),
+      maxDepth: int(1).default(20),
+      maxArrayLength: int(1).default(1000),
+    })
+    .prefault({}),
+  maxModelLogsPerRequest: int(1).default(1000),
+  maxDocumentBytes: int(1024).max(15 * 1024 * 1024, 'must stay under the 16 MiB MongoDB limit').default(8 * 1024 * 1024),
+  actionLogs: z.boolean({ error: 'must be a boolean' }).default(true),
+  modelLogs: z.boolean({ error: 'must be a boolean' }).default(false),
+  actionTypes: names.optional(),
+  targetTypes: names.optional(),
+  activity: z.strictObject({ describe: fn<(req: unknown) => ActivityInput | null | undefined>() }).optional(),
+});
+
+export type ResolvedOptions = z.output<typeof schema>;
+
+/** Validates logger options once; an unknown or ill-typed option throws `ActionLogConfigError` naming it. */
+export function resolveOptions(options: ActionLoggerOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new ActionLogConfigError([{ path: '', message: 'options must be an object with at least { store }' }]);
+  }
+  const parsed = schema.safeParse(options);
+  if (!parsed.success) throw new ActionLogConfigError(fromZodIssues(parsed.error.issues));
+  return parsed.data;
+}
+
+/** Validates options of any other part (stores, middleware) with the same error type. */
+export function parseOptions<S extends z.ZodType>(schemaOf: S, options: unknown, what: string): z.output<S> {
+  const parsed = schemaOf.safeParse(options ?? {});
+  if (!parsed.success) throw new ActionLogConfigError(fromZodIssues(parsed.error.issues), what);
+  return parsed.data;
+}

@@ -1,0 +1,239 @@
+import { escapeKey } from './keys.js';
+import { type KeyRedactor, REDACTED } from './redactor.js';
+
+export interface SanitizeLimits {
+  /** Longest string kept, in characters. */
+  maxStringLength: number;
+  /** Deepest nesting kept. */
+  maxDepth: number;
+  /** Longest array kept. */
+  maxArrayLength: number;
+  /** Largest request body kept, in bytes (estimated from the stored form). */
+  maxBodyBytes: number;
+}
+
+/** Marker stored in place of a body larger than `maxBodyBytes`. */
+export interface TruncatedBody {
+  _truncated: true;
+  _size_bytes: number;
+  _preview: string;
+}
+
+export const MAX_DEPTH_MARKER = '[Truncated: max depth]';
+export const CIRCULAR_MARKER = '[Circular]';
+
+const PREVIEW_CHARS = 1024;
+
+interface Walk {
+  bytes: number;
+  ancestors: Set<object>;
+  omit: ReadonlySet<string> | undefined;
+}
+
+/**
+ * Turns any value into a JSON-safe, BSON-safe copy: secrets redacted, unsafe keys escaped,
+ * sizes limited, exotic values (BigInt, Buffers, ObjectIds, Decimal128, circular refs) made plain.
+ * Dates stay Dates. It never throws.
+ */
+export class Sanitizer {
+  constructor(
+    readonly redactor: KeyRedactor,
+    readonly limits: SanitizeLimits,
+  ) {}
+
+  /** A sanitized copy of `value`; `omit` lists dotted paths left out entirely. */
+  clean(value: unknown, omit?: ReadonlySet<string>): unknown {
+    return this.cleanSized(value, omit).value;
+  }
+
+  /** Like `clean`, also returning an estimate of the stored size in bytes. */
+  cleanSized(value: unknown, omit?: ReadonlySet<string>): { value: unknown; bytes: number } {
+    const walk: Walk = { bytes: 0, ancestors: new Set(), omit: omit && omit.size > 0 ? omit : undefined };
+    let out: unknown;
+    try {
+      out = this.walk(value, 0, '', walk);
+    } catch {
+      out = '[Unserializable]';
+    }
+    return { value: out, bytes: walk.bytes };
+  }
+
+  /** Sanitizes a request body: a body over `maxBodyBytes` is replaced by a marker with a preview. */
+  cleanBody(body: unknown): unknown {
+    if (body === undefined) return null;
+    if (typeof body === 'string') return this.limitString(body, this.limits.maxBodyBytes);
+    const { value, bytes } = this.cleanSized(body);
+    if (bytes <= this.limits.maxBodyBytes) return value;
+    let preview: string;
+    try {
+      preview = JSON.stringify(value).slice(0, PREVIEW_CHARS);
+    } catch {
+      preview = '';
+    }
+    const marker: TruncatedBody = { _truncated: true, _size_bytes: bytes, _preview: preview };
+    return marker;
+  }
+
+  /** Sanitizes headers: secret header names are redacted whole. */
+  cleanHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const name of Object.keys(headers)) {
+      const value = headers[name];
+      if (value === undefined) continue;
+      out[escapeKey(name)] = this.redactor.isSecretHeader(name) ? REDACTED : this.clean(value);
+    }
+    return out;
+  }
+
+  private limitString(s: string, max: number): string {
+    if (s.length <= max) return s;
+    return `${s.slice(0, max)}…[truncated ${s.length - max} chars]`;
+  }
+
+  private walk(value: unknown, depth: number, path: string, w: Walk): unknown {
+    switch (typeof value) {
+      case 'string': {
+        const s = this.limitString(value, this.limits.maxStringLength);
+        w.bytes += s.length + 2;
+        return s;
+      }
+      case 'number':
+        w.bytes += 8;
+        return Number.isFinite(value) ? value : String(value);
+      case 'boolean':
+        w.bytes += 1;
+        return value;
+      case 'bigint':
+        w.bytes += 8;
+        return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+      case 'symbol':
+        w.bytes += 8;
+        return value.toString();
+      case 'undefined':
+      case 'function':
+        return undefined;
+    }
+    if (value === null) {
+      w.bytes += 1;
+      return null;
+    }
+    return this.walkObject(value as object, depth, path, w);
+  }
+
+  private walkObject(value: object, depth: number, path: string, w: Walk, viaJson = false): unknown {
+    if (value instanceof Date) {
+      w.bytes += 8;
+      return Number.isNaN(value.getTime()) ? null : new Date(value.getTime());
+    }
+    const leaf = this.leafOf(value);
+    if (leaf !== undefined) return this.walk(leaf, depth, path, w);
+    if (depth >= this.limits.maxDepth) {
+      w.bytes += MAX_DEPTH_MARKER.length;
+      return MAX_DEPTH_MARKER;
+    }
+    if (w.ancestors.has(value)) {
+      w.bytes += CIRCULAR_MARKER.length;
+      return CIRCULAR_MARKER;
+    }
+    w.ancestors.add(value);
+    try {
+      if (Array.isArray(value) || value instanceof Set) return this.walkArray([...value], depth, path, w);
+      if (value instanceof Map) return this.walkEntries([...value.entries()], depth, path, w);
+      if (value instanceof Error) {
+        return this.walkEntries(
+          [
+            ['name', value.name],
+            ['message', value.message],
+            ['code', (value as { code?: unknown }).code],
+          ],
+          depth,
+          path,
+          w,
+        );
+      }
+      if (!viaJson) {
+        const json = plainForm(value);
+        if (json !== value) {
+          return json !== null && typeof json === 'object'
+            ? this.walkObject(json, depth, path, w, true)
+            : this.walk(json, depth, path, w);
+        }
+      }
+      return this.walkEntries(Object.keys(value).map((k) => [k, (value as Record<string, unknown>)[k]]), depth, path, w);
+    } finally {
+      w.ancestors.delete(value);
+    }
+  }
+
+  private walkArray(items: unknown[], depth: number, path: string, w: Walk): unknown[] {
+    const max = this.limits.maxArrayLength;
+    const n = Math.min(items.length, max);
+    const out: unknown[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = this.walk(items[i], depth + 1, w.omit ? `${path}${path ? '.' : ''}${i}` : '', w);
+      out[i] = v === undefined ? null : v;
+    }
+    if (items.length > max) out.push(`[truncated ${items.length - max} items]`);
+    w.bytes += 4;
+    return out;
+  }
+
+  private walkEntries(entries: Array<[unknown, unknown]>, depth: number, path: string, w: Walk): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [rawKey, v] of entries) {
+      const key = String(rawKey);
+      let childPath = '';
+      if (w.omit) {
+        childPath = path ? `${path}.${key}` : key;
+        if (w.omit.has(childPath)) continue;
+      }
+      let cleaned: unknown;
+      if (this.redactor.isSecretKey(key)) {
+        if (v === undefined) continue;
+        cleaned = REDACTED;
+        w.bytes += REDACTED.length;
+      } else {
+        cleaned = this.walk(v, depth + 1, childPath, w);
+        if (cleaned === undefined) continue;
+      }
+      const stored = escapeKey(key);
+      w.bytes += stored.length + 3;
+      if (stored === '__proto__') {
+        Object.defineProperty(out, stored, { value: cleaned, enumerable: true, writable: true, configurable: true });
+      } else {
+        out[stored] = cleaned;
+      }
+    }
+    return out;
+  }
+
+  /** Objects that stand for one scalar: BSON values, binary data, URLs, regexps. */
+  private leafOf(value: object): unknown {
+    const bsontype = (value as { _bsontype?: unknown })._bsontype;
+    if (typeof bsontype === 'string') {
+      const v = value as { toHexString?: () => string; toString: () => string };
+      if (bsontype === 'ObjectId' && typeof v.toHexString === 'function') return v.toHexString();
+      return v.toString();
+    }
+    if (ArrayBuffer.isView(value)) {
+      const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      return bytes.toString('base64');
+    }
+    if (value instanceof ArrayBuffer) return Buffer.from(value).toString('base64');
+    if (value instanceof RegExp || value instanceof URL) return value.toString();
+    return undefined;
+  }
+}
+
+/** The plain form of a class instance that defines `toJSON` (Mongoose documents, Decimal.js, Luxon...). */
+function plainForm(value: object): unknown {
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) return value;
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON !== 'function') return value;
+  try {
+    return toJSON.call(value);
+  } catch {
+    return value;
+  }
+}

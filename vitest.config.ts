@@ -1,0 +1,20 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+// Tests import the package by its public names, resolved to the sources.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^actionlog$/, replacement: here('./src/index.ts') },
+      { find: /^actionlog\/(express|koa|fastify|mongoose|typeorm)$/, replacement: here('./adapters/$1/index.ts') },
+    ],
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    pool: 'forks',
+  },
+});

@@ -88,6 +88,24 @@ const date = z.union([z.date(), z.string(), z.number()], { error: 'must be a Dat
   return d;
 });
 
+/**
+ * A field given either as a string or as an object. Unlike a plain union, an object with a missing
+ * field is reported at that field (`actor.name`), not as "matches neither form".
+ */
+function stringOrObject<S extends z.ZodType, O extends z.ZodType>(str: S, obj: O, message: string) {
+  return z.unknown().transform((value, ctx): z.output<S> | z.output<O> => {
+    const schema = typeof value === 'string' ? str : value !== null && typeof value === 'object' && !Array.isArray(value) ? obj : undefined;
+    if (!schema) {
+      ctx.addIssue({ code: 'custom', message: value === undefined ? 'is required' : message });
+      return z.NEVER;
+    }
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data as z.output<S> | z.output<O>;
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] });
+    return z.NEVER;
+  });
+}
+
 export interface ActionSchemaOptions {
   actionTypes?: readonly string[];
   targetTypes?: readonly string[];
@@ -107,23 +125,26 @@ export function createActionSchema(options: ActionSchemaOptions) {
 
   return z
     .strictObject({
-      action: z.union([actionType, z.strictObject({ type: actionType, category: name('an action category').optional() })], {
-        error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string or { type, category? }'),
-      }),
-      actor: z
-        .union([
-          text,
-          z.strictObject({ ref: text, type: name('an actor type'), name: text, extra: z.record(z.string(), z.unknown()).optional() }),
-        ], { error: 'must be a non-empty string or { ref, type, name, extra? }' })
-        .optional(),
+      action: stringOrObject(
+        actionType,
+        z.strictObject({ type: actionType, category: name('an action category').optional() }),
+        'must be a string or { type, category? }',
+      ),
+      actor: stringOrObject(
+        text,
+        z.strictObject({ ref: text, type: name('an actor type'), name: text, extra: z.record(z.string(), z.unknown()).optional() }),
+        'must be a non-empty string or { ref, type, name, extra? }',
+      ).optional(),
       target: target.optional(),
       resource: target.optional(),
       context: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
       note: z.string().optional(),
       details: z.array(customField).optional(),
-      source: z.union([text, z.strictObject({ type: text, ref: text.optional(), name: text.optional() })], {
-        error: 'must be a non-empty string or { type, ref?, name? }',
-      }).optional(),
+      source: stringOrObject(
+        text,
+        z.strictObject({ type: text, ref: text.optional(), name: text.optional() }),
+        'must be a non-empty string or { type, ref?, name? }',
+      ).optional(),
       tags: z.array(tag).optional(),
       entity_path: z.array(z.strictObject({ ref: text, name: text })).min(1, 'must not be empty when given').optional(),
       emitted_at: date.optional(),

@@ -6,6 +6,11 @@ import { redactUrl } from './http/url.js';
 import type { Sanitizer } from './sanitize/sanitizer.js';
 import type { RequestAppend, StoreBatch } from './stores/store.js';
 
+/** Bytes of the fixed parts of a request document and of a model log, as JSON (field names, dates...). */
+const DOCUMENT_OVERHEAD = 400;
+const MODEL_LOG_OVERHEAD = 260;
+const REQUEST_OVERHEAD = 400;
+
 export interface BuildOptions {
   maxModelLogsPerRequest: number;
   maxDocumentBytes: number;
@@ -27,10 +32,10 @@ export class DocumentBuilder {
   /** Adds the request document of an ended scope (and its mirror entries) to `batch`. */
   request(ctx: RequestContext, batch: StoreBatch): void {
     const module = ctx.module ?? this.options.defaultModule;
+    ctx.storedBytes += DOCUMENT_OVERHEAD;
     const request = ctx.request ? this.requestDetails(ctx.request, ctx) : null;
-    ctx.stored.bytes += request ? estimateBytes(request) : 0;
-    const { kept, spilled } = this.modelLogs(ctx, ctx.modelChanges, module, batch);
-    const actions = this.actions(ctx, ctx.actions, module, batch);
+    const { kept, spilled } = this.modelLogs(ctx, ctx.modelChanges ?? [], module, batch);
+    const actions = this.actions(ctx, ctx.actions ?? [], module, batch);
     const doc: RequestDocument = {
       request_uuid: ctx.requestUuid,
       module,
@@ -54,8 +59,8 @@ export class DocumentBuilder {
     if (actions.spilled > 0) doc.details.actions_spilled = actions.spilled;
     if (ctx.correlationId) doc.correlation_id = ctx.correlationId;
     // Free what the document now holds; late events start from empty lists.
-    ctx.modelChanges = [];
-    ctx.actions = [];
+    ctx.modelChanges = undefined;
+    ctx.actions = undefined;
     ctx.state = 'written';
     batch.requests.push(doc);
   }
@@ -63,10 +68,10 @@ export class DocumentBuilder {
   /** Builds the append of events recorded after the scope's document was taken. */
   append(ctx: RequestContext, batch: StoreBatch): RequestAppend {
     const module = ctx.module ?? this.options.defaultModule;
-    const changes = ctx.lateModelChanges;
-    const actions = ctx.lateActions;
-    ctx.lateModelChanges = [];
-    ctx.lateActions = [];
+    const changes = ctx.lateModelChanges ?? [];
+    const actions = ctx.lateActions ?? [];
+    ctx.lateModelChanges = undefined;
+    ctx.lateActions = undefined;
     ctx.appendQueued = false;
     const logs = this.modelLogs(ctx, changes, module, batch);
     const kept = this.actions(ctx, actions, module, batch);
@@ -82,14 +87,18 @@ export class DocumentBuilder {
   }
 
   private requestDetails(req: CapturedRequest, ctx: RequestContext): RequestDetails {
+    const body = this.sanitizer.cleanBody(req.body);
+    const headers = this.sanitizer.cleanHeaders(req.headers);
+    const url = redactUrl(req.url, this.sanitizer.redactor);
+    ctx.storedBytes += body.bytes + headers.bytes + url.length + (req.user_agent?.length ?? 0) + REQUEST_OVERHEAD;
     return {
       method: req.method,
-      url: redactUrl(req.url, this.sanitizer.redactor),
+      url,
       route: req.route,
       ip: req.ip,
       user_agent: req.user_agent,
-      body: this.sanitizer.cleanBody(req.body),
-      headers: this.sanitizer.cleanHeaders(req.headers),
+      body: body.value,
+      headers: headers.value,
       user_details: ctx.user,
     };
   }
@@ -100,11 +109,11 @@ export class DocumentBuilder {
     const { maxModelLogsPerRequest, maxDocumentBytes } = this.options;
     for (const change of changes) {
       const { log, bytes } = this.modelLog(change);
-      const fits = ctx.stored.modelLogs < maxModelLogsPerRequest && ctx.stored.bytes + bytes <= maxDocumentBytes;
+      const fits = ctx.storedModelLogs < maxModelLogsPerRequest && ctx.storedBytes + bytes <= maxDocumentBytes;
       if (fits) {
         kept.push(log);
-        ctx.stored.modelLogs++;
-        ctx.stored.bytes += bytes;
+        ctx.storedModelLogs++;
+        ctx.storedBytes += bytes;
       } else {
         spilled++;
       }
@@ -132,7 +141,9 @@ export class DocumentBuilder {
         changed_fields: changed,
       },
     };
-    let bytes = oldObject.bytes + newObject.bytes + 200;
+    let bytes = oldObject.bytes + newObject.bytes + MODEL_LOG_OVERHEAD + change.model.length + change.model_class_name.length;
+    bytes += change.model_namespace.length + (change.model_id?.length ?? 0);
+    for (const field of changed) bytes += field.length + 3;
     if (change.query) {
       const query = this.sanitizer.cleanSized(change.query);
       log.model_details.query = query.value as NonNullable<ModelLog['model_details']['query']>;
@@ -150,10 +161,10 @@ export class DocumentBuilder {
     for (const action of actions) {
       action.saved_at = now;
       const bytes = estimateBytes(action);
-      const fits = ctx.stored.bytes + bytes <= this.options.maxDocumentBytes;
+      const fits = ctx.storedBytes + bytes <= this.options.maxDocumentBytes;
       if (fits) {
         kept.push(action);
-        ctx.stored.bytes += bytes;
+        ctx.storedBytes += bytes;
       } else {
         spilled++;
       }

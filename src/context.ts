@@ -39,15 +39,17 @@ export interface CapturedRequest {
 }
 
 /** What a scope knows when it opens. */
-export interface ScopeInit {
+export interface ScopeInit<Source = unknown> {
   requestUuid: string;
   module?: string;
   correlationId?: string;
-  /** Resolves the scope's user; called lazily, until the scope ends. */
-  user?: () => unknown;
   metadata?: Record<string, unknown>;
-  /** Client address, for activity entries. */
-  ip?: string;
+  /** What the scope's user and client address are read from (the framework's request), lazily. */
+  source?: Source;
+  /** Reads the scope's user from `source`; called on demand until the scope ends. */
+  userOf?: (source: Source) => unknown;
+  /** Reads the client address from `source`; called at most once. */
+  ipOf?: (source: Source) => string | undefined;
 }
 
 /** What the owning logger does with a scope's events. */
@@ -72,24 +74,26 @@ export class RequestContext {
   readonly correlationId: string | undefined;
   /** Free-form metadata of a `run()` scope. */
   readonly metadata: Record<string, unknown> | undefined;
-  /** Client address of an HTTP request. */
-  readonly ip: string | undefined;
 
   /** @internal */ readonly startedAt = performance.now();
-  /** @internal */ modelChanges: ModelChange[] = [];
-  /** @internal */ actions: ActionEntry[] = [];
-  /** @internal */ lateModelChanges: ModelChange[] = [];
-  /** @internal */ lateActions: ActionEntry[] = [];
+  /** @internal */ modelChanges: ModelChange[] | undefined;
+  /** @internal */ actions: ActionEntry[] | undefined;
+  /** @internal created on the first late event */ lateModelChanges: ModelChange[] | undefined;
+  /** @internal */ lateActions: ActionEntry[] | undefined;
   /** @internal */ appendQueued = false;
   /** @internal */ state: State = 'open';
   /** @internal set when an HTTP request ends */ request: CapturedRequest | null = null;
   /** @internal */ response: ResponseDetails | null = null;
   /** @internal set when a run() scope ends */ run: { durationMs: number; error: { name: string; message: string } | null } | null = null;
-  /** @internal what stored document budget is used */ stored = { modelLogs: 0, bytes: 0 };
+  /** @internal model logs already in the stored document */ storedModelLogs = 0;
+  /** @internal estimated size of the stored document */ storedBytes = 0;
 
   private moduleName: string | undefined;
-  private resolveUser: (() => unknown) | undefined;
+  /** @internal what user and address are read from (the framework's request), until the scope ends */ source: unknown;
+  private userOf: ((source: unknown) => unknown) | undefined;
+  private ipOf: ((source: unknown) => string | undefined) | undefined;
   private userRef: UserRef | null | undefined;
+  private address: string | null | undefined;
 
   /** @internal */
   constructor(
@@ -99,9 +103,16 @@ export class RequestContext {
     this.requestUuid = init.requestUuid;
     this.moduleName = init.module;
     this.correlationId = init.correlationId;
-    this.resolveUser = init.user;
     this.metadata = init.metadata;
-    this.ip = init.ip;
+    this.source = init.source;
+    this.userOf = init.userOf as ((source: unknown) => unknown) | undefined;
+    this.ipOf = init.ipOf as ((source: unknown) => string | undefined) | undefined;
+  }
+
+  /** Client address of an HTTP request, or null. */
+  get ip(): string | null {
+    if (this.address === undefined) this.address = this.ipOf?.(this.source) ?? null;
+    return this.address;
   }
 
   /** @internal Milliseconds since the scope opened, to the microsecond. */
@@ -122,7 +133,7 @@ export class RequestContext {
   /** The scope's user as stored, resolved on demand until the scope ends. */
   get user(): UserRef | null {
     if (this.userRef !== undefined) return this.userRef;
-    const user = this.resolveUser?.();
+    const user = this.userOf?.(this.source);
     const ref = user === undefined || user === null ? null : this.owner.describeUser(user);
     // An authenticated user may appear later in the request (auth runs after the middleware): only cache a hit.
     if (ref) this.userRef = ref;
@@ -142,20 +153,20 @@ export class RequestContext {
   /** @internal */
   addModelChange(change: ModelChange): void {
     if (this.state === 'written') {
-      this.lateModelChanges.push(change);
+      (this.lateModelChanges ??= []).push(change);
       this.owner.lateEvents(this);
     } else {
-      this.modelChanges.push(change);
+      (this.modelChanges ??= []).push(change);
     }
   }
 
   /** @internal */
   addAction(action: ActionEntry): void {
     if (this.state === 'written') {
-      this.lateActions.push(action);
+      (this.lateActions ??= []).push(action);
       this.owner.lateEvents(this);
     } else {
-      this.actions.push(action);
+      (this.actions ??= []).push(action);
     }
   }
 
@@ -163,7 +174,9 @@ export class RequestContext {
   end(): boolean {
     if (this.state !== 'open') return false;
     this.userRef = this.user;
-    this.resolveUser = undefined;
+    void this.ip;
+    // The framework's request is not kept past the end of the scope.
+    this.source = this.userOf = this.ipOf = undefined;
     this.state = 'queued';
     this.owner.ended(this);
     return true;

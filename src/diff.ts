@@ -21,16 +21,22 @@ function compare(a: unknown, b: unknown, path: string, out: string[]): void {
   if (isContainer(a) && isContainer(b) && Array.isArray(a) === Array.isArray(b)) {
     if (Array.isArray(a) && Array.isArray(b)) {
       const n = Math.max(a.length, b.length);
-      for (let i = 0; i < n; i++) compare(a[i], b[i], join(path, String(i)), out);
+      for (let i = 0; i < n; i++) member(a[i], b[i], path, String(i), out);
       return;
     }
     const ao = a as Record<string, unknown>;
     const bo = b as Record<string, unknown>;
-    for (const key of Object.keys(ao)) compare(ao[key], bo[key], join(path, key), out);
-    for (const key of Object.keys(bo)) if (!Object.hasOwn(ao, key)) compare(undefined, bo[key], join(path, key), out);
+    for (const key in ao) if (Object.hasOwn(ao, key)) member(ao[key], bo[key], path, key, out);
+    for (const key in bo) if (Object.hasOwn(bo, key) && !Object.hasOwn(ao, key)) out.push(join(path, key));
     return;
   }
   if (!sameValue(a, b)) out.push(path);
+}
+
+/** Compares one member; its path is only built when it differs or has members of its own. */
+function member(a: unknown, b: unknown, path: string, key: string, out: string[]): void {
+  if (a === b && (typeof a !== 'object' || a === null)) return;
+  compare(a, b, join(path, key), out);
 }
 
 function join(path: string, key: string): string {

@@ -31,4 +31,4 @@ export { escapeKey, unescapeKey, unescapeKeys } from './sanitize/keys.js';
 export { defaultDescribeUser, type DescribeUser } from './user.js';
 export type { WriterStats } from './writer.js';
 // For framework adapters (ours and third-party ones).
-export { HttpCapture, contextOf, moduleOfRoute, type HttpOptions, type HttpExchange } from './http/http-capture.js';
+export { HttpCapture, contextOf, moduleOfRoute, type HttpOptions, type HttpRequestReader } from './http/http-capture.js';

@@ -115,8 +115,9 @@ export class ActionLogger {
       requestUuid: m.requestUuid ?? randomUUID(),
       module: m.module ?? this.options.module,
       correlationId: m.correlationId ?? parent?.correlationId,
-      user: hasUser ? () => m.user : parent ? () => parent.user : undefined,
       metadata: m.metadata,
+      source: hasUser ? m.user : parent,
+      userOf: hasUser ? (user) => user : parent ? (p) => (p as RequestContext).user : undefined,
     });
     let failure: unknown;
     try {
@@ -201,8 +202,8 @@ export class ActionLogger {
   }
 
   /** @internal Opens a scope without entering it; the HTTP middleware and `run()` use this. */
-  openScope(init: ScopeInit): RequestContext {
-    return new RequestContext(init, this.owner);
+  openScope<Source>(init: ScopeInit<Source>): RequestContext {
+    return new RequestContext(init as ScopeInit, this.owner);
   }
 
   /** @internal Ends a scope, handing its document to the writer; never throws unless strict. */
@@ -304,11 +305,11 @@ export class ActionLogger {
       if (item.kind === 'request') {
         // Its document is lost; events that come later still get written, as an append.
         item.ctx.state = 'written';
-        item.ctx.modelChanges = [];
-        item.ctx.actions = [];
+        item.ctx.modelChanges = undefined;
+        item.ctx.actions = undefined;
       } else if (item.kind === 'append') {
-        item.ctx.lateModelChanges = [];
-        item.ctx.lateActions = [];
+        item.ctx.lateModelChanges = undefined;
+        item.ctx.lateActions = undefined;
         item.ctx.appendQueued = false;
       }
     }

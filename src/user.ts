@@ -26,6 +26,7 @@ export function defaultDescribeUser(lookupFrom: string): DescribeUser {
     if (scalar !== undefined && typeof user !== 'object') return { lookup_from: lookupFrom, _id: scalar, label: scalar };
     if (typeof user !== 'object') return null;
     const u = user as Record<string, unknown>;
+    if (typeof u.lookup_from === 'string' && typeof u._id === 'string' && typeof u.label === 'string') return user as UserRef;
     const id = text(u._id) ?? text(u.id) ?? text(u.sub) ?? text(u.uuid);
     if (id === undefined) return null;
     const email = typeof u.email === 'string' && u.email ? u.email : undefined;

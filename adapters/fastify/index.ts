@@ -1,25 +1,29 @@
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
-import { type ActionLogger, contextOf, HttpCapture, type HttpOptions } from 'actionlog';
+import { type ActionLogger, contextOf, HttpCapture, type HttpOptions, type HttpRequestReader } from 'actionlog';
 
 export interface ActionLogPluginOptions extends HttpOptions<FastifyRequest> {
   logger: ActionLogger;
 }
 
+const reader: HttpRequestReader<FastifyRequest> = {
+  raw: (req) => req.raw,
+  url: (req) => req.originalUrl ?? req.url,
+  ip: (req) => req.ip,
+  body: (req) => req.body,
+  route: (req) => req.routeOptions?.url,
+  user: (req) => (req as { user?: unknown }).user,
+};
+
 const plugin: FastifyPluginCallback<ActionLogPluginOptions> = (fastify, options, done) => {
   const { logger, ...http } = options;
-  const capture = new HttpCapture<FastifyRequest>(logger, http);
+  let capture: HttpCapture<FastifyRequest>;
+  try {
+    capture = new HttpCapture(logger, reader, http);
+  } catch (error) {
+    return done(error as Error);
+  }
   fastify.addHook('onRequest', (req, reply, next) => {
-    const ctx = capture.open({
-      req,
-      res: reply.raw,
-      method: req.method,
-      headers: req.headers,
-      url: () => req.originalUrl ?? req.url,
-      ip: () => req.ip,
-      body: () => req.body,
-      route: () => req.routeOptions?.url,
-      user: () => (req as { user?: unknown }).user,
-    });
+    const ctx = capture.open(req, reply.raw);
     if (!ctx) return next();
     capture.enter(ctx, next);
   });

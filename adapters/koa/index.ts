@@ -1,40 +1,34 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ActionLogger, HttpCapture, type HttpOptions } from 'actionlog';
+import { type ActionLogger, HttpCapture, type HttpOptions, type HttpRequestReader } from 'actionlog';
 
 /** The parts of a Koa context the middleware reads. */
 export interface KoaContext {
   req: IncomingMessage;
   res: ServerResponse;
-  method: string;
   originalUrl: string;
   ip: string;
   state: { user?: unknown } & Record<string, unknown>;
   request: { body?: unknown };
   /** Set by @koa/router. */
   _matchedRoute?: unknown;
-  routePath?: unknown;
 }
 
 export type ActionLogMiddlewareOptions = HttpOptions<KoaContext>;
 
+const reader: HttpRequestReader<KoaContext> = {
+  raw: (ctx) => ctx.req,
+  url: (ctx) => ctx.originalUrl,
+  ip: (ctx) => ctx.ip,
+  body: (ctx) => ctx.request.body,
+  route: (ctx) => (typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : undefined),
+  user: (ctx) => ctx.state.user,
+};
+
 /** Koa middleware: one request document per request. `use()` it first. */
 export function actionLog(logger: ActionLogger, options: ActionLogMiddlewareOptions = {}) {
-  const capture = new HttpCapture<KoaContext>(logger, options);
+  const capture = new HttpCapture(logger, reader, options);
   return function actionLogMiddleware(ctx: KoaContext, next: () => Promise<unknown>): Promise<unknown> {
-    const scope = capture.open({
-      req: ctx,
-      res: ctx.res,
-      method: ctx.method,
-      headers: ctx.req.headers,
-      url: () => ctx.originalUrl,
-      ip: () => ctx.ip,
-      body: () => ctx.request.body,
-      route: () => {
-        const route = ctx._matchedRoute ?? ctx.routePath;
-        return typeof route === 'string' ? route : undefined;
-      },
-      user: () => ctx.state.user,
-    });
+    const scope = capture.open(ctx, ctx.res);
     if (!scope) return next();
     return capture.enter(scope, next);
   };

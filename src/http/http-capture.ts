@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { contextStorage, type RequestContext } from '../context.js';
 import type { ActionLogger } from '../logger.js';
@@ -37,18 +37,22 @@ const httpOptionsSchema = z.strictObject({
   captureHeaders: z.boolean().default(true),
 });
 
-/** What a framework adapter tells the core about one request; the getters are read when it ends. */
-export interface HttpExchange<Req> {
-  req: Req;
-  method: string;
-  headers: IncomingHttpHeaders;
-  res: ServerResponse;
-  url(): string;
-  ip(): string | undefined;
-  body(): unknown;
-  route(): string | undefined;
+/**
+ * How an adapter reads its framework's request: one object per middleware, so nothing is allocated per
+ * request for it. `Req` is what the framework hands the middleware (Express/Fastify request, Koa ctx).
+ */
+export interface HttpRequestReader<Req> {
+  /** The Node request (method, headers). */
+  raw(req: Req): IncomingMessage;
+  /** The URL as the client sent it, with its query string. */
+  url(req: Req): string;
+  ip(req: Req): string | undefined;
+  /** The parsed body, read when the response ends (body parsers may run after the middleware). */
+  body(req: Req): unknown;
+  /** The matched route pattern, when the framework knows it. */
+  route(req: Req): string | undefined;
   /** The framework's usual place for the user. */
-  user(): unknown;
+  user(req: Req): unknown;
 }
 
 const CONTEXT = Symbol.for('actionlog.request-context');
@@ -64,44 +68,54 @@ export function contextOf(req: object): RequestContext | undefined {
  */
 export class HttpCapture<Req extends object> {
   private readonly options: z.output<typeof httpOptionsSchema>;
+  private readonly userOf: (req: Req) => unknown;
+  private readonly ipOf: (req: Req) => string | undefined;
+  /** One listener shared by every response: `this` is the response, the scope hangs on it. */
+  private readonly onClose: (this: ServerResponse) => void;
 
   constructor(
     private readonly logger: ActionLogger,
+    private readonly reader: HttpRequestReader<Req>,
     options: HttpOptions<Req> = {},
   ) {
     if (!logger || typeof (logger as Partial<ActionLogger>).openScope !== 'function') {
       throw new ActionLogConfigError([{ path: 'logger', message: 'must be an ActionLogger (createActionLogger)' }], 'middleware options');
     }
     this.options = parseOptions(httpOptionsSchema, options, 'middleware options');
+    const user = this.options.user as ((req: Req) => unknown) | undefined;
+    this.userOf = user ?? ((req) => reader.user(req));
+    this.ipOf = (req) => reader.ip(req);
+    const capture = this;
+    this.onClose = function onResponseClose(this: ServerResponse) {
+      const ctx = (this as { [CONTEXT]?: RequestContext })[CONTEXT];
+      if (ctx) capture.finish(ctx, ctx.source as Req, this);
+    };
   }
 
   /** Opens the scope of a request, or returns undefined when `skip` says so. */
-  open(ex: HttpExchange<Req>): RequestContext | undefined {
+  open(req: Req, res: ServerResponse): RequestContext | undefined {
     const o = this.options;
     try {
-      if (o.skip?.(ex.req)) return undefined;
+      if (o.skip?.(req)) return undefined;
     } catch (error) {
       this.logger.reportError(error);
     }
-    const requestUuid = resolveRequestId(ex.headers[o.requestIdHeader]);
-    const ctx = this.logger.openScope({
+    const headers = this.reader.raw(req).headers;
+    const requestUuid = resolveRequestId(headers[o.requestIdHeader]);
+    const ctx = this.logger.openScope<Req>({
       requestUuid,
       module: typeof o.module === 'string' ? o.module : undefined,
-      correlationId: correlationIdOf(ex.headers[o.correlationHeader], ex.headers.traceparent),
-      user: o.user ? () => o.user!(ex.req) : () => ex.user(),
-      ip: ex.ip(),
+      correlationId: correlationIdOf(headers[o.correlationHeader], headers.traceparent),
+      source: req,
+      userOf: this.userOf,
+      ipOf: this.ipOf,
     });
-    (ex.req as { [CONTEXT]?: RequestContext })[CONTEXT] = ctx;
-    if (!ex.res.headersSent) ex.res.setHeader(o.requestIdHeader, requestUuid);
-    // The listeners hold the scope directly: 'finish'/'close' run outside the request's async context.
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      this.finish(ctx, ex, !ex.res.writableFinished);
-    };
-    ex.res.once('finish', finish);
-    ex.res.once('close', finish);
+    // Direct references from the request and the response: 'close' runs outside the request's async context.
+    (req as { [CONTEXT]?: RequestContext })[CONTEXT] = ctx;
+    (res as { [CONTEXT]?: RequestContext })[CONTEXT] = ctx;
+    if (!res.headersSent) res.setHeader(o.requestIdHeader, requestUuid);
+    // Node emits 'close' once per response, after 'finish' or when the client went away first.
+    res.on('close', this.onClose);
     return ctx;
   }
 
@@ -110,28 +124,30 @@ export class HttpCapture<Req extends object> {
     return contextStorage.run(ctx, next);
   }
 
-  private finish(ctx: RequestContext, ex: HttpExchange<Req>, aborted: boolean): void {
+  private finish(ctx: RequestContext, req: Req, res: ServerResponse): void {
+    if (ctx.ended) return;
     try {
-      const route = ex.route() ?? null;
+      const raw = this.reader.raw(req);
+      const route = this.reader.route(req) ?? null;
       ctx.request = {
-        method: ex.method,
-        url: ex.url(),
+        method: raw.method ?? 'GET',
+        url: this.reader.url(req),
         route,
-        ip: ctx.ip ?? null,
-        user_agent: typeof ex.headers['user-agent'] === 'string' ? ex.headers['user-agent'] : null,
-        body: this.options.captureBody ? ex.body() : null,
-        headers: this.options.captureHeaders ? { ...ex.headers } : {},
+        ip: ctx.ip,
+        user_agent: raw.headers['user-agent'] ?? null,
+        body: this.options.captureBody ? this.reader.body(req) : null,
+        headers: this.options.captureHeaders ? raw.headers : {},
       };
       ctx.response = {
-        status_code: ex.res.headersSent ? ex.res.statusCode : null,
+        status_code: res.headersSent ? res.statusCode : null,
         duration_ms: ctx.elapsedMs(),
-        aborted,
+        aborted: !res.writableFinished,
       };
       if (ctx.module === undefined) {
         const m = this.options.module;
-        ctx.setModule(typeof m === 'function' ? String(m(ex.req)) : moduleOfRoute(route));
+        ctx.setModule(typeof m === 'function' ? String(m(req)) : moduleOfRoute(route));
       }
-      this.logger.describeActivity(ex.req, ctx);
+      this.logger.describeActivity(req, ctx);
     } catch (error) {
       // Runs in a response listener: an error here can only be reported, never thrown.
       this.logger.report(error);
@@ -140,11 +156,16 @@ export class HttpCapture<Req extends object> {
   }
 }
 
+const modules = new Map<string, string>();
+
 /** First literal segment of a route path (`/orders/:id` → `orders`), else `app`. */
 export function moduleOfRoute(route: string | null): string {
   if (!route) return 'app';
-  for (const segment of route.split('/')) {
-    if (segment && !segment.startsWith(':') && !segment.startsWith('*') && !segment.startsWith('(')) return segment;
+  let module = modules.get(route);
+  if (module === undefined) {
+    module = route.split('/').find((s) => s && !s.startsWith(':') && !s.startsWith('*') && !s.startsWith('(')) ?? 'app';
+    // Route patterns are few; a bound keeps an app with generated patterns from growing this forever.
+    if (modules.size < 1000) modules.set(route, module);
   }
-  return 'app';
+  return module;
 }

@@ -24,9 +24,17 @@ export const CIRCULAR_MARKER = '[Circular]';
 
 const PREVIEW_CHARS = 1024;
 
+interface StoredKey {
+  stored: string;
+  secret: boolean;
+}
+
+const KEY_CACHE_LIMIT = 10_000;
+
 interface Walk {
   bytes: number;
-  ancestors: Set<object>;
+  /** Objects being walked, outermost first: a value found here is a cycle. Shallow, so a list beats a Set. */
+  ancestors: object[];
   omit: ReadonlySet<string> | undefined;
 }
 
@@ -36,6 +44,8 @@ interface Walk {
  * Dates stay Dates. It never throws.
  */
 export class Sanitizer {
+  private readonly keys = new Map<string, StoredKey>();
+
   constructor(
     readonly redactor: KeyRedactor,
     readonly limits: SanitizeLimits,
@@ -48,7 +58,7 @@ export class Sanitizer {
 
   /** Like `clean`, also returning an estimate of the stored size in bytes. */
   cleanSized(value: unknown, omit?: ReadonlySet<string>): { value: unknown; bytes: number } {
-    const walk: Walk = { bytes: 0, ancestors: new Set(), omit: omit && omit.size > 0 ? omit : undefined };
+    const walk: Walk = { bytes: 0, ancestors: [], omit: omit && omit.size > 0 ? omit : undefined };
     let out: unknown;
     try {
       out = this.walk(value, 0, '', walk);
@@ -59,30 +69,46 @@ export class Sanitizer {
   }
 
   /** Sanitizes a request body: a body over `maxBodyBytes` is replaced by a marker with a preview. */
-  cleanBody(body: unknown): unknown {
-    if (body === undefined) return null;
-    if (typeof body === 'string') return this.limitString(body, this.limits.maxBodyBytes);
-    const { value, bytes } = this.cleanSized(body);
-    if (bytes <= this.limits.maxBodyBytes) return value;
+  cleanBody(body: unknown): { value: unknown; bytes: number } {
+    if (body === undefined || body === null) return { value: null, bytes: 4 };
+    if (typeof body === 'string') {
+      const value = this.limitString(body, this.limits.maxBodyBytes);
+      return { value, bytes: value.length + 2 };
+    }
+    const sized = this.cleanSized(body);
+    if (sized.bytes <= this.limits.maxBodyBytes) return sized;
     let preview: string;
     try {
-      preview = JSON.stringify(value).slice(0, PREVIEW_CHARS);
+      preview = JSON.stringify(sized.value).slice(0, PREVIEW_CHARS);
     } catch {
       preview = '';
     }
-    const marker: TruncatedBody = { _truncated: true, _size_bytes: bytes, _preview: preview };
-    return marker;
+    const marker: TruncatedBody = { _truncated: true, _size_bytes: sized.bytes, _preview: preview };
+    return { value: marker, bytes: preview.length + 80 };
   }
 
   /** Sanitizes headers: secret header names are redacted whole. */
-  cleanHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+  cleanHeaders(headers: Record<string, unknown>): { value: Record<string, unknown>; bytes: number } {
     const out: Record<string, unknown> = {};
+    let bytes = 2;
     for (const name of Object.keys(headers)) {
       const value = headers[name];
       if (value === undefined) continue;
-      out[escapeKey(name)] = this.redactor.isSecretHeader(name) ? REDACTED : this.clean(value);
+      const key = escapeKey(name);
+      if (this.redactor.isSecretHeader(name)) {
+        out[key] = REDACTED;
+        bytes += key.length + REDACTED.length + 6;
+      } else if (typeof value === 'string') {
+        const v = this.limitString(value, this.limits.maxStringLength);
+        out[key] = v;
+        bytes += key.length + v.length + 6;
+      } else {
+        const sized = this.cleanSized(value);
+        out[key] = sized.value;
+        bytes += key.length + sized.bytes + 4;
+      }
     }
-    return out;
+    return { value: out, bytes };
   }
 
   private limitString(s: string, max: number): string {
@@ -121,35 +147,42 @@ export class Sanitizer {
   }
 
   private walkObject(value: object, depth: number, path: string, w: Walk, viaJson = false): unknown {
-    if (value instanceof Date) {
-      w.bytes += 8;
-      return Number.isNaN(value.getTime()) ? null : new Date(value.getTime());
+    // Plain objects and arrays are nearly everything stored: test for them first.
+    const proto = Object.getPrototypeOf(value);
+    const plain = proto === Object.prototype || proto === null;
+    const array = !plain && Array.isArray(value);
+    if (!plain && !array) {
+      if (value instanceof Date) {
+        w.bytes += 8;
+        return Number.isNaN(value.getTime()) ? null : new Date(value.getTime());
+      }
+      const leaf = this.leafOf(value);
+      if (leaf !== undefined) return this.walk(leaf, depth, path, w);
     }
-    const leaf = this.leafOf(value);
-    if (leaf !== undefined) return this.walk(leaf, depth, path, w);
     if (depth >= this.limits.maxDepth) {
       w.bytes += MAX_DEPTH_MARKER.length;
       return MAX_DEPTH_MARKER;
     }
-    if (w.ancestors.has(value)) {
+    if (w.ancestors.includes(value)) {
       w.bytes += CIRCULAR_MARKER.length;
       return CIRCULAR_MARKER;
     }
-    w.ancestors.add(value);
+    w.ancestors.push(value);
     try {
-      if (Array.isArray(value) || value instanceof Set) return this.walkArray([...value], depth, path, w);
-      if (value instanceof Map) return this.walkEntries([...value.entries()], depth, path, w);
+      if (plain) return this.walkRecord(value as Record<string, unknown>, depth, path, w);
+      if (array) return this.walkArray(value as unknown[], depth, path, w);
+      if (value instanceof Set) return this.walkArray([...value], depth, path, w);
+      if (value instanceof Map) {
+        const out: Record<string, unknown> = {};
+        for (const [k, v] of value) this.put(out, String(k), v, depth, path, w);
+        return out;
+      }
       if (value instanceof Error) {
-        return this.walkEntries(
-          [
-            ['name', value.name],
-            ['message', value.message],
-            ['code', (value as { code?: unknown }).code],
-          ],
-          depth,
-          path,
-          w,
-        );
+        const out: Record<string, unknown> = {};
+        this.put(out, 'name', value.name, depth, path, w);
+        this.put(out, 'message', value.message, depth, path, w);
+        this.put(out, 'code', (value as { code?: unknown }).code, depth, path, w);
+        return out;
       }
       if (!viaJson) {
         const json = plainForm(value);
@@ -159,52 +192,66 @@ export class Sanitizer {
             : this.walk(json, depth, path, w);
         }
       }
-      return this.walkEntries(Object.keys(value).map((k) => [k, (value as Record<string, unknown>)[k]]), depth, path, w);
+      return this.walkRecord(value as Record<string, unknown>, depth, path, w);
     } finally {
-      w.ancestors.delete(value);
+      w.ancestors.pop();
     }
   }
 
-  private walkArray(items: unknown[], depth: number, path: string, w: Walk): unknown[] {
+  private walkRecord(record: Record<string, unknown>, depth: number, path: string, w: Walk): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(record)) this.put(out, key, record[key], depth, path, w);
+    return out;
+  }
+
+  private walkArray(items: readonly unknown[], depth: number, path: string, w: Walk): unknown[] {
     const max = this.limits.maxArrayLength;
     const n = Math.min(items.length, max);
     const out: unknown[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const v = this.walk(items[i], depth + 1, w.omit ? `${path}${path ? '.' : ''}${i}` : '', w);
       out[i] = v === undefined ? null : v;
+      w.bytes += 1;
     }
     if (items.length > max) out.push(`[truncated ${items.length - max} items]`);
     w.bytes += 4;
     return out;
   }
 
-  private walkEntries(entries: Array<[unknown, unknown]>, depth: number, path: string, w: Walk): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const [rawKey, v] of entries) {
-      const key = String(rawKey);
-      let childPath = '';
-      if (w.omit) {
-        childPath = path ? `${path}.${key}` : key;
-        if (w.omit.has(childPath)) continue;
-      }
-      let cleaned: unknown;
-      if (this.redactor.isSecretKey(key)) {
-        if (v === undefined) continue;
-        cleaned = REDACTED;
-        w.bytes += REDACTED.length;
-      } else {
-        cleaned = this.walk(v, depth + 1, childPath, w);
-        if (cleaned === undefined) continue;
-      }
-      const stored = escapeKey(key);
-      w.bytes += stored.length + 3;
-      if (stored === '__proto__') {
-        Object.defineProperty(out, stored, { value: cleaned, enumerable: true, writable: true, configurable: true });
-      } else {
-        out[stored] = cleaned;
-      }
+  /** Sanitizes one member into `out`: omitted, redacted, or walked; its key escaped. */
+  private put(out: Record<string, unknown>, key: string, v: unknown, depth: number, path: string, w: Walk): void {
+    let childPath = '';
+    if (w.omit) {
+      childPath = path ? `${path}.${key}` : key;
+      if (w.omit.has(childPath)) return;
     }
-    return out;
+    const { stored, secret } = this.keyOf(key);
+    let cleaned: unknown;
+    if (secret) {
+      if (v === undefined) return;
+      cleaned = REDACTED;
+      w.bytes += REDACTED.length;
+    } else {
+      cleaned = this.walk(v, depth + 1, childPath, w);
+      if (cleaned === undefined) return;
+    }
+    w.bytes += stored.length + 4;
+    if (stored === '__proto__') {
+      Object.defineProperty(out, stored, { value: cleaned, enumerable: true, writable: true, configurable: true });
+    } else {
+      out[stored] = cleaned;
+    }
+  }
+
+  /** How a key is stored, and whether its value is a secret; decided once per distinct key. */
+  private keyOf(key: string): StoredKey {
+    let known = this.keys.get(key);
+    if (known === undefined) {
+      known = { stored: escapeKey(key), secret: this.redactor.isSecretKey(key) };
+      if (this.keys.size >= KEY_CACHE_LIMIT) this.keys.clear();
+      this.keys.set(key, known);
+    }
+    return known;
   }
 
   /** Objects that stand for one scalar: BSON values, binary data, URLs, regexps. */

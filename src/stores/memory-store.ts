@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestDocument } from '../document.js';
 import { unescapeKeys } from '../sanitize/keys.js';
+import { copyDocument } from './copy.js';
 import {
   type ActionQuery,
   type ActivityQuery,
@@ -49,8 +50,8 @@ export class MemoryStore implements Store {
         this.requestsByUuid.set(append.request_uuid, stored);
       }
       const details = stored.doc.details;
-      details.model_logs.push(...structuredClone(append.model_logs));
-      details.actions.push(...structuredClone(append.actions));
+      details.model_logs.push(...append.model_logs);
+      details.actions.push(...append.actions);
       addCount(details, 'model_logs_spilled', append.model_logs_spilled);
       addCount(details, 'actions_spilled', append.actions_spilled);
     }
@@ -131,8 +132,9 @@ export class MemoryStore implements Store {
   private putRequest(doc: RequestDocument): void {
     const existing = this.requestsByUuid.get(doc.request_uuid);
     if (existing && existing.doc.timestamp !== undefined) return; // already stored: a retry
-    const copy = structuredClone(doc);
-    copy._id ??= stampId(doc);
+    // The store owns what it is given (see Store.write): no copy on the way in, copies on the way out.
+    const copy = doc;
+    stampId(copy);
     if (existing) {
       // Late events arrived first: the parent goes in front of them.
       copy.details.model_logs.push(...existing.doc.details.model_logs);
@@ -149,14 +151,17 @@ export class MemoryStore implements Store {
     for (const doc of docs) {
       const id = stampId(doc);
       if (into.has(id)) continue;
-      into.set(id, { seq: ++this.seq, doc: { ...structuredClone(doc), _id: id } });
+      into.set(id, { seq: ++this.seq, doc });
     }
   }
 }
 
+let lastId = 0;
+const idPrefix = randomUUID().slice(0, 8);
+
 /** Gives a document an id on its first write, so a retry of the same object is recognised. */
 function stampId(doc: { _id?: unknown }): string {
-  if (doc._id === undefined || doc._id === null) doc._id = randomUUID();
+  if (doc._id === undefined || doc._id === null) doc._id = `${idPrefix}-${++lastId}`;
   return String(doc._id);
 }
 
@@ -179,9 +184,9 @@ function page<T>(rows: Array<Stored<T>>, time: (doc: T) => Date | undefined, que
   });
   const offset = query.offset ?? 0;
   const limit = query.limit ?? DEFAULT_QUERY_LIMIT;
-  return rows.slice(offset, offset + limit).map((r) => unescapeKeys(structuredClone(r.doc)));
+  return rows.slice(offset, offset + limit).map((r) => unescapeKeys(copyDocument(r.doc)));
 }
 
 function inOrder<T>(map: Map<string, Stored<T>>): T[] {
-  return [...map.values()].sort((a, b) => a.seq - b.seq).map((r) => unescapeKeys(structuredClone(r.doc)));
+  return [...map.values()].sort((a, b) => a.seq - b.seq).map((r) => unescapeKeys(copyDocument(r.doc)));
 }

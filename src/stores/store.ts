@@ -9,7 +9,8 @@ import type {
 
 /**
  * What the writer hands a store in one call. A retry passes the very same objects: a store may stamp
- * its ids on them (as the MongoDB driver does with `_id`) to make the retry idempotent.
+ * its ids on them (as the MongoDB driver does with `_id`) to make the retry idempotent. The objects are
+ * the store's from then on: the writer never reads or changes them again.
  */
 export interface StoreBatch {
   requests: RequestDocument[];

@@ -98,7 +98,7 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
   it('never stores a secret from headers, query or body, and round-trips $ and dotted keys', async () => {
     const spy = new SpyStore();
     const { client } = await start({ 'POST /login': async () => ({}) }, {}, { store: spy });
-    const secrets = ['s3cr3t-A', 's3cr3t-B', 's3cr3t-C', 's3cr3t-D', 's3cr3t-E', 's3cr3t-F', 's3cr3t-G', 's3cr3t-H', 's3cr3t-I'];
+    const secrets: string[] = ['s3cr3t-A', 's3cr3t-B', 's3cr3t-C', 's3cr3t-D', 's3cr3t-E', 's3cr3t-F', 's3cr3t-G', 's3cr3t-H', 's3cr3t-I'];
     const body = {
       user: 'ada',
       Password: secrets[0],
@@ -109,7 +109,7 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
     await client.send(`/login?access_token=${secrets[5]}&page=2`, {
       method: 'POST',
       body,
-      headers: { authorization: `Bearer ${secrets[6]}`, cookie: `sid=${secrets[7]}`, 'X-Client-Secret': secrets[8] },
+      headers: { authorization: `Bearer ${secrets[6]}`, cookie: `sid=${secrets[7]}`, 'X-Client-Secret': secrets[8]! },
     });
     const [doc] = await stored(spy);
     const written = JSON.stringify(spy.batches);

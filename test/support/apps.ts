@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import bodyParser from '@koa/bodyparser';
-import Router from '@koa/router';
+import Router, { type RouterMiddleware } from '@koa/router';
 import express from 'express';
 import express4 from 'express4';
 import Fastify from 'fastify';
@@ -112,7 +112,7 @@ function startKoa(spec: AppSpec): Promise<RunningApp> {
   });
   const router = new Router();
   for (const { method, path, handler } of routeList(spec)) {
-    (router as unknown as Record<string, (path: string, h: Router.Middleware) => void>)[method]!(path, async (ctx) => {
+    (router as unknown as Record<string, (path: string, h: RouterMiddleware) => void>)[method]!(path, async (ctx) => {
       const out = await handler({ params: ctx.params as Record<string, string>, body: ctx.request.body });
       ctx.status = out.status ?? 200;
       ctx.body = out.body ?? { ok: true };

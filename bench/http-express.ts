@@ -1,0 +1,30 @@
+/**
+ * Throughput of a JSON POST endpoint on Express: no audit (baseline) against each variant.
+ * Each round runs the baseline and one variant at once, pinned to the same core and loaded equally: the
+ * noise of a shared machine hits both alike and the core's time is split fairly, so the throughput ratio is
+ * the ratio of per-request cost. The figure is the median ratio over the rounds.
+ */
+import { median, pairedRun } from './support.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const VARIANTS = (process.env.BENCH_MODES ?? 'floor,actionlog').split(',');
+const body = { customer: 'c-17', items: [{ sku: 'book', qty: 2 }], note: 'leave at the door' };
+
+const summary: string[] = [];
+for (const variant of VARIANTS) {
+  const ratios: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const [base, other] = await pairedRun(
+      ['baseline', variant].map((mode) => ({ name: mode, script: './servers/express-json.ts', env: { BENCH_MODE: mode }, path: '/orders/42' })),
+      { seconds: SECONDS, body },
+    );
+    ratios.push(other!.requestsPerSec / base!.requestsPerSec);
+    console.log(
+      `${variant} round ${round + 1}: baseline ${base!.requestsPerSec.toFixed(0)} req/s, ${variant} ${other!.requestsPerSec.toFixed(0)} req/s, ratio ${ratios.at(-1)!.toFixed(3)}`,
+    );
+  }
+  summary.push(`  ${variant.padEnd(10)} / baseline: ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ${median(ratios).toFixed(3)}`);
+}
+console.log(`\nExpress JSON POST, baseline and variant side by side on one core, ${SECONDS}s rounds (Node ${process.version}):`);
+console.log(summary.join('\n'));

@@ -1,0 +1,60 @@
+/**
+ * A JSON POST endpoint on Express. BENCH_MODE picks what runs in front of it:
+ *   baseline   no audit
+ *   floor      AsyncLocalStorage.run + an X-Request-Id header + a 'close' listener: the least any
+ *              AsyncLocalStorage-based request audit does, for reading the other figures against
+ *   null-store actionlog writing to a store that keeps nothing (actionlog's own cost)
+ *   actionlog  actionlog on a MemoryStore
+ * Prints its port; answers usage requests from the bench (see support.ts).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+// The built package, as users run it (`npm run bench` builds first).
+import { createActionLogger, MemoryStore, type Store } from 'actionlog';
+import { actionLog } from 'actionlog/express';
+import { reportUsage } from '../support.js';
+
+const mode = process.env.BENCH_MODE ?? 'baseline';
+const nullStore: Store = {
+  write: async () => {},
+  append: async () => {},
+  findRequests: async () => [],
+  findActions: async () => [],
+  findModelLogs: async () => [],
+  findActivities: async () => [],
+  close: async () => {},
+};
+const store = mode === 'actionlog' ? new MemoryStore() : mode === 'null-store' ? nullStore : undefined;
+const logger = store ? createActionLogger({ store }) : undefined;
+
+const app = express();
+if (logger) app.use(actionLog(logger));
+if (mode === 'floor') {
+  const als = new AsyncLocalStorage<object>();
+  const noop = () => {};
+  app.use((_req, res, next) => {
+    res.setHeader('x-request-id', randomUUID());
+    res.on('close', noop);
+    als.run({}, next);
+  });
+}
+app.use(express.json());
+app.post('/orders/:id', (req, res) => {
+  const order = { _id: req.params.id, ...req.body, status: 'paid' };
+  // What an ORM plugin reports for the write this endpoint stands for.
+  logger?.recordModelChange({
+    action: 'Updated',
+    model: 'orders',
+    model_class_name: 'Order',
+    model_namespace: 'shop.orders',
+    model_id: req.params.id,
+    old_object: { ...order, status: 'new' },
+    new_object: order,
+  });
+  res.status(200).json(order);
+});
+const server = app.listen(0, '127.0.0.1', () => console.log(`PORT ${(server.address() as AddressInfo).port}`));
+reportUsage(server);
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,0 +1,128 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+/**
+ * On Linux with two or more cores, the load generator (this process) runs on core 0 and servers on core 1,
+ * so neither steals the other's CPU and runs are comparable.
+ */
+const pin = process.platform === 'linux' && cpus().length >= 2 && hasTaskset();
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface Server {
+  port: number;
+  /** Server CPU time (user + system, µs) and requests served since it started. */
+  usage(): Promise<{ cpuMicros: number; requests: number }>;
+  stop(): Promise<void>;
+}
+
+/** Starts a bench server in its own process (so load and server do not share a thread). */
+export function startServer(script: string, env: Record<string, string>): Promise<Server> {
+  const file = fileURLToPath(new URL(script, import.meta.url));
+  const node = [process.execPath, '--import', 'tsx', file];
+  const [cmd, ...args] = pin ? ['taskset', '-c', '1', ...node] : node;
+  const child: ChildProcess = spawn(cmd!, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /PORT (\d+)/.exec(out);
+      if (match) {
+        resolve({
+          port: Number(match[1]),
+          usage: () =>
+            new Promise((done) => {
+              child.once('message', (m) => done(m as { cpuMicros: number; requests: number }));
+              child.send('usage');
+            }),
+          stop: () => new Promise((done) => (child.once('exit', () => done()), child.kill('SIGTERM'))),
+        });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+  });
+}
+
+export interface Load {
+  requestsPerSec: number;
+  p99Ms: number;
+  errors: number;
+}
+
+/** Drives a server with autocannon and returns the average throughput. */
+export async function load(url: string, options: { durationSec: number; connections?: number; method?: 'POST' | 'GET'; body?: unknown }): Promise<Load> {
+  const result = await autocannon({
+    url,
+    connections: options.connections ?? 32,
+    duration: options.durationSec,
+    method: options.method ?? 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  return { requestsPerSec: result.requests.average, p99Ms: result.latency.p99, errors: result.errors + result.non2xx };
+}
+
+/** Call in a bench server: answers the parent's usage requests and counts requests. */
+export function reportUsage(server: { on(event: 'request', listener: () => void): unknown }): void {
+  let requests = 0;
+  server.on('request', () => requests++);
+  process.on('message', () => {
+    const { user, system } = process.cpuUsage();
+    process.send?.({ cpuMicros: user + system, requests });
+  });
+}
+
+/** Share of its core the load generator used in the last paired run. */
+export let loadShare = 0;
+
+export interface PairedResult {
+  name: string;
+  requestsPerSec: number;
+  cpuPerRequest: number;
+  /** Share of one core the server used during the run. */
+  cpuShare: number;
+}
+
+/**
+ * Starts every server on the same core, loads them all at once for `seconds`, and reports each one's
+ * throughput and CPU per request. Fails if the core was not saturated (the ratio would then be meaningless).
+ */
+export async function pairedRun(
+  servers: Array<{ name: string; script: string; env: Record<string, string>; path: string }>,
+  options: { seconds: number; connections?: number; body?: unknown },
+): Promise<PairedResult[]> {
+  const started = await Promise.all(servers.map((s) => startServer(s.script, s.env)));
+  try {
+    const urls = servers.map((s, i) => `http://127.0.0.1:${started[i]!.port}${s.path}`);
+    await Promise.all(urls.map((url) => load(url, { durationSec: 1, body: options.body, connections: options.connections }))); // warm-up
+    const before = await Promise.all(started.map((s) => s.usage()));
+    const selfBefore = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    const loads = await Promise.all(urls.map((url) => load(url, { durationSec: options.seconds, body: options.body, connections: options.connections })));
+    const wallMicros = Number(process.hrtime.bigint() - t0) / 1000;
+    const self = process.cpuUsage(selfBefore);
+    loadShare = (self.user + self.system) / wallMicros;
+    const after = await Promise.all(started.map((s) => s.usage()));
+    const results = servers.map((s, i) => {
+      if (loads[i]!.errors > 0) throw new Error(`${s.name}: ${loads[i]!.errors} failed requests`);
+      const cpu = after[i]!.cpuMicros - before[i]!.cpuMicros;
+      const requests = after[i]!.requests - before[i]!.requests;
+      return { name: s.name, requestsPerSec: requests / (wallMicros / 1e6), cpuPerRequest: cpu / requests, cpuShare: cpu / wallMicros };
+    });
+    const used = results.reduce((sum, r) => sum + r.cpuShare, 0);
+    if (pin && used < 0.9) throw new Error(`the servers used ${(used * 100).toFixed(0)}% of their core: the load generator is the bottleneck`);
+    return results;
+  } finally {
+    await Promise.all(started.map((s) => s.stop()));
+  }
+}
+
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

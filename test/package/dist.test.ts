@@ -1,0 +1,54 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+function newest(dir: string): number {
+  return Math.max(
+    0,
+    ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)),
+  );
+}
+
+function built(): number {
+  try {
+    return statSync(join(root, 'dist/index.cjs')).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function run(file: string): Record<string, unknown> {
+  const out = execFileSync(process.execPath, [join(root, 'test/fixtures', file)], { cwd: root, encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').at(-1)!);
+}
+
+describe('the built package', () => {
+  beforeAll(() => {
+    // CI builds first; a local run rebuilds when the sources are newer than dist.
+    if (built() < Math.max(newest(join(root, 'src')), newest(join(root, 'adapters')))) {
+      execFileSync('npx', ['tsup'], { cwd: root, stdio: 'ignore' });
+    }
+  });
+
+  it('shares one context between its ESM and CJS copies, through the root and a subpath', () => {
+    const seen = run('dist-consumer.mjs');
+    expect(seen).toEqual({
+      cjsSeesEsmScope: 'run-1',
+      cjsSeesRequest: true,
+      twoCopies: true,
+      koaMiddlewareType: 'function',
+      documents: [
+        ['run-1', ['from-cjs']],
+        ['req-42', ['42']],
+      ],
+    });
+  });
+
+  it('loads every entry point from CommonJS', () => {
+    expect(run('dist-consumer.cjs')).toEqual({ validation: true, plugin: 'function', middleware: 'function' });
+  });
+});

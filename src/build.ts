@@ -17,7 +17,10 @@ export interface BuildOptions {
   actionLogs: boolean;
   modelLogs: boolean;
   defaultModule: string;
+  retentionDays: number | undefined;
 }
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Turns ended scopes into stored documents, off the hot path: sanitizes, diffs, and keeps every
@@ -63,6 +66,17 @@ export class DocumentBuilder {
     ctx.actions = undefined;
     ctx.state = 'written';
     batch.requests.push(doc);
+  }
+
+  /** Sets `expires_at` on every document of the batch when retention is configured. */
+  stampExpiry(batch: StoreBatch): void {
+    const days = this.options.retentionDays;
+    if (days === undefined) return;
+    const expiry = (from: Date) => new Date(from.getTime() + days * DAY_MS);
+    for (const doc of batch.requests) doc.expires_at = expiry(doc.timestamp);
+    for (const doc of batch.actionLogs) doc.expires_at = expiry(doc.emitted_at);
+    for (const doc of batch.modelLogs) doc.expires_at = expiry(doc.timestamp);
+    for (const doc of batch.activities) doc.expires_at = expiry(doc.activity_date);
   }
 
   /** Builds the append of events recorded after the scope's document was taken. */

@@ -137,6 +137,7 @@ export interface ActionLogDocument extends ActionEntry {
   _id?: unknown;
   request_uuid: string;
   module: string;
+  expires_at?: Date;
 }
 
 /** One document of the `model_logs` mirror (also where spilled model logs go). */
@@ -144,6 +145,7 @@ export interface ModelLogDocument extends ModelLog {
   _id?: unknown;
   request_uuid: string;
   module: string;
+  expires_at?: Date;
 }
 
 /** One document of the `activity_logs` feed (FORMAT §3). */
@@ -155,4 +157,5 @@ export interface ActivityDocument {
   activity_date: Date;
   link_preview: string | null;
   request_uuid: string | null;
+  expires_at?: Date;
 }

@@ -66,6 +66,7 @@ export class ActionLogger {
       actionLogs: o.actionLogs,
       modelLogs: o.modelLogs,
       defaultModule: o.module,
+      retentionDays: o.retentionDays,
     });
     this.actionSchema = createActionSchema({ actionTypes: o.actionTypes, targetTypes: o.targetTypes });
     const describe = o.describeUser ?? defaultDescribeUser(o.userModel);
@@ -276,7 +277,9 @@ export class ActionLogger {
 
   private init(): Promise<void> {
     this.initialized ??= Promise.resolve()
-      .then(() => this.store.init?.({ actionLogs: this.options.actionLogs, modelLogs: this.options.modelLogs }))
+      .then(() =>
+        this.store.init?.({ actionLogs: this.options.actionLogs, modelLogs: this.options.modelLogs, retention: this.options.retentionDays !== undefined }),
+      )
       .catch((error: unknown) => {
         this.initialized = undefined;
         this.report(new ActionLogError('Store initialization failed', { cause: error }));
@@ -293,6 +296,7 @@ export class ActionLogger {
       else if (item.kind === 'append') appends.push(this.builder.append(item.ctx, batch));
       else batch.activities.push(item.doc);
     }
+    this.builder.stampExpiry(batch);
     const hasDocuments = batch.requests.length + batch.actionLogs.length + batch.modelLogs.length + batch.activities.length > 0;
     const steps: WriteStep[] = [() => this.init()];
     if (hasDocuments) steps.push(() => this.store.write(batch));

@@ -58,6 +58,8 @@ export interface ActionLoggerOptions {
   actionLogs?: boolean;
   /** Write the `model_logs` mirror. Default false. */
   modelLogs?: boolean;
+  /** Keep documents this many days: every stored document gets `expires_at` (a TTL index on MongoDB). */
+  retentionDays?: number;
   /** Restrict `record()` to these action types. */
   actionTypes?: readonly string[];
   /** Restrict `record()` to these target types. */
@@ -109,6 +111,7 @@ const schema = z.strictObject({
   maxDocumentBytes: int(1024).max(15 * 1024 * 1024, 'must stay under the 16 MiB MongoDB limit').default(8 * 1024 * 1024),
   actionLogs: z.boolean({ error: 'must be a boolean' }).default(true),
   modelLogs: z.boolean({ error: 'must be a boolean' }).default(false),
+  retentionDays: z.number({ error: 'must be a number' }).positive('must be positive').optional(),
   actionTypes: names.optional(),
   targetTypes: names.optional(),
   activity: z.strictObject({ describe: fn<(req: unknown) => ActivityInput | null | undefined>() }).optional(),

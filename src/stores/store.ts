@@ -91,6 +91,8 @@ export interface ActivityQuery extends Page {
 export interface StoreInfo {
   actionLogs: boolean;
   modelLogs: boolean;
+  /** Documents carry `expires_at` (option `retentionDays`): a store may expire them itself (MongoDB TTL index). */
+  retention: boolean;
 }
 
 /**

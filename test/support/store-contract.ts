@@ -119,7 +119,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
 
     beforeEach(async () => {
       ({ store, cleanup } = await factory());
-      await store.init?.({ actionLogs: true, modelLogs: true });
+      await store.init?.({ actionLogs: true, modelLogs: true, retention: false });
     });
     afterEach(async () => {
       await store.close();

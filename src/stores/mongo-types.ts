@@ -1,0 +1,40 @@
+/**
+ * The few parts of the official `mongodb` driver MongoStore uses, described structurally so that the core
+ * never imports the driver (an optional peer). A driver `Db` (or `mongoose.connection.db`) fits. Parameters
+ * are `any` on purpose: the driver's own parameter types are far richer and change between versions.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+export type MongoDocument = Record<string, unknown>;
+
+export interface MongoWriteErrorLike {
+  index: number;
+  code?: number;
+  errmsg?: string;
+}
+
+export interface MongoCursorLike {
+  sort(sort: any): MongoCursorLike;
+  skip(n: number): MongoCursorLike;
+  limit(n: number): MongoCursorLike;
+  toArray(): Promise<MongoDocument[]>;
+}
+
+export interface MongoCollectionLike {
+  insertMany(docs: any, options?: any): Promise<unknown>;
+  insertOne(doc: any, options?: any): Promise<unknown>;
+  updateOne(filter: any, update: any, options?: any): Promise<{ matchedCount: number }>;
+  bulkWrite(operations: any, options?: any): Promise<unknown>;
+  findOne(filter: any, options?: any): Promise<MongoDocument | null>;
+  find(filter: any, options?: any): MongoCursorLike;
+  createIndexes(specs: any, options?: any): Promise<unknown>;
+}
+
+export interface MongoDbLike {
+  readonly databaseName: string;
+  collection(name: string): MongoCollectionLike;
+}
+
+export interface MongoClientLike {
+  db(name?: string): MongoDbLike;
+}

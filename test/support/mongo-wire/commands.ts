@@ -1,0 +1,581 @@
+import { Long, ObjectId, type Document } from 'bson';
+import { Aggregator, find as mingoFind, Query } from 'mingo';
+import {
+  badValue,
+  CommandError,
+  commandNotFound,
+  cursorNotFound,
+  DuplicateKeyError,
+  failedToParse,
+  indexNotFound,
+  namespaceExists,
+  noSuchTransaction,
+  notImplemented,
+} from './errors.js';
+import { Collection, type CollectionView, Database, DirectView, idOf, type IndexSpec, keyOf, now, TransactionView, cloneDoc } from './storage.js';
+import { applyUpdate, assertSupportedStatement, upsertDocument } from './update.js';
+
+/** Fields any command may carry; they change nothing here (one node, no auth, no read preferences). */
+const GENERIC_FIELDS = new Set([
+  '$db',
+  'lsid',
+  'txnNumber',
+  'autocommit',
+  'startTransaction',
+  '$clusterTime',
+  'writeConcern',
+  'readConcern',
+  '$readPreference',
+  'comment',
+  'maxTimeMS',
+  'apiVersion',
+  'apiStrict',
+  'apiDeprecationErrors',
+]);
+
+export const MAX_WIRE_VERSION = 21;
+
+interface Transaction {
+  txnNumber: number;
+  state: 'active' | 'committed' | 'aborted';
+  /** The write clock when the transaction started. */
+  snapshot: number;
+  views: Map<string, TransactionView>;
+}
+
+interface Session {
+  txnNumber: number;
+  txn?: Transaction;
+  /** Replies of retryable writes, so a retried write is not applied twice (as MongoDB does). */
+  retried: Map<number, Document>;
+}
+
+interface Cursor {
+  ns: string;
+  docs: Document[];
+}
+
+interface Ctx {
+  db: string;
+  txn: Transaction | undefined;
+  connectionId: number;
+  me: string;
+}
+
+type Handler = (cmd: Document, ctx: Ctx) => Document;
+
+const RETRYABLE_WRITES = new Set(['insert', 'update', 'delete', 'findAndModify']);
+
+/** The data and command handlers of the test server. Everything runs synchronously, one command at a time. */
+export class WireState {
+  readonly databases = new Map<string, Database>();
+  private readonly sessions = new Map<string, Session>();
+  private readonly cursors = new Map<number, Cursor>();
+  private nextCursorId = 1;
+
+  /** Runs one command and returns its reply document (errors become `{ ok: 0 }` replies). */
+  run(body: Document, connectionId: number, me: string): Document {
+    const name = Object.keys(body)[0] ?? '';
+    const handler = this.handlers[name];
+    try {
+      const db = String(body.$db ?? 'test');
+      const session = body.lsid ? this.session(body.lsid as Document) : undefined;
+      if (name === 'commitTransaction' || name === 'abortTransaction') {
+        allow(body, ['recoveryToken']);
+        return this.endTransaction(name, body, session);
+      }
+      if (!handler) throw commandNotFound(name);
+      const txn = session ? this.transactionFor(body, session) : undefined;
+      const retryKey = session && !txn && body.txnNumber !== undefined && RETRYABLE_WRITES.has(name) ? Number(body.txnNumber) : undefined;
+      if (retryKey !== undefined && session!.retried.has(retryKey)) return session!.retried.get(retryKey)!;
+      let reply: Document;
+      try {
+        reply = handler(body, { db, txn, connectionId, me });
+      } catch (error) {
+        if (txn) txn.state = 'aborted';
+        throw error;
+      }
+      if (txn && Array.isArray(reply.writeErrors) && reply.writeErrors.length > 0) txn.state = 'aborted';
+      if (retryKey !== undefined) session!.retried.set(retryKey, reply);
+      return reply;
+    } catch (error) {
+      if (error instanceof CommandError) return error.toReply();
+      return { ok: 0, errmsg: (error as Error).message, code: 1, codeName: 'InternalError' };
+    }
+  }
+
+  private session(lsid: Document): Session {
+    const key = keyOf(lsid.id);
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = { txnNumber: -1, retried: new Map() };
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  private transactionFor(body: Document, session: Session): Transaction | undefined {
+    if (body.autocommit !== false) return undefined;
+    const txnNumber = Number(body.txnNumber);
+    if (body.startTransaction === true) {
+      if (txnNumber < session.txnNumber) throw new CommandError(225, 'TransactionTooOld', `txnNumber ${txnNumber} is older than ${session.txnNumber}`);
+      session.txnNumber = txnNumber;
+      session.txn = { txnNumber, state: 'active', snapshot: now(), views: new Map() };
+      return session.txn;
+    }
+    const txn = session.txn;
+    if (!txn || txn.txnNumber !== txnNumber || txn.state !== 'active') throw noSuchTransaction(txnNumber);
+    return txn;
+  }
+
+  private endTransaction(name: string, body: Document, session: Session | undefined): Document {
+    const txnNumber = Number(body.txnNumber);
+    const txn = session?.txn;
+    if (!txn || txn.txnNumber !== txnNumber) throw noSuchTransaction(txnNumber);
+    if (name === 'abortTransaction') {
+      if (txn.state === 'committed') throw new CommandError(256, 'TransactionCommitted', 'Transaction has been committed');
+      txn.state = 'aborted';
+      return { ok: 1 };
+    }
+    if (txn.state === 'committed') return { ok: 1 }; // a retried commit
+    if (txn.state === 'aborted') throw noSuchTransaction(txnNumber);
+    try {
+      const views = [...txn.views.values()];
+      for (const view of views) view.commit();
+      txn.state = 'committed';
+      return { ok: 1 };
+    } catch (error) {
+      txn.state = 'aborted';
+      throw error;
+    }
+  }
+
+  private database(name: string): Database {
+    let db = this.databases.get(name);
+    if (!db) {
+      db = new Database(name);
+      this.databases.set(name, db);
+    }
+    return db;
+  }
+
+  /** The collection as this command sees it: inside its transaction, or directly. */
+  private view(ctx: Ctx, name: string, create = true): CollectionView | undefined {
+    const collection = this.database(ctx.db).collection(name, create);
+    if (!collection) return undefined;
+    if (!ctx.txn) return new DirectView(collection);
+    let view = ctx.txn.views.get(collection.ns);
+    if (!view) {
+      view = new TransactionView(collection, ctx.txn.snapshot);
+      ctx.txn.views.set(collection.ns, view);
+    }
+    return view;
+  }
+
+  private openCursor(ns: string, docs: Document[], batchSize: number | undefined, single: boolean) {
+    const size = batchSize ?? 101;
+    const first = docs.slice(0, size);
+    let id = 0;
+    if (!single && docs.length > size) {
+      id = this.nextCursorId++;
+      this.cursors.set(id, { ns, docs: docs.slice(size) });
+    }
+    return { cursor: { id: Long.fromNumber(id), ns, firstBatch: first }, ok: 1 };
+  }
+
+  private readonly handlers: Record<string, Handler> = {
+    hello: (cmd, ctx) => this.hello(cmd, ctx, 'isWritablePrimary'),
+    isMaster: (cmd, ctx) => this.hello(cmd, ctx, 'ismaster'),
+    ismaster: (cmd, ctx) => this.hello(cmd, ctx, 'ismaster'),
+    buildInfo: (cmd) => this.buildInfo(cmd),
+    buildinfo: (cmd) => this.buildInfo(cmd),
+    ping: (cmd) => (allow(cmd, []), { ok: 1 }),
+    endSessions: (cmd) => {
+      allow(cmd, []);
+      for (const lsid of cmd.endSessions as Document[]) this.sessions.delete(keyOf(lsid.id));
+      return { ok: 1 };
+    },
+    listDatabases: (cmd) => {
+      allow(cmd, ['nameOnly', 'filter', 'authorizedDatabases']);
+      const names = [...this.databases.keys()];
+      return { databases: names.map((name) => ({ name, sizeOnDisk: 0, empty: false })), totalSize: 0, ok: 1 };
+    },
+
+    insert: (cmd, ctx) => {
+      allow(cmd, ['documents', 'ordered', 'bypassDocumentValidation']);
+      const view = this.view(ctx, String(cmd.insert))!;
+      const docs = (cmd.documents as Document[]) ?? [];
+      const ordered = cmd.ordered !== false;
+      const writeErrors: Document[] = [];
+      let n = 0;
+      for (const [index, doc] of docs.entries()) {
+        try {
+          view.insert(cloneDoc(doc));
+          n++;
+        } catch (error) {
+          writeErrors.push(writeError(error, index));
+          if (ordered) break;
+        }
+      }
+      return withWriteErrors({ n, ok: 1 }, writeErrors);
+    },
+
+    update: (cmd, ctx) => {
+      allow(cmd, ['updates', 'ordered', 'bypassDocumentValidation', 'let']);
+      if (cmd.let) throw notImplemented("update's let");
+      const view = this.view(ctx, String(cmd.update))!;
+      const ordered = cmd.ordered !== false;
+      const writeErrors: Document[] = [];
+      const upserted: Document[] = [];
+      let n = 0;
+      let nModified = 0;
+      for (const [index, statement] of (cmd.updates as Document[]).entries()) {
+        try {
+          assertSupportedStatement(statement, ['q', 'u', 'upsert', 'multi', 'arrayFilters', 'hint']);
+          const matches = match(view, statement.q ?? {});
+          const targets = statement.multi ? matches : matches.slice(0, 1);
+          if (targets.length === 0 && statement.upsert) {
+            const doc = upsertDocument(statement.q ?? {}, statement.u, statement.arrayFilters);
+            view.insert(doc);
+            upserted.push({ index, _id: doc._id });
+            n++;
+            continue;
+          }
+          if (statement.multi && !Array.isArray(statement.u) && !Object.keys(statement.u).every((k) => k.startsWith('$'))) {
+            throw failedToParse('multi update is not supported for replacement-style update');
+          }
+          for (const doc of targets) {
+            const next = applyUpdate(doc, statement.u, { arrayFilters: statement.arrayFilters, condition: statement.q, inserting: false });
+            n++;
+            if (!sameDocument(doc, next)) {
+              view.replace(idOf(doc), next);
+              nModified++;
+            }
+          }
+        } catch (error) {
+          writeErrors.push(writeError(error, index));
+          if (ordered) break;
+        }
+      }
+      const reply: Document = { n, nModified, ok: 1 };
+      if (upserted.length) reply.upserted = upserted;
+      return withWriteErrors(reply, writeErrors);
+    },
+
+    delete: (cmd, ctx) => {
+      allow(cmd, ['deletes', 'ordered', 'let']);
+      if (cmd.let) throw notImplemented("delete's let");
+      const view = this.view(ctx, String(cmd.delete))!;
+      const ordered = cmd.ordered !== false;
+      const writeErrors: Document[] = [];
+      let n = 0;
+      for (const [index, statement] of (cmd.deletes as Document[]).entries()) {
+        try {
+          assertSupportedStatement(statement, ['q', 'limit', 'hint']);
+          const matches = match(view, statement.q ?? {});
+          for (const doc of statement.limit === 1 ? matches.slice(0, 1) : matches) {
+            view.remove(idOf(doc));
+            n++;
+          }
+        } catch (error) {
+          writeErrors.push(writeError(error, index));
+          if (ordered) break;
+        }
+      }
+      return withWriteErrors({ n, ok: 1 }, writeErrors);
+    },
+
+    find: (cmd, ctx) => {
+      allow(cmd, ['filter', 'sort', 'projection', 'skip', 'limit', 'batchSize', 'singleBatch', 'hint', 'noCursorTimeout', 'allowDiskUse', 'let']);
+      if (cmd.let) throw notImplemented("find's let");
+      const view = this.view(ctx, String(cmd.find), false);
+      const ns = `${ctx.db}.${cmd.find}`;
+      if (!view) return this.openCursor(ns, [], undefined, true);
+      let docs = select(view, cmd.filter ?? {}, cmd.sort, cmd.projection);
+      if (cmd.skip) docs = docs.slice(Number(cmd.skip));
+      const limit = cmd.limit === undefined ? 0 : Number(cmd.limit);
+      if (limit !== 0) docs = docs.slice(0, Math.abs(limit));
+      return this.openCursor(ns, docs, cmd.batchSize === undefined ? undefined : Number(cmd.batchSize), cmd.singleBatch === true || limit < 0);
+    },
+
+    getMore: (cmd) => {
+      allow(cmd, ['collection', 'batchSize']);
+      const id = Number(cmd.getMore);
+      const cursor = this.cursors.get(id);
+      if (!cursor) throw cursorNotFound(id);
+      const size = cmd.batchSize ? Number(cmd.batchSize) : cursor.docs.length;
+      const batch = cursor.docs.splice(0, size);
+      const done = cursor.docs.length === 0;
+      if (done) this.cursors.delete(id);
+      return { cursor: { id: Long.fromNumber(done ? 0 : id), ns: cursor.ns, nextBatch: batch }, ok: 1 };
+    },
+
+    killCursors: (cmd) => {
+      allow(cmd, ['cursors']);
+      const killed: Long[] = [];
+      const notFound: Long[] = [];
+      for (const raw of cmd.cursors as unknown[]) {
+        const id = Number(raw);
+        (this.cursors.delete(id) ? killed : notFound).push(Long.fromNumber(id));
+      }
+      return { cursorsKilled: killed, cursorsNotFound: notFound, cursorsAlive: [], cursorsUnknown: [], ok: 1 };
+    },
+
+    findAndModify: (cmd, ctx) => {
+      allow(cmd, ['query', 'sort', 'remove', 'update', 'new', 'fields', 'upsert', 'arrayFilters', 'bypassDocumentValidation', 'hint', 'let']);
+      if (cmd.let) throw notImplemented("findAndModify's let");
+      const view = this.view(ctx, String(cmd.findAndModify))!;
+      const query = (cmd.query as Document) ?? {};
+      const [doc] = select(view, query, cmd.sort, undefined);
+      const project = (d: Document | null) => (d && cmd.fields ? project1(d, cmd.fields as Document) : d);
+      if (cmd.remove) {
+        if (cmd.update !== undefined || cmd.new) throw failedToParse('remove cannot be combined with update or new');
+        if (doc) view.remove(idOf(doc));
+        return { lastErrorObject: { n: doc ? 1 : 0 }, value: project(doc ?? null), ok: 1 };
+      }
+      if (cmd.update === undefined) throw failedToParse('Either an update or remove=true must be specified');
+      if (!doc) {
+        if (!cmd.upsert) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
+        const inserted = upsertDocument(query, cmd.update, cmd.arrayFilters);
+        view.insert(inserted);
+        return { lastErrorObject: { n: 1, updatedExisting: false, upserted: inserted._id }, value: cmd.new ? project(inserted) : null, ok: 1 };
+      }
+      const next = applyUpdate(doc, cmd.update, { arrayFilters: cmd.arrayFilters, condition: query, inserting: false });
+      if (!sameDocument(doc, next)) view.replace(idOf(doc), next);
+      return { lastErrorObject: { n: 1, updatedExisting: true }, value: project(cmd.new ? next : doc), ok: 1 };
+    },
+
+    aggregate: (cmd, ctx) => {
+      allow(cmd, ['pipeline', 'cursor', 'allowDiskUse', 'hint', 'let', 'explain', 'bypassDocumentValidation']);
+      if (cmd.let) throw notImplemented("aggregate's let");
+      if (cmd.explain) throw notImplemented('explain');
+      const pipeline = cmd.pipeline as Document[];
+      for (const stage of pipeline) {
+        const stageName = Object.keys(stage)[0] ?? '';
+        if (['$out', '$merge', '$changeStream', '$collStats', '$indexStats', '$currentOp', '$geoNear', '$search', '$listSessions'].includes(stageName)) {
+          throw notImplemented(`the ${stageName} stage`);
+        }
+      }
+      const source = cmd.aggregate === 1 ? [] : (this.view(ctx, String(cmd.aggregate), false)?.all() ?? []);
+      const aggregator = new Aggregator(pipeline, {
+        collectionResolver: (name: string) => this.view(ctx, name, false)?.all() ?? [],
+      });
+      let docs: Document[];
+      try {
+        docs = (aggregator.run(source) as Document[]).map(cloneDoc);
+      } catch (error) {
+        throw badValue(`aggregation failed: ${(error as Error).message}`);
+      }
+      const batchSize = (cmd.cursor as Document | undefined)?.batchSize;
+      return this.openCursor(`${ctx.db}.${cmd.aggregate}`, docs, batchSize === undefined ? undefined : Number(batchSize), false);
+    },
+
+    count: (cmd, ctx) => {
+      allow(cmd, ['query', 'limit', 'skip', 'hint']);
+      const view = this.view(ctx, String(cmd.count), false);
+      let n = view ? match(view, cmd.query ?? {}).length : 0;
+      if (cmd.skip) n = Math.max(0, n - Number(cmd.skip));
+      if (cmd.limit) n = Math.min(n, Math.abs(Number(cmd.limit)));
+      return { n, ok: 1 };
+    },
+
+    distinct: (cmd, ctx) => {
+      allow(cmd, ['key', 'query', 'hint']);
+      const view = this.view(ctx, String(cmd.distinct), false);
+      const seen = new Map<string, unknown>();
+      for (const doc of view ? match(view, cmd.query ?? {}) : []) {
+        const value = getPath(doc, String(cmd.key));
+        for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) seen.set(keyOf(v), v);
+      }
+      return { values: [...seen.values()], ok: 1 };
+    },
+
+    create: (cmd, ctx) => {
+      allow(cmd, []);
+      const db = this.database(ctx.db);
+      const name = String(cmd.create);
+      if (db.collections.has(name)) throw namespaceExists(`${ctx.db}.${name}`);
+      db.collection(name);
+      return { ok: 1 };
+    },
+
+    drop: (cmd, ctx) => {
+      allow(cmd, []);
+      const db = this.database(ctx.db);
+      const existed = db.collections.delete(String(cmd.drop));
+      return existed ? { ns: `${ctx.db}.${cmd.drop}`, nIndexesWas: 1, ok: 1 } : { ok: 1 };
+    },
+
+    dropDatabase: (cmd, ctx) => {
+      allow(cmd, []);
+      this.databases.delete(ctx.db);
+      return { dropped: ctx.db, ok: 1 };
+    },
+
+    listCollections: (cmd, ctx) => {
+      allow(cmd, ['filter', 'nameOnly', 'authorizedCollections', 'cursor']);
+      const db = this.database(ctx.db);
+      const infos = [...db.collections.values()].map((c) => {
+        const name = c.ns.slice(ctx.db.length + 1);
+        return cmd.nameOnly ? { name, type: 'collection' } : { name, type: 'collection', options: {}, info: { readOnly: false }, idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } };
+      });
+      const filtered = cmd.filter ? infos.filter((i) => new Query(cmd.filter as Document).test(i)) : infos;
+      return this.openCursor(`${ctx.db}.$cmd.listCollections`, filtered, undefined, false);
+    },
+
+    createIndexes: (cmd, ctx) => {
+      allow(cmd, ['indexes', 'commitQuorum']);
+      const db = this.database(ctx.db);
+      const name = String(cmd.createIndexes);
+      const created = !db.collections.has(name);
+      const collection = db.collection(name)!;
+      const before = collection.indexes.length;
+      for (const raw of cmd.indexes as Document[]) collection.createIndex(indexSpec(raw));
+      const reply: Document = { numIndexesBefore: before, numIndexesAfter: collection.indexes.length, createdCollectionAutomatically: created, ok: 1 };
+      if (before === collection.indexes.length) reply.note = 'all indexes already exist';
+      return reply;
+    },
+
+    listIndexes: (cmd, ctx) => {
+      allow(cmd, ['cursor']);
+      const collection = this.database(ctx.db).collection(String(cmd.listIndexes), false);
+      if (!collection) throw new CommandError(26, 'NamespaceNotFound', `ns does not exist: ${ctx.db}.${cmd.listIndexes}`);
+      return this.openCursor(`${ctx.db}.$cmd.listIndexes.${cmd.listIndexes}`, collection.indexes.map((i) => ({ ...i })), undefined, false);
+    },
+
+    dropIndexes: (cmd, ctx) => {
+      allow(cmd, ['index']);
+      const collection = this.database(ctx.db).collection(String(cmd.dropIndexes), false);
+      if (!collection) throw new CommandError(26, 'NamespaceNotFound', `ns not found ${ctx.db}.${cmd.dropIndexes}`);
+      const before = collection.indexes.length;
+      const names =
+        cmd.index === '*'
+          ? collection.indexes.filter((i) => i.name !== '_id_').map((i) => i.name)
+          : Array.isArray(cmd.index)
+            ? (cmd.index as string[])
+            : typeof cmd.index === 'string'
+              ? [cmd.index]
+              : collection.indexes.filter((i) => keyOf(i.key) === keyOf(cmd.index)).map((i) => i.name);
+      for (const name of names) {
+        if (name === '_id_') throw badValue('cannot drop _id index');
+        if (!collection.indexes.some((i) => i.name === name)) throw indexNotFound(`index not found with name [${name}]`);
+        collection.dropIndex(name);
+      }
+      return { nIndexesWas: before, ok: 1 };
+    },
+  };
+
+  private hello(cmd: Document, ctx: Ctx, primaryField: 'isWritablePrimary' | 'ismaster'): Document {
+    allow(cmd, ['helloOk', 'client', 'compression', 'saslSupportedMechs', 'speculativeAuthenticate', 'loadBalanced', 'backpressure']);
+    if (cmd.loadBalanced) throw notImplemented('load-balanced mode');
+    return {
+      helloOk: true,
+      [primaryField]: true,
+      maxBsonObjectSize: 16 * 1024 * 1024,
+      maxMessageSizeBytes: 48_000_000,
+      maxWriteBatchSize: 100_000,
+      localTime: new Date(),
+      logicalSessionTimeoutMinutes: 30,
+      connectionId: ctx.connectionId,
+      minWireVersion: 0,
+      maxWireVersion: MAX_WIRE_VERSION,
+      readOnly: false,
+      // A one-member replica set, so drivers allow sessions, retryable writes and transactions.
+      setName: 'rs0',
+      setVersion: 1,
+      hosts: [ctx.me],
+      primary: ctx.me,
+      me: ctx.me,
+      secondary: false,
+      electionId: new ObjectId('7fffffff0000000000000001'),
+      ok: 1,
+    };
+  }
+
+  private buildInfo(cmd: Document): Document {
+    allow(cmd, []);
+    return { version: '7.0.0', versionArray: [7, 0, 0, 0], gitVersion: 'actionlog-test-server', bits: 64, maxBsonObjectSize: 16 * 1024 * 1024, ok: 1 };
+  }
+}
+
+/** Refuses options this server does not implement, instead of ignoring them. */
+function allow(cmd: Document, fields: readonly string[]): void {
+  const [name, ...rest] = Object.keys(cmd);
+  for (const field of rest) {
+    if (!GENERIC_FIELDS.has(field) && !fields.includes(field)) throw notImplemented(`the '${field}' option of ${name}`);
+  }
+  if (cmd.collation) throw notImplemented('collation');
+}
+
+function indexSpec(raw: Document): IndexSpec {
+  const allowed = ['key', 'name', 'unique', 'sparse', 'expireAfterSeconds', 'partialFilterExpression', 'background', 'v'];
+  for (const field of Object.keys(raw)) if (!allowed.includes(field)) throw notImplemented(`the index option '${field}'`);
+  for (const [field, dir] of Object.entries(raw.key as Document)) {
+    if (dir !== 1 && dir !== -1) throw notImplemented(`index type ${JSON.stringify(dir)} on '${field}'`);
+  }
+  if (!raw.name) throw badValue('index name is required');
+  const spec: IndexSpec = { v: 2, key: raw.key as Record<string, number>, name: String(raw.name) };
+  if (raw.unique) spec.unique = true;
+  if (raw.sparse) spec.sparse = true;
+  if (raw.expireAfterSeconds !== undefined) spec.expireAfterSeconds = Number(raw.expireAfterSeconds);
+  if (raw.partialFilterExpression) spec.partialFilterExpression = raw.partialFilterExpression as Document;
+  return spec;
+}
+
+function getPath(doc: Document, path: string): unknown {
+  let cur: unknown = doc;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+/** Documents matching a filter, in natural order; an `_id` equality reads one document directly. */
+function match(view: CollectionView, filter: Document): Document[] {
+  const keys = Object.keys(filter);
+  if (keys.length === 1 && keys[0] === '_id' && !isOperatorObject(filter._id)) {
+    const doc = view.get(keyOf(filter._id));
+    return doc ? [doc] : [];
+  }
+  let query: Query;
+  try {
+    query = new Query(filter);
+  } catch (error) {
+    throw badValue(`bad query: ${(error as Error).message}`);
+  }
+  return view.all().filter((d) => query.test(d));
+}
+
+function isOperatorObject(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype && Object.keys(value).some((k) => k.startsWith('$'));
+}
+
+function select(view: CollectionView, filter: Document, sort: Document | undefined, projection: Document | undefined): Document[] {
+  let docs = match(view, filter);
+  if (sort && Object.keys(sort).length > 0) docs = mingoFind(docs, {}).sort(sort as never).all() as Document[];
+  return projection && Object.keys(projection).length > 0 ? docs.map((d) => project1(d, projection)) : docs;
+}
+
+function project1(doc: Document, projection: Document): Document {
+  return mingoFind([doc], {}, projection as never).all()[0] as Document;
+}
+
+function sameDocument(a: Document, b: Document): boolean {
+  return keyOf(a) === keyOf(b);
+}
+
+function writeError(error: unknown, index: number): Document {
+  // Labelled errors (WriteConflict in a transaction) fail the whole command, as in MongoDB.
+  if (error instanceof CommandError && error.errorLabels.length > 0) throw error;
+  if (error instanceof DuplicateKeyError) return error.toWriteError(index);
+  if (error instanceof CommandError) return { index, code: error.code, errmsg: error.message };
+  return { index, code: 1, errmsg: (error as Error).message };
+}
+
+function withWriteErrors(reply: Document, writeErrors: Document[]): Document {
+  if (writeErrors.length) reply.writeErrors = writeErrors;
+  return reply;
+}
+
+export { Collection };

@@ -1,0 +1,82 @@
+/**
+ * 10 000 request documents with 5 model logs each, written to MongoDB by actionlog's batched writer and by
+ * the same writer one request at a time (batchSize 1, what a per-request insert amounts to). Round trips
+ * are the database commands counted by the driver's command monitoring. MongoDB runs in its own process.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { MongoClient } from 'mongodb';
+import { createActionLogger, type ModelChange, MongoStore } from '../dist/index.js';
+import { median } from './support.js';
+
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 10_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./servers/mongodb.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+const { uri, description } = await new Promise<{ uri: string; description: string }>((resolve, reject) => {
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    const uriMatch = /URI (\S+)/.exec(out);
+    if (uriMatch) resolve({ uri: uriMatch[1]!, description: /MONGO (.*)/.exec(out)?.[1] ?? '' });
+  });
+  child.once('exit', (code) => reject(new Error(`MongoDB process exited with ${code}`)));
+});
+
+const client = await MongoClient.connect(uri, { monitorCommands: true });
+let commands = 0;
+client.on('commandStarted', (e) => {
+  if (['insert', 'update'].includes(e.commandName)) commands++;
+});
+
+function changes(r: number): ModelChange[] {
+  return Array.from({ length: 5 }, (_, i) => ({
+    action: 'Updated' as const,
+    model: 'orders',
+    model_class_name: 'Order',
+    model_namespace: 'shop.orders',
+    model_id: `${r}-${i}`,
+    old_object: { _id: `${r}-${i}`, status: 'new', total: 10 + i, customer: { name: 'Ada', city: 'Oslo' } },
+    new_object: { _id: `${r}-${i}`, status: 'paid', total: 12 + i, customer: { name: 'Ada', city: 'Bergen' } },
+  }));
+}
+
+async function run(batchSize: number): Promise<{ perSecond: number; roundTrips: number }> {
+  const db = client.db(`actionlog_bench_${randomUUID().slice(0, 8)}`);
+  const logger = createActionLogger({ store: new MongoStore({ db }), batchSize, flushIntervalMs: 0, maxQueueSize: REQUESTS + 1 });
+  await logger.ready();
+  const before = commands;
+  const t0 = performance.now();
+  for (let r = 0; r < REQUESTS; r++) {
+    await logger.run({ module: 'bench' }, () => {
+      for (const change of changes(r)) logger.recordModelChange(change);
+    });
+  }
+  await logger.flush();
+  const seconds = (performance.now() - t0) / 1000;
+  const stats = logger.stats();
+  await logger.close();
+  if (stats.stored !== REQUESTS || (await db.collection('requests').countDocuments()) !== REQUESTS) throw new Error(`stored ${stats.stored} of ${REQUESTS}`);
+  await db.dropDatabase();
+  return { perSecond: REQUESTS / seconds, roundTrips: (commands - before) / REQUESTS };
+}
+
+const batched: number[] = [];
+const single: number[] = [];
+let trips = { batched: 0, single: 0 };
+for (let round = 0; round < ROUNDS; round++) {
+  const b = await run(100);
+  const s = await run(1);
+  batched.push(b.perSecond);
+  single.push(s.perSecond);
+  trips = { batched: b.roundTrips, single: s.roundTrips };
+  console.log(`round ${round + 1}: batched ${b.perSecond.toFixed(0)} docs/s, one per request ${s.perSecond.toFixed(0)} docs/s, ratio ${(b.perSecond / s.perSecond).toFixed(2)}`);
+}
+const ratios = batched.map((b, i) => b / single[i]!);
+console.log(`\n${REQUESTS} request documents × 5 model logs, MongoDB: ${description} (Node ${process.version})`);
+console.log(`  batched (100 per write): median ${median(batched).toFixed(0)} docs/s, ${trips.batched.toFixed(3)} round trips per document`);
+console.log(`  one write per request:   median ${median(single).toFixed(0)} docs/s, ${trips.single.toFixed(3)} round trips per document`);
+console.log(`  throughput ratio batched / one per request: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)}`);
+await client.close();
+child.kill('SIGTERM');

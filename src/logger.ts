@@ -133,10 +133,10 @@ export class ActionLogger {
   }
 
   /**
-   * Records one model change into `context` (default: the current scope). Adapters call this.
-   * Outside any scope the change becomes its own document, or is ignored (`outsideContext`).
+   * Records one model change into `context` (default: the current scope; `null`: outside any scope). Adapters
+   * call this. Outside any scope the change becomes its own document, or is ignored (`outsideContext`).
    */
-  recordModelChange(change: ModelChange, context: RequestContext | undefined = this.current()): void {
+  recordModelChange(change: ModelChange, context: RequestContext | null | undefined = this.current()): void {
     const issues = checkModelChange(change);
     if (issues.length > 0) throw new ActionLogValidationError(issues, 'model change');
     this.inScope(context, (ctx) => ctx.addModelChange(change));
@@ -229,7 +229,7 @@ export class ActionLogger {
     }
   }
 
-  private inScope(context: RequestContext | undefined, add: (ctx: RequestContext) => void): void {
+  private inScope(context: RequestContext | null | undefined, add: (ctx: RequestContext) => void): void {
     if (context) {
       add(context);
       return;

@@ -1,18 +1,24 @@
 import type { TestProject } from 'vitest/node';
 import { type MongoKind, startMongo } from './mongodb.js';
+import { startPostgres } from './postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     mongoUri: string;
     mongoKind: MongoKind;
+    pgUrl: string;
   }
 }
 
-/** One MongoDB for the whole run; every suite uses a database of its own on it. */
+/** One MongoDB and one PostgreSQL for the whole run; every suite uses databases of its own on them. */
 export default async function setup(project: TestProject) {
-  const mongo = await startMongo();
+  const [mongo, postgres] = await Promise.all([startMongo(), startPostgres()]);
   console.log(`[actionlog tests] MongoDB: ${mongo.description}`);
+  console.log(`[actionlog tests] PostgreSQL: ${postgres.description}`);
   project.provide('mongoUri', mongo.uri);
   project.provide('mongoKind', mongo.kind);
-  return () => mongo.stop();
+  project.provide('pgUrl', postgres.url);
+  return async () => {
+    await Promise.all([mongo.stop(), postgres.stop()]);
+  };
 }

@@ -1,0 +1,93 @@
+import type { EntityMetadata, ObjectLiteral } from 'typeorm';
+
+type ColumnMetadata = EntityMetadata['columns'][number];
+
+/** Where a column's value goes: its property path (`address.city`; a foreign key as `customer.id`). */
+function keyOf(column: ColumnMetadata): string[] {
+  return column.propertyPath.split('.');
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = target;
+  for (const part of path.slice(0, -1)) {
+    if (cur[part] === null || typeof cur[part] !== 'object') cur[part] = {};
+    cur = cur[part] as Record<string, unknown>;
+  }
+  cur[path.at(-1)!] = value;
+}
+
+function copyValue(value: unknown): unknown {
+  if (value instanceof Date) return new Date(value.getTime());
+  if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) return structuredClone(value);
+  return value;
+}
+
+/**
+ * A fresh plain copy of an entity's column values as the app sees them (transformers not applied): embedded
+ * columns nested, foreign keys as `{ relation: { referencedColumn: value } }`. Columns it does not carry are left out.
+ */
+export function plainState(metadata: EntityMetadata, entity: ObjectLiteral | undefined | null): Record<string, unknown> | null {
+  if (!entity) return null;
+  const out: Record<string, unknown> = {};
+  for (const column of metadata.columns) {
+    let value: unknown;
+    try {
+      value = column.getEntityValue(entity);
+    } catch {
+      continue;
+    }
+    if (value === undefined) continue;
+    setPath(out, keyOf(column), copyValue(value));
+  }
+  return out;
+}
+
+/** `base` with every column value `entity` carries laid over it: the state after a partial save. */
+export function overlayState(metadata: EntityMetadata, base: Record<string, unknown> | null, entity: ObjectLiteral | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = base ? structuredClone(base) : {};
+  if (!entity) return out;
+  for (const column of metadata.columns) {
+    let value: unknown;
+    try {
+      value = column.getEntityValue(entity);
+    } catch {
+      continue;
+    }
+    if (value !== undefined) setPath(out, keyOf(column), copyValue(value));
+  }
+  return out;
+}
+
+/** Primary key as a string; composite keys are the values in primary column order, joined with `:`. */
+export function modelIdOf(metadata: EntityMetadata, ...sources: Array<ObjectLiteral | undefined | null>): string | null {
+  for (const source of sources) {
+    if (!source) continue;
+    const values = metadata.primaryColumns.map((c) => {
+      try {
+        return c.getEntityValue(source);
+      } catch {
+        return undefined;
+      }
+    });
+    if (values.length > 0 && values.every((v) => v !== undefined && v !== null)) return values.map(String).join(':');
+  }
+  return null;
+}
+
+/** The primary key map of an entity, for finding it again. */
+export function idMapOf(metadata: EntityMetadata, entity: ObjectLiteral): ObjectLiteral | undefined {
+  return metadata.getEntityIdMap(entity);
+}
+
+const SQLITE_FAMILY = new Set(['sqlite', 'better-sqlite3', 'sqljs', 'capacitor', 'cordova', 'expo', 'react-native', 'nativescript']);
+
+export function isSqliteFamily(type: string): boolean {
+  return SQLITE_FAMILY.has(type);
+}
+
+/** Where a table lives: `schema.table` (PostgreSQL: `public` by default), `main.table` on SQLite. */
+export function namespaceOf(metadata: EntityMetadata): string {
+  const options = metadata.connection.options as { type: string; schema?: string; database?: string };
+  const schema = metadata.schema ?? (isSqliteFamily(options.type) ? 'main' : (options.schema ?? (options.type === 'postgres' ? 'public' : options.database)));
+  return schema ? `${schema}.${metadata.tableName}` : metadata.tableName;
+}

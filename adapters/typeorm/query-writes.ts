@@ -1,0 +1,268 @@
+import type { ModelChange } from 'actionlog';
+import { DeleteQueryBuilder, type EntityMetadata, InsertQueryBuilder, type InsertResult, type ObjectLiteral, type QueryBuilder, type QueryRunner, UpdateQueryBuilder, type DataSource } from 'typeorm';
+// Not exported from the package root.
+import { SoftDeleteQueryBuilder } from 'typeorm/query-builder/SoftDeleteQueryBuilder.js';
+import { idMapOf, isSqliteFamily, modelIdOf, plainState } from './entity-state.js';
+
+/** Marks ActionLogSubscriber instances in `dataSource.subscribers`. */
+export const SUBSCRIBER = Symbol.for('actionlog.typeorm.subscriber');
+const PATCHED = Symbol.for('actionlog.typeorm.patched-execute');
+
+/** What the hooks need from the subscriber. */
+export interface QueryWriteRecorder {
+  readonly maxDocumentsPerQuery: number;
+  audits(metadata: EntityMetadata): boolean;
+  change(metadata: EntityMetadata, fields: Pick<ModelChange, 'action' | 'model_id' | 'old_object' | 'new_object'> & Partial<ModelChange>): ModelChange;
+  record(change: ModelChange, runner: QueryRunner | undefined): void;
+  report(error: unknown): void;
+}
+
+type AnyBuilder = QueryBuilder<ObjectLiteral> & {
+  expressionMap: QueryBuilder<ObjectLiteral>['expressionMap'] & {
+    onUpdate?: { conflict?: string | string[]; overwrite?: string[] };
+    onIgnore?: boolean;
+    callListeners: boolean;
+  };
+  execute(): Promise<unknown>;
+  getValueSets?(): ObjectLiteral[];
+};
+
+type Kind = 'update' | 'delete' | 'soft-delete' | 'restore' | 'insert';
+
+/** Values objects a query hook records itself, so the subscriber's after-events skip them. */
+const handled = new WeakSet<object>();
+
+export function handledByQueryHook(entity: unknown): boolean {
+  return entity !== null && typeof entity === 'object' && handled.has(entity);
+}
+
+/**
+ * TypeORM gives subscribers no rows for query-level writes (`repository.update/delete/softDelete/restore`,
+ * `insert`, `upsert`, and their QueryBuilder forms). These wrappers of `execute` read the affected rows on the
+ * same query runner before the write and again after it. Installed once per process; they do nothing unless
+ * the data source has an ActionLogSubscriber and the builder calls listeners.
+ */
+export function installQueryWriteHooks(): void {
+  for (const cls of [UpdateQueryBuilder, DeleteQueryBuilder, SoftDeleteQueryBuilder, InsertQueryBuilder] as Array<{ prototype: object }>) {
+    const proto = cls.prototype as { execute(this: AnyBuilder): Promise<unknown>; [PATCHED]?: boolean };
+    if (proto[PATCHED]) continue;
+    const original = proto.execute;
+    proto.execute = function execute(this: AnyBuilder) {
+      const recorder = recorderFor(this);
+      return recorder ? captureQueryWrite(this, recorder, () => original.call(this)) : original.call(this);
+    };
+    proto[PATCHED] = true;
+  }
+}
+
+function dataSourceOf(qb: AnyBuilder): DataSource {
+  return (qb as unknown as { dataSource?: DataSource; connection: DataSource }).dataSource ?? qb.connection;
+}
+
+function recorderFor(qb: AnyBuilder): QueryWriteRecorder | undefined {
+  const map = qb.expressionMap;
+  if (map.callListeners !== true || !map.mainAlias?.hasMetadata) return undefined;
+  const recorder = dataSourceOf(qb).subscribers.find((s) => (s as { [SUBSCRIBER]?: boolean })[SUBSCRIBER]) as QueryWriteRecorder | undefined;
+  return recorder?.audits(map.mainAlias.metadata) ? recorder : undefined;
+}
+
+function kindOf(qb: AnyBuilder): Kind {
+  const type = qb.expressionMap.queryType;
+  if (type === 'insert' || type === 'update' || type === 'delete' || type === 'soft-delete' || type === 'restore') return type;
+  throw new Error(`unexpected query type ${type}`);
+}
+
+async function captureQueryWrite(qb: AnyBuilder, recorder: QueryWriteRecorder, run: () => Promise<unknown>): Promise<unknown> {
+  const dataSource = dataSourceOf(qb);
+  const sqlite = isSqliteFamily(dataSource.options.type);
+  // Outside a transaction, reading before and after the write is only exact inside one of our own
+  // (SQLite has a single shared connection, where this is neither needed nor possible).
+  const given = (qb as unknown as { queryRunner?: QueryRunner }).queryRunner;
+  const own = !sqlite && !given?.isTransactionActive ? dataSource.createQueryRunner() : undefined;
+  if (own) {
+    await own.connect();
+    await own.startTransaction();
+    qb.setQueryRunner(own);
+  }
+  const runner = own ?? given ?? (sqlite ? dataSource.createQueryRunner() : undefined);
+  try {
+    const kind = kindOf(qb);
+    const result = kind === 'insert' ? await captureInsert(qb, recorder, runner, !sqlite, run) : await captureWhereWrite(qb, kind, recorder, runner, !sqlite, run);
+    if (own) await own.commitTransaction();
+    return result;
+  } catch (error) {
+    if (own?.isTransactionActive) await own.rollbackTransaction().catch(() => {});
+    throw error;
+  } finally {
+    if (own) {
+      (qb as unknown as { queryRunner: QueryRunner | undefined }).queryRunner = given;
+      await own.release();
+    }
+  }
+}
+
+/**
+ * Runs a read that must not break the caller's transaction: on PostgreSQL a failed statement aborts the whole
+ * transaction, so the read runs inside a savepoint. A failed read is reported and yields undefined.
+ */
+async function safely<T>(runner: QueryRunner | undefined, savepoint: boolean, recorder: QueryWriteRecorder, read: () => Promise<T>): Promise<T | undefined> {
+  const guarded = savepoint && runner?.isTransactionActive;
+  try {
+    if (guarded) await runner!.query('SAVEPOINT actionlog_read');
+    const value = await read();
+    if (guarded) await runner!.query('RELEASE SAVEPOINT actionlog_read');
+    return value;
+  } catch (error) {
+    if (guarded) await runner!.query('ROLLBACK TO SAVEPOINT actionlog_read').catch(() => {});
+    recorder.report(error);
+    return undefined;
+  }
+}
+
+const ACTION: Record<Exclude<Kind, 'insert'>, ModelChange['action']> = {
+  update: 'Updated',
+  delete: 'Deleted',
+  'soft-delete': 'SoftDeleted',
+  restore: 'Restored',
+};
+
+async function captureWhereWrite(
+  qb: AnyBuilder,
+  kind: Exclude<Kind, 'insert'>,
+  recorder: QueryWriteRecorder,
+  runner: QueryRunner | undefined,
+  savepoints: boolean,
+  run: () => Promise<unknown>,
+): Promise<unknown> {
+  const metadata = qb.expressionMap.mainAlias!.metadata;
+  const limit = recorder.maxDocumentsPerQuery;
+  if (qb.expressionMap.valuesSet && typeof qb.expressionMap.valuesSet === 'object') handled.add(qb.expressionMap.valuesSet);
+  const before = await safely(runner, savepoints, recorder, () => readTargets(qb, kind, runner, limit + 1, savepoints));
+  const result = (await run()) as { affected?: number };
+  if (!before) return result;
+  if (before.length > limit) {
+    recordSummary(qb, metadata, ACTION[kind], recorder, runner, result.affected ?? before.length);
+    return result;
+  }
+  const after = kind === 'delete' ? [] : ((await safely(runner, savepoints, recorder, () => readByIds(metadata, before, runner))) ?? []);
+  const afterById = new Map(after.map((row) => [modelIdOf(metadata, row), row]));
+  for (const row of before) {
+    const id = modelIdOf(metadata, row);
+    const old = plainState(metadata, row);
+    const next = kind === 'delete' ? null : plainState(metadata, afterById.get(id) ?? null);
+    // A row the write left as it was (e.g. an update to the same values) is not a change.
+    if (kind === 'update' && next && JSON.stringify(old) === JSON.stringify(next)) continue;
+    recorder.record(recorder.change(metadata, { action: ACTION[kind], model_id: id, old_object: old, new_object: next }), runner);
+  }
+  return result;
+}
+
+/** The rows a where-write will touch, read with the write's own conditions. */
+async function readTargets(qb: AnyBuilder, kind: Exclude<Kind, 'insert'>, runner: QueryRunner | undefined, take: number, lock: boolean): Promise<ObjectLiteral[]> {
+  const metadata = qb.expressionMap.mainAlias!.metadata;
+  const alias = qb.expressionMap.mainAlias!.name;
+  const select = qb.clone().select(alias);
+  if (runner) select.setQueryRunner(runner);
+  // An UPDATE or DELETE reaches soft-deleted rows too; soft-delete only live ones; restore only deleted ones.
+  if (kind !== 'soft-delete') select.withDeleted();
+  if (kind === 'restore' && metadata.deleteDateColumn) select.andWhere(`${select.escape(alias)}.${select.escape(metadata.deleteDateColumn.databaseName)} IS NOT NULL`);
+  select.expressionMap.orderBys = {};
+  select.limit(take);
+  if (lock && runner?.isTransactionActive) select.setLock('pessimistic_write');
+  return select.getMany();
+}
+
+async function readByIds(metadata: EntityMetadata, rows: ObjectLiteral[], runner: QueryRunner | undefined): Promise<ObjectLiteral[]> {
+  const ids = rows.map((r) => idMapOf(metadata, r)).filter((id): id is ObjectLiteral => id !== undefined);
+  if (ids.length === 0) return [];
+  const manager = runner?.manager ?? metadata.connection.manager;
+  return manager.createQueryBuilder(metadata.target, 'row').withDeleted().whereInIds(ids).getMany();
+}
+
+function recordSummary(qb: AnyBuilder, metadata: EntityMetadata, action: ModelChange['action'], recorder: QueryWriteRecorder, runner: QueryRunner | undefined, matched: number): void {
+  let filter: unknown;
+  try {
+    const [sql, parameters] = qb.getQueryAndParameters();
+    filter = { sql, parameters };
+  } catch {
+    filter = null;
+  }
+  recorder.record(
+    recorder.change(metadata, {
+      action,
+      model_id: null,
+      old_object: null,
+      new_object: null,
+      query: { filter, update: qb.expressionMap.valuesSet ?? null, matched },
+      truncated: true,
+    }),
+    runner,
+  );
+}
+
+async function captureInsert(qb: AnyBuilder, recorder: QueryWriteRecorder, runner: QueryRunner | undefined, savepoints: boolean, run: () => Promise<unknown>): Promise<unknown> {
+  const metadata = qb.expressionMap.mainAlias!.metadata;
+  const valueSets = (qb.getValueSets?.() ?? []) as ObjectLiteral[];
+  for (const values of valueSets) handled.add(values);
+  if (valueSets.length > recorder.maxDocumentsPerQuery) {
+    const result = await run();
+    recordSummary(qb, metadata, 'Created', recorder, runner, valueSets.length);
+    return result;
+  }
+  const conflict = conflictColumns(qb, metadata);
+  const keyOf = (row: ObjectLiteral) => JSON.stringify(conflict!.map((c) => c.getEntityValue(row) ?? null));
+  const before = conflict ? await safely(runner, savepoints, recorder, () => readByValues(metadata, conflict, valueSets, runner)) : [];
+  const result = (await run()) as InsertResult;
+  if (!before) return result;
+  let after: ObjectLiteral[] | undefined;
+  if (conflict) {
+    after = await safely(runner, savepoints, recorder, () => readByValues(metadata, conflict, valueSets, runner));
+  } else {
+    const ids = result.identifiers.filter((id) => id && Object.values(id).some((v) => v !== undefined));
+    after = await safely(runner, savepoints, recorder, () => readByIds(metadata, ids, runner));
+  }
+  const beforeByKey = new Map(before.map((row) => [keyOf(row), row]));
+  for (const row of after ?? []) {
+    const previous = conflict ? beforeByKey.get(keyOf(row)) : undefined;
+    const next = plainState(metadata, row);
+    if (previous) {
+      const old = plainState(metadata, previous);
+      if (JSON.stringify(old) === JSON.stringify(next)) continue;
+      recorder.record(recorder.change(metadata, { action: 'Updated', model_id: modelIdOf(metadata, row), old_object: old, new_object: next }), runner);
+    } else {
+      recorder.record(recorder.change(metadata, { action: 'Created', model_id: modelIdOf(metadata, row), old_object: null, new_object: next }), runner);
+    }
+  }
+  return result;
+}
+
+/** The columns an upsert resolves conflicts on, or undefined for a plain insert. */
+function conflictColumns(qb: AnyBuilder, metadata: EntityMetadata) {
+  const onUpdate = qb.expressionMap.onUpdate;
+  if (!onUpdate && !qb.expressionMap.onIgnore) return undefined;
+  const names = onUpdate?.conflict ? (Array.isArray(onUpdate.conflict) ? onUpdate.conflict : [onUpdate.conflict]) : [];
+  const columns = names.map((n) => metadata.findColumnWithDatabaseName(n)).filter((c) => c !== undefined);
+  return columns.length > 0 ? columns : metadata.primaryColumns;
+}
+
+async function readByValues(
+  metadata: EntityMetadata,
+  columns: NonNullable<ReturnType<typeof conflictColumns>>,
+  valueSets: ObjectLiteral[],
+  runner: QueryRunner | undefined,
+): Promise<ObjectLiteral[]> {
+  const wheres = valueSets
+    .map((values) => {
+      const where: ObjectLiteral = {};
+      for (const column of columns) {
+        const value = column.getEntityValue(values);
+        if (value === undefined) return undefined;
+        column.setEntityValue(where, value);
+      }
+      return where;
+    })
+    .filter((w): w is ObjectLiteral => w !== undefined);
+  if (wheres.length === 0) return [];
+  const manager = runner?.manager ?? metadata.connection.manager;
+  return manager.find(metadata.target, { where: wheres, withDeleted: true });
+}

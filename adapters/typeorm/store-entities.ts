@@ -1,4 +1,4 @@
-import { EntitySchema, type EntityMetadata, type EntitySchemaColumnOptions, type MigrationInterface, type QueryRunner, Table, TableIndex } from 'typeorm';
+import { EntitySchema, type EntityMetadata, type EntitySchemaColumnOptions, type MigrationInterface, type QueryRunner, Table } from 'typeorm';
 import { SQL_STORE_ENTITIES } from 'actionlog';
 import { isSqliteFamily } from './entity-state.js';
 
@@ -19,7 +19,7 @@ function dialectOf(type: string): Dialect {
 const id = (): EntitySchemaColumnOptions => ({ type: 'integer', primary: true, generated: 'increment' });
 const text = (length: number, nullable = true): EntitySchemaColumnOptions => ({ type: 'varchar', length, nullable });
 
-/** The column definitions of the four tables, by entity name. Shared by the entities and the migration. */
+/** The column definitions of the four tables, by entity name. */
 function columnsOf(d: Dialect): Record<string, { table: string; columns: Record<string, EntitySchemaColumnOptions>; indices: Array<{ name: string; columns: string[]; unique?: boolean }> }> {
   const json = (nullable = true): EntitySchemaColumnOptions => ({ type: d.json, nullable });
   const date = (nullable = true): EntitySchemaColumnOptions => ({ type: d.date, nullable });
@@ -139,37 +139,27 @@ export function actionLogEntities(type: SqlStoreDialect | string): EntitySchema[
   );
 }
 
-/** Creates (and on revert drops) the store's tables with their indexes; jsonb and timestamptz on PostgreSQL. */
+/**
+ * Creates (and on revert drops) the store's tables with their indexes, from the entities of
+ * `actionLogEntities()` (jsonb and timestamptz on PostgreSQL), so the schema and the entities always agree.
+ */
 export class ActionLogMigration1763856000000 implements MigrationInterface {
   name = 'ActionLogMigration1763856000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    const d = dialectOf(queryRunner.connection.options.type);
-    for (const table of Object.values(columnsOf(d))) {
-      await queryRunner.createTable(
-        new Table({
-          name: table.table,
-          columns: Object.entries(table.columns).map(([name, c]) => ({
-            name,
-            type: String(c.type),
-            length: c.length === undefined ? undefined : String(c.length),
-            isNullable: c.nullable ?? false,
-            isPrimary: c.primary ?? false,
-            isGenerated: c.generated === 'increment',
-            generationStrategy: c.generated === 'increment' ? 'increment' : undefined,
-            default: c.default,
-          })),
-        }),
-        true,
-      );
-      for (const index of table.indices) {
-        await queryRunner.createIndex(table.table, new TableIndex({ name: index.name, columnNames: index.columns, isUnique: index.unique ?? false }));
-      }
+    const { connection } = queryRunner;
+    for (const name of Object.values(SQL_STORE_ENTITIES)) {
+      if (!connection.hasMetadata(name)) throw new Error(`ActionLogMigration: add actionLogEntities('${connection.options.type}') to the DataSource entities`);
+      await queryRunner.createTable(Table.create(connection.getMetadata(name), connection.driver), true, false, true);
+    }
+    if (connection.options.type === 'postgres') {
+      // Finding requests by the records they changed: a jsonb containment index over their model logs.
+      await queryRunner.query(`CREATE INDEX IF NOT EXISTS "requests_model_logs" ON "requests" USING GIN (("details" -> 'model_logs') jsonb_path_ops)`);
     }
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    for (const table of Object.values(columnsOf(dialectOf(queryRunner.connection.options.type)))) await queryRunner.dropTable(table.table, true);
+    for (const name of Object.values(SQL_STORE_ENTITIES)) await queryRunner.dropTable(queryRunner.connection.getMetadata(name).tableName, true);
   }
 }
 

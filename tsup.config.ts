@@ -7,6 +7,7 @@ export default defineConfig({
     express: 'adapters/express/index.ts',
     koa: 'adapters/koa/index.ts',
     fastify: 'adapters/fastify/index.ts',
+    typeorm: 'adapters/typeorm/index.ts',
   },
   format: ['esm', 'cjs'],
   target: 'node20',
@@ -16,5 +17,5 @@ export default defineConfig({
   clean: true,
   splitting: false,
   treeshake: true,
-  external: ['actionlog', 'express', 'koa', 'fastify', 'mongoose', 'mongodb', 'typeorm'],
+  external: ['actionlog', /^typeorm(\/.*)?$/, 'express', 'koa', 'fastify', 'mongoose', 'mongodb'],
 });

@@ -1,8 +1,9 @@
-import type { ModelChange } from 'actionlog';
+import type { ModelChange, UserRef } from 'actionlog';
 import { DeleteQueryBuilder, type EntityMetadata, InsertQueryBuilder, type InsertResult, type ObjectLiteral, type QueryBuilder, type QueryRunner, UpdateQueryBuilder, type DataSource } from 'typeorm';
 // Not exported from the package root.
 import { SoftDeleteQueryBuilder } from 'typeorm/query-builder/SoftDeleteQueryBuilder.js';
 import { idMapOf, isSqliteFamily, modelIdOf, plainState } from './entity-state.js';
+import { insertStamps, isStamped, queryUpdateStamps, softDeleteStamps } from './stamps.js';
 
 /** Marks ActionLogSubscriber instances in `dataSource.subscribers`. */
 export const SUBSCRIBER = Symbol.for('actionlog.typeorm.subscriber');
@@ -15,6 +16,7 @@ export interface QueryWriteRecorder {
   change(metadata: EntityMetadata, fields: Pick<ModelChange, 'action' | 'model_id' | 'old_object' | 'new_object'> & Partial<ModelChange>): ModelChange;
   record(change: ModelChange, runner: QueryRunner | undefined): void;
   report(error: unknown): void;
+  currentUser(): UserRef | null;
 }
 
 type AnyBuilder = QueryBuilder<ObjectLiteral> & {
@@ -136,10 +138,19 @@ async function captureWhereWrite(
 ): Promise<unknown> {
   const metadata = qb.expressionMap.mainAlias!.metadata;
   const limit = recorder.maxDocumentsPerQuery;
-  if (qb.expressionMap.valuesSet && typeof qb.expressionMap.valuesSet === 'object') handled.add(qb.expressionMap.valuesSet);
+  const stamped = isStamped(metadata);
+  const values = qb.expressionMap.valuesSet;
+  if (values && typeof values === 'object') {
+    handled.add(values);
+    if (kind === 'update' && stamped && !Array.isArray(values)) queryUpdateStamps(values, (name) => qb.escape(name), recorder.currentUser());
+  }
   const before = await safely(runner, savepoints, recorder, () => readTargets(qb, kind, runner, limit + 1, savepoints));
   const result = (await run()) as { affected?: number };
   if (!before) return result;
+  if (stamped && (kind === 'soft-delete' || kind === 'restore')) {
+    const ids = before.map((row) => idMapOf(metadata, row)).filter((id): id is ObjectLiteral => id !== undefined);
+    await safely(runner, savepoints, recorder, () => softDeleteStamps(runner, metadata, ids, kind === 'soft-delete', recorder.currentUser()));
+  }
   if (before.length > limit) {
     recordSummary(qb, metadata, ACTION[kind], recorder, runner, result.affected ?? before.length);
     return result;
@@ -203,7 +214,11 @@ function recordSummary(qb: AnyBuilder, metadata: EntityMetadata, action: ModelCh
 async function captureInsert(qb: AnyBuilder, recorder: QueryWriteRecorder, runner: QueryRunner | undefined, savepoints: boolean, run: () => Promise<unknown>): Promise<unknown> {
   const metadata = qb.expressionMap.mainAlias!.metadata;
   const valueSets = (qb.getValueSets?.() ?? []) as ObjectLiteral[];
-  for (const values of valueSets) handled.add(values);
+  const stamped = isStamped(metadata);
+  for (const values of valueSets) {
+    handled.add(values);
+    if (stamped) insertStamps(values, recorder.currentUser());
+  }
   if (valueSets.length > recorder.maxDocumentsPerQuery) {
     const result = await run();
     recordSummary(qb, metadata, 'Created', recorder, runner, valueSets.length);

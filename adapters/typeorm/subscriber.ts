@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type ActionLogger, ActionLogConfigError, type ModelChange, type RequestContext } from 'actionlog';
+import { type ActionLogger, ActionLogConfigError, type ModelChange, type RequestContext, type UserRef } from 'actionlog';
 import {
   EventSubscriber,
   type EntityMetadata,
@@ -14,8 +14,9 @@ import {
   type TransactionRollbackEvent,
   type UpdateEvent,
 } from 'typeorm';
-import { modelIdOf, namespaceOf, overlayState, plainState } from './entity-state.js';
+import { idMapOf, modelIdOf, namespaceOf, overlayState, plainState } from './entity-state.js';
 import { handledByQueryHook, installQueryWriteHooks, SUBSCRIBER } from './query-writes.js';
+import { insertStamps, isStamped, softDeleteStamps, updateStamps } from './stamps.js';
 import { isStoreEntity } from './store-entities.js';
 import { TransactionBuffer } from './transaction-buffer.js';
 
@@ -127,6 +128,22 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
     this.logger.reportError(error);
   }
 
+  /** @internal The current user as stored in stamps, or null. */
+  currentUser(): UserRef | null {
+    return this.logger.current()?.user ?? null;
+  }
+
+  beforeInsert(event: InsertEvent<ObjectLiteral>): void {
+    if (!event.entity || !isStamped(event.metadata) || !this.audits(event.metadata)) return;
+    this.guard(() => insertStamps(event.entity, this.currentUser()));
+  }
+
+  beforeUpdate(event: UpdateEvent<ObjectLiteral>): void {
+    // Query-level updates (no database entity) get their stamps in the query hook.
+    if (!event.entity || !event.databaseEntity || !isStamped(event.metadata) || !this.audits(event.metadata)) return;
+    this.guard(() => updateStamps(event.entity!, event.databaseEntity, this.currentUser()));
+  }
+
   afterInsert(event: InsertEvent<ObjectLiteral>): void {
     if (!this.audits(event.metadata) || handledByQueryHook(event.entity)) return;
     this.guard(() => {
@@ -167,12 +184,12 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
     });
   }
 
-  afterSoftRemove(event: SoftRemoveEvent<ObjectLiteral>): void {
-    this.softChange('SoftDeleted', event);
+  afterSoftRemove(event: SoftRemoveEvent<ObjectLiteral>): Promise<void> {
+    return this.softChange('SoftDeleted', event);
   }
 
-  afterRecover(event: RecoverEvent<ObjectLiteral>): void {
-    this.softChange('Restored', event);
+  afterRecover(event: RecoverEvent<ObjectLiteral>): Promise<void> {
+    return this.softChange('Restored', event);
   }
 
   afterTransactionCommit(event: TransactionCommitEvent): void {
@@ -189,20 +206,29 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
     this.buffer.rolledBack(event.queryRunner);
   }
 
-  private softChange(action: 'SoftDeleted' | 'Restored', event: SoftRemoveEvent<ObjectLiteral> | RecoverEvent<ObjectLiteral>): void {
+  private async softChange(action: 'SoftDeleted' | 'Restored', event: SoftRemoveEvent<ObjectLiteral> | RecoverEvent<ObjectLiteral>): Promise<void> {
     if (!event.databaseEntity || !this.audits(event.metadata)) return;
-    this.guard(() => {
+    try {
       const before = plainState(event.metadata, event.databaseEntity);
+      const after = overlayState(event.metadata, before, event.entity);
+      if (isStamped(event.metadata)) {
+        const id = idMapOf(event.metadata, event.databaseEntity);
+        const stamps = await softDeleteStamps(event.queryRunner, event.metadata, id ? [id] : [], action === 'SoftDeleted', this.currentUser(), event.entity);
+        Object.assign(after, stamps);
+        if (event.entity) Object.assign(event.entity, stamps);
+      }
       this.record(
         this.change(event.metadata, {
           action,
           model_id: modelIdOf(event.metadata, event.entityId as ObjectLiteral | undefined, event.databaseEntity),
           old_object: before,
-          new_object: overlayState(event.metadata, before, event.entity),
+          new_object: after,
         }),
         event.queryRunner,
       );
-    });
+    } catch (error) {
+      this.logger.reportError(error);
+    }
   }
 
   private guard(fn: () => void): void {

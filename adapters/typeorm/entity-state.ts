@@ -16,6 +16,17 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   cur[path.at(-1)!] = value;
 }
 
+/** A copy of a plain state: nested plain objects and arrays copied, Dates copied, the rest kept. */
+function copyState<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Date) return new Date(value.getTime()) as T;
+  if (Array.isArray(value)) return value.map(copyState) as T;
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) out[key] = copyState((value as Record<string, unknown>)[key]);
+  return out as T;
+}
+
 function copyValue(value: unknown): unknown {
   if (value instanceof Date) return new Date(value.getTime());
   if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) return structuredClone(value);
@@ -44,7 +55,7 @@ export function plainState(metadata: EntityMetadata, entity: ObjectLiteral | und
 
 /** `base` with every column value `entity` carries laid over it: the state after a partial save. */
 export function overlayState(metadata: EntityMetadata, base: Record<string, unknown> | null, entity: ObjectLiteral | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = base ? structuredClone(base) : {};
+  const out: Record<string, unknown> = base ? copyState(base) : {};
   if (!entity) return out;
   for (const column of metadata.columns) {
     let value: unknown;
@@ -90,4 +101,38 @@ export function namespaceOf(metadata: EntityMetadata): string {
   const options = metadata.connection.options as { type: string; schema?: string; database?: string };
   const schema = metadata.schema ?? (isSqliteFamily(options.type) ? 'main' : (options.schema ?? (options.type === 'postgres' ? 'public' : options.database)));
   return schema ? `${schema}.${metadata.tableName}` : metadata.tableName;
+}
+
+/** Column types a driver hands back in another form than the app wrote (PostgreSQL: numeric as strings). */
+const RESHAPED_TYPES = new Set(['decimal', 'numeric', 'bigint', 'int8', 'money', 'date', 'time', 'simple-array', 'enum', 'simple-enum']);
+
+function jsonSafe(value: unknown): boolean {
+  if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) return true;
+  if (Array.isArray(value)) return value.every(jsonSafe);
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) return Object.values(value as object).every(jsonSafe);
+  return false;
+}
+
+/**
+ * The row after an UPDATE setting `values`, when that follows exactly from the row before it: plain values, no
+ * SQL expressions, no transformers, no columns the database sets itself (update date, version). Else undefined,
+ * and the row must be read back.
+ */
+export function predictedState(metadata: EntityMetadata, before: Record<string, unknown>, values: ObjectLiteral): Record<string, unknown> | undefined {
+  if (metadata.updateDateColumn || metadata.versionColumn) return undefined;
+  const after = copyState(before);
+  for (const column of metadata.columns) {
+    let value: unknown;
+    try {
+      value = column.getEntityValue(values);
+    } catch {
+      return undefined;
+    }
+    if (value === undefined) continue;
+    if (column.transformer || column.isGenerated || RESHAPED_TYPES.has(String(column.type))) return undefined;
+    const isJson = ['json', 'jsonb', 'simple-json'].includes(String(column.type));
+    if (typeof value === 'function' || (typeof value === 'object' && value !== null && !(value instanceof Date) && !(isJson && jsonSafe(value)))) return undefined;
+    setPath(after, keyOf(column), copyValue(value));
+  }
+  return after;
 }

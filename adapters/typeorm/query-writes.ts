@@ -2,7 +2,7 @@ import type { ModelChange, UserRef } from 'actionlog';
 import { DeleteQueryBuilder, type EntityMetadata, InsertQueryBuilder, type InsertResult, type ObjectLiteral, type QueryBuilder, type QueryRunner, UpdateQueryBuilder, type DataSource } from 'typeorm';
 // Not exported from the package root.
 import { SoftDeleteQueryBuilder } from 'typeorm/query-builder/SoftDeleteQueryBuilder.js';
-import { idMapOf, isSqliteFamily, modelIdOf, plainState } from './entity-state.js';
+import { idMapOf, isSqliteFamily, modelIdOf, plainState, predictedState } from './entity-state.js';
 import { insertStamps, isStamped, queryUpdateStamps, softDeleteStamps } from './stamps.js';
 
 /** Marks ActionLogSubscriber instances in `dataSource.subscribers`. */
@@ -80,25 +80,32 @@ async function captureQueryWrite(qb: AnyBuilder, recorder: QueryWriteRecorder, r
   // Outside a transaction, reading before and after the write is only exact inside one of our own
   // (SQLite has a single shared connection, where this is neither needed nor possible).
   const given = (qb as unknown as { queryRunner?: QueryRunner }).queryRunner;
-  const own = !sqlite && !given?.isTransactionActive ? dataSource.createQueryRunner() : undefined;
-  if (own) {
-    await own.connect();
-    await own.startTransaction();
-    qb.setQueryRunner(own);
+  let runner = given;
+  let created = false;
+  let started = false;
+  if (!sqlite && !given?.isTransactionActive) {
+    if (!runner) {
+      runner = dataSource.createQueryRunner();
+      await runner.connect();
+      created = true;
+      qb.setQueryRunner(runner);
+    }
+    await runner.startTransaction();
+    started = true;
   }
-  const runner = own ?? given ?? (sqlite ? dataSource.createQueryRunner() : undefined);
+  runner ??= dataSource.createQueryRunner(); // SQLite: its one shared runner
   try {
     const kind = kindOf(qb);
     const result = kind === 'insert' ? await captureInsert(qb, recorder, runner, !sqlite, run) : await captureWhereWrite(qb, kind, recorder, runner, !sqlite, run);
-    if (own) await own.commitTransaction();
+    if (started) await runner.commitTransaction();
     return result;
   } catch (error) {
-    if (own?.isTransactionActive) await own.rollbackTransaction().catch(() => {});
+    if (started && runner.isTransactionActive) await runner.rollbackTransaction().catch(() => {});
     throw error;
   } finally {
-    if (own) {
+    if (created) {
       (qb as unknown as { queryRunner: QueryRunner | undefined }).queryRunner = given;
-      await own.release();
+      await runner.release();
     }
   }
 }
@@ -155,12 +162,19 @@ async function captureWhereWrite(
     recordSummary(qb, metadata, ACTION[kind], recorder, runner, result.affected ?? before.length);
     return result;
   }
-  const after = kind === 'delete' ? [] : ((await safely(runner, savepoints, recorder, () => readByIds(metadata, before, runner))) ?? []);
+  // The new state is computed from the update where that is exact, read back by id where it is not.
+  const olds = before.map((row) => plainState(metadata, row)!);
+  const predicted =
+    kind === 'update' && values && typeof values === 'object' && !Array.isArray(values)
+      ? olds.map((old) => predictedState(metadata, old, values))
+      : olds.map(() => undefined);
+  const mustRead = kind !== 'delete' && predicted.some((p) => p === undefined);
+  const after = mustRead ? ((await safely(runner, savepoints, recorder, () => readByIds(metadata, before, runner))) ?? []) : [];
   const afterById = new Map(after.map((row) => [modelIdOf(metadata, row), row]));
-  for (const row of before) {
+  for (const [i, row] of before.entries()) {
     const id = modelIdOf(metadata, row);
-    const old = plainState(metadata, row);
-    const next = kind === 'delete' ? null : plainState(metadata, afterById.get(id) ?? null);
+    const old = olds[i]!;
+    const next = kind === 'delete' ? null : (predicted[i] ?? plainState(metadata, afterById.get(id) ?? null));
     // A row the write left as it was (e.g. an update to the same values) is not a change.
     if (kind === 'update' && next && JSON.stringify(old) === JSON.stringify(next)) continue;
     recorder.record(recorder.change(metadata, { action: ACTION[kind], model_id: id, old_object: old, new_object: next }), runner);
@@ -168,8 +182,61 @@ async function captureWhereWrite(
   return result;
 }
 
-/** The rows a where-write will touch, read with the write's own conditions. */
+/** The internals of a write builder the raw pre-read uses (public in JavaScript, protected in TypeORM's types). */
+interface BuilderInternals {
+  createWhereExpression(): string;
+  getTableName(tablePath: string): string;
+  getMainTableName(): string;
+  replacePropertyNamesForTheWholeQuery(sql: string): string;
+}
+
+/**
+ * The rows a where-write will touch, read with the write's own WHERE as plain SQL: TypeORM's query building
+ * costs more than the read itself. Falls back to a query-builder read if the builder does not lend itself.
+ */
 async function readTargets(qb: AnyBuilder, kind: Exclude<Kind, 'insert'>, runner: QueryRunner | undefined, take: number, lock: boolean): Promise<ObjectLiteral[]> {
+  const metadata = qb.expressionMap.mainAlias!.metadata;
+  let sql: string;
+  let params: unknown[];
+  try {
+    const b = qb as unknown as BuilderInternals;
+    const table = b.getTableName(b.getMainTableName());
+    let where = b.createWhereExpression();
+    const deleted = metadata.deleteDateColumn ? qb.escape(metadata.deleteDateColumn.databaseName) : undefined;
+    if (deleted && (kind === 'soft-delete' || kind === 'restore')) {
+      const condition = `${deleted} IS ${kind === 'soft-delete' ? 'NULL' : 'NOT NULL'}`;
+      where = where ? `${where} AND ${condition}` : ` WHERE ${condition}`;
+    }
+    const query = b.replacePropertyNamesForTheWholeQuery(`SELECT * FROM ${table}${where} LIMIT ${take}${lock && runner?.isTransactionActive ? ' FOR UPDATE' : ''}`);
+    [sql, params] = dataSourceOf(qb).driver.escapeQueryWithParameters(query, qb.getParameters());
+  } catch {
+    return readTargetsWithBuilder(qb, kind, runner, take, lock);
+  }
+  const rows: ObjectLiteral[] = await (runner ?? dataSourceOf(qb).createQueryRunner()).query(sql, params);
+  return rows.map((raw) => hydrate(metadata, raw));
+}
+
+/** An entity-shaped object from a raw row, with values as TypeORM hydrates them (types, transformers). */
+function hydrate(metadata: EntityMetadata, raw: ObjectLiteral): ObjectLiteral {
+  const driver = metadata.connection.driver;
+  const entity = metadata.create() as ObjectLiteral;
+  for (const column of metadata.columns) {
+    if (!(column.databaseName in raw)) continue;
+    const value = driver.prepareHydratedValue(raw[column.databaseName], column);
+    const relation = column.relationMetadata;
+    if (relation && column.referencedColumn && !column.embeddedMetadata) {
+      // A foreign key: the relation as a reference to the row it points at, as TypeORM loads relation ids.
+      const current = entity[relation.propertyName] as ObjectLiteral | null | undefined;
+      if (value === null || value === undefined) entity[relation.propertyName] ??= null;
+      else entity[relation.propertyName] = { ...(current ?? {}), [column.referencedColumn.propertyName]: value };
+      continue;
+    }
+    column.setEntityValue(entity, value);
+  }
+  return entity;
+}
+
+async function readTargetsWithBuilder(qb: AnyBuilder, kind: Exclude<Kind, 'insert'>, runner: QueryRunner | undefined, take: number, lock: boolean): Promise<ObjectLiteral[]> {
   const metadata = qb.expressionMap.mainAlias!.metadata;
   const alias = qb.expressionMap.mainAlias!.name;
   const select = qb.clone().select(alias);

@@ -4,6 +4,7 @@ import type { ActionEntry, ActionLogDocument, ActivityDocument, ModelLog, ModelL
 import { ActionLogConfigError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { unescapeKeys } from '../sanitize/keys.js';
+import { POSTGRES, SQLITE, type SqlProgram, SqlWrites } from './sql-writes.js';
 import {
   type ActionQuery,
   type ActivityQuery,
@@ -28,9 +29,18 @@ export const SQL_STORE_ENTITIES = {
 export interface SqlDataSourceLike {
   readonly options: { readonly type: string };
   readonly isInitialized: boolean;
+  readonly driver: any;
   hasMetadata(target: any): boolean;
+  getMetadata(target: any): { tableName: string };
   transaction<T>(run: (manager: any) => Promise<T>): Promise<T>;
   readonly manager: any;
+}
+
+/** The better-sqlite3 connection TypeORM's driver holds. */
+interface BetterSqliteLike {
+  readonly inTransaction: boolean;
+  prepare(sql: string): { reader: boolean; all(...params: unknown[]): any[]; run(...params: unknown[]): unknown };
+  transaction(fn: () => void): () => void;
 }
 
 /** Options of `new SqlStore(...)`. */
@@ -50,23 +60,35 @@ type Row = Record<string, any>;
 
 const E = SQL_STORE_ENTITIES;
 
+const SUPPORTED = ['postgres', 'better-sqlite3'];
+/** How long a write waits for the app's transaction on the one SQLite connection to end before retrying later. */
+const SQLITE_WAIT_MS = 5000;
+
 /**
- * Stores documents in SQL tables through TypeORM (PostgreSQL with jsonb, SQLite with JSON text). Each write
- * or append runs in one transaction; retries are idempotent (unique `request_uuid`, a `uid` per mirror row,
- * applied append ids). Its own writes call no subscribers, so they are never audited.
+ * Stores documents in SQL tables of a TypeORM DataSource: PostgreSQL (jsonb, timestamptz) or SQLite through
+ * better-sqlite3 (JSON text). Each write or append is one transaction of plain SQL: never audited (no
+ * subscribers run), idempotent under retry (unique `request_uuid`, a `uid` per mirror row, applied append ids).
+ * On SQLite it runs synchronously on the driver's connection once no app transaction is open, so its writes
+ * can neither interleave with the app's queries nor be rolled back with them.
  */
 export class SqlStore implements Store {
   private readonly dataSource: SqlDataSourceLike;
   private readonly postgres: boolean;
   /** The id each document of a batch gets on its first attempt, so that a retry is recognised. */
   private readonly uids = new WeakMap<object, string>();
+  private readonly statements = new Map<string, ReturnType<BetterSqliteLike['prepare']>>();
+  private writes: SqlWrites | undefined;
 
   constructor(options: SqlStoreOptions) {
     if (options === null || typeof options !== 'object') {
       throw new ActionLogConfigError([{ path: '', message: 'options must be an object: { dataSource }' }], 'SqlStore options');
     }
     this.dataSource = parseOptions(schema, options, 'SqlStore options').dataSource;
-    this.postgres = this.dataSource.options.type === 'postgres';
+    const type = this.dataSource.options.type;
+    if (!SUPPORTED.includes(type)) {
+      throw new ActionLogConfigError([{ path: 'dataSource', message: `is ${type}: the SQL store supports ${SUPPORTED.join(' and ')}` }], 'SqlStore options');
+    }
+    this.postgres = type === 'postgres';
   }
 
   async init(): Promise<void> {
@@ -78,47 +100,20 @@ export class SqlStore implements Store {
         'SqlStore options',
       );
     }
+    const table = (name: string) => this.dataSource.getMetadata(name).tableName;
+    this.writes = new SqlWrites(
+      this.postgres ? POSTGRES : SQLITE,
+      { requests: table(E.requests), actionLogs: table(E.actionLogs), modelLogs: table(E.modelLogs), activities: table(E.activities) },
+      (doc) => this.uid(doc),
+    );
   }
 
   async write(batch: StoreBatch): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      await this.writeRequests(manager, batch.requests);
-      await this.insertIgnoringDuplicates(manager, E.actionLogs, batch.actionLogs.map((d) => this.actionRow(d)));
-      await this.insertIgnoringDuplicates(manager, E.modelLogs, batch.modelLogs.map((d) => this.modelLogRow(d)));
-      await this.insertIgnoringDuplicates(manager, E.activities, batch.activities.map((d) => this.activityRow(d)));
-    });
+    await this.run(this.program().write(batch));
   }
 
   async append(appends: RequestAppend[]): Promise<void> {
-    if (appends.length === 0) return;
-    await this.dataSource.transaction(async (manager) => {
-      for (const append of appends) {
-        const row = await this.lockedRequest(manager, append.request_uuid);
-        if (!row) {
-          // The document has not arrived: a stub without timestamp holds the events until it does.
-          await this.insertRows(manager, E.requests, [
-            {
-              uid: randomUUID(),
-              request_uuid: append.request_uuid,
-              module: append.module,
-              timestamp: null,
-              details: withCounts({ model_logs: append.model_logs, actions: append.actions }, append.model_logs_spilled, append.actions_spilled),
-              appends: [append.append_id],
-            },
-          ]);
-          continue;
-        }
-        const applied: string[] = row.appends ?? [];
-        if (applied.includes(append.append_id)) continue;
-        const details = row.details;
-        details.model_logs = [...(details.model_logs ?? []), ...append.model_logs];
-        details.actions = [...(details.actions ?? []), ...append.actions];
-        await this.updateRequest(manager, row.id, {
-          details: withCounts(details, append.model_logs_spilled, append.actions_spilled),
-          appends: [...applied, append.append_id],
-        });
-      }
-    });
+    if (appends.length > 0) await this.run(this.program().append(appends));
   }
 
   async findRequests(query: RequestQuery = {}): Promise<RequestDocument[]> {
@@ -189,69 +184,45 @@ export class SqlStore implements Store {
     return uid;
   }
 
-  private async writeRequests(manager: any, docs: RequestDocument[]): Promise<void> {
-    if (docs.length === 0) return;
-    const existing: Row[] = await manager
-      .createQueryBuilder(E.requests, 'r')
-      .select(['r.id', 'r.uid', 'r.request_uuid', 'r.timestamp'])
-      .where('r.request_uuid IN (:...uuids)', { uuids: docs.map((d) => d.request_uuid) })
-      .getMany();
-    const byUuid = new Map(existing.map((r) => [r.request_uuid as string, r]));
-    const fresh: Row[] = [];
-    for (const doc of docs) {
-      const row = byUuid.get(doc.request_uuid);
-      if (!row) fresh.push(this.requestRow(doc));
-      else if (row.timestamp === null) await this.mergeIntoStub(manager, doc);
-      else if (row.uid !== this.uid(doc)) {
-        // Another request reused this id: keep this one under a derived id, once.
-        const renamed = { ...this.requestRow(doc), request_uuid: `${doc.request_uuid}:${this.uid(doc)}` };
-        if (!(await this.lockedRequest(manager, renamed.request_uuid))) fresh.push(renamed);
+  private program(): SqlWrites {
+    if (!this.writes) throw new Error('SqlStore: init() has not run');
+    return this.writes;
+  }
+
+  private async run(program: SqlProgram): Promise<void> {
+    const sqlite = this.postgres ? undefined : (this.dataSource.driver?.databaseConnection as BetterSqliteLike | undefined);
+    if (!sqlite) {
+      await this.dataSource.transaction(async (manager) => {
+        for (let step = program.next(); !step.done; ) {
+          const rows = await manager.query(step.value.sql, step.value.params);
+          step = program.next(Array.isArray(rows) ? rows : []);
+        }
+      });
+      return;
+    }
+    // One connection for everything: inside an open app transaction our rows would share its fate.
+    const deadline = Date.now() + SQLITE_WAIT_MS;
+    while (sqlite.inTransaction) {
+      if (Date.now() > deadline) throw new Error('SqlStore: the SQLite connection stayed inside a transaction; will retry');
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    sqlite.transaction(() => {
+      for (let step = program.next(); !step.done; ) {
+        const statement = this.statement(sqlite, step.value.sql);
+        const rows = statement.reader ? statement.all(...step.value.params) : (statement.run(...step.value.params), []);
+        step = program.next(rows);
       }
+    })();
+  }
+
+  private statement(db: BetterSqliteLike, sql: string) {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      if (this.statements.size > 200) this.statements.clear();
+      this.statements.set(sql, statement);
     }
-    await this.insertRows(manager, E.requests, fresh);
-  }
-
-  private async mergeIntoStub(manager: any, doc: RequestDocument): Promise<void> {
-    const stub = (await this.lockedRequest(manager, doc.request_uuid))!;
-    const late = stub.details;
-    const details = {
-      ...doc.details,
-      model_logs: [...doc.details.model_logs, ...(late.model_logs ?? [])],
-      actions: [...doc.details.actions, ...(late.actions ?? [])],
-    };
-    const merged = this.requestRow({ ...doc, details: withCounts(details, late.model_logs_spilled ?? 0, late.actions_spilled ?? 0) });
-    await this.updateRequest(manager, stub.id, { ...merged, uid: this.uid(doc), appends: stub.appends });
-  }
-
-  private async lockedRequest(manager: any, requestUuid: string): Promise<Row | null> {
-    const qb = manager.createQueryBuilder(E.requests, 'r').where('r.request_uuid = :uuid', { uuid: requestUuid });
-    if (this.postgres) qb.setLock('pessimistic_write');
-    return (await qb.getOne()) ?? null;
-  }
-
-  private async updateRequest(manager: any, id: number, values: Row): Promise<void> {
-    await manager.createQueryBuilder().update(E.requests).set(values).where('id = :id', { id }).callListeners(false).updateEntity(false).execute();
-  }
-
-  private async insertRows(manager: any, entity: string, rows: Row[]): Promise<void> {
-    for (let i = 0; i < rows.length; i += 200) {
-      await manager.createQueryBuilder().insert().into(entity).values(rows.slice(i, i + 200)).callListeners(false).updateEntity(false).execute();
-    }
-  }
-
-  /** Mirror rows: their `uid` is unique, so rows stored by an earlier attempt are skipped. */
-  private async insertIgnoringDuplicates(manager: any, entity: string, rows: Row[]): Promise<void> {
-    for (let i = 0; i < rows.length; i += 200) {
-      await manager
-        .createQueryBuilder()
-        .insert()
-        .into(entity)
-        .values(rows.slice(i, i + 200))
-        .orIgnore()
-        .callListeners(false)
-        .updateEntity(false)
-        .execute();
-    }
+    return statement;
   }
 
   private range(qb: any, column: string, from?: Date, to?: Date): void {
@@ -266,37 +237,6 @@ export class SqlStore implements Store {
       .addOrderBy(idColumn, dir)
       .skip(page.offset ?? 0)
       .take(page.limit ?? DEFAULT_QUERY_LIMIT);
-  }
-
-  private requestRow(doc: RequestDocument): Row {
-    const user = doc.details.request?.user_details ?? doc.details.run?.user_details ?? null;
-    return {
-      uid: this.uid(doc),
-      request_uuid: doc.request_uuid,
-      module: doc.module,
-      timestamp: doc.timestamp,
-      correlation_id: doc.correlation_id ?? null,
-      user_id: user?._id ?? null,
-      details: doc.details,
-      integrity: doc.integrity ?? null,
-      expires_at: doc.expires_at ?? null,
-      appends: [],
-    };
-  }
-
-  private actionRow(doc: ActionLogDocument): Row {
-    const { _id, ...fields } = doc;
-    return { ...fields, uid: this.uid(doc), expires_at: doc.expires_at ?? null };
-  }
-
-  private modelLogRow(doc: ModelLogDocument): Row {
-    const { _id, truncated, ...fields } = doc;
-    return { ...fields, truncated: truncated ?? false, uid: this.uid(doc), expires_at: doc.expires_at ?? null };
-  }
-
-  private activityRow(doc: ActivityDocument): Row {
-    const { _id, ...fields } = doc;
-    return { ...fields, user_id: doc.user._id, uid: this.uid(doc), expires_at: doc.expires_at ?? null };
   }
 
   private requestDocument(row: Row): RequestDocument {
@@ -331,13 +271,6 @@ export class SqlStore implements Store {
     if (expires_at !== null) doc.expires_at = toDate(expires_at);
     return unescapeKeys(doc) as unknown as ActivityDocument;
   }
-}
-
-function withCounts<T extends Record<string, any>>(details: T, modelLogs: number, actions: number): T {
-  const out: Record<string, any> = { ...details };
-  if (modelLogs > 0) out.model_logs_spilled = (out.model_logs_spilled ?? 0) + modelLogs;
-  if (actions > 0) out.actions_spilled = (out.actions_spilled ?? 0) + actions;
-  return out as T;
 }
 
 function toDate(value: unknown): Date {

@@ -1,0 +1,39 @@
+/** Koa + TypeORM 1.x endpoint, without audit (baseline) or with actionlog writing to its SqlStore in the same database. */
+import 'reflect-metadata';
+import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { createActionLogger, MemoryStore, SqlStore } from '../../dist/index.js';
+import { actionLog } from '../../dist/koa.js';
+import { ActionLogSubscriber, actionLogEntities } from '../../dist/typeorm.js';
+import { reportUsage } from '../support.js';
+import { databaseOptions, serveOrders } from './koa-typeorm-app.js';
+
+@Entity('orders')
+class Order {
+  @PrimaryGeneratedColumn()
+  id!: number;
+  @Column({ type: 'varchar' })
+  status!: string;
+  @Column({ type: 'integer' })
+  total!: number;
+  @Column({ type: 'varchar' })
+  customer!: string;
+}
+
+const audited = process.env.BENCH_MODE === 'actionlog' || process.env.BENCH_MODE === 'actionlog-memory';
+const options = databaseOptions();
+const dataSource = await new DataSource({
+  ...options,
+  entities: [Order, ...(audited ? actionLogEntities(options.type) : [])],
+  synchronize: true,
+} as ConstructorParameters<typeof DataSource>[0]).initialize();
+
+let logger: ReturnType<typeof createActionLogger> | undefined;
+if (audited) {
+  const store = process.env.BENCH_MODE === 'actionlog-memory' ? new MemoryStore() : new SqlStore({ dataSource: dataSource as never });
+  logger = createActionLogger({ store });
+  dataSource.subscribers.push(new ActionLogSubscriber(logger as never) as never);
+}
+const server = await serveOrders(dataSource.getRepository(Order), (app) => {
+  if (logger) app.use(actionLog(logger as never) as never);
+});
+reportUsage(server);

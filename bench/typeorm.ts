@@ -1,0 +1,68 @@
+/**
+ * A Koa + TypeORM endpoint doing a save() and a repository.update() per request, on SQLite and PostgreSQL:
+ * actionlog (writing to its SqlStore in the same database) against no audit on TypeORM 1.x, and
+ * typeorm-auditing against no audit on TypeORM 0.3 (the version it supports). Each pair runs side by side on
+ * one core (see support.ts); figures are throughput ratios to the baseline of the same TypeORM version.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { startPostgres } from '../test/support/postgres.js';
+import { median, pairedRun } from './support.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const DATABASES = (process.env.BENCH_DBS ?? 'sqlite,postgres').split(',');
+
+const peerDir = fileURLToPath(new URL('./peers/typeorm-auditing/', import.meta.url));
+if (!existsSync(`${peerDir}node_modules/typeorm-auditing`)) {
+  console.log('installing typeorm-auditing and TypeORM 0.3 for the comparison...');
+  execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: peerDir, stdio: 'inherit' });
+}
+const versionIn = (dir: string) => (JSON.parse(readFileSync(`${dir}node_modules/typeorm/package.json`, 'utf8')) as { version: string }).version;
+const peerTypeorm = versionIn(peerDir);
+const ourTypeorm = versionIn(fileURLToPath(new URL('../', import.meta.url)));
+
+const postgres = DATABASES.includes('postgres') ? await startPostgres() : undefined;
+let databases = 0;
+async function freshDatabase(): Promise<string> {
+  const name = `actionlog_bench_${process.pid}_${databases++}`;
+  const admin = new pg.Client({ connectionString: postgres!.url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(postgres!.url);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+const ONLY = process.env.BENCH_PAIRS?.split(',');
+const allPairs = [
+  { label: `actionlog / no audit (TypeORM ${ourTypeorm})`, script: './servers/koa-typeorm.ts', modes: ['baseline', 'actionlog'] },
+  { label: `typeorm-auditing / no audit (TypeORM ${peerTypeorm})`, script: './peers/typeorm-auditing/server.ts', modes: ['baseline-0.3', 'typeorm-auditing'] },
+  { label: `actionlog on MemoryStore / no audit (TypeORM ${ourTypeorm})`, script: './servers/koa-typeorm.ts', modes: ['baseline', 'actionlog-memory'] },
+];
+const pairs = allPairs.filter((p) => (ONLY ? ONLY.includes(p.modes[1]!) : p.modes[1] !== 'actionlog-memory'));
+
+const lines: string[] = [];
+for (const db of DATABASES) {
+  for (const pair of pairs) {
+    const ratios: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const servers = [];
+      for (const mode of pair.modes) {
+        const env: Record<string, string> = { BENCH_MODE: mode, BENCH_DB: db };
+        if (db === 'postgres') env.PG_URL = await freshDatabase();
+        servers.push({ name: mode, script: pair.script, env, path: '/orders' });
+      }
+      const [base, audited] = await pairedRun(servers, { seconds: SECONDS, body: {} });
+      ratios.push(audited!.requestsPerSec / base!.requestsPerSec);
+      console.log(`${db} ${pair.modes[1]} round ${round + 1}: ${base!.requestsPerSec.toFixed(0)} vs ${audited!.requestsPerSec.toFixed(0)} req/s, ratio ${ratios.at(-1)!.toFixed(3)}`);
+    }
+    lines.push(`  ${db.padEnd(9)} ${pair.label}: ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ${median(ratios).toFixed(3)}`);
+  }
+}
+console.log(`\nKoa + TypeORM, save() + repository.update() per request, side by side on one core, ${SECONDS}s rounds (Node ${process.version}):`);
+console.log(lines.join('\n'));
+await postgres?.stop();

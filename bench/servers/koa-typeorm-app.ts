@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import Koa from 'koa';
 
 interface Repository {
-  save(entity: object): Promise<{ id: number }>;
+  save(entity: object): Promise<{ id: string | number }>;
   create(values: object): object;
   update(criteria: object, values: object): Promise<unknown>;
 }

@@ -122,7 +122,8 @@ export class ActionLogger {
     });
     let failure: unknown;
     try {
-      return await contextStorage.run(ctx, fn);
+      // Resolved inside the scope: a thenable that is not a promise (a Mongoose query) only runs when awaited.
+      return await contextStorage.run(ctx, async () => fn());
     } catch (error) {
       failure = error ?? new Error('run() rejected without a reason');
       throw error;

@@ -113,6 +113,12 @@ describe('logger.run()', () => {
     expect(logger.current()).toBeUndefined();
   });
 
+  it('runs a returned thenable inside the scope (a query that only executes when awaited)', async () => {
+    const { logger } = make();
+    const thenable = { then: (resolve: (v: unknown) => void) => resolve(logger.current()?.requestUuid) };
+    await expect(logger.run({ requestUuid: 'lazy' }, () => thenable)).resolves.toBe('lazy');
+  });
+
   it('gives a nested run the enclosing correlation id and user', async () => {
     const { logger, store } = make();
     await logger.run({ correlationId: 'corr-9', user: 'u1' }, () => logger.run({ module: 'child' }, async () => {}));

@@ -1,0 +1,389 @@
+import { type ActionLogger, diffObjects, type ModelChange, type RequestContext } from 'actionlog';
+import type { Document, Model, Query } from 'mongoose';
+import { applyUpdate } from './apply-update.js';
+import { docState, idOf, infoOf, loadedState, modelOfDoc, plainOf } from './model-info.js';
+import { type PendingChange, recordInSession } from './session-buffer.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type AnyModel = Model<any>;
+type AnyQuery = Query<any, any>;
+type Raw = Record<string, any>;
+
+export interface CaptureSettings {
+  include?: Set<string>;
+  exclude: Set<string>;
+  omitAll: string[];
+  omitByModel: Record<string, string[]>;
+  omitBySchema: string[];
+  maxDocumentsPerQuery: number;
+}
+
+/** Queries the capture makes itself: its own hooks ignore them. */
+const internal = new WeakSet<object>();
+const QUERY_STATE = Symbol('actionlog.query');
+const BULK = Symbol.for('actionlog.bulk-write');
+const wrappedCollections = new WeakSet<object>();
+
+interface QueryState {
+  context: RequestContext | null;
+  session: unknown;
+  before: Raw[];
+  overflow: boolean;
+}
+
+interface SaveState {
+  context: RequestContext | null;
+  session: unknown;
+  isNew: boolean;
+  before: Raw | null;
+}
+
+/** Writes a query can make, by what it touches and what it returns. */
+const SINGLE = new Set(['updateOne', 'replaceOne', 'deleteOne', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete']);
+const RETURNS_DOC = new Set(['findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete']);
+const DELETES = new Set(['deleteOne', 'deleteMany', 'findOneAndDelete']);
+
+/** Deep copy of a filter: plain objects and arrays copied, BSON values kept. */
+function copyFilter<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(copyFilter) as T;
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Raw = {};
+    for (const key of Object.keys(value)) out[key] = copyFilter((value as Raw)[key]);
+    return out as T;
+  }
+  return value;
+}
+
+/** Records Mongoose writes for one schema. Every entry point reports its errors instead of throwing (unless strict). */
+export class MongooseCapture {
+  private readonly saves = new WeakMap<object, SaveState>();
+
+  constructor(
+    private readonly logger: ActionLogger,
+    private readonly settings: CaptureSettings,
+  ) {}
+
+  audits(model: AnyModel): boolean {
+    const names = [model.modelName, (model as any).baseModelName].filter(Boolean) as string[];
+    if (this.settings.include && !names.some((n) => this.settings.include!.has(n))) return false;
+    return !names.some((n) => this.settings.exclude.has(n));
+  }
+
+  // ---- documents ----------------------------------------------------------------------------------------
+
+  beforeSave(doc: Document, options: { session?: unknown } | undefined): void {
+    this.guard(() => {
+      const model = doc.constructor as AnyModel;
+      if (!this.audits(model)) return;
+      const isNew = doc.isNew;
+      // A loaded document that did not change saves nothing: nothing to remember.
+      if (!isNew && !doc.isModified()) return;
+      this.saves.set(doc, {
+        context: this.logger.current() ?? null,
+        session: options?.session ?? doc.$session() ?? sessionFromStorage(model),
+        isNew,
+        before: isNew ? null : loadedState(doc),
+      });
+    });
+  }
+
+  afterSave(doc: Document, action?: ModelChange['action']): void {
+    const state = this.saves.get(doc);
+    if (!state) return;
+    this.saves.delete(doc);
+    this.guard(() => {
+      const model = doc.constructor as AnyModel;
+      const after = docState(doc);
+      if (state.isNew) {
+        this.record(model, null, after, action ?? 'Created', state);
+      } else {
+        this.record(model, state.before, after, action ?? 'Updated', state);
+      }
+    });
+  }
+
+  afterInsertMany(model: AnyModel, docs: unknown): void {
+    this.guard(() => {
+      if (!this.audits(model) || !Array.isArray(docs)) return;
+      const context = this.logger.current() ?? null;
+      for (const doc of docs as Document[]) {
+        const state = { context, session: (doc as any)?.$session?.() ?? sessionFromStorage(model) };
+        const raw = typeof (doc as any)?.toObject === 'function' ? docState(doc) : (plainOf(doc) as Raw);
+        this.record(model, null, raw, 'Created', state);
+      }
+    });
+  }
+
+  // ---- queries --------------------------------------------------------------------------------------------
+
+  async beforeQuery(query: AnyQuery): Promise<void> {
+    if (internal.has(query)) return;
+    try {
+      const model = query.model as AnyModel;
+      if (!this.audits(model)) return;
+      const op = (query as unknown as { op: string }).op;
+      const options = query.getOptions() as Raw;
+      const state: QueryState = {
+        context: this.logger.current() ?? null,
+        session: options.session ?? sessionFromStorage(model),
+        before: [],
+        overflow: false,
+      };
+      (query as any)[QUERY_STATE] = state;
+      const returnsAfter = options.new === true || options.returnDocument === 'after';
+      // findOneAnd* returning the document as it was need no read: the result is the old state.
+      if (RETURNS_DOC.has(op) && !returnsAfter) return;
+      const limit = SINGLE.has(op) ? 1 : this.settings.maxDocumentsPerQuery + 1;
+      const read = model.find(copyFilter(query.getFilter())).lean().limit(limit);
+      if (options.sort) read.sort(options.sort);
+      if (state.session) read.session(state.session as any);
+      internal.add(read);
+      state.before = (await read.exec()) as Raw[];
+      state.overflow = state.before.length > this.settings.maxDocumentsPerQuery;
+    } catch (error) {
+      delete (query as any)[QUERY_STATE];
+      this.logger.reportError(error);
+    }
+  }
+
+  async afterQuery(query: AnyQuery, result: unknown): Promise<void> {
+    const state = (query as any)[QUERY_STATE] as QueryState | undefined;
+    if (!state) return;
+    delete (query as any)[QUERY_STATE];
+    try {
+      const model = query.model as AnyModel;
+      const op = (query as unknown as { op: string }).op;
+      const options = query.getOptions() as Raw;
+      const update = query.getUpdate() as Raw | null;
+      if (state.overflow) {
+        const matched = Number((result as Raw)?.matchedCount ?? (result as Raw)?.deletedCount ?? state.before.length);
+        this.recordSummary(model, DELETES.has(op) ? 'Deleted' : 'Updated', copyFilter(query.getFilter()), update, matched, state);
+        return;
+      }
+      if (RETURNS_DOC.has(op)) await this.afterFindAndModify(model, op, options, update, result, state, query);
+      else if (DELETES.has(op)) this.afterDelete(model, result as Raw, state);
+      else await this.afterUpdate(model, update, result as Raw, state);
+    } catch (error) {
+      this.logger.reportError(error);
+    }
+  }
+
+  private async afterUpdate(model: AnyModel, update: Raw | null, result: Raw, state: QueryState): Promise<void> {
+    if (result?.upsertedId != null) {
+      const created = await this.readById(model, result.upsertedId, state.session);
+      if (created) this.record(model, null, created, 'Created', state);
+    }
+    if (!result || Number(result.modifiedCount ?? 0) === 0) return;
+    const afters = await this.statesAfter(model, state.before, update, state.session);
+    for (const before of state.before) {
+      const after = afters.get(idOf(before));
+      if (after) this.record(model, before, after, 'Updated', state);
+    }
+  }
+
+  private afterDelete(model: AnyModel, result: Raw, state: QueryState): void {
+    if (!result || Number(result.deletedCount ?? 0) === 0) return;
+    for (const before of state.before.slice(0, Number(result.deletedCount))) this.record(model, before, null, 'Deleted', state);
+  }
+
+  private async afterFindAndModify(model: AnyModel, op: string, options: Raw, update: Raw | null, result: unknown, state: QueryState, query: AnyQuery): Promise<void> {
+    const doc = result == null ? null : (plainOf(result) as Raw);
+    if (op === 'findOneAndDelete') {
+      if (doc) this.record(model, doc, null, 'Deleted', state);
+      return;
+    }
+    const returnsAfter = options.new === true || options.returnDocument === 'after';
+    if (returnsAfter) {
+      if (!doc) return;
+      const before = state.before[0];
+      if (before && idOf(before) === idOf(doc)) this.record(model, before, doc, 'Updated', state);
+      else if (!before && options.upsert) this.record(model, null, doc, 'Created', state);
+      else this.record(model, null, doc, 'Updated', state); // another writer moved the match: the old state is unknown
+      return;
+    }
+    if (doc) {
+      const afters = await this.statesAfter(model, [doc], update, state.session);
+      const after = afters.get(idOf(doc));
+      if (after) this.record(model, doc, after, 'Updated', state);
+    } else if (options.upsert) {
+      // Nothing matched, so the upsert inserted: the document is the one the filter now finds.
+      const read = model.findOne(copyFilter(query.getFilter())).lean();
+      if (state.session) read.session(state.session as any);
+      internal.add(read);
+      const created = (await read.exec()) as Raw | null;
+      if (created) this.record(model, null, created, 'Created', state);
+    }
+  }
+
+  /** New states by id: computed from the update where exact, read back by `_id` where not. */
+  private async statesAfter(model: AnyModel, befores: Raw[], update: Raw | null, session: unknown): Promise<Map<string | null, Raw>> {
+    const out = new Map<string | null, Raw>();
+    const unknown: unknown[] = [];
+    for (const before of befores) {
+      const computed = update ? applyUpdate(before, update) : undefined;
+      if (computed) out.set(idOf(before), computed);
+      else unknown.push(before._id);
+    }
+    if (unknown.length > 0) {
+      const read = model.find({ _id: { $in: unknown } }).lean();
+      if (session) read.session(session as any);
+      internal.add(read);
+      for (const doc of (await read.exec()) as Raw[]) out.set(idOf(doc), doc);
+    }
+    return out;
+  }
+
+  private async readById(model: AnyModel, id: unknown, session: unknown): Promise<Raw | null> {
+    const read = model.findOne({ _id: id }).lean();
+    if (session) read.session(session as any);
+    internal.add(read);
+    return (await read.exec()) as Raw | null;
+  }
+
+  // ---- bulkWrite --------------------------------------------------------------------------------------------
+
+  /** Hands the model and the request's scope to the collection's bulkWrite, where ops are cast and results known. */
+  beforeBulkWrite(model: AnyModel, ops: unknown[], options: Raw | undefined): unknown {
+    if (!this.audits(model)) return undefined;
+    try {
+      this.wrapBulkWrite(model);
+      const audit = { capture: this, model, context: this.logger.current() ?? null };
+      const base = (model as any).base;
+      return base.overwriteMiddlewareArguments(ops, { ...(options ?? {}), [BULK]: audit });
+    } catch (error) {
+      this.logger.reportError(error);
+      return undefined;
+    }
+  }
+
+  private wrapBulkWrite(model: AnyModel): void {
+    const collection = model.collection as any;
+    if (wrappedCollections.has(collection)) return;
+    wrappedCollections.add(collection);
+    const original = collection.bulkWrite;
+    collection.bulkWrite = async function bulkWrite(this: unknown, ops: Raw[], options: Raw | undefined) {
+      const audit = options?.[BULK as unknown as string] as { capture: MongooseCapture; model: AnyModel; context: RequestContext | null } | undefined;
+      if (!audit) return original.call(collection, ops, options);
+      const { [BULK as unknown as string]: _, ...clean } = options as Raw;
+      const befores = await audit.capture.readBulkTargets(audit.model, ops, clean.session);
+      const result = await original.call(collection, ops, clean);
+      await audit.capture.recordBulk(audit.model, ops, befores, result, { context: audit.context, session: clean.session ?? null });
+      return result;
+    };
+  }
+
+  /** @internal */
+  async readBulkTargets(model: AnyModel, ops: Raw[], session: unknown): Promise<Array<Raw[] | undefined>> {
+    try {
+      return await Promise.all(
+        ops.map(async (op) => {
+          const [kind, args] = Object.entries(op)[0] as [string, Raw];
+          if (kind === 'insertOne') return undefined;
+          const read = model.find(copyFilter(args.filter ?? {})).lean().limit(kind.endsWith('Many') ? this.settings.maxDocumentsPerQuery + 1 : 1);
+          if (session) read.session(session as any);
+          internal.add(read);
+          return (await read.exec()) as Raw[];
+        }),
+      );
+    } catch (error) {
+      this.logger.reportError(error);
+      return ops.map(() => undefined);
+    }
+  }
+
+  /** @internal */
+  async recordBulk(model: AnyModel, ops: Raw[], befores: Array<Raw[] | undefined>, result: Raw, base: { context: RequestContext | null; session: unknown }): Promise<void> {
+    try {
+      const state: QueryState = { ...base, before: [], overflow: false };
+      const upserted = (result?.upsertedIds ?? {}) as Record<string, unknown>;
+      for (const [index, op] of ops.entries()) {
+        const [kind, args] = Object.entries(op)[0] as [string, Raw];
+        if (kind === 'insertOne') {
+          this.record(model, null, plainOf(args.document) as Raw, 'Created', state);
+          continue;
+        }
+        if (upserted[index] !== undefined) {
+          const created = await this.readById(model, upserted[index], base.session);
+          if (created) this.record(model, null, created, 'Created', state);
+          continue;
+        }
+        const before = befores[index];
+        if (!before) continue;
+        if (before.length > this.settings.maxDocumentsPerQuery) {
+          const action = kind.startsWith('delete') ? 'Deleted' : 'Updated';
+          this.recordSummary(model, action, args.filter, args.update ?? args.replacement ?? null, before.length - 1, state);
+          continue;
+        }
+        if (kind.startsWith('delete')) {
+          for (const doc of before) this.record(model, doc, null, 'Deleted', state);
+          continue;
+        }
+        const afters = await this.statesAfter(model, before, (args.update ?? args.replacement) as Raw, base.session);
+        for (const doc of before) {
+          const after = afters.get(idOf(doc));
+          if (after) this.record(model, doc, after, 'Updated', state);
+        }
+      }
+    } catch (error) {
+      this.logger.reportError(error);
+    }
+  }
+
+  // ---- recording ------------------------------------------------------------------------------------------
+
+  private record(queryModel: AnyModel, before: Raw | null, after: Raw | null, action: ModelChange['action'], state: { context: RequestContext | null; session: unknown }): void {
+    const changed = diffObjects(before, after);
+    // A write that left the document as it was is not a change.
+    if (before && after && changed.length === 0) return;
+    const model = modelOfDoc(queryModel, (after ?? before)!);
+    const change: ModelChange = {
+      ...infoOf(model),
+      action,
+      model_id: idOf(after ?? before),
+      old_object: before,
+      new_object: after,
+      changed_fields: changed,
+      ...this.omitFor(model),
+    };
+    recordInSession(state.session, { change, context: state.context }, (p) => this.emit(p));
+  }
+
+  private recordSummary(model: AnyModel, action: ModelChange['action'], filter: unknown, update: unknown, matched: number, state: { context: RequestContext | null; session: unknown }): void {
+    const change: ModelChange = {
+      ...infoOf(model),
+      action,
+      model_id: null,
+      old_object: null,
+      new_object: null,
+      query: { filter, update, matched },
+      truncated: true,
+    };
+    recordInSession(state.session, { change, context: state.context }, (p) => this.emit(p));
+  }
+
+  private omitFor(model: AnyModel): { omit?: string[] } {
+    const omit = [...this.settings.omitAll, ...this.settings.omitBySchema, ...(this.settings.omitByModel[model.modelName] ?? [])];
+    return omit.length > 0 ? { omit } : {};
+  }
+
+  private emit(pending: PendingChange): void {
+    try {
+      this.logger.recordModelChange(pending.change, pending.context);
+    } catch (error) {
+      this.logger.reportError(error);
+    }
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.logger.reportError(error);
+    }
+  }
+}
+
+/** The session of `connection.transaction()` when Mongoose's `transactionAsyncLocalStorage` is on. */
+function sessionFromStorage(model: AnyModel): unknown {
+  return (model.db as any)?.base?.transactionAsyncLocalStorage?.getStore()?.session ?? null;
+}

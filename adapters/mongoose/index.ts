@@ -1,0 +1,1 @@
+export { actionLogPlugin, type ActionLogPluginOptions, type ActionLogSchemaOptions } from './plugin.js';

@@ -1,0 +1,65 @@
+import type { Document, Model } from 'mongoose';
+
+type AnyModel = Model<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Raw = Record<string, unknown>;
+
+/** What is stored of a document: its fields as saved (no getters, virtuals or transforms; populated refs as ids). */
+const TO_OBJECT = { depopulate: true, getters: false, virtuals: false, versionKey: true, transform: false, flattenMaps: true } as const;
+
+/** A fresh plain copy of a Mongoose document, or of a value inside one. */
+export function plainOf(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  const v = value as { toObject?: (o: object) => unknown; $isMongooseArray?: boolean };
+  if (typeof v.toObject === 'function' && !('_bsontype' in v)) return v.toObject(TO_OBJECT);
+  if (Array.isArray(value)) return value.map(plainOf);
+  return value;
+}
+
+export function docState(doc: Document): Raw {
+  return doc.toObject(TO_OBJECT) as Raw;
+}
+
+/**
+ * The state a loaded document had before the changes now being saved: its current state with each
+ * top-level path Mongoose kept the initial value of (its `savedState`, enabled when the document loaded).
+ */
+export function loadedState(doc: Document): Raw {
+  const current = docState(doc);
+  const saved = (doc as unknown as { $__: { savedState?: Record<string, unknown> } }).$__.savedState;
+  if (!saved) return current;
+  for (const [path, value] of Object.entries(saved)) {
+    if (path.includes('.')) continue;
+    if (value === undefined) delete current[path];
+    else current[path] = plainOf(value);
+  }
+  return current;
+}
+
+/** The model a stored document belongs to: a discriminator's own model when the query ran on the base model. */
+export function modelOfDoc(model: AnyModel, raw: Raw): AnyModel {
+  const key = model.schema.get('discriminatorKey') as string | undefined;
+  const value = key ? raw[key] : undefined;
+  if (value === undefined || !model.discriminators) return model;
+  for (const child of Object.values(model.discriminators)) {
+    const mapping = (child.schema as unknown as { discriminatorMapping?: { value?: unknown } }).discriminatorMapping;
+    if (mapping?.value === value) return child as AnyModel;
+  }
+  return model;
+}
+
+export interface ModelInfo {
+  model: string;
+  model_class_name: string;
+  model_namespace: string;
+}
+
+export function infoOf(model: AnyModel): ModelInfo {
+  const collection = model.collection.collectionName;
+  return { model: collection, model_class_name: model.modelName, model_namespace: `${model.db.name}.${collection}` };
+}
+
+export function idOf(raw: Raw | null | undefined): string | null {
+  const id = raw?._id;
+  if (id === undefined || id === null) return null;
+  return typeof id === 'object' ? String(id) : String(id);
+}

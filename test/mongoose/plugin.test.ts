@@ -1,0 +1,325 @@
+import { randomUUID } from 'node:crypto';
+import mongoose, { type Connection, Schema, Types } from 'mongoose';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ActionLogConfigError, createActionLogger, MemoryStore, type ModelLog } from 'actionlog';
+import { actionLogPlugin } from 'actionlog/mongoose';
+import { mongoUri } from '../support/mongo-db.js';
+
+const store = new MemoryStore();
+const logger = createActionLogger({ store, flushIntervalMs: 0 });
+let conn: Connection;
+const commands: string[] = [];
+
+const orderSchema = new Schema(
+  {
+    customer: { type: Schema.Types.ObjectId, ref: 'Customer' },
+    status: { type: String, default: 'new' },
+    total: { type: Number, default: 0 },
+    items: [{ sku: String, qty: Number }],
+    address: { city: String, zip: String },
+    tags: [String],
+    internalNote: String,
+    code: { type: String, unique: true, sparse: true },
+  },
+  { timestamps: true, actionLog: { omit: ['internalNote'] } } as never,
+);
+orderSchema.plugin(actionLogPlugin(logger, { maxDocumentsPerQuery: 5 }));
+
+const customerSchema = new Schema({ name: String, apiToken: String });
+customerSchema.plugin(actionLogPlugin(logger));
+
+const eventSchema = new Schema({ at: Date, label: String }, { discriminatorKey: 'kind' });
+eventSchema.plugin(actionLogPlugin(logger));
+
+const skippedSchema = new Schema({ name: String }, { actionLog: false } as never);
+skippedSchema.plugin(actionLogPlugin(logger));
+
+let Order: mongoose.Model<any>;
+let Customer: mongoose.Model<any>;
+let Event: mongoose.Model<any>;
+let Click: mongoose.Model<any>;
+let Skipped: mongoose.Model<any>;
+
+beforeAll(async () => {
+  conn = await mongoose
+    .createConnection(mongoUri(), { dbName: `actionlog_test_${randomUUID().slice(0, 8)}`, monitorCommands: true, serverSelectionTimeoutMS: 10_000 })
+    .asPromise();
+  conn.getClient().on('commandStarted', (e) => commands.push(e.commandName));
+  Order = conn.model('Order', orderSchema);
+  Customer = conn.model('Customer', customerSchema);
+  Event = conn.model('Event', eventSchema);
+  Click = Event.discriminator('Click', new Schema({ button: String }));
+  Skipped = conn.model('Skipped', skippedSchema);
+  await Promise.all([Order.init(), Customer.init(), Event.init(), Skipped.init()]);
+});
+afterAll(async () => {
+  await conn.dropDatabase().catch(() => {});
+  await conn.close();
+  await logger.close();
+});
+beforeEach(async () => {
+  await Promise.all([Order.collection.deleteMany({}), Customer.collection.deleteMany({}), Event.collection.deleteMany({})]);
+});
+
+/** Runs `fn` as one request and returns its model logs. */
+async function logsOf(fn: () => Promise<unknown>): Promise<ModelLog[]> {
+  const requestUuid = randomUUID();
+  await logger.run({ requestUuid }, fn);
+  await logger.flush();
+  return store.requests().find((d) => d.request_uuid === requestUuid)?.details.model_logs ?? [];
+}
+
+const brief = (logs: ModelLog[]) => logs.map((l) => [l.action, l.model_class_name, l.model_id]);
+const id = (doc: { _id: unknown }) => String(doc._id);
+const anyDate = expect.any(Date);
+const seed = (values: Record<string, unknown> = {}) => Order.create({ status: 'new', total: 10, items: [{ sku: 'a', qty: 1 }], address: { city: 'Oslo' }, ...values });
+
+describe('mongoose plugin', () => {
+  it('refuses bad options and bad schema options with typed errors', () => {
+    expect(() => actionLogPlugin(logger, { maxDocumentsPerQuery: 0 })).toThrow(ActionLogConfigError);
+    expect(() => actionLogPlugin({} as never)).toThrow(/logger/);
+    expect(() => new Schema({ a: String }, { actionLog: { skp: true } } as never).plugin(actionLogPlugin(logger))).toThrow(/actionLog/);
+  });
+
+  describe('document writes', () => {
+    it('records doc.save() of a new document and Model.create as Created, with the stored object', async () => {
+      const customer = new Types.ObjectId();
+      const logs = await logsOf(async () => {
+        await new Order({ customer, total: 5, items: [{ sku: 'x', qty: 2 }], tags: ['gift'] }).save();
+        await Order.create({ total: 7 });
+      });
+      expect(logs.map((l) => l.action)).toEqual(['Created', 'Created']);
+      const [first] = logs;
+      expect(first).toMatchObject({ model: 'orders', model_class_name: 'Order', model_namespace: `${conn.name}.orders` });
+      expect(first!.model_details.old_object).toBeNull();
+      expect(first!.model_details.new_object).toEqual({
+        _id: first!.model_id,
+        customer: String(customer),
+        status: 'new',
+        total: 5,
+        items: [{ _id: expect.any(String), sku: 'x', qty: 2 }],
+        tags: ['gift'],
+        createdAt: anyDate,
+        updatedAt: anyDate,
+        __v: 0,
+      });
+    });
+
+    it('records save() of a loaded document as Updated with the old state, and reads nothing to get it', async () => {
+      const order = await seed({ tags: ['a', 'b'] });
+      const loaded = (await Order.findById(order._id))!;
+      commands.length = 0;
+      const logs = await logsOf(async () => {
+        loaded.status = 'paid';
+        loaded.address.city = 'Bergen';
+        loaded.items.push({ sku: 'b', qty: 3 });
+        loaded.items[0].qty = 4;
+        loaded.tags.pull('a');
+        await loaded.save();
+      });
+      expect(commands.filter((c) => c === 'find' || c === 'aggregate')).toEqual([]);
+      expect(brief(logs)).toEqual([['Updated', 'Order', id(order)]]);
+      const { old_object, new_object, changed_fields } = logs[0]!.model_details;
+      expect(old_object).toMatchObject({ status: 'new', address: { city: 'Oslo' }, items: [{ sku: 'a', qty: 1 }], tags: ['a', 'b'] });
+      expect(new_object).toMatchObject({ status: 'paid', address: { city: 'Bergen' }, items: [{ sku: 'a', qty: 4 }, { sku: 'b', qty: 3 }], tags: ['b'] });
+      expect(changed_fields).toEqual(expect.arrayContaining(['status', 'address.city', 'items.0.qty', 'items.1', 'tags.0', 'tags.1', 'updatedAt']));
+    });
+
+    it('records nothing for a save() that changes nothing, and nothing for a document only read', async () => {
+      const order = await seed();
+      const logs = await logsOf(async () => {
+        const loaded = (await Order.findById(order._id))!;
+        await loaded.save();
+        await Order.find({});
+      });
+      expect(logs).toEqual([]);
+    });
+
+    it('records insertMany as one Created per document', async () => {
+      const logs = await logsOf(() => Order.insertMany([{ total: 1 }, { total: 2 }, { total: 3 }]));
+      expect(logs.map((l) => [l.action, l.model_details.new_object?.total])).toEqual([
+        ['Created', 1],
+        ['Created', 2],
+        ['Created', 3],
+      ]);
+    });
+
+    it('records doc.updateOne() and doc.deleteOne()', async () => {
+      const order = await seed();
+      const logs = await logsOf(async () => {
+        const loaded = (await Order.findById(order._id))!;
+        await loaded.updateOne({ $set: { status: 'held' } });
+        await loaded.deleteOne();
+      });
+      expect(brief(logs)).toEqual([
+        ['Updated', 'Order', id(order)],
+        ['Deleted', 'Order', id(order)],
+      ]);
+      expect(logs[0]!.model_details.new_object).toMatchObject({ status: 'held' });
+      expect(logs[1]!.model_details.old_object).toMatchObject({ status: 'held' });
+    });
+  });
+
+  describe('query writes', () => {
+    it('records updateOne for the one document it wrote, not every match', async () => {
+      const a = await seed({ total: 1 });
+      await seed({ total: 2 });
+      const logs = await logsOf(() => Order.updateOne({ status: 'new' }, { $inc: { total: 5 } }));
+      expect(brief(logs)).toEqual([['Updated', 'Order', id(a)]]);
+      expect(logs[0]!.model_details.old_object!.total).toBe(1);
+      expect(logs[0]!.model_details.new_object!.total).toBe(6);
+      expect(logs[0]!.model_details.changed_fields).toEqual(['total', 'updatedAt']);
+    });
+
+    it('records updateMany per changed document, and nothing for a no-op or unmatched update', async () => {
+      const a = await seed({ total: 1 });
+      const b = await seed({ total: 2 });
+      await seed({ status: 'paid', total: 3 });
+      const logs = await logsOf(() => Order.updateMany({ status: 'new' }, { $set: { status: 'packed' }, $push: { tags: 'batch' } }));
+      expect(brief(logs)).toEqual([
+        ['Updated', 'Order', id(a)],
+        ['Updated', 'Order', id(b)],
+      ]);
+      expect(logs[1]!.model_details.new_object).toMatchObject({ status: 'packed', tags: ['batch'], total: 2 });
+      expect(await logsOf(() => Order.updateMany({ status: 'nope' }, { $set: { total: 0 } }))).toEqual([]);
+      const noop = await logsOf(() => Order.updateOne({ _id: a._id }, { $set: { status: 'packed' } }, { timestamps: false }));
+      expect(noop).toEqual([]);
+    });
+
+    it('tells an upsert that inserted from one that updated, from the server result', async () => {
+      const inserted = await logsOf(() => Order.updateOne({ code: 'X1' }, { $set: { total: 9 } }, { upsert: true }));
+      expect(inserted.map((l) => [l.action, l.model_details.old_object, l.model_details.new_object?.code, l.model_details.new_object?.total])).toEqual([
+        ['Created', null, 'X1', 9],
+      ]);
+      const updated = await logsOf(() => Order.updateOne({ code: 'X1' }, { $set: { total: 10 } }, { upsert: true }));
+      expect(updated.map((l) => [l.action, l.model_details.old_object?.total, l.model_details.new_object?.total])).toEqual([['Updated', 9, 10]]);
+    });
+
+    it('records findOneAndUpdate and findByIdAndUpdate exactly, before or after, sorted, and upserted', async () => {
+      const low = await seed({ total: 1 });
+      const high = await seed({ total: 9 });
+      const logs = await logsOf(async () => {
+        await Order.findOneAndUpdate({ status: 'new' }, { $set: { status: 'top' } }, { sort: { total: -1 } });
+        await Order.findByIdAndUpdate(low._id, { $inc: { total: 1 } }, { returnDocument: 'after' });
+        await Order.findOneAndUpdate({ code: 'NEW' }, { $set: { total: 3 } }, { upsert: true });
+        await Order.findOneAndUpdate({ code: 'NEW2' }, { $set: { total: 4 } }, { upsert: true, returnDocument: 'after' });
+      });
+      expect(logs.map((l) => [l.action, l.model_details.old_object?.total ?? null, l.model_details.new_object?.total])).toEqual([
+        ['Updated', 9, 9],
+        ['Updated', 1, 2],
+        ['Created', null, 3],
+        ['Created', null, 4],
+      ]);
+      expect(logs[0]!.model_id).toBe(id(high));
+      expect(logs[0]!.model_details.changed_fields).toEqual(['status', 'updatedAt']);
+    });
+
+    it('records replaceOne and findOneAndReplace with the whole replacement', async () => {
+      const a = await seed();
+      const b = await seed();
+      const logs = await logsOf(async () => {
+        await Order.replaceOne({ _id: a._id }, { status: 'replaced', total: 1 });
+        await Order.findOneAndReplace({ _id: b._id }, { status: 'replaced-too', total: 2 });
+      });
+      expect(brief(logs)).toEqual([
+        ['Updated', 'Order', id(a)],
+        ['Updated', 'Order', id(b)],
+      ]);
+      expect(logs[0]!.model_details.new_object).toMatchObject({ _id: id(a), status: 'replaced', total: 1 });
+      expect(logs[0]!.model_details.new_object).not.toHaveProperty('address');
+      expect(logs[0]!.model_details.changed_fields).toEqual(expect.arrayContaining(['status', 'total', 'address']));
+    });
+
+    it('records deleteOne, deleteMany, findOneAndDelete and findByIdAndDelete', async () => {
+      const [a, b, c, d, e] = await Promise.all([seed({ total: 1 }), seed({ total: 1 }), seed({ total: 2 }), seed({ total: 3 }), seed({ total: 4 })]);
+      const logs = await logsOf(async () => {
+        await Order.deleteOne({ _id: a!._id });
+        await Order.deleteMany({ total: { $in: [1, 2] } });
+        await Order.findOneAndDelete({ total: 3 });
+        await Order.findByIdAndDelete(e!._id).exec();
+      });
+      expect(logs.map((l) => l.action)).toEqual(['Deleted', 'Deleted', 'Deleted', 'Deleted', 'Deleted']);
+      expect(logs.map((l) => l.model_id).sort()).toEqual([a, b, c, d, e].map((x) => id(x!)).sort());
+      expect(logs.every((l) => l.model_details.new_object === null && l.model_details.old_object !== null)).toBe(true);
+    });
+
+    it('reads back the new state of pipeline updates', async () => {
+      const a = await seed({ total: 5 });
+      const logs = await logsOf(() => Order.updateOne({ _id: a._id }, [{ $set: { total: { $multiply: ['$total', 3] } } }], { updatePipeline: true }));
+      expect(logs[0]!.model_details.new_object!.total).toBe(15);
+    });
+
+    it('records a summary entry past maxDocumentsPerQuery', async () => {
+      await Order.insertMany(Array.from({ length: 7 }, (_, i) => ({ total: i })));
+      const logs = await logsOf(() => Order.updateMany({}, { $set: { status: 'bulk' } }));
+      expect(logs).toHaveLength(1);
+      expect(logs[0]).toMatchObject({ action: 'Updated', model_id: null, truncated: true, model_details: { query: { matched: 7 } } });
+    });
+
+    it('records bulkWrite, each kind of operation', async () => {
+      const a = await seed({ total: 1 });
+      const b = await seed({ total: 2 });
+      const c = await seed({ total: 3 });
+      const logs = await logsOf(() =>
+        Order.bulkWrite([
+          { insertOne: { document: { total: 100 } } },
+          { updateOne: { filter: { _id: a._id }, update: { $set: { status: 'one' } } } },
+          { updateMany: { filter: { total: { $gte: 2, $lte: 3 } }, update: { $inc: { total: 10 } } } },
+          { replaceOne: { filter: { _id: c._id }, replacement: { status: 'replaced', total: 0 } } },
+          { updateOne: { filter: { code: 'UP' }, update: { $set: { total: 7 } }, upsert: true } },
+          { deleteOne: { filter: { _id: b._id } } },
+        ]),
+      );
+      expect(logs.map((l) => [l.action, l.model_details.new_object?.total ?? null])).toEqual([
+        ['Created', 100],
+        ['Updated', 1],
+        ['Updated', 12],
+        ['Updated', 13],
+        ['Updated', 0],
+        ['Created', 7],
+        ['Deleted', null],
+      ]);
+    });
+
+    it('records the same with .exec() as with await', async () => {
+      const a = await seed();
+      const logs = await logsOf(() => Order.updateOne({ _id: a._id }, { $set: { status: 'exec' } }).exec());
+      expect(brief(logs)).toEqual([['Updated', 'Order', id(a)]]);
+    });
+  });
+
+  describe('what is stored', () => {
+    it('names a discriminator by its own model, also when the query ran on the base model', async () => {
+      const logs = await logsOf(async () => {
+        const click = await Click.create({ label: 'buy', button: 'b1' });
+        await Event.updateOne({ _id: click._id }, { $set: { label: 'bought' } });
+      });
+      expect(logs.map((l) => [l.action, l.model_class_name, l.model])).toEqual([
+        ['Created', 'Click', 'events'],
+        ['Updated', 'Click', 'events'],
+      ]);
+    });
+
+    it('leaves omitted fields out, redacts secrets, and records nothing for a skipped schema', async () => {
+      const logs = await logsOf(async () => {
+        const order = await Order.create({ total: 1, internalNote: 'do not log' });
+        await Order.updateOne({ _id: order._id }, { $set: { internalNote: 'still not', total: 2 } });
+        await Customer.create({ name: 'Ada', apiToken: 'tok-1' });
+        await Skipped.create({ name: 'x' });
+      });
+      expect(brief(logs).map((b) => b[1])).toEqual(['Order', 'Order', 'Customer']);
+      expect(logs[0]!.model_details.new_object).not.toHaveProperty('internalNote');
+      expect(logs[1]!.model_details.changed_fields).not.toContain('internalNote');
+      expect(logs[2]!.model_details.new_object).toMatchObject({ apiToken: '[REDACTED]' });
+    });
+
+    it('records nothing for a write that fails', async () => {
+      await Order.create({ code: 'DUP' });
+      const logs = await logsOf(async () => {
+        await expect(Order.create({ code: 'DUP' })).rejects.toThrow();
+        await expect(Order.updateOne({}, { $set: { total: 'not a number' } })).rejects.toThrow();
+      });
+      expect(logs).toEqual([]);
+    });
+  });
+});

@@ -51,6 +51,11 @@ export class ActionLogStoreError extends ActionLogError {
   }
 }
 
+/** A workflow step that is not allowed now (approving what is not pending, by someone it is not addressed to...). */
+export class ActionLogWorkflowError extends ActionLogError {
+  override name = 'ActionLogWorkflowError';
+}
+
 /** The writer's queue was full and a document was dropped (see the `onQueueFull` option). */
 export class ActionLogQueueFullError extends ActionLogError {
   override name = 'ActionLogQueueFullError';

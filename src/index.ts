@@ -11,6 +11,7 @@ export {
   ActionLogClosedError,
   ActionLogStoreError,
   ActionLogQueueFullError,
+  ActionLogWorkflowError,
   type ValidationIssue,
 } from './errors.js';
 export type {

@@ -189,6 +189,11 @@ export class ActionLogger {
     return this.writer.stats();
   }
 
+  /** A user as stored (`{ lookup_from, _id, label, email? }`), made by the `describeUser` option; null for none. */
+  userRef(user: unknown): UserRef | null {
+    return user === null || user === undefined ? null : this.describeUser(user);
+  }
+
   /** Resolves once the store is initialized (tables, indexes); rejects if that failed. */
   ready(): Promise<void> {
     return this.init();

@@ -57,6 +57,7 @@ function copyFilter<T>(value: T): T {
 /** Records Mongoose writes for one schema. Every entry point reports its errors instead of throwing (unless strict). */
 export class MongooseCapture {
   private readonly saves = new WeakMap<object, SaveState>();
+  private readonly nextActions = new WeakMap<object, ModelChange['action']>();
 
   constructor(
     private readonly logger: ActionLogger,
@@ -87,8 +88,15 @@ export class MongooseCapture {
     });
   }
 
-  afterSave(doc: Document, action?: ModelChange['action']): void {
+  /** The next save of `doc` is recorded as this action (a soft delete or restore is an update underneath). */
+  nextSaveIs(doc: Document, action: ModelChange['action']): void {
+    this.nextActions.set(doc, action);
+  }
+
+  afterSave(doc: Document): void {
     const state = this.saves.get(doc);
+    const action = this.nextActions.get(doc);
+    this.nextActions.delete(doc);
     if (!state) return;
     this.saves.delete(doc);
     this.guard(() => {
@@ -134,7 +142,7 @@ export class MongooseCapture {
       // findOneAnd* returning the document as it was need no read: the result is the old state.
       if (RETURNS_DOC.has(op) && !returnsAfter) return;
       const limit = SINGLE.has(op) ? 1 : this.settings.maxDocumentsPerQuery + 1;
-      const read = model.find(copyFilter(query.getFilter())).lean().limit(limit);
+      const read = this.internalFind(model, copyFilter(query.getFilter())).limit(limit);
       if (options.sort) read.sort(options.sort);
       if (state.session) read.session(state.session as any);
       internal.add(read);
@@ -207,10 +215,9 @@ export class MongooseCapture {
       if (after) this.record(model, doc, after, 'Updated', state);
     } else if (options.upsert) {
       // Nothing matched, so the upsert inserted: the document is the one the filter now finds.
-      const read = model.findOne(copyFilter(query.getFilter())).lean();
+      const read = this.internalFind(model, copyFilter(query.getFilter())).limit(1);
       if (state.session) read.session(state.session as any);
-      internal.add(read);
-      const created = (await read.exec()) as Raw | null;
+      const [created] = (await read.exec()) as Raw[];
       if (created) this.record(model, null, created, 'Created', state);
     }
   }
@@ -225,19 +232,24 @@ export class MongooseCapture {
       else unknown.push(before._id);
     }
     if (unknown.length > 0) {
-      const read = model.find({ _id: { $in: unknown } }).lean();
+      const read = this.internalFind(model, { _id: { $in: unknown } });
       if (session) read.session(session as any);
-      internal.add(read);
       for (const doc of (await read.exec()) as Raw[]) out.set(idOf(doc), doc);
     }
     return out;
   }
 
   private async readById(model: AnyModel, id: unknown, session: unknown): Promise<Raw | null> {
-    const read = model.findOne({ _id: id }).lean();
+    const read = this.internalFind(model, { _id: id }).limit(1);
     if (session) read.session(session as any);
+    return (((await read.exec()) as Raw[])[0] ?? null) as Raw | null;
+  }
+
+  /** A lean read of whole documents that this capture's hooks (and soft-delete hiding) leave alone. */
+  private internalFind(model: AnyModel, filter: Raw) {
+    const read = model.find(filter).lean().setOptions({ withDeleted: true } as never);
     internal.add(read);
-    return (await read.exec()) as Raw | null;
+    return read;
   }
 
   // ---- bulkWrite --------------------------------------------------------------------------------------------
@@ -279,9 +291,8 @@ export class MongooseCapture {
         ops.map(async (op) => {
           const [kind, args] = Object.entries(op)[0] as [string, Raw];
           if (kind === 'insertOne') return undefined;
-          const read = model.find(copyFilter(args.filter ?? {})).lean().limit(kind.endsWith('Many') ? this.settings.maxDocumentsPerQuery + 1 : 1);
+          const read = this.internalFind(model, copyFilter(args.filter ?? {})).limit(kind.endsWith('Many') ? this.settings.maxDocumentsPerQuery + 1 : 1);
           if (session) read.session(session as any);
-          internal.add(read);
           return (await read.exec()) as Raw[];
         }),
       );

@@ -1,1 +1,2 @@
 export { actionLogPlugin, type ActionLogPluginOptions, type ActionLogSchemaOptions } from './plugin.js';
+export type { StampedDocument } from './stamps.js';

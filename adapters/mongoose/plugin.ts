@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type ActionLogger, ActionLogConfigError } from 'actionlog';
 import type { Document, Schema } from 'mongoose';
 import { type CaptureSettings, MongooseCapture } from './capture.js';
+import { addStamps } from './stamps.js';
 
 /** Options of `actionLogPlugin(logger, options)`. */
 export interface ActionLogPluginOptions {
@@ -21,6 +22,8 @@ export interface ActionLogSchemaOptions {
   skip?: boolean;
   /** Paths left out of this schema's old and new objects. */
   omit?: string[];
+  /** Add the FORMAT §4 stamps, soft delete and the request workflows to this schema. */
+  stamps?: boolean;
 }
 
 const pluginSchema = z.strictObject({
@@ -30,9 +33,10 @@ const pluginSchema = z.strictObject({
   maxDocumentsPerQuery: z.number().int().min(1).default(1000),
 });
 
-const schemaOptionSchema = z.union([z.literal(false), z.strictObject({ skip: z.boolean().optional(), omit: z.array(z.string()).optional() })], {
-  error: 'must be false or { skip?, omit? }',
-});
+const schemaOptionSchema = z.union(
+  [z.literal(false), z.strictObject({ skip: z.boolean().optional(), omit: z.array(z.string()).optional(), stamps: z.boolean().optional() })],
+  { error: 'must be false or { skip?, omit?, stamps? }' },
+);
 
 const QUERY_WRITES = ['updateOne', 'updateMany', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete'] as const;
 
@@ -65,6 +69,7 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
       maxDocumentsPerQuery: o.maxDocumentsPerQuery,
     };
     const capture = new MongooseCapture(logger, settings);
+    if (own.data?.stamps) addStamps(schema, logger, capture);
 
     // Mongoose keeps a path's initial value on its first change once `savedState` exists: setting it when a
     // document loads gives save() its old state without a read, and costs nothing for documents only read.

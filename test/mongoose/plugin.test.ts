@@ -265,7 +265,7 @@ describe('mongoose plugin', () => {
           { insertOne: { document: { total: 100 } } },
           { updateOne: { filter: { _id: a._id }, update: { $set: { status: 'one' } } } },
           { updateMany: { filter: { total: { $gte: 2, $lte: 3 } }, update: { $inc: { total: 10 } } } },
-          { replaceOne: { filter: { _id: c._id }, replacement: { status: 'replaced', total: 0 } } },
+          { replaceOne: { filter: { _id: c._id }, replacement: { status: 'replaced', total: 0 } as never } },
           { updateOne: { filter: { code: 'UP' }, update: { $set: { total: 7 } }, upsert: true } },
           { deleteOne: { filter: { _id: b._id } } },
         ]),

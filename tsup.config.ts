@@ -8,6 +8,7 @@ export default defineConfig({
     koa: 'adapters/koa/index.ts',
     fastify: 'adapters/fastify/index.ts',
     typeorm: 'adapters/typeorm/index.ts',
+    mongoose: 'adapters/mongoose/index.ts',
   },
   format: ['esm', 'cjs'],
   target: 'node20',

@@ -49,6 +49,6 @@ describe('the built package', () => {
   });
 
   it('loads every entry point from CommonJS', () => {
-    expect(run('dist-consumer.cjs')).toEqual({ validation: true, plugin: 'function', middleware: 'function' });
+    expect(run('dist-consumer.cjs')).toEqual({ validation: true, plugin: 'function', middleware: 'function', mongoosePlugin: 'function', typeormSubscriber: 'function' });
   });
 });

@@ -140,7 +140,9 @@ export class ActionLogger {
   recordModelChange(change: ModelChange, context: RequestContext | null | undefined = this.current()): void {
     const issues = checkModelChange(change);
     if (issues.length > 0) throw new ActionLogValidationError(issues, 'model change');
-    this.inScope(context, (ctx) => ctx.addModelChange(change));
+    // Stamped now: the document is built later, off the hot path. The caller's object is left alone.
+    const stamped = change.timestamp ? change : { ...change, timestamp: new Date() };
+    this.inScope(context, (ctx) => ctx.addModelChange(stamped));
   }
 
   /** Records an explicit action (FORMAT §2); invalid input throws `ActionLogValidationError` naming each bad field. */

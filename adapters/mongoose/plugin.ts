@@ -40,6 +40,10 @@ const schemaOptionSchema = z.union(
 
 const QUERY_WRITES = ['updateOne', 'updateMany', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete'] as const;
 
+function isSubdocument(doc: Document): boolean {
+  return (doc as { $isSubdocument?: boolean }).$isSubdocument === true;
+}
+
 function configError(issues: Array<{ path: PropertyKey[]; message: string }>, what: string): ActionLogConfigError {
   return new ActionLogConfigError(issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })), what);
 }
@@ -74,14 +78,16 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
     // Mongoose keeps a path's initial value on its first change once `savedState` exists: setting it when a
     // document loads gives save() its old state without a read, and costs nothing for documents only read.
     schema.post('init', function (this: Document) {
+      if (isSubdocument(this)) return;
       const internals = (this as unknown as { $__: { savedState?: object } }).$__;
       internals.savedState ??= {};
     });
+    // `mongoose.plugin()` reaches subdocument schemas too: their changes are recorded with the top document.
     schema.pre('save', function (this: Document, options?: { session?: unknown }) {
-      capture.beforeSave(this, options);
+      if (!isSubdocument(this)) capture.beforeSave(this, options);
     });
     schema.post('save', function (this: Document) {
-      capture.afterSave(this);
+      if (!isSubdocument(this)) capture.afterSave(this);
     });
     schema.post('insertMany', function (this: unknown, docs: unknown) {
       capture.afterInsertMany(this as never, docs);

@@ -114,4 +114,5 @@ server.close();
 await logger.close();
 console.log('\nStored request documents (oldest first):');
 console.log(JSON.stringify(await store.findRequests({ order: 'asc' }), null, 2));
+console.log(`\nstats: ${JSON.stringify(logger.stats())}`);
 await dataSource.destroy();

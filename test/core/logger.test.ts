@@ -185,6 +185,23 @@ describe('model logs', () => {
     expect(log.model_details.new_object).not.toHaveProperty('internal');
   });
 
+  it('stamps each change with the time it was recorded, not the time its document is built', async () => {
+    const { logger, store } = make({ flushIntervalMs: 1000 });
+    const uuid = 'stamped';
+    let recordedAt = 0;
+    await logger.run({ requestUuid: uuid }, async () => {
+      logger.recordModelChange(change('o1'));
+      recordedAt = Date.now();
+      await sleep(30);
+      logger.recordModelChange(change('o2', { timestamp: new Date(5) }));
+    });
+    await sleep(30);
+    await logger.flush();
+    const [first, second] = store.requests().find((d) => d.request_uuid === uuid)!.details.model_logs;
+    expect(first!.timestamp.getTime()).toBeLessThanOrEqual(recordedAt);
+    expect(second!.timestamp).toEqual(new Date(5));
+  });
+
   it('redacts secret fields of records but still reports that they changed', async () => {
     const { logger, store } = make();
     logger.recordModelChange(change('u1', { old_object: { passwordHash: 'a' }, new_object: { passwordHash: 'b' } }));

@@ -21,7 +21,7 @@ const orderSchema = new Schema(
     internalNote: String,
     code: { type: String, unique: true, sparse: true },
   },
-  { timestamps: true, actionLog: { omit: ['internalNote'] } } as never,
+  { timestamps: true, actionLog: { omit: ['internalNote'] } },
 );
 orderSchema.plugin(actionLogPlugin(logger, { maxDocumentsPerQuery: 5 }));
 
@@ -31,7 +31,7 @@ customerSchema.plugin(actionLogPlugin(logger));
 const eventSchema = new Schema({ at: Date, label: String }, { discriminatorKey: 'kind' });
 eventSchema.plugin(actionLogPlugin(logger));
 
-const skippedSchema = new Schema({ name: String }, { actionLog: false } as never);
+const skippedSchema = new Schema({ name: String }, { actionLog: false });
 skippedSchema.plugin(actionLogPlugin(logger));
 
 let Order: mongoose.Model<any>;
@@ -321,5 +321,42 @@ describe('mongoose plugin', () => {
       });
       expect(logs).toEqual([]);
     });
+  });
+});
+
+describe('mongoose plugin registered globally', () => {
+  it('reaches every schema, and records subdocument changes once, with their top document', async () => {
+    const errors: unknown[] = [];
+    const globalStore = new MemoryStore();
+    const globalLogger = createActionLogger({ store: globalStore, flushIntervalMs: 0, onError: (e) => errors.push(e) });
+    const instance = new mongoose.Mongoose();
+    instance.plugin(actionLogPlugin(globalLogger));
+    const line = new Schema({ sku: String, qty: Number });
+    const Cart = instance.model('Cart', new Schema({ lines: [line], shipping: new Schema({ city: String }), note: String }));
+    const own = await instance.connect(mongoUri(), { dbName: `actionlog_test_${randomUUID().slice(0, 8)}`, serverSelectionTimeoutMS: 10_000 });
+    try {
+      const requestUuid = randomUUID();
+      await globalLogger.run({ requestUuid }, async () => {
+        const cart = await Cart.create({ lines: [{ sku: 'a', qty: 1 }], shipping: { city: 'Oslo' } });
+        const loaded = (await Cart.findById(cart._id))!;
+        loaded.lines[0]!.qty = 2;
+        loaded.lines.push({ sku: 'b', qty: 1 });
+        loaded.shipping!.city = 'Bergen';
+        await loaded.save();
+      });
+      await globalLogger.flush();
+      const [doc] = await globalStore.findRequests({ request_uuid: requestUuid });
+      expect(doc!.details.model_logs.map((l) => [l.action, l.model_class_name])).toEqual([
+        ['Created', 'Cart'],
+        ['Updated', 'Cart'],
+      ]);
+      expect(doc!.details.model_logs[1]!.model_details.changed_fields).toEqual(expect.arrayContaining(['lines.0.qty', 'lines.1', 'shipping.city']));
+      expect(doc!.details.model_logs[1]!.model_details.old_object).toMatchObject({ lines: [{ sku: 'a', qty: 1 }], shipping: { city: 'Oslo' } });
+      expect(errors).toEqual([]);
+    } finally {
+      await own.connection.dropDatabase().catch(() => {});
+      await instance.disconnect();
+      await globalLogger.close();
+    }
   });
 });

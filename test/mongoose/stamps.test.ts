@@ -7,7 +7,7 @@ import { mongoUri } from '../support/mongo-db.js';
 
 const store = new MemoryStore();
 const logger = createActionLogger({ store, flushIntervalMs: 0 });
-const schema = new Schema({ title: String, amount: Number }, { actionLog: { stamps: true } } as never);
+const schema = new Schema({ title: String, amount: Number }, { actionLog: { stamps: true } });
 schema.plugin(actionLogPlugin(logger));
 let conn: Connection;
 type Invoice = mongoose.Document & StampedDocument & Record<string, any>;

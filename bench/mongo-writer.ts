@@ -3,26 +3,15 @@
  * the same writer one request at a time (batchSize 1, what a per-request insert amounts to). Round trips
  * are the database commands counted by the driver's command monitoring. MongoDB runs in its own process.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { createActionLogger, type ModelChange, MongoStore } from '../dist/index.js';
-import { median } from './support.js';
+import { median, startMongoProcess } from './support.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./servers/mongodb.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
-const { uri, description } = await new Promise<{ uri: string; description: string }>((resolve, reject) => {
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    const uriMatch = /URI (\S+)/.exec(out);
-    if (uriMatch) resolve({ uri: uriMatch[1]!, description: /MONGO (.*)/.exec(out)?.[1] ?? '' });
-  });
-  child.once('exit', (code) => reject(new Error(`MongoDB process exited with ${code}`)));
-});
+const { uri, description, stop } = await startMongoProcess();
 
 const client = await MongoClient.connect(uri, { monitorCommands: true });
 let commands = 0;
@@ -79,4 +68,4 @@ console.log(`  batched (100 per write): median ${median(batched).toFixed(0)} doc
 console.log(`  one write per request:   median ${median(single).toFixed(0)} docs/s, ${trips.single.toFixed(3)} round trips per document`);
 console.log(`  throughput ratio batched / one per request: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)}`);
 await client.close();
-child.kill('SIGTERM');
+stop();

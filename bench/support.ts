@@ -18,10 +18,17 @@ function hasTaskset(): boolean {
   }
 }
 
+export interface Usage {
+  cpuMicros: number;
+  requests: number;
+  /** Counters the server adds (database commands by name...). */
+  counters: Record<string, number>;
+}
+
 export interface Server {
   port: number;
-  /** Server CPU time (user + system, µs) and requests served since it started. */
-  usage(): Promise<{ cpuMicros: number; requests: number }>;
+  /** Server CPU time (user + system, µs), requests served and its own counters, since it started. */
+  usage(): Promise<Usage>;
   stop(): Promise<void>;
 }
 
@@ -44,7 +51,7 @@ export function startServer(script: string, env: Record<string, string>): Promis
           port: Number(match[1]),
           usage: () =>
             new Promise((done) => {
-              child.once('message', (m) => done(m as { cpuMicros: number; requests: number }));
+              child.once('message', (m) => done(m as Usage));
               child.send('usage');
             }),
           stop: () => new Promise((done) => (child.once('exit', () => done()), child.kill('SIGTERM'))),
@@ -75,12 +82,37 @@ export async function load(url: string, options: { durationSec: number; connecti
 }
 
 /** Call in a bench server: answers the parent's usage requests and counts requests. */
-export function reportUsage(server: { on(event: 'request', listener: () => void): unknown }): void {
+export function reportUsage(server: { on(event: 'request', listener: () => void): unknown }, counters: () => Record<string, number> = () => ({})): void {
   let requests = 0;
   server.on('request', () => requests++);
+  // An orderly exit on stop, so `--cpu-prof` (through NODE_OPTIONS) can write its profile.
+  process.once('SIGTERM', () => process.exit(0));
   process.on('message', () => {
     const { user, system } = process.cpuUsage();
-    process.send?.({ cpuMicros: user + system, requests });
+    process.send?.({ cpuMicros: user + system, requests, counters: counters() } satisfies Usage);
+  });
+}
+
+export interface MongoProcess {
+  uri: string;
+  /** Which MongoDB the test harness picked (MONGODB_URI, mongodb-memory-server or the wire-protocol server). */
+  description: string;
+  stop(): void;
+}
+
+/** The test harness's MongoDB in a process of its own (on core 0 when pinning, beside the load generator). */
+export function startMongoProcess(): Promise<MongoProcess> {
+  const node = [process.execPath, '--import', 'tsx', fileURLToPath(new URL('./servers/mongodb.ts', import.meta.url))];
+  const [cmd, ...args] = pin ? ['taskset', '-c', '0', ...node] : node;
+  const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const uri = /URI (\S+)/.exec(out)?.[1];
+      if (uri) resolve({ uri, description: /MONGO (.*)/.exec(out)?.[1] ?? '', stop: () => void child.kill('SIGTERM') });
+    });
+    child.once('exit', (code) => reject(new Error(`MongoDB process exited with ${code}`)));
   });
 }
 
@@ -93,6 +125,8 @@ export interface PairedResult {
   cpuPerRequest: number;
   /** Share of one core the server used during the run. */
   cpuShare: number;
+  /** The server's counters per request during the run. */
+  counters: Record<string, number>;
 }
 
 /**
@@ -119,7 +153,13 @@ export async function pairedRun(
       if (loads[i]!.errors > 0) throw new Error(`${s.name}: ${loads[i]!.errors} failed requests`);
       const cpu = after[i]!.cpuMicros - before[i]!.cpuMicros;
       const requests = after[i]!.requests - before[i]!.requests;
-      return { name: s.name, requestsPerSec: requests / (wallMicros / 1e6), cpuPerRequest: cpu / requests, cpuShare: cpu / wallMicros };
+      return {
+        name: s.name,
+        requestsPerSec: requests / (wallMicros / 1e6),
+        cpuPerRequest: cpu / requests,
+        cpuShare: cpu / wallMicros,
+        counters: perRequest(before[i]!.counters, after[i]!.counters, requests),
+      };
     });
     const used = results.reduce((sum, r) => sum + r.cpuShare, 0);
     if (pin && used < 0.9) {
@@ -132,3 +172,10 @@ export async function pairedRun(
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Counter increases between two usage readings, per request. */
+export function perRequest(before: Record<string, number>, after: Record<string, number>, requests: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, n] of Object.entries(after)) out[name] = (n - (before[name] ?? 0)) / requests;
+  return out;
+}

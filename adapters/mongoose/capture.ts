@@ -1,7 +1,7 @@
 import { type ActionLogger, diffObjects, type ModelChange, type RequestContext } from 'actionlog';
 import type { Document, Model, Query } from 'mongoose';
 import { applyUpdate } from './apply-update.js';
-import { docState, idOf, infoOf, loadedState, modelOfDoc, plainOf } from './model-info.js';
+import { docState, idOf, infoOf, type InitialValues, initialValues, modelOfDoc, plainOf, stateBefore } from './model-info.js';
 import { type PendingChange, recordInSession } from './session-buffer.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -18,8 +18,6 @@ export interface CaptureSettings {
   maxDocumentsPerQuery: number;
 }
 
-/** Queries the capture makes itself: its own hooks ignore them. */
-const internal = new WeakSet<object>();
 const QUERY_STATE = Symbol('actionlog.query');
 const BULK = Symbol.for('actionlog.bulk-write');
 const wrappedCollections = new WeakSet<object>();
@@ -35,7 +33,8 @@ interface SaveState {
   context: RequestContext | null;
   session: unknown;
   isNew: boolean;
-  before: Raw | null;
+  /** How to know the old state once saved: Mongoose's own initial values, or a copy taken before. */
+  before: { initial: InitialValues } | { copy: Raw } | null;
 }
 
 /** Writes a query can make, by what it touches and what it returns. */
@@ -72,20 +71,27 @@ export class MongooseCapture {
 
   // ---- documents ----------------------------------------------------------------------------------------
 
-  beforeSave(doc: Document, options: { session?: unknown } | undefined): void {
-    this.guard(() => {
+  async beforeSave(doc: Document, options: { session?: unknown } | undefined): Promise<void> {
+    try {
       const model = doc.constructor as AnyModel;
       if (!this.audits(model)) return;
       const isNew = doc.isNew;
       // A loaded document that did not change saves nothing: nothing to remember.
       if (!isNew && !doc.isModified()) return;
-      this.saves.set(doc, {
-        context: this.logger.current() ?? null,
-        session: options?.session ?? doc.$session() ?? sessionFromStorage(model),
-        isNew,
-        before: isNew ? null : loadedState(doc),
-      });
-    });
+      const session = options?.session ?? doc.$session() ?? sessionFromStorage(model);
+      let before: SaveState['before'] = null;
+      if (!isNew) {
+        // Mongoose replaces its record of initial values after saving, so holding it costs no copy. A
+        // document that was not loaded (hydrated by hand) has none: its stored state is read instead.
+        const initial = initialValues(doc);
+        const stored = initial ? undefined : await this.readById(model, doc._id, session);
+        if (!initial && !stored) return;
+        before = initial ? { initial } : { copy: stored! };
+      }
+      this.saves.set(doc, { context: this.logger.current() ?? null, session, isNew, before });
+    } catch (error) {
+      this.logger.reportError(error);
+    }
   }
 
   /** The next save of `doc` is recorded as this action (a soft delete or restore is an update underneath). */
@@ -102,10 +108,11 @@ export class MongooseCapture {
     this.guard(() => {
       const model = doc.constructor as AnyModel;
       const after = docState(doc);
-      if (state.isNew) {
+      if (!state.before) {
         this.record(model, null, after, action ?? 'Created', state);
       } else {
-        this.record(model, state.before, after, action ?? 'Updated', state);
+        const before = 'initial' in state.before ? stateBefore(after, state.before.initial) : state.before.copy;
+        this.record(model, before, after, action ?? 'Updated', state);
       }
     });
   }
@@ -125,7 +132,6 @@ export class MongooseCapture {
   // ---- queries --------------------------------------------------------------------------------------------
 
   async beforeQuery(query: AnyQuery): Promise<void> {
-    if (internal.has(query)) return;
     try {
       const model = query.model as AnyModel;
       if (!this.audits(model)) return;
@@ -142,11 +148,7 @@ export class MongooseCapture {
       // findOneAnd* returning the document as it was need no read: the result is the old state.
       if (RETURNS_DOC.has(op) && !returnsAfter) return;
       const limit = SINGLE.has(op) ? 1 : this.settings.maxDocumentsPerQuery + 1;
-      const read = this.internalFind(model, copyFilter(query.getFilter())).limit(limit);
-      if (options.sort) read.sort(options.sort);
-      if (state.session) read.session(state.session as any);
-      internal.add(read);
-      state.before = (await read.exec()) as Raw[];
+      state.before = await this.read(model, castFilter(query), { limit, sort: options.sort, collation: options.collation, session: state.session });
       state.overflow = state.before.length > this.settings.maxDocumentsPerQuery;
     } catch (error) {
       delete (query as any)[QUERY_STATE];
@@ -215,9 +217,7 @@ export class MongooseCapture {
       if (after) this.record(model, doc, after, 'Updated', state);
     } else if (options.upsert) {
       // Nothing matched, so the upsert inserted: the document is the one the filter now finds.
-      const read = this.internalFind(model, copyFilter(query.getFilter())).limit(1);
-      if (state.session) read.session(state.session as any);
-      const [created] = (await read.exec()) as Raw[];
+      const [created] = await this.read(model, castFilter(query), { limit: 1, collation: options.collation, session: state.session });
       if (created) this.record(model, null, created, 'Created', state);
     }
   }
@@ -232,24 +232,29 @@ export class MongooseCapture {
       else unknown.push(before._id);
     }
     if (unknown.length > 0) {
-      const read = this.internalFind(model, { _id: { $in: unknown } });
-      if (session) read.session(session as any);
-      for (const doc of (await read.exec()) as Raw[]) out.set(idOf(doc), doc);
+      for (const doc of await this.read(model, { _id: { $in: unknown } }, { session })) out.set(idOf(doc), doc);
     }
     return out;
   }
 
   private async readById(model: AnyModel, id: unknown, session: unknown): Promise<Raw | null> {
-    const read = this.internalFind(model, { _id: id }).limit(1);
-    if (session) read.session(session as any);
-    return (((await read.exec()) as Raw[])[0] ?? null) as Raw | null;
+    return (await this.read(model, { _id: id }, { limit: 1, session }))[0] ?? null;
   }
 
-  /** A lean read of whole documents that this capture's hooks (and soft-delete hiding) leave alone. */
-  private internalFind(model: AnyModel, filter: Raw) {
-    const read = model.find(filter).lean().setOptions({ withDeleted: true } as never);
-    internal.add(read);
-    return read;
+  /**
+   * Whole stored documents, through the driver: a filter already cast, no Mongoose query to build, and no
+   * middleware (neither this capture's nor soft-delete hiding). Buffered like any operation before connecting.
+   */
+  private async read(model: AnyModel, filter: Raw, options: { limit?: number; sort?: unknown; collation?: unknown; session?: unknown }): Promise<Raw[]> {
+    const driverOptions: Raw = {};
+    const projection = this.projectionFor(model);
+    if (projection) driverOptions.projection = projection;
+    if (options.limit !== undefined) driverOptions.limit = options.limit;
+    if (options.sort) driverOptions.sort = options.sort;
+    if (options.collation) driverOptions.collation = options.collation;
+    if (options.session) driverOptions.session = options.session;
+    const cursor = await (model.collection as any).find(filter, driverOptions);
+    return (await cursor.toArray()) as Raw[];
   }
 
   // ---- bulkWrite --------------------------------------------------------------------------------------------
@@ -291,9 +296,9 @@ export class MongooseCapture {
         ops.map(async (op) => {
           const [kind, args] = Object.entries(op)[0] as [string, Raw];
           if (kind === 'insertOne') return undefined;
-          const read = this.internalFind(model, copyFilter(args.filter ?? {})).limit(kind.endsWith('Many') ? this.settings.maxDocumentsPerQuery + 1 : 1);
-          if (session) read.session(session as any);
-          return (await read.exec()) as Raw[];
+          // Mongoose has cast the operations by the time they reach the collection.
+          const limit = kind.endsWith('Many') ? this.settings.maxDocumentsPerQuery + 1 : 1;
+          return this.read(model, args.filter ?? {}, { limit, collation: args.collation, session });
         }),
       );
     } catch (error) {
@@ -372,6 +377,14 @@ export class MongooseCapture {
     recordInSession(state.session, { change, context: state.context }, (p) => this.emit(p));
   }
 
+  /** Omitted paths are not read at all (a path inside another omitted one would collide). */
+  private projectionFor(model: AnyModel): Raw | undefined {
+    const omit = this.omitFor(model).omit;
+    if (!omit) return undefined;
+    const top = omit.filter((path) => path !== '_id' && !omit.some((other) => path.startsWith(`${other}.`)));
+    return top.length > 0 ? Object.fromEntries(top.map((path) => [path, 0])) : undefined;
+  }
+
   private omitFor(model: AnyModel): { omit?: string[] } {
     const omit = [...this.settings.omitAll, ...this.settings.omitBySchema, ...(this.settings.omitByModel[model.modelName] ?? [])];
     return omit.length > 0 ? { omit } : {};
@@ -392,6 +405,11 @@ export class MongooseCapture {
       this.logger.reportError(error);
     }
   }
+}
+
+/** The query's filter cast to its schema (ObjectIds, dates...), as Mongoose sends it; the query itself is left alone. */
+function castFilter(query: AnyQuery): Raw {
+  return query.cast(query.model, copyFilter(query.getFilter())) as Raw;
 }
 
 /** The session of `connection.transaction()` when Mongoose's `transactionAsyncLocalStorage` is on. */

@@ -19,20 +19,35 @@ export function docState(doc: Document): Raw {
   return doc.toObject(TO_OBJECT) as Raw;
 }
 
-/**
- * The state a loaded document had before the changes now being saved: its current state with each
- * top-level path Mongoose kept the initial value of (its `savedState`, enabled when the document loaded).
- */
-export function loadedState(doc: Document): Raw {
-  const current = docState(doc);
+/** Mongoose's record of the initial value of each path changed since load (`savedState`), and the version. */
+export interface InitialValues {
+  saved: Record<string, unknown>;
+  versionKey: string | null;
+  version: unknown;
+}
+
+/** The initial values of a loaded document, when Mongoose keeps them (enabled when it loaded). */
+export function initialValues(doc: Document): InitialValues | undefined {
   const saved = (doc as unknown as { $__: { savedState?: Record<string, unknown> } }).$__.savedState;
-  if (!saved) return current;
-  for (const [path, value] of Object.entries(saved)) {
+  if (!saved) return undefined;
+  const versionKey = ((doc.constructor as AnyModel).schema.get('versionKey') as string | false | undefined) || null;
+  // The version is bumped by save() itself, past `savedState`.
+  return { saved, versionKey, version: versionKey ? (doc as unknown as { $__getValue(p: string): unknown }).$__getValue(versionKey) : undefined };
+}
+
+/** The state before: `current` with each top-level path changed since load set back to its initial value. */
+export function stateBefore(current: Raw, initial: InitialValues): Raw {
+  const before = { ...current };
+  for (const [path, value] of Object.entries(initial.saved)) {
     if (path.includes('.')) continue;
-    if (value === undefined) delete current[path];
-    else current[path] = plainOf(value);
+    if (value === undefined) delete before[path];
+    else before[path] = plainOf(value);
   }
-  return current;
+  if (initial.versionKey) {
+    if (initial.version === undefined) delete before[initial.versionKey];
+    else before[initial.versionKey] = initial.version;
+  }
+  return before;
 }
 
 /** The model a stored document belongs to: a discriminator's own model when the query ran on the base model. */

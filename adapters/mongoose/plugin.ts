@@ -83,8 +83,8 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
       internals.savedState ??= {};
     });
     // `mongoose.plugin()` reaches subdocument schemas too: their changes are recorded with the top document.
-    schema.pre('save', function (this: Document, options?: { session?: unknown }) {
-      if (!isSubdocument(this)) capture.beforeSave(this, options);
+    schema.pre('save', async function (this: Document, options?: { session?: unknown }) {
+      if (!isSubdocument(this)) await capture.beforeSave(this, options);
     });
     schema.post('save', function (this: Document) {
       if (!isSubdocument(this)) capture.afterSave(this);

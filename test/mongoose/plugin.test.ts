@@ -123,6 +123,25 @@ describe('mongoose plugin', () => {
       expect(old_object).toMatchObject({ status: 'new', address: { city: 'Oslo' }, items: [{ sku: 'a', qty: 1 }], tags: ['a', 'b'] });
       expect(new_object).toMatchObject({ status: 'paid', address: { city: 'Bergen' }, items: [{ sku: 'a', qty: 4 }, { sku: 'b', qty: 3 }], tags: ['b'] });
       expect(changed_fields).toEqual(expect.arrayContaining(['status', 'address.city', 'items.0.qty', 'items.1', 'tags.0', 'tags.1', 'updatedAt']));
+      // Removing from an array bumps the version key: old and new objects each hold their own.
+      const stored = (await Order.findById(order._id).lean())!;
+      expect(stored.__v).toBe(1);
+      expect([old_object!.__v, new_object!.__v]).toEqual([0, 1]);
+    });
+
+    it('reads the old state of a document that was not loaded (built by hand, then saved)', async () => {
+      const order = await seed({ status: 'stored' });
+      // Mongoose's documented way to save an existing document it did not load.
+      const byHand = new Order({ _id: order._id });
+      byHand.isNew = false;
+      byHand.unmarkModified('_id');
+      const logs = await logsOf(async () => {
+        byHand.status = 'shipped';
+        await byHand.save();
+      });
+      expect(brief(logs)).toEqual([['Updated', 'Order', id(order)]]);
+      expect(logs[0]!.model_details.old_object).toMatchObject({ status: 'stored', address: { city: 'Oslo' } });
+      expect(logs[0]!.model_details.new_object).toMatchObject({ status: 'shipped' });
     });
 
     it('records nothing for a save() that changes nothing, and nothing for a document only read', async () => {
@@ -300,7 +319,12 @@ describe('mongoose plugin', () => {
       ]);
     });
 
-    it('leaves omitted fields out, redacts secrets, and records nothing for a skipped schema', async () => {
+    it('leaves omitted fields out (not even read), redacts secrets, and records nothing for a skipped schema', async () => {
+      const projections: unknown[] = [];
+      const onCommand = (e: { commandName: string; command: { find?: string; projection?: unknown } }) => {
+        if (e.commandName === 'find' && e.command.find === 'orders') projections.push(e.command.projection);
+      };
+      conn.getClient().on('commandStarted', onCommand);
       const logs = await logsOf(async () => {
         const order = await Order.create({ total: 1, internalNote: 'do not log' });
         await Order.updateOne({ _id: order._id }, { $set: { internalNote: 'still not', total: 2 } });
@@ -311,6 +335,8 @@ describe('mongoose plugin', () => {
       expect(logs[0]!.model_details.new_object).not.toHaveProperty('internalNote');
       expect(logs[1]!.model_details.changed_fields).not.toContain('internalNote');
       expect(logs[2]!.model_details.new_object).toMatchObject({ apiToken: '[REDACTED]' });
+      conn.getClient().off('commandStarted', onCommand);
+      expect(projections).toEqual([{ internalNote: 0 }]);
     });
 
     it('records nothing for a write that fails', async () => {

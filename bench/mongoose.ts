@@ -32,9 +32,10 @@ const allServers = [
   { name: 'baseline-8', script: './peers/mongoose-diff-history/server.ts', mongoose: mongooseIn('./peers/mongoose-diff-history/') },
   { name: 'mongoose-diff-history', script: './peers/mongoose-diff-history/server.ts', mongoose: mongooseIn('./peers/mongoose-diff-history/'), baseline: 'baseline-8' },
 ];
-// BENCH_SERVERS=baseline,actionlog runs a subset.
+// BENCH_SERVERS=baseline,actionlog runs a subset; actionlog-http-only (middleware and store, no plugin) only when named.
+allServers.push({ name: 'actionlog-http-only', script: './servers/express-mongoose.ts', mongoose: mongooseIn('../'), baseline: 'baseline' });
 const only = process.env.BENCH_SERVERS?.split(',');
-const servers = allServers.filter((s) => !only || only.includes(s.name));
+const servers = allServers.filter((s) => (only ? only.includes(s.name) : s.name !== 'actionlog-http-only'));
 
 const throughput = new Map<string, number[]>();
 const cpu = new Map<string, number[]>();

@@ -6,8 +6,11 @@ import { actionLogPlugin } from '../../dist/mongoose.js';
 import { serveOrders } from './express-mongoose-app.js';
 
 await serveOrders(mongoose, () => {
-  if (process.env.BENCH_MODE !== 'actionlog') return {};
+  const mode = process.env.BENCH_MODE;
+  if (mode !== 'actionlog' && mode !== 'actionlog-http-only') return {};
   const logger = createActionLogger({ store: new MongoStore({ db: mongoose.connection.db! }) });
   // dist types name the core as the package, which the repo maps to src: same shape, different declarations.
-  return { plugin: (schema) => schema.plugin(actionLogPlugin(logger as never)), middleware: actionLog(logger as never) as never };
+  const middleware = actionLog(logger as never) as never;
+  // actionlog-http-only: the request document without the plugin, to tell the two costs apart.
+  return mode === 'actionlog' ? { plugin: (schema) => schema.plugin(actionLogPlugin(logger as never)), middleware } : { middleware };
 });

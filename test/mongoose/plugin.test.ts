@@ -339,6 +339,29 @@ describe('mongoose plugin', () => {
       expect(projections).toEqual([{ internalNote: 0 }]);
     });
 
+    it('records only the models include names, and none of those exclude names', async () => {
+      const only = actionLogPlugin(logger, { include: ['Kept'] });
+      const allBut = actionLogPlugin(logger, { exclude: ['Dropped2'] });
+      const models = [
+        conn.model('Kept', new Schema({ n: Number }).plugin(only)),
+        conn.model('Dropped', new Schema({ n: Number }).plugin(only)),
+        conn.model('Kept2', new Schema({ n: Number }).plugin(allBut)),
+        conn.model('Dropped2', new Schema({ n: Number }).plugin(allBut)),
+      ];
+      const logs = await logsOf(async () => {
+        for (const M of models) {
+          const doc = await M.create({ n: 1 });
+          await M.updateOne({ _id: doc._id }, { $inc: { n: 1 } });
+        }
+      });
+      expect(logs.map((l) => [l.action, l.model_class_name])).toEqual([
+        ['Created', 'Kept'],
+        ['Updated', 'Kept'],
+        ['Created', 'Kept2'],
+        ['Updated', 'Kept2'],
+      ]);
+    });
+
     it('records nothing for a write that fails', async () => {
       await Order.create({ code: 'DUP' });
       const logs = await logsOf(async () => {

@@ -10,7 +10,7 @@ const id = z.union([z.string().min(1, 'must not be empty'), z.number().finite()]
 
 const CUSTOM_FIELD_TYPES = ['string', 'enum', 'json', 'datetime', 'boolean', 'integer', 'float'] as const;
 
-/** What `logger.record()` accepts (FORMAT §2). */
+/** What `logger.record()` accepts. */
 export interface ActionInput {
   action: string | { type: string; category?: string };
   actor?: string | { ref: string; type: string; name: string; extra?: Record<string, unknown> };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** What `logger.activity()` accepts (FORMAT §3). `user`, `ip_address` and `request_uuid` default from the scope. */
+/** What `logger.activity()` accepts. `user`, `ip_address` and `request_uuid` default from the scope. */
 export interface ActivityInput {
   action: string;
   user?: { lookup_from: string; _id: string | number; label: string; email?: string };

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import type { ActionEntry, ModelAction, ResponseDetails, UserRef } from './document.js';
 
-/** A model change as an adapter reports it (FORMAT §1 ModelLog, before sanitizing and diffing). */
+/** A model change as an adapter reports it (a model log, before sanitizing and diffing). */
 export interface ModelChange {
   action: ModelAction;
   /** Collection or table name, e.g. `orders`. */

@@ -1,4 +1,4 @@
-/** Stored shapes (FORMAT.md). Field names are the stored names: snake_case. */
+/** Stored shapes. Field names are the stored names: snake_case. */
 
 export type ModelAction = 'Created' | 'Updated' | 'Deleted' | 'SoftDeleted' | 'Restored';
 
@@ -66,7 +66,7 @@ export interface SourceRef {
   name?: string;
 }
 
-/** An explicit action (FORMAT §2), stored flat for indexing with the rich objects beside. */
+/** An explicit action, stored flat for indexing with the rich objects beside. */
 export interface ActionEntry {
   action_type: string;
   action_category: string | null;
@@ -148,7 +148,7 @@ export interface ModelLogDocument extends ModelLog {
   expires_at?: Date;
 }
 
-/** One document of the `activity_logs` feed (FORMAT §3). */
+/** One document of the `activity_logs` feed. */
 export interface ActivityDocument {
   _id?: unknown;
   user: UserRef;

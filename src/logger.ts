@@ -145,7 +145,7 @@ export class ActionLogger {
     this.inScope(context, (ctx) => ctx.addModelChange(stamped));
   }
 
-  /** Records an explicit action (FORMAT §2); invalid input throws `ActionLogValidationError` naming each bad field. */
+  /** Records an explicit action; invalid input throws `ActionLogValidationError` naming each bad field. */
   record(input: ActionInput): ActionEntry {
     const parsed = this.actionSchema.safeParse(input);
     if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues), 'action');
@@ -155,7 +155,7 @@ export class ActionLogger {
     return entry;
   }
 
-  /** Records an activity feed entry (FORMAT §3); written on its own, without waiting for the request to end. */
+  /** Records an activity feed entry; written on its own, without waiting for the request to end. */
   activity(input: ActivityInput, context: RequestContext | undefined = this.current()): ActivityDocument {
     const parsed = activitySchema.safeParse(input);
     if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues), 'activity');

@@ -22,7 +22,7 @@ export interface ActionLogSchemaOptions {
   skip?: boolean;
   /** Paths left out of this schema's old and new objects. */
   omit?: string[];
-  /** Add the FORMAT §4 stamps, soft delete and the request workflows to this schema. */
+  /** Add the stamp fields, soft delete and the request workflows to this schema. */
   stamps?: boolean;
 }
 

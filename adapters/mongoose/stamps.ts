@@ -8,7 +8,7 @@ type Doc = Document & Record<string, any>;
 const userRef = { type: Schema.Types.Mixed, default: null };
 const status = (values: string[]) => ({ type: String, enum: [...values, null], default: null });
 
-/** The FORMAT §4 fields. */
+/** The stamp fields. */
 const STAMP_FIELDS = {
   created_by: userRef,
   created_date: { type: Date, default: null },

@@ -2,7 +2,7 @@ import type { UserRef } from 'actionlog';
 import { Column, CreateDateColumn, DeleteDateColumn, type EntityManager, type EntityMetadata, type ObjectLiteral, type QueryRunner, UpdateDateColumn } from 'typeorm';
 
 /**
- * Inline stamps (FORMAT §4) for your own entities: extend it, and ActionLogSubscriber fills the `*_by`
+ * Inline stamps for your own entities: extend it, and ActionLogSubscriber fills the `*_by`
  * fields from the current user. Soft delete goes through TypeORM's delete-date column (`deleted_date`), so
  * soft-deleted rows stay hidden from queries unless asked for (`withDeleted`).
  */

@@ -85,8 +85,6 @@ export async function load(url: string, options: { durationSec: number; connecti
 export function reportUsage(server: { on(event: 'request', listener: () => void): unknown }, counters: () => Record<string, number> = () => ({})): void {
   let requests = 0;
   server.on('request', () => requests++);
-  // An orderly exit on stop, so `--cpu-prof` (through NODE_OPTIONS) can write its profile.
-  process.once('SIGTERM', () => process.exit(0));
   process.on('message', () => {
     const { user, system } = process.cpuUsage();
     process.send?.({ cpuMicros: user + system, requests, counters: counters() } satisfies Usage);

@@ -36,3 +36,5 @@ export { defaultDescribeUser, type DescribeUser } from './user.js';
 export type { WriterStats } from './writer.js';
 // For framework adapters (ours and third-party ones).
 export { HttpCapture, contextOf, moduleOfRoute, type HttpOptions, type HttpRequestReader } from './http/http-capture.js';
+// For ORM adapters: copies of stored or recorded values.
+export { copyDocument } from './stores/copy.js';

@@ -1,17 +1,8 @@
 /* The state a MongoDB update produces, where it follows exactly from the document before it. */
 
-type Doc = Record<string, unknown>;
+import { copyDocument } from 'actionlog';
 
-/** A copy of plain data: objects and arrays copied, everything else (Dates, ObjectIds...) kept. */
-function copy<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(copy) as T;
-  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    const out: Doc = {};
-    for (const key of Object.keys(value)) out[key] = copy((value as Doc)[key]);
-    return out as T;
-  }
-  return value;
-}
+type Doc = Record<string, unknown>;
 
 const NOT_EXACT = Symbol('not exact');
 
@@ -45,8 +36,8 @@ function isNumber(v: unknown): v is number {
 export function applyUpdate(doc: Doc, update: unknown): Doc | undefined {
   if (Array.isArray(update) || update === null || typeof update !== 'object') return undefined;
   const keys = Object.keys(update);
-  if (!keys.some((k) => k.startsWith('$'))) return { _id: doc._id, ...copy(update as Doc) };
-  const out = copy(doc);
+  if (!keys.some((k) => k.startsWith('$'))) return { _id: doc._id, ...copyDocument(update as Doc) };
+  const out = copyDocument(doc);
   for (const [op, args] of Object.entries(update as Record<string, Doc>)) {
     if (op === '$setOnInsert') continue;
     for (const [path, value] of Object.entries(args ?? {})) {
@@ -59,7 +50,7 @@ export function applyUpdate(doc: Doc, update: unknown): Doc | undefined {
       const current = parent[key];
       switch (op) {
         case '$set':
-          parent[key] = copy(value);
+          parent[key] = copyDocument(value);
           break;
         case '$unset':
           delete parent[key];
@@ -72,14 +63,14 @@ export function applyUpdate(doc: Doc, update: unknown): Doc | undefined {
         case '$min':
         case '$max': {
           if (current === undefined) {
-            parent[key] = copy(value);
+            parent[key] = copyDocument(value);
             break;
           }
           const comparable = (isNumber(current) && isNumber(value)) || (current instanceof Date && value instanceof Date);
           if (!comparable) return undefined;
           const a = Number(current);
           const b = Number(value);
-          if ((op === '$min' && b < a) || (op === '$max' && b > a)) parent[key] = copy(value);
+          if ((op === '$min' && b < a) || (op === '$max' && b > a)) parent[key] = copyDocument(value);
           break;
         }
         case '$push': {
@@ -87,7 +78,7 @@ export function applyUpdate(doc: Doc, update: unknown): Doc | undefined {
           if (each && Object.keys(each).some((k) => k !== '$each')) return undefined;
           const items = each ? (each.$each as unknown[]) : [value];
           if (current !== undefined && !Array.isArray(current)) return undefined;
-          parent[key] = [...((current as unknown[] | undefined) ?? []), ...copy(items)];
+          parent[key] = [...((current as unknown[] | undefined) ?? []), ...copyDocument(items)];
           break;
         }
         default:

@@ -1,4 +1,4 @@
-import { type ActionLogger, diffObjects, type ModelChange, type RequestContext } from 'actionlog';
+import { type ActionLogger, copyDocument, diffObjects, type ModelChange, type RequestContext } from 'actionlog';
 import type { Document, Model, Query } from 'mongoose';
 import { applyUpdate } from './apply-update.js';
 import { docState, idOf, infoOf, type InitialValues, initialValues, modelOfDoc, plainOf, stateBefore } from './model-info.js';
@@ -42,21 +42,11 @@ const SINGLE = new Set(['updateOne', 'replaceOne', 'deleteOne', 'findOneAndUpdat
 const RETURNS_DOC = new Set(['findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete']);
 const DELETES = new Set(['deleteOne', 'deleteMany', 'findOneAndDelete']);
 
-/** Deep copy of a filter: plain objects and arrays copied, BSON values kept. */
-function copyFilter<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(copyFilter) as T;
-  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    const out: Raw = {};
-    for (const key of Object.keys(value)) out[key] = copyFilter((value as Raw)[key]);
-    return out as T;
-  }
-  return value;
-}
-
 /** Records Mongoose writes for one schema. Every entry point reports its errors instead of throwing (unless strict). */
 export class MongooseCapture {
   private readonly saves = new WeakMap<object, SaveState>();
   private readonly nextActions = new WeakMap<object, ModelChange['action']>();
+  private readonly projections = new WeakMap<AnyModel, Raw | undefined>();
 
   constructor(
     private readonly logger: ActionLogger,
@@ -82,11 +72,15 @@ export class MongooseCapture {
       let before: SaveState['before'] = null;
       if (!isNew) {
         // Mongoose replaces its record of initial values after saving, so holding it costs no copy. A
-        // document that was not loaded (hydrated by hand) has none: its stored state is read instead.
+        // document that was not loaded (built by hand) has none: its stored state is read instead.
         const initial = initialValues(doc);
-        const stored = initial ? undefined : await this.readById(model, doc._id, session);
-        if (!initial && !stored) return;
-        before = initial ? { initial } : { copy: stored! };
+        if (initial) {
+          before = { initial };
+        } else {
+          const stored = await this.readById(model, doc._id, session);
+          if (!stored) return;
+          before = { copy: stored };
+        }
       }
       this.saves.set(doc, { context: this.logger.current() ?? null, session, isNew, before });
     } catch (error) {
@@ -167,7 +161,7 @@ export class MongooseCapture {
       const update = query.getUpdate() as Raw | null;
       if (state.overflow) {
         const matched = Number((result as Raw)?.matchedCount ?? (result as Raw)?.deletedCount ?? state.before.length);
-        this.recordSummary(model, DELETES.has(op) ? 'Deleted' : 'Updated', copyFilter(query.getFilter()), update, matched, state);
+        this.recordSummary(model, DELETES.has(op) ? 'Deleted' : 'Updated', copyDocument(query.getFilter()), update, matched, state);
         return;
       }
       if (RETURNS_DOC.has(op)) await this.afterFindAndModify(model, op, options, update, result, state, query);
@@ -377,12 +371,14 @@ export class MongooseCapture {
     recordInSession(state.session, { change, context: state.context }, (p) => this.emit(p));
   }
 
-  /** Omitted paths are not read at all (a path inside another omitted one would collide). */
+  /** Omitted paths are not read at all (a path inside another omitted one would collide). Computed once per model. */
   private projectionFor(model: AnyModel): Raw | undefined {
-    const omit = this.omitFor(model).omit;
-    if (!omit) return undefined;
+    if (this.projections.has(model)) return this.projections.get(model);
+    const omit = this.omitFor(model).omit ?? [];
     const top = omit.filter((path) => path !== '_id' && !omit.some((other) => path.startsWith(`${other}.`)));
-    return top.length > 0 ? Object.fromEntries(top.map((path) => [path, 0])) : undefined;
+    const projection = top.length > 0 ? Object.fromEntries(top.map((path) => [path, 0])) : undefined;
+    this.projections.set(model, projection);
+    return projection;
   }
 
   private omitFor(model: AnyModel): { omit?: string[] } {
@@ -391,11 +387,7 @@ export class MongooseCapture {
   }
 
   private emit(pending: PendingChange): void {
-    try {
-      this.logger.recordModelChange(pending.change, pending.context);
-    } catch (error) {
-      this.logger.reportError(error);
-    }
+    this.guard(() => this.logger.recordModelChange(pending.change, pending.context));
   }
 
   private guard(fn: () => void): void {
@@ -409,7 +401,7 @@ export class MongooseCapture {
 
 /** The query's filter cast to its schema (ObjectIds, dates...), as Mongoose sends it; the query itself is left alone. */
 function castFilter(query: AnyQuery): Raw {
-  return query.cast(query.model, copyFilter(query.getFilter())) as Raw;
+  return query.cast(query.model, copyDocument(query.getFilter())) as Raw;
 }
 
 /** The session of `connection.transaction()` when Mongoose's `transactionAsyncLocalStorage` is on. */

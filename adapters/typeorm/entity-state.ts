@@ -1,3 +1,4 @@
+import { copyDocument } from 'actionlog';
 import type { EntityMetadata, ObjectLiteral } from 'typeorm';
 
 type ColumnMetadata = EntityMetadata['columns'][number];
@@ -16,17 +17,6 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   cur[path.at(-1)!] = value;
 }
 
-/** A copy of a plain state: nested plain objects and arrays copied, Dates copied, the rest kept. */
-function copyState<T>(value: T): T {
-  if (value === null || typeof value !== 'object') return value;
-  if (value instanceof Date) return new Date(value.getTime()) as T;
-  if (Array.isArray(value)) return value.map(copyState) as T;
-  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) out[key] = copyState((value as Record<string, unknown>)[key]);
-  return out as T;
-}
-
 function copyValue(value: unknown): unknown {
   if (value instanceof Date) return new Date(value.getTime());
   if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) return structuredClone(value);
@@ -38,24 +28,12 @@ function copyValue(value: unknown): unknown {
  * columns nested, foreign keys as `{ relation: { referencedColumn: value } }`. Columns it does not carry are left out.
  */
 export function plainState(metadata: EntityMetadata, entity: ObjectLiteral | undefined | null): Record<string, unknown> | null {
-  if (!entity) return null;
-  const out: Record<string, unknown> = {};
-  for (const column of metadata.columns) {
-    let value: unknown;
-    try {
-      value = column.getEntityValue(entity);
-    } catch {
-      continue;
-    }
-    if (value === undefined) continue;
-    setPath(out, keyOf(column), copyValue(value));
-  }
-  return out;
+  return entity ? overlayState(metadata, null, entity) : null;
 }
 
 /** `base` with every column value `entity` carries laid over it: the state after a partial save. */
 export function overlayState(metadata: EntityMetadata, base: Record<string, unknown> | null, entity: ObjectLiteral | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = base ? copyState(base) : {};
+  const out: Record<string, unknown> = base ? copyDocument(base) : {};
   if (!entity) return out;
   for (const column of metadata.columns) {
     let value: unknown;
@@ -120,7 +98,7 @@ function jsonSafe(value: unknown): boolean {
  */
 export function predictedState(metadata: EntityMetadata, before: Record<string, unknown>, values: ObjectLiteral): Record<string, unknown> | undefined {
   if (metadata.updateDateColumn || metadata.versionColumn) return undefined;
-  const after = copyState(before);
+  const after = copyDocument(before);
   for (const column of metadata.columns) {
     let value: unknown;
     try {

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import mongoose, { type Connection, Schema } from 'mongoose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mongoUri } from '../support/mongo-db.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useMongooseConnection } from '../support/mongo-db.js';
 
 /** What the Mongoose plugin stands on: Mongoose 9 working against the run's MongoDB. */
 let conn: Connection;
+const connect = useMongooseConnection();
 
 const orderSchema = new Schema(
   {
@@ -17,11 +17,7 @@ const orderSchema = new Schema(
 );
 
 beforeAll(async () => {
-  conn = await mongoose.createConnection(mongoUri(), { dbName: `actionlog_test_${randomUUID().slice(0, 8)}`, serverSelectionTimeoutMS: 10_000 }).asPromise();
-});
-afterAll(async () => {
-  await conn.dropDatabase().catch(() => {});
-  await conn.close();
+  conn = await connect();
 });
 
 describe('Mongoose 9 on the test MongoDB', () => {

@@ -1,23 +1,19 @@
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import mongoose, { type Connection, Schema } from 'mongoose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createActionLogger, MongoStore, type RequestDocument } from 'actionlog';
 import { actionLog } from 'actionlog/express';
 import { actionLogPlugin } from 'actionlog/mongoose';
 import { Client } from '../support/client.js';
-import { mongoUri } from '../support/mongo-db.js';
+import { useMongooseConnection } from '../support/mongo-db.js';
 
+const connect = useMongooseConnection();
 let conn: Connection;
 beforeAll(async () => {
-  conn = await mongoose.createConnection(mongoUri(), { dbName: `actionlog_test_${randomUUID().slice(0, 8)}`, serverSelectionTimeoutMS: 10_000 }).asPromise();
-});
-afterAll(async () => {
-  await conn.dropDatabase().catch(() => {});
-  await conn.close();
+  conn = await connect();
 });
 
 describe('Express + Mongoose', () => {

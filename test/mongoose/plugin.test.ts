@@ -3,10 +3,11 @@ import mongoose, { type Connection, Schema, Types } from 'mongoose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActionLogConfigError, createActionLogger, MemoryStore, type ModelLog } from 'actionlog';
 import { actionLogPlugin } from 'actionlog/mongoose';
-import { mongoUri } from '../support/mongo-db.js';
+import { freshDatabaseName, mongoUri, useMongooseConnection } from '../support/mongo-db.js';
 
 const store = new MemoryStore();
 const logger = createActionLogger({ store, flushIntervalMs: 0 });
+const connect = useMongooseConnection({ monitorCommands: true });
 let conn: Connection;
 const commands: string[] = [];
 
@@ -41,9 +42,7 @@ let Click: mongoose.Model<any>;
 let Skipped: mongoose.Model<any>;
 
 beforeAll(async () => {
-  conn = await mongoose
-    .createConnection(mongoUri(), { dbName: `actionlog_test_${randomUUID().slice(0, 8)}`, monitorCommands: true, serverSelectionTimeoutMS: 10_000 })
-    .asPromise();
+  conn = await connect();
   conn.getClient().on('commandStarted', (e) => commands.push(e.commandName));
   Order = conn.model('Order', orderSchema);
   Customer = conn.model('Customer', customerSchema);
@@ -53,8 +52,6 @@ beforeAll(async () => {
   await Promise.all([Order.init(), Customer.init(), Event.init(), Skipped.init()]);
 });
 afterAll(async () => {
-  await conn.dropDatabase().catch(() => {});
-  await conn.close();
   await logger.close();
 });
 beforeEach(async () => {
@@ -382,7 +379,7 @@ describe('mongoose plugin registered globally', () => {
     instance.plugin(actionLogPlugin(globalLogger));
     const line = new Schema({ sku: String, qty: Number });
     const Cart = instance.model('Cart', new Schema({ lines: [line], shipping: new Schema({ city: String }), note: String }));
-    const own = await instance.connect(mongoUri(), { dbName: `actionlog_test_${randomUUID().slice(0, 8)}`, serverSelectionTimeoutMS: 10_000 });
+    const own = await instance.connect(mongoUri(), { dbName: freshDatabaseName(), serverSelectionTimeoutMS: 10_000 });
     try {
       const requestUuid = randomUUID();
       await globalLogger.run({ requestUuid }, async () => {

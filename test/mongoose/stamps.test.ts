@@ -3,23 +3,22 @@ import mongoose, { type Connection, Schema } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionLogWorkflowError, createActionLogger, MemoryStore } from 'actionlog';
 import { actionLogPlugin, type StampedDocument } from 'actionlog/mongoose';
-import { mongoUri } from '../support/mongo-db.js';
+import { useMongooseConnection } from '../support/mongo-db.js';
 
 const store = new MemoryStore();
 const logger = createActionLogger({ store, flushIntervalMs: 0 });
 const schema = new Schema({ title: String, amount: Number }, { actionLog: { stamps: true } });
 schema.plugin(actionLogPlugin(logger));
+const connect = useMongooseConnection();
 let conn: Connection;
 type Invoice = mongoose.Document & StampedDocument & Record<string, any>;
 let Invoice: mongoose.Model<any>;
 
 beforeAll(async () => {
-  conn = await mongoose.createConnection(mongoUri(), { dbName: `actionlog_test_${randomUUID().slice(0, 8)}`, serverSelectionTimeoutMS: 10_000 }).asPromise();
+  conn = await connect();
   Invoice = conn.model('Invoice', schema);
 });
 afterAll(async () => {
-  await conn.dropDatabase().catch(() => {});
-  await conn.close();
   await logger.close();
 });
 

@@ -3,24 +3,23 @@ import mongoose, { type Connection, Schema } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActionLogger, MemoryStore, type ModelLog } from 'actionlog';
 import { actionLogPlugin } from 'actionlog/mongoose';
-import { mongoUri } from '../support/mongo-db.js';
+import { freshDatabaseName, mongoUri, useMongooseConnection } from '../support/mongo-db.js';
 
 const store = new MemoryStore();
 const logger = createActionLogger({ store, flushIntervalMs: 0 });
 const accountSchema = new Schema({ name: String, balance: Number });
 accountSchema.plugin(actionLogPlugin(logger));
+const connect = useMongooseConnection();
 let conn: Connection;
 let Account: mongoose.Model<any>;
 
 beforeAll(async () => {
   mongoose.set('transactionAsyncLocalStorage', true);
-  conn = await mongoose.createConnection(mongoUri(), { dbName: `actionlog_test_${randomUUID().slice(0, 8)}`, serverSelectionTimeoutMS: 10_000 }).asPromise();
+  conn = await connect();
   Account = conn.model('Account', accountSchema);
   await Account.createCollection().catch(() => {});
 });
 afterAll(async () => {
-  await conn.dropDatabase().catch(() => {});
-  await conn.close();
   await logger.close();
 });
 
@@ -96,7 +95,7 @@ describe('mongoose plugin before the connection opens', () => {
     const second = logger.run({ requestUuid: 'buffered-2' }, () => Note.create({ owner: 'two' }));
     await new Promise((r) => setTimeout(r, 50));
     expect(late.readyState).toBe(0);
-    await late.openUri(mongoUri(), { dbName: `actionlog_test_${randomUUID().slice(0, 8)}` });
+    await late.openUri(mongoUri(), { dbName: freshDatabaseName() });
     await Promise.all([first, second]);
     await logger.flush();
     const owners = (uuid: string) => store.requests().find((d) => d.request_uuid === uuid)!.details.model_logs.map((l) => [l.action, l.model_details.new_object?.owner]);

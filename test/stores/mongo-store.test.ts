@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { type Db, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionLogConfigError, type ActionLogger, createActionLogger, MongoStore, type ModelChange } from 'actionlog';
-import { mongoUri } from '../support/mongo-db.js';
+import { freshDatabaseName, mongoUri } from '../support/mongo-db.js';
 import { describeStore, requestDoc } from '../support/store-contract.js';
 import { FaultProxy } from '../support/tcp-proxy.js';
 
 let client: MongoClient;
 const databases: Db[] = [];
 const freshDb = () => {
-  const db = client.db(`actionlog_test_${randomUUID().slice(0, 8)}`);
+  const db = client.db(freshDatabaseName());
   databases.push(db);
   return db;
 };
@@ -48,7 +48,7 @@ describe('MongoStore', () => {
   });
 
   it('takes a client and a database name', async () => {
-    const name = `actionlog_test_${randomUUID().slice(0, 8)}`;
+    const name = freshDatabaseName();
     databases.push(client.db(name));
     const logger = createActionLogger({ store: new MongoStore({ client, dbName: name }), flushIntervalMs: 0 });
     logger.recordModelChange(change('1'));
@@ -178,7 +178,7 @@ describe('MongoStore under a connection that drops mid-write', () => {
     const address = await proxy.start();
     // Straight to the proxy, without the driver's own write retry: actionlog's writer must cope alone.
     proxied = await MongoClient.connect(`mongodb://${address}/?directConnection=true&retryWrites=false`, { serverSelectionTimeoutMS: 10_000 });
-    db = proxied.db(`actionlog_test_${randomUUID().slice(0, 8)}`);
+    db = proxied.db(freshDatabaseName());
     databases.push(client.db(db.databaseName));
   });
   afterAll(async () => {

@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { type Db, MongoClient, type MongoClientOptions } from 'mongodb';
+import mongoose, { type ConnectOptions, type Connection } from 'mongoose';
 import { afterAll, inject } from 'vitest';
 
 export const mongoUri = () => inject('mongoUri');
 export const mongoKind = () => inject('mongoKind');
+
+/** A name for a database of its own on the run's MongoDB. */
+export const freshDatabaseName = () => `actionlog_test_${randomUUID().slice(0, 8)}`;
 
 /** A fresh database on the run's MongoDB for this suite, dropped after it. */
 export function useMongoDatabase(options: MongoClientOptions = {}): () => Promise<{ client: MongoClient; db: Db }> {
@@ -16,8 +20,22 @@ export function useMongoDatabase(options: MongoClientOptions = {}): () => Promis
   return async () => {
     if (!opened) {
       const client = await MongoClient.connect(mongoUri(), { serverSelectionTimeoutMS: 10_000, ...options });
-      opened = { client, db: client.db(`actionlog_test_${randomUUID().slice(0, 8)}`) };
+      opened = { client, db: client.db(freshDatabaseName()) };
     }
     return opened;
+  };
+}
+
+/** A Mongoose connection to a fresh database on the run's MongoDB for this suite, dropped and closed after it. */
+export function useMongooseConnection(options: ConnectOptions = {}): () => Promise<Connection> {
+  let conn: Connection | undefined;
+  afterAll(async () => {
+    if (!conn) return;
+    await conn.dropDatabase().catch(() => {});
+    await conn.close();
+  });
+  return async () => {
+    conn ??= await mongoose.createConnection(mongoUri(), { dbName: freshDatabaseName(), serverSelectionTimeoutMS: 10_000, ...options }).asPromise();
+    return conn;
   };
 }

@@ -12,7 +12,7 @@ import {
   noSuchTransaction,
   notImplemented,
 } from './errors.js';
-import { Collection, type CollectionView, Database, DirectView, idOf, type IndexSpec, keyOf, now, TransactionView, cloneDoc } from './storage.js';
+import { Collection, type CollectionView, Database, DirectView, getPath, idOf, type IndexSpec, keyOf, now, TransactionView, cloneDoc } from './storage.js';
 import { applyUpdate, assertSupportedStatement, upsertDocument } from './update.js';
 
 /** Fields any command may carry; they change nothing here (one node, no auth, no read preferences). */
@@ -520,15 +520,6 @@ function indexSpec(raw: Document): IndexSpec {
   if (raw.expireAfterSeconds !== undefined) spec.expireAfterSeconds = Number(raw.expireAfterSeconds);
   if (raw.partialFilterExpression) spec.partialFilterExpression = raw.partialFilterExpression as Document;
   return spec;
-}
-
-function getPath(doc: Document, path: string): unknown {
-  let cur: unknown = doc;
-  for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur;
 }
 
 /** Documents matching a filter, in natural order; an `_id` equality reads one document directly. */

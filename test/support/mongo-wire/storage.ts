@@ -29,7 +29,8 @@ export interface IndexSpec {
   partialFilterExpression?: Document;
 }
 
-function getPath(doc: Document, path: string): unknown {
+/** The value at a dotted path, or undefined. */
+export function getPath(doc: Document, path: string): unknown {
   let cur: unknown = doc;
   for (const part of path.split('.')) {
     if (cur === null || typeof cur !== 'object') return undefined;

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
-import { createActionLogger, type ModelChange, MongoStore } from '../dist/index.js';
+import { createActionLogger, type ModelChange, MongoStore } from 'actionlog';
 import { median, startMongoProcess } from './support.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 10_000);

@@ -12,8 +12,8 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 // The built package, as users run it (`npm run bench` builds first).
-import { createActionLogger, MemoryStore, type Store } from '../../dist/index.js';
-import { actionLog } from '../../dist/express.js';
+import { createActionLogger, MemoryStore, type Store } from 'actionlog';
+import { actionLog } from 'actionlog/express';
 import { reportUsage } from '../support.js';
 
 const mode = process.env.BENCH_MODE ?? 'baseline';
@@ -30,8 +30,7 @@ const store = mode === 'actionlog' ? new MemoryStore() : mode === 'null-store' ?
 const logger = store ? createActionLogger({ store }) : undefined;
 
 const app = express();
-// (dist's adapter types name the core as 'actionlog', which the project's tsconfig maps to the sources.)
-if (logger) app.use(actionLog(logger as unknown as Parameters<typeof actionLog>[0]));
+if (logger) app.use(actionLog(logger));
 if (mode === 'floor') {
   const als = new AsyncLocalStorage<object>();
   const noop = () => {};

@@ -1,8 +1,8 @@
 /** The Mongoose endpoint on the project's Mongoose: no audit (baseline), or actionlog writing to MongoStore on the same connection. */
 import mongoose from 'mongoose';
-import { createActionLogger, MongoStore } from '../../dist/index.js';
-import { actionLog } from '../../dist/express.js';
-import { actionLogPlugin } from '../../dist/mongoose.js';
+import { createActionLogger, MongoStore } from 'actionlog';
+import { actionLog } from 'actionlog/express';
+import { actionLogPlugin } from 'actionlog/mongoose';
 import { serveOrders } from './express-mongoose-app.js';
 
 await serveOrders(mongoose, () => {
@@ -10,7 +10,7 @@ await serveOrders(mongoose, () => {
   if (mode !== 'actionlog' && mode !== 'actionlog-http-only') return {};
   const logger = createActionLogger({ store: new MongoStore({ db: mongoose.connection.db! }) });
   // dist types name the core as the package, which the repo maps to src: same shape, different declarations.
-  const middleware = actionLog(logger as never) as never;
+  const middleware = actionLog(logger);
   // actionlog-http-only: the request document without the plugin, to tell the two costs apart.
-  return mode === 'actionlog' ? { plugin: (schema) => schema.plugin(actionLogPlugin(logger as never)), middleware } : { middleware };
+  return mode === 'actionlog' ? { plugin: (schema) => schema.plugin(actionLogPlugin(logger)), middleware } : { middleware };
 });

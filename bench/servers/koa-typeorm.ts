@@ -1,9 +1,9 @@
 /** Koa + TypeORM 1.x endpoint, without audit (baseline) or with actionlog writing to its SqlStore in the same database. */
 import 'reflect-metadata';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import { createActionLogger, MemoryStore, SqlStore } from '../../dist/index.js';
-import { actionLog } from '../../dist/koa.js';
-import { ActionLogSubscriber, actionLogEntities } from '../../dist/typeorm.js';
+import { createActionLogger, MemoryStore, SqlStore } from 'actionlog';
+import { actionLog } from 'actionlog/koa';
+import { ActionLogSubscriber, actionLogEntities } from 'actionlog/typeorm';
 import { reportUsage } from '../support.js';
 import { databaseOptions, serveOrders } from './koa-typeorm-app.js';
 
@@ -29,11 +29,11 @@ const dataSource = await new DataSource({
 
 let logger: ReturnType<typeof createActionLogger> | undefined;
 if (audited) {
-  const store = process.env.BENCH_MODE === 'actionlog-memory' ? new MemoryStore() : new SqlStore({ dataSource: dataSource as never });
+  const store = process.env.BENCH_MODE === 'actionlog-memory' ? new MemoryStore() : new SqlStore({ dataSource });
   logger = createActionLogger({ store });
-  dataSource.subscribers.push(new ActionLogSubscriber(logger as never) as never);
+  dataSource.subscribers.push(new ActionLogSubscriber(logger));
 }
 const server = await serveOrders(dataSource.getRepository(Order), (app) => {
-  if (logger) app.use(actionLog(logger as never) as never);
+  if (logger) app.use(actionLog(logger));
 });
 reportUsage(server);

@@ -30,7 +30,7 @@ describe('Mongoose 9 on the test MongoDB', () => {
     await order.save();
     expect((await Order.findById(order._id).lean())!.items.map((i) => i.sku)).toEqual(['a', 'b']);
     await Order.updateOne({ _id: order._id }, { $set: { 'address.city': 'Bergen' }, $inc: { total: 1 } });
-    const updated = await Order.findOneAndUpdate({ customer: 'Ada' }, { $set: { total: 20 } }, { new: true });
+    const updated = await Order.findOneAndUpdate({ customer: 'Ada' }, { $set: { total: 20 } }, { returnDocument: 'after' });
     expect([updated!.total, updated!.address?.city]).toEqual([20, 'Bergen']);
     await Order.insertMany([{ customer: 'Bo' }, { customer: 'Cy' }]);
     expect(await Order.countDocuments()).toBe(3);

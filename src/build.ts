@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CapturedRequest, ModelChange, RequestContext } from './context.js';
-import { diffObjects } from './diff.js';
+import { diffObjects, isOmittedPath } from './diff.js';
 import type { ActionEntry, ModelLog, RequestDetails, RequestDocument } from './document.js';
 import { redactUrl } from './http/url.js';
 import type { Sanitizer } from './sanitize/sanitizer.js';
@@ -141,7 +141,7 @@ export class DocumentBuilder {
     const oldObject = change.old_object ? this.sanitizer.cleanSized(change.old_object, omit) : { value: null, bytes: 0 };
     const newObject = change.new_object ? this.sanitizer.cleanSized(change.new_object, omit) : { value: null, bytes: 0 };
     let changed = change.changed_fields ?? diffObjects(change.old_object, change.new_object);
-    if (omit) changed = changed.filter((path) => !isOmitted(path, omit));
+    if (omit) changed = changed.filter((path) => !isOmittedPath(path, omit));
     const log: ModelLog = {
       model_id: change.model_id,
       model_class_name: change.model_class_name,
@@ -186,14 +186,6 @@ export class DocumentBuilder {
     }
     return { kept, spilled };
   }
-}
-
-function isOmitted(path: string, omit: ReadonlySet<string>): boolean {
-  if (omit.has(path)) return true;
-  for (let i = path.indexOf('.'); i !== -1; i = path.indexOf('.', i + 1)) {
-    if (omit.has(path.slice(0, i))) return true;
-  }
-  return false;
 }
 
 /** Stored size of an already sanitized value, for the document budget. */

@@ -10,6 +10,15 @@ export function diffObjects(oldObject: unknown, newObject: unknown): string[] {
   return changed;
 }
 
+/** True when `path` is one of `omit` or lies inside one of them (`address.city` inside `address`). */
+export function isOmittedPath(path: string, omit: ReadonlySet<string>): boolean {
+  if (omit.has(path)) return true;
+  for (let i = path.indexOf('.'); i !== -1; i = path.indexOf('.', i + 1)) {
+    if (omit.has(path.slice(0, i))) return true;
+  }
+  return false;
+}
+
 function isContainer(value: unknown): value is Record<string, unknown> | unknown[] {
   if (value === null || typeof value !== 'object') return false;
   if (Array.isArray(value)) return true;

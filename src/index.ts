@@ -29,7 +29,7 @@ export { MemoryStore } from './stores/memory-store.js';
 export { MongoStore, type MongoStoreOptions } from './stores/mongo-store.js';
 export type { MongoDbLike, MongoClientLike, MongoCollectionLike } from './stores/mongo-types.js';
 export { SqlStore, SQL_STORE_ENTITIES, type SqlStoreOptions, type SqlDataSourceLike } from './stores/sql-store.js';
-export { diffObjects } from './diff.js';
+export { diffObjects, isOmittedPath } from './diff.js';
 export { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS, REDACTED } from './sanitize/redactor.js';
 export { escapeKey, unescapeKey, unescapeKeys } from './sanitize/keys.js';
 export { defaultDescribeUser, type DescribeUser } from './user.js';

@@ -1,4 +1,4 @@
-import { type ActionLogger, copyDocument, diffObjects, type ModelChange, type RequestContext } from 'actionlog';
+import { type ActionLogger, copyDocument, diffObjects, isOmittedPath, type ModelChange, type RequestContext } from 'actionlog';
 import type { Document, Model, Query } from 'mongoose';
 import { applyUpdate } from './apply-update.js';
 import { docState, idOf, infoOf, type InitialValues, initialValues, modelOfDoc, plainOf, stateBefore } from './model-info.js';
@@ -16,6 +16,7 @@ export interface CaptureSettings {
   omitByModel: Record<string, string[]>;
   omitBySchema: string[];
   maxDocumentsPerQuery: number;
+  singleDocumentWrites: 'findAndModify' | 'readBefore';
 }
 
 const QUERY_STATE = Symbol('actionlog.query');
@@ -27,6 +28,8 @@ interface QueryState {
   session: unknown;
   before: Raw[];
   overflow: boolean;
+  /** New states by id, when already known (computed while answering a single-document write). */
+  afters?: Map<string | null, Raw>;
 }
 
 interface SaveState {
@@ -41,6 +44,12 @@ interface SaveState {
 const SINGLE = new Set(['updateOne', 'replaceOne', 'deleteOne', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete']);
 const RETURNS_DOC = new Set(['findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete']);
 const DELETES = new Set(['deleteOne', 'deleteMany', 'findOneAndDelete']);
+/** Single-document writes sent as their findAndModify form, which returns the document as it was. */
+const FIND_AND_MODIFY: Record<string, 'findOneAndUpdate' | 'findOneAndReplace' | 'findOneAndDelete'> = {
+  updateOne: 'findOneAndUpdate',
+  replaceOne: 'findOneAndReplace',
+  deleteOne: 'findOneAndDelete',
+};
 
 /** Records Mongoose writes for one schema. Every entry point reports its errors instead of throwing (unless strict). */
 export class MongooseCapture {
@@ -138,6 +147,10 @@ export class MongooseCapture {
         overflow: false,
       };
       (query as any)[QUERY_STATE] = state;
+      if (FIND_AND_MODIFY[op] && this.settings.singleDocumentWrites === 'findAndModify') {
+        this.sendAsFindAndModify(query, model, op, state);
+        return;
+      }
       const returnsAfter = options.new === true || options.returnDocument === 'after';
       // findOneAnd* returning the document as it was need no read: the result is the old state.
       if (RETURNS_DOC.has(op) && !returnsAfter) return;
@@ -172,13 +185,80 @@ export class MongooseCapture {
     }
   }
 
+  /**
+   * Has the query's collection send `updateOne`/`replaceOne`/`deleteOne` as findAndModify returning the document
+   * as it was: its old state comes with the write, exact without a transaction and without a read before it. The
+   * answer is the one the original command gives; `modifiedCount` is whether the stored document changed.
+   */
+  private sendAsFindAndModify(query: AnyQuery, model: AnyModel, op: string, state: QueryState): void {
+    const q = query as unknown as { mongooseCollection: Raw };
+    const collection = q.mongooseCollection;
+    const send = (filter: Raw, ...args: unknown[]) => {
+      q.mongooseCollection = collection;
+      return this.singleWrite(model, collection, op, filter, args, state);
+    };
+    q.mongooseCollection = Object.create(collection, { [op]: { value: send } }) as Raw;
+  }
+
+  private async singleWrite(model: AnyModel, collection: Raw, op: string, filter: Raw, args: unknown[], state: QueryState): Promise<Raw> {
+    const deletes = op === 'deleteOne';
+    const update = deletes ? null : (args[0] as Raw);
+    const options = ((deletes ? args[0] : args[1]) ?? {}) as Raw;
+    if ((options.writeConcern?.w ?? options.w) === 0) {
+      // An unacknowledged write returns nothing to learn the old state from: read it first.
+      state.before = await this.read(model, filter, { limit: 1, sort: options.sort, session: state.session }).catch((error: unknown) => {
+        this.logger.reportError(error);
+        return [];
+      });
+      return collection[op](filter, ...args);
+    }
+    // Where the write touches an omitted path, the whole document is needed to tell whether it changed.
+    const whole = update !== null && this.touchesOmitted(model, update);
+    const { new: _new, returnOriginal: _original, ...rest } = options;
+    const sent = { ...rest, returnDocument: 'before', includeResultMetadata: true, projection: whole ? undefined : this.projectionFor(model) };
+    const res = (deletes ? await collection.findOneAndDelete(filter, sent) : await collection[FIND_AND_MODIFY[op]!](filter, update, sent)) as Raw;
+    const before = (res?.value ?? null) as Raw | null;
+    state.before = before ? [before] : [];
+    if (deletes) return { acknowledged: true, deletedCount: before ? 1 : 0 };
+    const upsertedId = res?.lastErrorObject?.upserted;
+    if (upsertedId !== undefined) return { acknowledged: true, matchedCount: 0, modifiedCount: 0, upsertedCount: 1, upsertedId };
+    let modified = before !== null;
+    if (before) {
+      try {
+        state.afters = await this.statesAfter(model, [before], update, state.session, whole);
+        const after = state.afters.get(idOf(before));
+        // A document gone before it could be read back was changed by this write all the same.
+        modified = !after || diffObjects(before, after).length > 0;
+      } catch (error) {
+        this.logger.reportError(error);
+      }
+    }
+    return { acknowledged: true, matchedCount: before ? 1 : 0, modifiedCount: modified ? 1 : 0, upsertedCount: 0, upsertedId: null };
+  }
+
+  /** Whether `update` may change a path the model leaves out (pipelines and replacements may change any). */
+  private touchesOmitted(model: AnyModel, update: Raw): boolean {
+    const omit = this.omitFor(model).omit;
+    if (!omit) return false;
+    if (Array.isArray(update) || !Object.keys(update).some((k) => k.startsWith('$'))) return true;
+    const omitted = new Set(omit);
+    for (const args of Object.values(update)) {
+      for (const path of Object.keys((args ?? {}) as Raw)) {
+        // Positional segments (`items.$.qty`) could be any element: compare up to the first one.
+        const plain = path.split('.$')[0]!;
+        if (isOmittedPath(plain, omitted) || omit.some((o) => o.startsWith(`${plain}.`))) return true;
+      }
+    }
+    return false;
+  }
+
   private async afterUpdate(model: AnyModel, update: Raw | null, result: Raw, state: QueryState): Promise<void> {
     if (result?.upsertedId != null) {
       const created = await this.readById(model, result.upsertedId, state.session);
       if (created) this.record(model, null, created, 'Created', state);
     }
     if (!result || Number(result.modifiedCount ?? 0) === 0) return;
-    const afters = await this.statesAfter(model, state.before, update, state.session);
+    const afters = state.afters ?? (await this.statesAfter(model, state.before, update, state.session));
     for (const before of state.before) {
       const after = afters.get(idOf(before));
       if (after) this.record(model, before, after, 'Updated', state);
@@ -217,7 +297,7 @@ export class MongooseCapture {
   }
 
   /** New states by id: computed from the update where exact, read back by `_id` where not. */
-  private async statesAfter(model: AnyModel, befores: Raw[], update: Raw | null, session: unknown): Promise<Map<string | null, Raw>> {
+  private async statesAfter(model: AnyModel, befores: Raw[], update: Raw | null, session: unknown, whole = false): Promise<Map<string | null, Raw>> {
     const out = new Map<string | null, Raw>();
     const unknown: unknown[] = [];
     for (const before of befores) {
@@ -226,7 +306,7 @@ export class MongooseCapture {
       else unknown.push(before._id);
     }
     if (unknown.length > 0) {
-      for (const doc of await this.read(model, { _id: { $in: unknown } }, { session })) out.set(idOf(doc), doc);
+      for (const doc of await this.read(model, { _id: { $in: unknown } }, { session, whole })) out.set(idOf(doc), doc);
     }
     return out;
   }
@@ -239,9 +319,9 @@ export class MongooseCapture {
    * Whole stored documents, through the driver: a filter already cast, no Mongoose query to build, and no
    * middleware (neither this capture's nor soft-delete hiding). Buffered like any operation before connecting.
    */
-  private async read(model: AnyModel, filter: Raw, options: { limit?: number; sort?: unknown; collation?: unknown; session?: unknown }): Promise<Raw[]> {
+  private async read(model: AnyModel, filter: Raw, options: { limit?: number; sort?: unknown; collation?: unknown; session?: unknown; whole?: boolean }): Promise<Raw[]> {
     const driverOptions: Raw = {};
-    const projection = this.projectionFor(model);
+    const projection = options.whole ? undefined : this.projectionFor(model);
     if (projection) driverOptions.projection = projection;
     if (options.limit !== undefined) driverOptions.limit = options.limit;
     if (options.sort) driverOptions.sort = options.sort;
@@ -342,10 +422,15 @@ export class MongooseCapture {
   // ---- recording ------------------------------------------------------------------------------------------
 
   private record(queryModel: AnyModel, before: Raw | null, after: Raw | null, action: ModelChange['action'], state: { context: RequestContext | null; session: unknown }): void {
-    const changed = diffObjects(before, after);
-    // A write that left the document as it was is not a change.
-    if (before && after && changed.length === 0) return;
     const model = modelOfDoc(queryModel, (after ?? before)!);
+    const omit = this.omitFor(model).omit;
+    let changed = diffObjects(before, after);
+    if (omit) {
+      const omitted = new Set(omit);
+      changed = changed.filter((path) => !isOmittedPath(path, omitted));
+    }
+    // A write that left the document as it was (or changed only omitted paths) is not a change.
+    if (before && after && changed.length === 0) return;
     const change: ModelChange = {
       ...infoOf(model),
       action,
@@ -353,7 +438,7 @@ export class MongooseCapture {
       old_object: before,
       new_object: after,
       changed_fields: changed,
-      ...this.omitFor(model),
+      ...(omit ? { omit } : {}),
     };
     recordInSession(state.session, { change, context: state.context }, (p) => this.emit(p));
   }

@@ -14,6 +14,11 @@ export interface ActionLogPluginOptions {
   omit?: string[] | Record<string, string[]>;
   /** A query-level write touching more documents records one summary entry instead. Default 1000. */
   maxDocumentsPerQuery?: number;
+  /**
+   * How `updateOne`/`replaceOne`/`deleteOne` learn the old state: `'findAndModify'` (default) sends them as
+   * findAndModify returning it, exact in one round trip; `'readBefore'` reads the document first.
+   */
+  singleDocumentWrites?: 'findAndModify' | 'readBefore';
 }
 
 /** The `actionLog` schema option: `new Schema(paths, { actionLog: { omit: ['pin'] } })`, or `actionLog: false`. */
@@ -31,6 +36,7 @@ const pluginSchema = z.strictObject({
   exclude: z.array(z.string().min(1)).optional(),
   omit: z.union([z.array(z.string()), z.record(z.string(), z.array(z.string()))], { error: 'must be a list of paths, or lists per model name' }).optional(),
   maxDocumentsPerQuery: z.number().int().min(1).default(1000),
+  singleDocumentWrites: z.enum(['findAndModify', 'readBefore']).default('findAndModify'),
 });
 
 const schemaOptionSchema = z.union(
@@ -71,6 +77,7 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
       omitByModel: o.omit && !Array.isArray(o.omit) ? o.omit : {},
       omitBySchema: own.data?.omit ?? [],
       maxDocumentsPerQuery: o.maxDocumentsPerQuery,
+      singleDocumentWrites: o.singleDocumentWrites,
     };
     const capture = new MongooseCapture(logger, settings);
     if (own.data?.stamps) addStamps(schema, logger, capture);

@@ -318,22 +318,37 @@ describe('mongoose plugin', () => {
 
     it('leaves omitted fields out (not even read), redacts secrets, and records nothing for a skipped schema', async () => {
       const projections: unknown[] = [];
-      const onCommand = (e: { commandName: string; command: { find?: string; projection?: unknown } }) => {
-        if (e.commandName === 'find' && e.command.find === 'orders') projections.push(e.command.projection);
+      const onCommand = (e: { commandName: string; command: { find?: string; projection?: unknown; findAndModify?: string; fields?: unknown } }) => {
+        if (e.command.find === 'orders') projections.push(e.command.projection);
+        if (e.command.findAndModify === 'orders') projections.push(e.command.fields);
       };
       conn.getClient().on('commandStarted', onCommand);
       const logs = await logsOf(async () => {
         const order = await Order.create({ total: 1, internalNote: 'do not log' });
-        await Order.updateOne({ _id: order._id }, { $set: { internalNote: 'still not', total: 2 } });
+        await Order.updateOne({ _id: order._id }, { $set: { total: 2 } });
+        await Order.updateMany({ _id: order._id }, { $set: { total: 3 } });
         await Customer.create({ name: 'Ada', apiToken: 'tok-1' });
         await Skipped.create({ name: 'x' });
       });
-      expect(brief(logs).map((b) => b[1])).toEqual(['Order', 'Order', 'Customer']);
-      expect(logs[0]!.model_details.new_object).not.toHaveProperty('internalNote');
-      expect(logs[1]!.model_details.changed_fields).not.toContain('internalNote');
-      expect(logs[2]!.model_details.new_object).toMatchObject({ apiToken: '[REDACTED]' });
       conn.getClient().off('commandStarted', onCommand);
-      expect(projections).toEqual([{ internalNote: 0 }]);
+      expect(brief(logs).map((b) => b[1])).toEqual(['Order', 'Order', 'Order', 'Customer']);
+      expect(logs[0]!.model_details.new_object).not.toHaveProperty('internalNote');
+      expect(logs[1]!.model_details.old_object).not.toHaveProperty('internalNote');
+      expect(logs[3]!.model_details.new_object).toMatchObject({ apiToken: '[REDACTED]' });
+      expect(projections).toEqual([{ internalNote: 0 }, { internalNote: 0 }]);
+    });
+
+    it('records nothing for a write that changes only omitted fields, and never stores them', async () => {
+      const order = await Order.create({ total: 1, internalNote: 'a' });
+      let result: unknown;
+      const logs = await logsOf(async () => {
+        result = await Order.updateOne({ _id: order._id }, { $set: { internalNote: 'b' } }, { timestamps: false });
+        await Order.updateOne({ _id: order._id }, { $set: { internalNote: 'c', total: 2 } });
+      });
+      expect(result).toMatchObject({ matchedCount: 1, modifiedCount: 1 });
+      expect(logs).toHaveLength(1);
+      expect(logs[0]!.model_details.changed_fields).toEqual(['total', 'updatedAt']);
+      expect(JSON.stringify(logs)).not.toMatch(/internalNote/);
     });
 
     it('records only the models include names, and none of those exclude names', async () => {
@@ -367,6 +382,106 @@ describe('mongoose plugin', () => {
       });
       expect(logs).toEqual([]);
     });
+  });
+});
+
+describe('mongoose plugin: updateOne, replaceOne and deleteOne', () => {
+  // Without timestamps, so a write can leave a document exactly as it was.
+  const paths = { status: String, total: Number };
+  let models: Record<'findAndModify' | 'readBefore' | 'unaudited', mongoose.Model<any>>;
+  const a = new Types.ObjectId();
+  const b = new Types.ObjectId();
+  const fresh = new Types.ObjectId();
+
+  beforeAll(async () => {
+    const audited = (mode: 'findAndModify' | 'readBefore') => new Schema(paths).plugin(actionLogPlugin(logger, { singleDocumentWrites: mode }));
+    models = {
+      findAndModify: conn.model('SingleFam', audited('findAndModify')),
+      readBefore: conn.model('SingleRead', audited('readBefore')),
+      unaudited: conn.model('SinglePlain', new Schema(paths)),
+    };
+  });
+
+  const scenarios: Array<[string, (M: mongoose.Model<any>) => Promise<unknown>]> = [
+    ['an update that changes the first match', (M) => M.updateOne({ status: 'new' }, { $inc: { total: 5 } })],
+    ['an update that changes nothing', (M) => M.updateOne({ _id: a }, { $set: { status: 'new' } })],
+    ['an update that matches nothing', (M) => M.updateOne({ total: 99 }, { $set: { status: 'x' } })],
+    ['an upsert that inserts', (M) => M.updateOne({ _id: fresh }, { $set: { total: 5 } }, { upsert: true })],
+    ['an upsert that updates', (M) => M.updateOne({ _id: a }, { $set: { total: 5 } }, { upsert: true })],
+    ['a pipeline update', (M) => M.updateOne({ _id: a }, [{ $set: { total: { $add: ['$total', 1] } } }], { updatePipeline: true })],
+    ['a replacement', (M) => M.replaceOne({ _id: b }, { status: 'replaced', total: 3 })],
+    ['a replacement by the same document', (M) => M.replaceOne({ _id: a }, { status: 'new', total: 1 })],
+    ['a replacement that upserts', (M) => M.replaceOne({ _id: fresh }, { total: 7 }, { upsert: true })],
+    ['a delete', (M) => M.deleteOne({ total: 2 })],
+    ['a delete that matches nothing', (M) => M.deleteOne({ total: 99 })],
+  ];
+
+  async function run(M: mongoose.Model<any>, scenario: (M: mongoose.Model<any>) => Promise<unknown>) {
+    await M.collection.deleteMany({});
+    await M.collection.insertMany([
+      { _id: a, status: 'new', total: 1, __v: 0 },
+      { _id: b, status: 'new', total: 2, __v: 0 },
+    ]);
+    let result: unknown;
+    const logs = await logsOf(async () => {
+      result = await scenario(M);
+    });
+    const stored = await M.collection.find({}, { sort: { _id: 1 } }).toArray();
+    return { result, stored, logs: logs.map((l) => [l.action, l.model_id, l.model_details.old_object, l.model_details.new_object, l.model_details.changed_fields]) };
+  }
+
+  it.each(scenarios)('answers %s exactly as MongoDB answers the command, and records the same in both modes', async (_name, scenario) => {
+    const unaudited = await run(models.unaudited, scenario);
+    const fam = await run(models.findAndModify, scenario);
+    const readBefore = await run(models.readBefore, scenario);
+    expect(fam.result).toEqual(unaudited.result);
+    expect(fam.stored).toEqual(unaudited.stored);
+    expect(unaudited.logs).toEqual([]);
+    expect(fam.logs).toEqual(readBefore.logs);
+  });
+
+  it('records what each write did', async () => {
+    const actions = [];
+    for (const [, scenario] of scenarios) actions.push((await run(models.findAndModify, scenario)).logs.map((l) => [l[0], l[1]]));
+    expect(actions).toEqual([
+      [['Updated', String(a)]],
+      [],
+      [],
+      [['Created', String(fresh)]],
+      [['Updated', String(a)]],
+      [['Updated', String(a)]],
+      [['Updated', String(b)]],
+      [],
+      [['Created', String(fresh)]],
+      [['Deleted', String(b)]],
+      [],
+    ]);
+  });
+
+  it('sends one findAndModify in place of the read and the write, or reads first when asked to', async () => {
+    const sent = async (M: mongoose.Model<any>, write: () => Promise<unknown>) => {
+      commands.length = 0;
+      await logsOf(write);
+      return commands.filter((c) => c !== 'insert');
+    };
+    await run(models.findAndModify, async () => {});
+    expect(await sent(models.findAndModify, () => models.findAndModify.updateOne({ _id: a }, { $inc: { total: 1 } }))).toEqual(['findAndModify']);
+    expect(await sent(models.findAndModify, () => models.findAndModify.deleteOne({ _id: a }))).toEqual(['findAndModify']);
+    await run(models.readBefore, async () => {});
+    expect(await sent(models.readBefore, () => models.readBefore.updateOne({ _id: a }, { $inc: { total: 1 } }))).toEqual(['find', 'update']);
+  });
+
+  it('reads first for an unacknowledged write, which answers nothing to learn from', async () => {
+    const M = models.findAndModify;
+    await run(M, async () => {});
+    commands.length = 0;
+    const result = await M.updateOne({ _id: a }, { $inc: { total: 1 } }, { writeConcern: { w: 0 } });
+    expect(result).toMatchObject({ acknowledged: false });
+    expect(commands.filter((c) => c !== 'insert')).toEqual(['find', 'update']);
+  });
+
+  it('refuses an unknown singleDocumentWrites mode', () => {
+    expect(() => actionLogPlugin(logger, { singleDocumentWrites: 'guess' as never })).toThrow(ActionLogConfigError);
   });
 });
 

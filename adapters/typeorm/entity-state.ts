@@ -114,3 +114,23 @@ export function predictedState(metadata: EntityMetadata, before: Record<string, 
   }
   return after;
 }
+
+/** An entity-shaped object from a raw row, with values as TypeORM hydrates them (types, transformers). */
+export function hydrate(metadata: EntityMetadata, raw: ObjectLiteral): ObjectLiteral {
+  const driver = metadata.connection.driver;
+  const entity = metadata.create() as ObjectLiteral;
+  for (const column of metadata.columns) {
+    if (!(column.databaseName in raw)) continue;
+    const value = driver.prepareHydratedValue(raw[column.databaseName], column);
+    const relation = column.relationMetadata;
+    if (relation && column.referencedColumn && !column.embeddedMetadata) {
+      // A foreign key: the relation as a reference to the row it points at, as TypeORM loads relation ids.
+      const current = entity[relation.propertyName] as ObjectLiteral | null | undefined;
+      if (value === null || value === undefined) entity[relation.propertyName] ??= null;
+      else entity[relation.propertyName] = { ...(current ?? {}), [column.referencedColumn.propertyName]: value };
+      continue;
+    }
+    column.setEntityValue(entity, value);
+  }
+  return entity;
+}

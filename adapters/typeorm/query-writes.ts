@@ -2,7 +2,8 @@ import type { ModelChange, UserRef } from 'actionlog';
 import { DeleteQueryBuilder, type EntityMetadata, InsertQueryBuilder, type InsertResult, type ObjectLiteral, type QueryBuilder, type QueryRunner, UpdateQueryBuilder, type DataSource } from 'typeorm';
 // Not exported from the package root.
 import { SoftDeleteQueryBuilder } from 'typeorm/query-builder/SoftDeleteQueryBuilder.js';
-import { idMapOf, isSqliteFamily, modelIdOf, plainState, predictedState } from './entity-state.js';
+import { hydrate, idMapOf, isSqliteFamily, modelIdOf, plainState, predictedState } from './entity-state.js';
+import { canReturnRows, runReturningRows } from './returning-writes.js';
 import { insertStamps, isStamped, queryUpdateStamps, softDeleteStamps } from './stamps.js';
 
 /** Marks ActionLogSubscriber instances in `dataSource.subscribers`. */
@@ -12,6 +13,7 @@ const PATCHED = Symbol.for('actionlog.typeorm.patched-execute');
 /** What the hooks need from the subscriber. */
 export interface QueryWriteRecorder {
   readonly maxDocumentsPerQuery: number;
+  readonly queryWrites: 'auto' | 'readBefore';
   audits(metadata: EntityMetadata): boolean;
   change(metadata: EntityMetadata, fields: Pick<ModelChange, 'action' | 'model_id' | 'old_object' | 'new_object'> & Partial<ModelChange>): ModelChange;
   record(change: ModelChange, runner: QueryRunner | undefined): void;
@@ -80,6 +82,7 @@ async function captureQueryWrite(qb: AnyBuilder, recorder: QueryWriteRecorder, r
   // Outside a transaction, reading before and after the write is only exact inside one of our own
   // (SQLite has a single shared connection, where this is neither needed nor possible).
   const given = (qb as unknown as { queryRunner?: QueryRunner }).queryRunner;
+  if (await returnsRows(qb, recorder)) return captureReturned(qb, kindOf(qb) as Exclude<Kind, 'insert'>, recorder, given, run);
   let runner = given;
   let created = false;
   let started = false;
@@ -96,8 +99,8 @@ async function captureQueryWrite(qb: AnyBuilder, recorder: QueryWriteRecorder, r
   runner ??= dataSource.createQueryRunner(); // SQLite: its one shared runner
   try {
     const kind = kindOf(qb);
-    const result = kind === 'insert' ? await captureInsert(qb, recorder, runner, !sqlite, run) : await captureWhereWrite(qb, kind, recorder, runner, !sqlite, run);
-    if (started) await runner.commitTransaction();
+    const result = kind === 'insert' ? await captureInsert(qb, recorder, runner, !sqlite, run) : await captureWhereWrite(qb, kind, recorder, runner, !sqlite, started, run);
+    if (started && runner.isTransactionActive) await runner.commitTransaction();
     return result;
   } catch (error) {
     if (started && runner.isTransactionActive) await runner.rollbackTransaction().catch(() => {});
@@ -107,6 +110,65 @@ async function captureQueryWrite(qb: AnyBuilder, recorder: QueryWriteRecorder, r
       (qb as unknown as { queryRunner: QueryRunner | undefined }).queryRunner = given;
       await runner.release();
     }
+  }
+}
+
+/** Whether the write can report the rows it changes itself (PostgreSQL 18+), sparing the read before it. */
+async function returnsRows(qb: AnyBuilder, recorder: QueryWriteRecorder): Promise<boolean> {
+  if (recorder.queryWrites !== 'auto') return false;
+  const kind = kindOf(qb);
+  if (kind === 'insert') return false;
+  // Soft-delete stamps are written after the statement: the state to record is read after them.
+  if ((kind === 'soft-delete' || kind === 'restore') && isStamped(qb.expressionMap.mainAlias!.metadata)) return false;
+  try {
+    return await canReturnRows(qb, dataSourceOf(qb));
+  } catch (error) {
+    recorder.report(error);
+    return false;
+  }
+}
+
+async function captureReturned(qb: AnyBuilder, kind: Exclude<Kind, 'insert'>, recorder: QueryWriteRecorder, given: QueryRunner | undefined, run: () => Promise<unknown>): Promise<unknown> {
+  const metadata = qb.expressionMap.mainAlias!.metadata;
+  prepareValues(qb, kind, recorder);
+  const runner = given ?? dataSourceOf(qb).createQueryRunner();
+  if (!given) qb.setQueryRunner(runner);
+  try {
+    const { result, count, rows } = await runReturningRows(qb, kind === 'delete', runner, recorder.maxDocumentsPerQuery + 1, run, (error) => recorder.report(error));
+    try {
+      if (count > recorder.maxDocumentsPerQuery) {
+        recordSummary(qb, metadata, ACTION[kind], recorder, runner, count);
+        return result;
+      }
+      const deleted = metadata.deleteDateColumn;
+      for (const { old, next } of rows) {
+        // Soft delete and restore change only the rows not yet in the state they bring about.
+        if (deleted && kind === 'soft-delete' && deleted.getEntityValue(old) != null) continue;
+        if (deleted && kind === 'restore' && deleted.getEntityValue(old) == null) continue;
+        const before = plainState(metadata, old);
+        const after = next && plainState(metadata, next);
+        if (kind === 'update' && JSON.stringify(before) === JSON.stringify(after)) continue;
+        recorder.record(recorder.change(metadata, { action: ACTION[kind], model_id: modelIdOf(metadata, old), old_object: before, new_object: after }), runner);
+      }
+    } catch (error) {
+      recorder.report(error);
+    }
+    return result;
+  } finally {
+    if (!given) {
+      (qb as unknown as { queryRunner: QueryRunner | undefined }).queryRunner = undefined;
+      await runner.release();
+    }
+  }
+}
+
+/** Marks the values object as recorded here (the subscriber's after-events skip it) and stamps an update. */
+function prepareValues(qb: AnyBuilder, kind: Exclude<Kind, 'insert'>, recorder: QueryWriteRecorder): void {
+  const values = qb.expressionMap.valuesSet;
+  if (!values || typeof values !== 'object') return;
+  handled.add(values);
+  if (kind === 'update' && isStamped(qb.expressionMap.mainAlias!.metadata) && !Array.isArray(values)) {
+    queryUpdateStamps(values, (name) => qb.escape(name), recorder.currentUser());
   }
 }
 
@@ -128,6 +190,20 @@ async function safely<T>(runner: QueryRunner | undefined, savepoint: boolean, re
   }
 }
 
+/**
+ * The read before a write in a transaction of actionlog's own needs no savepoint: should it fail, the
+ * transaction is rolled back, and the write runs on its own, unrecorded (the failure is reported).
+ */
+async function readOrStepAside<T>(runner: QueryRunner, recorder: QueryWriteRecorder, read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    recorder.report(error);
+    await runner.rollbackTransaction().catch(() => {});
+    return undefined;
+  }
+}
+
 const ACTION: Record<Exclude<Kind, 'insert'>, ModelChange['action']> = {
   update: 'Updated',
   delete: 'Deleted',
@@ -141,17 +217,16 @@ async function captureWhereWrite(
   recorder: QueryWriteRecorder,
   runner: QueryRunner | undefined,
   savepoints: boolean,
+  ownTransaction: boolean,
   run: () => Promise<unknown>,
 ): Promise<unknown> {
   const metadata = qb.expressionMap.mainAlias!.metadata;
   const limit = recorder.maxDocumentsPerQuery;
   const stamped = isStamped(metadata);
   const values = qb.expressionMap.valuesSet;
-  if (values && typeof values === 'object') {
-    handled.add(values);
-    if (kind === 'update' && stamped && !Array.isArray(values)) queryUpdateStamps(values, (name) => qb.escape(name), recorder.currentUser());
-  }
-  const before = await safely(runner, savepoints, recorder, () => readTargets(qb, kind, runner, limit + 1, savepoints));
+  prepareValues(qb, kind, recorder);
+  const read = () => readTargets(qb, kind, runner, limit + 1, savepoints);
+  const before = ownTransaction ? await readOrStepAside(runner!, recorder, read) : await safely(runner, savepoints, recorder, read);
   const result = (await run()) as { affected?: number };
   if (!before) return result;
   if (stamped && (kind === 'soft-delete' || kind === 'restore')) {
@@ -214,26 +289,6 @@ async function readTargets(qb: AnyBuilder, kind: Exclude<Kind, 'insert'>, runner
   }
   const rows: ObjectLiteral[] = await (runner ?? dataSourceOf(qb).createQueryRunner()).query(sql, params);
   return rows.map((raw) => hydrate(metadata, raw));
-}
-
-/** An entity-shaped object from a raw row, with values as TypeORM hydrates them (types, transformers). */
-function hydrate(metadata: EntityMetadata, raw: ObjectLiteral): ObjectLiteral {
-  const driver = metadata.connection.driver;
-  const entity = metadata.create() as ObjectLiteral;
-  for (const column of metadata.columns) {
-    if (!(column.databaseName in raw)) continue;
-    const value = driver.prepareHydratedValue(raw[column.databaseName], column);
-    const relation = column.relationMetadata;
-    if (relation && column.referencedColumn && !column.embeddedMetadata) {
-      // A foreign key: the relation as a reference to the row it points at, as TypeORM loads relation ids.
-      const current = entity[relation.propertyName] as ObjectLiteral | null | undefined;
-      if (value === null || value === undefined) entity[relation.propertyName] ??= null;
-      else entity[relation.propertyName] = { ...(current ?? {}), [column.referencedColumn.propertyName]: value };
-      continue;
-    }
-    column.setEntityValue(entity, value);
-  }
-  return entity;
 }
 
 async function readTargetsWithBuilder(qb: AnyBuilder, kind: Exclude<Kind, 'insert'>, runner: QueryRunner | undefined, take: number, lock: boolean): Promise<ObjectLiteral[]> {

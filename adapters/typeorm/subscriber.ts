@@ -30,6 +30,11 @@ export interface ActionLogSubscriberOptions {
   omit?: string[] | Record<string, string[]>;
   /** A query-level write touching more rows records one summary entry instead. Default 1000. */
   maxDocumentsPerQuery?: number;
+  /**
+   * How query-level update/delete/softDelete/restore learn the rows they change: `'auto'` (default) has
+   * PostgreSQL 18+ return them from the statement itself; elsewhere, and with `'readBefore'`, they are read first.
+   */
+  queryWrites?: 'auto' | 'readBefore';
 }
 
 const entityRef = z.union([z.string().min(1), z.custom<Function>((v) => typeof v === 'function')], { error: 'must be an entity class or name' });
@@ -38,6 +43,7 @@ const schema = z.strictObject({
   exclude: z.array(entityRef).optional(),
   omit: z.union([z.array(z.string()), z.record(z.string(), z.array(z.string()))], { error: 'must be a list of paths, or lists per entity' }).optional(),
   maxDocumentsPerQuery: z.number().int().min(1).default(1000),
+  queryWrites: z.enum(['auto', 'readBefore']).default('auto'),
 });
 
 const nameOf = (ref: string | Function) => (typeof ref === 'string' ? ref : ref.name);
@@ -63,6 +69,7 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
 
   readonly [SUBSCRIBER] = true;
   /** @internal */ readonly maxDocumentsPerQuery: number;
+  /** @internal */ readonly queryWrites: 'auto' | 'readBefore';
   private readonly include: Set<string> | undefined;
   private readonly exclude: Set<string>;
   private readonly omitAll: string[];
@@ -85,6 +92,7 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
     }
     const o = parsed.data;
     this.maxDocumentsPerQuery = o.maxDocumentsPerQuery;
+    this.queryWrites = o.queryWrites;
     this.include = o.include ? new Set(o.include.map(nameOf)) : undefined;
     this.exclude = new Set((o.exclude ?? []).map(nameOf));
     this.omitAll = Array.isArray(o.omit) ? o.omit : [];

@@ -1,0 +1,118 @@
+/* PostgreSQL 18 returns the old and new values of the rows an UPDATE or DELETE changes (`RETURNING OLD/NEW`). */
+
+import type { DataSource, EntityMetadata, ObjectLiteral, QueryBuilder, QueryRunner } from 'typeorm';
+import { hydrate } from './entity-state.js';
+
+type WriteBuilder = QueryBuilder<ObjectLiteral>;
+type ColumnMetadata = EntityMetadata['columns'][number];
+type Query = (this: QueryRunner, sql: string, parameters?: unknown[], structured?: boolean) => Promise<unknown>;
+
+export interface ReturnedRows {
+  /** What the write returns to its caller, as without actionlog. */
+  result: unknown;
+  /** How many rows the statement changed (all of them, also past `take`). */
+  count: number;
+  /** Up to `take` changed rows, each as it was and as it became (null when deleted). */
+  rows: Array<{ old: ObjectLiteral; next: ObjectLiteral | null }>;
+}
+
+// Names the statement among those the builder runs (its SQL cannot be known in advance: building it twice can
+// add a condition twice).
+const MARKER = 'WITH (OLD AS actionlog_old, NEW AS actionlog_new)';
+
+const ruleFree = new WeakMap<EntityMetadata, Promise<boolean>>();
+
+/**
+ * Whether a where-write can report its rows itself: PostgreSQL 18 or later, no RETURNING of the caller's own,
+ * and a table that lets RETURNING through: no rewrite rules (a data-modifying statement with rules cannot
+ * run inside WITH), no row-level security, and SELECT on the whole table (RETURNING needs both).
+ */
+export async function canReturnRows(qb: WriteBuilder, dataSource: DataSource): Promise<boolean> {
+  const driver = dataSource.driver as { options: { type: string }; version?: string };
+  if (driver.options.type !== 'postgres' || !(Number.parseFloat(driver.version ?? '0') >= 18)) return false;
+  const map = qb.expressionMap;
+  if (map.returning !== undefined && map.returning !== '' && !(Array.isArray(map.returning) && map.returning.length === 0)) return false;
+  if (map.whereEntities.length > 0) return false;
+  const metadata = map.mainAlias!.metadata;
+  let check = ruleFree.get(metadata);
+  if (!check) {
+    const table = (qb as unknown as { getTableName(path: string): string }).getTableName(metadata.tablePath);
+    // Asked once per table, on a pooled connection of its own: never inside the caller's transaction.
+    check = dataSource
+      .query(
+        `SELECT NOT c.relrowsecurity AND has_table_privilege(c.oid, 'SELECT')
+            AND NOT EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN') AS "free"
+           FROM pg_class c WHERE c.oid = to_regclass($1)`,
+        [table],
+      )
+      .then((rows: Array<{ free: boolean }>) => rows[0]?.free === true);
+    ruleFree.set(metadata, check);
+  }
+  return check;
+}
+
+/** The columns a table stores, each once. */
+function storedColumns(metadata: EntityMetadata): ColumnMetadata[] {
+  const seen = new Set<string>();
+  return metadata.columns.filter((c) => !c.isVirtual && !c.isVirtualProperty && !seen.has(c.databaseName) && seen.add(c.databaseName));
+}
+
+/**
+ * Runs the write with its changed rows returned: the statement becomes
+ * `WITH rows AS (<write> RETURNING old and new values) SELECT count, rows LIMIT take`, so the rows come back in
+ * the same round trip, exact under concurrency, and never more than `take` of them. The caller gets the
+ * result the plain statement gives.
+ */
+export async function runReturningRows(
+  qb: WriteBuilder,
+  deletes: boolean,
+  runner: QueryRunner,
+  take: number,
+  run: () => Promise<unknown>,
+  reportError: (error: unknown) => void,
+): Promise<ReturnedRows> {
+  const metadata = qb.expressionMap.mainAlias!.metadata;
+  const columns = storedColumns(metadata);
+  const returned = columns.map((c, i) => {
+    const name = qb.escape(c.databaseName);
+    return deletes ? `actionlog_old.${name} AS "o${i}"` : `actionlog_old.${name} AS "o${i}", actionlog_new.${name} AS "n${i}"`;
+  });
+  const saved = qb.expressionMap.returning;
+  qb.expressionMap.returning = `${MARKER} ${returned.join(', ')}`;
+  let records: ObjectLiteral[] = [];
+  let count = 0;
+  const original = runner.query as Query;
+  const own = Object.hasOwn(runner, 'query');
+  const restore = () => {
+    if (own) runner.query = original as QueryRunner['query'];
+    else delete (runner as Partial<QueryRunner>).query;
+  };
+  try {
+    runner.query = async function query(this: QueryRunner, sql: string, parameters?: unknown[], structured?: boolean) {
+      if (!sql.includes(MARKER)) return original.call(this, sql, parameters, structured);
+      restore();
+      const wrapped = `WITH "actionlog_rows" AS (${sql}) SELECT (SELECT count(*) FROM "actionlog_rows") AS "actionlog_count", * FROM "actionlog_rows" LIMIT ${take}`;
+      let answer: { records?: ObjectLiteral[] };
+      try {
+        answer = (await original.call(this, wrapped, parameters, true)) as typeof answer;
+      } catch (error) {
+        // Outside a transaction the failed statement changed nothing: run the caller's own, unrecorded. (Its own
+        // error, if that is what failed, comes back from it.) Inside one, the transaction is lost either way.
+        if (this.isTransactionActive) throw error;
+        reportError(error);
+        return original.call(this, sql.slice(0, sql.lastIndexOf(` RETURNING ${MARKER}`)), parameters, structured);
+      }
+      records = answer.records ?? [];
+      count = records.length > 0 ? Number(records[0]!.actionlog_count) : 0;
+      // What the plain UPDATE or DELETE answers: no rows, and the number changed.
+      const plain = Object.assign(Object.create(Object.getPrototypeOf(answer) as object) as object, { records: [], raw: [[], count], affected: count });
+      return structured ? plain : (plain as { raw: unknown }).raw;
+    } as QueryRunner['query'];
+    const result = await run();
+    const row = (record: ObjectLiteral, prefix: string) => hydrate(metadata, Object.fromEntries(columns.map((c, i) => [c.databaseName, record[`${prefix}${i}`]])));
+    return { result, count, rows: records.map((r) => ({ old: row(r, 'o'), next: deletes ? null : row(r, 'n') })) };
+  } finally {
+    restore();
+    qb.expressionMap.returning = saved;
+  }
+}

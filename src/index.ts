@@ -38,3 +38,4 @@ export type { WriterStats } from './writer.js';
 export { HttpCapture, contextOf, moduleOfRoute, type HttpOptions, type HttpRequestReader } from './http/http-capture.js';
 // For ORM adapters: copies of stored or recorded values.
 export { copyDocument } from './stores/copy.js';
+export { preparedStatement, type BetterSqliteLike, type SqliteStatement } from './stores/sqlite-statements.js';

@@ -1,4 +1,4 @@
-import type { ModelChange, UserRef } from 'actionlog';
+import { type BetterSqliteLike, type ModelChange, preparedStatement, type UserRef } from 'actionlog';
 import { DeleteQueryBuilder, type EntityMetadata, InsertQueryBuilder, type InsertResult, type ObjectLiteral, type QueryBuilder, type QueryRunner, UpdateQueryBuilder, type DataSource } from 'typeorm';
 // Not exported from the package root.
 import { SoftDeleteQueryBuilder } from 'typeorm/query-builder/SoftDeleteQueryBuilder.js';
@@ -273,6 +273,8 @@ async function readTargets(qb: AnyBuilder, kind: Exclude<Kind, 'insert'>, runner
   const metadata = qb.expressionMap.mainAlias!.metadata;
   let sql: string;
   let params: unknown[];
+  const driver = dataSourceOf(qb).driver as { options: { type: string }; databaseConnection?: unknown };
+  const sqlite = driver.options.type === 'better-sqlite3' ? (driver.databaseConnection as BetterSqliteLike | undefined) : undefined;
   try {
     const b = qb as unknown as BuilderInternals;
     const table = b.getTableName(b.getMainTableName());
@@ -283,12 +285,24 @@ async function readTargets(qb: AnyBuilder, kind: Exclude<Kind, 'insert'>, runner
       where = where ? `${where} AND ${condition}` : ` WHERE ${condition}`;
     }
     const query = b.replacePropertyNamesForTheWholeQuery(`SELECT * FROM ${table}${where} LIMIT ${take}${lock && runner?.isTransactionActive ? ' FOR UPDATE' : ''}`);
-    [sql, params] = dataSourceOf(qb).driver.escapeQueryWithParameters(query, qb.getParameters());
+    [sql, params] = dataSourceOf(qb).driver.escapeQueryWithParameters(query, sqlite ? boundIntegers(qb.getParameters()) : qb.getParameters());
   } catch {
     return readTargetsWithBuilder(qb, kind, runner, take, lock);
   }
-  const rows: ObjectLiteral[] = await (runner ?? dataSourceOf(qb).createQueryRunner()).query(sql, params);
+  // better-sqlite3 is read directly, synchronously, on the one connection (inside the app's transaction when
+  // one is open), through a statement prepared once.
+  const rows: ObjectLiteral[] = sqlite ? preparedStatement(sqlite, sql).all(...params) : await (runner ?? dataSourceOf(qb).createQueryRunner()).query(sql, params);
   return rows.map((raw) => hydrate(metadata, raw));
+}
+
+/**
+ * TypeORM's SQLite driver writes numbers into the SQL text, so every id would be a statement of its own to
+ * prepare. Integers passed as BigInt are bound instead, and compare exactly as the literal would.
+ */
+function boundIntegers(parameters: ObjectLiteral): ObjectLiteral {
+  const out: ObjectLiteral = {};
+  for (const [key, value] of Object.entries(parameters)) out[key] = Number.isSafeInteger(value) ? BigInt(value as number) : value;
+  return out;
 }
 
 async function readTargetsWithBuilder(qb: AnyBuilder, kind: Exclude<Kind, 'insert'>, runner: QueryRunner | undefined, take: number, lock: boolean): Promise<ObjectLiteral[]> {

@@ -5,6 +5,7 @@ import { ActionLogConfigError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { unescapeKeys } from '../sanitize/keys.js';
 import { POSTGRES, SQLITE, type SqlProgram, SqlWrites } from './sql-writes.js';
+import { type BetterSqliteLike, preparedStatement } from './sqlite-statements.js';
 import {
   type ActionQuery,
   type ActivityQuery,
@@ -34,13 +35,6 @@ export interface SqlDataSourceLike {
   getMetadata(target: any): { tableName: string };
   transaction<T>(run: (manager: any) => Promise<T>): Promise<T>;
   readonly manager: any;
-}
-
-/** The better-sqlite3 connection TypeORM's driver holds. */
-interface BetterSqliteLike {
-  readonly inTransaction: boolean;
-  prepare(sql: string): { reader: boolean; all(...params: unknown[]): any[]; run(...params: unknown[]): unknown };
-  transaction(fn: () => void): () => void;
 }
 
 /** Options of `new SqlStore(...)`. */
@@ -76,7 +70,6 @@ export class SqlStore implements Store {
   private readonly postgres: boolean;
   /** The id each document of a batch gets on its first attempt, so that a retry is recognised. */
   private readonly uids = new WeakMap<object, string>();
-  private readonly statements = new Map<string, ReturnType<BetterSqliteLike['prepare']>>();
   private writes: SqlWrites | undefined;
 
   constructor(options: SqlStoreOptions) {
@@ -208,21 +201,11 @@ export class SqlStore implements Store {
     }
     sqlite.transaction(() => {
       for (let step = program.next(); !step.done; ) {
-        const statement = this.statement(sqlite, step.value.sql);
+        const statement = preparedStatement(sqlite, step.value.sql);
         const rows = statement.reader ? statement.all(...step.value.params) : (statement.run(...step.value.params), []);
         step = program.next(rows);
       }
     })();
-  }
-
-  private statement(db: BetterSqliteLike, sql: string) {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = db.prepare(sql);
-      if (this.statements.size > 200) this.statements.clear();
-      this.statements.set(sql, statement);
-    }
-    return statement;
   }
 
   private range(qb: any, column: string, from?: Date, to?: Date): void {

@@ -82,7 +82,7 @@ async function captureQueryWrite(qb: AnyBuilder, recorder: QueryWriteRecorder, r
   // Outside a transaction, reading before and after the write is only exact inside one of our own
   // (SQLite has a single shared connection, where this is neither needed nor possible).
   const given = (qb as unknown as { queryRunner?: QueryRunner }).queryRunner;
-  if (await returnsRows(qb, recorder)) return captureReturned(qb, kindOf(qb) as Exclude<Kind, 'insert'>, recorder, given, run);
+  if (await returnsRows(qb, recorder, given)) return captureReturned(qb, kindOf(qb) as Exclude<Kind, 'insert'>, recorder, given, run);
   let runner = given;
   let created = false;
   let started = false;
@@ -114,14 +114,14 @@ async function captureQueryWrite(qb: AnyBuilder, recorder: QueryWriteRecorder, r
 }
 
 /** Whether the write can report the rows it changes itself (PostgreSQL 18+), sparing the read before it. */
-async function returnsRows(qb: AnyBuilder, recorder: QueryWriteRecorder): Promise<boolean> {
+async function returnsRows(qb: AnyBuilder, recorder: QueryWriteRecorder, runner: QueryRunner | undefined): Promise<boolean> {
   if (recorder.queryWrites !== 'auto') return false;
   const kind = kindOf(qb);
   if (kind === 'insert') return false;
   // Soft-delete stamps are written after the statement: the state to record is read after them.
   if ((kind === 'soft-delete' || kind === 'restore') && isStamped(qb.expressionMap.mainAlias!.metadata)) return false;
   try {
-    return await canReturnRows(qb, dataSourceOf(qb));
+    return await canReturnRows(qb, dataSourceOf(qb), runner);
   } catch (error) {
     recorder.report(error);
     return false;

@@ -27,7 +27,7 @@ const ruleFree = new WeakMap<EntityMetadata, Promise<boolean>>();
  * and a table that lets RETURNING through: no rewrite rules (a data-modifying statement with rules cannot
  * run inside WITH), no row-level security, and SELECT on the whole table (RETURNING needs both).
  */
-export async function canReturnRows(qb: WriteBuilder, dataSource: DataSource): Promise<boolean> {
+export async function canReturnRows(qb: WriteBuilder, dataSource: DataSource, runner: QueryRunner | undefined): Promise<boolean> {
   const driver = dataSource.driver as { options: { type: string }; version?: string };
   if (driver.options.type !== 'postgres' || !(Number.parseFloat(driver.version ?? '0') >= 18)) return false;
   const map = qb.expressionMap;
@@ -37,18 +37,33 @@ export async function canReturnRows(qb: WriteBuilder, dataSource: DataSource): P
   let check = ruleFree.get(metadata);
   if (!check) {
     const table = (qb as unknown as { getTableName(path: string): string }).getTableName(metadata.tablePath);
-    // Asked once per table, on a pooled connection of its own: never inside the caller's transaction.
-    check = dataSource
-      .query(
-        `SELECT NOT c.relrowsecurity AND has_table_privilege(c.oid, 'SELECT')
-            AND NOT EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN') AS "free"
-           FROM pg_class c WHERE c.oid = to_regclass($1)`,
-        [table],
-      )
-      .then((rows: Array<{ free: boolean }>) => rows[0]?.free === true);
+    check = askOnce(dataSource, runner, table);
     ruleFree.set(metadata, check);
+    // A check that could not be made is made again next time.
+    check.catch(() => ruleFree.delete(metadata));
   }
   return check;
+}
+
+/**
+ * Asked once per table: on the write's own connection when it has one (a second one from a small pool could
+ * wait forever on the first), inside a savepoint when a transaction is open there, so it can never abort it.
+ */
+async function askOnce(dataSource: DataSource, runner: QueryRunner | undefined, table: string): Promise<boolean> {
+  const sql = `SELECT NOT c.relrowsecurity AND has_table_privilege(c.oid, 'SELECT')
+      AND NOT EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN') AS "free"
+    FROM pg_class c WHERE c.oid = to_regclass($1)`;
+  if (!runner) return ((await dataSource.query(sql, [table])) as Array<{ free: boolean }>)[0]?.free === true;
+  const guarded = runner.isTransactionActive;
+  if (guarded) await runner.query('SAVEPOINT actionlog_check');
+  try {
+    const rows = (await runner.query(sql, [table])) as Array<{ free: boolean }>;
+    if (guarded) await runner.query('RELEASE SAVEPOINT actionlog_check');
+    return rows[0]?.free === true;
+  } catch (error) {
+    if (guarded) await runner.query('ROLLBACK TO SAVEPOINT actionlog_check').catch(() => {});
+    throw error;
+  }
 }
 
 /** The columns a table stores, each once. */

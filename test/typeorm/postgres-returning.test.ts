@@ -185,6 +185,26 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
     },
   );
 
+  it('asks its one-time table question on the transaction\'s own connection: a pool of one cannot deadlock', async () => {
+    const single = new DataSource({ type: 'postgres', url: String((ds.options as { url: string }).url), poolSize: 1, entities: TEST_ENTITIES, logging: false });
+    const singleStore = new MemoryStore();
+    const singleLogger = createActionLogger({ store: singleStore, flushIntervalMs: 0 });
+    try {
+      await single.initialize();
+      single.subscribers.push(new ActionLogSubscriber(singleLogger));
+      await ds.getRepository(Product).insert({ sku: 'one', name: 'pool', price: 1 });
+      await singleLogger.run({ requestUuid: 'pool-of-one' }, () =>
+        single.transaction((manager) => manager.getRepository(Product).update({ sku: 'one' }, { price: 2 })),
+      );
+      await singleLogger.flush();
+      const doc = singleStore.requests().find((d) => d.request_uuid === 'pool-of-one');
+      expect(doc!.details.model_logs.map((l) => [l.action, l.model_details.old_object?.price, l.model_details.new_object?.price])).toEqual([['Updated', 1, 2]]);
+    } finally {
+      await singleLogger.close();
+      if (single.isInitialized) await single.destroy();
+    }
+  }, 15_000);
+
   it('reads before the write on a table with rewrite rules, which a WITH statement cannot run', async () => {
     const ruled = await openDatabase('postgres', { entities: TEST_ENTITIES });
     try {

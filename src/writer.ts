@@ -124,7 +124,9 @@ export class BatchWriter<Item> {
     clearTimeout(this.timer);
     this.timer = undefined;
     try {
-      while (this.queue.length > 0) {
+      // What arrived during a write waits for its own timer unless it fills a batch or someone waits for it:
+      // back-to-back small batches would cost the database a command every few requests.
+      for (let first = true; this.queue.length > 0 && (first || this.queue.length >= this.options.batchSize || this.mustWriteNow()); first = false) {
         this.inFlight = this.queue.splice(0, this.options.batchSize);
         const items = this.inFlight.map((e) => e.item);
         const ok = await this.writeBatch(items);
@@ -136,7 +138,12 @@ export class BatchWriter<Item> {
     } finally {
       this.draining = false;
       this.settleWaiters();
+      if (this.queue.length > 0) this.schedule();
     }
+  }
+
+  private mustWriteNow(): boolean {
+    return this.waiters.length > 0 || this.closed || this.options.flushIntervalMs === 0;
   }
 
   private async writeBatch(items: Item[]): Promise<boolean> {

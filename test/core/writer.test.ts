@@ -56,6 +56,30 @@ describe('batch writer', () => {
     expect(store.batches.map((b) => b.requests.length)).toEqual([2]);
   });
 
+  it('leaves what arrives during a write for the next interval, unless it fills a batch or a flush waits for it', async () => {
+    // A store as slow as a database across a network: each write takes 40 ms.
+    class SlowStore extends SpyStore {
+      override async write(batch: Parameters<SpyStore['write']>[0]): Promise<void> {
+        await sleep(40);
+        await super.write(batch);
+      }
+    }
+    const store = new SlowStore();
+    const { logger } = make(store, { batchSize: 5, flushIntervalMs: 150 });
+    logger.recordModelChange(change('a'));
+    await sleep(170); // the interval passed: the first write is under way
+    logger.recordModelChange(change('b'));
+    logger.recordModelChange(change('c'));
+    await sleep(80); // the first write is done; b and c wait for their own interval
+    expect(store.batches.map((b) => b.requests.length)).toEqual([1]);
+    await sleep(300);
+    expect(store.batches.map((b) => b.requests.length)).toEqual([1, 2]);
+    for (let i = 0; i < 6; i++) logger.recordModelChange(change(`full${i}`));
+    logger.recordModelChange(change('waited-for'));
+    await logger.flush();
+    expect(store.batches.map((b) => b.requests.length)).toEqual([1, 2, 5, 2]);
+  });
+
   it('retries a failing store with backoff, reporting each failure, and stores everything once', async () => {
     const store = new FlakyStore();
     const { logger, errors } = make(store, { flushIntervalMs: 0 });

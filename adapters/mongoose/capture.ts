@@ -70,7 +70,8 @@ export class MongooseCapture {
 
   // ---- documents ----------------------------------------------------------------------------------------
 
-  async beforeSave(doc: Document, options: { session?: unknown } | undefined): Promise<void> {
+  /** Synchronous unless the old state must be read (a document built by hand): hooks that need no I/O cost no await. */
+  beforeSave(doc: Document, options: { session?: unknown } | undefined): void | Promise<void> {
     try {
       const model = doc.constructor as AnyModel;
       if (!this.audits(model)) return;
@@ -78,20 +79,24 @@ export class MongooseCapture {
       // A loaded document that did not change saves nothing: nothing to remember.
       if (!isNew && !doc.isModified()) return;
       const session = options?.session ?? doc.$session() ?? sessionFromStorage(model);
-      let before: SaveState['before'] = null;
-      if (!isNew) {
-        // Mongoose replaces its record of initial values after saving, so holding it costs no copy. A
-        // document that was not loaded (built by hand) has none: its stored state is read instead.
-        const initial = initialValues(doc);
-        if (initial) {
-          before = { initial };
-        } else {
-          const stored = await this.readById(model, doc._id, session);
-          if (!stored) return;
-          before = { copy: stored };
-        }
+      const context = this.logger.current() ?? null;
+      if (isNew) {
+        this.saves.set(doc, { context, session, isNew, before: null });
+        return;
       }
-      this.saves.set(doc, { context: this.logger.current() ?? null, session, isNew, before });
+      // Mongoose replaces its record of initial values after saving, so holding it costs no copy. A
+      // document that was not loaded (built by hand) has none: its stored state is read instead.
+      const initial = initialValues(doc);
+      if (initial) {
+        this.saves.set(doc, { context, session, isNew, before: { initial } });
+        return;
+      }
+      return this.readById(model, doc._id, session).then(
+        (stored) => {
+          if (stored) this.saves.set(doc, { context, session, isNew, before: { copy: stored } });
+        },
+        (error: unknown) => this.logger.reportError(error),
+      );
     } catch (error) {
       this.logger.reportError(error);
     }
@@ -134,7 +139,7 @@ export class MongooseCapture {
 
   // ---- queries --------------------------------------------------------------------------------------------
 
-  async beforeQuery(query: AnyQuery): Promise<void> {
+  beforeQuery(query: AnyQuery): void | Promise<void> {
     try {
       const model = query.model as AnyModel;
       if (!this.audits(model)) return;
@@ -155,15 +160,23 @@ export class MongooseCapture {
       // findOneAnd* returning the document as it was need no read: the result is the old state.
       if (RETURNS_DOC.has(op) && !returnsAfter) return;
       const limit = SINGLE.has(op) ? 1 : this.settings.maxDocumentsPerQuery + 1;
-      state.before = await this.read(model, castFilter(query), { limit, sort: options.sort, collation: options.collation, session: state.session });
-      state.overflow = state.before.length > this.settings.maxDocumentsPerQuery;
+      return this.read(model, castFilter(query), { limit, sort: options.sort, collation: options.collation, session: state.session }).then(
+        (before) => {
+          state.before = before;
+          state.overflow = before.length > this.settings.maxDocumentsPerQuery;
+        },
+        (error: unknown) => {
+          delete (query as any)[QUERY_STATE];
+          this.logger.reportError(error);
+        },
+      );
     } catch (error) {
       delete (query as any)[QUERY_STATE];
       this.logger.reportError(error);
     }
   }
 
-  async afterQuery(query: AnyQuery, result: unknown): Promise<void> {
+  afterQuery(query: AnyQuery, result: unknown): void | Promise<void> {
     const state = (query as any)[QUERY_STATE] as QueryState | undefined;
     if (!state) return;
     delete (query as any)[QUERY_STATE];
@@ -177,9 +190,12 @@ export class MongooseCapture {
         this.recordSummary(model, DELETES.has(op) ? 'Deleted' : 'Updated', copyDocument(query.getFilter()), update, matched, state);
         return;
       }
-      if (RETURNS_DOC.has(op)) await this.afterFindAndModify(model, op, options, update, result, state, query);
-      else if (DELETES.has(op)) this.afterDelete(model, result as Raw, state);
-      else await this.afterUpdate(model, update, result as Raw, state);
+      const pending = RETURNS_DOC.has(op)
+        ? this.afterFindAndModify(model, op, options, update, result, state, query)
+        : DELETES.has(op)
+          ? this.afterDelete(model, result as Raw, state)
+          : this.afterUpdate(model, update, result as Raw, state);
+      return pending?.catch((error: unknown) => this.logger.reportError(error));
     } catch (error) {
       this.logger.reportError(error);
     }
@@ -252,17 +268,21 @@ export class MongooseCapture {
     return false;
   }
 
-  private async afterUpdate(model: AnyModel, update: Raw | null, result: Raw, state: QueryState): Promise<void> {
+  private afterUpdate(model: AnyModel, update: Raw | null, result: Raw, state: QueryState): void | Promise<void> {
     if (result?.upsertedId != null) {
-      const created = await this.readById(model, result.upsertedId, state.session);
-      if (created) this.record(model, null, created, 'Created', state);
+      return this.readById(model, result.upsertedId, state.session).then((created) => {
+        if (created) this.record(model, null, created, 'Created', state);
+      });
     }
     if (!result || Number(result.modifiedCount ?? 0) === 0) return;
-    const afters = state.afters ?? (await this.statesAfter(model, state.before, update, state.session));
-    for (const before of state.before) {
-      const after = afters.get(idOf(before));
-      if (after) this.record(model, before, after, 'Updated', state);
-    }
+    const record = (afters: Map<string | null, Raw>) => {
+      for (const before of state.before) {
+        const after = afters.get(idOf(before));
+        if (after) this.record(model, before, after, 'Updated', state);
+      }
+    };
+    if (state.afters) return record(state.afters);
+    return this.statesAfter(model, state.before, update, state.session).then(record);
   }
 
   private afterDelete(model: AnyModel, result: Raw, state: QueryState): void {
@@ -270,7 +290,7 @@ export class MongooseCapture {
     for (const before of state.before.slice(0, Number(result.deletedCount))) this.record(model, before, null, 'Deleted', state);
   }
 
-  private async afterFindAndModify(model: AnyModel, op: string, options: Raw, update: Raw | null, result: unknown, state: QueryState, query: AnyQuery): Promise<void> {
+  private afterFindAndModify(model: AnyModel, op: string, options: Raw, update: Raw | null, result: unknown, state: QueryState, query: AnyQuery): void | Promise<void> {
     const doc = result == null ? null : (plainOf(result) as Raw);
     if (op === 'findOneAndDelete') {
       if (doc) this.record(model, doc, null, 'Deleted', state);
@@ -286,13 +306,16 @@ export class MongooseCapture {
       return;
     }
     if (doc) {
-      const afters = await this.statesAfter(model, [doc], update, state.session);
-      const after = afters.get(idOf(doc));
-      if (after) this.record(model, doc, after, 'Updated', state);
-    } else if (options.upsert) {
+      return this.statesAfter(model, [doc], update, state.session).then((afters) => {
+        const after = afters.get(idOf(doc));
+        if (after) this.record(model, doc, after, 'Updated', state);
+      });
+    }
+    if (options.upsert) {
       // Nothing matched, so the upsert inserted: the document is the one the filter now finds.
-      const [created] = await this.read(model, castFilter(query), { limit: 1, collation: options.collation, session: state.session });
-      if (created) this.record(model, null, created, 'Created', state);
+      return this.read(model, castFilter(query), { limit: 1, collation: options.collation, session: state.session }).then(([created]) => {
+        if (created) this.record(model, null, created, 'Created', state);
+      });
     }
   }
 

@@ -90,8 +90,9 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
       internals.savedState ??= {};
     });
     // `mongoose.plugin()` reaches subdocument schemas too: their changes are recorded with the top document.
-    schema.pre('save', async function (this: Document, options?: { session?: unknown }) {
-      if (!isSubdocument(this)) await capture.beforeSave(this, options);
+    // Hooks return a promise only when they have I/O to wait for: Mongoose awaits nothing else.
+    schema.pre('save', function (this: Document, options?: { session?: unknown }) {
+      if (!isSubdocument(this)) return capture.beforeSave(this, options);
     });
     schema.post('save', function (this: Document) {
       if (!isSubdocument(this)) capture.afterSave(this);
@@ -100,11 +101,11 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
       capture.afterInsertMany(this as never, docs);
     });
     for (const op of QUERY_WRITES) {
-      schema.pre(op, { document: false, query: true }, async function (this: never) {
-        await capture.beforeQuery(this);
+      schema.pre(op, { document: false, query: true }, function (this: never) {
+        return capture.beforeQuery(this);
       });
-      schema.post(op, { document: false, query: true }, async function (this: never, result: unknown) {
-        await capture.afterQuery(this, result);
+      schema.post(op, { document: false, query: true }, function (this: never, result: unknown) {
+        return capture.afterQuery(this, result);
       });
     }
     // Mongoose's bulkWrite middleware (8.2+); its types do not list the hook yet.

@@ -48,8 +48,11 @@ const allPairs = [
     skip: { sqlite: 'cannot create its history table on SQLite (AUTOINCREMENT is only allowed on an INTEGER PRIMARY KEY)' } as Record<string, string>,
   },
   { label: `actionlog on MemoryStore / no audit (TypeORM ${ourTypeorm})`, script: './servers/koa-typeorm.ts', modes: ['baseline', 'actionlog-memory'] },
+  // The path PostgreSQL before 18 takes: the rows a query-level write changes are read before it.
+  { label: `actionlog, queryWrites 'readBefore' / no audit (TypeORM ${ourTypeorm})`, script: './servers/koa-typeorm.ts', modes: ['baseline', 'actionlog-read-before'] },
 ];
-const pairs = allPairs.filter((p) => (ONLY ? ONLY.includes(p.modes[1]!) : p.modes[1] !== 'actionlog-memory'));
+const OPT_IN = ['actionlog-memory', 'actionlog-read-before'];
+const pairs = allPairs.filter((p) => (ONLY ? ONLY.includes(p.modes[1]!) : !OPT_IN.includes(p.modes[1]!)));
 
 const lines: string[] = [];
 for (const db of DATABASES) {

@@ -19,7 +19,7 @@ class Order {
   customer!: string;
 }
 
-const audited = process.env.BENCH_MODE === 'actionlog' || process.env.BENCH_MODE === 'actionlog-memory';
+const audited = process.env.BENCH_MODE?.startsWith('actionlog') === true;
 const options = databaseOptions();
 const dataSource = await new DataSource({
   ...options,
@@ -31,7 +31,7 @@ let logger: ReturnType<typeof createActionLogger> | undefined;
 if (audited) {
   const store = process.env.BENCH_MODE === 'actionlog-memory' ? new MemoryStore() : new SqlStore({ dataSource });
   logger = createActionLogger({ store });
-  dataSource.subscribers.push(new ActionLogSubscriber(logger));
+  dataSource.subscribers.push(new ActionLogSubscriber(logger, { queryWrites: process.env.BENCH_MODE === 'actionlog-read-before' ? 'readBefore' : 'auto' }));
 }
 const server = await serveOrders(dataSource.getRepository(Order), (app) => {
   if (logger) app.use(actionLog(logger));

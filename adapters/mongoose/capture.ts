@@ -152,10 +152,7 @@ export class MongooseCapture {
         overflow: false,
       };
       (query as any)[QUERY_STATE] = state;
-      if (FIND_AND_MODIFY[op] && this.settings.singleDocumentWrites === 'findAndModify') {
-        this.sendAsFindAndModify(query, model, op, state);
-        return;
-      }
+      if (FIND_AND_MODIFY[op] && this.settings.singleDocumentWrites === 'findAndModify' && this.sendAsFindAndModify(query, model, op, state)) return;
       const returnsAfter = options.new === true || options.returnDocument === 'after';
       // findOneAnd* returning the document as it was need no read: the result is the old state.
       if (RETURNS_DOC.has(op) && !returnsAfter) return;
@@ -206,14 +203,17 @@ export class MongooseCapture {
    * as it was: its old state comes with the write, exact without a transaction and without a read before it. The
    * answer is the one the original command gives; `modifiedCount` is whether the stored document changed.
    */
-  private sendAsFindAndModify(query: AnyQuery, model: AnyModel, op: string, state: QueryState): void {
-    const q = query as unknown as { mongooseCollection: Raw };
+  private sendAsFindAndModify(query: AnyQuery, model: AnyModel, op: string, state: QueryState): boolean {
+    const q = query as unknown as { mongooseCollection?: Raw };
     const collection = q.mongooseCollection;
+    // Mongoose's internals as of 9.x; should they differ, the write is left alone and read before instead.
+    if (typeof collection?.[op] !== 'function' || typeof collection[FIND_AND_MODIFY[op]!] !== 'function') return false;
     const send = (filter: Raw, ...args: unknown[]) => {
       q.mongooseCollection = collection;
       return this.singleWrite(model, collection, op, filter, args, state);
     };
     q.mongooseCollection = Object.create(collection, { [op]: { value: send } }) as Raw;
+    return true;
   }
 
   private async singleWrite(model: AnyModel, collection: Raw, op: string, filter: Raw, args: unknown[], state: QueryState): Promise<Raw> {

@@ -23,7 +23,7 @@ export interface ActionLoggerOptions {
   onError?: (error: Error) => void;
   /** Documents written per store call. Default 100. */
   batchSize?: number;
-  /** Longest time a document waits in the queue before a write starts. Default 1000 ms. */
+  /** Longest time a document waits in the queue before a write starts (after the one in progress). Default 1000 ms. */
   flushIntervalMs?: number;
   /** Documents held (queued and being written) before `onQueueFull` applies. Default 10 000. */
   maxQueueSize?: number;

@@ -3,9 +3,16 @@ import type { EntityMetadata, ObjectLiteral } from 'typeorm';
 
 type ColumnMetadata = EntityMetadata['columns'][number];
 
+const keys = new WeakMap<ColumnMetadata, string[]>();
+
 /** Where a column's value goes: its property path (`address.city`; a foreign key as `customer.id`). */
 function keyOf(column: ColumnMetadata): string[] {
-  return column.propertyPath.split('.');
+  let key = keys.get(column);
+  if (!key) {
+    key = column.propertyPath.split('.');
+    keys.set(column, key);
+  }
+  return key;
 }
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

@@ -284,7 +284,7 @@ async function readTargets(qb: AnyBuilder, kind: Exclude<Kind, 'insert'>, runner
       const condition = `${deleted} IS ${kind === 'soft-delete' ? 'NULL' : 'NOT NULL'}`;
       where = where ? `${where} AND ${condition}` : ` WHERE ${condition}`;
     }
-    const query = b.replacePropertyNamesForTheWholeQuery(`SELECT * FROM ${table}${where} LIMIT ${take}${lock && runner?.isTransactionActive ? ' FOR UPDATE' : ''}`);
+    const query = withColumnNames(b, metadata, qb.expressionMap.mainAlias!.name, `SELECT * FROM ${table}${where} LIMIT ${take}${lock && runner?.isTransactionActive ? ' FOR UPDATE' : ''}`);
     [sql, params] = dataSourceOf(qb).driver.escapeQueryWithParameters(query, sqlite ? boundIntegers(qb.getParameters()) : qb.getParameters());
   } catch {
     return readTargetsWithBuilder(qb, kind, runner, take, lock);
@@ -293,6 +293,29 @@ async function readTargets(qb: AnyBuilder, kind: Exclude<Kind, 'insert'>, runner
   // one is open), through a statement prepared once.
   const rows: ObjectLiteral[] = sqlite ? preparedStatement(sqlite, sql).all(...params) : await (runner ?? dataSourceOf(qb).createQueryRunner()).query(sql, params);
   return rows.map((raw) => hydrate(metadata, raw));
+}
+
+const namedQueries = new WeakMap<EntityMetadata, Map<string, string>>();
+
+/**
+ * The query with property paths replaced by column names, as TypeORM does for the write itself. The text
+ * holds parameter placeholders, not values, so a few shapes per entity recur: each is worked out once.
+ */
+function withColumnNames(b: BuilderInternals, metadata: EntityMetadata, alias: string, sql: string): string {
+  let named = namedQueries.get(metadata);
+  if (!named) {
+    named = new Map();
+    namedQueries.set(metadata, named);
+  }
+  // Which names are replaced depends on the builder's alias.
+  const key = `${alias}\n${sql}`;
+  let out = named.get(key);
+  if (out === undefined) {
+    out = b.replacePropertyNamesForTheWholeQuery(sql);
+    if (named.size >= 200) named.clear();
+    named.set(key, out);
+  }
+  return out;
 }
 
 /**

@@ -164,6 +164,8 @@ export class ActionLogMigration1763856000000 implements MigrationInterface {
 }
 
 /** The store's own tables are never audited. */
+const STORE_ENTITY_NAMES: ReadonlySet<string> = new Set(Object.values(SQL_STORE_ENTITIES));
+
 export function isStoreEntity(metadata: EntityMetadata): boolean {
-  return (Object.values(SQL_STORE_ENTITIES) as string[]).includes(metadata.name);
+  return STORE_ENTITY_NAMES.has(metadata.name);
 }

@@ -75,6 +75,7 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
   private readonly omitAll: string[];
   private readonly omitByEntity: Record<string, string[]>;
   private readonly buffer = new TransactionBuffer();
+  private readonly omits = new WeakMap<EntityMetadata, string[]>();
 
   constructor(
     /** @internal */ readonly logger: ActionLogger,
@@ -110,7 +111,11 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
 
   /** @internal A model change of `metadata`, with this subscriber's omissions. */
   change(metadata: EntityMetadata, fields: Pick<ModelChange, 'action' | 'model_id' | 'old_object' | 'new_object'> & Partial<ModelChange>): ModelChange {
-    const omit = [...this.omitAll, ...(this.omitByEntity[metadata.name] ?? [])];
+    let omit = this.omits.get(metadata);
+    if (!omit) {
+      omit = [...this.omitAll, ...(this.omitByEntity[metadata.name] ?? [])];
+      this.omits.set(metadata, omit);
+    }
     return {
       model: metadata.tableName,
       model_class_name: metadata.name,

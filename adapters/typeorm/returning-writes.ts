@@ -33,6 +33,8 @@ export async function canReturnRows(qb: WriteBuilder, dataSource: DataSource, ru
   const map = qb.expressionMap;
   if (map.returning !== undefined && map.returning !== '' && !(Array.isArray(map.returning) && map.returning.length === 0)) return false;
   if (map.whereEntities.length > 0) return false;
+  // A statement with common table expressions of its own is left as written (nested WITH has limits).
+  if (((map as { commonTableExpressions?: unknown[] }).commonTableExpressions?.length ?? 0) > 0) return false;
   const metadata = map.mainAlias!.metadata;
   let check = ruleFree.get(metadata);
   if (!check) {

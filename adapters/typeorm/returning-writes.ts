@@ -20,7 +20,7 @@ export interface ReturnedRows {
 // add a condition twice).
 const MARKER = 'WITH (OLD AS actionlog_old, NEW AS actionlog_new)';
 
-const ruleFree = new WeakMap<EntityMetadata, Promise<boolean>>();
+const returningAllowed = new WeakMap<EntityMetadata, Promise<boolean>>();
 
 /**
  * Whether a where-write can report its rows itself: PostgreSQL 18 or later, no RETURNING of the caller's own,
@@ -36,13 +36,13 @@ export async function canReturnRows(qb: WriteBuilder, dataSource: DataSource, ru
   // A statement with common table expressions of its own is left as written (nested WITH has limits).
   if (((map as { commonTableExpressions?: unknown[] }).commonTableExpressions?.length ?? 0) > 0) return false;
   const metadata = map.mainAlias!.metadata;
-  let check = ruleFree.get(metadata);
+  let check = returningAllowed.get(metadata);
   if (!check) {
     const table = (qb as unknown as { getTableName(path: string): string }).getTableName(metadata.tablePath);
     check = askOnce(dataSource, runner, table);
-    ruleFree.set(metadata, check);
+    returningAllowed.set(metadata, check);
     // A check that could not be made is made again next time.
-    check.catch(() => ruleFree.delete(metadata));
+    check.catch(() => returningAllowed.delete(metadata));
   }
   return check;
 }

@@ -63,6 +63,7 @@ for (const db of DATABASES) {
       continue;
     }
     const ratios: number[] = [];
+    const cpu: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const servers = [];
       for (const mode of pair.modes) {
@@ -72,9 +73,15 @@ for (const db of DATABASES) {
       }
       const [base, audited] = await pairedRun(servers, { seconds: SECONDS, body: {} });
       ratios.push(audited!.requestsPerSec / base!.requestsPerSec);
-      console.log(`${db} ${pair.modes[1]} round ${round + 1}: ${base!.requestsPerSec.toFixed(0)} vs ${audited!.requestsPerSec.toFixed(0)} req/s, ratio ${ratios.at(-1)!.toFixed(3)}`);
+      // The kernel shares the core between threads, not processes: CPU per request is the steadier measure.
+      cpu.push(audited!.cpuPerRequest / base!.cpuPerRequest);
+      console.log(
+        `${db} ${pair.modes[1]} round ${round + 1}: ${base!.requestsPerSec.toFixed(0)} vs ${audited!.requestsPerSec.toFixed(0)} req/s, ratio ${ratios.at(-1)!.toFixed(3)}, CPU per request ×${cpu.at(-1)!.toFixed(2)}`,
+      );
     }
-    lines.push(`  ${db.padEnd(9)} ${pair.label}: ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ${median(ratios).toFixed(3)}`);
+    lines.push(
+      `  ${db.padEnd(9)} ${pair.label}: ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ${median(ratios).toFixed(3)}; CPU per request ×${median(cpu).toFixed(2)}`,
+    );
   }
 }
 console.log(`\nKoa + TypeORM, save() + repository.update() per request, side by side on one core, ${SECONDS}s rounds (Node ${process.version}):`);

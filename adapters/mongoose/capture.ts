@@ -461,6 +461,8 @@ export class MongooseCapture {
       old_object: before,
       new_object: after,
       changed_fields: changed,
+      // When the write happened (a change held for its transaction's commit keeps it).
+      timestamp: new Date(),
       ...(omit ? { omit } : {}),
     };
     recordInSession(state.session, { change, context: state.context }, (p) => this.emit(p));
@@ -475,6 +477,7 @@ export class MongooseCapture {
       new_object: null,
       query: { filter, update, matched },
       truncated: true,
+      timestamp: new Date(),
     };
     recordInSession(state.session, { change, context: state.context }, (p) => this.emit(p));
   }

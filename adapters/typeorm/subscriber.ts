@@ -120,6 +120,8 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
       model: metadata.tableName,
       model_class_name: metadata.name,
       model_namespace: namespaceOf(metadata),
+      // When the write happened (a change held for its transaction's commit keeps it).
+      timestamp: new Date(),
       ...fields,
       ...(omit.length ? { omit } : {}),
     };

@@ -55,11 +55,14 @@ export interface HttpRequestReader<Req> {
   user(req: Req): unknown;
 }
 
-const CONTEXT = Symbol.for('actionlog.request-context');
+// Shared by every copy of the package in the process (ESM and CJS), like the context storage. A WeakMap rather
+// than a property: adding one to Node's request and response objects changes their shape under Node's own code.
+const CONTEXTS_KEY = Symbol.for('actionlog.request-contexts');
+const contexts: WeakMap<object, RequestContext> = ((globalThis as { [CONTEXTS_KEY]?: WeakMap<object, RequestContext> })[CONTEXTS_KEY] ??= new WeakMap());
 
 /** The scope a middleware opened for this request object (Express/Fastify request, Koa ctx, or the Node request). */
 export function contextOf(req: object): RequestContext | undefined {
-  return (req as { [CONTEXT]?: RequestContext })[CONTEXT];
+  return contexts.get(req);
 }
 
 /**
@@ -87,7 +90,7 @@ export class HttpCapture<Req extends object> {
     this.ipOf = (req) => reader.ip(req);
     const capture = this;
     this.onClose = function onResponseClose(this: ServerResponse) {
-      const ctx = (this as { [CONTEXT]?: RequestContext })[CONTEXT];
+      const ctx = contexts.get(this);
       if (ctx) capture.finish(ctx, ctx.source as Req, this);
     };
   }
@@ -111,8 +114,8 @@ export class HttpCapture<Req extends object> {
       ipOf: this.ipOf,
     });
     // Direct references from the request and the response: 'close' runs outside the request's async context.
-    (req as { [CONTEXT]?: RequestContext })[CONTEXT] = ctx;
-    (res as { [CONTEXT]?: RequestContext })[CONTEXT] = ctx;
+    contexts.set(req, ctx);
+    contexts.set(res, ctx);
     if (!res.headersSent) res.setHeader(o.requestIdHeader, requestUuid);
     // Node emits 'close' once per response, after 'finish' or when the client went away first.
     res.on('close', this.onClose);

@@ -131,7 +131,7 @@ export class DocumentBuilder {
       } else {
         spilled++;
       }
-      if (!fits || this.options.modelLogs) batch.modelLogs.push({ ...log, request_uuid: ctx.requestUuid, module });
+      if (!fits || this.options.modelLogs) batch.modelLogs.push(Object.assign({}, log, { request_uuid: ctx.requestUuid, module }));
     }
     return { kept, spilled };
   }
@@ -182,7 +182,7 @@ export class DocumentBuilder {
       } else {
         spilled++;
       }
-      if (!fits || this.options.actionLogs) batch.actionLogs.push({ ...action, request_uuid: ctx.requestUuid, module });
+      if (!fits || this.options.actionLogs) batch.actionLogs.push(Object.assign({}, action, { request_uuid: ctx.requestUuid, module }));
     }
     return { kept, spilled };
   }

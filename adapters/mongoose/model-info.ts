@@ -37,7 +37,8 @@ export function initialValues(doc: Document): InitialValues | undefined {
 
 /** The state before: `current` with each top-level path changed since load set back to its initial value. */
 export function stateBefore(current: Raw, initial: InitialValues): Raw {
-  const before = { ...current };
+  // Object.assign: a spread copy takes V8's slow path once properties are set on it.
+  const before = Object.assign({}, current);
   for (const [path, value] of Object.entries(initial.saved)) {
     if (path.includes('.')) continue;
     if (value === undefined) delete before[path];
@@ -68,9 +69,17 @@ export interface ModelInfo {
   model_namespace: string;
 }
 
+const infos = new WeakMap<AnyModel, ModelInfo>();
+
 export function infoOf(model: AnyModel): ModelInfo {
-  const collection = model.collection.collectionName;
-  return { model: collection, model_class_name: model.modelName, model_namespace: `${model.db.name}.${collection}` };
+  let info = infos.get(model);
+  if (!info) {
+    const collection = model.collection.collectionName;
+    info = { model: collection, model_class_name: model.modelName, model_namespace: `${model.db.name}.${collection}` };
+    // Kept once the connection knows its database (it does by the time a write has succeeded).
+    if (model.db.name) infos.set(model, info);
+  }
+  return info;
 }
 
 export function idOf(raw: Raw | null | undefined): string | null {

@@ -81,9 +81,9 @@ export function addStamps(schema: Schema, logger: ActionLogger, capture: Mongoos
       const update = (this.getUpdate() ?? {}) as Record<string, any>;
       if (Array.isArray(update)) return;
       const now = new Date();
-      update.$set = { ...(update.$set ?? {}), updated_by: user(), updated_date: now, is_updated: true };
-      update.$inc = { ...(update.$inc ?? {}), updated_count: 1 };
-      if (this.getOptions().upsert) update.$setOnInsert = { ...(update.$setOnInsert ?? {}), created_by: user(), created_date: now };
+      update.$set = Object.assign({}, update.$set, { updated_by: user(), updated_date: now, is_updated: true });
+      update.$inc = Object.assign({}, update.$inc, { updated_count: 1 });
+      if (this.getOptions().upsert) update.$setOnInsert = Object.assign({}, update.$setOnInsert, { created_by: user(), created_date: now });
       this.setUpdate(update);
     });
   }

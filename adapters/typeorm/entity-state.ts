@@ -134,7 +134,7 @@ export function hydrate(metadata: EntityMetadata, raw: ObjectLiteral): ObjectLit
       // A foreign key: the relation as a reference to the row it points at, as TypeORM loads relation ids.
       const current = entity[relation.propertyName] as ObjectLiteral | null | undefined;
       if (value === null || value === undefined) entity[relation.propertyName] ??= null;
-      else entity[relation.propertyName] = { ...(current ?? {}), [column.referencedColumn.propertyName]: value };
+      else entity[relation.propertyName] = Object.assign({}, current, { [column.referencedColumn.propertyName]: value });
       continue;
     }
     column.setEntityValue(entity, value);

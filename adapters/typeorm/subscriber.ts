@@ -116,15 +116,18 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
       omit = [...this.omitAll, ...(this.omitByEntity[metadata.name] ?? [])];
       this.omits.set(metadata, omit);
     }
-    return {
-      model: metadata.tableName,
-      model_class_name: metadata.name,
-      model_namespace: namespaceOf(metadata),
-      // When the write happened (a change held for its transaction's commit keeps it).
-      timestamp: new Date(),
-      ...fields,
-      ...(omit.length ? { omit } : {}),
-    };
+    const change: ModelChange = Object.assign(
+      {
+        model: metadata.tableName,
+        model_class_name: metadata.name,
+        model_namespace: namespaceOf(metadata),
+        // When the write happened (a change held for its transaction's commit keeps it).
+        timestamp: new Date(),
+      },
+      fields,
+    );
+    if (omit.length) change.omit = omit;
+    return change;
   }
 
   /** @internal Records now, or when the runner's transaction commits. Never throws unless the logger is strict. */

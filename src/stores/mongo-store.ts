@@ -277,7 +277,7 @@ function appendUpdate(a: RequestAppend): MongoDocument {
 function mergeUpdate(doc: RequestDocument): MongoDocument {
   const { _id, request_uuid, details, ...top } = doc;
   const { model_logs, actions, model_logs_spilled, actions_spilled, ...rest } = details;
-  const set: MongoDocument = { ...top };
+  const set: MongoDocument = Object.assign({}, top);
   for (const [key, value] of Object.entries(rest)) set[`details.${key}`] = value;
   const update: MongoDocument = {
     $set: set,

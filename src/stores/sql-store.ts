@@ -263,7 +263,7 @@ function toDate(value: unknown): Date {
 /** JSON columns bring dates back as strings: the document's own date fields become Dates again. */
 function reviveDetails(details: Row): RequestDocument['details'] {
   const out = { ...details };
-  out.model_logs = (details.model_logs ?? []).map((m: ModelLog) => ({ ...m, timestamp: toDate(m.timestamp) }));
+  out.model_logs = (details.model_logs ?? []).map((m: ModelLog) => Object.assign({}, m, { timestamp: toDate(m.timestamp) }));
   out.actions = (details.actions ?? []).map((a: ActionEntry) => ({
     ...a,
     emitted_at: toDate(a.emitted_at),

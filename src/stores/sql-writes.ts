@@ -204,7 +204,7 @@ export class SqlWrites {
         yield* this.mergeIntoStub(doc);
       } else if (row.uid !== this.uid(doc)) {
         // Another request reused this id: keep this one under a derived id, once.
-        const renamed = { ...this.requestRow(doc), request_uuid: `${doc.request_uuid}:${this.uid(doc)}` };
+        const renamed = Object.assign(this.requestRow(doc), { request_uuid: `${doc.request_uuid}:${this.uid(doc)}` });
         if (!(yield* this.lockedRequest(renamed.request_uuid))) fresh.push(renamed);
       }
     }
@@ -233,7 +233,7 @@ export class SqlWrites {
     };
     const row = rows[0];
     if (!row) return null;
-    return { ...row, details: this.d.readJson(row.details), appends: this.d.readJson(row.appends), timestamp: this.d.readDate(row.timestamp) };
+    return Object.assign({}, row, { details: this.d.readJson(row.details), appends: this.d.readJson(row.appends), timestamp: this.d.readDate(row.timestamp) });
   }
 
   private *update(id: unknown, values: Row): SqlProgram {
@@ -289,20 +289,20 @@ export class SqlWrites {
   }
 
   private actionRow(doc: ActionLogDocument): Row {
-    return { ...doc, uid: this.uid(doc) };
+    return Object.assign({}, doc, { uid: this.uid(doc) });
   }
 
   private modelLogRow(doc: ModelLogDocument): Row {
-    return { ...doc, truncated: doc.truncated ?? false, uid: this.uid(doc) };
+    return Object.assign({}, doc, { truncated: doc.truncated ?? false, uid: this.uid(doc) });
   }
 
   private activityRow(doc: ActivityDocument): Row {
-    return { ...doc, user_id: doc.user._id, uid: this.uid(doc) };
+    return Object.assign({}, doc, { user_id: doc.user._id, uid: this.uid(doc) });
   }
 }
 
 function withCounts<T extends Record<string, any>>(details: T, modelLogs: number, actions: number): T {
-  const out: Record<string, any> = { ...details };
+  const out: Record<string, any> = Object.assign({}, details);
   if (modelLogs > 0) out.model_logs_spilled = (out.model_logs_spilled ?? 0) + modelLogs;
   if (actions > 0) out.actions_spilled = (out.actions_spilled ?? 0) + actions;
   return out as T;

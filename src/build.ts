@@ -137,7 +137,7 @@ export class DocumentBuilder {
   }
 
   private modelLog(change: ModelChange): { log: ModelLog; bytes: number } {
-    const omit = change.omit?.length ? new Set(change.omit) : undefined;
+    const omit = change.omit?.length ? omitSet(change.omit) : undefined;
     const oldObject = change.old_object ? this.sanitizer.cleanSized(change.old_object, omit) : { value: null, bytes: 0 };
     const newObject = change.new_object ? this.sanitizer.cleanSized(change.new_object, omit) : { value: null, bytes: 0 };
     let changed = change.changed_fields ?? diffObjects(change.old_object, change.new_object);
@@ -186,6 +186,18 @@ export class DocumentBuilder {
     }
     return { kept, spilled };
   }
+}
+
+const omitSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+/** Adapters hand the same omit list with every change of a model: its set is made once. */
+function omitSet(omit: readonly string[]): ReadonlySet<string> {
+  let set = omitSets.get(omit);
+  if (!set) {
+    set = new Set(omit);
+    omitSets.set(omit, set);
+  }
+  return set;
 }
 
 /** Stored size of an already sanitized value, for the document budget. */

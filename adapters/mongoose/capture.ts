@@ -56,6 +56,7 @@ export class MongooseCapture {
   private readonly saves = new WeakMap<object, SaveState>();
   private readonly nextActions = new WeakMap<object, ModelChange['action']>();
   private readonly projections = new WeakMap<AnyModel, Raw | undefined>();
+  private readonly omits = new WeakMap<AnyModel, { omit?: string[] }>();
 
   constructor(
     private readonly logger: ActionLogger,
@@ -495,9 +496,15 @@ export class MongooseCapture {
     return projection;
   }
 
+  /** The paths left out of the model's objects, worked out once per model (the same array each time). */
   private omitFor(model: AnyModel): { omit?: string[] } {
-    const omit = [...this.settings.omitAll, ...this.settings.omitBySchema, ...(this.settings.omitByModel[model.modelName] ?? [])];
-    return omit.length > 0 ? { omit } : {};
+    let found = this.omits.get(model);
+    if (!found) {
+      const omit = [...this.settings.omitAll, ...this.settings.omitBySchema, ...(this.settings.omitByModel[model.modelName] ?? [])];
+      found = omit.length > 0 ? { omit } : {};
+      this.omits.set(model, found);
+    }
+    return found;
   }
 
   private emit(pending: PendingChange): void {

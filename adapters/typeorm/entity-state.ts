@@ -82,10 +82,17 @@ export function isSqliteFamily(type: string): boolean {
 }
 
 /** Where a table lives: `schema.table` (PostgreSQL: `public` by default), `main.table` on SQLite. */
+const namespaces = new WeakMap<EntityMetadata, string>();
+
 export function namespaceOf(metadata: EntityMetadata): string {
-  const options = metadata.connection.options as { type: string; schema?: string; database?: string };
-  const schema = metadata.schema ?? (isSqliteFamily(options.type) ? 'main' : (options.schema ?? (options.type === 'postgres' ? 'public' : options.database)));
-  return schema ? `${schema}.${metadata.tableName}` : metadata.tableName;
+  let namespace = namespaces.get(metadata);
+  if (namespace === undefined) {
+    const options = metadata.connection.options as { type: string; schema?: string; database?: string };
+    const schema = metadata.schema ?? (isSqliteFamily(options.type) ? 'main' : (options.schema ?? (options.type === 'postgres' ? 'public' : options.database)));
+    namespace = schema ? `${schema}.${metadata.tableName}` : metadata.tableName;
+    namespaces.set(metadata, namespace);
+  }
+  return namespace;
 }
 
 /** Column types a driver hands back in another form than the app wrote (PostgreSQL: numeric as strings). */

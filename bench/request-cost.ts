@@ -3,22 +3,13 @@
  * (the hot path), then build its document (sanitize + diff, done later by the writer). Median of runs.
  */
 import { performance } from 'node:perf_hooks';
-import { createActionLogger, type ModelChange, type Store } from '../src/index.js';
+import { createActionLogger, type ModelChange } from '../src/index.js';
+import { nullStore } from './support.js';
 
 const RUNS = 7;
 const REQUESTS = 20_000;
 const CHANGES = 10;
 
-/** Accepts everything and keeps nothing, so only actionlog's own work is measured. */
-const nullStore: Store = {
-  write: async () => {},
-  append: async () => {},
-  findRequests: async () => [],
-  findActions: async () => [],
-  findModelLogs: async () => [],
-  findActivities: async () => [],
-  close: async () => {},
-};
 
 function changeOf(i: number): ModelChange {
   return {

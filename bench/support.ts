@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import type { Store } from 'actionlog';
 
 /**
  * On Linux with two or more cores, the load generator (this process) runs on core 0 and servers on core 1,
@@ -33,6 +34,17 @@ export interface Server {
 }
 
 const benchConfig = fileURLToPath(new URL('tsconfig.json', import.meta.url));
+
+/** A store that accepts everything and keeps nothing, so only actionlog's own work is measured. */
+export const nullStore: Store = {
+  write: async () => {},
+  append: async () => {},
+  findRequests: async () => [],
+  findActions: async () => [],
+  findModelLogs: async () => [],
+  findActivities: async () => [],
+  close: async () => {},
+};
 
 /** Starts a bench server in its own process (so load and server do not share a thread). */
 export function startServer(script: string, env: Record<string, string>): Promise<Server> {

@@ -122,7 +122,9 @@ export class DocumentBuilder {
     let spilled = 0;
     const { maxModelLogsPerRequest, maxDocumentBytes } = this.options;
     for (const change of changes) {
-      const { log, bytes } = this.modelLog(change);
+      const built = this.modelLog(change);
+      if (!built) continue;
+      const { log, bytes } = built;
       const fits = ctx.storedModelLogs < maxModelLogsPerRequest && ctx.storedBytes + bytes <= maxDocumentBytes;
       if (fits) {
         kept.push(log);
@@ -136,12 +138,16 @@ export class DocumentBuilder {
     return { kept, spilled };
   }
 
-  private modelLog(change: ModelChange): { log: ModelLog; bytes: number } {
+  /** The stored model log, or null for an update that changed nothing but omitted paths (nothing to show). */
+  private modelLog(change: ModelChange): { log: ModelLog; bytes: number } | null {
     const omit = change.omit?.length ? omitSet(change.omit) : undefined;
     const oldObject = change.old_object ? this.sanitizer.cleanSized(change.old_object, omit) : { value: null, bytes: 0 };
     const newObject = change.new_object ? this.sanitizer.cleanSized(change.new_object, omit) : { value: null, bytes: 0 };
     let changed = change.changed_fields ?? diffObjects(change.old_object, change.new_object);
-    if (omit) changed = changed.filter((path) => !isOmittedPath(path, omit));
+    if (omit && changed.length > 0) {
+      changed = changed.filter((path) => !isOmittedPath(path, omit));
+      if (changed.length === 0 && change.action === 'Updated') return null;
+    }
     const log: ModelLog = {
       model_id: change.model_id,
       model_class_name: change.model_class_name,

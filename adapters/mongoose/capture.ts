@@ -446,15 +446,12 @@ export class MongooseCapture {
   // ---- recording ------------------------------------------------------------------------------------------
 
   private record(queryModel: AnyModel, before: Raw | null, after: Raw | null, action: ModelChange['action'], state: { context: RequestContext | null; session: unknown }): void {
+    const changed = diffObjects(before, after);
+    // A write that left the document as it was is not a change (one that changed only omitted paths is
+    // dropped when the document is built, where omitted paths are taken out).
+    if (before && after && changed.length === 0) return;
     const model = modelOfDoc(queryModel, (after ?? before)!);
     const omit = this.omitFor(model).omit;
-    let changed = diffObjects(before, after);
-    if (omit) {
-      const omitted = new Set(omit);
-      changed = changed.filter((path) => !isOmittedPath(path, omitted));
-    }
-    // A write that left the document as it was (or changed only omitted paths) is not a change.
-    if (before && after && changed.length === 0) return;
     const info = infoOf(model);
     // Written out, not spread: a spread followed by properties takes V8's slow path (~3 µs here).
     const change: ModelChange = {

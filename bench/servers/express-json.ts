@@ -12,20 +12,11 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 // The built package, as users run it (`npm run bench` builds first).
-import { createActionLogger, MemoryStore, type Store } from 'actionlog';
+import { createActionLogger, MemoryStore } from 'actionlog';
 import { actionLog } from 'actionlog/express';
-import { reportUsage } from '../support.js';
+import { nullStore, reportUsage } from '../support.js';
 
 const mode = process.env.BENCH_MODE ?? 'baseline';
-const nullStore: Store = {
-  write: async () => {},
-  append: async () => {},
-  findRequests: async () => [],
-  findActions: async () => [],
-  findModelLogs: async () => [],
-  findActivities: async () => [],
-  close: async () => {},
-};
 const store = mode === 'actionlog' ? new MemoryStore() : mode === 'null-store' ? nullStore : undefined;
 const logger = store ? createActionLogger({ store }) : undefined;
 

@@ -185,6 +185,14 @@ describe('model logs', () => {
     expect(log.model_details.new_object).not.toHaveProperty('internal');
   });
 
+  it('stores no model log for an update that changed only omitted fields', async () => {
+    const { logger, store } = make();
+    logger.recordModelChange(change('o1', { old_object: { _id: 'o1', pin: 1, total: 1 }, new_object: { _id: 'o1', pin: 2, total: 1 }, omit: ['pin'] }));
+    logger.recordModelChange(change('o2', { old_object: { _id: 'o2', pin: 1, total: 1 }, new_object: { _id: 'o2', pin: 2, total: 2 }, omit: ['pin'] }));
+    await logger.flush();
+    expect(store.requests().flatMap((d) => d.details.model_logs.map((l) => [l.model_id, l.model_details.changed_fields]))).toEqual([['o2', ['total']]]);
+  });
+
   it('stamps each change with the time it was recorded, not the time its document is built', async () => {
     const { logger, store } = make({ flushIntervalMs: 1000 });
     const uuid = 'stamped';

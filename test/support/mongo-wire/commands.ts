@@ -12,8 +12,9 @@ import {
   noSuchTransaction,
   notImplemented,
 } from './errors.js';
-import { Collection, type CollectionView, Database, DirectView, getPath, idOf, type IndexSpec, keyOf, now, TransactionView, cloneDoc } from './storage.js';
+import { Collection, type CollectionView, Database, DirectView, getPath, idOf, type IndexSpec, keyOf, now, TransactionView } from './storage.js';
 import { applyUpdate, assertSupportedStatement, upsertDocument } from './update.js';
+import { copyDocument } from '../../../src/stores/copy.js';
 
 /** Fields any command may carry; they change nothing here (one node, no auth, no read preferences). */
 const GENERIC_FIELDS = new Set([
@@ -210,7 +211,7 @@ export class WireState {
       let n = 0;
       for (const [index, doc] of docs.entries()) {
         try {
-          view.insert(cloneDoc(doc));
+          view.insert(copyDocument(doc));
           n++;
         } catch (error) {
           writeErrors.push(writeError(error, index));
@@ -362,7 +363,7 @@ export class WireState {
       });
       let docs: Document[];
       try {
-        docs = (aggregator.run(source) as Document[]).map(cloneDoc);
+        docs = (aggregator.run(source) as Document[]).map(copyDocument);
       } catch (error) {
         throw badValue(`aggregation failed: ${(error as Error).message}`);
       }

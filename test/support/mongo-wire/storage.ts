@@ -7,18 +7,6 @@ export function keyOf(value: unknown): string {
   return EJSON.stringify({ v: value ?? null }, { relaxed: false });
 }
 
-/** A deep copy of a stored document: plain objects, arrays and Dates copied; BSON values kept. */
-export function cloneDoc<T>(value: T): T {
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map(cloneDoc) as T;
-  if (value instanceof Date) return new Date(value.getTime()) as T;
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return value;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) out[key] = cloneDoc((value as Record<string, unknown>)[key]);
-  return out as T;
-}
-
 export interface IndexSpec {
   v: 2;
   key: Record<string, number | string>;

@@ -1,7 +1,8 @@
 import { ObjectId, type Document } from 'bson';
 import { updateOne } from 'mingo';
 import { badValue, CommandError, immutableField, notImplemented } from './errors.js';
-import { cloneDoc, keyOf } from './storage.js';
+import { keyOf } from './storage.js';
+import { copyDocument } from '../../../src/stores/copy.js';
 
 const UPDATE_OPERATORS = new Set([
   '$set',
@@ -39,7 +40,7 @@ export function applyUpdate(doc: Document, u: Document | Document[], options: { 
       const name = Object.keys(stage)[0] ?? '';
       if (!['$addFields', '$set', '$project', '$unset', '$replaceRoot', '$replaceWith'].includes(name)) throw badValue(`${name} is not allowed in an update pipeline`);
     }
-    const docs = [cloneDoc(doc)];
+    const docs = [copyDocument(doc)];
     updateOne(docs, {}, u as never);
     next = docs[0]!;
   } else if (isOperatorUpdate(u)) {
@@ -53,7 +54,7 @@ export function applyUpdate(doc: Document, u: Document | Document[], options: { 
       }
       ops[op] = op === '$set' && ops.$set ? { ...ops.$set, ...args } : args;
     }
-    const docs = [cloneDoc(doc)];
+    const docs = [copyDocument(doc)];
     if (Object.keys(ops).length > 0) {
       try {
         updateOne(docs, options.inserting ? {} : (options.condition ?? {}), ops as never, { arrayFilters: options.arrayFilters });
@@ -63,7 +64,7 @@ export function applyUpdate(doc: Document, u: Document | Document[], options: { 
     }
     next = docs[0]!;
   } else {
-    next = { ...cloneDoc(u) };
+    next = { ...copyDocument(u) };
     if (doc._id !== undefined) {
       if (next._id !== undefined && keyOf(next._id) !== keyOf(doc._id)) {
         throw immutableField("After applying the update, the (immutable) field '_id' was found to have been altered");
@@ -104,7 +105,7 @@ export function equalityFields(query: Document): Document {
         else continue;
       }
     }
-    setPath(out, key, cloneDoc(v));
+    setPath(out, key, copyDocument(v));
   }
   return out;
 }
@@ -124,7 +125,7 @@ export function upsertDocument(query: Document, u: Document | Document[], arrayF
   const base = equalityFields(query);
   let doc: Document;
   if (!Array.isArray(u) && !isOperatorUpdate(u)) {
-    doc = { ...cloneDoc(u) };
+    doc = { ...copyDocument(u) };
     if (base._id !== undefined) {
       if (doc._id !== undefined && keyOf(doc._id) !== keyOf(base._id)) throw immutableField("The _id field cannot be changed");
       doc._id = base._id;

@@ -1,9 +1,12 @@
 import { defineConfig } from 'tsup';
 
-// Adapters import the core as 'actionlog' (kept external), so every entry shares one copy of it.
+// Adapters import the core as 'actionlog' and 'actionlog/adapter-kit' (kept external), so every adapter shares one
+// copy of them. The kit bundles the few core modules it needs; what must be one per process (the context storage,
+// the request-scope map, statement caches) hangs on a global symbol, and errors answer `instanceof` across copies.
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
+    'adapter-kit': 'src/adapter-kit/index.ts',
     express: 'adapters/express/index.ts',
     koa: 'adapters/koa/index.ts',
     fastify: 'adapters/fastify/index.ts',
@@ -18,5 +21,5 @@ export default defineConfig({
   clean: true,
   splitting: false,
   treeshake: true,
-  external: ['actionlog', /^typeorm(\/.*)?$/, 'express', 'koa', 'fastify', 'mongoose', 'mongodb'],
+  external: ['actionlog', 'actionlog/adapter-kit', /^typeorm(\/.*)?$/, 'express', 'koa', 'fastify', 'mongoose', 'mongodb'],
 });

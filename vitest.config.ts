@@ -8,6 +8,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^actionlog$/, replacement: here('./src/index.ts') },
+      { find: /^actionlog\/adapter-kit$/, replacement: here('./src/adapter-kit/index.ts') },
       { find: /^actionlog\/(express|koa|fastify|mongoose|typeorm)$/, replacement: here('./adapters/$1/index.ts') },
     ],
   },

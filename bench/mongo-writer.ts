@@ -5,7 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
-import { createActionLogger, type ModelChange, MongoStore } from 'actionlog';
+import { createActionLogger, MongoStore } from 'actionlog';
+import type { ModelChange } from 'actionlog/adapter-kit';
+import { orderChange, orderState } from '../examples/shared/orders.js';
 import { median, startMongoProcess } from './support.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 10_000);
@@ -20,15 +22,10 @@ client.on('commandStarted', (e) => {
 });
 
 function changes(r: number): ModelChange[] {
-  return Array.from({ length: 5 }, (_, i) => ({
-    action: 'Updated' as const,
-    model: 'orders',
-    model_class_name: 'Order',
-    model_namespace: 'shop.orders',
-    model_id: `${r}-${i}`,
-    old_object: { _id: `${r}-${i}`, status: 'new', total: 10 + i, customer: { name: 'Ada', city: 'Oslo' } },
-    new_object: { _id: `${r}-${i}`, status: 'paid', total: 12 + i, customer: { name: 'Ada', city: 'Bergen' } },
-  }));
+  return Array.from({ length: 5 }, (_, i) => {
+    const id = `${r}-${i}`;
+    return orderChange(id, { old_object: orderState(id, { total: 10 + i }), new_object: orderState(id, { status: 'paid', total: 12 + i, customer: { name: 'Ada', city: 'Bergen' } }) });
+  });
 }
 
 async function run(batchSize: number): Promise<{ perSecond: number; roundTrips: number }> {

@@ -3,7 +3,9 @@
  * (the hot path), then build its document (sanitize + diff, done later by the writer). Median of runs.
  */
 import { performance } from 'node:perf_hooks';
-import { createActionLogger, type ModelChange } from '../src/index.js';
+import { createActionLogger } from 'actionlog';
+import type { ModelChange } from 'actionlog/adapter-kit';
+import { orderChange, orderState } from '../examples/shared/orders.js';
 import { nullStore } from './support.js';
 
 const RUNS = 7;
@@ -12,15 +14,8 @@ const CHANGES = 10;
 
 
 function changeOf(i: number): ModelChange {
-  return {
-    action: 'Updated',
-    model: 'orders',
-    model_class_name: 'Order',
-    model_namespace: 'shop.orders',
-    model_id: `o${i}`,
-    old_object: { _id: `o${i}`, status: 'new', total: 10, customer: { name: 'Ada', city: 'Oslo' }, items: [{ sku: 'a', qty: 1 }] },
-    new_object: { _id: `o${i}`, status: 'paid', total: 12, customer: { name: 'Ada', city: 'Bergen' }, items: [{ sku: 'a', qty: 2 }] },
-  };
+  const id = `o${i}`;
+  return orderChange(id, { old_object: orderState(id), new_object: orderState(id, { status: 'paid', total: 12, customer: { name: 'Ada', city: 'Bergen' }, items: [{ sku: 'a', qty: 2 }] }) });
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { type ActionInput, createActionSchema } from './action.js';
-import { type ActivityInput, activitySchema } from './activity.js';
-import { DocumentBuilder } from './build.js';
-import { type ContextOwner, contextStorage, type ModelChange, RequestContext, type ScopeInit } from './context.js';
-import type { ActionEntry, ActivityDocument, UserRef } from './document.js';
-import { ActionLogError, ActionLogValidationError, fromZodIssues } from './errors.js';
-import { checkModelChange } from './model-change.js';
+import { DocumentBuilder } from './build/document-builder.js';
+import { KeyRedactor } from './build/sanitize/redactor.js';
+import { Sanitizer } from './build/sanitize/sanitizer.js';
+import { type ActionInput, createActionSchema } from './capture/action.js';
+import { type ActivityInput, activitySchema } from './capture/activity.js';
+import { contextStorage, RequestContext, type ScopeEnding, type ScopeInit } from './capture/context.js';
+import { REQUEST_ID } from './capture/ids.js';
+import { checkModelChange, type ModelChange } from './capture/model-change.js';
+import { defaultDescribeUser } from './capture/user.js';
 import { type ActionLoggerOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { KeyRedactor } from './sanitize/redactor.js';
-import { Sanitizer } from './sanitize/sanitizer.js';
-import type { RequestAppend, Store, StoreBatch } from './stores/store.js';
-import { defaultDescribeUser } from './user.js';
-import { BatchWriter, type WriterStats, type WriteStep } from './writer.js';
+import type { ActionEntry, ActivityDocument, RequestAppend, StoreBatch, UserRef } from './shared/document.js';
+import { ActionLogError, ActionLogValidationError, fromZodIssues } from './shared/errors.js';
+import type { Store } from './stores/store.js';
+import { BatchWriter, type WriterStats, type WriteStep } from './write/batch-writer.js';
 
 /** What `logger.run()` knows about a job, script or consumer run. */
 export interface RunMeta {
@@ -31,7 +32,7 @@ export interface RunMeta {
 const runMetaSchema = z.strictObject({
   module: z.string().min(1, 'must not be empty').optional(),
   user: z.unknown().optional(),
-  requestUuid: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 characters of [A-Za-z0-9._:-]').optional(),
+  requestUuid: z.string().regex(REQUEST_ID, 'must be 1-128 characters of [A-Za-z0-9._:-]').optional(),
   correlationId: z.string().min(1).max(256).optional(),
   metadata: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
 });
@@ -45,14 +46,13 @@ export function createActionLogger(options: ActionLoggerOptions): ActionLogger {
 
 /** Records model changes, actions and activities into per-request documents and writes them in batches. */
 export class ActionLogger {
-  /** @internal */ readonly options: ResolvedOptions;
-  /** @internal */ readonly sanitizer: Sanitizer;
+  private readonly options: ResolvedOptions;
+  private readonly sanitizer: Sanitizer;
   private readonly store: Store;
   private readonly builder: DocumentBuilder;
   private readonly writer: BatchWriter<QueueItem>;
   private readonly actionSchema: ReturnType<typeof createActionSchema>;
   private readonly describeUser: (user: unknown) => UserRef | null;
-  private readonly owner: ContextOwner;
   private initialized: Promise<void> | undefined;
 
   constructor(options: ActionLoggerOptions) {
@@ -83,15 +83,6 @@ export class ActionLogger {
       discard: (items) => this.discard(items),
       onError: (error) => this.report(error),
     });
-    this.owner = {
-      describeUser: this.describeUser,
-      ended: (ctx) => this.writer.enqueue({ kind: 'request', ctx }),
-      lateEvents: (ctx) => {
-        if (ctx.appendQueued) return;
-        ctx.appendQueued = true;
-        this.writer.enqueue({ kind: 'append', ctx });
-      },
-    };
     this.init().catch(() => {
       // Reported by init; the first write tries again.
     });
@@ -128,8 +119,16 @@ export class ActionLogger {
       failure = error ?? new Error('run() rejected without a reason');
       throw error;
     } finally {
-      ctx.run = { durationMs: ctx.elapsedMs(), error: failure === undefined ? null : errorSummary(failure) };
-      this.endScope(ctx, failure === undefined);
+      const ending = { run: { durationMs: ctx.elapsedMs(), error: failure === undefined ? null : errorSummary(failure) } };
+      // A logging error never hides the run's own.
+      if (failure !== undefined) this.endScope(ctx, ending);
+      else {
+        try {
+          this.queueScope(ctx, ending);
+        } catch (error) {
+          this.reportError(error);
+        }
+      }
     }
   }
 
@@ -211,42 +210,55 @@ export class ActionLogger {
     if (this.options.strict) throw error;
   }
 
-  /** @internal Opens a scope without entering it; the HTTP middleware and `run()` use this. */
+  /**
+   * For adapters: opens a scope without entering it (enter it with `contextStorage.run`, as the HTTP capture of
+   * `actionlog/adapter-kit` does). End it with `endScope`.
+   */
   openScope<Source>(init: ScopeInit<Source>): RequestContext {
-    return new RequestContext(init as ScopeInit, this.owner);
+    return new RequestContext(init as ScopeInit, this.describeUser);
   }
 
-  /** @internal Ends a scope, handing its document to the writer; never throws unless strict. */
-  endScope(ctx: RequestContext, mayThrow = true): void {
+  /**
+   * For adapters: ends a scope once and hands its document to the writer. `ending` is what the document shows of
+   * how it ended (the HTTP exchange). Never throws: errors go to `onError`.
+   */
+  endScope(ctx: RequestContext, ending?: ScopeEnding): void {
     try {
-      ctx.end();
+      this.queueScope(ctx, ending);
     } catch (error) {
-      if (mayThrow) this.reportError(error);
-      else this.report(error);
+      this.report(error);
     }
   }
 
-  /** @internal Writes the activity `options.activity.describe` gives for a finished HTTP request. */
-  describeActivity(req: unknown, ctx: RequestContext): void {
+  private queueScope(ctx: RequestContext, ending?: ScopeEnding): void {
+    if (ctx.ended) return;
+    // Described while the scope still holds the framework's request, which `end` lets go.
+    if (ending?.request) this.describeActivity(ctx);
+    if (ctx.end(ending)) this.writer.enqueue({ kind: 'request', ctx });
+  }
+
+  /** Writes the activity the `activity.describe` option gives for a finished HTTP request. */
+  private describeActivity(ctx: RequestContext): void {
     const describe = this.options.activity?.describe;
     if (!describe) return;
     try {
-      const input = describe(req);
+      const input = describe(ctx.source);
       if (input) this.activity(input, ctx);
     } catch (error) {
       this.report(error);
     }
   }
 
-  private inScope(context: RequestContext | null | undefined, add: (ctx: RequestContext) => void): void {
+  /** Adds an event to `context` (queueing an append when it is late), or to a document of its own. */
+  private inScope(context: RequestContext | null | undefined, add: (ctx: RequestContext) => boolean): void {
     if (context) {
-      add(context);
+      if (add(context)) this.writer.enqueue({ kind: 'append', ctx: context });
       return;
     }
     if (this.options.outsideContext === 'ignore') return;
     const ctx = this.openScope({ requestUuid: randomUUID(), module: this.options.module });
     add(ctx);
-    ctx.end();
+    this.queueScope(ctx);
   }
 
   private toActionEntry(input: z.output<typeof this.actionSchema>, context: RequestContext | undefined): ActionEntry {
@@ -301,8 +313,8 @@ export class ActionLogger {
     const batch: StoreBatch = { requests: [], actionLogs: [], modelLogs: [], activities: [] };
     const appends: RequestAppend[] = [];
     for (const item of items) {
-      if (item.kind === 'request') this.builder.request(item.ctx, batch);
-      else if (item.kind === 'append') appends.push(this.builder.append(item.ctx, batch));
+      if (item.kind === 'request') this.builder.request(item.ctx, item.ctx.takeEvents(), batch);
+      else if (item.kind === 'append') appends.push(this.builder.append(item.ctx, item.ctx.takeLateEvents(), batch));
       else batch.activities.push(item.doc);
     }
     this.builder.stampExpiry(batch);
@@ -313,22 +325,18 @@ export class ActionLogger {
     return steps;
   }
 
+  /** Items dropped from a full queue: their events are let go (events that come later still get written, as an append). */
   private discard(items: QueueItem[]): void {
     for (const item of items) {
-      if (item.kind === 'request') {
-        // Its document is lost; events that come later still get written, as an append.
-        item.ctx.state = 'written';
-        item.ctx.modelChanges = undefined;
-        item.ctx.actions = undefined;
-      } else if (item.kind === 'append') {
-        item.ctx.lateModelChanges = undefined;
-        item.ctx.lateActions = undefined;
-        item.ctx.appendQueued = false;
-      }
+      if (item.kind === 'request') item.ctx.takeEvents();
+      else if (item.kind === 'append') item.ctx.takeLateEvents();
     }
   }
 
-  /** @internal Hands an error to `onError`; never throws. */
+  /**
+   * For adapters: hands an error to `onError` and never throws, not even in strict mode (for response listeners
+   * and timers, where a throw could not reach the application). Elsewhere use `reportError`.
+   */
   report(error: unknown): void {
     const err = error instanceof Error ? error : new ActionLogError(String(error));
     try {

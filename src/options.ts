@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import type { ActivityInput } from './activity.js';
-import type { UserRef } from './document.js';
-import { ActionLogConfigError, fromZodIssues } from './errors.js';
-import { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS } from './sanitize/redactor.js';
+import { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS } from './build/sanitize/redactor.js';
+import type { ActivityInput } from './capture/activity.js';
+import type { UserRef } from './shared/document.js';
+import { ActionLogConfigError } from './shared/errors.js';
+import { parseOptions } from './shared/parse-options.js';
 import type { Store } from './stores/store.js';
 
 /** Options of `createActionLogger`. Every default lives in the schema below. */
@@ -124,14 +125,5 @@ export function resolveOptions(options: ActionLoggerOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new ActionLogConfigError([{ path: '', message: 'options must be an object with at least { store }' }]);
   }
-  const parsed = schema.safeParse(options);
-  if (!parsed.success) throw new ActionLogConfigError(fromZodIssues(parsed.error.issues));
-  return parsed.data;
-}
-
-/** Validates options of any other part (stores, middleware) with the same error type. */
-export function parseOptions<S extends z.ZodType>(schemaOf: S, options: unknown, what: string): z.output<S> {
-  const parsed = schemaOf.safeParse(options ?? {});
-  if (!parsed.success) throw new ActionLogConfigError(fromZodIssues(parsed.error.issues), what);
-  return parsed.data;
+  return parseOptions(schema, options, 'options');
 }

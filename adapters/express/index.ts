@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ActionLogger, HttpCapture, type HttpOptions, type HttpRequestReader } from 'actionlog';
+import type { ActionLogger } from 'actionlog';
+import { HttpCapture, type HttpOptions, type HttpRequestReader } from 'actionlog/adapter-kit';
 
 /** The parts of an Express (4 or 5) request the middleware reads. */
 export interface ExpressRequest extends IncomingMessage {
@@ -33,4 +34,4 @@ export function actionLog(logger: ActionLogger, options: ActionLogMiddlewareOpti
   };
 }
 
-export { contextOf } from 'actionlog';
+export { contextOf } from 'actionlog/adapter-kit';

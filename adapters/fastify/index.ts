@@ -1,5 +1,6 @@
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
-import { type ActionLogger, contextOf, HttpCapture, type HttpOptions, type HttpRequestReader } from 'actionlog';
+import type { ActionLogger } from 'actionlog';
+import { contextOf, HttpCapture, type HttpOptions, type HttpRequestReader } from 'actionlog/adapter-kit';
 
 export interface ActionLogPluginOptions extends HttpOptions<FastifyRequest> {
   logger: ActionLogger;

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ActionLogger, HttpCapture, type HttpOptions, type HttpRequestReader } from 'actionlog';
+import type { ActionLogger } from 'actionlog';
+import { HttpCapture, type HttpOptions, type HttpRequestReader } from 'actionlog/adapter-kit';
 
 /** The parts of a Koa context the middleware reads. */
 export interface KoaContext {
@@ -34,4 +35,4 @@ export function actionLog(logger: ActionLogger, options: ActionLogMiddlewareOpti
   };
 }
 
-export { contextOf } from 'actionlog';
+export { contextOf } from 'actionlog/adapter-kit';

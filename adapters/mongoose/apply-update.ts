@@ -1,6 +1,6 @@
 /* The state a MongoDB update produces, where it follows exactly from the document before it. */
 
-import { copyDocument } from 'actionlog';
+import { copyDocument } from 'actionlog/adapter-kit';
 
 type Doc = Record<string, unknown>;
 

@@ -1,19 +1,18 @@
 import { z } from 'zod';
-import { type ActionLogger, ActionLogConfigError } from 'actionlog';
+import type { ActionLogger } from 'actionlog';
+import { adapterOptionsShape, type AdapterOptions, assertLogger, ModelSelection, parseOptions } from 'actionlog/adapter-kit';
 import type { Document, Schema } from 'mongoose';
-import { type CaptureSettings, MongooseCapture } from './capture.js';
-import { addStamps } from './stamps.js';
+import { BulkWrites } from './bulk-writes.js';
+import { DocumentWrites } from './document-writes.js';
+import { FindAndModifyWrites } from './find-and-modify.js';
+import type { AnyModel, AnyQuery, Raw } from './mongoose-types.js';
+import { QUERY_WRITES, QueryWrites } from './query-writes.js';
+import { StoredDocuments } from './reads.js';
+import { ChangeRecorder } from './recorder.js';
+import { addStamps } from './stamps/index.js';
 
-/** Options of `actionLogPlugin(logger, options)`. */
-export interface ActionLogPluginOptions {
-  /** Only these models (by model name). Default: all. */
-  include?: string[];
-  /** Never these models. */
-  exclude?: string[];
-  /** Paths left out of old and new objects: for every model, or per model name. */
-  omit?: string[] | Record<string, string[]>;
-  /** A query-level write touching more documents records one summary entry instead. Default 1000. */
-  maxDocumentsPerQuery?: number;
+/** Options of `actionLogPlugin(logger, options)`: `include`/`exclude` take model names or models. */
+export interface ActionLogPluginOptions extends AdapterOptions {
   /**
    * How `updateOne`/`replaceOne`/`deleteOne` learn the old state: `'findAndModify'` (default) sends them as
    * findAndModify returning it, exact in one round trip; `'readBefore'` reads the document first.
@@ -32,26 +31,20 @@ export interface ActionLogSchemaOptions {
 }
 
 const pluginSchema = z.strictObject({
-  include: z.array(z.string().min(1)).optional(),
-  exclude: z.array(z.string().min(1)).optional(),
-  omit: z.union([z.array(z.string()), z.record(z.string(), z.array(z.string()))], { error: 'must be a list of paths, or lists per model name' }).optional(),
-  maxDocumentsPerQuery: z.number().int().min(1).default(1000),
-  singleDocumentWrites: z.enum(['findAndModify', 'readBefore']).default('findAndModify'),
+  ...adapterOptionsShape,
+  singleDocumentWrites: z.enum(['findAndModify', 'readBefore'], { error: 'must be "findAndModify" or "readBefore"' }).default('findAndModify'),
 });
 
-const schemaOptionSchema = z.union(
-  [z.literal(false), z.strictObject({ skip: z.boolean().optional(), omit: z.array(z.string()).optional(), stamps: z.boolean().optional() })],
-  { error: 'must be false or { skip?, omit?, stamps? }' },
-);
-
-const QUERY_WRITES = ['updateOne', 'updateMany', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete'] as const;
+const schemaOptionSchema = z.object({
+  actionLog: z
+    .union([z.literal(false), z.strictObject({ skip: z.boolean().optional(), omit: z.array(z.string()).optional(), stamps: z.boolean().optional() })], {
+      error: 'must be false or { skip?, omit?, stamps? }',
+    })
+    .optional(),
+});
 
 function isSubdocument(doc: Document): boolean {
   return (doc as { $isSubdocument?: boolean }).$isSubdocument === true;
-}
-
-function configError(issues: Array<{ path: PropertyKey[]; message: string }>, what: string): ActionLogConfigError {
-  return new ActionLogConfigError(issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })), what);
 }
 
 /**
@@ -59,28 +52,18 @@ function configError(issues: Array<{ path: PropertyKey[]; message: string }>, wh
  * `schema.plugin(actionLogPlugin(logger))`. Records every write of the schema's models as a model log.
  */
 export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOptions = {}): (schema: Schema) => void {
-  if (!logger || typeof (logger as Partial<ActionLogger>).recordModelChange !== 'function') {
-    throw new ActionLogConfigError([{ path: 'logger', message: 'must be an ActionLogger (createActionLogger)' }], 'actionLogPlugin options');
-  }
-  const parsed = pluginSchema.safeParse(options ?? {});
-  if (!parsed.success) throw configError(parsed.error.issues, 'actionLogPlugin options');
-  const o = parsed.data;
+  assertLogger(logger, 'actionLogPlugin options');
+  const o = parseOptions(pluginSchema, options, 'actionLogPlugin options');
 
   return function actionLog(schema: Schema): void {
-    const own = schemaOptionSchema.optional().safeParse(schema.get('actionLog' as never));
-    if (!own.success) throw configError(own.error.issues.map((i) => ({ ...i, path: ['actionLog', ...i.path] })), 'schema options');
-    if (own.data === false || own.data?.skip) return;
-    const settings: CaptureSettings = {
-      include: o.include ? new Set(o.include) : undefined,
-      exclude: new Set(o.exclude ?? []),
-      omitAll: Array.isArray(o.omit) ? o.omit : [],
-      omitByModel: o.omit && !Array.isArray(o.omit) ? o.omit : {},
-      omitBySchema: own.data?.omit ?? [],
-      maxDocumentsPerQuery: o.maxDocumentsPerQuery,
-      singleDocumentWrites: o.singleDocumentWrites,
-    };
-    const capture = new MongooseCapture(logger, settings);
-    if (own.data?.stamps) addStamps(schema, logger, capture);
+    const own = parseOptions(schemaOptionSchema, { actionLog: schema.get('actionLog' as never) }, 'schema options').actionLog;
+    if (own === false || own?.skip) return;
+    const recorder = new ChangeRecorder(logger, new ModelSelection<AnyModel>(o), own?.omit ?? [], o.maxDocumentsPerQuery);
+    const reads = new StoredDocuments(recorder);
+    const documents = new DocumentWrites(recorder, reads);
+    const queries = new QueryWrites(recorder, reads, o.singleDocumentWrites === 'findAndModify' ? new FindAndModifyWrites(recorder, reads) : undefined);
+    const bulk = new BulkWrites(recorder, reads);
+    if (own?.stamps) addStamps(schema, logger, documents);
 
     // Mongoose keeps a path's initial value on its first change once `savedState` exists: setting it when a
     // document loads gives save() its old state without a read, and costs nothing for documents only read.
@@ -91,29 +74,26 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
     });
     // `mongoose.plugin()` reaches subdocument schemas too: their changes are recorded with the top document.
     // Hooks return a promise only when they have I/O to wait for: Mongoose awaits nothing else.
-    schema.pre('save', function (this: Document, options?: { session?: unknown }) {
-      if (!isSubdocument(this)) return capture.beforeSave(this, options);
+    schema.pre('save', function (this: Document, saveOptions?: { session?: unknown }) {
+      if (!isSubdocument(this)) return documents.beforeSave(this, saveOptions);
     });
     schema.post('save', function (this: Document) {
-      if (!isSubdocument(this)) capture.afterSave(this);
+      if (!isSubdocument(this)) documents.afterSave(this);
     });
-    schema.post('insertMany', function (this: unknown, docs: unknown) {
-      capture.afterInsertMany(this as never, docs);
+    schema.post('insertMany', function (this: AnyModel, docs: unknown) {
+      documents.afterInsertMany(this, docs);
     });
     for (const op of QUERY_WRITES) {
-      schema.pre(op, { document: false, query: true }, function (this: never) {
-        return capture.beforeQuery(this);
+      schema.pre(op, { document: false, query: true }, function (this: AnyQuery) {
+        return queries.before(this);
       });
-      schema.post(op, { document: false, query: true }, function (this: never, result: unknown) {
-        return capture.afterQuery(this, result);
+      schema.post(op, { document: false, query: true }, function (this: AnyQuery, result: unknown) {
+        return queries.after(this, result);
       });
     }
     // Mongoose's bulkWrite middleware (8.2+); its types do not list the hook yet.
-    (schema.pre as unknown as (name: string, fn: (this: never, ops: unknown[], opts?: Record<string, unknown>) => unknown) => void)(
-      'bulkWrite',
-      function (this: never, ops: unknown[], opts?: Record<string, unknown>) {
-        return capture.beforeBulkWrite(this, ops, opts);
-      },
-    );
+    (schema.pre as unknown as (name: string, fn: (this: AnyModel, ops: unknown[], opts?: Raw) => unknown) => void)('bulkWrite', function (this: AnyModel, ops: unknown[], opts?: Raw) {
+      return bulk.before(this, ops, opts);
+    });
   };
 }

@@ -1,4 +1,4 @@
-import { copyDocument } from 'actionlog';
+import { copyDocument } from 'actionlog/adapter-kit';
 import type { EntityMetadata, ObjectLiteral } from 'typeorm';
 
 type ColumnMetadata = EntityMetadata['columns'][number];

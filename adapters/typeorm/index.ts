@@ -1,3 +1,9 @@
+import { installQueryWriteHooks } from './patches.js';
+import { captureQueryWrite, recorderFor } from './query-writes.js';
+
+// Once per process, when this entry is loaded: query-level writes reach the capture (see patches.ts).
+installQueryWriteHooks(recorderFor, captureQueryWrite);
+
 export { ActionLogSubscriber, type ActionLogSubscriberOptions } from './subscriber.js';
 export { actionLogEntities, ActionLogMigration1763856000000 as ActionLogMigration, type SqlStoreDialect } from './store-entities.js';
 export { SqlStore, type SqlStoreOptions } from 'actionlog';

@@ -2,10 +2,10 @@
 
 import type { DataSource, EntityMetadata, ObjectLiteral, QueryBuilder, QueryRunner } from 'typeorm';
 import { hydrate } from './entity-state.js';
+import { interceptStatement } from './patches.js';
+import { metadataOf, type WriteBuilder } from './write-builder.js';
 
-type WriteBuilder = QueryBuilder<ObjectLiteral>;
 type ColumnMetadata = EntityMetadata['columns'][number];
-type Query = (this: QueryRunner, sql: string, parameters?: unknown[], structured?: boolean) => Promise<unknown>;
 
 export interface ReturnedRows {
   /** What the write returns to its caller, as without actionlog. */
@@ -88,7 +88,7 @@ export async function runReturningRows(
   run: () => Promise<unknown>,
   reportError: (error: unknown) => void,
 ): Promise<ReturnedRows> {
-  const metadata = qb.expressionMap.mainAlias!.metadata;
+  const metadata = metadataOf(qb);
   const columns = storedColumns(metadata);
   const returned = columns.map((c, i) => {
     const name = qb.escape(c.databaseName);
@@ -98,33 +98,25 @@ export async function runReturningRows(
   qb.expressionMap.returning = `${MARKER} ${returned.join(', ')}`;
   let records: ObjectLiteral[] = [];
   let count = 0;
-  const original = runner.query as Query;
-  const own = Object.hasOwn(runner, 'query');
-  const restore = () => {
-    if (own) runner.query = original as QueryRunner['query'];
-    else delete (runner as Partial<QueryRunner>).query;
-  };
+  const restore = interceptStatement(runner, MARKER, async (original, self, sql, parameters, structured) => {
+    const wrapped = `WITH "actionlog_rows" AS (${sql}) SELECT (SELECT count(*) FROM "actionlog_rows") AS "actionlog_count", * FROM "actionlog_rows" LIMIT ${take}`;
+    let answer: { records?: ObjectLiteral[] };
+    try {
+      answer = (await original.call(self, wrapped, parameters, true)) as typeof answer;
+    } catch (error) {
+      // Outside a transaction the failed statement changed nothing: run the caller's own, unrecorded. (Its own
+      // error, if that is what failed, comes back from it.) Inside one, the transaction is lost either way.
+      if (self.isTransactionActive) throw error;
+      reportError(error);
+      return original.call(self, sql.slice(0, sql.lastIndexOf(` RETURNING ${MARKER}`)), parameters, structured);
+    }
+    records = answer.records ?? [];
+    count = records.length > 0 ? Number(records[0]!.actionlog_count) : 0;
+    // What the plain UPDATE or DELETE answers: no rows, and the number changed.
+    const plain = Object.assign(Object.create(Object.getPrototypeOf(answer) as object) as object, { records: [], raw: [[], count], affected: count });
+    return structured ? plain : (plain as { raw: unknown }).raw;
+  });
   try {
-    runner.query = async function query(this: QueryRunner, sql: string, parameters?: unknown[], structured?: boolean) {
-      if (!sql.includes(MARKER)) return original.call(this, sql, parameters, structured);
-      restore();
-      const wrapped = `WITH "actionlog_rows" AS (${sql}) SELECT (SELECT count(*) FROM "actionlog_rows") AS "actionlog_count", * FROM "actionlog_rows" LIMIT ${take}`;
-      let answer: { records?: ObjectLiteral[] };
-      try {
-        answer = (await original.call(this, wrapped, parameters, true)) as typeof answer;
-      } catch (error) {
-        // Outside a transaction the failed statement changed nothing: run the caller's own, unrecorded. (Its own
-        // error, if that is what failed, comes back from it.) Inside one, the transaction is lost either way.
-        if (this.isTransactionActive) throw error;
-        reportError(error);
-        return original.call(this, sql.slice(0, sql.lastIndexOf(` RETURNING ${MARKER}`)), parameters, structured);
-      }
-      records = answer.records ?? [];
-      count = records.length > 0 ? Number(records[0]!.actionlog_count) : 0;
-      // What the plain UPDATE or DELETE answers: no rows, and the number changed.
-      const plain = Object.assign(Object.create(Object.getPrototypeOf(answer) as object) as object, { records: [], raw: [[], count], affected: count });
-      return structured ? plain : (plain as { raw: unknown }).raw;
-    } as QueryRunner['query'];
     const result = await run();
     const row = (record: ObjectLiteral, prefix: string) => hydrate(metadata, Object.fromEntries(columns.map((c, i) => [c.databaseName, record[`${prefix}${i}`]])));
     return { result, count, rows: records.map((r) => ({ old: row(r, 'o'), next: deletes ? null : row(r, 'n') })) };

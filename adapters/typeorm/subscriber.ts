@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { type ActionLogger, ActionLogConfigError, type ModelChange, type RequestContext, type UserRef } from 'actionlog';
+import type { ActionLogger, RequestContext, UserRef } from 'actionlog';
+import { adapterOptionsShape, type AdapterOptions, assertLogger, guard, type ModelChange, ModelSelection, parseOptions, TransactionBuffer } from 'actionlog/adapter-kit';
 import {
   EventSubscriber,
   type EntityMetadata,
@@ -15,21 +16,16 @@ import {
   type UpdateEvent,
 } from 'typeorm';
 import { idMapOf, modelIdOf, namespaceOf, overlayState, plainState } from './entity-state.js';
-import { handledByQueryHook, installQueryWriteHooks, SUBSCRIBER } from './query-writes.js';
+import { SUBSCRIBER } from './query-writes.js';
 import { insertStamps, isStamped, softDeleteStamps, updateStamps } from './stamps.js';
 import { isStoreEntity } from './store-entities.js';
-import { TransactionBuffer } from './transaction-buffer.js';
+import { handledByQueryHook } from './write-builder.js';
 
-/** Options of `new ActionLogSubscriber(logger, options)`. */
-export interface ActionLogSubscriberOptions {
-  /** Only these entities (class names or classes). Default: all. */
-  include?: Array<string | Function>;
-  /** Never these entities. */
-  exclude?: Array<string | Function>;
-  /** Property paths left out of old and new objects: for every entity, or per entity class name. */
-  omit?: string[] | Record<string, string[]>;
-  /** A query-level write touching more rows records one summary entry instead. Default 1000. */
-  maxDocumentsPerQuery?: number;
+/**
+ * Options of `new ActionLogSubscriber(logger, options)`: `include`/`exclude` take entity classes or names, `omit`
+ * property paths (for every entity, or per entity name).
+ */
+export interface ActionLogSubscriberOptions extends AdapterOptions {
   /**
    * How query-level update/delete/softDelete/restore learn the rows they change: `'auto'` (default) has
    * PostgreSQL 18+ return them from the statement itself; elsewhere, and with `'readBefore'`, they are read first.
@@ -37,16 +33,10 @@ export interface ActionLogSubscriberOptions {
   queryWrites?: 'auto' | 'readBefore';
 }
 
-const entityRef = z.union([z.string().min(1), z.custom<Function>((v) => typeof v === 'function')], { error: 'must be an entity class or name' });
 const schema = z.strictObject({
-  include: z.array(entityRef).optional(),
-  exclude: z.array(entityRef).optional(),
-  omit: z.union([z.array(z.string()), z.record(z.string(), z.array(z.string()))], { error: 'must be a list of paths, or lists per entity' }).optional(),
-  maxDocumentsPerQuery: z.number().int().min(1).default(1000),
-  queryWrites: z.enum(['auto', 'readBefore']).default('auto'),
+  ...adapterOptionsShape,
+  queryWrites: z.enum(['auto', 'readBefore'], { error: 'must be "auto" or "readBefore"' }).default('auto'),
 });
-
-const nameOf = (ref: string | Function) => (typeof ref === 'string' ? ref : ref.name);
 
 /**
  * Records every TypeORM write as a model log: `save`, `insert`, `remove`, `softRemove`, `recover`, `upsert`,
@@ -70,52 +60,28 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
   readonly [SUBSCRIBER] = true;
   /** @internal */ readonly maxDocumentsPerQuery: number;
   /** @internal */ readonly queryWrites: 'auto' | 'readBefore';
-  private readonly include: Set<string> | undefined;
-  private readonly exclude: Set<string>;
-  private readonly omitAll: string[];
-  private readonly omitByEntity: Record<string, string[]>;
-  private readonly buffer = new TransactionBuffer();
-  private readonly omits = new WeakMap<EntityMetadata, string[]>();
+  private readonly selection: ModelSelection<EntityMetadata>;
+  private readonly buffer = new TransactionBuffer<QueryRunner>();
 
   constructor(
     /** @internal */ readonly logger: ActionLogger,
     options: ActionLogSubscriberOptions = {},
   ) {
-    if (!logger || typeof (logger as Partial<ActionLogger>).recordModelChange !== 'function') {
-      throw new ActionLogConfigError([{ path: 'logger', message: 'must be an ActionLogger (createActionLogger)' }], 'ActionLogSubscriber options');
-    }
-    const parsed = schema.safeParse(options ?? {});
-    if (!parsed.success) {
-      throw new ActionLogConfigError(
-        parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-        'ActionLogSubscriber options',
-      );
-    }
-    const o = parsed.data;
+    assertLogger(logger, 'ActionLogSubscriber options');
+    const o = parseOptions(schema, options, 'ActionLogSubscriber options');
     this.maxDocumentsPerQuery = o.maxDocumentsPerQuery;
     this.queryWrites = o.queryWrites;
-    this.include = o.include ? new Set(o.include.map(nameOf)) : undefined;
-    this.exclude = new Set((o.exclude ?? []).map(nameOf));
-    this.omitAll = Array.isArray(o.omit) ? o.omit : [];
-    this.omitByEntity = o.omit && !Array.isArray(o.omit) ? o.omit : {};
-    installQueryWriteHooks();
+    this.selection = new ModelSelection(o);
   }
 
   /** @internal Whether writes to this entity are recorded. */
-  audits(metadata: EntityMetadata): boolean {
-    if (isStoreEntity(metadata)) return false;
-    const names = [metadata.name, metadata.targetName];
-    if (this.include && !names.some((n) => this.include!.has(n))) return false;
-    return !names.some((n) => this.exclude.has(n));
+  records(metadata: EntityMetadata): boolean {
+    return !isStoreEntity(metadata) && this.selection.records([metadata.name, metadata.targetName]);
   }
 
   /** @internal A model change of `metadata`, with this subscriber's omissions. */
   change(metadata: EntityMetadata, fields: Pick<ModelChange, 'action' | 'model_id' | 'old_object' | 'new_object'> & Partial<ModelChange>): ModelChange {
-    let omit = this.omits.get(metadata);
-    if (!omit) {
-      omit = [...this.omitAll, ...(this.omitByEntity[metadata.name] ?? [])];
-      this.omits.set(metadata, omit);
-    }
+    const omit = this.selection.omitFor(metadata, metadata.name);
     const change: ModelChange = Object.assign(
       {
         model: metadata.tableName,
@@ -126,7 +92,7 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
       },
       fields,
     );
-    if (omit.length) change.omit = omit;
+    if (omit) change.omit = omit;
     return change;
   }
 
@@ -134,7 +100,7 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
   record(change: ModelChange, runner: QueryRunner | undefined): void {
     try {
       const context: RequestContext | null = this.logger.current() ?? null;
-      if (runner?.isTransactionActive) this.buffer.add(runner, { change, context });
+      if (runner?.isTransactionActive) this.buffer.add(runner, Math.max(1, depthOf(runner)), { change, context });
       else this.logger.recordModelChange(change, context);
     } catch (error) {
       this.logger.reportError(error);
@@ -152,18 +118,18 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
   }
 
   beforeInsert(event: InsertEvent<ObjectLiteral>): void {
-    if (!event.entity || !isStamped(event.metadata) || !this.audits(event.metadata)) return;
+    if (!event.entity || !isStamped(event.metadata) || !this.records(event.metadata)) return;
     this.guard(() => insertStamps(event.entity, this.currentUser()));
   }
 
   beforeUpdate(event: UpdateEvent<ObjectLiteral>): void {
     // Query-level updates (no database entity) get their stamps in the query hook.
-    if (!event.entity || !event.databaseEntity || !isStamped(event.metadata) || !this.audits(event.metadata)) return;
+    if (!event.entity || !event.databaseEntity || !isStamped(event.metadata) || !this.records(event.metadata)) return;
     this.guard(() => updateStamps(event.entity!, event.databaseEntity, this.currentUser()));
   }
 
   afterInsert(event: InsertEvent<ObjectLiteral>): void {
-    if (!this.audits(event.metadata) || handledByQueryHook(event.entity)) return;
+    if (!this.records(event.metadata) || handledByQueryHook(event.entity)) return;
     this.guard(() => {
       const state = plainState(event.metadata, event.entity);
       this.record(
@@ -175,7 +141,7 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
 
   afterUpdate(event: UpdateEvent<ObjectLiteral>): void {
     // Query-level updates carry no database entity: the query hook records them.
-    if (!event.databaseEntity || !this.audits(event.metadata) || handledByQueryHook(event.entity)) return;
+    if (!event.databaseEntity || !this.records(event.metadata) || handledByQueryHook(event.entity)) return;
     this.guard(() => {
       const before = plainState(event.metadata, event.databaseEntity);
       const after = overlayState(event.metadata, before, event.entity);
@@ -188,7 +154,7 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
 
   afterRemove(event: RemoveEvent<ObjectLiteral>): void {
     // By now TypeORM has stripped the primary key from `event.entity`: the id comes from entityId / databaseEntity.
-    if (!event.databaseEntity || !this.audits(event.metadata)) return;
+    if (!event.databaseEntity || !this.records(event.metadata)) return;
     this.guard(() => {
       this.record(
         this.change(event.metadata, {
@@ -211,21 +177,17 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
   }
 
   afterTransactionCommit(event: TransactionCommitEvent): void {
-    for (const pending of this.buffer.committed(event.queryRunner)) {
-      try {
-        this.logger.recordModelChange(pending.change, pending.context);
-      } catch (error) {
-        this.logger.reportError(error);
-      }
+    for (const pending of this.buffer.committed(event.queryRunner, depthOf(event.queryRunner))) {
+      this.guard(() => this.logger.recordModelChange(pending.change, pending.context));
     }
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
-    this.buffer.rolledBack(event.queryRunner);
+    this.buffer.rolledBack(event.queryRunner, depthOf(event.queryRunner));
   }
 
   private async softChange(action: 'SoftDeleted' | 'Restored', event: SoftRemoveEvent<ObjectLiteral> | RecoverEvent<ObjectLiteral>): Promise<void> {
-    if (!event.databaseEntity || !this.audits(event.metadata)) return;
+    if (!event.databaseEntity || !this.records(event.metadata)) return;
     try {
       const before = plainState(event.metadata, event.databaseEntity);
       const after = overlayState(event.metadata, before, event.entity);
@@ -249,11 +211,12 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
     }
   }
 
-  private guard(fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      this.logger.reportError(error);
-    }
+  private guard(work: () => void): void {
+    guard(this.logger, work);
   }
+}
+
+/** TypeORM keeps the nesting level (0 = no transaction, 2+ = inside savepoints) as a protected field. */
+function depthOf(runner: QueryRunner): number {
+  return (runner as unknown as { transactionDepth?: number }).transactionDepth ?? (runner.isTransactionActive ? 1 : 0);
 }

@@ -14,6 +14,7 @@ import express from 'express';
 // The built package, as users run it (`npm run bench` builds first).
 import { createActionLogger, MemoryStore } from 'actionlog';
 import { actionLog } from 'actionlog/express';
+import { orderChange } from '../../examples/shared/orders.js';
 import { nullStore, reportUsage } from '../support.js';
 
 const mode = process.env.BENCH_MODE ?? 'baseline';
@@ -35,15 +36,7 @@ app.use(express.json());
 app.post('/orders/:id', (req, res) => {
   const order = { _id: req.params.id, ...req.body, status: 'paid' };
   // What an ORM plugin reports for the write this endpoint stands for.
-  logger?.recordModelChange({
-    action: 'Updated',
-    model: 'orders',
-    model_class_name: 'Order',
-    model_namespace: 'shop.orders',
-    model_id: req.params.id,
-    old_object: { ...order, status: 'new' },
-    new_object: order,
-  });
+  logger?.recordModelChange(orderChange(req.params.id, { old_object: { ...order, status: 'new' }, new_object: order }));
   res.status(200).json(order);
 });
 const server = app.listen(0, '127.0.0.1', () => console.log(`PORT ${(server.address() as AddressInfo).port}`));

@@ -1,39 +1,6 @@
-import type {
-  ActionEntry,
-  ActionLogDocument,
-  ActivityDocument,
-  ModelLog,
-  ModelLogDocument,
-  RequestDocument,
-} from '../document.js';
+import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestAppend, RequestDocument, StoreBatch } from '../shared/document.js';
 
-/**
- * What the writer hands a store in one call. A retry passes the very same objects: a store may stamp
- * its ids on them (as the MongoDB driver does with `_id`) to make the retry idempotent. The objects are
- * the store's from then on: the writer never reads or changes them again.
- */
-export interface StoreBatch {
-  requests: RequestDocument[];
-  /** The `action_logs` mirror, when enabled. */
-  actionLogs: ActionLogDocument[];
-  /** The `model_logs` mirror, when enabled, and model logs spilled out of their request document. */
-  modelLogs: ModelLogDocument[];
-  activities: ActivityDocument[];
-}
-
-/** Events recorded after their request document went to the writer, to add to that document. */
-export interface RequestAppend {
-  /** Idempotency key: an append applied twice is stored once. */
-  append_id: string;
-  request_uuid: string;
-  module: string;
-  model_logs: ModelLog[];
-  actions: ActionEntry[];
-  /** Model logs of this append that went to `model_logs` instead. */
-  model_logs_spilled: number;
-  /** Actions of this append that went only to `action_logs`. */
-  actions_spilled: number;
-}
+export type { RequestAppend, StoreBatch };
 
 export type SortOrder = 'asc' | 'desc';
 

@@ -14,7 +14,7 @@ import {
 } from './errors.js';
 import { Collection, type CollectionView, Database, DirectView, getPath, idOf, type IndexSpec, keyOf, now, TransactionView } from './storage.js';
 import { applyUpdate, assertSupportedStatement, upsertDocument } from './update.js';
-import { copyDocument } from '../../../src/stores/copy.js';
+import { copyDocument } from 'actionlog/adapter-kit';
 
 /** Fields any command may carry; they change nothing here (one node, no auth, no read preferences). */
 const GENERIC_FIELDS = new Set([

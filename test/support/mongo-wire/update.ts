@@ -2,7 +2,7 @@ import { ObjectId, type Document } from 'bson';
 import { updateOne } from 'mingo';
 import { badValue, CommandError, immutableField, notImplemented } from './errors.js';
 import { keyOf } from './storage.js';
-import { copyDocument } from '../../../src/stores/copy.js';
+import { copyDocument } from 'actionlog/adapter-kit';
 
 const UPDATE_OPERATORS = new Set([
   '$set',

@@ -1,0 +1,8 @@
+import type { Model, Query } from 'mongoose';
+
+// Mongoose's generic types carry each model's document type; the capture handles every model alike.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type AnyModel = Model<any>;
+export type AnyQuery = Query<any, any>;
+/** A stored document or a value inside one, as the driver returns it. */
+export type Raw = Record<string, any>;

@@ -1,0 +1,93 @@
+/*
+ * Every place actionlog reaches into Mongoose or the MongoDB driver past their documented API, in one file.
+ * Each is installed once per object it changes and leaves the object working as before for everyone else.
+ * Checked with Mongoose 9.12 and the mongodb driver 7.x; should an internal be missing, the capture falls back
+ * to documented calls (reading before the write) or records nothing and reports why.
+ */
+import type { Raw } from './mongoose-types.js';
+
+/**
+ * Mongoose 9 `Query#mongooseCollection` (internal): the collection a query sends its command through. Replaced
+ * for this one query by a view whose `op` calls `send` (which restores it first), so that `updateOne`,
+ * `replaceOne` and `deleteOne` can go out as findAndModify. False when the internal is not there.
+ */
+export function sendQueryThrough(query: object, op: string, alternative: string, send: (collection: Raw, filter: Raw, ...args: unknown[]) => Promise<Raw>): boolean {
+  const q = query as { mongooseCollection?: Raw };
+  const collection = q.mongooseCollection;
+  if (typeof collection?.[op] !== 'function' || typeof collection[alternative] !== 'function') return false;
+  const view = Object.create(collection, {
+    [op]: {
+      value: (filter: Raw, ...args: unknown[]) => {
+        q.mongooseCollection = collection;
+        return send(collection, filter, ...args);
+      },
+    },
+  }) as Raw;
+  q.mongooseCollection = view;
+  return true;
+}
+
+const BULK = Symbol.for('actionlog.bulk-write');
+const wrappedCollections = new WeakSet<object>();
+
+/**
+ * Mongoose's `bulkWrite` middleware (8.2+) sees the operations before they are cast; its collection wrapper's
+ * `bulkWrite` sees them cast. `handOver` (Mongoose internal `base.overwriteMiddlewareArguments`) passes `audit`
+ * from the middleware to the collection, whose `bulkWrite` is wrapped once to run `around` the write.
+ */
+export function handBulkWriteTo<Audit>(
+  model: { base: unknown; collection: unknown },
+  ops: unknown[],
+  options: Raw | undefined,
+  audit: Audit,
+  around: (audit: Audit, ops: Raw[], options: Raw, write: () => Promise<Raw>) => Promise<Raw>,
+): unknown {
+  const collection = model.collection as Raw;
+  if (!wrappedCollections.has(collection)) {
+    wrappedCollections.add(collection);
+    const original = collection.bulkWrite as (ops: Raw[], options?: Raw) => Promise<Raw>;
+    collection.bulkWrite = function bulkWrite(ops: Raw[], options: Raw | undefined) {
+      const given = options?.[BULK as unknown as string] as Audit | undefined;
+      if (given === undefined) return original.call(collection, ops, options);
+      const { [BULK as unknown as string]: _, ...clean } = options as Raw;
+      return around(given, ops, clean, () => original.call(collection, ops, clean));
+    };
+  }
+  const base = model.base as { overwriteMiddlewareArguments(...args: unknown[]): unknown };
+  return base.overwriteMiddlewareArguments(ops, Object.assign({}, options, { [BULK]: audit }));
+}
+
+/** The parts of a driver ClientSession watched. */
+export interface SessionLike {
+  inTransaction(): boolean;
+  startTransaction(...args: unknown[]): unknown;
+  commitTransaction(...args: unknown[]): Promise<unknown>;
+  abortTransaction(...args: unknown[]): Promise<unknown>;
+}
+
+const watchedSessions = new WeakSet<object>();
+
+/**
+ * Driver `ClientSession`: its transaction methods, wrapped once per session (not on the prototype: Mongoose may
+ * bring its own copy of the driver). The driver's `withTransaction` calls them through `this`, so retries are seen.
+ */
+export function watchTransactions(session: SessionLike, on: { started(): void; aborted(): void; committed(): void }): void {
+  if (watchedSessions.has(session)) return;
+  watchedSessions.add(session);
+  const start = session.startTransaction.bind(session);
+  const commit = session.commitTransaction.bind(session);
+  const abort = session.abortTransaction.bind(session);
+  session.startTransaction = (...args: unknown[]) => {
+    on.started();
+    return start(...args);
+  };
+  session.abortTransaction = async (...args: unknown[]) => {
+    on.aborted();
+    return abort(...args);
+  };
+  session.commitTransaction = async (...args: unknown[]) => {
+    const result = await commit(...args);
+    on.committed();
+    return result;
+  };
+}

@@ -1,0 +1,82 @@
+import { copyDocument } from 'actionlog/adapter-kit';
+import { applyUpdate } from './apply-update.js';
+import { idOf } from './model-info.js';
+import type { AnyModel, AnyQuery, Raw } from './mongoose-types.js';
+import type { ChangeRecorder } from './recorder.js';
+
+interface Cursor {
+  toArray(): Promise<Raw[]>;
+}
+
+export interface ReadOptions {
+  limit?: number;
+  sort?: unknown;
+  collation?: unknown;
+  session?: unknown;
+  /** Read omitted paths too (to tell whether a write changed anything). */
+  whole?: boolean;
+}
+
+/**
+ * Whole stored documents, through the driver: a filter already cast, no Mongoose query to build, and no
+ * middleware (neither this capture's nor soft-delete hiding). Buffered like any operation before connecting.
+ */
+export class StoredDocuments {
+  private readonly projections = new WeakMap<AnyModel, Raw | undefined>();
+
+  constructor(private readonly recorder: ChangeRecorder) {}
+
+  async read(model: AnyModel, filter: Raw, options: ReadOptions): Promise<Raw[]> {
+    const driverOptions: Raw = {};
+    const projection = options.whole ? undefined : this.projectionFor(model);
+    if (projection) driverOptions.projection = projection;
+    if (options.limit !== undefined) driverOptions.limit = options.limit;
+    if (options.sort) driverOptions.sort = options.sort;
+    if (options.collation) driverOptions.collation = options.collation;
+    if (options.session) driverOptions.session = options.session;
+    // Mongoose's collection answers with a promise of the cursor while it buffers (before connecting).
+    const collection = model.collection as unknown as { find(filter: Raw, options: Raw): Cursor | Promise<Cursor> };
+    const cursor = await collection.find(filter, driverOptions);
+    return cursor.toArray();
+  }
+
+  async readById(model: AnyModel, id: unknown, session: unknown): Promise<Raw | null> {
+    return (await this.read(model, { _id: id }, { limit: 1, session }))[0] ?? null;
+  }
+
+  /** New states by id: computed from the update where exact, read back by `_id` where not. */
+  async statesAfter(model: AnyModel, befores: Raw[], update: Raw | null, session: unknown, whole = false): Promise<Map<string | null, Raw>> {
+    const out = new Map<string | null, Raw>();
+    const unknown: unknown[] = [];
+    for (const before of befores) {
+      const computed = update ? applyUpdate(before, update) : undefined;
+      if (computed) out.set(idOf(before), computed);
+      else unknown.push(before._id);
+    }
+    if (unknown.length > 0) {
+      for (const doc of await this.read(model, { _id: { $in: unknown } }, { session, whole })) out.set(idOf(doc), doc);
+    }
+    return out;
+  }
+
+  /** Omitted paths are not read at all (a path inside another omitted one would collide). Worked out once per model. */
+  projectionFor(model: AnyModel): Raw | undefined {
+    if (this.projections.has(model)) return this.projections.get(model);
+    const omit = this.recorder.omitFor(model) ?? [];
+    const top = omit.filter((path) => path !== '_id' && !omit.some((other) => path.startsWith(`${other}.`)));
+    const projection = top.length > 0 ? Object.fromEntries(top.map((path) => [path, 0])) : undefined;
+    this.projections.set(model, projection);
+    return projection;
+  }
+}
+
+/** The query's filter cast to its schema (ObjectIds, dates...), as Mongoose sends it; the query itself is left alone. */
+export function castFilter(query: AnyQuery): Raw {
+  return query.cast(query.model, copyDocument(query.getFilter())) as Raw;
+}
+
+/** The session of `connection.transaction()` when Mongoose's `transactionAsyncLocalStorage` is on. */
+export function sessionFromStorage(model: AnyModel): unknown {
+  const base = (model.db as unknown as { base?: { transactionAsyncLocalStorage?: { getStore(): { session?: unknown } | undefined } } }).base;
+  return base?.transactionAsyncLocalStorage?.getStore()?.session ?? null;
+}

@@ -1,0 +1,96 @@
+import { type BetterSqliteLike, preparedStatement } from 'actionlog/adapter-kit';
+import type { EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
+import { hydrate, idMapOf } from './entity-state.js';
+import { dataSourceOf, metadataOf, type WhereKind, type WriteBuilder } from './write-builder.js';
+
+/** The internals of a write builder the raw pre-read uses (public in JavaScript, protected in TypeORM's types). */
+interface BuilderInternals {
+  createWhereExpression(): string;
+  getTableName(tablePath: string): string;
+  getMainTableName(): string;
+  replacePropertyNamesForTheWholeQuery(sql: string): string;
+}
+
+/**
+ * The rows a where-write will touch, read with the write's own WHERE as plain SQL: TypeORM's query building
+ * costs more than the read itself. Falls back to a query-builder read if the builder does not lend itself.
+ */
+export async function readTargets(qb: WriteBuilder, kind: WhereKind, runner: QueryRunner | undefined, take: number, lock: boolean): Promise<ObjectLiteral[]> {
+  const metadata = metadataOf(qb);
+  let sql: string;
+  let params: unknown[];
+  const driver = dataSourceOf(qb).driver as { options: { type: string }; databaseConnection?: unknown };
+  const sqlite = driver.options.type === 'better-sqlite3' ? (driver.databaseConnection as BetterSqliteLike | undefined) : undefined;
+  try {
+    const b = qb as unknown as BuilderInternals;
+    const table = b.getTableName(b.getMainTableName());
+    let where = b.createWhereExpression();
+    const deleted = metadata.deleteDateColumn ? qb.escape(metadata.deleteDateColumn.databaseName) : undefined;
+    if (deleted && (kind === 'soft-delete' || kind === 'restore')) {
+      const condition = `${deleted} IS ${kind === 'soft-delete' ? 'NULL' : 'NOT NULL'}`;
+      where = where ? `${where} AND ${condition}` : ` WHERE ${condition}`;
+    }
+    const query = withColumnNames(b, metadata, qb.expressionMap.mainAlias!.name, `SELECT * FROM ${table}${where} LIMIT ${take}${lock && runner?.isTransactionActive ? ' FOR UPDATE' : ''}`);
+    [sql, params] = dataSourceOf(qb).driver.escapeQueryWithParameters(query, sqlite ? boundIntegers(qb.getParameters()) : qb.getParameters());
+  } catch {
+    return readTargetsWithBuilder(qb, kind, runner, take, lock);
+  }
+  // better-sqlite3 is read directly, synchronously, on the one connection (inside the app's transaction when
+  // one is open), through a statement prepared once.
+  const rows: ObjectLiteral[] = sqlite ? preparedStatement(sqlite, sql).all(...params) : await (runner ?? dataSourceOf(qb).createQueryRunner()).query(sql, params);
+  return rows.map((raw) => hydrate(metadata, raw));
+}
+
+const namedQueries = new WeakMap<EntityMetadata, Map<string, string>>();
+
+/**
+ * The query with property paths replaced by column names, as TypeORM does for the write itself. The text
+ * holds parameter placeholders, not values, so a few shapes per entity recur: each is worked out once.
+ */
+function withColumnNames(b: BuilderInternals, metadata: EntityMetadata, alias: string, sql: string): string {
+  let named = namedQueries.get(metadata);
+  if (!named) {
+    named = new Map();
+    namedQueries.set(metadata, named);
+  }
+  // Which names are replaced depends on the builder's alias.
+  const key = `${alias}\n${sql}`;
+  let out = named.get(key);
+  if (out === undefined) {
+    out = b.replacePropertyNamesForTheWholeQuery(sql);
+    if (named.size >= 200) named.clear();
+    named.set(key, out);
+  }
+  return out;
+}
+
+/**
+ * TypeORM's SQLite driver writes numbers into the SQL text, so every id would be a statement of its own to
+ * prepare. Integers passed as BigInt are bound instead, and compare exactly as the literal would.
+ */
+function boundIntegers(parameters: ObjectLiteral): ObjectLiteral {
+  const out: ObjectLiteral = {};
+  for (const [key, value] of Object.entries(parameters)) out[key] = Number.isSafeInteger(value) ? BigInt(value as number) : value;
+  return out;
+}
+
+async function readTargetsWithBuilder(qb: WriteBuilder, kind: WhereKind, runner: QueryRunner | undefined, take: number, lock: boolean): Promise<ObjectLiteral[]> {
+  const metadata = metadataOf(qb);
+  const alias = qb.expressionMap.mainAlias!.name;
+  const select = qb.clone().select(alias);
+  if (runner) select.setQueryRunner(runner);
+  // An UPDATE or DELETE reaches soft-deleted rows too; soft-delete only live ones; restore only deleted ones.
+  if (kind !== 'soft-delete') select.withDeleted();
+  if (kind === 'restore' && metadata.deleteDateColumn) select.andWhere(`${select.escape(alias)}.${select.escape(metadata.deleteDateColumn.databaseName)} IS NOT NULL`);
+  select.expressionMap.orderBys = {};
+  select.limit(take);
+  if (lock && runner?.isTransactionActive) select.setLock('pessimistic_write');
+  return select.getMany();
+}
+
+export async function readByIds(metadata: EntityMetadata, rows: ObjectLiteral[], runner: QueryRunner | undefined): Promise<ObjectLiteral[]> {
+  const ids = rows.map((r) => idMapOf(metadata, r)).filter((id): id is ObjectLiteral => id !== undefined);
+  if (ids.length === 0) return [];
+  const manager = runner?.manager ?? metadata.connection.manager;
+  return manager.createQueryBuilder(metadata.target, 'row').withDeleted().whereInIds(ids).getMany();
+}

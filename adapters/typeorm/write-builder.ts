@@ -1,0 +1,82 @@
+import type { UserRef } from 'actionlog';
+import type { ModelChange } from 'actionlog/adapter-kit';
+import type { DataSource, EntityMetadata, ObjectLiteral, QueryBuilder, QueryRunner } from 'typeorm';
+
+/** What the query hooks need from the subscriber. */
+export interface QueryWriteRecorder {
+  readonly maxDocumentsPerQuery: number;
+  readonly queryWrites: 'auto' | 'readBefore';
+  records(metadata: EntityMetadata): boolean;
+  change(metadata: EntityMetadata, fields: Pick<ModelChange, 'action' | 'model_id' | 'old_object' | 'new_object'> & Partial<ModelChange>): ModelChange;
+  record(change: ModelChange, runner: QueryRunner | undefined): void;
+  report(error: unknown): void;
+  currentUser(): UserRef | null;
+}
+
+/** A write query builder, with the members the hooks read (public in JavaScript, not all in TypeORM's types). */
+export type WriteBuilder = QueryBuilder<ObjectLiteral> & {
+  expressionMap: QueryBuilder<ObjectLiteral>['expressionMap'] & {
+    onUpdate?: { conflict?: string | string[]; overwrite?: string[] };
+    onIgnore?: boolean;
+    callListeners: boolean;
+  };
+  execute(): Promise<unknown>;
+  getValueSets?(): ObjectLiteral[];
+};
+
+export type WriteKind = 'update' | 'delete' | 'soft-delete' | 'restore' | 'insert';
+export type WhereKind = Exclude<WriteKind, 'insert'>;
+
+export const ACTION: Readonly<Record<WhereKind, ModelChange['action']>> = {
+  update: 'Updated',
+  delete: 'Deleted',
+  'soft-delete': 'SoftDeleted',
+  restore: 'Restored',
+};
+
+export function kindOf(qb: WriteBuilder): WriteKind {
+  const type = qb.expressionMap.queryType;
+  if (type === 'insert' || type === 'update' || type === 'delete' || type === 'soft-delete' || type === 'restore') return type;
+  throw new Error(`unexpected query type ${type}`);
+}
+
+export function dataSourceOf(qb: WriteBuilder): DataSource {
+  return (qb as unknown as { dataSource?: DataSource; connection: DataSource }).dataSource ?? qb.connection;
+}
+
+export function metadataOf(qb: WriteBuilder): EntityMetadata {
+  return qb.expressionMap.mainAlias!.metadata;
+}
+
+/** Values objects a query hook records itself, so the subscriber's after-events skip them. */
+const handled = new WeakSet<object>();
+
+export function markHandled(values: object): void {
+  handled.add(values);
+}
+
+export function handledByQueryHook(entity: unknown): boolean {
+  return entity !== null && typeof entity === 'object' && handled.has(entity);
+}
+
+/** One entry standing for a query-level write over `maxDocumentsPerQuery` rows: the statement and the count. */
+export function recordSummary(qb: WriteBuilder, action: ModelChange['action'], recorder: QueryWriteRecorder, runner: QueryRunner | undefined, matched: number): void {
+  let filter: unknown;
+  try {
+    const [sql, parameters] = qb.getQueryAndParameters();
+    filter = { sql, parameters };
+  } catch {
+    filter = null;
+  }
+  recorder.record(
+    recorder.change(metadataOf(qb), {
+      action,
+      model_id: null,
+      old_object: null,
+      new_object: null,
+      query: { filter, update: qb.expressionMap.valuesSet ?? null, matched },
+      truncated: true,
+    }),
+    runner,
+  );
+}

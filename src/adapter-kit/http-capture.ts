@@ -1,0 +1,174 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+// Classes the application also holds are typed from the package itself, so both sides see one declaration.
+import type { ActionLogger, RequestContext } from 'actionlog';
+import { contextStorage } from '../capture/context.js';
+import { correlationIdOf, resolveRequestId } from '../capture/ids.js';
+import { parseOptions } from '../shared/parse-options.js';
+import { assertLogger } from './guard.js';
+
+/** Options of the Express, Koa and Fastify middleware. `Req` is the framework's request (Koa: its `ctx`). */
+export interface HttpOptions<Req = unknown> {
+  /** Module of the request's document; default the first segment of the matched route, else `"app"`. */
+  module?: string | ((req: Req) => string);
+  /** The request's user; default `req.user` (Express, Fastify) or `ctx.state.user` (Koa). Read lazily. */
+  user?: (req: Req) => unknown;
+  /** Requests for which nothing is recorded (health checks...). */
+  skip?: (req: Req) => boolean;
+  /** Header carrying the request id, read and echoed. Default `x-request-id`. */
+  requestIdHeader?: string;
+  /** Header carrying a correlation id; `traceparent` is used when it is absent. Default `x-correlation-id`. */
+  correlationHeader?: string;
+  /** Store the request body. Default true. */
+  captureBody?: boolean;
+  /** Store the request headers (secrets redacted). Default true. */
+  captureHeaders?: boolean;
+}
+
+const fn = z.custom<(req: unknown) => unknown>((v) => typeof v === 'function', { message: 'must be a function' });
+const header = z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name');
+
+const httpOptionsSchema = z.strictObject({
+  module: z.union([z.string().min(1), fn], { error: 'must be a non-empty string or a function' }).optional(),
+  user: fn.optional(),
+  skip: fn.optional(),
+  requestIdHeader: header.default('x-request-id').transform((h) => h.toLowerCase()),
+  correlationHeader: header.default('x-correlation-id').transform((h) => h.toLowerCase()),
+  captureBody: z.boolean().default(true),
+  captureHeaders: z.boolean().default(true),
+});
+
+/**
+ * How an adapter reads its framework's request: one object per middleware, so nothing is allocated per
+ * request for it. `Req` is what the framework hands the middleware (Express/Fastify request, Koa ctx).
+ */
+export interface HttpRequestReader<Req> {
+  /** The Node request (method, headers). */
+  raw(req: Req): IncomingMessage;
+  /** The URL as the client sent it, with its query string. */
+  url(req: Req): string;
+  ip(req: Req): string | undefined;
+  /** The parsed body, read when the response ends (body parsers may run after the middleware). */
+  body(req: Req): unknown;
+  /** The matched route pattern, when the framework knows it. */
+  route(req: Req): string | undefined;
+  /** The framework's usual place for the user. */
+  user(req: Req): unknown;
+}
+
+// Shared by every copy of the package in the process (ESM and CJS), like the context storage. A WeakMap rather
+// than a property: adding one to Node's request and response objects changes their shape under Node's own code.
+const CONTEXTS_KEY = Symbol.for('actionlog.request-contexts');
+const contexts: WeakMap<object, RequestContext> = ((globalThis as { [CONTEXTS_KEY]?: WeakMap<object, RequestContext> })[CONTEXTS_KEY] ??= new WeakMap());
+
+/** The scope a middleware opened for this request object (Express/Fastify request, Koa ctx, or the Node request). */
+export function contextOf(req: object): RequestContext | undefined {
+  return contexts.get(req);
+}
+
+/**
+ * The framework-independent part of the middleware: opens the scope, enters it with `als.run`,
+ * and stores the document exactly once, when the response finishes or the client goes away.
+ */
+export class HttpCapture<Req extends object> {
+  private readonly options: z.output<typeof httpOptionsSchema>;
+  private readonly userOf: (req: Req) => unknown;
+  private readonly ipOf: (req: Req) => string | undefined;
+  /** One listener shared by every response: `this` is the response, the scope hangs on it. */
+  private readonly onClose: (this: ServerResponse) => void;
+
+  constructor(
+    private readonly logger: ActionLogger,
+    private readonly reader: HttpRequestReader<Req>,
+    options: HttpOptions<Req> = {},
+  ) {
+    assertLogger(logger, 'middleware options');
+    this.options = parseOptions(httpOptionsSchema, options, 'middleware options');
+    const user = this.options.user as ((req: Req) => unknown) | undefined;
+    this.userOf = user ?? ((req) => reader.user(req));
+    this.ipOf = (req) => reader.ip(req);
+    const capture = this;
+    this.onClose = function onResponseClose(this: ServerResponse) {
+      const ctx = contexts.get(this);
+      if (ctx) capture.finish(ctx, ctx.source as Req, this);
+    };
+  }
+
+  /** Opens the scope of a request, or returns undefined when `skip` says so. */
+  open(req: Req, res: ServerResponse): RequestContext | undefined {
+    const o = this.options;
+    try {
+      if (o.skip?.(req)) return undefined;
+    } catch (error) {
+      this.logger.reportError(error);
+    }
+    const headers = this.reader.raw(req).headers;
+    const requestUuid = resolveRequestId(headers[o.requestIdHeader]);
+    const ctx = this.logger.openScope<Req>({
+      requestUuid,
+      module: typeof o.module === 'string' ? o.module : undefined,
+      correlationId: correlationIdOf(headers[o.correlationHeader], headers.traceparent),
+      source: req,
+      userOf: this.userOf,
+      ipOf: this.ipOf,
+    });
+    // Direct references from the request and the response: 'close' runs outside the request's async context.
+    contexts.set(req, ctx);
+    contexts.set(res, ctx);
+    if (!res.headersSent) res.setHeader(o.requestIdHeader, requestUuid);
+    // Node emits 'close' once per response, after 'finish' or when the client went away first.
+    res.on('close', this.onClose);
+    return ctx;
+  }
+
+  /** Runs `next` inside the scope (`AsyncLocalStorage.run`, never `enterWith`). */
+  enter<T>(ctx: RequestContext, next: () => T): T {
+    return contextStorage.run(ctx, next);
+  }
+
+  private finish(ctx: RequestContext, req: Req, res: ServerResponse): void {
+    if (ctx.ended) return;
+    try {
+      const raw = this.reader.raw(req);
+      const route = this.reader.route(req) ?? null;
+      if (ctx.module === undefined) {
+        const m = this.options.module;
+        ctx.setModule(typeof m === 'function' ? String(m(req)) : moduleOfRoute(route));
+      }
+      this.logger.endScope(ctx, {
+        request: {
+          method: raw.method ?? 'GET',
+          url: this.reader.url(req),
+          route,
+          ip: ctx.ip,
+          user_agent: raw.headers['user-agent'] ?? null,
+          body: this.options.captureBody ? this.reader.body(req) : null,
+          headers: this.options.captureHeaders ? raw.headers : {},
+        },
+        response: {
+          status_code: res.headersSent ? res.statusCode : null,
+          duration_ms: ctx.elapsedMs(),
+          aborted: !res.writableFinished,
+        },
+      });
+    } catch (error) {
+      // Runs in a response listener: an error here can only be reported, never thrown. The document is kept.
+      this.logger.report(error);
+      this.logger.endScope(ctx);
+    }
+  }
+}
+
+const modules = new Map<string, string>();
+
+/** First literal segment of a route path (`/orders/:id` → `orders`), else `app`. */
+export function moduleOfRoute(route: string | null): string {
+  if (!route) return 'app';
+  let module = modules.get(route);
+  if (module === undefined) {
+    module = route.split('/').find((s) => s && !s.startsWith(':') && !s.startsWith('*') && !s.startsWith('(')) ?? 'app';
+    // Route patterns are few; a bound keeps an app with generated patterns from growing this forever.
+    if (modules.size < 1000) modules.set(route, module);
+  }
+  return module;
+}

@@ -1,0 +1,47 @@
+import type { RequestContext } from 'actionlog';
+import type { ModelChange } from '../capture/model-change.js';
+
+/** A change and the scope it was made in, held until its transaction commits. */
+export interface PendingChange {
+  change: ModelChange;
+  context: RequestContext | null;
+}
+
+/**
+ * Changes made inside transactions, per transaction handle (a TypeORM query runner, a MongoDB session), one frame
+ * per nesting level (1 = the transaction, 2+ = savepoints). A level that rolls back drops its frame, one that is
+ * released hands it to the level below, and the outermost commit hands everything over to be recorded.
+ */
+export class TransactionBuffer<Handle extends object, Item = PendingChange> {
+  private readonly frames = new WeakMap<Handle, Item[][]>();
+
+  /** Holds a change made at `level` (1 or more) of `handle`'s transaction. */
+  add(handle: Handle, level: number, pending: Item): void {
+    const stack = this.frames.get(handle) ?? [];
+    while (stack.length < level) stack.push([]);
+    stack[level - 1]!.push(pending);
+    this.frames.set(handle, stack);
+  }
+
+  /** After a commit that left `level` open (0: the transaction ended): the changes to record now, if any. */
+  committed(handle: Handle, level: number): Item[] {
+    const stack = this.frames.get(handle);
+    if (!stack) return [];
+    const closed = stack.splice(level).flat();
+    if (level > 0) {
+      while (stack.length < level) stack.push([]);
+      stack[level - 1]!.push(...closed);
+      return [];
+    }
+    this.frames.delete(handle);
+    return closed;
+  }
+
+  /** After a rollback that left `level` open: the changes of the levels that ended are dropped. */
+  rolledBack(handle: Handle, level: number): void {
+    const stack = this.frames.get(handle);
+    if (!stack) return;
+    stack.splice(level);
+    if (stack.length === 0) this.frames.delete(handle);
+  }
+}

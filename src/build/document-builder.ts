@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import type { CapturedRequest, RequestContext, ScopeEvents } from '../capture/context.js';
+import type { ModelChange } from '../capture/model-change.js';
+import type { ActionEntry, ModelLog, RequestAppend, RequestDetails, RequestDocument, StoreBatch } from '../shared/document.js';
+import { diffObjects, isOmittedPath } from './diff.js';
+import type { Sanitizer } from './sanitize/sanitizer.js';
+import { MODEL_LOG_OVERHEAD, REQUEST_OVERHEAD, SizeBudget } from './size-budget.js';
+import { redactUrl } from './url.js';
+
+export interface BuildOptions {
+  maxModelLogsPerRequest: number;
+  maxDocumentBytes: number;
+  actionLogs: boolean;
+  modelLogs: boolean;
+  defaultModule: string;
+  retentionDays: number | undefined;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Turns ended scopes into stored documents, off the hot path: sanitizes, diffs, and keeps every request
+ * document under its size budget by spilling model logs to the `model_logs` collection. It reads scopes and
+ * events and writes only the documents it makes (and its own budgets).
+ */
+export class DocumentBuilder {
+  /** The budget of each scope's document, kept while late events may still be appended to it. */
+  private readonly budgets = new WeakMap<RequestContext, SizeBudget>();
+
+  constructor(
+    private readonly sanitizer: Sanitizer,
+    private readonly options: BuildOptions,
+  ) {}
+
+  /** Adds the request document of an ended scope (and its mirror entries) to `batch`. */
+  request(ctx: RequestContext, events: ScopeEvents, batch: StoreBatch): void {
+    const module = ctx.module ?? this.options.defaultModule;
+    const budget = this.budgetOf(ctx);
+    const { request: captured, response, run } = ctx.endedWith;
+    const request = captured ? this.requestDetails(captured, ctx, budget) : null;
+    const logs = this.modelLogs(ctx, events.modelChanges, module, budget, batch);
+    const actions = this.actions(ctx, events.actions, module, budget, batch);
+    const doc: RequestDocument = {
+      request_uuid: ctx.requestUuid,
+      module,
+      timestamp: ctx.timestamp,
+      details: {
+        request,
+        response: response ?? null,
+        model_logs: logs.kept,
+        actions: actions.kept,
+      },
+    };
+    if (run) {
+      doc.details.run = {
+        user_details: ctx.user,
+        metadata: ctx.metadata ? (this.sanitizer.clean(ctx.metadata) as Record<string, unknown>) : null,
+        duration_ms: run.durationMs,
+        error: run.error,
+      };
+    }
+    if (logs.spilled > 0) doc.details.model_logs_spilled = logs.spilled;
+    if (actions.spilled > 0) doc.details.actions_spilled = actions.spilled;
+    if (ctx.correlationId) doc.correlation_id = ctx.correlationId;
+    batch.requests.push(doc);
+  }
+
+  /** Builds the append of events recorded after the scope's document was taken. */
+  append(ctx: RequestContext, events: ScopeEvents, batch: StoreBatch): RequestAppend {
+    const module = ctx.module ?? this.options.defaultModule;
+    const budget = this.budgetOf(ctx);
+    const logs = this.modelLogs(ctx, events.modelChanges, module, budget, batch);
+    const actions = this.actions(ctx, events.actions, module, budget, batch);
+    return {
+      append_id: randomUUID(),
+      request_uuid: ctx.requestUuid,
+      module,
+      model_logs: logs.kept,
+      actions: actions.kept,
+      model_logs_spilled: logs.spilled,
+      actions_spilled: actions.spilled,
+    };
+  }
+
+  /** Sets `expires_at` on every document of the batch when retention is configured. */
+  stampExpiry(batch: StoreBatch): void {
+    const days = this.options.retentionDays;
+    if (days === undefined) return;
+    const expiry = (from: Date) => new Date(from.getTime() + days * DAY_MS);
+    for (const doc of batch.requests) doc.expires_at = expiry(doc.timestamp);
+    for (const doc of batch.actionLogs) doc.expires_at = expiry(doc.emitted_at);
+    for (const doc of batch.modelLogs) doc.expires_at = expiry(doc.timestamp);
+    for (const doc of batch.activities) doc.expires_at = expiry(doc.activity_date);
+  }
+
+  private budgetOf(ctx: RequestContext): SizeBudget {
+    let budget = this.budgets.get(ctx);
+    if (!budget) {
+      budget = new SizeBudget(this.options.maxDocumentBytes, this.options.maxModelLogsPerRequest);
+      this.budgets.set(ctx, budget);
+    }
+    return budget;
+  }
+
+  private requestDetails(req: CapturedRequest, ctx: RequestContext, budget: SizeBudget): RequestDetails {
+    const body = this.sanitizer.cleanBody(req.body);
+    const headers = this.sanitizer.cleanHeaders(req.headers);
+    const url = redactUrl(req.url, this.sanitizer.redactor);
+    budget.add(body.bytes + headers.bytes + url.length + (req.user_agent?.length ?? 0) + REQUEST_OVERHEAD);
+    return {
+      method: req.method,
+      url,
+      route: req.route,
+      ip: req.ip,
+      user_agent: req.user_agent,
+      body: body.value,
+      headers: headers.value,
+      user_details: ctx.user,
+    };
+  }
+
+  private modelLogs(ctx: RequestContext, changes: ModelChange[], module: string, budget: SizeBudget, batch: StoreBatch) {
+    const kept: ModelLog[] = [];
+    let spilled = 0;
+    for (const change of changes) {
+      const built = this.modelLog(change);
+      if (!built) continue;
+      const fits = budget.takeModelLog(built.bytes);
+      if (fits) kept.push(built.log);
+      else spilled++;
+      if (!fits || this.options.modelLogs) batch.modelLogs.push(Object.assign({}, built.log, { request_uuid: ctx.requestUuid, module }));
+    }
+    return { kept, spilled };
+  }
+
+  /** The stored model log, or null for an update that changed nothing but omitted paths (nothing to show). */
+  private modelLog(change: ModelChange): { log: ModelLog; bytes: number } | null {
+    const omit = change.omit?.length ? omitSet(change.omit) : undefined;
+    const oldObject = change.old_object ? this.sanitizer.cleanSized(change.old_object, omit) : { value: null, bytes: 0 };
+    const newObject = change.new_object ? this.sanitizer.cleanSized(change.new_object, omit) : { value: null, bytes: 0 };
+    let changed = change.changed_fields ?? diffObjects(change.old_object, change.new_object);
+    if (omit && changed.length > 0) {
+      changed = changed.filter((path) => !isOmittedPath(path, omit));
+      if (changed.length === 0 && change.action === 'Updated') return null;
+    }
+    const log: ModelLog = {
+      model_id: change.model_id,
+      model_class_name: change.model_class_name,
+      model_namespace: change.model_namespace,
+      model: change.model,
+      action: change.action,
+      timestamp: change.timestamp ?? new Date(),
+      model_details: {
+        old_object: oldObject.value as Record<string, unknown> | null,
+        new_object: newObject.value as Record<string, unknown> | null,
+        changed_fields: changed,
+      },
+    };
+    let bytes = oldObject.bytes + newObject.bytes + MODEL_LOG_OVERHEAD + change.model.length + change.model_class_name.length;
+    bytes += change.model_namespace.length + (change.model_id?.length ?? 0);
+    for (const field of changed) bytes += field.length + 3;
+    if (change.query) {
+      const query = this.sanitizer.cleanSized(change.query);
+      log.model_details.query = query.value as NonNullable<ModelLog['model_details']['query']>;
+      bytes += query.bytes;
+    }
+    if (change.truncated) log.truncated = true;
+    return { log, bytes };
+  }
+
+  /** Actions past the size budget live only in `action_logs` (written for them even when the mirror is off). */
+  private actions(ctx: RequestContext, actions: ActionEntry[], module: string, budget: SizeBudget, batch: StoreBatch) {
+    const savedAt = new Date();
+    const kept: ActionEntry[] = [];
+    let spilled = 0;
+    for (const recorded of actions) {
+      const action = Object.assign({}, recorded, { saved_at: savedAt });
+      const fits = budget.takeAction(estimateBytes(action));
+      if (fits) kept.push(action);
+      else spilled++;
+      if (!fits || this.options.actionLogs) batch.actionLogs.push(Object.assign({}, action, { request_uuid: ctx.requestUuid, module }));
+    }
+    return { kept, spilled };
+  }
+}
+
+const omitSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+/** Adapters hand the same omit list with every change of a model: its set is made once. */
+function omitSet(omit: readonly string[]): ReadonlySet<string> {
+  let set = omitSets.get(omit);
+  if (!set) {
+    set = new Set(omit);
+    omitSets.set(omit, set);
+  }
+  return set;
+}
+
+/** Stored size of an already sanitized value, for the document budget. */
+function estimateBytes(value: unknown): number {
+  try {
+    return JSON.stringify(value)?.length ?? 0;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,54 @@
+import type { ModelAction } from '../shared/document.js';
+import type { ValidationIssue } from '../shared/errors.js';
+
+/** A model change as an adapter reports it (a model log, before sanitizing and diffing). */
+export interface ModelChange {
+  action: ModelAction;
+  /** Collection or table name, e.g. `orders`. */
+  model: string;
+  /** Mongoose model name / TypeORM entity class name, e.g. `Order`. */
+  model_class_name: string;
+  /** `db.collection` or `schema.table`. */
+  model_namespace: string;
+  /** Primary key as a string; null on a query summary entry. */
+  model_id: string | null;
+  /** Ownership passes to the logger: adapters hand over fresh copies they never mutate again. */
+  old_object: Record<string, unknown> | null;
+  new_object: Record<string, unknown> | null;
+  /** Computed from old and new when absent. */
+  changed_fields?: string[];
+  /** When the change happened; default now. */
+  timestamp?: Date;
+  /** Dotted paths left out of old and new objects (and of `changed_fields`). */
+  omit?: readonly string[];
+  /** Summary of a query over `maxDocumentsPerQuery` documents. */
+  query?: { filter: unknown; update: unknown; matched: number };
+  truncated?: boolean;
+}
+
+const ACTIONS = new Set(['Created', 'Updated', 'Deleted', 'SoftDeleted', 'Restored']);
+
+function isRecordOrNull(value: unknown): boolean {
+  return value === null || (typeof value === 'object' && !Array.isArray(value));
+}
+
+/** Cheap structural checks of an adapter's model change (it is on the write path, so no schema library here). */
+export function checkModelChange(change: ModelChange): ValidationIssue[] {
+  if (change === null || typeof change !== 'object') return [{ path: '', message: 'must be an object' }];
+  const issues: ValidationIssue[] = [];
+  if (!ACTIONS.has(change.action)) issues.push({ path: 'action', message: `must be one of ${[...ACTIONS].join(', ')}` });
+  for (const key of ['model', 'model_class_name', 'model_namespace'] as const) {
+    if (typeof change[key] !== 'string' || change[key] === '') issues.push({ path: key, message: 'must be a non-empty string' });
+  }
+  if (change.model_id !== null && typeof change.model_id !== 'string') issues.push({ path: 'model_id', message: 'must be a string or null' });
+  if (change.model_id === null && !change.truncated) issues.push({ path: 'model_id', message: 'may be null only on a truncated summary entry' });
+  if (!isRecordOrNull(change.old_object)) issues.push({ path: 'old_object', message: 'must be an object or null' });
+  if (!isRecordOrNull(change.new_object)) issues.push({ path: 'new_object', message: 'must be an object or null' });
+  if (change.changed_fields !== undefined && (!Array.isArray(change.changed_fields) || change.changed_fields.some((f) => typeof f !== 'string'))) {
+    issues.push({ path: 'changed_fields', message: 'must be an array of strings' });
+  }
+  if (change.timestamp !== undefined && !(change.timestamp instanceof Date && !Number.isNaN(change.timestamp.getTime()))) {
+    issues.push({ path: 'timestamp', message: 'must be a valid Date' });
+  }
+  return issues;
+}

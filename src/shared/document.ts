@@ -1,0 +1,189 @@
+/** Stored shapes. Field names are the stored names: snake_case. */
+
+export type ModelAction = 'Created' | 'Updated' | 'Deleted' | 'SoftDeleted' | 'Restored';
+
+/** A reference to a user, as stored (`user_details`, stamps, activity feed). */
+export interface UserRef {
+  lookup_from: string;
+  _id: string;
+  label: string;
+  email?: string;
+}
+
+export interface ModelLog {
+  model_id: string | null;
+  model_class_name: string;
+  model_namespace: string;
+  model: string;
+  action: ModelAction;
+  timestamp: Date;
+  model_details: {
+    old_object: Record<string, unknown> | null;
+    new_object: Record<string, unknown> | null;
+    changed_fields: string[];
+    /** Present on the summary entry of a query that touched more than `maxDocumentsPerQuery` documents. */
+    query?: { filter: unknown; update: unknown; matched: number };
+  };
+  /** True on a summary entry. */
+  truncated?: boolean;
+}
+
+export interface ActorRef {
+  ref: string;
+  type: string;
+  name: string;
+  extra?: Record<string, unknown>;
+}
+
+export interface TargetRef {
+  type: string;
+  id: string;
+  name?: string;
+}
+
+export type CustomFieldType = 'string' | 'enum' | 'json' | 'datetime' | 'boolean' | 'integer' | 'float';
+
+export interface CustomField {
+  name: string;
+  value: string | number | boolean;
+  type: CustomFieldType;
+}
+
+export interface Tag {
+  type: string;
+  ref?: string;
+  name?: string;
+}
+
+export interface EntityPathItem {
+  ref: string;
+  name: string;
+}
+
+export interface SourceRef {
+  type: string;
+  ref?: string;
+  name?: string;
+}
+
+/** An explicit action, stored flat for indexing with the rich objects beside. */
+export interface ActionEntry {
+  action_type: string;
+  action_category: string | null;
+  actor_id: string | null;
+  actor: ActorRef | null;
+  target_type: string | null;
+  target_id: string | null;
+  target: TargetRef | null;
+  context: Record<string, unknown> | null;
+  note: string | null;
+  source: SourceRef | null;
+  details: CustomField[];
+  tags: Tag[];
+  entity_path: EntityPathItem[] | null;
+  emitted_at: Date;
+  saved_at: Date | null;
+  is_active: boolean;
+}
+
+export interface RequestDetails {
+  method: string;
+  url: string;
+  route: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  body: unknown;
+  headers: Record<string, unknown>;
+  user_details: UserRef | null;
+}
+
+export interface ResponseDetails {
+  status_code: number | null;
+  duration_ms: number;
+  aborted: boolean;
+}
+
+/** Set on documents of `logger.run()` scopes, which have no HTTP request. */
+export interface RunDetails {
+  user_details: UserRef | null;
+  metadata: Record<string, unknown> | null;
+  duration_ms: number;
+  error: { name: string; message: string } | null;
+}
+
+export interface RequestDocument {
+  _id?: unknown;
+  request_uuid: string;
+  module: string;
+  timestamp: Date;
+  details: {
+    request: RequestDetails | null;
+    response: ResponseDetails | null;
+    run?: RunDetails;
+    model_logs: ModelLog[];
+    actions: ActionEntry[];
+    /** How many model logs went to the `model_logs` collection instead of this document. */
+    model_logs_spilled?: number;
+    /** How many actions went only to the `action_logs` collection (size budget). */
+    actions_spilled?: number;
+  };
+  correlation_id?: string;
+  integrity?: { chain: string; seq: number; prev_hash: string; hash: string };
+  expires_at?: Date;
+}
+
+/** One document of the `action_logs` mirror. */
+export interface ActionLogDocument extends ActionEntry {
+  _id?: unknown;
+  request_uuid: string;
+  module: string;
+  expires_at?: Date;
+}
+
+/** One document of the `model_logs` mirror (also where spilled model logs go). */
+export interface ModelLogDocument extends ModelLog {
+  _id?: unknown;
+  request_uuid: string;
+  module: string;
+  expires_at?: Date;
+}
+
+/** One document of the `activity_logs` feed. */
+export interface ActivityDocument {
+  _id?: unknown;
+  user: UserRef;
+  ip_address: string | null;
+  action: string;
+  activity_date: Date;
+  link_preview: string | null;
+  request_uuid: string | null;
+  expires_at?: Date;
+}
+
+/**
+ * What the writer hands a store in one call. A retry passes the very same objects: a store may stamp
+ * its ids on them (as the MongoDB driver does with `_id`) to make the retry idempotent. The objects are
+ * the store's from then on: the writer never reads or changes them again.
+ */
+export interface StoreBatch {
+  requests: RequestDocument[];
+  /** The `action_logs` mirror, when enabled. */
+  actionLogs: ActionLogDocument[];
+  /** The `model_logs` mirror, when enabled, and model logs spilled out of their request document. */
+  modelLogs: ModelLogDocument[];
+  activities: ActivityDocument[];
+}
+
+/** Events recorded after their request document went to the writer, to add to that document. */
+export interface RequestAppend {
+  /** Idempotency key: an append applied twice is stored once. */
+  append_id: string;
+  request_uuid: string;
+  module: string;
+  model_logs: ModelLog[];
+  actions: ActionEntry[];
+  /** Model logs of this append that went to `model_logs` instead. */
+  model_logs_spilled: number;
+  /** Actions of this append that went only to `action_logs`. */
+  actions_spilled: number;
+}

@@ -1,0 +1,110 @@
+/** One problem with an input, named by its dotted path (`target.type`, `details.0.value`). */
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+/** Names the kind of an actionlog error class, the same in every copy of the package. */
+const KIND = Symbol.for('actionlog.error-kind');
+
+type ErrorClass = (abstract new (...args: never[]) => object) & { [KIND]?: string };
+
+/**
+ * Base class of every error actionlog throws or reports. `instanceof` holds across copies of the package (its
+ * ESM and CommonJS builds, or two installs): an application that loads both still catches every error.
+ */
+export class ActionLogError extends Error {
+  static readonly [KIND]: string = 'ActionLogError';
+  override name = 'ActionLogError';
+
+  static override [Symbol.hasInstance](this: ErrorClass, value: unknown): boolean {
+    // A class of the application's own (a subclass of ours) keeps plain prototype identity.
+    const kind = Object.hasOwn(this, KIND) ? this[KIND] : undefined;
+    if (kind === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
+    for (let proto: unknown = value === null || typeof value !== 'object' ? null : Object.getPrototypeOf(value); proto; proto = Object.getPrototypeOf(proto)) {
+      const ctor = (proto as { constructor?: ErrorClass }).constructor;
+      if (ctor && Object.hasOwn(ctor, KIND) && ctor[KIND] === kind) return true;
+    }
+    return false;
+  }
+}
+
+/** Invalid options given to `createActionLogger`, a store or a middleware. */
+export class ActionLogConfigError extends ActionLogError {
+  static override readonly [KIND]: string = 'ActionLogConfigError';
+  override name = 'ActionLogConfigError';
+  constructor(
+    readonly issues: ValidationIssue[],
+    what = 'options',
+  ) {
+    super(`Invalid actionlog ${what}: ${formatIssues(issues)}`);
+  }
+}
+
+/** Invalid input to `record()`, `activity()` or `recordModelChange()`; `issues` names every bad field. */
+export class ActionLogValidationError extends ActionLogError {
+  static override readonly [KIND]: string = 'ActionLogValidationError';
+  override name = 'ActionLogValidationError';
+  constructor(
+    readonly issues: ValidationIssue[],
+    what = 'input',
+  ) {
+    super(`Invalid ${what}: ${formatIssues(issues)}`);
+  }
+}
+
+/** Work handed to a logger after `close()`. */
+export class ActionLogClosedError extends ActionLogError {
+  static override readonly [KIND]: string = 'ActionLogClosedError';
+  override name = 'ActionLogClosedError';
+  constructor() {
+    super('This action logger is closed: nothing more can be recorded (create a new logger).');
+  }
+}
+
+/** A store failed; `documents` holds what could not be written when the writer gave up. */
+export class ActionLogStoreError extends ActionLogError {
+  static override readonly [KIND]: string = 'ActionLogStoreError';
+  override name = 'ActionLogStoreError';
+  constructor(
+    message: string,
+    readonly documents: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A workflow step that is not allowed now (approving what is not pending, by someone it is not addressed to...). */
+export class ActionLogWorkflowError extends ActionLogError {
+  static override readonly [KIND]: string = 'ActionLogWorkflowError';
+  override name = 'ActionLogWorkflowError';
+}
+
+/** The writer's queue was full and a document was dropped (see the `onQueueFull` option). */
+export class ActionLogQueueFullError extends ActionLogError {
+  static override readonly [KIND]: string = 'ActionLogQueueFullError';
+  override name = 'ActionLogQueueFullError';
+  constructor(readonly maxQueueSize: number) {
+    super(`The actionlog write queue is full (${maxQueueSize} documents); a document was dropped.`);
+  }
+}
+
+function formatIssues(issues: ValidationIssue[]): string {
+  return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
+}
+
+/** Turns zod issues into ours, with dotted paths. */
+export function fromZodIssues(
+  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string; code?: string; keys?: string[] }>,
+  prefix = '',
+): ValidationIssue[] {
+  const join = (path: ReadonlyArray<PropertyKey>) => [prefix, ...path.map(String)].filter(Boolean).join('.');
+  return issues.flatMap((issue) => {
+    // One issue per unknown key, so each is named by its own path.
+    if (issue.code === 'unrecognized_keys' && issue.keys) {
+      return issue.keys.map((key) => ({ path: join([...issue.path, key]), message: 'unknown field' }));
+    }
+    return [{ path: join(issue.path), message: issue.message }];
+  });
+}

@@ -1,0 +1,12 @@
+import type { z } from 'zod';
+import { ActionLogConfigError, fromZodIssues } from './errors.js';
+
+/**
+ * Validates the options of any part (logger, stores, middleware, ORM adapters) the same way: an unknown or
+ * ill-typed option throws `ActionLogConfigError` naming it. `what` names the part in the message.
+ */
+export function parseOptions<S extends z.ZodType>(schema: S, options: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(options ?? {});
+  if (!parsed.success) throw new ActionLogConfigError(fromZodIssues(parsed.error.issues), what);
+  return parsed.data;
+}

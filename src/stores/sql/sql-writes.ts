@@ -1,0 +1,206 @@
+import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestAppend, RequestDocument, StoreBatch } from '../../shared/document.js';
+import { type ColumnKind, TABLES, type TableKey, type TableSpec } from '../tables.js';
+import type { SqlDialect } from './sql-dialects.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Row = Record<string, any>;
+
+/** One SQL statement of a write; the program gets its result rows back. */
+export interface SqlStep {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * A write as a sequence of statements, independent of how they run: synchronously on better-sqlite3 (no other
+ * query can slip in between), or awaited on a pooled PostgreSQL connection.
+ */
+export type SqlProgram = Generator<SqlStep, void, Row[]>;
+
+type Kind = 'text' | 'json' | 'date' | 'bool';
+type Columns = Array<[string, Kind]>;
+
+const KINDS: Record<Exclude<ColumnKind, 'id'>, Kind> = { text: 'text', 'long-text': 'text', json: 'json', date: 'date', bool: 'bool' };
+
+/** The columns a write sets, in table order: all but the row id. */
+function columnsOf(table: TableSpec): Columns {
+  return Object.entries(table.columns).flatMap(([name, column]) => (column.kind === 'id' ? [] : [[name, KINDS[column.kind]] as [string, Kind]]));
+}
+
+const REQUEST = columnsOf(TABLES.requests);
+const ACTION = columnsOf(TABLES.actionLogs);
+const MODEL_LOG = columnsOf(TABLES.modelLogs);
+const ACTIVITY = columnsOf(TABLES.activities);
+
+/** The table names in use, by collection. */
+export type SqlTables = Record<TableKey, string>;
+
+const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** The statements of writes and appends, for one dialect and set of tables. */
+export class SqlWrites {
+  constructor(
+    private readonly d: SqlDialect,
+    private readonly t: SqlTables,
+    /** The id a document gets on its first attempt, the same on every retry. */
+    private readonly uid: (doc: object) => string,
+  ) {}
+
+  *write(batch: StoreBatch): SqlProgram {
+    yield* this.writeRequests(batch.requests);
+    yield* this.insert(this.t.actionLogs, ACTION, batch.actionLogs.map((d) => this.actionRow(d)), true);
+    yield* this.insert(this.t.modelLogs, MODEL_LOG, batch.modelLogs.map((d) => this.modelLogRow(d)), true);
+    yield* this.insert(this.t.activities, ACTIVITY, batch.activities.map((d) => this.activityRow(d)), true);
+  }
+
+  *append(appends: RequestAppend[]): SqlProgram {
+    for (const append of appends) {
+      const row = yield* this.lockedRequest(append.request_uuid);
+      if (!row) {
+        // The document has not arrived: a stub without timestamp holds the events until it does.
+        const stub = {
+          uid: this.uid(append),
+          request_uuid: append.request_uuid,
+          module: append.module,
+          timestamp: null,
+          correlation_id: null,
+          user_id: null,
+          details: withCounts({ model_logs: append.model_logs, actions: append.actions }, append.model_logs_spilled, append.actions_spilled),
+          integrity: null,
+          expires_at: null,
+          appends: [append.append_id],
+        };
+        yield* this.insert(this.t.requests, REQUEST, [stub], false);
+        continue;
+      }
+      const applied: string[] = row.appends ?? [];
+      if (applied.includes(append.append_id)) continue;
+      const details = row.details;
+      details.model_logs = [...(details.model_logs ?? []), ...append.model_logs];
+      details.actions = [...(details.actions ?? []), ...append.actions];
+      yield* this.update(row.id, {
+        details: withCounts(details, append.model_logs_spilled, append.actions_spilled),
+        appends: [...applied, append.append_id],
+      });
+    }
+  }
+
+  private *writeRequests(docs: RequestDocument[]): SqlProgram {
+    if (docs.length === 0) return;
+    const existing: Row[] = yield {
+      sql: `SELECT "id", "uid", "request_uuid", "timestamp" FROM ${q(this.t.requests)} WHERE ${this.d.inList('"request_uuid"', this.d.param(1))}`,
+      params: [this.d.list(docs.map((d) => d.request_uuid))],
+    };
+    const byUuid = new Map(existing.map((r) => [String(r.request_uuid), r]));
+    const fresh: Row[] = [];
+    for (const doc of docs) {
+      const row = byUuid.get(doc.request_uuid);
+      if (!row) {
+        fresh.push(this.requestRow(doc));
+      } else if (row.timestamp === null) {
+        yield* this.mergeIntoStub(doc);
+      } else if (row.uid !== this.uid(doc)) {
+        // Another request reused this id: keep this one under a derived id, once.
+        const renamed = Object.assign(this.requestRow(doc), { request_uuid: `${doc.request_uuid}:${this.uid(doc)}` });
+        if (!(yield* this.lockedRequest(renamed.request_uuid))) fresh.push(renamed);
+      }
+    }
+    yield* this.insert(this.t.requests, REQUEST, fresh, false);
+  }
+
+  private *mergeIntoStub(doc: RequestDocument): SqlProgram {
+    const stub = (yield* this.lockedRequest(doc.request_uuid))!;
+    const late = stub.details;
+    const details = withCounts(
+      {
+        ...doc.details,
+        model_logs: [...doc.details.model_logs, ...(late.model_logs ?? [])],
+        actions: [...doc.details.actions, ...(late.actions ?? [])],
+      },
+      late.model_logs_spilled ?? 0,
+      late.actions_spilled ?? 0,
+    );
+    yield* this.update(stub.id, { ...this.requestRow({ ...doc, details }), appends: stub.appends ?? [] });
+  }
+
+  private *lockedRequest(requestUuid: string): Generator<SqlStep, Row | null, Row[]> {
+    const rows: Row[] = yield {
+      sql: `SELECT "id", "uid", "timestamp", "details", "appends" FROM ${q(this.t.requests)} WHERE "request_uuid" = ${this.d.param(1)}${this.d.lock}`,
+      params: [requestUuid],
+    };
+    const row = rows[0];
+    if (!row) return null;
+    return Object.assign({}, row, { details: this.d.readJson(row.details), appends: this.d.readJson(row.appends), timestamp: this.d.readDate(row.timestamp) });
+  }
+
+  private *update(id: unknown, values: Row): SqlProgram {
+    const columns = REQUEST.filter(([name]) => name in values);
+    const sets = columns.map(([name], i) => `${q(name)} = ${this.d.param(i + 1)}`);
+    const params = columns.map(([name, kind]) => this.encode(kind, values[name]));
+    yield { sql: `UPDATE ${q(this.t.requests)} SET ${sets.join(', ')} WHERE "id" = ${this.d.param(columns.length + 1)}`, params: [...params, id] };
+  }
+
+  private *insert(table: string, columns: Columns, rows: Row[], ignore: boolean): SqlProgram {
+    if (rows.length === 0) return;
+    const prefix = ignore ? this.d.insertIgnore.prefix : 'INSERT INTO';
+    const suffix = ignore ? this.d.insertIgnore.suffix : '';
+    const head = `${prefix} ${q(table)} (${columns.map(([c]) => q(c)).join(', ')}) VALUES `;
+    const perStatement = this.d.multiRow ? Math.max(1, Math.floor(2000 / columns.length)) : 1;
+    for (let i = 0; i < rows.length; i += perStatement) {
+      const chunk = rows.slice(i, i + perStatement);
+      let n = 0;
+      const tuples = chunk.map(() => `(${columns.map(() => this.d.param(++n)).join(', ')})`);
+      const params = chunk.flatMap((row) => columns.map(([name, kind]) => this.encode(kind, row[name])));
+      yield { sql: `${head}${tuples.join(', ')}${suffix}`, params };
+    }
+  }
+
+  private encode(kind: Kind, value: unknown): unknown {
+    if (value === undefined) return null;
+    switch (kind) {
+      case 'json':
+        return this.d.json(value);
+      case 'date':
+        return this.d.date(value as Date | null);
+      case 'bool':
+        return this.d.bool(Boolean(value));
+      default:
+        return value;
+    }
+  }
+
+  private requestRow(doc: RequestDocument): Row {
+    const user = doc.details.request?.user_details ?? doc.details.run?.user_details ?? null;
+    return {
+      uid: this.uid(doc),
+      request_uuid: doc.request_uuid,
+      module: doc.module,
+      timestamp: doc.timestamp,
+      correlation_id: doc.correlation_id ?? null,
+      user_id: user?._id ?? null,
+      details: doc.details,
+      integrity: doc.integrity ?? null,
+      expires_at: doc.expires_at ?? null,
+      appends: [],
+    };
+  }
+
+  private actionRow(doc: ActionLogDocument): Row {
+    return Object.assign({}, doc, { uid: this.uid(doc) });
+  }
+
+  private modelLogRow(doc: ModelLogDocument): Row {
+    return Object.assign({}, doc, { truncated: doc.truncated ?? false, uid: this.uid(doc) });
+  }
+
+  private activityRow(doc: ActivityDocument): Row {
+    return Object.assign({}, doc, { user_id: doc.user._id, uid: this.uid(doc) });
+  }
+}
+
+function withCounts<T extends Record<string, any>>(details: T, modelLogs: number, actions: number): T {
+  const out: Record<string, any> = Object.assign({}, details);
+  if (modelLogs > 0) out.model_logs_spilled = (out.model_logs_spilled ?? 0) + modelLogs;
+  if (actions > 0) out.actions_spilled = (out.actions_spilled ?? 0) + actions;
+  return out as T;
+}

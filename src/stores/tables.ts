@@ -1,0 +1,166 @@
+/**
+ * The four collections every store keeps, defined once: the SQL store's columns and the TypeORM entities (in
+ * `actionlog/typeorm`) derive from these columns, the SQL and MongoDB indexes from these index lists.
+ */
+
+/** How a column is stored: text of a bounded length, long text, JSON, a date, a boolean, or the row id. */
+export type ColumnKind = 'id' | 'text' | 'long-text' | 'json' | 'date' | 'bool';
+
+export interface ColumnSpec {
+  kind: ColumnKind;
+  /** Longest text, for `text` columns. */
+  length?: number;
+  /** Default true. */
+  nullable?: boolean;
+  default?: boolean;
+}
+
+export interface IndexSpec {
+  /** Indexed fields, in order; `-1` sorts newest first where the store honours it (MongoDB). */
+  fields: ReadonlyArray<readonly [string, 1 | -1]>;
+  unique?: boolean;
+  /** Only in this kind of store: SQL rows carry derived columns (`uid`, `user_id`) MongoDB does not need. */
+  only?: 'sql' | 'mongo';
+  /** MongoDB's name for it, where it is not the fields joined by `_`. */
+  mongoName?: string;
+  /** MongoDB: leave out documents without the field. */
+  sparse?: boolean;
+}
+
+export interface TableSpec {
+  /** Default SQL table and MongoDB collection name. */
+  name: string;
+  /** TypeORM entity name. */
+  entity: string;
+  columns: Readonly<Record<string, ColumnSpec>>;
+  indexes: readonly IndexSpec[];
+  /** Where a SQL column's value lives in a MongoDB document, when not at the top. */
+  mongoPaths?: Readonly<Record<string, string>>;
+}
+
+export type TableKey = 'requests' | 'actionLogs' | 'modelLogs' | 'activities';
+
+const id: ColumnSpec = { kind: 'id', nullable: false };
+const text = (length: number, nullable = true): ColumnSpec => ({ kind: 'text', length, nullable });
+const json = (nullable = true): ColumnSpec => ({ kind: 'json', nullable });
+const date = (nullable = true): ColumnSpec => ({ kind: 'date', nullable });
+/** The id a row gets from its document on the first write attempt, so that a retry is recognised (SQL only). */
+const uid = text(36, false);
+const NEWEST: -1 = -1;
+
+export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
+  requests: {
+    name: 'requests',
+    entity: 'ActionLogRequest',
+    columns: {
+      id,
+      uid,
+      request_uuid: text(200, false),
+      module: text(200),
+      timestamp: date(),
+      correlation_id: text(256),
+      user_id: text(256),
+      details: json(false),
+      integrity: json(),
+      expires_at: date(),
+      appends: json(),
+    },
+    indexes: [
+      { fields: [['request_uuid', 1]], unique: true, mongoName: 'request_uuid_unique' },
+      { fields: [['timestamp', NEWEST]] },
+      { fields: [['module', 1], ['timestamp', NEWEST]] },
+      // Requests by the records they changed (PostgreSQL: a GIN index over the model logs instead, see the migration).
+      { fields: [['details.model_logs.model', 1], ['details.model_logs.model_id', 1]], only: 'mongo', mongoName: 'model_logs_model_model_id' },
+      { fields: [['correlation_id', 1]], sparse: true },
+      { fields: [['user_id', 1], ['timestamp', NEWEST]], only: 'sql' },
+      { fields: [['expires_at', 1]], only: 'sql' },
+    ],
+  },
+  actionLogs: {
+    name: 'action_logs',
+    entity: 'ActionLogAction',
+    columns: {
+      id,
+      uid,
+      request_uuid: text(200, false),
+      module: text(200),
+      action_type: text(200, false),
+      action_category: text(200),
+      actor_id: text(256),
+      actor: json(),
+      target_type: text(200),
+      target_id: text(256),
+      target: json(),
+      context: json(),
+      note: { kind: 'long-text' },
+      source: json(),
+      details: json(),
+      tags: json(),
+      entity_path: json(),
+      emitted_at: date(false),
+      saved_at: date(),
+      is_active: { kind: 'bool', default: true },
+      expires_at: date(),
+    },
+    indexes: [
+      { fields: [['uid', 1]], unique: true, only: 'sql' },
+      { fields: [['actor_id', 1], ['action_type', 1]] },
+      { fields: [['action_type', 1]] },
+      { fields: [['target_type', 1], ['target_id', 1]] },
+      { fields: [['emitted_at', NEWEST]] },
+      { fields: [['request_uuid', 1]] },
+    ],
+  },
+  modelLogs: {
+    name: 'model_logs',
+    entity: 'ActionLogModelLog',
+    columns: {
+      id,
+      uid,
+      request_uuid: text(200, false),
+      module: text(200),
+      model_id: text(512),
+      model_class_name: text(200, false),
+      model_namespace: text(400, false),
+      model: text(200, false),
+      action: text(20, false),
+      timestamp: date(false),
+      model_details: json(false),
+      truncated: { kind: 'bool', default: false },
+      expires_at: date(),
+    },
+    indexes: [
+      { fields: [['uid', 1]], unique: true, only: 'sql' },
+      { fields: [['model', 1], ['model_id', 1], ['timestamp', NEWEST]] },
+      { fields: [['request_uuid', 1]] },
+      { fields: [['timestamp', NEWEST]] },
+    ],
+  },
+  activities: {
+    name: 'activity_logs',
+    entity: 'ActionLogActivity',
+    columns: {
+      id,
+      uid,
+      user: json(false),
+      user_id: text(256),
+      ip_address: text(100),
+      action: text(1000, false),
+      activity_date: date(false),
+      link_preview: text(2048),
+      request_uuid: text(200),
+      expires_at: date(),
+    },
+    indexes: [
+      { fields: [['uid', 1]], unique: true, only: 'sql' },
+      { fields: [['user_id', 1], ['activity_date', NEWEST]], mongoName: 'user_activity_date' },
+      { fields: [['request_uuid', 1]] },
+    ],
+    mongoPaths: { user_id: 'user._id' },
+  },
+};
+
+/** The SQL name of an index: its table and fields. */
+export function sqlIndexName(table: string, index: IndexSpec): string {
+  return `${table}_${index.fields.map(([field]) => field).join('_')}`;
+}

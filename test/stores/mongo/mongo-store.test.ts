@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import { type Db, MongoClient } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ActionLogConfigError, type ActionLogger, createActionLogger, MongoStore } from 'actionlog';
+import type { ModelChange } from 'actionlog/adapter-kit';
+import { orderChange } from '../../../examples/shared/orders.js';
+import { freshDatabaseName, mongoUri } from '../../support/mongo-db.js';
+import { describeStore, requestDoc } from '../../support/store-contract.js';
+import { FaultProxy } from '../../support/tcp-proxy.js';
+
+let client: MongoClient;
+const databases: Db[] = [];
+const freshDb = () => {
+  const db = client.db(freshDatabaseName());
+  databases.push(db);
+  return db;
+};
+
+beforeAll(async () => {
+  client = await MongoClient.connect(mongoUri(), { serverSelectionTimeoutMS: 10_000 });
+});
+afterAll(async () => {
+  for (const db of databases) await db.dropDatabase().catch(() => {});
+  await client.close();
+});
+
+describeStore('MongoStore', async () => ({ store: new MongoStore({ db: freshDb() }) }));
+
+const change = (id: string, extra: Partial<ModelChange> = {}): ModelChange =>
+  orderChange(id, Object.assign({ old_object: { _id: id, status: 'new' }, new_object: { _id: id, status: 'paid' } }, extra));
+
+function loggerOn(db: Db, options: Partial<Parameters<typeof createActionLogger>[0]> = {}): ActionLogger {
+  return createActionLogger({ store: new MongoStore({ db }), flushIntervalMs: 0, retryDelayMs: 5, maxRetryDelayMs: 20, ...options });
+}
+
+describe('MongoStore', () => {
+  it('refuses bad options with a typed error naming them', () => {
+    expect(() => new MongoStore({} as never)).toThrow(ActionLogConfigError);
+    expect(() => new MongoStore({ db: freshDb(), client } as never)).toThrow(/db/);
+    expect(() => new MongoStore({ db: freshDb(), collections: { requests: '' } })).toThrow(/collections\.requests/);
+    expect(() => new MongoStore({ db: freshDb(), colour: 1 } as never)).toThrow(/colour/);
+  });
+
+  it('takes a client and a database name', async () => {
+    const name = freshDatabaseName();
+    databases.push(client.db(name));
+    const logger = createActionLogger({ store: new MongoStore({ client, dbName: name }), flushIntervalMs: 0 });
+    logger.recordModelChange(change('1'));
+    await logger.close();
+    expect(await client.db(name).collection('requests').countDocuments()).toBe(1);
+  });
+
+  it('creates its indexes with the right keys and options, idempotently, and TTL ones with retention', async () => {
+    const db = freshDb();
+    const store = new MongoStore({ db, collections: { actionLogs: 'audit_actions' } });
+    await store.init({ actionLogs: true, modelLogs: true, retention: true });
+    await store.init({ actionLogs: true, modelLogs: true, retention: true });
+    const keys = async (name: string) =>
+      (await db.collection(name).listIndexes().toArray())
+        .filter((i) => i.name !== '_id_')
+        .map((i) => ({ key: i.key, ...(i.unique ? { unique: true } : {}), ...(i.sparse ? { sparse: true } : {}), ...(i.expireAfterSeconds !== undefined ? { ttl: i.expireAfterSeconds } : {}) }));
+    expect(await keys('requests')).toEqual([
+      { key: { request_uuid: 1 }, unique: true },
+      { key: { timestamp: -1 } },
+      { key: { module: 1, timestamp: -1 } },
+      { key: { 'details.model_logs.model': 1, 'details.model_logs.model_id': 1 } },
+      { key: { correlation_id: 1 }, sparse: true },
+      { key: { expires_at: 1 }, ttl: 0 },
+    ]);
+    expect(await keys('audit_actions')).toEqual([
+      { key: { actor_id: 1, action_type: 1 } },
+      { key: { action_type: 1 } },
+      { key: { target_type: 1, target_id: 1 } },
+      { key: { emitted_at: -1 } },
+      { key: { request_uuid: 1 } },
+      { key: { expires_at: 1 }, ttl: 0 },
+    ]);
+    expect((await keys('model_logs')).map((i) => i.key)).toContainEqual({ model: 1, model_id: 1, timestamp: -1 });
+    expect((await keys('activity_logs')).map((i) => i.key)).toContainEqual({ 'user._id': 1, activity_date: -1 });
+  });
+
+  it('skips index creation when asked', async () => {
+    const db = freshDb();
+    await new MongoStore({ db, createIndexes: false }).init({ actionLogs: true, modelLogs: false, retention: false });
+    expect((await db.listCollections().toArray()).map((c) => c.name)).toEqual([]);
+  });
+
+  it('stamps expires_at from retentionDays', async () => {
+    const db = freshDb();
+    const logger = loggerOn(db, { retentionDays: 30 });
+    await logger.run({}, async () => {
+      logger.recordModelChange(change('1'));
+      logger.record({ action: 'export' });
+    });
+    await logger.close();
+    const doc = await db.collection('requests').findOne({});
+    expect(doc!.expires_at.getTime() - doc!.timestamp.getTime()).toBe(30 * 24 * 3600 * 1000);
+    const action = await db.collection('action_logs').findOne({});
+    expect(action!.expires_at.getTime() - action!.emitted_at.getTime()).toBe(30 * 24 * 3600 * 1000);
+  });
+
+  it('stores $ and dotted keys escaped in BSON and reads them back as sent', async () => {
+    const db = freshDb();
+    const logger = loggerOn(db);
+    const filter = { $or: [{ 'customer.name': 'Ada' }, { total: { $gt: 10 } }] };
+    logger.recordModelChange(change('1', { new_object: { _id: '1', rules: filter, 'a.b': { $in: [1] } } }));
+    await logger.flush();
+    const raw = await db.collection('requests').findOne({});
+    expect(raw!.details.model_logs[0].model_details.new_object).toEqual({
+      _id: '1',
+      rules: { '%24or': [{ 'customer%2Ename': 'Ada' }, { total: { '%24gt': 10 } }] },
+      'a%2Eb': { '%24in': [1] },
+    });
+    const [doc] = await new MongoStore({ db }).findRequests();
+    expect(doc!.details.model_logs[0]!.model_details.new_object).toEqual({ _id: '1', rules: filter, 'a.b': { $in: [1] } });
+    expect(doc!).not.toHaveProperty('_appends');
+    await logger.close();
+  });
+
+  it('spills model logs past maxModelLogsPerRequest into model_logs and keeps every one', async () => {
+    const db = freshDb();
+    const logger = loggerOn(db, { maxModelLogsPerRequest: 10 });
+    await logger.run({ requestUuid: 'big' }, async () => {
+      for (let i = 0; i < 25; i++) logger.recordModelChange(change(String(i)));
+    });
+    await logger.close();
+    const doc = await db.collection('requests').findOne({ request_uuid: 'big' });
+    expect(doc!.details.model_logs).toHaveLength(10);
+    expect(doc!.details.model_logs_spilled).toBe(15);
+    const spilled = await db.collection('model_logs').find({ request_uuid: 'big' }).toArray();
+    expect(spilled.map((m) => m.model_id)).toEqual(Array.from({ length: 15 }, (_, i) => String(i + 10)));
+  });
+
+  it('keeps a request document under the BSON limit whatever it records', async () => {
+    const db = freshDb();
+    const logger = loggerOn(db);
+    const big = 'x'.repeat(8000);
+    await logger.run({ requestUuid: 'huge' }, async () => {
+      for (let i = 0; i < 900; i++) logger.recordModelChange(change(String(i), { old_object: { big, n: i }, new_object: { big, n: i + 1 } }));
+    });
+    await logger.close();
+    expect(logger.stats()).toMatchObject({ stored: 1, dropped: 0 });
+    const doc = await db.collection('requests').findOne({ request_uuid: 'huge' });
+    const kept = doc!.details.model_logs.length as number;
+    expect(kept).toBeLessThan(900);
+    expect(kept + doc!.details.model_logs_spilled).toBe(900);
+    expect(await db.collection('model_logs').countDocuments({ request_uuid: 'huge' })).toBe(900 - kept);
+  });
+
+  it('keeps a second request that reused a request id, under a derived id', async () => {
+    const db = freshDb();
+    const store = new MongoStore({ db });
+    await store.init({ actionLogs: true, modelLogs: false, retention: false });
+    await store.write({ requests: [requestDoc('same-id')], actionLogs: [], modelLogs: [], activities: [] });
+    await store.write({ requests: [requestDoc('same-id', 5, { module: 'again' })], actionLogs: [], modelLogs: [], activities: [] });
+    const docs = await db.collection('requests').find({}).sort({ timestamp: 1 }).toArray();
+    expect(docs.map((d) => [d.request_uuid.startsWith('same-id'), d.module])).toEqual([
+      [true, 'orders'],
+      [true, 'again'],
+    ]);
+    expect(docs[1]!.request_uuid).toBe(`same-id:${String(docs[1]!._id)}`);
+  });
+});
+
+describe('MongoStore under a connection that drops mid-write', () => {
+  let proxy: FaultProxy;
+  let proxied: MongoClient;
+  let db: Db;
+
+  beforeAll(async () => {
+    proxy = FaultProxy.fromUri(mongoUri());
+    const address = await proxy.start();
+    // Straight to the proxy, without the driver's own write retry: actionlog's writer must cope alone.
+    proxied = await MongoClient.connect(`mongodb://${address}/?directConnection=true&retryWrites=false`, { serverSelectionTimeoutMS: 10_000 });
+    db = proxied.db(freshDatabaseName());
+    databases.push(client.db(db.databaseName));
+  });
+  afterAll(async () => {
+    await proxied.close();
+    await proxy.stop();
+  });
+
+  async function recordRequests(logger: ActionLogger, prefix: string, n: number) {
+    for (let i = 0; i < n; i++) {
+      await logger.run({ requestUuid: `${prefix}-${i}` }, async () => {
+        logger.recordModelChange(change(`${prefix}-${i}`));
+        logger.record({ action: 'checkout', target: { type: 'order', id: `${prefix}-${i}` } });
+      });
+    }
+  }
+
+  it.each([
+    ['after the server stored the batch, before the reply', 'reply'],
+    ['halfway through sending the batch', 'request'],
+  ] as const)('stores every document exactly once when the connection drops %s', async (_when, kind) => {
+    const prefix = `${kind}-${randomUUID().slice(0, 4)}`;
+    const logger = loggerOn(db, { batchSize: 50, flushIntervalMs: 60_000 });
+    await logger.ready();
+    const isRequestsInsert = (command: string, body: Record<string, unknown>) => command === 'insert' && body.insert === 'requests';
+    const dropped = kind === 'reply' ? proxy.dropReply(isRequestsInsert) : proxy.cutRequest(isRequestsInsert);
+    await recordRequests(logger, prefix, 120);
+    await logger.flush();
+    await dropped;
+    const uuids = (await db.collection('requests').find({ request_uuid: { $regex: `^${prefix}-` } }).toArray()).map((d) => d.request_uuid);
+    expect(uuids).toHaveLength(120);
+    expect(new Set(uuids).size).toBe(120);
+    expect(await db.collection('action_logs').countDocuments({ request_uuid: { $regex: `^${prefix}-` } })).toBe(120);
+    expect(logger.stats()).toMatchObject({ recorded: 120, stored: 120, dropped: 0 });
+    expect(logger.stats().retried).toBeGreaterThanOrEqual(1);
+    await logger.close();
+  });
+
+  it('applies a late append once when the connection drops before its reply', async () => {
+    const logger = loggerOn(db);
+    let ctx!: ReturnType<ActionLogger['current']>;
+    await logger.run({ requestUuid: 'late-once' }, async () => {
+      ctx = logger.current();
+      logger.recordModelChange(change('a'));
+    });
+    await logger.flush();
+    const dropped = proxy.dropReply((command, body) => command === 'update' && body.update === 'requests');
+    logger.recordModelChange(change('b'), ctx);
+    await logger.flush();
+    await dropped;
+    const doc = await db.collection('requests').findOne({ request_uuid: 'late-once' });
+    expect(doc!.details.model_logs.map((m: { model_id: string }) => m.model_id)).toEqual(['a', 'b']);
+    await logger.close();
+  });
+});

@@ -1,0 +1,223 @@
+import { type Db, MongoClient, MongoServerError, ObjectId } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mongoKind, useMongoDatabase } from '../mongo-db.js';
+
+/**
+ * What the test suites rely on MongoDB to do, written against the driver: these run on whichever MongoDB the
+ * run uses (the in-repo test server here, a real one with MONGODB_URI), so the two cannot drift apart unseen.
+ */
+const connect = useMongoDatabase();
+let client: MongoClient;
+let db: Db;
+beforeAll(async () => ({ client, db } = await connect()));
+
+async function rejection(p: Promise<unknown>): Promise<MongoServerError> {
+  try {
+    await p;
+  } catch (error) {
+    return error as MongoServerError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('MongoDB as the tests use it', () => {
+  it('answers the handshake as a writable replica set primary', async () => {
+    const hello = await db.admin().command({ hello: 1 });
+    expect(hello.isWritablePrimary).toBe(true);
+    expect(typeof hello.setName).toBe('string');
+    expect(hello.maxWireVersion).toBeGreaterThanOrEqual(17);
+    expect((await db.admin().command({ buildInfo: 1 })).version).toMatch(/^\d+\.\d+/);
+    expect((await db.admin().command({ ping: 1 })).ok).toBe(1);
+  });
+
+  it('refuses an unknown command with CommandNotFound', async () => {
+    const error = await rejection(db.command({ noSuchCommandHere: 1 }));
+    expect(error.code).toBe(59);
+    expect(error.codeName).toBe('CommandNotFound');
+  });
+
+  it('stores _id first and returns cursors in batches through getMore', async () => {
+    const c = db.collection<{ _id: string; i: number }>('cursor');
+    await c.insertMany(Array.from({ length: 230 }, (_, i) => ({ i, _id: `k${String(i).padStart(3, '0')}` })));
+    expect(Object.keys((await c.findOne({ i: 3 }))!)).toEqual(['_id', 'i']);
+    const all = await c.find({}, { batchSize: 40 }).sort({ i: 1 }).toArray();
+    expect(all.map((d) => d.i)).toEqual(Array.from({ length: 230 }, (_, i) => i));
+    const cursor = c.find({}).batchSize(10);
+    expect((await cursor.next())!.i).toBe(0);
+    await cursor.close();
+    expect(await c.find({ i: { $gte: 100, $lt: 200 } }).sort({ i: -1 }).skip(5).limit(3).project({ _id: 0 }).toArray()).toEqual([{ i: 194 }, { i: 193 }, { i: 192 }]);
+  });
+
+  it('applies update operators, positional and filtered updates, and counts matched and modified', async () => {
+    const c = db.collection<{ name: string; n: number; tags: string[]; items: Array<{ sku: string; q: number }> }>('updates');
+    const { insertedId } = await c.insertOne({ name: 'a', n: 1, tags: ['x'], items: [{ sku: 's1', q: 1 }, { sku: 's2', q: 5 }] });
+    const r = await c.updateOne({ _id: insertedId }, { $set: { name: 'b' }, $inc: { n: 2 }, $push: { tags: 'y' }, $unset: { missing: '' } });
+    expect([r.matchedCount, r.modifiedCount]).toEqual([1, 1]);
+    const same = await c.updateOne({ _id: insertedId }, { $set: { name: 'b' } });
+    expect([same.matchedCount, same.modifiedCount]).toEqual([1, 0]);
+    await c.updateOne({ _id: insertedId, 'items.sku': 's2' }, { $set: { 'items.$.q': 9 } });
+    await c.updateOne({ _id: insertedId }, { $inc: { 'items.$[it].q': 100 } }, { arrayFilters: [{ 'it.q': { $lt: 5 } }] });
+    expect(await c.findOne({ _id: insertedId }, { projection: { _id: 0 } })).toEqual({
+      name: 'b',
+      n: 3,
+      tags: ['x', 'y'],
+      items: [
+        { sku: 's1', q: 101 },
+        { sku: 's2', q: 9 },
+      ],
+    });
+  });
+
+  it('upserts from the query equalities, with $setOnInsert only on insert', async () => {
+    const c = db.collection('upserts');
+    const first = await c.updateOne({ code: 'A', $and: [{ region: 'eu' }] }, { $set: { n: 1 }, $setOnInsert: { created: true } }, { upsert: true });
+    expect(first.upsertedId).toBeInstanceOf(ObjectId);
+    const second = await c.updateOne({ code: 'A' }, { $set: { n: 2 }, $setOnInsert: { created: 'again' } }, { upsert: true });
+    expect([second.matchedCount, second.upsertedCount]).toEqual([1, 0]);
+    expect(await c.findOne({ code: 'A' }, { projection: { _id: 0 } })).toEqual({ code: 'A', region: 'eu', n: 2, created: true });
+    const multi = await c.updateMany({ code: { $in: ['A', 'B'] } }, { $inc: { n: 1 } });
+    expect(multi.matchedCount).toBe(1);
+  });
+
+  it('replaces whole documents and refuses to change _id', async () => {
+    const c = db.collection('replace');
+    const { insertedId } = await c.insertOne({ a: 1, b: 2 });
+    await c.replaceOne({ _id: insertedId }, { c: 3 });
+    expect(await c.findOne({ _id: insertedId })).toEqual({ _id: insertedId, c: 3 });
+    const error = await rejection(c.updateOne({ _id: insertedId }, { $set: { _id: new ObjectId() } }));
+    expect(error.code).toBe(66);
+  });
+
+  it('finds and modifies one document: before or after, sorted, upserted, projected, removed', async () => {
+    const c = db.collection('fam');
+    await c.insertMany([{ k: 1, v: 'a' }, { k: 2, v: 'b' }]);
+    const before = await c.findOneAndUpdate({}, { $set: { v: 'z' } }, { sort: { k: -1 }, returnDocument: 'before', projection: { _id: 0 } });
+    expect(before).toEqual({ k: 2, v: 'b' });
+    const after = await c.findOneAndUpdate({ k: 3 }, { $set: { v: 'new' } }, { upsert: true, returnDocument: 'after', projection: { _id: 0 } });
+    expect(after).toEqual({ k: 3, v: 'new' });
+    const replaced = await c.findOneAndReplace({ k: 1 }, { k: 1, v: 'r' }, { returnDocument: 'after', projection: { _id: 0 } });
+    expect(replaced).toEqual({ k: 1, v: 'r' });
+    const removed = await c.findOneAndDelete({ k: 2 }, { projection: { _id: 0 } });
+    expect(removed).toEqual({ k: 2, v: 'z' });
+    expect(await c.findOneAndUpdate({ k: 99 }, { $set: { v: 1 } })).toBeNull();
+    expect(await c.countDocuments()).toBe(2);
+  });
+
+  it('deletes one or many, counts, lists distinct values and aggregates with $lookup', async () => {
+    const orders = db.collection('orders');
+    const customers = db.collection('customers');
+    await customers.insertMany([{ _id: 'c1' as never, name: 'Ada' }, { _id: 'c2' as never, name: 'Bo' }]);
+    await orders.insertMany([{ c: 'c1', t: 5 }, { c: 'c1', t: 7 }, { c: 'c2', t: 1 }, { c: 'c3', t: 0 }]);
+    expect((await orders.deleteOne({ c: 'c3' })).deletedCount).toBe(1);
+    expect(await orders.estimatedDocumentCount()).toBe(3);
+    expect((await orders.distinct('c')).sort()).toEqual(['c1', 'c2']);
+    const totals = await orders
+      .aggregate([
+        { $group: { _id: '$c', total: { $sum: '$t' } } },
+        { $lookup: { from: 'customers', localField: '_id', foreignField: '_id', as: 'customer' } },
+        { $project: { _id: 0, name: { $first: '$customer.name' }, total: 1 } },
+        { $sort: { total: -1 } },
+      ])
+      .toArray();
+    expect(totals).toEqual([
+      { total: 12, name: 'Ada' },
+      { total: 1, name: 'Bo' },
+    ]);
+    expect((await orders.deleteMany({ c: 'c1' })).deletedCount).toBe(2);
+  });
+
+  it('creates, lists and drops collections and databases', async () => {
+    await db.createCollection('made');
+    const exists = await rejection(db.createCollection('made'));
+    expect(exists.code).toBe(48);
+    expect((await db.listCollections({ name: 'made' }).toArray()).map((c) => c.name)).toEqual(['made']);
+    await db.collection('made').drop();
+    expect(await db.listCollections({ name: 'made' }).toArray()).toEqual([]);
+    const other = client.db(`${db.databaseName}_x`);
+    await other.collection('y').insertOne({ a: 1 });
+    await other.dropDatabase();
+    expect(await other.collection('y').countDocuments()).toBe(0);
+  });
+
+  it('enforces unique indexes with E11000 errors shaped as MongoDB shapes them', async () => {
+    const c = db.collection('uniq');
+    expect(await c.createIndex({ email: 1 }, { unique: true, name: 'email_unique' })).toBe('email_unique');
+    expect(await c.createIndex({ email: 1 }, { unique: true, name: 'email_unique' })).toBe('email_unique');
+    await c.insertOne({ email: 'a@x' });
+    const error = await rejection(c.insertOne({ email: 'a@x' }));
+    expect(error.code).toBe(11000);
+    expect(error.message).toMatch(/^E11000 duplicate key error collection: \S+\.uniq index: email_unique dup key: \{ email: "a@x" \}$/);
+    expect(error.keyPattern).toEqual({ email: 1 });
+    expect(error.keyValue).toEqual({ email: 'a@x' });
+    const bulk = await rejection(c.insertMany([{ email: 'b@x' }, { email: 'a@x' }, { email: 'c@x' }], { ordered: false }));
+    expect((bulk as unknown as { writeErrors: Array<{ index: number; code: number }> }).writeErrors.map((e) => [e.index, e.code])).toEqual([[1, 11000]]);
+    expect(await c.countDocuments()).toBe(3);
+    const upd = await rejection(c.updateOne({ email: 'b@x' }, { $set: { email: 'c@x' } }));
+    expect(upd.code).toBe(11000);
+    const conflict = await rejection(c.createIndex({ email: 1 }, { name: 'email_unique' }));
+    expect([85, 86]).toContain(conflict.code);
+    expect((await c.listIndexes().toArray()).map((i) => [i.name, i.key, i.unique ?? false])).toEqual([
+      ['_id_', { _id: 1 }, false],
+      ['email_unique', { email: 1 }, true],
+    ]);
+    await c.dropIndex('email_unique');
+    await c.insertOne({ email: 'a@x' });
+  });
+
+  it('commits a transaction, aborts another, and hides uncommitted writes from others', async () => {
+    const c = db.collection('txn');
+    await c.insertOne({ _id: 'acct' as never, balance: 10 });
+    const session = client.startSession();
+    try {
+      await session.withTransaction(async () => {
+        await c.updateOne({ _id: 'acct' as never }, { $inc: { balance: -3 } }, { session });
+        await c.insertOne({ _id: 'entry1' as never, amount: 3 }, { session });
+        expect((await c.findOne({ _id: 'acct' as never }, { session }))!.balance).toBe(7);
+        expect((await c.findOne({ _id: 'acct' as never }))!.balance).toBe(10);
+        expect(await c.findOne({ _id: 'entry1' as never })).toBeNull();
+      });
+      expect((await c.findOne({ _id: 'acct' as never }))!.balance).toBe(7);
+      session.startTransaction();
+      await c.insertOne({ _id: 'entry2' as never, amount: 1 }, { session });
+      await c.deleteOne({ _id: 'entry1' as never }, { session });
+      await session.abortTransaction();
+      expect(await c.findOne({ _id: 'entry2' as never })).toBeNull();
+      expect(await c.findOne({ _id: 'entry1' as never })).not.toBeNull();
+    } finally {
+      await session.endSession();
+    }
+  });
+
+  it('fails a transaction whose document another writer changed, with a TransientTransactionError', async () => {
+    const c = db.collection('conflict');
+    await c.insertOne({ _id: 'doc' as never, v: 0 });
+    const session = client.startSession();
+    session.startTransaction();
+    let failure: MongoServerError | undefined;
+    try {
+      await c.findOne({ _id: 'doc' as never }, { session });
+      await c.updateOne({ _id: 'doc' as never }, { $set: { v: 'outside' } });
+      await c.updateOne({ _id: 'doc' as never }, { $set: { v: 'inside' } }, { session });
+      await session.commitTransaction();
+    } catch (error) {
+      failure = error as MongoServerError;
+      await session.abortTransaction().catch(() => {});
+    } finally {
+      await session.endSession();
+    }
+    expect(failure?.hasErrorLabel('TransientTransactionError')).toBe(true);
+    expect((await c.findOne({ _id: 'doc' as never }))!.v).toBe('outside');
+  });
+
+  it.runIf(mongoKind() === 'wire')('(test server only) refuses what it does not implement instead of ignoring it', async () => {
+    const c = db.collection('strict');
+    const collation = await rejection(c.find({}, { collation: { locale: 'fr' } }).toArray());
+    expect(collation.code).toBe(238);
+    const out = await rejection(c.aggregate([{ $out: 'elsewhere' }]).toArray());
+    expect(out.codeName).toBe('NotImplemented');
+    const text = await rejection(c.createIndex({ body: 'text' }));
+    expect(text.codeName).toBe('NotImplemented');
+  });
+});
+
+afterAll(() => {});

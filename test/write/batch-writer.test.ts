@@ -1,0 +1,169 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ActionLogQueueFullError, ActionLogStoreError, type ActionLogger, type ActionLoggerOptions, createActionLogger } from 'actionlog';
+import type { ModelChange } from 'actionlog/adapter-kit';
+import { orderChange } from '../../examples/shared/orders.js';
+import { FlakyStore, SpyStore } from '../support/stores.js';
+
+const loggers: ActionLogger[] = [];
+afterEach(async () => {
+  for (const l of loggers.splice(0)) await l.close().catch(() => {});
+});
+
+function make<S extends SpyStore | FlakyStore>(store: S, options: Partial<ActionLoggerOptions> = {}) {
+  const errors: Error[] = [];
+  const logger = createActionLogger({ store, retryDelayMs: 1, maxRetryDelayMs: 5, onError: (e) => errors.push(e), ...options });
+  loggers.push(logger);
+  return { logger, errors };
+}
+
+const change = (id: string): ModelChange => orderChange(id, { action: 'Created', old_object: null, new_object: { _id: id } });
+
+describe('batch writer', () => {
+  it('writes nothing on the recording call itself', () => {
+    const store = new SpyStore();
+    const { logger } = make(store, { flushIntervalMs: 0 });
+    logger.recordModelChange(change('a'));
+    expect(store.batches).toHaveLength(0);
+    expect(logger.stats().queued).toBe(1);
+  });
+
+  it('starts a write when a batch is full, before the interval', async () => {
+    const store = new SpyStore();
+    const { logger } = make(store, { batchSize: 10, flushIntervalMs: 60_000 });
+    for (let i = 0; i < 25; i++) logger.recordModelChange(change(`o${i}`));
+    await sleep(20);
+    expect(store.requests().length).toBeGreaterThanOrEqual(10);
+    await logger.flush();
+    expect(store.batches.every((b) => b.requests.length <= 10)).toBe(true);
+    expect(store.requests()).toHaveLength(25);
+  });
+
+  it('writes a partial batch once the interval passes', async () => {
+    const store = new SpyStore();
+    const { logger } = make(store, { batchSize: 100, flushIntervalMs: 30 });
+    logger.recordModelChange(change('a'));
+    logger.recordModelChange(change('b'));
+    await sleep(5);
+    expect(store.batches).toHaveLength(0);
+    await sleep(80);
+    expect(store.batches.map((b) => b.requests.length)).toEqual([2]);
+  });
+
+  it('leaves what arrives during a write for the next interval, unless it fills a batch or a flush waits for it', async () => {
+    // A store as slow as a database across a network: each write takes 40 ms.
+    class SlowStore extends SpyStore {
+      override async write(batch: Parameters<SpyStore['write']>[0]): Promise<void> {
+        await sleep(40);
+        await super.write(batch);
+      }
+    }
+    const store = new SlowStore();
+    const { logger } = make(store, { batchSize: 5, flushIntervalMs: 150 });
+    logger.recordModelChange(change('a'));
+    await sleep(170); // the interval passed: the first write is under way
+    logger.recordModelChange(change('b'));
+    logger.recordModelChange(change('c'));
+    await sleep(80); // the first write is done; b and c wait for their own interval
+    expect(store.batches.map((b) => b.requests.length)).toEqual([1]);
+    await sleep(300);
+    expect(store.batches.map((b) => b.requests.length)).toEqual([1, 2]);
+    for (let i = 0; i < 6; i++) logger.recordModelChange(change(`full${i}`));
+    logger.recordModelChange(change('waited-for'));
+    await logger.flush();
+    expect(store.batches.map((b) => b.requests.length)).toEqual([1, 2, 5, 2]);
+  });
+
+  it('retries a failing store with backoff, reporting each failure, and stores everything once', async () => {
+    const store = new FlakyStore();
+    const { logger, errors } = make(store, { flushIntervalMs: 0 });
+    store.failNext(3);
+    for (let i = 0; i < 5; i++) logger.recordModelChange(change(`o${i}`));
+    await logger.flush();
+    expect(store.requests().map((d) => d.details.model_logs[0]!.model_id)).toEqual(['o0', 'o1', 'o2', 'o3', 'o4']);
+    expect(logger.stats()).toMatchObject({ recorded: 5, stored: 5, retried: 3, dropped: 0, queued: 0 });
+    expect(errors).toHaveLength(3);
+    expect(errors.every((e) => e instanceof ActionLogStoreError && /retrying/.test(e.message))).toBe(true);
+  });
+
+  it('never duplicates a batch whose write succeeded but whose reply was lost', async () => {
+    const store = new FlakyStore();
+    const { logger } = make(store, { flushIntervalMs: 0 });
+    store.loseAckNext(2);
+    await logger.run({}, async () => {
+      logger.recordModelChange(change('a'));
+      logger.record({ action: 'x' });
+    });
+    logger.activity({ action: 'Did a thing', user: { lookup_from: 'users', _id: 'u', label: 'U' } });
+    await logger.flush();
+    expect(store.requests()).toHaveLength(1);
+    expect(store.actions()).toHaveLength(1);
+    expect(store.activities()).toHaveLength(1);
+  });
+
+  it('drops a batch after maxRetries, counts it and reports the loss, then keeps going', async () => {
+    const store = new FlakyStore();
+    const { logger, errors } = make(store, { flushIntervalMs: 0, maxRetries: 2 });
+    store.failForever();
+    logger.recordModelChange(change('lost'));
+    await logger.flush();
+    expect(logger.stats()).toMatchObject({ recorded: 1, stored: 0, retried: 2, dropped: 1 });
+    expect(errors.at(-1)).toBeInstanceOf(ActionLogStoreError);
+    expect(errors.at(-1)!.message).toMatch(/dropped/);
+    store.heal();
+    logger.recordModelChange(change('kept'));
+    await logger.flush();
+    expect(store.requests().map((d) => d.details.model_logs[0]!.model_id)).toEqual(['kept']);
+  });
+
+  it('with drop-newest, refuses what arrives when the queue is full', async () => {
+    const store = new FlakyStore();
+    const { logger, errors } = make(store, { flushIntervalMs: 0, maxQueueSize: 3, onQueueFull: 'drop-newest' });
+    store.failNext(1);
+    for (let i = 0; i < 6; i++) logger.recordModelChange(change(`o${i}`));
+    await logger.flush();
+    expect(store.requests().map((d) => d.details.model_logs[0]!.model_id)).toEqual(['o0', 'o1', 'o2']);
+    expect(logger.stats()).toMatchObject({ recorded: 6, stored: 3, dropped: 3 });
+    expect(errors.filter((e) => e instanceof ActionLogQueueFullError)).toHaveLength(3);
+  });
+
+  it('with drop-oldest, drops queued documents to take the newest', async () => {
+    const store = new FlakyStore();
+    const { logger } = make(store, { flushIntervalMs: 60_000, batchSize: 100, maxQueueSize: 3, onQueueFull: 'drop-oldest' });
+    for (let i = 0; i < 6; i++) logger.recordModelChange(change(`o${i}`));
+    await logger.flush();
+    expect(store.requests().map((d) => d.details.model_logs[0]!.model_id)).toEqual(['o3', 'o4', 'o5']);
+    expect(logger.stats()).toMatchObject({ recorded: 6, stored: 3, dropped: 3 });
+  });
+
+  it('appends late events even when the parent document was dropped from a full queue', async () => {
+    const store = new FlakyStore();
+    const { logger } = make(store, { flushIntervalMs: 60_000, batchSize: 100, maxQueueSize: 1, onQueueFull: 'drop-oldest' });
+    let ctx!: ReturnType<ActionLogger['current']>;
+    await logger.run({ requestUuid: 'first' }, async () => {
+      ctx = logger.current();
+      logger.recordModelChange(change('a'));
+    });
+    logger.recordModelChange(change('b'));
+    logger.recordModelChange(change('late'), ctx);
+    await logger.flush();
+    expect(store.requests().map((d) => [d.request_uuid, d.details.model_logs.map((m) => m.model_id)])).toContainEqual(['first', ['late']]);
+  });
+
+  it('keeps writing in order when onError itself throws', async () => {
+    const store = new FlakyStore();
+    const logger = createActionLogger({
+      store,
+      flushIntervalMs: 0,
+      retryDelayMs: 1,
+      onError: () => {
+        throw new Error('bad handler');
+      },
+    });
+    loggers.push(logger);
+    store.failNext(1);
+    logger.recordModelChange(change('a'));
+    await logger.flush();
+    expect(store.requests()).toHaveLength(1);
+  });
+});

@@ -5,22 +5,33 @@
  * the ratio of per-request cost. The figure is the median ratio over the rounds. The kernel shares the core
  * between threads, though, not processes (GC helper threads count): CPU per request is reported beside it.
  */
+import { resolve } from 'node:path';
 import { median, pairedRun } from './support.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const VARIANTS = (process.env.BENCH_MODES ?? 'floor,actionlog').split(',');
+// BENCH_AGAINST=<another checkout, built>: this build's actionlog against that one's, side by side (the "baseline").
+const AGAINST = process.env.BENCH_AGAINST;
 const body = { customer: 'c-17', items: [{ sku: 'book', qty: 2 }], note: 'leave at the door' };
 
+const server = (mode: string, script = './servers/express-json.ts') => ({
+  name: mode,
+  script,
+  env: { BENCH_MODE: mode },
+  path: '/orders/42',
+});
+const pairOf = (variant: string) =>
+  AGAINST
+    ? [server('actionlog', resolve(AGAINST, 'bench/servers/express-json.ts')), server('actionlog')]
+    : [server('baseline'), server(variant)];
+
 const summary: string[] = [];
-for (const variant of VARIANTS) {
+for (const variant of AGAINST ? ['this build'] : VARIANTS) {
   const ratios: number[] = [];
   const cpu: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const [base, other] = await pairedRun(
-      ['baseline', variant].map((mode) => ({ name: mode, script: './servers/express-json.ts', env: { BENCH_MODE: mode }, path: '/orders/42' })),
-      { seconds: SECONDS, body },
-    );
+    const [base, other] = await pairedRun(pairOf(variant), { seconds: SECONDS, body });
     ratios.push(other!.requestsPerSec / base!.requestsPerSec);
     cpu.push(other!.cpuPerRequest / base!.cpuPerRequest);
     console.log(
@@ -31,5 +42,6 @@ for (const variant of VARIANTS) {
     `  ${variant.padEnd(10)} / baseline: ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ${median(ratios).toFixed(3)}; CPU per request ×${median(cpu).toFixed(2)}`,
   );
 }
-console.log(`\nExpress JSON POST, baseline and variant side by side on one core, ${SECONDS}s rounds (Node ${process.version}):`);
+const against = AGAINST ? ` (baseline: actionlog as built in ${AGAINST})` : '';
+console.log(`\nExpress JSON POST, baseline and variant side by side on one core, ${SECONDS}s rounds (Node ${process.version})${against}:`);
 console.log(summary.join('\n'));

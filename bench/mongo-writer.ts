@@ -24,7 +24,10 @@ client.on('commandStarted', (e) => {
 function changes(r: number): ModelChange[] {
   return Array.from({ length: 5 }, (_, i) => {
     const id = `${r}-${i}`;
-    return orderChange(id, { old_object: orderState(id, { total: 10 + i }), new_object: orderState(id, { status: 'paid', total: 12 + i, customer: { name: 'Ada', city: 'Bergen' } }) });
+    return orderChange(id, {
+      old_object: orderState(id, { total: 10 + i }),
+      new_object: orderState(id, { status: 'paid', total: 12 + i, customer: { name: 'Ada', city: 'Bergen' } }),
+    });
   });
 }
 
@@ -43,7 +46,8 @@ async function run(batchSize: number): Promise<{ perSecond: number; roundTrips: 
   const seconds = (performance.now() - t0) / 1000;
   const stats = logger.stats();
   await logger.close();
-  if (stats.stored !== REQUESTS || (await db.collection('requests').countDocuments()) !== REQUESTS) throw new Error(`stored ${stats.stored} of ${REQUESTS}`);
+  if (stats.stored !== REQUESTS || (await db.collection('requests').countDocuments()) !== REQUESTS)
+    throw new Error(`stored ${stats.stored} of ${REQUESTS}`);
   await db.dropDatabase();
   return { perSecond: REQUESTS / seconds, roundTrips: (commands - before) / REQUESTS };
 }
@@ -57,12 +61,16 @@ for (let round = 0; round < ROUNDS; round++) {
   batched.push(b.perSecond);
   single.push(s.perSecond);
   trips = { batched: b.roundTrips, single: s.roundTrips };
-  console.log(`round ${round + 1}: batched ${b.perSecond.toFixed(0)} docs/s, one per request ${s.perSecond.toFixed(0)} docs/s, ratio ${(b.perSecond / s.perSecond).toFixed(2)}`);
+  console.log(
+    `round ${round + 1}: batched ${b.perSecond.toFixed(0)} docs/s, one per request ${s.perSecond.toFixed(0)} docs/s, ratio ${(b.perSecond / s.perSecond).toFixed(2)}`,
+  );
 }
 const ratios = batched.map((b, i) => b / single[i]!);
 console.log(`\n${REQUESTS} request documents × 5 model logs, MongoDB: ${description} (Node ${process.version})`);
 console.log(`  batched (100 per write): median ${median(batched).toFixed(0)} docs/s, ${trips.batched.toFixed(3)} round trips per document`);
 console.log(`  one write per request:   median ${median(single).toFixed(0)} docs/s, ${trips.single.toFixed(3)} round trips per document`);
-console.log(`  throughput ratio batched / one per request: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)}`);
+console.log(
+  `  throughput ratio batched / one per request: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)}`,
+);
 await client.close();
 stop();

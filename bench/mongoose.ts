@@ -23,17 +23,33 @@ for (const peer of peers) {
     execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'inherit' });
   }
 }
-const mongooseIn = (dir: string) => (JSON.parse(readFileSync(new URL(`${dir}node_modules/mongoose/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+const mongooseIn = (dir: string) =>
+  (JSON.parse(readFileSync(new URL(`${dir}node_modules/mongoose/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
 
 const allServers = [
   { name: 'baseline', script: './servers/express-mongoose.ts', mongoose: mongooseIn('../') },
   { name: 'actionlog', script: './servers/express-mongoose.ts', mongoose: mongooseIn('../'), baseline: 'baseline' },
-  { name: 'ts-patch-mongoose', script: './peers/ts-patch-mongoose/server.ts', mongoose: mongooseIn('./peers/ts-patch-mongoose/'), baseline: 'baseline' },
+  {
+    name: 'ts-patch-mongoose',
+    script: './peers/ts-patch-mongoose/server.ts',
+    mongoose: mongooseIn('./peers/ts-patch-mongoose/'),
+    baseline: 'baseline',
+  },
   { name: 'baseline-8', script: './peers/mongoose-diff-history/server.ts', mongoose: mongooseIn('./peers/mongoose-diff-history/') },
-  { name: 'mongoose-diff-history', script: './peers/mongoose-diff-history/server.ts', mongoose: mongooseIn('./peers/mongoose-diff-history/'), baseline: 'baseline-8' },
+  {
+    name: 'mongoose-diff-history',
+    script: './peers/mongoose-diff-history/server.ts',
+    mongoose: mongooseIn('./peers/mongoose-diff-history/'),
+    baseline: 'baseline-8',
+  },
 ];
 // BENCH_SERVERS=baseline,actionlog runs a subset; actionlog-http-only (middleware and store, no plugin) only when named.
-allServers.push({ name: 'actionlog-http-only', script: './servers/express-mongoose.ts', mongoose: mongooseIn('../'), baseline: 'baseline' });
+allServers.push({
+  name: 'actionlog-http-only',
+  script: './servers/express-mongoose.ts',
+  mongoose: mongooseIn('../'),
+  baseline: 'baseline',
+});
 const only = process.env.BENCH_SERVERS?.split(',');
 const servers = allServers.filter((s) => (only ? only.includes(s.name) : s.name !== 'actionlog-http-only'));
 
@@ -46,7 +62,12 @@ for (let round = 0; round < ROUNDS; round++) {
   const databases = await Promise.all(servers.map(() => startMongoProcess()));
   database = databases[0]!.description;
   try {
-    const specs = servers.map((s, i) => ({ name: s.name, script: s.script, env: { BENCH_MODE: s.name, MONGODB_URI: databases[i]!.uri }, path: '/orders' }));
+    const specs = servers.map((s, i) => ({
+      name: s.name,
+      script: s.script,
+      env: { BENCH_MODE: s.name, MONGODB_URI: databases[i]!.uri },
+      path: '/orders',
+    }));
     const results = await pairedRun(specs, { seconds: SECONDS, body: {} });
     const byName = new Map<string, PairedResult>(results.map((r) => [r.name, r]));
     const line: string[] = [];
@@ -55,7 +76,9 @@ for (let round = 0; round < ROUNDS; round++) {
       const [x, base] = [byName.get(s.name)!, byName.get(s.baseline)!];
       push(throughput, s.name, x.requestsPerSec / base.requestsPerSec);
       push(cpu, s.name, x.cpuPerRequest / base.cpuPerRequest);
-      line.push(`${s.name} ${x.requestsPerSec.toFixed(0)}/${base.requestsPerSec.toFixed(0)} req/s = ${throughput.get(s.name)!.at(-1)!.toFixed(3)}`);
+      line.push(
+        `${s.name} ${x.requestsPerSec.toFixed(0)}/${base.requestsPerSec.toFixed(0)} req/s = ${throughput.get(s.name)!.at(-1)!.toFixed(3)}`,
+      );
     }
     console.log(`round ${round + 1}: ${line.join(', ')}`);
     commandsPerRequest = new Map(results.map((r) => [r.name, r.counters]));
@@ -98,13 +121,17 @@ const fmt = (c: Usage['counters'] | undefined) =>
     .join(', ');
 const total = (c: Usage['counters'] | undefined) => Object.values(c ?? {}).reduce((a, b) => a + b, 0);
 
-console.log(`\nExpress + Mongoose, findById + save() + updateOne() per request, side by side on one core, ${SECONDS}s rounds (Node ${process.version})`);
+console.log(
+  `\nExpress + Mongoose, findById + save() + updateOne() per request, side by side on one core, ${SECONDS}s rounds (Node ${process.version})`,
+);
 console.log(`MongoDB: ${database}, one per server, in its own process\n`);
 console.log('throughput and CPU per request, as ratios to no audit on the same Mongoose (median of rounds):');
 for (const s of servers) {
   if (!s.baseline) continue;
   const t = throughput.get(s.name)!;
-  console.log(`  ${s.name.padEnd(22)} Mongoose ${s.mongoose.padEnd(8)} throughput ${t.map((r) => r.toFixed(3)).join(', ')}; median ${median(t).toFixed(3)}   CPU/request ${median(cpu.get(s.name)!).toFixed(3)}`);
+  console.log(
+    `  ${s.name.padEnd(22)} Mongoose ${s.mongoose.padEnd(8)} throughput ${t.map((r) => r.toFixed(3)).join(', ')}; median ${median(t).toFixed(3)}   CPU/request ${median(cpu.get(s.name)!).toFixed(3)}`,
+  );
 }
 console.log('\ndatabase commands per request (measured endpoint | findById + save() alone):');
 for (const s of servers) {
@@ -116,4 +143,3 @@ for (const s of servers) {
 function push(map: Map<string, number[]>, key: string, value: number): void {
   map.set(key, [...(map.get(key) ?? []), value]);
 }
-

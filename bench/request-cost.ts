@@ -12,10 +12,12 @@ const RUNS = 7;
 const REQUESTS = 20_000;
 const CHANGES = 10;
 
-
 function changeOf(i: number): ModelChange {
   const id = `o${i}`;
-  return orderChange(id, { old_object: orderState(id), new_object: orderState(id, { status: 'paid', total: 12, customer: { name: 'Ada', city: 'Bergen' }, items: [{ sku: 'a', qty: 2 }] }) });
+  return orderChange(id, {
+    old_object: orderState(id),
+    new_object: orderState(id, { status: 'paid', total: 12, customer: { name: 'Ada', city: 'Bergen' }, items: [{ sku: 'a', qty: 2 }] }),
+  });
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -59,7 +61,9 @@ for (let i = 0; i < RUNS; i++) {
 }
 const hot = median(runs.map((r) => r.hot));
 const total = median(runs.map((r) => r.total));
-console.log(`request cost, ${CHANGES} model changes per request, median of ${RUNS} runs of ${REQUESTS} requests (Node ${process.version}):`);
+console.log(
+  `request cost, ${CHANGES} model changes per request, median of ${RUNS} runs of ${REQUESTS} requests (Node ${process.version}):`,
+);
 console.log(`  empty async loop (floor):           ${median(floors).toFixed(2)} µs/request`);
 console.log(`  hot path (scope + 10 records + end): ${hot.toFixed(2)} µs/request`);
 console.log(`  with document build (sanitize+diff): ${total.toFixed(2)} µs/request`);

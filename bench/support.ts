@@ -66,14 +66,24 @@ export function startServer(script: string, env: Record<string, string>): Promis
           port: Number(match[1]),
           usage: () =>
             new Promise((done) => {
-              child.once('message', (m) => done(m as Usage));
+              child.once('message', (m) => {
+                done(m as Usage);
+              });
               child.send('usage');
             }),
-          stop: () => new Promise((done) => (child.once('exit', () => done()), child.kill('SIGTERM'))),
+          stop: () =>
+            new Promise((done) => {
+              child.once('exit', () => {
+                done();
+              });
+              child.kill('SIGTERM');
+            }),
         });
       }
     });
-    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+    child.once('exit', (code) => {
+      reject(new Error(`bench server exited with ${code}`));
+    });
   });
 }
 
@@ -84,7 +94,10 @@ export interface Load {
 }
 
 /** Drives a server with autocannon and returns the average throughput. */
-export async function load(url: string, options: { durationSec: number; connections?: number; method?: 'POST' | 'GET'; body?: unknown }): Promise<Load> {
+export async function load(
+  url: string,
+  options: { durationSec: number; connections?: number; method?: 'POST' | 'GET'; body?: unknown },
+): Promise<Load> {
   const result = await autocannon({
     url,
     connections: options.connections ?? 32,
@@ -100,7 +113,10 @@ export async function load(url: string, options: { durationSec: number; connecti
 }
 
 /** Call in a bench server: answers the parent's usage requests and counts requests. */
-export function reportUsage(server: { on(event: 'request', listener: () => void): unknown }, counters: () => Record<string, number> = () => ({})): void {
+export function reportUsage(
+  server: { on(event: 'request', listener: () => void): unknown },
+  counters: () => Record<string, number> = () => ({}),
+): void {
   let requests = 0;
   server.on('request', () => requests++);
   process.on('message', () => {
@@ -113,7 +129,7 @@ export interface MongoProcess {
   uri: string;
   /** Which MongoDB the test harness picked (MONGODB_URI, mongodb-memory-server or the wire-protocol server). */
   description: string;
-  stop(): void;
+  stop: () => void;
 }
 
 /** The test harness's MongoDB in a process of its own (on core 0 when pinning, beside the load generator). */
@@ -123,12 +139,14 @@ export function startMongoProcess(): Promise<MongoProcess> {
   const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const uri = /URI (\S+)/.exec(out)?.[1];
       if (uri) resolve({ uri, description: /MONGO (.*)/.exec(out)?.[1] ?? '', stop: () => void child.kill('SIGTERM') });
     });
-    child.once('exit', (code) => reject(new Error(`MongoDB process exited with ${code}`)));
+    child.once('exit', (code) => {
+      reject(new Error(`MongoDB process exited with ${code}`));
+    });
   });
 }
 
@@ -160,7 +178,9 @@ export async function pairedRun(
     const before = await Promise.all(started.map((s) => s.usage()));
     const selfBefore = process.cpuUsage();
     const t0 = process.hrtime.bigint();
-    const loads = await Promise.all(urls.map((url) => load(url, { durationSec: options.seconds, body: options.body, connections: options.connections })));
+    const loads = await Promise.all(
+      urls.map((url) => load(url, { durationSec: options.seconds, body: options.body, connections: options.connections })),
+    );
     const wallMicros = Number(process.hrtime.bigint() - t0) / 1000;
     const self = process.cpuUsage(selfBefore);
     loadShare = (self.user + self.system) / wallMicros;
@@ -179,7 +199,9 @@ export async function pairedRun(
     });
     const used = results.reduce((sum, r) => sum + r.cpuShare, 0);
     if (pin && used < 0.9) {
-      console.log(`  (note: the servers used ${(used * 100).toFixed(0)}% of their core; something else, the database or the load generator, set the pace)`);
+      console.log(
+        `  (note: the servers used ${(used * 100).toFixed(0)}% of their core; something else, the database or the load generator, set the pace)`,
+      );
     }
     return results;
   } finally {

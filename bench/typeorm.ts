@@ -20,7 +20,8 @@ if (!existsSync(`${peerDir}node_modules/typeorm-auditing`)) {
   console.log('installing typeorm-auditing and TypeORM 0.3 for the comparison...');
   execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: peerDir, stdio: 'inherit' });
 }
-const versionIn = (dir: string) => (JSON.parse(readFileSync(`${dir}node_modules/typeorm/package.json`, 'utf8')) as { version: string }).version;
+const versionIn = (dir: string) =>
+  (JSON.parse(readFileSync(`${dir}node_modules/typeorm/package.json`, 'utf8')) as { version: string }).version;
 const peerTypeorm = versionIn(peerDir);
 const ourTypeorm = versionIn(fileURLToPath(new URL('../', import.meta.url)));
 
@@ -45,11 +46,22 @@ const allPairs = [
     script: './peers/typeorm-auditing/server.ts',
     modes: ['baseline-0.3', 'typeorm-auditing'],
     // Its history table pairs an AUTOINCREMENT _seq with the copied key, which SQLite refuses to create.
-    skip: { sqlite: 'cannot create its history table on SQLite (AUTOINCREMENT is only allowed on an INTEGER PRIMARY KEY)' } as Record<string, string>,
+    skip: { sqlite: 'cannot create its history table on SQLite (AUTOINCREMENT is only allowed on an INTEGER PRIMARY KEY)' } as Record<
+      string,
+      string
+    >,
   },
-  { label: `actionlog on MemoryStore / no audit (TypeORM ${ourTypeorm})`, script: './servers/koa-typeorm.ts', modes: ['baseline', 'actionlog-memory'] },
+  {
+    label: `actionlog on MemoryStore / no audit (TypeORM ${ourTypeorm})`,
+    script: './servers/koa-typeorm.ts',
+    modes: ['baseline', 'actionlog-memory'],
+  },
   // The path PostgreSQL before 18 takes: the rows a query-level write changes are read before it.
-  { label: `actionlog, queryWrites 'readBefore' / no audit (TypeORM ${ourTypeorm})`, script: './servers/koa-typeorm.ts', modes: ['baseline', 'actionlog-read-before'] },
+  {
+    label: `actionlog, queryWrites 'readBefore' / no audit (TypeORM ${ourTypeorm})`,
+    script: './servers/koa-typeorm.ts',
+    modes: ['baseline', 'actionlog-read-before'],
+  },
 ];
 const OPT_IN = ['actionlog-memory', 'actionlog-read-before'];
 const pairs = allPairs.filter((p) => (ONLY ? ONLY.includes(p.modes[1]!) : !OPT_IN.includes(p.modes[1]!)));
@@ -84,6 +96,8 @@ for (const db of DATABASES) {
     );
   }
 }
-console.log(`\nKoa + TypeORM, save() + repository.update() per request, side by side on one core, ${SECONDS}s rounds (Node ${process.version}):`);
+console.log(
+  `\nKoa + TypeORM, save() + repository.update() per request, side by side on one core, ${SECONDS}s rounds (Node ${process.version}):`,
+);
 console.log(lines.join('\n'));
 await postgres?.stop();

@@ -22,4 +22,5 @@ export type { Store, StoreInfo, RequestQuery, ActionQuery, ModelLogQuery, Activi
 export { MemoryStore } from './stores/memory/memory-store.js';
 export { MongoStore, type MongoStoreOptions } from './stores/mongo/mongo-store.js';
 export type { MongoDbLike, MongoClientLike } from './stores/mongo/mongo-types.js';
-export { SqlStore, type SqlStoreOptions, type SqlDataSourceLike } from './stores/sql/sql-store.js';
+export { SqlStore, type SqlStoreOptions } from './stores/sql/sql-store.js';
+export type { SqlDataSourceLike } from './stores/sql/sql-types.js';

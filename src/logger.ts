@@ -37,7 +37,8 @@ const runMetaSchema = z.strictObject({
   metadata: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
 });
 
-type QueueItem = { kind: 'request'; ctx: RequestContext } | { kind: 'append'; ctx: RequestContext } | { kind: 'activity'; doc: ActivityDocument };
+type QueueItem =
+  { kind: 'request'; ctx: RequestContext } | { kind: 'append'; ctx: RequestContext } | { kind: 'activity'; doc: ActivityDocument };
 
 /** Creates a logger. Options are validated here, once; see `ActionLoggerOptions`. */
 export function createActionLogger(options: ActionLoggerOptions): ActionLogger {
@@ -80,8 +81,12 @@ export class ActionLogger {
     };
     this.writer = new BatchWriter<QueueItem>(o, {
       build: (items) => this.build(items),
-      discard: (items) => this.discard(items),
-      onError: (error) => this.report(error),
+      discard: (items) => {
+        this.discard(items);
+      },
+      onError: (error) => {
+        this.report(error);
+      },
     });
     this.init().catch(() => {
       // Reported by init; the first write tries again.
@@ -98,11 +103,12 @@ export class ActionLogger {
    * settles, also when it throws. Resolves or rejects as `fn` does.
    */
   async run<T>(meta: RunMeta, fn: () => T | Promise<T>): Promise<T> {
-    const parsed = runMetaSchema.safeParse(meta ?? {});
+    const given: unknown = meta;
+    const parsed = runMetaSchema.safeParse(given ?? {});
     if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues), 'run() options');
     const m = parsed.data;
     const parent = this.current();
-    const hasUser = Object.hasOwn(meta ?? {}, 'user');
+    const hasUser = given !== null && typeof given === 'object' && Object.hasOwn(given, 'user');
     const ctx = this.openScope({
       requestUuid: m.requestUuid ?? randomUUID(),
       module: m.module ?? this.options.module,
@@ -299,7 +305,11 @@ export class ActionLogger {
   private init(): Promise<void> {
     this.initialized ??= Promise.resolve()
       .then(() =>
-        this.store.init?.({ actionLogs: this.options.actionLogs, modelLogs: this.options.modelLogs, retention: this.options.retentionDays !== undefined }),
+        this.store.init?.({
+          actionLogs: this.options.actionLogs,
+          modelLogs: this.options.modelLogs,
+          retention: this.options.retentionDays !== undefined,
+        }),
       )
       .catch((error: unknown) => {
         this.initialized = undefined;

@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS } from './build/sanitize/redactor.js';
 import type { ActivityInput } from './capture/activity.js';
 import type { UserRef } from './shared/document.js';
-import { ActionLogConfigError } from './shared/errors.js';
-import { parseOptions } from './shared/parse-options.js';
+import { parseOptions, requireObject } from './shared/parse-options.js';
 import type { Store } from './stores/store.js';
 
 /** Options of `createActionLogger`. Every default lives in the schema below. */
@@ -69,7 +68,7 @@ export interface ActionLoggerOptions {
   activity?: { describe: (req: unknown) => ActivityInput | null | undefined };
 }
 
-const fn = <T>() => z.custom<T>((v) => typeof v === 'function', { message: 'must be a function' });
+const fn = <T>() => z.custom<T>((v) => typeof v === 'function', { error: 'must be a function' });
 const int = (min: number) => z.number({ error: 'must be a number' }).int('must be an integer').min(min, `must be at least ${min}`);
 const names = z.array(z.string().min(1, 'must not be empty'), { error: 'must be an array of strings' }).readonly();
 
@@ -83,7 +82,7 @@ function isStore(value: unknown): value is Store {
 
 const schema = z.strictObject({
   store: z.custom<Store>(isStore, {
-    message: 'must be a Store (write, append, findRequests, findActions, findModelLogs, findActivities, close)',
+    error: 'must be a Store (write, append, findRequests, findActions, findModelLogs, findActivities, close)',
   }),
   module: z.string().min(1, 'must not be empty').default('app'),
   outsideContext: z.enum(['standalone', 'ignore'], { error: 'must be "standalone" or "ignore"' }).default('standalone'),
@@ -109,7 +108,9 @@ const schema = z.strictObject({
     })
     .prefault({}),
   maxModelLogsPerRequest: int(1).default(1000),
-  maxDocumentBytes: int(1024).max(15 * 1024 * 1024, 'must stay under the 16 MiB MongoDB limit').default(8 * 1024 * 1024),
+  maxDocumentBytes: int(1024)
+    .max(15 * 1024 * 1024, 'must stay under the 16 MiB MongoDB limit')
+    .default(8 * 1024 * 1024),
   actionLogs: z.boolean({ error: 'must be a boolean' }).default(true),
   modelLogs: z.boolean({ error: 'must be a boolean' }).default(false),
   retentionDays: z.number({ error: 'must be a number' }).positive('must be positive').optional(),
@@ -122,8 +123,6 @@ export type ResolvedOptions = z.output<typeof schema>;
 
 /** Validates logger options once; an unknown or ill-typed option throws `ActionLogConfigError` naming it. */
 export function resolveOptions(options: ActionLoggerOptions): ResolvedOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new ActionLogConfigError([{ path: '', message: 'options must be an object with at least { store }' }]);
-  }
+  requireObject(options, 'at least { store }', 'options');
   return parseOptions(schema, options, 'options');
 }

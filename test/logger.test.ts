@@ -41,7 +41,7 @@ describe('createActionLogger options', () => {
   ])('rejects %s, naming %s', (_what, path, options) => {
     let caught: unknown;
     try {
-      createActionLogger({ store: new MemoryStore(), ...(options as object) } as ActionLoggerOptions);
+      createActionLogger({ store: new MemoryStore(), ...(options as object) });
     } catch (error) {
       caught = error;
     }
@@ -105,7 +105,11 @@ describe('logger.run()', () => {
 
   it('runs a returned thenable inside the scope (a query that only executes when awaited)', async () => {
     const { logger } = make();
-    const thenable = { then: (resolve: (v: unknown) => void) => resolve(logger.current()?.requestUuid) };
+    const thenable = {
+      then: (resolve: (v: unknown) => void) => {
+        resolve(logger.current()?.requestUuid);
+      },
+    };
     await expect(logger.run({ requestUuid: 'lazy' }, () => thenable)).resolves.toBe('lazy');
   });
 
@@ -163,8 +167,20 @@ describe('model logs', () => {
     const { logger, store } = make();
     logger.recordModelChange(
       change('o1', {
-        old_object: { _id: 'o1', address: { city: 'Oslo', zip: '1' }, items: [{ qty: 1 }, { qty: 2 }], internal: { score: 1 }, at: new Date(1) },
-        new_object: { _id: 'o1', address: { city: 'Bergen', zip: '1' }, items: [{ qty: 1 }, { qty: 3 }, { qty: 1 }], internal: { score: 2 }, at: new Date(2) },
+        old_object: {
+          _id: 'o1',
+          address: { city: 'Oslo', zip: '1' },
+          items: [{ qty: 1 }, { qty: 2 }],
+          internal: { score: 1 },
+          at: new Date(1),
+        },
+        new_object: {
+          _id: 'o1',
+          address: { city: 'Bergen', zip: '1' },
+          items: [{ qty: 1 }, { qty: 3 }, { qty: 1 }],
+          internal: { score: 2 },
+          at: new Date(2),
+        },
         omit: ['internal'],
       }),
     );
@@ -177,10 +193,16 @@ describe('model logs', () => {
 
   it('stores no model log for an update that changed only omitted fields', async () => {
     const { logger, store } = make();
-    logger.recordModelChange(change('o1', { old_object: { _id: 'o1', pin: 1, total: 1 }, new_object: { _id: 'o1', pin: 2, total: 1 }, omit: ['pin'] }));
-    logger.recordModelChange(change('o2', { old_object: { _id: 'o2', pin: 1, total: 1 }, new_object: { _id: 'o2', pin: 2, total: 2 }, omit: ['pin'] }));
+    logger.recordModelChange(
+      change('o1', { old_object: { _id: 'o1', pin: 1, total: 1 }, new_object: { _id: 'o1', pin: 2, total: 1 }, omit: ['pin'] }),
+    );
+    logger.recordModelChange(
+      change('o2', { old_object: { _id: 'o2', pin: 1, total: 1 }, new_object: { _id: 'o2', pin: 2, total: 2 }, omit: ['pin'] }),
+    );
     await logger.flush();
-    expect(store.requests().flatMap((d) => d.details.model_logs.map((l) => [l.model_id, l.model_details.changed_fields]))).toEqual([['o2', ['total']]]);
+    expect(store.requests().flatMap((d) => d.details.model_logs.map((l) => [l.model_id, l.model_details.changed_fields]))).toEqual([
+      ['o2', ['total']],
+    ]);
   });
 
   it('stamps each change with the time it was recorded, not the time its document is built', async () => {
@@ -266,7 +288,9 @@ describe('late events', () => {
     await logger.flush();
     expect(store.requests()[0]!.details.model_logs).toHaveLength(1);
     // Another scope in between must not catch them.
-    await logger.run({ requestUuid: 'r-other' }, async () => logger.recordModelChange(change('x')));
+    await logger.run({ requestUuid: 'r-other' }, async () => {
+      logger.recordModelChange(change('x'));
+    });
     resume();
     await background;
     await logger.flush();
@@ -303,7 +327,9 @@ describe('flush, close and stats', () => {
     logger.recordModelChange(change('o1'));
     await logger.close();
     expect(store.requests()).toHaveLength(1);
-    expect(() => logger.recordModelChange(change('o2'))).toThrow(ActionLogClosedError);
+    expect(() => {
+      logger.recordModelChange(change('o2'));
+    }).toThrow(ActionLogClosedError);
     expect(() => logger.record({ action: 'x' })).toThrow(/closed/);
   });
 

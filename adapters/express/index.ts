@@ -18,18 +18,28 @@ const reader: HttpRequestReader<ExpressRequest> = {
   raw: (req) => req,
   url: (req) => req.originalUrl ?? req.url ?? '',
   // req.ip honours the app's 'trust proxy' setting.
-  ip: (req) => req.ip ?? req.socket?.remoteAddress,
+  ip: (req) => req.ip ?? req.socket.remoteAddress,
   body: (req) => req.body,
-  route: (req) => (req.route?.path === undefined ? undefined : `${req.baseUrl ?? ''}${String(req.route.path)}`),
+  route: (req) => (req.route?.path === undefined ? undefined : `${req.baseUrl ?? ''}${routeText(req.route.path)}`),
   user: (req) => req.user,
 };
+
+/** A route path as written: Express 4 also takes regular expressions and lists of paths. */
+function routeText(path: unknown): string {
+  if (typeof path === 'string') return path;
+  if (path instanceof RegExp) return path.toString();
+  return Array.isArray(path) ? path.map(routeText).join(',') : '';
+}
 
 /** Express middleware: one request document per request. Mount it before the routes; body parsers may come after. */
 export function actionLog(logger: ActionLogger, options: ActionLogMiddlewareOptions = {}) {
   const capture = new HttpCapture(logger, reader, options);
   return function actionLogMiddleware(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void): void {
     const ctx = capture.open(req, res);
-    if (!ctx) return next();
+    if (!ctx) {
+      next();
+      return;
+    }
     capture.enter(ctx, next);
   };
 }

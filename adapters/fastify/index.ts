@@ -8,10 +8,10 @@ export interface ActionLogPluginOptions extends HttpOptions<FastifyRequest> {
 
 const reader: HttpRequestReader<FastifyRequest> = {
   raw: (req) => req.raw,
-  url: (req) => req.originalUrl ?? req.url,
+  url: (req) => req.originalUrl,
   ip: (req) => req.ip,
   body: (req) => req.body,
-  route: (req) => req.routeOptions?.url,
+  route: (req) => req.routeOptions.url,
   user: (req) => (req as { user?: unknown }).user,
 };
 
@@ -21,17 +21,24 @@ const plugin: FastifyPluginCallback<ActionLogPluginOptions> = (fastify, options,
   try {
     capture = new HttpCapture(logger, reader, http);
   } catch (error) {
-    return done(error as Error);
+    done(error as Error);
+    return;
   }
   fastify.addHook('onRequest', (req, reply, next) => {
     const ctx = capture.open(req, reply.raw);
-    if (!ctx) return next();
+    if (!ctx) {
+      next();
+      return;
+    }
     capture.enter(ctx, next);
   });
   // Body parsing runs outside the scope: enter it again before validation, so hooks and the handler see it.
   fastify.addHook('preValidation', (req, _reply, next) => {
     const ctx = contextOf(req);
-    if (!ctx) return next();
+    if (!ctx) {
+      next();
+      return;
+    }
     capture.enter(ctx, next);
   });
   done();

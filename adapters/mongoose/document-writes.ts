@@ -44,7 +44,9 @@ export class DocumentWrites {
         (stored) => {
           if (stored) this.saves.set(doc, Object.assign(scope, { before: { copy: stored } }));
         },
-        (error: unknown) => this.recorder.reportError(error),
+        (error: unknown) => {
+          this.recorder.reportError(error);
+        },
       );
     } catch (error) {
       this.recorder.reportError(error);

@@ -1,6 +1,6 @@
 import { diffObjects, isOmittedPath } from 'actionlog/adapter-kit';
 import { idOf } from './model-info.js';
-import type { AnyModel, AnyQuery, Raw } from './mongoose-types.js';
+import type { AnyModel, AnyQuery, CollectionMethod, FindAndModifyReply, Raw } from './mongoose-types.js';
 import { sendQueryThrough } from './patches.js';
 import type { StoredDocuments } from './reads.js';
 import type { ChangeRecorder, WriteScope } from './recorder.js';
@@ -20,6 +20,13 @@ export const FIND_AND_MODIFY: Readonly<Record<string, 'findOneAndUpdate' | 'find
   deleteOne: 'findOneAndDelete',
 };
 
+/** Calls a method of Mongoose's collection as a method: it needs its `this`. */
+function callMethod(collection: Record<string, CollectionMethod>, name: string, ...args: unknown[]): Promise<unknown> {
+  const method = collection[name];
+  if (!method) return Promise.reject(new Error(`actionlog: the collection has no ${name}()`));
+  return method.apply(collection, args);
+}
+
 /**
  * `updateOne`/`replaceOne`/`deleteOne` sent as findAndModify returning the document as it was: the old state
  * comes with the write, exact without a transaction and without a read before it. The caller gets the answer the
@@ -33,30 +40,50 @@ export class FindAndModifyWrites {
 
   /** Sends the query's write this way; false when Mongoose's internals differ (the write is then read before). */
   send(query: AnyQuery, model: AnyModel, op: string, state: QueryState): boolean {
-    return sendQueryThrough(query, op, FIND_AND_MODIFY[op]!, (collection, filter, ...args) => this.write(model, collection, op, filter, args, state));
+    const alternative = FIND_AND_MODIFY[op];
+    return (
+      alternative !== undefined &&
+      sendQueryThrough(query, op, alternative, (collection, filter, ...args) => this.write(model, collection, op, filter, args, state))
+    );
   }
 
-  private async write(model: AnyModel, collection: Raw, op: string, filter: Raw, args: unknown[], state: QueryState): Promise<Raw> {
+  private async write(
+    model: AnyModel,
+    collection: Record<string, CollectionMethod>,
+    op: string,
+    filter: Raw,
+    args: unknown[],
+    state: QueryState,
+  ): Promise<Raw> {
     const deletes = op === 'deleteOne';
     const update = deletes ? null : (args[0] as Raw);
-    const options = ((deletes ? args[0] : args[1]) ?? {}) as Raw;
+    const options = ((deletes ? args[0] : args[1]) ?? {}) as Raw & { w?: unknown; writeConcern?: { w?: unknown } };
     if ((options.writeConcern?.w ?? options.w) === 0) {
       // An unacknowledged write returns nothing to learn the old state from: read it first.
-      state.before = await this.reads.read(model, filter, { limit: 1, sort: options.sort, session: state.session }).catch((error: unknown) => {
-        this.recorder.reportError(error);
-        return [];
-      });
-      return collection[op](filter, ...args) as Promise<Raw>;
+      state.before = await this.reads
+        .read(model, filter, { limit: 1, sort: options.sort, session: state.session })
+        .catch((error: unknown) => {
+          this.recorder.reportError(error);
+          return [];
+        });
+      return (await callMethod(collection, op, filter, ...args)) as Raw;
     }
     // Where the write touches an omitted path, the whole document is needed to tell whether it changed.
     const whole = update !== null && this.touchesOmitted(model, update);
     const { new: _new, returnOriginal: _original, ...rest } = options;
-    const sent = Object.assign({}, rest, { returnDocument: 'before', includeResultMetadata: true, projection: whole ? undefined : this.reads.projectionFor(model) });
-    const res = (deletes ? await collection.findOneAndDelete(filter, sent) : await collection[FIND_AND_MODIFY[op]!](filter, update, sent)) as Raw | null;
-    const before = (res?.value ?? null) as Raw | null;
+    const sent = Object.assign({}, rest, {
+      returnDocument: 'before',
+      includeResultMetadata: true,
+      projection: whole ? undefined : this.reads.projectionFor(model),
+    });
+    const alternative = FIND_AND_MODIFY[op] ?? '';
+    const res = (
+      deletes ? await callMethod(collection, alternative, filter, sent) : await callMethod(collection, alternative, filter, update, sent)
+    ) as FindAndModifyReply | null;
+    const before = res?.value ?? null;
     state.before = before ? [before] : [];
     if (deletes) return { acknowledged: true, deletedCount: before ? 1 : 0 };
-    const upsertedId: unknown = res?.lastErrorObject?.upserted;
+    const upsertedId = res?.lastErrorObject?.upserted;
     if (upsertedId !== undefined) return { acknowledged: true, matchedCount: 0, modifiedCount: 0, upsertedCount: 1, upsertedId };
     let modified = before !== null;
     if (before) {
@@ -79,9 +106,9 @@ export class FindAndModifyWrites {
     if (Array.isArray(update) || !Object.keys(update).some((k) => k.startsWith('$'))) return true;
     const omitted = new Set(omit);
     for (const args of Object.values(update)) {
-      for (const path of Object.keys((args ?? {}) as Raw)) {
+      for (const path of Object.keys(args ?? {})) {
         // Positional segments (`items.$.qty`) could be any element: compare up to the first one.
-        const plain = path.split('.$')[0]!;
+        const plain = path.split('.$', 1)[0] ?? path;
         if (isOmittedPath(plain, omitted) || omit.some((o) => o.startsWith(`${plain}.`))) return true;
       }
     }

@@ -1,4 +1,4 @@
 import './schema-options.js';
 
 export { actionLogPlugin, type ActionLogPluginOptions, type ActionLogSchemaOptions } from './plugin.js';
-export type { StampedDocument } from './stamps/index.js';
+export type { StampedDocument } from './stamps.js';

@@ -30,9 +30,10 @@ export interface InitialValues {
 export function initialValues(doc: Document): InitialValues | undefined {
   const saved = (doc as unknown as { $__: { savedState?: Record<string, unknown> } }).$__.savedState;
   if (!saved) return undefined;
-  const versionKey = ((doc.constructor as AnyModel).schema.get('versionKey') as string | false | undefined) || null;
+  const versionKey: string | false | undefined = (doc.constructor as AnyModel).schema.get('versionKey');
+  const key = versionKey || null;
   // The version is bumped by save() itself, past `savedState`.
-  return { saved, versionKey, version: versionKey ? (doc as unknown as { $__getValue(p: string): unknown }).$__getValue(versionKey) : undefined };
+  return { saved, versionKey: key, version: key ? (doc as unknown as { $__getValue(p: string): unknown }).$__getValue(key) : undefined };
 }
 
 /** The state before: `current` with each top-level path changed since load set back to its initial value. */
@@ -41,11 +42,11 @@ export function stateBefore(current: Raw, initial: InitialValues): Raw {
   const before = Object.assign({}, current);
   for (const [path, value] of Object.entries(initial.saved)) {
     if (path.includes('.')) continue;
-    if (value === undefined) delete before[path];
+    if (value === undefined) Reflect.deleteProperty(before, path);
     else before[path] = plainOf(value);
   }
   if (initial.versionKey) {
-    if (initial.version === undefined) delete before[initial.versionKey];
+    if (initial.version === undefined) Reflect.deleteProperty(before, initial.versionKey);
     else before[initial.versionKey] = initial.version;
   }
   return before;
@@ -53,7 +54,7 @@ export function stateBefore(current: Raw, initial: InitialValues): Raw {
 
 /** The model a stored document belongs to: a discriminator's own model when the query ran on the base model. */
 export function modelOfDoc(model: AnyModel, raw: Raw): AnyModel {
-  const key = model.schema.get('discriminatorKey') as string | undefined;
+  const key: string | undefined = model.schema.get('discriminatorKey');
   const value = key ? raw[key] : undefined;
   if (value === undefined || !model.discriminators) return model;
   for (const child of Object.values(model.discriminators)) {
@@ -85,5 +86,8 @@ export function infoOf(model: AnyModel): ModelInfo {
 export function idOf(raw: Raw | null | undefined): string | null {
   const id = raw?._id;
   if (id === undefined || id === null) return null;
-  return typeof id === 'object' ? String(id) : String(id);
+  if (typeof id === 'string') return id;
+  if (typeof id === 'number' || typeof id === 'bigint' || typeof id === 'boolean') return String(id);
+  // ObjectIds and other BSON ids print as their value.
+  return (id as { toString(): string }).toString();
 }

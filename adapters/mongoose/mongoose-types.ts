@@ -5,4 +5,13 @@ import type { Model, Query } from 'mongoose';
 export type AnyModel = Model<any>;
 export type AnyQuery = Query<any, any>;
 /** A stored document or a value inside one, as the driver returns it. */
-export type Raw = Record<string, any>;
+export type Raw = Record<string, unknown>;
+
+/** A driver collection method, as Mongoose's collection wrapper hands it over. */
+export type CollectionMethod = (...args: unknown[]) => Promise<unknown>;
+
+/** What findAndModify answers with `includeResultMetadata`. */
+export interface FindAndModifyReply {
+  value?: Raw | null;
+  lastErrorObject?: { upserted?: unknown };
+}

@@ -4,25 +4,30 @@
  * Checked with Mongoose 9.12 and the mongodb driver 7.x; should an internal be missing, the capture falls back
  * to documented calls (reading before the write) or records nothing and reports why.
  */
-import type { Raw } from './mongoose-types.js';
+import type { CollectionMethod, Raw } from './mongoose-types.js';
 
 /**
  * Mongoose 9 `Query#mongooseCollection` (internal): the collection a query sends its command through. Replaced
  * for this one query by a view whose `op` calls `send` (which restores it first), so that `updateOne`,
  * `replaceOne` and `deleteOne` can go out as findAndModify. False when the internal is not there.
  */
-export function sendQueryThrough(query: object, op: string, alternative: string, send: (collection: Raw, filter: Raw, ...args: unknown[]) => Promise<Raw>): boolean {
-  const q = query as { mongooseCollection?: Raw };
+export function sendQueryThrough(
+  query: object,
+  op: string,
+  alternative: string,
+  send: (collection: Record<string, CollectionMethod>, filter: Raw, ...args: unknown[]) => Promise<Raw>,
+): boolean {
+  const q = query as { mongooseCollection?: Record<string, CollectionMethod | undefined> };
   const collection = q.mongooseCollection;
   if (typeof collection?.[op] !== 'function' || typeof collection[alternative] !== 'function') return false;
   const view = Object.create(collection, {
     [op]: {
       value: (filter: Raw, ...args: unknown[]) => {
         q.mongooseCollection = collection;
-        return send(collection, filter, ...args);
+        return send(collection as Record<string, CollectionMethod>, filter, ...args);
       },
     },
-  }) as Raw;
+  }) as Record<string, CollectionMethod | undefined>;
   q.mongooseCollection = view;
   return true;
 }

@@ -9,7 +9,7 @@ import type { AnyModel, AnyQuery, Raw } from './mongoose-types.js';
 import { QUERY_WRITES, QueryWrites } from './query-writes.js';
 import { StoredDocuments } from './reads.js';
 import { ChangeRecorder } from './recorder.js';
-import { addStamps } from './stamps/index.js';
+import { addStamps } from './stamps.js';
 
 /** Options of `actionLogPlugin(logger, options)`: `include`/`exclude` take model names or models. */
 export interface ActionLogPluginOptions extends AdapterOptions {
@@ -32,14 +32,22 @@ export interface ActionLogSchemaOptions {
 
 const pluginSchema = z.strictObject({
   ...adapterOptionsShape,
-  singleDocumentWrites: z.enum(['findAndModify', 'readBefore'], { error: 'must be "findAndModify" or "readBefore"' }).default('findAndModify'),
+  singleDocumentWrites: z
+    .enum(['findAndModify', 'readBefore'], { error: 'must be "findAndModify" or "readBefore"' })
+    .default('findAndModify'),
 });
 
 const schemaOptionSchema = z.object({
   actionLog: z
-    .union([z.literal(false), z.strictObject({ skip: z.boolean().optional(), omit: z.array(z.string()).optional(), stamps: z.boolean().optional() })], {
-      error: 'must be false or { skip?, omit?, stamps? }',
-    })
+    .union(
+      [
+        z.literal(false),
+        z.strictObject({ skip: z.boolean().optional(), omit: z.array(z.string()).optional(), stamps: z.boolean().optional() }),
+      ],
+      {
+        error: 'must be false or { skip?, omit?, stamps? }',
+      },
+    )
     .optional(),
 });
 
@@ -61,7 +69,11 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
     const recorder = new ChangeRecorder(logger, new ModelSelection<AnyModel>(o), own?.omit ?? [], o.maxDocumentsPerQuery);
     const reads = new StoredDocuments(recorder);
     const documents = new DocumentWrites(recorder, reads);
-    const queries = new QueryWrites(recorder, reads, o.singleDocumentWrites === 'findAndModify' ? new FindAndModifyWrites(recorder, reads) : undefined);
+    const queries = new QueryWrites(
+      recorder,
+      reads,
+      o.singleDocumentWrites === 'findAndModify' ? new FindAndModifyWrites(recorder, reads) : undefined,
+    );
     const bulk = new BulkWrites(recorder, reads);
     if (own?.stamps) addStamps(schema, logger, documents);
 
@@ -92,8 +104,11 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
       });
     }
     // Mongoose's bulkWrite middleware (8.2+); its types do not list the hook yet.
-    (schema.pre as unknown as (name: string, fn: (this: AnyModel, ops: unknown[], opts?: Raw) => unknown) => void)('bulkWrite', function (this: AnyModel, ops: unknown[], opts?: Raw) {
-      return bulk.before(this, ops, opts);
-    });
+    (schema.pre as unknown as (name: string, fn: (this: AnyModel, ops: unknown[], opts?: Raw) => unknown) => void)(
+      'bulkWrite',
+      function (this: AnyModel, ops: unknown[], opts?: Raw) {
+        return bulk.before(this, ops, opts);
+      },
+    );
   };
 }

@@ -6,7 +6,16 @@ import { castFilter, sessionFromStorage, type StoredDocuments } from './reads.js
 import type { ChangeRecorder } from './recorder.js';
 
 /** Query-level writes Mongoose has middleware for. */
-export const QUERY_WRITES = ['updateOne', 'updateMany', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete'] as const;
+export const QUERY_WRITES = [
+  'updateOne',
+  'updateMany',
+  'replaceOne',
+  'deleteOne',
+  'deleteMany',
+  'findOneAndUpdate',
+  'findOneAndReplace',
+  'findOneAndDelete',
+] as const;
 
 /** Writes a query can make, by what it touches and what it returns. */
 const SINGLE = new Set(['updateOne', 'replaceOne', 'deleteOne', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete']);
@@ -34,23 +43,28 @@ export class QueryWrites {
       if (!this.recorder.records(model)) return;
       const op = opOf(query);
       const options = query.getOptions() as Raw;
-      const state: QueryState = Object.assign(this.recorder.scope(options.session ?? sessionFromStorage(model)), { before: [], overflow: false });
+      const state: QueryState = Object.assign(this.recorder.scope(options.session ?? sessionFromStorage(model)), {
+        before: [],
+        overflow: false,
+      });
       states.set(query, state);
       if (FIND_AND_MODIFY[op] && this.findAndModify?.send(query, model, op, state)) return;
       const returnsAfter = options.new === true || options.returnDocument === 'after';
       // findOneAnd* returning the document as it was need no read: the result is the old state.
       if (RETURNS_DOC.has(op) && !returnsAfter) return;
       const limit = SINGLE.has(op) ? 1 : this.recorder.maxDocumentsPerQuery + 1;
-      return this.reads.read(model, castFilter(query), { limit, sort: options.sort, collation: options.collation, session: state.session }).then(
-        (before) => {
-          state.before = before;
-          state.overflow = before.length > this.recorder.maxDocumentsPerQuery;
-        },
-        (error: unknown) => {
-          states.delete(query);
-          this.recorder.reportError(error);
-        },
-      );
+      return this.reads
+        .read(model, castFilter(query), { limit, sort: options.sort, collation: options.collation, session: state.session })
+        .then(
+          (before) => {
+            state.before = before;
+            state.overflow = before.length > this.recorder.maxDocumentsPerQuery;
+          },
+          (error: unknown) => {
+            states.delete(query);
+            this.recorder.reportError(error);
+          },
+        );
     } catch (error) {
       states.delete(query);
       this.recorder.reportError(error);
@@ -69,21 +83,32 @@ export class QueryWrites {
       if (state.overflow) {
         const counts = result as Raw | null;
         const matched = Number(counts?.matchedCount ?? counts?.deletedCount ?? state.before.length);
-        this.recorder.recordSummary(model, DELETES.has(op) ? 'Deleted' : 'Updated', copyDocument(query.getFilter()), update, matched, state);
+        this.recorder.recordSummary(
+          model,
+          DELETES.has(op) ? 'Deleted' : 'Updated',
+          copyDocument(query.getFilter()),
+          update,
+          matched,
+          state,
+        );
+        return;
+      }
+      if (DELETES.has(op) && !RETURNS_DOC.has(op)) {
+        this.afterDelete(model, result as Raw | null, state);
         return;
       }
       const pending = RETURNS_DOC.has(op)
         ? this.afterFindAndModify(model, op, options, update, result, state, query)
-        : DELETES.has(op)
-          ? this.afterDelete(model, result as Raw | null, state)
-          : this.afterUpdate(model, update, result as Raw | null, state);
-      return pending?.catch((error: unknown) => this.recorder.reportError(error));
+        : this.afterUpdate(model, update, result as Raw | null, state);
+      return pending?.catch((error: unknown) => {
+        this.recorder.reportError(error);
+      });
     } catch (error) {
       this.recorder.reportError(error);
     }
   }
 
-  private afterUpdate(model: AnyModel, update: Raw | null, result: Raw | null, state: QueryState): void | Promise<void> {
+  private afterUpdate(model: AnyModel, update: Raw | null, result: Raw | null, state: QueryState): Promise<void> | undefined {
     if (result?.upsertedId != null) {
       return this.reads.readById(model, result.upsertedId, state.session).then((created) => {
         if (created) this.recorder.record(model, null, created, 'Created', state);
@@ -108,7 +133,15 @@ export class QueryWrites {
     for (const before of state.before.slice(0, Number(result.deletedCount))) this.recorder.record(model, before, null, 'Deleted', state);
   }
 
-  private afterFindAndModify(model: AnyModel, op: string, options: Raw, update: Raw | null, result: unknown, state: QueryState, query: AnyQuery): void | Promise<void> {
+  private afterFindAndModify(
+    model: AnyModel,
+    op: string,
+    options: Raw,
+    update: Raw | null,
+    result: unknown,
+    state: QueryState,
+    query: AnyQuery,
+  ): Promise<void> | undefined {
     const doc = result == null ? null : (plainOf(result) as Raw);
     if (op === 'findOneAndDelete') {
       if (doc) this.recorder.record(model, doc, null, 'Deleted', state);
@@ -131,9 +164,11 @@ export class QueryWrites {
     }
     if (options.upsert) {
       // Nothing matched, so the upsert inserted: the document is the one the filter now finds.
-      return this.reads.read(model, castFilter(query), { limit: 1, collation: options.collation, session: state.session }).then(([created]) => {
-        if (created) this.recorder.record(model, null, created, 'Created', state);
-      });
+      return this.reads
+        .read(model, castFilter(query), { limit: 1, collation: options.collation, session: state.session })
+        .then(([created]) => {
+          if (created) this.recorder.record(model, null, created, 'Created', state);
+        });
     }
   }
 }

@@ -45,7 +45,13 @@ export class StoredDocuments {
   }
 
   /** New states by id: computed from the update where exact, read back by `_id` where not. */
-  async statesAfter(model: AnyModel, befores: Raw[], update: Raw | null, session: unknown, whole = false): Promise<Map<string | null, Raw>> {
+  async statesAfter(
+    model: AnyModel,
+    befores: Raw[],
+    update: Raw | null,
+    session: unknown,
+    whole = false,
+  ): Promise<Map<string | null, Raw>> {
     const out = new Map<string | null, Raw>();
     const unknown: unknown[] = [];
     for (const before of befores) {
@@ -77,6 +83,7 @@ export function castFilter(query: AnyQuery): Raw {
 
 /** The session of `connection.transaction()` when Mongoose's `transactionAsyncLocalStorage` is on. */
 export function sessionFromStorage(model: AnyModel): unknown {
-  const base = (model.db as unknown as { base?: { transactionAsyncLocalStorage?: { getStore(): { session?: unknown } | undefined } } }).base;
+  const base = (model.db as unknown as { base?: { transactionAsyncLocalStorage?: { getStore(): { session?: unknown } | undefined } } })
+    .base;
   return base?.transactionAsyncLocalStorage?.getStore()?.session ?? null;
 }

@@ -36,11 +36,13 @@ export class ChangeRecorder {
   }
 
   record(queryModel: AnyModel, before: Raw | null, after: Raw | null, action: ModelChange['action'], scope: WriteScope): void {
+    const state = after ?? before;
+    if (!state) return;
     const changed = diffObjects(before, after);
     // A write that left the document as it was is not a change (one that changed only omitted paths is
     // dropped when the document is built, where omitted paths are taken out).
     if (before && after && changed.length === 0) return;
-    const model = modelOfDoc(queryModel, (after ?? before)!);
+    const model = modelOfDoc(queryModel, state);
     const omit = this.omitFor(model);
     const info = infoOf(model);
     // Written out, not spread: a spread followed by properties takes V8's slow path (~3 µs here).
@@ -61,7 +63,14 @@ export class ChangeRecorder {
   }
 
   /** One entry standing for a query-level write over `maxDocumentsPerQuery` documents. */
-  recordSummary(model: AnyModel, action: ModelChange['action'], filter: unknown, update: unknown, matched: number, scope: WriteScope): void {
+  recordSummary(
+    model: AnyModel,
+    action: ModelChange['action'],
+    filter: unknown,
+    update: unknown,
+    matched: number,
+    scope: WriteScope,
+  ): void {
     const change: ModelChange = Object.assign({}, infoOf(model), {
       action,
       model_id: null,

@@ -11,7 +11,9 @@ export interface HeldChange extends PendingChange {
 const held = new TransactionBuffer<SessionLike, HeldChange>();
 
 function record(pending: HeldChange): void {
-  guard(pending.logger, () => pending.logger.recordModelChange(pending.change, pending.context));
+  guard(pending.logger, () => {
+    pending.logger.recordModelChange(pending.change, pending.context);
+  });
 }
 
 /**
@@ -25,8 +27,12 @@ export function recordInSession(session: unknown, pending: HeldChange): void {
     return;
   }
   watchTransactions(s, {
-    started: () => held.rolledBack(s, 0),
-    aborted: () => held.rolledBack(s, 0),
+    started: () => {
+      held.rolledBack(s, 0);
+    },
+    aborted: () => {
+      held.rolledBack(s, 0);
+    },
     committed: () => {
       for (const p of held.committed(s, 0)) record(p);
     },

@@ -15,13 +15,13 @@ function keyOf(column: ColumnMetadata): string[] {
   return key;
 }
 
-function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
   let cur = target;
   for (const part of path.slice(0, -1)) {
     if (cur[part] === null || typeof cur[part] !== 'object') cur[part] = {};
     cur = cur[part] as Record<string, unknown>;
   }
-  cur[path.at(-1)!] = value;
+  cur[path[path.length - 1] ?? ''] = value;
 }
 
 function copyValue(value: unknown): unknown {
@@ -39,7 +39,11 @@ export function plainState(metadata: EntityMetadata, entity: ObjectLiteral | und
 }
 
 /** `base` with every column value `entity` carries laid over it: the state after a partial save. */
-export function overlayState(metadata: EntityMetadata, base: Record<string, unknown> | null, entity: ObjectLiteral | undefined): Record<string, unknown> {
+export function overlayState(
+  metadata: EntityMetadata,
+  base: Record<string, unknown> | null,
+  entity: ObjectLiteral | undefined,
+): Record<string, unknown> {
   const out: Record<string, unknown> = base ? copyDocument(base) : {};
   if (!entity) return out;
   for (const column of metadata.columns) {
@@ -58,7 +62,7 @@ export function overlayState(metadata: EntityMetadata, base: Record<string, unkn
 export function modelIdOf(metadata: EntityMetadata, ...sources: Array<ObjectLiteral | undefined | null>): string | null {
   for (const source of sources) {
     if (!source) continue;
-    const values = metadata.primaryColumns.map((c) => {
+    const values = metadata.primaryColumns.map((c): unknown => {
       try {
         return c.getEntityValue(source);
       } catch {
@@ -87,8 +91,10 @@ const namespaces = new WeakMap<EntityMetadata, string>();
 export function namespaceOf(metadata: EntityMetadata): string {
   let namespace = namespaces.get(metadata);
   if (namespace === undefined) {
-    const options = metadata.connection.options as { type: string; schema?: string; database?: string };
-    const schema = metadata.schema ?? (isSqliteFamily(options.type) ? 'main' : (options.schema ?? (options.type === 'postgres' ? 'public' : options.database)));
+    const options = metadata.dataSource.options as { type: string; schema?: string; database?: string };
+    const schema =
+      metadata.schema ??
+      (isSqliteFamily(options.type) ? 'main' : (options.schema ?? (options.type === 'postgres' ? 'public' : options.database)));
     namespace = schema ? `${schema}.${metadata.tableName}` : metadata.tableName;
     namespaces.set(metadata, namespace);
   }
@@ -101,7 +107,7 @@ const RESHAPED_TYPES = new Set(['decimal', 'numeric', 'bigint', 'int8', 'money',
 function jsonSafe(value: unknown): boolean {
   if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) return true;
   if (Array.isArray(value)) return value.every(jsonSafe);
-  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) return Object.values(value as object).every(jsonSafe);
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) return Object.values(value).every(jsonSafe);
   return false;
 }
 
@@ -110,7 +116,11 @@ function jsonSafe(value: unknown): boolean {
  * SQL expressions, no transformers, no columns the database sets itself (update date, version). Else undefined,
  * and the row must be read back.
  */
-export function predictedState(metadata: EntityMetadata, before: Record<string, unknown>, values: ObjectLiteral): Record<string, unknown> | undefined {
+export function predictedState(
+  metadata: EntityMetadata,
+  before: Record<string, unknown>,
+  values: ObjectLiteral,
+): Record<string, unknown> | undefined {
   if (metadata.updateDateColumn || metadata.versionColumn) return undefined;
   const after = copyDocument(before);
   for (const column of metadata.columns) {
@@ -123,7 +133,11 @@ export function predictedState(metadata: EntityMetadata, before: Record<string, 
     if (value === undefined) continue;
     if (column.transformer || column.isGenerated || RESHAPED_TYPES.has(String(column.type))) return undefined;
     const isJson = ['json', 'jsonb', 'simple-json'].includes(String(column.type));
-    if (typeof value === 'function' || (typeof value === 'object' && value !== null && !(value instanceof Date) && !(isJson && jsonSafe(value)))) return undefined;
+    if (
+      typeof value === 'function' ||
+      (typeof value === 'object' && value !== null && !(value instanceof Date) && !(isJson && jsonSafe(value)))
+    )
+      return undefined;
     setPath(after, keyOf(column), copyValue(value));
   }
   return after;
@@ -131,17 +145,20 @@ export function predictedState(metadata: EntityMetadata, before: Record<string, 
 
 /** An entity-shaped object from a raw row, with values as TypeORM hydrates them (types, transformers). */
 export function hydrate(metadata: EntityMetadata, raw: ObjectLiteral): ObjectLiteral {
-  const driver = metadata.connection.driver;
+  const driver = metadata.dataSource.driver;
   const entity = metadata.create() as ObjectLiteral;
   for (const column of metadata.columns) {
     if (!(column.databaseName in raw)) continue;
-    const value = driver.prepareHydratedValue(raw[column.databaseName], column);
+    const value: unknown = driver.prepareHydratedValue(raw[column.databaseName], column);
     const relation = column.relationMetadata;
     if (relation && column.referencedColumn && !column.embeddedMetadata) {
       // A foreign key: the relation as a reference to the row it points at, as TypeORM loads relation ids.
-      const current = entity[relation.propertyName] as ObjectLiteral | null | undefined;
+      const current: unknown = entity[relation.propertyName];
       if (value === null || value === undefined) entity[relation.propertyName] ??= null;
-      else entity[relation.propertyName] = Object.assign({}, current, { [column.referencedColumn.propertyName]: value });
+      else
+        entity[relation.propertyName] = Object.assign({}, current as ObjectLiteral | null | undefined, {
+          [column.referencedColumn.propertyName]: value,
+        });
       continue;
     }
     column.setEntityValue(entity, value);

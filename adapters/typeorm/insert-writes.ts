@@ -9,9 +9,15 @@ import { markHandled, metadataOf, type QueryWriteRecorder, recordSummary, type W
 type ColumnMetadata = EntityMetadata['columns'][number];
 
 /** Records `insert()`, `upsert()` and their QueryBuilder forms: the rows are read by key before and after. */
-export async function captureInsert(qb: WriteBuilder, recorder: QueryWriteRecorder, runner: QueryRunner | undefined, savepoints: boolean, run: () => Promise<unknown>): Promise<unknown> {
+export async function captureInsert(
+  qb: WriteBuilder,
+  recorder: QueryWriteRecorder,
+  runner: QueryRunner | undefined,
+  savepoints: boolean,
+  run: () => Promise<unknown>,
+): Promise<unknown> {
   const metadata = metadataOf(qb);
-  const valueSets = (qb.getValueSets?.() ?? []) as ObjectLiteral[];
+  const valueSets = qb.getValueSets?.() ?? [];
   const stamped = isStamped(metadata);
   for (const values of valueSets) {
     markHandled(values);
@@ -23,7 +29,7 @@ export async function captureInsert(qb: WriteBuilder, recorder: QueryWriteRecord
     return result;
   }
   const conflict = conflictColumns(qb, metadata);
-  const keyOf = (row: ObjectLiteral) => conflictKey(conflict!, row);
+  const keyOf = (row: ObjectLiteral) => (conflict ? conflictKey(conflict, row) : '');
   const before = conflict ? await readSafely(runner, savepoints, recorder, () => readByValues(metadata, conflict, valueSets, runner)) : [];
   const result = (await run()) as InsertResult;
   if (!before) return result;
@@ -31,7 +37,10 @@ export async function captureInsert(qb: WriteBuilder, recorder: QueryWriteRecord
   if (conflict) {
     after = await readSafely(runner, savepoints, recorder, () => readByValues(metadata, conflict, valueSets, runner));
   } else {
-    const ids = result.identifiers.filter((id) => id && Object.values(id).some((v) => v !== undefined));
+    // TypeORM leaves a hole for a row whose id it could not learn.
+    const ids = (result.identifiers as Array<ObjectLiteral | undefined>).filter(
+      (id): id is ObjectLiteral => id !== undefined && Object.values(id).some((v) => v !== undefined),
+    );
     after = await readSafely(runner, savepoints, recorder, () => readByIds(metadata, ids, runner));
   }
   const beforeByKey = new Map(before.map((row) => [keyOf(row), row]));
@@ -41,9 +50,15 @@ export async function captureInsert(qb: WriteBuilder, recorder: QueryWriteRecord
     if (previous) {
       const old = plainState(metadata, previous);
       if (sameValue(old, next)) continue;
-      recorder.record(recorder.change(metadata, { action: 'Updated', model_id: modelIdOf(metadata, row), old_object: old, new_object: next }), runner);
+      recorder.record(
+        recorder.change(metadata, { action: 'Updated', model_id: modelIdOf(metadata, row), old_object: old, new_object: next }),
+        runner,
+      );
     } else {
-      recorder.record(recorder.change(metadata, { action: 'Created', model_id: modelIdOf(metadata, row), old_object: null, new_object: next }), runner);
+      recorder.record(
+        recorder.change(metadata, { action: 'Created', model_id: modelIdOf(metadata, row), old_object: null, new_object: next }),
+        runner,
+      );
     }
   }
   return result;
@@ -61,7 +76,8 @@ function conflictKey(columns: ColumnMetadata[], row: ObjectLiteral): string {
 
 /** The columns an upsert resolves conflicts on, or undefined for a plain insert. */
 function conflictColumns(qb: WriteBuilder, metadata: EntityMetadata): ColumnMetadata[] | undefined {
-  const onUpdate = qb.expressionMap.onUpdate;
+  // Absent on a plain insert, whatever TypeORM's types say.
+  const onUpdate = qb.expressionMap.onUpdate as typeof qb.expressionMap.onUpdate | undefined;
   if (!onUpdate && !qb.expressionMap.onIgnore) return undefined;
   const names = onUpdate?.conflict ? (Array.isArray(onUpdate.conflict) ? onUpdate.conflict : [onUpdate.conflict]) : [];
   const columns = names.map((n) => metadata.findColumnWithDatabaseName(n)).filter((c) => c !== undefined);
@@ -78,7 +94,7 @@ async function readByValues(
     .map((values) => {
       const where: ObjectLiteral = {};
       for (const column of columns) {
-        const value = column.getEntityValue(values);
+        const value: unknown = column.getEntityValue(values);
         if (value === undefined) return undefined;
         column.setEntityValue(where, value);
       }
@@ -86,6 +102,6 @@ async function readByValues(
     })
     .filter((w): w is ObjectLiteral => w !== undefined);
   if (wheres.length === 0) return [];
-  const manager = runner?.manager ?? metadata.connection.manager;
+  const manager = runner?.manager ?? metadata.dataSource.manager;
   return manager.find(metadata.target, { where: wheres, withDeleted: true });
 }

@@ -24,7 +24,7 @@ export function installQueryWriteHooks(
   capture: (qb: WriteBuilder, recorder: QueryWriteRecorder, run: () => Promise<unknown>) => Promise<unknown>,
 ): void {
   for (const cls of [UpdateQueryBuilder, DeleteQueryBuilder, SoftDeleteQueryBuilder, InsertQueryBuilder] as Array<{ prototype: object }>) {
-    const proto = cls.prototype as { execute(this: WriteBuilder): Promise<unknown>; [PATCHED]?: boolean };
+    const proto = cls.prototype as { execute: (this: WriteBuilder) => Promise<unknown>; [PATCHED]?: boolean };
     if (proto[PATCHED]) continue;
     const original = proto.execute;
     proto.execute = function execute(this: WriteBuilder) {
@@ -45,9 +45,15 @@ export type RunQuery = (this: QueryRunner, sql: string, parameters?: unknown[], 
 export function interceptStatement(
   runner: QueryRunner,
   marker: string,
-  handle: (original: RunQuery, self: QueryRunner, sql: string, parameters: unknown[] | undefined, structured: boolean | undefined) => Promise<unknown>,
+  handle: (
+    original: RunQuery,
+    self: QueryRunner,
+    sql: string,
+    parameters: unknown[] | undefined,
+    structured: boolean | undefined,
+  ) => Promise<unknown>,
 ): () => void {
-  const original = runner.query as RunQuery;
+  const original = (runner as unknown as { query: RunQuery }).query;
   const own = Object.hasOwn(runner, 'query');
   const restore = () => {
     if (own) runner.query = original as QueryRunner['query'];

@@ -15,8 +15,9 @@ export const SUBSCRIBER = Symbol.for('actionlog.typeorm.subscriber');
  */
 export function recorderFor(qb: WriteBuilder): QueryWriteRecorder | undefined {
   const map = qb.expressionMap;
-  if (map.callListeners !== true || !map.mainAlias?.hasMetadata) return undefined;
-  const recorder = dataSourceOf(qb).subscribers.find((s) => (s as { [SUBSCRIBER]?: boolean })[SUBSCRIBER]) as QueryWriteRecorder | undefined;
+  if (!map.callListeners || !map.mainAlias?.hasMetadata) return undefined;
+  const recorder = dataSourceOf(qb).subscribers.find((s) => (s as { [SUBSCRIBER]?: boolean })[SUBSCRIBER]) as
+    QueryWriteRecorder | undefined;
   return recorder?.records(map.mainAlias.metadata) ? recorder : undefined;
 }
 
@@ -47,7 +48,10 @@ export async function captureQueryWrite(qb: WriteBuilder, recorder: QueryWriteRe
   }
   runner ??= dataSource.createQueryRunner(); // SQLite: its one shared runner
   try {
-    const result = kind === 'insert' ? await captureInsert(qb, recorder, runner, !sqlite, run) : await captureWhereWrite(qb, kind, recorder, runner, !sqlite, started, run);
+    const result =
+      kind === 'insert'
+        ? await captureInsert(qb, recorder, runner, !sqlite, run)
+        : await captureWhereWrite(qb, kind, recorder, runner, !sqlite, started, run);
     if (started && runner.isTransactionActive) await runner.commitTransaction();
     return result;
   } catch (error) {

@@ -1,7 +1,7 @@
 import { type BetterSqliteLike, preparedStatement } from 'actionlog/adapter-kit';
 import type { EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { hydrate, idMapOf } from './entity-state.js';
-import { dataSourceOf, metadataOf, type WhereKind, type WriteBuilder } from './write-builder.js';
+import { dataSourceOf, mainAliasOf, metadataOf, type WhereKind, type WriteBuilder } from './write-builder.js';
 
 /** The internals of a write builder the raw pre-read uses (public in JavaScript, protected in TypeORM's types). */
 interface BuilderInternals {
@@ -15,7 +15,13 @@ interface BuilderInternals {
  * The rows a where-write will touch, read with the write's own WHERE as plain SQL: TypeORM's query building
  * costs more than the read itself. Falls back to a query-builder read if the builder does not lend itself.
  */
-export async function readTargets(qb: WriteBuilder, kind: WhereKind, runner: QueryRunner | undefined, take: number, lock: boolean): Promise<ObjectLiteral[]> {
+export async function readTargets(
+  qb: WriteBuilder,
+  kind: WhereKind,
+  runner: QueryRunner | undefined,
+  take: number,
+  lock: boolean,
+): Promise<ObjectLiteral[]> {
   const metadata = metadataOf(qb);
   let sql: string;
   let params: unknown[];
@@ -30,14 +36,24 @@ export async function readTargets(qb: WriteBuilder, kind: WhereKind, runner: Que
       const condition = `${deleted} IS ${kind === 'soft-delete' ? 'NULL' : 'NOT NULL'}`;
       where = where ? `${where} AND ${condition}` : ` WHERE ${condition}`;
     }
-    const query = withColumnNames(b, metadata, qb.expressionMap.mainAlias!.name, `SELECT * FROM ${table}${where} LIMIT ${take}${lock && runner?.isTransactionActive ? ' FOR UPDATE' : ''}`);
-    [sql, params] = dataSourceOf(qb).driver.escapeQueryWithParameters(query, sqlite ? boundIntegers(qb.getParameters()) : qb.getParameters());
+    const query = withColumnNames(
+      b,
+      metadata,
+      mainAliasOf(qb).name,
+      `SELECT * FROM ${table}${where} LIMIT ${take}${lock && runner?.isTransactionActive ? ' FOR UPDATE' : ''}`,
+    );
+    [sql, params] = dataSourceOf(qb).driver.escapeQueryWithParameters(
+      query,
+      sqlite ? boundIntegers(qb.getParameters()) : qb.getParameters(),
+    );
   } catch {
     return readTargetsWithBuilder(qb, kind, runner, take, lock);
   }
   // better-sqlite3 is read directly, synchronously, on the one connection (inside the app's transaction when
   // one is open), through a statement prepared once.
-  const rows: ObjectLiteral[] = sqlite ? preparedStatement(sqlite, sql).all(...params) : await (runner ?? dataSourceOf(qb).createQueryRunner()).query(sql, params);
+  const rows = sqlite
+    ? preparedStatement(sqlite, sql).all(...params)
+    : ((await (runner ?? dataSourceOf(qb).createQueryRunner()).query(sql, params)) as ObjectLiteral[]);
   return rows.map((raw) => hydrate(metadata, raw));
 }
 
@@ -70,27 +86,39 @@ function withColumnNames(b: BuilderInternals, metadata: EntityMetadata, alias: s
  */
 function boundIntegers(parameters: ObjectLiteral): ObjectLiteral {
   const out: ObjectLiteral = {};
-  for (const [key, value] of Object.entries(parameters)) out[key] = Number.isSafeInteger(value) ? BigInt(value as number) : value;
+  for (const [key, value] of Object.entries(parameters) as Array<[string, unknown]>)
+    out[key] = Number.isSafeInteger(value) ? BigInt(value as number) : value;
   return out;
 }
 
-async function readTargetsWithBuilder(qb: WriteBuilder, kind: WhereKind, runner: QueryRunner | undefined, take: number, lock: boolean): Promise<ObjectLiteral[]> {
+async function readTargetsWithBuilder(
+  qb: WriteBuilder,
+  kind: WhereKind,
+  runner: QueryRunner | undefined,
+  take: number,
+  lock: boolean,
+): Promise<ObjectLiteral[]> {
   const metadata = metadataOf(qb);
-  const alias = qb.expressionMap.mainAlias!.name;
+  const alias = mainAliasOf(qb).name;
   const select = qb.clone().select(alias);
   if (runner) select.setQueryRunner(runner);
   // An UPDATE or DELETE reaches soft-deleted rows too; soft-delete only live ones; restore only deleted ones.
   if (kind !== 'soft-delete') select.withDeleted();
-  if (kind === 'restore' && metadata.deleteDateColumn) select.andWhere(`${select.escape(alias)}.${select.escape(metadata.deleteDateColumn.databaseName)} IS NOT NULL`);
+  if (kind === 'restore' && metadata.deleteDateColumn)
+    select.andWhere(`${select.escape(alias)}.${select.escape(metadata.deleteDateColumn.databaseName)} IS NOT NULL`);
   select.expressionMap.orderBys = {};
   select.limit(take);
   if (lock && runner?.isTransactionActive) select.setLock('pessimistic_write');
   return select.getMany();
 }
 
-export async function readByIds(metadata: EntityMetadata, rows: ObjectLiteral[], runner: QueryRunner | undefined): Promise<ObjectLiteral[]> {
+export async function readByIds(
+  metadata: EntityMetadata,
+  rows: ObjectLiteral[],
+  runner: QueryRunner | undefined,
+): Promise<ObjectLiteral[]> {
   const ids = rows.map((r) => idMapOf(metadata, r)).filter((id): id is ObjectLiteral => id !== undefined);
   if (ids.length === 0) return [];
-  const manager = runner?.manager ?? metadata.connection.manager;
+  const manager = runner?.manager ?? metadata.dataSource.manager;
   return manager.createQueryBuilder(metadata.target, 'row').withDeleted().whereInIds(ids).getMany();
 }

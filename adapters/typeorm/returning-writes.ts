@@ -1,6 +1,6 @@
 /* PostgreSQL 18 returns the old and new values of the rows an UPDATE or DELETE changes (`RETURNING OLD/NEW`). */
 
-import type { DataSource, EntityMetadata, ObjectLiteral, QueryBuilder, QueryRunner } from 'typeorm';
+import type { DataSource, EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { hydrate } from './entity-state.js';
 import { interceptStatement } from './patches.js';
 import { metadataOf, type WriteBuilder } from './write-builder.js';
@@ -31,11 +31,13 @@ export async function canReturnRows(qb: WriteBuilder, dataSource: DataSource, ru
   const driver = dataSource.driver as { options: { type: string }; version?: string };
   if (driver.options.type !== 'postgres' || !(Number.parseFloat(driver.version ?? '0') >= 18)) return false;
   const map = qb.expressionMap;
-  if (map.returning !== undefined && map.returning !== '' && !(Array.isArray(map.returning) && map.returning.length === 0)) return false;
+  // The caller's own RETURNING (unset unless asked for, whatever TypeORM's types say) is left alone.
+  const returning = map.returning as string | string[] | undefined;
+  if (returning !== undefined && returning !== '' && !(Array.isArray(returning) && returning.length === 0)) return false;
   if (map.whereEntities.length > 0) return false;
   // A statement with common table expressions of its own is left as written (nested WITH has limits).
   if (((map as { commonTableExpressions?: unknown[] }).commonTableExpressions?.length ?? 0) > 0) return false;
-  const metadata = map.mainAlias!.metadata;
+  const metadata = metadataOf(qb);
   let check = returningAllowed.get(metadata);
   if (!check) {
     const table = (qb as unknown as { getTableName(path: string): string }).getTableName(metadata.tablePath);
@@ -55,7 +57,7 @@ async function askOnce(dataSource: DataSource, runner: QueryRunner | undefined, 
   const sql = `SELECT NOT c.relrowsecurity AND has_table_privilege(c.oid, 'SELECT')
       AND NOT EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN') AS "free"
     FROM pg_class c WHERE c.oid = to_regclass($1)`;
-  if (!runner) return ((await dataSource.query(sql, [table])) as Array<{ free: boolean }>)[0]?.free === true;
+  if (!runner) return (await dataSource.query<Array<{ free: boolean }>>(sql, [table]))[0]?.free === true;
   const guarded = runner.isTransactionActive;
   if (guarded) await runner.query('SAVEPOINT actionlog_check');
   try {
@@ -111,14 +113,19 @@ export async function runReturningRows(
       return original.call(self, sql.slice(0, sql.lastIndexOf(` RETURNING ${MARKER}`)), parameters, structured);
     }
     records = answer.records ?? [];
-    count = records.length > 0 ? Number(records[0]!.actionlog_count) : 0;
+    count = Number(records[0]?.actionlog_count ?? 0);
     // What the plain UPDATE or DELETE answers: no rows, and the number changed.
-    const plain = Object.assign(Object.create(Object.getPrototypeOf(answer) as object) as object, { records: [], raw: [[], count], affected: count });
+    const plain = Object.assign(Object.create(Object.getPrototypeOf(answer) as object) as object, {
+      records: [],
+      raw: [[], count],
+      affected: count,
+    });
     return structured ? plain : (plain as { raw: unknown }).raw;
   });
   try {
     const result = await run();
-    const row = (record: ObjectLiteral, prefix: string) => hydrate(metadata, Object.fromEntries(columns.map((c, i) => [c.databaseName, record[`${prefix}${i}`]])));
+    const row = (record: ObjectLiteral, prefix: string) =>
+      hydrate(metadata, Object.fromEntries(columns.map((c, i) => [c.databaseName, record[`${prefix}${i}`]])));
     return { result, count, rows: records.map((r) => ({ old: row(r, 'o'), next: deletes ? null : row(r, 'n') })) };
   } finally {
     restore();

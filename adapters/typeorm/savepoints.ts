@@ -5,15 +5,20 @@ import type { QueryWriteRecorder } from './write-builder.js';
  * Runs a read that must not break the caller's transaction: on PostgreSQL a failed statement aborts the whole
  * transaction, so the read runs inside a savepoint. A failed read is reported and yields undefined.
  */
-export async function readSafely<T>(runner: QueryRunner | undefined, savepoint: boolean, recorder: QueryWriteRecorder, read: () => Promise<T>): Promise<T | undefined> {
+export async function readSafely<T>(
+  runner: QueryRunner | undefined,
+  savepoint: boolean,
+  recorder: QueryWriteRecorder,
+  read: () => Promise<T>,
+): Promise<T | undefined> {
   const guarded = savepoint && runner?.isTransactionActive;
   try {
-    if (guarded) await runner!.query('SAVEPOINT actionlog_read');
+    if (guarded) await runner.query('SAVEPOINT actionlog_read');
     const value = await read();
-    if (guarded) await runner!.query('RELEASE SAVEPOINT actionlog_read');
+    if (guarded) await runner.query('RELEASE SAVEPOINT actionlog_read');
     return value;
   } catch (error) {
-    if (guarded) await runner!.query('ROLLBACK TO SAVEPOINT actionlog_read').catch(() => {});
+    if (guarded) await runner.query('ROLLBACK TO SAVEPOINT actionlog_read').catch(() => {});
     recorder.report(error);
     return undefined;
   }
@@ -23,7 +28,11 @@ export async function readSafely<T>(runner: QueryRunner | undefined, savepoint: 
  * The read before a write in a transaction of actionlog's own needs no savepoint: should it fail, the
  * transaction is rolled back, and the write runs on its own, unrecorded (the failure is reported).
  */
-export async function readOrStepAside<T>(runner: QueryRunner, recorder: QueryWriteRecorder, read: () => Promise<T>): Promise<T | undefined> {
+export async function readOrStepAside<T>(
+  runner: QueryRunner,
+  recorder: QueryWriteRecorder,
+  read: () => Promise<T>,
+): Promise<T | undefined> {
   try {
     return await read();
   } catch (error) {

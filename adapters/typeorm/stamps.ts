@@ -1,5 +1,14 @@
 import type { UserRef } from 'actionlog';
-import { Column, CreateDateColumn, DeleteDateColumn, type EntityManager, type EntityMetadata, type ObjectLiteral, type QueryRunner, UpdateDateColumn } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  DeleteDateColumn,
+  type EntityManager,
+  type EntityMetadata,
+  type ObjectLiteral,
+  type QueryRunner,
+  UpdateDateColumn,
+} from 'typeorm';
 
 /**
  * Inline stamps for your own entities: extend it, and ActionLogSubscriber fills the `*_by`
@@ -40,7 +49,9 @@ export abstract class AuditStamped {
 
 /** Whether an entity carries the stamps (extends AuditStamped, or declares the same columns). */
 export function isStamped(metadata: EntityMetadata): boolean {
-  return ['created_by', 'updated_by', 'updated_count', 'deleted_by', 'is_deleted'].every((p) => metadata.findColumnWithPropertyName(p) !== undefined);
+  return ['created_by', 'updated_by', 'updated_count', 'deleted_by', 'is_deleted'].every(
+    (p) => metadata.findColumnWithPropertyName(p) !== undefined,
+  );
 }
 
 const reasons = new WeakMap<object, string>();
@@ -90,7 +101,7 @@ export async function softDeleteStamps(
     ? { deleted_by: user, is_deleted: true, deleted_reason: (reasonOf && reasons.get(reasonOf)) ?? null }
     : { deleted_by: null, is_deleted: false, deleted_reason: null };
   if (ids.length === 0) return values;
-  const manager = runner?.manager ?? metadata.connection.manager;
+  const manager = runner?.manager ?? metadata.dataSource.manager;
   await manager.createQueryBuilder().update(metadata.target).set(values).whereInIds(ids).callListeners(false).updateEntity(false).execute();
   return values;
 }

@@ -1,5 +1,12 @@
 import { type ColumnSpec, sqlIndexName, TABLES, type TableKey } from 'actionlog/adapter-kit';
-import { EntitySchema, type EntityMetadata, type EntitySchemaColumnOptions, type MigrationInterface, type QueryRunner, Table } from 'typeorm';
+import {
+  EntitySchema,
+  type EntityMetadata,
+  type EntitySchemaColumnOptions,
+  type MigrationInterface,
+  type QueryRunner,
+  Table,
+} from 'typeorm';
 import { isSqliteFamily } from './entity-state.js';
 
 /** The database types the SQL store supports. */
@@ -41,10 +48,11 @@ const KEYS = Object.keys(TABLES) as TableKey[];
  * The SQL store's entities for a data source of this type: add them to `entities` (and
  * `ActionLogMigration` to `migrations`, or use `synchronize`).
  */
-export function actionLogEntities(type: SqlStoreDialect | string): EntitySchema[] {
+export function actionLogEntities(type: SqlStoreDialect | (string & {})): EntitySchema[] {
   const d = dialectOf(type);
   return KEYS.map((key) => {
     const table = TABLES[key];
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- TypeORM types its options as a class; it reads only their fields
     return new EntitySchema({
       name: table.entity,
       tableName: table.name,
@@ -64,20 +72,23 @@ export class ActionLogMigration1763856000000 implements MigrationInterface {
   name = 'ActionLogMigration1763856000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    const { connection } = queryRunner;
+    const connection = queryRunner.dataSource;
     for (const key of KEYS) {
       const name = TABLES[key].entity;
-      if (!connection.hasMetadata(name)) throw new Error(`ActionLogMigration: add actionLogEntities('${connection.options.type}') to the DataSource entities`);
+      if (!connection.hasMetadata(name))
+        throw new Error(`ActionLogMigration: add actionLogEntities('${connection.options.type}') to the DataSource entities`);
       await queryRunner.createTable(Table.create(connection.getMetadata(name), connection.driver), true, false, true);
     }
     if (connection.options.type === 'postgres') {
       // Finding requests by the records they changed: a jsonb containment index over their model logs.
-      await queryRunner.query(`CREATE INDEX IF NOT EXISTS "requests_model_logs" ON "requests" USING GIN (("details" -> 'model_logs') jsonb_path_ops)`);
+      await queryRunner.query(
+        `CREATE INDEX IF NOT EXISTS "requests_model_logs" ON "requests" USING GIN (("details" -> 'model_logs') jsonb_path_ops)`,
+      );
     }
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    for (const key of KEYS) await queryRunner.dropTable(queryRunner.connection.getMetadata(TABLES[key].entity).tableName, true);
+    for (const key of KEYS) await queryRunner.dropTable(queryRunner.dataSource.getMetadata(TABLES[key].entity).tableName, true);
   }
 }
 

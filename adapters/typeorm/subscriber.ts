@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import type { ActionLogger, RequestContext, UserRef } from 'actionlog';
-import { adapterOptionsShape, type AdapterOptions, assertLogger, guard, type ModelChange, ModelSelection, parseOptions, TransactionBuffer } from 'actionlog/adapter-kit';
+import {
+  adapterOptionsShape,
+  type AdapterOptions,
+  assertLogger,
+  guard,
+  type ModelChange,
+  ModelSelection,
+  parseOptions,
+  TransactionBuffer,
+} from 'actionlog/adapter-kit';
 import {
   EventSubscriber,
   type EntityMetadata,
@@ -80,7 +89,10 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
   }
 
   /** @internal A model change of `metadata`, with this subscriber's omissions. */
-  change(metadata: EntityMetadata, fields: Pick<ModelChange, 'action' | 'model_id' | 'old_object' | 'new_object'> & Partial<ModelChange>): ModelChange {
+  change(
+    metadata: EntityMetadata,
+    fields: Pick<ModelChange, 'action' | 'model_id' | 'old_object' | 'new_object'> & Partial<ModelChange>,
+  ): ModelChange {
     const omit = this.selection.omitFor(metadata, metadata.name);
     const change: ModelChange = Object.assign(
       {
@@ -118,14 +130,21 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
   }
 
   beforeInsert(event: InsertEvent<ObjectLiteral>): void {
-    if (!event.entity || !isStamped(event.metadata) || !this.records(event.metadata)) return;
-    this.guard(() => insertStamps(event.entity, this.currentUser()));
+    const entity = entityOf(event);
+    if (!entity || !isStamped(event.metadata) || !this.records(event.metadata)) return;
+    this.guard(() => {
+      insertStamps(entity, this.currentUser());
+    });
   }
 
   beforeUpdate(event: UpdateEvent<ObjectLiteral>): void {
     // Query-level updates (no database entity) get their stamps in the query hook.
-    if (!event.entity || !event.databaseEntity || !isStamped(event.metadata) || !this.records(event.metadata)) return;
-    this.guard(() => updateStamps(event.entity!, event.databaseEntity, this.currentUser()));
+    const entity = entityOf(event);
+    const databaseEntity = databaseEntityOf(event);
+    if (!entity || !databaseEntity || !isStamped(event.metadata) || !this.records(event.metadata)) return;
+    this.guard(() => {
+      updateStamps(entity, databaseEntity, this.currentUser());
+    });
   }
 
   afterInsert(event: InsertEvent<ObjectLiteral>): void {
@@ -133,7 +152,12 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
     this.guard(() => {
       const state = plainState(event.metadata, event.entity);
       this.record(
-        this.change(event.metadata, { action: 'Created', model_id: modelIdOf(event.metadata, event.entityId, event.entity), old_object: null, new_object: state }),
+        this.change(event.metadata, {
+          action: 'Created',
+          model_id: modelIdOf(event.metadata, event.entityId, event.entity),
+          old_object: null,
+          new_object: state,
+        }),
         event.queryRunner,
       );
     });
@@ -141,12 +165,18 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
 
   afterUpdate(event: UpdateEvent<ObjectLiteral>): void {
     // Query-level updates carry no database entity: the query hook records them.
-    if (!event.databaseEntity || !this.records(event.metadata) || handledByQueryHook(event.entity)) return;
+    const databaseEntity = databaseEntityOf(event);
+    if (!databaseEntity || !this.records(event.metadata) || handledByQueryHook(event.entity)) return;
     this.guard(() => {
-      const before = plainState(event.metadata, event.databaseEntity);
-      const after = overlayState(event.metadata, before, event.entity);
+      const before = plainState(event.metadata, databaseEntity);
+      const after = overlayState(event.metadata, before, entityOf(event));
       this.record(
-        this.change(event.metadata, { action: 'Updated', model_id: modelIdOf(event.metadata, event.databaseEntity, event.entity), old_object: before, new_object: after }),
+        this.change(event.metadata, {
+          action: 'Updated',
+          model_id: modelIdOf(event.metadata, databaseEntity, entityOf(event)),
+          old_object: before,
+          new_object: after,
+        }),
         event.queryRunner,
       );
     });
@@ -154,13 +184,14 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
 
   afterRemove(event: RemoveEvent<ObjectLiteral>): void {
     // By now TypeORM has stripped the primary key from `event.entity`: the id comes from entityId / databaseEntity.
-    if (!event.databaseEntity || !this.records(event.metadata)) return;
+    const databaseEntity = databaseEntityOf(event);
+    if (!databaseEntity || !this.records(event.metadata)) return;
     this.guard(() => {
       this.record(
         this.change(event.metadata, {
           action: 'Deleted',
-          model_id: modelIdOf(event.metadata, event.entityId, event.databaseEntity),
-          old_object: plainState(event.metadata, event.databaseEntity),
+          model_id: modelIdOf(event.metadata, event.entityId as ObjectLiteral | undefined, databaseEntity),
+          old_object: plainState(event.metadata, databaseEntity),
           new_object: null,
         }),
         event.queryRunner,
@@ -178,7 +209,9 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
 
   afterTransactionCommit(event: TransactionCommitEvent): void {
     for (const pending of this.buffer.committed(event.queryRunner, depthOf(event.queryRunner))) {
-      this.guard(() => this.logger.recordModelChange(pending.change, pending.context));
+      this.guard(() => {
+        this.logger.recordModelChange(pending.change, pending.context);
+      });
     }
   }
 
@@ -186,14 +219,25 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
     this.buffer.rolledBack(event.queryRunner, depthOf(event.queryRunner));
   }
 
-  private async softChange(action: 'SoftDeleted' | 'Restored', event: SoftRemoveEvent<ObjectLiteral> | RecoverEvent<ObjectLiteral>): Promise<void> {
-    if (!event.databaseEntity || !this.records(event.metadata)) return;
+  private async softChange(
+    action: 'SoftDeleted' | 'Restored',
+    event: SoftRemoveEvent<ObjectLiteral> | RecoverEvent<ObjectLiteral>,
+  ): Promise<void> {
+    const databaseEntity = databaseEntityOf(event);
+    if (!databaseEntity || !this.records(event.metadata)) return;
     try {
-      const before = plainState(event.metadata, event.databaseEntity);
-      const after = overlayState(event.metadata, before, event.entity);
+      const before = plainState(event.metadata, databaseEntity);
+      const after = overlayState(event.metadata, before, entityOf(event));
       if (isStamped(event.metadata)) {
-        const id = idMapOf(event.metadata, event.databaseEntity);
-        const stamps = await softDeleteStamps(event.queryRunner, event.metadata, id ? [id] : [], action === 'SoftDeleted', this.currentUser(), event.entity);
+        const id = idMapOf(event.metadata, databaseEntity);
+        const stamps = await softDeleteStamps(
+          event.queryRunner,
+          event.metadata,
+          id ? [id] : [],
+          action === 'SoftDeleted',
+          this.currentUser(),
+          event.entity,
+        );
         Object.assign(after, stamps);
         if (event.entity) Object.assign(event.entity, stamps);
       }
@@ -214,6 +258,16 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
   private guard(work: () => void): void {
     guard(this.logger, work);
   }
+}
+
+/** An event's entity: absent for removals by id, whatever TypeORM's types say. */
+function entityOf(event: { entity?: ObjectLiteral }): ObjectLiteral | undefined {
+  return event.entity;
+}
+
+/** The row as loaded before the write: absent for query-level writes, whatever TypeORM's types say. */
+function databaseEntityOf(event: { databaseEntity?: ObjectLiteral }): ObjectLiteral | undefined {
+  return event.databaseEntity;
 }
 
 /** TypeORM keeps the nesting level (0 = no transaction, 2+ = inside savepoints) as a protected field. */

@@ -1,24 +1,48 @@
 import { sameValue } from 'actionlog/adapter-kit';
 import type { ObjectLiteral, QueryRunner } from 'typeorm';
-import { idMapOf, modelIdOf, plainState, predictedState } from './entity-state.js';
+import { idMapOf, modelIdOf, overlayState, plainState, predictedState } from './entity-state.js';
 import { readByIds, readTargets } from './reads.js';
 import { runReturningRows } from './returning-writes.js';
 import { readOrStepAside, readSafely } from './savepoints.js';
 import { isStamped, queryUpdateStamps, softDeleteStamps } from './stamps.js';
-import { ACTION, dataSourceOf, markHandled, metadataOf, type QueryWriteRecorder, recordSummary, type WhereKind, type WriteBuilder } from './write-builder.js';
+import {
+  ACTION,
+  dataSourceOf,
+  markHandled,
+  metadataOf,
+  type QueryWriteRecorder,
+  recordSummary,
+  type WhereKind,
+  type WriteBuilder,
+} from './write-builder.js';
 
 /*
  * Query-level update, delete, softDelete and restore: which rows they change is learnt from the statement itself
  * (PostgreSQL 18+, RETURNING OLD/NEW) or by reading them with the write's own WHERE before it.
  */
 
-export async function captureReturned(qb: WriteBuilder, kind: WhereKind, recorder: QueryWriteRecorder, given: QueryRunner | undefined, run: () => Promise<unknown>): Promise<unknown> {
+export async function captureReturned(
+  qb: WriteBuilder,
+  kind: WhereKind,
+  recorder: QueryWriteRecorder,
+  given: QueryRunner | undefined,
+  run: () => Promise<unknown>,
+): Promise<unknown> {
   const metadata = metadataOf(qb);
   prepareValues(qb, kind, recorder);
   const runner = given ?? dataSourceOf(qb).createQueryRunner();
   if (!given) qb.setQueryRunner(runner);
   try {
-    const { result, count, rows } = await runReturningRows(qb, kind === 'delete', runner, recorder.maxDocumentsPerQuery + 1, run, (error) => recorder.report(error));
+    const { result, count, rows } = await runReturningRows(
+      qb,
+      kind === 'delete',
+      runner,
+      recorder.maxDocumentsPerQuery + 1,
+      run,
+      (error) => {
+        recorder.report(error);
+      },
+    );
     try {
       if (count > recorder.maxDocumentsPerQuery) {
         recordSummary(qb, ACTION[kind], recorder, runner, count);
@@ -32,7 +56,10 @@ export async function captureReturned(qb: WriteBuilder, kind: WhereKind, recorde
         const before = plainState(metadata, old);
         const after = next && plainState(metadata, next);
         if (kind === 'update' && sameValue(before, after)) continue;
-        recorder.record(recorder.change(metadata, { action: ACTION[kind], model_id: modelIdOf(metadata, old), old_object: before, new_object: after }), runner);
+        recorder.record(
+          recorder.change(metadata, { action: ACTION[kind], model_id: modelIdOf(metadata, old), old_object: before, new_object: after }),
+          runner,
+        );
       }
     } catch (error) {
       recorder.report(error);
@@ -71,30 +98,32 @@ export async function captureWhereWrite(
   const values = qb.expressionMap.valuesSet;
   prepareValues(qb, kind, recorder);
   const read = () => readTargets(qb, kind, runner, limit + 1, savepoints);
-  const before = ownTransaction ? await readOrStepAside(runner!, recorder, read) : await readSafely(runner, savepoints, recorder, read);
+  const before =
+    ownTransaction && runner ? await readOrStepAside(runner, recorder, read) : await readSafely(runner, savepoints, recorder, read);
   const result = (await run()) as { affected?: number };
   if (!before) return result;
   if (stamped && (kind === 'soft-delete' || kind === 'restore')) {
     const ids = before.map((row) => idMapOf(metadata, row)).filter((id): id is ObjectLiteral => id !== undefined);
-    await readSafely(runner, savepoints, recorder, () => softDeleteStamps(runner, metadata, ids, kind === 'soft-delete', recorder.currentUser()));
+    await readSafely(runner, savepoints, recorder, () =>
+      softDeleteStamps(runner, metadata, ids, kind === 'soft-delete', recorder.currentUser()),
+    );
   }
   if (before.length > limit) {
     recordSummary(qb, ACTION[kind], recorder, runner, result.affected ?? before.length);
     return result;
   }
   // The new state is computed from the update where that is exact, read back by id where it is not.
-  const olds = before.map((row) => plainState(metadata, row)!);
-  const predicted =
-    kind === 'update' && values && typeof values === 'object' && !Array.isArray(values)
-      ? olds.map((old) => predictedState(metadata, old, values))
-      : olds.map(() => undefined);
-  const mustRead = kind !== 'delete' && predicted.some((p) => p === undefined);
+  const predictable = kind === 'update' && values && typeof values === 'object' && !Array.isArray(values);
+  const changes = before.map((row) => {
+    const old = overlayState(metadata, null, row);
+    return { row, old, predicted: predictable ? predictedState(metadata, old, values) : undefined };
+  });
+  const mustRead = kind !== 'delete' && changes.some((c) => c.predicted === undefined);
   const after = mustRead ? ((await readSafely(runner, savepoints, recorder, () => readByIds(metadata, before, runner))) ?? []) : [];
   const afterById = new Map(after.map((row) => [modelIdOf(metadata, row), row]));
-  for (const [i, row] of before.entries()) {
+  for (const { row, old, predicted } of changes) {
     const id = modelIdOf(metadata, row);
-    const old = olds[i]!;
-    const next = kind === 'delete' ? null : (predicted[i] ?? plainState(metadata, afterById.get(id) ?? null));
+    const next = kind === 'delete' ? null : (predicted ?? plainState(metadata, afterById.get(id) ?? null));
     // A row the write left as it was (e.g. an update to the same values) is not a change.
     if (kind === 'update' && next && sameValue(old, next)) continue;
     recorder.record(recorder.change(metadata, { action: ACTION[kind], model_id: id, old_object: old, new_object: next }), runner);

@@ -7,7 +7,10 @@ export interface QueryWriteRecorder {
   readonly maxDocumentsPerQuery: number;
   readonly queryWrites: 'auto' | 'readBefore';
   records(metadata: EntityMetadata): boolean;
-  change(metadata: EntityMetadata, fields: Pick<ModelChange, 'action' | 'model_id' | 'old_object' | 'new_object'> & Partial<ModelChange>): ModelChange;
+  change(
+    metadata: EntityMetadata,
+    fields: Pick<ModelChange, 'action' | 'model_id' | 'old_object' | 'new_object'> & Partial<ModelChange>,
+  ): ModelChange;
   record(change: ModelChange, runner: QueryRunner | undefined): void;
   report(error: unknown): void;
   currentUser(): UserRef | null;
@@ -41,11 +44,18 @@ export function kindOf(qb: WriteBuilder): WriteKind {
 }
 
 export function dataSourceOf(qb: WriteBuilder): DataSource {
-  return (qb as unknown as { dataSource?: DataSource; connection: DataSource }).dataSource ?? qb.connection;
+  return qb.dataSource;
+}
+
+/** The builder's main alias: every builder the capture handles has one (see `recorderFor`). */
+export function mainAliasOf(qb: WriteBuilder): NonNullable<WriteBuilder['expressionMap']['mainAlias']> {
+  const alias = qb.expressionMap.mainAlias;
+  if (!alias) throw new Error('actionlog: a write query builder without a main alias');
+  return alias;
 }
 
 export function metadataOf(qb: WriteBuilder): EntityMetadata {
-  return qb.expressionMap.mainAlias!.metadata;
+  return mainAliasOf(qb).metadata;
 }
 
 /** Values objects a query hook records itself, so the subscriber's after-events skip them. */
@@ -60,7 +70,13 @@ export function handledByQueryHook(entity: unknown): boolean {
 }
 
 /** One entry standing for a query-level write over `maxDocumentsPerQuery` rows: the statement and the count. */
-export function recordSummary(qb: WriteBuilder, action: ModelChange['action'], recorder: QueryWriteRecorder, runner: QueryRunner | undefined, matched: number): void {
+export function recordSummary(
+  qb: WriteBuilder,
+  action: ModelChange['action'],
+  recorder: QueryWriteRecorder,
+  runner: QueryRunner | undefined,
+  matched: number,
+): void {
   let filter: unknown;
   try {
     const [sql, parameters] = qb.getQueryAndParameters();

@@ -34,11 +34,13 @@ if (mode === 'floor') {
 }
 app.use(express.json());
 app.post('/orders/:id', (req, res) => {
-  const order = { _id: req.params.id, ...req.body, status: 'paid' };
+  const order = { _id: req.params.id, ...(req.body as Record<string, unknown>), status: 'paid' };
   // What an ORM plugin reports for the write this endpoint stands for.
   logger?.recordModelChange(orderChange(req.params.id, { old_object: { ...order, status: 'new' }, new_object: order }));
   res.status(200).json(order);
 });
-const server = app.listen(0, '127.0.0.1', () => console.log(`PORT ${(server.address() as AddressInfo).port}`));
+const server = app.listen(0, '127.0.0.1', () => {
+  console.log(`PORT ${(server.address() as AddressInfo).port}`);
+});
 reportUsage(server);
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

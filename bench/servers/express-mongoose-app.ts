@@ -25,21 +25,24 @@ export interface OrdersApp {
 
 /** Connects, sets up the audit (`audit` runs once connected), seeds, serves, and prints `PORT <n>` for the runner. */
 export async function serveOrders(mongoose: Mongoose, audit: () => OrdersApp = () => ({})): Promise<Server> {
-  const commands: Record<string, number> = {};
+  const commands = new Map<string, number>();
   await mongoose.connect(process.env.MONGODB_URI!, { dbName: `bench_${process.env.BENCH_MODE}_${process.pid}`, monitorCommands: true });
   mongoose.connection.getClient().on('commandStarted', (e: { commandName: string }) => {
-    commands[e.commandName] = (commands[e.commandName] ?? 0) + 1;
+    commands.set(e.commandName, (commands.get(e.commandName) ?? 0) + 1);
   });
 
   const app = audit();
-  const schema = new mongoose.Schema({ customer: String, status: String, total: Number, items: [{ sku: String, qty: Number }] }, { timestamps: true });
+  const schema = new mongoose.Schema(
+    { customer: String, status: String, total: Number, items: [{ sku: String, qty: Number }] },
+    { timestamps: true },
+  );
   app.plugin?.(schema);
   const Order = mongoose.model('Order', schema);
   await Order.init();
   const seeded = await Order.insertMany(
     Array.from({ length: SEEDED }, (_, i) => ({ customer: `c${i % 50}`, status: 'new', total: 10, items: [{ sku: 'tea', qty: 1 }] })),
   );
-  for (const key of Object.keys(commands)) delete commands[key];
+  commands.clear();
   const ids = seeded.map((o) => o._id);
   const pick = () => ids[Math.floor(Math.random() * ids.length)];
 
@@ -65,7 +68,7 @@ export async function serveOrders(mongoose: Mongoose, audit: () => OrdersApp = (
 
   const server = web.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
-  reportUsage(server, () => ({ ...commands }));
+  reportUsage(server, () => Object.fromEntries(commands));
   console.log(`PORT ${(server.address() as AddressInfo).port}`);
   return server;
 }

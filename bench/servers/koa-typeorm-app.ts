@@ -3,7 +3,8 @@
  * POST /orders saves a new order, then updates it with repository.update().
  */
 import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import type { Server } from 'node:http';
 import Koa from 'koa';
 
 interface Repository {
@@ -23,8 +24,8 @@ export async function serveOrders(orders: Repository, wrap?: (app: Koa) => void)
     ctx.status = 201;
     ctx.body = { id: order.id };
   });
-  const server = createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
   console.log(`PORT ${(server.address() as AddressInfo).port}`);
   process.on('SIGTERM', () => server.close(() => process.exit(0)));
   return server;

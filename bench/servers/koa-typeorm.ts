@@ -25,13 +25,15 @@ const dataSource = await new DataSource({
   ...options,
   entities: [Order, ...(audited ? actionLogEntities(options.type) : [])],
   synchronize: true,
-} as ConstructorParameters<typeof DataSource>[0]).initialize();
+}).initialize();
 
 let logger: ReturnType<typeof createActionLogger> | undefined;
 if (audited) {
   const store = process.env.BENCH_MODE === 'actionlog-memory' ? new MemoryStore() : new SqlStore({ dataSource });
   logger = createActionLogger({ store });
-  dataSource.subscribers.push(new ActionLogSubscriber(logger, { queryWrites: process.env.BENCH_MODE === 'actionlog-read-before' ? 'readBefore' : 'auto' }));
+  dataSource.subscribers.push(
+    new ActionLogSubscriber(logger, { queryWrites: process.env.BENCH_MODE === 'actionlog-read-before' ? 'readBefore' : 'auto' }),
+  );
 }
 const server = await serveOrders(dataSource.getRepository(Order), (app) => {
   if (logger) app.use(actionLog(logger));

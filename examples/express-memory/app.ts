@@ -27,24 +27,42 @@ app.use((req, _res, next) => {
 });
 
 app.post('/orders', (req, res) => {
-  const order = { _id: String(nextId++), ...req.body, status: 'new' };
+  const order = { _id: String(nextId++), ...(req.body as Record<string, unknown>), status: 'new' };
   orders.set(order._id, order);
-  logger.recordModelChange({ action: 'Created', model: 'orders', model_class_name: 'Order', model_namespace: 'shop.orders', model_id: order._id, old_object: null, new_object: { ...order } });
+  logger.recordModelChange({
+    action: 'Created',
+    model: 'orders',
+    model_class_name: 'Order',
+    model_namespace: 'shop.orders',
+    model_id: order._id,
+    old_object: null,
+    new_object: { ...order },
+  });
   res.status(201).json(order);
 });
 
 app.patch('/orders/:id', (req, res) => {
   const before = orders.get(req.params.id);
   if (!before) return void res.status(404).json({ error: 'no such order' });
-  const after = { ...before, ...req.body };
+  const after = { ...before, ...(req.body as Record<string, unknown>) };
   orders.set(req.params.id, after);
-  logger.recordModelChange({ action: 'Updated', model: 'orders', model_class_name: 'Order', model_namespace: 'shop.orders', model_id: req.params.id, old_object: { ...before }, new_object: { ...after } });
+  logger.recordModelChange({
+    action: 'Updated',
+    model: 'orders',
+    model_class_name: 'Order',
+    model_namespace: 'shop.orders',
+    model_id: req.params.id,
+    old_object: { ...before },
+    new_object: { ...after },
+  });
   res.json(after);
 });
 
 app.post('/orders/:id/approve', (req, res) => {
   try {
-    logger.record({ action: { type: 'approve', category: 'orders' }, target: { type: 'order', id: req.params.id }, note: req.body.note });
+    // The body is unchecked input: record() validates it and throws ActionLogValidationError on a bad note.
+    const { note } = req.body as { note?: string };
+    logger.record({ action: { type: 'approve', category: 'orders' }, target: { type: 'order', id: req.params.id }, note });
     res.json({ approved: req.params.id });
   } catch (error) {
     if (!(error instanceof ActionLogValidationError)) throw error;

@@ -6,7 +6,6 @@
  */
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:http';
 import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
@@ -55,7 +54,6 @@ const logger = createActionLogger({ store, flushIntervalMs: 50 });
 dataSource.subscribers.push(new ActionLogSubscriber(logger));
 
 const books = dataSource.getRepository(Book);
-const loans = dataSource.getRepository(Loan);
 
 const app = new Koa();
 app.use(actionLog(logger));
@@ -77,7 +75,7 @@ router.post('/books/:id/loans', async (ctx) => {
   const bookId = Number(ctx.params.id);
   // Both writes commit together, or neither is stored nor logged.
   const loan = await dataSource.transaction(async (manager) => {
-    const created = await manager.save(manager.create(Loan, { bookId, member: ctx.state.user.id }));
+    const created = await manager.save(manager.create(Loan, { bookId, member: (ctx.state.user as { id: string }).id }));
     await manager.update(Book, { id: bookId }, { copies: () => 'copies - 1' });
     return created;
   });
@@ -86,8 +84,13 @@ router.post('/books/:id/loans', async (ctx) => {
 });
 router.post('/loans/:id/waive', async (ctx) => {
   try {
-    logger.record({ action: { type: 'waive_fee', category: 'loans' }, target: { type: 'loan', id: ctx.params.id! }, note: (ctx.request.body as { note: unknown }).note as string });
-    ctx.body = { waived: ctx.params.id! };
+    const { id } = ctx.params as { id: string };
+    logger.record({
+      action: { type: 'waive_fee', category: 'loans' },
+      target: { type: 'loan', id },
+      note: (ctx.request.body as { note: unknown }).note as string,
+    });
+    ctx.body = { waived: id };
   } catch (error) {
     if (!(error instanceof ActionLogValidationError)) throw error;
     ctx.status = 400;
@@ -96,12 +99,16 @@ router.post('/loans/:id/waive', async (ctx) => {
 });
 app.use(router.routes());
 
-const server = createServer(app.callback());
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const server = app.listen(0, '127.0.0.1');
+await new Promise((resolve) => server.once('listening', resolve));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
 async function send(method: string, path: string, body: unknown) {
-  const res = await fetch(base + path, { method, headers: { 'content-type': 'application/json', 'x-member': 'ada' }, body: JSON.stringify(body) });
+  const res = await fetch(base + path, {
+    method,
+    headers: { 'content-type': 'application/json', 'x-member': 'ada' },
+    body: JSON.stringify(body),
+  });
   console.log(`${method} ${path} -> ${res.status} ${await res.text()}`);
 }
 

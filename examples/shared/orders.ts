@@ -6,7 +6,10 @@ import type { ModelChange } from 'actionlog/adapter-kit';
 
 /** An order as stored, in the size and shape ORMs hand over: a few fields, a nested object and an array. */
 export function orderState(id: string, values: Record<string, unknown> = {}): Record<string, unknown> {
-  return Object.assign({ _id: id, status: 'new', total: 10, customer: { name: 'Ada', city: 'Oslo' }, items: [{ sku: 'a', qty: 1 }] }, values);
+  return Object.assign(
+    { _id: id, status: 'new', total: 10, customer: { name: 'Ada', city: 'Oslo' }, items: [{ sku: 'a', qty: 1 }] },
+    values,
+  );
 }
 
 /** The change an ORM adapter reports when order `id` is paid; `fields` replace any part of it. */

@@ -25,7 +25,7 @@ export interface HttpOptions<Req = unknown> {
   captureHeaders?: boolean;
 }
 
-const fn = z.custom<(req: unknown) => unknown>((v) => typeof v === 'function', { message: 'must be a function' });
+const fn = z.custom<(req: unknown) => unknown>((v) => typeof v === 'function', { error: 'must be a function' });
 const header = z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name');
 
 const httpOptionsSchema = z.strictObject({
@@ -59,7 +59,8 @@ export interface HttpRequestReader<Req> {
 // Shared by every copy of the package in the process (ESM and CJS), like the context storage. A WeakMap rather
 // than a property: adding one to Node's request and response objects changes their shape under Node's own code.
 const CONTEXTS_KEY = Symbol.for('actionlog.request-contexts');
-const contexts: WeakMap<object, RequestContext> = ((globalThis as { [CONTEXTS_KEY]?: WeakMap<object, RequestContext> })[CONTEXTS_KEY] ??= new WeakMap());
+const contexts: WeakMap<object, RequestContext> = ((globalThis as { [CONTEXTS_KEY]?: WeakMap<object, RequestContext> })[CONTEXTS_KEY] ??=
+  new WeakMap());
 
 /** The scope a middleware opened for this request object (Express/Fastify request, Koa ctx, or the Node request). */
 export function contextOf(req: object): RequestContext | undefined {
@@ -87,10 +88,12 @@ export class HttpCapture<Req extends object> {
     const user = this.options.user as ((req: Req) => unknown) | undefined;
     this.userOf = user ?? ((req) => reader.user(req));
     this.ipOf = (req) => reader.ip(req);
-    const capture = this;
+    const finish = (ctx: RequestContext, req: Req, res: ServerResponse) => {
+      this.finish(ctx, req, res);
+    };
     this.onClose = function onResponseClose(this: ServerResponse) {
       const ctx = contexts.get(this);
-      if (ctx) capture.finish(ctx, ctx.source as Req, this);
+      if (ctx) finish(ctx, ctx.source as Req, this);
     };
   }
 

@@ -16,13 +16,17 @@ export interface AdapterOptions {
   maxDocumentsPerQuery?: number;
 }
 
-const modelRef = z.union([z.string().min(1), z.custom<ModelRef>((v) => typeof v === 'function')], { error: 'must be a model name or class' });
+const modelRef = z.union([z.string().min(1), z.custom<ModelRef>((v) => typeof v === 'function')], {
+  error: 'must be a model name or class',
+});
 
 /** The zod shape of `AdapterOptions`: adapters add their own options beside it in one strict object. */
 export const adapterOptionsShape = {
   include: z.array(modelRef, { error: 'must be a list of model names or classes' }).optional(),
   exclude: z.array(modelRef, { error: 'must be a list of model names or classes' }).optional(),
-  omit: z.union([z.array(z.string()), z.record(z.string(), z.array(z.string()))], { error: 'must be a list of paths, or lists per model name' }).optional(),
+  omit: z
+    .union([z.array(z.string()), z.record(z.string(), z.array(z.string()))], { error: 'must be a list of paths, or lists per model name' })
+    .optional(),
   maxDocumentsPerQuery: z.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').default(1000),
 };
 
@@ -40,20 +44,21 @@ export class ModelSelection<Model extends object> {
   private readonly include: ReadonlySet<string> | undefined;
   private readonly exclude: ReadonlySet<string>;
   private readonly omitAll: readonly string[];
-  private readonly omitByName: Readonly<Record<string, string[]>>;
+  private readonly omitByName: ReadonlyMap<string, readonly string[]>;
   private readonly omits = new WeakMap<Model, readonly string[] | undefined>();
 
   constructor(options: Pick<AdapterOptions, 'include' | 'exclude' | 'omit'>) {
     this.include = options.include ? new Set(options.include.map(nameOf)) : undefined;
     this.exclude = new Set((options.exclude ?? []).map(nameOf));
     this.omitAll = Array.isArray(options.omit) ? options.omit : [];
-    this.omitByName = options.omit && !Array.isArray(options.omit) ? options.omit : {};
+    this.omitByName = new Map(options.omit && !Array.isArray(options.omit) ? Object.entries(options.omit) : []);
   }
 
   /** Whether a model known by any of these names (its own, a base model's...) is recorded. */
   records(names: ReadonlyArray<string | undefined>): boolean {
-    if (this.include && !names.some((n) => n !== undefined && this.include!.has(n))) return false;
-    return !names.some((n) => n !== undefined && this.exclude.has(n));
+    const { include, exclude } = this;
+    if (include && !names.some((n) => n !== undefined && include.has(n))) return false;
+    return !names.some((n) => n !== undefined && exclude.has(n));
   }
 
   /**
@@ -62,7 +67,7 @@ export class ModelSelection<Model extends object> {
    */
   omitFor(model: Model, name: string, extra: readonly string[] = []): readonly string[] | undefined {
     if (this.omits.has(model)) return this.omits.get(model);
-    const omit = [...this.omitAll, ...extra, ...(this.omitByName[name] ?? [])];
+    const omit = [...new Set([...this.omitAll, ...extra, ...(this.omitByName.get(name) ?? [])])];
     const found = omit.length > 0 ? omit : undefined;
     this.omits.set(model, found);
     return found;

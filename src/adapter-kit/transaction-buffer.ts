@@ -18,8 +18,7 @@ export class TransactionBuffer<Handle extends object, Item = PendingChange> {
   /** Holds a change made at `level` (1 or more) of `handle`'s transaction. */
   add(handle: Handle, level: number, pending: Item): void {
     const stack = this.frames.get(handle) ?? [];
-    while (stack.length < level) stack.push([]);
-    stack[level - 1]!.push(pending);
+    frameAt(stack, level).push(pending);
     this.frames.set(handle, stack);
   }
 
@@ -29,8 +28,7 @@ export class TransactionBuffer<Handle extends object, Item = PendingChange> {
     if (!stack) return [];
     const closed = stack.splice(level).flat();
     if (level > 0) {
-      while (stack.length < level) stack.push([]);
-      stack[level - 1]!.push(...closed);
+      frameAt(stack, level).push(...closed);
       return [];
     }
     this.frames.delete(handle);
@@ -43,5 +41,14 @@ export class TransactionBuffer<Handle extends object, Item = PendingChange> {
     if (!stack) return;
     stack.splice(level);
     if (stack.length === 0) this.frames.delete(handle);
+  }
+}
+
+/** The frame of `level` (1 or more), made with those below it where missing. */
+function frameAt<Item>(stack: Item[][], level: number): Item[] {
+  for (;;) {
+    const frame = stack[level - 1];
+    if (frame) return frame;
+    stack.push([]);
   }
 }

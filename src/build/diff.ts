@@ -1,3 +1,5 @@
+import { isPlainObject } from '../shared/plain-objects.js';
+
 /**
  * Dotted paths that differ between two states of a record (`status`, `address.city`, `items.2.qty`).
  * Plain objects and arrays are compared member by member; anything else is compared as one value
@@ -20,10 +22,7 @@ export function isOmittedPath(path: string, omit: ReadonlySet<string>): boolean 
 }
 
 function isContainer(value: unknown): value is Record<string, unknown> | unknown[] {
-  if (value === null || typeof value !== 'object') return false;
-  if (Array.isArray(value)) return true;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  return Array.isArray(value) || isPlainObject(value);
 }
 
 function compare(a: unknown, b: unknown, path: string, out: string[]): void {
@@ -67,14 +66,19 @@ export function sameValue(a: unknown, b: unknown): boolean {
   }
   const ta = (a as { _bsontype?: unknown })._bsontype;
   const tb = (b as { _bsontype?: unknown })._bsontype;
-  if (ta !== undefined || tb !== undefined) return ta === tb && String(a) === String(b);
+  // BSON values (ObjectId, Decimal128...) and other class instances compare by their string form.
+  if (ta !== undefined || tb !== undefined) return ta === tb && stringForm(a) === stringForm(b);
   if (isContainer(a) || isContainer(b)) {
-    if (!isContainer(a) || !isContainer(b)) return false;
+    if (!isContainer(a) || !isContainer(b) || Array.isArray(a) !== Array.isArray(b)) return false;
     const out: string[] = [];
     compare(a, b, '', out);
     return out.length === 0;
   }
-  return String(a) === String(b);
+  return stringForm(a) === stringForm(b);
+}
+
+function stringForm(value: object): string {
+  return (value as { toString(): string }).toString();
 }
 
 function bytes(view: ArrayBufferView): Buffer {

@@ -199,7 +199,8 @@ function omitSet(omit: readonly string[]): ReadonlySet<string> {
 /** Stored size of an already sanitized value, for the document budget. */
 function estimateBytes(value: unknown): number {
   try {
-    return JSON.stringify(value)?.length ?? 0;
+    // undefined for a value JSON leaves out, whatever its type says.
+    return (JSON.stringify(value) as string | undefined)?.length ?? 0;
   } catch {
     return 0;
   }

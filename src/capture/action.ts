@@ -4,7 +4,7 @@ import type { CustomField, CustomFieldType } from '../shared/document.js';
 const NAME = /^[a-z0-9_]+$/;
 const name = (what: string) => z.string().regex(NAME, `${what} must match [a-z0-9_]+`);
 const text = z.string().min(1, 'must not be empty');
-const id = z.union([z.string().min(1, 'must not be empty'), z.number().finite()], {
+const id = z.union([z.string().min(1, 'must not be empty'), z.number()], {
   error: 'must be a non-empty string or a number',
 });
 
@@ -61,7 +61,7 @@ export function inferFieldType(value: string | number | boolean): CustomFieldTyp
 const customField = z
   .strictObject({
     name: name('a custom field name'),
-    value: z.union([z.string(), z.number().finite(), z.boolean()], { error: 'must be a string, a finite number or a boolean' }),
+    value: z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string, a finite number or a boolean' }),
     type: z.enum(CUSTOM_FIELD_TYPES, { error: `must be one of ${CUSTOM_FIELD_TYPES.join(', ')}` }).optional(),
   })
   .superRefine((field, ctx) => {
@@ -71,22 +71,22 @@ const customField = z
   })
   .transform((field): CustomField => ({ name: field.name, value: field.value, type: field.type ?? inferFieldType(field.value) }));
 
-const tag = z
-  .strictObject({ type: name('a tag type'), ref: text.optional(), name: text.optional() })
-  .superRefine((t, ctx) => {
-    if ((t.ref === undefined) !== (t.name === undefined)) {
-      ctx.addIssue({ code: 'custom', path: [t.ref === undefined ? 'ref' : 'name'], message: 'a tag has both ref and name, or neither' });
-    }
-  });
-
-const date = z.union([z.date(), z.string(), z.number()], { error: 'must be a Date, an ISO string or epoch milliseconds' }).transform((v, ctx) => {
-  const d = v instanceof Date ? v : new Date(v);
-  if (Number.isNaN(d.getTime())) {
-    ctx.addIssue({ code: 'custom', message: 'is not a valid date' });
-    return z.NEVER;
+const tag = z.strictObject({ type: name('a tag type'), ref: text.optional(), name: text.optional() }).superRefine((t, ctx) => {
+  if ((t.ref === undefined) !== (t.name === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [t.ref === undefined ? 'ref' : 'name'], message: 'a tag has both ref and name, or neither' });
   }
-  return d;
 });
+
+const date = z
+  .union([z.date(), z.string(), z.number()], { error: 'must be a Date, an ISO string or epoch milliseconds' })
+  .transform((v, ctx) => {
+    const d = v instanceof Date ? v : new Date(v);
+    if (Number.isNaN(d.getTime())) {
+      ctx.addIssue({ code: 'custom', message: 'is not a valid date' });
+      return z.NEVER;
+    }
+    return d;
+  });
 
 /**
  * A field given either as a string or as an object. Unlike a plain union, an object with a missing
@@ -100,8 +100,8 @@ function stringOrObject<S extends z.ZodType, O extends z.ZodType>(str: S, obj: O
       return z.NEVER;
     }
     const parsed = schema.safeParse(value);
-    if (parsed.success) return parsed.data as z.output<S> | z.output<O>;
-    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] });
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
     return z.NEVER;
   });
 }
@@ -116,10 +116,10 @@ export function createActionSchema(options: ActionSchemaOptions) {
   const allowedActions = options.actionTypes ? new Set(options.actionTypes) : undefined;
   const allowedTargets = options.targetTypes ? new Set(options.targetTypes) : undefined;
   const actionType = allowedActions
-    ? name('an action type').refine((t) => allowedActions.has(t), { message: 'is not an allowed action type' })
+    ? name('an action type').refine((t) => allowedActions.has(t), { error: 'is not an allowed action type' })
     : name('an action type');
   const targetType = allowedTargets
-    ? name('a target type').refine((t) => allowedTargets.has(t), { message: 'is not an allowed target type' })
+    ? name('a target type').refine((t) => allowedTargets.has(t), { error: 'is not an allowed target type' })
     : name('a target type');
   const target = z.strictObject({ type: targetType, id, name: text.optional() });
 
@@ -146,7 +146,10 @@ export function createActionSchema(options: ActionSchemaOptions) {
         'must be a non-empty string or { type, ref?, name? }',
       ).optional(),
       tags: z.array(tag).optional(),
-      entity_path: z.array(z.strictObject({ ref: text, name: text })).min(1, 'must not be empty when given').optional(),
+      entity_path: z
+        .array(z.strictObject({ ref: text, name: text }))
+        .min(1, 'must not be empty when given')
+        .optional(),
       emitted_at: date.optional(),
       is_active: z.boolean().optional(),
     })
@@ -156,7 +159,8 @@ export function createActionSchema(options: ActionSchemaOptions) {
       }
       const seen = new Set<string>();
       input.details?.forEach((field, i) => {
-        if (seen.has(field.name)) ctx.addIssue({ code: 'custom', path: ['details', i, 'name'], message: `duplicate custom field "${field.name}"` });
+        if (seen.has(field.name))
+          ctx.addIssue({ code: 'custom', path: ['details', i, 'name'], message: `duplicate custom field "${field.name}"` });
         seen.add(field.name);
       });
     });

@@ -90,12 +90,13 @@ export class RequestContext {
     this.correlationId = init.correlationId;
     this.metadata = init.metadata;
     this.source = init.source;
-    this.userOf = init.userOf as ((source: unknown) => unknown) | undefined;
-    this.ipOf = init.ipOf as ((source: unknown) => string | undefined) | undefined;
+    this.userOf = init.userOf;
+    this.ipOf = init.ipOf;
   }
 
   /** Client address of an HTTP request, or null. */
   get ip(): string | null {
+    // Read once: null ("no address") is an answer too.
     if (this.address === undefined) this.address = this.ipOf?.(this.source) ?? null;
     return this.address;
   }
@@ -163,8 +164,9 @@ export class RequestContext {
   /** @internal Ends the scope once (later calls return false); the framework's request is let go. */
   end(ending?: ScopeEnding): boolean {
     if (this.state !== 'open') return false;
+    // Resolved now: the framework's request is let go below.
     this.userRef = this.user;
-    void this.ip;
+    this.address = this.ip;
     this.source = this.userOf = this.ipOf = undefined;
     if (ending) this.ending = ending;
     this.state = 'queued';

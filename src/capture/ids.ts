@@ -18,8 +18,8 @@ export function resolveRequestId(header: string | string[] | undefined): string 
 export function traceIdOf(header: string | string[] | undefined): string | undefined {
   const match = TRACEPARENT.exec(first(header)?.trim().toLowerCase() ?? '');
   if (!match) return undefined;
-  const [, version, traceId, parentId] = match;
-  if (version === 'ff' || /^0+$/.test(traceId!) || /^0+$/.test(parentId!)) return undefined;
+  const [, version, traceId = '', parentId = ''] = match;
+  if (version === 'ff' || /^0+$/.test(traceId) || /^0+$/.test(parentId)) return undefined;
   return traceId;
 }
 

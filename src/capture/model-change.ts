@@ -26,25 +26,32 @@ export interface ModelChange {
   truncated?: boolean;
 }
 
-const ACTIONS = new Set(['Created', 'Updated', 'Deleted', 'SoftDeleted', 'Restored']);
+const ACTIONS: ReadonlySet<unknown> = new Set(['Created', 'Updated', 'Deleted', 'SoftDeleted', 'Restored']);
 
 function isRecordOrNull(value: unknown): boolean {
   return value === null || (typeof value === 'object' && !Array.isArray(value));
 }
 
 /** Cheap structural checks of an adapter's model change (it is on the write path, so no schema library here). */
-export function checkModelChange(change: ModelChange): ValidationIssue[] {
-  if (change === null || typeof change !== 'object') return [{ path: '', message: 'must be an object' }];
+export function checkModelChange(input: unknown): ValidationIssue[] {
+  if (input === null || typeof input !== 'object') return [{ path: '', message: 'must be an object' }];
+  // Checked field by field: an adapter written in JavaScript may hand anything.
+  const change = input as Partial<Record<keyof ModelChange, unknown>>;
   const issues: ValidationIssue[] = [];
   if (!ACTIONS.has(change.action)) issues.push({ path: 'action', message: `must be one of ${[...ACTIONS].join(', ')}` });
   for (const key of ['model', 'model_class_name', 'model_namespace'] as const) {
     if (typeof change[key] !== 'string' || change[key] === '') issues.push({ path: key, message: 'must be a non-empty string' });
   }
-  if (change.model_id !== null && typeof change.model_id !== 'string') issues.push({ path: 'model_id', message: 'must be a string or null' });
-  if (change.model_id === null && !change.truncated) issues.push({ path: 'model_id', message: 'may be null only on a truncated summary entry' });
+  if (change.model_id !== null && typeof change.model_id !== 'string')
+    issues.push({ path: 'model_id', message: 'must be a string or null' });
+  if (change.model_id === null && !change.truncated)
+    issues.push({ path: 'model_id', message: 'may be null only on a truncated summary entry' });
   if (!isRecordOrNull(change.old_object)) issues.push({ path: 'old_object', message: 'must be an object or null' });
   if (!isRecordOrNull(change.new_object)) issues.push({ path: 'new_object', message: 'must be an object or null' });
-  if (change.changed_fields !== undefined && (!Array.isArray(change.changed_fields) || change.changed_fields.some((f) => typeof f !== 'string'))) {
+  if (
+    change.changed_fields !== undefined &&
+    (!Array.isArray(change.changed_fields) || change.changed_fields.some((f) => typeof f !== 'string'))
+  ) {
     issues.push({ path: 'changed_fields', message: 'must be an array of strings' });
   }
   if (change.timestamp !== undefined && !(change.timestamp instanceof Date && !Number.isNaN(change.timestamp.getTime()))) {

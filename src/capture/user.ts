@@ -8,9 +8,9 @@ function text(value: unknown): string | undefined {
   if (typeof value === 'string') return value || undefined;
   if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   if (typeof value === 'object') {
-    const v = value as { toHexString?: () => string; _bsontype?: unknown };
+    const v = value as { toHexString?: () => string; _bsontype?: unknown; toString(): string };
     if (typeof v.toHexString === 'function') return v.toHexString();
-    if (v._bsontype !== undefined) return String(value);
+    if (v._bsontype !== undefined) return v.toString();
   }
   return undefined;
 }

@@ -21,7 +21,11 @@ export class ActionLogError extends Error {
     // A class of the application's own (a subclass of ours) keeps plain prototype identity.
     const kind = Object.hasOwn(this, KIND) ? this[KIND] : undefined;
     if (kind === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
-    for (let proto: unknown = value === null || typeof value !== 'object' ? null : Object.getPrototypeOf(value); proto; proto = Object.getPrototypeOf(proto)) {
+    for (
+      let proto: unknown = value === null || typeof value !== 'object' ? null : Object.getPrototypeOf(value);
+      proto;
+      proto = Object.getPrototypeOf(proto)
+    ) {
       const ctor = (proto as { constructor?: ErrorClass }).constructor;
       if (ctor && Object.hasOwn(ctor, KIND) && ctor[KIND] === kind) return true;
     }

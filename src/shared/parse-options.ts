@@ -1,6 +1,12 @@
 import type { z } from 'zod';
 import { ActionLogConfigError, fromZodIssues } from './errors.js';
 
+/** Throws `ActionLogConfigError` unless `options` is an object: `shape` says what it should look like. */
+export function requireObject(options: unknown, shape: string, what: string): void {
+  if (options === null || typeof options !== 'object')
+    throw new ActionLogConfigError([{ path: '', message: `options must be an object: ${shape}` }], what);
+}
+
 /**
  * Validates the options of any part (logger, stores, middleware, ORM adapters) the same way: an unknown or
  * ill-typed option throws `ActionLogConfigError` naming it. `what` names the part in the message.

@@ -1,4 +1,11 @@
-import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestAppend, RequestDocument, StoreBatch } from '../shared/document.js';
+import type {
+  ActionLogDocument,
+  ActivityDocument,
+  ModelLogDocument,
+  RequestAppend,
+  RequestDocument,
+  StoreBatch,
+} from '../shared/document.js';
 
 export type { RequestAppend, StoreBatch };
 

@@ -68,11 +68,29 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
     indexes: [
       { fields: [['request_uuid', 1]], unique: true, mongoName: 'request_uuid_unique' },
       { fields: [['timestamp', NEWEST]] },
-      { fields: [['module', 1], ['timestamp', NEWEST]] },
+      {
+        fields: [
+          ['module', 1],
+          ['timestamp', NEWEST],
+        ],
+      },
       // Requests by the records they changed (PostgreSQL: a GIN index over the model logs instead, see the migration).
-      { fields: [['details.model_logs.model', 1], ['details.model_logs.model_id', 1]], only: 'mongo', mongoName: 'model_logs_model_model_id' },
+      {
+        fields: [
+          ['details.model_logs.model', 1],
+          ['details.model_logs.model_id', 1],
+        ],
+        only: 'mongo',
+        mongoName: 'model_logs_model_model_id',
+      },
       { fields: [['correlation_id', 1]], sparse: true },
-      { fields: [['user_id', 1], ['timestamp', NEWEST]], only: 'sql' },
+      {
+        fields: [
+          ['user_id', 1],
+          ['timestamp', NEWEST],
+        ],
+        only: 'sql',
+      },
       { fields: [['expires_at', 1]], only: 'sql' },
     ],
   },
@@ -104,9 +122,19 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
     },
     indexes: [
       { fields: [['uid', 1]], unique: true, only: 'sql' },
-      { fields: [['actor_id', 1], ['action_type', 1]] },
+      {
+        fields: [
+          ['actor_id', 1],
+          ['action_type', 1],
+        ],
+      },
       { fields: [['action_type', 1]] },
-      { fields: [['target_type', 1], ['target_id', 1]] },
+      {
+        fields: [
+          ['target_type', 1],
+          ['target_id', 1],
+        ],
+      },
       { fields: [['emitted_at', NEWEST]] },
       { fields: [['request_uuid', 1]] },
     ],
@@ -131,7 +159,13 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
     },
     indexes: [
       { fields: [['uid', 1]], unique: true, only: 'sql' },
-      { fields: [['model', 1], ['model_id', 1], ['timestamp', NEWEST]] },
+      {
+        fields: [
+          ['model', 1],
+          ['model_id', 1],
+          ['timestamp', NEWEST],
+        ],
+      },
       { fields: [['request_uuid', 1]] },
       { fields: [['timestamp', NEWEST]] },
     ],
@@ -153,7 +187,13 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
     },
     indexes: [
       { fields: [['uid', 1]], unique: true, only: 'sql' },
-      { fields: [['user_id', 1], ['activity_date', NEWEST]], mongoName: 'user_activity_date' },
+      {
+        fields: [
+          ['user_id', 1],
+          ['activity_date', NEWEST],
+        ],
+        mongoName: 'user_activity_date',
+      },
       { fields: [['request_uuid', 1]] },
     ],
     mongoPaths: { user_id: 'user._id' },

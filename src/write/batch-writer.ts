@@ -106,7 +106,9 @@ export class BatchWriter<Item> {
       this.startNow();
     } else if (!this.timer) {
       // Kept referenced: a script that records and returns still gets its documents written before exit.
-      this.timer = setTimeout(() => this.startNow(), this.options.flushIntervalMs);
+      this.timer = setTimeout(() => {
+        this.startNow();
+      }, this.options.flushIntervalMs);
     }
   }
 
@@ -126,7 +128,11 @@ export class BatchWriter<Item> {
     try {
       // What arrived during a write waits for its own timer unless it fills a batch or someone waits for it:
       // back-to-back small batches would cost the database a command every few requests.
-      for (let first = true; this.queue.length > 0 && (first || this.queue.length >= this.options.batchSize || this.mustWriteNow()); first = false) {
+      for (
+        let first = true;
+        this.queue.length > 0 && (first || this.queue.length >= this.options.batchSize || this.mustWriteNow());
+        first = false
+      ) {
         this.inFlight = this.queue.splice(0, this.options.batchSize);
         const items = this.inFlight.map((e) => e.item);
         const ok = await this.writeBatch(items);

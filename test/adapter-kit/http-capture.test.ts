@@ -8,7 +8,9 @@ import { orderChange } from '../../examples/shared/orders.js';
 import { SpyStore } from '../support/stores.js';
 
 function change(id: string, action: 'Created' | 'Updated' = 'Created') {
-  return action === 'Created' ? orderChange(id, { action, old_object: null, new_object: { _id: id, status: 'new' } }) : orderChange(id, { old_object: { _id: id, status: 'new' }, new_object: { _id: id, status: 'paid' } });
+  return action === 'Created'
+    ? orderChange(id, { action, old_object: null, new_object: { _id: id, status: 'new' } })
+    : orderChange(id, { old_object: { _id: id, status: 'new' }, new_object: { _id: id, status: 'paid' } });
 }
 
 describe.each(FRAMEWORKS)('%s middleware', (framework) => {
@@ -23,7 +25,11 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
     app = client = logger = undefined;
   });
 
-  async function start(routes: Record<string, Handler>, options: HttpOptions<never> = {}, extra: { before?: () => void; store?: MemoryStore } = {}) {
+  async function start(
+    routes: Record<string, Handler>,
+    options: HttpOptions<never> = {},
+    extra: { before?: () => void; store?: MemoryStore } = {},
+  ) {
     const store = extra.store ?? new MemoryStore();
     logger = createActionLogger({ store, flushIntervalMs: 5 });
     app = await startApp(framework, { logger, routes, options, before: extra.before });
@@ -43,7 +49,11 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
         return { status: 201, body: { id: params.id } };
       },
     });
-    const reply = await client.send('/orders/7?view=full', { method: 'POST', body: { item: 'book' }, headers: { 'user-agent': 'spec/1', 'x-user': 'u1' } });
+    const reply = await client.send('/orders/7?view=full', {
+      method: 'POST',
+      body: { item: 'book' },
+      headers: { 'user-agent': 'spec/1', 'x-user': 'u1' },
+    });
     expect(reply.status).toBe(201);
     const [doc, ...rest] = await stored(store);
     expect(rest).toHaveLength(0);
@@ -62,15 +72,21 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
     expect(doc!.details.request!.ip).toMatch(/127\.0\.0\.1/);
     expect(doc!.details.response).toMatchObject({ status_code: 201, aborted: false });
     expect(doc!.details.response!.duration_ms).toBeGreaterThanOrEqual(0);
-    expect(doc!.details.model_logs.map((m) => [m.model_id, m.action, m.model_details.changed_fields])).toEqual([['7', 'Created', ['_id', 'status']]]);
+    expect(doc!.details.model_logs.map((m) => [m.model_id, m.action, m.model_details.changed_fields])).toEqual([
+      ['7', 'Created', ['_id', 'status']],
+    ]);
   });
 
   it('keeps a valid X-Request-Id, replaces an invalid one, and takes the correlation id from traceparent', async () => {
     const { store, client } = await start({ 'GET /ping': async () => ({}) });
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const ok = await client.send('/ping', { headers: { 'x-request-id': 'req-123.abc:9', traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    const ok = await client.send('/ping', {
+      headers: { 'x-request-id': 'req-123.abc:9', traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
     const bad = await client.send('/ping', { headers: { 'x-request-id': 'has spaces/and slashes' } });
-    const explicit = await client.send('/ping', { headers: { 'x-correlation-id': 'corr-1', traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    const explicit = await client.send('/ping', {
+      headers: { 'x-correlation-id': 'corr-1', traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
     expect(ok.headers['x-request-id']).toBe('req-123.abc:9');
     expect(bad.headers['x-request-id']).not.toBe('has spaces/and slashes');
     const docs = await stored(store);
@@ -83,7 +99,11 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
   it('captures JSON, urlencoded and text bodies parsed after the middleware', async () => {
     const { store, client } = await start({ 'POST /echo': async () => ({}) });
     await client.send('/echo', { method: 'POST', body: { a: 1, nested: { b: [1, 2] } } });
-    await client.send('/echo', { method: 'POST', body: 'name=Ada&tags=x&tags=y', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    await client.send('/echo', {
+      method: 'POST',
+      body: 'name=Ada&tags=x&tags=y',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     await client.send('/echo', { method: 'POST', body: 'plain words', headers: { 'content-type': 'text/plain' } });
     const bodies = (await stored(store)).map((d) => d.details.request!.body);
     expect(bodies).toEqual([{ a: 1, nested: { b: [1, 2] } }, { name: 'Ada', tags: ['x', 'y'] }, 'plain words']);
@@ -111,7 +131,11 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
     expect(written).toContain('odd%2Ekey');
     expect(written).toContain('%24where');
     expect(doc!.details.request!.url).toBe('/login?access_token=[REDACTED]&page=2');
-    expect(doc!.details.request!.headers).toMatchObject({ authorization: '[REDACTED]', cookie: '[REDACTED]', 'x-client-secret': '[REDACTED]' });
+    expect(doc!.details.request!.headers).toMatchObject({
+      authorization: '[REDACTED]',
+      cookie: '[REDACTED]',
+      'x-client-secret': '[REDACTED]',
+    });
     expect(doc!.details.request!.body).toEqual({
       user: 'ada',
       Password: '[REDACTED]',
@@ -156,7 +180,9 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
     const other = await client.send('/orders/2', { method: 'POST', body: {} });
     const reply = await client.send('/orders/1', { method: 'POST', body: {} });
     await logger.flush();
-    await vi.waitFor(() => expect(lateCount).toBe(2));
+    await vi.waitFor(() => {
+      expect(lateCount).toBe(2);
+    });
     const docs = await stored(store);
     const mine = docs.find((d) => d.request_uuid === reply.headers['x-request-id'])!;
     expect(mine.details.model_logs.map((m) => [m.model_id, m.action])).toEqual([
@@ -192,7 +218,10 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
   it('defaults the actor of actions to the request user set by auth after the middleware', async () => {
     const { store, logger, client } = await start({
       'POST /approve/:id': async ({ params }) => {
-        logger.record({ action: { type: 'approve', category: 'loans' }, target: { type: 'loan', id: params.id!, name: `Loan #${params.id}` } });
+        logger.record({
+          action: { type: 'approve', category: 'loans' },
+          target: { type: 'loan', id: params.id!, name: `Loan #${params.id}` },
+        });
         return {};
       },
     });
@@ -211,7 +240,10 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
 
   it('honours skip, a fixed module and a module function', async () => {
     const routes = { 'GET /health': async () => ({}), 'GET /orders/:id': async () => ({}) };
-    const { store, client } = await start(routes, { skip: (req: { url?: string }) => String(req.url).startsWith('/health'), module: 'shop' } as HttpOptions<never>);
+    const { store, client } = await start(routes, {
+      skip: (req: { url?: string }) => String(req.url).startsWith('/health'),
+      module: 'shop',
+    });
     await client.send('/health');
     await client.send('/orders/1');
     const docs = await stored(store);
@@ -235,7 +267,11 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
         },
       },
       {},
-      { before: () => void (logger?.current() && leaks++) },
+      {
+        before: () => {
+          if (logger.current()) leaks++;
+        },
+      },
     );
     const busy = new Client(app!.url, 32);
     const n = 2000;
@@ -254,7 +290,9 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
       const tag = `t${i}`;
       expect(doc.details.request!.url).toBe(`/work/${tag}`);
       expect(doc.details.model_logs.map((m) => m.model_id)).toEqual(Array.from({ length: steps }, (_, s) => `${tag}:${s}`));
-      expect(doc.details.actions.map((a) => [a.target_id, a.context])).toEqual(Array.from({ length: steps }, (_, s) => [tag, { i: s, echo: tag }]));
+      expect(doc.details.actions.map((a) => [a.target_id, a.context])).toEqual(
+        Array.from({ length: steps }, (_, s) => [tag, { i: s, echo: tag }]),
+      );
     }
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ActionInput, ActionLogValidationError, type ActionLogger, createActionLogger, MemoryStore } from 'actionlog';
+import { anyDate, anyString } from '../support/matchers.js';
 
 let logger: ActionLogger;
 let store: MemoryStore;
@@ -9,7 +10,7 @@ function setup(options: { actionTypes?: string[]; targetTypes?: string[] } = {})
   logger = createActionLogger({ store, flushIntervalMs: 0, ...options });
 }
 
-afterEach(() => logger?.close());
+afterEach(() => logger.close());
 
 function rejection(input: unknown, log = logger): ActionLogValidationError {
   try {
@@ -40,9 +41,23 @@ describe('logger.record() validation', () => {
     ['a custom field value of an object', 'details.0.value', { action: 'a', details: [{ name: 'x', value: { a: 1 } }] }],
     ['a value not fitting its integer type', 'details.0.value', { action: 'a', details: [{ name: 'n', value: 1.5, type: 'integer' }] }],
     ['a value not fitting its json type', 'details.0.value', { action: 'a', details: [{ name: 'j', value: '{nope', type: 'json' }] }],
-    ['a value not fitting its datetime type', 'details.0.value', { action: 'a', details: [{ name: 'd', value: 'not a date', type: 'datetime' }] }],
+    [
+      'a value not fitting its datetime type',
+      'details.0.value',
+      { action: 'a', details: [{ name: 'd', value: 'not a date', type: 'datetime' }] },
+    ],
     ['an unknown custom field type', 'details.0.type', { action: 'a', details: [{ name: 'x', value: 'y', type: 'money' }] }],
-    ['a duplicate custom field', 'details.1.name', { action: 'a', details: [{ name: 'x', value: 1 }, { name: 'x', value: 2 }] }],
+    [
+      'a duplicate custom field',
+      'details.1.name',
+      {
+        action: 'a',
+        details: [
+          { name: 'x', value: 1 },
+          { name: 'x', value: 2 },
+        ],
+      },
+    ],
     ['a tag type with capitals', 'tags.0.type', { action: 'a', tags: [{ type: 'VIP' }] }],
     ['a tag with ref but no name', 'tags.0.name', { action: 'a', tags: [{ type: 'vip', ref: 'c1' }] }],
     ['an empty entity path', 'entity_path', { action: 'a', entity_path: [] }],
@@ -77,7 +92,7 @@ describe('logger.record() validation', () => {
     setup();
     await logger.run({ module: 'jobs' }, async () => {
       logger.record({ action: 'first' });
-      expect(() => logger.record({ action: 'Second' } as ActionInput)).toThrow(ActionLogValidationError);
+      expect(() => logger.record({ action: 'Second' })).toThrow(ActionLogValidationError);
       logger.record({ action: 'third' });
     });
     await logger.flush();
@@ -145,10 +160,10 @@ describe('logger.record() normalization', () => {
         { ref: 'd-7', name: 'Desk 7' },
       ],
       emitted_at: emitted,
-      saved_at: expect.any(Date),
+      saved_at: anyDate,
       is_active: true,
     });
-    expect(store.actions()).toEqual([{ ...action, _id: expect.any(String), request_uuid: doc!.request_uuid, module: 'loans' }]);
+    expect(store.actions()).toEqual([{ ...action, _id: anyString, request_uuid: doc!.request_uuid, module: 'loans' }]);
   });
 
   it('accepts the short forms: string action, string actor, resource alias, string source, ISO emitted_at', async () => {
@@ -209,11 +224,11 @@ describe('logger.activity()', () => {
     await logger.flush();
     expect(store.activities()).toEqual([
       {
-        _id: expect.any(String),
+        _id: anyString,
         user: { lookup_from: 'users', _id: 'u1', label: 'Ada', email: 'ada@example.test' },
         ip_address: null,
         action: 'Logged in',
-        activity_date: expect.any(Date),
+        activity_date: anyDate,
         link_preview: '/dashboard',
         request_uuid: requestUuid,
       },

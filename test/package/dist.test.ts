@@ -9,7 +9,9 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 function newest(dir: string): number {
   return Math.max(
     0,
-    ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)),
+    ...readdirSync(dir, { withFileTypes: true }).map((e) =>
+      e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
+    ),
   );
 }
 
@@ -23,7 +25,7 @@ function built(): number {
 
 function run(file: string): Record<string, unknown> {
   const out = execFileSync(process.execPath, [join(root, 'test/fixtures', file)], { cwd: root, encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').at(-1)!);
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
 
 describe('the built package', () => {
@@ -39,7 +41,10 @@ describe('the built package', () => {
     expect(seen).toEqual({
       cjsSeesEsmScope: 'run-1',
       cjsSeesRequest: true,
+      cjsKitSeesRequest: true,
       twoCopies: true,
+      kitErrorIsConfigError: true,
+      kitErrorIsNotValidationError: true,
       koaMiddlewareType: 'function',
       documents: [
         ['run-1', ['from-cjs']],
@@ -49,6 +54,13 @@ describe('the built package', () => {
   });
 
   it('loads every entry point from CommonJS', () => {
-    expect(run('dist-consumer.cjs')).toEqual({ validation: true, plugin: 'function', middleware: 'function', mongoosePlugin: 'function', typeormSubscriber: 'function' });
+    expect(run('dist-consumer.cjs')).toEqual({
+      validation: true,
+      plugin: 'function',
+      middleware: 'function',
+      mongoosePlugin: 'function',
+      typeormSubscriber: 'function',
+      kitCapture: 'function',
+    });
   });
 });

@@ -4,7 +4,7 @@ export interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
-  json<T = unknown>(): T;
+  json(): unknown;
 }
 
 export interface Send {
@@ -40,7 +40,7 @@ export class Client {
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const body = Buffer.concat(chunks).toString();
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: (): unknown => JSON.parse(body) });
         });
         res.on('error', reject);
       });
@@ -53,8 +53,12 @@ export class Client {
   abort(path: string, abortAfterMs: number): Promise<void> {
     return new Promise((resolve) => {
       const req = httpRequest(`${this.baseUrl}${path}`, { method: 'GET' });
-      req.on('error', () => resolve());
-      req.on('close', () => resolve());
+      req.on('error', () => {
+        resolve();
+      });
+      req.on('close', () => {
+        resolve();
+      });
       req.end();
       setTimeout(() => req.destroy(), abortAfterMs);
     });

@@ -35,7 +35,9 @@ export function useMongooseConnection(options: ConnectOptions = {}): () => Promi
     await conn.close();
   });
   return async () => {
-    conn ??= await mongoose.createConnection(mongoUri(), { dbName: freshDatabaseName(), serverSelectionTimeoutMS: 10_000, ...options }).asPromise();
+    conn ??= await mongoose
+      .createConnection(mongoUri(), { dbName: freshDatabaseName(), serverSelectionTimeoutMS: 10_000, ...options })
+      .asPromise();
     return conn;
   };
 }

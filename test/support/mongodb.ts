@@ -33,12 +33,19 @@ export async function startMongo(): Promise<MongoTarget> {
       kind: 'memory-server',
       uri: replSet.getUri(),
       description: `mongodb-memory-server replica set (mongod ${version})`,
-      stop: async () => void (await replSet.stop()),
+      stop: async () => {
+        await replSet.stop();
+      },
     };
   }
   const server = new MongoWireServer();
   const uri = await server.start();
-  return { kind: 'wire', uri, description: `the in-repo wire-protocol test server at ${server.address} (no mongod on this machine)`, stop: () => server.stop() };
+  return {
+    kind: 'wire',
+    uri,
+    description: `the in-repo wire-protocol test server at ${server.address} (no mongod on this machine)`,
+    stop: () => server.stop(),
+  };
 }
 
 /** A `mongod` binary is present (MONGOMS_SYSTEM_BINARY or the download cache), or its download host answers. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { DataSource, type DataSourceOptions, type EntitySchema, type EntitySubscriberInterface, type MixedList } from 'typeorm';
+import { DataSource, type DataSourceOptions, type EntitySubscriberInterface } from 'typeorm';
 import { inject } from 'vitest';
 
 export type SqlKind = 'sqlite' | 'postgres';
@@ -14,7 +14,12 @@ export interface SqlDatabase {
 /** A new, empty database of this kind: SQLite in memory, or a fresh database on the run's PostgreSQL. */
 export async function openDatabase(
   kind: SqlKind,
-  options: { entities: MixedList<Function | string | EntitySchema>; subscribers?: EntitySubscriberInterface[]; synchronize?: boolean; migrations?: Function[] },
+  options: {
+    entities: DataSourceOptions['entities'];
+    subscribers?: EntitySubscriberInterface[];
+    synchronize?: boolean;
+    migrations?: DataSourceOptions['migrations'];
+  },
 ): Promise<SqlDatabase> {
   let base: DataSourceOptions;
   let cleanup = async () => {};
@@ -43,7 +48,7 @@ export async function openDatabase(
     migrations: options.migrations ?? [],
     synchronize: options.synchronize ?? true,
     logging: false,
-  } as DataSourceOptions);
+  });
   await dataSource.initialize();
   dataSource.subscribers.push(...(options.subscribers ?? []));
   return {

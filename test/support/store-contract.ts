@@ -91,7 +91,15 @@ function batchOf(docs: RequestDocument[], activities: ActivityDocument[] = []): 
 }
 
 function append(uuid: string, logs: ModelLog[], actions: ActionEntry[] = [], spilled = 0): RequestAppend {
-  return { append_id: randomUUID(), request_uuid: uuid, module: 'orders', model_logs: logs, actions, model_logs_spilled: spilled, actions_spilled: 0 };
+  return {
+    append_id: randomUUID(),
+    request_uuid: uuid,
+    module: 'orders',
+    model_logs: logs,
+    actions,
+    model_logs_spilled: spilled,
+    actions_spilled: 0,
+  };
 }
 
 function activity(user: string, minutes: number, uuid: string | null = null): ActivityDocument {
@@ -129,7 +137,15 @@ export function describeStore(name: string, factory: StoreFactory): void {
     it('reads back a request document as written', async () => {
       const doc = requestDoc('r1');
       doc.correlation_id = 'corr-1';
-      doc.details.actions.push(action('approve', 0, { action_category: 'loans', note: 'ok', source: { type: 'api' }, entity_path: [{ ref: 'b', name: 'B' }], is_active: false }));
+      doc.details.actions.push(
+        action('approve', 0, {
+          action_category: 'loans',
+          note: 'ok',
+          source: { type: 'api' },
+          entity_path: [{ ref: 'b', name: 'B' }],
+          is_active: false,
+        }),
+      );
       const run = requestDoc('r2', 1, { module: 'jobs' });
       run.details.request = null;
       run.details.response = null;
@@ -211,7 +227,12 @@ export function describeStore(name: string, factory: StoreFactory): void {
       ];
       docs[2]!.details.request!.user_details = { lookup_from: 'users', _id: 'u2', label: 'Bo' };
       docs[3]!.details.request = null;
-      docs[3]!.details.run = { user_details: { lookup_from: 'users', _id: 'u2', label: 'Bo' }, metadata: null, duration_ms: 1, error: null };
+      docs[3]!.details.run = {
+        user_details: { lookup_from: 'users', _id: 'u2', label: 'Bo' },
+        metadata: null,
+        duration_ms: 1,
+        error: null,
+      };
       docs[3]!.details.model_logs = [modelLog('9', 4, { model: 'customers', model_class_name: 'Customer' })];
       await store.write(batchOf(docs));
       const ids = async (q: Parameters<Store['findRequests']>[0]) => (await store.findRequests(q)).map((d) => d.request_uuid);
@@ -238,10 +259,16 @@ export function describeStore(name: string, factory: StoreFactory): void {
       ];
       const expected = structuredClone(actions[0]);
       await store.write({ requests: [], actionLogs: actions, modelLogs: [], activities: [] });
-      const types = async (q: Parameters<Store['findActions']>[0]) => (await store.findActions(q)).map((a) => `${a.action_type}@${a.emitted_at.getTime() - T0}`);
+      const types = async (q: Parameters<Store['findActions']>[0]) =>
+        (await store.findActions(q)).map((a) => `${a.action_type}@${a.emitted_at.getTime() - T0}`);
       const m = (n: number) => n * 60_000;
       expect(await types({})).toEqual([`reject@${m(3)}`, `approve@${m(2)}`, `approve@${m(1)}`]);
-      expect(await types({ include_inactive: true, order: 'asc' })).toEqual([`approve@${m(1)}`, `approve@${m(2)}`, `reject@${m(3)}`, `approve@${m(4)}`]);
+      expect(await types({ include_inactive: true, order: 'asc' })).toEqual([
+        `approve@${m(1)}`,
+        `approve@${m(2)}`,
+        `reject@${m(3)}`,
+        `approve@${m(4)}`,
+      ]);
       expect(await types({ actor_id: 'u1', action_type: 'approve' })).toEqual([`approve@${m(1)}`]);
       expect(await types({ action_category: 'loans' })).toEqual([`approve@${m(1)}`]);
       expect(await types({ target_type: 'car', target_id: '7' })).toEqual([`reject@${m(3)}`]);
@@ -259,7 +286,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       ];
       const expected = structuredClone(logs[2]);
       await store.write({ requests: [], actionLogs: [], modelLogs: logs, activities: [] });
-      const keys = async (q: Parameters<Store['findModelLogs']>[0]) => (await store.findModelLogs(q)).map((l) => `${l.model}/${l.model_id}`);
+      const keys = async (q: Parameters<Store['findModelLogs']>[0]) =>
+        (await store.findModelLogs(q)).map((l) => `${l.model}/${l.model_id}`);
       expect(await keys({ order: 'asc' })).toEqual(['orders/1', 'orders/2', 'customers/1']);
       expect(await keys({ request_uuid: 'r1' })).toEqual(['orders/2', 'orders/1']);
       expect(await keys({ model: 'orders', model_id: '1' })).toEqual(['orders/1']);
@@ -269,8 +297,14 @@ export function describeStore(name: string, factory: StoreFactory): void {
     });
 
     it('finds activities by user, request and time', async () => {
-      await store.write({ requests: [], actionLogs: [], modelLogs: [], activities: [activity('u1', 1, 'r1'), activity('u2', 2), activity('u1', 3)] });
-      const rows = async (q: Parameters<Store['findActivities']>[0]) => (await store.findActivities(q)).map((a) => `${a.user._id}@${a.activity_date.getTime() - T0}`);
+      await store.write({
+        requests: [],
+        actionLogs: [],
+        modelLogs: [],
+        activities: [activity('u1', 1, 'r1'), activity('u2', 2), activity('u1', 3)],
+      });
+      const rows = async (q: Parameters<Store['findActivities']>[0]) =>
+        (await store.findActivities(q)).map((a) => `${a.user._id}@${a.activity_date.getTime() - T0}`);
       expect(await rows({})).toEqual(['u1@180000', 'u2@120000', 'u1@60000']);
       expect(await rows({ user_id: 'u1', order: 'asc' })).toEqual(['u1@60000', 'u1@180000']);
       expect(await rows({ request_uuid: 'r1' })).toEqual(['u1@60000']);

@@ -29,7 +29,9 @@ export class FaultProxy {
   }
 
   async start(): Promise<string> {
-    this.server = createServer((client) => this.accept(client));
+    this.server = createServer((client) => {
+      this.accept(client);
+    });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
@@ -46,7 +48,13 @@ export class FaultProxy {
 
   async stop(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => {
+      if (this.server)
+        this.server.close(() => {
+          resolve();
+        });
+      else resolve();
+    });
   }
 
   private accept(client: Socket): void {

@@ -50,7 +50,14 @@ export class Order {
   @Column({ type: 'simple-json', nullable: true })
   notes?: { lines: string[]; meta?: Record<string, unknown> } | null;
 
-  @Column({ type: 'varchar', default: '', transformer: { to: (v?: string[]) => (v ?? []).join(','), from: (v?: unknown) => (Array.isArray(v) ? v : typeof v === 'string' && v ? v.split(',') : []) } })
+  @Column({
+    type: 'varchar',
+    default: '',
+    transformer: {
+      to: (v?: string[]) => (v ?? []).join(','),
+      from: (v?: unknown) => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' && v ? v.split(',') : []),
+    },
+  })
   tags!: string[];
 
   @Column({ type: 'date', nullable: true })

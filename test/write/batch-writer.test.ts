@@ -10,7 +10,7 @@ afterEach(async () => {
   for (const l of loggers.splice(0)) await l.close().catch(() => {});
 });
 
-function make<S extends SpyStore | FlakyStore>(store: S, options: Partial<ActionLoggerOptions> = {}) {
+function make(store: SpyStore | FlakyStore, options: Partial<ActionLoggerOptions> = {}) {
   const errors: Error[] = [];
   const logger = createActionLogger({ store, retryDelayMs: 1, maxRetryDelayMs: 5, onError: (e) => errors.push(e), ...options });
   loggers.push(logger);

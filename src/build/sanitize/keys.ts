@@ -1,3 +1,5 @@
+import { isPlainObject, setOwn } from '../../shared/plain-objects.js';
+
 /**
  * Reversible escaping of keys MongoDB cannot store safely (a leading `$`, any `.`), plus `__proto__`.
  * `%` is escaped too, so that every escaped key decodes back to exactly the original.
@@ -24,28 +26,16 @@ export function unescapeKey(key: string): string {
   return key.replace(/%(25|2E|24|5F)/g, (m) => ESCAPES[m] ?? m);
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object') return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
 /**
  * Returns `value` with every escaped key of its plain objects decoded, as new objects.
  * Non-plain values (Date, ObjectId...) are kept as they are. `__proto__` comes back as an own property.
  */
 export function unescapeKeys<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((v) => unescapeKeys(v)) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => unescapeKeys(v)) as T;
   if (!isPlainObject(value)) return value;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
-    const decoded = unescapeKey(key);
-    const v = unescapeKeys(value[key]);
-    if (decoded === '__proto__') {
-      Object.defineProperty(out, decoded, { value: v, enumerable: true, writable: true, configurable: true });
-    } else {
-      out[decoded] = v;
-    }
+    setOwn(out, unescapeKey(key), unescapeKeys(value[key]));
   }
   return out as T;
 }

@@ -1,3 +1,4 @@
+import { isPlainObject, setOwn } from '../../shared/plain-objects.js';
 import { escapeKey } from './keys.js';
 import { type KeyRedactor, REDACTED } from './redactor.js';
 
@@ -148,8 +149,7 @@ export class Sanitizer {
 
   private walkObject(value: object, depth: number, path: string, w: Walk, viaJson = false): unknown {
     // Plain objects and arrays are nearly everything stored: test for them first.
-    const proto = Object.getPrototypeOf(value);
-    const plain = proto === Object.prototype || proto === null;
+    const plain = isPlainObject(value);
     const array = !plain && Array.isArray(value);
     if (!plain && !array) {
       if (value instanceof Date) {
@@ -169,7 +169,7 @@ export class Sanitizer {
     }
     w.ancestors.push(value);
     try {
-      if (plain) return this.walkRecord(value as Record<string, unknown>, depth, path, w);
+      if (plain) return this.walkRecord(value, depth, path, w);
       if (array) return this.walkArray(value as unknown[], depth, path, w);
       if (value instanceof Set) return this.walkArray([...value], depth, path, w);
       if (value instanceof Map) {
@@ -187,9 +187,7 @@ export class Sanitizer {
       if (!viaJson) {
         const json = plainForm(value);
         if (json !== value) {
-          return json !== null && typeof json === 'object'
-            ? this.walkObject(json, depth, path, w, true)
-            : this.walk(json, depth, path, w);
+          return json !== null && typeof json === 'object' ? this.walkObject(json, depth, path, w, true) : this.walk(json, depth, path, w);
         }
       }
       return this.walkRecord(value as Record<string, unknown>, depth, path, w);
@@ -236,11 +234,7 @@ export class Sanitizer {
       if (cleaned === undefined) return;
     }
     w.bytes += stored.length + 4;
-    if (stored === '__proto__') {
-      Object.defineProperty(out, stored, { value: cleaned, enumerable: true, writable: true, configurable: true });
-    } else {
-      out[stored] = cleaned;
-    }
+    setOwn(out, stored, cleaned);
   }
 
   /** How a key is stored, and whether its value is a secret; decided once per distinct key. */
@@ -274,8 +268,7 @@ export class Sanitizer {
 
 /** The plain form of a class instance that defines `toJSON` (Mongoose documents, Decimal.js, Luxon...). */
 function plainForm(value: object): unknown {
-  const proto = Object.getPrototypeOf(value);
-  if (proto === Object.prototype || proto === null) return value;
+  if (isPlainObject(value)) return value;
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON !== 'function') return value;
   try {

@@ -16,6 +16,8 @@ import {
 interface Stored<T> {
   seq: number;
   doc: T;
+  /** Late events waiting for their request document, which has not arrived. */
+  stub?: boolean;
 }
 
 /** Keeps everything in process memory: for tests, examples and short-lived scripts. */
@@ -46,7 +48,7 @@ export class MemoryStore implements Store {
       if (!stored) {
         // The parent has not arrived: keep a stub without timestamp; the parent merges into it.
         const stub = { request_uuid: append.request_uuid, module: append.module, details: { model_logs: [], actions: [] } };
-        stored = { seq: ++this.seq, doc: stub as unknown as RequestDocument };
+        stored = { seq: ++this.seq, doc: stub as unknown as RequestDocument, stub: true };
         this.requestsByUuid.set(append.request_uuid, stored);
       }
       const details = stored.doc.details;
@@ -79,7 +81,7 @@ export class MemoryStore implements Store {
 
   async findActions(query: ActionQuery = {}): Promise<ActionLogDocument[]> {
     const docs = [...this.mirrors.actionLogs.values()].filter(({ doc }) => {
-      if (!query.include_inactive && doc.is_active === false) return false;
+      if (!query.include_inactive && !doc.is_active) return false;
       for (const key of ['request_uuid', 'actor_id', 'action_type', 'action_category', 'target_type', 'target_id'] as const) {
         if (query[key] !== undefined && doc[key] !== query[key]) return false;
       }
@@ -131,7 +133,7 @@ export class MemoryStore implements Store {
 
   private putRequest(doc: RequestDocument): void {
     const existing = this.requestsByUuid.get(doc.request_uuid);
-    if (existing && existing.doc.timestamp !== undefined) return; // already stored: a retry
+    if (existing && !existing.stub) return; // already stored: a retry
     // The store owns what it is given (see Store.write): no copy on the way in, copies on the way out.
     const copy = doc;
     stampId(copy);
@@ -142,6 +144,7 @@ export class MemoryStore implements Store {
       addCount(copy.details, 'model_logs_spilled', existing.doc.details.model_logs_spilled ?? 0);
       addCount(copy.details, 'actions_spilled', existing.doc.details.actions_spilled ?? 0);
       existing.doc = copy;
+      existing.stub = false;
       return;
     }
     this.requestsByUuid.set(doc.request_uuid, { seq: ++this.seq, doc: copy });
@@ -175,7 +178,11 @@ function inRange(date: Date | undefined, from?: Date, to?: Date): boolean {
   return (from === undefined || date >= from) && (to === undefined || date <= to);
 }
 
-function page<T>(rows: Array<Stored<T>>, time: (doc: T) => Date | undefined, query: { limit?: number; offset?: number; order?: 'asc' | 'desc' }): T[] {
+function page<T>(
+  rows: Array<Stored<T>>,
+  time: (doc: T) => Date | undefined,
+  query: { limit?: number; offset?: number; order?: 'asc' | 'desc' },
+): T[] {
   const dir = query.order === 'asc' ? 1 : -1;
   rows.sort((a, b) => {
     const ta = time(a.doc)?.getTime() ?? 0;

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestDocument } from '../../shared/document.js';
-import { ActionLogConfigError } from '../../shared/errors.js';
-import { parseOptions } from '../../shared/parse-options.js';
+import { parseOptions, requireObject } from '../../shared/parse-options.js';
 import { unescapeKeys } from '../../build/sanitize/keys.js';
 import { TABLES, type TableKey, type TableSpec } from '../tables.js';
 import type { MongoClientLike, MongoCollectionLike, MongoDbLike, MongoDocument, MongoWriteErrorLike } from './mongo-types.js';
@@ -30,13 +29,17 @@ export interface MongoStoreOptions {
   createIndexes?: boolean;
 }
 
-const hasMethod = (name: string) => (v: unknown) => v !== null && typeof v === 'object' && typeof (v as Record<string, unknown>)[name] === 'function';
-const collectionName = z.string().min(1).regex(/^[^$\0]+$/, 'must be a valid collection name');
+const hasMethod = (name: string) => (v: unknown) =>
+  v !== null && typeof v === 'object' && typeof (v as Record<string, unknown>)[name] === 'function';
+const collectionName = z
+  .string()
+  .min(1)
+  .regex(/^[^$\0]+$/, 'must be a valid collection name');
 
 const schema = z
   .strictObject({
-    db: z.custom<MongoDbLike>(hasMethod('collection'), { message: 'must be a driver Db (mongoose.connection.db)' }).optional(),
-    client: z.custom<MongoClientLike>(hasMethod('db'), { message: 'must be a connected MongoClient' }).optional(),
+    db: z.custom<MongoDbLike>(hasMethod('collection'), { error: 'must be a driver Db (mongoose.connection.db)' }).optional(),
+    client: z.custom<MongoClientLike>(hasMethod('db'), { error: 'must be a connected MongoClient' }).optional(),
     dbName: z.string().min(1).optional(),
     collections: z
       .strictObject({
@@ -87,11 +90,10 @@ export class MongoStore implements Store {
   private readonly createIndexes: boolean;
 
   constructor(options: MongoStoreOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw new ActionLogConfigError([{ path: '', message: 'options must be an object: { db } or { client, dbName }' }], 'MongoStore options');
-    }
+    requireObject(options, '{ db } or { client, dbName }', 'MongoStore options');
     const o = parseOptions(schema, options, 'MongoStore options');
-    this.db = o.db ?? o.client!.db(o.dbName);
+    // The schema requires one of the two.
+    this.db = o.db ?? (o.client as MongoClientLike).db(o.dbName);
     this.names = o.collections;
     this.createIndexes = o.createIndexes;
   }
@@ -104,7 +106,7 @@ export class MongoStore implements Store {
   async init(info: StoreInfo): Promise<void> {
     if (!this.createIndexes) return;
     for (const key of Object.keys(TABLES) as TableKey[]) {
-      await this.db.collection(this.names[key]).createIndexes(mongoIndexes(TABLES[key], info.retention) as unknown as MongoDocument[]);
+      await this.db.collection(this.names[key]).createIndexes(mongoIndexes(TABLES[key], info.retention));
     }
   }
 
@@ -129,8 +131,8 @@ export class MongoStore implements Store {
       // A duplicate on upsert: the document exists and either has this append already (the filter excluded it)
       // or was created by a concurrent upsert; applying it again without upsert settles which.
       for (const e of writeErrors) {
-        const append = appends[e.index]!;
-        await requests.updateOne(appendFilter(append), appendUpdate(append));
+        const append = appends[e.index];
+        if (append) await requests.updateOne(appendFilter(append), appendUpdate(append));
       }
     }
   }
@@ -197,11 +199,14 @@ export class MongoStore implements Store {
   }
 
   /** Inserts documents whose ids were stamped on the first attempt: a duplicate `_id` means already stored. */
-  private async insertOnce(collection: MongoCollectionLike, docs: MongoDocument[] | ActionLogDocument[] | ModelLogDocument[] | ActivityDocument[]): Promise<void> {
+  private async insertOnce(
+    collection: MongoCollectionLike,
+    docs: MongoDocument[] | ActionLogDocument[] | ModelLogDocument[] | ActivityDocument[],
+  ): Promise<void> {
     if (docs.length === 0) return;
     try {
       // The driver sets `_id` on these very objects before sending; a retry sends the same ids.
-      await collection.insertMany(docs as MongoDocument[], { ordered: false, forceServerObjectId: false });
+      await collection.insertMany(docs, { ordered: false, forceServerObjectId: false });
     } catch (error) {
       const writeErrors = writeErrorsOf(error);
       if (!writeErrors || writeErrors.some((e) => e.code !== DUPLICATE_KEY)) throw error;
@@ -212,11 +217,14 @@ export class MongoStore implements Store {
     if (docs.length === 0) return;
     const requests = this.db.collection(this.names.requests);
     try {
-      await requests.insertMany(docs as unknown as MongoDocument[], { ordered: false, forceServerObjectId: false });
+      await requests.insertMany(docs, { ordered: false, forceServerObjectId: false });
     } catch (error) {
       const writeErrors = writeErrorsOf(error);
       if (!writeErrors) throw error;
-      for (const e of writeErrors) if (e.code === DUPLICATE_KEY) await this.settleDuplicate(requests, docs[e.index]!);
+      for (const e of writeErrors) {
+        const doc = docs[e.index];
+        if (doc && e.code === DUPLICATE_KEY) await this.settleDuplicate(requests, doc);
+      }
       if (writeErrors.some((e) => e.code !== DUPLICATE_KEY)) throw error;
     }
   }
@@ -232,7 +240,7 @@ export class MongoStore implements Store {
     if (await requests.findOne({ _id: doc._id }, { projection: { _id: 1 } })) return;
     const renamed = { ...doc, request_uuid: `${doc.request_uuid}:${String(doc._id)}` };
     try {
-      await requests.insertOne(renamed as unknown as MongoDocument);
+      await requests.insertOne(renamed);
     } catch (error) {
       if ((error as { code?: number }).code !== DUPLICATE_KEY) throw error;
     }

@@ -1,5 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
-
 /** How values and statements look in one SQL dialect. */
 export interface SqlDialect {
   /** Placeholder of the i-th parameter of a statement (1-based). */
@@ -7,7 +5,7 @@ export interface SqlDialect {
   date(value: Date | null | undefined): unknown;
   bool(value: boolean): unknown;
   json(value: unknown): unknown;
-  readJson(value: unknown): any;
+  readJson(value: unknown): unknown;
   readDate(value: unknown): Date | null;
   /** `column` is one of the values of a list parameter. */
   inList(column: string, param: string): string;
@@ -24,7 +22,7 @@ export const POSTGRES: SqlDialect = {
   bool: (v) => v,
   json: (v) => (v === undefined || v === null ? null : JSON.stringify(v)),
   readJson: (v) => v,
-  readDate: (v) => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v))),
+  readDate: (v) => (v instanceof Date ? v : typeof v === 'string' ? new Date(v) : null),
   inList: (column, param) => `${column} = ANY(${param})`,
   list: (values) => values,
   multiRow: true,
@@ -43,8 +41,8 @@ export const SQLITE: SqlDialect = {
       : null,
   bool: (v) => (v ? 1 : 0),
   json: (v) => (v === undefined || v === null ? null : JSON.stringify(v)),
-  readJson: (v) => (typeof v === 'string' ? JSON.parse(v) : (v ?? null)),
-  readDate: (v) => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(`${String(v).replace(' ', 'T')}Z`)),
+  readJson: (v) => (typeof v === 'string' ? (JSON.parse(v) as unknown) : (v ?? null)),
+  readDate: (v) => (v instanceof Date ? v : typeof v === 'string' ? new Date(`${v.replace(' ', 'T')}Z`) : null),
   inList: (column, param) => `${column} IN (SELECT value FROM json_each(${param}))`,
   list: (values) => JSON.stringify(values),
   multiRow: false,

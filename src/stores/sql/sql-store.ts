@@ -1,12 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { ActionEntry, ActionLogDocument, ActivityDocument, ModelLog, ModelLogDocument, RequestDocument } from '../../shared/document.js';
+import type {
+  ActionEntry,
+  ActionLogDocument,
+  ActivityDocument,
+  ModelLog,
+  ModelLogDocument,
+  RequestDocument,
+} from '../../shared/document.js';
 import { ActionLogConfigError } from '../../shared/errors.js';
-import { parseOptions } from '../../shared/parse-options.js';
+import { parseOptions, requireObject } from '../../shared/parse-options.js';
 import { unescapeKeys } from '../../build/sanitize/keys.js';
 import { TABLES } from '../tables.js';
 import { POSTGRES, SQLITE } from './sql-dialects.js';
 import { type SqlProgram, SqlWrites } from './sql-writes.js';
+import type { SqlDataSourceLike, SqlQueryBuilderLike, SqlRow } from './sql-types.js';
 import { type BetterSqliteLike, preparedStatement } from './sqlite-statements.js';
 import {
   type ActionQuery,
@@ -19,18 +27,6 @@ import {
   type StoreBatch,
 } from '../store.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-/** The parts of a TypeORM DataSource the store uses, structurally, so the core never imports TypeORM. */
-export interface SqlDataSourceLike {
-  readonly options: { readonly type: string };
-  readonly isInitialized: boolean;
-  readonly driver: any;
-  hasMetadata(target: any): boolean;
-  getMetadata(target: any): { tableName: string };
-  transaction<T>(run: (manager: any) => Promise<T>): Promise<T>;
-  readonly manager: any;
-}
-
 /** Options of `new SqlStore(...)`. */
 export interface SqlStoreOptions {
   /** A TypeORM DataSource whose `entities` include `actionLogEntities(type)` from `actionlog/typeorm`. */
@@ -39,12 +35,14 @@ export interface SqlStoreOptions {
 
 const schema = z.strictObject({
   dataSource: z.custom<SqlDataSourceLike>(
-    (v) => v !== null && typeof v === 'object' && typeof (v as SqlDataSourceLike).transaction === 'function' && typeof (v as SqlDataSourceLike).hasMetadata === 'function',
-    { message: 'must be a TypeORM DataSource' },
+    (v) =>
+      v !== null &&
+      typeof v === 'object' &&
+      typeof (v as SqlDataSourceLike).transaction === 'function' &&
+      typeof (v as SqlDataSourceLike).hasMetadata === 'function',
+    { error: 'must be a TypeORM DataSource' },
   ),
 });
-
-type Row = Record<string, any>;
 
 /** Entity names of the tables (`actionLogEntities()` in `actionlog/typeorm` defines the entities). */
 const E = {
@@ -73,13 +71,14 @@ export class SqlStore implements Store {
   private writes: SqlWrites | undefined;
 
   constructor(options: SqlStoreOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw new ActionLogConfigError([{ path: '', message: 'options must be an object: { dataSource }' }], 'SqlStore options');
-    }
+    requireObject(options, '{ dataSource }', 'SqlStore options');
     this.dataSource = parseOptions(schema, options, 'SqlStore options').dataSource;
     const type = this.dataSource.options.type;
     if (!SUPPORTED.includes(type)) {
-      throw new ActionLogConfigError([{ path: 'dataSource', message: `is ${type}: the SQL store supports ${SUPPORTED.join(' and ')}` }], 'SqlStore options');
+      throw new ActionLogConfigError(
+        [{ path: 'dataSource', message: `is ${type}: the SQL store supports ${SUPPORTED.join(' and ')}` }],
+        'SqlStore options',
+      );
     }
     this.postgres = type === 'postgres';
   }
@@ -89,7 +88,12 @@ export class SqlStore implements Store {
     const missing = Object.values(E).filter((name) => !this.dataSource.hasMetadata(name));
     if (missing.length > 0) {
       throw new ActionLogConfigError(
-        [{ path: 'dataSource', message: `has no entity ${missing.join(', ')}: add actionLogEntities('${this.dataSource.options.type}') from actionlog/typeorm to its entities` }],
+        [
+          {
+            path: 'dataSource',
+            message: `has no entity ${missing.join(', ')}: add actionLogEntities('${this.dataSource.options.type}') from actionlog/typeorm to its entities`,
+          },
+        ],
         'SqlStore options',
       );
     }
@@ -131,7 +135,7 @@ export class SqlStore implements Store {
       }
     }
     this.range(qb, 'r.timestamp', query.from, query.to);
-    const rows: Row[] = await this.page(qb, 'r.timestamp', 'r.id', query).getMany();
+    const rows: SqlRow[] = await this.page(qb, 'r.timestamp', 'r.id', query).getMany();
     return rows.map((r) => this.requestDocument(r));
   }
 
@@ -142,7 +146,7 @@ export class SqlStore implements Store {
     }
     if (!query.include_inactive) qb.andWhere('a.is_active = :active', { active: true });
     this.range(qb, 'a.emitted_at', query.from, query.to);
-    const rows: Row[] = await this.page(qb, 'a.emitted_at', 'a.id', query).getMany();
+    const rows: SqlRow[] = await this.page(qb, 'a.emitted_at', 'a.id', query).getMany();
     return rows.map((r) => this.actionDocument(r));
   }
 
@@ -152,7 +156,7 @@ export class SqlStore implements Store {
       if (query[key] !== undefined) qb.andWhere(`m.${key} = :${key}`, { [key]: query[key] });
     }
     this.range(qb, 'm.timestamp', query.from, query.to);
-    const rows: Row[] = await this.page(qb, 'm.timestamp', 'm.id', query).getMany();
+    const rows: SqlRow[] = await this.page(qb, 'm.timestamp', 'm.id', query).getMany();
     return rows.map((r) => this.modelLogDocument(r));
   }
 
@@ -161,7 +165,7 @@ export class SqlStore implements Store {
     if (query.user_id !== undefined) qb.andWhere('v.user_id = :user_id', { user_id: query.user_id });
     if (query.request_uuid !== undefined) qb.andWhere('v.request_uuid = :request_uuid', { request_uuid: query.request_uuid });
     this.range(qb, 'v.activity_date', query.from, query.to);
-    const rows: Row[] = await this.page(qb, 'v.activity_date', 'v.id', query).getMany();
+    const rows: SqlRow[] = await this.page(qb, 'v.activity_date', 'v.id', query).getMany();
     return rows.map((r) => this.activityDocument(r));
   }
 
@@ -183,12 +187,12 @@ export class SqlStore implements Store {
   }
 
   private async run(program: SqlProgram): Promise<void> {
-    const sqlite = this.postgres ? undefined : (this.dataSource.driver?.databaseConnection as BetterSqliteLike | undefined);
+    const sqlite = this.postgres ? undefined : (this.dataSource.driver as { databaseConnection?: BetterSqliteLike }).databaseConnection;
     if (!sqlite) {
       await this.dataSource.transaction(async (manager) => {
-        for (let step = program.next(); !step.done; ) {
+        for (let step = program.next(); !step.done;) {
           const rows = await manager.query(step.value.sql, step.value.params);
-          step = program.next(Array.isArray(rows) ? rows : []);
+          step = program.next(Array.isArray(rows) ? (rows as SqlRow[]) : []);
         }
       });
       return;
@@ -200,7 +204,7 @@ export class SqlStore implements Store {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     sqlite.transaction(() => {
-      for (let step = program.next(); !step.done; ) {
+      for (let step = program.next(); !step.done;) {
         const statement = preparedStatement(sqlite, step.value.sql);
         const rows = statement.reader ? statement.all(...step.value.params) : (statement.run(...step.value.params), []);
         step = program.next(rows);
@@ -208,12 +212,17 @@ export class SqlStore implements Store {
     })();
   }
 
-  private range(qb: any, column: string, from?: Date, to?: Date): void {
+  private range(qb: SqlQueryBuilderLike, column: string, from?: Date, to?: Date): void {
     if (from !== undefined) qb.andWhere(`${column} >= :from`, { from });
     if (to !== undefined) qb.andWhere(`${column} <= :to`, { to });
   }
 
-  private page(qb: any, timeColumn: string, idColumn: string, page: { limit?: number; offset?: number; order?: 'asc' | 'desc' }): any {
+  private page(
+    qb: SqlQueryBuilderLike,
+    timeColumn: string,
+    idColumn: string,
+    page: { limit?: number; offset?: number; order?: 'asc' | 'desc' },
+  ): SqlQueryBuilderLike {
     const dir = page.order === 'asc' ? 'ASC' : 'DESC';
     return qb
       .orderBy(timeColumn, dir)
@@ -222,25 +231,30 @@ export class SqlStore implements Store {
       .take(page.limit ?? DEFAULT_QUERY_LIMIT);
   }
 
-  private requestDocument(row: Row): RequestDocument {
+  private requestDocument(row: SqlRow): RequestDocument {
     const doc: Record<string, unknown> = { _id: row.id, request_uuid: row.request_uuid };
     if (row.module !== null) doc.module = row.module;
     if (row.timestamp !== null) doc.timestamp = toDate(row.timestamp);
-    doc.details = reviveDetails(row.details);
+    doc.details = reviveDetails(row.details as Partial<RequestDocument['details']>);
     if (row.correlation_id !== null) doc.correlation_id = row.correlation_id;
     if (row.integrity !== null) doc.integrity = row.integrity;
     if (row.expires_at !== null) doc.expires_at = toDate(row.expires_at);
     return unescapeKeys(doc) as unknown as RequestDocument;
   }
 
-  private actionDocument(row: Row): ActionLogDocument {
+  private actionDocument(row: SqlRow): ActionLogDocument {
     const { id, uid, expires_at, ...fields } = row;
-    const doc: Record<string, unknown> = { _id: id, ...fields, emitted_at: toDate(fields.emitted_at), saved_at: fields.saved_at === null ? null : toDate(fields.saved_at) };
+    const doc: Record<string, unknown> = {
+      _id: id,
+      ...fields,
+      emitted_at: toDate(fields.emitted_at),
+      saved_at: fields.saved_at === null ? null : toDate(fields.saved_at),
+    };
     if (expires_at !== null) doc.expires_at = toDate(expires_at);
     return unescapeKeys(doc) as unknown as ActionLogDocument;
   }
 
-  private modelLogDocument(row: Row): ModelLogDocument {
+  private modelLogDocument(row: SqlRow): ModelLogDocument {
     const { id, uid, expires_at, truncated, ...fields } = row;
     const doc: Record<string, unknown> = { _id: id, ...fields, timestamp: toDate(fields.timestamp) };
     if (truncated) doc.truncated = true;
@@ -248,7 +262,7 @@ export class SqlStore implements Store {
     return unescapeKeys(doc) as unknown as ModelLogDocument;
   }
 
-  private activityDocument(row: Row): ActivityDocument {
+  private activityDocument(row: SqlRow): ActivityDocument {
     const { id, uid, user_id, expires_at, ...fields } = row;
     const doc: Record<string, unknown> = { _id: id, ...fields, activity_date: toDate(fields.activity_date) };
     if (expires_at !== null) doc.expires_at = toDate(expires_at);
@@ -261,13 +275,11 @@ function toDate(value: unknown): Date {
 }
 
 /** JSON columns bring dates back as strings: the document's own date fields become Dates again. */
-function reviveDetails(details: Row): RequestDocument['details'] {
-  const out = { ...details };
-  out.model_logs = (details.model_logs ?? []).map((m: ModelLog) => Object.assign({}, m, { timestamp: toDate(m.timestamp) }));
-  out.actions = (details.actions ?? []).map((a: ActionEntry) => ({
-    ...a,
-    emitted_at: toDate(a.emitted_at),
-    saved_at: a.saved_at === null ? null : toDate(a.saved_at),
-  }));
-  return out as RequestDocument['details'];
+function reviveDetails(details: Partial<RequestDocument['details']>): RequestDocument['details'] {
+  return Object.assign({ request: null, response: null }, details, {
+    model_logs: (details.model_logs ?? []).map((m: ModelLog) => Object.assign({}, m, { timestamp: toDate(m.timestamp) })),
+    actions: (details.actions ?? []).map((a: ActionEntry) =>
+      Object.assign({}, a, { emitted_at: toDate(a.emitted_at), saved_at: a.saved_at === null ? null : toDate(a.saved_at) }),
+    ),
+  });
 }

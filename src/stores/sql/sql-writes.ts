@@ -1,9 +1,14 @@
-import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestAppend, RequestDocument, StoreBatch } from '../../shared/document.js';
+import type {
+  ActionLogDocument,
+  ActivityDocument,
+  ModelLogDocument,
+  RequestAppend,
+  RequestDocument,
+  StoreBatch,
+} from '../../shared/document.js';
 import { type ColumnKind, TABLES, type TableKey, type TableSpec } from '../tables.js';
 import type { SqlDialect } from './sql-dialects.js';
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Row = Record<string, any>;
+import type { SqlRow } from './sql-types.js';
 
 /** One SQL statement of a write; the program gets its result rows back. */
 export interface SqlStep {
@@ -15,7 +20,7 @@ export interface SqlStep {
  * A write as a sequence of statements, independent of how they run: synchronously on better-sqlite3 (no other
  * query can slip in between), or awaited on a pooled PostgreSQL connection.
  */
-export type SqlProgram = Generator<SqlStep, void, Row[]>;
+export type SqlProgram = Generator<SqlStep, void, SqlRow[]>;
 
 type Kind = 'text' | 'json' | 'date' | 'bool';
 type Columns = Array<[string, Kind]>;
@@ -24,13 +29,27 @@ const KINDS: Record<Exclude<ColumnKind, 'id'>, Kind> = { text: 'text', 'long-tex
 
 /** The columns a write sets, in table order: all but the row id. */
 function columnsOf(table: TableSpec): Columns {
-  return Object.entries(table.columns).flatMap(([name, column]) => (column.kind === 'id' ? [] : [[name, KINDS[column.kind]] as [string, Kind]]));
+  return Object.entries(table.columns).flatMap(([name, column]) =>
+    column.kind === 'id' ? [] : [[name, KINDS[column.kind]] as [string, Kind]],
+  );
 }
 
 const REQUEST = columnsOf(TABLES.requests);
 const ACTION = columnsOf(TABLES.actionLogs);
 const MODEL_LOG = columnsOf(TABLES.modelLogs);
 const ACTIVITY = columnsOf(TABLES.activities);
+
+/** The details of a stored request row, as far as appends touch them. */
+type StoredDetails = Partial<RequestDocument['details']>;
+
+/** A request row read to add to it: a document, or a stub of late events waiting for it (no timestamp). */
+interface StoredRequest {
+  id: unknown;
+  uid: string;
+  timestamp: Date | null;
+  details: StoredDetails;
+  appends: string[];
+}
 
 /** The table names in use, by collection. */
 export type SqlTables = Record<TableKey, string>;
@@ -48,9 +67,24 @@ export class SqlWrites {
 
   *write(batch: StoreBatch): SqlProgram {
     yield* this.writeRequests(batch.requests);
-    yield* this.insert(this.t.actionLogs, ACTION, batch.actionLogs.map((d) => this.actionRow(d)), true);
-    yield* this.insert(this.t.modelLogs, MODEL_LOG, batch.modelLogs.map((d) => this.modelLogRow(d)), true);
-    yield* this.insert(this.t.activities, ACTIVITY, batch.activities.map((d) => this.activityRow(d)), true);
+    yield* this.insert(
+      this.t.actionLogs,
+      ACTION,
+      batch.actionLogs.map((d) => this.actionRow(d)),
+      true,
+    );
+    yield* this.insert(
+      this.t.modelLogs,
+      MODEL_LOG,
+      batch.modelLogs.map((d) => this.modelLogRow(d)),
+      true,
+    );
+    yield* this.insert(
+      this.t.activities,
+      ACTIVITY,
+      batch.activities.map((d) => this.activityRow(d)),
+      true,
+    );
   }
 
   *append(appends: RequestAppend[]): SqlProgram {
@@ -65,7 +99,11 @@ export class SqlWrites {
           timestamp: null,
           correlation_id: null,
           user_id: null,
-          details: withCounts({ model_logs: append.model_logs, actions: append.actions }, append.model_logs_spilled, append.actions_spilled),
+          details: withCounts(
+            { model_logs: append.model_logs, actions: append.actions },
+            append.model_logs_spilled,
+            append.actions_spilled,
+          ),
           integrity: null,
           expires_at: null,
           appends: [append.append_id],
@@ -73,26 +111,26 @@ export class SqlWrites {
         yield* this.insert(this.t.requests, REQUEST, [stub], false);
         continue;
       }
-      const applied: string[] = row.appends ?? [];
-      if (applied.includes(append.append_id)) continue;
-      const details = row.details;
-      details.model_logs = [...(details.model_logs ?? []), ...append.model_logs];
-      details.actions = [...(details.actions ?? []), ...append.actions];
+      if (row.appends.includes(append.append_id)) continue;
+      const details = Object.assign({}, row.details, {
+        model_logs: [...(row.details.model_logs ?? []), ...append.model_logs],
+        actions: [...(row.details.actions ?? []), ...append.actions],
+      });
       yield* this.update(row.id, {
         details: withCounts(details, append.model_logs_spilled, append.actions_spilled),
-        appends: [...applied, append.append_id],
+        appends: [...row.appends, append.append_id],
       });
     }
   }
 
   private *writeRequests(docs: RequestDocument[]): SqlProgram {
     if (docs.length === 0) return;
-    const existing: Row[] = yield {
+    const existing: SqlRow[] = yield {
       sql: `SELECT "id", "uid", "request_uuid", "timestamp" FROM ${q(this.t.requests)} WHERE ${this.d.inList('"request_uuid"', this.d.param(1))}`,
       params: [this.d.list(docs.map((d) => d.request_uuid))],
     };
     const byUuid = new Map(existing.map((r) => [String(r.request_uuid), r]));
-    const fresh: Row[] = [];
+    const fresh: SqlRow[] = [];
     for (const doc of docs) {
       const row = byUuid.get(doc.request_uuid);
       if (!row) {
@@ -109,7 +147,8 @@ export class SqlWrites {
   }
 
   private *mergeIntoStub(doc: RequestDocument): SqlProgram {
-    const stub = (yield* this.lockedRequest(doc.request_uuid))!;
+    const stub = yield* this.lockedRequest(doc.request_uuid);
+    if (!stub) return;
     const late = stub.details;
     const details = withCounts(
       {
@@ -120,27 +159,36 @@ export class SqlWrites {
       late.model_logs_spilled ?? 0,
       late.actions_spilled ?? 0,
     );
-    yield* this.update(stub.id, { ...this.requestRow({ ...doc, details }), appends: stub.appends ?? [] });
+    yield* this.update(stub.id, { ...this.requestRow({ ...doc, details }), appends: stub.appends });
   }
 
-  private *lockedRequest(requestUuid: string): Generator<SqlStep, Row | null, Row[]> {
-    const rows: Row[] = yield {
+  private *lockedRequest(requestUuid: string): Generator<SqlStep, StoredRequest | null, SqlRow[]> {
+    const rows: SqlRow[] = yield {
       sql: `SELECT "id", "uid", "timestamp", "details", "appends" FROM ${q(this.t.requests)} WHERE "request_uuid" = ${this.d.param(1)}${this.d.lock}`,
       params: [requestUuid],
     };
     const row = rows[0];
     if (!row) return null;
-    return Object.assign({}, row, { details: this.d.readJson(row.details), appends: this.d.readJson(row.appends), timestamp: this.d.readDate(row.timestamp) });
+    return {
+      id: row.id,
+      uid: String(row.uid),
+      timestamp: this.d.readDate(row.timestamp),
+      details: this.d.readJson(row.details) ?? {},
+      appends: (this.d.readJson(row.appends) ?? []) as string[],
+    };
   }
 
-  private *update(id: unknown, values: Row): SqlProgram {
+  private *update(id: unknown, values: SqlRow): SqlProgram {
     const columns = REQUEST.filter(([name]) => name in values);
     const sets = columns.map(([name], i) => `${q(name)} = ${this.d.param(i + 1)}`);
     const params = columns.map(([name, kind]) => this.encode(kind, values[name]));
-    yield { sql: `UPDATE ${q(this.t.requests)} SET ${sets.join(', ')} WHERE "id" = ${this.d.param(columns.length + 1)}`, params: [...params, id] };
+    yield {
+      sql: `UPDATE ${q(this.t.requests)} SET ${sets.join(', ')} WHERE "id" = ${this.d.param(columns.length + 1)}`,
+      params: [...params, id],
+    };
   }
 
-  private *insert(table: string, columns: Columns, rows: Row[], ignore: boolean): SqlProgram {
+  private *insert(table: string, columns: Columns, rows: SqlRow[], ignore: boolean): SqlProgram {
     if (rows.length === 0) return;
     const prefix = ignore ? this.d.insertIgnore.prefix : 'INSERT INTO';
     const suffix = ignore ? this.d.insertIgnore.suffix : '';
@@ -169,7 +217,7 @@ export class SqlWrites {
     }
   }
 
-  private requestRow(doc: RequestDocument): Row {
+  private requestRow(doc: RequestDocument): SqlRow {
     const user = doc.details.request?.user_details ?? doc.details.run?.user_details ?? null;
     return {
       uid: this.uid(doc),
@@ -185,22 +233,23 @@ export class SqlWrites {
     };
   }
 
-  private actionRow(doc: ActionLogDocument): Row {
-    return Object.assign({}, doc, { uid: this.uid(doc) });
+  private actionRow(doc: ActionLogDocument): SqlRow {
+    return { ...doc, uid: this.uid(doc) };
   }
 
-  private modelLogRow(doc: ModelLogDocument): Row {
-    return Object.assign({}, doc, { truncated: doc.truncated ?? false, uid: this.uid(doc) });
+  private modelLogRow(doc: ModelLogDocument): SqlRow {
+    return { ...doc, truncated: doc.truncated ?? false, uid: this.uid(doc) };
   }
 
-  private activityRow(doc: ActivityDocument): Row {
-    return Object.assign({}, doc, { user_id: doc.user._id, uid: this.uid(doc) });
+  private activityRow(doc: ActivityDocument): SqlRow {
+    return { ...doc, user_id: doc.user._id, uid: this.uid(doc) };
   }
 }
 
-function withCounts<T extends Record<string, any>>(details: T, modelLogs: number, actions: number): T {
-  const out: Record<string, any> = Object.assign({}, details);
+/** `details` with the spilled counts raised by these. */
+function withCounts<T extends StoredDetails>(details: T, modelLogs: number, actions: number): T {
+  const out = Object.assign({}, details);
   if (modelLogs > 0) out.model_logs_spilled = (out.model_logs_spilled ?? 0) + modelLogs;
   if (actions > 0) out.actions_spilled = (out.actions_spilled ?? 0) + actions;
-  return out as T;
+  return out;
 }

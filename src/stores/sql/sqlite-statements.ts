@@ -7,15 +7,15 @@ export interface BetterSqliteLike {
 
 export interface SqliteStatement {
   reader: boolean;
-  all(...params: unknown[]): any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  all(...params: unknown[]): Array<Record<string, unknown>>;
   run(...params: unknown[]): unknown;
 }
 
 // Shared by every copy of the package in the process (the core and the adapter kit are separate bundles).
 const CACHE_KEY = Symbol.for('actionlog.sqlite-statements');
-const cached: WeakMap<BetterSqliteLike, Map<string, SqliteStatement>> = ((globalThis as { [CACHE_KEY]?: WeakMap<BetterSqliteLike, Map<string, SqliteStatement>> })[
-  CACHE_KEY
-] ??= new WeakMap());
+const cached: WeakMap<BetterSqliteLike, Map<string, SqliteStatement>> = ((
+  globalThis as { [CACHE_KEY]?: WeakMap<BetterSqliteLike, Map<string, SqliteStatement>> }
+)[CACHE_KEY] ??= new WeakMap());
 
 /** A prepared statement of `db`, prepared once per SQL text: preparing costs more than most reads it serves. */
 export function preparedStatement(db: BetterSqliteLike, sql: string): SqliteStatement {

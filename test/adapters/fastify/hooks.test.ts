@@ -24,15 +24,26 @@ describe('fastify plugin', () => {
     const store = new MemoryStore();
     const logger = createActionLogger({ store, flushIntervalMs: 0 });
     const app = Fastify();
-    closers.push(() => app.close(), () => logger.close());
+    closers.push(
+      () => app.close(),
+      () => logger.close(),
+    );
     await app.register(actionLogPlugin, { logger });
-    app.addHook('onRequest', (_req, _reply, done) => (logger.recordModelChange(change('onRequest')), done()));
-    app.addHook('preParsing', async () => void logger.recordModelChange(change('preParsing')));
+    app.addHook('onRequest', (_req, _reply, done) => {
+      logger.recordModelChange(change('onRequest'));
+      done();
+    });
+    app.addHook('preParsing', async () => {
+      logger.recordModelChange(change('preParsing'));
+    });
     app.addHook('preValidation', async () => {
       await new Promise((r) => setTimeout(r, 2));
       logger.recordModelChange(change('preValidation'));
     });
-    app.addHook('preHandler', (_req, _reply, done) => (logger.recordModelChange(change('preHandler')), done()));
+    app.addHook('preHandler', (_req, _reply, done) => {
+      logger.recordModelChange(change('preHandler'));
+      done();
+    });
     app.post('/steps', async (req) => {
       await new Promise((r) => setImmediate(r));
       logger.recordModelChange(change('handler'));

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
-import mongoose, { type Connection, Schema } from 'mongoose';
+import { type Connection, Schema } from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createActionLogger, MongoStore, type RequestDocument } from 'actionlog';
 import { actionLog } from 'actionlog/express';
@@ -55,7 +55,10 @@ describe('Express + Mongoose', () => {
     const replies = await Promise.all(
       Array.from({ length: n }, (_, i) => {
         const tag = `t${i}`;
-        const reply = i % 4 === 3 ? client.send(`/orders/${String(seeded[i % seeded.length]!._id)}`) : client.send('/orders', { method: 'POST', body: { tag } });
+        const reply =
+          i % 4 === 3
+            ? client.send(`/orders/${String(seeded[i % seeded.length]!._id)}`)
+            : client.send('/orders', { method: 'POST', body: { tag } });
         return reply.then((r) => ({ tag, read: i % 4 === 3, r }));
       }),
     );
@@ -75,9 +78,17 @@ describe('Express + Mongoose', () => {
         expect(doc.details.model_logs).toEqual([]);
         continue;
       }
-      const id = r.json<{ id: string }>().id;
+      const { id } = r.json() as { id: string };
       expect(doc.details.request!.body).toEqual({ tag });
-      expect(doc.details.model_logs.map((l) => [l.action, l.model, l.model_id, l.model_details.old_object?.total ?? null, l.model_details.new_object!.total])).toEqual([
+      expect(
+        doc.details.model_logs.map((l) => [
+          l.action,
+          l.model,
+          l.model_id,
+          l.model_details.old_object?.total ?? null,
+          l.model_details.new_object!.total,
+        ]),
+      ).toEqual([
         ['Created', 'orders', id, null, 1],
         ['Updated', 'orders', id, 1, 2],
         ['Updated', 'orders', id, 2, 3],

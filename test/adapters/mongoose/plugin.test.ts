@@ -5,6 +5,7 @@ import { ActionLogConfigError, createActionLogger, MemoryStore, type ModelLog } 
 import { actionLogPlugin } from 'actionlog/mongoose';
 import { freshDatabaseName, mongoUri, useMongooseConnection } from '../../support/mongo-db.js';
 import { logsOf as logsOfRun } from '../../support/logs.js';
+import { anyDate, anyString } from '../../support/matchers.js';
 
 const store = new MemoryStore();
 const logger = createActionLogger({ store, flushIntervalMs: 0 });
@@ -16,11 +17,13 @@ const orderSchema = new Schema(
   {
     customer: { type: Schema.Types.ObjectId, ref: 'Customer' },
     status: { type: String, default: 'new' },
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- Mongoose types its schema options as a class but takes them as a plain object
     total: { type: Number, default: 0 },
     items: [{ sku: String, qty: Number }],
     address: { city: String, zip: String },
     tags: [String],
     internalNote: String,
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- Mongoose types its schema options as a class but takes them as a plain object
     code: { type: String, unique: true, sparse: true },
   },
   { timestamps: true, actionLog: { omit: ['internalNote'] } },
@@ -36,20 +39,26 @@ eventSchema.plugin(actionLogPlugin(logger));
 const skippedSchema = new Schema({ name: String }, { actionLog: false });
 skippedSchema.plugin(actionLogPlugin(logger));
 
-let Order: mongoose.Model<any, any, any, any>;
-let Customer: mongoose.Model<any, any, any, any>;
-let Event: mongoose.Model<any, any, any, any>;
-let Click: mongoose.Model<any, any, any, any>;
-let Skipped: mongoose.Model<any, any, any, any>;
+/** The models, compiled on the run's connection; their types come from the schemas. */
+function compile(c: Connection) {
+  const Order = c.model('Order', orderSchema);
+  const Customer = c.model('Customer', customerSchema);
+  const Event = c.model('Event', eventSchema);
+  const Click = Event.discriminator('Click', new Schema({ button: String }));
+  const Skipped = c.model('Skipped', skippedSchema);
+  return { Order, Customer, Event, Click, Skipped };
+}
+type Models = ReturnType<typeof compile>;
+let Order: Models['Order'];
+let Customer: Models['Customer'];
+let Event: Models['Event'];
+let Click: Models['Click'];
+let Skipped: Models['Skipped'];
 
 beforeAll(async () => {
   conn = await connect();
   conn.getClient().on('commandStarted', (e) => commands.push(e.commandName));
-  Order = conn.model('Order', orderSchema);
-  Customer = conn.model('Customer', customerSchema);
-  Event = conn.model('Event', eventSchema);
-  Click = Event.discriminator('Click', new Schema({ button: String }));
-  Skipped = conn.model('Skipped', skippedSchema);
+  ({ Order, Customer, Event, Click, Skipped } = compile(conn));
   await Promise.all([Order.init(), Customer.init(), Event.init(), Skipped.init()]);
 });
 afterAll(async () => {
@@ -64,8 +73,8 @@ const logsOf = (fn: () => Promise<unknown>) => logsOfRun(logger, store, fn);
 
 const brief = (logs: ModelLog[]) => logs.map((l) => [l.action, l.model_class_name, l.model_id]);
 const id = (doc: { _id: unknown }) => String(doc._id);
-const anyDate = expect.any(Date);
-const seed = (values: Record<string, unknown> = {}) => Order.create({ status: 'new', total: 10, items: [{ sku: 'a', qty: 1 }], address: { city: 'Oslo' }, ...values });
+const seed = (values: Record<string, unknown> = {}) =>
+  Order.create({ status: 'new', total: 10, items: [{ sku: 'a', qty: 1 }], address: { city: 'Oslo' }, ...values });
 
 describe('mongoose plugin', () => {
   it('refuses bad options and bad schema options with typed errors', () => {
@@ -90,7 +99,7 @@ describe('mongoose plugin', () => {
         customer: String(customer),
         status: 'new',
         total: 5,
-        items: [{ _id: expect.any(String), sku: 'x', qty: 2 }],
+        items: [{ _id: anyString, sku: 'x', qty: 2 }],
         tags: ['gift'],
         createdAt: anyDate,
         updatedAt: anyDate,
@@ -104,18 +113,29 @@ describe('mongoose plugin', () => {
       commands.length = 0;
       const logs = await logsOf(async () => {
         loaded.status = 'paid';
-        loaded.address.city = 'Bergen';
+        loaded.address!.city = 'Bergen';
         loaded.items.push({ sku: 'b', qty: 3 });
-        loaded.items[0].qty = 4;
-        loaded.tags.pull('a');
+        loaded.items[0]!.qty = 4;
+        // Mongoose types an array of strings as a plain array; it is a Mongoose array, with pull().
+        (loaded.tags as string[] & Pick<Types.Array<string>, 'pull'>).pull('a');
         await loaded.save();
       });
       expect(commands.filter((c) => c === 'find' || c === 'aggregate')).toEqual([]);
       expect(brief(logs)).toEqual([['Updated', 'Order', id(order)]]);
       const { old_object, new_object, changed_fields } = logs[0]!.model_details;
       expect(old_object).toMatchObject({ status: 'new', address: { city: 'Oslo' }, items: [{ sku: 'a', qty: 1 }], tags: ['a', 'b'] });
-      expect(new_object).toMatchObject({ status: 'paid', address: { city: 'Bergen' }, items: [{ sku: 'a', qty: 4 }, { sku: 'b', qty: 3 }], tags: ['b'] });
-      expect(changed_fields).toEqual(expect.arrayContaining(['status', 'address.city', 'items.0.qty', 'items.1', 'tags.0', 'tags.1', 'updatedAt']));
+      expect(new_object).toMatchObject({
+        status: 'paid',
+        address: { city: 'Bergen' },
+        items: [
+          { sku: 'a', qty: 4 },
+          { sku: 'b', qty: 3 },
+        ],
+        tags: ['b'],
+      });
+      expect(changed_fields).toEqual(
+        expect.arrayContaining(['status', 'address.city', 'items.0.qty', 'items.1', 'tags.0', 'tags.1', 'updatedAt']),
+      );
       // Removing from an array bumps the version key: old and new objects each hold their own.
       const stored = (await Order.findById(order._id).lean())!;
       expect(stored.__v).toBe(1);
@@ -200,11 +220,13 @@ describe('mongoose plugin', () => {
 
     it('tells an upsert that inserted from one that updated, from the server result', async () => {
       const inserted = await logsOf(() => Order.updateOne({ code: 'X1' }, { $set: { total: 9 } }, { upsert: true }));
-      expect(inserted.map((l) => [l.action, l.model_details.old_object, l.model_details.new_object?.code, l.model_details.new_object?.total])).toEqual([
-        ['Created', null, 'X1', 9],
-      ]);
+      expect(
+        inserted.map((l) => [l.action, l.model_details.old_object, l.model_details.new_object?.code, l.model_details.new_object?.total]),
+      ).toEqual([['Created', null, 'X1', 9]]);
       const updated = await logsOf(() => Order.updateOne({ code: 'X1' }, { $set: { total: 10 } }, { upsert: true }));
-      expect(updated.map((l) => [l.action, l.model_details.old_object?.total, l.model_details.new_object?.total])).toEqual([['Updated', 9, 10]]);
+      expect(updated.map((l) => [l.action, l.model_details.old_object?.total, l.model_details.new_object?.total])).toEqual([
+        ['Updated', 9, 10],
+      ]);
     });
 
     it('records findOneAndUpdate and findByIdAndUpdate exactly, before or after, sorted, and upserted', async () => {
@@ -243,21 +265,29 @@ describe('mongoose plugin', () => {
     });
 
     it('records deleteOne, deleteMany, findOneAndDelete and findByIdAndDelete', async () => {
-      const [a, b, c, d, e] = await Promise.all([seed({ total: 1 }), seed({ total: 1 }), seed({ total: 2 }), seed({ total: 3 }), seed({ total: 4 })]);
+      const [a, b, c, d, e] = await Promise.all([
+        seed({ total: 1 }),
+        seed({ total: 1 }),
+        seed({ total: 2 }),
+        seed({ total: 3 }),
+        seed({ total: 4 }),
+      ]);
       const logs = await logsOf(async () => {
-        await Order.deleteOne({ _id: a!._id });
+        await Order.deleteOne({ _id: a._id });
         await Order.deleteMany({ total: { $in: [1, 2] } });
         await Order.findOneAndDelete({ total: 3 });
-        await Order.findByIdAndDelete(e!._id).exec();
+        await Order.findByIdAndDelete(e._id).exec();
       });
       expect(logs.map((l) => l.action)).toEqual(['Deleted', 'Deleted', 'Deleted', 'Deleted', 'Deleted']);
-      expect(logs.map((l) => l.model_id).sort()).toEqual([a, b, c, d, e].map((x) => id(x!)).sort());
+      expect(logs.map((l) => l.model_id).sort()).toEqual([a, b, c, d, e].map((x) => id(x)).sort());
       expect(logs.every((l) => l.model_details.new_object === null && l.model_details.old_object !== null)).toBe(true);
     });
 
     it('reads back the new state of pipeline updates', async () => {
       const a = await seed({ total: 5 });
-      const logs = await logsOf(() => Order.updateOne({ _id: a._id }, [{ $set: { total: { $multiply: ['$total', 3] } } }], { updatePipeline: true }));
+      const logs = await logsOf(() =>
+        Order.updateOne({ _id: a._id }, [{ $set: { total: { $multiply: ['$total', 3] } } }], { updatePipeline: true }),
+      );
       expect(logs[0]!.model_details.new_object!.total).toBe(15);
     });
 
@@ -314,7 +344,10 @@ describe('mongoose plugin', () => {
 
     it('leaves omitted fields out (not even read), redacts secrets, and records nothing for a skipped schema', async () => {
       const projections: unknown[] = [];
-      const onCommand = (e: { commandName: string; command: { find?: string; projection?: unknown; findAndModify?: string; fields?: unknown } }) => {
+      const onCommand = (e: {
+        commandName: string;
+        command: { find?: string; projection?: unknown; findAndModify?: string; fields?: unknown };
+      }) => {
         if (e.command.find === 'orders') projections.push(e.command.projection);
         if (e.command.findAndModify === 'orders') projections.push(e.command.fields);
       };
@@ -384,21 +417,24 @@ describe('mongoose plugin', () => {
 describe('mongoose plugin: updateOne, replaceOne and deleteOne', () => {
   // Without timestamps, so a write can leave a document exactly as it was.
   const paths = { status: String, total: Number };
-  let models: Record<'findAndModify' | 'readBefore' | 'unaudited', mongoose.Model<any, any, any, any>>;
+  const schemaOf = () => new Schema(paths);
+  const compile = (name: string, schema: ReturnType<typeof schemaOf>) => conn.model(name, schema);
+  type SingleModel = ReturnType<typeof compile>;
+  let models: Record<'findAndModify' | 'readBefore' | 'unaudited', SingleModel>;
   const a = new Types.ObjectId();
   const b = new Types.ObjectId();
   const fresh = new Types.ObjectId();
 
   beforeAll(async () => {
-    const audited = (mode: 'findAndModify' | 'readBefore') => new Schema(paths).plugin(actionLogPlugin(logger, { singleDocumentWrites: mode }));
+    const audited = (mode: 'findAndModify' | 'readBefore') => schemaOf().plugin(actionLogPlugin(logger, { singleDocumentWrites: mode }));
     models = {
-      findAndModify: conn.model('SingleFam', audited('findAndModify')),
-      readBefore: conn.model('SingleRead', audited('readBefore')),
-      unaudited: conn.model('SinglePlain', new Schema(paths)),
+      findAndModify: compile('SingleFam', audited('findAndModify')),
+      readBefore: compile('SingleRead', audited('readBefore')),
+      unaudited: compile('SinglePlain', schemaOf()),
     };
   });
 
-  const scenarios: Array<[string, (M: mongoose.Model<any, any, any, any>) => Promise<unknown>]> = [
+  const scenarios: Array<[string, (M: SingleModel) => Promise<unknown>]> = [
     ['an update that changes the first match', (M) => M.updateOne({ status: 'new' }, { $inc: { total: 5 } })],
     ['an update that changes nothing', (M) => M.updateOne({ _id: a }, { $set: { status: 'new' } })],
     ['an update that matches nothing', (M) => M.updateOne({ total: 99 }, { $set: { status: 'x' } })],
@@ -412,7 +448,7 @@ describe('mongoose plugin: updateOne, replaceOne and deleteOne', () => {
     ['a delete that matches nothing', (M) => M.deleteOne({ total: 99 })],
   ];
 
-  async function run(M: mongoose.Model<any, any, any, any>, scenario: (M: mongoose.Model<any, any, any, any>) => Promise<unknown>) {
+  async function run(M: SingleModel, scenario: (M: SingleModel) => Promise<unknown>) {
     await M.collection.deleteMany({});
     await M.collection.insertMany([
       { _id: a, status: 'new', total: 1, __v: 0 },
@@ -423,7 +459,11 @@ describe('mongoose plugin: updateOne, replaceOne and deleteOne', () => {
       result = await scenario(M);
     });
     const stored = await M.collection.find({}, { sort: { _id: 1 } }).toArray();
-    return { result, stored, logs: logs.map((l) => [l.action, l.model_id, l.model_details.old_object, l.model_details.new_object, l.model_details.changed_fields]) };
+    return {
+      result,
+      stored,
+      logs: logs.map((l) => [l.action, l.model_id, l.model_details.old_object, l.model_details.new_object, l.model_details.changed_fields]),
+    };
   }
 
   it.each(scenarios)('answers %s exactly as MongoDB answers the command, and records the same in both modes', async (_name, scenario) => {
@@ -437,7 +477,7 @@ describe('mongoose plugin: updateOne, replaceOne and deleteOne', () => {
   });
 
   it('records what each write did', async () => {
-    const actions = [];
+    const actions: unknown[] = [];
     for (const [, scenario] of scenarios) actions.push((await run(models.findAndModify, scenario)).logs.map((l) => [l[0], l[1]]));
     expect(actions).toEqual([
       [['Updated', String(a)]],
@@ -455,16 +495,21 @@ describe('mongoose plugin: updateOne, replaceOne and deleteOne', () => {
   });
 
   it('sends one findAndModify in place of the read and the write, or reads first when asked to', async () => {
-    const sent = async (M: mongoose.Model<any, any, any, any>, write: () => Promise<unknown>) => {
+    const sent = async (M: SingleModel, write: () => Promise<unknown>) => {
       commands.length = 0;
       await logsOf(write);
       return commands.filter((c) => c !== 'insert');
     };
     await run(models.findAndModify, async () => {});
-    expect(await sent(models.findAndModify, () => models.findAndModify.updateOne({ _id: a }, { $inc: { total: 1 } }))).toEqual(['findAndModify']);
+    expect(await sent(models.findAndModify, () => models.findAndModify.updateOne({ _id: a }, { $inc: { total: 1 } }))).toEqual([
+      'findAndModify',
+    ]);
     expect(await sent(models.findAndModify, () => models.findAndModify.deleteOne({ _id: a }))).toEqual(['findAndModify']);
     await run(models.readBefore, async () => {});
-    expect(await sent(models.readBefore, () => models.readBefore.updateOne({ _id: a }, { $inc: { total: 1 } }))).toEqual(['find', 'update']);
+    expect(await sent(models.readBefore, () => models.readBefore.updateOne({ _id: a }, { $inc: { total: 1 } }))).toEqual([
+      'find',
+      'update',
+    ]);
   });
 
   it('reads first for an unacknowledged write, which answers nothing to learn from', async () => {
@@ -507,8 +552,13 @@ describe('mongoose plugin registered globally', () => {
         ['Created', 'Cart'],
         ['Updated', 'Cart'],
       ]);
-      expect(doc!.details.model_logs[1]!.model_details.changed_fields).toEqual(expect.arrayContaining(['lines.0.qty', 'lines.1', 'shipping.city']));
-      expect(doc!.details.model_logs[1]!.model_details.old_object).toMatchObject({ lines: [{ sku: 'a', qty: 1 }], shipping: { city: 'Oslo' } });
+      expect(doc!.details.model_logs[1]!.model_details.changed_fields).toEqual(
+        expect.arrayContaining(['lines.0.qty', 'lines.1', 'shipping.city']),
+      );
+      expect(doc!.details.model_logs[1]!.model_details.old_object).toMatchObject({
+        lines: [{ sku: 'a', qty: 1 }],
+        shipping: { city: 'Oslo' },
+      });
       expect(errors).toEqual([]);
     } finally {
       await own.connection.dropDatabase().catch(() => {});

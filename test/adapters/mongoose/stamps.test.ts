@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import mongoose, { type Connection, Schema } from 'mongoose';
+import { type Connection, Schema } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionLogWorkflowError, createActionLogger, MemoryStore } from 'actionlog';
 import { actionLogPlugin, type StampedDocument } from 'actionlog/mongoose';
 import { useMongooseConnection } from '../../support/mongo-db.js';
+import { anyDate } from '../../support/matchers.js';
 
 const store = new MemoryStore();
 const logger = createActionLogger({ store, flushIntervalMs: 0 });
@@ -11,12 +12,18 @@ const schema = new Schema({ title: String, amount: Number }, { actionLog: { stam
 schema.plugin(actionLogPlugin(logger));
 const connect = useMongooseConnection();
 let conn: Connection;
-type Invoice = mongoose.Document & StampedDocument & Record<string, any>;
-let Invoice: mongoose.Model<any, any, any, any>;
+const invoiceModel = (c: Connection) => c.model('Invoice', schema);
+/** An invoice as loaded: its fields, and the stamps' fields and methods. */
+type Invoice = InstanceType<ReturnType<typeof invoiceModel>> & StampedDocument;
+let Invoice: ReturnType<typeof invoiceModel>;
+/** The query helper the stamps add, which Mongoose's types cannot know of. */
+interface WithDeleted {
+  withDeleted(): PromiseLike<unknown[]>;
+}
 
 beforeAll(async () => {
   conn = await connect();
-  Invoice = conn.model('Invoice', schema);
+  Invoice = invoiceModel(conn);
 });
 afterAll(async () => {
   await logger.close();
@@ -27,7 +34,7 @@ const bo = { id: 'u2', name: 'Bo' };
 const cy = { id: 'u3', name: 'Cy' };
 const ref = (u: { id: string; name: string }) => ({ lookup_from: 'users', _id: u.id, label: u.name });
 const as = <T>(user: object, fn: () => Promise<T>, requestUuid: string = randomUUID()) => logger.run({ user, requestUuid }, fn);
-const load = async (id: unknown) => (await Invoice.findById(id).setOptions({ withDeleted: true } as never)) as Invoice;
+const load = async (id: unknown) => (await Invoice.findById<Invoice>(id).setOptions({ withDeleted: true }))!;
 const logsOf = async (uuid: string) => {
   await logger.flush();
   return store.requests().find((d) => d.request_uuid === uuid)!.details;
@@ -36,7 +43,7 @@ const logsOf = async (uuid: string) => {
 describe('mongoose inline stamps', () => {
   it('stamps creation and every update, from save() and from query updates', async () => {
     const invoice = (await as(ada, () => Invoice.create({ title: 'A', amount: 1 }))) as Invoice;
-    expect(invoice).toMatchObject({ created_by: ref(ada), created_date: expect.any(Date), updated_count: 0, is_updated: false, is_deleted: false });
+    expect(invoice).toMatchObject({ created_by: ref(ada), created_date: anyDate, updated_count: 0, is_updated: false, is_deleted: false });
     await as(bo, async () => {
       const loaded = await load(invoice._id);
       loaded.amount = 2;
@@ -52,8 +59,13 @@ describe('mongoose inline stamps', () => {
     await as(bo, async () => (await load(invoice._id)).softDelete('duplicate'), 'soft');
     expect(await Invoice.findById(invoice._id)).toBeNull();
     expect(await Invoice.countDocuments({ _id: invoice._id })).toBe(0);
-    expect((await (Invoice.find({ _id: invoice._id }) as any).withDeleted()).length).toBe(1);
-    expect(await load(invoice._id)).toMatchObject({ is_deleted: true, deleted_by: ref(bo), deleted_reason: 'duplicate', deleted_date: expect.any(Date) });
+    expect((await (Invoice.find({ _id: invoice._id }) as unknown as WithDeleted).withDeleted()).length).toBe(1);
+    expect(await load(invoice._id)).toMatchObject({
+      is_deleted: true,
+      deleted_by: ref(bo),
+      deleted_reason: 'duplicate',
+      deleted_date: anyDate,
+    });
     const soft = await logsOf('soft');
     expect(soft.model_logs.map((l) => [l.action, l.model_details.new_object?.is_deleted])).toEqual([['SoftDeleted', true]]);
     await as(ada, async () => (await load(invoice._id)).restore(), 'restored');
@@ -65,9 +77,16 @@ describe('mongoose inline stamps', () => {
   it('runs the delete-request workflow: only the addressee may decide, and every step is an action', async () => {
     const invoice = (await as(ada, () => Invoice.create({ title: 'C', amount: 1 }))) as Invoice;
     await as(ada, async () => (await load(invoice._id)).requestDelete({ to: bo, reason: 'wrong customer' }), 'req');
-    expect(await load(invoice._id)).toMatchObject({ request_delete_by: ref(ada), request_delete_to: ref(bo), request_delete_status: 'pending', request_delete_reason: 'wrong customer' });
+    expect(await load(invoice._id)).toMatchObject({
+      request_delete_by: ref(ada),
+      request_delete_to: ref(bo),
+      request_delete_status: 'pending',
+      request_delete_reason: 'wrong customer',
+    });
     const req = await logsOf('req');
-    expect(req.actions.map((a) => [a.action_type, a.target_type, a.target_id, a.note])).toEqual([['delete_requested', 'invoice', String(invoice._id), 'wrong customer']]);
+    expect(req.actions.map((a) => [a.action_type, a.target_type, a.target_id, a.note])).toEqual([
+      ['delete_requested', 'invoice', String(invoice._id), 'wrong customer'],
+    ]);
     expect(req.model_logs.map((l) => l.action)).toEqual(['Updated']);
 
     await expect(as(ada, async () => (await load(invoice._id)).requestDelete({ to: bo }))).rejects.toThrow(/already pending/);
@@ -96,10 +115,19 @@ describe('mongoose inline stamps', () => {
     await expect(as(bo, async () => (await load(invoice._id)).rejectApproval(''))).rejects.toThrow(/reason is required/);
     await expect(as(cy, async () => (await load(invoice._id)).approve())).rejects.toThrow(ActionLogWorkflowError);
     await as(bo, async () => (await load(invoice._id)).rejectApproval('missing VAT number'));
-    expect(await load(invoice._id)).toMatchObject({ request_approval_status: 'rejected', request_approval_rejected_reason: 'missing VAT number', is_approved: false });
+    expect(await load(invoice._id)).toMatchObject({
+      request_approval_status: 'rejected',
+      request_approval_rejected_reason: 'missing VAT number',
+      is_approved: false,
+    });
     await as(ada, async () => (await load(invoice._id)).requestApproval({ to: bo }));
     await as(bo, async () => (await load(invoice._id)).approve(), 'approval');
-    expect(await load(invoice._id)).toMatchObject({ request_approval_status: 'approved', approved_by: ref(bo), is_approved: true, approved_date: expect.any(Date) });
+    expect(await load(invoice._id)).toMatchObject({
+      request_approval_status: 'approved',
+      approved_by: ref(bo),
+      is_approved: true,
+      approved_date: anyDate,
+    });
     expect((await logsOf('approval')).actions.map((a) => a.action_type)).toEqual(['approved']);
     await expect(as(ada, async () => (await load(invoice._id)).requestApproval({ to: bo }))).rejects.toThrow(/already approved/);
   });

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import mongoose, { type Connection, Schema } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActionLogger, MemoryStore, type ModelLog } from 'actionlog';
+import { createActionLogger, MemoryStore } from 'actionlog';
 import { actionLogPlugin } from 'actionlog/mongoose';
 import { freshDatabaseName, mongoUri, useMongooseConnection } from '../../support/mongo-db.js';
 import { logsOf as logsOfRun } from '../../support/logs.js';
@@ -12,12 +11,13 @@ const accountSchema = new Schema({ name: String, balance: Number });
 accountSchema.plugin(actionLogPlugin(logger));
 const connect = useMongooseConnection();
 let conn: Connection;
-let Account: mongoose.Model<any, any, any, any>;
+const accountModel = (c: Connection) => c.model('Account', accountSchema);
+let Account: ReturnType<typeof accountModel>;
 
 beforeAll(async () => {
   mongoose.set('transactionAsyncLocalStorage', true);
   conn = await connect();
-  Account = conn.model('Account', accountSchema);
+  Account = accountModel(conn);
   await Account.createCollection().catch(() => {});
 });
 afterAll(async () => {
@@ -26,11 +26,15 @@ afterAll(async () => {
 
 const logsOf = (fn: () => Promise<unknown>) => logsOfRun(logger, store, fn);
 
-const transient = () => new mongoose.mongo.MongoServerError({ message: 'simulated write conflict', errorLabels: ['TransientTransactionError'] });
+const transient = () =>
+  new mongoose.mongo.MongoServerError({ message: 'simulated write conflict', errorLabels: ['TransientTransactionError'] });
 
 describe('mongoose plugin and transactions', () => {
   it('records a committed transaction (session passed explicitly) when it commits', async () => {
-    const [a, b] = await Account.create([{ name: 'a', balance: 10 }, { name: 'b', balance: 0 }]);
+    const [a, b] = await Account.create([
+      { name: 'a', balance: 10 },
+      { name: 'b', balance: 0 },
+    ]);
     const logs = await logsOf(async () => {
       const session = await conn.startSession();
       await session.withTransaction(async () => {
@@ -73,7 +77,9 @@ describe('mongoose plugin and transactions', () => {
       }),
     );
     expect(attempts).toBe(2);
-    expect(logs.map((l) => [l.action, l.model_details.old_object?.balance, l.model_details.new_object?.balance])).toEqual([['Updated', 5, 6]]);
+    expect(logs.map((l) => [l.action, l.model_details.old_object?.balance, l.model_details.new_object?.balance])).toEqual([
+      ['Updated', 5, 6],
+    ]);
     expect((await Account.findById(a!._id).lean())!.balance).toBe(6);
   });
 });
@@ -94,7 +100,11 @@ describe('mongoose plugin before the connection opens', () => {
     await late.openUri(mongoUri(), { dbName: freshDatabaseName() });
     await Promise.all([first, second]);
     await logger.flush();
-    const owners = (uuid: string) => store.requests().find((d) => d.request_uuid === uuid)!.details.model_logs.map((l) => [l.action, l.model_details.new_object?.owner]);
+    const owners = (uuid: string) =>
+      store
+        .requests()
+        .find((d) => d.request_uuid === uuid)!
+        .details.model_logs.map((l) => [l.action, l.model_details.new_object?.owner]);
     expect(owners('buffered-1')).toEqual([
       ['Created', 'one'],
       ['Updated', 'one!'],

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:http';
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
@@ -41,13 +41,15 @@ describe.each(SQL_KINDS)('Koa + TypeORM on %s', (kind) => {
       ctx.body = { id: order.id };
     });
     app.use(router.routes());
-    const server = createServer(app.callback());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
     const client = new Client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, 64);
 
     const n = 2000;
     const replies = await Promise.all(
-      Array.from({ length: n }, (_, i) => client.send('/orders', { method: 'POST', body: { tag: `t${i}` } }).then((r) => ({ tag: `t${i}`, r }))),
+      Array.from({ length: n }, (_, i) =>
+        client.send('/orders', { method: 'POST', body: { tag: `t${i}` } }).then((r) => ({ tag: `t${i}`, r })),
+      ),
     );
     client.close();
     server.close();
@@ -57,7 +59,7 @@ describe.each(SQL_KINDS)('Koa + TypeORM on %s', (kind) => {
     const docs = new Map(store.requests().map((d) => [d.request_uuid, d]));
     expect(docs.size).toBe(n);
     for (const { tag, r } of replies) {
-      const id = String(r.json<{ id: number }>().id);
+      const id = String((r.json() as { id: number }).id);
       const doc = docs.get(r.headers['x-request-id'] as string)!;
       expect(doc.details.request!.body).toEqual({ tag });
       expect(doc.details.model_logs.map((l) => [l.action, l.model_id, l.model_details.new_object!.status])).toEqual([

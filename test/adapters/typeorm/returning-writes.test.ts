@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type ActionLogger, createActionLogger, MemoryStore, type ModelLog } from 'actionlog';
+import { type ActionLogger, createActionLogger, MemoryStore } from 'actionlog';
 import { ActionLogSubscriber, type ActionLogSubscriberOptions } from 'actionlog/typeorm';
 import { DataSource, type EntitySubscriberInterface } from 'typeorm';
 import { openDatabase, type SqlDatabase } from '../../support/sql.js';
@@ -26,7 +26,7 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
     ds = db.dataSource;
   });
   afterAll(async () => {
-    await logger?.close();
+    await logger.close();
     await db.drop();
   });
 
@@ -78,7 +78,13 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
       () => ds.getRepository(Product).delete({ sku: 'none' }),
       () => ds.getRepository(Ticket).softDelete({ title: 'T' }),
       () => ds.getRepository(Ticket).restore({ title: 'T' }),
-      () => ds.createQueryBuilder().update(Product).set({ price: () => 'price * 2' }).where('price > :p', { p: 1 }).execute(),
+      () =>
+        ds
+          .createQueryBuilder()
+          .update(Product)
+          .set({ price: () => 'price * 2' })
+          .where('price > :p', { p: 1 })
+          .execute(),
     ];
     const runAll = async () => {
       await ds.getRepository(Product).clear();
@@ -112,17 +118,29 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
     expect(logs.at(-1)!.model_details).toMatchObject({ old_object: { price: 5 }, new_object: { price: 10 }, changed_fields: ['price'] });
   });
 
-  it.each([['auto'], ['readBefore']] as const)('records exact old and new states under concurrent updates of one row (%s)', async (queryWrites) => {
-    attach({ queryWrites });
-    await ds.getRepository(Product).insert({ sku: 'hot', name: 'x', price: 0 });
-    const logs = await logsOf(() =>
-      Promise.all(Array.from({ length: 20 }, () => ds.createQueryBuilder().update(Product).set({ price: () => 'price + 1' }).where('sku = :s', { s: 'hot' }).execute())),
-    );
-    const pairs = logs.map((l) => [l.model_details.old_object!.price, l.model_details.new_object!.price] as [number, number]);
-    expect(pairs).toHaveLength(20);
-    expect(pairs.every(([before, after]) => after === before + 1)).toBe(true);
-    expect(pairs.map(([before]) => before).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i));
-  });
+  it.each([['auto'], ['readBefore']] as const)(
+    'records exact old and new states under concurrent updates of one row (%s)',
+    async (queryWrites) => {
+      attach({ queryWrites });
+      await ds.getRepository(Product).insert({ sku: 'hot', name: 'x', price: 0 });
+      const logs = await logsOf(() =>
+        Promise.all(
+          Array.from({ length: 20 }, () =>
+            ds
+              .createQueryBuilder()
+              .update(Product)
+              .set({ price: () => 'price + 1' })
+              .where('sku = :s', { s: 'hot' })
+              .execute(),
+          ),
+        ),
+      );
+      const pairs = logs.map((l) => [l.model_details.old_object!.price, l.model_details.new_object!.price] as [number, number]);
+      expect(pairs).toHaveLength(20);
+      expect(pairs.every(([before, after]) => after === before + 1)).toBe(true);
+      expect(pairs.map(([before]) => before).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    },
+  );
 
   it('returns at most maxDocumentsPerQuery + 1 rows, and counts them all for the summary', async () => {
     attach({ maxDocumentsPerQuery: 2 });
@@ -151,7 +169,7 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
     'never fails a write it cannot read (a role with UPDATE but no SELECT on every column): the write runs, unrecorded, and the error is reported (%s)',
     async (queryWrites) => {
       const role = `clerk_${crypto.randomUUID().slice(0, 8)}`;
-      const url = new URL(String((ds.options as { url: string }).url));
+      const url = new URL((ds.options as { url: string }).url);
       await ds.query(`CREATE ROLE ${role} LOGIN PASSWORD 'clerk'`);
       await ds.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
       await ds.query(`GRANT SELECT (sku), UPDATE (price) ON products TO ${role}`);
@@ -165,7 +183,9 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
         await clerk.initialize();
         clerk.subscribers.push(new ActionLogSubscriber(clerkLogger, { queryWrites }));
         await ds.getRepository(Product).insert({ sku: 'p', name: 'pen', price: 1 });
-        const result = await clerkLogger.run({ requestUuid: 'clerk' }, () => clerk.getRepository(Product).update({ sku: 'p' }, { price: 5 }));
+        const result = await clerkLogger.run({ requestUuid: 'clerk' }, () =>
+          clerk.getRepository(Product).update({ sku: 'p' }, { price: 5 }),
+        );
         await clerkLogger.flush();
         expect(result.affected).toBe(1);
         expect((await ds.getRepository(Product).findOneByOrFail({ sku: 'p' })).price).toBe(5);
@@ -181,8 +201,14 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
     },
   );
 
-  it('asks its one-time table question on the transaction\'s own connection: a pool of one cannot deadlock', async () => {
-    const single = new DataSource({ type: 'postgres', url: String((ds.options as { url: string }).url), poolSize: 1, entities: TEST_ENTITIES, logging: false });
+  it("asks its one-time table question on the transaction's own connection: a pool of one cannot deadlock", async () => {
+    const single = new DataSource({
+      type: 'postgres',
+      url: (ds.options as { url: string }).url,
+      poolSize: 1,
+      entities: TEST_ENTITIES,
+      logging: false,
+    });
     const singleStore = new MemoryStore();
     const singleLogger = createActionLogger({ store: singleStore, flushIntervalMs: 0 });
     try {
@@ -194,7 +220,9 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
       );
       await singleLogger.flush();
       const doc = singleStore.requests().find((d) => d.request_uuid === 'pool-of-one');
-      expect(doc!.details.model_logs.map((l) => [l.action, l.model_details.old_object?.price, l.model_details.new_object?.price])).toEqual([['Updated', 1, 2]]);
+      expect(doc!.details.model_logs.map((l) => [l.action, l.model_details.old_object?.price, l.model_details.new_object?.price])).toEqual([
+        ['Updated', 1, 2],
+      ]);
     } finally {
       await singleLogger.close();
       if (single.isInitialized) await single.destroy();
@@ -215,7 +243,9 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
       await ruledLogger.run({ requestUuid: 'ruled' }, () => other.getRepository(Product).update({ sku: 'r' }, { price: 2 }));
       await ruledLogger.flush();
       const doc = ruledStore.requests().find((d) => d.request_uuid === 'ruled');
-      expect(doc!.details.model_logs.map((l) => [l.action, l.model_details.old_object?.price, l.model_details.new_object?.price])).toEqual([['Updated', 1, 2]]);
+      expect(doc!.details.model_logs.map((l) => [l.action, l.model_details.old_object?.price, l.model_details.new_object?.price])).toEqual([
+        ['Updated', 1, 2],
+      ]);
       expect(statements.statements.some((s) => s.startsWith('WITH'))).toBe(false);
       expect(await other.query('SELECT sku FROM product_changes')).toEqual([{ sku: 'r' }]);
       await ruledLogger.close();

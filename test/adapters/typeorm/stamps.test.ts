@@ -4,6 +4,7 @@ import { createActionLogger, MemoryStore } from 'actionlog';
 import { ActionLogSubscriber, AuditStamped, softRemoveWithReason } from 'actionlog/typeorm';
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { openDatabase, SQL_KINDS, type SqlDatabase } from '../../support/sql.js';
+import { anyDate } from '../../support/matchers.js';
 
 @Entity('invoices')
 class Invoice extends AuditStamped {
@@ -16,7 +17,12 @@ class Invoice extends AuditStamped {
 
 const ada = { id: 'u1', name: 'Ada', email: 'ada@example.test' };
 const bo = { id: 'u2', name: 'Bo' };
-const ref = (u: { id: string; name: string; email?: string }) => ({ lookup_from: 'users', _id: u.id, label: u.name, ...(u.email ? { email: u.email } : {}) });
+const ref = (u: { id: string; name: string; email?: string }) => ({
+  lookup_from: 'users',
+  _id: u.id,
+  label: u.name,
+  ...(u.email ? { email: u.email } : {}),
+});
 
 describe.each(SQL_KINDS)('inline stamps on %s', (kind) => {
   let db: SqlDatabase;
@@ -58,20 +64,28 @@ describe.each(SQL_KINDS)('inline stamps on %s', (kind) => {
     await as(bo, () => softRemoveWithReason(db.dataSource.manager, invoice, 'duplicate invoice'));
     expect(await invoices().findOneBy({ id: invoice.id })).toBeNull();
     const hidden = (await invoices().findOne({ where: { id: invoice.id }, withDeleted: true }))!;
-    expect(hidden).toMatchObject({ deleted_by: ref(bo), deleted_reason: 'duplicate invoice', is_deleted: true, deleted_date: expect.any(Date) });
+    expect(hidden).toMatchObject({ deleted_by: ref(bo), deleted_reason: 'duplicate invoice', is_deleted: true, deleted_date: anyDate });
     await logger.flush();
     const softLog = store.requests().at(-1)!.details.model_logs[0]!;
     expect(softLog).toMatchObject({ action: 'SoftDeleted', model_id: String(invoice.id) });
     expect(softLog.model_details.new_object).toMatchObject({ deleted_by: ref(bo), deleted_reason: 'duplicate invoice', is_deleted: true });
     await as(ada, () => invoices().recover(hidden));
-    expect(await invoices().findOneBy({ id: invoice.id })).toMatchObject({ deleted_by: null, deleted_reason: null, is_deleted: false, deleted_date: null });
+    expect(await invoices().findOneBy({ id: invoice.id })).toMatchObject({
+      deleted_by: null,
+      deleted_reason: null,
+      is_deleted: false,
+      deleted_date: null,
+    });
   });
 
   it('stamps query-level soft deletes and restores, and leaves the user null outside a scope', async () => {
     const invoice = await invoices().save(invoices().create({ amount: 1 }));
     expect((await invoices().findOneBy({ id: invoice.id }))!.created_by).toBeNull();
     await as(bo, () => invoices().softDelete({ id: invoice.id }));
-    expect(await invoices().findOne({ where: { id: invoice.id }, withDeleted: true })).toMatchObject({ is_deleted: true, deleted_by: ref(bo) });
+    expect(await invoices().findOne({ where: { id: invoice.id }, withDeleted: true })).toMatchObject({
+      is_deleted: true,
+      deleted_by: ref(bo),
+    });
     await as(ada, () => invoices().restore({ id: invoice.id }));
     expect(await invoices().findOneBy({ id: invoice.id })).toMatchObject({ is_deleted: false, deleted_by: null });
   });

@@ -5,8 +5,7 @@ import type { DataSource } from 'typeorm';
 import { openDatabase, SQL_KINDS, type SqlDatabase, type SqlKind } from '../../support/sql.js';
 import { Article, Customer, Order, OrderLine, Product, TEST_ENTITIES, Ticket } from '../../support/typeorm-entities.js';
 import { logsOf as logsOfRun } from '../../support/logs.js';
-
-const anyDate = expect.any(Date);
+import { anyDate, stringMatching } from '../../support/matchers.js';
 
 // PostgreSQL 18 reports the rows a query-level write changes from the statement itself; 'readBefore' keeps the
 // read before it, the way every other database (and PostgreSQL before 18) is handled.
@@ -26,7 +25,7 @@ describe.each(RUNS)('TypeORM subscriber on %s', (_name, kind, baseOptions) => {
     ds = db.dataSource;
   });
   afterAll(async () => {
-    await logger?.close();
+    await logger.close();
     await db.drop();
   });
 
@@ -40,7 +39,8 @@ describe.each(RUNS)('TypeORM subscriber on %s', (_name, kind, baseOptions) => {
 
   beforeEach(async () => {
     ds.subscribers.splice(0, ds.subscribers.length);
-    for (const entity of [OrderLine, Order, Customer, Ticket, Product, Article]) await ds.getRepository(entity).createQueryBuilder().delete().execute();
+    for (const entity of [OrderLine, Order, Customer, Ticket, Product, Article])
+      await ds.getRepository(entity).createQueryBuilder().delete().execute();
     attach();
   });
 
@@ -56,13 +56,25 @@ describe.each(RUNS)('TypeORM subscriber on %s', (_name, kind, baseOptions) => {
   const summary = (logs: ModelLog[]) => logs.map((l) => [l.action, l.model_class_name, l.model_id]);
 
   async function seedOrder(values: Partial<Order> = {}): Promise<Order> {
-    return ds.getRepository(Order).save(ds.getRepository(Order).create({ total: 10, address: { city: 'Oslo', zip: '0150' }, tags: ['a'], notes: { lines: ['x'] }, ...values }));
+    return ds
+      .getRepository(Order)
+      .save(
+        ds
+          .getRepository(Order)
+          .create({ total: 10, address: { city: 'Oslo', zip: '0150' }, tags: ['a'], notes: { lines: ['x'] }, ...values }),
+      );
   }
 
   it('records save() of a new entity as Created, with the exact stored object', async () => {
     const customer = await ds.getRepository(Customer).save({ name: 'Ada' });
     const logs = await logsOf(() =>
-      ds.getRepository(Order).save(ds.getRepository(Order).create({ total: 5, address: { city: 'Oslo' }, tags: ['rush', 'gift'], notes: { lines: ['ring twice'] }, customer })),
+      ds
+        .getRepository(Order)
+        .save(
+          ds
+            .getRepository(Order)
+            .create({ total: 5, address: { city: 'Oslo' }, tags: ['rush', 'gift'], notes: { lines: ['ring twice'] }, customer }),
+        ),
     );
     expect(logs).toHaveLength(1);
     const [log] = logs;
@@ -71,7 +83,7 @@ describe.each(RUNS)('TypeORM subscriber on %s', (_name, kind, baseOptions) => {
       model: 'orders',
       model_class_name: 'Order',
       model_namespace: kind === 'postgres' ? 'public.orders' : 'main.orders',
-      model_id: expect.stringMatching(/^\d+$/),
+      model_id: stringMatching(/^\d+$/),
     });
     expect(log!.model_details.old_object).toBeNull();
     expect(log!.model_details.new_object).toEqual({
@@ -101,7 +113,12 @@ describe.each(RUNS)('TypeORM subscriber on %s', (_name, kind, baseOptions) => {
     expect(summary(logs)).toEqual([['Updated', 'Order', String(order.id)]]);
     const { old_object, new_object, changed_fields } = logs[0]!.model_details;
     expect(old_object).toMatchObject({ status: 'new', address: { city: 'Oslo', zip: '0150' }, notes: { lines: ['x'] }, version: 1 });
-    expect(new_object).toMatchObject({ status: 'paid', address: { city: 'Bergen', zip: '0150' }, notes: { lines: ['x', 'y'] }, version: 2 });
+    expect(new_object).toMatchObject({
+      status: 'paid',
+      address: { city: 'Bergen', zip: '0150' },
+      notes: { lines: ['x', 'y'] },
+      version: 2,
+    });
     expect(changed_fields).toEqual(expect.arrayContaining(['status', 'address.city', 'notes.lines.1', 'version']));
     expect(changed_fields).not.toContain('total');
   });
@@ -116,7 +133,12 @@ describe.each(RUNS)('TypeORM subscriber on %s', (_name, kind, baseOptions) => {
   });
 
   it('records a bulk insert() as one Created per row, with database defaults', async () => {
-    const logs = await logsOf(() => ds.getRepository(Product).insert([{ sku: 'p1', name: 'Pen', price: 2 }, { sku: 'p2', name: 'Pad', price: 3 }]));
+    const logs = await logsOf(() =>
+      ds.getRepository(Product).insert([
+        { sku: 'p1', name: 'Pen', price: 2 },
+        { sku: 'p2', name: 'Pad', price: 3 },
+      ]),
+    );
     expect(summary(logs)).toEqual([
       ['Created', 'Product', 'p1'],
       ['Created', 'Product', 'p2'],
@@ -181,7 +203,15 @@ describe.each(RUNS)('TypeORM subscriber on %s', (_name, kind, baseOptions) => {
     const b = await seedOrder({ status: 'new', total: 20 });
     await seedOrder({ status: 'paid', total: 30 });
     const logs = await logsOf(() => ds.getRepository(Order).update({ status: 'new' }, { status: 'packed', total: () => 'total + 1' }));
-    expect(logs.map((l) => [l.action, l.model_id, l.model_details.old_object?.total, l.model_details.new_object?.total, l.model_details.new_object?.status])).toEqual([
+    expect(
+      logs.map((l) => [
+        l.action,
+        l.model_id,
+        l.model_details.old_object?.total,
+        l.model_details.new_object?.total,
+        l.model_details.new_object?.status,
+      ]),
+    ).toEqual([
       ['Updated', String(a.id), 10, 11, 'packed'],
       ['Updated', String(b.id), 20, 21, 'packed'],
     ]);
@@ -238,7 +268,12 @@ describe.each(RUNS)('TypeORM subscriber on %s', (_name, kind, baseOptions) => {
     await ds.getRepository(Product).insert(Array.from({ length: 5 }, (_, i) => ({ sku: `s${i}`, name: 'n', price: i })));
     const logs = await logsOf(() => ds.getRepository(Product).update({ name: 'n' }, { price: 0 }));
     expect(logs).toHaveLength(1);
-    expect(logs[0]).toMatchObject({ action: 'Updated', model_id: null, truncated: true, model_details: { old_object: null, new_object: null, query: { matched: 5 } } });
+    expect(logs[0]).toMatchObject({
+      action: 'Updated',
+      model_id: null,
+      truncated: true,
+      model_details: { old_object: null, new_object: null, query: { matched: 5 } },
+    });
     expect(JSON.stringify(logs[0]!.model_details.query!.filter)).toMatch(/UPDATE/);
   });
 
@@ -265,7 +300,9 @@ describe.each(RUNS)('TypeORM subscriber on %s', (_name, kind, baseOptions) => {
   it('leaves omitted fields out of old and new objects and of changed fields, and redacts secrets', async () => {
     attach({ omit: { Order: ['notes', 'address.zip'] } });
     const order = await seedOrder();
-    const logs = await logsOf(() => ds.getRepository(Order).update({ id: order.id }, { notes: { lines: [] }, address: { zip: '9999', city: 'Bergen' } }));
+    const logs = await logsOf(() =>
+      ds.getRepository(Order).update({ id: order.id }, { notes: { lines: [] }, address: { zip: '9999', city: 'Bergen' } }),
+    );
     expect(logs[0]!.model_details.old_object).not.toHaveProperty('notes');
     expect(logs[0]!.model_details.new_object).not.toHaveProperty('notes');
     expect(logs[0]!.model_details.new_object!.address).toEqual({ city: 'Bergen' });
@@ -350,7 +387,12 @@ describe.each(RUNS)('TypeORM subscriber on %s', (_name, kind, baseOptions) => {
       const order = await seedOrder();
       await logger.run({ requestUuid: 'now' }, () => ds.getRepository(Order).update({ id: order.id }, { total: 99 }));
       await logger.flush();
-      expect(store.requests().find((d) => d.request_uuid === 'now')!.details.model_logs.map((l) => l.action)).toEqual(['Updated']);
+      expect(
+        store
+          .requests()
+          .find((d) => d.request_uuid === 'now')!
+          .details.model_logs.map((l) => l.action),
+      ).toEqual(['Updated']);
     });
   });
 

@@ -45,16 +45,37 @@ describe('key escaping', () => {
 
 describe('redaction', () => {
   const redactor = new KeyRedactor(DEFAULT_REDACT_KEYS, DEFAULT_REDACT_HEADERS);
-  it.each(['password', 'PASSWORD', 'userPassword', 'passwd', 'client_secret', 'X-Secret', 'accessToken', 'refresh_token', 'api_key', 'apiKey', 'X-API-KEY', 'creditCard', 'credit_card', 'card_number', 'CardNumber', 'cvv', 'CVV', 'ssn', 'user_ssn', 'userSSN', 'ssnLast4'])(
-    'treats %s as secret',
-    (key) => expect(redactor.isSecretKey(key)).toBe(true),
-  );
-  it.each(['className', 'session', 'lesson', 'username', 'email', 'address', 'tokyo'])('keeps %s', (key) =>
-    expect(redactor.isSecretKey(key)).toBe(false),
-  );
-  it.each(['Authorization', 'proxy-authorization', 'Cookie', 'set-cookie', 'X-Api-Key', 'x-auth-token'])('redacts header %s', (name) =>
-    expect(redactor.isSecretHeader(name)).toBe(true),
-  );
+  it.each([
+    'password',
+    'PASSWORD',
+    'userPassword',
+    'passwd',
+    'client_secret',
+    'X-Secret',
+    'accessToken',
+    'refresh_token',
+    'api_key',
+    'apiKey',
+    'X-API-KEY',
+    'creditCard',
+    'credit_card',
+    'card_number',
+    'CardNumber',
+    'cvv',
+    'CVV',
+    'ssn',
+    'user_ssn',
+    'userSSN',
+    'ssnLast4',
+  ])('treats %s as secret', (key) => {
+    expect(redactor.isSecretKey(key)).toBe(true);
+  });
+  it.each(['className', 'session', 'lesson', 'username', 'email', 'address', 'tokyo'])('keeps %s', (key) => {
+    expect(redactor.isSecretKey(key)).toBe(false);
+  });
+  it.each(['Authorization', 'proxy-authorization', 'Cookie', 'set-cookie', 'X-Api-Key', 'x-auth-token'])('redacts header %s', (name) => {
+    expect(redactor.isSecretHeader(name)).toBe(true);
+  });
 });
 
 describe('Sanitizer', () => {
@@ -176,16 +197,24 @@ const anyValue = fc.letrec((tie) => ({
     fc.string().map((s) => Symbol(s)),
     fc.constant(() => 1),
     fc.array(tie('value'), { maxLength: 5 }),
-    fc.dictionary(fc.oneof(fc.string(), fc.constantFrom(...DEFAULT_REDACT_KEYS, '__proto__', 'constructor', '$set', 'a.b', 'Password', 'X-API-KEY')), tie('value'), {
-      maxKeys: 6,
-    }),
+    fc.dictionary(
+      fc.oneof(fc.string(), fc.constantFrom(...DEFAULT_REDACT_KEYS, '__proto__', 'constructor', '$set', 'a.b', 'Password', 'X-API-KEY')),
+      tie('value'),
+      {
+        maxKeys: 6,
+      },
+    ),
   ),
 }));
 
 /** A secret value planted under a secret key somewhere in a random structure. */
 const SECRET = 'SECRET-VALUE-7f3a';
 const withSecret = fc
-  .tuple(fc.constantFrom(...DEFAULT_REDACT_KEYS, 'PASSWORD', 'userPassword', 'x-api-key', 'Credit-Card', 'refreshToken'), anyValue.value, fc.array(fc.constantFrom('a', 'items', '0'), { maxLength: 6 }))
+  .tuple(
+    fc.constantFrom(...DEFAULT_REDACT_KEYS, 'PASSWORD', 'userPassword', 'x-api-key', 'Credit-Card', 'refreshToken'),
+    anyValue.value,
+    fc.array(fc.constantFrom('a', 'items', '0'), { maxLength: 6 }),
+  )
   .map(([key, filler, path]) => {
     let value: unknown = { [key]: SECRET, other: filler };
     for (const segment of path.reverse()) value = segment === '0' ? [value] : { [segment]: value };
@@ -224,7 +253,7 @@ describe('Sanitizer properties', () => {
           expect(key.startsWith('$')).toBe(false);
           expect(key.includes('.')).toBe(false);
         }
-        const back = unescapeKeys(stored) as Record<string, Record<string, number>>;
+        const back = unescapeKeys<Record<string, Record<string, number>>>(stored);
         expect(Object.keys(back).sort()).toEqual(Object.keys(nonSecret).sort());
       }),
       { numRuns: 2000 },

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { type Db, MongoClient } from 'mongodb';
+import { type Db, type IndexDescriptionInfo, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ActionLogConfigError, type ActionLogger, createActionLogger, MongoStore } from 'actionlog';
+import {
+  type ActionLogDocument,
+  ActionLogConfigError,
+  type ActionLogger,
+  createActionLogger,
+  type ModelLogDocument,
+  MongoStore,
+  type RequestDocument,
+} from 'actionlog';
 import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange } from '../../../examples/shared/orders.js';
 import { freshDatabaseName, mongoUri } from '../../support/mongo-db.js';
@@ -29,14 +37,19 @@ describeStore('MongoStore', async () => ({ store: new MongoStore({ db: freshDb()
 const change = (id: string, extra: Partial<ModelChange> = {}): ModelChange =>
   orderChange(id, Object.assign({ old_object: { _id: id, status: 'new' }, new_object: { _id: id, status: 'paid' } }, extra));
 
+/** The collections MongoStore writes, read back raw. */
+const requests = (db: Db) => db.collection<RequestDocument>('requests');
+const actionLogs = (db: Db) => db.collection<ActionLogDocument>('action_logs');
+const modelLogs = (db: Db) => db.collection<ModelLogDocument>('model_logs');
+
 function loggerOn(db: Db, options: Partial<Parameters<typeof createActionLogger>[0]> = {}): ActionLogger {
   return createActionLogger({ store: new MongoStore({ db }), flushIntervalMs: 0, retryDelayMs: 5, maxRetryDelayMs: 20, ...options });
 }
 
 describe('MongoStore', () => {
   it('refuses bad options with a typed error naming them', () => {
-    expect(() => new MongoStore({} as never)).toThrow(ActionLogConfigError);
-    expect(() => new MongoStore({ db: freshDb(), client } as never)).toThrow(/db/);
+    expect(() => new MongoStore({})).toThrow(ActionLogConfigError);
+    expect(() => new MongoStore({ db: freshDb(), client })).toThrow(/db/);
     expect(() => new MongoStore({ db: freshDb(), collections: { requests: '' } })).toThrow(/collections\.requests/);
     expect(() => new MongoStore({ db: freshDb(), colour: 1 } as never)).toThrow(/colour/);
   });
@@ -56,9 +69,14 @@ describe('MongoStore', () => {
     await store.init({ actionLogs: true, modelLogs: true, retention: true });
     await store.init({ actionLogs: true, modelLogs: true, retention: true });
     const keys = async (name: string) =>
-      (await db.collection(name).listIndexes().toArray())
+      ((await db.collection(name).listIndexes().toArray()) as IndexDescriptionInfo[])
         .filter((i) => i.name !== '_id_')
-        .map((i) => ({ key: i.key, ...(i.unique ? { unique: true } : {}), ...(i.sparse ? { sparse: true } : {}), ...(i.expireAfterSeconds !== undefined ? { ttl: i.expireAfterSeconds } : {}) }));
+        .map((i) => ({
+          key: i.key,
+          ...(i.unique ? { unique: true } : {}),
+          ...(i.sparse ? { sparse: true } : {}),
+          ...(i.expireAfterSeconds !== undefined ? { ttl: i.expireAfterSeconds } : {}),
+        }));
     expect(await keys('requests')).toEqual([
       { key: { request_uuid: 1 }, unique: true },
       { key: { timestamp: -1 } },
@@ -93,10 +111,10 @@ describe('MongoStore', () => {
       logger.record({ action: 'export' });
     });
     await logger.close();
-    const doc = await db.collection('requests').findOne({});
-    expect(doc!.expires_at.getTime() - doc!.timestamp.getTime()).toBe(30 * 24 * 3600 * 1000);
-    const action = await db.collection('action_logs').findOne({});
-    expect(action!.expires_at.getTime() - action!.emitted_at.getTime()).toBe(30 * 24 * 3600 * 1000);
+    const doc = await requests(db).findOne({});
+    expect(doc!.expires_at!.getTime() - doc!.timestamp.getTime()).toBe(30 * 24 * 3600 * 1000);
+    const action = await actionLogs(db).findOne({});
+    expect(action!.expires_at!.getTime() - action!.emitted_at.getTime()).toBe(30 * 24 * 3600 * 1000);
   });
 
   it('stores $ and dotted keys escaped in BSON and reads them back as sent', async () => {
@@ -105,8 +123,8 @@ describe('MongoStore', () => {
     const filter = { $or: [{ 'customer.name': 'Ada' }, { total: { $gt: 10 } }] };
     logger.recordModelChange(change('1', { new_object: { _id: '1', rules: filter, 'a.b': { $in: [1] } } }));
     await logger.flush();
-    const raw = await db.collection('requests').findOne({});
-    expect(raw!.details.model_logs[0].model_details.new_object).toEqual({
+    const raw = await requests(db).findOne({});
+    expect(raw!.details.model_logs[0]!.model_details.new_object).toEqual({
       _id: '1',
       rules: { '%24or': [{ 'customer%2Ename': 'Ada' }, { total: { '%24gt': 10 } }] },
       'a%2Eb': { '%24in': [1] },
@@ -124,10 +142,10 @@ describe('MongoStore', () => {
       for (let i = 0; i < 25; i++) logger.recordModelChange(change(String(i)));
     });
     await logger.close();
-    const doc = await db.collection('requests').findOne({ request_uuid: 'big' });
+    const doc = await requests(db).findOne({ request_uuid: 'big' });
     expect(doc!.details.model_logs).toHaveLength(10);
     expect(doc!.details.model_logs_spilled).toBe(15);
-    const spilled = await db.collection('model_logs').find({ request_uuid: 'big' }).toArray();
+    const spilled = await modelLogs(db).find({ request_uuid: 'big' }).toArray();
     expect(spilled.map((m) => m.model_id)).toEqual(Array.from({ length: 15 }, (_, i) => String(i + 10)));
   });
 
@@ -136,14 +154,15 @@ describe('MongoStore', () => {
     const logger = loggerOn(db);
     const big = 'x'.repeat(8000);
     await logger.run({ requestUuid: 'huge' }, async () => {
-      for (let i = 0; i < 900; i++) logger.recordModelChange(change(String(i), { old_object: { big, n: i }, new_object: { big, n: i + 1 } }));
+      for (let i = 0; i < 900; i++)
+        logger.recordModelChange(change(String(i), { old_object: { big, n: i }, new_object: { big, n: i + 1 } }));
     });
     await logger.close();
     expect(logger.stats()).toMatchObject({ stored: 1, dropped: 0 });
-    const doc = await db.collection('requests').findOne({ request_uuid: 'huge' });
-    const kept = doc!.details.model_logs.length as number;
+    const doc = await requests(db).findOne({ request_uuid: 'huge' });
+    const kept = doc!.details.model_logs.length;
     expect(kept).toBeLessThan(900);
-    expect(kept + doc!.details.model_logs_spilled).toBe(900);
+    expect(kept + doc!.details.model_logs_spilled!).toBe(900);
     expect(await db.collection('model_logs').countDocuments({ request_uuid: 'huge' })).toBe(900 - kept);
   });
 
@@ -153,7 +172,7 @@ describe('MongoStore', () => {
     await store.init({ actionLogs: true, modelLogs: false, retention: false });
     await store.write({ requests: [requestDoc('same-id')], actionLogs: [], modelLogs: [], activities: [] });
     await store.write({ requests: [requestDoc('same-id', 5, { module: 'again' })], actionLogs: [], modelLogs: [], activities: [] });
-    const docs = await db.collection('requests').find({}).sort({ timestamp: 1 }).toArray();
+    const docs = await requests(db).find({}).sort({ timestamp: 1 }).toArray();
     expect(docs.map((d) => [d.request_uuid.startsWith('same-id'), d.module])).toEqual([
       [true, 'orders'],
       [true, 'again'],
@@ -171,7 +190,9 @@ describe('MongoStore under a connection that drops mid-write', () => {
     proxy = FaultProxy.fromUri(mongoUri());
     const address = await proxy.start();
     // Straight to the proxy, without the driver's own write retry: actionlog's writer must cope alone.
-    proxied = await MongoClient.connect(`mongodb://${address}/?directConnection=true&retryWrites=false`, { serverSelectionTimeoutMS: 10_000 });
+    proxied = await MongoClient.connect(`mongodb://${address}/?directConnection=true&retryWrites=false`, {
+      serverSelectionTimeoutMS: 10_000,
+    });
     db = proxied.db(freshDatabaseName());
     databases.push(client.db(db.databaseName));
   });
@@ -201,7 +222,11 @@ describe('MongoStore under a connection that drops mid-write', () => {
     await recordRequests(logger, prefix, 120);
     await logger.flush();
     await dropped;
-    const uuids = (await db.collection('requests').find({ request_uuid: { $regex: `^${prefix}-` } }).toArray()).map((d) => d.request_uuid);
+    const uuids = (
+      await requests(db)
+        .find({ request_uuid: { $regex: `^${prefix}-` } })
+        .toArray()
+    ).map((d) => d.request_uuid);
     expect(uuids).toHaveLength(120);
     expect(new Set(uuids).size).toBe(120);
     expect(await db.collection('action_logs').countDocuments({ request_uuid: { $regex: `^${prefix}-` } })).toBe(120);
@@ -222,8 +247,8 @@ describe('MongoStore under a connection that drops mid-write', () => {
     logger.recordModelChange(change('b'), ctx);
     await logger.flush();
     await dropped;
-    const doc = await db.collection('requests').findOne({ request_uuid: 'late-once' });
-    expect(doc!.details.model_logs.map((m: { model_id: string }) => m.model_id)).toEqual(['a', 'b']);
+    const doc = await requests(db).findOne({ request_uuid: 'late-once' });
+    expect(doc!.details.model_logs.map((m) => m.model_id)).toEqual(['a', 'b']);
     await logger.close();
   });
 });

@@ -23,7 +23,11 @@ for (const kind of SQL_KINDS) {
 
   describe(`SqlStore on ${kind}`, () => {
     it('creates its tables and indexes with the migration, and drops them on revert', async () => {
-      const migrated = await openDatabase(kind, { entities: actionLogEntities(kind), migrations: [ActionLogMigration], synchronize: false });
+      const migrated = await openDatabase(kind, {
+        entities: actionLogEntities(kind),
+        migrations: [ActionLogMigration],
+        synchronize: false,
+      });
       opened.push(migrated);
       await migrated.dataSource.runMigrations();
       const runner = migrated.dataSource.createQueryRunner();
@@ -47,8 +51,10 @@ for (const kind of SQL_KINDS) {
       // The entities match the migrated schema: nothing left to synchronize.
       expect((await migrated.dataSource.driver.createSchemaBuilder().log()).upQueries.map((q) => q.query)).toEqual([]);
       if (kind === 'postgres') {
-        const [gin] = await migrated.dataSource.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'requests_model_logs'`);
-        expect(gin.indexdef).toMatch(/USING gin \(+details -> 'model_logs'::text\)+ jsonb_path_ops\)/);
+        const [gin] = await migrated.dataSource.query<Array<{ indexdef: string }>>(
+          `SELECT indexdef FROM pg_indexes WHERE indexname = 'requests_model_logs'`,
+        );
+        expect(gin!.indexdef).toMatch(/USING gin \(+details -> 'model_logs'::text\)+ jsonb_path_ops\)/);
       }
       await migrated.dataSource.undoLastMigration();
       expect(await runner.hasTable('requests')).toBe(false);
@@ -93,7 +99,16 @@ for (const kind of SQL_KINDS) {
       const store = new SqlStore({ dataSource: local.dataSource });
       const logger = createActionLogger({ store, flushIntervalMs: 0 });
       const at = new Date('2026-05-06T07:08:09.010Z');
-      logger.recordModelChange({ action: 'Updated', model: 'x', model_class_name: 'X', model_namespace: 'db.x', model_id: '1', old_object: { at }, new_object: { at: new Date(0) }, timestamp: at });
+      logger.recordModelChange({
+        action: 'Updated',
+        model: 'x',
+        model_class_name: 'X',
+        model_namespace: 'db.x',
+        model_id: '1',
+        old_object: { at },
+        new_object: { at: new Date(0) },
+        timestamp: at,
+      });
       await logger.close();
       const [doc] = await store.findRequests();
       expect(doc!.timestamp).toBeInstanceOf(Date);

@@ -12,7 +12,18 @@ import {
   noSuchTransaction,
   notImplemented,
 } from './errors.js';
-import { Collection, type CollectionView, Database, DirectView, getPath, idOf, type IndexSpec, keyOf, now, TransactionView } from './storage.js';
+import {
+  Collection,
+  type CollectionView,
+  Database,
+  DirectView,
+  getPath,
+  idOf,
+  type IndexSpec,
+  keyOf,
+  now,
+  TransactionView,
+} from './storage.js';
 import { applyUpdate, assertSupportedStatement, upsertDocument } from './update.js';
 import { copyDocument } from 'actionlog/adapter-kit';
 
@@ -64,6 +75,21 @@ interface Ctx {
 }
 
 type Handler = (cmd: Document, ctx: Ctx) => Document;
+
+/** One statement of an `update` command. */
+interface UpdateStatement extends Document {
+  q?: Document;
+  u: Document | Document[];
+  upsert?: boolean;
+  multi?: boolean;
+  arrayFilters?: Document[];
+}
+
+/** One statement of a `delete` command. */
+interface DeleteStatement extends Document {
+  q?: Document;
+  limit?: number;
+}
 
 const RETRYABLE_WRITES = new Set(['insert', 'update', 'delete', 'findAndModify']);
 
@@ -119,7 +145,8 @@ export class WireState {
     if (body.autocommit !== false) return undefined;
     const txnNumber = Number(body.txnNumber);
     if (body.startTransaction === true) {
-      if (txnNumber < session.txnNumber) throw new CommandError(225, 'TransactionTooOld', `txnNumber ${txnNumber} is older than ${session.txnNumber}`);
+      if (txnNumber < session.txnNumber)
+        throw new CommandError(225, 'TransactionTooOld', `txnNumber ${txnNumber} is older than ${session.txnNumber}`);
       session.txnNumber = txnNumber;
       session.txn = { txnNumber, state: 'active', snapshot: now(), views: new Map() };
       return session.txn;
@@ -205,7 +232,7 @@ export class WireState {
     insert: (cmd, ctx) => {
       allow(cmd, ['documents', 'ordered', 'bypassDocumentValidation']);
       const view = this.view(ctx, String(cmd.insert))!;
-      const docs = (cmd.documents as Document[]) ?? [];
+      const docs = (cmd.documents as Document[] | undefined) ?? [];
       const ordered = cmd.ordered !== false;
       const writeErrors: Document[] = [];
       let n = 0;
@@ -230,7 +257,7 @@ export class WireState {
       const upserted: Document[] = [];
       let n = 0;
       let nModified = 0;
-      for (const [index, statement] of (cmd.updates as Document[]).entries()) {
+      for (const [index, statement] of (cmd.updates as UpdateStatement[]).entries()) {
         try {
           assertSupportedStatement(statement, ['q', 'u', 'upsert', 'multi', 'arrayFilters', 'hint']);
           const matches = match(view, statement.q ?? {});
@@ -238,7 +265,7 @@ export class WireState {
           if (targets.length === 0 && statement.upsert) {
             const doc = upsertDocument(statement.q ?? {}, statement.u, statement.arrayFilters);
             view.insert(doc);
-            upserted.push({ index, _id: doc._id });
+            upserted.push({ index, _id: doc._id as unknown });
             n++;
             continue;
           }
@@ -270,7 +297,7 @@ export class WireState {
       const ordered = cmd.ordered !== false;
       const writeErrors: Document[] = [];
       let n = 0;
-      for (const [index, statement] of (cmd.deletes as Document[]).entries()) {
+      for (const [index, statement] of (cmd.deletes as DeleteStatement[]).entries()) {
         try {
           assertSupportedStatement(statement, ['q', 'limit', 'hint']);
           const matches = match(view, statement.q ?? {});
@@ -287,16 +314,38 @@ export class WireState {
     },
 
     find: (cmd, ctx) => {
-      allow(cmd, ['filter', 'sort', 'projection', 'skip', 'limit', 'batchSize', 'singleBatch', 'hint', 'noCursorTimeout', 'allowDiskUse', 'let']);
+      allow(cmd, [
+        'filter',
+        'sort',
+        'projection',
+        'skip',
+        'limit',
+        'batchSize',
+        'singleBatch',
+        'hint',
+        'noCursorTimeout',
+        'allowDiskUse',
+        'let',
+      ]);
       if (cmd.let) throw notImplemented("find's let");
       const view = this.view(ctx, String(cmd.find), false);
       const ns = `${ctx.db}.${cmd.find}`;
       if (!view) return this.openCursor(ns, [], undefined, true);
-      let docs = select(view, cmd.filter ?? {}, cmd.sort, cmd.projection);
+      let docs = select(
+        view,
+        (cmd.filter as Document | undefined) ?? {},
+        cmd.sort as Document | undefined,
+        cmd.projection as Document | undefined,
+      );
       if (cmd.skip) docs = docs.slice(Number(cmd.skip));
       const limit = cmd.limit === undefined ? 0 : Number(cmd.limit);
       if (limit !== 0) docs = docs.slice(0, Math.abs(limit));
-      return this.openCursor(ns, docs, cmd.batchSize === undefined ? undefined : Number(cmd.batchSize), cmd.singleBatch === true || limit < 0);
+      return this.openCursor(
+        ns,
+        docs,
+        cmd.batchSize === undefined ? undefined : Number(cmd.batchSize),
+        cmd.singleBatch === true || limit < 0,
+      );
     },
 
     getMore: (cmd) => {
@@ -323,25 +372,43 @@ export class WireState {
     },
 
     findAndModify: (cmd, ctx) => {
-      allow(cmd, ['query', 'sort', 'remove', 'update', 'new', 'fields', 'upsert', 'arrayFilters', 'bypassDocumentValidation', 'hint', 'let']);
+      allow(cmd, [
+        'query',
+        'sort',
+        'remove',
+        'update',
+        'new',
+        'fields',
+        'upsert',
+        'arrayFilters',
+        'bypassDocumentValidation',
+        'hint',
+        'let',
+      ]);
       if (cmd.let) throw notImplemented("findAndModify's let");
       const view = this.view(ctx, String(cmd.findAndModify))!;
-      const query = (cmd.query as Document) ?? {};
-      const [doc] = select(view, query, cmd.sort, undefined);
+      const query = (cmd.query as Document | undefined) ?? {};
+      const update = cmd.update as Document | Document[] | undefined;
+      const arrayFilters = cmd.arrayFilters as Document[] | undefined;
+      const [doc] = select(view, query, cmd.sort as Document | undefined, undefined);
       const project = (d: Document | null) => (d && cmd.fields ? project1(d, cmd.fields as Document) : d);
       if (cmd.remove) {
-        if (cmd.update !== undefined || cmd.new) throw failedToParse('remove cannot be combined with update or new');
+        if (update !== undefined || cmd.new) throw failedToParse('remove cannot be combined with update or new');
         if (doc) view.remove(idOf(doc));
         return { lastErrorObject: { n: doc ? 1 : 0 }, value: project(doc ?? null), ok: 1 };
       }
-      if (cmd.update === undefined) throw failedToParse('Either an update or remove=true must be specified');
+      if (update === undefined) throw failedToParse('Either an update or remove=true must be specified');
       if (!doc) {
         if (!cmd.upsert) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
-        const inserted = upsertDocument(query, cmd.update, cmd.arrayFilters);
+        const inserted = upsertDocument(query, update, arrayFilters);
         view.insert(inserted);
-        return { lastErrorObject: { n: 1, updatedExisting: false, upserted: inserted._id }, value: cmd.new ? project(inserted) : null, ok: 1 };
+        return {
+          lastErrorObject: { n: 1, updatedExisting: false, upserted: inserted._id as unknown },
+          value: cmd.new ? project(inserted) : null,
+          ok: 1,
+        };
       }
-      const next = applyUpdate(doc, cmd.update, { arrayFilters: cmd.arrayFilters, condition: query, inserting: false });
+      const next = applyUpdate(doc, update, { arrayFilters, condition: query, inserting: false });
       if (!sameDocument(doc, next)) view.replace(idOf(doc), next);
       return { lastErrorObject: { n: 1, updatedExisting: true }, value: project(cmd.new ? next : doc), ok: 1 };
     },
@@ -353,7 +420,11 @@ export class WireState {
       const pipeline = cmd.pipeline as Document[];
       for (const stage of pipeline) {
         const stageName = Object.keys(stage)[0] ?? '';
-        if (['$out', '$merge', '$changeStream', '$collStats', '$indexStats', '$currentOp', '$geoNear', '$search', '$listSessions'].includes(stageName)) {
+        if (
+          ['$out', '$merge', '$changeStream', '$collStats', '$indexStats', '$currentOp', '$geoNear', '$search', '$listSessions'].includes(
+            stageName,
+          )
+        ) {
           throw notImplemented(`the ${stageName} stage`);
         }
       }
@@ -363,18 +434,18 @@ export class WireState {
       });
       let docs: Document[];
       try {
-        docs = (aggregator.run(source) as Document[]).map(copyDocument);
+        docs = aggregator.run<Document>(source).map(copyDocument);
       } catch (error) {
         throw badValue(`aggregation failed: ${(error as Error).message}`);
       }
-      const batchSize = (cmd.cursor as Document | undefined)?.batchSize;
+      const batchSize: unknown = (cmd.cursor as Document | undefined)?.batchSize;
       return this.openCursor(`${ctx.db}.${cmd.aggregate}`, docs, batchSize === undefined ? undefined : Number(batchSize), false);
     },
 
     count: (cmd, ctx) => {
       allow(cmd, ['query', 'limit', 'skip', 'hint']);
       const view = this.view(ctx, String(cmd.count), false);
-      let n = view ? match(view, cmd.query ?? {}).length : 0;
+      let n = view ? match(view, (cmd.query as Document | undefined) ?? {}).length : 0;
       if (cmd.skip) n = Math.max(0, n - Number(cmd.skip));
       if (cmd.limit) n = Math.min(n, Math.abs(Number(cmd.limit)));
       return { n, ok: 1 };
@@ -384,7 +455,7 @@ export class WireState {
       allow(cmd, ['key', 'query', 'hint']);
       const view = this.view(ctx, String(cmd.distinct), false);
       const seen = new Map<string, unknown>();
-      for (const doc of view ? match(view, cmd.query ?? {}) : []) {
+      for (const doc of view ? match(view, (cmd.query as Document | undefined) ?? {}) : []) {
         const value = getPath(doc, String(cmd.key));
         for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) seen.set(keyOf(v), v);
       }
@@ -418,7 +489,9 @@ export class WireState {
       const db = this.database(ctx.db);
       const infos = [...db.collections.values()].map((c) => {
         const name = c.ns.slice(ctx.db.length + 1);
-        return cmd.nameOnly ? { name, type: 'collection' } : { name, type: 'collection', options: {}, info: { readOnly: false }, idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } };
+        return cmd.nameOnly
+          ? { name, type: 'collection' }
+          : { name, type: 'collection', options: {}, info: { readOnly: false }, idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } };
       });
       const filtered = cmd.filter ? infos.filter((i) => new Query(cmd.filter as Document).test(i)) : infos;
       return this.openCursor(`${ctx.db}.$cmd.listCollections`, filtered, undefined, false);
@@ -432,7 +505,12 @@ export class WireState {
       const collection = db.collection(name)!;
       const before = collection.indexes.length;
       for (const raw of cmd.indexes as Document[]) collection.createIndex(indexSpec(raw));
-      const reply: Document = { numIndexesBefore: before, numIndexesAfter: collection.indexes.length, createdCollectionAutomatically: created, ok: 1 };
+      const reply: Document = {
+        numIndexesBefore: before,
+        numIndexesAfter: collection.indexes.length,
+        createdCollectionAutomatically: created,
+        ok: 1,
+      };
       if (before === collection.indexes.length) reply.note = 'all indexes already exist';
       return reply;
     },
@@ -441,7 +519,12 @@ export class WireState {
       allow(cmd, ['cursor']);
       const collection = this.database(ctx.db).collection(String(cmd.listIndexes), false);
       if (!collection) throw new CommandError(26, 'NamespaceNotFound', `ns does not exist: ${ctx.db}.${cmd.listIndexes}`);
-      return this.openCursor(`${ctx.db}.$cmd.listIndexes.${cmd.listIndexes}`, collection.indexes.map((i) => ({ ...i })), undefined, false);
+      return this.openCursor(
+        `${ctx.db}.$cmd.listIndexes.${cmd.listIndexes}`,
+        collection.indexes.map((i) => ({ ...i })),
+        undefined,
+        false,
+      );
     },
 
     dropIndexes: (cmd, ctx) => {
@@ -495,7 +578,14 @@ export class WireState {
 
   private buildInfo(cmd: Document): Document {
     allow(cmd, []);
-    return { version: '7.0.0', versionArray: [7, 0, 0, 0], gitVersion: 'actionlog-test-server', bits: 64, maxBsonObjectSize: 16 * 1024 * 1024, ok: 1 };
+    return {
+      version: '7.0.0',
+      versionArray: [7, 0, 0, 0],
+      gitVersion: 'actionlog-test-server',
+      bits: 64,
+      maxBsonObjectSize: 16 * 1024 * 1024,
+      ok: 1,
+    };
   }
 }
 
@@ -540,12 +630,17 @@ function match(view: CollectionView, filter: Document): Document[] {
 }
 
 function isOperatorObject(value: unknown): boolean {
-  return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype && Object.keys(value).some((k) => k.startsWith('$'));
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) === Object.prototype &&
+    Object.keys(value).some((k) => k.startsWith('$'))
+  );
 }
 
 function select(view: CollectionView, filter: Document, sort: Document | undefined, projection: Document | undefined): Document[] {
   let docs = match(view, filter);
-  if (sort && Object.keys(sort).length > 0) docs = mingoFind(docs, {}).sort(sort as never).all() as Document[];
+  if (sort && Object.keys(sort).length > 0) docs = mingoFind(docs, {}).sort(sort).all();
   return projection && Object.keys(projection).length > 0 ? docs.map((d) => project1(d, projection)) : docs;
 }
 

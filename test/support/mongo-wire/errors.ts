@@ -16,7 +16,8 @@ export class CommandError extends Error {
   }
 }
 
-export const notImplemented = (what: string) => new CommandError(238, 'NotImplemented', `${what} is not implemented by the actionlog test server`);
+export const notImplemented = (what: string) =>
+  new CommandError(238, 'NotImplemented', `${what} is not implemented by the actionlog test server`);
 export const commandNotFound = (name: string) => new CommandError(59, 'CommandNotFound', `no such command: '${name}'`);
 export const badValue = (message: string) => new CommandError(2, 'BadValue', message);
 export const failedToParse = (message: string) => new CommandError(9, 'FailedToParse', message);

@@ -1,4 +1,4 @@
-import mongoose, { type Connection, Schema } from 'mongoose';
+import { type Connection, Schema } from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useMongooseConnection } from '../mongo-db.js';
 
@@ -8,6 +8,7 @@ const connect = useMongooseConnection();
 
 const orderSchema = new Schema(
   {
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- Mongoose types its schema options as a class but takes them as a plain object
     customer: { type: String, required: true },
     total: Number,
     items: [{ sku: String, qty: Number }],
@@ -35,7 +36,10 @@ describe('Mongoose 9 on the test MongoDB', () => {
     await Order.insertMany([{ customer: 'Bo' }, { customer: 'Cy' }]);
     expect(await Order.countDocuments()).toBe(3);
     await Order.updateMany({ customer: { $in: ['Bo', 'Cy'] } }, { $set: { total: 1 } });
-    await Order.bulkWrite([{ updateOne: { filter: { customer: 'Bo' }, update: { $set: { total: 2 } } } }, { deleteOne: { filter: { customer: 'Cy' } } }]);
+    await Order.bulkWrite([
+      { updateOne: { filter: { customer: 'Bo' }, update: { $set: { total: 2 } } } },
+      { deleteOne: { filter: { customer: 'Cy' } } },
+    ]);
     expect((await Order.find().sort({ customer: 1 }).lean()).map((o) => [o.customer, o.total])).toEqual([
       ['Ada', 20],
       ['Bo', 2],
@@ -47,7 +51,10 @@ describe('Mongoose 9 on the test MongoDB', () => {
   it('commits a transaction and aborts another', async () => {
     const Account = conn.model('Account', new Schema({ name: String, balance: Number }));
     await Account.createCollection().catch(() => {});
-    const [a, b] = await Account.create([{ name: 'a', balance: 10 }, { name: 'b', balance: 0 }]);
+    const [a, b] = await Account.create([
+      { name: 'a', balance: 10 },
+      { name: 'b', balance: 0 },
+    ]);
     await conn.transaction(async (session) => {
       await Account.updateOne({ _id: a!._id }, { $inc: { balance: -4 } }, { session });
       await Account.updateOne({ _id: b!._id }, { $inc: { balance: 4 } }, { session });

@@ -18,7 +18,9 @@ export class MongoWireServer {
   readonly received: string[] = [];
 
   async start(port = 0): Promise<string> {
-    this.server = createServer((socket) => this.accept(socket));
+    this.server = createServer((socket) => {
+      this.accept(socket);
+    });
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     return this.uri;
   }
@@ -34,7 +36,13 @@ export class MongoWireServer {
 
   async stop(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => {
+      if (this.server)
+        this.server.close(() => {
+          resolve();
+        });
+      else resolve();
+    });
   }
 
   private accept(socket: Socket): void {

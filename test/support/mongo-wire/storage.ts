@@ -92,14 +92,18 @@ export class Collection {
   createIndex(spec: IndexSpec): boolean {
     const sameName = this.indexes.find((i) => i.name === spec.name);
     const sameKey = this.indexes.find((i) => keyOf(i.key) === keyOf(spec.key));
-    const options = (i: IndexSpec) => keyOf({ u: !!i.unique, s: !!i.sparse, e: i.expireAfterSeconds ?? null, p: i.partialFilterExpression ?? null });
+    const options = (i: IndexSpec) =>
+      keyOf({ u: !!i.unique, s: !!i.sparse, e: i.expireAfterSeconds ?? null, p: i.partialFilterExpression ?? null });
     if (sameName) {
-      if (keyOf(sameName.key) !== keyOf(spec.key)) throw indexKeySpecsConflict(`An existing index has the same name as the requested index: ${spec.name}`);
-      if (options(sameName) !== options(spec)) throw indexOptionsConflict(`An existing index has the same name as the requested index but different options: ${spec.name}`);
+      if (keyOf(sameName.key) !== keyOf(spec.key))
+        throw indexKeySpecsConflict(`An existing index has the same name as the requested index: ${spec.name}`);
+      if (options(sameName) !== options(spec))
+        throw indexOptionsConflict(`An existing index has the same name as the requested index but different options: ${spec.name}`);
       return false;
     }
     if (sameKey) {
-      if (options(sameKey) !== options(spec)) throw indexOptionsConflict(`An equivalent index already exists with a different name and options: ${sameKey.name}`);
+      if (options(sameKey) !== options(spec))
+        throw indexOptionsConflict(`An equivalent index already exists with a different name and options: ${sameKey.name}`);
       return false;
     }
     if (spec.unique) {
@@ -150,7 +154,7 @@ export interface CollectionView {
 /** MongoDB stores `_id` first, and makes one when the document has none. */
 function withIdFirst(doc: Document): Document {
   const { _id, ...rest } = doc;
-  return { _id: _id ?? new ObjectId(), ...rest };
+  return { _id: (_id as unknown) ?? new ObjectId(), ...rest };
 }
 
 export function idOf(doc: Document): string {

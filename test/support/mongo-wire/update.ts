@@ -33,26 +33,32 @@ function isOperatorUpdate(u: Document): boolean {
  * The document after applying `u` (operators, a replacement, or a pipeline) to `doc`. `condition` resolves the
  * positional `$` operator; `inserting` applies `$setOnInsert`. The input document is never changed.
  */
-export function applyUpdate(doc: Document, u: Document | Document[], options: { arrayFilters?: Document[]; condition?: Document; inserting: boolean }): Document {
+export function applyUpdate(
+  doc: Document,
+  u: Document | Document[],
+  options: { arrayFilters?: Document[]; condition?: Document; inserting: boolean },
+): Document {
   let next: Document;
   if (Array.isArray(u)) {
-    for (const stage of u) {
+    for (const stage of u as Document[]) {
       const name = Object.keys(stage)[0] ?? '';
-      if (!['$addFields', '$set', '$project', '$unset', '$replaceRoot', '$replaceWith'].includes(name)) throw badValue(`${name} is not allowed in an update pipeline`);
+      if (!['$addFields', '$set', '$project', '$unset', '$replaceRoot', '$replaceWith'].includes(name))
+        throw badValue(`${name} is not allowed in an update pipeline`);
     }
     const docs = [copyDocument(doc)];
     updateOne(docs, {}, u as never);
     next = docs[0]!;
   } else if (isOperatorUpdate(u)) {
-    const ops: Document = {};
-    for (const [op, args] of Object.entries(u)) {
+    const ops: Record<string, Document> = {};
+    for (const [op, args] of Object.entries(u) as Array<[string, unknown]>) {
       if (!UPDATE_OPERATORS.has(op)) throw new CommandError(9, 'FailedToParse', `Unknown modifier: ${op}`);
-      assertKeepsId(op, args as Document, doc, options.inserting);
+      assertKeepsId(op, args, doc, options.inserting);
+      const fields = args as Document;
       if (op === '$setOnInsert') {
-        if (options.inserting) ops.$set = { ...(ops.$set ?? {}), ...args };
+        if (options.inserting) ops.$set = { ...(ops.$set ?? {}), ...fields };
         continue;
       }
-      ops[op] = op === '$set' && ops.$set ? { ...ops.$set, ...args } : args;
+      ops[op] = op === '$set' && ops.$set ? { ...ops.$set, ...fields } : fields;
     }
     const docs = [copyDocument(doc)];
     if (Object.keys(ops).length > 0) {
@@ -70,7 +76,7 @@ export function applyUpdate(doc: Document, u: Document | Document[], options: { 
         throw immutableField("After applying the update, the (immutable) field '_id' was found to have been altered");
       }
       // MongoDB keeps _id first.
-      next = { _id: doc._id, ...next };
+      next = { _id: doc._id as unknown, ...next };
     }
   }
   if (doc._id !== undefined && keyOf(next._id) !== keyOf(doc._id)) {
@@ -80,10 +86,11 @@ export function applyUpdate(doc: Document, u: Document | Document[], options: { 
 }
 
 /** `_id` may only be set to what it already is (or on insert). */
-function assertKeepsId(op: string, args: Document, doc: Document, inserting: boolean): void {
-  for (const path of Object.keys(args ?? {})) {
+function assertKeepsId(op: string, args: unknown, doc: Document, inserting: boolean): void {
+  const fields = (args ?? {}) as Document;
+  for (const path of Object.keys(fields)) {
     if (path !== '_id' && !path.startsWith('_id.')) continue;
-    const unchanged = op === '$set' && path === '_id' && (inserting || keyOf(args[path]) === keyOf(doc._id));
+    const unchanged = op === '$set' && path === '_id' && (inserting || keyOf(fields[path]) === keyOf(doc._id));
     if (!unchanged) throw immutableField("Performing an update on the path '_id' would modify the immutable field '_id'");
   }
 }
@@ -127,8 +134,8 @@ export function upsertDocument(query: Document, u: Document | Document[], arrayF
   if (!Array.isArray(u) && !isOperatorUpdate(u)) {
     doc = { ...copyDocument(u) };
     if (base._id !== undefined) {
-      if (doc._id !== undefined && keyOf(doc._id) !== keyOf(base._id)) throw immutableField("The _id field cannot be changed");
-      doc._id = base._id;
+      if (doc._id !== undefined && keyOf(doc._id) !== keyOf(base._id)) throw immutableField('The _id field cannot be changed');
+      doc._id = base._id as unknown;
     }
   } else {
     doc = applyUpdate(base, u, { arrayFilters, inserting: true });

@@ -1,4 +1,4 @@
-import { type Db, MongoClient, MongoServerError, ObjectId } from 'mongodb';
+import { type Db, type IndexDescriptionInfo, MongoClient, MongoServerError, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mongoKind, useMongoDatabase } from '../mongo-db.js';
 
@@ -45,13 +45,32 @@ describe('MongoDB as the tests use it', () => {
     const cursor = c.find({}).batchSize(10);
     expect((await cursor.next())!.i).toBe(0);
     await cursor.close();
-    expect(await c.find({ i: { $gte: 100, $lt: 200 } }).sort({ i: -1 }).skip(5).limit(3).project({ _id: 0 }).toArray()).toEqual([{ i: 194 }, { i: 193 }, { i: 192 }]);
+    expect(
+      await c
+        .find({ i: { $gte: 100, $lt: 200 } })
+        .sort({ i: -1 })
+        .skip(5)
+        .limit(3)
+        .project({ _id: 0 })
+        .toArray(),
+    ).toEqual([{ i: 194 }, { i: 193 }, { i: 192 }]);
   });
 
   it('applies update operators, positional and filtered updates, and counts matched and modified', async () => {
     const c = db.collection<{ name: string; n: number; tags: string[]; items: Array<{ sku: string; q: number }> }>('updates');
-    const { insertedId } = await c.insertOne({ name: 'a', n: 1, tags: ['x'], items: [{ sku: 's1', q: 1 }, { sku: 's2', q: 5 }] });
-    const r = await c.updateOne({ _id: insertedId }, { $set: { name: 'b' }, $inc: { n: 2 }, $push: { tags: 'y' }, $unset: { missing: '' } });
+    const { insertedId } = await c.insertOne({
+      name: 'a',
+      n: 1,
+      tags: ['x'],
+      items: [
+        { sku: 's1', q: 1 },
+        { sku: 's2', q: 5 },
+      ],
+    });
+    const r = await c.updateOne(
+      { _id: insertedId },
+      { $set: { name: 'b' }, $inc: { n: 2 }, $push: { tags: 'y' }, $unset: { missing: '' } },
+    );
     expect([r.matchedCount, r.modifiedCount]).toEqual([1, 1]);
     const same = await c.updateOne({ _id: insertedId }, { $set: { name: 'b' } });
     expect([same.matchedCount, same.modifiedCount]).toEqual([1, 0]);
@@ -70,7 +89,11 @@ describe('MongoDB as the tests use it', () => {
 
   it('upserts from the query equalities, with $setOnInsert only on insert', async () => {
     const c = db.collection('upserts');
-    const first = await c.updateOne({ code: 'A', $and: [{ region: 'eu' }] }, { $set: { n: 1 }, $setOnInsert: { created: true } }, { upsert: true });
+    const first = await c.updateOne(
+      { code: 'A', $and: [{ region: 'eu' }] },
+      { $set: { n: 1 }, $setOnInsert: { created: true } },
+      { upsert: true },
+    );
     expect(first.upsertedId).toBeInstanceOf(ObjectId);
     const second = await c.updateOne({ code: 'A' }, { $set: { n: 2 }, $setOnInsert: { created: 'again' } }, { upsert: true });
     expect([second.matchedCount, second.upsertedCount]).toEqual([1, 0]);
@@ -90,10 +113,21 @@ describe('MongoDB as the tests use it', () => {
 
   it('finds and modifies one document: before or after, sorted, upserted, projected, removed', async () => {
     const c = db.collection('fam');
-    await c.insertMany([{ k: 1, v: 'a' }, { k: 2, v: 'b' }]);
-    const before = await c.findOneAndUpdate({}, { $set: { v: 'z' } }, { sort: { k: -1 }, returnDocument: 'before', projection: { _id: 0 } });
+    await c.insertMany([
+      { k: 1, v: 'a' },
+      { k: 2, v: 'b' },
+    ]);
+    const before = await c.findOneAndUpdate(
+      {},
+      { $set: { v: 'z' } },
+      { sort: { k: -1 }, returnDocument: 'before', projection: { _id: 0 } },
+    );
     expect(before).toEqual({ k: 2, v: 'b' });
-    const after = await c.findOneAndUpdate({ k: 3 }, { $set: { v: 'new' } }, { upsert: true, returnDocument: 'after', projection: { _id: 0 } });
+    const after = await c.findOneAndUpdate(
+      { k: 3 },
+      { $set: { v: 'new' } },
+      { upsert: true, returnDocument: 'after', projection: { _id: 0 } },
+    );
     expect(after).toEqual({ k: 3, v: 'new' });
     const replaced = await c.findOneAndReplace({ k: 1 }, { k: 1, v: 'r' }, { returnDocument: 'after', projection: { _id: 0 } });
     expect(replaced).toEqual({ k: 1, v: 'r' });
@@ -106,8 +140,16 @@ describe('MongoDB as the tests use it', () => {
   it('deletes one or many, counts, lists distinct values and aggregates with $lookup', async () => {
     const orders = db.collection('orders');
     const customers = db.collection('customers');
-    await customers.insertMany([{ _id: 'c1' as never, name: 'Ada' }, { _id: 'c2' as never, name: 'Bo' }]);
-    await orders.insertMany([{ c: 'c1', t: 5 }, { c: 'c1', t: 7 }, { c: 'c2', t: 1 }, { c: 'c3', t: 0 }]);
+    await customers.insertMany([
+      { _id: 'c1' as never, name: 'Ada' },
+      { _id: 'c2' as never, name: 'Bo' },
+    ]);
+    await orders.insertMany([
+      { c: 'c1', t: 5 },
+      { c: 'c1', t: 7 },
+      { c: 'c2', t: 1 },
+      { c: 'c3', t: 0 },
+    ]);
     expect((await orders.deleteOne({ c: 'c3' })).deletedCount).toBe(1);
     expect(await orders.estimatedDocumentCount()).toBe(3);
     expect((await orders.distinct('c')).sort()).toEqual(['c1', 'c2']);
@@ -141,8 +183,8 @@ describe('MongoDB as the tests use it', () => {
 
   it('enforces unique indexes with E11000 errors shaped as MongoDB shapes them', async () => {
     const c = db.collection('uniq');
-    expect(await c.createIndex({ email: 1 }, { unique: true, name: 'email_unique' })).toBe('email_unique');
-    expect(await c.createIndex({ email: 1 }, { unique: true, name: 'email_unique' })).toBe('email_unique');
+    expect(await c.createIndex({ email: 1 }, { unique: true, name: 'email_unique' }, undefined)).toBe('email_unique');
+    expect(await c.createIndex({ email: 1 }, { unique: true, name: 'email_unique' }, undefined)).toBe('email_unique');
     await c.insertOne({ email: 'a@x' });
     const error = await rejection(c.insertOne({ email: 'a@x' }));
     expect(error.code).toBe(11000);
@@ -150,13 +192,15 @@ describe('MongoDB as the tests use it', () => {
     expect(error.keyPattern).toEqual({ email: 1 });
     expect(error.keyValue).toEqual({ email: 'a@x' });
     const bulk = await rejection(c.insertMany([{ email: 'b@x' }, { email: 'a@x' }, { email: 'c@x' }], { ordered: false }));
-    expect((bulk as unknown as { writeErrors: Array<{ index: number; code: number }> }).writeErrors.map((e) => [e.index, e.code])).toEqual([[1, 11000]]);
+    expect((bulk as unknown as { writeErrors: Array<{ index: number; code: number }> }).writeErrors.map((e) => [e.index, e.code])).toEqual([
+      [1, 11000],
+    ]);
     expect(await c.countDocuments()).toBe(3);
     const upd = await rejection(c.updateOne({ email: 'b@x' }, { $set: { email: 'c@x' } }));
     expect(upd.code).toBe(11000);
-    const conflict = await rejection(c.createIndex({ email: 1 }, { name: 'email_unique' }));
+    const conflict = await rejection(c.createIndex({ email: 1 }, { name: 'email_unique' }, undefined));
     expect([85, 86]).toContain(conflict.code);
-    expect((await c.listIndexes().toArray()).map((i) => [i.name, i.key, i.unique ?? false])).toEqual([
+    expect(((await c.listIndexes().toArray()) as IndexDescriptionInfo[]).map((i) => [i.name, i.key, i.unique ?? false])).toEqual([
       ['_id_', { _id: 1 }, false],
       ['email_unique', { email: 1 }, true],
     ]);

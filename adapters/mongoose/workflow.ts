@@ -1,9 +1,9 @@
 import { type ActionLogger, ActionLogWorkflowError, type UserRef } from 'actionlog';
 import type { Document, Schema } from 'mongoose';
-import type { DocumentWrites } from '../document-writes.js';
-import type { Raw } from '../mongoose-types.js';
+import type { DocumentWrites } from './document-writes.js';
+import type { StampFields } from './stamp-fields.js';
 
-type Doc = Document & Raw;
+type Doc = Document & StampFields;
 
 /** Methods stamped documents get. */
 export interface StampedDocument {
@@ -35,7 +35,13 @@ export function addWorkflow(schema: Schema, logger: ActionLogger, documents: Doc
       const model = doc.constructor as unknown as { modelName: string };
       logger.record({
         action: { type, category: 'workflow' },
-        target: { type: model.modelName.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().replace(/[^a-z0-9_]/g, '_'), id: String(doc._id) },
+        target: {
+          type: model.modelName
+            .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+            .toLowerCase()
+            .replace(/[^a-z0-9_]/g, '_'),
+          id: String(doc._id),
+        },
         ...(note ? { note } : {}),
       });
     } catch (error) {
@@ -46,7 +52,8 @@ export function addWorkflow(schema: Schema, logger: ActionLogger, documents: Doc
     const model = doc.constructor as unknown as { modelName: string };
     throw new ActionLogWorkflowError(`${model.modelName} ${String(doc._id)}: cannot ${what}: ${why}`);
   };
-  const requireUser = (doc: Doc, what: string): UserRef => user() ?? refuse(doc, what, 'there is no current user (run it inside a request or logger.run with a user)');
+  const requireUser = (doc: Doc, what: string): UserRef =>
+    user() ?? refuse(doc, what, 'there is no current user (run it inside a request or logger.run with a user)');
   const requireAddressee = (doc: Doc, what: string, to: UserRef | null) => {
     const me = requireUser(doc, what);
     if (to && to._id !== me._id) refuse(doc, what, `the request is addressed to ${to.label}`);

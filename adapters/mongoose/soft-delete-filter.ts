@@ -1,12 +1,12 @@
 import type { Aggregate, Schema } from 'mongoose';
-import type { AnyQuery } from '../mongoose-types.js';
+import type { AnyQuery } from './mongoose-types.js';
 
 const READS = ['find', 'findOne', 'countDocuments', 'distinct', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete'] as const;
 
 /** Soft-deleted documents stay out of reads (queries and aggregations) unless a query asks `withDeleted()`. */
 export function hideSoftDeleted(schema: Schema): void {
   (schema.query as Record<string, unknown>).withDeleted = function (this: AnyQuery) {
-    return this.setOptions({ withDeleted: true } as never);
+    return this.setOptions({ withDeleted: true });
   } as never;
   for (const op of READS) {
     schema.pre(op, { document: false, query: true }, function (this: AnyQuery) {

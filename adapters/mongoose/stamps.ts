@@ -1,8 +1,8 @@
 import type { ActionLogger } from 'actionlog';
 import type { Schema } from 'mongoose';
-import type { DocumentWrites } from '../document-writes.js';
-import { addStampFields } from './fields.js';
-import { hideSoftDeleted } from './read-filters.js';
+import type { DocumentWrites } from './document-writes.js';
+import { addStampFields } from './stamp-fields.js';
+import { hideSoftDeleted } from './soft-delete-filter.js';
 import { addWorkflow } from './workflow.js';
 
 export type { StampedDocument } from './workflow.js';

@@ -1,7 +1,7 @@
 import type { ActionLogger, UserRef } from 'actionlog';
 import { type Document, Schema } from 'mongoose';
-import type { AnyQuery } from '../mongoose-types.js';
-import type { Raw } from '../mongoose-types.js';
+import type { AnyQuery } from './mongoose-types.js';
+import type { Raw } from './mongoose-types.js';
 
 const userRef = { type: Schema.Types.Mixed, default: null };
 const status = (values: string[]) => ({ type: String, enum: [...values, null], default: null });
@@ -33,7 +33,35 @@ export const STAMP_FIELDS = {
   is_approved: { type: Boolean, default: false },
 };
 
-type Stamped = Document & Raw;
+/** A stamped document's fields, as the stamps read and write them. */
+export interface StampFields {
+  created_by: UserRef | null;
+  created_date: Date | null;
+  updated_by: UserRef | null;
+  updated_date: Date | null;
+  /** Absent on documents stored before stamps were turned on. */
+  updated_count?: number;
+  is_updated: boolean;
+  deleted_by: UserRef | null;
+  deleted_date: Date | null;
+  deleted_reason: string | null;
+  is_deleted: boolean;
+  request_delete_by: UserRef | null;
+  request_delete_to: UserRef | null;
+  request_delete_date: Date | null;
+  request_delete_reason: string | null;
+  request_delete_status: 'pending' | 'approved' | 'rejected' | null;
+  request_approval_by: UserRef | null;
+  request_approval_to: UserRef | null;
+  request_approval_date: Date | null;
+  request_approval_status: 'pending' | 'approved' | 'rejected' | null;
+  request_approval_rejected_reason: string | null;
+  approved_by: UserRef | null;
+  approved_date: Date | null;
+  is_approved: boolean;
+}
+
+type Stamped = Document & StampFields;
 
 /** Adds the stamp fields, filled from the current user on every save and query-level update. */
 export function addStampFields(schema: Schema, logger: ActionLogger): void {

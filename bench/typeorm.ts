@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startPostgres } from '../test/support/postgres.js';
+import { startPostgres } from '../examples/shared/databases/postgres.js';
 import { median, pairedRun } from './support.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

@@ -1,5 +1,5 @@
 /** The test harness's MongoDB in a process of its own, for benchmarks. Prints `URI <uri>` and what it is. */
-import { startMongo } from '../../test/support/mongodb.js';
+import { startMongo } from '../../examples/shared/databases/mongodb.js';
 
 const mongo = await startMongo();
 console.log(`MONGO ${mongo.description}`);

@@ -11,7 +11,7 @@ import mongoose, { Schema } from 'mongoose';
 import { ActionLogError, createActionLogger, MongoStore } from 'actionlog';
 import { actionLog } from 'actionlog/express';
 import { actionLogPlugin, type StampedDocument } from 'actionlog/mongoose';
-import { startMongo } from '../../test/support/mongodb.js';
+import { startMongo } from '../shared/databases/mongodb.js';
 
 const mongo = await startMongo();
 console.log(`MongoDB: ${mongo.description}`);

@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
-import { type MongoKind, startMongo } from './mongodb.js';
-import { startPostgres } from './postgres.js';
+import { type MongoKind, startMongo } from '../../examples/shared/databases/mongodb.js';
+import { startPostgres } from '../../examples/shared/databases/postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,6 +1,6 @@
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import type { Document } from 'bson';
-import { MessageReader, parseMessage, readHeader } from './mongo-wire/protocol.js';
+import { MessageReader, parseMessage, readHeader } from '../../examples/shared/databases/mongo-wire/protocol.js';
 
 type Match = (command: string, body: Document) => boolean;
 

@@ -59,6 +59,13 @@ export class Collection {
     return this.owners.get(spec.name)?.get(key);
   }
 
+  /** The error of a second document with an `_id` already stored (the `_id_` index comes first). */
+  duplicateId(doc: Document): Error {
+    const index = this.indexes[0];
+    if (!index) throw new Error('a collection without its _id index');
+    return this.duplicate(index, doc);
+  }
+
   duplicate(spec: IndexSpec, doc: Document): DuplicateKeyError {
     const keyPattern = Object.fromEntries(Object.keys(spec.key).map((k) => [k, Number(spec.key[k]) || 1]));
     const keyValue = Object.fromEntries(Object.keys(spec.key).map((k) => [k, getPath(doc, k) ?? null]));
@@ -125,17 +132,27 @@ export class Collection {
     this.owners.delete(name);
   }
 
+  private ownersOf(index: string): Map<string, string> {
+    let owners = this.owners.get(index);
+    if (!owners) {
+      owners = new Map();
+      this.owners.set(index, owners);
+    }
+    return owners;
+  }
+
   private index(id: string, doc: Document): void {
     for (const spec of this.uniqueIndexes()) {
       const key = this.uniqueKey(spec, doc);
-      if (key !== undefined) this.owners.get(spec.name)!.set(key, id);
+      if (key !== undefined) this.ownersOf(spec.name).set(key, id);
     }
   }
 
   private unindex(id: string, doc: Document): void {
     for (const spec of this.uniqueIndexes()) {
       const key = this.uniqueKey(spec, doc);
-      if (key !== undefined && this.owners.get(spec.name)!.get(key) === id) this.owners.get(spec.name)!.delete(key);
+      const owners = this.ownersOf(spec.name);
+      if (key !== undefined && owners.get(key) === id) owners.delete(key);
     }
   }
 }
@@ -176,7 +193,7 @@ export class DirectView implements CollectionView {
   insert(doc: Document): void {
     doc = withIdFirst(doc);
     const id = idOf(doc);
-    if (this.collection.docs.has(id)) throw this.collection.duplicate(this.collection.indexes[0]!, doc);
+    if (this.collection.docs.has(id)) throw this.collection.duplicateId(doc);
     this.collection.put(id, doc);
   }
   replace(id: string, doc: Document): void {
@@ -208,8 +225,9 @@ export class TransactionView implements CollectionView {
   all(): Document[] {
     const out: Document[] = [];
     for (const [id, doc] of this.collection.docs) {
+      const written = this.writes.get(id);
       if (!this.writes.has(id)) out.push(doc);
-      else if (this.writes.get(id)) out.push(this.writes.get(id)!);
+      else if (written) out.push(written);
     }
     for (const [id, doc] of this.writes) if (doc && !this.collection.docs.has(id)) out.push(doc);
     return out;
@@ -222,7 +240,7 @@ export class TransactionView implements CollectionView {
   insert(doc: Document): void {
     doc = withIdFirst(doc);
     const id = idOf(doc);
-    if (this.get(id)) throw this.collection.duplicate(this.collection.indexes[0]!, doc);
+    if (this.get(id)) throw this.collection.duplicateId(doc);
     this.write(id, doc);
   }
 
@@ -275,12 +293,16 @@ export class Database {
   readonly collections = new Map<string, Collection>();
   constructor(readonly name: string) {}
 
-  collection(name: string, create = true): Collection | undefined {
+  collectionOrCreate(name: string): Collection {
     let c = this.collections.get(name);
-    if (!c && create) {
+    if (!c) {
       c = new Collection(`${this.name}.${name}`);
       this.collections.set(name, c);
     }
     return c;
+  }
+
+  collection(name: string, create = true): Collection | undefined {
+    return create ? this.collectionOrCreate(name) : this.collections.get(name);
   }
 }

@@ -18,15 +18,16 @@ export class MongoWireServer {
   readonly received: string[] = [];
 
   async start(port = 0): Promise<string> {
-    this.server = createServer((socket) => {
+    const server = createServer((socket) => {
       this.accept(socket);
     });
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     return this.uri;
   }
 
   get address(): string {
-    const { port } = this.server!.address() as AddressInfo;
+    const { port } = this.server?.address() as AddressInfo;
     return `127.0.0.1:${port}`;
   }
 

@@ -114,7 +114,8 @@ export class WireState {
       if (!handler) throw commandNotFound(name);
       const txn = session ? this.transactionFor(body, session) : undefined;
       const retryKey = session && !txn && body.txnNumber !== undefined && RETRYABLE_WRITES.has(name) ? Number(body.txnNumber) : undefined;
-      if (retryKey !== undefined && session!.retried.has(retryKey)) return session!.retried.get(retryKey)!;
+      const retried = retryKey === undefined ? undefined : session?.retried.get(retryKey);
+      if (retried) return retried;
       let reply: Document;
       try {
         reply = handler(body, { db, txn, connectionId, me });
@@ -123,7 +124,7 @@ export class WireState {
         throw error;
       }
       if (txn && Array.isArray(reply.writeErrors) && reply.writeErrors.length > 0) txn.state = 'aborted';
-      if (retryKey !== undefined) session!.retried.set(retryKey, reply);
+      if (retryKey !== undefined) session?.retried.set(retryKey, reply);
       return reply;
     } catch (error) {
       if (error instanceof CommandError) return error.toReply();
@@ -187,6 +188,13 @@ export class WireState {
     return db;
   }
 
+  /** The collection as this command sees it, made when missing (as a write makes it). */
+  private viewOrCreate(ctx: Ctx, name: string): CollectionView {
+    const view = this.view(ctx, name, true);
+    if (!view) throw new Error(`collection ${name} could not be made`);
+    return view;
+  }
+
   /** The collection as this command sees it: inside its transaction, or directly. */
   private view(ctx: Ctx, name: string, create = true): CollectionView | undefined {
     const collection = this.database(ctx.db).collection(name, create);
@@ -231,7 +239,7 @@ export class WireState {
 
     insert: (cmd, ctx) => {
       allow(cmd, ['documents', 'ordered', 'bypassDocumentValidation']);
-      const view = this.view(ctx, String(cmd.insert))!;
+      const view = this.viewOrCreate(ctx, String(cmd.insert));
       const docs = (cmd.documents as Document[] | undefined) ?? [];
       const ordered = cmd.ordered !== false;
       const writeErrors: Document[] = [];
@@ -251,7 +259,7 @@ export class WireState {
     update: (cmd, ctx) => {
       allow(cmd, ['updates', 'ordered', 'bypassDocumentValidation', 'let']);
       if (cmd.let) throw notImplemented("update's let");
-      const view = this.view(ctx, String(cmd.update))!;
+      const view = this.viewOrCreate(ctx, String(cmd.update));
       const ordered = cmd.ordered !== false;
       const writeErrors: Document[] = [];
       const upserted: Document[] = [];
@@ -293,7 +301,7 @@ export class WireState {
     delete: (cmd, ctx) => {
       allow(cmd, ['deletes', 'ordered', 'let']);
       if (cmd.let) throw notImplemented("delete's let");
-      const view = this.view(ctx, String(cmd.delete))!;
+      const view = this.viewOrCreate(ctx, String(cmd.delete));
       const ordered = cmd.ordered !== false;
       const writeErrors: Document[] = [];
       let n = 0;
@@ -386,7 +394,7 @@ export class WireState {
         'let',
       ]);
       if (cmd.let) throw notImplemented("findAndModify's let");
-      const view = this.view(ctx, String(cmd.findAndModify))!;
+      const view = this.viewOrCreate(ctx, String(cmd.findAndModify));
       const query = (cmd.query as Document | undefined) ?? {};
       const update = cmd.update as Document | Document[] | undefined;
       const arrayFilters = cmd.arrayFilters as Document[] | undefined;
@@ -502,7 +510,7 @@ export class WireState {
       const db = this.database(ctx.db);
       const name = String(cmd.createIndexes);
       const created = !db.collections.has(name);
-      const collection = db.collection(name)!;
+      const collection = db.collectionOrCreate(name);
       const before = collection.indexes.length;
       for (const raw of cmd.indexes as Document[]) collection.createIndex(indexSpec(raw));
       const reply: Document = {

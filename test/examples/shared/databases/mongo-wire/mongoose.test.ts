@@ -1,6 +1,6 @@
 import { type Connection, Schema } from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useMongooseConnection } from '../mongo-db.js';
+import { useMongooseConnection } from '../../../../support/mongo-db.js';
 
 /** What the Mongoose plugin stands on: Mongoose 9 working against the run's MongoDB. */
 let conn: Connection;

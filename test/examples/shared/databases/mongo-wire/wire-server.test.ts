@@ -1,6 +1,6 @@
 import { type Db, type IndexDescriptionInfo, MongoClient, MongoServerError, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mongoKind, useMongoDatabase } from '../mongo-db.js';
+import { mongoKind, useMongoDatabase } from '../../../../support/mongo-db.js';
 
 /**
  * What the test suites rely on MongoDB to do, written against the driver: these run on whichever MongoDB the

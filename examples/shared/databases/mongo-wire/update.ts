@@ -47,7 +47,7 @@ export function applyUpdate(
     }
     const docs = [copyDocument(doc)];
     updateOne(docs, {}, u as never);
-    next = docs[0]!;
+    next = docs[0] ?? doc;
   } else if (isOperatorUpdate(u)) {
     const ops: Record<string, Document> = {};
     for (const [op, args] of Object.entries(u) as Array<[string, unknown]>) {
@@ -68,7 +68,7 @@ export function applyUpdate(
         throw badValue(`update failed: ${(error as Error).message}`);
       }
     }
-    next = docs[0]!;
+    next = docs[0] ?? doc;
   } else {
     next = { ...copyDocument(u) };
     if (doc._id !== undefined) {
@@ -124,7 +124,7 @@ function setPath(target: Document, path: string, value: unknown): void {
     if (cur[part] === null || typeof cur[part] !== 'object') cur[part] = {};
     cur = cur[part] as Document;
   }
-  cur[parts.at(-1)!] = value;
+  cur[parts[parts.length - 1] ?? path] = value;
 }
 
 /** The document an upsert inserts. */

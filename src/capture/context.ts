@@ -1,18 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
-import type { ActionEntry, ResponseDetails, UserRef } from '../shared/document.js';
+import type { ActionEntry, RequestDetails, ResponseDetails, UserRef } from '../shared/document.js';
 import type { ModelChange } from './model-change.js';
 
-/** The HTTP request as captured when it ends; sanitized when its document is built. */
-export interface CapturedRequest {
-  method: string;
-  url: string;
-  route: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  body: unknown;
-  headers: Record<string, unknown>;
-}
+/** The HTTP request as captured when it ends (the stored form without its user); sanitized when its document is built. */
+export type CapturedRequest = Omit<RequestDetails, 'user_details'>;
 
 /** How a `run()` scope ended. */
 export interface RunOutcome {

@@ -7,6 +7,7 @@ export type { ActivityInput } from './capture/activity.js';
 export { defaultDescribeUser, type DescribeUser } from './capture/user.js';
 export { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS, REDACTED } from './build/sanitize/redactor.js';
 export type { WriterStats } from './write/batch-writer.js';
+export type { QuarantinedDocument } from './write/write-step.js';
 export type * from './shared/document.js';
 export {
   ActionLogError,
@@ -15,6 +16,7 @@ export {
   ActionLogClosedError,
   ActionLogStoreError,
   ActionLogQueueFullError,
+  ActionLogQuarantineError,
   ActionLogWorkflowError,
   type ValidationIssue,
 } from './shared/errors.js';

@@ -8,12 +8,13 @@ import { type ActivityInput, activitySchema } from './capture/activity.js';
 import { contextStorage, RequestContext, type ScopeEnding, type ScopeInit } from './capture/context.js';
 import { REQUEST_ID } from './capture/ids.js';
 import { checkModelChange, type ModelChange } from './capture/model-change.js';
-import { defaultDescribeUser } from './capture/user.js';
+import { defaultDescribeUser, storedUserRef } from './capture/user.js';
 import { type ActionLoggerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import type { ActionEntry, ActivityDocument, RequestAppend, StoreBatch, UserRef } from './shared/document.js';
 import { ActionLogError, ActionLogValidationError, fromZodIssues } from './shared/errors.js';
 import type { Store } from './stores/store.js';
-import { BatchWriter, type WriterStats, type WriteStep } from './write/batch-writer.js';
+import { BatchWriter, type BuiltBatch, type WriterStats } from './write/batch-writer.js';
+import { appendStep, batchStep, type QuarantinedDocument, setupStep } from './write/write-step.js';
 
 /** What `logger.run()` knows about a job, script or consumer run. */
 export interface RunMeta {
@@ -73,7 +74,8 @@ export class ActionLogger {
     const describe = o.describeUser ?? defaultDescribeUser(o.userModel);
     this.describeUser = (user) => {
       try {
-        return describe(user);
+        // Whatever describes the user, only the documented fields are kept.
+        return storedUserRef(describe(user));
       } catch (error) {
         this.report(error);
         return null;
@@ -87,6 +89,7 @@ export class ActionLogger {
       onError: (error) => {
         this.report(error);
       },
+      probe: this.store.ping ? () => this.probe() : undefined,
     });
     this.init().catch(() => {
       // Reported by init; the first write tries again.
@@ -185,16 +188,25 @@ export class ActionLogger {
     return this.writer.flush();
   }
 
-  /** Drains the queue, closes the store, then refuses new work with `ActionLogClosedError`. */
-  async close(): Promise<void> {
-    if (this.writer.isClosed) return;
-    await this.writer.close();
+  /**
+   * Drains the queue, closes the store, then refuses new work with `ActionLogClosedError`. With `timeout` (ms), stops
+   * waiting at the deadline: `left` says how many documents were not stored (dropped, counted and reported).
+   */
+  async close(options: { timeout?: number } = {}): Promise<{ left: number }> {
+    if (this.writer.isClosed) return { left: 0 };
+    const left = await this.writer.close(options.timeout);
     await this.store.close();
+    return { left };
   }
 
-  /** Counters of documents: recorded, stored, retried, dropped, queued. */
+  /** Counters of documents: recorded, stored, retried, dropped, quarantined, queued. */
   stats(): WriterStats {
     return this.writer.stats();
+  }
+
+  /** Documents the store refused while storing the rest of their batch, newest last (at most `maxQuarantine`). */
+  quarantined(): QuarantinedDocument[] {
+    return this.writer.quarantined();
   }
 
   /** A user as stored (`{ lookup_from, _id, label, email? }`), made by the `describeUser` option; null for none. */
@@ -302,6 +314,16 @@ export class ActionLogger {
     };
   }
 
+  /** Whether the store answers now (its ping), for the writer. */
+  private async probe(): Promise<boolean> {
+    try {
+      await this.store.ping?.();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private init(): Promise<void> {
     this.initialized ??= Promise.resolve()
       .then(() =>
@@ -319,20 +341,31 @@ export class ActionLogger {
     return this.initialized;
   }
 
-  private build(items: QueueItem[]): WriteStep[] {
+  private build(items: QueueItem[]): BuiltBatch {
     const batch: StoreBatch = { requests: [], actionLogs: [], modelLogs: [], activities: [] };
     const appends: RequestAppend[] = [];
-    for (const item of items) {
-      if (item.kind === 'request') this.builder.request(item.ctx, item.ctx.takeEvents(), batch);
-      else if (item.kind === 'append') appends.push(this.builder.append(item.ctx, item.ctx.takeLateEvents(), batch));
-      else batch.activities.push(item.doc);
+    // Each item's own document (its request document, append or activity), for the writer's counts.
+    const itemOf = new Map<unknown, number>();
+    for (const [index, item] of items.entries()) {
+      if (item.kind === 'request') {
+        this.builder.request(item.ctx, item.ctx.takeEvents(), batch);
+        itemOf.set(batch.requests.at(-1), index);
+      } else if (item.kind === 'append') {
+        const append = this.builder.append(item.ctx, item.ctx.takeLateEvents(), batch);
+        appends.push(append);
+        itemOf.set(append, index);
+      } else {
+        batch.activities.push(item.doc);
+        itemOf.set(item.doc, index);
+      }
     }
     this.builder.stampExpiry(batch);
-    const hasDocuments = batch.requests.length + batch.actionLogs.length + batch.modelLogs.length + batch.activities.length > 0;
-    const steps: WriteStep[] = [() => this.init()];
-    if (hasDocuments) steps.push(() => this.store.write(batch));
-    if (appends.length > 0) steps.push(() => this.store.append(appends));
-    return steps;
+    const steps = [setupStep(() => this.init())];
+    const write = (part: StoreBatch) => this.store.write(part);
+    const step = batchStep(batch, write);
+    if (step.size > 0) steps.push(step);
+    if (appends.length > 0) steps.push(appendStep(appends, (part) => this.store.append(part)));
+    return { steps, itemOf: (document) => itemOf.get(document) };
   }
 
   /** Items dropped from a full queue: their events are let go (events that come later still get written, as an append). */

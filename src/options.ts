@@ -49,9 +49,13 @@ export interface ActionLoggerOptions {
     maxDepth?: number;
     /** Default 1000. */
     maxArrayLength?: number;
+    /** Keys kept of one object; the rest are counted under `"[truncated]"`. Default 1000. */
+    maxKeys?: number;
   };
   /** Model logs kept in a request document; the rest go to `model_logs`. Default 1000. */
   maxModelLogsPerRequest?: number;
+  /** Documents a store refused kept for `logger.quarantined()`; older ones are let go, still counted. Default 1000. */
+  maxQuarantine?: number;
   /** Estimated size past which model logs spill to `model_logs`, far under MongoDB's 16 MiB. Default 8 MiB. */
   maxDocumentBytes?: number;
   /** Write the `action_logs` mirror. Default true. */
@@ -97,6 +101,7 @@ const schema = z.strictObject({
   maxRetries: int(0).default(8),
   retryDelayMs: int(0).default(200),
   maxRetryDelayMs: int(0).default(30_000),
+  maxQuarantine: int(0).default(1000),
   redactKeys: names.default(DEFAULT_REDACT_KEYS),
   redactHeaders: names.default(DEFAULT_REDACT_HEADERS),
   limits: z
@@ -105,6 +110,7 @@ const schema = z.strictObject({
       maxStringLength: int(16).default(8 * 1024),
       maxDepth: int(1).default(20),
       maxArrayLength: int(1).default(1000),
+      maxKeys: int(1).default(1000),
     })
     .prefault({}),
   maxModelLogsPerRequest: int(1).default(1000),

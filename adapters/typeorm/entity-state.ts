@@ -24,10 +24,11 @@ function setPath(target: Record<string, unknown>, path: readonly string[], value
   cur[path[path.length - 1] ?? ''] = value;
 }
 
+/** A value as the app holds it, copied: JSON columns of any depth or shape cost a bounded copy (see copyDocument). */
 function copyValue(value: unknown): unknown {
   if (value instanceof Date) return new Date(value.getTime());
-  if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) return structuredClone(value);
-  return value;
+  if (Buffer.isBuffer(value)) return Buffer.from(value);
+  return copyDocument(value);
 }
 
 /**

@@ -5,6 +5,12 @@ import { captureQueryWrite, recorderFor } from './query-writes.js';
 installQueryWriteHooks(recorderFor, captureQueryWrite);
 
 export { ActionLogSubscriber, type ActionLogSubscriberOptions } from './subscriber.js';
-export { actionLogEntities, ActionLogMigration1763856000000 as ActionLogMigration, type SqlStoreDialect } from './store-entities.js';
+export {
+  actionLogEntities,
+  ActionLogMigration1763856000000 as ActionLogMigration,
+  ActionLogMigrations,
+  ActionLogRequestIdsMigration1764547200000 as ActionLogRequestIdsMigration,
+  type SqlStoreDialect,
+} from './store-entities.js';
 export { SqlStore, type SqlStoreOptions } from 'actionlog';
 export { AuditStamped, softRemoveWithReason } from './stamps.js';

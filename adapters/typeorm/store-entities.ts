@@ -92,6 +92,30 @@ export class ActionLogMigration1763856000000 implements MigrationInterface {
   }
 }
 
+/**
+ * For tables made by the first migration: `request_uuid` was unique, and would refuse two requests claiming one id;
+ * the server's `uid` is the key now. (Tables made after it already have these indexes.)
+ */
+export class ActionLogRequestIdsMigration1764547200000 implements MigrationInterface {
+  name = 'ActionLogRequestIdsMigration1764547200000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    const table = queryRunner.dataSource.getMetadata(TABLES.requests.entity).tableName;
+    const name = (index: string) => `"${index.replace(/"/g, '""')}"`;
+    await queryRunner.query(`DROP INDEX IF EXISTS ${name(`${table}_request_uuid`)}`);
+    await queryRunner.query(`CREATE INDEX IF NOT EXISTS ${name(`${table}_request_uuid`)} ON ${name(table)} ("request_uuid")`);
+    await queryRunner.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${name(`${table}_uid`)} ON ${name(table)} ("uid")`);
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    const table = queryRunner.dataSource.getMetadata(TABLES.requests.entity).tableName;
+    await queryRunner.query(`DROP INDEX IF EXISTS "${table}_uid"`);
+  }
+}
+
+/** Every migration of the store's tables, in order: `migrations: [...yours, ...ActionLogMigrations]`. */
+export const ActionLogMigrations = [ActionLogMigration1763856000000, ActionLogRequestIdsMigration1764547200000];
+
 /** The store's own tables are never audited. */
 const STORE_ENTITY_NAMES: ReadonlySet<string> = new Set(KEYS.map((key) => TABLES[key].entity));
 

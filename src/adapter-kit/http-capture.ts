@@ -23,6 +23,12 @@ export interface HttpOptions<Req = unknown> {
   captureBody?: boolean;
   /** Store the request headers (secrets redacted). Default true. */
   captureHeaders?: boolean;
+  /**
+   * Whose request and correlation ids (`X-Request-Id`, `X-Correlation-Id`, `traceparent`) are taken: everyone's
+   * (`true`, the default: an id only labels its own request's document, never another's), nobody's (`false`: new
+   * ids), only those of the proxies at these addresses (the connection's peer), or those `(req) => boolean` accepts.
+   */
+  trustIncomingIds?: boolean | string[] | ((req: Req) => boolean);
 }
 
 const fn = z.custom<(req: unknown) => unknown>((v) => typeof v === 'function', { error: 'must be a function' });
@@ -36,7 +42,13 @@ const httpOptionsSchema = z.strictObject({
   correlationHeader: header.default('x-correlation-id').transform((h) => h.toLowerCase()),
   captureBody: z.boolean().default(true),
   captureHeaders: z.boolean().default(true),
+  trustIncomingIds: z
+    .union([z.boolean(), z.array(z.string().min(1)), fn], { error: 'must be a boolean, a list of proxy addresses or a function' })
+    .default(true),
 });
+
+/** An address as a socket reports it, without the IPv4-mapped IPv6 prefix (`::ffff:10.0.0.1`). */
+const plainAddress = (address: string | undefined) => address?.replace(/^::ffff:/, '');
 
 /**
  * How an adapter reads its framework's request: one object per middleware, so nothing is allocated per
@@ -75,6 +87,7 @@ export class HttpCapture<Req extends object> {
   private readonly options: z.output<typeof httpOptionsSchema>;
   private readonly userOf: (req: Req) => unknown;
   private readonly ipOf: (req: Req) => string | undefined;
+  private readonly trusts: (req: Req) => boolean;
   /** One listener shared by every response: `this` is the response, the scope hangs on it. */
   private readonly onClose: (this: ServerResponse) => void;
 
@@ -88,6 +101,12 @@ export class HttpCapture<Req extends object> {
     const user = this.options.user as ((req: Req) => unknown) | undefined;
     this.userOf = user ?? ((req) => reader.user(req));
     this.ipOf = (req) => reader.ip(req);
+    const trust = this.options.trustIncomingIds;
+    if (typeof trust === 'function') this.trusts = trust as (req: Req) => boolean;
+    else if (Array.isArray(trust)) {
+      const proxies = new Set(trust.map(plainAddress));
+      this.trusts = (req) => proxies.has(plainAddress(reader.raw(req).socket.remoteAddress));
+    } else this.trusts = () => trust;
     const finish = (ctx: RequestContext, req: Req, res: ServerResponse) => {
       this.finish(ctx, req, res);
     };
@@ -106,11 +125,12 @@ export class HttpCapture<Req extends object> {
       this.logger.reportError(error);
     }
     const headers = this.reader.raw(req).headers;
-    const requestUuid = resolveRequestId(headers[o.requestIdHeader]);
+    const trusted = this.trustsIds(req);
+    const requestUuid = resolveRequestId(trusted ? headers[o.requestIdHeader] : undefined);
     const ctx = this.logger.openScope<Req>({
       requestUuid,
       module: typeof o.module === 'string' ? o.module : undefined,
-      correlationId: correlationIdOf(headers[o.correlationHeader], headers.traceparent),
+      correlationId: trusted ? correlationIdOf(headers[o.correlationHeader], headers.traceparent) : undefined,
       source: req,
       userOf: this.userOf,
       ipOf: this.ipOf,
@@ -122,6 +142,15 @@ export class HttpCapture<Req extends object> {
     // Node emits 'close' once per response, after 'finish' or when the client went away first.
     res.on('close', this.onClose);
     return ctx;
+  }
+
+  private trustsIds(req: Req): boolean {
+    try {
+      return this.trusts(req);
+    } catch (error) {
+      this.logger.reportError(error);
+      return false;
+    }
   }
 
   /** Runs `next` inside the scope (`AsyncLocalStorage.run`, never `enterWith`). */
@@ -164,12 +193,16 @@ export class HttpCapture<Req extends object> {
 
 const modules = new Map<string, string>();
 
-/** First literal segment of a route path (`/orders/:id` → `orders`), else `app`. */
+/**
+ * First literal segment of a route path, else `app`: `/orders/:id` → `orders`. Express 5 (path-to-regexp 8)
+ * optional groups and wildcards are understood: `/orders{/:id}` → `orders`, `/{*any}` → `app`.
+ */
 export function moduleOfRoute(route: string | null): string {
   if (!route) return 'app';
   let module = modules.get(route);
   if (module === undefined) {
-    module = route.split('/').find((s) => s && !s.startsWith(':') && !s.startsWith('*') && !s.startsWith('(')) ?? 'app';
+    const segments = route.replace(/\\./g, '').replace(/[{}]/g, '').split('/');
+    module = segments.find((s) => s && !s.startsWith(':') && !s.startsWith('*') && !s.startsWith('(')) ?? 'app';
     // Route patterns are few; a bound keeps an app with generated patterns from growing this forever.
     if (modules.size < 1000) modules.set(route, module);
   }

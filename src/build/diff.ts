@@ -1,14 +1,18 @@
 import { isPlainObject } from '../shared/plain-objects.js';
 
+/** How deep `diffObjects` names changed paths; below it, a changed subtree is named by its path at this depth. */
+export const DIFF_DEPTH = 20;
+
 /**
- * Dotted paths that differ between two states of a record (`status`, `address.city`, `items.2.qty`).
- * Plain objects and arrays are compared member by member; anything else is compared as one value
- * (Dates by time, ObjectIds and other BSON values by their string form, binary data byte by byte).
- * A side that is null or missing contributes its whole top-level keys.
+ * Dotted paths that differ between two states of a record (`status`, `address.city`, `items.2.qty`), named down
+ * to `maxDepth` levels (default `DIFF_DEPTH`, the sanitizer's depth); a change deeper than that is named by its
+ * path at that depth, so nothing is missed and a hostile state costs no stack. Plain objects and arrays are
+ * compared member by member; anything else as one value (see `sameValue`). A side that is null or missing
+ * contributes its whole top-level keys; a reference cycle is compared by identity.
  */
-export function diffObjects(oldObject: unknown, newObject: unknown): string[] {
+export function diffObjects(oldObject: unknown, newObject: unknown, maxDepth = DIFF_DEPTH): string[] {
   const changed: string[] = [];
-  compare(oldObject ?? {}, newObject ?? {}, '', changed);
+  compare(oldObject ?? {}, newObject ?? {}, '', 0, maxDepth, [], changed);
   return changed;
 }
 
@@ -25,56 +29,96 @@ function isContainer(value: unknown): value is Record<string, unknown> | unknown
   return Array.isArray(value) || isPlainObject(value);
 }
 
-function compare(a: unknown, b: unknown, path: string, out: string[]): void {
-  if (isContainer(a) && isContainer(b) && Array.isArray(a) === Array.isArray(b)) {
-    if (Array.isArray(a) && Array.isArray(b)) {
-      const n = Math.max(a.length, b.length);
-      for (let i = 0; i < n; i++) member(a[i], b[i], path, String(i), out);
-      return;
-    }
-    const ao = a as Record<string, unknown>;
-    const bo = b as Record<string, unknown>;
-    for (const key in ao) if (Object.hasOwn(ao, key)) member(ao[key], bo[key], path, key, out);
-    for (const key in bo) if (Object.hasOwn(bo, key) && !Object.hasOwn(ao, key)) out.push(join(path, key));
+function compare(a: unknown, b: unknown, path: string, depth: number, maxDepth: number, ancestors: object[], out: string[]): void {
+  const containers = isContainer(a) && isContainer(b) && Array.isArray(a) === Array.isArray(b);
+  if (!containers || depth >= maxDepth || ancestors.includes(a) || ancestors.includes(b)) {
+    if (!sameValue(a, b)) out.push(path);
     return;
   }
-  if (!sameValue(a, b)) out.push(path);
+  ancestors.push(a, b);
+  if (Array.isArray(a) && Array.isArray(b)) {
+    const n = Math.max(a.length, b.length);
+    for (let i = 0; i < n; i++) member(a[i], b[i], path, String(i), depth, maxDepth, ancestors, out);
+  } else {
+    const ao = a as Record<string, unknown>;
+    const bo = b as Record<string, unknown>;
+    for (const key in ao) if (Object.hasOwn(ao, key)) member(ao[key], bo[key], path, key, depth, maxDepth, ancestors, out);
+    for (const key in bo) if (Object.hasOwn(bo, key) && !Object.hasOwn(ao, key)) out.push(join(path, key));
+  }
+  ancestors.length -= 2;
 }
 
 /** Compares one member; its path is only built when it differs or has members of its own. */
-function member(a: unknown, b: unknown, path: string, key: string, out: string[]): void {
+function member(a: unknown, b: unknown, path: string, key: string, depth: number, maxDepth: number, ancestors: object[], out: string[]): void {
   if (a === b && (typeof a !== 'object' || a === null)) return;
-  compare(a, b, join(path, key), out);
+  compare(a, b, join(path, key), depth + 1, maxDepth, ancestors, out);
 }
 
 function join(path: string, key: string): string {
   return path ? `${path}.${key}` : key;
 }
 
-/** Equality of two leaf values, as stored. */
+/**
+ * Equality of two values as stored, at any depth, without recursion (a state thousands of levels deep costs no
+ * stack): Dates by time, binary data byte by byte, ObjectIds and other BSON values by their string form, Maps and
+ * Sets by their entries in order, other class instances by their `toJSON` form or own fields. Cycles compare equal
+ * where they loop back alike.
+ */
 export function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a === null || b === null || a === undefined || b === undefined) return false;
-  if (typeof a !== 'object' || typeof b !== 'object') {
-    return typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b);
+  const pending: Array<[unknown, unknown]> = [[a, b]];
+  const seen = new Map<object, Set<object>>();
+  for (let pair = pending.pop(); pair; pair = pending.pop()) {
+    const [x, y] = pair;
+    if (x === y) continue;
+    if (x === null || y === null || typeof x !== 'object' || typeof y !== 'object') {
+      if (typeof x === 'number' && typeof y === 'number' && Number.isNaN(x) && Number.isNaN(y)) continue;
+      return false;
+    }
+    // A pair already being compared is assumed equal: a cycle ends there.
+    const against = seen.get(x);
+    if (against?.has(y)) continue;
+    if (against) against.add(y);
+    else seen.set(x, new Set([y]));
+    const members = membersOf(x, y);
+    if (members === false) return false;
+    if (members !== true) pending.push(...members);
   }
-  if (a instanceof Date || b instanceof Date) {
-    return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
+  return true;
+}
+
+/** The pairs to compare next for two objects, or the answer when they are leaves. */
+function membersOf(x: object, y: object): Array<[unknown, unknown]> | boolean {
+  if (x instanceof Date || y instanceof Date) return x instanceof Date && y instanceof Date && x.getTime() === y.getTime();
+  if (ArrayBuffer.isView(x) || ArrayBuffer.isView(y)) {
+    return ArrayBuffer.isView(x) && ArrayBuffer.isView(y) && Buffer.compare(bytes(x), bytes(y)) === 0;
   }
-  if (ArrayBuffer.isView(a) || ArrayBuffer.isView(b)) {
-    return ArrayBuffer.isView(a) && ArrayBuffer.isView(b) && Buffer.compare(bytes(a), bytes(b)) === 0;
+  const tx = (x as { _bsontype?: unknown })._bsontype;
+  const ty = (y as { _bsontype?: unknown })._bsontype;
+  if (tx !== undefined || ty !== undefined) return tx === ty && stringForm(x) === stringForm(y);
+  if (Array.isArray(x) || Array.isArray(y)) {
+    if (!Array.isArray(x) || !Array.isArray(y) || x.length !== y.length) return false;
+    return x.map((item, i): [unknown, unknown] => [item, y[i]]);
   }
-  const ta = (a as { _bsontype?: unknown })._bsontype;
-  const tb = (b as { _bsontype?: unknown })._bsontype;
-  // BSON values (ObjectId, Decimal128...) and other class instances compare by their string form.
-  if (ta !== undefined || tb !== undefined) return ta === tb && stringForm(a) === stringForm(b);
-  if (isContainer(a) || isContainer(b)) {
-    if (!isContainer(a) || !isContainer(b) || Array.isArray(a) !== Array.isArray(b)) return false;
-    const out: string[] = [];
-    compare(a, b, '', out);
-    return out.length === 0;
+  if (x instanceof Map || y instanceof Map || x instanceof Set || y instanceof Set) {
+    if (Object.getPrototypeOf(x) !== Object.getPrototypeOf(y)) return false;
+    return [[[...(x as Map<unknown, unknown>)], [...(y as Map<unknown, unknown>)]]];
   }
-  return stringForm(a) === stringForm(b);
+  if (!isPlainObject(x) || !isPlainObject(y)) {
+    if (Object.getPrototypeOf(x) !== Object.getPrototypeOf(y)) return false;
+    const toJSON = (x as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') return [[toJSON.call(x), (y as { toJSON(): unknown }).toJSON()]];
+  }
+  const xo = x as Record<string, unknown>;
+  const yo = y as Record<string, unknown>;
+  const pairs: Array<[unknown, unknown]> = [];
+  for (const key in xo) {
+    if (!Object.hasOwn(xo, key)) continue;
+    // A member only one side has differs, unless it is undefined on the side that has it.
+    if (!Object.hasOwn(yo, key) && xo[key] !== undefined) return false;
+    pairs.push([xo[key], yo[key]]);
+  }
+  for (const key in yo) if (Object.hasOwn(yo, key) && !Object.hasOwn(xo, key) && yo[key] !== undefined) return false;
+  return pairs;
 }
 
 function stringForm(value: object): string {

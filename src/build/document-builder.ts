@@ -41,6 +41,7 @@ export class DocumentBuilder {
     const logs = this.modelLogs(ctx, events.modelChanges, module, budget, batch);
     const actions = this.actions(ctx, events.actions, module, budget, batch);
     const doc: RequestDocument = {
+      uid: ctx.uid,
       request_uuid: ctx.requestUuid,
       module,
       timestamp: ctx.timestamp,
@@ -73,6 +74,7 @@ export class DocumentBuilder {
     const actions = this.actions(ctx, events.actions, module, budget, batch);
     return {
       append_id: randomUUID(),
+      uid: ctx.uid,
       request_uuid: ctx.requestUuid,
       module,
       model_logs: logs.kept,
@@ -103,7 +105,8 @@ export class DocumentBuilder {
   }
 
   private requestDetails(req: CapturedRequest, ctx: RequestContext, budget: SizeBudget): RequestDetails {
-    const body = this.sanitizer.cleanBody(req.body);
+    const declared = Number(req.headers['content-length']);
+    const body = this.sanitizer.cleanBody(req.body, String(req.headers['content-type'] ?? ''), Number.isFinite(declared) ? declared : undefined);
     const headers = this.sanitizer.cleanHeaders(req.headers);
     const url = redactUrl(req.url, this.sanitizer.redactor);
     budget.add(body.bytes + headers.bytes + url.length + (req.user_agent?.length ?? 0) + REQUEST_OVERHEAD);
@@ -138,7 +141,7 @@ export class DocumentBuilder {
     const omit = change.omit?.length ? omitSet(change.omit) : undefined;
     const oldObject = change.old_object ? this.sanitizer.cleanSized(change.old_object, omit) : { value: null, bytes: 0 };
     const newObject = change.new_object ? this.sanitizer.cleanSized(change.new_object, omit) : { value: null, bytes: 0 };
-    let changed = change.changed_fields ?? diffObjects(change.old_object, change.new_object);
+    let changed = change.changed_fields ?? diffObjects(change.old_object, change.new_object, this.sanitizer.limits.maxDepth);
     if (omit && changed.length > 0) {
       changed = changed.filter((path) => !isOmittedPath(path, omit));
       if (changed.length === 0 && change.action === 'Updated') return null;

@@ -1,25 +1,63 @@
 import type { KeyRedactor } from './sanitize/redactor.js';
 import { REDACTED } from './sanitize/redactor.js';
+import { isTokenSegment, maskSecretValues } from './sanitize/secret-values.js';
 
-/** The URL with the values of secret query parameters replaced by `[REDACTED]`; the rest kept as sent. */
-export function redactUrl(url: string, redactor: KeyRedactor): string {
-  const q = url.indexOf('?');
-  if (q === -1) return url;
-  const hash = url.indexOf('#', q);
-  const query = url.slice(q + 1, hash === -1 ? undefined : hash);
-  const redacted = query
-    .split('&')
+/** Stored in place of a path segment that is a token. */
+export const REDACTED_SEGMENT = ':redacted';
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+}
+
+/** `key=value&...` with the values of secret keys, and credentials found in other values, redacted. */
+function redactParams(params: string, redactor: KeyRedactor, separator: string): string {
+  return params
+    .split(separator)
     .map((pair) => {
       const eq = pair.indexOf('=');
-      const rawKey = eq === -1 ? pair : pair.slice(0, eq);
-      let key: string;
-      try {
-        key = decodeURIComponent(rawKey.replace(/\+/g, ' '));
-      } catch {
-        key = rawKey;
-      }
-      return redactor.isSecretKey(key) ? `${rawKey}=${REDACTED}` : pair;
+      if (eq === -1) return pair;
+      const rawKey = pair.slice(0, eq);
+      if (redactor.isSecretQueryKey(decode(rawKey))) return `${rawKey}=${REDACTED}`;
+      const value = pair.slice(eq + 1);
+      const masked = maskSecretValues(decode(value));
+      return masked === decode(value) ? pair : `${rawKey}=${encodeURIComponent(masked)}`;
     })
-    .join('&');
-  return `${url.slice(0, q + 1)}${redacted}${hash === -1 ? '' : url.slice(hash)}`;
+    .join(separator);
+}
+
+/** The path with token segments (`/reset/<token>`, JWTs, long random strings) and secret matrix parameters redacted. */
+function redactPath(path: string, redactor: KeyRedactor): string {
+  let previous: string | undefined;
+  return path
+    .split('/')
+    .map((segment) => {
+      const semicolon = segment.indexOf(';');
+      const base = semicolon === -1 ? segment : segment.slice(0, semicolon);
+      const params = semicolon === -1 ? '' : `;${redactParams(segment.slice(semicolon + 1), redactor, ';')}`;
+      const decoded = decode(base);
+      const kept = isTokenSegment(decoded, previous) ? REDACTED_SEGMENT : base;
+      previous = decoded;
+      return kept + params;
+    })
+    .join('/');
+}
+
+/**
+ * The URL as stored: values of secret query parameters (and of the fragment's, where OAuth puts tokens) replaced by
+ * `[REDACTED]`, token-looking path segments by `:redacted`, credentials in `user:password@` removed; the rest kept
+ * as sent.
+ */
+export function redactUrl(url: string, redactor: KeyRedactor): string {
+  const hash = url.indexOf('#');
+  const beforeHash = hash === -1 ? url : url.slice(0, hash);
+  const fragment = hash === -1 ? '' : `#${redactParams(url.slice(hash + 1), redactor, '&')}`;
+  const q = beforeHash.indexOf('?');
+  const path = q === -1 ? beforeHash : beforeHash.slice(0, q);
+  const query = q === -1 ? '' : `?${redactParams(beforeHash.slice(q + 1), redactor, '&')}`;
+  const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(path)?.[0] ?? '';
+  return `${maskSecretValues(origin)}${redactPath(path.slice(origin.length), redactor)}${query}${fragment}`;
 }

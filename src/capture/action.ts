@@ -1,10 +1,24 @@
 import { z } from 'zod';
 import type { CustomField, CustomFieldType } from '../shared/document.js';
+import { storable } from '../shared/strings.js';
+
+/** Longest identifier kept: types, categories, custom field names (their SQL columns hold 200). */
+export const NAME_MAX = 200;
+/** Longest reference kept: ids and refs (their SQL columns hold 256). */
+export const REF_MAX = 256;
+/** Longest display text kept: names of targets, actors, sources, tags. */
+export const TEXT_MAX = 1000;
+/** Longest string value of a custom field. */
+export const VALUE_MAX = 8192;
 
 const NAME = /^[a-z0-9_]+$/;
-const name = (what: string) => z.string().regex(NAME, `${what} must match [a-z0-9_]+`);
-const text = z.string().min(1, 'must not be empty');
-const id = z.union([z.string().min(1, 'must not be empty'), z.number()], {
+const atMost = (max: number) => `must be at most ${max} characters`;
+const name = (what: string) => z.string().max(NAME_MAX, atMost(NAME_MAX)).regex(NAME, `${what} must match [a-z0-9_]+`);
+/** Text as stored: non-empty, bounded, made storable (U+0000 and unpaired surrogates replaced). */
+const bounded = (max: number) => z.string().min(1, 'must not be empty').max(max, atMost(max)).transform(storable);
+const text = bounded(TEXT_MAX);
+const ref = bounded(REF_MAX);
+const id = z.union([ref, z.number()], {
   error: 'must be a non-empty string or a number',
 });
 
@@ -61,7 +75,9 @@ export function inferFieldType(value: string | number | boolean): CustomFieldTyp
 const customField = z
   .strictObject({
     name: name('a custom field name'),
-    value: z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string, a finite number or a boolean' }),
+    value: z.union([z.string().max(VALUE_MAX, atMost(VALUE_MAX)).transform(storable), z.number(), z.boolean()], {
+      error: 'must be a string, a finite number or a boolean',
+    }),
     type: z.enum(CUSTOM_FIELD_TYPES, { error: `must be one of ${CUSTOM_FIELD_TYPES.join(', ')}` }).optional(),
   })
   .superRefine((field, ctx) => {
@@ -71,7 +87,7 @@ const customField = z
   })
   .transform((field): CustomField => ({ name: field.name, value: field.value, type: field.type ?? inferFieldType(field.value) }));
 
-const tag = z.strictObject({ type: name('a tag type'), ref: text.optional(), name: text.optional() }).superRefine((t, ctx) => {
+const tag = z.strictObject({ type: name('a tag type'), ref: ref.optional(), name: text.optional() }).superRefine((t, ctx) => {
   if ((t.ref === undefined) !== (t.name === undefined)) {
     ctx.addIssue({ code: 'custom', path: [t.ref === undefined ? 'ref' : 'name'], message: 'a tag has both ref and name, or neither' });
   }
@@ -131,8 +147,8 @@ export function createActionSchema(options: ActionSchemaOptions) {
         'must be a string or { type, category? }',
       ),
       actor: stringOrObject(
-        text,
-        z.strictObject({ ref: text, type: name('an actor type'), name: text, extra: z.record(z.string(), z.unknown()).optional() }),
+        ref,
+        z.strictObject({ ref, type: name('an actor type'), name: text, extra: z.record(z.string(), z.unknown()).optional() }),
         'must be a non-empty string or { ref, type, name, extra? }',
       ).optional(),
       target: target.optional(),
@@ -141,13 +157,13 @@ export function createActionSchema(options: ActionSchemaOptions) {
       note: z.string().optional(),
       details: z.array(customField).optional(),
       source: stringOrObject(
-        text,
-        z.strictObject({ type: text, ref: text.optional(), name: text.optional() }),
+        bounded(NAME_MAX),
+        z.strictObject({ type: bounded(NAME_MAX), ref: ref.optional(), name: text.optional() }),
         'must be a non-empty string or { type, ref?, name? }',
       ).optional(),
       tags: z.array(tag).optional(),
       entity_path: z
-        .array(z.strictObject({ ref: text, name: text }))
+        .array(z.strictObject({ ref, name: text }))
         .min(1, 'must not be empty when given')
         .optional(),
       emitted_at: date.optional(),

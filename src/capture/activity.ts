@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { storable } from '../shared/strings.js';
+import { USER_FIELD_MAX } from './user.js';
 
 /** What `logger.activity()` accepts. `user`, `ip_address` and `request_uuid` default from the scope. */
 export interface ActivityInput {
@@ -10,24 +12,27 @@ export interface ActivityInput {
   request_uuid?: string | null;
 }
 
+const bounded = (max: number) => z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`).transform(storable);
+
 export const userRefSchema = z.strictObject({
-  lookup_from: z.string().min(1, 'must not be empty'),
-  _id: z.union([z.string().min(1), z.number()], { error: 'must be a non-empty string or a number' }).transform(String),
-  label: z.string().min(1, 'must not be empty'),
-  email: z.email('must be an email address').optional(),
+  lookup_from: bounded(USER_FIELD_MAX),
+  _id: z.union([bounded(USER_FIELD_MAX), z.number()], { error: 'must be a non-empty string or a number' }).transform(String),
+  label: bounded(USER_FIELD_MAX),
+  email: z.email('must be an email address').max(USER_FIELD_MAX, `must be at most ${USER_FIELD_MAX} characters`).optional(),
 });
 
 export const activitySchema = z.strictObject({
   action: z
     .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
     .min(1, 'must not be empty')
-    .max(1000, 'must be at most 1000 characters'),
+    .max(1000, 'must be at most 1000 characters')
+    .transform(storable),
   user: userRefSchema.optional(),
-  ip_address: z.string().nullable().optional(),
+  ip_address: z.string().max(100, 'must be at most 100 characters').nullable().optional(),
   activity_date: z
     .date({ error: 'must be a Date' })
     .refine((d) => !Number.isNaN(d.getTime()), 'is not a valid date')
     .optional(),
-  link_preview: z.string().max(2048, 'must be at most 2048 characters').nullable().optional(),
-  request_uuid: z.string().min(1).nullable().optional(),
+  link_preview: z.string().max(2048, 'must be at most 2048 characters').transform(storable).nullable().optional(),
+  request_uuid: z.string().min(1).max(200, 'must be at most 200 characters').nullable().optional(),
 });

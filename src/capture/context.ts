@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ActionEntry, RequestDetails, ResponseDetails, UserRef } from '../shared/document.js';
 import type { ModelChange } from './model-change.js';
@@ -48,6 +49,8 @@ type State = 'open' | 'queued' | 'written';
  * document builder only reads it.
  */
 export class RequestContext {
+  /** The server's id of the scope's document, unique; `requestUuid` is what the client claims. */
+  readonly uid = randomUUID();
   readonly requestUuid: string;
   /** When the scope started. */
   readonly timestamp = new Date();

@@ -113,6 +113,9 @@ export interface RunDetails {
 
 export interface RequestDocument {
   _id?: unknown;
+  /** The server's id of this document (a uuid, unique): late events find their document by it. */
+  uid: string;
+  /** The id the client sent (`X-Request-Id`), or a new uuid: a claim other requests may share, kept for correlation. */
   request_uuid: string;
   module: string;
   timestamp: Date;
@@ -178,6 +181,8 @@ export interface StoreBatch {
 export interface RequestAppend {
   /** Idempotency key: an append applied twice is stored once. */
   append_id: string;
+  /** The `uid` of the document the events belong to. */
+  uid: string;
   request_uuid: string;
   module: string;
   model_logs: ModelLog[];

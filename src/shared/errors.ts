@@ -85,12 +85,30 @@ export class ActionLogWorkflowError extends ActionLogError {
   override name = 'ActionLogWorkflowError';
 }
 
-/** The writer's queue was full and a document was dropped (see the `onQueueFull` option). */
+/** The writer's queue was full and documents were dropped (see the `onQueueFull` option); reported at most once a second. */
 export class ActionLogQueueFullError extends ActionLogError {
   static override readonly [KIND]: string = 'ActionLogQueueFullError';
   override name = 'ActionLogQueueFullError';
-  constructor(readonly maxQueueSize: number) {
-    super(`The actionlog write queue is full (${maxQueueSize} documents); a document was dropped.`);
+  constructor(
+    readonly maxQueueSize: number,
+    /** Documents dropped since the last report. */
+    readonly dropped = 1,
+  ) {
+    super(`The actionlog write queue is full (${maxQueueSize} documents): ${dropped} document${dropped === 1 ? ' was' : 's were'} dropped.`);
+  }
+}
+
+/** A store refused one document while it stored the rest of its batch: the document is quarantined (`logger.quarantined()`). */
+export class ActionLogQuarantineError extends ActionLogError {
+  static override readonly [KIND]: string = 'ActionLogQuarantineError';
+  override name = 'ActionLogQuarantineError';
+  constructor(
+    /** Which collection the document was for, or `append`. */
+    readonly kind: string,
+    readonly requestUuid: string | null,
+    options?: { cause?: unknown },
+  ) {
+    super(`The store refused a ${kind} document${requestUuid ? ` of request ${requestUuid}` : ''}; it is quarantined and the rest of its batch stored.`, options);
   }
 }
 

@@ -76,6 +76,11 @@ export interface StoreInfo {
 export interface Store {
   /** Called once before the first write (create tables, indexes...). */
   init?(info: StoreInfo): Promise<void>;
+  /**
+   * Resolves when the store answers (a round trip that writes nothing). The writer asks it after a failed write:
+   * to end a backoff as soon as the store is back, and to tell a document the store refuses from an outage.
+   */
+  ping?(): Promise<void>;
   write(batch: StoreBatch): Promise<void>;
   /** Adds late events to request documents, also when the document itself has not arrived yet. */
   append(appends: RequestAppend[]): Promise<void>;

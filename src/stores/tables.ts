@@ -66,7 +66,9 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       appends: json(),
     },
     indexes: [
-      { fields: [['request_uuid', 1]], unique: true, mongoName: 'request_uuid_unique' },
+      // The server's id is the key; the client's request id may repeat (see RequestDocument.request_uuid).
+      { fields: [['uid', 1]], unique: true, mongoName: 'uid_unique' },
+      { fields: [['request_uuid', 1]] },
       { fields: [['timestamp', NEWEST]] },
       {
         fields: [

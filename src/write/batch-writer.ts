@@ -1,4 +1,5 @@
-import { ActionLogClosedError, ActionLogQueueFullError, ActionLogStoreError } from '../shared/errors.js';
+import { ActionLogClosedError, ActionLogQueueFullError, ActionLogStoreError, ActionLogQuarantineError } from '../shared/errors.js';
+import type { QuarantinedDocument, WriteStep } from './write-step.js';
 
 export interface WriterOptions {
   batchSize: number;
@@ -8,16 +9,23 @@ export interface WriterOptions {
   maxRetries: number;
   retryDelayMs: number;
   maxRetryDelayMs: number;
+  /** Refused documents kept for `quarantined()`; older ones are let go (still counted). */
+  maxQuarantine: number;
 }
 
-/** One step of writing a batch (write the documents, then the appends); retried on its own. */
-export type WriteStep = () => Promise<void>;
+/** A batch as store calls, and which queued item each primary document (request document, append, activity) stands for. */
+export interface BuiltBatch {
+  steps: WriteStep[];
+  itemOf(document: unknown): number | undefined;
+}
 
 export interface WriterHooks<Item> {
   /** Turns queued items into store calls. Runs once per batch; a retry repeats only the steps. */
-  build(items: Item[]): WriteStep[];
-  /** Items dropped before being built (queue full) are handed back, so their owner can forget them. */
+  build(items: Item[]): BuiltBatch;
+  /** Items dropped before being built (queue full, closed) are handed back, so their owner can forget them. */
   discard?(items: Item[]): void;
+  /** Whether the store answers now (a ping). Without it, the writer judges from the writes themselves. */
+  probe?(): Promise<boolean>;
   onError(error: Error): void;
 }
 
@@ -29,8 +37,10 @@ export interface WriterStats {
   stored: number;
   /** Store calls retried. */
   retried: number;
-  /** Lost: queue full, or the store kept failing past `maxRetries`. */
+  /** Lost: queue full, closed with a deadline, or the store kept failing past `maxRetries`. */
   dropped: number;
+  /** Refused by the store while the rest of their batch was stored; see `quarantined()`. */
+  quarantined: number;
   /** Waiting or being written now. */
   queued: number;
 }
@@ -40,9 +50,15 @@ interface Entry<Item> {
   item: Item;
 }
 
+/** How often a store is asked whether it answers again while the writer waits out a backoff. */
+const PROBE_EVERY_MS = 1000;
+/** Drops of a full queue are reported at most this often, with their count. */
+const DROP_REPORT_EVERY_MS = 1000;
+
 /**
  * Batches items off the hot path and writes them one batch at a time, in order, retrying with backoff.
- * `enqueue` only pushes to an array; all work happens later on a timer or an immediate.
+ * `enqueue` only pushes to an array; all work happens later on a timer or an immediate. A document the store
+ * refuses is found by halving its batch and quarantined, so that it never costs the others their place.
  */
 export class BatchWriter<Item> {
   private queue: Array<Entry<Item>> = [];
@@ -53,7 +69,14 @@ export class BatchWriter<Item> {
   private immediate: NodeJS.Immediate | undefined;
   private draining = false;
   private closed = false;
-  private readonly counters = { recorded: 0, stored: 0, retried: 0, dropped: 0 };
+  /** Closed with a deadline that passed: nothing more is retried. */
+  private abandoned = false;
+  private wake: (() => void) | undefined;
+  private readonly counters = { recorded: 0, stored: 0, retried: 0, dropped: 0, quarantined: 0 };
+  private readonly quarantine: QuarantinedDocument[] = [];
+  private unreportedDrops = 0;
+  private lastDropReport = 0;
+  private dropReport: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: WriterOptions,
@@ -76,7 +99,7 @@ export class BatchWriter<Item> {
     return true;
   }
 
-  /** Resolves once everything enqueued before the call is written or dropped. */
+  /** Resolves once everything enqueued before the call is written, quarantined or dropped. */
   flush(): Promise<void> {
     const target = this.nextSeq - 1;
     if (this.lowestPending() > target) return Promise.resolve();
@@ -85,11 +108,29 @@ export class BatchWriter<Item> {
     return done;
   }
 
-  /** Writes what is queued, then refuses new items. */
-  async close(): Promise<void> {
+  /**
+   * Writes what is queued, then refuses new items. With `timeoutMs`, gives up waiting at the deadline: what is
+   * still queued is dropped (counted and reported) and its number returned; 0 when everything was written.
+   */
+  async close(timeoutMs?: number): Promise<number> {
     const drained = this.flush();
     this.closed = true;
-    await drained;
+    this.reportDrops();
+    if (timeoutMs === undefined) {
+      await drained;
+      return 0;
+    }
+    let deadline: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (deadline = setTimeout(() => resolve('late'), timeoutMs)));
+    const outcome = await Promise.race([drained.then(() => 'drained' as const), late]);
+    clearTimeout(deadline);
+    if (outcome === 'drained') return 0;
+    const left = this.queue.length + this.inFlight.length;
+    this.abandoned = true;
+    this.wake?.();
+    const queued = this.queue.splice(0);
+    if (queued.length > 0) this.drop(queued.map((e) => e.item), `closed with ${left} documents not yet stored`);
+    return left;
   }
 
   get isClosed(): boolean {
@@ -100,16 +141,18 @@ export class BatchWriter<Item> {
     return { ...this.counters, queued: this.queue.length + this.inFlight.length };
   }
 
+  /** Documents the store refused, newest last (at most `maxQuarantine`). */
+  quarantined(): QuarantinedDocument[] {
+    return [...this.quarantine];
+  }
+
   private schedule(): void {
     if (this.draining) return;
     if (this.queue.length >= this.options.batchSize || this.options.flushIntervalMs === 0) {
       this.startNow();
-    } else if (!this.timer) {
-      // Kept referenced: a script that records and returns still gets its documents written before exit.
-      this.timer = setTimeout(() => {
+    } else this.timer ??= setTimeout(() => {
         this.startNow();
       }, this.options.flushIntervalMs);
-    }
   }
 
   private startNow(): void {
@@ -128,16 +171,12 @@ export class BatchWriter<Item> {
     try {
       // What arrived during a write waits for its own timer unless it fills a batch or someone waits for it:
       // back-to-back small batches would cost the database a command every few requests.
-      for (
-        let first = true;
-        this.queue.length > 0 && (first || this.queue.length >= this.options.batchSize || this.mustWriteNow());
-        first = false
-      ) {
+      for (let first = true; this.queue.length > 0 && (first || this.queue.length >= this.options.batchSize || this.mustWriteNow()); first = false) {
         this.inFlight = this.queue.splice(0, this.options.batchSize);
         const items = this.inFlight.map((e) => e.item);
-        const ok = await this.writeBatch(items);
-        if (ok) this.counters.stored += items.length;
-        else this.counters.dropped += items.length;
+        const outcome = await this.writeBatch(items);
+        this.counters.stored += outcome.stored;
+        this.counters.dropped += outcome.dropped;
         this.inFlight = [];
         this.settleWaiters();
       }
@@ -152,35 +191,117 @@ export class BatchWriter<Item> {
     return this.waiters.length > 0 || this.closed || this.options.flushIntervalMs === 0;
   }
 
-  private async writeBatch(items: Item[]): Promise<boolean> {
-    let steps: WriteStep[];
+  private async writeBatch(items: Item[]): Promise<{ stored: number; dropped: number }> {
+    let built: BuiltBatch;
     try {
-      steps = this.hooks.build(items);
+      built = this.hooks.build(items);
     } catch (error) {
       this.report(new ActionLogStoreError(`Could not build ${items.length} documents; they are dropped.`, items.length, { cause: error }));
-      return false;
+      return { stored: 0, dropped: items.length };
     }
-    for (const step of steps) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await step();
-          break;
-        } catch (error) {
-          if (attempt >= this.options.maxRetries) {
-            this.report(
-              new ActionLogStoreError(`Store write failed ${attempt + 1} times; ${items.length} documents are dropped.`, items.length, {
-                cause: error,
-              }),
-            );
-            return false;
-          }
-          this.counters.retried++;
-          this.report(new ActionLogStoreError(`Store write failed (attempt ${attempt + 1}); retrying.`, items.length, { cause: error }));
-          await sleep(this.backoff(attempt));
+    const refused = new Set<number>();
+    for (const step of built.steps) {
+      const written = await this.writeStep(step, items.length, (document) => {
+        const index = built.itemOf(document);
+        if (index !== undefined) refused.add(index);
+      });
+      if (!written) return { stored: 0, dropped: items.length };
+    }
+    return { stored: items.length - refused.size, dropped: 0 };
+  }
+
+  /** Writes one step, retrying with backoff while the store is away; false when it gave up (the batch is dropped). */
+  private async writeStep(step: WriteStep, documents: number, refused: (document: unknown) => void): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      let failure: unknown;
+      try {
+        await step.run();
+        return true;
+      } catch (error) {
+        failure = error;
+      }
+      // The store refused the write: is it away, or is a document of the batch at fault?
+      if (!this.abandoned && step.size > 0 && (await this.storeAnswers(step, attempt))) {
+        if (step.size > 1 && (await this.isolate(step, refused)) === 'isolated') return true;
+        // A lone document refused twice by a store that answers is at fault (once may be a passing glitch).
+        if (step.size === 1 && attempt >= 1) {
+          this.quarantineOne(step, failure, refused);
+          return true;
         }
       }
+      if (this.abandoned || attempt >= this.options.maxRetries) {
+        const why = this.abandoned ? 'the logger closed before it could be stored' : `the store write failed ${attempt + 1} times`;
+        this.report(new ActionLogStoreError(`${why}; ${documents} documents are dropped.`, documents, { cause: failure }));
+        return false;
+      }
+      this.counters.retried++;
+      this.report(new ActionLogStoreError(`Store write failed (attempt ${attempt + 1}); retrying.`, documents, { cause: failure }));
+      await this.pause(this.backoff(attempt));
     }
-    return true;
+  }
+
+  /**
+   * Whether the store answers, so that a failure must come from the batch: its ping says so; without one, a
+   * batch that failed twice is cut in halves, and the halves tell (a single document cannot be judged that way).
+   */
+  private async storeAnswers(step: WriteStep, attempt: number): Promise<boolean> {
+    if (this.hooks.probe) return this.hooks.probe().catch(() => false);
+    return step.size > 1 && attempt >= 1;
+  }
+
+  /** Writes the halves of a refused step, down to the documents the store refuses, which are quarantined. */
+  private async isolate(step: WriteStep, refused: (document: unknown) => void): Promise<'isolated' | 'down'> {
+    const halves = step.split();
+    const failures: unknown[] = [];
+    for (const half of halves) {
+      try {
+        await half.run();
+        failures.push(undefined);
+      } catch (error) {
+        failures.push(error ?? new Error('refused'));
+      }
+    }
+    const stored = failures.some((f) => f === undefined);
+    if (!stored && !(this.hooks.probe && (await this.hooks.probe().catch(() => false)))) return 'down';
+    for (const [i, half] of halves.entries()) {
+      if (failures[i] === undefined) continue;
+      if (half.size > 1) {
+        if ((await this.isolate(half, refused)) === 'down') return 'down';
+      } else {
+        // Once more before the quarantine: a passing glitch should not cost a document its place.
+        const again = await half.run().then(
+          () => undefined,
+          (error: unknown) => error ?? failures[i],
+        );
+        if (again !== undefined) this.quarantineOne(half, again, refused);
+      }
+    }
+    return 'isolated';
+  }
+
+  private quarantineOne(step: WriteStep, error: unknown, refused: (document: unknown) => void): void {
+    const entry: QuarantinedDocument = Object.assign(step.only(), { error: summary(error), at: new Date() });
+    this.counters.quarantined++;
+    this.quarantine.push(entry);
+    if (this.quarantine.length > this.options.maxQuarantine) this.quarantine.shift();
+    refused(entry.document);
+    this.report(new ActionLogQuarantineError(entry.kind, entry.request_uuid, { cause: error }));
+  }
+
+  /** Waits out a backoff, ending it at once when the store answers again (or the writer is abandoned). */
+  private async pause(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (!this.abandoned && Date.now() < until) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(PROBE_EVERY_MS, until - Date.now()));
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+      if (this.hooks.probe && Date.now() < until && (await this.hooks.probe().catch(() => false))) return;
+    }
   }
 
   private backoff(attempt: number): number {
@@ -188,11 +309,29 @@ export class BatchWriter<Item> {
     return base / 2 + Math.random() * (base / 2);
   }
 
-  private drop(items: Item[]): void {
+  private drop(items: Item[], why?: string): void {
     this.counters.dropped += items.length;
     this.hooks.discard?.(items);
-    this.report(new ActionLogQueueFullError(this.options.maxQueueSize));
     this.settleWaiters();
+    if (why) {
+      this.report(new ActionLogStoreError(`${why}; ${items.length} documents are dropped.`, items.length));
+      return;
+    }
+    // A full queue drops many documents in a burst: one report per interval says how many.
+    this.unreportedDrops += items.length;
+    const wait = this.lastDropReport + DROP_REPORT_EVERY_MS - Date.now();
+    if (wait <= 0) this.reportDrops();
+    else this.dropReport ??= setTimeout(() => this.reportDrops(), wait).unref();
+  }
+
+  private reportDrops(): void {
+    clearTimeout(this.dropReport);
+    this.dropReport = undefined;
+    if (this.unreportedDrops === 0) return;
+    this.lastDropReport = Date.now();
+    const dropped = this.unreportedDrops;
+    this.unreportedDrops = 0;
+    this.report(new ActionLogQueueFullError(this.options.maxQueueSize, dropped));
   }
 
   private lowestPending(): number {
@@ -219,6 +358,6 @@ export class BatchWriter<Item> {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+function summary(error: unknown): { name: string; message: string } {
+  return error instanceof Error ? { name: error.name, message: error.message } : { name: 'Error', message: String(error) };
 }

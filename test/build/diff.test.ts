@@ -307,3 +307,43 @@ describe('diffObjects when a value changes between a list and an object', () => 
     expect(sameValue([], {})).toBe(false);
   });
 });
+
+describe('diffObjects on hostile states', () => {
+  function deep(levels: number, leaf: unknown): Record<string, unknown> {
+    let value: Record<string, unknown> = { leaf };
+    for (let i = 0; i < levels; i++) value = { next: value };
+    return value;
+  }
+
+  it('names a change 20 000 levels down by its path at the depth limit, without running out of stack', () => {
+    const changed = diffObjects(deep(20_000, 1), deep(20_000, 2));
+    expect(changed).toEqual([Array.from({ length: 20 }, () => 'next').join('.')]);
+    expect(diffObjects(deep(20_000, 1), deep(20_000, 1))).toEqual([]);
+    expect(diffObjects(deep(30, 1), deep(30, 2), 3)).toEqual(['next.next.next']);
+  });
+
+  it('compares states with reference cycles', () => {
+    const a: Record<string, unknown> = { name: 'x' };
+    a.self = a;
+    const b: Record<string, unknown> = { name: 'x' };
+    b.self = b;
+    const c: Record<string, unknown> = { name: 'y' };
+    c.self = c;
+    expect(diffObjects(a, b)).toEqual([]);
+    // `self` loops back into an object whose name changed: that subtree differs too.
+    expect(diffObjects(a, c)).toEqual(['name', 'self']);
+    expect(sameValue(a, b)).toBe(true);
+    expect(sameValue(a, c)).toBe(false);
+  });
+
+  it('sees changes inside class instances, Maps and Sets', () => {
+    class Point {
+      constructor(readonly x: number) {}
+    }
+    expect(diffObjects({ p: new Point(1) }, { p: new Point(2) })).toEqual(['p']);
+    expect(diffObjects({ p: new Point(1) }, { p: new Point(1) })).toEqual([]);
+    expect(diffObjects({ m: new Map([[1, 1]]) }, { m: new Map([[1, 2]]) })).toEqual(['m']);
+    expect(diffObjects({ s: new Set([1]) }, { s: new Set([1, 2]) })).toEqual(['s']);
+    expect(diffObjects({ s: new Set([1]) }, { s: new Set([1]) })).toEqual([]);
+  });
+});

@@ -11,8 +11,9 @@ describe('redactUrl', () => {
   });
 
   it('redacts every secret parameter and keeps the others in place', () => {
+    // `code` is OAuth's authorization code: secret where it is the whole key.
     expect(redact('/cb?code=abc&access_token=t0k&state=xyz&client_secret=s3')).toBe(
-      `/cb?code=abc&access_token=${REDACTED}&state=xyz&client_secret=${REDACTED}`,
+      `/cb?code=${REDACTED}&access_token=${REDACTED}&state=xyz&client_secret=${REDACTED}`,
     );
   });
 
@@ -27,9 +28,10 @@ describe('redactUrl', () => {
     expect(redact(url)).toBe(url);
   });
 
-  it('keeps the path, even when it looks like a secret', () => {
+  it('keeps a path of ordinary words and ids, and takes credentials out of user:password@', () => {
     expect(redact('/password/reset?token=abc')).toBe(`/password/reset?token=${REDACTED}`);
-    expect(redact('https://user:pw@example.com:8443/token?x=1')).toBe('https://user:pw@example.com:8443/token?x=1');
+    expect(redact('https://example.com:8443/token?x=1')).toBe('https://example.com:8443/token?x=1');
+    expect(redact('https://user:pw@example.com:8443/token?x=1')).toBe(`https://${REDACTED}@example.com:8443/token?x=1`);
   });
 
   it('returns a URL without a query string as it is', () => {
@@ -42,10 +44,12 @@ describe('redactUrl', () => {
     expect(redact('/a?')).toBe('/a?');
   });
 
-  it('keeps the fragment as it is, even when it looks like a secret parameter', () => {
+  it('redacts secret parameters in the fragment too, and keeps any other fragment', () => {
     expect(redact('/a?token=abc#section')).toBe(`/a?token=${REDACTED}#section`);
-    expect(redact('/a?x=1#token=abc')).toBe('/a?x=1#token=abc');
-    expect(redact('/a?#password=1')).toBe('/a?#password=1');
+    // OAuth's implicit flow puts tokens there.
+    expect(redact('/a?x=1#token=abc')).toBe(`/a?x=1#token=${REDACTED}`);
+    expect(redact('/a?x=1#section-2')).toBe('/a?x=1#section-2');
+    expect(redact('/a?#password=1')).toBe(`/a?#password=${REDACTED}`);
   });
 
   it('decodes a key written with + for spaces before matching it', () => {
@@ -89,11 +93,39 @@ describe('redactUrl', () => {
   });
 
   it('redacts keys written in bracket notation', () => {
-    expect(redact('/a?user[password]=1&user[name]=2&tokens[]=3')).toBe(`/a?user[password]=${REDACTED}&user[name]=2&tokens[]=${REDACTED}`);
+    expect(redact('/a?user[password]=1&user[name]=2&token[]=3&max_tokens=4')).toBe(`/a?user[password]=${REDACTED}&user[name]=2&token[]=${REDACTED}&max_tokens=4`);
   });
 
   it('answers with the given redactor only', () => {
     const custom = new KeyRedactor(['pin'], []);
     expect(redactUrl('/a?pin=1234&password=x', custom)).toBe(`/a?pin=${REDACTED}&password=x`);
+  });
+});
+
+describe('redactUrl, tokens in the path', () => {
+  const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
+  const hex64 = 'a'.repeat(16) + '0123456789abcdef'.repeat(3);
+
+  it.each([
+    [`/api/sessions/${jwt}`, '/api/sessions/:redacted'],
+    [`/download/${hex64}`, '/download/:redacted'],
+    ['/reset/3f2a9c1e-77b1-4c2a-9b1e-2f6e0d1c9a44', '/reset/:redacted'],
+    ['/invite/abcdefghijklmnop', '/invite/:redacted'],
+    ['/files/Zk3pQ9vT2mX8rL5wN1cB7dY4hG6jF0sA', '/files/:redacted'],
+    ['/hooks/ghp_abcdefghijklmnopqrstuvwxyz0123456789', '/hooks/:redacted'],
+    ['/a;jsessionid=ABC123DEF456/b', `/a;jsessionid=${REDACTED}/b`],
+  ])('masks %s', (url, stored) => {
+    expect(redact(url)).toBe(stored);
+  });
+
+  it.each([
+    '/orders/507f1f77bcf86cd799439011',
+    '/users/3f2a9c1e-77b1-4c2a-9b1e-2f6e0d1c9a44',
+    '/commits/4b825dc642cb6eb9a060e54bf8d69288fbee4904',
+    '/blog/how-to-write-an-audit-trail-for-node-apps',
+    '/orders/1234567890123456789',
+    '/files/sha256:' + 'a'.repeat(64),
+  ])('keeps ids and slugs: %s', (url) => {
+    expect(redact(url)).toBe(url);
   });
 });

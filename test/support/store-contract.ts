@@ -53,8 +53,10 @@ export function action(type: string, minutes = 0, extra: Partial<ActionEntry> = 
   };
 }
 
+/** A request document; its `uid` (the server's id) is `uid-<uuid>` unless given. */
 export function requestDoc(uuid: string, minutes = 0, extra: Partial<RequestDocument> = {}): RequestDocument {
   return {
+    uid: `uid-${uuid}`,
     request_uuid: uuid,
     module: 'orders',
     timestamp: at(minutes),
@@ -90,9 +92,11 @@ function batchOf(docs: RequestDocument[], activities: ActivityDocument[] = []): 
   return { requests: docs, actionLogs: mirrors.flatMap((m) => m.actionLogs), modelLogs: mirrors.flatMap((m) => m.modelLogs), activities };
 }
 
-function append(uuid: string, logs: ModelLog[], actions: ActionEntry[] = [], spilled = 0): RequestAppend {
+/** Late events for the document of `uuid` (by its uid, `uid-<uuid>`, unless another is given). */
+function append(uuid: string, logs: ModelLog[], actions: ActionEntry[] = [], spilled = 0, uid = `uid-${uuid}`): RequestAppend {
   return {
     append_id: randomUUID(),
+    uid,
     request_uuid: uuid,
     module: 'orders',
     model_logs: logs,
@@ -204,6 +208,24 @@ export function describeStore(name: string, factory: StoreFactory): void {
       expect(merged.details.model_logs.map((m) => m.model_id)).toEqual(['1', 'late']);
       expect(merged.details.actions.map((a) => a.action_type)).toEqual(['checkout', 'late_action']);
       expect(merged.details.model_logs_spilled).toBe(3);
+    });
+
+    it('answers a ping', async () => {
+      await expect(store.ping?.() ?? Promise.resolve()).resolves.toBeUndefined();
+    });
+
+    it('keeps requests claiming the same request id apart: in one batch, across batches, and for their late events', async () => {
+      const first = requestDoc('same', 1, { uid: 'uid-a' });
+      const second = requestDoc('same', 2, { uid: 'uid-b', module: 'billing' });
+      await store.write(batchOf([first, second]));
+      await store.write(batchOf([requestDoc('same', 3, { uid: 'uid-c' })]));
+      await store.append([append('same', [modelLog('late-b', 4)], [], 0, 'uid-b')]);
+      const docs = await store.findRequests({ request_uuid: 'same', order: 'asc' });
+      expect(docs.map((d) => [d.uid, d.module, d.details.model_logs.map((m) => m.model_id)])).toEqual([
+        ['uid-a', 'orders', ['1']],
+        ['uid-b', 'billing', ['1', 'late-b']],
+        ['uid-c', 'orders', ['1']],
+      ]);
     });
 
     it('reads escaped keys back as they were sent', async () => {

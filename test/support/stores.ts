@@ -42,6 +42,11 @@ export class FlakyStore extends MemoryStore {
     this.lostAcks = 0;
   }
 
+  /** Down while it fails writes: a ping fails too, without using up a failure. */
+  override async ping(): Promise<void> {
+    if (this.failures > 0) throw new Error('store unavailable');
+  }
+
   override async write(batch: StoreBatch): Promise<void> {
     await this.around(() => super.write(batch));
   }
@@ -61,5 +66,51 @@ export class FlakyStore extends MemoryStore {
       this.lostAcks--;
       throw new Error('connection lost before the reply');
     }
+  }
+}
+
+/**
+ * A MemoryStore that refuses a whole write when one of its documents holds `poison` anywhere (as PostgreSQL refuses
+ * a batch holding one string it cannot store), while it answers pings: the store is up, the batch is at fault.
+ */
+export class PoisonStore extends MemoryStore {
+  writes = 0;
+
+  constructor(private readonly poison: string) {
+    super();
+  }
+
+  override async write(batch: StoreBatch): Promise<void> {
+    this.writes++;
+    if (JSON.stringify(batch).includes(this.poison)) throw new Error(`invalid byte sequence: ${this.poison}`);
+    await super.write(batch);
+  }
+
+  override async append(appends: RequestAppend[]): Promise<void> {
+    this.writes++;
+    if (JSON.stringify(appends).includes(this.poison)) throw new Error(`invalid byte sequence: ${this.poison}`);
+    await super.append(appends);
+  }
+}
+
+/** A MemoryStore that is down (writes and pings fail) until `up()`. */
+export class OutageStore extends MemoryStore {
+  down = true;
+  writes = 0;
+  pings = 0;
+
+  up(): void {
+    this.down = false;
+  }
+
+  override async ping(): Promise<void> {
+    this.pings++;
+    if (this.down) throw new Error('connection refused');
+  }
+
+  override async write(batch: StoreBatch): Promise<void> {
+    this.writes++;
+    if (this.down) throw new Error('connection refused');
+    await super.write(batch);
   }
 }

@@ -1,16 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActionLogQueueFullError, ActionLogStoreError, type ActionLogger, type ActionLoggerOptions, createActionLogger } from 'actionlog';
+import { ActionLogQuarantineError, ActionLogQueueFullError, ActionLogStoreError, type ActionLogger, type ActionLoggerOptions, createActionLogger } from 'actionlog';
 import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange } from '../../examples/shared/orders.js';
-import { FlakyStore, SpyStore } from '../support/stores.js';
+import { FlakyStore, OutageStore, PoisonStore, SpyStore } from '../support/stores.js';
 
 const loggers: ActionLogger[] = [];
 afterEach(async () => {
   for (const l of loggers.splice(0)) await l.close().catch(() => {});
 });
 
-function make(store: SpyStore | FlakyStore, options: Partial<ActionLoggerOptions> = {}) {
+function make(store: SpyStore | FlakyStore | PoisonStore | OutageStore, options: Partial<ActionLoggerOptions> = {}) {
   const errors: Error[] = [];
   const logger = createActionLogger({ store, retryDelayMs: 1, maxRetryDelayMs: 5, onError: (e) => errors.push(e), ...options });
   loggers.push(logger);
@@ -81,8 +81,9 @@ describe('batch writer', () => {
     for (let i = 0; i < 5; i++) logger.recordModelChange(change(`o${i}`));
     await logger.flush();
     expect(store.requests().map((d) => d.details.model_logs[0]!.model_id)).toEqual(['o0', 'o1', 'o2', 'o3', 'o4']);
-    expect(logger.stats()).toMatchObject({ recorded: 5, stored: 5, retried: 3, dropped: 0, queued: 0 });
-    expect(errors).toHaveLength(3);
+    // The store answers again after the third failure: the writer needs no third backoff to find out.
+    expect(logger.stats()).toMatchObject({ recorded: 5, stored: 5, retried: 2, dropped: 0, quarantined: 0, queued: 0 });
+    expect(errors).toHaveLength(2);
     expect(errors.every((e) => e instanceof ActionLogStoreError && /retrying/.test(e.message))).toBe(true);
   });
 
@@ -124,7 +125,10 @@ describe('batch writer', () => {
     await logger.flush();
     expect(store.requests().map((d) => d.details.model_logs[0]!.model_id)).toEqual(['o0', 'o1', 'o2']);
     expect(logger.stats()).toMatchObject({ recorded: 6, stored: 3, dropped: 3 });
-    expect(errors.filter((e) => e instanceof ActionLogQueueFullError)).toHaveLength(3);
+    // The first drop is reported at once, the rest of the burst together a second later.
+    expect(errors.filter((e) => e instanceof ActionLogQueueFullError).map((e) => (e as ActionLogQueueFullError).dropped)).toEqual([1]);
+    await sleep(1100);
+    expect(errors.filter((e) => e instanceof ActionLogQueueFullError).map((e) => (e as ActionLogQueueFullError).dropped)).toEqual([1, 2]);
   });
 
   it('with drop-oldest, drops queued documents to take the newest', async () => {
@@ -164,6 +168,94 @@ describe('batch writer', () => {
     store.failNext(1);
     logger.recordModelChange(change('a'));
     await logger.flush();
+    expect(store.requests()).toHaveLength(1);
+  });
+});
+
+describe('batch writer, when the store refuses a document', () => {
+  const poisoned = (id: string) => orderChange(id, { new_object: { _id: id, note: 'POISON' } });
+
+  it('stores every other document of the batch at once and quarantines the refused one, reporting it once', async () => {
+    const store = new PoisonStore('POISON');
+    const { logger, errors } = make(store, { flushIntervalMs: 60_000, batchSize: 100 });
+    for (let i = 0; i < 50; i++) {
+      await logger.run({ requestUuid: `r-${i}` }, () => {
+        logger.recordModelChange(i === 17 ? poisoned(`o${i}`) : change(`o${i}`));
+      });
+    }
+    await logger.flush();
+    expect(store.requests().map((d) => d.request_uuid)).toHaveLength(49);
+    expect(store.requests().map((d) => d.request_uuid)).not.toContain('r-17');
+    expect(logger.stats()).toMatchObject({ recorded: 50, stored: 49, quarantined: 1, dropped: 0, retried: 0 });
+    const [refused] = logger.quarantined();
+    expect(logger.quarantined()).toHaveLength(1);
+    expect(refused).toMatchObject({ kind: 'request', request_uuid: 'r-17', error: { message: 'invalid byte sequence: POISON' } });
+    const reports = errors.filter((e) => e instanceof ActionLogQuarantineError);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]!.message).toMatch(/r-17/);
+    // Found by halving: a few writes, not one per document.
+    expect(store.writes).toBeLessThan(20);
+  });
+
+  it('isolates by halving also for a store without a ping, once the batch failed twice', async () => {
+    const store = new PoisonStore('POISON');
+    Object.defineProperty(store, 'ping', { value: undefined });
+    const { logger } = make(store, { flushIntervalMs: 60_000, batchSize: 100 });
+    for (let i = 0; i < 10; i++) logger.recordModelChange(i === 3 ? poisoned(`o${i}`) : change(`o${i}`));
+    await logger.flush();
+    expect(store.requests()).toHaveLength(9);
+    expect(logger.stats()).toMatchObject({ stored: 9, quarantined: 1, dropped: 0 });
+  });
+
+  it('quarantines a lone document only when the store refused it twice while answering', async () => {
+    const store = new PoisonStore('POISON');
+    const { logger } = make(store, { flushIntervalMs: 0 });
+    logger.recordModelChange(poisoned('alone'));
+    await logger.flush();
+    expect(store.writes).toBe(2);
+    expect(logger.stats()).toMatchObject({ stored: 0, quarantined: 1, dropped: 0 });
+    logger.recordModelChange(change('next'));
+    await logger.flush();
+    expect(store.requests()).toHaveLength(1);
+  });
+});
+
+describe('batch writer, recovery and shutdown', () => {
+  it('ends a backoff as soon as the store answers again', async () => {
+    const store = new OutageStore();
+    const { logger } = make(store, { flushIntervalMs: 0, retryDelayMs: 20_000, maxRetryDelayMs: 20_000 });
+    logger.recordModelChange(change('a'));
+    const started = Date.now();
+    setTimeout(() => {
+      store.up();
+    }, 300);
+    await logger.flush();
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(store.requests()).toHaveLength(1);
+    expect(store.pings).toBeGreaterThan(0);
+  });
+
+  it('close({ timeout }) stops waiting at the deadline and says how many documents are left', async () => {
+    const store = new OutageStore();
+    const { logger, errors } = make(store, { flushIntervalMs: 0, retryDelayMs: 5_000, maxRetryDelayMs: 5_000 });
+    for (let i = 0; i < 3; i++) logger.recordModelChange(change(`o${i}`));
+    await sleep(50);
+    logger.recordModelChange(change('queued-behind'));
+    const started = Date.now();
+    const closed = await logger.close({ timeout: 300 });
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(closed.left).toBe(4);
+    await sleep(50);
+    expect(logger.stats()).toMatchObject({ recorded: 4, stored: 0, dropped: 4, queued: 0 });
+    expect(errors.some((e) => e instanceof ActionLogStoreError && /closed/.test(e.message))).toBe(true);
+  });
+
+  it('close() without a timeout waits for everything, and reports no loss', async () => {
+    const store = new OutageStore();
+    store.up();
+    const { logger } = make(store, { flushIntervalMs: 60_000 });
+    logger.recordModelChange(change('a'));
+    expect(await logger.close()).toEqual({ left: 0 });
     expect(store.requests()).toHaveLength(1);
   });
 });

@@ -1,6 +1,9 @@
+import { CIRCULAR_MARKER, MAX_DEPTH_MARKER } from '../../shared/copy.js';
 import { isPlainObject, setOwn } from '../../shared/plain-objects.js';
+import { storable } from '../../shared/strings.js';
 import { escapeKey } from './keys.js';
 import { type KeyRedactor, REDACTED } from './redactor.js';
+import { maskSecretValues } from './secret-values.js';
 
 export interface SanitizeLimits {
   /** Longest string kept, in characters. */
@@ -9,6 +12,8 @@ export interface SanitizeLimits {
   maxDepth: number;
   /** Longest array kept. */
   maxArrayLength: number;
+  /** Most keys kept of one object. */
+  maxKeys: number;
   /** Largest request body kept, in bytes (estimated from the stored form). */
   maxBodyBytes: number;
 }
@@ -16,33 +21,37 @@ export interface SanitizeLimits {
 /** Marker stored in place of a body larger than `maxBodyBytes`. */
 export interface TruncatedBody {
   _truncated: true;
+  /** The body's size: its `content-length` when given, else what was read before stopping (a lower bound). */
   _size_bytes: number;
   _preview: string;
 }
 
-export const MAX_DEPTH_MARKER = '[Truncated: max depth]';
-export const CIRCULAR_MARKER = '[Circular]';
+/** The key under which an object cut at `maxKeys` says how many keys were left out. */
+export const TRUNCATED_KEYS = '[truncated]';
 
 const PREVIEW_CHARS = 1024;
+const KEY_CACHE_LIMIT = 10_000;
 
 interface StoredKey {
   stored: string;
   secret: boolean;
 }
 
-const KEY_CACHE_LIMIT = 10_000;
-
 interface Walk {
   bytes: number;
   /** Objects being walked, outermost first: a value found here is a cycle. Shallow, so a list beats a Set. */
   ancestors: object[];
   omit: ReadonlySet<string> | undefined;
+  /** Stop adding members once this many bytes are out (a request body past its limit is only previewed). */
+  budget: number;
+  /** Look for credentials in string values too (request bodies, written by anyone). */
+  scanValues: boolean;
 }
 
 /**
- * Turns any value into a JSON-safe, BSON-safe copy: secrets redacted, unsafe keys escaped,
- * sizes limited, exotic values (BigInt, Buffers, ObjectIds, Decimal128, circular refs) made plain.
- * Dates stay Dates. It never throws.
+ * Turns any value into a JSON-safe, BSON-safe copy that every store accepts: secrets redacted, unsafe keys
+ * escaped, strings made storable, sizes limited while walking (so a hostile value costs no more than the limits),
+ * exotic values (BigInt, Buffers, ObjectIds, Decimal128, circular refs) made plain. Dates stay Dates. It never throws.
  */
 export class Sanitizer {
   private readonly keys = new Map<string, StoredKey>();
@@ -59,7 +68,59 @@ export class Sanitizer {
 
   /** Like `clean`, also returning an estimate of the stored size in bytes. */
   cleanSized(value: unknown, omit?: ReadonlySet<string>): { value: unknown; bytes: number } {
-    const walk: Walk = { bytes: 0, ancestors: [], omit: omit && omit.size > 0 ? omit : undefined };
+    return this.run(value, { bytes: 0, ancestors: [], omit: omit && omit.size > 0 ? omit : undefined, budget: Infinity, scanValues: false });
+  }
+
+  /** A string field as stored: storable, limited to `maxStringLength`. */
+  cleanString(value: string): string {
+    return storable(this.limitString(value, this.limits.maxStringLength));
+  }
+
+  /**
+   * Sanitizes a request body. Walking stops at `maxBodyBytes`: a larger body is replaced by a marker with a preview.
+   * A string body (text, a form, JSON the app did not parse) goes through the same rules as parsed ones.
+   */
+  cleanBody(body: unknown, contentType = '', declaredBytes?: number): { value: unknown; bytes: number } {
+    if (body === undefined || body === null) return { value: null, bytes: 4 };
+    if (typeof body === 'string') return this.cleanTextBody(body, contentType, declaredBytes);
+    const walk: Walk = { bytes: 0, ancestors: [], omit: undefined, budget: this.limits.maxBodyBytes, scanValues: true };
+    const sized = this.run(body, walk);
+    if (walk.bytes <= this.limits.maxBodyBytes) return sized;
+    let preview: string;
+    try {
+      preview = JSON.stringify(sized.value).slice(0, PREVIEW_CHARS);
+    } catch {
+      preview = '';
+    }
+    const marker: TruncatedBody = { _truncated: true, _size_bytes: declaredBytes ?? walk.bytes, _preview: preview };
+    return { value: marker, bytes: preview.length + 80 };
+  }
+
+  /** Sanitizes headers: secret header names are redacted whole, credentials after a scheme (`Bearer ...`) in any header. */
+  cleanHeaders(headers: Record<string, unknown>): { value: Record<string, unknown>; bytes: number } {
+    const out: Record<string, unknown> = {};
+    let bytes = 2;
+    for (const name of Object.keys(headers)) {
+      const value = headers[name];
+      if (value === undefined) continue;
+      const key = this.keyOf(name).stored;
+      if (this.redactor.isSecretHeader(name)) {
+        out[key] = REDACTED;
+        bytes += key.length + REDACTED.length + 6;
+      } else if (typeof value === 'string') {
+        const v = maskSecretValues(this.cleanString(value));
+        out[key] = v;
+        bytes += key.length + v.length + 6;
+      } else {
+        const sized = this.run(value, { bytes: 0, ancestors: [], omit: undefined, budget: Infinity, scanValues: true });
+        out[key] = sized.value;
+        bytes += key.length + sized.bytes + 4;
+      }
+    }
+    return { value: out, bytes };
+  }
+
+  private run(value: unknown, walk: Walk): { value: unknown; bytes: number } {
     let out: unknown;
     try {
       out = this.walk(value, 0, '', walk);
@@ -69,47 +130,40 @@ export class Sanitizer {
     return { value: out, bytes: walk.bytes };
   }
 
-  /** Sanitizes a request body: a body over `maxBodyBytes` is replaced by a marker with a preview. */
-  cleanBody(body: unknown): { value: unknown; bytes: number } {
-    if (body === undefined || body === null) return { value: null, bytes: 4 };
-    if (typeof body === 'string') {
-      const value = this.limitString(body, this.limits.maxBodyBytes);
-      return { value, bytes: value.length + 2 };
-    }
-    const sized = this.cleanSized(body);
-    if (sized.bytes <= this.limits.maxBodyBytes) return sized;
-    let preview: string;
-    try {
-      preview = JSON.stringify(sized.value).slice(0, PREVIEW_CHARS);
-    } catch {
-      preview = '';
-    }
-    const marker: TruncatedBody = { _truncated: true, _size_bytes: sized.bytes, _preview: preview };
-    return { value: marker, bytes: preview.length + 80 };
-  }
-
-  /** Sanitizes headers: secret header names are redacted whole. */
-  cleanHeaders(headers: Record<string, unknown>): { value: Record<string, unknown>; bytes: number } {
-    const out: Record<string, unknown> = {};
-    let bytes = 2;
-    for (const name of Object.keys(headers)) {
-      const value = headers[name];
-      if (value === undefined) continue;
-      const key = escapeKey(name);
-      if (this.redactor.isSecretHeader(name)) {
-        out[key] = REDACTED;
-        bytes += key.length + REDACTED.length + 6;
-      } else if (typeof value === 'string') {
-        const v = this.limitString(value, this.limits.maxStringLength);
-        out[key] = v;
-        bytes += key.length + v.length + 6;
-      } else {
-        const sized = this.cleanSized(value);
-        out[key] = sized.value;
-        bytes += key.length + sized.bytes + 4;
+  /** A form body has its secret fields redacted; a JSON one is sanitized as parsed; other text has credentials masked. */
+  private cleanTextBody(body: string, contentType: string, declaredBytes: number | undefined): { value: unknown; bytes: number } {
+    const max = this.limits.maxBodyBytes;
+    if (/json/i.test(contentType) || /^\s*[[{]/.test(body)) {
+      if (body.length <= max) {
+        try {
+          return this.cleanBody(JSON.parse(body) as unknown, '', declaredBytes ?? body.length);
+        } catch {
+          // Not JSON after all: kept as text.
+        }
       }
     }
-    return { value: out, bytes };
+    const head = body.length > max ? body.slice(0, max) : body;
+    const form = /x-www-form-urlencoded/i.test(contentType) || /^[\w.[\]%+-]+=[^\s&]*(?:&[\w.[\]%+-]+=[^\s&]*)*$/.test(head);
+    const cleaned = form ? this.cleanForm(head) : maskSecretValues(head);
+    const value = storable(body.length > max ? `${cleaned}…[truncated ${body.length - max} chars]` : cleaned);
+    return { value, bytes: value.length + 2 };
+  }
+
+  private cleanForm(form: string): string {
+    return form
+      .split('&')
+      .map((pair) => {
+        const eq = pair.indexOf('=');
+        if (eq === -1) return pair;
+        let key = pair.slice(0, eq);
+        try {
+          key = decodeURIComponent(key.replace(/\+/g, ' '));
+        } catch {
+          // Kept as sent.
+        }
+        return this.redactor.isSecretQueryKey(key) ? `${pair.slice(0, eq)}=${REDACTED}` : maskSecretValues(pair);
+      })
+      .join('&');
   }
 
   private limitString(s: string, max: number): string {
@@ -120,7 +174,8 @@ export class Sanitizer {
   private walk(value: unknown, depth: number, path: string, w: Walk): unknown {
     switch (typeof value) {
       case 'string': {
-        const s = this.limitString(value, this.limits.maxStringLength);
+        let s = this.cleanString(value);
+        if (w.scanValues) s = maskSecretValues(s);
         w.bytes += s.length + 2;
         return s;
       }
@@ -135,7 +190,7 @@ export class Sanitizer {
         return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
       case 'symbol':
         w.bytes += 8;
-        return value.toString();
+        return this.cleanString(value.toString());
       case 'undefined':
       case 'function':
         return undefined;
@@ -156,6 +211,11 @@ export class Sanitizer {
         w.bytes += 8;
         return Number.isNaN(value.getTime()) ? null : new Date(value.getTime());
       }
+      if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+        const encoded = this.binary(ArrayBuffer.isView(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : Buffer.from(value));
+        w.bytes += encoded.length + 2;
+        return encoded;
+      }
       const leaf = this.leafOf(value);
       if (leaf !== undefined) return this.walk(leaf, depth, path, w);
     }
@@ -170,18 +230,14 @@ export class Sanitizer {
     w.ancestors.push(value);
     try {
       if (plain) return this.walkRecord(value, depth, path, w);
-      if (array) return this.walkArray(value as unknown[], depth, path, w);
-      if (value instanceof Set) return this.walkArray([...value], depth, path, w);
-      if (value instanceof Map) {
-        const out: Record<string, unknown> = {};
-        for (const [k, v] of value) this.put(out, String(k), v, depth, path, w);
-        return out;
-      }
+      if (array) return this.walkList(value as unknown[], (value as unknown[]).length, depth, path, w);
+      if (value instanceof Set) return this.walkList(value, value.size, depth, path, w);
+      if (value instanceof Map) return this.walkEntries(value.entries(), value.size, depth, path, w);
       if (value instanceof Error) {
-        const out: Record<string, unknown> = {};
-        this.put(out, 'name', value.name, depth, path, w);
-        this.put(out, 'message', value.message, depth, path, w);
-        this.put(out, 'code', (value as { code?: unknown }).code, depth, path, w);
+        // An error's `code` is its kind (ECONNRESET, 11000), not a one-time code.
+        const out: Record<string, unknown> = { name: this.walk(value.name, depth + 1, path, w), message: this.walk(value.message, depth + 1, path, w) };
+        const code = this.walk((value as { code?: unknown }).code, depth + 1, path, w);
+        if (code !== undefined) out.code = code;
         return out;
       }
       if (!viaJson) {
@@ -196,22 +252,49 @@ export class Sanitizer {
     }
   }
 
+  /** Walks own keys up to `maxKeys` without listing them all first: a 500 000-key body costs what 1000 keys cost. */
   private walkRecord(record: Record<string, unknown>, depth: number, path: string, w: Walk): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const key of Object.keys(record)) this.put(out, key, record[key], depth, path, w);
+    const max = this.limits.maxKeys;
+    let seen = 0;
+    for (const key in record) {
+      if (!Object.hasOwn(record, key)) continue;
+      if (seen >= max || w.bytes > w.budget) {
+        out[TRUNCATED_KEYS] = moreKeys(record, seen, max);
+        break;
+      }
+      seen++;
+      this.put(out, key, record[key], depth, path, w);
+    }
     return out;
   }
 
-  private walkArray(items: readonly unknown[], depth: number, path: string, w: Walk): unknown[] {
-    const max = this.limits.maxArrayLength;
-    const n = Math.min(items.length, max);
-    const out: unknown[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const v = this.walk(items[i], depth + 1, w.omit ? `${path}${path ? '.' : ''}${i}` : '', w);
-      out[i] = v === undefined ? null : v;
-      w.bytes += 1;
+  private walkEntries(entries: Iterable<[unknown, unknown]>, size: number, depth: number, path: string, w: Walk): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    let seen = 0;
+    for (const [key, value] of entries) {
+      if (seen >= this.limits.maxKeys || w.bytes > w.budget) {
+        out[TRUNCATED_KEYS] = `[${size - seen} more keys]`;
+        break;
+      }
+      seen++;
+      this.put(out, String(key), value, depth, path, w);
     }
-    if (items.length > max) out.push(`[truncated ${items.length - max} items]`);
+    return out;
+  }
+
+  private walkList(items: Iterable<unknown>, length: number, depth: number, path: string, w: Walk): unknown[] {
+    const max = this.limits.maxArrayLength;
+    const out: unknown[] = [];
+    let i = 0;
+    for (const item of items) {
+      if (i >= max || w.bytes > w.budget) break;
+      const v = this.walk(item, depth + 1, w.omit ? `${path}${path ? '.' : ''}${i}` : '', w);
+      out.push(v === undefined ? null : v);
+      w.bytes += 1;
+      i++;
+    }
+    if (length > i) out.push(`[truncated ${length - i} items]`);
     w.bytes += 4;
     return out;
   }
@@ -225,7 +308,8 @@ export class Sanitizer {
     }
     const { stored, secret } = this.keyOf(key);
     let cleaned: unknown;
-    if (secret) {
+    // Under a secret key, only a value that says nothing stays: null, or a flag (`password_set: true`).
+    if (secret && v !== null && typeof v !== 'boolean') {
       if (v === undefined) return;
       cleaned = REDACTED;
       w.bytes += REDACTED.length;
@@ -237,18 +321,18 @@ export class Sanitizer {
     setOwn(out, stored, cleaned);
   }
 
-  /** How a key is stored, and whether its value is a secret; decided once per distinct key. */
+  /** How a key is stored (storable, escaped, limited), and whether its value is a secret; decided once per distinct key. */
   private keyOf(key: string): StoredKey {
     let known = this.keys.get(key);
     if (known === undefined) {
-      known = { stored: escapeKey(key), secret: this.redactor.isSecretKey(key) };
+      known = { stored: escapeKey(this.cleanString(key)), secret: this.redactor.isSecretKey(key) };
       if (this.keys.size >= KEY_CACHE_LIMIT) this.keys.clear();
       this.keys.set(key, known);
     }
     return known;
   }
 
-  /** Objects that stand for one scalar: BSON values, binary data, URLs, regexps. */
+  /** Objects that stand for one scalar: BSON values, URLs, regexps. */
   private leafOf(value: object): unknown {
     const bsontype = (value as { _bsontype?: unknown })._bsontype;
     if (typeof bsontype === 'string') {
@@ -256,14 +340,27 @@ export class Sanitizer {
       if (bsontype === 'ObjectId' && typeof v.toHexString === 'function') return v.toHexString();
       return v.toString();
     }
-    if (ArrayBuffer.isView(value)) {
-      const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-      return bytes.toString('base64');
-    }
-    if (value instanceof ArrayBuffer) return Buffer.from(value).toString('base64');
     if (value instanceof RegExp || value instanceof URL) return value.toString();
     return undefined;
   }
+
+  /** Base64 of binary data, encoding no more than the string limit keeps. */
+  private binary(bytes: Buffer): string {
+    const fits = Math.floor((this.limits.maxStringLength / 4) * 3);
+    if (bytes.length <= fits) return bytes.toString('base64');
+    return `${bytes.subarray(0, fits).toString('base64')}…[truncated ${bytes.length - fits} bytes]`;
+  }
+}
+
+/** How many keys were left out, counted no further than ten times the limit (counting is work too). */
+function moreKeys(record: Record<string, unknown>, kept: number, max: number): string {
+  const cap = kept + max * 10;
+  let n = 0;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    if (++n > cap) return `[more than ${cap - kept} more keys]`;
+  }
+  return `[${n - kept} more keys]`;
 }
 
 /** The plain form of a class instance that defines `toJSON` (Mongoose documents, Decimal.js, Luxon...). */

@@ -23,13 +23,16 @@ interface Stored<T> {
 /** Keeps everything in process memory: for tests, examples and short-lived scripts. */
 export class MemoryStore implements Store {
   private seq = 0;
-  private readonly requestsByUuid = new Map<string, Stored<RequestDocument>>();
+  /** By `uid`, the server's id: `request_uuid` is only what a client claims, and several may claim one. */
+  private readonly requestsByUid = new Map<string, Stored<RequestDocument>>();
   private readonly appliedAppends = new Map<string, Set<string>>();
   private readonly mirrors = {
     actionLogs: new Map<string, Stored<ActionLogDocument>>(),
     modelLogs: new Map<string, Stored<ModelLogDocument>>(),
     activities: new Map<string, Stored<ActivityDocument>>(),
   };
+
+  async ping(): Promise<void> {}
 
   async write(batch: StoreBatch): Promise<void> {
     for (const doc of batch.requests) this.putRequest(doc);
@@ -40,16 +43,16 @@ export class MemoryStore implements Store {
 
   async append(appends: RequestAppend[]): Promise<void> {
     for (const append of appends) {
-      const applied = this.appliedAppends.get(append.request_uuid) ?? new Set<string>();
+      const applied = this.appliedAppends.get(append.uid) ?? new Set<string>();
       if (applied.has(append.append_id)) continue;
       applied.add(append.append_id);
-      this.appliedAppends.set(append.request_uuid, applied);
-      let stored = this.requestsByUuid.get(append.request_uuid);
+      this.appliedAppends.set(append.uid, applied);
+      let stored = this.requestsByUid.get(append.uid);
       if (!stored) {
         // The parent has not arrived: keep a stub without timestamp; the parent merges into it.
-        const stub = { request_uuid: append.request_uuid, module: append.module, details: { model_logs: [], actions: [] } };
+        const stub = { uid: append.uid, request_uuid: append.request_uuid, module: append.module, details: { model_logs: [], actions: [] } };
         stored = { seq: ++this.seq, doc: stub as unknown as RequestDocument, stub: true };
-        this.requestsByUuid.set(append.request_uuid, stored);
+        this.requestsByUid.set(append.uid, stored);
       }
       const details = stored.doc.details;
       details.model_logs.push(...append.model_logs);
@@ -60,7 +63,7 @@ export class MemoryStore implements Store {
   }
 
   async findRequests(query: RequestQuery = {}): Promise<RequestDocument[]> {
-    const docs = [...this.requestsByUuid.values()].filter(({ doc }) => {
+    const docs = [...this.requestsByUid.values()].filter(({ doc }) => {
       if (query.request_uuid !== undefined && doc.request_uuid !== query.request_uuid) return false;
       if (query.module !== undefined && doc.module !== query.module) return false;
       if (query.correlation_id !== undefined && doc.correlation_id !== query.correlation_id) return false;
@@ -113,7 +116,7 @@ export class MemoryStore implements Store {
 
   /** Every request document, in stored order (copies, keys unescaped). */
   requests(): RequestDocument[] {
-    return inOrder(this.requestsByUuid);
+    return inOrder(this.requestsByUid);
   }
 
   /** The `action_logs` mirror, in stored order. */
@@ -132,7 +135,7 @@ export class MemoryStore implements Store {
   }
 
   private putRequest(doc: RequestDocument): void {
-    const existing = this.requestsByUuid.get(doc.request_uuid);
+    const existing = this.requestsByUid.get(doc.uid);
     if (existing && !existing.stub) return; // already stored: a retry
     // The store owns what it is given (see Store.write): no copy on the way in, copies on the way out.
     const copy = doc;
@@ -147,7 +150,7 @@ export class MemoryStore implements Store {
       existing.stub = false;
       return;
     }
-    this.requestsByUuid.set(doc.request_uuid, { seq: ++this.seq, doc: copy });
+    this.requestsByUid.set(doc.uid, { seq: ++this.seq, doc: copy });
   }
 
   private putAll<T extends { _id?: unknown }>(into: Map<string, Stored<T>>, docs: T[]): void {

@@ -60,6 +60,8 @@ const schema = z
 const APPLIED = '_appends';
 const HIDDEN = { [APPLIED]: 0 };
 const DUPLICATE_KEY = 11000;
+const INDEX_NOT_FOUND = 27;
+const NAMESPACE_NOT_FOUND = 26;
 
 type MongoIndex = { key: MongoDocument; name: string; unique?: boolean; sparse?: boolean; expireAfterSeconds?: number };
 
@@ -105,9 +107,25 @@ export class MongoStore implements Store {
 
   async init(info: StoreInfo): Promise<void> {
     if (!this.createIndexes) return;
+    await this.dropLegacyIndexes();
     for (const key of Object.keys(TABLES) as TableKey[]) {
       await this.db.collection(this.names[key]).createIndexes(mongoIndexes(TABLES[key], info.retention));
     }
+  }
+
+  /** Before 0.2, `request_uuid` was unique: such an index would refuse two requests claiming one id. */
+  private async dropLegacyIndexes(): Promise<void> {
+    try {
+      await this.db.collection(this.names.requests).dropIndex('request_uuid_unique');
+    } catch (error) {
+      const code = (error as { code?: number }).code;
+      // No such index, or no collection yet: nothing to drop.
+      if (code !== INDEX_NOT_FOUND && code !== NAMESPACE_NOT_FOUND) throw error;
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.db.command({ ping: 1 });
   }
 
   async write(batch: StoreBatch): Promise<void> {
@@ -230,25 +248,17 @@ export class MongoStore implements Store {
   }
 
   /**
-   * A request document met one with its request_uuid: late events stored first (merge the document in front of
-   * them), this very document stored by an earlier attempt (done), or another request that reused the id
-   * (stored under `<request_uuid>:<_id>`, so nothing is lost).
+   * A request document met one with its `uid` (the server's id, unique): late events stored first (the document
+   * merges in front of them), or this very document, stored by an earlier attempt (done). Another request that
+   * claims the same `request_uuid` never meets it: that id is not a key.
    */
   private async settleDuplicate(requests: MongoCollectionLike, doc: RequestDocument): Promise<void> {
-    const merged = await requests.updateOne({ request_uuid: doc.request_uuid, timestamp: { $exists: false } }, mergeUpdate(doc));
-    if (merged.matchedCount > 0) return;
-    if (await requests.findOne({ _id: doc._id }, { projection: { _id: 1 } })) return;
-    const renamed = { ...doc, request_uuid: `${doc.request_uuid}:${String(doc._id)}` };
-    try {
-      await requests.insertOne(renamed);
-    } catch (error) {
-      if ((error as { code?: number }).code !== DUPLICATE_KEY) throw error;
-    }
+    await requests.updateOne({ uid: doc.uid, timestamp: { $exists: false } }, mergeUpdate(doc));
   }
 }
 
 function appendFilter(a: RequestAppend): MongoDocument {
-  return { request_uuid: a.request_uuid, [APPLIED]: { $ne: a.append_id } };
+  return { uid: a.uid, [APPLIED]: { $ne: a.append_id } };
 }
 
 function appendUpdate(a: RequestAppend): MongoDocument {
@@ -258,7 +268,7 @@ function appendUpdate(a: RequestAppend): MongoDocument {
       'details.actions': { $each: a.actions },
       [APPLIED]: a.append_id,
     },
-    $setOnInsert: { module: a.module },
+    $setOnInsert: { request_uuid: a.request_uuid, module: a.module },
   };
   const inc = counts(a.model_logs_spilled, a.actions_spilled);
   if (inc) update.$inc = inc;

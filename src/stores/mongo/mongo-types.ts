@@ -28,11 +28,13 @@ export interface MongoCollectionLike {
   findOne(filter: any, options?: any): Promise<MongoDocument | null>;
   find(filter: any, options?: any): MongoCursorLike;
   createIndexes(specs: any, options?: any): Promise<unknown>;
+  dropIndex(name: string, options?: any): Promise<unknown>;
 }
 
 export interface MongoDbLike {
   readonly databaseName: string;
   collection(name: string): MongoCollectionLike;
+  command(command: MongoDocument): Promise<MongoDocument>;
 }
 
 export interface MongoClientLike {

@@ -105,6 +105,10 @@ export class SqlStore implements Store {
     );
   }
 
+  async ping(): Promise<void> {
+    await this.dataSource.query('SELECT 1');
+  }
+
   async write(batch: StoreBatch): Promise<void> {
     await this.run(this.program().write(batch));
   }
@@ -232,7 +236,7 @@ export class SqlStore implements Store {
   }
 
   private requestDocument(row: SqlRow): RequestDocument {
-    const doc: Record<string, unknown> = { _id: row.id, request_uuid: row.request_uuid };
+    const doc: Record<string, unknown> = { _id: row.id, uid: row.uid, request_uuid: row.request_uuid };
     if (row.module !== null) doc.module = row.module;
     if (row.timestamp !== null) doc.timestamp = toDate(row.timestamp);
     doc.details = reviveDetails(row.details as Partial<RequestDocument['details']>);

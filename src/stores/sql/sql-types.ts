@@ -27,5 +27,6 @@ export interface SqlDataSourceLike {
   hasMetadata(target: string): boolean;
   getMetadata(target: string): { tableName: string };
   transaction<T>(run: (manager: SqlManagerLike) => Promise<T>): Promise<T>;
+  query(sql: string, parameters?: unknown[]): Promise<unknown>;
   readonly manager: SqlManagerLike;
 }

@@ -89,11 +89,11 @@ export class SqlWrites {
 
   *append(appends: RequestAppend[]): SqlProgram {
     for (const append of appends) {
-      const row = yield* this.lockedRequest(append.request_uuid);
+      const row = yield* this.lockedRequest(append.uid);
       if (!row) {
         // The document has not arrived: a stub without timestamp holds the events until it does.
         const stub = {
-          uid: this.uid(append),
+          uid: append.uid,
           request_uuid: append.request_uuid,
           module: append.module,
           timestamp: null,
@@ -123,31 +123,29 @@ export class SqlWrites {
     }
   }
 
+  /**
+   * Request documents by their `uid` (the server's id, unique): a new one is inserted, one stored by an earlier
+   * attempt is left as it is, a stub of late events that came first takes the document in front of them. Requests
+   * claiming the same `request_uuid` never meet: that id is not a key.
+   */
   private *writeRequests(docs: RequestDocument[]): SqlProgram {
     if (docs.length === 0) return;
     const existing: SqlRow[] = yield {
-      sql: `SELECT "id", "uid", "request_uuid", "timestamp" FROM ${q(this.t.requests)} WHERE ${this.d.inList('"request_uuid"', this.d.param(1))}`,
-      params: [this.d.list(docs.map((d) => d.request_uuid))],
+      sql: `SELECT "uid", "timestamp" FROM ${q(this.t.requests)} WHERE ${this.d.inList('"uid"', this.d.param(1))}`,
+      params: [this.d.list(docs.map((d) => d.uid))],
     };
-    const byUuid = new Map(existing.map((r) => [String(r.request_uuid), r]));
+    const byUid = new Map(existing.map((r) => [String(r.uid), r]));
     const fresh: SqlRow[] = [];
     for (const doc of docs) {
-      const row = byUuid.get(doc.request_uuid);
-      if (!row) {
-        fresh.push(this.requestRow(doc));
-      } else if (row.timestamp === null) {
-        yield* this.mergeIntoStub(doc);
-      } else if (row.uid !== this.uid(doc)) {
-        // Another request reused this id: keep this one under a derived id, once.
-        const renamed = Object.assign(this.requestRow(doc), { request_uuid: `${doc.request_uuid}:${this.uid(doc)}` });
-        if (!(yield* this.lockedRequest(renamed.request_uuid))) fresh.push(renamed);
-      }
+      const row = byUid.get(doc.uid);
+      if (!row) fresh.push(this.requestRow(doc));
+      else if (row.timestamp === null) yield* this.mergeIntoStub(doc);
     }
     yield* this.insert(this.t.requests, REQUEST, fresh, false);
   }
 
   private *mergeIntoStub(doc: RequestDocument): SqlProgram {
-    const stub = yield* this.lockedRequest(doc.request_uuid);
+    const stub = yield* this.lockedRequest(doc.uid);
     if (!stub) return;
     const late = stub.details;
     const details = withCounts(
@@ -162,10 +160,10 @@ export class SqlWrites {
     yield* this.update(stub.id, { ...this.requestRow({ ...doc, details }), appends: stub.appends });
   }
 
-  private *lockedRequest(requestUuid: string): Generator<SqlStep, StoredRequest | null, SqlRow[]> {
+  private *lockedRequest(uid: string): Generator<SqlStep, StoredRequest | null, SqlRow[]> {
     const rows: SqlRow[] = yield {
-      sql: `SELECT "id", "uid", "timestamp", "details", "appends" FROM ${q(this.t.requests)} WHERE "request_uuid" = ${this.d.param(1)}${this.d.lock}`,
-      params: [requestUuid],
+      sql: `SELECT "id", "uid", "timestamp", "details", "appends" FROM ${q(this.t.requests)} WHERE "uid" = ${this.d.param(1)}${this.d.lock}`,
+      params: [uid],
     };
     const row = rows[0];
     if (!row) return null;
@@ -220,7 +218,7 @@ export class SqlWrites {
   private requestRow(doc: RequestDocument): SqlRow {
     const user = doc.details.request?.user_details ?? doc.details.run?.user_details ?? null;
     return {
-      uid: this.uid(doc),
+      uid: doc.uid,
       request_uuid: doc.request_uuid,
       module: doc.module,
       timestamp: doc.timestamp,

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ActionLogConfigError, createActionLogger, SqlStore } from 'actionlog';
-import { ActionLogMigration, ActionLogSubscriber, actionLogEntities } from 'actionlog/typeorm';
+import { ActionLogMigration, ActionLogMigrations, ActionLogRequestIdsMigration, ActionLogSubscriber, actionLogEntities } from 'actionlog/typeorm';
 import { openDatabase, SQL_KINDS, type SqlDatabase } from '../../support/sql.js';
 import { describeStore } from '../../support/store-contract.js';
 import { Order, TEST_ENTITIES } from '../../support/typeorm-entities.js';
@@ -25,7 +25,7 @@ for (const kind of SQL_KINDS) {
     it('creates its tables and indexes with the migration, and drops them on revert', async () => {
       const migrated = await openDatabase(kind, {
         entities: actionLogEntities(kind),
-        migrations: [ActionLogMigration],
+        migrations: ActionLogMigrations,
         synchronize: false,
       });
       opened.push(migrated);
@@ -37,8 +37,9 @@ for (const kind of SQL_KINDS) {
           ['requests_correlation_id', ['correlation_id'], false],
           ['requests_expires_at', ['expires_at'], false],
           ['requests_module_timestamp', ['module', 'timestamp'], false],
-          ['requests_request_uuid', ['request_uuid'], true],
+          ['requests_request_uuid', ['request_uuid'], false],
           ['requests_timestamp', ['timestamp'], false],
+          ['requests_uid', ['uid'], true],
           ['requests_user_id_timestamp', ['timestamp', 'user_id'], false],
         ].sort(),
       );
@@ -57,8 +58,28 @@ for (const kind of SQL_KINDS) {
         expect(gin!.indexdef).toMatch(/USING gin \(+details -> 'model_logs'::text\)+ jsonb_path_ops\)/);
       }
       await migrated.dataSource.undoLastMigration();
+      await migrated.dataSource.undoLastMigration();
       expect(await runner.hasTable('requests')).toBe(false);
       await runner.release();
+    });
+
+    it('upgrades tables of the first migration, where the request id was unique, so that two requests may claim one', async () => {
+      const old = await openDatabase(kind, { entities: actionLogEntities(kind), migrations: [ActionLogMigration], synchronize: false });
+      opened.push(old);
+      await old.dataSource.runMigrations();
+      await old.dataSource.query(`DROP INDEX "requests_request_uuid"`);
+      await old.dataSource.query(`DROP INDEX "requests_uid"`);
+      await old.dataSource.query(`CREATE UNIQUE INDEX "requests_request_uuid" ON "requests" ("request_uuid")`);
+      await new ActionLogRequestIdsMigration().up(old.dataSource.createQueryRunner());
+      const indices = (await old.dataSource.createQueryRunner().getTable('requests'))!.indices;
+      expect(indices.filter((i) => ['requests_request_uuid', 'requests_uid'].includes(i.name!)).map((i) => [i.name, i.isUnique]).sort()).toEqual([
+        ['requests_request_uuid', false],
+        ['requests_uid', true],
+      ]);
+      const logger = createActionLogger({ store: new SqlStore({ dataSource: old.dataSource }), flushIntervalMs: 0 });
+      for (const module of ['first', 'second']) await logger.run({ requestUuid: 'same-id', module }, () => undefined);
+      await logger.close();
+      expect((await new SqlStore({ dataSource: old.dataSource }).findRequests({ request_uuid: 'same-id' })).map((d) => d.module).sort()).toEqual(['first', 'second']);
     });
 
     it('refuses a data source without its entities, with a typed error saying what to add', async () => {

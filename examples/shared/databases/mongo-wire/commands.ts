@@ -442,7 +442,7 @@ export class WireState {
       });
       let docs: Document[];
       try {
-        docs = aggregator.run<Document>(source).map(copyDocument);
+        docs = aggregator.run<Document>(source).map((doc) => copyDocument(doc));
       } catch (error) {
         throw badValue(`aggregation failed: ${(error as Error).message}`);
       }

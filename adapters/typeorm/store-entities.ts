@@ -46,7 +46,7 @@ const KEYS = Object.keys(TABLES) as TableKey[];
 
 /**
  * The SQL store's entities for a data source of this type: add them to `entities` (and
- * `ActionLogMigration` to `migrations`, or use `synchronize`).
+ * `...ActionLogMigrations` to `migrations`, or use `synchronize`).
  */
 export function actionLogEntities(type: SqlStoreDialect | (string & {})): EntitySchema[] {
   const d = dialectOf(type);

@@ -49,7 +49,16 @@ function compare(a: unknown, b: unknown, path: string, depth: number, maxDepth: 
 }
 
 /** Compares one member; its path is only built when it differs or has members of its own. */
-function member(a: unknown, b: unknown, path: string, key: string, depth: number, maxDepth: number, ancestors: object[], out: string[]): void {
+function member(
+  a: unknown,
+  b: unknown,
+  path: string,
+  key: string,
+  depth: number,
+  maxDepth: number,
+  ancestors: object[],
+  out: string[],
+): void {
   if (a === b && (typeof a !== 'object' || a === null)) return;
   compare(a, b, join(path, key), depth + 1, maxDepth, ancestors, out);
 }

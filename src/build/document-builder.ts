@@ -34,7 +34,7 @@ export class DocumentBuilder {
 
   /** Adds the request document of an ended scope (and its mirror entries) to `batch`. */
   request(ctx: RequestContext, events: ScopeEvents, batch: StoreBatch): void {
-    const module = ctx.module ?? this.options.defaultModule;
+    const module = this.sanitizer.cleanString(ctx.module ?? this.options.defaultModule);
     const budget = this.budgetOf(ctx);
     const { request: captured, response, run } = ctx.endedWith;
     const request = captured ? this.requestDetails(captured, ctx, budget) : null;
@@ -68,7 +68,7 @@ export class DocumentBuilder {
 
   /** Builds the append of events recorded after the scope's document was taken. */
   append(ctx: RequestContext, events: ScopeEvents, batch: StoreBatch): RequestAppend {
-    const module = ctx.module ?? this.options.defaultModule;
+    const module = this.sanitizer.cleanString(ctx.module ?? this.options.defaultModule);
     const budget = this.budgetOf(ctx);
     const logs = this.modelLogs(ctx, events.modelChanges, module, budget, batch);
     const actions = this.actions(ctx, events.actions, module, budget, batch);
@@ -106,16 +106,22 @@ export class DocumentBuilder {
 
   private requestDetails(req: CapturedRequest, ctx: RequestContext, budget: SizeBudget): RequestDetails {
     const declared = Number(req.headers['content-length']);
-    const body = this.sanitizer.cleanBody(req.body, String(req.headers['content-type'] ?? ''), Number.isFinite(declared) ? declared : undefined);
+    const contentType = req.headers['content-type'];
+    const body = this.sanitizer.cleanBody(
+      req.body,
+      typeof contentType === 'string' ? contentType : '',
+      Number.isFinite(declared) ? declared : undefined,
+    );
     const headers = this.sanitizer.cleanHeaders(req.headers);
-    const url = redactUrl(req.url, this.sanitizer.redactor);
+    const s = (value: string | null) => (value === null ? null : this.sanitizer.cleanString(value));
+    const url = this.sanitizer.cleanString(redactUrl(req.url, this.sanitizer.redactor));
     budget.add(body.bytes + headers.bytes + url.length + (req.user_agent?.length ?? 0) + REQUEST_OVERHEAD);
     return {
-      method: req.method,
+      method: this.sanitizer.cleanString(req.method),
       url,
-      route: req.route,
-      ip: req.ip,
-      user_agent: req.user_agent,
+      route: s(req.route),
+      ip: s(req.ip),
+      user_agent: s(req.user_agent),
       body: body.value,
       headers: headers.value,
       user_details: ctx.user,
@@ -146,11 +152,14 @@ export class DocumentBuilder {
       changed = changed.filter((path) => !isOmittedPath(path, omit));
       if (changed.length === 0 && change.action === 'Updated') return null;
     }
+    // Paths and names come from the records themselves: stored as any other string.
+    changed = changed.map((path) => this.sanitizer.cleanString(path));
+    const s = (value: string) => this.sanitizer.cleanString(value);
     const log: ModelLog = {
-      model_id: change.model_id,
-      model_class_name: change.model_class_name,
-      model_namespace: change.model_namespace,
-      model: change.model,
+      model_id: change.model_id === null ? null : s(change.model_id),
+      model_class_name: s(change.model_class_name),
+      model_namespace: s(change.model_namespace),
+      model: s(change.model),
       action: change.action,
       timestamp: change.timestamp ?? new Date(),
       model_details: {

@@ -56,6 +56,11 @@ export function defaultDescribeUser(lookupFrom: string): DescribeUser {
     const id = text(u._id) ?? text(u.id) ?? text(u.sub) ?? text(u.uuid);
     if (id === undefined) return null;
     const email = typeof u.email === 'string' && u.email ? u.email : undefined;
-    return storedUserRef({ lookup_from: lookupFrom, _id: id, label: text(u.name) ?? text(u.username) ?? text(u.displayName) ?? email ?? id, email });
+    return storedUserRef({
+      lookup_from: lookupFrom,
+      _id: id,
+      label: text(u.name) ?? text(u.username) ?? text(u.displayName) ?? email ?? id,
+      email,
+    });
   };
 }

@@ -30,7 +30,7 @@ function copy(value: unknown, depth: number, ancestors: object[]): unknown {
     out = (value as unknown[]).map((item) => copy(item, depth - 1, ancestors));
   } else {
     const record: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) setOwn(record, key, copy((value as Record<string, unknown>)[key], depth - 1, ancestors));
+    for (const key of Object.keys(value)) setOwn(record, key, copy(value[key], depth - 1, ancestors));
     out = record;
   }
   ancestors.pop();

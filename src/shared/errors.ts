@@ -94,7 +94,9 @@ export class ActionLogQueueFullError extends ActionLogError {
     /** Documents dropped since the last report. */
     readonly dropped = 1,
   ) {
-    super(`The actionlog write queue is full (${maxQueueSize} documents): ${dropped} document${dropped === 1 ? ' was' : 's were'} dropped.`);
+    super(
+      `The actionlog write queue is full (${maxQueueSize} documents): ${dropped} document${dropped === 1 ? ' was' : 's were'} dropped.`,
+    );
   }
 }
 
@@ -108,7 +110,10 @@ export class ActionLogQuarantineError extends ActionLogError {
     readonly requestUuid: string | null,
     options?: { cause?: unknown },
   ) {
-    super(`The store refused a ${kind} document${requestUuid ? ` of request ${requestUuid}` : ''}; it is quarantined and the rest of its batch stored.`, options);
+    super(
+      `The store refused a ${kind} document${requestUuid ? ` of request ${requestUuid}` : ''}; it is quarantined and the rest of its batch stored.`,
+      options,
+    );
   }
 }
 

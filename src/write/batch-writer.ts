@@ -121,7 +121,11 @@ export class BatchWriter<Item> {
       return 0;
     }
     let deadline: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (deadline = setTimeout(() => resolve('late'), timeoutMs)));
+    const late = new Promise<'late'>((resolve) => {
+      deadline = setTimeout(() => {
+        resolve('late');
+      }, timeoutMs);
+    });
     const outcome = await Promise.race([drained.then(() => 'drained' as const), late]);
     clearTimeout(deadline);
     if (outcome === 'drained') return 0;
@@ -129,7 +133,11 @@ export class BatchWriter<Item> {
     this.abandoned = true;
     this.wake?.();
     const queued = this.queue.splice(0);
-    if (queued.length > 0) this.drop(queued.map((e) => e.item), `closed with ${left} documents not yet stored`);
+    if (queued.length > 0)
+      this.drop(
+        queued.map((e) => e.item),
+        `closed with ${left} documents not yet stored`,
+      );
     return left;
   }
 
@@ -150,7 +158,8 @@ export class BatchWriter<Item> {
     if (this.draining) return;
     if (this.queue.length >= this.options.batchSize || this.options.flushIntervalMs === 0) {
       this.startNow();
-    } else this.timer ??= setTimeout(() => {
+    } else
+      this.timer ??= setTimeout(() => {
         this.startNow();
       }, this.options.flushIntervalMs);
   }
@@ -171,7 +180,11 @@ export class BatchWriter<Item> {
     try {
       // What arrived during a write waits for its own timer unless it fills a batch or someone waits for it:
       // back-to-back small batches would cost the database a command every few requests.
-      for (let first = true; this.queue.length > 0 && (first || this.queue.length >= this.options.batchSize || this.mustWriteNow()); first = false) {
+      for (
+        let first = true;
+        this.queue.length > 0 && (first || this.queue.length >= this.options.batchSize || this.mustWriteNow());
+        first = false
+      ) {
         this.inFlight = this.queue.splice(0, this.options.batchSize);
         const items = this.inFlight.map((e) => e.item);
         const outcome = await this.writeBatch(items);
@@ -321,7 +334,10 @@ export class BatchWriter<Item> {
     this.unreportedDrops += items.length;
     const wait = this.lastDropReport + DROP_REPORT_EVERY_MS - Date.now();
     if (wait <= 0) this.reportDrops();
-    else this.dropReport ??= setTimeout(() => this.reportDrops(), wait).unref();
+    else
+      this.dropReport ??= setTimeout(() => {
+        this.reportDrops();
+      }, wait).unref();
   }
 
   private reportDrops(): void {

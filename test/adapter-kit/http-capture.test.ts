@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ActionLogger, createActionLogger, MemoryStore, type RequestDocument } from 'actionlog';
-import type { HttpOptions } from 'actionlog/adapter-kit';
+import { type HttpOptions, moduleOfRoute } from 'actionlog/adapter-kit';
 import { FRAMEWORKS, HttpError, type Handler, type RunningApp, startApp } from '../support/apps.js';
 import { Client } from '../support/client.js';
 import { orderChange } from '../../examples/shared/orders.js';
@@ -94,6 +94,22 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
     expect(byId.get('req-123.abc:9')!.correlation_id).toBe(traceId);
     expect(byId.get(bad.headers['x-request-id'] as string)!.correlation_id).toBeUndefined();
     expect(byId.get(explicit.headers['x-request-id'] as string)!.correlation_id).toBe('corr-1');
+  });
+
+  it('takes incoming ids only from whom trustIncomingIds names', async () => {
+    const headers = { 'x-request-id': 'claimed-id', 'x-correlation-id': 'claimed-corr' };
+    const never = await start({ 'GET /ping': async () => ({}) }, { trustIncomingIds: false });
+    const untrusted = await never.client.send('/ping', { headers });
+    expect(untrusted.headers['x-request-id']).not.toBe('claimed-id');
+    const [doc] = await stored(never.store);
+    expect(doc).toMatchObject({ request_uuid: untrusted.headers['x-request-id'] });
+    expect(doc!.correlation_id).toBeUndefined();
+    client?.close();
+    await app?.close();
+    await logger?.close();
+    const proxies = await start({ 'GET /ping': async () => ({}) }, { trustIncomingIds: ['127.0.0.1'] });
+    expect((await proxies.client.send('/ping', { headers })).headers['x-request-id']).toBe('claimed-id');
+    expect((await stored(proxies.store))[0]).toMatchObject({ request_uuid: 'claimed-id', correlation_id: 'claimed-corr' });
   });
 
   it('captures JSON, urlencoded and text bodies parsed after the middleware', async () => {
@@ -294,5 +310,41 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
         Array.from({ length: steps }, (_, s) => [tag, { i: s, echo: tag }]),
       );
     }
+  });
+});
+
+describe('the module of a request, from its route', () => {
+  it.each([
+    ['/orders/:id', 'orders'],
+    ['/orders{/:id}', 'orders'],
+    ['/{:lang/}docs', 'docs'],
+    ['/{*any}', 'app'],
+    ['/*splat', 'app'],
+    ['/:id', 'app'],
+    [null, 'app'],
+  ])('%s → %s', (route, module) => {
+    expect(moduleOfRoute(route)).toBe(module);
+  });
+
+  it('reads Express 5 optional groups and wildcards from real routes', async () => {
+    const store = new MemoryStore();
+    const routed = createActionLogger({ store, flushIntervalMs: 0 });
+    const server = await startApp('express', {
+      logger: routed,
+      routes: { 'GET /orders{/:id}': async () => ({}), 'GET /{*any}': async () => ({}) },
+    });
+    const http = new Client(server.url);
+    await http.send('/orders');
+    await http.send('/orders/7');
+    await http.send('/something/else');
+    await routed.flush();
+    expect(store.requests().map((d) => [d.details.request!.route, d.module])).toEqual([
+      ['/orders{/:id}', 'orders'],
+      ['/orders{/:id}', 'orders'],
+      ['/{*any}', 'app'],
+    ]);
+    http.close();
+    await server.close();
+    await routed.close();
   });
 });

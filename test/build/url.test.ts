@@ -93,7 +93,9 @@ describe('redactUrl', () => {
   });
 
   it('redacts keys written in bracket notation', () => {
-    expect(redact('/a?user[password]=1&user[name]=2&token[]=3&max_tokens=4')).toBe(`/a?user[password]=${REDACTED}&user[name]=2&token[]=${REDACTED}&max_tokens=4`);
+    expect(redact('/a?user[password]=1&user[name]=2&token[]=3&max_tokens=4')).toBe(
+      `/a?user[password]=${REDACTED}&user[name]=2&token[]=${REDACTED}&max_tokens=4`,
+    );
   });
 
   it('answers with the given redactor only', () => {

@@ -1,4 +1,4 @@
-import { MemoryStore, type RequestAppend, type StoreBatch } from 'actionlog';
+import { MemoryStore, type RequestAppend, type Store, type StoreBatch } from 'actionlog';
 
 /** A MemoryStore that remembers every batch and append call it was given, as given. */
 export class SpyStore extends MemoryStore {
@@ -113,4 +113,31 @@ export class OutageStore extends MemoryStore {
     if (this.down) throw new Error('connection refused');
     await super.write(batch);
   }
+}
+
+/**
+ * `store`, refusing any write that holds `marker` anywhere, as a database refuses a batch holding one value it cannot
+ * keep; everything else (pings, reads) reaches `store`.
+ */
+export function refusing(store: Store, marker: string): Store {
+  const check = (what: unknown) => {
+    if (JSON.stringify(what).includes(marker)) throw new Error(`the store refused a value: ${marker}`);
+  };
+  return {
+    init: (info) => store.init?.(info) ?? Promise.resolve(),
+    ping: () => store.ping?.() ?? Promise.resolve(),
+    write: async (batch) => {
+      check(batch);
+      await store.write(batch);
+    },
+    append: async (appends) => {
+      check(appends);
+      await store.append(appends);
+    },
+    findRequests: (q) => store.findRequests(q),
+    findActions: (q) => store.findActions(q),
+    findModelLogs: (q) => store.findModelLogs(q),
+    findActivities: (q) => store.findActivities(q),
+    close: () => store.close(),
+  };
 }

@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActionLogQuarantineError, ActionLogQueueFullError, ActionLogStoreError, type ActionLogger, type ActionLoggerOptions, createActionLogger } from 'actionlog';
+import {
+  ActionLogQuarantineError,
+  ActionLogQueueFullError,
+  ActionLogStoreError,
+  type ActionLogger,
+  type ActionLoggerOptions,
+  createActionLogger,
+} from 'actionlog';
 import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange } from '../../examples/shared/orders.js';
 import { FlakyStore, OutageStore, PoisonStore, SpyStore } from '../support/stores.js';
@@ -126,9 +133,9 @@ describe('batch writer', () => {
     expect(store.requests().map((d) => d.details.model_logs[0]!.model_id)).toEqual(['o0', 'o1', 'o2']);
     expect(logger.stats()).toMatchObject({ recorded: 6, stored: 3, dropped: 3 });
     // The first drop is reported at once, the rest of the burst together a second later.
-    expect(errors.filter((e) => e instanceof ActionLogQueueFullError).map((e) => (e as ActionLogQueueFullError).dropped)).toEqual([1]);
+    expect(errors.filter((e) => e instanceof ActionLogQueueFullError).map((e) => e.dropped)).toEqual([1]);
     await sleep(1100);
-    expect(errors.filter((e) => e instanceof ActionLogQueueFullError).map((e) => (e as ActionLogQueueFullError).dropped)).toEqual([1, 2]);
+    expect(errors.filter((e) => e instanceof ActionLogQueueFullError).map((e) => e.dropped)).toEqual([1, 2]);
   });
 
   it('with drop-oldest, drops queued documents to take the newest', async () => {

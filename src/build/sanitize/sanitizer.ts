@@ -30,6 +30,8 @@ export interface TruncatedBody {
 export const TRUNCATED_KEYS = '[truncated]';
 
 const PREVIEW_CHARS = 1024;
+/** A body whose `content-length` is this many times `maxBodyBytes` is stored as a marker without a preview. */
+const HUGE_BODY_FACTOR = 4;
 const KEY_CACHE_LIMIT = 10_000;
 
 interface StoredKey {
@@ -68,7 +70,13 @@ export class Sanitizer {
 
   /** Like `clean`, also returning an estimate of the stored size in bytes. */
   cleanSized(value: unknown, omit?: ReadonlySet<string>): { value: unknown; bytes: number } {
-    return this.run(value, { bytes: 0, ancestors: [], omit: omit && omit.size > 0 ? omit : undefined, budget: Infinity, scanValues: false });
+    return this.run(value, {
+      bytes: 0,
+      ancestors: [],
+      omit: omit && omit.size > 0 ? omit : undefined,
+      budget: Infinity,
+      scanValues: false,
+    });
   }
 
   /** A string field as stored: storable, limited to `maxStringLength`. */
@@ -83,6 +91,12 @@ export class Sanitizer {
   cleanBody(body: unknown, contentType = '', declaredBytes?: number): { value: unknown; bytes: number } {
     if (body === undefined || body === null) return { value: null, bytes: 4 };
     if (typeof body === 'string') return this.cleanTextBody(body, contentType, declaredBytes);
+    // Far past the limit by its own `content-length`: not walked at all (listing the keys of a parsed object costs
+    // as much as the object is big), so a hostile body costs no more than a small one.
+    if (declaredBytes !== undefined && declaredBytes > this.limits.maxBodyBytes * HUGE_BODY_FACTOR) {
+      const marker: TruncatedBody = { _truncated: true, _size_bytes: declaredBytes, _preview: '' };
+      return { value: marker, bytes: 80 };
+    }
     const walk: Walk = { bytes: 0, ancestors: [], omit: undefined, budget: this.limits.maxBodyBytes, scanValues: true };
     const sized = this.run(body, walk);
     if (walk.bytes <= this.limits.maxBodyBytes) return sized;
@@ -212,7 +226,9 @@ export class Sanitizer {
         return Number.isNaN(value.getTime()) ? null : new Date(value.getTime());
       }
       if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
-        const encoded = this.binary(ArrayBuffer.isView(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : Buffer.from(value));
+        const encoded = this.binary(
+          ArrayBuffer.isView(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : Buffer.from(value),
+        );
         w.bytes += encoded.length + 2;
         return encoded;
       }
@@ -235,7 +251,10 @@ export class Sanitizer {
       if (value instanceof Map) return this.walkEntries(value.entries(), value.size, depth, path, w);
       if (value instanceof Error) {
         // An error's `code` is its kind (ECONNRESET, 11000), not a one-time code.
-        const out: Record<string, unknown> = { name: this.walk(value.name, depth + 1, path, w), message: this.walk(value.message, depth + 1, path, w) };
+        const out: Record<string, unknown> = {
+          name: this.walk(value.name, depth + 1, path, w),
+          message: this.walk(value.message, depth + 1, path, w),
+        };
         const code = this.walk((value as { code?: unknown }).code, depth + 1, path, w);
         if (code !== undefined) out.code = code;
         return out;
@@ -252,20 +271,22 @@ export class Sanitizer {
     }
   }
 
-  /** Walks own keys up to `maxKeys` without listing them all first: a 500 000-key body costs what 1000 keys cost. */
+  /** Walks own keys up to `maxKeys`; the rest are only counted (one enumeration: V8 lists an object's keys whole). */
   private walkRecord(record: Record<string, unknown>, depth: number, path: string, w: Walk): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     const max = this.limits.maxKeys;
     let seen = 0;
+    let left = 0;
     for (const key in record) {
       if (!Object.hasOwn(record, key)) continue;
       if (seen >= max || w.bytes > w.budget) {
-        out[TRUNCATED_KEYS] = moreKeys(record, seen, max);
-        break;
+        left++;
+        continue;
       }
       seen++;
       this.put(out, key, record[key], depth, path, w);
     }
+    if (left > 0) out[TRUNCATED_KEYS] = `[${left} more keys]`;
     return out;
   }
 
@@ -350,17 +371,6 @@ export class Sanitizer {
     if (bytes.length <= fits) return bytes.toString('base64');
     return `${bytes.subarray(0, fits).toString('base64')}…[truncated ${bytes.length - fits} bytes]`;
   }
-}
-
-/** How many keys were left out, counted no further than ten times the limit (counting is work too). */
-function moreKeys(record: Record<string, unknown>, kept: number, max: number): string {
-  const cap = kept + max * 10;
-  let n = 0;
-  for (const key in record) {
-    if (!Object.hasOwn(record, key)) continue;
-    if (++n > cap) return `[more than ${cap - kept} more keys]`;
-  }
-  return `[${n - kept} more keys]`;
 }
 
 /** The plain form of a class instance that defines `toJSON` (Mongoose documents, Decimal.js, Luxon...). */

@@ -11,14 +11,16 @@ const JWT = /\bey[I-L][\w-]{6,}\.ey[I-L][\w-]{6,}\.[\w-]*/g;
 /** An HTTP credential after its scheme. */
 const SCHEME_CREDENTIAL = /\b(Bearer|Basic|Digest|Token|Negotiate)\s+[\w+/=.~:-]{8,}/gi;
 /** Provider tokens by their prefixes (GitHub, Slack, Stripe, GitLab, AWS access key ids, Google API keys). */
-const PREFIXED = /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|xox[abposr]-[\w-]{10,}|[sr]k_(?:live|test)_\w{10,}|glpat-[\w-]{20,}|AKIA[0-9A-Z]{16}|AIza[\w-]{35})/g;
+const PREFIXED =
+  /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|xox[abposr]-[\w-]{10,}|[sr]k_(?:live|test)_\w{10,}|glpat-[\w-]{20,}|AKIA[0-9A-Z]{16}|AIza[\w-]{35})/g;
 /** A PEM private key block. */
 const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g;
 /** `user:password@` in a URL. */
 const USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+:[^\s/@]+@/gi;
 
 /** A cheap first look: most strings hold none of the shapes, and skip the expressions. */
-const MAYBE = /ey[I-L]|Bearer|Basic|Digest|Token|Negotiate|gh[pousr]_|github_pat_|xox|k_live_|k_test_|glpat-|AKIA|AIza|PRIVATE KEY|:\/\/[^\s/@]+@/i;
+const MAYBE =
+  /ey[I-L]|Bearer|Basic|Digest|Token|Negotiate|gh[pousr]_|github_pat_|xox|k_live_|k_test_|glpat-|AKIA|AIza|PRIVATE KEY|:\/\/[^\s/@]+@/i;
 
 /** `text` with every credential found by its shape replaced by `[REDACTED]`. */
 export function maskSecretValues(text: string): string {

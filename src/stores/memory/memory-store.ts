@@ -50,7 +50,12 @@ export class MemoryStore implements Store {
       let stored = this.requestsByUid.get(append.uid);
       if (!stored) {
         // The parent has not arrived: keep a stub without timestamp; the parent merges into it.
-        const stub = { uid: append.uid, request_uuid: append.request_uuid, module: append.module, details: { model_logs: [], actions: [] } };
+        const stub = {
+          uid: append.uid,
+          request_uuid: append.request_uuid,
+          module: append.module,
+          details: { model_logs: [], actions: [] },
+        };
         stored = { seq: ++this.seq, doc: stub as unknown as RequestDocument, stub: true };
         this.requestsByUid.set(append.uid, stored);
       }

@@ -123,6 +123,14 @@ describe.each(RUNS)('TypeORM subscriber on %s', (_name, kind, baseOptions) => {
     expect(changed_fields).not.toContain('total');
   });
 
+  it('records a JSON column thousands of levels deep, cut at the depth limit with a marker, never skipped', async () => {
+    let deep: Record<string, unknown> = { leaf: true };
+    for (let i = 0; i < 2000; i++) deep = { next: deep };
+    const logs = await logsOf(() => seedOrder({ notes: { lines: ['x'], meta: deep } }));
+    expect(summary(logs)).toEqual([['Created', 'Order', expect.any(String) as string]]);
+    expect(JSON.stringify(logs[0]!.model_details.new_object)).toContain('[Truncated: max depth]');
+  });
+
   it('records nothing for a save() that changes nothing', async () => {
     const order = await seedOrder();
     const logs = await logsOf(async () => {

@@ -268,3 +268,75 @@ describe('Sanitizer properties', () => {
     );
   });
 });
+
+describe('Sanitizer on hostile values', () => {
+  it('replaces U+0000 and unpaired surrogates in values and keys, which no store keeps', () => {
+    expect(sanitizer.clean({ 'a\u0000b': 'x\u0000y', lone: 'a\ud800b', pair: '😀', tail: '\udc00' })).toEqual({
+      'a\uFFFDb': 'x\uFFFDy',
+      lone: 'a\uFFFDb',
+      pair: '😀',
+      tail: '\uFFFD',
+    });
+  });
+
+  it('keeps at most maxKeys keys of an object and says how many it left out', () => {
+    const small = new Sanitizer(sanitizer.redactor, { ...limits, maxKeys: 3 });
+    expect(small.clean({ a: 1, b: 2, c: 3, d: 4, e: 5 })).toEqual({ a: 1, b: 2, c: 3, '[truncated]': '[2 more keys]' });
+    expect(
+      small.clean(
+        new Map([
+          ['a', 1],
+          ['b', 2],
+          ['c', 3],
+          ['d', 4],
+        ]),
+      ),
+    ).toEqual({ a: 1, b: 2, c: 3, '[truncated]': '[1 more keys]' });
+  });
+
+  it('keeps a flag or a null under a secret key, which says nothing secret', () => {
+    expect(sanitizer.clean({ password: null, token_set: true, apiKey: false, password_hint: 'x' })).toEqual({
+      password: null,
+      token_set: true,
+      apiKey: false,
+      password_hint: REDACTED,
+    });
+  });
+
+  it('encodes no more binary data than the string limit keeps', () => {
+    const small = new Sanitizer(sanitizer.redactor, { ...limits, maxStringLength: 16 });
+    expect(small.clean(Buffer.alloc(1_000_000))).toBe('AAAAAAAAAAAAAAAA…[truncated 999988 bytes]');
+  });
+
+  it('does not walk a body far past its limit by its own content-length, and previews one just past it', () => {
+    const huge = sanitizer.cleanBody({ a: 1 }, 'application/json', 10 * 64 * 1024);
+    expect(huge.value).toEqual({ _truncated: true, _size_bytes: 10 * 64 * 1024, _preview: '' });
+    const body = Object.fromEntries(Array.from({ length: 900 }, (_, i) => [`k${i}`, 'x'.repeat(100)]));
+    const over = sanitizer.cleanBody(body, 'application/json', 100_000).value as {
+      _truncated: boolean;
+      _preview: string;
+      _size_bytes: number;
+    };
+    expect(over._truncated).toBe(true);
+    expect(over._size_bytes).toBe(100_000);
+    expect(over._preview.startsWith('{"k0":"xxxx')).toBe(true);
+  });
+
+  it('treats a text body by what it holds: a form, JSON, or text with credentials in it', () => {
+    expect(sanitizer.cleanBody('user=ada&password=hunter2&code=123', 'application/x-www-form-urlencoded').value).toBe(
+      `user=ada&password=${REDACTED}&code=${REDACTED}`,
+    );
+    expect(sanitizer.cleanBody('{"otp":"123456","user":"ada"}', 'text/plain').value).toEqual({ otp: REDACTED, user: 'ada' });
+    expect(sanitizer.cleanBody('Authorization: Bearer abcdefghijklmnop', 'text/plain').value).toBe(`Authorization: Bearer ${REDACTED}`);
+    expect(sanitizer.cleanBody('just words', 'text/plain').value).toBe('just words');
+  });
+
+  it('redacts credentials after a scheme in any header, and secret header names whole', () => {
+    const { value } = sanitizer.cleanHeaders({
+      'x-upstream': 'Basic dXNlcjpwYXNzd29yZA==',
+      'x-forwarded-authorization': 'anything',
+      accept: 'text/html',
+    });
+    expect(value).toEqual({ 'x-upstream': `Basic ${REDACTED}`, 'x-forwarded-authorization': REDACTED, accept: 'text/html' });
+  });
+});

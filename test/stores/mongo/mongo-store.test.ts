@@ -169,17 +169,22 @@ describe('MongoStore', () => {
 
   it('drops the unique request id index of earlier versions, so that two requests may claim one id', async () => {
     const db = freshDb();
-    await requests(db).createIndex({ request_uuid: 1 }, { name: 'request_uuid_unique', unique: true });
+    await requests(db).createIndexes([{ key: { request_uuid: 1 }, name: 'request_uuid_unique', unique: true }]);
     const store = new MongoStore({ db });
     await store.init({ actionLogs: true, modelLogs: false, retention: false });
     await store.write({ requests: [requestDoc('same-id', 0, { uid: 'first' })], actionLogs: [], modelLogs: [], activities: [] });
-    await store.write({ requests: [requestDoc('same-id', 5, { uid: 'second', module: 'again' })], actionLogs: [], modelLogs: [], activities: [] });
+    await store.write({
+      requests: [requestDoc('same-id', 5, { uid: 'second', module: 'again' })],
+      actionLogs: [],
+      modelLogs: [],
+      activities: [],
+    });
     const docs = await requests(db).find({ request_uuid: 'same-id' }).sort({ timestamp: 1 }).toArray();
     expect(docs.map((d) => [d.uid, d.module])).toEqual([
       ['first', 'orders'],
       ['second', 'again'],
     ]);
-    expect((await requests(db).listIndexes().toArray()).map((i) => i.name)).not.toContain('request_uuid_unique');
+    expect(((await requests(db).listIndexes().toArray()) as { name: string }[]).map((i) => i.name)).not.toContain('request_uuid_unique');
   });
 });
 

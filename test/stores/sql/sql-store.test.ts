@@ -1,6 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ActionLogConfigError, createActionLogger, SqlStore } from 'actionlog';
-import { ActionLogMigration, ActionLogMigrations, ActionLogRequestIdsMigration, ActionLogSubscriber, actionLogEntities } from 'actionlog/typeorm';
+import {
+  ActionLogMigration,
+  ActionLogMigrations,
+  ActionLogRequestIdsMigration,
+  ActionLogSubscriber,
+  actionLogEntities,
+} from 'actionlog/typeorm';
 import { openDatabase, SQL_KINDS, type SqlDatabase } from '../../support/sql.js';
 import { describeStore } from '../../support/store-contract.js';
 import { Order, TEST_ENTITIES } from '../../support/typeorm-entities.js';
@@ -72,14 +78,21 @@ for (const kind of SQL_KINDS) {
       await old.dataSource.query(`CREATE UNIQUE INDEX "requests_request_uuid" ON "requests" ("request_uuid")`);
       await new ActionLogRequestIdsMigration().up(old.dataSource.createQueryRunner());
       const indices = (await old.dataSource.createQueryRunner().getTable('requests'))!.indices;
-      expect(indices.filter((i) => ['requests_request_uuid', 'requests_uid'].includes(i.name!)).map((i) => [i.name, i.isUnique]).sort()).toEqual([
+      expect(
+        indices
+          .filter((i) => ['requests_request_uuid', 'requests_uid'].includes(i.name!))
+          .map((i) => [i.name, i.isUnique])
+          .sort(),
+      ).toEqual([
         ['requests_request_uuid', false],
         ['requests_uid', true],
       ]);
       const logger = createActionLogger({ store: new SqlStore({ dataSource: old.dataSource }), flushIntervalMs: 0 });
       for (const module of ['first', 'second']) await logger.run({ requestUuid: 'same-id', module }, () => undefined);
       await logger.close();
-      expect((await new SqlStore({ dataSource: old.dataSource }).findRequests({ request_uuid: 'same-id' })).map((d) => d.module).sort()).toEqual(['first', 'second']);
+      expect(
+        (await new SqlStore({ dataSource: old.dataSource }).findRequests({ request_uuid: 'same-id' })).map((d) => d.module).sort(),
+      ).toEqual(['first', 'second']);
     });
 
     it('refuses a data source without its entities, with a typed error saying what to add', async () => {

@@ -46,7 +46,7 @@ async function run(batchSize: number): Promise<{ perSecond: number; roundTrips: 
   const seconds = (performance.now() - t0) / 1000;
   const stats = logger.stats();
   await logger.close();
-  if (stats.stored !== REQUESTS || (await db.collection('requests').countDocuments()) !== REQUESTS)
+  if (stats.stored !== REQUESTS || (await db.collection('actionlog_requests').countDocuments()) !== REQUESTS)
     throw new Error(`stored ${stats.stored} of ${REQUESTS}`);
   await db.dropDatabase();
   return { perSecond: REQUESTS / seconds, roundTrips: (commands - before) / REQUESTS };

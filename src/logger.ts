@@ -11,7 +11,8 @@ import { checkModelChange, type ModelChange } from './capture/model-change.js';
 import { defaultDescribeUser, storedUserRef } from './capture/user.js';
 import { type ActionLoggerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import type { ActionEntry, ActivityDocument, RequestAppend, StoreBatch, UserRef } from './shared/document.js';
-import { ActionLogError, ActionLogValidationError, fromZodIssues } from './shared/errors.js';
+import { ActionLogClosedError, ActionLogError, ActionLogValidationError } from './shared/errors.js';
+import { fromZodIssues } from './shared/zod-issues.js';
 import type { Store } from './stores/store.js';
 import { BatchWriter, type BuiltBatch, type WriterStats } from './write/batch-writer.js';
 import { appendStep, batchStep, type QuarantinedDocument, setupStep } from './write/write-step.js';
@@ -41,6 +42,19 @@ const runMetaSchema = z.strictObject({
 type QueueItem =
   { kind: 'request'; ctx: RequestContext } | { kind: 'append'; ctx: RequestContext } | { kind: 'activity'; doc: ActivityDocument };
 
+/** Loggers not closed yet, checked when the process exits; one list per process, whichever copy of the package. */
+const OPEN_LOGGERS = Symbol.for('actionlog.open-loggers');
+const openLoggers: Set<WeakRef<ActionLogger>> = ((globalThis as { [OPEN_LOGGERS]?: Set<WeakRef<ActionLogger>> })[OPEN_LOGGERS] ??=
+  watchExit(new Set()));
+
+/** At exit, each logger still holding documents says so: `process.exit()` without `close()` loses them. */
+function watchExit(loggers: Set<WeakRef<ActionLogger>>): Set<WeakRef<ActionLogger>> {
+  process.on('exit', () => {
+    for (const ref of loggers) ref.deref()?.warnIfUnstored();
+  });
+  return loggers;
+}
+
 /** Creates a logger. Options are validated here, once; see `ActionLoggerOptions`. */
 export function createActionLogger(options: ActionLoggerOptions): ActionLogger {
   return new ActionLogger(options);
@@ -56,6 +70,10 @@ export class ActionLogger {
   private readonly actionSchema: ReturnType<typeof createActionSchema>;
   private readonly describeUser: (user: unknown) => UserRef | null;
   private initialized: Promise<void> | undefined;
+  private readonly openRef = new WeakRef(this);
+  /** An HTTP capture is mounted: a change outside any scope then means a middleware mounted after the routes. */
+  private httpMounted = false;
+  private outsideScopeReported = false;
 
   constructor(options: ActionLoggerOptions) {
     this.options = resolveOptions(options);
@@ -94,6 +112,7 @@ export class ActionLogger {
     this.init().catch(() => {
       // Reported by init; the first write tries again.
     });
+    openLoggers.add(this.openRef);
   }
 
   /** The current scope (request, run or standalone), or undefined outside any. */
@@ -103,12 +122,14 @@ export class ActionLogger {
 
   /**
    * Runs `fn` in a new scope (a job, script or queue consumer) and stores its document when `fn`
-   * settles, also when it throws. Resolves or rejects as `fn` does.
+   * settles, also when it throws. Resolves or rejects as `fn` does; after `close()` rejects with
+   * `ActionLogClosedError` without calling `fn`, as `record()` throws.
    */
   async run<T>(meta: RunMeta, fn: () => T | Promise<T>): Promise<T> {
+    if (this.writer.isClosed) throw new ActionLogClosedError();
     const given: unknown = meta;
     const parsed = runMetaSchema.safeParse(given ?? {});
-    if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues), 'run() options');
+    if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues, runMetaSchema), 'run() options');
     const m = parsed.data;
     const parent = this.current();
     const hasUser = given !== null && typeof given === 'object' && Object.hasOwn(given, 'user');
@@ -157,7 +178,7 @@ export class ActionLogger {
   /** Records an explicit action; invalid input throws `ActionLogValidationError` naming each bad field. */
   record(input: ActionInput): ActionEntry {
     const parsed = this.actionSchema.safeParse(input);
-    if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues), 'action');
+    if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues, this.actionSchema), 'action');
     const context = this.current();
     const entry = this.toActionEntry(parsed.data, context);
     this.inScope(context, (ctx) => ctx.addAction(entry));
@@ -167,7 +188,7 @@ export class ActionLogger {
   /** Records an activity feed entry; written on its own, without waiting for the request to end. */
   activity(input: ActivityInput, context: RequestContext | undefined = this.current()): ActivityDocument {
     const parsed = activitySchema.safeParse(input);
-    if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues), 'activity');
+    if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues, activitySchema), 'activity');
     const a = parsed.data;
     const user = a.user ?? context?.user;
     if (!user) throw new ActionLogValidationError([{ path: 'user', message: 'is required (the current scope has no user)' }], 'activity');
@@ -194,6 +215,7 @@ export class ActionLogger {
    */
   async close(options: { timeout?: number } = {}): Promise<{ left: number }> {
     if (this.writer.isClosed) return { left: 0 };
+    openLoggers.delete(this.openRef);
     const left = await this.writer.close(options.timeout);
     await this.store.close();
     return { left };
@@ -212,6 +234,14 @@ export class ActionLogger {
   /** A user as stored (`{ lookup_from, _id, label, email? }`), made by the `describeUser` option; null for none. */
   userRef(user: unknown): UserRef | null {
     return user === null || user === undefined ? null : this.describeUser(user);
+  }
+
+  /**
+   * For ORM adapters: paths omitted from a model's logs (`omit`) are kept out of request bodies too, by their last
+   * name (`card.pin` → any `pin` key), so a field left out of the trail does not reach it through the request.
+   */
+  omitFromBodies(paths: readonly string[]): void {
+    this.sanitizer.omitFromBodies(paths.map((path) => path.slice(path.lastIndexOf('.') + 1)).filter((name) => name !== ''));
   }
 
   /** Resolves once the store is initialized (tables, indexes); rejects if that failed. */
@@ -267,11 +297,35 @@ export class ActionLogger {
     }
   }
 
+  /**
+   * For HTTP adapters: a capture is mounted on this logger. A change or action recorded outside any scope is then
+   * reported once (the middleware is probably mounted after the routes), unless `outsideContext` was set.
+   */
+  httpCaptureMounted(): void {
+    this.httpMounted = true;
+  }
+
+  /** Called when the process exits: documents still queued are lost, said once. */
+  warnIfUnstored(): void {
+    const { queued } = this.writer.stats();
+    if (queued === 0 || this.writer.isClosed) return;
+    this.report(new ActionLogError(`the process exits with ${queued} documents not stored: await logger.close() before process.exit()`));
+  }
+
   /** Adds an event to `context` (queueing an append when it is late), or to a document of its own. */
   private inScope(context: RequestContext | null | undefined, add: (ctx: RequestContext) => boolean): void {
     if (context) {
       if (add(context)) this.writer.enqueue({ kind: 'append', ctx: context });
       return;
+    }
+    if (this.httpMounted && !this.outsideScopeReported && !this.options.outsideContextGiven) {
+      this.outsideScopeReported = true;
+      this.report(
+        new ActionLogError(
+          'a change was recorded outside any request, though an HTTP middleware is mounted: mount it before the routes ' +
+            '(and wrap jobs in logger.run()); it is stored as a document of its own. Set outsideContext to silence this.',
+        ),
+      );
     }
     if (this.options.outsideContext === 'ignore') return;
     const ctx = this.openScope({ requestUuid: randomUUID(), module: this.options.module });
@@ -331,6 +385,9 @@ export class ActionLogger {
           actionLogs: this.options.actionLogs,
           modelLogs: this.options.modelLogs,
           retention: this.options.retentionDays !== undefined,
+          warn: (warning) => {
+            this.report(warning);
+          },
         }),
       )
       .catch((error: unknown) => {
@@ -397,6 +454,6 @@ function errorSummary(error: unknown): { name: string; message: string } {
 }
 
 function defaultOnError(error: Error): void {
-  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
   console.warn(`[actionlog] ${error.message}${cause}`);
 }

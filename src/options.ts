@@ -125,10 +125,13 @@ const schema = z.strictObject({
   activity: z.strictObject({ describe: fn<(req: unknown) => ActivityInput | null | undefined>() }).optional(),
 });
 
-export type ResolvedOptions = z.output<typeof schema>;
+export type ResolvedOptions = z.output<typeof schema> & {
+  /** Whether `outsideContext` was chosen, rather than defaulted. */
+  outsideContextGiven: boolean;
+};
 
 /** Validates logger options once; an unknown or ill-typed option throws `ActionLogConfigError` naming it. */
 export function resolveOptions(options: ActionLoggerOptions): ResolvedOptions {
   requireObject(options, 'at least { store }', 'options');
-  return parseOptions(schema, options, 'options');
+  return Object.assign(parseOptions(schema, options, 'options'), { outsideContextGiven: options.outsideContext !== undefined });
 }

@@ -144,7 +144,9 @@ describe.each(SQL_KINDS)('the pipeline under fuzzed input, into %s', (kind) => {
     expect(loop.max / 1e6).toBeLessThan(50);
 
     const rows = await db.dataSource.query<Array<{ details: unknown; text: string }>>(
-      kind === 'postgres' ? 'SELECT details, details::text AS text FROM requests' : 'SELECT details, details AS text FROM requests',
+      kind === 'postgres'
+        ? 'SELECT details, details::text AS text FROM actionlog_requests'
+        : 'SELECT details, details AS text FROM actionlog_requests',
     );
     expect(rows).toHaveLength(RUNS);
     const text = rows.map((r) => r.text).join('\n');

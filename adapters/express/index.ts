@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ActionLogger } from 'actionlog';
 import { HttpCapture, type HttpOptions, type HttpRequestReader } from 'actionlog/adapter-kit';
+import { checkMountedBeforeRoutes } from './route-order.js';
 
 /** The parts of an Express (4 or 5) request the middleware reads. */
 export interface ExpressRequest extends IncomingMessage {
@@ -12,7 +13,8 @@ export interface ExpressRequest extends IncomingMessage {
   user?: unknown;
 }
 
-export type ActionLogMiddlewareOptions = HttpOptions<ExpressRequest>;
+/** The middleware's options; `user`, `module` and `skip` get the app's own request type (`actionLog<Request>(...)`). */
+export type ActionLogMiddlewareOptions<Req extends ExpressRequest = ExpressRequest> = HttpOptions<Req>;
 
 const reader: HttpRequestReader<ExpressRequest> = {
   raw: (req) => req,
@@ -32,9 +34,18 @@ function routeText(path: unknown): string {
 }
 
 /** Express middleware: one request document per request. Mount it before the routes; body parsers may come after. */
-export function actionLog(logger: ActionLogger, options: ActionLogMiddlewareOptions = {}) {
-  const capture = new HttpCapture(logger, reader, options);
-  return function actionLogMiddleware(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void): void {
+export function actionLog<Req extends ExpressRequest = ExpressRequest>(logger: ActionLogger, options: HttpOptions<Req> = {}) {
+  const capture = new HttpCapture<Req>(logger, reader, options);
+  let orderChecked = false;
+  return function actionLogMiddleware(req: Req, res: ServerResponse, next: (err?: unknown) => void): void {
+    if (!orderChecked) {
+      orderChecked = true;
+      try {
+        checkMountedBeforeRoutes(logger, req, actionLogMiddleware);
+      } catch (error) {
+        logger.report(error);
+      }
+    }
     const ctx = capture.open(req, res);
     if (!ctx) {
       next();

@@ -14,7 +14,8 @@ export interface KoaContext {
   _matchedRoute?: unknown;
 }
 
-export type ActionLogMiddlewareOptions = HttpOptions<KoaContext>;
+/** The middleware's options; `user`, `module` and `skip` get the app's own context type (`actionLog<Context>(...)`). */
+export type ActionLogMiddlewareOptions<Ctx extends KoaContext = KoaContext> = HttpOptions<Ctx>;
 
 const reader: HttpRequestReader<KoaContext> = {
   raw: (ctx) => ctx.req,
@@ -26,9 +27,9 @@ const reader: HttpRequestReader<KoaContext> = {
 };
 
 /** Koa middleware: one request document per request. `use()` it first. */
-export function actionLog(logger: ActionLogger, options: ActionLogMiddlewareOptions = {}) {
-  const capture = new HttpCapture(logger, reader, options);
-  return function actionLogMiddleware(ctx: KoaContext, next: () => Promise<unknown>): Promise<unknown> {
+export function actionLog<Ctx extends KoaContext = KoaContext>(logger: ActionLogger, options: HttpOptions<Ctx> = {}) {
+  const capture = new HttpCapture<Ctx>(logger, reader, options);
+  return function actionLogMiddleware(ctx: Ctx, next: () => Promise<unknown>): Promise<unknown> {
     const scope = capture.open(ctx, ctx.res);
     if (!scope) return next();
     return capture.enter(scope, next);

@@ -66,7 +66,9 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
   return function actionLog(schema: Schema): void {
     const own = parseOptions(schemaOptionSchema, { actionLog: schema.get('actionLog' as never) }, 'schema options').actionLog;
     if (own === false || own?.skip) return;
-    const recorder = new ChangeRecorder(logger, new ModelSelection<AnyModel>(o), own?.omit ?? [], o.maxDocumentsPerQuery);
+    const selection = new ModelSelection<AnyModel>(o, logger);
+    if (own?.omit) selection.omitOwn(own.omit);
+    const recorder = new ChangeRecorder(logger, selection, own?.omit ?? [], o.maxDocumentsPerQuery);
     const reads = new StoredDocuments(recorder);
     const documents = new DocumentWrites(recorder, reads);
     const queries = new QueryWrites(

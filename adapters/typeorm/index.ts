@@ -7,9 +7,9 @@ installQueryWriteHooks(recorderFor, captureQueryWrite);
 export { ActionLogSubscriber, type ActionLogSubscriberOptions } from './subscriber.js';
 export {
   actionLogEntities,
-  ActionLogMigration1763856000000 as ActionLogMigration,
+  actionLogMigrations,
   ActionLogMigrations,
-  ActionLogRequestIdsMigration1764547200000 as ActionLogRequestIdsMigration,
+  type ActionLogTableNames,
   type SqlStoreDialect,
 } from './store-entities.js';
 export { SqlStore, type SqlStoreOptions } from 'actionlog';

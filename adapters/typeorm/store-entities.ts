@@ -1,12 +1,15 @@
-import { type ColumnSpec, sqlIndexName, TABLES, type TableKey } from 'actionlog/adapter-kit';
 import {
-  EntitySchema,
-  type EntityMetadata,
-  type EntitySchemaColumnOptions,
-  type MigrationInterface,
-  type QueryRunner,
-  Table,
-} from 'typeorm';
+  type ColumnSpec,
+  DEFAULT_PREFIX,
+  quoteName,
+  schemaStatements,
+  sqlIndexName,
+  type SqlTables,
+  sqlTableNames,
+  TABLES,
+  type TableKey,
+} from 'actionlog/adapter-kit';
+import { EntitySchema, type EntityMetadata, type EntitySchemaColumnOptions, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { isSqliteFamily } from './entity-state.js';
 
 /** The database types the SQL store supports. */
@@ -44,77 +47,87 @@ function columnOf(column: ColumnSpec, d: Dialect): EntitySchemaColumnOptions {
 
 const KEYS = Object.keys(TABLES) as TableKey[];
 
+/** Names of the store's tables, as `SqlStore` takes them: a prefix (default `"actionlog_"`) and names one by one. */
+export interface ActionLogTableNames {
+  prefix?: string;
+  tables?: Partial<SqlTables>;
+}
+
 /**
- * The SQL store's entities for a data source of this type: add them to `entities` (and
- * `...ActionLogMigrations` to `migrations`, or use `synchronize`).
+ * The SQL store's tables as TypeORM entities, for apps that manage their schema with `synchronize`. Not needed
+ * otherwise: `SqlStore` creates its tables itself, or `ActionLogMigrations` do. Give the same names as the store.
  */
-export function actionLogEntities(type: SqlStoreDialect | (string & {})): EntitySchema[] {
+export function actionLogEntities(type: SqlStoreDialect | (string & {}), names: ActionLogTableNames = {}): EntitySchema[] {
   const d = dialectOf(type);
+  const tables = sqlTableNames(names.prefix ?? DEFAULT_PREFIX, names.tables);
   return KEYS.map((key) => {
     const table = TABLES[key];
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- TypeORM types its options as a class; it reads only their fields
     return new EntitySchema({
       name: table.entity,
-      tableName: table.name,
+      tableName: tables[key],
       columns: Object.fromEntries(Object.entries(table.columns).map(([name, column]) => [name, columnOf(column, d)])),
       indices: table.indexes
         .filter((index) => index.only !== 'mongo')
-        .map((index) => ({ name: sqlIndexName(table.name, index), columns: index.fields.map(([field]) => field), unique: index.unique })),
+        .map((index) => ({ name: sqlIndexName(tables[key], index), columns: index.fields.map(([field]) => field), unique: index.unique })),
     });
   });
 }
 
-/**
- * Creates (and on revert drops) the store's tables with their indexes, from the entities of
- * `actionLogEntities()` (jsonb and timestamptz on PostgreSQL), so the schema and the entities always agree.
- */
-export class ActionLogMigration1763856000000 implements MigrationInterface {
-  name = 'ActionLogMigration1763856000000';
-
-  async up(queryRunner: QueryRunner): Promise<void> {
-    const connection = queryRunner.dataSource;
-    for (const key of KEYS) {
-      const name = TABLES[key].entity;
-      if (!connection.hasMetadata(name))
-        throw new Error(`ActionLogMigration: add actionLogEntities('${connection.options.type}') to the DataSource entities`);
-      await queryRunner.createTable(Table.create(connection.getMetadata(name), connection.driver), true, false, true);
-    }
-    if (connection.options.type === 'postgres') {
-      // Finding requests by the records they changed: a jsonb containment index over their model logs.
-      await queryRunner.query(
-        `CREATE INDEX IF NOT EXISTS "requests_model_logs" ON "requests" USING GIN (("details" -> 'model_logs') jsonb_path_ops)`,
-      );
-    }
-  }
-
-  async down(queryRunner: QueryRunner): Promise<void> {
-    for (const key of KEYS) await queryRunner.dropTable(queryRunner.dataSource.getMetadata(TABLES[key].entity).tableName, true);
-  }
+/** The names the migrations use: those of `actionLogEntities()` when the DataSource has them, else the given ones. */
+function tablesOf(queryRunner: QueryRunner, names: ActionLogTableNames): SqlTables {
+  const connection = queryRunner.dataSource;
+  const given = sqlTableNames(names.prefix ?? DEFAULT_PREFIX, names.tables);
+  const fromEntities = (key: TableKey) =>
+    connection.hasMetadata(TABLES[key].entity) ? connection.getMetadata(TABLES[key].entity).tableName : given[key];
+  return Object.fromEntries(KEYS.map((key) => [key, fromEntities(key)])) as SqlTables;
 }
 
+const engineOf = (queryRunner: QueryRunner) => (queryRunner.dataSource.options.type === 'postgres' ? 'postgres' : 'sqlite');
+
 /**
- * For tables made by the first migration: `request_uuid` was unique, and would refuse two requests claiming one id;
- * the server's `uid` is the key now. (Tables made after it already have these indexes.)
+ * The store's migrations, in order, for these table names: `migrations: [...yours, ...actionLogMigrations({ prefix })]`.
+ * `ActionLogMigrations` is the same for the default names.
  */
-export class ActionLogRequestIdsMigration1764547200000 implements MigrationInterface {
-  name = 'ActionLogRequestIdsMigration1764547200000';
+export function actionLogMigrations(names: ActionLogTableNames = {}): Array<new () => MigrationInterface> {
+  /** Creates (and on revert drops) the store's tables with their indexes: the statements `SqlStore` runs itself. */
+  class ActionLogMigration1763856000000 implements MigrationInterface {
+    name = 'ActionLogMigration1763856000000';
 
-  async up(queryRunner: QueryRunner): Promise<void> {
-    const table = queryRunner.dataSource.getMetadata(TABLES.requests.entity).tableName;
-    const name = (index: string) => `"${index.replace(/"/g, '""')}"`;
-    await queryRunner.query(`DROP INDEX IF EXISTS ${name(`${table}_request_uuid`)}`);
-    await queryRunner.query(`CREATE INDEX IF NOT EXISTS ${name(`${table}_request_uuid`)} ON ${name(table)} ("request_uuid")`);
-    await queryRunner.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${name(`${table}_uid`)} ON ${name(table)} ("uid")`);
+    async up(queryRunner: QueryRunner): Promise<void> {
+      for (const sql of schemaStatements(engineOf(queryRunner), tablesOf(queryRunner, names))) await queryRunner.query(sql);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      const tables = tablesOf(queryRunner, names);
+      for (const key of KEYS) await queryRunner.query(`DROP TABLE IF EXISTS ${quoteName(tables[key])}`);
+    }
   }
 
-  async down(queryRunner: QueryRunner): Promise<void> {
-    const table = queryRunner.dataSource.getMetadata(TABLES.requests.entity).tableName;
-    await queryRunner.query(`DROP INDEX IF EXISTS "${table}_uid"`);
+  /**
+   * For tables made by the first migration of versions before 0.2: `request_uuid` was unique, and would refuse two
+   * requests claiming one id; the server's `uid` is the key now. (Tables made after it already have these indexes.)
+   */
+  class ActionLogRequestIdsMigration1764547200000 implements MigrationInterface {
+    name = 'ActionLogRequestIdsMigration1764547200000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      const table = tablesOf(queryRunner, names).requests;
+      await queryRunner.query(`DROP INDEX IF EXISTS ${quoteName(`${table}_request_uuid`)}`);
+      await queryRunner.query(`CREATE INDEX IF NOT EXISTS ${quoteName(`${table}_request_uuid`)} ON ${quoteName(table)} ("request_uuid")`);
+      await queryRunner.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${quoteName(`${table}_uid`)} ON ${quoteName(table)} ("uid")`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`DROP INDEX IF EXISTS ${quoteName(`${tablesOf(queryRunner, names).requests}_uid`)}`);
+    }
   }
+
+  return [ActionLogMigration1763856000000, ActionLogRequestIdsMigration1764547200000];
 }
 
-/** Every migration of the store's tables, in order: `migrations: [...yours, ...ActionLogMigrations]`. */
-export const ActionLogMigrations = [ActionLogMigration1763856000000, ActionLogRequestIdsMigration1764547200000];
+/** Every migration of the store's tables with the default names, in order: `migrations: [...yours, ...ActionLogMigrations]`. */
+export const ActionLogMigrations = actionLogMigrations();
 
 /** The store's own tables are never audited. */
 const STORE_ENTITY_NAMES: ReadonlySet<string> = new Set(KEYS.map((key) => TABLES[key].entity));

@@ -80,7 +80,7 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
     const o = parseOptions(schema, options, 'ActionLogSubscriber options');
     this.maxDocumentsPerQuery = o.maxDocumentsPerQuery;
     this.queryWrites = o.queryWrites;
-    this.selection = new ModelSelection(o);
+    this.selection = new ModelSelection(o, logger);
   }
 
   /** @internal Whether writes to this entity are recorded. */

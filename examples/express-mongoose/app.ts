@@ -18,7 +18,7 @@ console.log(`MongoDB: ${mongo.description}`);
 await mongoose.connect(mongo.uri, { dbName: 'shop_example' });
 await mongoose.connection.dropDatabase();
 
-const store = new MongoStore({ db: mongoose.connection.db });
+const store = new MongoStore({ connection: mongoose.connection });
 const logger = createActionLogger({ store, flushIntervalMs: 50 });
 // Registered before any model is compiled: every schema is audited, with no per-model code.
 mongoose.plugin(actionLogPlugin(logger, { omit: { Customer: ['passwordHash'] } }));

@@ -1,8 +1,10 @@
 /**
  * A small library-loans API on Koa + TypeORM + SQLite (in memory: nothing to install or start). It sends
- * itself a few requests and prints the request documents actionlog stored, read back from its SQL tables.
+ * itself four requests, then prints what actionlog stored for each, read back from its SQL tables: a line per
+ * request, and one document in full.
  *
- *   npm run example
+ *   npm run example              a summary
+ *   npm run example -- --json    every stored document in full
  */
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +14,7 @@ import Koa from 'koa';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { ActionLogValidationError, createActionLogger, SqlStore } from 'actionlog';
 import { actionLog } from 'actionlog/koa';
-import { ActionLogSubscriber, actionLogEntities, AuditStamped } from 'actionlog/typeorm';
+import { ActionLogSubscriber, AuditStamped } from 'actionlog/typeorm';
 
 @Entity('books')
 class Book extends AuditStamped {
@@ -41,14 +43,10 @@ class Loan {
   status!: string;
 }
 
-const dataSource = new DataSource({
-  type: 'better-sqlite3',
-  database: ':memory:',
-  entities: [Book, Loan, ...actionLogEntities('better-sqlite3')],
-  synchronize: true,
-});
+const dataSource = new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: [Book, Loan], synchronize: true });
 await dataSource.initialize();
 
+// The store creates its tables (actionlog_requests...) in the same database when the logger starts.
 const store = new SqlStore({ dataSource });
 const logger = createActionLogger({ store, flushIntervalMs: 50 });
 dataSource.subscribers.push(new ActionLogSubscriber(logger));
@@ -103,23 +101,42 @@ const server = app.listen(0, '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-async function send(method: string, path: string, body: unknown) {
+async function send(method: string, path: string, body: unknown, why: string) {
   const res = await fetch(base + path, {
     method,
     headers: { 'content-type': 'application/json', 'x-member': 'ada' },
     body: JSON.stringify(body),
   });
-  console.log(`${method} ${path} -> ${res.status} ${await res.text()}`);
+  const text = await res.text();
+  console.log(`${method} ${path} -> ${res.status} ${text.length > 90 ? `${text.slice(0, 90)}…` : text}\n    ${why}`);
 }
 
-await send('POST', '/books', { title: 'Dune', copies: 3 });
-await send('POST', '/books/1/loans', {});
-await send('POST', '/loans/1/waive', { note: 'first loan is free' });
-await send('POST', '/loans/1/waive', { note: 42 });
+console.log('Four requests to the loans API:\n');
+await send('POST', '/books', { title: 'Dune', copies: 3 }, 'creates a book: one model change');
+await send('POST', '/books/1/loans', {}, 'a loan and the book copies, in one transaction: two model changes');
+await send('POST', '/loans/1/waive', { note: 'first loan is free' }, 'an explicit action, recorded with logger.record()');
+await send('POST', '/loans/1/waive', { note: 42 }, 'refused on purpose (the note must be text): the request is still audited');
 
 server.close();
 await logger.close();
-console.log('\nStored request documents (oldest first):');
-console.log(JSON.stringify(await store.findRequests({ order: 'asc' }), null, 2));
+
+const documents = await store.findRequests({ order: 'asc' });
+if (process.argv.includes('--json')) {
+  console.log(JSON.stringify(documents, null, 2));
+} else {
+  console.log('\nWhat actionlog stored, one request document each (oldest first):\n');
+  for (const doc of documents) {
+    const { request, response } = doc.details;
+    const changes = doc.details.model_logs.map(
+      (m) => `${m.action} ${m.model}#${m.model_id}${m.action === 'Updated' ? ` [${m.model_details.changed_fields.join(', ')}]` : ''}`,
+    );
+    const actions = doc.details.actions.map((a) => `action ${a.action_type} on ${a.target_type}#${a.target_id}`);
+    console.log(
+      `  ${request?.method} ${request?.url} ${response?.status_code} by ${request?.user_details?.label}: ${[...changes, ...actions].join('; ') || 'no changes'}`,
+    );
+  }
+  console.log('\nThe loan request in full (npm run example -- --json prints all four):\n');
+  console.log(JSON.stringify(documents[1], null, 2));
+}
 console.log(`\nstats: ${JSON.stringify(logger.stats())}`);
 await dataSource.destroy();

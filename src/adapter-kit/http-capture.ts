@@ -98,6 +98,7 @@ export class HttpCapture<Req extends object> {
   ) {
     assertLogger(logger, 'middleware options');
     this.options = parseOptions(httpOptionsSchema, options, 'middleware options');
+    logger.httpCaptureMounted();
     const user = this.options.user as ((req: Req) => unknown) | undefined;
     this.userOf = user ?? ((req) => reader.user(req));
     this.ipOf = (req) => reader.ip(req);

@@ -18,5 +18,15 @@ export { diffObjects, isOmittedPath, sameValue } from '../build/diff.js';
 export { escapeKey, unescapeKey, unescapeKeys } from '../build/sanitize/keys.js';
 
 // Stores: the tables every store keeps, and better-sqlite3 statements prepared once (shared with SqlStore).
-export { TABLES, sqlIndexName, type TableKey, type TableSpec, type ColumnSpec, type ColumnKind, type IndexSpec } from '../stores/tables.js';
+export {
+  TABLES,
+  DEFAULT_PREFIX,
+  sqlIndexName,
+  type TableKey,
+  type TableSpec,
+  type ColumnSpec,
+  type ColumnKind,
+  type IndexSpec,
+} from '../stores/tables.js';
+export { schemaStatements, sqlTableNames, quoteName, type SqlTables } from '../stores/sql/sql-schema.js';
 export { preparedStatement, type BetterSqliteLike, type SqliteStatement } from '../stores/sql/sqlite-statements.js';

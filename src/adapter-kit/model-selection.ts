@@ -1,3 +1,4 @@
+import type { ActionLogger } from '../logger.js';
 import { z } from 'zod';
 
 /** A model or entity: its name, or the class / Mongoose model itself. */
@@ -47,11 +48,21 @@ export class ModelSelection<Model extends object> {
   private readonly omitByName: ReadonlyMap<string, readonly string[]>;
   private readonly omits = new WeakMap<Model, readonly string[] | undefined>();
 
-  constructor(options: Pick<AdapterOptions, 'include' | 'exclude' | 'omit'>) {
+  /** `bodies` (the logger) is told every omitted path, so that request bodies leave them out too. */
+  constructor(
+    options: Pick<AdapterOptions, 'include' | 'exclude' | 'omit'>,
+    private readonly bodies?: Pick<ActionLogger, 'omitFromBodies'>,
+  ) {
     this.include = options.include ? new Set(options.include.map(nameOf)) : undefined;
     this.exclude = new Set((options.exclude ?? []).map(nameOf));
     this.omitAll = Array.isArray(options.omit) ? options.omit : [];
     this.omitByName = new Map(options.omit && !Array.isArray(options.omit) ? Object.entries(options.omit) : []);
+    bodies?.omitFromBodies([...this.omitAll, ...[...this.omitByName.values()].flat()]);
+  }
+
+  /** A model's own omitted paths (a schema option), known before its first change: kept out of bodies at once. */
+  omitOwn(paths: readonly string[]): void {
+    this.bodies?.omitFromBodies(paths);
   }
 
   /** Whether a model known by any of these names (its own, a base model's...) is recorded. */
@@ -68,6 +79,7 @@ export class ModelSelection<Model extends object> {
   omitFor(model: Model, name: string, extra: readonly string[] = []): readonly string[] | undefined {
     if (this.omits.has(model)) return this.omits.get(model);
     const omit = [...new Set([...this.omitAll, ...extra, ...(this.omitByName.get(name) ?? [])])];
+    if (extra.length > 0) this.bodies?.omitFromBodies(extra);
     const found = omit.length > 0 ? omit : undefined;
     this.omits.set(model, found);
     return found;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CustomField, CustomFieldType } from '../shared/document.js';
 import { storable } from '../shared/strings.js';
+import { keysAt, unknownField } from '../shared/zod-issues.js';
 
 /** Longest identifier kept: types, categories, custom field names (their SQL columns hold 200). */
 export const NAME_MAX = 200;
@@ -117,7 +118,13 @@ function stringOrObject<S extends z.ZodType, O extends z.ZodType>(str: S, obj: O
     }
     const parsed = schema.safeParse(value);
     if (parsed.success) return parsed.data;
-    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    for (const issue of parsed.error.issues) {
+      if (issue.code !== 'unrecognized_keys') ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+      // Kept one per key, with its "did you mean", as the top-level schema reports them.
+      else
+        for (const key of issue.keys)
+          ctx.addIssue({ code: 'custom', message: unknownField(key, keysAt(schema, issue.path)), path: [...issue.path, key] });
+    }
     return z.NEVER;
   });
 }

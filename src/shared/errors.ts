@@ -120,18 +120,3 @@ export class ActionLogQuarantineError extends ActionLogError {
 function formatIssues(issues: ValidationIssue[]): string {
   return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
 }
-
-/** Turns zod issues into ours, with dotted paths. */
-export function fromZodIssues(
-  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string; code?: string; keys?: string[] }>,
-  prefix = '',
-): ValidationIssue[] {
-  const join = (path: ReadonlyArray<PropertyKey>) => [prefix, ...path.map(String)].filter(Boolean).join('.');
-  return issues.flatMap((issue) => {
-    // One issue per unknown key, so each is named by its own path.
-    if (issue.code === 'unrecognized_keys' && issue.keys) {
-      return issue.keys.map((key) => ({ path: join([...issue.path, key]), message: 'unknown field' }));
-    }
-    return [{ path: join(issue.path), message: issue.message }];
-  });
-}

@@ -67,6 +67,8 @@ export interface StoreInfo {
   modelLogs: boolean;
   /** Documents carry `expires_at` (option `retentionDays`): a store may expire them itself (MongoDB TTL index). */
   retention: boolean;
+  /** Reports something the application should know but that does not stop the store (to `onError`). */
+  warn: (warning: Error) => void;
 }
 
 /**

@@ -40,6 +40,9 @@ export interface TableSpec {
 
 export type TableKey = 'requests' | 'actionLogs' | 'modelLogs' | 'activities';
 
+/** Prefix of table and collection names in new installs (`actionlog_requests`). */
+export const DEFAULT_PREFIX = 'actionlog_';
+
 const id: ColumnSpec = { kind: 'id', nullable: false };
 const text = (length: number, nullable = true): ColumnSpec => ({ kind: 'text', length, nullable });
 const json = (nullable = true): ColumnSpec => ({ kind: 'json', nullable });

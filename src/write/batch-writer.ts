@@ -209,7 +209,7 @@ export class BatchWriter<Item> {
     try {
       built = this.hooks.build(items);
     } catch (error) {
-      this.report(new ActionLogStoreError(`Could not build ${items.length} documents; they are dropped.`, items.length, { cause: error }));
+      this.report(new ActionLogStoreError(`Could not build ${items.length} documents; they are dropped`, items.length, { cause: error }));
       return { stored: 0, dropped: items.length };
     }
     const refused = new Set<number>();
@@ -244,11 +244,11 @@ export class BatchWriter<Item> {
       }
       if (this.abandoned || attempt >= this.options.maxRetries) {
         const why = this.abandoned ? 'the logger closed before it could be stored' : `the store write failed ${attempt + 1} times`;
-        this.report(new ActionLogStoreError(`${why}; ${documents} documents are dropped.`, documents, { cause: failure }));
+        this.report(new ActionLogStoreError(`${why}; ${documents} documents are dropped`, documents, { cause: failure }));
         return false;
       }
       this.counters.retried++;
-      this.report(new ActionLogStoreError(`Store write failed (attempt ${attempt + 1}); retrying.`, documents, { cause: failure }));
+      this.report(new ActionLogStoreError(`Store write failed (attempt ${attempt + 1}), retrying`, documents, { cause: failure }));
       await this.pause(this.backoff(attempt));
     }
   }
@@ -327,7 +327,7 @@ export class BatchWriter<Item> {
     this.hooks.discard?.(items);
     this.settleWaiters();
     if (why) {
-      this.report(new ActionLogStoreError(`${why}; ${items.length} documents are dropped.`, items.length));
+      this.report(new ActionLogStoreError(`${why}; ${items.length} documents are dropped`, items.length));
       return;
     }
     // A full queue drops many documents in a burst: one report per interval says how many.

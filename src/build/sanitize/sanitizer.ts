@@ -48,6 +48,8 @@ interface Walk {
   budget: number;
   /** Look for credentials in string values too (request bodies, written by anyone). */
   scanValues: boolean;
+  /** Keys left out wherever they appear (in request bodies: the names of fields omitted from models). */
+  dropKeys?: ReadonlySet<string>;
 }
 
 /**
@@ -58,10 +60,18 @@ interface Walk {
 export class Sanitizer {
   private readonly keys = new Map<string, StoredKey>();
 
+  /** Names of model fields left out of model logs (`omit`), left out of request bodies too. */
+  private readonly bodyOmits = new Set<string>();
+
   constructor(
     readonly redactor: KeyRedactor,
     readonly limits: SanitizeLimits,
   ) {}
+
+  /** Leaves keys of these names out of every request body from now on (form fields too). */
+  omitFromBodies(names: Iterable<string>): void {
+    for (const name of names) this.bodyOmits.add(name);
+  }
 
   /** A sanitized copy of `value`; `omit` lists dotted paths left out entirely. */
   clean(value: unknown, omit?: ReadonlySet<string>): unknown {
@@ -97,7 +107,14 @@ export class Sanitizer {
       const marker: TruncatedBody = { _truncated: true, _size_bytes: declaredBytes, _preview: '' };
       return { value: marker, bytes: 80 };
     }
-    const walk: Walk = { bytes: 0, ancestors: [], omit: undefined, budget: this.limits.maxBodyBytes, scanValues: true };
+    const walk: Walk = {
+      bytes: 0,
+      ancestors: [],
+      omit: undefined,
+      budget: this.limits.maxBodyBytes,
+      scanValues: true,
+      dropKeys: this.bodyOmits.size > 0 ? this.bodyOmits : undefined,
+    };
     const sized = this.run(body, walk);
     if (walk.bytes <= this.limits.maxBodyBytes) return sized;
     let preview: string;
@@ -175,8 +192,10 @@ export class Sanitizer {
         } catch {
           // Kept as sent.
         }
+        if (this.bodyOmits.has(key)) return undefined;
         return this.redactor.isSecretQueryKey(key) ? `${pair.slice(0, eq)}=${REDACTED}` : maskSecretValues(pair);
       })
+      .filter((pair) => pair !== undefined)
       .join('&');
   }
 
@@ -322,6 +341,7 @@ export class Sanitizer {
 
   /** Sanitizes one member into `out`: omitted, redacted, or walked; its key escaped. */
   private put(out: Record<string, unknown>, key: string, v: unknown, depth: number, path: string, w: Walk): void {
+    if (w.dropKeys?.has(key)) return;
     let childPath = '';
     if (w.omit) {
       childPath = path ? `${path}.${key}` : key;

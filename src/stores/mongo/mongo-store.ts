@@ -1,9 +1,17 @@
 import { z } from 'zod';
 import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestDocument } from '../../shared/document.js';
+import { ActionLogConfigError, ActionLogStoreError } from '../../shared/errors.js';
 import { parseOptions, requireObject } from '../../shared/parse-options.js';
 import { unescapeKeys } from '../../build/sanitize/keys.js';
-import { TABLES, type TableKey, type TableSpec } from '../tables.js';
-import type { MongoClientLike, MongoCollectionLike, MongoDbLike, MongoDocument, MongoWriteErrorLike } from './mongo-types.js';
+import { DEFAULT_PREFIX, TABLES, type TableKey, type TableSpec } from '../tables.js';
+import type {
+  MongoClientLike,
+  MongoCollectionLike,
+  MongoConnectionLike,
+  MongoDbLike,
+  MongoDocument,
+  MongoWriteErrorLike,
+} from './mongo-types.js';
 import {
   type ActionQuery,
   type ActivityQuery,
@@ -16,45 +24,67 @@ import {
   type StoreInfo,
 } from '../store.js';
 
-/** Options of `new MongoStore(...)`. */
-export interface MongoStoreOptions {
-  /** A driver `Db`; a Mongoose app passes `mongoose.connection.db`. */
-  db?: MongoDbLike;
-  /** Or a connected `MongoClient` and a database name. */
-  client?: MongoClientLike;
-  dbName?: string;
-  /** Collection names. */
-  collections?: { requests?: string; actionLogs?: string; modelLogs?: string; activities?: string };
+/** Collection names, by what they hold. */
+export interface MongoCollectionNames {
+  requests: string;
+  actionLogs: string;
+  modelLogs: string;
+  activities: string;
+}
+
+interface MongoStoreCommon {
+  /** Prefix of the collection names. Default `"actionlog_"`; `""` keeps the names of versions before 0.2 (`requests`...). */
+  prefix?: string;
+  /** Collection names, one by one, over the prefixed ones. */
+  collections?: Partial<MongoCollectionNames>;
   /** Create the indexes when the logger starts (idempotent). Default true. */
   createIndexes?: boolean;
 }
+
+/**
+ * Options of `new MongoStore(...)`: where the database is — a driver `Db`, a `MongoClient` (and `dbName`), or a
+ * Mongoose connection (`mongoose.connection`, connected or not yet: the store waits for it to open).
+ */
+export type MongoStoreOptions = MongoStoreCommon &
+  ({ db: MongoDbLike } | { client: MongoClientLike; dbName?: string } | { connection: MongoConnectionLike });
 
 const hasMethod = (name: string) => (v: unknown) =>
   v !== null && typeof v === 'object' && typeof (v as Record<string, unknown>)[name] === 'function';
 const collectionName = z
   .string()
-  .min(1)
+  .min(1, 'must not be empty')
   .regex(/^[^$\0]+$/, 'must be a valid collection name');
 
 const schema = z
   .strictObject({
-    db: z.custom<MongoDbLike>(hasMethod('collection'), { error: 'must be a driver Db (mongoose.connection.db)' }).optional(),
-    client: z.custom<MongoClientLike>(hasMethod('db'), { error: 'must be a connected MongoClient' }).optional(),
+    db: z.custom<MongoDbLike>(hasMethod('collection'), { error: 'must be a driver Db' }).optional(),
+    client: z.custom<MongoClientLike>(hasMethod('db'), { error: 'must be a MongoClient' }).optional(),
     dbName: z.string().min(1).optional(),
+    connection: z
+      .custom<MongoConnectionLike>(hasMethod('once'), { error: 'must be a Mongoose connection (mongoose.connection)' })
+      .optional(),
+    prefix: z.string().max(40, 'must be at most 40 characters').default(DEFAULT_PREFIX),
     collections: z
-      .strictObject({
-        requests: collectionName.default(TABLES.requests.name),
-        actionLogs: collectionName.default(TABLES.actionLogs.name),
-        modelLogs: collectionName.default(TABLES.modelLogs.name),
-        activities: collectionName.default(TABLES.activities.name),
-      })
-      .prefault({}),
+      .strictObject({ requests: collectionName, actionLogs: collectionName, modelLogs: collectionName, activities: collectionName })
+      .partial()
+      .default({}),
     createIndexes: z.boolean().default(true),
   })
   .superRefine((o, ctx) => {
-    if (!o.db === !o.client) ctx.addIssue({ code: 'custom', path: ['db'], message: 'give either db, or client (with an optional dbName)' });
+    const given = [o.db, o.client, o.connection].filter((v) => v !== undefined).length;
+    if (given !== 1)
+      ctx.addIssue({ code: 'custom', path: ['db'], message: 'give one of db, client (with an optional dbName) or connection' });
     if (o.dbName && !o.client) ctx.addIssue({ code: 'custom', path: ['dbName'], message: 'dbName goes with client' });
   });
+
+/** `{ db: mongoose.connection.db }` before `connect()` passes `db: undefined`: said plainly, with the fix. */
+function checkNotConnectedYet(options: object): void {
+  if (Object.hasOwn(options, 'db') && (options as { db?: unknown }).db === undefined) {
+    const message =
+      'is undefined: mongoose.connection.db is only set once connected; pass { connection: mongoose.connection } instead, which waits for it';
+    throw new ActionLogConfigError([{ path: 'db', message }], 'MongoStore options');
+  }
+}
 
 /** Bookkeeping field of request documents: the late appends already applied (hidden on reads). */
 const APPLIED = '_appends';
@@ -87,30 +117,75 @@ function mongoIndexes(table: TableSpec, retention: boolean): MongoIndex[] {
  * appended with `$push`, also before their document arrives.
  */
 export class MongoStore implements Store {
-  private readonly db: MongoDbLike;
-  private readonly names: Required<NonNullable<MongoStoreOptions['collections']>>;
+  private readonly source: { db?: MongoDbLike; connection?: MongoConnectionLike };
+  private readonly names: MongoCollectionNames;
   private readonly createIndexes: boolean;
+  private readonly prefixGiven: boolean;
 
   constructor(options: MongoStoreOptions) {
-    requireObject(options, '{ db } or { client, dbName }', 'MongoStore options');
+    requireObject(options, '{ db }, { client, dbName } or { connection }', 'MongoStore options');
+    checkNotConnectedYet(options);
     const o = parseOptions(schema, options, 'MongoStore options');
-    // The schema requires one of the two.
-    this.db = o.db ?? (o.client as MongoClientLike).db(o.dbName);
-    this.names = o.collections;
+    this.source = o.client ? { db: o.client.db(o.dbName) } : { db: o.db, connection: o.connection };
+    this.names = collectionNames(o.prefix, o.collections);
     this.createIndexes = o.createIndexes;
+    this.prefixGiven = Object.hasOwn(options, 'prefix') || Object.hasOwn(options, 'collections');
   }
 
   /** The collection names in use. */
-  get collections(): Readonly<Required<NonNullable<MongoStoreOptions['collections']>>> {
+  get collections(): Readonly<MongoCollectionNames> {
     return this.names;
   }
 
+  /** The database; on a Mongoose connection, once it is open. */
+  private get db(): MongoDbLike {
+    const db = this.source.db ?? this.source.connection?.db;
+    if (!db) throw new ActionLogStoreError('MongoStore: the Mongoose connection is not open yet', 0);
+    return db;
+  }
+
   async init(info: StoreInfo): Promise<void> {
+    await this.opened();
+    if (!this.prefixGiven) await this.warnOfEarlierNames(info);
     if (!this.createIndexes) return;
     await this.dropLegacyIndexes();
     for (const key of Object.keys(TABLES) as TableKey[]) {
       await this.db.collection(this.names[key]).createIndexes(mongoIndexes(TABLES[key], info.retention));
     }
+  }
+
+  /** Waits for a Mongoose connection that is not open yet (the app connects after making the logger). */
+  private async opened(): Promise<void> {
+    const connection = this.source.connection;
+    if (this.source.db || connection?.db) return;
+    await new Promise<void>((resolve) => {
+      connection?.once('open', () => {
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Versions before 0.2 named the collections without a prefix. An app upgrading without `prefix: ''` would start
+   * writing (and reading) new, empty collections beside its trail: said once, at start.
+   */
+  private async warnOfEarlierNames(info: StoreInfo): Promise<void> {
+    const existing = await this.db.listCollections({}, { nameOnly: true }).toArray();
+    const names = new Set(existing.map((c) => String(c.name)));
+    if (names.has(this.names.requests) || !names.has(TABLES.requests.name)) return;
+    const indexes = await this.db.collection(TABLES.requests.name).listIndexes().toArray();
+    if (!indexes.some((index) => index.name === 'uid_unique' || index.name === 'request_uuid_unique')) return;
+    info.warn(
+      new ActionLogConfigError(
+        [
+          {
+            path: 'prefix',
+            message: `collection "${TABLES.requests.name}" holds an earlier actionlog trail: pass prefix: '' to keep writing there`,
+          },
+        ],
+        'MongoStore options',
+      ),
+    );
   }
 
   /** Before 0.2, `request_uuid` was unique: such an index would refuse two requests claiming one id. */
@@ -315,4 +390,9 @@ function writeErrorsOf(error: unknown): MongoWriteErrorLike[] | undefined {
   // A bulk write of one operation may surface as a plain server error.
   if (e.code === DUPLICATE_KEY && 'index' in (error as object)) return [error as MongoWriteErrorLike];
   return undefined;
+}
+
+function collectionNames(prefix: string, given: Partial<MongoCollectionNames>): MongoCollectionNames {
+  const keys = Object.keys(TABLES) as TableKey[];
+  return Object.fromEntries(keys.map((key) => [key, given[key] ?? `${prefix}${TABLES[key].name}`])) as unknown as MongoCollectionNames;
 }

@@ -29,12 +29,20 @@ export interface MongoCollectionLike {
   find(filter: any, options?: any): MongoCursorLike;
   createIndexes(specs: any, options?: any): Promise<unknown>;
   dropIndex(name: string, options?: any): Promise<unknown>;
+  listIndexes(options?: any): { toArray(): Promise<MongoDocument[]> };
 }
 
 export interface MongoDbLike {
   readonly databaseName: string;
   collection(name: string): MongoCollectionLike;
   command(command: MongoDocument): Promise<MongoDocument>;
+  listCollections(filter: MongoDocument, options?: any): { toArray(): Promise<MongoDocument[]> };
+}
+
+/** A Mongoose connection: its `db` once open, and the `open` event. */
+export interface MongoConnectionLike {
+  readonly db: MongoDbLike | undefined;
+  once(event: 'open', listener: () => void): unknown;
 }
 
 export interface MongoClientLike {

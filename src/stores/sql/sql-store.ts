@@ -1,176 +1,143 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type {
-  ActionEntry,
-  ActionLogDocument,
-  ActivityDocument,
-  ModelLog,
-  ModelLogDocument,
-  RequestDocument,
-} from '../../shared/document.js';
-import { ActionLogConfigError } from '../../shared/errors.js';
+import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestDocument } from '../../shared/document.js';
+import { ActionLogConfigError, ActionLogStoreError } from '../../shared/errors.js';
 import { parseOptions, requireObject } from '../../shared/parse-options.js';
-import { unescapeKeys } from '../../build/sanitize/keys.js';
-import { TABLES } from '../tables.js';
+import { DEFAULT_PREFIX, TABLES } from '../tables.js';
 import { POSTGRES, SQLITE } from './sql-dialects.js';
-import { type SqlProgram, SqlWrites } from './sql-writes.js';
-import type { SqlDataSourceLike, SqlQueryBuilderLike, SqlRow } from './sql-types.js';
+import { SqlReads } from './sql-reads.js';
+import { requiredColumns, schemaStatements, type SqlTables, sqlTableNames } from './sql-schema.js';
+import type { SqlDataSourceLike, SqlRow } from './sql-types.js';
+import { type SqlProgram, type SqlStep, SqlWrites } from './sql-writes.js';
 import { type BetterSqliteLike, preparedStatement } from './sqlite-statements.js';
-import {
-  type ActionQuery,
-  type ActivityQuery,
-  DEFAULT_QUERY_LIMIT,
-  type ModelLogQuery,
-  type RequestAppend,
-  type RequestQuery,
-  type Store,
-  type StoreBatch,
-} from '../store.js';
+import type { ActionQuery, ActivityQuery, ModelLogQuery, RequestAppend, RequestQuery, Store, StoreBatch, StoreInfo } from '../store.js';
 
 /** Options of `new SqlStore(...)`. */
 export interface SqlStoreOptions {
-  /** A TypeORM DataSource whose `entities` include `actionLogEntities(type)` from `actionlog/typeorm`. */
-  dataSource: SqlDataSourceLike;
+  /**
+   * A TypeORM DataSource (PostgreSQL, or SQLite through better-sqlite3), or a function returning it when the
+   * DataSource is made after the logger (its `subscribers` option naming the logger's subscriber). It need not
+   * be initialized yet: the store waits for `initialize()` before its first write.
+   */
+  dataSource: SqlDataSourceLike | (() => SqlDataSourceLike);
+  /** Prefix of the table names. Default `"actionlog_"`; `""` keeps the names of versions before 0.2 (`requests`...). */
+  prefix?: string;
+  /** Table names, one by one, over the prefixed ones. */
+  tables?: Partial<SqlTables>;
+  /** Create missing tables and indexes when the logger starts (idempotent). Default true; false when your migrations do. */
+  createTables?: boolean;
 }
 
-const schema = z.strictObject({
-  dataSource: z.custom<SqlDataSourceLike>(
-    (v) =>
-      v !== null &&
-      typeof v === 'object' &&
-      typeof (v as SqlDataSourceLike).transaction === 'function' &&
-      typeof (v as SqlDataSourceLike).hasMetadata === 'function',
-    { error: 'must be a TypeORM DataSource' },
-  ),
-});
+const isDataSource = (v: unknown): v is SqlDataSourceLike =>
+  v !== null && typeof v === 'object' && typeof (v as SqlDataSourceLike).query === 'function' && 'options' in v;
+const tableName = z.string().min(1, 'must not be empty').max(63, 'must be at most 63 characters');
 
-/** Entity names of the tables (`actionLogEntities()` in `actionlog/typeorm` defines the entities). */
-const E = {
-  requests: TABLES.requests.entity,
-  actionLogs: TABLES.actionLogs.entity,
-  modelLogs: TABLES.modelLogs.entity,
-  activities: TABLES.activities.entity,
-};
+const schema = z.strictObject({
+  dataSource: z.custom<SqlDataSourceLike | (() => SqlDataSourceLike)>((v) => typeof v === 'function' || isDataSource(v), {
+    error: 'must be a TypeORM DataSource, or a function returning one',
+  }),
+  prefix: z.string().max(40, 'must be at most 40 characters').default(DEFAULT_PREFIX),
+  tables: z.strictObject({ requests: tableName, actionLogs: tableName, modelLogs: tableName, activities: tableName }).partial().default({}),
+  createTables: z.boolean().default(true),
+});
 
 const SUPPORTED = ['postgres', 'better-sqlite3'];
 /** How long a write waits for the app's transaction on the one SQLite connection to end before retrying later. */
 const SQLITE_WAIT_MS = 5000;
+/** How long the first write waits for the app to initialize its DataSource before saying so. */
+const INITIALIZE_WAIT_MS = 30_000;
+/** Any number, the same in every process: PostgreSQL's advisory lock serializes concurrent table creation. */
+const SCHEMA_LOCK = 0x61_63_74_6c;
 
 /**
  * Stores documents in SQL tables of a TypeORM DataSource: PostgreSQL (jsonb, timestamptz) or SQLite through
- * better-sqlite3 (JSON text). Each write or append is one transaction of plain SQL: never audited (no
- * subscribers run), idempotent under retry (unique `request_uuid`, a `uid` per mirror row, applied append ids).
- * On SQLite it runs synchronously on the driver's connection once no app transaction is open, so its writes
- * can neither interleave with the app's queries nor be rolled back with them.
+ * better-sqlite3 (JSON text). It creates its tables itself (unless `createTables: false`) and runs plain SQL
+ * only: its writes are never audited (no subscribers run) and need no entities. Each write or append is one
+ * transaction, idempotent under retry (a `uid` per row, applied append ids). On SQLite it runs synchronously
+ * on the driver's connection once no app transaction is open, so its writes can neither interleave with the
+ * app's queries nor be rolled back with them.
  */
 export class SqlStore implements Store {
-  private readonly dataSource: SqlDataSourceLike;
-  private readonly postgres: boolean;
+  private readonly source: () => SqlDataSourceLike;
+  private readonly options: z.output<typeof schema>;
+  private readonly namesGiven: boolean;
   /** The id each document of a batch gets on its first attempt, so that a retry is recognised. */
   private readonly uids = new WeakMap<object, string>();
-  private writes: SqlWrites | undefined;
+  private starting: Promise<void> | undefined;
+  private ready: { dataSource: SqlDataSourceLike; postgres: boolean; writes: SqlWrites; reads: SqlReads } | undefined;
 
   constructor(options: SqlStoreOptions) {
     requireObject(options, '{ dataSource }', 'SqlStore options');
-    this.dataSource = parseOptions(schema, options, 'SqlStore options').dataSource;
-    const type = this.dataSource.options.type;
-    if (!SUPPORTED.includes(type)) {
-      throw new ActionLogConfigError(
-        [{ path: 'dataSource', message: `is ${type}: the SQL store supports ${SUPPORTED.join(' and ')}` }],
-        'SqlStore options',
-      );
-    }
-    this.postgres = type === 'postgres';
+    this.options = parseOptions(schema, options, 'SqlStore options');
+    const given = this.options.dataSource;
+    this.source = typeof given === 'function' ? given : () => given;
+    if (typeof given !== 'function') checkType(given);
+    this.namesGiven = Object.hasOwn(options, 'prefix') || Object.hasOwn(options, 'tables');
   }
 
-  async init(): Promise<void> {
-    if (!this.dataSource.isInitialized) throw new Error('SqlStore: initialize the DataSource before the logger writes');
-    const missing = Object.values(E).filter((name) => !this.dataSource.hasMetadata(name));
-    if (missing.length > 0) {
-      throw new ActionLogConfigError(
-        [
-          {
-            path: 'dataSource',
-            message: `has no entity ${missing.join(', ')}: add actionLogEntities('${this.dataSource.options.type}') from actionlog/typeorm to its entities`,
-          },
-        ],
-        'SqlStore options',
-      );
+  /** The table names in use. */
+  get tables(): Readonly<SqlTables> {
+    return sqlTableNames(this.options.prefix, this.options.tables);
+  }
+
+  init(info?: StoreInfo): Promise<void> {
+    this.starting ??= this.start(info).catch((error: unknown) => {
+      this.starting = undefined;
+      throw error;
+    });
+    return this.starting;
+  }
+
+  private async start(info: StoreInfo | undefined): Promise<void> {
+    const dataSource = await this.initialized();
+    const postgres = checkType(dataSource) === 'postgres';
+    const tables = this.tables;
+    if (info && !this.namesGiven && !(await this.hasTable(dataSource, postgres, tables.requests))) {
+      await this.warnOfEarlierNames(dataSource, postgres, info);
     }
-    const table = (name: string) => this.dataSource.getMetadata(name).tableName;
-    this.writes = new SqlWrites(
-      this.postgres ? POSTGRES : SQLITE,
-      { requests: table(E.requests), actionLogs: table(E.actionLogs), modelLogs: table(E.modelLogs), activities: table(E.activities) },
-      (doc) => this.uid(doc),
-    );
+    if (this.options.createTables) await this.createTables(dataSource, postgres, tables);
+    await this.checkColumns(dataSource, postgres, tables);
+    const d = postgres ? POSTGRES : SQLITE;
+    this.ready = {
+      dataSource,
+      postgres,
+      writes: new SqlWrites(d, tables, (doc) => this.uid(doc)),
+      reads: new SqlReads(d, tables, postgres),
+    };
   }
 
   async ping(): Promise<void> {
-    await this.dataSource.query('SELECT 1');
+    const dataSource = this.source();
+    if (!dataSource.isInitialized) throw new ActionLogStoreError('SqlStore: the DataSource is not initialized', 0);
+    await dataSource.query('SELECT 1');
   }
 
   async write(batch: StoreBatch): Promise<void> {
-    await this.run(this.program().write(batch));
+    await this.run(this.state().writes.write(batch));
   }
 
   async append(appends: RequestAppend[]): Promise<void> {
-    if (appends.length > 0) await this.run(this.program().append(appends));
+    if (appends.length > 0) await this.run(this.state().writes.append(appends));
   }
 
   async findRequests(query: RequestQuery = {}): Promise<RequestDocument[]> {
-    const qb = this.dataSource.manager.createQueryBuilder(E.requests, 'r');
-    for (const key of ['request_uuid', 'module', 'correlation_id', 'user_id'] as const) {
-      if (query[key] !== undefined) qb.andWhere(`r.${key} = :${key}`, { [key]: query[key] });
-    }
-    if (query.model !== undefined || query.model_id !== undefined) {
-      if (this.postgres) {
-        const probe: Record<string, string> = {};
-        if (query.model !== undefined) probe.model = query.model;
-        if (query.model_id !== undefined) probe.model_id = query.model_id;
-        qb.andWhere(`r.details -> 'model_logs' @> CAST(:probe AS jsonb)`, { probe: JSON.stringify([probe]) });
-      } else {
-        const parts = ['1 = 1'];
-        if (query.model !== undefined) parts.push(`json_extract(ml.value, '$.model') = :model`);
-        if (query.model_id !== undefined) parts.push(`json_extract(ml.value, '$.model_id') = :model_id`);
-        qb.andWhere(`EXISTS (SELECT 1 FROM json_each(r.details, '$.model_logs') AS ml WHERE ${parts.join(' AND ')})`, {
-          model: query.model,
-          model_id: query.model_id,
-        });
-      }
-    }
-    this.range(qb, 'r.timestamp', query.from, query.to);
-    const rows: SqlRow[] = await this.page(qb, 'r.timestamp', 'r.id', query).getMany();
-    return rows.map((r) => this.requestDocument(r));
+    const { reads } = await this.readable();
+    return (await this.select(reads.requests(query))).map((row) => reads.requestDocument(row));
   }
 
   async findActions(query: ActionQuery = {}): Promise<ActionLogDocument[]> {
-    const qb = this.dataSource.manager.createQueryBuilder(E.actionLogs, 'a');
-    for (const key of ['request_uuid', 'actor_id', 'action_type', 'action_category', 'target_type', 'target_id'] as const) {
-      if (query[key] !== undefined) qb.andWhere(`a.${key} = :${key}`, { [key]: query[key] });
-    }
-    if (!query.include_inactive) qb.andWhere('a.is_active = :active', { active: true });
-    this.range(qb, 'a.emitted_at', query.from, query.to);
-    const rows: SqlRow[] = await this.page(qb, 'a.emitted_at', 'a.id', query).getMany();
-    return rows.map((r) => this.actionDocument(r));
+    const { reads } = await this.readable();
+    return (await this.select(reads.actions(query))).map((row) => reads.actionDocument(row));
   }
 
   async findModelLogs(query: ModelLogQuery = {}): Promise<ModelLogDocument[]> {
-    const qb = this.dataSource.manager.createQueryBuilder(E.modelLogs, 'm');
-    for (const key of ['request_uuid', 'model', 'model_id'] as const) {
-      if (query[key] !== undefined) qb.andWhere(`m.${key} = :${key}`, { [key]: query[key] });
-    }
-    this.range(qb, 'm.timestamp', query.from, query.to);
-    const rows: SqlRow[] = await this.page(qb, 'm.timestamp', 'm.id', query).getMany();
-    return rows.map((r) => this.modelLogDocument(r));
+    const { reads } = await this.readable();
+    return (await this.select(reads.modelLogs(query))).map((row) => reads.modelLogDocument(row));
   }
 
   async findActivities(query: ActivityQuery = {}): Promise<ActivityDocument[]> {
-    const qb = this.dataSource.manager.createQueryBuilder(E.activities, 'v');
-    if (query.user_id !== undefined) qb.andWhere('v.user_id = :user_id', { user_id: query.user_id });
-    if (query.request_uuid !== undefined) qb.andWhere('v.request_uuid = :request_uuid', { request_uuid: query.request_uuid });
-    this.range(qb, 'v.activity_date', query.from, query.to);
-    const rows: SqlRow[] = await this.page(qb, 'v.activity_date', 'v.id', query).getMany();
-    return rows.map((r) => this.activityDocument(r));
+    const { reads } = await this.readable();
+    return (await this.select(reads.activities(query))).map((row) => reads.activityDocument(row));
   }
 
   /** The DataSource belongs to the app: nothing to release here. */
@@ -185,15 +152,100 @@ export class SqlStore implements Store {
     return uid;
   }
 
-  private program(): SqlWrites {
-    if (!this.writes) throw new Error('SqlStore: init() has not run');
-    return this.writes;
+  private state(): NonNullable<SqlStore['ready']> {
+    if (!this.ready) throw new ActionLogStoreError('SqlStore: init() has not run', 0);
+    return this.ready;
+  }
+
+  /** Reads work before the logger's first write too: the store starts on the first of either. */
+  private async readable(): Promise<NonNullable<SqlStore['ready']>> {
+    if (!this.ready) await this.init();
+    return this.state();
+  }
+
+  private async select(step: SqlStep): Promise<SqlRow[]> {
+    return (await this.state().dataSource.query(step.sql, step.params)) as SqlRow[];
+  }
+
+  /** The DataSource once the app has initialized it (a store made before `initialize()` waits for it). */
+  private async initialized(): Promise<SqlDataSourceLike> {
+    const deadline = Date.now() + INITIALIZE_WAIT_MS;
+    for (let wait = 5; ; wait = Math.min(wait * 2, 250)) {
+      const dataSource = this.source();
+      if (dataSource.isInitialized) return dataSource;
+      if (Date.now() > deadline) {
+        throw new ActionLogStoreError(
+          `SqlStore: the DataSource is still not initialized after ${INITIALIZE_WAIT_MS / 1000} s: call dataSource.initialize()`,
+          0,
+        );
+      }
+      // Unref'd: a store waiting for its DataSource never keeps the process alive by itself.
+      await new Promise((resolve) => setTimeout(resolve, wait).unref());
+    }
+  }
+
+  private async createTables(dataSource: SqlDataSourceLike, postgres: boolean, tables: SqlTables): Promise<void> {
+    const statements = schemaStatements(postgres ? 'postgres' : 'sqlite', tables);
+    if (!postgres) {
+      for (const sql of statements) await dataSource.query(sql);
+      return;
+    }
+    // Two processes starting at once would race on PostgreSQL's catalog even with IF NOT EXISTS.
+    await dataSource.transaction(async (manager) => {
+      await manager.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+      for (const sql of statements) await manager.query(sql);
+    });
+  }
+
+  /**
+   * Versions before 0.2 named the tables without a prefix. An app upgrading without `prefix: ''` would start
+   * writing (and reading) new, empty tables beside its trail: said once, at start.
+   */
+  private async warnOfEarlierNames(dataSource: SqlDataSourceLike, postgres: boolean, info: StoreInfo): Promise<void> {
+    const earlier = await this.columnsOf(dataSource, postgres, TABLES.requests.name);
+    if (!earlier.has('uid') || !earlier.has('details')) return;
+    const message = `table "${TABLES.requests.name}" holds an earlier actionlog trail: pass prefix: '' to keep writing there`;
+    info.warn(new ActionLogConfigError([{ path: 'prefix', message }], 'SqlStore options'));
+  }
+
+  private async hasTable(dataSource: SqlDataSourceLike, postgres: boolean, table: string): Promise<boolean> {
+    return (await this.columnsOf(dataSource, postgres, table)).size > 0;
+  }
+
+  private async columnsOf(dataSource: SqlDataSourceLike, postgres: boolean, table: string): Promise<Set<string>> {
+    const rows = (await dataSource.query(
+      postgres
+        ? 'SELECT column_name AS name FROM information_schema.columns WHERE table_name = $1 AND table_schema = ANY(current_schemas(false))'
+        : 'SELECT name FROM pragma_table_info(?)',
+      [table],
+    )) as Array<{ name: string }>;
+    return new Set(rows.map((r) => r.name));
+  }
+
+  /** Tables made by hand or by an older version may lack columns: said once, at start, naming them. */
+  private async checkColumns(dataSource: SqlDataSourceLike, postgres: boolean, tables: SqlTables): Promise<void> {
+    const problems: string[] = [];
+    for (const { table, columns } of requiredColumns(tables)) {
+      const present = await this.columnsOf(dataSource, postgres, table);
+      if (present.size === 0) {
+        problems.push(`table ${table} does not exist`);
+        continue;
+      }
+      const missing = columns.filter((c) => !present.has(c));
+      if (missing.length > 0) problems.push(`table ${table} lacks ${missing.join(', ')}`);
+    }
+    if (problems.length === 0) return;
+    const fix = this.options.createTables
+      ? 'run ActionLogMigrations from actionlog/typeorm to bring older tables up to date'
+      : 'create them (createTables: true, or ActionLogMigrations from actionlog/typeorm)';
+    throw new ActionLogConfigError([{ path: 'dataSource', message: `${problems.join('; ')}: ${fix}` }], 'SqlStore options');
   }
 
   private async run(program: SqlProgram): Promise<void> {
-    const sqlite = this.postgres ? undefined : (this.dataSource.driver as { databaseConnection?: BetterSqliteLike }).databaseConnection;
+    const { dataSource, postgres } = this.state();
+    const sqlite = postgres ? undefined : (dataSource.driver as { databaseConnection?: BetterSqliteLike }).databaseConnection;
     if (!sqlite) {
-      await this.dataSource.transaction(async (manager) => {
+      await dataSource.transaction(async (manager) => {
         for (let step = program.next(); !step.done;) {
           const rows = await manager.query(step.value.sql, step.value.params);
           step = program.next(Array.isArray(rows) ? (rows as SqlRow[]) : []);
@@ -204,7 +256,8 @@ export class SqlStore implements Store {
     // One connection for everything: inside an open app transaction our rows would share its fate.
     const deadline = Date.now() + SQLITE_WAIT_MS;
     while (sqlite.inTransaction) {
-      if (Date.now() > deadline) throw new Error('SqlStore: the SQLite connection stayed inside a transaction; will retry');
+      if (Date.now() > deadline)
+        throw new ActionLogStoreError('SqlStore: the SQLite connection stayed inside a transaction; will retry', 0);
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     sqlite.transaction(() => {
@@ -215,75 +268,16 @@ export class SqlStore implements Store {
       }
     })();
   }
-
-  private range(qb: SqlQueryBuilderLike, column: string, from?: Date, to?: Date): void {
-    if (from !== undefined) qb.andWhere(`${column} >= :from`, { from });
-    if (to !== undefined) qb.andWhere(`${column} <= :to`, { to });
-  }
-
-  private page(
-    qb: SqlQueryBuilderLike,
-    timeColumn: string,
-    idColumn: string,
-    page: { limit?: number; offset?: number; order?: 'asc' | 'desc' },
-  ): SqlQueryBuilderLike {
-    const dir = page.order === 'asc' ? 'ASC' : 'DESC';
-    return qb
-      .orderBy(timeColumn, dir)
-      .addOrderBy(idColumn, dir)
-      .skip(page.offset ?? 0)
-      .take(page.limit ?? DEFAULT_QUERY_LIMIT);
-  }
-
-  private requestDocument(row: SqlRow): RequestDocument {
-    const doc: Record<string, unknown> = { _id: row.id, uid: row.uid, request_uuid: row.request_uuid };
-    if (row.module !== null) doc.module = row.module;
-    if (row.timestamp !== null) doc.timestamp = toDate(row.timestamp);
-    doc.details = reviveDetails(row.details as Partial<RequestDocument['details']>);
-    if (row.correlation_id !== null) doc.correlation_id = row.correlation_id;
-    if (row.integrity !== null) doc.integrity = row.integrity;
-    if (row.expires_at !== null) doc.expires_at = toDate(row.expires_at);
-    return unescapeKeys(doc) as unknown as RequestDocument;
-  }
-
-  private actionDocument(row: SqlRow): ActionLogDocument {
-    const { id, uid, expires_at, ...fields } = row;
-    const doc: Record<string, unknown> = {
-      _id: id,
-      ...fields,
-      emitted_at: toDate(fields.emitted_at),
-      saved_at: fields.saved_at === null ? null : toDate(fields.saved_at),
-    };
-    if (expires_at !== null) doc.expires_at = toDate(expires_at);
-    return unescapeKeys(doc) as unknown as ActionLogDocument;
-  }
-
-  private modelLogDocument(row: SqlRow): ModelLogDocument {
-    const { id, uid, expires_at, truncated, ...fields } = row;
-    const doc: Record<string, unknown> = { _id: id, ...fields, timestamp: toDate(fields.timestamp) };
-    if (truncated) doc.truncated = true;
-    if (expires_at !== null) doc.expires_at = toDate(expires_at);
-    return unescapeKeys(doc) as unknown as ModelLogDocument;
-  }
-
-  private activityDocument(row: SqlRow): ActivityDocument {
-    const { id, uid, user_id, expires_at, ...fields } = row;
-    const doc: Record<string, unknown> = { _id: id, ...fields, activity_date: toDate(fields.activity_date) };
-    if (expires_at !== null) doc.expires_at = toDate(expires_at);
-    return unescapeKeys(doc) as unknown as ActivityDocument;
-  }
 }
 
-function toDate(value: unknown): Date {
-  return value instanceof Date ? value : new Date(value as string);
-}
-
-/** JSON columns bring dates back as strings: the document's own date fields become Dates again. */
-function reviveDetails(details: Partial<RequestDocument['details']>): RequestDocument['details'] {
-  return Object.assign({ request: null, response: null }, details, {
-    model_logs: (details.model_logs ?? []).map((m: ModelLog) => Object.assign({}, m, { timestamp: toDate(m.timestamp) })),
-    actions: (details.actions ?? []).map((a: ActionEntry) =>
-      Object.assign({}, a, { emitted_at: toDate(a.emitted_at), saved_at: a.saved_at === null ? null : toDate(a.saved_at) }),
-    ),
-  });
+/** The DataSource's type, when the store supports it. */
+function checkType(dataSource: SqlDataSourceLike): string {
+  const type = dataSource.options.type;
+  if (!SUPPORTED.includes(type)) {
+    throw new ActionLogConfigError(
+      [{ path: 'dataSource', message: `is ${type}: the SQL store supports ${SUPPORTED.join(' and ')}` }],
+      'SqlStore options',
+    );
+  }
+  return type;
 }

@@ -5,18 +5,8 @@
 /** A row as the driver returns it. */
 export type SqlRow = Record<string, unknown>;
 
-export interface SqlQueryBuilderLike {
-  andWhere(condition: string, parameters?: Record<string, unknown>): SqlQueryBuilderLike;
-  orderBy(column: string, order: 'ASC' | 'DESC'): SqlQueryBuilderLike;
-  addOrderBy(column: string, order: 'ASC' | 'DESC'): SqlQueryBuilderLike;
-  skip(n: number): SqlQueryBuilderLike;
-  take(n: number): SqlQueryBuilderLike;
-  getMany(): Promise<SqlRow[]>;
-}
-
 export interface SqlManagerLike {
   query(sql: string, parameters?: unknown[]): Promise<unknown>;
-  createQueryBuilder(entity: string, alias: string): SqlQueryBuilderLike;
 }
 
 export interface SqlDataSourceLike {
@@ -24,9 +14,6 @@ export interface SqlDataSourceLike {
   readonly isInitialized: boolean;
   /** TypeORM's driver; on better-sqlite3 its `databaseConnection` is the one connection. */
   readonly driver: object;
-  hasMetadata(target: string): boolean;
-  getMetadata(target: string): { tableName: string };
   transaction<T>(run: (manager: SqlManagerLike) => Promise<T>): Promise<T>;
   query(sql: string, parameters?: unknown[]): Promise<unknown>;
-  readonly manager: SqlManagerLike;
 }

@@ -6,7 +6,8 @@ import type {
   RequestDocument,
   StoreBatch,
 } from '../../shared/document.js';
-import { type ColumnKind, TABLES, type TableKey, type TableSpec } from '../tables.js';
+import { type ColumnKind, TABLES, type TableSpec } from '../tables.js';
+import { quoteName, type SqlTables } from './sql-schema.js';
 import type { SqlDialect } from './sql-dialects.js';
 import type { SqlRow } from './sql-types.js';
 
@@ -51,10 +52,7 @@ interface StoredRequest {
   appends: string[];
 }
 
-/** The table names in use, by collection. */
-export type SqlTables = Record<TableKey, string>;
-
-const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+const q = quoteName;
 
 /** The statements of writes and appends, for one dialect and set of tables. */
 export class SqlWrites {

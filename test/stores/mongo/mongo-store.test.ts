@@ -13,6 +13,7 @@ import {
 import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange } from '../../../examples/shared/orders.js';
 import { freshDatabaseName, mongoUri } from '../../support/mongo-db.js';
+import { failOnWarning } from '../../support/matchers.js';
 import { describeStore, requestDoc } from '../../support/store-contract.js';
 import { FaultProxy } from '../../support/tcp-proxy.js';
 
@@ -38,9 +39,9 @@ const change = (id: string, extra: Partial<ModelChange> = {}): ModelChange =>
   orderChange(id, Object.assign({ old_object: { _id: id, status: 'new' }, new_object: { _id: id, status: 'paid' } }, extra));
 
 /** The collections MongoStore writes, read back raw. */
-const requests = (db: Db) => db.collection<RequestDocument>('requests');
-const actionLogs = (db: Db) => db.collection<ActionLogDocument>('action_logs');
-const modelLogs = (db: Db) => db.collection<ModelLogDocument>('model_logs');
+const requests = (db: Db) => db.collection<RequestDocument>('actionlog_requests');
+const actionLogs = (db: Db) => db.collection<ActionLogDocument>('actionlog_action_logs');
+const modelLogs = (db: Db) => db.collection<ModelLogDocument>('actionlog_model_logs');
 
 function loggerOn(db: Db, options: Partial<Parameters<typeof createActionLogger>[0]> = {}): ActionLogger {
   return createActionLogger({ store: new MongoStore({ db }), flushIntervalMs: 0, retryDelayMs: 5, maxRetryDelayMs: 20, ...options });
@@ -48,7 +49,7 @@ function loggerOn(db: Db, options: Partial<Parameters<typeof createActionLogger>
 
 describe('MongoStore', () => {
   it('refuses bad options with a typed error naming them', () => {
-    expect(() => new MongoStore({})).toThrow(ActionLogConfigError);
+    expect(() => new MongoStore({} as never)).toThrow(ActionLogConfigError);
     expect(() => new MongoStore({ db: freshDb(), client })).toThrow(/db/);
     expect(() => new MongoStore({ db: freshDb(), collections: { requests: '' } })).toThrow(/collections\.requests/);
     expect(() => new MongoStore({ db: freshDb(), colour: 1 } as never)).toThrow(/colour/);
@@ -60,14 +61,14 @@ describe('MongoStore', () => {
     const logger = createActionLogger({ store: new MongoStore({ client, dbName: name }), flushIntervalMs: 0 });
     logger.recordModelChange(change('1'));
     await logger.close();
-    expect(await client.db(name).collection('requests').countDocuments()).toBe(1);
+    expect(await client.db(name).collection('actionlog_requests').countDocuments()).toBe(1);
   });
 
   it('creates its indexes with the right keys and options, idempotently, and TTL ones with retention', async () => {
     const db = freshDb();
     const store = new MongoStore({ db, collections: { actionLogs: 'audit_actions' } });
-    await store.init({ actionLogs: true, modelLogs: true, retention: true });
-    await store.init({ actionLogs: true, modelLogs: true, retention: true });
+    await store.init({ actionLogs: true, modelLogs: true, retention: true, warn: failOnWarning });
+    await store.init({ actionLogs: true, modelLogs: true, retention: true, warn: failOnWarning });
     const keys = async (name: string) =>
       ((await db.collection(name).listIndexes().toArray()) as IndexDescriptionInfo[])
         .filter((i) => i.name !== '_id_')
@@ -77,7 +78,7 @@ describe('MongoStore', () => {
           ...(i.sparse ? { sparse: true } : {}),
           ...(i.expireAfterSeconds !== undefined ? { ttl: i.expireAfterSeconds } : {}),
         }));
-    expect(await keys('requests')).toEqual([
+    expect(await keys('actionlog_requests')).toEqual([
       { key: { uid: 1 }, unique: true },
       { key: { request_uuid: 1 } },
       { key: { timestamp: -1 } },
@@ -94,13 +95,13 @@ describe('MongoStore', () => {
       { key: { request_uuid: 1 } },
       { key: { expires_at: 1 }, ttl: 0 },
     ]);
-    expect((await keys('model_logs')).map((i) => i.key)).toContainEqual({ model: 1, model_id: 1, timestamp: -1 });
-    expect((await keys('activity_logs')).map((i) => i.key)).toContainEqual({ 'user._id': 1, activity_date: -1 });
+    expect((await keys('actionlog_model_logs')).map((i) => i.key)).toContainEqual({ model: 1, model_id: 1, timestamp: -1 });
+    expect((await keys('actionlog_activity_logs')).map((i) => i.key)).toContainEqual({ 'user._id': 1, activity_date: -1 });
   });
 
   it('skips index creation when asked', async () => {
     const db = freshDb();
-    await new MongoStore({ db, createIndexes: false }).init({ actionLogs: true, modelLogs: false, retention: false });
+    await new MongoStore({ db, createIndexes: false }).init({ actionLogs: true, modelLogs: false, retention: false, warn: failOnWarning });
     expect((await db.listCollections().toArray()).map((c) => c.name)).toEqual([]);
   });
 
@@ -164,14 +165,14 @@ describe('MongoStore', () => {
     const kept = doc!.details.model_logs.length;
     expect(kept).toBeLessThan(900);
     expect(kept + doc!.details.model_logs_spilled!).toBe(900);
-    expect(await db.collection('model_logs').countDocuments({ request_uuid: 'huge' })).toBe(900 - kept);
+    expect(await db.collection('actionlog_model_logs').countDocuments({ request_uuid: 'huge' })).toBe(900 - kept);
   });
 
   it('drops the unique request id index of earlier versions, so that two requests may claim one id', async () => {
     const db = freshDb();
     await requests(db).createIndexes([{ key: { request_uuid: 1 }, name: 'request_uuid_unique', unique: true }]);
     const store = new MongoStore({ db });
-    await store.init({ actionLogs: true, modelLogs: false, retention: false });
+    await store.init({ actionLogs: true, modelLogs: false, retention: false, warn: failOnWarning });
     await store.write({ requests: [requestDoc('same-id', 0, { uid: 'first' })], actionLogs: [], modelLogs: [], activities: [] });
     await store.write({
       requests: [requestDoc('same-id', 5, { uid: 'second', module: 'again' })],
@@ -224,7 +225,8 @@ describe('MongoStore under a connection that drops mid-write', () => {
     const prefix = `${kind}-${randomUUID().slice(0, 4)}`;
     const logger = loggerOn(db, { batchSize: 50, flushIntervalMs: 60_000 });
     await logger.ready();
-    const isRequestsInsert = (command: string, body: Record<string, unknown>) => command === 'insert' && body.insert === 'requests';
+    const isRequestsInsert = (command: string, body: Record<string, unknown>) =>
+      command === 'insert' && body.insert === 'actionlog_requests';
     const dropped = kind === 'reply' ? proxy.dropReply(isRequestsInsert) : proxy.cutRequest(isRequestsInsert);
     await recordRequests(logger, prefix, 120);
     await logger.flush();
@@ -236,7 +238,7 @@ describe('MongoStore under a connection that drops mid-write', () => {
     ).map((d) => d.request_uuid);
     expect(uuids).toHaveLength(120);
     expect(new Set(uuids).size).toBe(120);
-    expect(await db.collection('action_logs').countDocuments({ request_uuid: { $regex: `^${prefix}-` } })).toBe(120);
+    expect(await db.collection('actionlog_action_logs').countDocuments({ request_uuid: { $regex: `^${prefix}-` } })).toBe(120);
     // The store answered its ping right after the drop: the batch was written again (in halves), not waited for.
     expect(logger.stats()).toMatchObject({ recorded: 120, stored: 120, dropped: 0, quarantined: 0 });
     await logger.close();
@@ -250,7 +252,7 @@ describe('MongoStore under a connection that drops mid-write', () => {
       logger.recordModelChange(change('a'));
     });
     await logger.flush();
-    const dropped = proxy.dropReply((command, body) => command === 'update' && body.update === 'requests');
+    const dropped = proxy.dropReply((command, body) => command === 'update' && body.update === 'actionlog_requests');
     logger.recordModelChange(change('b'), ctx);
     await logger.flush();
     await dropped;

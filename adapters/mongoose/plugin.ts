@@ -62,11 +62,12 @@ function isSubdocument(doc: Document): boolean {
 export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOptions = {}): (schema: Schema) => void {
   assertLogger(logger, 'actionLogPlugin options');
   const o = parseOptions(pluginSchema, options, 'actionLogPlugin options');
+  // One selection for every schema: its omitted paths reach the request bodies from now on.
+  const selection = new ModelSelection<AnyModel>(o, logger);
 
   return function actionLog(schema: Schema): void {
     const own = parseOptions(schemaOptionSchema, { actionLog: schema.get('actionLog' as never) }, 'schema options').actionLog;
     if (own === false || own?.skip) return;
-    const selection = new ModelSelection<AnyModel>(o, logger);
     if (own?.omit) selection.omitOwn(own.omit);
     const recorder = new ChangeRecorder(logger, selection, own?.omit ?? [], o.maxDocumentsPerQuery);
     const reads = new StoredDocuments(recorder);

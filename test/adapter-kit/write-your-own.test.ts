@@ -109,7 +109,7 @@ describe('an adapter written with the kit (node:http, as in the README)', () => 
   it('is the code the README shows', () => {
     const readme = readFileSync(README, 'utf8');
     const section = readme.slice(readme.indexOf('## Write your own adapter'));
-    const shown = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+    const shown = /```ts file=adapter.ts\n([\s\S]*?)```/.exec(section)?.[1];
     expect(shown).toBe(readFileSync(ADAPTER, 'utf8'));
   });
 });

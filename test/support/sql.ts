@@ -26,21 +26,9 @@ export async function openDatabase(
   if (kind === 'sqlite') {
     base = { type: 'better-sqlite3', database: ':memory:' };
   } else {
-    const url = inject('pgUrl');
-    const name = `actionlog_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const target = new URL(url);
-    target.pathname = `/${name}`;
-    base = { type: 'postgres', url: target.toString(), poolSize: 10 };
-    cleanup = async () => {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    };
+    const created = await createPostgresDatabase();
+    base = { type: 'postgres', url: created.url, poolSize: 10 };
+    cleanup = created.drop;
   }
   const dataSource = new DataSource({
     ...base,
@@ -56,6 +44,27 @@ export async function openDatabase(
     drop: async () => {
       if (dataSource.isInitialized) await dataSource.destroy();
       await cleanup();
+    },
+  };
+}
+
+/** A new, empty database on the run's PostgreSQL: its URL, and how to drop it. */
+export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const url = inject('pgUrl');
+  const name = `actionlog_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  return {
+    url: target.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
     },
   };
 }

@@ -39,10 +39,9 @@ const benchConfig = fileURLToPath(new URL('tsconfig.json', import.meta.url));
 export const nullStore: Store = {
   write: async () => {},
   append: async () => {},
-  findRequests: async () => [],
-  findActions: async () => [],
-  findModelLogs: async () => [],
-  findActivities: async () => [],
+  query: async () => [],
+  count: async () => 0,
+  facets: async () => [],
   close: async () => {},
 };
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The pipeline, in order; the folder of a file is its first segment under src/. */
-const STAGES = ['shared', 'capture', 'build', 'write', 'stores', '(root)', 'adapter-kit'];
+const STAGES = ['shared', 'capture', 'build', 'write', 'stores', 'read', '(root)', 'adapter-kit'];
 /** What the public names resolve to, for the rank of an import of them. */
 const PUBLIC = { actionlog: '(root)', 'actionlog/adapter-kit': 'adapter-kit' };
 

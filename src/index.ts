@@ -20,9 +20,29 @@ export {
   ActionLogWorkflowError,
   type ValidationIssue,
 } from './shared/errors.js';
-export type { Store, StoreInfo, RequestQuery, ActionQuery, ModelLogQuery, ActivityQuery, SortOrder } from './stores/store.js';
+export type {
+  Store,
+  StoreInfo,
+  StoreQuery,
+  StoreFilter,
+  StoredEntry,
+  EntryPosition,
+  EntryKind,
+  EntryOf,
+  Entry,
+  CustomFieldMatch,
+  FacetQuery,
+  FacetField,
+  FacetCount,
+  SortOrder,
+} from './stores/store.js';
+export type { QueryFilter } from './read/filter.js';
+export type { Page, PageOptions, HistoryItem } from './read/reader.js';
+export type { RecordState } from './read/state-at.js';
+export { diff, type FieldChange } from './build/diff.js';
 export { MemoryStore } from './stores/memory/memory-store.js';
-export { MongoStore, type MongoStoreOptions } from './stores/mongo/mongo-store.js';
-export type { MongoDbLike, MongoClientLike } from './stores/mongo/mongo-types.js';
+export { MongoStore, type MongoStoreOptions, type MongoCollectionNames } from './stores/mongo/mongo-store.js';
+export type { MongoDbLike, MongoClientLike, MongoConnectionLike } from './stores/mongo/mongo-types.js';
 export { SqlStore, type SqlStoreOptions } from './stores/sql/sql-store.js';
+export type { SqlTables } from './stores/sql/sql-schema.js';
 export type { SqlDataSourceLike } from './stores/sql/sql-types.js';

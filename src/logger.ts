@@ -13,7 +13,10 @@ import { type ActionLoggerOptions, type ResolvedOptions, resolveOptions } from '
 import type { ActionEntry, ActivityDocument, RequestAppend, StoreBatch, UserRef } from './shared/document.js';
 import { ActionLogClosedError, ActionLogError, ActionLogValidationError } from './shared/errors.js';
 import { fromZodIssues } from './shared/zod-issues.js';
-import type { Store } from './stores/store.js';
+import type { EntryKind, EntryOf, FacetCount, FacetField, Store } from './stores/store.js';
+import type { QueryFilter } from './read/filter.js';
+import { type HistoryItem, type Page, type PageOptions, TrailReader } from './read/reader.js';
+import type { RecordState } from './read/state-at.js';
 import { BatchWriter, type BuiltBatch, type WriterStats } from './write/batch-writer.js';
 import { appendStep, batchStep, type QuarantinedDocument, setupStep } from './write/write-step.js';
 
@@ -69,6 +72,7 @@ export class ActionLogger {
   private readonly writer: BatchWriter<QueueItem>;
   private readonly actionSchema: ReturnType<typeof createActionSchema>;
   private readonly describeUser: (user: unknown) => UserRef | null;
+  private readonly reader: TrailReader;
   private initialized: Promise<void> | undefined;
   private readonly openRef = new WeakRef(this);
   /** An HTTP capture is mounted: a change outside any scope then means a middleware mounted after the routes. */
@@ -109,6 +113,7 @@ export class ActionLogger {
       },
       probe: this.store.ping ? () => this.probe() : undefined,
     });
+    this.reader = new TrailReader(this.store, { actionLogs: o.actionLogs, modelLogs: o.modelLogs }, () => this.init());
     this.init().catch(() => {
       // Reported by init; the first write tries again.
     });
@@ -219,6 +224,34 @@ export class ActionLogger {
     const left = await this.writer.close(options.timeout);
     await this.store.close();
     return { left };
+  }
+
+  /**
+   * A page of entries of one kind (`requests`, `actions`, `changes`, `activities`) that match `filter`, newest first
+   * unless `order: 'asc'`, by keyset: `next_cursor` gives the next page, stable under concurrent writes.
+   */
+  query<K extends EntryKind>(filter: QueryFilter & { kind: K }, options?: PageOptions): Promise<Page<EntryOf[K]>> {
+    return this.reader.query(filter, options);
+  }
+
+  /** How many entries match `filter`. */
+  count(filter: QueryFilter): Promise<number> {
+    return this.reader.count(filter);
+  }
+
+  /** Distinct values of `field` among the entries that match, with their counts, most frequent first. */
+  facets(field: FacetField, filter: QueryFilter, options?: Omit<PageOptions, 'order'>): Promise<Page<FacetCount>> {
+    return this.reader.facets(field, filter, options);
+  }
+
+  /** Every change of one record (`model`: its collection or table), oldest first, with who, when and what changed. */
+  history(model: string, id: string | number, options?: PageOptions): Promise<Page<HistoryItem>> {
+    return this.reader.history(model, id, options);
+  }
+
+  /** The record as it was at `at` (null before its creation or after its deletion), and whether the trail proves it. */
+  stateAt(model: string, id: string | number, at: Date | string): Promise<RecordState> {
+    return this.reader.stateAt(model, id, at);
   }
 
   /** Counters of documents: recorded, stored, retried, dropped, quarantined, queued. */

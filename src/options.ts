@@ -60,7 +60,7 @@ export interface ActionLoggerOptions {
   maxDocumentBytes?: number;
   /** Write the `action_logs` mirror. Default true. */
   actionLogs?: boolean;
-  /** Write the `model_logs` mirror. Default false. */
+  /** Write the `model_logs` mirror, where changes and record histories are read from. Default true. */
   modelLogs?: boolean;
   /** Keep documents this many days: every stored document gets `expires_at` (a TTL index on MongoDB). */
   retentionDays?: number;
@@ -76,17 +76,17 @@ const fn = <T>() => z.custom<T>((v) => typeof v === 'function', { error: 'must b
 const int = (min: number) => z.number({ error: 'must be a number' }).int('must be an integer').min(min, `must be at least ${min}`);
 const names = z.array(z.string().min(1, 'must not be empty'), { error: 'must be an array of strings' }).readonly();
 
+const STORE_METHODS = ['write', 'append', 'query', 'count', 'facets', 'close'];
+
 function isStore(value: unknown): value is Store {
   if (value === null || typeof value !== 'object') return false;
   const s = value as Record<string, unknown>;
-  return ['write', 'append', 'findRequests', 'findActions', 'findModelLogs', 'findActivities', 'close'].every(
-    (m) => typeof s[m] === 'function',
-  );
+  return STORE_METHODS.every((m) => typeof s[m] === 'function');
 }
 
 const schema = z.strictObject({
   store: z.custom<Store>(isStore, {
-    error: 'must be a Store (write, append, findRequests, findActions, findModelLogs, findActivities, close)',
+    error: `must be a Store (${STORE_METHODS.join(', ')})`,
   }),
   module: z.string().min(1, 'must not be empty').default('app'),
   outsideContext: z.enum(['standalone', 'ignore'], { error: 'must be "standalone" or "ignore"' }).default('standalone'),
@@ -118,7 +118,7 @@ const schema = z.strictObject({
     .max(15 * 1024 * 1024, 'must stay under the 16 MiB MongoDB limit')
     .default(8 * 1024 * 1024),
   actionLogs: z.boolean({ error: 'must be a boolean' }).default(true),
-  modelLogs: z.boolean({ error: 'must be a boolean' }).default(false),
+  modelLogs: z.boolean({ error: 'must be a boolean' }).default(true),
   retentionDays: z.number({ error: 'must be a number' }).positive('must be positive').optional(),
   actionTypes: names.optional(),
   targetTypes: names.optional(),

@@ -16,6 +16,7 @@ import { actionLogPlugin } from 'actionlog/mongoose';
 import { Client } from './support/client.js';
 import { FlakyStore } from './support/stores.js';
 import { freshDatabaseName, mongoUri } from './support/mongo-db.js';
+import { all } from './support/store-contract.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const servers: Array<{ close(): unknown }> = [];
@@ -41,7 +42,7 @@ describe('1. a MongoStore made before mongoose.connect()', () => {
     await connection.openUri(mongoUri(), { dbName: freshDatabaseName() });
     await saved;
     await logger.close();
-    const [doc] = await store.findRequests({ request_uuid: 'before-connect' });
+    const [doc] = await all(store, 'requests', { request_uuid: 'before-connect' });
     expect(doc!.details.model_logs.map((m) => [m.model, m.action])).toEqual([['notes', 'Created']]);
     await connection.dropDatabase();
     await connection.close();

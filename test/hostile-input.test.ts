@@ -3,15 +3,26 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ActionLogValidationError, type ActionLogger, createActionLogger, MemoryStore, type Store } from 'actionlog';
+import {
+  ActionLogValidationError,
+  type ActionLogger,
+  createActionLogger,
+  MemoryStore,
+  type SortOrder,
+  type Store,
+  type StoreFilter,
+} from 'actionlog';
 import { actionLog } from 'actionlog/express';
 import { orderChange } from '../examples/shared/orders.js';
 import { type RunningApp, startApp } from './support/apps.js';
 import { Client } from './support/client.js';
 import { type OpenedStore, openStore, STORE_KINDS } from './support/every-store.js';
+import { all as entries } from './support/store-contract.js';
+
+const requestsOf = (store: Store, filter: StoreFilter = {}, order: SortOrder = 'desc') => entries(store, 'requests', filter, order);
 
 /** All request documents of a store, oldest first. */
-const all = (store: Store) => store.findRequests({ order: 'asc', limit: 1000 });
+const all = (store: Store) => requestsOf(store, {}, 'asc');
 
 describe.each(STORE_KINDS)('hostile input, on the %s store', (kind) => {
   let opened: OpenedStore;
@@ -84,9 +95,7 @@ describe.each(STORE_KINDS)('hostile input, on the %s store', (kind) => {
     await client.send('/later/c', { method: 'POST', headers: same });
     await sleep(60);
     await logger.flush();
-    const docs = (await store().findRequests({ request_uuid: 'reused-id', order: 'asc' })).map((d) =>
-      d.details.model_logs.map((m) => m.model_id),
-    );
+    const docs = (await requestsOf(store(), { request_uuid: 'reused-id' }, 'asc')).map((d) => d.details.model_logs.map((m) => m.model_id));
     expect(docs.sort()).toEqual([['late-a'], ['late-b'], ['late-c']]);
     expect(logger.stats().dropped).toBe(0);
   });
@@ -108,12 +117,12 @@ describe.each(STORE_KINDS)('hostile input, on the %s store', (kind) => {
       logger.recordModelChange(orderChange('plain'));
     });
     await logger.flush();
-    const [doc] = await store().findRequests({ request_uuid: 'deep-and-circular' });
+    const [doc] = await requestsOf(store(), { request_uuid: 'deep-and-circular' });
     const [deepLog, circularLog] = doc!.details.model_logs;
     expect(JSON.stringify(deepLog!.model_details.old_object)).toContain('[Truncated: max depth]');
     expect(deepLog!.model_details.changed_fields).toEqual(['tree.next', 'tree.changed']);
     expect(circularLog!.model_details.new_object).toEqual({ _id: 'circular', data: { name: 'loop', self: '[Circular]' } });
-    expect(await store().findRequests({ request_uuid: 'beside-them' })).toHaveLength(1);
+    expect(await requestsOf(store(), { request_uuid: 'beside-them' })).toHaveLength(1);
   });
 
   it('refuses an action field past its length limit by name, and keeps what was recorded before', async () => {
@@ -124,7 +133,7 @@ describe.each(STORE_KINDS)('hostile input, on the %s store', (kind) => {
       expect(tooLong).toThrow(/target\.name: must be at most 1000 characters/);
     });
     await logger.flush();
-    const [doc] = await store().findRequests({ request_uuid: 'long-name' });
+    const [doc] = await requestsOf(store(), { request_uuid: 'long-name' });
     expect(doc!.details.actions.map((a) => a.target_id)).toEqual(['1']);
   });
 
@@ -140,7 +149,7 @@ describe.each(STORE_KINDS)('hostile input, on the %s store', (kind) => {
     };
     await logger.run({ requestUuid: 'hostile-user', user: hostile }, () => undefined);
     await logger.flush();
-    const [doc] = await store().findRequests({ request_uuid: 'hostile-user' });
+    const [doc] = await requestsOf(store(), { request_uuid: 'hostile-user' });
     expect(doc!.details.run!.user_details).toEqual({ lookup_from: 'users', _id: 'u\uFFFD1', label: 'Eve', email: 'eve@example.test' });
   });
 

@@ -134,7 +134,7 @@ await send('bo', 'GET', '/orders/export');
 
 server.close();
 await logger.flush();
-const documents = await store.findRequests({ order: 'asc', limit: 100 });
+const { items: documents } = await logger.query({ kind: 'requests' }, { order: 'asc', limit: 100 });
 console.log('\nStored request documents:');
 console.log(JSON.stringify(documents, null, 2));
 console.log('\nIn short, one line per request document:');

@@ -120,7 +120,7 @@ await send('POST', '/loans/1/waive', { note: 42 }, 'refused on purpose (the note
 server.close();
 await logger.close();
 
-const documents = await store.findRequests({ order: 'asc' });
+const { items: documents } = await logger.query({ kind: 'requests' }, { order: 'asc' });
 if (process.argv.includes('--json')) {
   console.log(JSON.stringify(documents, null, 2));
 } else {

@@ -12,9 +12,29 @@ export const DIFF_DEPTH = 20;
  */
 export function diffObjects(oldObject: unknown, newObject: unknown, maxDepth = DIFF_DEPTH): string[] {
   const changed: string[] = [];
-  compare(oldObject ?? {}, newObject ?? {}, '', 0, maxDepth, [], changed);
+  compare(oldObject ?? {}, newObject ?? {}, '', 0, maxDepth, [], (path) => changed.push(path));
   return changed;
 }
+
+/** One changed path with its value before and after (`null` where it did not exist). */
+export interface FieldChange {
+  path: string;
+  old: unknown;
+  new: unknown;
+}
+
+/**
+ * The changes between two states of a record: each changed path (as `diffObjects` names them) with its old and
+ * new value. `diff({ status: 'new' }, { status: 'paid' })` → `[{ path: 'status', old: 'new', new: 'paid' }]`.
+ */
+export function diff(oldObject: unknown, newObject: unknown, maxDepth = DIFF_DEPTH): FieldChange[] {
+  const changes: FieldChange[] = [];
+  compare(oldObject ?? {}, newObject ?? {}, '', 0, maxDepth, [], (path, a, b) => changes.push({ path, old: a ?? null, new: b ?? null }));
+  return changes;
+}
+
+/** Receives each changed path with its two values. */
+type Emit = (path: string, a: unknown, b: unknown) => void;
 
 /** True when `path` is one of `omit` or lies inside one of them (`address.city` inside `address`). */
 export function isOmittedPath(path: string, omit: ReadonlySet<string>): boolean {
@@ -29,10 +49,10 @@ function isContainer(value: unknown): value is Record<string, unknown> | unknown
   return Array.isArray(value) || isPlainObject(value);
 }
 
-function compare(a: unknown, b: unknown, path: string, depth: number, maxDepth: number, ancestors: object[], out: string[]): void {
+function compare(a: unknown, b: unknown, path: string, depth: number, maxDepth: number, ancestors: object[], out: Emit): void {
   const containers = isContainer(a) && isContainer(b) && Array.isArray(a) === Array.isArray(b);
   if (!containers || depth >= maxDepth || ancestors.includes(a) || ancestors.includes(b)) {
-    if (!sameValue(a, b)) out.push(path);
+    if (!sameValue(a, b)) out(path, a, b);
     return;
   }
   ancestors.push(a, b);
@@ -43,22 +63,13 @@ function compare(a: unknown, b: unknown, path: string, depth: number, maxDepth: 
     const ao = a as Record<string, unknown>;
     const bo = b as Record<string, unknown>;
     for (const key in ao) if (Object.hasOwn(ao, key)) member(ao[key], bo[key], path, key, depth, maxDepth, ancestors, out);
-    for (const key in bo) if (Object.hasOwn(bo, key) && !Object.hasOwn(ao, key)) out.push(join(path, key));
+    for (const key in bo) if (Object.hasOwn(bo, key) && !Object.hasOwn(ao, key)) out(join(path, key), undefined, bo[key]);
   }
   ancestors.length -= 2;
 }
 
 /** Compares one member; its path is only built when it differs or has members of its own. */
-function member(
-  a: unknown,
-  b: unknown,
-  path: string,
-  key: string,
-  depth: number,
-  maxDepth: number,
-  ancestors: object[],
-  out: string[],
-): void {
+function member(a: unknown, b: unknown, path: string, key: string, depth: number, maxDepth: number, ancestors: object[], out: Emit): void {
   if (a === b && (typeof a !== 'object' || a === null)) return;
   compare(a, b, join(path, key), depth + 1, maxDepth, ancestors, out);
 }

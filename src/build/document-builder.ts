@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { CapturedRequest, RequestContext, ScopeEvents } from '../capture/context.js';
 import type { ModelChange } from '../capture/model-change.js';
-import type { ActionEntry, ModelLog, RequestAppend, RequestDetails, RequestDocument, StoreBatch } from '../shared/document.js';
+import type {
+  ActionEntry,
+  ActionLogDocument,
+  ModelLog,
+  ModelLogDocument,
+  RequestAppend,
+  RequestDetails,
+  RequestDocument,
+  StoreBatch,
+} from '../shared/document.js';
 import { diffObjects, isOmittedPath } from './diff.js';
 import type { Sanitizer } from './sanitize/sanitizer.js';
 import { MODEL_LOG_OVERHEAD, REQUEST_OVERHEAD, SizeBudget } from './size-budget.js';
@@ -95,6 +104,16 @@ export class DocumentBuilder {
     for (const doc of batch.activities) doc.expires_at = expiry(doc.activity_date);
   }
 
+  /** A model log or action as its own entry, with what it needs of its request to be found alone. */
+  private mirrorOf(ctx: RequestContext, entry: ModelLog, module: string): ModelLogDocument;
+  private mirrorOf(ctx: RequestContext, entry: ActionEntry, module: string): ActionLogDocument;
+  private mirrorOf(ctx: RequestContext, entry: ModelLog | ActionEntry, module: string): ModelLogDocument | ActionLogDocument {
+    const mirror: Record<string, unknown> = { ...entry, request_uuid: ctx.requestUuid, module };
+    if ('model' in entry) mirror.user = ctx.user;
+    if (ctx.correlationId) mirror.correlation_id = ctx.correlationId;
+    return mirror as unknown as ModelLogDocument | ActionLogDocument;
+  }
+
   private budgetOf(ctx: RequestContext): SizeBudget {
     let budget = this.budgets.get(ctx);
     if (!budget) {
@@ -137,7 +156,7 @@ export class DocumentBuilder {
       const fits = budget.takeModelLog(built.bytes);
       if (fits) kept.push(built.log);
       else spilled++;
-      if (!fits || this.options.modelLogs) batch.modelLogs.push(Object.assign({}, built.log, { request_uuid: ctx.requestUuid, module }));
+      if (!fits || this.options.modelLogs) batch.modelLogs.push(this.mirrorOf(ctx, built.log, module));
     }
     return { kept, spilled };
   }
@@ -177,6 +196,8 @@ export class DocumentBuilder {
       bytes += query.bytes;
     }
     if (change.truncated) log.truncated = true;
+    // Said in the log, so that a reader knows the states are not whole (see logger.stateAt).
+    if (omit) log.model_details.omitted = [...omit].map(s);
     return { log, bytes };
   }
 
@@ -190,7 +211,7 @@ export class DocumentBuilder {
       const fits = budget.takeAction(estimateBytes(action));
       if (fits) kept.push(action);
       else spilled++;
-      if (!fits || this.options.actionLogs) batch.actionLogs.push(Object.assign({}, action, { request_uuid: ctx.requestUuid, module }));
+      if (!fits || this.options.actionLogs) batch.actionLogs.push(this.mirrorOf(ctx, action, module));
     }
     return { kept, spilled };
   }

@@ -21,6 +21,8 @@ export interface ModelLog {
     old_object: Record<string, unknown> | null;
     new_object: Record<string, unknown> | null;
     changed_fields: string[];
+    /** Paths left out of both states (the adapter's `omit`), when any were. */
+    omitted?: string[];
     /** Present on the summary entry of a query that touched more than `maxDocumentsPerQuery` documents. */
     query?: { filter: unknown; update: unknown; matched: number };
   };
@@ -140,6 +142,8 @@ export interface ActionLogDocument extends ActionEntry {
   _id?: unknown;
   request_uuid: string;
   module: string;
+  /** The correlation id of the action's request, when it had one. */
+  correlation_id?: string;
   expires_at?: Date;
 }
 
@@ -148,6 +152,10 @@ export interface ModelLogDocument extends ModelLog {
   _id?: unknown;
   request_uuid: string;
   module: string;
+  /** Who made the change: the user of its request or run (null for none, and in entries of versions before 0.2). */
+  user?: UserRef | null;
+  /** The correlation id of the change's request, when it had one. */
+  correlation_id?: string;
   expires_at?: Date;
 }
 

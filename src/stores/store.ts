@@ -11,54 +11,113 @@ export type { RequestAppend, StoreBatch };
 
 export type SortOrder = 'asc' | 'desc';
 
-interface Page {
-  /** Default 100. */
-  limit?: number;
-  offset?: number;
-  /** By time; default `desc` (newest first). */
-  order?: SortOrder;
+/** What a query reads: request documents, actions, model changes (one per model log), or activity feed entries. */
+export type EntryKind = 'requests' | 'actions' | 'changes' | 'activities';
+
+/** One stored entry of a kind, as reads return it (keys unescaped). */
+export interface EntryOf {
+  requests: RequestDocument;
+  actions: ActionLogDocument;
+  changes: ModelLogDocument;
+  activities: ActivityDocument;
+}
+export type Entry = EntryOf[EntryKind];
+
+/** An equality on a custom field: `details.<name>`, `source.<name>` or `actor.extra.<name>`. */
+export interface CustomFieldMatch {
+  in: 'details' | 'source' | 'actor.extra';
+  name: string;
+  value: string | number | boolean;
 }
 
-export interface RequestQuery extends Page {
+/**
+ * A filter as a store receives it: validated and normalized by the logger (see `logger.query`), every field
+ * meaningful for the kind it is given with. All given fields must match.
+ */
+export interface StoreFilter {
   request_uuid?: string;
-  module?: string;
   correlation_id?: string;
-  /** `_id` of the user of the request or run. */
-  user_id?: string;
-  /** Requests that changed a record of this model (collection or table name)... */
-  model?: string;
-  /** ...with this id. */
-  model_id?: string;
+  module?: string;
+  /** Who: the request's user (requests, changes), the action's actor, the activity's user. */
+  actor_id?: string;
+  /** On the kind's time: `timestamp` (requests, changes), `emitted_at` (actions), `activity_date` (activities). */
   from?: Date;
   to?: Date;
-}
-
-export interface ActionQuery extends Page {
-  request_uuid?: string;
-  actor_id?: string;
+  // Actions.
   action_type?: string;
   action_category?: string;
   target_type?: string;
   target_id?: string;
-  from?: Date;
-  to?: Date;
+  tag_type?: string;
+  tag_ref?: string;
+  /** A ref anywhere in `entity_path`. */
+  entity_ref?: string;
+  custom?: CustomFieldMatch[];
   /** Include soft-deleted (`is_active: false`) actions. */
   include_inactive?: boolean;
-}
-
-export interface ModelLogQuery extends Page {
-  request_uuid?: string;
+  /** Full-text search over notes and names, where the store can index it. */
+  q?: string;
+  // Changes, and requests that made them.
   model?: string;
-  model_id?: string;
-  from?: Date;
-  to?: Date;
+  /** A record's id; `null` finds the summary entries of query-level writes past `maxDocumentsPerQuery`. */
+  model_id?: string | null;
+  // Changes.
+  /** `Created`, `Updated`, `Deleted`, `SoftDeleted`, `Restored`. */
+  action?: string;
+  /** A dotted path among `changed_fields`. */
+  changed_field?: string;
+  // Requests.
+  method?: string;
+  route?: string;
+  status?: number;
 }
 
-export interface ActivityQuery extends Page {
-  user_id?: string;
-  request_uuid?: string;
-  from?: Date;
-  to?: Date;
+/**
+ * Where an entry sits: its time and the store's id of it (the order of `query`), and the store's sequence of
+ * writes (the order of `tail`). Opaque strings to everyone but the store that made them.
+ */
+export interface EntryPosition {
+  time: Date;
+  id: string;
+  seq: string;
+}
+
+/** One entry with its position. */
+export interface StoredEntry<K extends EntryKind = EntryKind> {
+  entry: EntryOf[K];
+  position: EntryPosition;
+}
+
+export interface StoreQuery<K extends EntryKind = EntryKind> {
+  kind: K;
+  filter: StoreFilter;
+  /**
+   * `time`: by (time, id) in `order`, entries strictly past `after` (as `query` pages). `stored`: in the order the
+   * store made them visible, ascending, past `after.seq`, and only entries no write still in flight can precede
+   * (as `tail` follows): a write that commits later never lands behind one already returned.
+   */
+  by: 'time' | 'stored';
+  order: SortOrder;
+  limit: number;
+  after?: EntryPosition;
+}
+
+/** What `facets` counts: distinct values of one field of a kind, most frequent first. */
+export interface FacetQuery {
+  kind: EntryKind;
+  /** `actor_id`, `action_type`, `action_category`, `target_type`, `tag_type`, `model`, `module`, `action`... */
+  field: FacetField;
+  filter: StoreFilter;
+  limit: number;
+  /** Values past this one in (count desc, value asc) order. */
+  after?: FacetCount;
+}
+
+export type FacetField = 'actor_id' | 'module' | 'action_type' | 'action_category' | 'target_type' | 'tag_type' | 'model' | 'action';
+
+export interface FacetCount {
+  value: string;
+  count: number;
 }
 
 /** Facts about the logger a store may use when it starts (indexes, TTL). */
@@ -86,12 +145,17 @@ export interface Store {
   write(batch: StoreBatch): Promise<void>;
   /** Adds late events to request documents, also when the document itself has not arrived yet. */
   append(appends: RequestAppend[]): Promise<void>;
-  findRequests(query?: RequestQuery): Promise<RequestDocument[]>;
-  findActions(query?: ActionQuery): Promise<ActionLogDocument[]>;
-  findModelLogs(query?: ModelLogQuery): Promise<ModelLogDocument[]>;
-  findActivities(query?: ActivityQuery): Promise<ActivityDocument[]>;
+  /** Entries of one kind that match, in the query's order, after its position, at most `limit`. */
+  query<K extends EntryKind>(query: StoreQuery<K>): Promise<Array<StoredEntry<K>>>;
+  /** How many entries of a kind match. */
+  count(kind: EntryKind, filter: StoreFilter): Promise<number>;
+  /** Distinct values of a field with their counts. */
+  facets(query: FacetQuery): Promise<FacetCount[]>;
+  /**
+   * Calls `onWrite` when entries may have been stored by anyone (this process or another: a change stream, a
+   * notification); returns how to stop. Optional: `tail` polls without it, and only wakes sooner with it.
+   */
+  watch?(onWrite: () => void): () => void;
   /** Releases what the store opened itself; never closes a connection it was given. */
   close(): Promise<void>;
 }
-
-export const DEFAULT_QUERY_LIMIT = 100;

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ActionInput, ActionLogValidationError, type ActionLogger, createActionLogger, MemoryStore } from 'actionlog';
 import { anyDate, anyString } from '../support/matchers.js';
+import { all } from '../support/store-contract.js';
 
 let logger: ActionLogger;
 let store: MemoryStore;
@@ -196,8 +197,8 @@ describe('logger.record() normalization', () => {
     // Outside any scope the action is its own document; soft-deleted actions are hidden unless asked for.
     expect(store.requests()).toHaveLength(1);
     expect(store.requests()[0]!.details.request).toBeNull();
-    expect(await store.findActions()).toHaveLength(0);
-    expect(await store.findActions({ include_inactive: true })).toHaveLength(1);
+    expect(await all(store, 'actions')).toHaveLength(0);
+    expect(await all(store, 'actions', { include_inactive: true })).toHaveLength(1);
   });
 
   it('copies free-form context when recorded, not when written', async () => {

@@ -5,13 +5,19 @@ import type {
   ActionEntry,
   ActionLogDocument,
   ActivityDocument,
+  EntryKind,
+  EntryOf,
+  EntryPosition,
   ModelLog,
   ModelLogDocument,
   RequestAppend,
   RequestDocument,
+  SortOrder,
   Store,
   StoreBatch,
+  StoreFilter,
 } from 'actionlog';
+import { describeReadSide } from './read-contract.js';
 
 /** Makes an empty store for one test, and cleans it up afterwards. */
 export type StoreFactory = () => Promise<{ store: Store; cleanup?: () => Promise<void> }>;
@@ -82,13 +88,25 @@ export function requestDoc(uuid: string, minutes = 0, extra: Partial<RequestDocu
 
 function mirrorsOf(doc: RequestDocument): Pick<StoreBatch, 'actionLogs' | 'modelLogs'> {
   const extra = { request_uuid: doc.request_uuid, module: doc.module };
+  const user = doc.details.request?.user_details ?? doc.details.run?.user_details ?? null;
   return {
     actionLogs: doc.details.actions.map((a): ActionLogDocument => ({ ...a, ...extra })),
-    modelLogs: doc.details.model_logs.map((m): ModelLogDocument => ({ ...m, ...extra })),
+    modelLogs: doc.details.model_logs.map((m): ModelLogDocument => ({ ...m, ...extra, user })),
   };
 }
 
-function batchOf(docs: RequestDocument[], activities: ActivityDocument[] = []): StoreBatch {
+/** Every entry of a kind that matches, in time order (newest first unless asked). */
+export async function all<K extends EntryKind>(
+  store: Store,
+  kind: K,
+  filter: StoreFilter = {},
+  order: SortOrder = 'desc',
+  limit = 1000,
+): Promise<Array<EntryOf[K]>> {
+  return (await store.query({ kind, filter, by: 'time', order, limit })).map((found) => found.entry);
+}
+
+export function batchOf(docs: RequestDocument[], activities: ActivityDocument[] = []): StoreBatch {
   const mirrors = docs.map(mirrorsOf);
   return { requests: docs, actionLogs: mirrors.flatMap((m) => m.actionLogs), modelLogs: mirrors.flatMap((m) => m.modelLogs), activities };
 }
@@ -107,7 +125,7 @@ function append(uuid: string, logs: ModelLog[], actions: ActionEntry[] = [], spi
   };
 }
 
-function activity(user: string, minutes: number, uuid: string | null = null): ActivityDocument {
+export function activity(user: string, minutes: number, uuid: string | null = null): ActivityDocument {
   return {
     user: { lookup_from: 'users', _id: user, label: `User ${user}` },
     ip_address: '10.0.0.1',
@@ -126,6 +144,7 @@ function withoutId<T extends { _id?: unknown }>(doc: T): Omit<T, '_id'> {
 
 /** Stores in order of arrival. Late events may arrive before their document. */
 export function describeStore(name: string, factory: StoreFactory): void {
+  describeReadSide(name, factory);
   describe(`${name} (Store contract)`, () => {
     let store: Store;
     let cleanup: (() => Promise<void>) | undefined;
@@ -156,9 +175,9 @@ export function describeStore(name: string, factory: StoreFactory): void {
       run.details.response = null;
       run.details.run = { user_details: null, metadata: { batch: 3 }, duration_ms: 5, error: { name: 'Error', message: 'x' } };
       await store.write(batchOf([structuredClone(doc), structuredClone(run)]));
-      const [r1] = await store.findRequests({ request_uuid: 'r1' });
+      const [r1] = await all(store, 'requests', { request_uuid: 'r1' });
       expect(withoutId(r1!)).toEqual(doc);
-      const [r2] = await store.findRequests({ request_uuid: 'r2' });
+      const [r2] = await all(store, 'requests', { request_uuid: 'r2' });
       expect(withoutId(r2!)).toEqual(run);
     });
 
@@ -174,10 +193,10 @@ export function describeStore(name: string, factory: StoreFactory): void {
         modelLogs: [...first.modelLogs, ...c.modelLogs],
         activities: first.activities,
       });
-      expect((await store.findRequests()).map((d) => d.request_uuid).sort()).toEqual(['a', 'b', 'c']);
-      expect(await store.findActions()).toHaveLength(3);
-      expect(await store.findModelLogs()).toHaveLength(3);
-      expect(await store.findActivities()).toHaveLength(1);
+      expect((await all(store, 'requests')).map((d) => d.request_uuid).sort()).toEqual(['a', 'b', 'c']);
+      expect(await all(store, 'actions')).toHaveLength(3);
+      expect(await all(store, 'changes')).toHaveLength(3);
+      expect(await all(store, 'activities')).toHaveLength(1);
     });
 
     it('appends late events to their document, in order, once per append', async () => {
@@ -186,7 +205,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
       await store.append([late]);
       await store.append([late]);
       await store.append([append('r1', [modelLog('4', 4)])]);
-      const [doc] = await store.findRequests({ request_uuid: 'r1' });
+      const [doc] = await all(store, 'requests', { request_uuid: 'r1' });
       expect(doc!.details.model_logs.map((m) => m.model_id)).toEqual(['1', '2', '3', '4']);
       expect(doc!.details.actions.map((a) => a.action_type)).toEqual(['checkout', 'notify']);
       expect(doc!.details.model_logs[1]!.timestamp).toEqual(at(1));
@@ -201,7 +220,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
       const batch = batchOf([doc]);
       await store.write(batch);
       await store.write(batch);
-      const docs = await store.findRequests({ request_uuid: 'r1' });
+      const docs = await all(store, 'requests', { request_uuid: 'r1' });
       expect(docs).toHaveLength(1);
       const merged = docs[0]!;
       expect(merged.timestamp).toEqual(at(0));
@@ -221,7 +240,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
       await store.write(batchOf([first, second]));
       await store.write(batchOf([requestDoc('same', 3, { uid: 'uid-c' })]));
       await store.append([append('same', [modelLog('late-b', 4)], [], 0, 'uid-b')]);
-      const docs = await store.findRequests({ request_uuid: 'same', order: 'asc' });
+      const docs = await all(store, 'requests', { request_uuid: 'same' }, 'asc');
       expect(docs.map((d) => [d.uid, d.module, d.details.model_logs.map((m) => m.model_id)])).toEqual([
         ['uid-a', 'orders', ['1']],
         ['uid-b', 'billing', ['1', 'late-b']],
@@ -233,7 +252,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
       const doc = requestDoc('r1');
       doc.details.request!.body = { '%24where': 'x', 'a%2Eb': { '%24in': [1] }, '100%25': 1, '%5F_proto__': { polluted: true } };
       await store.write(batchOf([doc]));
-      const [back] = await store.findRequests({ request_uuid: 'r1' });
+      const [back] = await all(store, 'requests', { request_uuid: 'r1' });
       const body = back!.details.request!.body as Record<string, unknown>;
       expect(Object.keys(body).sort()).toEqual(['$where', '100%', '__proto__', 'a.b']);
       expect(body['a.b']).toEqual({ $in: [1] });
@@ -241,7 +260,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
       expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
     });
 
-    it('finds requests by id, module, correlation, user, model, record and time, newest first', async () => {
+    it('finds requests by id, module, correlation, user, model, record, method, route, status and time', async () => {
       const docs = [
         requestDoc('r1', 1),
         requestDoc('r2', 2, { module: 'billing', correlation_id: 'c-1' }),
@@ -249,7 +268,11 @@ export function describeStore(name: string, factory: StoreFactory): void {
         requestDoc('r4', 4),
       ];
       docs[2]!.details.request!.user_details = { lookup_from: 'users', _id: 'u2', label: 'Bo' };
+      docs[2]!.details.request!.method = 'DELETE';
+      docs[2]!.details.request!.route = '/orders/:id/lines';
+      docs[2]!.details.response!.status_code = 404;
       docs[3]!.details.request = null;
+      docs[3]!.details.response = null;
       docs[3]!.details.run = {
         user_details: { lookup_from: 'users', _id: 'u2', label: 'Bo' },
         metadata: null,
@@ -258,65 +281,154 @@ export function describeStore(name: string, factory: StoreFactory): void {
       };
       docs[3]!.details.model_logs = [modelLog('9', 4, { model: 'customers', model_class_name: 'Customer' })];
       await store.write(batchOf(docs));
-      const ids = async (q: Parameters<Store['findRequests']>[0]) => (await store.findRequests(q)).map((d) => d.request_uuid);
+      const ids = async (filter: StoreFilter, order: SortOrder = 'desc') =>
+        (await all(store, 'requests', filter, order)).map((d) => d.request_uuid);
       expect(await ids({})).toEqual(['r4', 'r3', 'r2', 'r1']);
-      expect(await ids({ order: 'asc', limit: 2 })).toEqual(['r1', 'r2']);
-      expect(await ids({ order: 'asc', limit: 2, offset: 2 })).toEqual(['r3', 'r4']);
+      expect(await ids({}, 'asc')).toEqual(['r1', 'r2', 'r3', 'r4']);
       expect(await ids({ request_uuid: 'r3' })).toEqual(['r3']);
       expect(await ids({ module: 'billing' })).toEqual(['r2']);
       expect(await ids({ correlation_id: 'c-1' })).toEqual(['r2']);
-      expect(await ids({ user_id: 'u2' })).toEqual(['r4', 'r3']);
+      expect(await ids({ actor_id: 'u2' })).toEqual(['r4', 'r3']);
       expect(await ids({ model: 'customers' })).toEqual(['r4']);
       expect(await ids({ model: 'orders', model_id: '1' })).toEqual(['r3', 'r2', 'r1']);
       expect(await ids({ model_id: '9' })).toEqual(['r4']);
+      expect(await ids({ method: 'DELETE' })).toEqual(['r3']);
+      expect(await ids({ route: '/orders/:id' })).toEqual(['r2', 'r1']);
+      expect(await ids({ status: 404 })).toEqual(['r3']);
+      expect(await ids({ status: 201, method: 'POST' })).toEqual(['r2', 'r1']);
       expect(await ids({ from: at(2), to: at(3) })).toEqual(['r3', 'r2']);
+      expect(await store.count('requests', { actor_id: 'u1' })).toBe(2);
     });
 
-    it('finds actions by actor, type, category, target and time, hiding inactive ones unless asked', async () => {
+    it('finds actions by actor, type, category, target, tags, entity path, custom fields, words and time, hiding inactive ones unless asked', async () => {
       const extra = { request_uuid: 'r1', module: 'loans' };
       const actions: ActionLogDocument[] = [
-        { ...action('approve', 1, { action_category: 'loans' }), ...extra },
-        { ...action('approve', 2, { actor_id: 'u2', actor: { ref: 'u2', type: 'user', name: 'Bo' } }), ...extra },
-        { ...action('reject', 3, { target_type: 'car', target_id: '7', target: { type: 'car', id: '7' } }), ...extra },
+        {
+          ...action('approve', 1, { action_category: 'loans', note: 'Manual override approved by the supervisor' }),
+          ...extra,
+          correlation_id: 'c-9',
+        },
+        {
+          ...action('approve', 2, {
+            actor_id: 'u2',
+            actor: { ref: 'u2', type: 'user', name: 'Bo Ström', extra: { team: 'north' } },
+            tags: [{ type: 'vip', ref: 'gold', name: 'Gold' }, { type: 'audit' }],
+            source: { type: 'api', ref: 'mobile' },
+          }),
+          ...extra,
+        },
+        {
+          ...action('reject', 3, {
+            target_type: 'car',
+            target_id: '7',
+            target: { type: 'car', id: '7', name: 'Red convertible' },
+            entity_path: [
+              { ref: 'org-1', name: 'Org' },
+              { ref: 'branch-4', name: 'Branch' },
+            ],
+            details: [
+              { name: 'due_days', value: 30, type: 'integer' },
+              { name: 'reason', value: 'late', type: 'string' },
+            ],
+          }),
+          ...extra,
+        },
         { ...action('approve', 4, { is_active: false }), ...extra, request_uuid: 'r2' },
       ];
       const expected = structuredClone(actions[0]);
       await store.write({ requests: [], actionLogs: actions, modelLogs: [], activities: [] });
-      const types = async (q: Parameters<Store['findActions']>[0]) =>
-        (await store.findActions(q)).map((a) => `${a.action_type}@${a.emitted_at.getTime() - T0}`);
-      const m = (n: number) => n * 60_000;
-      expect(await types({})).toEqual([`reject@${m(3)}`, `approve@${m(2)}`, `approve@${m(1)}`]);
-      expect(await types({ include_inactive: true, order: 'asc' })).toEqual([
-        `approve@${m(1)}`,
-        `approve@${m(2)}`,
-        `reject@${m(3)}`,
-        `approve@${m(4)}`,
-      ]);
-      expect(await types({ actor_id: 'u1', action_type: 'approve' })).toEqual([`approve@${m(1)}`]);
-      expect(await types({ action_category: 'loans' })).toEqual([`approve@${m(1)}`]);
-      expect(await types({ target_type: 'car', target_id: '7' })).toEqual([`reject@${m(3)}`]);
-      expect(await types({ request_uuid: 'r2', include_inactive: true })).toEqual([`approve@${m(4)}`]);
-      expect(await types({ from: at(2), to: at(3) })).toEqual([`reject@${m(3)}`, `approve@${m(2)}`]);
-      const [full] = await store.findActions({ action_category: 'loans' });
+      const types = async (filter: StoreFilter, order: SortOrder = 'desc') =>
+        (await all(store, 'actions', filter, order)).map((a) => `${a.action_type}@${(a.emitted_at.getTime() - T0) / 60_000}`);
+      expect(await types({})).toEqual(['reject@3', 'approve@2', 'approve@1']);
+      expect(await types({ include_inactive: true }, 'asc')).toEqual(['approve@1', 'approve@2', 'reject@3', 'approve@4']);
+      expect(await types({ actor_id: 'u1', action_type: 'approve' })).toEqual(['approve@1']);
+      expect(await types({ action_category: 'loans' })).toEqual(['approve@1']);
+      expect(await types({ correlation_id: 'c-9' })).toEqual(['approve@1']);
+      expect(await types({ target_type: 'car', target_id: '7' })).toEqual(['reject@3']);
+      expect(await types({ request_uuid: 'r2', include_inactive: true })).toEqual(['approve@4']);
+      expect(await types({ from: at(2), to: at(3) })).toEqual(['reject@3', 'approve@2']);
+      expect(await types({ tag_type: 'vip' })).toEqual(['reject@3', 'approve@2', 'approve@1']);
+      expect(await types({ tag_type: 'vip', tag_ref: 'gold' })).toEqual(['approve@2']);
+      expect(await types({ tag_type: 'audit' })).toEqual(['approve@2']);
+      expect(await types({ entity_ref: 'branch-4' })).toEqual(['reject@3']);
+      expect(await types({ entity_ref: 'org-1' })).toEqual(['reject@3']);
+      expect(await types({ custom: [{ in: 'details', name: 'due_days', value: 30 }] })).toEqual(['reject@3']);
+      expect(await types({ custom: [{ in: 'details', name: 'due_days', value: 14 }] })).toEqual(['approve@2', 'approve@1']);
+      expect(
+        await types({
+          custom: [
+            { in: 'details', name: 'due_days', value: 30 },
+            { in: 'details', name: 'reason', value: 'late' },
+          ],
+        }),
+      ).toEqual(['reject@3']);
+      expect(await types({ custom: [{ in: 'details', name: 'due_days', value: '30' }] })).toEqual([]);
+      expect(await types({ custom: [{ in: 'source', name: 'ref', value: 'mobile' }] })).toEqual(['approve@2']);
+      expect(await types({ custom: [{ in: 'actor.extra', name: 'team', value: 'north' }] })).toEqual(['approve@2']);
+      expect(await store.count('actions', { action_type: 'approve' })).toBe(2);
+      expect(await store.count('actions', { action_type: 'approve', include_inactive: true })).toBe(3);
+      const [full] = await all(store, 'actions', { action_category: 'loans' });
       expect(withoutId(full!)).toEqual(expected);
     });
 
-    it('finds model logs by request, model, record and time', async () => {
-      const logs: ModelLogDocument[] = [
-        { ...modelLog('1', 1), request_uuid: 'r1', module: 'm' },
-        { ...modelLog('2', 2), request_uuid: 'r1', module: 'm' },
-        { ...modelLog('1', 3, { model: 'customers', model_class_name: 'Customer' }), request_uuid: 'r2', module: 'm' },
+    it('finds actions by words of their note and names, where the store indexes text', async () => {
+      const extra = { request_uuid: 'r1', module: 'loans' };
+      const actions: ActionLogDocument[] = [
+        { ...action('approve', 1, { note: 'Manual override approved by the supervisor' }), ...extra },
+        { ...action('approve', 2, { actor: { ref: 'u2', type: 'user', name: 'Bo Ström' } }), ...extra },
+        { ...action('reject', 3, { target: { type: 'car', id: '7', name: 'Red convertible' } }), ...extra },
       ];
+      await store.write({ requests: [], actionLogs: actions, modelLogs: [], activities: [] });
+      const words = async (q: string) => (await all(store, 'actions', { q })).map((a) => (a.emitted_at.getTime() - T0) / 60_000);
+      expect(await words('override')).toEqual([1]);
+      expect(await words('supervisor manual')).toEqual([1]);
+      expect(await words('convertible')).toEqual([3]);
+      expect(await words('ström')).toEqual([2]);
+      expect(await words('override convertible')).toEqual([]);
+    });
+
+    it('finds changes by request, model, record, action, changed field, user, correlation and time, summaries by a null id', async () => {
+      const user = { lookup_from: 'users', _id: 'u2', label: 'Bo' };
+      const logs: ModelLogDocument[] = [
+        { ...modelLog('1', 1, { action: 'Created' }), request_uuid: 'r1', module: 'm', user: null },
+        { ...modelLog('2', 2), request_uuid: 'r1', module: 'm', user, correlation_id: 'c-1' },
+        { ...modelLog('1', 3, { model: 'customers', model_class_name: 'Customer' }), request_uuid: 'r2', module: 'm', user },
+        {
+          ...modelLog('x', 4, {
+            model_id: null,
+            truncated: true,
+            model_details: {
+              old_object: null,
+              new_object: null,
+              changed_fields: [],
+              query: { filter: { a: 1 }, update: { $set: { b: 2 } }, matched: 5000 },
+            },
+          }),
+          request_uuid: 'r3',
+          module: 'm',
+          user: null,
+        },
+      ];
+      logs[1]!.model_details.changed_fields = ['status', 'address.city'];
       const expected = structuredClone(logs[2]);
       await store.write({ requests: [], actionLogs: [], modelLogs: logs, activities: [] });
-      const keys = async (q: Parameters<Store['findModelLogs']>[0]) =>
-        (await store.findModelLogs(q)).map((l) => `${l.model}/${l.model_id}`);
-      expect(await keys({ order: 'asc' })).toEqual(['orders/1', 'orders/2', 'customers/1']);
+      const keys = async (filter: StoreFilter, order: SortOrder = 'desc') =>
+        (await all(store, 'changes', filter, order)).map((l) => `${l.model}/${l.model_id}`);
+      expect(await keys({}, 'asc')).toEqual(['orders/1', 'orders/2', 'customers/1', 'orders/null']);
       expect(await keys({ request_uuid: 'r1' })).toEqual(['orders/2', 'orders/1']);
       expect(await keys({ model: 'orders', model_id: '1' })).toEqual(['orders/1']);
-      expect(await keys({ from: at(2) })).toEqual(['customers/1', 'orders/2']);
-      const [first] = await store.findModelLogs({ model: 'customers' });
+      expect(await keys({ model: 'orders', model_id: null })).toEqual(['orders/null']);
+      expect(await keys({ action: 'Created' })).toEqual(['orders/1']);
+      expect(await keys({ changed_field: 'address.city' })).toEqual(['orders/2']);
+      expect(await keys({ changed_field: 'address' })).toEqual([]);
+      expect(await keys({ actor_id: 'u2' })).toEqual(['customers/1', 'orders/2']);
+      expect(await keys({ correlation_id: 'c-1' })).toEqual(['orders/2']);
+      expect(await keys({ from: at(2), to: at(3) })).toEqual(['customers/1', 'orders/2']);
+      const [first] = await all(store, 'changes', { model: 'customers' });
       expect(withoutId(first!)).toEqual(expected);
+      const [summary] = await all(store, 'changes', { model_id: null });
+      expect(summary!.truncated).toBe(true);
+      expect(summary!.model_details.query).toEqual({ filter: { a: 1 }, update: { $set: { b: 2 } }, matched: 5000 });
     });
 
     it('finds activities by user, request and time', async () => {
@@ -326,14 +438,159 @@ export function describeStore(name: string, factory: StoreFactory): void {
         modelLogs: [],
         activities: [activity('u1', 1, 'r1'), activity('u2', 2), activity('u1', 3)],
       });
-      const rows = async (q: Parameters<Store['findActivities']>[0]) =>
-        (await store.findActivities(q)).map((a) => `${a.user._id}@${a.activity_date.getTime() - T0}`);
-      expect(await rows({})).toEqual(['u1@180000', 'u2@120000', 'u1@60000']);
-      expect(await rows({ user_id: 'u1', order: 'asc' })).toEqual(['u1@60000', 'u1@180000']);
-      expect(await rows({ request_uuid: 'r1' })).toEqual(['u1@60000']);
-      expect(await rows({ to: at(2) })).toEqual(['u2@120000', 'u1@60000']);
-      const [one] = await store.findActivities({ request_uuid: 'r1' });
+      const rows = async (filter: StoreFilter, order: SortOrder = 'desc') =>
+        (await all(store, 'activities', filter, order)).map((a) => `${a.user._id}@${(a.activity_date.getTime() - T0) / 60_000}`);
+      expect(await rows({})).toEqual(['u1@3', 'u2@2', 'u1@1']);
+      expect(await rows({ actor_id: 'u1' }, 'asc')).toEqual(['u1@1', 'u1@3']);
+      expect(await rows({ request_uuid: 'r1' })).toEqual(['u1@1']);
+      expect(await rows({ to: at(2) })).toEqual(['u2@2', 'u1@1']);
+      const [one] = await all(store, 'activities', { request_uuid: 'r1' });
       expect(withoutId(one!)).toEqual(activity('u1', 1, 'r1'));
+    });
+
+    it('pages by keyset in both orders, ties in time broken by id: every entry once, in order', async () => {
+      // 30 actions over 6 distinct times: ties everywhere.
+      const actions = Array.from({ length: 30 }, (_, i): ActionLogDocument => ({
+        ...action(`a${String(i).padStart(2, '0')}`, i % 6),
+        request_uuid: `r${i}`,
+        module: 'm',
+      }));
+      await store.write({ requests: [], actionLogs: actions, modelLogs: [], activities: [] });
+      for (const order of ['asc', 'desc'] as const) {
+        const everything = await store.query({ kind: 'actions', filter: {}, by: 'time', order, limit: 1000 });
+        const seen: string[] = [];
+        let after: (typeof everything)[number]['position'] | undefined;
+        for (let guard = 0; guard < 20; guard++) {
+          const page = await store.query({ kind: 'actions', filter: {}, by: 'time', order, limit: 4, after });
+          seen.push(...page.map((p) => p.entry.action_type));
+          if (page.length < 4) break;
+          after = page.at(-1)!.position;
+        }
+        expect(seen).toEqual(everything.map((p) => p.entry.action_type));
+        expect(new Set(seen).size).toBe(30);
+        const times = everything.map((p) => p.entry.emitted_at.getTime());
+        expect(times).toEqual([...times].sort((a, b) => (order === 'asc' ? a - b : b - a)));
+      }
+    });
+
+    it('pages stably while entries are written between pages: none skipped, none repeated', async () => {
+      const write = (from: number, n: number, minute: (i: number) => number) =>
+        store.write({
+          requests: [],
+          actionLogs: Array.from({ length: n }, (_, k): ActionLogDocument => ({
+            ...action(`e${from + k}`, minute(from + k)),
+            request_uuid: 'r',
+            module: 'm',
+          })),
+          modelLogs: [],
+          activities: [],
+        });
+      await write(0, 60, (i) => i % 10);
+      const seen: string[] = [];
+      let after: EntryPosition | undefined;
+      for (let page = 0, written = 60; page < 40; page++) {
+        const found = await store.query({ kind: 'actions', filter: {}, by: 'time', order: 'desc', limit: 7, after });
+        seen.push(...found.map((p) => p.entry.action_type));
+        if (found.length < 7) break;
+        after = found.at(-1)!.position;
+        // New entries, some newer than every page so far, some among those already read, some still ahead.
+        await write(written, 3, (i) => i % 12);
+        written += 3;
+      }
+      const originals = seen.filter((type) => Number(type.slice(1)) < 60);
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(originals.sort()).toEqual(Array.from({ length: 60 }, (_, i) => `e${i}`).sort());
+    });
+
+    it('returns entries in stored order past a sequence, for following the trail', async () => {
+      const write = (names: string[], minute: number) =>
+        store.write({
+          requests: [],
+          actionLogs: names.map((name): ActionLogDocument => ({ ...action(name, minute), request_uuid: 'r', module: 'm' })),
+          modelLogs: [],
+          activities: [],
+        });
+      await write(['a', 'b'], 5);
+      const first = await store.query({ kind: 'actions', filter: {}, by: 'stored', order: 'asc', limit: 100 });
+      expect(first.map((p) => p.entry.action_type)).toEqual(['a', 'b']);
+      // Written later, with an earlier time: still after the sequence already read.
+      await write(['c'], 1);
+      await write(['d'], 9);
+      const next = await store.query({
+        kind: 'actions',
+        filter: {},
+        by: 'stored',
+        order: 'asc',
+        limit: 100,
+        after: first.at(-1)!.position,
+      });
+      expect(next.map((p) => p.entry.action_type)).toEqual(['c', 'd']);
+      const filtered = await store.query({
+        kind: 'actions',
+        filter: { action_type: 'd' },
+        by: 'stored',
+        order: 'asc',
+        limit: 100,
+        after: first[0]!.position,
+      });
+      expect(filtered.map((p) => p.entry.action_type)).toEqual(['d']);
+    });
+
+    it('counts distinct values of a field, most frequent first, paged after a value', async () => {
+      const extra = { request_uuid: 'r1', module: 'loans' };
+      const actions: ActionLogDocument[] = [
+        { ...action('approve', 1), ...extra },
+        { ...action('approve', 2, { actor_id: 'u2', tags: [{ type: 'vip' }, { type: 'audit' }] }), ...extra },
+        { ...action('reject', 3, { actor_id: 'u2', tags: [] }), ...extra },
+        { ...action('export', 4, { actor_id: 'u3', tags: [] }), ...extra, module: 'reports' },
+        { ...action('approve', 5, { is_active: false }), ...extra },
+      ];
+      await store.write({ requests: [], actionLogs: actions, modelLogs: [], activities: [] });
+      const facets = (
+        field: Parameters<Store['facets']>[0]['field'],
+        filter: StoreFilter = {},
+        limit = 10,
+        after?: { value: string; count: number },
+      ) => store.facets({ kind: 'actions', field, filter, limit, after });
+      expect(await facets('action_type')).toEqual([
+        { value: 'approve', count: 2 },
+        { value: 'export', count: 1 },
+        { value: 'reject', count: 1 },
+      ]);
+      expect(await facets('actor_id')).toEqual([
+        { value: 'u2', count: 2 },
+        { value: 'u1', count: 1 },
+        { value: 'u3', count: 1 },
+      ]);
+      expect(await facets('tag_type')).toEqual([
+        { value: 'vip', count: 2 },
+        { value: 'audit', count: 1 },
+      ]);
+      expect(await facets('module', { actor_id: 'u2' })).toEqual([{ value: 'loans', count: 2 }]);
+      expect(await facets('action_type', {}, 1)).toEqual([{ value: 'approve', count: 2 }]);
+      expect(await facets('action_type', {}, 5, { value: 'approve', count: 2 })).toEqual([
+        { value: 'export', count: 1 },
+        { value: 'reject', count: 1 },
+      ]);
+      expect(await facets('action_type', {}, 5, { value: 'export', count: 1 })).toEqual([{ value: 'reject', count: 1 }]);
+      await store.write({
+        requests: [],
+        actionLogs: [],
+        modelLogs: [
+          { ...modelLog('1', 1), request_uuid: 'r1', module: 'm', user: null },
+          { ...modelLog('1', 2, { model: 'customers' }), request_uuid: 'r1', module: 'm', user: null },
+          { ...modelLog('2', 3, { action: 'Deleted' }), request_uuid: 'r1', module: 'm', user: null },
+        ],
+        activities: [],
+      });
+      expect(await store.facets({ kind: 'changes', field: 'model', filter: {}, limit: 10 })).toEqual([
+        { value: 'orders', count: 2 },
+        { value: 'customers', count: 1 },
+      ]);
+      expect(await store.facets({ kind: 'changes', field: 'action', filter: { model: 'orders' }, limit: 10 })).toEqual([
+        { value: 'Deleted', count: 1 },
+        { value: 'Updated', count: 1 },
+      ]);
     });
   });
 }

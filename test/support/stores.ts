@@ -134,10 +134,9 @@ export function refusing(store: Store, marker: string): Store {
       check(appends);
       await store.append(appends);
     },
-    findRequests: (q) => store.findRequests(q),
-    findActions: (q) => store.findActions(q),
-    findModelLogs: (q) => store.findModelLogs(q),
-    findActivities: (q) => store.findActivities(q),
+    query: (q) => store.query(q),
+    count: (kind, filter) => store.count(kind, filter),
+    facets: (q) => store.facets(q),
     close: () => store.close(),
   };
 }

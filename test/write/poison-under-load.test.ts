@@ -6,6 +6,7 @@ import { startApp } from '../support/apps.js';
 import { Client } from '../support/client.js';
 import { openStore, type StoreKind } from '../support/every-store.js';
 import { refusing } from '../support/stores.js';
+import { all } from '../support/store-contract.js';
 
 const RATE = 150;
 const SECONDS = Number(process.env.ACTIONLOG_LOAD_SECONDS ?? 30);
@@ -58,7 +59,7 @@ describe.each<StoreKind>(['postgres', 'mongodb'])('a poisoned request every 5 s 
       expect(replies.every((r) => r.status === 201)).toBe(true);
       const poisoned = replies.filter((r) => r.poisoned).map((r) => r.id);
       expect(poisoned.length).toBeGreaterThanOrEqual(Math.floor(SECONDS / (POISON_EVERY_MS / 1000)));
-      const stored = new Set((await opened.store.findRequests({ limit: 100_000 })).map((d) => d.request_uuid));
+      const stored = new Set((await all(opened.store, 'requests', {}, 'desc', 100_000)).map((d) => d.request_uuid));
       const missing = replies.filter((r) => !r.poisoned && !stored.has(r.id));
       expect(missing).toEqual([]);
       expect(poisoned.filter((id) => stored.has(id))).toEqual([]);

@@ -2,16 +2,20 @@ import { randomUUID } from 'node:crypto';
 import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestDocument } from '../../shared/document.js';
 import { unescapeKeys } from '../../build/sanitize/keys.js';
 import { copyDocument } from '../../shared/copy.js';
-import {
-  type ActionQuery,
-  type ActivityQuery,
-  DEFAULT_QUERY_LIMIT,
-  type ModelLogQuery,
-  type RequestAppend,
-  type RequestQuery,
-  type Store,
-  type StoreBatch,
+import type {
+  Entry,
+  EntryKind,
+  EntryOf,
+  FacetCount,
+  FacetQuery,
+  RequestAppend,
+  Store,
+  StoreBatch,
+  StoredEntry,
+  StoreFilter,
+  StoreQuery,
 } from '../store.js';
+import { facetValues, matches, timeOf } from './entry-filter.js';
 
 interface Stored<T> {
   seq: number;
@@ -23,6 +27,7 @@ interface Stored<T> {
 /** Keeps everything in process memory: for tests, examples and short-lived scripts. */
 export class MemoryStore implements Store {
   private seq = 0;
+  private readonly watchers = new Set<() => void>();
   /** By `uid`, the server's id: `request_uuid` is only what a client claims, and several may claim one. */
   private readonly requestsByUid = new Map<string, Stored<RequestDocument>>();
   private readonly appliedAppends = new Map<string, Set<string>>();
@@ -39,6 +44,7 @@ export class MemoryStore implements Store {
     this.putAll(this.mirrors.actionLogs, batch.actionLogs);
     this.putAll(this.mirrors.modelLogs, batch.modelLogs);
     this.putAll(this.mirrors.activities, batch.activities);
+    this.wake();
   }
 
   async append(appends: RequestAppend[]): Promise<void> {
@@ -65,56 +71,46 @@ export class MemoryStore implements Store {
       addCount(details, 'model_logs_spilled', append.model_logs_spilled);
       addCount(details, 'actions_spilled', append.actions_spilled);
     }
+    this.wake();
   }
 
-  async findRequests(query: RequestQuery = {}): Promise<RequestDocument[]> {
-    const docs = [...this.requestsByUid.values()].filter(({ doc }) => {
-      if (query.request_uuid !== undefined && doc.request_uuid !== query.request_uuid) return false;
-      if (query.module !== undefined && doc.module !== query.module) return false;
-      if (query.correlation_id !== undefined && doc.correlation_id !== query.correlation_id) return false;
-      if (query.user_id !== undefined) {
-        const user = doc.details.request?.user_details ?? doc.details.run?.user_details;
-        if (user?._id !== query.user_id) return false;
-      }
-      if (query.model !== undefined || query.model_id !== undefined) {
-        const hit = doc.details.model_logs.some(
-          (m) => (query.model === undefined || m.model === query.model) && (query.model_id === undefined || m.model_id === query.model_id),
-        );
-        if (!hit) return false;
-      }
-      return inRange(doc.timestamp, query.from, query.to);
-    });
-    return page(docs, (d) => d.timestamp, query);
+  async query<K extends EntryKind>(query: StoreQuery<K>): Promise<Array<StoredEntry<K>>> {
+    const { kind, filter, after } = query;
+    const rows = this.rowsOf(kind).filter((row) => !row.stub && matches(kind, row.doc, filter));
+    const key = (row: Stored<Entry>) => (query.by === 'stored' ? [0, row.seq] : [timeOf(kind, row.doc).getTime(), row.seq]);
+    const dir = query.by === 'stored' || query.order === 'asc' ? 1 : -1;
+    const from = after && (query.by === 'stored' ? [0, Number(after.seq)] : [after.time.getTime(), Number(after.id)]);
+    return rows
+      .filter((row) => !from || compare(key(row), from) * dir > 0)
+      .sort((a, b) => compare(key(a), key(b)) * dir)
+      .slice(0, query.limit)
+      .map((row) => ({
+        entry: unescapeKeys(copyDocument(row.doc)) as EntryOf[K],
+        position: { time: timeOf(kind, row.doc), id: String(row.seq), seq: String(row.seq) },
+      }));
   }
 
-  async findActions(query: ActionQuery = {}): Promise<ActionLogDocument[]> {
-    const docs = [...this.mirrors.actionLogs.values()].filter(({ doc }) => {
-      if (!query.include_inactive && !doc.is_active) return false;
-      for (const key of ['request_uuid', 'actor_id', 'action_type', 'action_category', 'target_type', 'target_id'] as const) {
-        if (query[key] !== undefined && doc[key] !== query[key]) return false;
-      }
-      return inRange(doc.emitted_at, query.from, query.to);
-    });
-    return page(docs, (d) => d.emitted_at, query);
+  async count(kind: EntryKind, filter: StoreFilter): Promise<number> {
+    return this.rowsOf(kind).filter((row) => !row.stub && matches(kind, row.doc, filter)).length;
   }
 
-  async findModelLogs(query: ModelLogQuery = {}): Promise<ModelLogDocument[]> {
-    const docs = [...this.mirrors.modelLogs.values()].filter(({ doc }) => {
-      for (const key of ['request_uuid', 'model', 'model_id'] as const) {
-        if (query[key] !== undefined && doc[key] !== query[key]) return false;
-      }
-      return inRange(doc.timestamp, query.from, query.to);
-    });
-    return page(docs, (d) => d.timestamp, query);
+  async facets(query: FacetQuery): Promise<FacetCount[]> {
+    const counts = new Map<string, number>();
+    for (const row of this.rowsOf(query.kind)) {
+      if (row.stub || !matches(query.kind, row.doc, query.filter)) continue;
+      for (const value of new Set(facetValues(query.kind, query.field, row.doc))) counts.set(value, (counts.get(value) ?? 0) + 1);
+    }
+    const after = query.after;
+    return [...counts]
+      .map(([value, count]) => ({ value, count }))
+      .sort(byFacetOrder)
+      .filter((facet) => !after || byFacetOrder(facet, after) > 0)
+      .slice(0, query.limit);
   }
 
-  async findActivities(query: ActivityQuery = {}): Promise<ActivityDocument[]> {
-    const docs = [...this.mirrors.activities.values()].filter(({ doc }) => {
-      if (query.user_id !== undefined && doc.user._id !== query.user_id) return false;
-      if (query.request_uuid !== undefined && doc.request_uuid !== query.request_uuid) return false;
-      return inRange(doc.activity_date, query.from, query.to);
-    });
-    return page(docs, (d) => d.activity_date, query);
+  watch(onWrite: () => void): () => void {
+    this.watchers.add(onWrite);
+    return () => this.watchers.delete(onWrite);
   }
 
   async close(): Promise<void> {}
@@ -137,6 +133,22 @@ export class MemoryStore implements Store {
   /** The activity feed, in stored order. */
   activities(): ActivityDocument[] {
     return inOrder(this.mirrors.activities);
+  }
+
+  private rowsOf(kind: EntryKind): Array<Stored<Entry>> {
+    const map =
+      kind === 'requests'
+        ? this.requestsByUid
+        : kind === 'actions'
+          ? this.mirrors.actionLogs
+          : kind === 'changes'
+            ? this.mirrors.modelLogs
+            : this.mirrors.activities;
+    return [...(map as Map<string, Stored<Entry>>).values()];
+  }
+
+  private wake(): void {
+    for (const watcher of this.watchers) watcher();
   }
 
   private putRequest(doc: RequestDocument): void {
@@ -180,26 +192,18 @@ function addCount(details: RequestDocument['details'], key: 'model_logs_spilled'
   if (n > 0) details[key] = (details[key] ?? 0) + n;
 }
 
-function inRange(date: Date | undefined, from?: Date, to?: Date): boolean {
-  if (from === undefined && to === undefined) return true;
-  if (!(date instanceof Date)) return false;
-  return (from === undefined || date >= from) && (to === undefined || date <= to);
+/** Compares two keys (tuples of numbers) in ascending order. */
+function compare(a: number[], b: number[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
-function page<T>(
-  rows: Array<Stored<T>>,
-  time: (doc: T) => Date | undefined,
-  query: { limit?: number; offset?: number; order?: 'asc' | 'desc' },
-): T[] {
-  const dir = query.order === 'asc' ? 1 : -1;
-  rows.sort((a, b) => {
-    const ta = time(a.doc)?.getTime() ?? 0;
-    const tb = time(b.doc)?.getTime() ?? 0;
-    return (ta - tb || a.seq - b.seq) * dir;
-  });
-  const offset = query.offset ?? 0;
-  const limit = query.limit ?? DEFAULT_QUERY_LIMIT;
-  return rows.slice(offset, offset + limit).map((r) => unescapeKeys(copyDocument(r.doc)));
+/** Facets: most frequent first, then by value. */
+function byFacetOrder(a: FacetCount, b: FacetCount): number {
+  return b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0);
 }
 
 function inOrder<T>(map: Map<string, Stored<T>>): T[] {

@@ -9,6 +9,7 @@ import { actionLog } from 'actionlog/express';
 import { actionLogPlugin } from 'actionlog/mongoose';
 import { Client } from '../../support/client.js';
 import { useMongooseConnection } from '../../support/mongo-db.js';
+import { all } from '../../support/store-contract.js';
 
 const connect = useMongooseConnection();
 let conn: Connection;
@@ -68,7 +69,7 @@ describe('Express + Mongoose', () => {
     await logger.close();
 
     // The seed data was written outside any request: those changes are documents of their own.
-    const stored = await store.findRequests({ limit: 2 * n });
+    const stored = await all(store, 'requests', {}, 'desc', 2 * n);
     const docs = new Map<string, RequestDocument>(stored.filter((d) => d.details.request).map((d) => [d.request_uuid, d]));
     expect(docs.size).toBe(n);
     expect(stored.length).toBe(n + 1 + seeded.length);

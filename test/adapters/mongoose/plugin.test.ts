@@ -6,6 +6,7 @@ import { actionLogPlugin } from 'actionlog/mongoose';
 import { freshDatabaseName, mongoUri, useMongooseConnection } from '../../support/mongo-db.js';
 import { logsOf as logsOfRun } from '../../support/logs.js';
 import { anyDate, anyString } from '../../support/matchers.js';
+import { all } from '../../support/store-contract.js';
 
 const store = new MemoryStore();
 const logger = createActionLogger({ store, flushIntervalMs: 0 });
@@ -547,7 +548,7 @@ describe('mongoose plugin registered globally', () => {
         await loaded.save();
       });
       await globalLogger.flush();
-      const [doc] = await globalStore.findRequests({ request_uuid: requestUuid });
+      const [doc] = await all(globalStore, 'requests', { request_uuid: requestUuid });
       expect(doc!.details.model_logs.map((l) => [l.action, l.model_class_name])).toEqual([
         ['Created', 'Cart'],
         ['Updated', 'Cart'],

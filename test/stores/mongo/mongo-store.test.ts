@@ -14,7 +14,7 @@ import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange } from '../../../examples/shared/orders.js';
 import { freshDatabaseName, mongoUri } from '../../support/mongo-db.js';
 import { failOnWarning } from '../../support/matchers.js';
-import { describeStore, requestDoc } from '../../support/store-contract.js';
+import { all, describeStore, requestDoc } from '../../support/store-contract.js';
 import { FaultProxy } from '../../support/tcp-proxy.js';
 
 let client: MongoClient;
@@ -131,7 +131,7 @@ describe('MongoStore', () => {
       rules: { '%24or': [{ 'customer%2Ename': 'Ada' }, { total: { '%24gt': 10 } }] },
       'a%2Eb': { '%24in': [1] },
     });
-    const [doc] = await new MongoStore({ db }).findRequests();
+    const [doc] = await all(new MongoStore({ db }), 'requests');
     expect(doc!.details.model_logs[0]!.model_details.new_object).toEqual({ _id: '1', rules: filter, 'a.b': { $in: [1] } });
     expect(doc!).not.toHaveProperty('_appends');
     await logger.close();

@@ -4,7 +4,7 @@ import { ActionLogConfigError, createActionLogger, SqlStore } from 'actionlog';
 import { actionLogMigrations, ActionLogMigrations, ActionLogSubscriber, actionLogEntities } from 'actionlog/typeorm';
 import { failOnWarning } from '../../support/matchers.js';
 import { openDatabase, SQL_KINDS, type SqlDatabase } from '../../support/sql.js';
-import { describeStore } from '../../support/store-contract.js';
+import { all, describeStore } from '../../support/store-contract.js';
 import { Order, TEST_ENTITIES } from '../../support/typeorm-entities.js';
 
 const opened: SqlDatabase[] = [];
@@ -135,7 +135,7 @@ for (const kind of SQL_KINDS) {
       });
       for (const module of ['first', 'second']) await logger.run({ requestUuid: 'same-id', module }, () => undefined);
       await logger.close();
-      const docs = await new SqlStore({ dataSource: old.dataSource, prefix: '' }).findRequests({ request_uuid: 'same-id' });
+      const docs = await all(new SqlStore({ dataSource: old.dataSource, prefix: '' }), 'requests', { request_uuid: 'same-id' });
       expect(docs.map((d) => d.module).sort()).toEqual(['first', 'second']);
       expect(warnings).toEqual([]);
       // Upgrading without prefix: '' would start a new, empty trail beside the old one: said once.
@@ -207,14 +207,14 @@ for (const kind of SQL_KINDS) {
       await logger.flush();
       // Late events go through append(): also not audited.
       await logger.close();
-      const docs = await store.findRequests();
+      const docs = await all(store, 'requests');
       expect(docs.map((d) => d.request_uuid)).toEqual(['own']);
       expect(docs[0]!.details.model_logs.map((l) => [l.model, l.action])).toEqual([
         ['orders', 'Created'],
         ['orders', 'Updated'],
       ]);
-      expect((await store.findModelLogs()).map((l) => l.model)).toEqual(['orders', 'orders']);
-      expect(await store.findActions()).toHaveLength(1);
+      expect((await all(store, 'changes')).map((l) => l.model)).toEqual(['orders', 'orders']);
+      expect(await all(store, 'actions')).toHaveLength(1);
     });
 
     it('stores nested dates of records as ISO strings and the document own dates as Dates', async () => {
@@ -233,7 +233,7 @@ for (const kind of SQL_KINDS) {
         timestamp: at,
       });
       await logger.close();
-      const [doc] = await store.findRequests();
+      const [doc] = await all(store, 'requests');
       expect(doc!.timestamp).toBeInstanceOf(Date);
       expect(doc!.details.model_logs[0]!.timestamp).toEqual(at);
       expect(doc!.details.model_logs[0]!.model_details.old_object).toEqual({ at: at.toISOString() });

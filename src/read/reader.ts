@@ -1,0 +1,200 @@
+import { z } from 'zod';
+import { diff, type FieldChange } from '../build/diff.js';
+import type { ModelAction, ModelLogDocument, UserRef } from '../shared/document.js';
+import { ActionLogConfigError, ActionLogValidationError } from '../shared/errors.js';
+import { fromZodIssues } from '../shared/zod-issues.js';
+import type { EntryKind, EntryOf, FacetCount, FacetField, SortOrder, Store, StoredEntry, StoreFilter } from '../stores/store.js';
+import { cursorAt, decodeCursor, encodeCursor, fingerprint, positionOf } from './cursor.js';
+import { parseFilter, type QueryFilter } from './filter.js';
+import { stateAt, type RecordState } from './state-at.js';
+
+/** Paging of every read: `limit` 1–1000 (default 50), `cursor` from the previous page, `order` by time. */
+export interface PageOptions {
+  limit?: number;
+  cursor?: string | null;
+  /** Default `desc` (newest first); `history` defaults to `asc`. */
+  order?: SortOrder;
+}
+
+/** One page: the entries, and the cursor of the next page (`null` on the last one). */
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+/** One change of a record's history, with who made it, when, in which request, and what changed. */
+export interface HistoryItem {
+  action: ModelAction;
+  when: Date;
+  who: UserRef | null;
+  request_uuid: string;
+  module: string;
+  correlation_id?: string;
+  changed_fields: string[];
+  /** Each changed path with its value before and after. */
+  changes: FieldChange[];
+  old_object: Record<string, unknown> | null;
+  new_object: Record<string, unknown> | null;
+}
+
+const pageSchema = z.strictObject({
+  limit: z
+    .number({ error: 'must be a number' })
+    .int('must be an integer')
+    .min(1, 'must be at least 1')
+    .max(1000, 'must be at most 1000')
+    .default(50),
+  cursor: z.string({ error: 'must be a string' }).min(1, 'must not be empty').nullable().optional(),
+  order: z.enum(['asc', 'desc'], { error: 'must be "asc" or "desc"' }).optional(),
+});
+
+const FACET_FIELDS: Record<FacetField, EntryKind[]> = {
+  actor_id: ['requests', 'actions', 'changes', 'activities'],
+  module: ['requests', 'actions', 'changes'],
+  action_type: ['actions'],
+  action_category: ['actions'],
+  target_type: ['actions'],
+  tag_type: ['actions'],
+  model: ['changes'],
+  action: ['changes'],
+};
+
+/** Which mirrors the logger writes: a kind read from a mirror that is off cannot be answered. */
+export interface MirrorsWritten {
+  actionLogs: boolean;
+  modelLogs: boolean;
+}
+
+/**
+ * The read side of a trail: pages of entries by keyset cursors, counts, facets, a record's history and its state
+ * at a moment. Every input is validated first; every read goes through the store's indexes.
+ */
+export class TrailReader {
+  constructor(
+    private readonly store: Store,
+    private readonly mirrors: MirrorsWritten,
+    /** Resolves once the store is ready (tables, indexes). */
+    private readonly ready: () => Promise<void>,
+  ) {}
+
+  async query<K extends EntryKind>(input: QueryFilter & { kind: K }, options: PageOptions = {}): Promise<Page<EntryOf[K]>> {
+    const { kind, filter } = this.parse(input);
+    const page = parsePage(options, 'desc');
+    const found = await this.page(kind as K, filter, page);
+    return { items: found.items.map((s) => s.entry), next_cursor: found.next_cursor };
+  }
+
+  async count(input: QueryFilter): Promise<number> {
+    const { kind, filter } = this.parse(input);
+    await this.ready();
+    return this.store.count(kind, filter);
+  }
+
+  /** Distinct values of `field` among the matching entries, with counts, most frequent first. */
+  async facets(field: FacetField, input: QueryFilter, options: Omit<PageOptions, 'order'> = {}): Promise<Page<FacetCount>> {
+    const { kind, filter } = this.parse(input);
+    if (!Object.hasOwn(FACET_FIELDS, field) || !FACET_FIELDS[field].includes(kind)) {
+      const fields = Object.entries(FACET_FIELDS)
+        .filter(([, kinds]) => kinds.includes(kind))
+        .map(([name]) => name);
+      throw new ActionLogValidationError([{ path: 'field', message: `must be one of ${fields.join(', ')} for ${kind}` }], 'facets');
+    }
+    const page = parsePage(options, 'desc');
+    const query = { for: 'f' as const, kind, order: 'desc' as const, filter: fingerprint(kind, filter, field) };
+    let after: FacetCount | undefined;
+    if (page.cursor) {
+      const state = decodeCursor(page.cursor, query);
+      if (typeof state.value !== 'string' || typeof state.count !== 'number') {
+        throw new ActionLogValidationError([{ path: 'cursor', message: 'is not a cursor actionlog returned' }], 'read options');
+      }
+      after = { value: state.value, count: state.count };
+    }
+    await this.ready();
+    const found = await this.store.facets({ kind, field, filter, limit: page.limit + 1, after });
+    const items = found.slice(0, page.limit);
+    const last = items.at(-1);
+    return {
+      items,
+      next_cursor: found.length > page.limit && last ? encodeCursor({ ...query, value: last.value, count: last.count }) : null,
+    };
+  }
+
+  /** Every change of one record, oldest first (unless `order: 'desc'`), across requests and processes. */
+  async history(model: string, id: string | number, options: PageOptions = {}): Promise<Page<HistoryItem>> {
+    const { kind, filter } = this.parse({ kind: 'changes', model, model_id: id }, 'history');
+    const page = parsePage(options, 'asc');
+    const found = await this.page(kind as 'changes', filter, page);
+    return { items: found.items.map((s) => historyItem(s.entry)), next_cursor: found.next_cursor };
+  }
+
+  /** The record as it was at `at`, from its last change at or before it; says when the history cannot prove it. */
+  async stateAt(model: string, id: string | number, at: Date | string): Promise<RecordState> {
+    const { filter } = this.parse({ kind: 'changes', model, model_id: id, to: at }, 'stateAt');
+    await this.ready();
+    return stateAt(this.store, { model: filter.model!, model_id: filter.model_id!, at: filter.to! });
+  }
+
+  /** A page of stored entries with their positions, by keyset. */
+  private async page<K extends EntryKind>(
+    kind: K,
+    filter: StoreFilter,
+    page: ParsedPage,
+  ): Promise<{ items: Array<StoredEntry<K>>; next_cursor: string | null }> {
+    const query = { for: 'q' as const, kind, order: page.order, filter: fingerprint(kind, filter) };
+    const after = page.cursor ? positionOf(decodeCursor(page.cursor, query)) : undefined;
+    await this.ready();
+    // One more than asked: whether there is a next page, without a count.
+    const found = await this.store.query({ kind, filter, by: 'time', order: page.order, limit: page.limit + 1, after });
+    const items = found.slice(0, page.limit);
+    const last = items.at(-1);
+    return { items, next_cursor: found.length > page.limit && last ? cursorAt(last.position, query) : null };
+  }
+
+  private parse(input: unknown, what?: string): { kind: EntryKind; filter: StoreFilter } {
+    const parsed = parseFilter(input, what);
+    this.checkMirror(parsed.kind);
+    return parsed;
+  }
+
+  /** Actions and changes are read from their own collections: written only when their mirror is on. */
+  checkMirror(kind: EntryKind): void {
+    const option = kind === 'actions' ? 'actionLogs' : kind === 'changes' ? 'modelLogs' : undefined;
+    if (option && !this.mirrors[option]) {
+      throw new ActionLogConfigError(
+        [{ path: option, message: `is false: ${kind} are read from their own collection, which it turns off` }],
+        'options',
+      );
+    }
+  }
+}
+
+interface ParsedPage {
+  limit: number;
+  cursor?: string | null;
+  order: SortOrder;
+}
+
+/** Validates paging options, naming each bad one. */
+export function parsePage(options: unknown, defaultOrder: SortOrder): ParsedPage {
+  const parsed = pageSchema.safeParse(options ?? {});
+  if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues, pageSchema), 'read options');
+  return { ...parsed.data, order: parsed.data.order ?? defaultOrder };
+}
+
+function historyItem(log: ModelLogDocument): HistoryItem {
+  const item: HistoryItem = {
+    action: log.action,
+    when: log.timestamp,
+    who: log.user ?? null,
+    request_uuid: log.request_uuid,
+    module: log.module,
+    changed_fields: log.model_details.changed_fields,
+    changes: diff(log.model_details.old_object, log.model_details.new_object).filter((c) =>
+      log.model_details.changed_fields.includes(c.path),
+    ),
+    old_object: log.model_details.old_object,
+    new_object: log.model_details.new_object,
+  };
+  if (log.correlation_id) item.correlation_id = log.correlation_id;
+  return item;
+}

@@ -1,0 +1,188 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type ActionLogger, createActionLogger, type ModelLogDocument, type Store } from 'actionlog';
+import type { ModelChange } from 'actionlog/adapter-kit';
+import { failOnWarning } from './matchers.js';
+import type { StoreFactory } from './store-contract.js';
+import { batchOf, requestDoc } from './store-contract.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+const at = (minutes: number) => new Date(T0 + minutes * 60_000);
+
+function change(id: string, minutes: number, action: ModelChange['action'], before: object | null, after: object | null): ModelChange {
+  return {
+    action,
+    model: 'orders',
+    model_class_name: 'Order',
+    model_namespace: 'shop.orders',
+    model_id: id,
+    old_object: before as Record<string, unknown> | null,
+    new_object: after as Record<string, unknown> | null,
+    timestamp: at(minutes),
+  };
+}
+
+/** The read side through the logger, on one store: every store runs it (see `describeStore`). */
+export function describeReadSide(name: string, factory: StoreFactory): void {
+  describe(`${name} (read side)`, () => {
+    let store: Store;
+    let logger: ActionLogger;
+    let cleanup: (() => Promise<void>) | undefined;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await factory());
+      await store.init?.({ actionLogs: true, modelLogs: true, retention: false, warn: failOnWarning });
+      logger = createActionLogger({ store, flushIntervalMs: 0, onError: (e) => expect.fail(e.message) });
+    });
+    afterEach(async () => {
+      await logger.close();
+      await cleanup?.();
+    });
+
+    it('pages 5000 entries of each kind with limit 37 while 1000 more are written: none skipped, none repeated', async () => {
+      const docs = (from: number, n: number) =>
+        Array.from({ length: n }, (_, i) => requestDoc(`p${from + i}`, (from + i) % 97, { uid: `uid-p${from + i}` }));
+      for (let i = 0; i < 5000; i += 500) await store.write(batchOf(docs(i, 500)));
+      for (const kind of ['requests', 'actions', 'changes'] as const) {
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        let written = 5000 + (kind === 'requests' ? 0 : kind === 'actions' ? 1000 : 2000);
+        const writes: Array<Promise<void>> = [];
+        do {
+          const page: { items: Array<{ request_uuid: string }>; next_cursor: string | null } = await logger.query(
+            { kind },
+            { limit: 37, cursor },
+          );
+          seen.push(...page.items.map((e) => e.request_uuid));
+          cursor = page.next_cursor;
+          // Written while paging, without waiting: some land before the cursor, some after.
+          if (written < 5000 + 3000 && writes.length < 100) {
+            writes.push(store.write(batchOf(docs(written, 10))));
+            written += 10;
+          }
+        } while (cursor);
+        await Promise.all(writes);
+        expect(new Set(seen).size, `${kind}: an entry was repeated`).toBe(seen.length);
+        const originals = new Set(seen.filter((id) => Number(id.slice(1)) < 5000));
+        expect(originals.size, `${kind}: an entry was skipped`).toBe(5000);
+      }
+    }, 180_000);
+
+    it('tells the history of one record, oldest first, with who, when and what changed', async () => {
+      const ada = { id: 'u1', name: 'Ada' };
+      await logger.run({ requestUuid: 'create', user: ada }, () => {
+        logger.recordModelChange(change('42', 1, 'Created', null, { _id: '42', status: 'new', total: 10 }));
+        logger.recordModelChange(change('43', 1, 'Created', null, { _id: '43', status: 'new', total: 5 }));
+      });
+      await logger.run({ requestUuid: 'pay', user: { id: 'u2', name: 'Bo' } }, () => {
+        logger.recordModelChange(
+          change('42', 2, 'Updated', { _id: '42', status: 'new', total: 10 }, { _id: '42', status: 'paid', total: 12 }),
+        );
+      });
+      await logger.run({ requestUuid: 'drop' }, () => {
+        logger.recordModelChange(change('42', 3, 'Deleted', { _id: '42', status: 'paid', total: 12 }, null));
+      });
+      await logger.flush();
+      const { items, next_cursor } = await logger.history('orders', 42);
+      expect(next_cursor).toBeNull();
+      expect(items.map((i) => [i.action, i.request_uuid, i.who?.label ?? null, i.when])).toEqual([
+        ['Created', 'create', 'Ada', at(1)],
+        ['Updated', 'pay', 'Bo', at(2)],
+        ['Deleted', 'drop', null, at(3)],
+      ]);
+      expect(items[1]!.changed_fields).toEqual(['status', 'total']);
+      expect(items[1]!.changes).toEqual([
+        { path: 'status', old: 'new', new: 'paid' },
+        { path: 'total', old: 10, new: 12 },
+      ]);
+      expect(items[1]!.old_object).toEqual({ _id: '42', status: 'new', total: 10 });
+      const newest = await logger.history('orders', '42', { order: 'desc', limit: 2 });
+      expect(newest.items.map((i) => i.action)).toEqual(['Deleted', 'Updated']);
+      const rest = await logger.history('orders', '42', { order: 'desc', limit: 2, cursor: newest.next_cursor });
+      expect(rest.items.map((i) => i.action)).toEqual(['Created']);
+    });
+
+    it('gives the state of a record at any moment, and says when the trail cannot prove it', async () => {
+      const v1 = { _id: '7', status: 'new', total: 10 };
+      const v2 = { _id: '7', status: 'paid', total: 10 };
+      await logger.run({}, () => {
+        logger.recordModelChange(change('7', 10, 'Created', null, v1));
+        logger.recordModelChange(change('7', 20, 'Updated', v1, v2));
+        logger.recordModelChange(change('7', 30, 'Deleted', v2, null));
+        // Another record whose history starts mid-life, and one changed behind actionlog's back.
+        logger.recordModelChange(change('8', 10, 'Updated', { _id: '8', n: 1 }, { _id: '8', n: 2 }));
+        logger.recordModelChange(change('9', 10, 'Created', null, { _id: '9', n: 1 }));
+        logger.recordModelChange(change('9', 20, 'Updated', { _id: '9', n: 5 }, { _id: '9', n: 6 }));
+      });
+      await logger.flush();
+      expect(await logger.stateAt('orders', '7', at(5))).toEqual({ state: null, complete: true });
+      expect(await logger.stateAt('orders', '7', at(10))).toMatchObject({ state: v1, complete: true });
+      expect(await logger.stateAt('orders', '7', at(15))).toMatchObject({
+        state: v1,
+        complete: true,
+        from_change: { action: 'Created', when: at(10) },
+      });
+      expect(await logger.stateAt('orders', '7', at(20))).toMatchObject({ state: v2, complete: true });
+      expect(await logger.stateAt('orders', '7', at(35))).toMatchObject({
+        state: null,
+        complete: true,
+        from_change: { action: 'Deleted' },
+      });
+      expect(await logger.stateAt('orders', '8', at(5))).toMatchObject({
+        state: null,
+        complete: false,
+        why: expect.stringMatching(/starts after/) as unknown,
+      });
+      expect(await logger.stateAt('orders', '8', at(15))).toMatchObject({ state: { _id: '8', n: 2 }, complete: true });
+      expect(await logger.stateAt('orders', '9', at(15))).toMatchObject({
+        state: { _id: '9', n: 1 },
+        complete: false,
+        why: expect.stringMatching(/changed outside actionlog between/) as unknown,
+      });
+      expect(await logger.stateAt('orders', 'none', at(15))).toEqual({
+        state: null,
+        complete: false,
+        why: 'no change of this record is in the trail',
+      });
+    });
+
+    it('says a state is not whole when paths were omitted or values redacted', async () => {
+      await logger.run({}, () => {
+        logger.recordModelChange({
+          ...change('5', 1, 'Created', null, { _id: '5', pin: '1234', password: 'x', name: 'n' }),
+          omit: ['pin'],
+        });
+      });
+      await logger.flush();
+      const found = await logger.stateAt('orders', '5', at(2));
+      expect(found.state).toEqual({ _id: '5', password: '[REDACTED]', name: 'n' });
+      expect(found.complete).toBe(false);
+      expect(found.why).toBe('omitted paths are not in the trail: pin; values redacted or cut when stored: password');
+    });
+
+    it('counts and facets through the logger, with the same filters as queries', async () => {
+      await logger.run({ user: { id: 'u1', name: 'Ada' }, module: 'loans' }, () => {
+        logger.record({ action: 'approve', target: { type: 'loan', id: 1 }, tags: [{ type: 'vip' }] });
+        logger.record({ action: 'approve', target: { type: 'loan', id: 2 } });
+        logger.record({ action: 'reject', target: { type: 'loan', id: 3 } });
+      });
+      await logger.flush();
+      expect(await logger.count({ kind: 'actions' })).toBe(3);
+      expect(await logger.count({ kind: 'actions', action_type: 'approve', actor_id: 'u1' })).toBe(2);
+      expect(await logger.count({ kind: 'requests', module: 'loans' })).toBe(1);
+      const first = await logger.facets('action_type', { kind: 'actions' }, { limit: 1 });
+      expect(first.items).toEqual([{ value: 'approve', count: 2 }]);
+      const second = await logger.facets('action_type', { kind: 'actions' }, { limit: 1, cursor: first.next_cursor });
+      expect(second).toEqual({ items: [{ value: 'reject', count: 1 }], next_cursor: null });
+      expect((await logger.facets('tag_type', { kind: 'actions' })).items).toEqual([{ value: 'vip', count: 1 }]);
+    });
+
+    it('reads change entries with their request user and correlation id', async () => {
+      await logger.run({ user: { id: 'u9', name: 'Cy' }, correlationId: 'corr-7' }, () => {
+        logger.recordModelChange(change('1', 1, 'Created', null, { _id: '1' }));
+      });
+      await logger.flush();
+      const { items } = await logger.query({ kind: 'changes', actor_id: 'u9' });
+      expect(items.map((e: ModelLogDocument) => [e.model_id, e.user?.label, e.correlation_id])).toEqual([['1', 'Cy', 'corr-7']]);
+    });
+  });
+}

@@ -4,11 +4,10 @@ import { idMapOf, modelIdOf, overlayState, plainState, predictedState } from './
 import { readByIds, readTargets } from './reads.js';
 import { runReturningRows } from './returning-writes.js';
 import { readOrStepAside, readSafely } from './savepoints.js';
-import { isStamped, queryUpdateStamps, softDeleteStamps } from './stamps.js';
+import { isStamped, softDeleteStamps } from './stamps.js';
 import {
   ACTION,
   dataSourceOf,
-  markHandled,
   metadataOf,
   type QueryWriteRecorder,
   recordSummary,
@@ -29,7 +28,6 @@ export async function captureReturned(
   run: () => Promise<unknown>,
 ): Promise<unknown> {
   const metadata = metadataOf(qb);
-  prepareValues(qb, kind, recorder);
   const runner = given ?? dataSourceOf(qb).createQueryRunner();
   if (!given) qb.setQueryRunner(runner);
   try {
@@ -73,16 +71,6 @@ export async function captureReturned(
   }
 }
 
-/** Marks the values object as recorded here (the subscriber's after-events skip it) and stamps an update. */
-function prepareValues(qb: WriteBuilder, kind: WhereKind, recorder: QueryWriteRecorder): void {
-  const values = qb.expressionMap.valuesSet;
-  if (!values || typeof values !== 'object') return;
-  markHandled(values);
-  if (kind === 'update' && isStamped(metadataOf(qb)) && !Array.isArray(values)) {
-    queryUpdateStamps(values, (name) => qb.escape(name), recorder.currentUser());
-  }
-}
-
 export async function captureWhereWrite(
   qb: WriteBuilder,
   kind: WhereKind,
@@ -96,7 +84,6 @@ export async function captureWhereWrite(
   const limit = recorder.maxDocumentsPerQuery;
   const stamped = isStamped(metadata);
   const values = qb.expressionMap.valuesSet;
-  prepareValues(qb, kind, recorder);
   const read = () => readTargets(qb, kind, runner, limit + 1, savepoints);
   const before =
     ownTransaction && runner ? await readOrStepAside(runner, recorder, read) : await readSafely(runner, savepoints, recorder, read);

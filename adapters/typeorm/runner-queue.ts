@@ -4,7 +4,8 @@ import type { QueryRunner } from 'typeorm';
  * The statements of save() on one query runner, captured one at a time. TypeORM runs a save's updates side by side
  * on drivers other than PostgreSQL (and an app may run saves side by side in one transaction): two captures
  * interleaved on one connection could read a row between the other's read and write. Those statements call no
- * listeners, so nothing queued can wait for a capture queued after it.
+ * listeners, so nothing queued waits for a capture queued after it; and the transaction they run in ends only
+ * once they have all run (the subscriber waits for `drained` before COMMIT or ROLLBACK), as without actionlog.
  */
 
 const tails = new WeakMap<QueryRunner, Promise<void>>();
@@ -22,4 +23,9 @@ export function queued<T>(runner: QueryRunner, work: () => Promise<T>): Promise<
     if (tails.get(runner) === tail) tails.delete(runner);
   });
   return result;
+}
+
+/** Settles once every work queued so far on `runner` has ended. */
+export function drained(runner: QueryRunner): Promise<void> | undefined {
+  return tails.get(runner);
 }

@@ -28,6 +28,7 @@ import {
 import { commitRolledBack, noteCommitOutcome } from './commit-outcome.js';
 import { namespaceOf } from './entity-state.js';
 import { SUBSCRIBER } from './query-writes.js';
+import { drained } from './runner-queue.js';
 import { insertStamps, isStamped, softDeleteStampsOf, updateStamps } from './stamps.js';
 import { isStoreEntity } from './store-entities.js';
 
@@ -165,6 +166,15 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
     // A transaction that ended without a commit or rollback event (its COMMIT and ROLLBACK both failed) leaves
     // nothing behind for the next one.
     if (depthOf(event.queryRunner) === 0) this.buffer.rolledBack(event.queryRunner, 0);
+  }
+
+  // The statements of a save still queued for capture run inside the transaction, as they would without actionlog.
+  beforeTransactionCommit(event: TransactionCommitEvent): Promise<void> | undefined {
+    return drained(event.queryRunner);
+  }
+
+  beforeTransactionRollback(event: TransactionRollbackEvent): Promise<void> | undefined {
+    return drained(event.queryRunner);
   }
 
   afterTransactionCommit(event: TransactionCommitEvent): void {

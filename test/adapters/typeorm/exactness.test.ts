@@ -384,6 +384,21 @@ describe.each(RUNS)('TypeORM capture exactness on %s', (_name, kind, options) =>
       ]);
     });
 
+    it('a save whose first update fails rolls back its other updates, as without actionlog', async () => {
+      await items().insert({ sku: 'twice', qty: 1 });
+      const first = await items().findOneByOrFail({ sku: 'twice' });
+      const second = await items().findOneByOrFail({ sku: 'twice' });
+      first.qty = -1;
+      second.qty = 0;
+      let outcome = '';
+      const logs = await exact(async () => {
+        outcome = await failed(items().save([first, second]));
+      });
+      expect(outcome).toBe('failed');
+      expect(logs).toEqual([]);
+      expect((await items().findOneByOrFail({ sku: 'twice' })).qty).toBe(1);
+    });
+
     it('one new entity passed twice in one save(): every row TypeORM inserts is recorded once', async () => {
       const { id } = await baskets().save(baskets().create({ label: 'twice' }));
       const fresh = notes().create({ text: 'echo', basket: { id } });

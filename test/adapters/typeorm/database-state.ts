@@ -93,6 +93,7 @@ export function replay(before: DatabaseState, logs: ModelLog[]): { state: Databa
     const { old_object, new_object } = log.model_details;
     if (log.truncated) problems.push(`log ${i} (${key}) is a truncated summary`);
     const current = state.get(key);
+    if (log.action === 'Created' && current !== undefined) problems.push(`log ${String(i)} creates ${key}, which exists`);
     const expectedOld = log.action === 'Created' ? undefined : current;
     const old = old_object === null ? undefined : canonical(old_object);
     if (!sameValue(old, expectedOld))

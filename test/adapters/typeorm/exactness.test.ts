@@ -258,6 +258,29 @@ describe.each(RUNS)('TypeORM capture exactness on %s', (_name, kind, options) =>
       ]);
     });
 
+    it('insert().orIgnore() records the rows it inserted, whichever rows it skipped', async () => {
+      await items().insert([{ sku: 'taken' }, { sku: 'other' }]);
+      const logs = await exact(async () => {
+        for (const skus of [
+          ['taken', 'n1', 'n2'],
+          ['n3', 'n4', 'other'],
+        ])
+          await ds
+            .createQueryBuilder()
+            .insert()
+            .into(BasketItem)
+            .values(skus.map((sku) => ({ sku, qty: 3 })))
+            .orIgnore()
+            .execute();
+      });
+      expect(logs.map((l) => [l.action, (l.model_details.new_object as { sku: string }).sku])).toEqual([
+        ['Created', 'n1'],
+        ['Created', 'n2'],
+        ['Created', 'n3'],
+        ['Created', 'n4'],
+      ]);
+    });
+
     it('save() of an array mixing new and loaded entities', async () => {
       await items().insert({ sku: 'old', qty: 1 });
       const loaded = await items().findOneByOrFail({ sku: 'old' });

@@ -24,6 +24,7 @@ export type Op =
   | { op: 'saveTwice'; sku: Sku; first: number; second: number }
   | { op: 'insert'; rows: ItemSpec[] }
   | { op: 'insertNoReload'; rows: ItemSpec[] }
+  | { op: 'insertIgnore'; rows: ItemSpec[] }
   | { op: 'upsert'; rows: ItemSpec[]; skipUnchanged: boolean }
   | { op: 'update'; whereQty: number; qty: number | null; meta: Meta }
   | { op: 'addToQty'; skus: Sku[]; delta: number }
@@ -72,6 +73,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('saveTwice' as const), sku, first: qty, second: qty }),
   fc.record({ op: fc.constant('insert' as const), rows: items }),
   fc.record({ op: fc.constant('insertNoReload' as const), rows: items }),
+  fc.record({ op: fc.constant('insertIgnore' as const), rows: items }),
   fc.record({ op: fc.constant('upsert' as const), rows: items, skipUnchanged: fc.boolean() }),
   fc.record({ op: fc.constant('update' as const), whereQty: qty, qty: fc.option(qty, { nil: null }), meta }),
   fc.record({
@@ -151,6 +153,8 @@ export async function runOp(m: EntityManager, o: Op): Promise<unknown> {
       return m.insert(BasketItem, o.rows);
     case 'insertNoReload':
       return m.createQueryBuilder().insert().into(BasketItem).values(o.rows).updateEntity(false).execute();
+    case 'insertIgnore':
+      return m.createQueryBuilder().insert().into(BasketItem).values(o.rows).orIgnore().execute();
     case 'upsert':
       return m.upsert(BasketItem, o.rows, { conflictPaths: ['sku'], skipUpdateIfNoValuesChanged: o.skipUnchanged });
     case 'update':

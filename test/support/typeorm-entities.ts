@@ -160,6 +160,10 @@ export class Basket {
   @OneToMany(() => BasketNote, (note) => note.basket, { cascade: true })
   notes?: BasketNote[];
 
+  // Children dropped from the array are soft-deleted.
+  @OneToMany(() => BasketCoupon, (coupon) => coupon.basket, { cascade: true })
+  coupons?: BasketCoupon[];
+
   @BeforeUpdate()
   countEdit(): void {
     this.edits = (this.edits ?? 0) + 1;
@@ -201,4 +205,19 @@ export class BasketNote {
   basket?: Basket;
 }
 
-export const TEST_ENTITIES = [Customer, Order, OrderLine, Ticket, Product, Content, Article, Basket, BasketItem, BasketNote];
+@Entity('basket_coupons')
+export class BasketCoupon {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'varchar' })
+  code!: string;
+
+  @DeleteDateColumn({ nullable: true })
+  deletedAt?: Date | null;
+
+  @ManyToOne(() => Basket, (basket) => basket.coupons, { orphanedRowAction: 'soft-delete', onDelete: 'CASCADE' })
+  basket?: Basket;
+}
+
+export const TEST_ENTITIES = [Customer, Order, OrderLine, Ticket, Product, Content, Article, Basket, BasketItem, BasketNote, BasketCoupon];

@@ -3,8 +3,9 @@ import { type ActionLogger, createActionLogger, MemoryStore, type ModelLog } fro
 import { ActionLogSubscriber, type ActionLogSubscriberOptions } from 'actionlog/typeorm';
 import { type DataSource, In, ReturningStatementNotSupportedError } from 'typeorm';
 import { openDatabase, type SqlDatabase, type SqlKind } from '../../support/sql.js';
-import { Basket, BasketItem, BasketNote, Order, Product, TEST_ENTITIES } from '../../support/typeorm-entities.js';
+import { Basket, BasketCoupon, BasketItem, BasketNote, Order, Product, TEST_ENTITIES } from '../../support/typeorm-entities.js';
 import { logsOf as logsOfRun } from '../../support/logs.js';
+import { anyDate } from '../../support/matchers.js';
 import { asObject, readState, replay } from './database-state.js';
 
 /*
@@ -19,7 +20,7 @@ const RUNS: Array<[string, SqlKind, ActionLogSubscriberOptions]> = [
   ['postgres, reading before query-level writes', 'postgres', { queryWrites: 'readBefore' }],
 ];
 
-const TABLES = [Basket, BasketItem, BasketNote, Product, Order];
+const TABLES = [Basket, BasketItem, BasketNote, BasketCoupon, Product, Order];
 
 describe.each(RUNS)('TypeORM capture exactness on %s', (_name, kind, options) => {
   let db: SqlDatabase;
@@ -39,7 +40,7 @@ describe.each(RUNS)('TypeORM capture exactness on %s', (_name, kind, options) =>
 
   beforeEach(async () => {
     ds.subscribers.splice(0, ds.subscribers.length);
-    for (const entity of [BasketNote, BasketItem, Basket, Product, Order])
+    for (const entity of [BasketCoupon, BasketNote, BasketItem, Basket, Product, Order])
       await ds.getRepository(entity).createQueryBuilder().delete().execute();
     errors.length = 0;
     store = new MemoryStore();
@@ -155,6 +156,18 @@ describe.each(RUNS)('TypeORM capture exactness on %s', (_name, kind, options) =>
       const logs = await exact(() => baskets().save(loaded));
       expect(actions(logs)).toEqual(['Deleted BasketNote']);
       expect(logs[0]!.model_details.old_object).toMatchObject({ text: 'one', basket: { id } });
+    });
+
+    it('10: a child dropped from the array with orphanedRowAction "soft-delete" is recorded as soft-deleted', async () => {
+      const { id } = await baskets().save(baskets().create({ label: 'c', coupons: [{ code: 'one' }, { code: 'two' }] }));
+      const loaded = await baskets().findOneOrFail({ where: { id }, relations: { coupons: true } });
+      loaded.coupons = loaded.coupons!.filter((coupon) => coupon.code !== 'one');
+      const logs = await exact(() => baskets().save(loaded));
+      expect(actions(logs)).toEqual(['SoftDeleted BasketCoupon']);
+      expect(logs[0]!.model_details).toMatchObject({
+        old_object: { code: 'one', deletedAt: null },
+        new_object: { code: 'one', deletedAt: anyDate },
+      });
     });
 
     it('11: save([valid, invalid], { transaction: false }) records what stayed in the table', async () => {
@@ -429,6 +442,21 @@ describe.each(RUNS)('TypeORM capture exactness on %s', (_name, kind, options) =>
       // TypeORM makes a subject of each array entry: both are inserted.
       expect(actions(logs)).toEqual(['Created BasketNote', 'Created BasketNote']);
       expect(await notes().countBy({ text: 'echo' })).toBe(2);
+    });
+
+    it('a save() of more new rows than maxDocumentsPerQuery: a summary per statement over the limit', async () => {
+      ds.subscribers.splice(0, ds.subscribers.length, new ActionLogSubscriber(logger, { ...options, maxDocumentsPerQuery: 2 }));
+      const logs = await logsOfRun(logger, store, () => items().save(['x1', 'x2', 'x3'].map((sku) => items().create({ sku }))));
+      // PostgreSQL inserts the three rows in one statement; SQLite one by one (it learns generated ids row by row).
+      expect(logs.map((l) => [l.action, l.truncated ?? false, l.model_details.query?.matched])).toEqual(
+        kind === 'sqlite'
+          ? [
+              ['Created', false, undefined],
+              ['Created', false, undefined],
+              ['Created', false, undefined],
+            ]
+          : [['Created', true, 3]],
+      );
     });
 
     it('changed_fields are the same whichever call makes the same change', async () => {

@@ -68,11 +68,15 @@ async function askOnce(dataSource: DataSource, runner: QueryRunner | undefined, 
   }
 }
 
-/** SQLSTATE classes of failures the statement meets whether or not it returns rows: data (22) and integrity (23). */
+/**
+ * Failures of the statement itself, whether or not it returns rows, by SQLSTATE class: data (22), integrity (23),
+ * serialization and deadlock (40), cancellation and timeouts (57), raised by a trigger (P0). Run again, it could
+ * fail again or, worse, apply unrecorded.
+ */
 function failedOnItsOwn(error: unknown): boolean {
   const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
   const code = e?.driverError?.code ?? e?.code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+  return typeof code === 'string' && ['22', '23', '40', '57', 'P0'].includes(code.slice(0, 2));
 }
 
 /**

@@ -320,6 +320,36 @@ describe.each(RUNS)('TypeORM capture exactness on %s', (_name, kind, options) =>
       expect(actions(logs)).toEqual(['Updated BasketItem', 'Updated BasketItem']);
     });
 
+    it('QueryBuilder insert, delete and softDelete with returning(): recorded, the caller gets its own columns', async () => {
+      if (kind === 'sqlite') {
+        expect(() => ds.createQueryBuilder().insert().into(BasketItem).returning(['sku'])).toThrow(ReturningStatementNotSupportedError);
+        return;
+      }
+      const answers: unknown[] = [];
+      const logs = await exact(async () => {
+        const inserted = await ds
+          .createQueryBuilder()
+          .insert()
+          .into(BasketItem)
+          .values([{ sku: 'r1' }, { sku: 'r2' }, { sku: 'r3' }])
+          .returning(['sku'])
+          .execute();
+        answers.push((inserted.raw as Array<{ sku: string }>).map((row) => row.sku));
+        const softDeleted = await ds.createQueryBuilder().softDelete().from(BasketItem).where({ sku: 'r2' }).returning(['sku']).execute();
+        answers.push(softDeleted.raw);
+        const deleted = await ds.createQueryBuilder().delete().from(BasketItem).where({ sku: 'r1' }).returning('sku').execute();
+        answers.push(deleted.raw);
+      });
+      expect(answers).toEqual([['r1', 'r2', 'r3'], [{ sku: 'r2' }], [{ sku: 'r1' }]]);
+      expect(logs.map((l) => [l.action, (l.model_details.old_object ?? l.model_details.new_object)?.sku])).toEqual([
+        ['Created', 'r1'],
+        ['Created', 'r2'],
+        ['Created', 'r3'],
+        ['SoftDeleted', 'r2'],
+        ['Deleted', 'r1'],
+      ]);
+    });
+
     it('increment() and decrement(), one of them failing its check constraint', async () => {
       await items().insert([
         { sku: 'i1', qty: 1 },

@@ -50,10 +50,10 @@ const schema = z.strictObject({
 });
 
 /**
- * Records every TypeORM write as a model log: `save`, `insert`, `remove`, `softRemove`, `recover`, `upsert`,
- * and query-level `update`/`delete`/`softDelete`/`restore`. Changes made in a transaction are recorded when it
- * commits and dropped when it (or their savepoint) rolls back. Push an instance onto `dataSource.subscribers`,
- * or put `ActionLogSubscriber.of(logger)` in the `subscribers` option.
+ * Records every TypeORM write as a model log, from the rows as stored: `save`, `insert`, `remove`, `softRemove`,
+ * `recover`, `upsert`, and query-level `update`/`delete`/`softDelete`/`restore`. Changes made in a transaction
+ * are recorded when it commits and dropped when it (or their savepoint) rolls back. Push an instance onto
+ * `dataSource.subscribers`, or put `ActionLogSubscriber.of(logger)` in the `subscribers` option.
  */
 export class ActionLogSubscriber implements EntitySubscriberInterface {
   /** A subscriber class bound to `logger`, for the DataSource `subscribers` option (which takes classes). */

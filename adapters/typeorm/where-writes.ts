@@ -16,7 +16,8 @@ import {
 } from './write-builder.js';
 
 /*
- * Query-level update, delete, softDelete and restore: which rows they change is learnt from the statement itself
+ * UPDATE statements (update, softDelete, restore: query-level ones, and those of save(), softRemove(), recover())
+ * and DELETE statements (delete, remove()): which rows they change is learnt from the statement itself
  * (PostgreSQL 18+, RETURNING OLD/NEW) or by reading them with the write's own WHERE before it.
  */
 
@@ -111,6 +112,8 @@ export async function captureWhereWrite(
   for (const { row, old, predicted } of changes) {
     const id = modelIdOf(metadata, row);
     const next = kind === 'delete' ? null : (predicted ?? plainState(metadata, afterById.get(id) ?? null));
+    // A row that could not be read back (the failed read is reported) is not recorded half.
+    if (kind !== 'delete' && !next) continue;
     // A row the write left as it was (e.g. an update to the same values) is not a change.
     if (kind === 'update' && next && sameValue(old, next)) continue;
     recorder.record(recorder.change(metadata, { action: ACTION[kind], model_id: id, old_object: old, new_object: next }), runner);

@@ -4,7 +4,7 @@ import { modelIdOf, plainState } from './entity-state.js';
 import { runInsertWithKeys } from './inserted-keys.js';
 import { readByIds } from './reads.js';
 import { readSafely } from './savepoints.js';
-import { captureUpsert, resolvesConflicts } from './upsert-writes.js';
+import { captureUpsert, meetsExistingRows } from './upsert-writes.js';
 import { metadataOf, type QueryWriteRecorder, recordSummary, type WriteBuilder } from './write-builder.js';
 
 /**
@@ -25,7 +25,7 @@ export async function captureInsert(
     recordSummary(qb, 'Created', recorder, runner, valueSets.length);
     return result;
   }
-  if (resolvesConflicts(qb)) return captureUpsert(qb, recorder, runner, savepoints, valueSets, run);
+  if (meetsExistingRows(qb, valueSets)) return captureUpsert(qb, recorder, runner, savepoints, valueSets, run);
   const { result, keys } = await runInsertWithKeys(qb, runner, valueSets, run);
   const known = keys.filter((key): key is ObjectLiteral => key !== undefined);
   if (known.length < keys.length)

@@ -7,17 +7,23 @@ import { readSafely } from './savepoints.js';
 import { metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
 
 /*
- * `upsert()`, `insert().orUpdate()` and `insert().orIgnore()`: which rows they insert, update or leave alone is
+ * `upsert()`, `insert().orUpdate()` and `insert().orIgnore()` whose values carry a unique key: which rows they insert, update or leave alone is
  * learnt by reading the rows their values could meet (by the conflict target, or for `orIgnore()` without one by
  * every unique key the values carry) before and after the statement, matched by primary key.
  */
 
 type ColumnMetadata = EntityMetadata['columns'][number];
 
-/** Whether the insert resolves conflicts (ON CONFLICT DO UPDATE / DO NOTHING) rather than failing on them. */
-export function resolvesConflicts(qb: WriteBuilder): boolean {
+/**
+ * Whether the insert may meet existing rows: it resolves conflicts (ON CONFLICT DO UPDATE / DO NOTHING) and its
+ * values carry a key a conflict can arise on. Values that carry none (an `orIgnore()` of rows with only a
+ * generated key) are all inserted: a plain insert.
+ */
+export function meetsExistingRows(qb: WriteBuilder, valueSets: ObjectLiteral[]): boolean {
   const map = conflictOptionsOf(qb);
-  return map.onUpdate !== undefined || map.onIgnore === true;
+  if (map.onUpdate === undefined && map.onIgnore !== true) return false;
+  const keys = conflictKeys(qb, metadataOf(qb));
+  return valueSets.some((values) => keys.some((key) => carries(key, values)));
 }
 
 /** ON CONFLICT DO UPDATE and DO NOTHING of an insert: absent on a plain insert, whatever TypeORM's types say. */

@@ -294,6 +294,23 @@ describe.each(RUNS)('TypeORM capture exactness on %s', (_name, kind, options) =>
       ]);
     });
 
+    it('insert().orIgnore() of rows with no unique key but a generated one: all inserted, all recorded', async () => {
+      const { id } = await baskets().save(baskets().create({ label: 'b' }));
+      const logs = await exact(() =>
+        ds
+          .createQueryBuilder()
+          .insert()
+          .into(BasketNote)
+          .values([
+            { text: 'x', basket: { id } },
+            { text: 'y', basket: { id } },
+          ])
+          .orIgnore()
+          .execute(),
+      );
+      expect(actions(logs)).toEqual(['Created BasketNote', 'Created BasketNote']);
+    });
+
     it('save() of an array mixing new and loaded entities', async () => {
       await items().insert({ sku: 'old', qty: 1 });
       const loaded = await items().findOneByOrFail({ sku: 'old' });

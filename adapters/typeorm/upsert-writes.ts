@@ -7,9 +7,10 @@ import { readSafely } from './savepoints.js';
 import { metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
 
 /*
- * `upsert()`, `insert().orUpdate()` and `insert().orIgnore()` whose values carry a unique key: which rows they insert, update or leave alone is
- * learnt by reading the rows their values could meet (by the conflict target, or for `orIgnore()` without one by
- * every unique key the values carry) before and after the statement, matched by primary key.
+ * `upsert()`, `insert().orUpdate()` and `insert().orIgnore()` whose values carry a unique key: which rows they
+ * insert, update or leave alone is learnt by reading the rows their values could meet (by the conflict target, or
+ * for `orIgnore()` without one by every unique key the values carry) before and after the statement, matched by
+ * primary key.
  */
 
 type ColumnMetadata = EntityMetadata['columns'][number];

@@ -1,8 +1,9 @@
-import { installQueryWriteHooks } from './patches.js';
+import { installPersistenceHooks, installQueryWriteHooks } from './patches.js';
 import { captureQueryWrite, recorderFor } from './query-writes.js';
 
-// Once per process, when this entry is loaded: query-level writes reach the capture (see patches.ts).
+// Once per process, when this entry is loaded: write statements reach the capture (see patches.ts).
 installQueryWriteHooks(recorderFor, captureQueryWrite);
+installPersistenceHooks();
 
 export { ActionLogSubscriber, type ActionLogSubscriberOptions } from './subscriber.js';
 export {

@@ -6,13 +6,21 @@ type Raw = Record<string, unknown>;
 /** What is stored of a document: its fields as saved (no getters, virtuals or transforms; populated refs as ids). */
 const TO_OBJECT = { depopulate: true, getters: false, virtuals: false, versionKey: true, transform: false, flattenMaps: true } as const;
 
-/** A fresh plain copy of a Mongoose document, or of a value inside one. */
+/**
+ * A fresh plain copy of a Mongoose document, or of a value inside one or inside a plain object: Mongoose's
+ * documents, subdocuments and arrays as stored, Dates copied, other values (ObjectIds...) as they are. Values
+ * reach here once the driver has serialized them, so they hold no cycles.
+ */
 export function plainOf(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
-  const v = value as { toObject?: (o: object) => unknown; $isMongooseArray?: boolean };
+  const v = value as { toObject?: (o: object) => unknown };
   if (typeof v.toObject === 'function' && !('_bsontype' in v)) return v.toObject(TO_OBJECT);
+  if (value instanceof Date) return new Date(value.getTime());
   if (Array.isArray(value)) return value.map(plainOf);
-  return value;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  // fromEntries defines own properties, so a stored `__proto__` key stays a key.
+  return Object.fromEntries(Object.entries(value).map(([key, member]) => [key, plainOf(member)]));
 }
 
 export function docState(doc: Document): Raw {

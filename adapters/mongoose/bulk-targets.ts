@@ -1,4 +1,4 @@
-import { idOf, plainOf } from './model-info.js';
+import { asStored, idOf, ignoresUndefined } from './model-info.js';
 import type { AnyModel, Raw } from './mongoose-types.js';
 import type { StoredDocuments } from './reads.js';
 
@@ -43,9 +43,9 @@ export function insertedId(op: BulkOp): unknown {
   return doc?._id;
 }
 
-/** An inserted document as sent: a Mongoose document as it stores itself, a plain one copied. */
-export function sentDocument(op: BulkOp): Raw {
-  return plainOf(op.args.document) as Raw;
+/** An inserted document as sent: a Mongoose document as it stores itself, a plain one as the driver stores it. */
+export function sentDocument(model: AnyModel, op: BulkOp): Raw {
+  return asStored(op.args.document, ignoresUndefined(model)) as Raw;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { AnyModel, Raw } from './mongoose-types.js';
 import { handBulkWriteTo } from './patches.js';
 import type { StoredDocuments } from './reads.js';
 import type { ChangeRecorder, WriteScope } from './recorder.js';
+import { isUnacknowledged } from './write-concern.js';
 
 interface BulkAudit {
   model: AnyModel;
@@ -47,7 +48,7 @@ export class BulkWrites {
 
   /** The `bulkWrite` middleware: hands the model and the request's scope to the collection's bulkWrite. */
   before(model: AnyModel, ops: unknown[], options: Raw | undefined): unknown {
-    if (!this.recorder.records(model)) return undefined;
+    if (!this.recorder.records(model) || isUnacknowledged(options)) return undefined;
     try {
       const audit: BulkAudit = { model, context: this.recorder.logger.current() ?? null };
       return handBulkWriteTo(model, ops, options, audit, (a, cast, clean, write) => this.around(a, cast, clean, write));
@@ -98,7 +99,8 @@ export class BulkWrites {
         for (const doc of stored) this.recorder.record(model, null, doc, 'Created', scope);
         return;
       }
-      for (const [i, op] of ops.entries()) if (ran(outcome, i)) this.recorder.record(model, null, sentDocument(op), 'Created', scope);
+      for (const [i, op] of ops.entries())
+        if (ran(outcome, i)) this.recorder.record(model, null, sentDocument(model, op), 'Created', scope);
     } catch (error) {
       this.recorder.reportError(error);
     }

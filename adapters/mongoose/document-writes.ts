@@ -5,6 +5,7 @@ import type { AnyModel, Raw } from './mongoose-types.js';
 import { isInSave } from './patches.js';
 import { sessionFromStorage, type StoredDocuments } from './reads.js';
 import type { ChangeRecorder, WriteScope } from './recorder.js';
+import { isUnacknowledged } from './write-concern.js';
 import { forgetLoad, type LoadedState, loadedState, loadedWhole, lostInPlace, stateAfter, stateBefore } from './save-states.js';
 
 interface SaveState extends WriteScope {
@@ -16,6 +17,8 @@ interface SaveState extends WriteScope {
 interface SaveOptions {
   session?: unknown;
   pathsToSave?: unknown;
+  w?: unknown;
+  writeConcern?: { w?: unknown };
 }
 
 /** Records `save()`, of documents new and loaded (`bulkSave()` writes through `bulkWrite()`, recorded there). */
@@ -34,7 +37,7 @@ export class DocumentWrites {
       // A save that failed left its state behind.
       this.saves.delete(doc);
       const model = doc.constructor as AnyModel;
-      if (!this.recorder.records(model) || !isInSave(doc)) return;
+      if (!this.recorder.records(model) || !isInSave(doc) || isUnacknowledged(options)) return;
       const state: SaveState = Object.assign(this.recorder.scope(options?.session ?? doc.$session() ?? sessionFromStorage(model)), {
         before: null,
       });

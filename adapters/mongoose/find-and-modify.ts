@@ -82,16 +82,9 @@ export class FindAndModifyWrites {
     call: Call,
     state: QueryState,
   ): Promise<unknown> {
-    const args = call.update === null ? [call.options] : [call.update, call.options];
-    const writeConcern = call.options.writeConcern as { w?: unknown } | undefined;
-    // An unacknowledged write answers nothing to learn from, and a projection this cannot apply must go to the
-    // server as it is: both are read first and sent unchanged.
-    if ((writeConcern?.w ?? call.options.w) === 0 || !isTopLevelProjection(call.options.projection)) {
-      state.before = await this.readFirst(model, filter, call.options, state);
-      return callMethod(collection, call.op, filter, ...args);
-    }
+    if (!isTopLevelProjection(call.options.projection)) return this.writeProjected(model, collection, filter, call, state);
     // The document as it became is taken from the server, as the caller asked; the old state is then read first.
-    const first = call.wantsAfter ? await this.readFirst(model, filter, call.options, state, true) : [];
+    const first = call.wantsAfter ? await this.readFirst(model, filter, call.options, state) : [];
     const whole = call.returnsDocument || (call.update !== null && this.touchesOmitted(model, call.update));
     const { new: _new, returnOriginal: _original, projection: _projection, fields: _fields, ...rest } = call.options;
     const sent = Object.assign({}, rest, {
@@ -108,6 +101,50 @@ export class FindAndModifyWrites {
     const outcome = await this.outcomeOf(model, call, reply, first[0] ?? null, state, whole);
     state.outcome = outcome.recorded;
     return call.returnsDocument ? documentReply(reply, call.options) : countsReply(call.op, reply, outcome.modified);
+  }
+
+  /**
+   * A projection only the server can apply (dotted paths, `$slice`, `$elemMatch`...): the command goes as the caller
+   * wrote it, asking for the result metadata too (which tells whether it matched or inserted); the document it
+   * touches is read first.
+   */
+  private async writeProjected(
+    model: AnyModel,
+    collection: Record<string, CollectionMethod>,
+    filter: Raw,
+    call: Call,
+    state: QueryState,
+  ): Promise<unknown> {
+    const [first] = await this.readFirst(model, filter, call.options, state);
+    const sent = Object.assign({}, call.options, { includeResultMetadata: true });
+    const reply = (await callMethod(
+      collection,
+      call.command,
+      filter,
+      ...(call.update === null ? [sent] : [call.update, sent]),
+    )) as FindAndModifyReply | null;
+    state.outcome = await this.projectedOutcome(model, call, reply, first ?? null, state);
+    return call.options.includeResultMetadata ? reply : (reply?.value ?? null);
+  }
+
+  private async projectedOutcome(
+    model: AnyModel,
+    call: Call,
+    reply: FindAndModifyReply | null,
+    first: Raw | null,
+    state: QueryState,
+  ): Promise<WriteOutcome> {
+    try {
+      const upserted = reply?.lastErrorObject?.upserted;
+      if (upserted !== undefined) return { before: null, after: await this.reads.readById(model, upserted, state.session) };
+      if (!first || !(Number(reply?.lastErrorObject?.n ?? 0) > 0)) return { before: null, after: null };
+      if (call.update === null) return { before: first, after: null };
+      const afters = await this.reads.statesAfter(model, [first], call.update, state.session, true);
+      return { before: first, after: afters.get(idOf(first)) ?? null };
+    } catch (error) {
+      this.recorder.reportError(error);
+      return { before: null, after: null };
+    }
   }
 
   /** What the write did, from its reply; `modified` is whether the stored document changed. */
@@ -140,9 +177,10 @@ export class FindAndModifyWrites {
     }
   }
 
-  private async readFirst(model: AnyModel, filter: Raw, options: Raw, state: QueryState, whole = false): Promise<Raw[]> {
+  /** The document a single-document write will touch, whole: the first match, in its sort order. */
+  private async readFirst(model: AnyModel, filter: Raw, options: Raw, state: QueryState): Promise<Raw[]> {
     return this.reads
-      .read(model, filter, { limit: 1, sort: options.sort, collation: options.collation, session: state.session, whole })
+      .read(model, filter, { limit: 1, sort: options.sort, collation: options.collation, session: state.session, whole: true })
       .catch((error: unknown) => {
         this.recorder.reportError(error);
         return [];

@@ -1,15 +1,18 @@
 import { tracingChannel } from 'node:diagnostics_channel';
 import type { RequestContext } from 'actionlog';
-import { copyDocument } from 'actionlog/adapter-kit';
 import type { Document } from 'mongoose';
-import { docState, idOf } from './model-info.js';
+import { asStored, docState, ignoresUndefined } from './model-info.js';
 import type { AnyModel, Raw } from './mongoose-types.js';
-import { sessionFromStorage, type StoredDocuments } from './reads.js';
+import { sessionFromStorage } from './reads.js';
 import type { ChangeRecorder } from './recorder.js';
+import { isUnacknowledged } from './write-concern.js';
 
 /** What Mongoose's `mongoose:model:insertMany` tracing channel hands its subscribers (Mongoose 9.7+). */
 interface TraceContext {
-  args?: { docs?: unknown; options?: { session?: unknown; rawResult?: unknown } | null };
+  args?: {
+    docs?: unknown;
+    options?: { session?: unknown; rawResult?: unknown; lean?: unknown; w?: unknown; writeConcern?: { w?: unknown } } | null;
+  };
   result?: unknown;
   error?: unknown;
 }
@@ -19,6 +22,8 @@ interface InsertCall {
   model: AnyModel;
   context: RequestContext | null;
   writes: InsertManyWrites;
+  /** With `rawResult`, which answers ids only: the documents inserted are among these. */
+  docs: unknown[];
 }
 
 // Per copy of this module: each follows the calls its own plugins noted.
@@ -63,20 +68,31 @@ const isDocumentOf = (model: AnyModel, value: unknown): value is Document => val
  * outcome; before that, through post middleware, which sees the documents returned and `insertedDocs`.
  */
 export class InsertManyWrites {
-  constructor(
-    private readonly recorder: ChangeRecorder,
-    private readonly reads: StoredDocuments,
-  ) {
+  constructor(private readonly recorder: ChangeRecorder) {
     followTraces();
   }
 
-  /** `pre('insertMany')`: the call is followed to its end. */
-  before(model: AnyModel, docs: unknown): void {
-    if (docs === null || typeof docs !== 'object' || !traces(model) || !this.recorder.records(model)) return;
+  /**
+   * `pre('insertMany')`: the call is followed to its end. With `rawResult`, the documents are made here, as
+   * Mongoose would make them, so that those inserted are known once it answers with their ids only.
+   */
+  before(model: AnyModel, docs: unknown): unknown {
+    if (docs === null || typeof docs !== 'object' || !traces(model) || !this.recorder.records(model)) return undefined;
     const ctx = started.get(docs);
-    if (!ctx) return;
+    if (!ctx) return undefined;
     started.delete(docs);
-    calls.set(ctx, { model, context: this.recorder.logger.current() ?? null, writes: this });
+    const call: InsertCall = { model, context: this.recorder.logger.current() ?? null, writes: this, docs: [] };
+    calls.set(ctx, call);
+    const options = ctx.args?.options;
+    if (!options?.rawResult || !Array.isArray(docs)) return undefined;
+    if (options.lean) {
+      call.docs = docs;
+      return undefined;
+    }
+    call.docs = (docs as unknown[]).map((doc) =>
+      doc === null || typeof doc !== 'object' || doc instanceof model ? doc : (new model(doc) as unknown),
+    );
+    return (model.base as { overwriteMiddlewareArguments(...args: unknown[]): unknown }).overwriteMiddlewareArguments(call.docs);
   }
 
   /** `post('insertMany')`, where Mongoose has no tracing channel. */
@@ -94,6 +110,7 @@ export class InsertManyWrites {
   /** A followed call settled: what it inserted, from its result or its error. */
   settled(call: InsertCall, ctx: TraceContext): void {
     const options = ctx.args?.options ?? {};
+    if (isUnacknowledged(options)) return;
     const session = options.session ?? sessionFromStorage(call.model);
     if (ctx.error !== undefined) {
       const error = ctx.error as { insertedDocs?: unknown; results?: unknown };
@@ -110,27 +127,18 @@ export class InsertManyWrites {
       this.record(call.model, Array.isArray(ctx.result) ? ctx.result : [], call.context, session);
       return;
     }
-    // A raw result names the inserted documents by id only: they are read back.
-    const ids = Object.values((ctx.result as { insertedIds?: Record<string, unknown> } | null)?.insertedIds ?? {});
-    if (ids.length === 0) return;
-    this.reads.read(call.model, { _id: { $in: ids } }, { session }).then(
-      (docs) => {
-        const byId = new Map(docs.map((d) => [idOf(d), d]));
-        const ordered = ids.map((id) => byId.get(idOf({ _id: id }))).filter((d) => d !== undefined);
-        this.record(call.model, ordered, call.context, session);
-      },
-      (error: unknown) => {
-        this.recorder.reportError(error);
-      },
-    );
+    // A raw result names the inserted documents by id only.
+    const ids = new Set(Object.values((ctx.result as { insertedIds?: Record<string, unknown> } | null)?.insertedIds ?? {}).map(String));
+    const inserted = call.docs.filter((doc) => doc !== null && typeof doc === 'object' && ids.has(String((doc as Raw)._id)));
+    this.record(call.model, inserted, call.context, session);
   }
 
   private record(model: AnyModel, docs: unknown[], context: RequestContext | null, session: unknown): void {
     this.recorder.guard(() => {
       for (const doc of docs) {
         if (doc === null || typeof doc !== 'object') continue;
-        // Lean documents are the caller's own objects, with the `_id` the driver gave them: copied.
-        const raw = isDocumentOf(model, doc) ? docState(doc) : copyDocument(doc as Raw);
+        // Lean documents are the caller's own objects, with the `_id` the driver gave them: copied as stored.
+        const raw = isDocumentOf(model, doc) ? docState(doc) : (asStored(doc, ignoresUndefined(model)) as Raw);
         const own = isDocumentOf(model, doc) ? doc.$session() : null;
         this.recorder.record(model, null, raw, 'Created', { context, session: own ?? session });
       }

@@ -6,6 +6,12 @@ type Raw = Record<string, unknown>;
 /** What is stored of a document: its fields as saved (no getters, virtuals or transforms; populated refs as ids). */
 const TO_OBJECT = { depopulate: true, getters: false, virtuals: false, versionKey: true, transform: false, flattenMaps: true } as const;
 
+const isPlainRecord = (value: unknown): value is Raw => {
+  if (value === null || typeof value !== 'object') return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+};
+
 /**
  * A fresh plain copy of a Mongoose document, or of a value inside one or inside a plain object: Mongoose's
  * documents, subdocuments and arrays as stored, Dates copied, other values (ObjectIds...) as they are. Values
@@ -17,10 +23,36 @@ export function plainOf(value: unknown): unknown {
   if (typeof v.toObject === 'function' && !('_bsontype' in v)) return v.toObject(TO_OBJECT);
   if (value instanceof Date) return new Date(value.getTime());
   if (Array.isArray(value)) return value.map(plainOf);
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return value;
+  if (!isPlainRecord(value)) return value;
   // fromEntries defines own properties, so a stored `__proto__` key stays a key.
   return Object.fromEntries(Object.entries(value).map(([key, member]) => [key, plainOf(member)]));
+}
+
+/**
+ * A plain document (a lean insert) as the driver stores it, copied: `undefined` is stored as null (in an array
+ * always; in an object unless the client is set to ignore it), functions are not stored.
+ */
+export function asStored(value: unknown, ignoreUndefined: boolean): unknown {
+  if (Array.isArray(value)) return value.map((item) => (item === undefined ? null : asStored(item, ignoreUndefined)));
+  if (!isPlainRecord(value)) return plainOf(value);
+  const out: Raw = {};
+  for (const [key, member] of Object.entries(value)) {
+    if (typeof member === 'function' || (member === undefined && ignoreUndefined)) continue;
+    // Written as an own property: a stored `__proto__` key stays a key.
+    Object.defineProperty(out, key, {
+      value: member === undefined ? null : asStored(member, ignoreUndefined),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
+
+/** Whether the model's client leaves `undefined` values out of what it stores (`ignoreUndefined`). */
+export function ignoresUndefined(model: AnyModel): boolean {
+  const client = model.db.getClient() as { bsonOptions?: { ignoreUndefined?: boolean } } | undefined;
+  return client?.bsonOptions?.ignoreUndefined === true;
 }
 
 export function docState(doc: Document): Raw {

@@ -73,7 +73,7 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
     const documents = new DocumentWrites(recorder, reads);
     const queries = new QueryWrites(recorder, reads, new FindAndModifyWrites(recorder, reads, o.singleDocumentWrites === 'findAndModify'));
     const bulk = new BulkWrites(recorder, reads);
-    const inserts = new InsertManyWrites(recorder, reads);
+    const inserts = new InsertManyWrites(recorder);
     if (own?.stamps) addStamps(schema, logger, documents);
 
     // Mongoose keeps a path's initial value on its first change once `savedState` exists: setting it when a
@@ -89,9 +89,13 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
     schema.post('save', function (this: Document) {
       if (!isSubdocument(this)) documents.afterSave(this);
     });
-    schema.pre('insertMany', function (this: AnyModel, docs: unknown) {
-      inserts.before(this, docs);
-    });
+    // Typed as returning nothing; Mongoose takes the arguments a pre hook returns (`overwriteMiddlewareArguments`).
+    (schema.pre as unknown as (name: string, fn: (this: AnyModel, docs: unknown) => unknown) => void)(
+      'insertMany',
+      function (this: AnyModel, docs) {
+        return inserts.before(this, docs);
+      },
+    );
     schema.post('insertMany', function (this: AnyModel, docs: unknown) {
       inserts.inserted(this, docs);
     });

@@ -1,10 +1,11 @@
 import { copyDocument, diffObjects } from 'actionlog/adapter-kit';
 import type { FindAndModifyWrites } from './find-and-modify.js';
 import { idOf } from './model-info.js';
-import type { AnyModel, AnyQuery, FindAndModifyReply, Raw } from './mongoose-types.js';
+import type { AnyModel, AnyQuery, Raw } from './mongoose-types.js';
 import type { QueryState, WriteOutcome } from './query-state.js';
 import { castFilter, sessionFromStorage, type StoredDocuments } from './reads.js';
 import type { ChangeRecorder, WriteScope } from './recorder.js';
+import { isUnacknowledged } from './write-concern.js';
 
 /** Query-level writes Mongoose has middleware for. */
 export const QUERY_WRITES = [
@@ -39,6 +40,8 @@ function take(query: AnyQuery): QueryState | undefined {
  * computed from the update where exact, else read back. A multi-document write that fails part way is read back.
  */
 export class QueryWrites {
+  private reportedUnsupported = false;
+
   constructor(
     private readonly recorder: ChangeRecorder,
     private readonly reads: StoredDocuments,
@@ -51,12 +54,19 @@ export class QueryWrites {
       if (!this.recorder.records(model)) return;
       const op = opOf(query);
       const options = query.getOptions() as Raw;
+      if (isUnacknowledged(options)) return;
       const state: QueryState = Object.assign(this.recorder.scope(options.session ?? sessionFromStorage(model)), {
         before: [],
         overflow: false,
       });
       states.set(query, state);
       if (this.findAndModify.send(query, model, op, state)) return;
+      if (RETURNS_DOC.has(op)) {
+        // Their reply alone cannot tell what was written (projections, inserts): only sent as findAndModify.
+        states.delete(query);
+        this.unsupported(op);
+        return;
+      }
       const limit = SINGLE.has(op) ? 1 : this.recorder.maxDocumentsPerQuery + 1;
       return this.reads
         .read(model, castFilter(query), { limit, sort: options.sort, collation: options.collation, session: state.session })
@@ -90,15 +100,11 @@ export class QueryWrites {
         this.recordSummary(query, result as Raw | null, state);
         return;
       }
-      if (DELETES.has(op) && !RETURNS_DOC.has(op)) {
+      if (DELETES.has(op)) {
         this.afterDelete(model, result as Raw | null, state);
         return;
       }
-      const update = query.getUpdate() as Raw | null;
-      const pending = RETURNS_DOC.has(op)
-        ? this.afterFindAndModify(query, op, update, result, state)
-        : this.afterUpdate(model, update, result as Raw | null, state);
-      return pending?.catch((error: unknown) => {
+      return this.afterUpdate(model, query.getUpdate() as Raw | null, result as Raw | null, state)?.catch((error: unknown) => {
         this.recorder.reportError(error);
       });
     } catch (error) {
@@ -132,6 +138,13 @@ export class QueryWrites {
       });
   }
 
+  /** Mongoose's internals are not as this version expects: said once, not on every write. */
+  private unsupported(op: string): void {
+    if (this.reportedUnsupported) return;
+    this.reportedUnsupported = true;
+    this.recorder.reportError(new Error(`actionlog: ${op}() is not recorded: this version of Mongoose does not send it as expected`));
+  }
+
   private recordOutcome(model: AnyModel, outcome: WriteOutcome, scope: WriteScope): void {
     const { before, after } = outcome;
     if (!before && !after) return;
@@ -162,46 +175,5 @@ export class QueryWrites {
   private afterDelete(model: AnyModel, result: Raw | null, state: QueryState): void {
     if (!result || Number(result.deletedCount ?? 0) === 0) return;
     for (const before of state.before.slice(0, Number(result.deletedCount))) this.recorder.record(model, before, null, 'Deleted', state);
-  }
-
-  /**
-   * `findOneAnd*` sent unchanged (an unacknowledged write, a projection only the server can apply, or Mongoose's
-   * internals not as expected): the document was read before it; the reply, whatever its shape, only tells
-   * whether the write matched or inserted.
-   */
-  private afterFindAndModify(
-    query: AnyQuery,
-    op: string,
-    update: Raw | null,
-    result: unknown,
-    state: QueryState,
-  ): Promise<void> | undefined {
-    const model = query.model as AnyModel;
-    const options = query.getOptions() as Raw;
-    const reply = options.includeResultMetadata ? (result as FindAndModifyReply | null) : { value: result as Raw | null };
-    const matched = reply?.value != null && reply.lastErrorObject?.upserted === undefined;
-    const before = state.before[0];
-    if (matched && before) {
-      if (op === 'findOneAndDelete') {
-        this.recorder.record(model, before, null, 'Deleted', state);
-        return;
-      }
-      return this.reads.statesAfter(model, [before], update, state.session).then((afters) => {
-        const after = afters.get(idOf(before));
-        if (after) this.recorder.record(model, before, after, 'Updated', state);
-      });
-    }
-    if (before || !options.upsert) return;
-    // Nothing matched, so the upsert inserted: the document is the one the filter now finds.
-    const upserted = reply?.lastErrorObject?.upserted;
-    const created =
-      upserted !== undefined
-        ? this.reads.readById(model, upserted, state.session)
-        : this.reads
-            .read(model, castFilter(query), { limit: 1, collation: options.collation, session: state.session })
-            .then(([doc]) => doc ?? null);
-    return created.then((doc) => {
-      if (doc) this.recorder.record(model, null, doc, 'Created', state);
-    });
   }
 }

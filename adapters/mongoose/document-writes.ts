@@ -73,12 +73,13 @@ export class DocumentWrites {
   }
 
   afterSave(doc: Document): void {
+    // Saved (by save() or bulkSave()): the defaults it had from loading are stored now.
+    forgetLoad(doc);
     const state = this.saves.get(doc);
     const action = this.nextActions.get(doc);
     this.nextActions.delete(doc);
     if (!state) return;
     this.saves.delete(doc);
-    forgetLoad(doc);
     this.recorder.guard(() => {
       const model = doc.constructor as AnyModel;
       const current = docState(doc);

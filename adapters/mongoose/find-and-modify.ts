@@ -66,7 +66,7 @@ export class FindAndModifyWrites {
     private readonly countWrites: boolean,
   ) {}
 
-  /** Sends the query's write this way; false when it is not one, or Mongoose's internals differ (it is then read before). */
+  /** Sends the query's write this way; false when it is not one of these, or when Mongoose's internals differ. */
   send(query: AnyQuery, model: AnyModel, op: string, state: QueryState): boolean {
     const command = COMMANDS[op];
     if (command === undefined || (!this.countWrites && !op.startsWith('findOneAnd'))) return false;
@@ -166,8 +166,10 @@ export class FindAndModifyWrites {
       }
       if (value === null) return { recorded: { before: null, after: null }, modified: false };
       // Another writer may have moved the match between the read and the write: the old state is then unknown.
-      if (call.wantsAfter)
-        return { recorded: { before: first && idOf(first) === idOf(value) ? first : null, after: value }, modified: true };
+      if (call.wantsAfter) {
+        const known = first !== null && idOf(first) === idOf(value);
+        return { recorded: { before: known ? first : null, after: value, beforeUnknown: !known }, modified: true };
+      }
       const after = (await this.reads.statesAfter(model, [value], call.update, state.session, whole)).get(idOf(value)) ?? null;
       // A document gone before it could be read back was changed by this write all the same.
       return { recorded: { before: value, after }, modified: !after || diffObjects(value, after).length > 0 };

@@ -5,6 +5,8 @@ import type { WriteScope } from './recorder.js';
 export interface WriteOutcome {
   before: Raw | null;
   after: Raw | null;
+  /** An existing document whose old state is unknown (another writer moved the match): an update all the same. */
+  beforeUnknown?: boolean;
 }
 
 /** What a query write knows between its hooks. */

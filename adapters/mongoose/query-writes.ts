@@ -96,6 +96,8 @@ export class QueryWrites {
         this.recordOutcome(model, state.outcome, state);
         return;
       }
+      // A findOneAnd* that sent nothing (an empty update is a plain find).
+      if (RETURNS_DOC.has(op)) return;
       if (state.overflow) {
         this.recordSummary(query, result as Raw | null, state);
         return;
@@ -148,7 +150,8 @@ export class QueryWrites {
   private recordOutcome(model: AnyModel, outcome: WriteOutcome, scope: WriteScope): void {
     const { before, after } = outcome;
     if (!before && !after) return;
-    this.recorder.record(model, before, after, before ? (after ? 'Updated' : 'Deleted') : 'Created', scope);
+    const action = before ? (after ? 'Updated' : 'Deleted') : outcome.beforeUnknown ? 'Updated' : 'Created';
+    this.recorder.record(model, before, after, action, scope);
   }
 
   private recordSummary(query: AnyQuery, counts: Raw | null, state: QueryState): void {

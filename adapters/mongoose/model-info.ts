@@ -55,41 +55,9 @@ export function ignoresUndefined(model: AnyModel): boolean {
   return client?.bsonOptions?.ignoreUndefined === true;
 }
 
+/** A document as it stores itself. */
 export function docState(doc: Document): Raw {
   return doc.toObject(TO_OBJECT) as Raw;
-}
-
-/** Mongoose's record of the initial value of each path changed since load (`savedState`), and the version. */
-export interface InitialValues {
-  saved: Record<string, unknown>;
-  versionKey: string | null;
-  version: unknown;
-}
-
-/** The initial values of a loaded document, when Mongoose keeps them (enabled when it loaded). */
-export function initialValues(doc: Document): InitialValues | undefined {
-  const saved = (doc as unknown as { $__: { savedState?: Record<string, unknown> } }).$__.savedState;
-  if (!saved) return undefined;
-  const versionKey: string | false | undefined = (doc.constructor as AnyModel).schema.get('versionKey');
-  const key = versionKey || null;
-  // The version is bumped by save() itself, past `savedState`.
-  return { saved, versionKey: key, version: key ? (doc as unknown as { $__getValue(p: string): unknown }).$__getValue(key) : undefined };
-}
-
-/** The state before: `current` with each top-level path changed since load set back to its initial value. */
-export function stateBefore(current: Raw, initial: InitialValues): Raw {
-  // Object.assign: a spread copy takes V8's slow path once properties are set on it.
-  const before = Object.assign({}, current);
-  for (const [path, value] of Object.entries(initial.saved)) {
-    if (path.includes('.')) continue;
-    if (value === undefined) Reflect.deleteProperty(before, path);
-    else before[path] = plainOf(value);
-  }
-  if (initial.versionKey) {
-    if (initial.version === undefined) Reflect.deleteProperty(before, initial.versionKey);
-    else before[initial.versionKey] = initial.version;
-  }
-  return before;
 }
 
 /** The model a stored document belongs to: a discriminator's own model when the query ran on the base model. */

@@ -9,7 +9,8 @@ import type { CollectionMethod, Raw } from './mongoose-types.js';
 /**
  * Mongoose 9 `Query#mongooseCollection` (internal): the collection a query sends its command through. Replaced
  * for this one query by a view whose `op` calls `send` (which restores it first), so that `updateOne`,
- * `replaceOne` and `deleteOne` can go out as findAndModify. False when the internal is not there.
+ * `replaceOne`, `deleteOne` and `findOneAnd*` go out as the findAndModify this capture asks for. False when the
+ * internal is not there.
  */
 export function sendQueryThrough(
   query: object,

@@ -61,6 +61,16 @@ describe('the built package', () => {
       mongoosePlugin: 'function',
       typeormSubscriber: 'function',
       kitCapture: 'function',
+      nestModule: 'function',
+    });
+  });
+
+  it('runs a CommonJS Nest application: the request scope, the TypeORM subscriber and @AuditAction', () => {
+    expect(run('dist-nest.cjs')).toEqual({
+      status: 201,
+      route: '/notes',
+      changes: [['Created', 'notes', '1']],
+      actions: [['note', '1']],
     });
   });
 });

@@ -73,4 +73,15 @@ describe('the built package', () => {
       actions: [['note', '1']],
     });
   });
+
+  it('runs a Nest application without @nestjs/typeorm and @nestjs/mongoose installed', () => {
+    expect(run('dist-nest-without-orms.mjs')).toEqual({
+      missing: 'ERR_MODULE_NOT_FOUND',
+      status: 201,
+      route: '/ping',
+      actions: ['ping'],
+      // Asked for by name, a missing integration is an error.
+      explicit: 'Invalid actionlog ActionLogModule options: typeorm: @nestjs/typeorm is not installed',
+    });
+  });
 });

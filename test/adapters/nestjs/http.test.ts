@@ -1,0 +1,79 @@
+import 'reflect-metadata';
+import { Controller, Get, Inject, Injectable, type MiddlewareConsumer, Module, type NestMiddleware, type NestModule } from '@nestjs/common';
+import { describe, expect, it } from 'vitest';
+import { ActionLogger, MemoryStore } from 'actionlog';
+import { ActionLogModule } from 'actionlog/nestjs';
+import { startNest } from '../../support/nest.js';
+
+/** Nest middleware that records, as an audit of access might. */
+@Injectable()
+class AccessMiddleware implements NestMiddleware {
+  constructor(@Inject(ActionLogger) private readonly logger: ActionLogger) {}
+
+  use(_req: unknown, _res: unknown, next: () => void): void {
+    this.logger.record({ action: 'accessed' });
+    next();
+  }
+}
+
+@Controller('health')
+class HealthController {
+  @Get()
+  check(): string {
+    return 'ok';
+  }
+}
+
+function appModule(store: MemoryStore, http?: object | false) {
+  @Module({
+    imports: [ActionLogModule.forRoot({ store, flushIntervalMs: 10, ...(http === undefined ? {} : { http }) })],
+    controllers: [HealthController],
+  })
+  class AppModule implements NestModule {
+    configure(consumer: MiddlewareConsumer): void {
+      consumer.apply(AccessMiddleware).forRoutes(HealthController);
+    }
+  }
+  return AppModule;
+}
+
+describe('the request scope in Nest', () => {
+  it('on Express, Nest middleware records into the request document too', async () => {
+    const store = new MemoryStore();
+    const nest = await startNest(appModule(store), 'express');
+    const reply = await nest.client.send('/health');
+    await nest.close();
+    const [doc] = store.requests();
+    expect(store.requests()).toHaveLength(1);
+    expect(doc!.request_uuid).toBe(reply.headers['x-request-id']);
+    expect(doc!.module).toBe('health');
+    expect(doc!.details.actions.map((a) => a.action_type)).toEqual(['accessed']);
+  });
+
+  it('on Fastify, Nest middleware runs before the scope opens: what it records is a document of its own', async () => {
+    const store = new MemoryStore();
+    const nest = await startNest(appModule(store), 'fastify');
+    const reply = await nest.client.send('/health');
+    await nest.close();
+    const request = store.requests().find((d) => d.details.request);
+    const standalone = store.requests().find((d) => !d.details.request);
+    expect(request!.request_uuid).toBe(reply.headers['x-request-id']);
+    expect(request!.details.actions).toEqual([]);
+    expect(standalone!.details.actions.map((a) => a.action_type)).toEqual(['accessed']);
+  });
+
+  it('takes the options of the middleware, and opens no scope with http: false', async () => {
+    const store = new MemoryStore();
+    const named = await startNest(appModule(store, { module: 'ops', requestIdHeader: 'x-trace' }), 'fastify');
+    const reply = await named.client.send('/health');
+    await named.close();
+    expect(store.requests().find((d) => d.details.request)).toMatchObject({ module: 'ops', request_uuid: reply.headers['x-trace'] });
+
+    const off = new MemoryStore();
+    const bare = await startNest(appModule(off, false), 'express');
+    const plain = await bare.client.send('/health');
+    await bare.close();
+    expect(plain.headers['x-request-id']).toBeUndefined();
+    expect(off.requests().map((d) => d.details.request)).toEqual([null]);
+  });
+});

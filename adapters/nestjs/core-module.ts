@@ -3,6 +3,7 @@ import {
   type FactoryProvider,
   Inject,
   Module,
+  type ModuleMetadata,
   type NestModule,
   type OnApplicationShutdown,
   type OnModuleInit,
@@ -41,12 +42,17 @@ export class ActionLogCoreModule implements NestModule, OnModuleInit, OnApplicat
     @Inject(MONGOOSE) private readonly mongoose: MongooseBinding | null,
   ) {}
 
-  /** `source` makes what the logger is built from, with Nest's injection. */
-  static create(integrations: ActionLogIntegrations, source: Pick<FactoryProvider<LoggerSource>, 'useFactory' | 'inject'>): DynamicModule {
+  /** `source` makes what the logger is built from, with what `imports` provide injected. */
+  static create(
+    integrations: ActionLogIntegrations,
+    source: Pick<FactoryProvider<LoggerSource>, 'useFactory' | 'inject'>,
+    imports: NonNullable<ModuleMetadata['imports']> = [],
+  ): DynamicModule {
     const sourceToken = Symbol('actionlog:logger-source');
     return {
       module: ActionLogCoreModule,
       global: true,
+      imports,
       providers: [
         { provide: INTEGRATIONS, useValue: integrations },
         // One per application, also when two are made from the same module definition.

@@ -52,7 +52,7 @@ export class ActionLogModule implements OnApplicationShutdown {
     imports: NonNullable<ActionLogModuleAsyncOptions['imports']> = [],
   ): Promise<DynamicModule> {
     if (integrations.mongoose !== false) await loadMongooseSupport();
-    return { module: ActionLogModule, imports: [...imports, ActionLogCoreModule.create(integrations, source)] };
+    return { module: ActionLogModule, imports: [ActionLogCoreModule.create(integrations, source, imports)] };
   }
 
   async onApplicationShutdown(): Promise<void> {

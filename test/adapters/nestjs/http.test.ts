@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Controller, Get, Inject, Injectable, type MiddlewareConsumer, Module, type NestMiddleware, type NestModule } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import { ActionLogger, MemoryStore } from 'actionlog';
+import { ActionLogClosedError, ActionLogger, createActionLogger, MemoryStore } from 'actionlog';
 import { ActionLogModule } from 'actionlog/nestjs';
 import { startNest } from '../../support/nest.js';
 
@@ -75,5 +75,37 @@ describe('the request scope in Nest', () => {
     await bare.close();
     expect(plain.headers['x-request-id']).toBeUndefined();
     expect(off.requests().map((d) => d.details.request)).toEqual([null]);
+  });
+});
+
+describe('ActionLogModule.forRootAsync', () => {
+  it("builds the logger from what its imports provide, and from a factory's own logger", async () => {
+    const SETTINGS = Symbol('settings');
+    @Module({ providers: [{ provide: SETTINGS, useValue: { module: 'configured' } }], exports: [SETTINGS] })
+    class SettingsModule {}
+    const store = new MemoryStore();
+    @Module({
+      imports: [
+        ActionLogModule.forRootAsync({
+          imports: [SettingsModule],
+          inject: [SETTINGS],
+          useFactory: (settings: { module: string }) => ({ store, module: settings.module }),
+        }),
+      ],
+    })
+    class AppModule {}
+    const nest = await startNest(AppModule, 'express');
+    await nest.app.get(ActionLogger).run({}, () => undefined);
+    await nest.close();
+    expect(store.requests().map((d) => d.module)).toEqual(['configured']);
+
+    const own = createActionLogger({ store: new MemoryStore() });
+    @Module({ imports: [ActionLogModule.forRootAsync({ useFactory: () => Promise.resolve(own) })] })
+    class OwnLoggerModule {}
+    const second = await startNest(OwnLoggerModule, 'fastify');
+    expect(second.app.get(ActionLogger)).toBe(own);
+    await second.close();
+    // Closing the application closed it.
+    expect(() => own.record({ action: 'late' })).toThrow(ActionLogClosedError);
   });
 });

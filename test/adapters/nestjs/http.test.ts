@@ -1,9 +1,25 @@
 import 'reflect-metadata';
-import { Controller, Get, Inject, Injectable, type MiddlewareConsumer, Module, type NestMiddleware, type NestModule } from '@nestjs/common';
+import {
+  type ArgumentsHost,
+  Catch,
+  Controller,
+  type ExceptionFilter,
+  Get,
+  Inject,
+  Injectable,
+  type MiddlewareConsumer,
+  Module,
+  type NestMiddleware,
+  type NestModule,
+  NotFoundException,
+  Param,
+  type PipeTransform,
+  UseFilters,
+} from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { ActionLogClosedError, ActionLogger, createActionLogger, MemoryStore } from 'actionlog';
 import { ActionLogModule } from 'actionlog/nestjs';
-import { startNest } from '../../support/nest.js';
+import { NEST_PLATFORMS, startNest } from '../../support/nest.js';
 
 /** Nest middleware that records, as an audit of access might. */
 @Injectable()
@@ -75,6 +91,53 @@ describe('the request scope in Nest', () => {
     await bare.close();
     expect(plain.headers['x-request-id']).toBeUndefined();
     expect(off.requests().map((d) => d.details.request)).toEqual([null]);
+  });
+});
+
+@Injectable()
+class RecordingPipe implements PipeTransform<string, string> {
+  constructor(@Inject(ActionLogger) private readonly logger: ActionLogger) {}
+
+  transform(value: string): string {
+    this.logger.record({ action: 'parsed' });
+    return value;
+  }
+}
+
+@Catch(NotFoundException)
+class RecordingFilter implements ExceptionFilter {
+  constructor(@Inject(ActionLogger) private readonly logger: ActionLogger) {}
+
+  catch(error: NotFoundException, host: ArgumentsHost): void {
+    this.logger.record({ action: 'not_found' });
+    const res = host
+      .switchToHttp()
+      .getResponse<{ status?: (code: number) => { send(body: unknown): void }; code?: (code: number) => { send(body: unknown): void } }>();
+    // Express answers with status(), Fastify with code().
+    (res.code ?? res.status)!.call(res, 404).send({ missing: error.message });
+  }
+}
+
+@Controller('things')
+class ThingsController {
+  @Get(':id')
+  @UseFilters(RecordingFilter)
+  find(@Param('id', RecordingPipe) id: string): never {
+    throw new NotFoundException(`no thing ${id}`);
+  }
+}
+
+describe.each(NEST_PLATFORMS)('the request scope on %s', (platform) => {
+  it('holds pipes and exception filters', async () => {
+    const store = new MemoryStore();
+    @Module({ imports: [ActionLogModule.forRoot({ store, flushIntervalMs: 10 })], controllers: [ThingsController] })
+    class AppModule {}
+    const nest = await startNest(AppModule, platform);
+    const reply = await nest.client.send('/things/7');
+    await nest.close();
+    expect(reply.status).toBe(404);
+    expect(store.requests()).toHaveLength(1);
+    expect(store.requests()[0]!.details.actions.map((a) => a.action_type)).toEqual(['parsed', 'not_found']);
   });
 });
 

@@ -11,6 +11,7 @@ import { QUERY_WRITES, QueryWrites } from './query-writes.js';
 import { StoredDocuments } from './reads.js';
 import { ChangeRecorder } from './recorder.js';
 import { rememberLoad } from './save-states.js';
+import { markAudited, reportModelsCompiledBefore } from './late-registration.js';
 import { addStamps } from './stamps.js';
 
 /** Options of `actionLogPlugin(logger, options)`: `include`/`exclude` take model names or models. */
@@ -67,7 +68,8 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
   // One selection for every schema: its omitted paths reach the request bodies from now on.
   const selection = new ModelSelection<AnyModel>(o, logger);
 
-  return function actionLog(schema: Schema): void {
+  const plugin = (schema: Schema): void => {
+    markAudited(schema);
     const own = parseOptions(schemaOptionSchema, { actionLog: schema.get('actionLog' as never) }, 'schema options').actionLog;
     if (own === false || own?.skip) return;
     if (own?.omit) selection.omitOwn(own.omit);
@@ -125,4 +127,6 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
       },
     );
   };
+  reportModelsCompiledBefore(plugin, logger);
+  return plugin;
 }

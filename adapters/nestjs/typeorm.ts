@@ -7,9 +7,6 @@ import { hasProvider } from './providers.js';
 
 const WHAT = 'ActionLogModule options';
 
-/** How ActionLogSubscriber instances are marked, in every copy of `actionlog/typeorm`. */
-const SUBSCRIBER = Symbol.for('actionlog.typeorm.subscriber');
-
 /**
  * Adds an ActionLogSubscriber to each data source `@nestjs/typeorm` created, once Nest has built them and before
  * the application starts (TypeORM's `subscribers` option takes classes, so the instance goes on the data source).
@@ -35,11 +32,11 @@ export async function bindTypeOrm(
   }
   if (missing.length === wanted.length) return;
 
-  const { ActionLogSubscriber } = await import('actionlog/typeorm');
+  const { ActionLogSubscriber, isActionLogSubscriber } = await import('actionlog/typeorm');
   for (const { name, token } of wanted) {
     if (missing.some((m) => m.token === token)) continue;
     const dataSource = dataSourceOf(token);
-    if (dataSource.subscribers.some((s) => (s as { [SUBSCRIBER]?: boolean })[SUBSCRIBER])) {
+    if (dataSource.subscribers.some(isActionLogSubscriber)) {
       throw new ActionLogConfigError(
         [{ path: 'typeorm', message: `the data source "${name}" already has an ActionLogSubscriber: remove it, or set typeorm: false` }],
         WHAT,

@@ -14,11 +14,15 @@
  *   (PostgreSQL 18+), so that it returns its rows (see returning-writes.ts), or with the keys of the rows it inserts
  *   returned (PostgreSQL, see inserted-keys.ts).
  *
+ * - `buildMetadatas()` of DataSource (its prototype, once per process): TypeORM's `subscribers` option takes classes
+ *   and drops instances without a word; an ActionLogSubscriber instance given there (`subscribers: [new
+ *   ActionLogSubscriber(logger)]`, the natural thing to write) is added to the data source's subscribers after it.
+ *
  * Internals read without being changed: a builder's `expressionMap`, `queryRunner`, `createWhereExpression`,
  * `getTableName`, `getMainTableName`, `replacePropertyNamesForTheWholeQuery`; a query runner's `transactionDepth`;
  * a SubjectExecutor's `queryRunner` and `options`.
  */
-import { DeleteQueryBuilder, InsertQueryBuilder, type QueryRunner, UpdateQueryBuilder } from 'typeorm';
+import { DataSource, DeleteQueryBuilder, InsertQueryBuilder, type QueryRunner, UpdateQueryBuilder } from 'typeorm';
 // Not exported from the package root.
 import { SubjectExecutor } from 'typeorm/persistence/SubjectExecutor.js';
 // Not exported from the package root.
@@ -80,6 +84,22 @@ export function installPersistenceHooks(): void {
       }
     };
   }
+  proto[PATCHED] = true;
+}
+
+/** Keeps the instances of `isKept` given in a DataSource's `subscribers` option, which TypeORM would drop. */
+export function installSubscriberInstances(isKept: (subscriber: unknown) => boolean): void {
+  const proto = DataSource.prototype as unknown as { buildMetadatas: (this: DataSource) => Promise<void>; [PATCHED]?: boolean };
+  if (proto[PATCHED]) return;
+  const original = proto.buildMetadatas;
+  proto.buildMetadatas = async function buildMetadatas(this: DataSource): Promise<void> {
+    await original.call(this);
+    const given: unknown = this.options.subscribers;
+    const list: unknown[] = Array.isArray(given) ? given : given && typeof given === 'object' ? Object.values(given) : [];
+    for (const subscriber of list) {
+      if (isKept(subscriber) && !this.subscribers.includes(subscriber as never)) this.subscribers.push(subscriber as never);
+    }
+  };
   proto[PATCHED] = true;
 }
 

@@ -21,6 +21,11 @@ import {
 /** Marks ActionLogSubscriber instances in `dataSource.subscribers`. */
 export const SUBSCRIBER = Symbol.for('actionlog.typeorm.subscriber');
 
+/** Whether a value is an ActionLogSubscriber, of any copy of `actionlog/typeorm`. */
+export function isActionLogSubscriber(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && (value as { [SUBSCRIBER]?: boolean })[SUBSCRIBER] === true;
+}
+
 /**
  * The recorder for a write builder: the data source's ActionLogSubscriber when it records the entity and the
  * write is the caller's with listeners on, or a statement of a `save()`/`remove()` with listeners on; else the

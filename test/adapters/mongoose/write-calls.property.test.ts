@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { actionLogPlugin } from 'actionlog/mongoose';
 import { useMongooseConnection } from '../../support/mongo-db.js';
 import { exactLogger, replay, storedDocuments } from '../../support/mongoose-exact.js';
-import { itemSchema, type ItemModel, seedDocuments, WRITE_CALLS } from '../../support/mongoose-write-calls.js';
+import { type Item, itemSchema, type ItemModel, seedDocuments, WRITE_CALLS } from '../../support/mongoose-write-calls.js';
 
 // Random sequences of write calls, drawn from the README's table and from the same calls with random arguments,
 // failing ones included (duplicate keys, validation errors, unordered bulks with a failing operation). After each
@@ -21,8 +21,8 @@ let models: Record<'findAndModify' | 'readBefore', ItemModel>;
 beforeAll(async () => {
   conn = await connect();
   models = {
-    findAndModify: conn.model('PropItemFam', itemSchema().plugin(actionLogPlugin(logger))),
-    readBefore: conn.model('PropItemRead', itemSchema().plugin(actionLogPlugin(logger, { singleDocumentWrites: 'readBefore' }))),
+    findAndModify: conn.model<Item, ItemModel>('PropItemFam', itemSchema().plugin(actionLogPlugin(logger))),
+    readBefore: conn.model<Item, ItemModel>('PropItemRead', itemSchema().plugin(actionLogPlugin(logger, { singleDocumentWrites: 'readBefore' }))),
   };
   await Promise.all(Object.values(models).map((M) => M.init()));
 });

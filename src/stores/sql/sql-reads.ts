@@ -30,20 +30,22 @@ export class SqlReads {
     const s = this.filter.apply(new SqlConditions(this.d), query.kind, query.filter);
     const time = q(TIME_COLUMN[query.kind]);
     let order: string;
+    const dir = query.order === 'asc' ? 'ASC' : 'DESC';
+    const past = dir === 'ASC' ? '>' : '<';
     if (query.by === 'stored') {
       const after = query.after && this.storedAfter(query.after.seq);
       if (this.pg) {
+        // Newest first too: the newest row below the mark, never one a running transaction can still precede.
         s.where(`"txid" < ${VISIBLE_MARK}`);
-        if (after) s.where('("txid", "id") > (?, ?)', after[0], after[1]);
-        order = '"txid", "id"';
+        if (after) s.where(`("txid", "id") ${past} (?, ?)`, after[0], after[1]);
+        order = `"txid" ${dir}, "id" ${dir}`;
       } else {
-        if (after) s.where('"id" > ?', after[1]);
-        order = '"id"';
+        if (after) s.where(`"id" ${past} ?`, after[1]);
+        order = `"id" ${dir}`;
       }
     } else {
-      const dir = query.order === 'asc' ? 'ASC' : 'DESC';
       if (query.after) {
-        s.where(`(${time}, "id") ${dir === 'ASC' ? '>' : '<'} (?, ?)`, this.d.date(query.after.time), rowId(query.after.id));
+        s.where(`(${time}, "id") ${past} (?, ?)`, this.d.date(query.after.time), rowId(query.after.id));
       }
       order = `${time} ${dir}, "id" ${dir}`;
     }

@@ -532,8 +532,8 @@ describe('SqlStore on postgres: other processes, plans and stored order', () => 
     const holder = other.createQueryRunner();
     await holder.startTransaction();
     await holder.query(`INSERT INTO actionlog_requests (uid, request_uuid, details) VALUES ('blocker', 'held', '{}')`);
-    const stored = async () =>
-      (await store.query({ kind: 'requests', filter: {}, by: 'stored', order: 'asc', limit: 10 })).map((s) => s.entry.uid);
+    const stored = async (order: 'asc' | 'desc' = 'asc') =>
+      (await store.query({ kind: 'requests', filter: {}, by: 'stored', order, limit: 10 })).map((s) => s.entry.uid);
     // The first write takes its ids (x1, then blocker) and waits; the second takes later ids and commits.
     const first = store.write(batchOf([requestDoc('x1', 1, { uid: 'x1' }), requestDoc('b', 2, { uid: 'blocker' })]));
     await vi.waitFor(async () => {
@@ -545,10 +545,13 @@ describe('SqlStore on postgres: other processes, plans and stored order', () => 
     await store.write(batchOf([requestDoc('x2', 3, { uid: 'x2' })]));
     expect((await all(store, 'requests')).map((d) => d.uid)).toEqual(['x2']); // visible...
     expect(await stored()).toEqual([]); // ...but not yet in stored order: the first write may still commit before it
+    // Nor is it the newest: a tail starting after x2 would pass over x1 once the first write commits.
+    expect(await stored('desc')).toEqual([]);
     await holder.rollbackTransaction();
     await holder.release();
     await first;
     expect(await stored()).toEqual(['x1', 'blocker', 'x2']);
+    expect(await stored('desc')).toEqual(['x2', 'blocker', 'x1']);
     const [x1, , x2] = await store.query({ kind: 'requests', filter: {}, by: 'stored', order: 'asc', limit: 10 });
     expect(Number(x1!.position.id)).toBeLessThan(Number(x2!.position.id));
     await other.destroy();

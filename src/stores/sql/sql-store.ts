@@ -8,7 +8,7 @@ import { SqlReads } from './sql-reads.js';
 import { SqlRows } from './sql-rows.js';
 import { type SqlTables, sqlTableNames } from './sql-schema.js';
 import { setUpTables } from './sql-setup.js';
-import { runInTransaction } from './sql-run.js';
+import { runInTransaction, sqliteWritable } from './sql-run.js';
 import type { SqlDataSourceLike, SqlProgram, SqlRow, SqlStep } from './sql-types.js';
 import { type PgPoolLike, SqlWatch } from './sql-watch.js';
 import { SqlWrites } from './sql-writes.js';
@@ -137,6 +137,7 @@ export class SqlStore implements Store {
     const dataSource = this.source();
     if (!dataSource.isInitialized) throw new ActionLogStoreError('SqlStore: the DataSource is not initialized', 0);
     await dataSource.query('SELECT 1');
+    await sqliteWritable(dataSource);
   }
 
   async write(batch: StoreBatch): Promise<void> {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { DataSource } from 'typeorm';
 import {
@@ -436,6 +439,30 @@ for (const kind of SQL_KINDS) {
     });
   });
 }
+
+describe('SqlStore on a SQLite file another process writes', () => {
+  it('is away while another connection holds the write lock past the busy timeout, and back once it lets go', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'actionlog-sqlite-'));
+    const file = join(folder, 'trail.db');
+    const dataSource = new DataSource({ type: 'better-sqlite3', database: file, timeout: 200 });
+    await dataSource.initialize();
+    const store = new SqlStore({ dataSource });
+    await store.init(info);
+    const other = new DataSource({ type: 'better-sqlite3', database: file });
+    await other.initialize();
+    await other.query('BEGIN IMMEDIATE');
+    // The writer asks ping() after a failed write: "locked" must read as the store being away, not as a bad batch.
+    await expect(store.ping()).rejects.toThrow(/database is locked/);
+    await expect(store.write(batchOf([requestDoc('held')]))).rejects.toThrow(/database is locked/);
+    await other.query('COMMIT');
+    await store.ping();
+    await store.write(batchOf([requestDoc('held')]));
+    expect((await all(store, 'requests')).map((d) => d.request_uuid)).toEqual(['held']);
+    await other.destroy();
+    await dataSource.destroy();
+    rmSync(folder, { recursive: true, force: true });
+  });
+});
 
 describe('SqlStore on postgres: other processes, plans and stored order', () => {
   /** Another process's DataSource on the same database (a pool of its own). */

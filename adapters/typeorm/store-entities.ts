@@ -1,8 +1,13 @@
 import {
   type ColumnSpec,
+  columnsOn,
+  CURRENT_TXID,
   DEFAULT_PREFIX,
+  indexesOn,
+  migrateSchema,
   quoteName,
-  schemaStatements,
+  revertSchema,
+  runProgram,
   sqlIndexName,
   type SqlTables,
   sqlTableNames,
@@ -40,6 +45,10 @@ function columnOf(column: ColumnSpec, d: Dialect): EntitySchemaColumnOptions {
       return { type: d.json, nullable };
     case 'date':
       return { type: d.date, nullable };
+    case 'int':
+      return { type: 'integer', nullable };
+    case 'txid':
+      return { type: 'bigint', nullable: false, default: () => CURRENT_TXID };
     case 'bool':
       return { type: 'boolean', default: column.default };
   }
@@ -59,6 +68,7 @@ export interface ActionLogTableNames {
  */
 export function actionLogEntities(type: SqlStoreDialect | (string & {}), names: ActionLogTableNames = {}): EntitySchema[] {
   const d = dialectOf(type);
+  const engine = type === 'postgres' ? 'postgres' : 'sqlite';
   const tables = sqlTableNames(names.prefix ?? DEFAULT_PREFIX, names.tables);
   return KEYS.map((key) => {
     const table = TABLES[key];
@@ -66,10 +76,14 @@ export function actionLogEntities(type: SqlStoreDialect | (string & {}), names: 
     return new EntitySchema({
       name: table.entity,
       tableName: tables[key],
-      columns: Object.fromEntries(Object.entries(table.columns).map(([name, column]) => [name, columnOf(column, d)])),
-      indices: table.indexes
-        .filter((index) => index.only !== 'mongo')
-        .map((index) => ({ name: sqlIndexName(tables[key], index), columns: index.fields.map(([field]) => field), unique: index.unique })),
+      columns: Object.fromEntries(columnsOn(engine, table).map(([name, column]) => [name, columnOf(column, d)])),
+      // GIN indexes: TypeORM cannot declare their kind; `synchronize: false` has it keep them as the store made them.
+      indices: indexesOn(engine, table).map((index) => ({
+        name: sqlIndexName(tables[key], index),
+        columns: index.fields.map(([field]) => field),
+        unique: index.unique,
+        ...(index.using === 'gin' ? { synchronize: false } : {}),
+      })),
     });
   });
 }
@@ -84,6 +98,7 @@ function tablesOf(queryRunner: QueryRunner, names: ActionLogTableNames): SqlTabl
 }
 
 const engineOf = (queryRunner: QueryRunner) => (queryRunner.dataSource.options.type === 'postgres' ? 'postgres' : 'sqlite');
+const queryOf = (queryRunner: QueryRunner) => (sql: string, params?: unknown[]) => queryRunner.query(sql, params) as Promise<unknown>;
 
 /**
  * The store's migrations, in order, for these table names: `migrations: [...yours, ...actionLogMigrations({ prefix })]`.
@@ -95,7 +110,7 @@ export function actionLogMigrations(names: ActionLogTableNames = {}): Array<new 
     name = 'ActionLogMigration1763856000000';
 
     async up(queryRunner: QueryRunner): Promise<void> {
-      for (const sql of schemaStatements(engineOf(queryRunner), tablesOf(queryRunner, names))) await queryRunner.query(sql);
+      await runProgram(queryOf(queryRunner), migrateSchema(engineOf(queryRunner), tablesOf(queryRunner, names)));
     }
 
     async down(queryRunner: QueryRunner): Promise<void> {
@@ -123,7 +138,25 @@ export function actionLogMigrations(names: ActionLogTableNames = {}): Array<new 
     }
   }
 
-  return [ActionLogMigration1763856000000, ActionLogRequestIdsMigration1764547200000];
+  /**
+   * For tables made by earlier versions: the columns reads filter on (a request's method, route and status; the
+   * correlation id and user of actions and changes), the (time, id) indexes of keyset pages in place of the time
+   * indexes, GIN indexes and text search, and on PostgreSQL the writing transaction of each row (stored order).
+   * The statements `SqlStore` runs at start with `createTables`.
+   */
+  class ActionLogReadsMigration1767225600000 implements MigrationInterface {
+    name = 'ActionLogReadsMigration1767225600000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      await runProgram(queryOf(queryRunner), migrateSchema(engineOf(queryRunner), tablesOf(queryRunner, names)));
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await runProgram(queryOf(queryRunner), revertSchema(engineOf(queryRunner), tablesOf(queryRunner, names)));
+    }
+  }
+
+  return [ActionLogMigration1763856000000, ActionLogRequestIdsMigration1764547200000, ActionLogReadsMigration1767225600000];
 }
 
 /** Every migration of the store's tables with the default names, in order: `migrations: [...yours, ...ActionLogMigrations]`. */

@@ -29,5 +29,15 @@ export {
   type ColumnKind,
   type IndexSpec,
 } from '../stores/tables.js';
-export { schemaStatements, sqlTableNames, quoteName, type SqlTables } from '../stores/sql/sql-schema.js';
+export {
+  columnsOn,
+  CURRENT_TXID,
+  indexesOn,
+  migrateSchema,
+  quoteName,
+  revertSchema,
+  runProgram,
+  sqlTableNames,
+  type SqlTables,
+} from '../stores/sql/sql-schema.js';
 export { preparedStatement, type BetterSqliteLike, type SqliteStatement } from '../stores/sql/sqlite-statements.js';

@@ -277,12 +277,19 @@ function historyItem(log: ModelLogDocument): HistoryItem {
     request_uuid: log.request_uuid,
     module: log.module,
     changed_fields: log.model_details.changed_fields,
-    changes: diff(log.model_details.old_object, log.model_details.new_object).filter((c) =>
-      log.model_details.changed_fields.includes(c.path),
-    ),
+    changes: changesOf(log),
     old_object: log.model_details.old_object,
     new_object: log.model_details.new_object,
   };
   if (log.correlation_id) item.correlation_id = log.correlation_id;
   return item;
+}
+
+/**
+ * The changes of a log in the order of its `changed_fields`, as recorded: a store may hand the objects back with
+ * their keys reordered (PostgreSQL's jsonb sorts them), which must not reorder the history.
+ */
+function changesOf(log: ModelLogDocument): FieldChange[] {
+  const byPath = new Map(diff(log.model_details.old_object, log.model_details.new_object).map((c) => [c.path, c]));
+  return log.model_details.changed_fields.flatMap((path) => byPath.get(path) ?? []);
 }

@@ -3,8 +3,11 @@
  * `actionlog/typeorm`) derive from these columns, the SQL and MongoDB indexes from these index lists.
  */
 
-/** How a column is stored: text of a bounded length, long text, JSON, a date, a boolean, or the row id. */
-export type ColumnKind = 'id' | 'text' | 'long-text' | 'json' | 'date' | 'bool';
+/**
+ * How a column is stored: text of a bounded length, long text, JSON, a date, a boolean, an integer, the row id, or
+ * `txid`: the id of the transaction that wrote the row (PostgreSQL only: the store's stored order, see `SqlStore`).
+ */
+export type ColumnKind = 'id' | 'text' | 'long-text' | 'json' | 'date' | 'bool' | 'int' | 'txid';
 
 export interface ColumnSpec {
   kind: ColumnKind;
@@ -25,6 +28,8 @@ export interface IndexSpec {
   mongoName?: string;
   /** MongoDB: leave out documents without the field. */
   sparse?: boolean;
+  /** PostgreSQL: a GIN index (`jsonb_path_ops`) over a jsonb column, for containment filters; none on SQLite. */
+  using?: 'gin';
 }
 
 export interface TableSpec {
@@ -49,7 +54,21 @@ const json = (nullable = true): ColumnSpec => ({ kind: 'json', nullable });
 const date = (nullable = true): ColumnSpec => ({ kind: 'date', nullable });
 /** The id a row gets from its document on the first write attempt, so that a retry is recognised (SQL only). */
 const uid = text(36, false);
+/** PostgreSQL: the writing transaction, for reading in the order rows became visible (absent on SQLite). */
+const txid: ColumnSpec = { kind: 'txid', nullable: false };
 const NEWEST: -1 = -1;
+/** An SQL index of a kind's time and row id: keyset pages by (time, id) in either order. */
+const byTime = (...fields: string[]): IndexSpec => ({ fields: [...fields, 'id'].map((f) => [f, 1] as const), only: 'sql' });
+/** An SQL GIN index over a jsonb column (PostgreSQL). */
+const gin = (field: string): IndexSpec => ({ fields: [[field, 1]], only: 'sql', using: 'gin' });
+/** PostgreSQL: rows in the order they became visible (see `txid`). */
+const stored: IndexSpec = {
+  fields: [
+    ['txid', 1],
+    ['id', 1],
+  ],
+  only: 'sql',
+};
 
 export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
   requests: {
@@ -67,12 +86,18 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       integrity: json(),
       expires_at: date(),
       appends: json(),
+      // From details, for filters.
+      method: { kind: 'long-text' },
+      route: { kind: 'long-text' },
+      status_code: { kind: 'int' },
+      txid,
     },
     indexes: [
       // The server's id is the key; the client's request id may repeat (see RequestDocument.request_uuid).
       { fields: [['uid', 1]], unique: true, mongoName: 'uid_unique' },
       { fields: [['request_uuid', 1]] },
-      { fields: [['timestamp', NEWEST]] },
+      { fields: [['timestamp', NEWEST]], only: 'mongo' },
+      byTime('timestamp'),
       {
         fields: [
           ['module', 1],
@@ -97,6 +122,7 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
         only: 'sql',
       },
       { fields: [['expires_at', 1]], only: 'sql' },
+      stored,
     ],
   },
   actionLogs: {
@@ -124,6 +150,8 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       saved_at: date(),
       is_active: { kind: 'bool', default: true },
       expires_at: date(),
+      correlation_id: text(256),
+      txid,
     },
     indexes: [
       { fields: [['uid', 1]], unique: true, only: 'sql' },
@@ -139,9 +167,19 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
           ['target_type', 1],
           ['target_id', 1],
         ],
+        only: 'mongo',
       },
-      { fields: [['emitted_at', NEWEST]] },
+      { fields: [['emitted_at', NEWEST]], only: 'mongo' },
       { fields: [['request_uuid', 1]] },
+      // SQL: actions by actor, by target and by time, each in (time, id) order for keyset pages.
+      byTime('actor_id', 'emitted_at'),
+      byTime('target_type', 'target_id', 'emitted_at'),
+      byTime('emitted_at'),
+      { fields: [['correlation_id', 1]], only: 'sql' },
+      gin('tags'),
+      gin('entity_path'),
+      gin('details'),
+      stored,
     ],
   },
   modelLogs: {
@@ -161,6 +199,10 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       model_details: json(false),
       truncated: { kind: 'bool', default: false },
       expires_at: date(),
+      user: json(),
+      user_id: text(256),
+      correlation_id: text(256),
+      txid,
     },
     indexes: [
       { fields: [['uid', 1]], unique: true, only: 'sql' },
@@ -170,9 +212,16 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
           ['model_id', 1],
           ['timestamp', NEWEST],
         ],
+        only: 'mongo',
       },
       { fields: [['request_uuid', 1]] },
-      { fields: [['timestamp', NEWEST]] },
+      { fields: [['timestamp', NEWEST]], only: 'mongo' },
+      // SQL: a record's history, changes by user and by time, in (time, id) order.
+      byTime('model', 'model_id', 'timestamp'),
+      byTime('user_id', 'timestamp'),
+      byTime('timestamp'),
+      { fields: [['correlation_id', 1]], only: 'sql' },
+      stored,
     ],
   },
   activities: {
@@ -189,6 +238,7 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       link_preview: text(2048),
       request_uuid: text(200),
       expires_at: date(),
+      txid,
     },
     indexes: [
       { fields: [['uid', 1]], unique: true, only: 'sql' },
@@ -200,6 +250,8 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
         mongoName: 'user_activity_date',
       },
       { fields: [['request_uuid', 1]] },
+      byTime('activity_date'),
+      stored,
     ],
     mongoPaths: { user_id: 'user._id' },
   },

@@ -1,174 +1,122 @@
-import type {
-  ActionEntry,
-  ActionLogDocument,
-  ActivityDocument,
-  ModelLog,
-  ModelLogDocument,
-  RequestDocument,
-} from '../../shared/document.js';
-import { unescapeKeys } from '../../build/sanitize/keys.js';
-import { TABLES, type TableKey } from '../tables.js';
-import { type ActionQuery, type ActivityQuery, DEFAULT_QUERY_LIMIT, type ModelLogQuery, type RequestQuery } from '../store.js';
+import type { EntryKind, EntryPosition, FacetField, FacetQuery, StoreFilter, StoreQuery } from '../store.js';
+import { ActionLogValidationError } from '../../shared/errors.js';
 import type { SqlDialect } from './sql-dialects.js';
-import { quoteName, type SqlTables } from './sql-schema.js';
-import type { SqlStep } from './sql-writes.js';
-import type { SqlRow } from './sql-types.js';
+import { ACTOR_COLUMN, KIND_TABLE, SqlConditions, SqlFilter, TIME_COLUMN } from './sql-filter.js';
+import { quoteName as q, type SqlEngine, type SqlTables } from './sql-schema.js';
+import type { SqlStep } from './sql-types.js';
 
-interface Page {
-  limit?: number;
-  offset?: number;
-  order?: 'asc' | 'desc';
-}
+/**
+ * PostgreSQL: only rows of transactions older than every transaction still running are read in stored order. Ids
+ * and txids are taken before commit, so a row with a greater txid may already be visible while one with a smaller
+ * one is still to come; below this mark, nothing is still to come.
+ */
+const VISIBLE_MARK = 'pg_snapshot_xmin(pg_current_snapshot())::text::bigint';
 
-/** A `SELECT` taking shape: conditions with their parameters, numbered as the dialect wants. */
-class Select {
-  private readonly conditions: string[] = [];
-  readonly params: unknown[] = [];
-
-  constructor(private readonly d: SqlDialect) {}
-
-  /** Adds a condition; `?` in it stands for the next parameter. */
-  where(condition: string, ...values: unknown[]): this {
-    let i = 0;
-    this.conditions.push(condition.replace(/\?/g, () => this.param(values[i++])));
-    return this;
-  }
-
-  param(value: unknown): string {
-    this.params.push(value);
-    return this.d.param(this.params.length);
-  }
-
-  whereClause(): string {
-    return this.conditions.length > 0 ? ` WHERE ${this.conditions.join(' AND ')}` : '';
-  }
-}
-
-/** The statements of the store's reads, and the documents their rows become, for one dialect and set of tables. */
+/** The statements of the store's reads: entries by a filter, in time or stored order, counts and facets. */
 export class SqlReads {
+  private readonly filter: SqlFilter;
+  private readonly pg: boolean;
+
   constructor(
     private readonly d: SqlDialect,
+    engine: SqlEngine,
     private readonly t: SqlTables,
-    private readonly postgres: boolean,
-  ) {}
+  ) {
+    this.filter = new SqlFilter(d, engine, t);
+    this.pg = engine === 'postgres';
+  }
 
-  requests(query: RequestQuery): SqlStep {
-    const s = new Select(this.d);
-    for (const key of ['request_uuid', 'module', 'correlation_id', 'user_id'] as const) {
-      if (query[key] !== undefined) s.where(`${quoteName(key)} = ?`, query[key]);
-    }
-    if (query.model !== undefined || query.model_id !== undefined) {
-      if (this.postgres) {
-        const probe: Record<string, string> = {};
-        if (query.model !== undefined) probe.model = query.model;
-        if (query.model_id !== undefined) probe.model_id = query.model_id;
-        s.where(`"details" -> 'model_logs' @> CAST(? AS jsonb)`, JSON.stringify([probe]));
+  query(query: StoreQuery): SqlStep {
+    const s = this.filter.apply(new SqlConditions(this.d), query.kind, query.filter);
+    const time = q(TIME_COLUMN[query.kind]);
+    let order: string;
+    const dir = query.order === 'asc' ? 'ASC' : 'DESC';
+    const past = dir === 'ASC' ? '>' : '<';
+    if (query.by === 'stored') {
+      const after = query.after && this.storedAfter(query.after.seq);
+      if (this.pg) {
+        // Newest first too: the newest row below the mark, never one a running transaction can still precede.
+        s.where(`"txid" < ${VISIBLE_MARK}`);
+        if (after) s.where(`("txid", "id") ${past} (?, ?)`, after[0], after[1]);
+        order = `"txid" ${dir}, "id" ${dir}`;
       } else {
-        const fields = (['model', 'model_id'] as const).filter((field) => query[field] !== undefined);
-        const matches = fields.map((field) => `json_extract(ml.value, '$.${field}') = ?`);
-        s.where(
-          `EXISTS (SELECT 1 FROM json_each("details", '$.model_logs') AS ml WHERE ${['1 = 1', ...matches].join(' AND ')})`,
-          ...fields.map((field) => query[field]),
-        );
+        if (after) s.where(`"id" ${past} ?`, after[1]);
+        order = `"id" ${dir}`;
       }
+    } else {
+      if (query.after) {
+        s.where(`(${time}, "id") ${past} (?, ?)`, this.d.date(query.after.time), rowId(query.after.id));
+      }
+      order = `${time} ${dir}, "id" ${dir}`;
     }
-    return this.select('requests', s, 'timestamp', query);
+    const limit = s.param(query.limit);
+    return { sql: `SELECT * FROM ${this.table(query.kind)}${s.whereClause()} ORDER BY ${order} LIMIT ${limit}`, params: s.params };
   }
 
-  actions(query: ActionQuery): SqlStep {
-    const s = new Select(this.d);
-    for (const key of ['request_uuid', 'actor_id', 'action_type', 'action_category', 'target_type', 'target_id'] as const) {
-      if (query[key] !== undefined) s.where(`${quoteName(key)} = ?`, query[key]);
-    }
-    if (!query.include_inactive) s.where('"is_active" = ?', this.d.bool(true));
-    return this.select('actionLogs', s, 'emitted_at', query);
-  }
-
-  modelLogs(query: ModelLogQuery): SqlStep {
-    const s = new Select(this.d);
-    for (const key of ['request_uuid', 'model', 'model_id'] as const) {
-      if (query[key] !== undefined) s.where(`${quoteName(key)} = ?`, query[key]);
-    }
-    return this.select('modelLogs', s, 'timestamp', query);
-  }
-
-  activities(query: ActivityQuery): SqlStep {
-    const s = new Select(this.d);
-    for (const key of ['user_id', 'request_uuid'] as const) {
-      if (query[key] !== undefined) s.where(`${quoteName(key)} = ?`, query[key]);
-    }
-    return this.select('activities', s, 'activity_date', query);
-  }
-
-  private select(key: TableKey, s: Select, timeColumn: string, page: Page & { from?: Date; to?: Date }): SqlStep {
-    const time = quoteName(timeColumn);
-    if (page.from !== undefined) s.where(`${time} >= ?`, this.d.date(page.from));
-    if (page.to !== undefined) s.where(`${time} <= ?`, this.d.date(page.to));
-    const dir = page.order === 'asc' ? 'ASC' : 'DESC';
-    const limit = s.param(page.limit ?? DEFAULT_QUERY_LIMIT);
-    const offset = s.param(page.offset ?? 0);
+  /** Where a row sits: its time and id (the order of `query`), and its txid and id (stored order). */
+  position(kind: EntryKind, row: Record<string, unknown>): EntryPosition {
+    const id = String(row.id);
     return {
-      sql: `SELECT * FROM ${quoteName(this.t[key])}${s.whereClause()} ORDER BY ${time} ${dir}, "id" ${dir} LIMIT ${limit} OFFSET ${offset}`,
+      time: this.d.readDate(row[TIME_COLUMN[kind]]) ?? new Date(0),
+      id,
+      seq: this.pg ? `${String(row.txid)}:${id}` : id,
+    };
+  }
+
+  count(kind: EntryKind, filter: StoreFilter): SqlStep {
+    const s = this.filter.apply(new SqlConditions(this.d), kind, filter);
+    return { sql: `SELECT COUNT(*) AS n FROM ${this.table(kind)}${s.whereClause()}`, params: s.params };
+  }
+
+  /** Distinct values with their counts, in (count desc, value asc) order, past `after`. */
+  facets(query: FacetQuery): SqlStep {
+    const s = this.filter.apply(new SqlConditions(this.d), query.kind, query.filter);
+    const matching = `SELECT * FROM ${this.table(query.kind)}${s.whereClause()}`;
+    // Values compare by code point on both engines (PostgreSQL's default collation would not).
+    const value = this.pg ? 'value COLLATE "C"' : 'value';
+    let grouped: string;
+    if (query.field === 'tag_type') {
+      // An action counts once per value, however many of its tags have it.
+      grouped = this.pg
+        ? `SELECT e ->> 'type' AS value, COUNT(DISTINCT m."id") AS n FROM (${matching}) m CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(m."tags") = 'array' THEN m."tags" ELSE '[]'::jsonb END) e GROUP BY 1`
+        : `SELECT json_extract(e.value, '$.type') AS value, COUNT(DISTINCT m."id") AS n FROM (${matching}) m, json_each(m."tags") e GROUP BY 1`;
+    } else {
+      const column = q(facetColumn(query.kind, query.field));
+      grouped = `SELECT ${column} AS value, COUNT(*) AS n FROM (${matching}) m GROUP BY ${column}`;
+    }
+    const conditions = ['value IS NOT NULL'];
+    if (query.after) {
+      const count = s.param(query.after.count);
+      conditions.push(`(n < ${count} OR (n = ${s.param(query.after.count)} AND ${value} > ${s.param(query.after.value)}))`);
+    }
+    const limit = s.param(query.limit);
+    return {
+      sql: `SELECT value, n FROM (${grouped}) f WHERE ${conditions.join(' AND ')} ORDER BY n DESC, ${value} ASC LIMIT ${limit}`,
       params: s.params,
     };
   }
 
-  /** A row's values as the document has them: JSON parsed, dates as `Date`s, booleans as booleans. */
-  private decode(key: TableKey, row: SqlRow): SqlRow {
-    const out: SqlRow = {};
-    for (const [name, column] of Object.entries(TABLES[key].columns)) {
-      const value = row[name];
-      if (column.kind === 'json') out[name] = this.d.readJson(value);
-      else if (column.kind === 'date') out[name] = this.d.readDate(value);
-      else if (column.kind === 'bool') out[name] = value === null || value === undefined ? value : Boolean(value);
-      else out[name] = value;
-    }
-    return out;
+  private table(kind: EntryKind): string {
+    return q(this.t[KIND_TABLE[kind]]);
   }
 
-  requestDocument(raw: SqlRow): RequestDocument {
-    const row = this.decode('requests', raw);
-    const doc: Record<string, unknown> = { _id: row.id, uid: row.uid, request_uuid: row.request_uuid };
-    if (row.module !== null) doc.module = row.module;
-    if (row.timestamp !== null) doc.timestamp = row.timestamp;
-    doc.details = reviveDetails(row.details as Partial<RequestDocument['details']>);
-    if (row.correlation_id !== null) doc.correlation_id = row.correlation_id;
-    if (row.integrity !== null) doc.integrity = row.integrity;
-    if (row.expires_at !== null) doc.expires_at = row.expires_at;
-    return unescapeKeys(doc) as unknown as RequestDocument;
-  }
-
-  actionDocument(raw: SqlRow): ActionLogDocument {
-    const { id, uid, expires_at, ...fields } = this.decode('actionLogs', raw);
-    const doc: Record<string, unknown> = { _id: id, ...fields };
-    if (expires_at !== null) doc.expires_at = expires_at;
-    return unescapeKeys(doc) as unknown as ActionLogDocument;
-  }
-
-  modelLogDocument(raw: SqlRow): ModelLogDocument {
-    const { id, uid, expires_at, truncated, ...fields } = this.decode('modelLogs', raw);
-    const doc: Record<string, unknown> = { _id: id, ...fields };
-    if (truncated) doc.truncated = true;
-    if (expires_at !== null) doc.expires_at = expires_at;
-    return unescapeKeys(doc) as unknown as ModelLogDocument;
-  }
-
-  activityDocument(raw: SqlRow): ActivityDocument {
-    const { id, uid, user_id, expires_at, ...fields } = this.decode('activities', raw);
-    const doc: Record<string, unknown> = { _id: id, ...fields };
-    if (expires_at !== null) doc.expires_at = expires_at;
-    return unescapeKeys(doc) as unknown as ActivityDocument;
+  /** The (txid, id) of a stored-order position this store made. */
+  private storedAfter(seq: string): [string, number] {
+    const match = (this.pg ? /^(\d{1,19}):(\d{1,15})$/ : /^()(\d{1,15})$/).exec(seq);
+    if (!match) throw badCursor();
+    const [, txid = '', id = ''] = match;
+    return [txid, Number(id)];
   }
 }
 
-const toDate = (value: unknown): Date => (value instanceof Date ? value : new Date(value as string));
+function facetColumn(kind: EntryKind, field: Exclude<FacetField, 'tag_type'>): string {
+  return field === 'actor_id' ? ACTOR_COLUMN[kind] : field;
+}
 
-/** JSON columns bring dates back as strings: the document's own date fields become Dates again. */
-function reviveDetails(details: Partial<RequestDocument['details']>): RequestDocument['details'] {
-  return Object.assign({ request: null, response: null }, details, {
-    model_logs: (details.model_logs ?? []).map((m: ModelLog) => Object.assign({}, m, { timestamp: toDate(m.timestamp) })),
-    actions: (details.actions ?? []).map((a: ActionEntry) =>
-      Object.assign({}, a, { emitted_at: toDate(a.emitted_at), saved_at: a.saved_at === null ? null : toDate(a.saved_at) }),
-    ),
-  });
+const badCursor = () => new ActionLogValidationError([{ path: 'cursor', message: 'is not a cursor of this store' }], 'read options');
+
+/** A row id from a position this store made. */
+function rowId(id: string): number {
+  if (!/^\d{1,15}$/.test(id)) throw badCursor();
+  return Number(id);
 }

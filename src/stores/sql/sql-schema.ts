@@ -1,10 +1,20 @@
-import { type ColumnSpec, sqlIndexName, TABLES, type TableKey } from '../tables.js';
+import { type ColumnSpec, type IndexSpec, sqlIndexName, TABLES, type TableKey, type TableSpec } from '../tables.js';
+import { dropSearchStatements, searchStatements, searchTable } from './sql-search.js';
+import type { SqlProgram, SqlRow, SqlStep } from './sql-types.js';
 
 /** The table names in use, by collection. */
 export type SqlTables = Record<TableKey, string>;
 
+export type SqlEngine = 'postgres' | 'sqlite';
+
+/** Runs one statement (through the store's DataSource or a migration's query runner) and returns its rows. */
+export type SqlQuery = (sql: string, params?: unknown[]) => Promise<unknown>;
+
 /** Quotes an identifier for both PostgreSQL and SQLite. */
 export const quoteName = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** Quotes a string literal for both PostgreSQL and SQLite. */
+export const quoteText = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 const KEYS = Object.keys(TABLES) as TableKey[];
 
@@ -13,13 +23,30 @@ export function sqlTableNames(prefix: string, given: Partial<SqlTables> = {}): S
   return Object.fromEntries(KEYS.map((key) => [key, given[key] ?? `${prefix}${TABLES[key].name}`])) as SqlTables;
 }
 
-type Engine = 'postgres' | 'sqlite';
+/**
+ * PostgreSQL: the transaction writing a row, as a bigint (`txid_current()` is `pg_current_xact_id()` as bigint; a
+ * cast in a default would not survive TypeORM's comparison of defaults, so the entities could not describe it).
+ */
+export const CURRENT_TXID = 'txid_current()';
+
+/** The columns a table has on an engine: all but `txid` on SQLite. */
+export function columnsOn(engine: SqlEngine, table: TableSpec): Array<[string, ColumnSpec]> {
+  return Object.entries(table.columns).filter(([, column]) => column.kind !== 'txid' || engine === 'postgres');
+}
+
+/** The SQL indexes of a table on an engine: GIN indexes and those over PostgreSQL-only columns are not on SQLite. */
+export function indexesOn(engine: SqlEngine, table: TableSpec): IndexSpec[] {
+  const columns = new Set(columnsOn(engine, table).map(([name]) => name));
+  return table.indexes.filter(
+    (index) =>
+      index.only !== 'mongo' && (engine === 'postgres' || index.using !== 'gin') && index.fields.every(([field]) => columns.has(field)),
+  );
+}
 
 /** A column as `CREATE TABLE` declares it; the same types TypeORM gives the entities of `actionLogEntities()`. */
-function columnDefinition(name: string, column: ColumnSpec, engine: Engine): string {
+function columnDefinition(name: string, column: ColumnSpec, engine: SqlEngine): string {
   const pg = engine === 'postgres';
-  const nullable = column.nullable ?? true;
-  const nulls = nullable ? '' : ' NOT NULL';
+  const nulls = (column.nullable ?? true) ? '' : ' NOT NULL';
   switch (column.kind) {
     case 'id':
       return pg ? `${quoteName(name)} SERIAL PRIMARY KEY` : `${quoteName(name)} integer PRIMARY KEY AUTOINCREMENT NOT NULL`;
@@ -31,6 +58,10 @@ function columnDefinition(name: string, column: ColumnSpec, engine: Engine): str
       return `${quoteName(name)} ${pg ? 'jsonb' : 'json'}${nulls}`;
     case 'date':
       return `${quoteName(name)} ${pg ? 'TIMESTAMP WITH TIME ZONE' : 'datetime'}${nulls}`;
+    case 'int':
+      return `${quoteName(name)} integer${nulls}`;
+    case 'txid':
+      return `${quoteName(name)} bigint NOT NULL DEFAULT ${CURRENT_TXID}`;
     case 'bool': {
       const fallback = column.default ?? false;
       return `${quoteName(name)} boolean NOT NULL DEFAULT ${pg ? String(fallback) : `(${fallback ? 1 : 0})`}`;
@@ -38,25 +69,22 @@ function columnDefinition(name: string, column: ColumnSpec, engine: Engine): str
   }
 }
 
-/**
- * The statements that create the store's tables and indexes where they are missing (all `IF NOT EXISTS`, so
- * running them again changes nothing). Used by `SqlStore` at start and by the TypeORM migrations.
- */
-export function schemaStatements(engine: Engine, tables: SqlTables): string[] {
-  const statements: string[] = [];
-  for (const key of KEYS) {
-    const spec = TABLES[key];
-    const table = tables[key];
-    const columns = Object.entries(spec.columns).map(([name, column]) => columnDefinition(name, column, engine));
-    statements.push(`CREATE TABLE IF NOT EXISTS ${quoteName(table)} (${columns.join(', ')})`);
-    for (const index of spec.indexes) {
-      if (index.only === 'mongo') continue;
-      const fields = index.fields.map(([field]) => quoteName(field)).join(', ');
-      statements.push(
-        `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${quoteName(sqlIndexName(table, index))} ON ${quoteName(table)} (${fields})`,
-      );
-    }
-  }
+function indexStatement(table: string, index: IndexSpec): string {
+  const name = quoteName(sqlIndexName(table, index));
+  const fields = index.fields.map(([field]) => quoteName(field)).join(', ');
+  if (index.using === 'gin') return `CREATE INDEX IF NOT EXISTS ${name} ON ${quoteName(table)} USING GIN (${fields} jsonb_path_ops)`;
+  return `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${name} ON ${quoteName(table)} (${fields})`;
+}
+
+function tableStatements(engine: SqlEngine, tables: SqlTables): string[] {
+  return KEYS.map((key) => {
+    const columns = columnsOn(engine, TABLES[key]).map(([name, column]) => columnDefinition(name, column, engine));
+    return `CREATE TABLE IF NOT EXISTS ${quoteName(tables[key])} (${columns.join(', ')})`;
+  });
+}
+
+function indexStatements(engine: SqlEngine, tables: SqlTables): string[] {
+  const statements = KEYS.flatMap((key) => indexesOn(engine, TABLES[key]).map((index) => indexStatement(tables[key], index)));
   if (engine === 'postgres') {
     // Finding requests by the records they changed: a jsonb containment index over their model logs.
     const requests = tables.requests;
@@ -64,10 +92,115 @@ export function schemaStatements(engine: Engine, tables: SqlTables): string[] {
       `CREATE INDEX IF NOT EXISTS ${quoteName(`${requests}_model_logs`)} ON ${quoteName(requests)} USING GIN (("details" -> 'model_logs') jsonb_path_ops)`,
     );
   }
-  return statements;
+  return [...statements, ...searchStatements(engine, tables.actionLogs)];
 }
 
-/** The columns each table must have, for checking tables made by an earlier version or by hand. */
-export function requiredColumns(tables: SqlTables): Array<{ table: string; columns: string[] }> {
-  return KEYS.map((key) => ({ table: tables[key], columns: Object.keys(TABLES[key].columns) }));
+/** The statements that create the store's tables and indexes, all `IF NOT EXISTS`, on an empty database. */
+export function schemaStatements(engine: SqlEngine, tables: SqlTables): string[] {
+  return [...tableStatements(engine, tables), ...indexStatements(engine, tables)];
+}
+
+/** Indexes of the first version that (time, id) indexes replace in SQL: field lists, by table. */
+const SUPERSEDED: Record<TableKey, string[][]> = {
+  requests: [['timestamp']],
+  actionLogs: [['target_type', 'target_id'], ['emitted_at']],
+  modelLogs: [['model', 'model_id', 'timestamp'], ['timestamp']],
+  activities: [],
+};
+
+/** Columns added since the first version, and how to fill them in rows written before (where the row tells). */
+const ADDED: Record<TableKey, Record<string, ((engine: SqlEngine) => string) | null>> = {
+  requests: {
+    method: (e) => (e === 'postgres' ? `"details" #>> '{request,method}'` : `json_extract("details", '$.request.method')`),
+    route: (e) => (e === 'postgres' ? `"details" #>> '{request,route}'` : `json_extract("details", '$.request.route')`),
+    status_code: (e) =>
+      e === 'postgres'
+        ? `CAST("details" #>> '{response,status_code}' AS integer)`
+        : `CAST(json_extract("details", '$.response.status_code') AS integer)`,
+    txid: null,
+  },
+  actionLogs: { correlation_id: null, txid: null },
+  modelLogs: { user: null, user_id: null, correlation_id: null, txid: null },
+  activities: { txid: null },
+};
+
+/** A statement without parameters, as a program step. */
+const step = (sql: string): SqlStep => ({ sql, params: [] });
+
+/** The columns a table has (none when it does not exist). */
+export function* columnNames(engine: SqlEngine, table: string): Generator<SqlStep, Set<string>, SqlRow[]> {
+  const rows = yield {
+    sql:
+      engine === 'postgres'
+        ? 'SELECT column_name AS name FROM information_schema.columns WHERE table_name = $1 AND table_schema = ANY(current_schemas(false))'
+        : 'SELECT name FROM pragma_table_info(?)',
+    params: [table],
+  };
+  return new Set(rows.map((r) => String(r.name)));
+}
+
+/**
+ * Brings the store's tables to this version, idempotently: creates what is missing, adds the columns of later
+ * versions to tables an earlier one made (filling those the stored document tells), replaces superseded indexes,
+ * and creates the indexes and text search. What `SqlStore` runs at start (`createTables`) and the migrations run.
+ */
+export function* migrateSchema(engine: SqlEngine, tables: SqlTables): SqlProgram {
+  const pg = engine === 'postgres';
+  for (const sql of tableStatements(engine, tables)) yield step(sql);
+  for (const key of KEYS) {
+    const table = quoteName(tables[key]);
+    const present = yield* columnNames(engine, tables[key]);
+    const fills: string[] = [];
+    for (const [name, column] of columnsOn(engine, TABLES[key])) {
+      if (present.has(name)) continue;
+      yield step(`ALTER TABLE ${table} ADD COLUMN ${pg ? 'IF NOT EXISTS ' : ''}${columnDefinition(name, column, engine)}`);
+      const fill = ADDED[key][name];
+      if (fill) fills.push(`${quoteName(name)} = ${fill(engine)}`);
+    }
+    if (fills.length > 0 && present.size > 0) yield step(`UPDATE ${table} SET ${fills.join(', ')}`);
+    for (const fields of SUPERSEDED[key]) {
+      yield step(`DROP INDEX IF EXISTS ${quoteName(sqlIndexName(tables[key], { fields: fields.map((f) => [f, 1]) }))}`);
+    }
+  }
+  const search = searchTable(tables.actionLogs);
+  const searchExisted = pg || (yield* columnNames(engine, search)).size > 0;
+  for (const sql of indexStatements(engine, tables)) yield step(sql);
+  if (!searchExisted) {
+    // SQLite: a new text index learns the actions already stored (the triggers index those written from now on).
+    yield step(
+      `INSERT INTO ${quoteName(search)} (rowid, note, target_name, actor_name) SELECT "id", "note", json_extract("target", '$.name'), json_extract("actor", '$.name') FROM ${quoteName(tables.actionLogs)}`,
+    );
+  }
+}
+
+/** Undoes `migrateSchema` on tables it upgraded: drops what this version added, restores the first version's indexes. */
+export function* revertSchema(engine: SqlEngine, tables: SqlTables): SqlProgram {
+  for (const sql of dropSearchStatements(engine, tables.actionLogs)) yield step(sql);
+  for (const key of KEYS) {
+    const table = quoteName(tables[key]);
+    const added = new Set(Object.keys(ADDED[key]));
+    for (const index of indexesOn(engine, TABLES[key])) {
+      const isNew = index.only === 'sql' && (index.using === 'gin' || index.fields.some(([f]) => f === 'id' || added.has(f)));
+      if (isNew) yield step(`DROP INDEX IF EXISTS ${quoteName(sqlIndexName(tables[key], index))}`);
+    }
+    const present = yield* columnNames(engine, tables[key]);
+    for (const name of added) {
+      if (present.has(name)) yield step(`ALTER TABLE ${table} DROP COLUMN ${quoteName(name)}`);
+    }
+    for (const fields of SUPERSEDED[key]) yield step(indexStatement(tables[key], { fields: fields.map((f) => [f, 1]) }));
+  }
+}
+
+/** Runs a program statement by statement through `query` (a migration's query runner, a transaction's manager). */
+export async function runProgram<T>(query: SqlQuery, program: Generator<SqlStep, T, SqlRow[]>): Promise<T> {
+  for (let next = program.next(); ;) {
+    if (next.done) return next.value;
+    const rows = await query(next.value.sql, next.value.params);
+    next = program.next(Array.isArray(rows) ? (rows as SqlRow[]) : []);
+  }
+}
+
+/** The columns each table must have on an engine, for checking tables made by an earlier version or by hand. */
+export function requiredColumns(engine: SqlEngine, tables: SqlTables): Array<{ table: string; columns: string[] }> {
+  return KEYS.map((key) => ({ table: tables[key], columns: columnsOn(engine, TABLES[key]).map(([name]) => name) }));
 }

@@ -1,16 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestDocument } from '../../shared/document.js';
 import { ActionLogConfigError, ActionLogStoreError } from '../../shared/errors.js';
 import { parseOptions, requireObject } from '../../shared/parse-options.js';
-import { DEFAULT_PREFIX, TABLES } from '../tables.js';
+import { DEFAULT_PREFIX } from '../tables.js';
 import { POSTGRES, SQLITE } from './sql-dialects.js';
 import { SqlReads } from './sql-reads.js';
-import { requiredColumns, schemaStatements, type SqlTables, sqlTableNames } from './sql-schema.js';
-import type { SqlDataSourceLike, SqlRow } from './sql-types.js';
-import { type SqlProgram, type SqlStep, SqlWrites } from './sql-writes.js';
-import { type BetterSqliteLike, preparedStatement } from './sqlite-statements.js';
-import type { ActionQuery, ActivityQuery, ModelLogQuery, RequestAppend, RequestQuery, Store, StoreBatch, StoreInfo } from '../store.js';
+import { SqlRows } from './sql-rows.js';
+import { type SqlTables, sqlTableNames } from './sql-schema.js';
+import { setUpTables } from './sql-setup.js';
+import { runInTransaction, sqliteWritable } from './sql-run.js';
+import type { SqlDataSourceLike, SqlProgram, SqlRow, SqlStep } from './sql-types.js';
+import { type PgPoolLike, SqlWatch } from './sql-watch.js';
+import { SqlWrites } from './sql-writes.js';
+import type {
+  EntryKind,
+  EntryOf,
+  FacetCount,
+  FacetQuery,
+  RequestAppend,
+  Store,
+  StoreBatch,
+  StoredEntry,
+  StoreFilter,
+  StoreInfo,
+  StoreQuery,
+} from '../store.js';
 
 /** Options of `new SqlStore(...)`. */
 export interface SqlStoreOptions {
@@ -42,12 +56,16 @@ const schema = z.strictObject({
 });
 
 const SUPPORTED = ['postgres', 'better-sqlite3'];
-/** How long a write waits for the app's transaction on the one SQLite connection to end before retrying later. */
-const SQLITE_WAIT_MS = 5000;
 /** How long the first write waits for the app to initialize its DataSource before saying so. */
 const INITIALIZE_WAIT_MS = 30_000;
-/** Any number, the same in every process: PostgreSQL's advisory lock serializes concurrent table creation. */
-const SCHEMA_LOCK = 0x61_63_74_6c;
+
+interface Ready {
+  dataSource: SqlDataSourceLike;
+  postgres: boolean;
+  writes: SqlWrites;
+  reads: SqlReads;
+  rows: SqlRows;
+}
 
 /**
  * Stores documents in SQL tables of a TypeORM DataSource: PostgreSQL (jsonb, timestamptz) or SQLite through
@@ -55,7 +73,7 @@ const SCHEMA_LOCK = 0x61_63_74_6c;
  * only: its writes are never audited (no subscribers run) and need no entities. Each write or append is one
  * transaction, idempotent under retry (a `uid` per row, applied append ids). On SQLite it runs synchronously
  * on the driver's connection once no app transaction is open, so its writes can neither interleave with the
- * app's queries nor be rolled back with them.
+ * app's queries nor be rolled back with them. Reads go through indexes (see the README, "SQL store").
  */
 export class SqlStore implements Store {
   private readonly source: () => SqlDataSourceLike;
@@ -64,7 +82,9 @@ export class SqlStore implements Store {
   /** The id each document of a batch gets on its first attempt, so that a retry is recognised. */
   private readonly uids = new WeakMap<object, string>();
   private starting: Promise<void> | undefined;
-  private ready: { dataSource: SqlDataSourceLike; postgres: boolean; writes: SqlWrites; reads: SqlReads } | undefined;
+  private ready: Ready | undefined;
+  private warn: (error: Error) => void = () => undefined;
+  private readonly watching: SqlWatch;
 
   constructor(options: SqlStoreOptions) {
     requireObject(options, '{ dataSource }', 'SqlStore options');
@@ -73,6 +93,14 @@ export class SqlStore implements Store {
     this.source = typeof given === 'function' ? given : () => given;
     if (typeof given !== 'function') checkType(given);
     this.namesGiven = Object.hasOwn(options, 'prefix') || Object.hasOwn(options, 'tables');
+    // Its writes NOTIFY the channel named as the trail's requests table; other processes' stores listen to it.
+    this.watching = new SqlWatch(
+      this.tables.requests,
+      () => this.listenPool(),
+      (error) => {
+        this.warn(error);
+      },
+    );
   }
 
   /** The table names in use. */
@@ -81,6 +109,7 @@ export class SqlStore implements Store {
   }
 
   init(info?: StoreInfo): Promise<void> {
+    if (info) this.warn = info.warn;
     this.starting ??= this.start(info).catch((error: unknown) => {
       this.starting = undefined;
       throw error;
@@ -91,18 +120,16 @@ export class SqlStore implements Store {
   private async start(info: StoreInfo | undefined): Promise<void> {
     const dataSource = await this.initialized();
     const postgres = checkType(dataSource) === 'postgres';
+    const engine = postgres ? 'postgres' : 'sqlite';
     const tables = this.tables;
-    if (info && !this.namesGiven && !(await this.hasTable(dataSource, postgres, tables.requests))) {
-      await this.warnOfEarlierNames(dataSource, postgres, info);
-    }
-    if (this.options.createTables) await this.createTables(dataSource, postgres, tables);
-    await this.checkColumns(dataSource, postgres, tables);
+    await setUpTables(dataSource, { engine, tables, createTables: this.options.createTables, namesGiven: this.namesGiven }, info);
     const d = postgres ? POSTGRES : SQLITE;
     this.ready = {
       dataSource,
       postgres,
       writes: new SqlWrites(d, tables, (doc) => this.uid(doc)),
-      reads: new SqlReads(d, tables, postgres),
+      reads: new SqlReads(d, engine, tables),
+      rows: new SqlRows(d),
     };
   }
 
@@ -110,6 +137,7 @@ export class SqlStore implements Store {
     const dataSource = this.source();
     if (!dataSource.isInitialized) throw new ActionLogStoreError('SqlStore: the DataSource is not initialized', 0);
     await dataSource.query('SELECT 1');
+    await sqliteWritable(dataSource);
   }
 
   async write(batch: StoreBatch): Promise<void> {
@@ -120,28 +148,37 @@ export class SqlStore implements Store {
     if (appends.length > 0) await this.run(this.state().writes.append(appends));
   }
 
-  async findRequests(query: RequestQuery = {}): Promise<RequestDocument[]> {
-    const { reads } = await this.readable();
-    return (await this.select(reads.requests(query))).map((row) => reads.requestDocument(row));
+  async query<K extends EntryKind>(query: StoreQuery<K>): Promise<Array<StoredEntry<K>>> {
+    const { reads, rows } = await this.readable();
+    return (await this.select(reads.query(query))).map((row) => ({
+      entry: rows.document(query.kind, row) as EntryOf[K],
+      position: reads.position(query.kind, row),
+    }));
   }
 
-  async findActions(query: ActionQuery = {}): Promise<ActionLogDocument[]> {
+  async count(kind: EntryKind, filter: StoreFilter): Promise<number> {
     const { reads } = await this.readable();
-    return (await this.select(reads.actions(query))).map((row) => reads.actionDocument(row));
+    const [row] = await this.select(reads.count(kind, filter));
+    return Number(row?.n ?? 0);
   }
 
-  async findModelLogs(query: ModelLogQuery = {}): Promise<ModelLogDocument[]> {
+  async facets(query: FacetQuery): Promise<FacetCount[]> {
     const { reads } = await this.readable();
-    return (await this.select(reads.modelLogs(query))).map((row) => reads.modelLogDocument(row));
+    return (await this.select(reads.facets(query))).map((row) => ({ value: String(row.value), count: Number(row.n) }));
   }
 
-  async findActivities(query: ActivityQuery = {}): Promise<ActivityDocument[]> {
-    const { reads } = await this.readable();
-    return (await this.select(reads.activities(query))).map((row) => reads.activityDocument(row));
+  /**
+   * Wakes `onWrite` after this store's writes; on PostgreSQL also on those of other processes (LISTEN on a
+   * connection of the store's own, closed by `close()` or when the last watcher stops).
+   */
+  watch(onWrite: () => void): () => void {
+    return this.watching.add(onWrite);
   }
 
-  /** The DataSource belongs to the app: nothing to release here. */
-  async close(): Promise<void> {}
+  /** Closes the store's listening connection; the DataSource belongs to the app and stays open. */
+  async close(): Promise<void> {
+    await this.watching.close();
+  }
 
   private uid(doc: object): string {
     let uid = this.uids.get(doc);
@@ -152,19 +189,25 @@ export class SqlStore implements Store {
     return uid;
   }
 
-  private state(): NonNullable<SqlStore['ready']> {
+  private state(): Ready {
     if (!this.ready) throw new ActionLogStoreError('SqlStore: init() has not run', 0);
     return this.ready;
   }
 
   /** Reads work before the logger's first write too: the store starts on the first of either. */
-  private async readable(): Promise<NonNullable<SqlStore['ready']>> {
+  private async readable(): Promise<Ready> {
     if (!this.ready) await this.init();
     return this.state();
   }
 
   private async select(step: SqlStep): Promise<SqlRow[]> {
     return (await this.state().dataSource.query(step.sql, step.params)) as SqlRow[];
+  }
+
+  /** PostgreSQL: node-postgres's pool under TypeORM's driver, whose options the listening connection copies. */
+  private async listenPool(): Promise<PgPoolLike | undefined> {
+    const { dataSource, postgres } = await this.readable();
+    return postgres ? (dataSource.driver as { master?: PgPoolLike }).master : undefined;
   }
 
   /** The DataSource once the app has initialized it (a store made before `initialize()` waits for it). */
@@ -184,89 +227,16 @@ export class SqlStore implements Store {
     }
   }
 
-  private async createTables(dataSource: SqlDataSourceLike, postgres: boolean, tables: SqlTables): Promise<void> {
-    const statements = schemaStatements(postgres ? 'postgres' : 'sqlite', tables);
-    if (!postgres) {
-      for (const sql of statements) await dataSource.query(sql);
-      return;
-    }
-    // Two processes starting at once would race on PostgreSQL's catalog even with IF NOT EXISTS.
-    await dataSource.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
-      for (const sql of statements) await manager.query(sql);
-    });
-  }
-
-  /**
-   * Versions before 0.2 named the tables without a prefix. An app upgrading without `prefix: ''` would start
-   * writing (and reading) new, empty tables beside its trail: said once, at start.
-   */
-  private async warnOfEarlierNames(dataSource: SqlDataSourceLike, postgres: boolean, info: StoreInfo): Promise<void> {
-    const earlier = await this.columnsOf(dataSource, postgres, TABLES.requests.name);
-    if (!earlier.has('uid') || !earlier.has('details')) return;
-    const message = `table "${TABLES.requests.name}" holds an earlier actionlog trail: pass prefix: '' to keep writing there`;
-    info.warn(new ActionLogConfigError([{ path: 'prefix', message }], 'SqlStore options'));
-  }
-
-  private async hasTable(dataSource: SqlDataSourceLike, postgres: boolean, table: string): Promise<boolean> {
-    return (await this.columnsOf(dataSource, postgres, table)).size > 0;
-  }
-
-  private async columnsOf(dataSource: SqlDataSourceLike, postgres: boolean, table: string): Promise<Set<string>> {
-    const rows = (await dataSource.query(
-      postgres
-        ? 'SELECT column_name AS name FROM information_schema.columns WHERE table_name = $1 AND table_schema = ANY(current_schemas(false))'
-        : 'SELECT name FROM pragma_table_info(?)',
-      [table],
-    )) as Array<{ name: string }>;
-    return new Set(rows.map((r) => r.name));
-  }
-
-  /** Tables made by hand or by an older version may lack columns: said once, at start, naming them. */
-  private async checkColumns(dataSource: SqlDataSourceLike, postgres: boolean, tables: SqlTables): Promise<void> {
-    const problems: string[] = [];
-    for (const { table, columns } of requiredColumns(tables)) {
-      const present = await this.columnsOf(dataSource, postgres, table);
-      if (present.size === 0) {
-        problems.push(`table ${table} does not exist`);
-        continue;
-      }
-      const missing = columns.filter((c) => !present.has(c));
-      if (missing.length > 0) problems.push(`table ${table} lacks ${missing.join(', ')}`);
-    }
-    if (problems.length === 0) return;
-    const fix = this.options.createTables
-      ? 'run ActionLogMigrations from actionlog/typeorm to bring older tables up to date'
-      : 'create them (createTables: true, or ActionLogMigrations from actionlog/typeorm)';
-    throw new ActionLogConfigError([{ path: 'dataSource', message: `${problems.join('; ')}: ${fix}` }], 'SqlStore options');
-  }
-
   private async run(program: SqlProgram): Promise<void> {
     const { dataSource, postgres } = this.state();
-    const sqlite = postgres ? undefined : (dataSource.driver as { databaseConnection?: BetterSqliteLike }).databaseConnection;
-    if (!sqlite) {
-      await dataSource.transaction(async (manager) => {
-        for (let step = program.next(); !step.done;) {
-          const rows = await manager.query(step.value.sql, step.value.params);
-          step = program.next(Array.isArray(rows) ? (rows as SqlRow[]) : []);
-        }
-      });
-      return;
-    }
-    // One connection for everything: inside an open app transaction our rows would share its fate.
-    const deadline = Date.now() + SQLITE_WAIT_MS;
-    while (sqlite.inTransaction) {
-      if (Date.now() > deadline)
-        throw new ActionLogStoreError('SqlStore: the SQLite connection stayed inside a transaction; will retry', 0);
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    sqlite.transaction(() => {
-      for (let step = program.next(); !step.done;) {
-        const statement = preparedStatement(sqlite, step.value.sql);
-        const rows = statement.reader ? statement.all(...step.value.params) : (statement.run(...step.value.params), []);
-        step = program.next(rows);
-      }
-    })();
+    await runInTransaction(dataSource, postgres ? this.notifying(program) : program);
+    this.watching.wake();
+  }
+
+  /** PostgreSQL: the program, then a notification to every process listening, delivered at commit (see `watch`). */
+  private *notifying(program: SqlProgram): SqlProgram {
+    yield* program;
+    yield { sql: 'SELECT pg_notify($1, $2)', params: [this.tables.requests, ''] };
   }
 }
 

@@ -9,29 +9,24 @@ import type {
 import { type ColumnKind, TABLES, type TableSpec } from '../tables.js';
 import { quoteName, type SqlTables } from './sql-schema.js';
 import type { SqlDialect } from './sql-dialects.js';
-import type { SqlRow } from './sql-types.js';
+import type { SqlProgram, SqlRow, SqlStep } from './sql-types.js';
 
-/** One SQL statement of a write; the program gets its result rows back. */
-export interface SqlStep {
-  sql: string;
-  params: unknown[];
-}
-
-/**
- * A write as a sequence of statements, independent of how they run: synchronously on better-sqlite3 (no other
- * query can slip in between), or awaited on a pooled PostgreSQL connection.
- */
-export type SqlProgram = Generator<SqlStep, void, SqlRow[]>;
-
-type Kind = 'text' | 'json' | 'date' | 'bool';
+type Kind = 'text' | 'json' | 'date' | 'bool' | 'int';
 type Columns = Array<[string, Kind]>;
 
-const KINDS: Record<Exclude<ColumnKind, 'id'>, Kind> = { text: 'text', 'long-text': 'text', json: 'json', date: 'date', bool: 'bool' };
+const KINDS: Record<Exclude<ColumnKind, 'id' | 'txid'>, Kind> = {
+  text: 'text',
+  'long-text': 'text',
+  json: 'json',
+  date: 'date',
+  bool: 'bool',
+  int: 'int',
+};
 
-/** The columns a write sets, in table order: all but the row id. */
+/** The columns a write sets, in table order: all but the row id and the writing transaction (the database's). */
 function columnsOf(table: TableSpec): Columns {
   return Object.entries(table.columns).flatMap(([name, column]) =>
-    column.kind === 'id' ? [] : [[name, KINDS[column.kind]] as [string, Kind]],
+    column.kind === 'id' || column.kind === 'txid' ? [] : [[name, KINDS[column.kind]] as [string, Kind]],
   );
 }
 
@@ -105,6 +100,9 @@ export class SqlWrites {
           integrity: null,
           expires_at: null,
           appends: [append.append_id],
+          method: null,
+          route: null,
+          status_code: null,
         };
         yield* this.insert(this.t.requests, REQUEST, [stub], false);
         continue;
@@ -155,7 +153,9 @@ export class SqlWrites {
       late.model_logs_spilled ?? 0,
       late.actions_spilled ?? 0,
     );
-    yield* this.update(stub.id, { ...this.requestRow({ ...doc, details }), appends: stub.appends });
+    // A new row rather than an update: the entry becomes visible now, and takes its place in stored order now.
+    yield { sql: `DELETE FROM ${q(this.t.requests)} WHERE "id" = ${this.d.param(1)}`, params: [stub.id] };
+    yield* this.insert(this.t.requests, REQUEST, [{ ...this.requestRow({ ...doc, details }), appends: stub.appends }], false);
   }
 
   private *lockedRequest(uid: string): Generator<SqlStep, StoredRequest | null, SqlRow[]> {
@@ -214,7 +214,8 @@ export class SqlWrites {
   }
 
   private requestRow(doc: RequestDocument): SqlRow {
-    const user = doc.details.request?.user_details ?? doc.details.run?.user_details ?? null;
+    const { request, response, run } = doc.details;
+    const user = request?.user_details ?? run?.user_details ?? null;
     return {
       uid: doc.uid,
       request_uuid: doc.request_uuid,
@@ -226,6 +227,9 @@ export class SqlWrites {
       integrity: doc.integrity ?? null,
       expires_at: doc.expires_at ?? null,
       appends: [],
+      method: request?.method ?? null,
+      route: request?.route ?? null,
+      status_code: response?.status_code ?? null,
     };
   }
 
@@ -234,7 +238,7 @@ export class SqlWrites {
   }
 
   private modelLogRow(doc: ModelLogDocument): SqlRow {
-    return { ...doc, truncated: doc.truncated ?? false, uid: this.uid(doc) };
+    return { ...doc, truncated: doc.truncated ?? false, user: doc.user ?? null, user_id: doc.user?._id ?? null, uid: this.uid(doc) };
   }
 
   private activityRow(doc: ActivityDocument): SqlRow {

@@ -2,7 +2,8 @@
 export interface BetterSqliteLike {
   readonly inTransaction: boolean;
   prepare(sql: string): SqliteStatement;
-  transaction(fn: () => void): () => void;
+  /** `.immediate()` begins with the write lock, waiting for it as long as the connection's busy timeout says. */
+  transaction(fn: () => void): { (): void; immediate(): void };
 }
 
 export interface SqliteStatement {

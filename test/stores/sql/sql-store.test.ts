@@ -1,10 +1,21 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { DataSource } from 'typeorm';
-import { ActionLogConfigError, createActionLogger, SqlStore } from 'actionlog';
+import {
+  type ActionEntry,
+  ActionLogConfigError,
+  type ActionLogDocument,
+  ActionLogValidationError,
+  createActionLogger,
+  SqlStore,
+  type StoreBatch,
+} from 'actionlog';
 import { actionLogMigrations, ActionLogMigrations, ActionLogSubscriber, actionLogEntities } from 'actionlog/typeorm';
 import { failOnWarning } from '../../support/matchers.js';
 import { openDatabase, SQL_KINDS, type SqlDatabase } from '../../support/sql.js';
-import { all, describeStore } from '../../support/store-contract.js';
+import { action, all, batchOf, describeStore, modelLog, requestDoc } from '../../support/store-contract.js';
 import { Order, TEST_ENTITIES } from '../../support/typeorm-entities.js';
 
 const opened: SqlDatabase[] = [];
@@ -50,9 +61,11 @@ for (const kind of SQL_KINDS) {
           ['actionlog_requests_expires_at', ['expires_at'], false],
           ['actionlog_requests_module_timestamp', ['module', 'timestamp'], false],
           ['actionlog_requests_request_uuid', ['request_uuid'], false],
-          ['actionlog_requests_timestamp', ['timestamp'], false],
+          ['actionlog_requests_timestamp_id', ['id', 'timestamp'], false],
           ['actionlog_requests_uid', ['uid'], true],
           ['actionlog_requests_user_id_timestamp', ['timestamp', 'user_id'], false],
+          // PostgreSQL only: stored order, by the writing transaction.
+          ...(kind === 'postgres' ? [['actionlog_requests_txid_id', ['id', 'txid'], false]] : []),
         ].sort(),
       );
       // The entities describe exactly these tables: TypeORM finds nothing to synchronize.
@@ -69,8 +82,7 @@ for (const kind of SQL_KINDS) {
         );
         expect(gin!.indexdef).toMatch(/USING gin \(+details -> 'model_logs'::text\)+ jsonb_path_ops\)/);
       }
-      await migrated.dataSource.undoLastMigration();
-      await migrated.dataSource.undoLastMigration();
+      for (let i = 0; i < ActionLogMigrations.length; i++) await migrated.dataSource.undoLastMigration();
       const runner = migrated.dataSource.createQueryRunner();
       expect(await runner.hasTable('actionlog_requests')).toBe(false);
       await runner.release();
@@ -240,3 +252,335 @@ for (const kind of SQL_KINDS) {
     });
   });
 }
+
+/** The columns of a table, sorted. */
+async function columnsOf(dataSource: DataSource, table: string): Promise<string[]> {
+  const runner = dataSource.createQueryRunner();
+  const found = (await runner.getTable(table))!;
+  await runner.release();
+  return found.columns.map((c) => c.name).sort();
+}
+
+const extra = { request_uuid: 'r1', module: 'loans' };
+const actionsOnly = (actionLogs: ActionLogDocument[]): StoreBatch => ({ requests: [], actionLogs, modelLogs: [], activities: [] });
+const minutesOf = (entries: Array<{ emitted_at: Date }>) => entries.map((a) => (a.emitted_at.getTime() - Date.UTC(2026, 0, 1)) / 60_000);
+
+for (const kind of SQL_KINDS) {
+  describe(`SqlStore on ${kind}: reads`, () => {
+    it('fills the columns its filters read: method, route and status of requests, correlation id and user of actions and changes', async () => {
+      const db = await fresh(kind);
+      const store = new SqlStore({ dataSource: db.dataSource });
+      await store.init(info);
+      const doc = requestDoc('r1', 0, { correlation_id: 'c-1' });
+      const batch = batchOf([doc]);
+      batch.actionLogs[0]!.correlation_id = 'c-1';
+      batch.modelLogs[0]!.correlation_id = 'c-1';
+      const run = requestDoc('r2', 1);
+      run.details.request = null;
+      run.details.response = null;
+      run.details.run = { user_details: null, metadata: null, duration_ms: 1, error: null };
+      await store.write({ ...batch, requests: [doc, run] });
+      expect(await db.dataSource.query(`SELECT request_uuid, method, route, status_code FROM actionlog_requests ORDER BY id`)).toEqual([
+        { request_uuid: 'r1', method: 'POST', route: '/orders/:id', status_code: 201 },
+        { request_uuid: 'r2', method: null, route: null, status_code: null },
+      ]);
+      expect(await db.dataSource.query(`SELECT correlation_id FROM actionlog_action_logs`)).toEqual([{ correlation_id: 'c-1' }]);
+      const [change] = await db.dataSource.query<Array<{ user: unknown; user_id: string; correlation_id: string }>>(
+        `SELECT "user", user_id, correlation_id FROM actionlog_model_logs`,
+      );
+      expect({ ...change, user: typeof change!.user === 'string' ? (JSON.parse(change!.user) as unknown) : change!.user }).toEqual({
+        user: doc.details.request!.user_details,
+        user_id: 'u1',
+        correlation_id: 'c-1',
+      });
+    });
+
+    it('upgrades tables of the previous version: the columns at start, filled where the document tells, and by the migration', async () => {
+      const earlier = async () => {
+        const db = await fresh(kind, { entities: TEST_ENTITIES, migrations: ActionLogMigrations, synchronize: false });
+        await db.dataSource.runMigrations();
+        const writer = new SqlStore({ dataSource: db.dataSource });
+        await writer.init(info);
+        await writer.write({
+          ...batchOf([requestDoc('old', 1)]),
+          actionLogs: [{ ...action('approve', 2, { note: 'Signed by the notary' }), ...extra }],
+        });
+        // Undoing the last migration leaves the tables as the previous version made them, rows kept.
+        await db.dataSource.undoLastMigration();
+        expect(await columnsOf(db.dataSource, 'actionlog_requests')).toEqual(
+          [
+            'appends',
+            'correlation_id',
+            'details',
+            'expires_at',
+            'id',
+            'integrity',
+            'module',
+            'request_uuid',
+            'timestamp',
+            'uid',
+            'user_id',
+          ].sort(),
+        );
+        expect((await indexesOf(db.dataSource, 'actionlog_requests')).map(([name]) => name)).toEqual(
+          ['correlation_id', 'expires_at', 'module_timestamp', 'request_uuid', 'timestamp', 'uid', 'user_id_timestamp'].map(
+            (n) => `actionlog_requests_${n}`,
+          ),
+        );
+        expect(await columnsOf(db.dataSource, 'actionlog_model_logs')).not.toContain('user_id');
+        return db;
+      };
+      const readsTheEarlierRows = async (store: SqlStore) => {
+        expect((await all(store, 'requests', { method: 'POST', status: 201 })).map((d) => d.request_uuid)).toEqual(['old']);
+        expect(minutesOf(await all(store, 'actions', { q: 'notary' }))).toEqual([2]);
+        const stored = await store.query({ kind: 'changes', filter: {}, by: 'stored', order: 'asc', limit: 10 });
+        expect(stored.map((s) => s.entry.model_id)).toEqual(['1']);
+        expect(await all(store, 'changes', { actor_id: 'u1' })).toEqual([]); // the user was not in change rows before
+      };
+      // At start, with createTables (the default).
+      const started = await earlier();
+      const store = new SqlStore({ dataSource: started.dataSource });
+      await store.init(info);
+      expect(await columnsOf(started.dataSource, 'actionlog_requests')).toContain('status_code');
+      await readsTheEarlierRows(store);
+      // By the migration, for apps whose migrations make the tables.
+      const migrated = await earlier();
+      await migrated.dataSource.runMigrations();
+      const own = await fresh(kind, { entities: actionLogEntities(kind), synchronize: false });
+      await new SqlStore({ dataSource: own.dataSource }).init(info);
+      for (const table of TABLE_NAMES) {
+        expect(await columnsOf(migrated.dataSource, table)).toEqual(await columnsOf(own.dataSource, table));
+        expect(await indexesOf(migrated.dataSource, table)).toEqual(await indexesOf(own.dataSource, table));
+      }
+      const checked = new SqlStore({ dataSource: migrated.dataSource, createTables: false });
+      await checked.init(info);
+      await readsTheEarlierRows(checked);
+    });
+
+    it('finds words in notes and names whatever their case and accents', async () => {
+      const db = await fresh(kind);
+      const store = new SqlStore({ dataSource: db.dataSource });
+      await store.init(info);
+      await store.write(
+        actionsOnly([
+          { ...action('approve', 1, { note: 'Crème brûlée served at the Café' }), ...extra },
+          { ...action('approve', 2, { actor: { ref: 'u2', type: 'user', name: 'Bo Ström' } }), ...extra },
+          { ...action('reject', 3, { target: { type: 'car', id: '7', name: 'Red CONVERTIBLE' } }), ...extra },
+        ]),
+      );
+      const words = async (q: string) => minutesOf(await all(store, 'actions', { q }));
+      expect(await words('creme BRULEE')).toEqual([1]);
+      expect(await words('cafe')).toEqual([1]);
+      expect(await words('strom')).toEqual([2]);
+      expect(await words('STRÖM')).toEqual([2]);
+      expect(await words('convertible')).toEqual([3]);
+      expect(await words('red ström')).toEqual([]);
+      expect(await store.count('actions', { q: 'ström' })).toBe(1);
+    });
+
+    it('matches custom fields in objects and in lists, strictly typed, and counts an action once per tag type', async () => {
+      const db = await fresh(kind);
+      const store = new SqlStore({ dataSource: db.dataSource });
+      await store.init(info);
+      const custom = (minutes: number, fields: Partial<ActionEntry>) => ({ ...action('approve', minutes, fields), ...extra });
+      await store.write(
+        actionsOnly([
+          custom(1, { details: [{ name: 'flag', value: true, type: 'boolean' }], source: { type: 'api', ref: 'web' } }),
+          custom(2, {
+            details: [{ name: 'flag', value: 1, type: 'integer' }],
+            source: [{ name: 'ref', value: 'web' }] as never,
+            tags: [
+              { type: 'vip', ref: 'a' },
+              { type: 'vip', ref: 'b' },
+            ],
+          }),
+          custom(3, {
+            details: [{ name: 'flag', value: 'true', type: 'string' }],
+            actor: { ref: 'u3', type: 'user', name: 'Cy', extra: [{ name: 'team', value: 'north' }] as never },
+          }),
+        ]),
+      );
+      const find = async (match: { in: 'details' | 'source' | 'actor.extra'; name: string; value: string | number | boolean }) =>
+        minutesOf(await all(store, 'actions', { custom: [match] }, 'asc'));
+      expect(await find({ in: 'details', name: 'flag', value: true })).toEqual([1]);
+      expect(await find({ in: 'details', name: 'flag', value: 1 })).toEqual([2]);
+      expect(await find({ in: 'details', name: 'flag', value: 'true' })).toEqual([3]);
+      expect(await find({ in: 'source', name: 'ref', value: 'web' })).toEqual([1, 2]);
+      expect(await find({ in: 'actor.extra', name: 'team', value: 'north' })).toEqual([3]);
+      expect(await find({ in: 'actor.extra', name: 'team', value: 'south' })).toEqual([]);
+      expect(await store.facets({ kind: 'actions', field: 'tag_type', filter: {}, limit: 10 })).toEqual([{ value: 'vip', count: 3 }]);
+    });
+
+    it('refuses a position it did not make', async () => {
+      const db = await fresh(kind);
+      const store = new SqlStore({ dataSource: db.dataSource });
+      const after = { time: new Date(0), id: '1 OR 1=1', seq: '1' };
+      await expect(store.query({ kind: 'actions', filter: {}, by: 'time', order: 'desc', limit: 5, after })).rejects.toThrow(
+        ActionLogValidationError,
+      );
+      await expect(
+        store.query({ kind: 'actions', filter: {}, by: 'stored', order: 'asc', limit: 5, after: { ...after, seq: 'x' } }),
+      ).rejects.toThrow(/cursor: is not a cursor of this store/);
+    });
+
+    it('wakes watchers after its writes until they stop', async () => {
+      const db = await fresh(kind);
+      const store = new SqlStore({ dataSource: db.dataSource });
+      await store.init(info);
+      let woken = 0;
+      const stop = store.watch(() => woken++);
+      await store.write(batchOf([requestDoc('w1')]));
+      expect(woken).toBeGreaterThanOrEqual(1);
+      stop();
+      const before = woken;
+      await store.write(batchOf([requestDoc('w2')]));
+      expect(woken).toBe(before);
+      await store.close();
+    });
+  });
+}
+
+describe('SqlStore on a SQLite file another process writes', () => {
+  it('is away while another connection holds the write lock past the busy timeout, and back once it lets go', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'actionlog-sqlite-'));
+    const file = join(folder, 'trail.db');
+    const dataSource = new DataSource({ type: 'better-sqlite3', database: file, timeout: 200 });
+    await dataSource.initialize();
+    const store = new SqlStore({ dataSource });
+    await store.init(info);
+    const other = new DataSource({ type: 'better-sqlite3', database: file });
+    await other.initialize();
+    await other.query('BEGIN IMMEDIATE');
+    // The writer asks ping() after a failed write: "locked" must read as the store being away, not as a bad batch.
+    await expect(store.ping()).rejects.toThrow(/database is locked/);
+    await expect(store.write(batchOf([requestDoc('held')]))).rejects.toThrow(/database is locked/);
+    await other.query('COMMIT');
+    await store.ping();
+    await store.write(batchOf([requestDoc('held')]));
+    expect((await all(store, 'requests')).map((d) => d.request_uuid)).toEqual(['held']);
+    await other.destroy();
+    await dataSource.destroy();
+    rmSync(folder, { recursive: true, force: true });
+  });
+});
+
+describe('SqlStore on postgres: other processes, plans and stored order', () => {
+  /** Another process's DataSource on the same database (a pool of its own). */
+  async function sibling(db: SqlDatabase): Promise<DataSource> {
+    const other = new DataSource({ ...db.dataSource.options, entities: [] });
+    await other.initialize();
+    return other;
+  }
+
+  const listening = async (dataSource: DataSource) =>
+    Number(
+      (
+        await dataSource.query<Array<{ n: string }>>(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN "actionlog_requests"'`,
+        )
+      )[0]!.n,
+    );
+
+  it('wakes on the writes of other processes, listening on a connection of its own that close() ends', async () => {
+    const db = await fresh('postgres');
+    const store = new SqlStore({ dataSource: db.dataSource });
+    await store.init(info);
+    const other = await sibling(db);
+    const writer = new SqlStore({ dataSource: other });
+    await writer.init(info);
+    const wakes: number[] = [];
+    store.watch(() => wakes.push(Date.now()));
+    await vi.waitFor(async () => {
+      expect(await listening(db.dataSource)).toBe(1);
+    });
+    wakes.length = 0;
+    await writer.write(batchOf([requestDoc('elsewhere')]));
+    await vi.waitFor(() => {
+      expect(wakes.length).toBeGreaterThan(0);
+    });
+    await store.close();
+    expect(await listening(db.dataSource)).toBe(0);
+    // The DataSource is the app's: still open.
+    expect(await all(store, 'requests')).toHaveLength(1);
+    await other.destroy();
+  });
+
+  it('reads by its indexes: history, actions by actor, by target and by time (EXPLAIN, 20 000 rows of each)', async () => {
+    const db = await fresh('postgres');
+    const store = new SqlStore({ dataSource: db.dataSource });
+    await store.init(info);
+    for (let batch = 0; batch < 10; batch++) {
+      const n = (i: number) => batch * 2000 + i;
+      await store.write({
+        requests: [],
+        actionLogs: Array.from({ length: 2000 }, (_, i) => ({
+          ...action('approve', n(i), { actor_id: `u${n(i) % 200}`, target_id: String(n(i) % 2000) }),
+          ...extra,
+        })),
+        modelLogs: Array.from({ length: 2000 }, (_, i) => ({ ...modelLog(String(n(i) % 400), n(i)), ...extra, user: null })),
+        activities: [],
+      });
+    }
+    await db.dataSource.query('ANALYZE');
+    const statements: Array<[string, unknown[]]> = [];
+    const query = db.dataSource.query.bind(db.dataSource);
+    db.dataSource.query = ((sql: string, params?: unknown[]) => {
+      statements.push([sql, params ?? []]);
+      return query(sql, params);
+    }) as typeof db.dataSource.query;
+    const logger = createActionLogger({ store, flushIntervalMs: 0 });
+    const planOf = async (read: () => Promise<{ items: unknown[] }>) => {
+      statements.length = 0;
+      expect((await read()).items.length).toBeGreaterThan(0);
+      const [sql, params] = statements.find(([s]) => s.startsWith('SELECT *'))!;
+      const rows = await query<Array<{ 'QUERY PLAN': string }>>(`EXPLAIN ${sql}`, params);
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    };
+    const history = await planOf(() => logger.history('orders', '17'));
+    expect(history).toMatch(/Index Scan using actionlog_model_logs_model_model_id_timestamp_id /);
+    const byActor = await planOf(() => logger.query({ kind: 'actions', actor_id: 'u7' }));
+    expect(byActor).toMatch(/Index Scan Backward using actionlog_action_logs_actor_id_emitted_at_id /);
+    const byTarget = await planOf(() => logger.query({ kind: 'actions', target_type: 'loan', target_id: '42' }));
+    expect(byTarget).toMatch(/Index Scan Backward using actionlog_action_logs_target_type_target_id_emitted_at_id /);
+    const from = new Date(Date.UTC(2026, 0, 1) + 5000 * 60_000);
+    const byTime = await planOf(() => logger.query({ kind: 'actions', from, to: new Date(from.getTime() + 3600_000) }));
+    expect(byTime).toMatch(/Index Scan Backward using actionlog_action_logs_emitted_at_id /);
+    // Each in index order: nothing to sort.
+    for (const plan of [history, byActor, byTarget, byTime]) expect(plan).not.toMatch(/Sort/);
+    await logger.close();
+  });
+
+  it('never passes over an entry whose transaction commits after a later one: stored order waits for it', async () => {
+    const db = await fresh('postgres');
+    const store = new SqlStore({ dataSource: db.dataSource });
+    await store.init(info);
+    const other = await sibling(db);
+    // A transaction of another process holds the uid "blocker": a write inserting it waits for that transaction.
+    const holder = other.createQueryRunner();
+    await holder.startTransaction();
+    await holder.query(`INSERT INTO actionlog_requests (uid, request_uuid, details) VALUES ('blocker', 'held', '{}')`);
+    const stored = async (order: 'asc' | 'desc' = 'asc') =>
+      (await store.query({ kind: 'requests', filter: {}, by: 'stored', order, limit: 10 })).map((s) => s.entry.uid);
+    // The first write takes its ids (x1, then blocker) and waits; the second takes later ids and commits.
+    const first = store.write(batchOf([requestDoc('x1', 1, { uid: 'x1' }), requestDoc('b', 2, { uid: 'blocker' })]));
+    await vi.waitFor(async () => {
+      const [waiting] = await other.query<Array<{ n: string }>>(
+        `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      expect(Number(waiting!.n)).toBe(1);
+    });
+    await store.write(batchOf([requestDoc('x2', 3, { uid: 'x2' })]));
+    expect((await all(store, 'requests')).map((d) => d.uid)).toEqual(['x2']); // visible...
+    expect(await stored()).toEqual([]); // ...but not yet in stored order: the first write may still commit before it
+    // Nor is it the newest: a tail starting after x2 would pass over x1 once the first write commits.
+    expect(await stored('desc')).toEqual([]);
+    await holder.rollbackTransaction();
+    await holder.release();
+    await first;
+    expect(await stored()).toEqual(['x1', 'blocker', 'x2']);
+    expect(await stored('desc')).toEqual(['x2', 'blocker', 'x1']);
+    const [x1, , x2] = await store.query({ kind: 'requests', filter: {}, by: 'stored', order: 'asc', limit: 10 });
+    expect(Number(x1!.position.id)).toBeLessThan(Number(x2!.position.id));
+    await other.destroy();
+  });
+});

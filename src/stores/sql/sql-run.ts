@@ -1,0 +1,57 @@
+import { ActionLogStoreError } from '../../shared/errors.js';
+import { runProgram } from './sql-schema.js';
+import type { SqlDataSourceLike, SqlProgram, SqlRow } from './sql-types.js';
+import { type BetterSqliteLike, preparedStatement } from './sqlite-statements.js';
+
+/** How long the store waits for the app's transaction on the one SQLite connection to end before retrying later. */
+const SQLITE_WAIT_MS = 5000;
+
+/**
+ * Runs a program in one transaction of the store's own: on a pooled PostgreSQL connection, or synchronously on
+ * better-sqlite3's one connection once no app transaction is open there (inside one, the store's statements would
+ * share its fate), so that no other query slips in between.
+ */
+export async function runInTransaction(dataSource: SqlDataSourceLike, program: SqlProgram): Promise<void> {
+  const sqlite = sqliteOf(dataSource);
+  if (!sqlite) {
+    await dataSource.transaction((manager) => runProgram((sql, params) => manager.query(sql, params), program));
+    return;
+  }
+  await outsideAppTransaction(sqlite);
+  // BEGIN IMMEDIATE: another process writing the same file makes it wait (busy timeout), where a deferred
+  // transaction that read first would fail at once on its first write.
+  sqlite
+    .transaction(() => {
+      for (let step = program.next(); !step.done;) {
+        const statement = preparedStatement(sqlite, step.value.sql);
+        const rows: SqlRow[] = statement.reader ? statement.all(...step.value.params) : (statement.run(...step.value.params), []);
+        step = program.next(rows);
+      }
+    })
+    .immediate();
+}
+
+/**
+ * SQLite: whether the store could write now, writing nothing: takes the write lock and lets it go. Another
+ * process holding it longer than the busy timeout makes this fail, so that the writer waits for the store
+ * rather than judging the documents it was writing.
+ */
+export async function sqliteWritable(dataSource: SqlDataSourceLike): Promise<void> {
+  const sqlite = sqliteOf(dataSource);
+  if (!sqlite) return;
+  await outsideAppTransaction(sqlite);
+  sqlite.transaction(() => undefined).immediate();
+}
+
+function sqliteOf(dataSource: SqlDataSourceLike): BetterSqliteLike | undefined {
+  if (dataSource.options.type !== 'better-sqlite3') return undefined;
+  return (dataSource.driver as { databaseConnection?: BetterSqliteLike }).databaseConnection;
+}
+
+async function outsideAppTransaction(sqlite: BetterSqliteLike): Promise<void> {
+  const deadline = Date.now() + SQLITE_WAIT_MS;
+  while (sqlite.inTransaction) {
+    if (Date.now() > deadline) throw new ActionLogStoreError('SqlStore: the SQLite connection stayed inside a transaction; will retry', 0);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}

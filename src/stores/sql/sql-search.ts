@@ -1,0 +1,84 @@
+/**
+ * Words in actions (`q`): their note, target name and actor name, case and accents aside.
+ *
+ * PostgreSQL: an expression GIN index over `to_tsvector` with a text search configuration of the trail's own
+ * (`<action_logs>_text`): the `simple` one (no stemming, no stop words), with `unaccent` before it when that
+ * extension can be created; without it, accents must match as written. Every word of `q` must be there
+ * (`plainto_tsquery`).
+ * SQLite: an FTS5 table (`<action_logs>_text`, contentless, tokenizer unicode61 removing diacritics) kept by
+ * triggers on the actions table, so every write, by this store or another process, keeps it whole.
+ */
+import type { SqlEngine } from './sql-schema.js';
+
+const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+/** The text index's name (the FTS5 table on SQLite; the index and its configuration on PostgreSQL). */
+export const searchTable = (actions: string) => `${actions}_text`;
+
+/** The configuration as a constant, the same in the index and the queries (so that the planner matches them). */
+const config = (actions: string) => `${literal(quote(searchTable(actions)))}::regconfig`;
+
+/** PostgreSQL: the words of an action, as the index holds them. */
+export const searchDocument = (actions: string) =>
+  `to_tsvector(${config(actions)}, coalesce("note", '') || ' ' || coalesce("target" ->> 'name', '') || ' ' || coalesce("actor" ->> 'name', ''))`;
+
+/** The words of `q`, as the stores' tokenizers see them. */
+export const searchWords = (q: string) => q.split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+
+/** A condition matching actions with every word of `q`, and its parameter; none when `q` has no word. */
+export function searchCondition(engine: SqlEngine, actions: string, q: string): [string, string] | undefined {
+  const words = searchWords(q);
+  if (words.length === 0) return undefined;
+  if (engine === 'postgres') return [`${searchDocument(actions)} @@ plainto_tsquery(${config(actions)}, ?)`, words.join(' ')];
+  const table = quote(searchTable(actions));
+  // FTS5: each word a quoted string (no operator can slip in), all of them required.
+  return [`"id" IN (SELECT rowid FROM ${table} WHERE ${table} MATCH ?)`, words.map((w) => `"${w}"`).join(' ')];
+}
+
+/** The statements creating the text index, where missing. */
+export function searchStatements(engine: SqlEngine, actions: string): string[] {
+  const name = searchTable(actions);
+  if (engine === 'postgres') {
+    const ts = quote(name);
+    // A subtransaction for the optional part: without unaccent (not installed, or no right to create it) the
+    // configuration stays `simple`.
+    const createConfig = `DO $actionlog$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = ${literal(name)} AND cfgnamespace = current_schema()::regnamespace) THEN
+    CREATE TEXT SEARCH CONFIGURATION ${ts} (COPY = pg_catalog.simple);
+    BEGIN
+      CREATE EXTENSION IF NOT EXISTS unaccent;
+      ALTER TEXT SEARCH CONFIGURATION ${ts} ALTER MAPPING FOR hword, hword_part, word WITH unaccent, simple;
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+  END IF;
+END $actionlog$`;
+    return [createConfig, `CREATE INDEX IF NOT EXISTS ${ts} ON ${quote(actions)} USING GIN (${searchDocument(actions)})`];
+  }
+  const fts = quote(name);
+  const row = (r: 'new' | 'old') => `${r}."id", ${r}."note", json_extract(${r}."target", '$.name'), json_extract(${r}."actor", '$.name')`;
+  const trigger = (event: string, action: string) =>
+    `CREATE TRIGGER IF NOT EXISTS ${quote(`${name}_${event.replace(/ .*/, '').toLowerCase()}`)} AFTER ${event} ON ${quote(actions)} BEGIN ${action}; END`;
+  return [
+    `CREATE VIRTUAL TABLE IF NOT EXISTS ${fts} USING fts5(note, target_name, actor_name, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`,
+    trigger('INSERT', `INSERT INTO ${fts} (rowid, note, target_name, actor_name) VALUES (${row('new')})`),
+    trigger('DELETE', `DELETE FROM ${fts} WHERE rowid = old."id"`),
+    trigger(
+      'UPDATE OF "note", "target", "actor"',
+      `DELETE FROM ${fts} WHERE rowid = old."id"; INSERT INTO ${fts} (rowid, note, target_name, actor_name) VALUES (${row('new')})`,
+    ),
+  ];
+}
+
+/** The statements dropping the text index. */
+export function dropSearchStatements(engine: SqlEngine, actions: string): string[] {
+  const ts = quote(searchTable(actions));
+  if (engine === 'postgres') return [`DROP INDEX IF EXISTS ${ts}`, `DROP TEXT SEARCH CONFIGURATION IF EXISTS ${ts}`];
+  return ['insert', 'delete', 'update']
+    .map((e) => `DROP TRIGGER IF EXISTS ${quote(`${searchTable(actions)}_${e}`)}`)
+    .concat(`DROP TABLE IF EXISTS ${ts}`);
+}
+
+/** PostgreSQL: whether the trail's text search folds accents (the `unaccent` extension was there when it was made). */
+export const foldsAccentsQuery = (actions: string) =>
+  `SELECT count(*) AS n FROM pg_ts_config_map m JOIN pg_ts_config c ON c.oid = m.mapcfg JOIN pg_ts_dict d ON d.oid = m.mapdict WHERE c.cfgname = ${literal(searchTable(actions))} AND d.dictname = 'unaccent'`;

@@ -1,0 +1,75 @@
+import { ActionLogConfigError } from '../../shared/errors.js';
+import type { StoreInfo } from '../store.js';
+import { TABLES } from '../tables.js';
+import { runInTransaction } from './sql-run.js';
+import { columnNames, migrateSchema, requiredColumns, runProgram, type SqlEngine, type SqlQuery, type SqlTables } from './sql-schema.js';
+import { foldsAccentsQuery } from './sql-search.js';
+import type { SqlDataSourceLike, SqlProgram } from './sql-types.js';
+
+/** Any number, the same in every process: PostgreSQL's advisory lock serializes concurrent table creation. */
+const SCHEMA_LOCK = 0x61_63_74_6c;
+
+export interface TableSetup {
+  engine: SqlEngine;
+  tables: SqlTables;
+  createTables: boolean;
+  /** The names were chosen (a prefix or tables given): no hint about the names of earlier versions. */
+  namesGiven: boolean;
+}
+
+/**
+ * Readies the store's tables at start: creates or upgrades them (with `createTables`), then checks every column is
+ * there, naming what is missing once.
+ */
+export async function setUpTables(dataSource: SqlDataSourceLike, setup: TableSetup, info: StoreInfo | undefined): Promise<void> {
+  const { engine, tables } = setup;
+  const query: SqlQuery = (sql, params) => dataSource.query(sql, params);
+  if (info && !setup.namesGiven && (await runProgram(query, columnNames(engine, tables.requests))).size === 0) {
+    await warnOfEarlierNames(query, engine, info);
+  }
+  if (setup.createTables) await runInTransaction(dataSource, locked(migrateSchema(engine, tables), engine));
+  await checkColumns(query, setup);
+  if (info && engine === 'postgres') {
+    const [folds] = (await query(foldsAccentsQuery(tables.actionLogs))) as Array<{ n: string | number }>;
+    if (Number(folds?.n ?? 0) === 0) {
+      const message = 'PostgreSQL has no unaccent extension for the text search of actions (q): words match with their accents as written';
+      info.warn(new ActionLogConfigError([{ path: 'dataSource', message }], 'SqlStore options'));
+    }
+  }
+}
+
+/** Two processes starting at once would race on PostgreSQL's catalog even with IF NOT EXISTS. */
+function* locked(program: SqlProgram, engine: SqlEngine): SqlProgram {
+  if (engine === 'postgres') yield { sql: 'SELECT pg_advisory_xact_lock($1)', params: [SCHEMA_LOCK] };
+  yield* program;
+}
+
+/**
+ * Versions before 0.2 named the tables without a prefix. An app upgrading without `prefix: ''` would start
+ * writing (and reading) new, empty tables beside its trail: said once, at start.
+ */
+async function warnOfEarlierNames(query: SqlQuery, engine: SqlEngine, info: StoreInfo): Promise<void> {
+  const earlier = await runProgram(query, columnNames(engine, TABLES.requests.name));
+  if (!earlier.has('uid') || !earlier.has('details')) return;
+  const message = `table "${TABLES.requests.name}" holds an earlier actionlog trail: pass prefix: '' to keep writing there`;
+  info.warn(new ActionLogConfigError([{ path: 'prefix', message }], 'SqlStore options'));
+}
+
+/** Tables made by hand or by an older version may lack columns: said once, at start, naming them. */
+async function checkColumns(query: SqlQuery, setup: TableSetup): Promise<void> {
+  const problems: string[] = [];
+  for (const { table, columns } of requiredColumns(setup.engine, setup.tables)) {
+    const present = await runProgram(query, columnNames(setup.engine, table));
+    if (present.size === 0) {
+      problems.push(`table ${table} does not exist`);
+      continue;
+    }
+    const missing = columns.filter((c) => !present.has(c));
+    if (missing.length > 0) problems.push(`table ${table} lacks ${missing.join(', ')}`);
+  }
+  if (problems.length === 0) return;
+  const fix = setup.createTables
+    ? 'run ActionLogMigrations from actionlog/typeorm to bring older tables up to date'
+    : 'create them (createTables: true, or ActionLogMigrations from actionlog/typeorm, which also upgrade tables of earlier versions)';
+  throw new ActionLogConfigError([{ path: 'dataSource', message: `${problems.join('; ')}: ${fix}` }], 'SqlStore options');
+}

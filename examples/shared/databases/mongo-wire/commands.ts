@@ -24,6 +24,7 @@ import {
   now,
   TransactionView,
 } from './storage.js';
+import { hasText, takeText, textIndexSpec } from './text.js';
 import { applyUpdate, assertSupportedStatement, upsertDocument } from './update.js';
 import { copyDocument } from 'actionlog/adapter-kit';
 
@@ -338,7 +339,7 @@ export class WireState {
       if (cmd.let) throw notImplemented("find's let");
       const view = this.view(ctx, String(cmd.find), false);
       const ns = `${ctx.db}.${cmd.find}`;
-      if (!view) return this.openCursor(ns, [], undefined, true);
+      if (!view) return this.openCursor(ns, matchNothing((cmd.filter as Document | undefined) ?? {}, ns), undefined, true);
       let docs = select(
         view,
         (cmd.filter as Document | undefined) ?? {},
@@ -436,8 +437,8 @@ export class WireState {
           throw notImplemented(`the ${stageName} stage`);
         }
       }
-      const source = cmd.aggregate === 1 ? [] : (this.view(ctx, String(cmd.aggregate), false)?.all() ?? []);
-      const aggregator = new Aggregator(pipeline, {
+      const { source, stages } = this.aggregateSource(cmd, ctx, pipeline);
+      const aggregator = new Aggregator(stages, {
         collectionResolver: (name: string) => this.view(ctx, name, false)?.all() ?? [],
       });
       let docs: Document[];
@@ -453,7 +454,8 @@ export class WireState {
     count: (cmd, ctx) => {
       allow(cmd, ['query', 'limit', 'skip', 'hint']);
       const view = this.view(ctx, String(cmd.count), false);
-      let n = view ? match(view, (cmd.query as Document | undefined) ?? {}).length : 0;
+      const query = (cmd.query as Document | undefined) ?? {};
+      let n = (view ? match(view, query) : matchNothing(query, `${ctx.db}.${cmd.count}`)).length;
       if (cmd.skip) n = Math.max(0, n - Number(cmd.skip));
       if (cmd.limit) n = Math.min(n, Math.abs(Number(cmd.limit)));
       return { n, ok: 1 };
@@ -557,6 +559,23 @@ export class WireState {
     },
   };
 
+  /** The documents a pipeline starts from: a first `$match` with `$text` is applied here, where the index is known. */
+  private aggregateSource(cmd: Document, ctx: Ctx, pipeline: Document[]): { source: Document[]; stages: Document[] } {
+    for (const stage of pipeline.slice(1)) {
+      if (stage.$match && hasText(stage.$match)) {
+        throw new CommandError(17313, 'Location17313', '$match with $text is only allowed as the first pipeline stage');
+      }
+    }
+    if (cmd.aggregate === 1) return { source: [], stages: pipeline };
+    const view = this.view(ctx, String(cmd.aggregate), false);
+    const first = pipeline[0]?.$match as Document | undefined;
+    if (!first) return { source: view?.all() ?? [], stages: pipeline };
+    const ns = `${ctx.db}.${cmd.aggregate}`;
+    const { rest, test } = takeText(first, view?.collection.indexes, ns);
+    const all = view?.all() ?? [];
+    return { source: test ? all.filter(test) : all, stages: [{ $match: rest }, ...pipeline.slice(1)] };
+  }
+
   private hello(cmd: Document, ctx: Ctx, primaryField: 'isWritablePrimary' | 'ismaster'): Document {
     allow(cmd, ['helloOk', 'client', 'compression', 'saslSupportedMechs', 'speculativeAuthenticate', 'loadBalanced', 'backpressure']);
     if (cmd.loadBalanced) throw notImplemented('load-balanced mode');
@@ -606,13 +625,24 @@ function allow(cmd: Document, fields: readonly string[]): void {
   if (cmd.collation) throw notImplemented('collation');
 }
 
+const TEXT_OPTIONS = ['weights', 'default_language', 'language_override', 'textIndexVersion'];
+
 function indexSpec(raw: Document): IndexSpec {
   const allowed = ['key', 'name', 'unique', 'sparse', 'expireAfterSeconds', 'partialFilterExpression', 'background', 'v'];
-  for (const field of Object.keys(raw)) if (!allowed.includes(field)) throw notImplemented(`the index option '${field}'`);
+  const text = Object.values(raw.key as Document).includes('text');
+  for (const field of Object.keys(raw)) {
+    if (!allowed.includes(field) && !(text && TEXT_OPTIONS.includes(field))) throw notImplemented(`the index option '${field}'`);
+  }
+  if (!raw.name) throw badValue('index name is required');
+  if (text) {
+    if (raw.unique || raw.expireAfterSeconds !== undefined || raw.partialFilterExpression) {
+      throw notImplemented('unique, TTL or partial text indexes');
+    }
+    return textIndexSpec(raw);
+  }
   for (const [field, dir] of Object.entries(raw.key as Document)) {
     if (dir !== 1 && dir !== -1) throw notImplemented(`index type ${JSON.stringify(dir)} on '${field}'`);
   }
-  if (!raw.name) throw badValue('index name is required');
   const spec: IndexSpec = { v: 2, key: raw.key as Record<string, number>, name: String(raw.name) };
   if (raw.unique) spec.unique = true;
   if (raw.sparse) spec.sparse = true;
@@ -628,13 +658,20 @@ function match(view: CollectionView, filter: Document): Document[] {
     const doc = view.get(keyOf(filter._id));
     return doc ? [doc] : [];
   }
+  const { rest, test } = takeText(filter, view.collection.indexes, view.ns);
   let query: Query;
   try {
-    query = new Query(filter);
+    query = new Query(rest);
   } catch (error) {
     throw badValue(`bad query: ${(error as Error).message}`);
   }
-  return view.all().filter((d) => query.test(d));
+  return view.all().filter((d) => (!test || test(d)) && query.test(d));
+}
+
+/** A query on a collection that does not exist matches nothing, but `$text` there fails as in MongoDB. */
+function matchNothing(filter: Document, ns: string): Document[] {
+  takeText(filter, undefined, ns);
+  return [];
 }
 
 function isOperatorObject(value: unknown): boolean {

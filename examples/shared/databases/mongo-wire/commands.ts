@@ -340,15 +340,17 @@ export class WireState {
       const view = this.view(ctx, String(cmd.find), false);
       const ns = `${ctx.db}.${cmd.find}`;
       if (!view) return this.openCursor(ns, matchNothing((cmd.filter as Document | undefined) ?? {}, ns), undefined, true);
-      let docs = select(
+      const limit = cmd.limit === undefined ? 0 : Number(cmd.limit);
+      const docs = select(
         view,
         (cmd.filter as Document | undefined) ?? {},
         cmd.sort as Document | undefined,
         cmd.projection as Document | undefined,
+        {
+          skip: cmd.skip === undefined ? 0 : Number(cmd.skip),
+          limit: Math.abs(limit),
+        },
       );
-      if (cmd.skip) docs = docs.slice(Number(cmd.skip));
-      const limit = cmd.limit === undefined ? 0 : Number(cmd.limit);
-      if (limit !== 0) docs = docs.slice(0, Math.abs(limit));
       return this.openCursor(
         ns,
         docs,
@@ -683,10 +685,18 @@ function isOperatorObject(value: unknown): boolean {
   );
 }
 
-function select(view: CollectionView, filter: Document, sort: Document | undefined, projection: Document | undefined): Document[] {
+/** Matches, sorts, skips and limits (0: no limit), then projects what is left, as MongoDB does. */
+function select(
+  view: CollectionView,
+  filter: Document,
+  sort: Document | undefined,
+  projection: Document | undefined,
+  page: { skip: number; limit: number } = { skip: 0, limit: 0 },
+): Document[] {
   let docs = match(view, filter);
   if (sort && Object.keys(sort).length > 0) docs = mingoFind(docs, {}).sort(sort).all();
-  return projection && Object.keys(projection).length > 0 ? docs.map((d) => project1(d, projection)) : docs;
+  docs = docs.slice(page.skip, page.limit === 0 ? undefined : page.skip + page.limit);
+  return projection && Object.keys(projection).length > 0 ? mingoFind(docs, {}, projection as never).all() : docs;
 }
 
 function project1(doc: Document, projection: Document): Document {

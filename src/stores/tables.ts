@@ -25,6 +25,10 @@ export interface IndexSpec {
   mongoName?: string;
   /** MongoDB: leave out documents without the field. */
   sparse?: boolean;
+  /** MongoDB: `_id` ends the key, in the last field's direction, so that pages by (time, `_id`) read in index order. */
+  mongoKeyset?: boolean;
+  /** MongoDB: names of the indexes this one replaces, dropped when the store starts (a key cannot change under a name). */
+  mongoReplaces?: readonly string[];
 }
 
 export interface TableSpec {
@@ -71,13 +75,36 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
     indexes: [
       // The server's id is the key; the client's request id may repeat (see RequestDocument.request_uuid).
       { fields: [['uid', 1]], unique: true, mongoName: 'uid_unique' },
-      { fields: [['request_uuid', 1]] },
-      { fields: [['timestamp', NEWEST]] },
+      // Before 0.2, `request_uuid` was unique: such an index would refuse two requests claiming one id.
+      { fields: [['request_uuid', 1]], mongoReplaces: ['request_uuid_unique'] },
+      { fields: [['timestamp', NEWEST]], mongoKeyset: true, mongoName: 'timestamp_id', mongoReplaces: ['timestamp'] },
       {
         fields: [
           ['module', 1],
           ['timestamp', NEWEST],
         ],
+        mongoKeyset: true,
+        mongoName: 'module_timestamp_id',
+        mongoReplaces: ['module_timestamp'],
+      },
+      // Requests by their user, who sits in the HTTP request or in the run (SQL: the derived user_id column).
+      {
+        fields: [
+          ['details.request.user_details._id', 1],
+          ['timestamp', NEWEST],
+        ],
+        only: 'mongo',
+        mongoKeyset: true,
+        mongoName: 'request_user_timestamp_id',
+      },
+      {
+        fields: [
+          ['details.run.user_details._id', 1],
+          ['timestamp', NEWEST],
+        ],
+        only: 'mongo',
+        mongoKeyset: true,
+        mongoName: 'run_user_timestamp_id',
       },
       // Requests by the records they changed (PostgreSQL: a GIN index over the model logs instead, see the migration).
       {
@@ -133,14 +160,45 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
           ['action_type', 1],
         ],
       },
-      { fields: [['action_type', 1]] },
+      {
+        fields: [
+          ['actor_id', 1],
+          ['emitted_at', NEWEST],
+        ],
+        only: 'mongo',
+        mongoKeyset: true,
+        mongoName: 'actor_id_emitted_at_id',
+      },
+      { fields: [['action_type', 1]], only: 'sql' },
+      {
+        fields: [
+          ['action_type', 1],
+          ['emitted_at', NEWEST],
+        ],
+        only: 'mongo',
+        mongoKeyset: true,
+        mongoName: 'action_type_emitted_at_id',
+        mongoReplaces: ['action_type'],
+      },
       {
         fields: [
           ['target_type', 1],
           ['target_id', 1],
         ],
+        only: 'sql',
       },
-      { fields: [['emitted_at', NEWEST]] },
+      {
+        fields: [
+          ['target_type', 1],
+          ['target_id', 1],
+          ['emitted_at', NEWEST],
+        ],
+        only: 'mongo',
+        mongoKeyset: true,
+        mongoName: 'target_type_target_id_emitted_at_id',
+        mongoReplaces: ['target_type_target_id'],
+      },
+      { fields: [['emitted_at', NEWEST]], mongoKeyset: true, mongoName: 'emitted_at_id', mongoReplaces: ['emitted_at'] },
       { fields: [['request_uuid', 1]] },
     ],
   },
@@ -164,15 +222,28 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
     },
     indexes: [
       { fields: [['uid', 1]], unique: true, only: 'sql' },
+      // A record's history.
       {
         fields: [
           ['model', 1],
           ['model_id', 1],
           ['timestamp', NEWEST],
         ],
+        mongoKeyset: true,
+        mongoName: 'model_model_id_timestamp_id',
+        mongoReplaces: ['model_model_id_timestamp'],
       },
       { fields: [['request_uuid', 1]] },
-      { fields: [['timestamp', NEWEST]] },
+      { fields: [['timestamp', NEWEST]], mongoKeyset: true, mongoName: 'timestamp_id', mongoReplaces: ['timestamp'] },
+      {
+        fields: [
+          ['user._id', 1],
+          ['timestamp', NEWEST],
+        ],
+        only: 'mongo',
+        mongoKeyset: true,
+        mongoName: 'user_timestamp_id',
+      },
     ],
   },
   activities: {
@@ -197,8 +268,11 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
           ['user_id', 1],
           ['activity_date', NEWEST],
         ],
-        mongoName: 'user_activity_date',
+        mongoKeyset: true,
+        mongoName: 'user_activity_date_id',
+        mongoReplaces: ['user_activity_date'],
       },
+      { fields: [['activity_date', NEWEST]], only: 'mongo', mongoKeyset: true, mongoName: 'activity_date_id' },
       { fields: [['request_uuid', 1]] },
     ],
     mongoPaths: { user_id: 'user._id' },

@@ -1,20 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { type Db, type IndexDescriptionInfo, MongoClient } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Collection, type Db, type IndexDescriptionInfo, MongoClient } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   type ActionLogDocument,
   ActionLogConfigError,
   type ActionLogger,
+  ActionLogStoreError,
   createActionLogger,
   type ModelLogDocument,
   MongoStore,
   type RequestDocument,
+  type StoreBatch,
 } from 'actionlog';
 import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange } from '../../../examples/shared/orders.js';
 import { freshDatabaseName, mongoUri } from '../../support/mongo-db.js';
 import { failOnWarning } from '../../support/matchers.js';
-import { all, describeStore, requestDoc } from '../../support/store-contract.js';
+import { action, activity, all, batchOf, describeStore, requestDoc } from '../../support/store-contract.js';
 import { FaultProxy } from '../../support/tcp-proxy.js';
 
 let client: MongoClient;
@@ -43,6 +45,27 @@ const requests = (db: Db) => db.collection<RequestDocument>('actionlog_requests'
 const actionLogs = (db: Db) => db.collection<ActionLogDocument>('actionlog_action_logs');
 const modelLogs = (db: Db) => db.collection<ModelLogDocument>('actionlog_model_logs');
 
+/** A collection's indexes by name: key (fields in order), and the options that matter (text indexes by their weights). */
+async function indexesOf(db: Db, collection: string): Promise<Record<string, object>> {
+  const indexes = (await db.collection(collection).listIndexes().toArray()) as Array<IndexDescriptionInfo & { weights?: object }>;
+  return Object.fromEntries(
+    indexes
+      .filter((i) => i.name !== '_id_')
+      .map((i): [string, object] => [
+        String(i.name),
+        {
+          key: Object.entries(i.key)
+            .map(([field, kind]) => `${field} ${String(kind)}`)
+            .join(', '),
+          ...(i.unique ? { unique: true } : {}),
+          ...(i.sparse ? { sparse: true } : {}),
+          ...(i.expireAfterSeconds !== undefined ? { ttl: i.expireAfterSeconds } : {}),
+          ...(i.weights ? { text: i.weights } : {}),
+        },
+      ]),
+  );
+}
+
 function loggerOn(db: Db, options: Partial<Parameters<typeof createActionLogger>[0]> = {}): ActionLogger {
   return createActionLogger({ store: new MongoStore({ db }), flushIntervalMs: 0, retryDelayMs: 5, maxRetryDelayMs: 20, ...options });
 }
@@ -64,39 +87,86 @@ describe('MongoStore', () => {
     expect(await client.db(name).collection('actionlog_requests').countDocuments()).toBe(1);
   });
 
-  it('creates its indexes with the right keys and options, idempotently, and TTL ones with retention', async () => {
+  it('creates its indexes with the right names, keys and options, idempotently, and TTL ones with retention', async () => {
     const db = freshDb();
     const store = new MongoStore({ db, collections: { actionLogs: 'audit_actions' } });
     await store.init({ actionLogs: true, modelLogs: true, retention: true, warn: failOnWarning });
     await store.init({ actionLogs: true, modelLogs: true, retention: true, warn: failOnWarning });
-    const keys = async (name: string) =>
-      ((await db.collection(name).listIndexes().toArray()) as IndexDescriptionInfo[])
-        .filter((i) => i.name !== '_id_')
-        .map((i) => ({
-          key: i.key,
-          ...(i.unique ? { unique: true } : {}),
-          ...(i.sparse ? { sparse: true } : {}),
-          ...(i.expireAfterSeconds !== undefined ? { ttl: i.expireAfterSeconds } : {}),
-        }));
-    expect(await keys('actionlog_requests')).toEqual([
-      { key: { uid: 1 }, unique: true },
-      { key: { request_uuid: 1 } },
-      { key: { timestamp: -1 } },
-      { key: { module: 1, timestamp: -1 } },
-      { key: { 'details.model_logs.model': 1, 'details.model_logs.model_id': 1 } },
-      { key: { correlation_id: 1 }, sparse: true },
-      { key: { expires_at: 1 }, ttl: 0 },
+    expect(await indexesOf(db, 'actionlog_requests')).toEqual({
+      uid_unique: { key: 'uid 1', unique: true },
+      request_uuid: { key: 'request_uuid 1' },
+      timestamp_id: { key: 'timestamp -1, _id -1' },
+      module_timestamp_id: { key: 'module 1, timestamp -1, _id -1' },
+      request_user_timestamp_id: { key: 'details.request.user_details._id 1, timestamp -1, _id -1' },
+      run_user_timestamp_id: { key: 'details.run.user_details._id 1, timestamp -1, _id -1' },
+      model_logs_model_model_id: { key: 'details.model_logs.model 1, details.model_logs.model_id 1' },
+      correlation_id: { key: 'correlation_id 1', sparse: true },
+      _seq: { key: '_seq 1', sparse: true },
+      expires_at_ttl: { key: 'expires_at 1', ttl: 0 },
+    });
+    expect(await indexesOf(db, 'audit_actions')).toEqual({
+      actor_id_action_type: { key: 'actor_id 1, action_type 1' },
+      actor_id_emitted_at_id: { key: 'actor_id 1, emitted_at -1, _id -1' },
+      action_type_emitted_at_id: { key: 'action_type 1, emitted_at -1, _id -1' },
+      target_type_target_id_emitted_at_id: { key: 'target_type 1, target_id 1, emitted_at -1, _id -1' },
+      emitted_at_id: { key: 'emitted_at -1, _id -1' },
+      request_uuid: { key: 'request_uuid 1' },
+      note_names_text: { key: '_fts text, _ftsx 1', text: { 'actor.name': 1, note: 1, 'target.name': 1 } },
+      _seq: { key: '_seq 1', sparse: true },
+      expires_at_ttl: { key: 'expires_at 1', ttl: 0 },
+    });
+    expect(await indexesOf(db, 'actionlog_model_logs')).toEqual({
+      model_model_id_timestamp_id: { key: 'model 1, model_id 1, timestamp -1, _id -1' },
+      request_uuid: { key: 'request_uuid 1' },
+      timestamp_id: { key: 'timestamp -1, _id -1' },
+      user_timestamp_id: { key: 'user._id 1, timestamp -1, _id -1' },
+      _seq: { key: '_seq 1', sparse: true },
+      expires_at_ttl: { key: 'expires_at 1', ttl: 0 },
+    });
+    expect(await indexesOf(db, 'actionlog_activity_logs')).toEqual({
+      user_activity_date_id: { key: 'user._id 1, activity_date -1, _id -1' },
+      activity_date_id: { key: 'activity_date -1, _id -1' },
+      request_uuid: { key: 'request_uuid 1' },
+      _seq: { key: '_seq 1', sparse: true },
+      expires_at_ttl: { key: 'expires_at 1', ttl: 0 },
+    });
+  });
+
+  it('replaces an index whose key changed at init: the new one under a new name, the old one dropped', async () => {
+    const db = freshDb();
+    // The indexes of the previous version, some with documents already stored.
+    await requests(db).createIndexes([
+      { key: { timestamp: -1 }, name: 'timestamp' },
+      { key: { module: 1, timestamp: -1 }, name: 'module_timestamp' },
     ]);
-    expect(await keys('audit_actions')).toEqual([
-      { key: { actor_id: 1, action_type: 1 } },
-      { key: { action_type: 1 } },
-      { key: { target_type: 1, target_id: 1 } },
-      { key: { emitted_at: -1 } },
-      { key: { request_uuid: 1 } },
-      { key: { expires_at: 1 }, ttl: 0 },
+    await actionLogs(db).createIndexes([
+      { key: { action_type: 1 }, name: 'action_type' },
+      { key: { target_type: 1, target_id: 1 }, name: 'target_type_target_id' },
+      { key: { emitted_at: -1 }, name: 'emitted_at' },
     ]);
-    expect((await keys('actionlog_model_logs')).map((i) => i.key)).toContainEqual({ model: 1, model_id: 1, timestamp: -1 });
-    expect((await keys('actionlog_activity_logs')).map((i) => i.key)).toContainEqual({ 'user._id': 1, activity_date: -1 });
+    await modelLogs(db).createIndexes([{ key: { model: 1, model_id: 1, timestamp: -1 }, name: 'model_model_id_timestamp' }]);
+    await db
+      .collection('actionlog_activity_logs')
+      .createIndexes([{ key: { 'user._id': 1, activity_date: -1 }, name: 'user_activity_date' }]);
+    await new MongoStore({ db, createIndexes: false }).write(batchOf([requestDoc('before')]));
+    // An index of the application's own on a store collection stays.
+    await actionLogs(db).createIndexes([{ key: { note: 1 }, name: 'app_note' }]);
+    await new MongoStore({ db }).init({ actionLogs: true, modelLogs: true, retention: false, warn: failOnWarning });
+    const names = async (collection: string) => Object.keys(await indexesOf(db, collection)).sort();
+    const requestIndexes = await names('actionlog_requests');
+    expect(requestIndexes).toContain('timestamp_id');
+    expect(requestIndexes).toContain('module_timestamp_id');
+    expect(requestIndexes).not.toContain('timestamp');
+    expect(requestIndexes).not.toContain('module_timestamp');
+    const actionIndexes = await names('actionlog_action_logs');
+    expect(actionIndexes).toContain('app_note');
+    expect(actionIndexes).toContain('action_type_emitted_at_id');
+    for (const old of ['action_type', 'target_type_target_id', 'emitted_at']) expect(actionIndexes).not.toContain(old);
+    expect(await names('actionlog_model_logs')).toContain('model_model_id_timestamp_id');
+    expect(await names('actionlog_model_logs')).not.toContain('model_model_id_timestamp');
+    expect(await names('actionlog_activity_logs')).toContain('user_activity_date_id');
+    expect(await names('actionlog_activity_logs')).not.toContain('user_activity_date');
+    expect((await all(new MongoStore({ db }), 'requests')).map((d) => d.request_uuid)).toEqual(['before']);
   });
 
   it('skips index creation when asked', async () => {
@@ -139,7 +209,8 @@ describe('MongoStore', () => {
 
   it('spills model logs past maxModelLogsPerRequest into model_logs and keeps every one', async () => {
     const db = freshDb();
-    const logger = loggerOn(db, { maxModelLogsPerRequest: 10 });
+    // Without the mirror, model_logs holds only what was spilled.
+    const logger = loggerOn(db, { maxModelLogsPerRequest: 10, modelLogs: false });
     await logger.run({ requestUuid: 'big' }, async () => {
       for (let i = 0; i < 25; i++) logger.recordModelChange(change(String(i)));
     });
@@ -153,7 +224,7 @@ describe('MongoStore', () => {
 
   it('keeps a request document under the BSON limit whatever it records', async () => {
     const db = freshDb();
-    const logger = loggerOn(db);
+    const logger = loggerOn(db, { modelLogs: false });
     const big = 'x'.repeat(8000);
     await logger.run({ requestUuid: 'huge' }, async () => {
       for (let i = 0; i < 900; i++)
@@ -186,6 +257,174 @@ describe('MongoStore', () => {
       ['second', 'again'],
     ]);
     expect(((await requests(db).listIndexes().toArray()) as { name: string }[]).map((i) => i.name)).not.toContain('request_uuid_unique');
+  });
+});
+
+const INIT = { actionLogs: true, modelLogs: true, retention: false, warn: failOnWarning };
+
+/** A batch of actions, named by their types. */
+const actionsBatch = (...types: string[]): StoreBatch => ({
+  requests: [],
+  actionLogs: types.map((type): ActionLogDocument => ({ ...action(type), request_uuid: 'r', module: 'm' })),
+  modelLogs: [],
+  activities: [],
+});
+
+/** The database, with `insertMany` on one collection done by `insertMany` (given the real collection). */
+function withInsertMany(db: Db, collection: string, insertMany: (real: Collection, docs: object[]) => Promise<unknown>): Db {
+  const through = <T extends object>(target: T, own: (name: string | symbol) => unknown) =>
+    new Proxy(target, {
+      get: (t, name) => {
+        const value: unknown = own(name) ?? Reflect.get(t, name, t);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(t) : value;
+      },
+    });
+  return through(db, (name) =>
+    name === 'collection'
+      ? (named: string) => {
+          const real = db.collection(named);
+          if (named !== collection) return real;
+          return through(real, (method) => (method === 'insertMany' ? (docs: object[]) => insertMany(real, docs) : undefined));
+        }
+      : undefined,
+  );
+}
+
+/** The database, with inserts into one collection held until `release` (they are sent then). */
+function holdInserts(db: Db, collection: string): { db: Db; reached: Promise<void>; release: () => void } {
+  let reached!: () => void;
+  let release!: () => void;
+  const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const held = withInsertMany(db, collection, async (real, docs) => {
+    reached();
+    await gate;
+    return real.insertMany(docs, { ordered: false, forceServerObjectId: false });
+  });
+  return { db: held, reached: reachedPromise, release };
+}
+
+const storedTypes = async (store: MongoStore) =>
+  (await store.query({ kind: 'actions', filter: {}, by: 'stored', order: 'asc', limit: 10 })).map((p) => p.entry.action_type);
+
+describe('MongoStore read side', () => {
+  it('hides its bookkeeping (_seq, _appends) from reads, and gives the sequence in positions', async () => {
+    const db = freshDb();
+    const store = new MongoStore({ db });
+    await store.init(INIT);
+    const doc = requestDoc('r1');
+    await store.append([
+      {
+        append_id: 'a1',
+        uid: doc.uid,
+        request_uuid: 'r1',
+        module: 'orders',
+        model_logs: [],
+        actions: [],
+        model_logs_spilled: 0,
+        actions_spilled: 0,
+      },
+    ]);
+    // Late events alone are no entry yet.
+    expect(await store.query({ kind: 'requests', filter: {}, by: 'stored', order: 'asc', limit: 10 })).toEqual([]);
+    await store.write({ ...batchOf([doc], [activity('u1', 0)]) });
+    for (const kind of ['requests', 'actions', 'changes', 'activities'] as const) {
+      for (const by of ['time', 'stored'] as const) {
+        const [found] = await store.query({ kind, filter: {}, by, order: 'asc', limit: 10 });
+        expect(found!.entry, `${kind} by ${by}`).not.toHaveProperty('_seq');
+        expect(found!.entry, `${kind} by ${by}`).not.toHaveProperty('_appends');
+        expect(Number(found!.position.seq)).toBeGreaterThan(0);
+      }
+    }
+    const raw = await requests(db).findOne({ uid: doc.uid });
+    const [stored] = await store.query({ kind: 'requests', filter: {}, by: 'stored', order: 'asc', limit: 10 });
+    expect(stored!.position.seq).toBe(String((raw as unknown as { _seq: number })._seq));
+    expect(stored!.position.id).toBe(String(raw!._id));
+    expect(raw).toHaveProperty('_appends');
+  });
+
+  it('never passes a write still in flight in another process when reading in stored order', async () => {
+    const db = freshDb();
+    const slow = holdInserts(db, 'actionlog_action_logs');
+    const a = new MongoStore({ db: slow.db, tailSettleMs: 1000 });
+    const b = new MongoStore({ db, tailSettleMs: 1000 });
+    await a.init(INIT);
+    await b.init(INIT);
+    const types = storedTypes;
+    const inFlight = a.write(actionsBatch('slow'));
+    await slow.reached;
+    await b.write(actionsBatch('fast'));
+    // Numbered after the slow write, stored before it: neither store returns it ahead of the slow one.
+    expect(await types(b)).toEqual([]);
+    expect(await types(a)).toEqual([]);
+    expect(await b.count('actions', {})).toBe(1);
+    slow.release();
+    await inFlight;
+    const seen: string[][] = [];
+    await vi.waitFor(
+      async () => {
+        seen.push(await types(b));
+        expect(seen.at(-1)).toEqual(['slow', 'fast']);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    expect(seen.filter((page) => page.length > 0 && page[0] !== 'slow')).toEqual([]);
+    // The writer's own reads pass its own writes at once, but not the other's before it settles.
+    const c = new MongoStore({ db, tailSettleMs: 60_000 });
+    await c.write(actionsBatch('own'));
+    expect(await types(c)).toEqual([]);
+    expect(await types(b)).toEqual(['slow', 'fast']);
+  });
+
+  it('holds stored-order readers back after a failed write, for as long as it could still land', async () => {
+    const db = freshDb();
+    let lose = true;
+    const flaky = withInsertMany(db, 'actionlog_action_logs', async (real, docs) => {
+      const result = await real.insertMany(docs, { ordered: false, forceServerObjectId: false });
+      if (!lose) return result;
+      lose = false;
+      throw new Error('connection lost before the reply');
+    });
+    const store = new MongoStore({ db: flaky, tailSettleMs: 2000 });
+    await store.init(INIT);
+    await expect(store.write(actionsBatch('landed'))).rejects.toThrow(/connection lost/);
+    await store.write(actionsBatch('after'));
+    expect(await storedTypes(store)).toEqual([]);
+    await vi.waitFor(
+      async () => {
+        expect(await storedTypes(store)).toEqual(['landed', 'after']);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+  });
+
+  it('wakes watchers on its own writes, stops on unsubscribe and close, without change streams where there are none', async () => {
+    const db = freshDb();
+    const store = new MongoStore({ db });
+    await store.init(INIT);
+    let woken = 0;
+    const stop = store.watch(() => woken++);
+    await store.write(actionsBatch('one'));
+    await store.append([]);
+    expect(woken).toBe(1);
+    stop();
+    await store.write(actionsBatch('two'));
+    expect(woken).toBe(1);
+    store.watch(() => woken++);
+    await store.close();
+    await store.write(actionsBatch('three'));
+    expect(woken).toBe(1);
+  });
+
+  it('says that q needs the text index when it was not created', async () => {
+    const db = freshDb();
+    const store = new MongoStore({ db, createIndexes: false });
+    await store.init(INIT);
+    await store.write(actionsBatch('approve'));
+    await expect(store.query({ kind: 'actions', filter: { q: 'approve' }, by: 'time', order: 'desc', limit: 10 })).rejects.toThrow(
+      /q searches the text index/,
+    );
+    await expect(store.count('actions', { q: 'approve' })).rejects.toThrow(ActionLogStoreError);
   });
 });
 

@@ -1,0 +1,92 @@
+import { unescapeKeys } from '../../build/sanitize/keys.js';
+import { ActionLogStoreError } from '../../shared/errors.js';
+import type { EntryKind, EntryOf, FacetCount, FacetQuery, StoredEntry, StoreFilter, StoreQuery } from '../store.js';
+import type { TableKey } from '../tables.js';
+import { facetCounts, facetPipeline } from './mongo-facets.js';
+import { allOf, filterConditions, TIME_FIELD } from './mongo-filter.js';
+import { SEQ } from './mongo-indexes.js';
+import { IdCodec, pastCondition, seqOf, timeSort } from './mongo-keyset.js';
+import type { WriteSequence } from './mongo-sequence.js';
+import type { MongoCollectionLike, MongoDocument } from './mongo-types.js';
+import { APPLIED } from './mongo-writes.js';
+
+/** The collection each kind is read from. */
+export const COLLECTION_OF: Readonly<Record<EntryKind, TableKey>> = {
+  requests: 'requests',
+  actions: 'actionLogs',
+  changes: 'modelLogs',
+  activities: 'activities',
+};
+
+const HIDDEN = { [APPLIED]: 0 };
+const INDEX_NOT_FOUND = 27;
+
+/** Queries, counts and facets of MongoStore. */
+export class MongoReads {
+  private readonly ids = new IdCodec();
+
+  constructor(
+    private readonly collection: (kind: EntryKind) => MongoCollectionLike,
+    private readonly sequence: WriteSequence,
+  ) {}
+
+  async query<K extends EntryKind>(query: StoreQuery<K>): Promise<Array<StoredEntry<K>>> {
+    if (query.limit < 1) return [];
+    const collection = this.collection(query.kind);
+    const conditions = filterConditions(query.kind, query.filter);
+    let sort: MongoDocument;
+    if (query.by === 'stored') {
+      const from = query.after ? seqOf(query.after) : 0;
+      const horizon = await this.sequence.horizon();
+      if (horizon <= from) return [];
+      conditions.push({ [SEQ]: { $gt: from, $lte: horizon } });
+      sort = { [SEQ]: 1 };
+    } else {
+      const timeField = TIME_FIELD[query.kind];
+      if (query.after) {
+        const id = await this.ids.value(query.after.id, collection);
+        if (id === undefined) return [];
+        conditions.push(pastCondition(timeField, query.order, query.after.time, id));
+      }
+      sort = timeSort(timeField, query.order);
+    }
+    const docs = await readWithText(query.filter, () =>
+      collection.find(allOf(conditions), { projection: HIDDEN }).sort(sort).limit(query.limit).toArray(),
+    );
+    return docs.map((doc) => this.stored<K>(query.kind, doc));
+  }
+
+  async count(kind: EntryKind, filter: StoreFilter): Promise<number> {
+    return readWithText(filter, () => this.collection(kind).countDocuments(allOf(filterConditions(kind, filter))));
+  }
+
+  async facets(query: FacetQuery): Promise<FacetCount[]> {
+    if (query.limit < 1) return [];
+    const match = allOf(filterConditions(query.kind, query.filter));
+    const pipeline = facetPipeline(query.kind, query.field, match, query.limit, query.after);
+    return facetCounts(await readWithText(query.filter, () => this.collection(query.kind).aggregate(pipeline).toArray()));
+  }
+
+  /** An entry as reads return it: keys unescaped, the sequence moved from the document to its position. */
+  private stored<K extends EntryKind>(kind: K, doc: MongoDocument): StoredEntry<K> {
+    const { [SEQ]: seq, ...entry } = doc;
+    return {
+      entry: unescapeKeys(entry) as unknown as EntryOf[K],
+      position: { time: doc[TIME_FIELD[kind]] as Date, id: this.ids.text(doc._id), seq: String(typeof seq === 'number' ? seq : 0) },
+    };
+  }
+}
+
+/** A read with `q` needs the text index the store creates when it starts: said so when it is missing. */
+async function readWithText<T>(filter: StoreFilter, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (filter.q === undefined || (error as { code?: number }).code !== INDEX_NOT_FOUND) throw error;
+    throw new ActionLogStoreError(
+      'MongoStore: q searches the text index of the action_logs collection, which the store creates when it starts (createIndexes: false skips it)',
+      0,
+      { cause: error },
+    );
+  }
+}

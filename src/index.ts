@@ -37,7 +37,9 @@ export type {
   SortOrder,
 } from './stores/store.js';
 export type { QueryFilter } from './read/filter.js';
-export type { Page, PageOptions, HistoryItem } from './read/reader.js';
+export type { Page, PageOptions, HistoryItem, ExportOptions } from './read/reader.js';
+export { type ExportStream, DEFAULT_COLUMNS } from './read/export.js';
+export type { TailItem, TailOptions } from './read/tail.js';
 export type { RecordState } from './read/state-at.js';
 export { diff, type FieldChange } from './build/diff.js';
 export { MemoryStore } from './stores/memory/memory-store.js';

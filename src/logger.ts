@@ -15,8 +15,10 @@ import { ActionLogClosedError, ActionLogError, ActionLogValidationError } from '
 import { fromZodIssues } from './shared/zod-issues.js';
 import type { EntryKind, EntryOf, FacetCount, FacetField, Store } from './stores/store.js';
 import type { QueryFilter } from './read/filter.js';
-import { type HistoryItem, type Page, type PageOptions, TrailReader } from './read/reader.js';
+import type { ExportStream } from './read/export.js';
+import { type ExportOptions, type HistoryItem, type Page, type PageOptions, TrailReader } from './read/reader.js';
 import type { RecordState } from './read/state-at.js';
+import type { TailItem, TailOptions } from './read/tail.js';
 import { BatchWriter, type BuiltBatch, type WriterStats } from './write/batch-writer.js';
 import { appendStep, batchStep, type QuarantinedDocument, setupStep } from './write/write-step.js';
 
@@ -252,6 +254,22 @@ export class ActionLogger {
   /** The record as it was at `at` (null before its creation or after its deletion), and whether the trail proves it. */
   stateAt(model: string, id: string | number, at: Date | string): Promise<RecordState> {
     return this.reader.stateAt(model, id, at);
+  }
+
+  /**
+   * Every entry that matches, as a readable stream of JSON lines or CSV rows (also an async iterable), read a page at
+   * a time with backpressure; `stream.cursor` resumes it. See `ExportOptions` for the CSV columns.
+   */
+  export(filter: QueryFilter, options?: ExportOptions): ExportStream {
+    return this.reader.export(filter, options);
+  }
+
+  /**
+   * Follows the entries that match as they are stored, from now on (or after the cursor `after`), in stored order,
+   * each with the cursor that resumes after it: `for await (const { entry, cursor } of logger.tail({ kind: 'actions' }))`.
+   */
+  tail<K extends EntryKind>(filter: QueryFilter & { kind: K }, options?: TailOptions): AsyncIterable<TailItem<EntryOf[K]>> {
+    return this.reader.tail(filter, options);
   }
 
   /** Counters of documents: recorded, stored, retried, dropped, quarantined, queued. */

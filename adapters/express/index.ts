@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ActionLogger } from 'actionlog';
-import { HttpCapture, type HttpOptions, type HttpRequestReader } from 'actionlog/adapter-kit';
+import { HttpCapture, type HttpOptions, type HttpRequestReader, SseTail, type TailRouteOptions } from 'actionlog/adapter-kit';
 import { checkMountedBeforeRoutes } from './route-order.js';
 
 /** The parts of an Express (4 or 5) request the middleware reads. */
@@ -52,6 +52,17 @@ export function actionLog<Req extends ExpressRequest = ExpressRequest>(logger: A
       return;
     }
     capture.enter(ctx, next);
+  };
+}
+
+/**
+ * An Express route streaming the trail as Server-Sent Events (`app.get('/audit/tail', actionLogTail(logger, { authorize }))`):
+ * `authorize(req)` is required; `Last-Event-ID` resumes.
+ */
+export function actionLogTail<Req extends ExpressRequest = ExpressRequest>(logger: ActionLogger, options: TailRouteOptions<Req>) {
+  const tail = new SseTail<Req>(logger, options);
+  return function actionLogTailRoute(req: Req, res: ServerResponse, next: (err?: unknown) => void): void {
+    tail.serve(req, req, res).catch(next);
   };
 }
 

@@ -1,6 +1,6 @@
-import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { ActionLogger } from 'actionlog';
-import { contextOf, HttpCapture, type HttpOptions, type HttpRequestReader } from 'actionlog/adapter-kit';
+import { contextOf, HttpCapture, type HttpOptions, type HttpRequestReader, SseTail, type TailRouteOptions } from 'actionlog/adapter-kit';
 
 export interface ActionLogPluginOptions extends HttpOptions<FastifyRequest> {
   logger: ActionLogger;
@@ -53,5 +53,18 @@ Object.assign(plugin, {
 
 /** Fastify plugin: `await app.register(actionLogPlugin, { logger })`, before the routes. */
 export const actionLogPlugin = plugin;
+
+/**
+ * A Fastify route handler streaming the trail as Server-Sent Events (`app.get('/audit/tail', actionLogTail(logger, { authorize }))`):
+ * `authorize(req)` is required; `Last-Event-ID` resumes.
+ */
+export function actionLogTail(logger: ActionLogger, options: TailRouteOptions<FastifyRequest>) {
+  const tail = new SseTail<FastifyRequest>(logger, options);
+  return async function actionLogTailRoute(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    // The stream is written to the raw response: Fastify must not send a reply of its own.
+    reply.hijack();
+    await tail.serve(req, req.raw, reply.raw);
+  };
+}
 
 export { contextOf };

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ActionLogger } from 'actionlog';
-import { HttpCapture, type HttpOptions, type HttpRequestReader } from 'actionlog/adapter-kit';
+import { HttpCapture, type HttpOptions, type HttpRequestReader, SseTail, type TailRouteOptions } from 'actionlog/adapter-kit';
 
 /** The parts of a Koa context the middleware reads. */
 export interface KoaContext {
@@ -33,6 +33,19 @@ export function actionLog<Ctx extends KoaContext = KoaContext>(logger: ActionLog
     const scope = capture.open(ctx, ctx.res);
     if (!scope) return next();
     return capture.enter(scope, next);
+  };
+}
+
+/**
+ * A Koa middleware streaming the trail as Server-Sent Events (`router.get('/audit/tail', actionLogTail(logger, { authorize }))`):
+ * `authorize(ctx)` is required; `Last-Event-ID` resumes.
+ */
+export function actionLogTail<Ctx extends KoaContext = KoaContext>(logger: ActionLogger, options: TailRouteOptions<Ctx>) {
+  const tail = new SseTail<Ctx>(logger, options);
+  return async function actionLogTailRoute(ctx: Ctx & { respond?: boolean }): Promise<void> {
+    // The stream is written to the raw response: Koa must not answer on its own.
+    ctx.respond = false;
+    await tail.serve(ctx, ctx.req, ctx.res);
   };
 }
 

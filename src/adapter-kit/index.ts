@@ -2,6 +2,7 @@
 
 // HTTP: one middleware per framework is a request reader plus this capture.
 export { HttpCapture, contextOf, moduleOfRoute, type HttpOptions, type HttpRequestReader } from './http-capture.js';
+export { SseTail, type TailRouteOptions } from './sse-tail.js';
 export { REQUEST_ID, resolveRequestId, correlationIdOf, traceIdOf } from '../capture/ids.js';
 export type { ScopeInit, ScopeEnding, CapturedRequest, RunOutcome } from '../capture/context.js';
 

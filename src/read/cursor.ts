@@ -42,22 +42,31 @@ export function decodeCursor(
   expected: Pick<CursorState, 'for' | 'kind' | 'order' | 'filter'>,
   field = 'cursor',
 ): CursorState {
-  let state: Partial<CursorState>;
+  let state: unknown;
   try {
-    state = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorState>;
+    state = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     throw new ActionLogValidationError([{ path: field, message: 'is not a cursor actionlog returned' }], 'read options');
   }
-  if (state === null || typeof state !== 'object' || state.v !== 1 || state.for !== expected.for) {
+  if (
+    state === null ||
+    typeof state !== 'object' ||
+    (state as { v?: unknown }).v !== 1 ||
+    (state as { for?: unknown }).for !== expected.for
+  ) {
     throw new ActionLogValidationError([{ path: field, message: 'is not a cursor actionlog returned' }], 'read options');
   }
+  return checked(state as CursorState, expected, field);
+}
+
+function checked(state: CursorState, expected: Pick<CursorState, 'for' | 'kind' | 'order' | 'filter'>, field: string): CursorState {
   if (state.kind !== expected.kind || state.order !== expected.order || state.filter !== expected.filter) {
     throw new ActionLogValidationError(
       [{ path: field, message: 'belongs to another query (a different kind, order or filter)' }],
       'read options',
     );
   }
-  return state as CursorState;
+  return state;
 }
 
 /** The position a query or tail cursor holds. */

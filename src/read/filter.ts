@@ -47,7 +47,7 @@ export interface QueryFilter {
 
 const text = (max: number) =>
   z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
-const id = z.union([text(512), z.number().finite()], { error: 'must be a string or a number' }).transform(String);
+const id = z.union([text(512), z.number()], { error: 'must be a string or a number' }).transform(String);
 const time = z.union([z.date(), z.string()], { error: 'must be a Date or an ISO 8601 string' }).transform((value, ctx) => {
   const date = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(date.getTime())) {
@@ -85,13 +85,20 @@ const FIELDS = {
   changed_field: { schema: text(1000), kinds: ['changes'] },
   method: { schema: text(20).transform((m) => m.toUpperCase()), kinds: ['requests'] },
   route: { schema: text(1000), kinds: ['requests'] },
-  status: { schema: z.number({ error: 'must be a number' }).int('must be an integer').min(100).max(599), kinds: ['requests'] },
+  status: {
+    schema: z
+      .number({ error: 'must be a number' })
+      .int('must be an integer')
+      .min(100, 'must be an HTTP status (100-599)')
+      .max(599, 'must be an HTTP status (100-599)'),
+    kinds: ['requests'],
+  },
 } satisfies Record<string, { schema: z.ZodType; kinds: EntryKind[] }>;
 
 type FieldName = keyof typeof FIELDS;
 const KINDS: EntryKind[] = ['requests', 'actions', 'changes', 'activities'];
 const CUSTOM = /^(details|source|actor\.extra)\.([A-Za-z0-9_]+)$/;
-const customValue = z.union([z.string().max(8192), z.number().finite(), z.boolean()], { error: 'must be a string, a number or a boolean' });
+const customValue = z.union([z.string().max(8192), z.number(), z.boolean()], { error: 'must be a string, a number or a boolean' });
 
 /** Validates a filter for its kind and normalizes it for the stores; every bad field is named in one error. */
 export function parseFilter(input: unknown, what = 'query filter'): { kind: EntryKind; filter: StoreFilter } {
@@ -112,7 +119,7 @@ export function parseFilter(input: unknown, what = 'query filter'): { kind: Entr
     if (customKey) {
       if (kind !== 'actions') issues.push({ path: key, message: 'applies to actions only' });
       const parsed = customValue.safeParse(value);
-      if (parsed.success) custom.push({ in: customKey[1] as CustomFieldMatch['in'], name: customKey[2]!, value: parsed.data });
+      if (parsed.success) custom.push({ in: customKey[1] as CustomFieldMatch['in'], name: customKey[2] ?? '', value: parsed.data });
       else issues.push({ path: key, message: parsed.error.issues[0]?.message ?? 'is invalid' });
       continue;
     }
@@ -135,7 +142,7 @@ export function parseFilter(input: unknown, what = 'query filter'): { kind: Entr
   }
   if (issues.length > 0) throw new ActionLogValidationError(issues, what);
   if (custom.length > 0) filter.custom = custom;
-  return { kind, filter: filter as StoreFilter };
+  return { kind, filter };
 }
 
 /** The filter fields of a kind. */

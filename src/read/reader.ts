@@ -3,10 +3,12 @@ import { diff, type FieldChange } from '../build/diff.js';
 import type { ModelAction, ModelLogDocument, UserRef } from '../shared/document.js';
 import { ActionLogConfigError, ActionLogValidationError } from '../shared/errors.js';
 import { fromZodIssues } from '../shared/zod-issues.js';
-import type { EntryKind, EntryOf, FacetCount, FacetField, SortOrder, Store, StoredEntry, StoreFilter } from '../stores/store.js';
+import type { Entry, EntryKind, EntryOf, FacetCount, FacetField, SortOrder, Store, StoredEntry, StoreFilter } from '../stores/store.js';
 import { cursorAt, decodeCursor, encodeCursor, fingerprint, positionOf } from './cursor.js';
 import { parseFilter, type QueryFilter } from './filter.js';
+import { checkColumns, csvLine, DEFAULT_COLUMNS, ExportStream, jsonLine, type PageSource, valueAt } from './export.js';
 import { stateAt, type RecordState } from './state-at.js';
+import { tailEntries, type TailItem, type TailOptions } from './tail.js';
 
 /** Paging of every read: `limit` 1–1000 (default 50), `cursor` from the previous page, `order` by time. */
 export interface PageOptions {
@@ -46,6 +48,42 @@ const pageSchema = z.strictObject({
     .default(50),
   cursor: z.string({ error: 'must be a string' }).min(1, 'must not be empty').nullable().optional(),
   order: z.enum(['asc', 'desc'], { error: 'must be "asc" or "desc"' }).optional(),
+});
+
+/** Options of `logger.export`. */
+export interface ExportOptions {
+  /** `jsonl` (default): one JSON entry per line; `csv`: one row per entry, `columns` as its columns. */
+  format?: 'jsonl' | 'csv';
+  /** CSV columns: dotted paths into the entry, `changes.<field>.old` / `.new` for model changes. Default per kind. */
+  columns?: string[];
+  /** Where to resume: the `cursor` of an earlier export (or a query's `next_cursor`). */
+  cursor?: string | null;
+  /** Default `asc` (oldest first). */
+  order?: SortOrder;
+  /** Entries read per round trip; default 500. */
+  pageSize?: number;
+  /** CSV header row; default true unless resuming. */
+  header?: boolean;
+}
+
+const exportSchema = z.strictObject({
+  format: z.enum(['jsonl', 'csv'], { error: 'must be "jsonl" or "csv"' }).default('jsonl'),
+  columns: z.array(z.string({ error: 'must be a list of strings' }), { error: 'must be a list of strings' }).optional(),
+  cursor: z.string({ error: 'must be a string' }).min(1).nullable().optional(),
+  order: z.enum(['asc', 'desc'], { error: 'must be "asc" or "desc"' }).default('asc'),
+  pageSize: z
+    .number({ error: 'must be a number' })
+    .int('must be an integer')
+    .min(1, 'must be at least 1')
+    .max(1000, 'must be at most 1000')
+    .default(500),
+  header: z.boolean({ error: 'must be a boolean' }).optional(),
+});
+
+const tailSchema = z.strictObject({
+  after: z.string({ error: 'must be a string' }).min(1).nullable().optional(),
+  pollMs: z.number({ error: 'must be a number' }).int('must be an integer').min(10, 'must be at least 10').default(1000),
+  signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
 });
 
 const FACET_FIELDS: Record<FacetField, EntryKind[]> = {
@@ -131,7 +169,57 @@ export class TrailReader {
   async stateAt(model: string, id: string | number, at: Date | string): Promise<RecordState> {
     const { filter } = this.parse({ kind: 'changes', model, model_id: id, to: at }, 'stateAt');
     await this.ready();
-    return stateAt(this.store, { model: filter.model!, model_id: filter.model_id!, at: filter.to! });
+    // All three were given and validated: the parsed filter holds them normalized.
+    const target = { model: filter.model ?? model, model_id: filter.model_id ?? String(id), at: filter.to ?? new Date(at) };
+    return stateAt(this.store, target);
+  }
+
+  /**
+   * Every matching entry as a stream of lines (JSON lines or CSV), read a page at a time as the consumer asks for
+   * more. Options and columns are checked before anything is read; `stream.cursor` says where to resume.
+   */
+  export(input: QueryFilter, options: ExportOptions = {}): ExportStream {
+    const { kind, filter } = this.parse(input, 'export filter');
+    const parsed = exportSchema.safeParse(options);
+    if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues, exportSchema), 'export options');
+    const o = parsed.data;
+    const columns = o.columns ?? [...DEFAULT_COLUMNS[kind]];
+    if (o.format === 'csv') checkColumns(kind, columns);
+    const page = { limit: o.pageSize, order: o.order };
+    // A bad cursor is refused now, not as a stream error after the header.
+    if (o.cursor) decodeCursor(o.cursor, { for: 'q', kind, order: o.order, filter: fingerprint(kind, filter) });
+    const query = { for: 'q' as const, kind, order: o.order, filter: fingerprint(kind, filter) };
+    const source: PageSource = async (cursor) => {
+      const found = await this.page(kind, filter, { ...page, cursor });
+      return { items: found.items.map((s) => ({ entry: s.entry, cursor: cursorAt(s.position, query) })), next_cursor: found.next_cursor };
+    };
+    const csv = o.format === 'csv';
+    const lineOf = csv ? (entry: Entry) => csvLine(columns.map((column) => valueAt(kind, entry, column))) : jsonLine;
+    const header = csv && (o.header ?? !o.cursor) ? csvLine(columns) : undefined;
+    return new ExportStream(source, lineOf, o.cursor ?? null, header, o.pageSize);
+  }
+
+  /**
+   * The entries of a kind as they are stored, from now on (or after `options.after`), each with the cursor that
+   * resumes right after it. Stops when `options.signal` aborts or the consumer stops iterating.
+   */
+  tail<K extends EntryKind>(input: QueryFilter & { kind: K }, options: TailOptions = {}): AsyncIterable<TailItem<EntryOf[K]>> {
+    const { kind, filter } = this.parse(input, 'tail filter');
+    const parsed = tailSchema.safeParse(options);
+    if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues, tailSchema), 'tail options');
+    const o = parsed.data;
+    // Checked now: a bad cursor is said before the first entry is awaited.
+    if (o.after) decodeCursor(o.after, { for: 't', kind, order: 'asc', filter: fingerprint(kind, filter) }, 'after');
+    const store = this.store;
+    const ready = this.ready;
+    return {
+      async *[Symbol.asyncIterator]() {
+        await ready();
+        yield* tailEntries(store, kind, filter, { after: o.after, pollMs: o.pollMs, signal: o.signal }) as AsyncGenerator<
+          TailItem<EntryOf[K]>
+        >;
+      },
+    };
   }
 
   /** A page of stored entries with their positions, by keyset. */

@@ -93,8 +93,9 @@ export interface StoreQuery<K extends EntryKind = EntryKind> {
   filter: StoreFilter;
   /**
    * `time`: by (time, id) in `order`, entries strictly past `after` (as `query` pages). `stored`: in the order the
-   * store made them visible, ascending, past `after.seq`, and only entries no write still in flight can precede
-   * (as `tail` follows): a write that commits later never lands behind one already returned.
+   * store made them visible, past `after.seq`, and only entries no write still in flight can precede (as `tail`
+   * follows): a write that commits later never lands behind one already returned. `tail` reads `stored` ascending,
+   * and once descending with limit 1 to find where now is.
    */
   by: 'time' | 'stored';
   order: SortOrder;

@@ -534,6 +534,9 @@ export function describeStore(name: string, factory: StoreFactory): void {
         after: first[0]!.position,
       });
       expect(filtered.map((p) => p.entry.action_type)).toEqual(['d']);
+      // Where now is: the newest visible entries, whatever their time.
+      const newest = await store.query({ kind: 'actions', filter: {}, by: 'stored', order: 'desc', limit: 2 });
+      expect(newest.map((p) => p.entry.action_type)).toEqual(['d', 'c']);
     });
 
     it('counts distinct values of a field, most frequent first, paged after a value', async () => {

@@ -36,7 +36,7 @@ export function facetValues(kind: EntryKind, field: FacetField, entry: Entry): s
   return present((entry as unknown as Record<string, unknown>)[field]);
 }
 
-const present = (value: unknown): string[] => (value === null || value === undefined ? [] : [String(value)]);
+const present = (value: unknown): string[] => (value === null || value === undefined ? [] : [`${value as string | number}`]);
 
 /** Whether an entry of a kind matches a (validated) filter, with the semantics every store implements. */
 export function matches(kind: EntryKind, entry: Entry, f: StoreFilter): boolean {

@@ -78,7 +78,7 @@ export class MemoryStore implements Store {
     const { kind, filter, after } = query;
     const rows = this.rowsOf(kind).filter((row) => !row.stub && matches(kind, row.doc, filter));
     const key = (row: Stored<Entry>) => (query.by === 'stored' ? [0, row.seq] : [timeOf(kind, row.doc).getTime(), row.seq]);
-    const dir = query.by === 'stored' || query.order === 'asc' ? 1 : -1;
+    const dir = query.order === 'asc' ? 1 : -1;
     const from = after && (query.by === 'stored' ? [0, Number(after.seq)] : [after.time.getTime(), Number(after.id)]);
     return rows
       .filter((row) => !from || compare(key(row), from) * dir > 0)

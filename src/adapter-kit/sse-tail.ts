@@ -1,0 +1,108 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { ActionLogger } from '../logger.js';
+import type { QueryFilter } from '../read/filter.js';
+import { ActionLogConfigError } from '../shared/errors.js';
+import { parseOptions } from '../shared/parse-options.js';
+import { assertLogger } from './guard.js';
+
+/** Options of the Server-Sent Events tail route of every framework adapter. */
+export interface TailRouteOptions<Req> {
+  /** Required: whether this request may read the trail (its user, a role...). A route without it is refused at setup. */
+  authorize: (req: Req) => boolean | Promise<boolean>;
+  /** What to follow: a filter, or one made from the request. Default: every action. */
+  filter?: QueryFilter | ((req: Req) => QueryFilter);
+  /** A comment line this often keeps proxies from closing an idle stream. Default 15 000 ms. */
+  heartbeatMs?: number;
+  /** How often the store is asked when nothing wakes the tail sooner. Default 1000 ms. */
+  pollMs?: number;
+}
+
+const fn = z.custom<(req: never) => unknown>((v) => typeof v === 'function', { error: 'must be a function' });
+const schema = z.strictObject({
+  authorize: fn.optional(),
+  filter: z.union([fn, z.looseObject({ kind: z.string() })], { error: 'must be a filter or a function returning one' }).optional(),
+  heartbeatMs: z.number().int().min(100).default(15_000),
+  pollMs: z.number().int().min(10).default(1000),
+});
+
+/**
+ * Streams a trail as Server-Sent Events: one event per entry as it is stored, its `id` the cursor, so that a browser's
+ * `EventSource` resumes after a reconnect with `Last-Event-ID` and misses nothing. Framework adapters hand it the
+ * raw request and response.
+ */
+export class SseTail<Req> {
+  private readonly options: z.output<typeof schema>;
+
+  constructor(
+    private readonly logger: ActionLogger,
+    options: TailRouteOptions<Req>,
+  ) {
+    assertLogger(logger, 'tail route options');
+    this.options = parseOptions(schema, options, 'tail route options');
+    if (!this.options.authorize) {
+      const message = 'is required: a function saying whether the request may read the trail';
+      throw new ActionLogConfigError([{ path: 'authorize', message }], 'tail route options');
+    }
+  }
+
+  /** Answers one request: 403 unless authorized, 400 for a bad filter or cursor, else the stream until the client leaves. */
+  async serve(req: Req, raw: IncomingMessage, res: ServerResponse): Promise<void> {
+    const authorize = this.options.authorize as (req: Req) => boolean | Promise<boolean>;
+    if (!(await authorize(req))) {
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden');
+      return;
+    }
+    const given = this.options.filter;
+    const filter = ((typeof given === 'function' ? (given as (req: Req) => QueryFilter)(req) : given) ?? {
+      kind: 'actions',
+    }) as QueryFilter;
+    const lastId = raw.headers['last-event-id'];
+    const abort = new AbortController();
+    let entries: AsyncIterable<{ entry: unknown; cursor: string }>;
+    try {
+      entries = this.logger.tail(filter, {
+        after: typeof lastId === 'string' && lastId ? lastId : null,
+        signal: abort.signal,
+        pollMs: this.options.pollMs,
+      });
+    } catch (error) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(error instanceof Error ? error.message : 'Bad request');
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write(': actionlog tail\n\n');
+    res.on('close', () => {
+      abort.abort();
+    });
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), this.options.heartbeatMs);
+    try {
+      for await (const { entry, cursor } of entries) {
+        if (!res.write(`id: ${cursor}\nevent: ${filter.kind}\ndata: ${JSON.stringify(entry)}\n\n`)) await drained(res, abort.signal);
+      }
+    } catch (error) {
+      if (!abort.signal.aborted) this.logger.report(error);
+    } finally {
+      clearInterval(heartbeat);
+      if (!res.writableEnded) res.end();
+    }
+  }
+}
+
+/** Resolves when the response can take more, or the client has gone. */
+function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    res.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

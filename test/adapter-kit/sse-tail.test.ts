@@ -1,0 +1,162 @@
+import { once } from 'node:events';
+import { request, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
+import express from 'express';
+import Fastify from 'fastify';
+import Koa from 'koa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ActionLogConfigError, type ActionLogger, createActionLogger, MemoryStore } from 'actionlog';
+import { actionLogTail as expressTail } from 'actionlog/express';
+import { actionLogTail as fastifyTail } from 'actionlog/fastify';
+import { actionLogTail as koaTail } from 'actionlog/koa';
+
+type Mount = (logger: ActionLogger) => Promise<{ url: string; close: () => Promise<void> }>;
+
+const allowed = (headers: Record<string, unknown>) => headers['x-role'] === 'auditor';
+
+async function listening(server: Server): Promise<string> {
+  if (!server.listening) await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const FRAMEWORKS: Record<string, Mount> = {
+  express: async (logger) => {
+    const app = express();
+    app.get('/tail', expressTail(logger, { authorize: (req) => allowed(req.headers), pollMs: 20 }));
+    const server = app.listen(0, '127.0.0.1');
+    return {
+      url: await listening(server),
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => {
+            resolve();
+          });
+        }),
+    };
+  },
+  koa: async (logger) => {
+    const app = new Koa();
+    const router = new Router();
+    router.get('/tail', koaTail(logger, { authorize: (ctx) => allowed(ctx.req.headers), pollMs: 20 }));
+    app.use(router.routes());
+    const server = app.listen(0, '127.0.0.1');
+    return {
+      url: await listening(server),
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => {
+            resolve();
+          });
+        }),
+    };
+  },
+  fastify: async (logger) => {
+    const app = Fastify();
+    app.get('/tail', fastifyTail(logger, { authorize: (req) => allowed(req.headers), pollMs: 20 }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return { url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, close: () => app.close() };
+  },
+};
+
+interface Event {
+  id: string;
+  event: string;
+  data: { action_type: string };
+}
+
+/** Opens the stream and collects events until `until` says so; resolves with them. */
+function collect(
+  url: string,
+  headers: Record<string, string>,
+  until: (events: Event[]) => boolean,
+): Promise<{ status: number; events: Event[] }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/tail`, { headers }, (res: IncomingMessage) => {
+      const events: Event[] = [];
+      if (res.statusCode !== 200) {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, events });
+        return;
+      }
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const fields = Object.fromEntries(
+            block
+              .split('\n')
+              .filter((l) => !l.startsWith(':'))
+              .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]),
+          );
+          if (fields.data) events.push({ id: fields.id!, event: fields.event!, data: JSON.parse(fields.data) as Event['data'] });
+        }
+        if (until(events)) {
+          req.destroy();
+          resolve({ status: 200, events });
+        }
+      });
+    });
+    req.on('error', (error) => {
+      if (!req.destroyed) reject(error);
+    });
+    req.end();
+  });
+}
+
+const record = async (logger: ActionLogger, names: string[]) => {
+  for (const name of names) await logger.run({}, () => logger.record({ action: name }));
+  await logger.flush();
+};
+
+describe.each(Object.keys(FRAMEWORKS))('the %s tail route (Server-Sent Events)', (framework) => {
+  let close: (() => Promise<void>) | undefined;
+  let logger: ActionLogger;
+  afterEach(async () => {
+    await close?.();
+    await logger.close();
+  });
+
+  it('streams entries as they are stored to an authorized client, and resumes from Last-Event-ID', async () => {
+    logger = createActionLogger({ store: new MemoryStore(), flushIntervalMs: 0 });
+    const mounted = await FRAMEWORKS[framework]!(logger);
+    close = mounted.close;
+    await record(logger, ['before']);
+    const first = collect(mounted.url, { 'x-role': 'auditor' }, (events) => events.length === 2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await record(logger, ['a1', 'a2', 'a3']);
+    const { events } = await first;
+    expect(events.map((e) => [e.event, e.data.action_type])).toEqual([
+      ['actions', 'a1'],
+      ['actions', 'a2'],
+    ]);
+    // A reconnect with the last id it got: the rest, nothing twice.
+    const again = await collect(mounted.url, { 'x-role': 'auditor', 'last-event-id': events[1]!.id }, (e) => e.length === 1);
+    expect(again.events.map((e) => e.data.action_type)).toEqual(['a3']);
+  });
+
+  it('refuses a client authorize turns down, and a Last-Event-ID it did not issue', async () => {
+    logger = createActionLogger({ store: new MemoryStore(), flushIntervalMs: 0 });
+    const mounted = await FRAMEWORKS[framework]!(logger);
+    close = mounted.close;
+    expect((await collect(mounted.url, {}, () => true)).status).toBe(403);
+    expect((await collect(mounted.url, { 'x-role': 'auditor', 'last-event-id': 'forged' }, () => true)).status).toBe(400);
+  });
+});
+
+describe('tail routes', () => {
+  it('cannot be mounted without authorize', async () => {
+    const logger = createActionLogger({ store: new MemoryStore() });
+    const mounts: Array<(logger: ActionLogger, options: never) => unknown> = [expressTail, koaTail, fastifyTail];
+    for (const mount of mounts) {
+      expect(() => mount(logger, {} as never)).toThrow(ActionLogConfigError);
+      expect(() => mount(logger, {} as never)).toThrow(
+        'Invalid actionlog tail route options: authorize: is required: a function saying whether the request may read the trail',
+      );
+    }
+    await logger.close();
+  });
+});

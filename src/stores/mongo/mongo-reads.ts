@@ -36,11 +36,8 @@ export class MongoReads {
     const conditions = filterConditions(query.kind, query.filter);
     let sort: MongoDocument;
     if (query.by === 'stored') {
-      const from = query.after ? seqOf(query.after) : 0;
-      const horizon = await this.sequence.horizon();
-      if (horizon <= from) return [];
-      conditions.push({ [SEQ]: { $gt: from, $lte: horizon } });
-      sort = { [SEQ]: 1 };
+      conditions.push(await this.storedRange(query));
+      sort = { [SEQ]: query.order === 'asc' ? 1 : -1 };
     } else {
       const timeField = TIME_FIELD[query.kind];
       if (query.after) {
@@ -54,6 +51,17 @@ export class MongoReads {
       collection.find(allOf(conditions), { projection: HIDDEN }).sort(sort).limit(query.limit).toArray(),
     );
     return docs.map((doc) => this.stored<K>(query.kind, doc));
+  }
+
+  /**
+   * Sequences past `after` in the query's order, up to the horizon: ascending, what `tail` reads next; descending,
+   * the newest visible first (where now is), never one above the horizon that a write in flight could precede.
+   */
+  private async storedRange(query: StoreQuery): Promise<MongoDocument> {
+    const horizon = await this.sequence.horizon();
+    const after = query.after ? seqOf(query.after) : undefined;
+    if (query.order === 'asc') return { [SEQ]: { $gt: after ?? 0, $lte: horizon } };
+    return { [SEQ]: { $gt: 0, $lte: after === undefined ? horizon : Math.min(horizon, after - 1) } };
   }
 
   async count(kind: EntryKind, filter: StoreFilter): Promise<number> {

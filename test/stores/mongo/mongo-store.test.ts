@@ -304,8 +304,8 @@ function holdInserts(db: Db, collection: string): { db: Db; reached: Promise<voi
   return { db: held, reached: reachedPromise, release };
 }
 
-const storedTypes = async (store: MongoStore) =>
-  (await store.query({ kind: 'actions', filter: {}, by: 'stored', order: 'asc', limit: 10 })).map((p) => p.entry.action_type);
+const storedTypes = async (store: MongoStore, order: 'asc' | 'desc' = 'asc') =>
+  (await store.query({ kind: 'actions', filter: {}, by: 'stored', order, limit: 10 })).map((p) => p.entry.action_type);
 
 describe('MongoStore read side', () => {
   it('hides its bookkeeping (_seq, _appends) from reads, and gives the sequence in positions', async () => {
@@ -356,6 +356,8 @@ describe('MongoStore read side', () => {
     await b.write(actionsBatch('fast'));
     // Numbered after the slow write, stored before it: neither store returns it ahead of the slow one.
     expect(await types(b)).toEqual([]);
+    // Nor as the newest: a tail starting there would skip the slow one.
+    expect(await types(b, 'desc')).toEqual([]);
     expect(await types(a)).toEqual([]);
     expect(await b.count('actions', {})).toBe(1);
     slow.release();
@@ -369,6 +371,7 @@ describe('MongoStore read side', () => {
       { timeout: 10_000, interval: 100 },
     );
     expect(seen.filter((page) => page.length > 0 && page[0] !== 'slow')).toEqual([]);
+    expect(await types(b, 'desc')).toEqual(['fast', 'slow']);
     // The writer's own reads pass its own writes at once, but not the other's before it settles.
     const c = new MongoStore({ db, tailSettleMs: 60_000 });
     await c.write(actionsBatch('own'));

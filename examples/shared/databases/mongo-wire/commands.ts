@@ -24,6 +24,7 @@ import {
   now,
   TransactionView,
 } from './storage.js';
+import { hintedIndex, inHintedIndex, winningPlan } from './plan.js';
 import { hasText, takeText, textIndexSpec } from './text.js';
 import { applyUpdate, assertSupportedStatement, upsertDocument } from './update.js';
 import { copyDocument } from 'actionlog/adapter-kit';
@@ -47,6 +48,8 @@ const GENERIC_FIELDS = new Set([
 ]);
 
 export const MAX_WIRE_VERSION = 21;
+const BUILD_VERSION = '7.0.0';
+const GIT_VERSION = 'actionlog-test-server';
 
 interface Transaction {
   txnNumber: number;
@@ -323,19 +326,7 @@ export class WireState {
     },
 
     find: (cmd, ctx) => {
-      allow(cmd, [
-        'filter',
-        'sort',
-        'projection',
-        'skip',
-        'limit',
-        'batchSize',
-        'singleBatch',
-        'hint',
-        'noCursorTimeout',
-        'allowDiskUse',
-        'let',
-      ]);
+      allow(cmd, FIND_OPTIONS);
       if (cmd.let) throw notImplemented("find's let");
       const view = this.view(ctx, String(cmd.find), false);
       const ns = `${ctx.db}.${cmd.find}`;
@@ -350,6 +341,7 @@ export class WireState {
           skip: cmd.skip === undefined ? 0 : Number(cmd.skip),
           limit: Math.abs(limit),
         },
+        cmd.hint,
       );
       return this.openCursor(
         ns,
@@ -357,6 +349,34 @@ export class WireState {
         cmd.batchSize === undefined ? undefined : Number(cmd.batchSize),
         cmd.singleBatch === true || limit < 0,
       );
+    },
+
+    explain: (cmd, ctx) => {
+      allow(cmd, ['verbosity']);
+      // MongoDB's default verbosity runs the plans; only the planner's answer is given here.
+      const verbosity = (cmd.verbosity as string | undefined) ?? 'allPlansExecution';
+      if (verbosity !== 'queryPlanner') throw notImplemented(`explain with verbosity ${verbosity}`);
+      const inner = cmd.explain as Document;
+      const name = Object.keys(inner)[0] ?? '';
+      if (name !== 'find') throw notImplemented(`explain of ${name}`);
+      allow(inner, FIND_OPTIONS);
+      const view = this.view(ctx, String(inner.find), false);
+      const filter = (inner.filter as Document | undefined) ?? {};
+      const plan = winningPlan(view?.collection.indexes, view?.all() ?? [], {
+        filter,
+        sort: inner.sort as Document | undefined,
+        projection: inner.projection as Document | undefined,
+        hint: inner.hint,
+        skip: inner.skip === undefined ? undefined : Number(inner.skip),
+        limit: inner.limit === undefined ? undefined : Number(inner.limit),
+      });
+      return {
+        explainVersion: '1',
+        queryPlanner: { namespace: `${ctx.db}.${inner.find}`, indexFilterSet: false, winningPlan: plan, rejectedPlans: [] },
+        command: { ...inner, $db: ctx.db },
+        serverInfo: { host: ctx.me, version: BUILD_VERSION, gitVersion: GIT_VERSION },
+        ok: 1,
+      };
     },
 
     getMore: (cmd) => {
@@ -428,6 +448,7 @@ export class WireState {
       allow(cmd, ['pipeline', 'cursor', 'allowDiskUse', 'hint', 'let', 'explain', 'bypassDocumentValidation']);
       if (cmd.let) throw notImplemented("aggregate's let");
       if (cmd.explain) throw notImplemented('explain');
+      checkHint(this.view(ctx, String(cmd.aggregate), false), cmd.hint);
       const pipeline = cmd.pipeline as Document[];
       for (const stage of pipeline) {
         const stageName = Object.keys(stage)[0] ?? '';
@@ -456,6 +477,7 @@ export class WireState {
     count: (cmd, ctx) => {
       allow(cmd, ['query', 'limit', 'skip', 'hint']);
       const view = this.view(ctx, String(cmd.count), false);
+      checkHint(view, cmd.hint);
       const query = (cmd.query as Document | undefined) ?? {};
       let n = (view ? match(view, query) : matchNothing(query, `${ctx.db}.${cmd.count}`)).length;
       if (cmd.skip) n = Math.max(0, n - Number(cmd.skip));
@@ -466,6 +488,7 @@ export class WireState {
     distinct: (cmd, ctx) => {
       allow(cmd, ['key', 'query', 'hint']);
       const view = this.view(ctx, String(cmd.distinct), false);
+      checkHint(view, cmd.hint);
       const seen = new Map<string, unknown>();
       for (const doc of view ? match(view, (cmd.query as Document | undefined) ?? {}) : []) {
         const value = getPath(doc, String(cmd.key));
@@ -608,9 +631,9 @@ export class WireState {
   private buildInfo(cmd: Document): Document {
     allow(cmd, []);
     return {
-      version: '7.0.0',
+      version: BUILD_VERSION,
       versionArray: [7, 0, 0, 0],
-      gitVersion: 'actionlog-test-server',
+      gitVersion: GIT_VERSION,
       bits: 64,
       maxBsonObjectSize: 16 * 1024 * 1024,
       ok: 1,
@@ -626,6 +649,20 @@ function allow(cmd: Document, fields: readonly string[]): void {
   }
   if (cmd.collation) throw notImplemented('collation');
 }
+
+const FIND_OPTIONS = [
+  'filter',
+  'sort',
+  'projection',
+  'skip',
+  'limit',
+  'batchSize',
+  'singleBatch',
+  'hint',
+  'noCursorTimeout',
+  'allowDiskUse',
+  'let',
+];
 
 const TEXT_OPTIONS = ['weights', 'default_language', 'language_override', 'textIndexVersion'];
 
@@ -671,6 +708,13 @@ function match(view: CollectionView, filter: Document): Document[] {
 }
 
 /** A query on a collection that does not exist matches nothing, but `$text` there fails as in MongoDB. */
+/** A hint of a command that reads every match: refused as MongoDB does when no index fits; a sparse one is not done here. */
+function checkHint(view: CollectionView | undefined, hint: unknown): void {
+  if (!view || hint === undefined) return;
+  const index = hintedIndex(view.collection.indexes, hint);
+  if ('key' in index && index.sparse) throw notImplemented('a hint of a sparse index outside find');
+}
+
 function matchNothing(filter: Document, ns: string): Document[] {
   takeText(filter, undefined, ns);
   return [];
@@ -692,8 +736,10 @@ function select(
   sort: Document | undefined,
   projection: Document | undefined,
   page: { skip: number; limit: number } = { skip: 0, limit: 0 },
+  hint?: unknown,
 ): Document[] {
   let docs = match(view, filter);
+  if (hint !== undefined) docs = inHintedIndex(hintedIndex(view.collection.indexes, hint), docs);
   if (sort && Object.keys(sort).length > 0) docs = mingoFind(docs, {}).sort(sort).all();
   docs = docs.slice(page.skip, page.limit === 0 ? undefined : page.skip + page.limit);
   return projection && Object.keys(projection).length > 0 ? mingoFind(docs, {}, projection as never).all() : docs;

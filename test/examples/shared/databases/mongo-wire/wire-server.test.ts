@@ -1,4 +1,4 @@
-import { type Db, type IndexDescriptionInfo, MongoClient, MongoServerError, ObjectId } from 'mongodb';
+import { type Db, type Document, type IndexDescriptionInfo, MongoClient, MongoServerError, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mongoKind, useMongoDatabase } from '../../../../support/mongo-db.js';
 
@@ -384,6 +384,81 @@ describe('MongoDB as the tests use it', () => {
     const text = await rejection(c.createIndex({ body: 'text' }));
     expect(text.codeName).toBe('NotImplemented');
   });
+});
+
+/** The stages of a winning plan, top down, each with its index where it has one. */
+function stagesOf(explain: Document): string[] {
+  const stages: string[] = [];
+  let stage = (explain.queryPlanner as Document).winningPlan as Document | undefined;
+  while (stage) {
+    stages.push(stage.indexName ? `${stage.stage} ${stage.indexName} ${stage.direction}` : String(stage.stage));
+    stage = stage.inputStage as Document | undefined;
+  }
+  return stages;
+}
+
+describe('MongoDB query plans as the tests use them', () => {
+  it('explains a find that one index answers, scanning it in the direction of the sort', async () => {
+    const c = db.collection('plans');
+    await c.createIndexes([
+      { key: { model: 1, model_id: 1, at: -1, _id: -1 }, name: 'model_model_id_at_id' },
+      { key: { at: -1, _id: -1 }, name: 'at_id' },
+      { key: { tags: 1 }, name: 'tags', sparse: true },
+    ]);
+    await c.insertMany([
+      { model: 'orders', model_id: '1', at: new Date(1), tags: ['a'] },
+      { model: 'orders', model_id: '1', at: new Date(2) },
+      { model: 'users', model_id: '1', at: new Date(3) },
+    ]);
+    const history = c
+      .find({ model: 'orders', model_id: '1' }, { projection: { note: 0 } })
+      .sort({ at: 1, _id: 1 })
+      .limit(2);
+    const stages = stagesOf(await history.explain('queryPlanner'));
+    expect(stages).toContain('IXSCAN model_model_id_at_id backward');
+    expect(stages).not.toContain('SORT');
+    expect(stages).not.toContain('COLLSCAN');
+    // No index on the fields: the collection is scanned, and sorted; an index that gives the sort is read whole instead.
+    expect(stagesOf(await c.find({ model_id: '1' }).sort({ n: 1 }).explain('queryPlanner'))).toEqual(['SORT', 'COLLSCAN']);
+    expect(stagesOf(await c.find({ model_id: '1' }).sort({ model: 1 }).explain('queryPlanner'))).toEqual([
+      'FETCH',
+      'IXSCAN model_model_id_at_id forward',
+    ]);
+    // A hint decides between indexes that both could answer.
+    const hinted = c.find({ model: 'orders', at: { $gte: new Date(0) } }, { hint: 'model_model_id_at_id' }).sort({ at: -1 });
+    expect(stagesOf(await hinted.explain('queryPlanner'))).toContain('IXSCAN model_model_id_at_id forward');
+  });
+
+  it('follows a hint: an unknown index is refused, a sparse one leaves out what it does not hold', async () => {
+    const c = db.collection('hints');
+    await c.createIndexes([{ key: { tags: 1 }, name: 'tags', sparse: true }]);
+    await c.insertMany([{ n: 1, tags: ['a'] }, { n: 2 }]);
+    const refused = await rejection(c.find({}, { hint: 'nope' }).toArray());
+    expect(refused.code).toBe(2);
+    expect(refused.message).toMatch(/hint provided does not correspond to an existing index/);
+    expect((await rejection(c.find({}, { hint: { n: 1 } }).toArray())).code).toBe(2);
+    expect((await c.find({}, { hint: 'tags' }).toArray()).map((d) => d.n as number)).toEqual([1]);
+    expect((await c.find({}, { hint: { $natural: 1 } }).toArray()).map((d) => d.n as number).sort()).toEqual([1, 2]);
+  });
+
+  it.runIf(mongoKind() === 'wire')(
+    '(test server only) refuses to explain what MongoDB decides by racing plans, or by running them',
+    async () => {
+      const c = db.collection('plans');
+      await c.createIndexes([
+        { key: { model: 1, at: -1 }, name: 'model_at' },
+        { key: { at: -1 }, name: 'at' },
+      ]);
+      await c.insertOne({ model: 'orders', at: new Date(1) });
+      const raced = await rejection(c.find({ model: 'orders', at: { $gte: new Date(0) } }).explain('queryPlanner'));
+      expect(raced.codeName).toBe('NotImplemented');
+      expect(raced.message).toMatch(/model_at, at: MongoDB races them/);
+      expect((await rejection(c.find({ model: 'orders' }).explain('executionStats'))).codeName).toBe('NotImplemented');
+      expect((await rejection(c.find({ $or: [{ model: 'a' }, { at: new Date(0) }] }).explain('queryPlanner'))).codeName).toBe(
+        'NotImplemented',
+      );
+    },
+  );
 });
 
 afterAll(() => {});

@@ -131,7 +131,7 @@ export function winningPlan(indexes: readonly IndexSpec[] | undefined, docs: Doc
     const plans = candidatePlans(indexes, preds, sort, docs);
     if (plans.length > 1) {
       throw notImplemented(
-        `explaining a query that ${plans.length} index plans could answer (${plans.map((p) => p.index.name).join(', ')}: MongoDB races them); a hint`,
+        `explaining, without a hint, a query that ${plans.length} index plans could answer (${plans.map((p) => p.index.name).join(', ')}: MongoDB races them)`,
       );
     }
     const [only] = plans;
@@ -147,7 +147,7 @@ function candidatePlans(indexes: readonly IndexSpec[], preds: Predicates, sort: 
   // An $or whose every branch an index answers gives MongoDB OR plans too.
   for (const branches of preds.ors) {
     if (branches.every((branch) => indexes.some((index) => isRelevant(index, predicates(branch))))) {
-      throw notImplemented('explaining a query with an $or that indexes answer (MongoDB plans it several ways); a hint');
+      throw notImplemented('explaining, without a hint, a query with an $or that indexes answer (MongoDB plans it several ways)');
     }
   }
   const plans = relevant.map((index) => indexPlan(index, preds, sort, docs));

@@ -1,6 +1,6 @@
-import { type Db, type Document, type IndexDescriptionInfo, MongoClient, MongoServerError, ObjectId } from 'mongodb';
+import { type Db, type IndexDescriptionInfo, MongoClient, MongoServerError, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mongoKind, useMongoDatabase } from '../../../../support/mongo-db.js';
+import { mongoKind, planStages, useMongoDatabase } from '../../../../support/mongo-db.js';
 
 /**
  * What the test suites rely on MongoDB to do, written against the driver: these run on whichever MongoDB the
@@ -386,17 +386,6 @@ describe('MongoDB as the tests use it', () => {
   });
 });
 
-/** The stages of a winning plan, top down, each with its index where it has one. */
-function stagesOf(explain: Document): string[] {
-  const stages: string[] = [];
-  let stage = (explain.queryPlanner as Document).winningPlan as Document | undefined;
-  while (stage) {
-    stages.push(stage.indexName ? `${stage.stage} ${stage.indexName} ${stage.direction}` : String(stage.stage));
-    stage = stage.inputStage as Document | undefined;
-  }
-  return stages;
-}
-
 describe('MongoDB query plans as the tests use them', () => {
   it('explains a find that one index answers, scanning it in the direction of the sort', async () => {
     const c = db.collection('plans');
@@ -414,19 +403,19 @@ describe('MongoDB query plans as the tests use them', () => {
       .find({ model: 'orders', model_id: '1' }, { projection: { note: 0 } })
       .sort({ at: 1, _id: 1 })
       .limit(2);
-    const stages = stagesOf(await history.explain('queryPlanner'));
+    const stages = planStages(await history.explain('queryPlanner'));
     expect(stages).toContain('IXSCAN model_model_id_at_id backward');
     expect(stages).not.toContain('SORT');
     expect(stages).not.toContain('COLLSCAN');
     // No index on the fields: the collection is scanned, and sorted; an index that gives the sort is read whole instead.
-    expect(stagesOf(await c.find({ model_id: '1' }).sort({ n: 1 }).explain('queryPlanner'))).toEqual(['SORT', 'COLLSCAN']);
-    expect(stagesOf(await c.find({ model_id: '1' }).sort({ model: 1 }).explain('queryPlanner'))).toEqual([
+    expect(planStages(await c.find({ model_id: '1' }).sort({ n: 1 }).explain('queryPlanner'))).toEqual(['SORT', 'COLLSCAN']);
+    expect(planStages(await c.find({ model_id: '1' }).sort({ model: 1 }).explain('queryPlanner'))).toEqual([
       'FETCH',
       'IXSCAN model_model_id_at_id forward',
     ]);
     // A hint decides between indexes that both could answer.
     const hinted = c.find({ model: 'orders', at: { $gte: new Date(0) } }, { hint: 'model_model_id_at_id' }).sort({ at: -1 });
-    expect(stagesOf(await hinted.explain('queryPlanner'))).toContain('IXSCAN model_model_id_at_id forward');
+    expect(planStages(await hinted.explain('queryPlanner'))).toContain('IXSCAN model_model_id_at_id forward');
   });
 
   it('follows a hint: an unknown index is refused, a sparse one leaves out what it does not hold', async () => {

@@ -31,7 +31,7 @@ export function filterConditions(kind: EntryKind, f: StoreFilter): MongoDocument
     if (f[key] !== undefined) conditions.push({ [key]: f[key] });
   }
   if (f.actor_id !== undefined) conditions.push(actorCondition(kind, f.actor_id));
-  conditions.push(timeCondition(kind, f));
+  conditions.push(...timeCondition(kind, f));
   switch (kind) {
     case 'requests':
       return [...conditions, ...requestConditions(f)];
@@ -56,14 +56,16 @@ function actorCondition(kind: EntryKind, actor: string): MongoDocument {
 }
 
 /**
- * `from` and `to`, inclusive. Without them, a time of the right type: a request document whose late events came
- * first has none until it arrives, and is not an entry before then.
+ * `from` and `to`, inclusive. Without them, requests need a time of the right type: a request document whose late
+ * events came first has none until it arrives, and is not an entry before then. Other entries always have one (and
+ * a condition on it would make the time index a candidate of every query, for MongoDB's planner to race).
  */
-function timeCondition(kind: EntryKind, f: StoreFilter): MongoDocument {
+function timeCondition(kind: EntryKind, f: StoreFilter): MongoDocument[] {
   const range: MongoDocument = {};
   if (f.from !== undefined) range.$gte = f.from;
   if (f.to !== undefined) range.$lte = f.to;
-  return { [TIME_FIELD[kind]]: Object.keys(range).length > 0 ? range : { $type: 'date' } };
+  if (Object.keys(range).length > 0) return [{ [TIME_FIELD[kind]]: range }];
+  return kind === 'requests' ? [{ [TIME_FIELD[kind]]: { $type: 'date' } }] : [];
 }
 
 function requestConditions(f: StoreFilter): MongoDocument[] {

@@ -45,6 +45,19 @@ export function mongoIndexes(key: TableKey, retention: boolean): MongoIndex[] {
 }
 
 /**
+ * The index of one record's history (model logs by model and id, in time order), which reads of a record's changes
+ * by time name as their hint: MongoDB would otherwise race it against the time index when a page starts past a
+ * position, and may cache the loser for the query's shape.
+ */
+export const HISTORY_INDEX: MongoIndex = historyIndex();
+
+function historyIndex(): MongoIndex {
+  const index = mongoIndexes('modelLogs', false).find((i) => i.name === 'model_model_id_timestamp_id');
+  if (!index) throw new Error('the table list lost the history index of model_logs');
+  return index;
+}
+
+/**
  * Creates every collection's indexes, after dropping those they replace: MongoDB refuses a changed key under an
  * existing name, so a changed index takes a new name and the old one goes (an index already gone is fine: another
  * process may have dropped it first).

@@ -4,7 +4,7 @@ import type { EntryKind, EntryOf, FacetCount, FacetQuery, StoredEntry, StoreFilt
 import type { TableKey } from '../tables.js';
 import { facetCounts, facetPipeline } from './mongo-facets.js';
 import { allOf, filterConditions, TIME_FIELD } from './mongo-filter.js';
-import { SEQ } from './mongo-indexes.js';
+import { HISTORY_INDEX, SEQ } from './mongo-indexes.js';
 import { IdCodec, pastCondition, seqOf, timeSort } from './mongo-keyset.js';
 import type { WriteSequence } from './mongo-sequence.js';
 import type { MongoCollectionLike, MongoDocument } from './mongo-types.js';
@@ -20,6 +20,7 @@ export const COLLECTION_OF: Readonly<Record<EntryKind, TableKey>> = {
 
 const HIDDEN = { [APPLIED]: 0 };
 const INDEX_NOT_FOUND = 27;
+const BAD_VALUE = 2;
 
 /** Queries, counts and facets of MongoStore. */
 export class MongoReads {
@@ -47,8 +48,13 @@ export class MongoReads {
       }
       sort = timeSort(timeField, query.order);
     }
-    const docs = await readWithText(query.filter, () =>
-      collection.find(allOf(conditions), { projection: HIDDEN }).sort(sort).limit(query.limit).toArray(),
+    const hint = query.kind === 'changes' && query.by === 'time' && isOneRecord(query.filter) ? HISTORY_INDEX.key : undefined;
+    const docs = await readWithIndexes(query.filter, () =>
+      collection
+        .find(allOf(conditions), { projection: HIDDEN, ...(hint ? { hint } : {}) })
+        .sort(sort)
+        .limit(query.limit)
+        .toArray(),
     );
     return docs.map((doc) => this.stored<K>(query.kind, doc));
   }
@@ -65,14 +71,14 @@ export class MongoReads {
   }
 
   async count(kind: EntryKind, filter: StoreFilter): Promise<number> {
-    return readWithText(filter, () => this.collection(kind).countDocuments(allOf(filterConditions(kind, filter))));
+    return readWithIndexes(filter, () => this.collection(kind).countDocuments(allOf(filterConditions(kind, filter))));
   }
 
   async facets(query: FacetQuery): Promise<FacetCount[]> {
     if (query.limit < 1) return [];
     const match = allOf(filterConditions(query.kind, query.filter));
     const pipeline = facetPipeline(query.kind, query.field, match, query.limit, query.after);
-    return facetCounts(await readWithText(query.filter, () => this.collection(query.kind).aggregate(pipeline).toArray()));
+    return facetCounts(await readWithIndexes(query.filter, () => this.collection(query.kind).aggregate(pipeline).toArray()));
   }
 
   /** An entry as reads return it: keys unescaped, the sequence moved from the document to its position. */
@@ -85,16 +91,27 @@ export class MongoReads {
   }
 }
 
-/** A read with `q` needs the text index the store creates when it starts: said so when it is missing. */
-async function readWithText<T>(filter: StoreFilter, read: () => Promise<T>): Promise<T> {
+/** The changes of one record: what `history` and `stateAt` read. */
+const isOneRecord = (filter: StoreFilter) => filter.model !== undefined && filter.model_id !== undefined && filter.model_id !== null;
+
+/**
+ * Reads with `q` need the text index, and a record's history its index, both created when the store starts: said
+ * so when one is missing.
+ */
+async function readWithIndexes<T>(filter: StoreFilter, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (error) {
-    if (filter.q === undefined || (error as { code?: number }).code !== INDEX_NOT_FOUND) throw error;
-    throw new ActionLogStoreError(
-      'MongoStore: q searches the text index of the action_logs collection, which the store creates when it starts (createIndexes: false skips it)',
-      0,
-      { cause: error },
-    );
+    const { code, message } = error as { code?: number; message?: string };
+    const missing =
+      filter.q !== undefined && code === INDEX_NOT_FOUND
+        ? 'q searches the text index of the action_logs collection'
+        : code === BAD_VALUE && message?.includes('hint provided does not correspond to an existing index')
+          ? `a record's history reads the index { ${Object.keys(HISTORY_INDEX.key).join(', ')} } of the model_logs collection`
+          : undefined;
+    if (!missing) throw error;
+    throw new ActionLogStoreError(`MongoStore: ${missing}, which the store creates when it starts (createIndexes: false skips it)`, 0, {
+      cause: error,
+    });
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Collection, type Db, type IndexDescriptionInfo, MongoClient } from 'mongodb';
+import { type Collection, type Db, type Document, type IndexDescriptionInfo, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   type ActionLogDocument,
@@ -14,7 +14,7 @@ import {
 } from 'actionlog';
 import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange } from '../../../examples/shared/orders.js';
-import { freshDatabaseName, mongoUri } from '../../support/mongo-db.js';
+import { freshDatabaseName, mongoUri, planStages } from '../../support/mongo-db.js';
 import { failOnWarning } from '../../support/matchers.js';
 import { action, activity, all, batchOf, describeStore, requestDoc } from '../../support/store-contract.js';
 import { FaultProxy } from '../../support/tcp-proxy.js';
@@ -428,6 +428,61 @@ describe('MongoStore read side', () => {
       /q searches the text index/,
     );
     await expect(store.count('actions', { q: 'approve' })).rejects.toThrow(ActionLogStoreError);
+  });
+});
+
+/** The fields of a find command that shape its plan (the rest are the session's and the driver's). */
+const FIND_FIELDS = ['find', 'filter', 'sort', 'projection', 'skip', 'limit', 'hint'];
+
+describe('MongoStore history', () => {
+  it("reads a record's history and its state at a moment from the history index, page after page: the plans name it", async () => {
+    const watched = await MongoClient.connect(mongoUri(), { monitorCommands: true, serverSelectionTimeoutMS: 10_000 });
+    try {
+      const db = watched.db(freshDatabaseName());
+      databases.push(client.db(db.databaseName));
+      const finds: Document[] = [];
+      watched.on('commandStarted', (event) => {
+        if (event.commandName === 'find' && event.command.find === 'actionlog_model_logs') finds.push(event.command);
+      });
+      const logger = loggerOn(db);
+      for (let i = 0; i < 8; i++) {
+        await logger.run({ requestUuid: `h${i}` }, async () => {
+          logger.recordModelChange(change('7', { old_object: { _id: '7', total: i }, new_object: { _id: '7', total: i + 1 } }));
+          logger.recordModelChange(change('8'));
+        });
+      }
+      await logger.flush();
+      const first = await logger.history('orders', '7', { limit: 3 });
+      const second = await logger.history('orders', '7', { limit: 3, cursor: first.next_cursor });
+      expect([...first.items, ...second.items].map((item) => item.new_object?.total)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(await logger.stateAt('orders', '7', new Date())).toMatchObject({ state: { _id: '7', total: 8 } });
+      // The first page, the next one (past a position) and stateAt's reads.
+      expect(finds.length).toBeGreaterThanOrEqual(3);
+      for (const command of finds) {
+        const find = Object.fromEntries(FIND_FIELDS.filter((field) => field in command).map((field) => [field, command[field] as unknown]));
+        const explained = await db.command({ explain: find, verbosity: 'queryPlanner' });
+        const stages = planStages(explained);
+        expect(stages, JSON.stringify(find.filter)).toContainEqual(expect.stringMatching(/^IXSCAN model_model_id_timestamp_id /));
+        expect(stages).not.toContain('COLLSCAN');
+        expect(stages).not.toContain('SORT');
+      }
+      await logger.close();
+    } finally {
+      await watched.close();
+    }
+  });
+
+  it('says that history needs its index when it was not created', async () => {
+    const db = freshDb();
+    const store = new MongoStore({ db, createIndexes: false });
+    await store.init(INIT);
+    await store.write(batchOf([requestDoc('r1')]));
+    const history = store.query({ kind: 'changes', filter: { model: 'orders', model_id: '1' }, by: 'time', order: 'asc', limit: 10 });
+    await expect(history).rejects.toThrow(
+      /a record's history reads the index \{ model, model_id, timestamp, _id \} of the model_logs collection/,
+    );
+    // Other reads of changes need no particular index.
+    expect(await store.query({ kind: 'changes', filter: { model: 'orders' }, by: 'time', order: 'asc', limit: 10 })).toHaveLength(1);
   });
 });
 

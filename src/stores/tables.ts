@@ -25,10 +25,6 @@ export interface IndexSpec {
   mongoName?: string;
   /** MongoDB: leave out documents without the field. */
   sparse?: boolean;
-  /** MongoDB: `_id` ends the key, in the last field's direction, so that pages by (time, `_id`) read in index order. */
-  mongoKeyset?: boolean;
-  /** MongoDB: names of the indexes this one replaces, dropped when the store starts (a key cannot change under a name). */
-  mongoReplaces?: readonly string[];
 }
 
 export interface TableSpec {
@@ -75,36 +71,13 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
     indexes: [
       // The server's id is the key; the client's request id may repeat (see RequestDocument.request_uuid).
       { fields: [['uid', 1]], unique: true, mongoName: 'uid_unique' },
-      // Before 0.2, `request_uuid` was unique: such an index would refuse two requests claiming one id.
-      { fields: [['request_uuid', 1]], mongoReplaces: ['request_uuid_unique'] },
-      { fields: [['timestamp', NEWEST]], mongoKeyset: true, mongoName: 'timestamp_id', mongoReplaces: ['timestamp'] },
+      { fields: [['request_uuid', 1]] },
+      { fields: [['timestamp', NEWEST]] },
       {
         fields: [
           ['module', 1],
           ['timestamp', NEWEST],
         ],
-        mongoKeyset: true,
-        mongoName: 'module_timestamp_id',
-        mongoReplaces: ['module_timestamp'],
-      },
-      // Requests by their user, who sits in the HTTP request or in the run (SQL: the derived user_id column).
-      {
-        fields: [
-          ['details.request.user_details._id', 1],
-          ['timestamp', NEWEST],
-        ],
-        only: 'mongo',
-        mongoKeyset: true,
-        mongoName: 'request_user_timestamp_id',
-      },
-      {
-        fields: [
-          ['details.run.user_details._id', 1],
-          ['timestamp', NEWEST],
-        ],
-        only: 'mongo',
-        mongoKeyset: true,
-        mongoName: 'run_user_timestamp_id',
       },
       // Requests by the records they changed (PostgreSQL: a GIN index over the model logs instead, see the migration).
       {
@@ -124,6 +97,23 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
         only: 'sql',
       },
       { fields: [['expires_at', 1]], only: 'sql' },
+      // MongoDB: requests by their user, who sits in the HTTP request or in the run (SQL: the user_id column).
+      {
+        fields: [
+          ['details.request.user_details._id', 1],
+          ['timestamp', NEWEST],
+        ],
+        only: 'mongo',
+        mongoName: 'request_user_timestamp',
+      },
+      {
+        fields: [
+          ['details.run.user_details._id', 1],
+          ['timestamp', NEWEST],
+        ],
+        only: 'mongo',
+        mongoName: 'run_user_timestamp',
+      },
     ],
   },
   actionLogs: {
@@ -160,32 +150,29 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
           ['action_type', 1],
         ],
       },
+      { fields: [['action_type', 1]] },
+      {
+        fields: [
+          ['target_type', 1],
+          ['target_id', 1],
+        ],
+      },
+      { fields: [['emitted_at', NEWEST]] },
+      { fields: [['request_uuid', 1]] },
+      // MongoDB: actions by actor, type and target in time order (the indexes above that they extend are left out).
       {
         fields: [
           ['actor_id', 1],
           ['emitted_at', NEWEST],
         ],
         only: 'mongo',
-        mongoKeyset: true,
-        mongoName: 'actor_id_emitted_at_id',
       },
-      { fields: [['action_type', 1]], only: 'sql' },
       {
         fields: [
           ['action_type', 1],
           ['emitted_at', NEWEST],
         ],
         only: 'mongo',
-        mongoKeyset: true,
-        mongoName: 'action_type_emitted_at_id',
-        mongoReplaces: ['action_type'],
-      },
-      {
-        fields: [
-          ['target_type', 1],
-          ['target_id', 1],
-        ],
-        only: 'sql',
       },
       {
         fields: [
@@ -194,12 +181,7 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
           ['emitted_at', NEWEST],
         ],
         only: 'mongo',
-        mongoKeyset: true,
-        mongoName: 'target_type_target_id_emitted_at_id',
-        mongoReplaces: ['target_type_target_id'],
       },
-      { fields: [['emitted_at', NEWEST]], mongoKeyset: true, mongoName: 'emitted_at_id', mongoReplaces: ['emitted_at'] },
-      { fields: [['request_uuid', 1]] },
     ],
   },
   modelLogs: {
@@ -222,27 +204,23 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
     },
     indexes: [
       { fields: [['uid', 1]], unique: true, only: 'sql' },
-      // A record's history.
       {
         fields: [
           ['model', 1],
           ['model_id', 1],
           ['timestamp', NEWEST],
         ],
-        mongoKeyset: true,
-        mongoName: 'model_model_id_timestamp_id',
-        mongoReplaces: ['model_model_id_timestamp'],
       },
       { fields: [['request_uuid', 1]] },
-      { fields: [['timestamp', NEWEST]], mongoKeyset: true, mongoName: 'timestamp_id', mongoReplaces: ['timestamp'] },
+      { fields: [['timestamp', NEWEST]] },
+      // MongoDB: changes by their user in time order.
       {
         fields: [
           ['user._id', 1],
           ['timestamp', NEWEST],
         ],
         only: 'mongo',
-        mongoKeyset: true,
-        mongoName: 'user_timestamp_id',
+        mongoName: 'user_timestamp',
       },
     ],
   },
@@ -268,12 +246,11 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
           ['user_id', 1],
           ['activity_date', NEWEST],
         ],
-        mongoKeyset: true,
-        mongoName: 'user_activity_date_id',
-        mongoReplaces: ['user_activity_date'],
+        mongoName: 'user_activity_date',
       },
-      { fields: [['activity_date', NEWEST]], only: 'mongo', mongoKeyset: true, mongoName: 'activity_date_id' },
       { fields: [['request_uuid', 1]] },
+      // MongoDB: activities in time order.
+      { fields: [['activity_date', NEWEST]], only: 'mongo' },
     ],
     mongoPaths: { user_id: 'user._id' },
   },

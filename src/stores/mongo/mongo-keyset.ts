@@ -4,7 +4,7 @@ import type { MongoCollectionLike, MongoDocument } from './mongo-types.js';
 
 /**
  * Keyset paging by (time, `_id`): both ascending or both descending, entries strictly past a position. The time
- * indexes end in `_id` (`mongoKeyset` in the table list), so a page is one index range read in order.
+ * indexes end in `_id` (see `mongoIndexes`), so a page is one index range read in order.
  */
 
 export function timeSort(timeField: string, order: SortOrder): MongoDocument {

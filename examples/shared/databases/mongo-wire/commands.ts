@@ -272,6 +272,7 @@ export class WireState {
       for (const [index, statement] of (cmd.updates as UpdateStatement[]).entries()) {
         try {
           assertSupportedStatement(statement, ['q', 'u', 'upsert', 'multi', 'arrayFilters', 'hint']);
+          checkHint(view, statement.hint);
           const matches = match(view, statement.q ?? {});
           const targets = statement.multi ? matches : matches.slice(0, 1);
           if (targets.length === 0 && statement.upsert) {
@@ -312,6 +313,7 @@ export class WireState {
       for (const [index, statement] of (cmd.deletes as DeleteStatement[]).entries()) {
         try {
           assertSupportedStatement(statement, ['q', 'limit', 'hint']);
+          checkHint(view, statement.hint);
           const matches = match(view, statement.q ?? {});
           for (const doc of statement.limit === 1 ? matches.slice(0, 1) : matches) {
             view.remove(idOf(doc));
@@ -708,7 +710,7 @@ function match(view: CollectionView, filter: Document): Document[] {
 }
 
 /** A query on a collection that does not exist matches nothing, but `$text` there fails as in MongoDB. */
-/** A hint of a command that reads every match: refused as MongoDB does when no index fits; a sparse one is not done here. */
+/** A hint outside find: refused as MongoDB does when no index fits; a sparse one (which would narrow the match) is not done here. */
 function checkHint(view: CollectionView | undefined, hint: unknown): void {
   if (!view || hint === undefined) return;
   const index = hintedIndex(view.collection.indexes, hint);

@@ -426,6 +426,9 @@ describe('MongoDB query plans as the tests use them', () => {
     expect(refused.code).toBe(2);
     expect(refused.message).toMatch(/hint provided does not correspond to an existing index/);
     expect((await rejection(c.find({}, { hint: { n: 1 } }).toArray())).code).toBe(2);
+    expect((await rejection(c.updateOne({ n: 1 }, { $set: { seen: true } }, { hint: 'nope' }))).code).toBe(2);
+    expect((await rejection(c.deleteOne({ n: 1 }, { hint: 'nope' }))).code).toBe(2);
+    expect((await rejection(c.countDocuments({}, { hint: 'nope' }))).code).toBe(2);
     expect((await c.find({}, { hint: 'tags' }).toArray()).map((d) => d.n as number)).toEqual([1]);
     expect((await c.find({}, { hint: { $natural: 1 } }).toArray()).map((d) => d.n as number).sort()).toEqual([1, 2]);
   });

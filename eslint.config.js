@@ -18,6 +18,8 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
       // `const { id, ...fields } = row` leaves `id` out on purpose.
       '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true, argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // A NestJS module is a class that only carries its decorator.
+      '@typescript-eslint/no-extraneous-class': ['error', { allowWithDecorator: true }],
     },
   },
   {

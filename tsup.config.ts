@@ -3,6 +3,7 @@ import { defineConfig } from 'tsup';
 // Adapters import the core as 'actionlog' and 'actionlog/adapter-kit' (kept external), so every adapter shares one
 // copy of them. The kit bundles the few core modules it needs; what must be one per process (the context storage,
 // the request-scope map, statement caches) hangs on a global symbol, and errors answer `instanceof` across copies.
+// The NestJS module loads the other adapters by their public names too, never bundling a copy of them.
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
@@ -12,6 +13,7 @@ export default defineConfig({
     fastify: 'adapters/fastify/index.ts',
     typeorm: 'adapters/typeorm/index.ts',
     mongoose: 'adapters/mongoose/index.ts',
+    nestjs: 'adapters/nestjs/index.ts',
   },
   format: ['esm', 'cjs'],
   target: 'node20',
@@ -21,5 +23,15 @@ export default defineConfig({
   clean: true,
   splitting: false,
   treeshake: true,
-  external: ['actionlog', 'actionlog/adapter-kit', /^typeorm(\/.*)?$/, 'express', 'koa', 'fastify', 'mongoose', 'mongodb'],
+  external: [
+    /^actionlog(\/(adapter-kit|express|fastify|mongoose|typeorm))?$/,
+    /^typeorm(\/.*)?$/,
+    /^@nestjs\//,
+    /^rxjs(\/.*)?$/,
+    'express',
+    'koa',
+    'fastify',
+    'mongoose',
+    'mongodb',
+  ],
 });

@@ -9,7 +9,7 @@ export default defineConfig({
     alias: [
       { find: /^actionlog$/, replacement: here('./src/index.ts') },
       { find: /^actionlog\/adapter-kit$/, replacement: here('./src/adapter-kit/index.ts') },
-      { find: /^actionlog\/(express|koa|fastify|mongoose|typeorm)$/, replacement: here('./adapters/$1/index.ts') },
+      { find: /^actionlog\/(express|koa|fastify|mongoose|typeorm|nestjs)$/, replacement: here('./adapters/$1/index.ts') },
     ],
   },
   test: {

@@ -13,10 +13,13 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ActionLogClosedError, ActionLogConfigError, createActionLogger, MemoryStore, MongoStore } from 'actionlog';
 import { actionLog } from 'actionlog/express';
 import { actionLogPlugin } from 'actionlog/mongoose';
+import { ActionLogSubscriber } from 'actionlog/typeorm';
+import { DataSource } from 'typeorm';
 import { Client } from './support/client.js';
 import { FlakyStore } from './support/stores.js';
 import { freshDatabaseName, mongoUri } from './support/mongo-db.js';
 import { all } from './support/store-contract.js';
+import { Customer } from './support/typeorm-entities.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const servers: Array<{ close(): unknown }> = [];
@@ -54,6 +57,32 @@ describe('1. a MongoStore made before mongoose.connect()', () => {
     expect(() => new MongoStore({ db: notYet.db } as never)).toThrow(
       /db: is undefined: mongoose.connection.db is only set once connected; pass \{ connection: mongoose.connection \}/,
     );
+  });
+});
+
+describe('4. an ActionLogSubscriber instance in the subscribers option', () => {
+  it('records, where TypeORM alone would drop it', async () => {
+    const store = new MemoryStore();
+    const logger = createActionLogger({ store, flushIntervalMs: 0 });
+    const subscriber = new ActionLogSubscriber(logger);
+    const dataSource = new DataSource({
+      type: 'better-sqlite3',
+      database: ':memory:',
+      entities: [Customer],
+      synchronize: true,
+      // TypeORM's types take classes; JavaScript lets an instance through, which TypeORM alone drops.
+      subscribers: [subscriber as never],
+    });
+    await dataSource.initialize();
+    // Once, however often the metadata is built.
+    expect(dataSource.subscribers.filter((s) => s === subscriber)).toHaveLength(1);
+    await logger.run({ requestUuid: 'instance' }, () => dataSource.getRepository(Customer).save({ name: 'Ada' }));
+    await logger.close();
+    await dataSource.destroy();
+    const [doc] = await all(store, 'requests', { request_uuid: 'instance' });
+    expect(doc!.details.model_logs.map((m) => [m.model, m.action, m.model_details.new_object])).toEqual([
+      ['customers', 'Created', { id: 1, name: 'Ada', apiToken: null }],
+    ]);
   });
 });
 
@@ -101,6 +130,37 @@ describe('5. silent mistakes', () => {
     chosen.record({ action: 'seeded' });
     await Promise.all([logger.close(), chosen.close()]);
     expect(errors).toEqual([]);
+  });
+
+  it('reports a Mongoose plugin registered after a model compiled, naming the model', async () => {
+    const errors: Error[] = [];
+    const logger = createActionLogger({ store: new MemoryStore(), onError: (e) => errors.push(e) });
+    mongoose.model('LateInvoice', new mongoose.Schema({ total: Number }));
+    const early = actionLogPlugin(logger);
+    mongoose.model('EarlyInvoice', new mongoose.Schema({ total: Number }).plugin(early));
+    const late = actionLogPlugin(logger);
+    mongoose.plugin(late);
+    try {
+      // Checked once the code that registered it has run.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(errors.map((e) => [e.constructor, e.message])).toEqual([
+        [
+          ActionLogConfigError,
+          expect.stringMatching(
+            /^Invalid actionlog Mongoose setup: actionLogPlugin: registered after LateInvoice compiled: .*mongoose\.plugin\(actionLogPlugin\(logger\)\) before mongoose\.model\(\)/,
+          ),
+        ],
+      ]);
+    } finally {
+      // Mongoose's global plugin list (not in its typings): the test leaves it as it found it.
+      const plugins = (mongoose as unknown as { plugins: Array<[unknown, unknown]> }).plugins;
+      plugins.splice(
+        plugins.findIndex(([fn]) => fn === late),
+        1,
+      );
+      mongoose.deleteModel(/Invoice$/);
+      await logger.close();
+    }
   });
 
   it('says at exit how many documents process.exit() left unstored', async () => {

@@ -1,16 +1,27 @@
 import type { ModelChange } from 'actionlog/adapter-kit';
 import type { Document } from 'mongoose';
-import { docState, type InitialValues, initialValues, plainOf, stateBefore } from './model-info.js';
+import { docState } from './model-info.js';
 import type { AnyModel, Raw } from './mongoose-types.js';
+import { isInSave } from './patches.js';
 import { sessionFromStorage, type StoredDocuments } from './reads.js';
 import type { ChangeRecorder, WriteScope } from './recorder.js';
+import { isUnacknowledged } from './write-concern.js';
+import { forgetLoad, type LoadedState, loadedState, loadedWhole, lostInPlace, stateAfter, stateBefore } from './save-states.js';
 
 interface SaveState extends WriteScope {
-  /** How to know the old state once saved: Mongoose's own initial values, or a copy taken before. Null: new. */
-  before: { initial: InitialValues } | { copy: Raw } | null;
+  /** What is known of the stored state before: Mongoose's record since load, and the stored document when read. Null: new. */
+  before: { loaded?: LoadedState; stored?: Raw } | null;
+  pathsToSave?: string[];
 }
 
-/** Records `save()` (documents new and loaded) and `insertMany()`. */
+interface SaveOptions {
+  session?: unknown;
+  pathsToSave?: unknown;
+  w?: unknown;
+  writeConcern?: { w?: unknown };
+}
+
+/** Records `save()`, of documents new and loaded (`bulkSave()` writes through `bulkWrite()`, recorded there). */
 export class DocumentWrites {
   private readonly saves = new WeakMap<object, SaveState>();
   private readonly nextActions = new WeakMap<object, ModelChange['action']>();
@@ -20,31 +31,34 @@ export class DocumentWrites {
     private readonly reads: StoredDocuments,
   ) {}
 
-  /** Synchronous unless the old state must be read (a document built by hand): hooks that need no I/O cost no await. */
-  beforeSave(doc: Document, options: { session?: unknown } | undefined): void | Promise<void> {
+  /** Synchronous unless the old state must be read: hooks that need no I/O cost no await. */
+  beforeSave(doc: Document, options: SaveOptions | undefined): void | Promise<void> {
     try {
+      // A save that failed left its state behind.
+      this.saves.delete(doc);
       const model = doc.constructor as AnyModel;
-      if (!this.recorder.records(model)) return;
-      const isNew = doc.isNew;
-      // A loaded document that did not change saves nothing: nothing to remember.
-      if (!isNew && !doc.isModified()) return;
-      const scope = this.recorder.scope(options?.session ?? doc.$session() ?? sessionFromStorage(model));
-      if (isNew) {
-        this.saves.set(doc, Object.assign(scope, { before: null }));
+      if (!this.recorder.records(model) || !isInSave(doc) || isUnacknowledged(options)) return;
+      const state: SaveState = Object.assign(this.recorder.scope(options?.session ?? doc.$session() ?? sessionFromStorage(model)), {
+        before: null,
+      });
+      if (Array.isArray(options?.pathsToSave)) state.pathsToSave = options.pathsToSave as string[];
+      if (doc.isNew) {
+        this.saves.set(doc, state);
         return;
       }
-      // Mongoose replaces its record of initial values after saving, so holding it costs no copy. A
-      // document that was not loaded (built by hand) has none: its stored state is read instead.
-      const initial = initialValues(doc);
-      if (initial) {
-        this.saves.set(doc, Object.assign(scope, { before: { initial } }));
-        return;
-      }
-      return this.reads.readById(model, doc._id, scope.session).then(
+      // Mongoose's record of initial values gives the old state without a read, unless the document was built by
+      // hand, loaded in part, or changed in place before it was marked modified.
+      const loaded = loadedState(doc);
+      state.before = loaded ? { loaded } : {};
+      this.saves.set(doc, state);
+      if (loaded && loadedWhole(doc) && !lostInPlace(doc, loaded)) return;
+      return this.reads.readById(model, doc._id, state.session).then(
         (stored) => {
-          if (stored) this.saves.set(doc, Object.assign(scope, { before: { copy: stored } }));
+          if (stored && state.before) state.before.stored = stored;
+          else this.saves.delete(doc);
         },
         (error: unknown) => {
+          this.saves.delete(doc);
           this.recorder.reportError(error);
         },
       );
@@ -59,6 +73,8 @@ export class DocumentWrites {
   }
 
   afterSave(doc: Document): void {
+    // Saved (by save() or bulkSave()): the defaults it had from loading are stored now.
+    forgetLoad(doc);
     const state = this.saves.get(doc);
     const action = this.nextActions.get(doc);
     this.nextActions.delete(doc);
@@ -66,25 +82,17 @@ export class DocumentWrites {
     this.saves.delete(doc);
     this.recorder.guard(() => {
       const model = doc.constructor as AnyModel;
-      const after = docState(doc);
+      const current = docState(doc);
       if (!state.before) {
-        this.recorder.record(model, null, after, action ?? 'Created', state);
-      } else {
-        const before = 'initial' in state.before ? stateBefore(after, state.before.initial) : state.before.copy;
-        this.recorder.record(model, before, after, action ?? 'Updated', state);
+        this.recorder.record(model, null, current, action ?? 'Created', state);
+        return;
       }
-    });
-  }
-
-  afterInsertMany(model: AnyModel, docs: unknown): void {
-    this.recorder.guard(() => {
-      if (!this.recorder.records(model) || !Array.isArray(docs)) return;
-      const context = this.recorder.logger.current() ?? null;
-      for (const doc of docs as Document[]) {
-        const scope = { context, session: (doc as Partial<Document> | null)?.$session?.() ?? sessionFromStorage(model) };
-        const raw = typeof (doc as Partial<Document> | null)?.toObject === 'function' ? docState(doc) : (plainOf(doc) as Raw);
-        this.recorder.record(model, null, raw, 'Created', scope);
-      }
+      const { loaded, stored } = state.before;
+      const before = stored ?? (loaded ? stateBefore(current, loaded) : null);
+      if (!before) return;
+      // Without Mongoose's record (built by hand), what the document holds is what it wrote.
+      const after = loaded ? stateAfter(before, current, loaded, state.pathsToSave) : Object.assign({}, before, current);
+      this.recorder.record(model, before, after, action ?? 'Updated', state);
     });
   }
 }

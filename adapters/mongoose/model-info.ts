@@ -6,50 +6,58 @@ type Raw = Record<string, unknown>;
 /** What is stored of a document: its fields as saved (no getters, virtuals or transforms; populated refs as ids). */
 const TO_OBJECT = { depopulate: true, getters: false, virtuals: false, versionKey: true, transform: false, flattenMaps: true } as const;
 
-/** A fresh plain copy of a Mongoose document, or of a value inside one. */
+const isPlainRecord = (value: unknown): value is Raw => {
+  if (value === null || typeof value !== 'object') return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+};
+
+/**
+ * A fresh plain copy of a Mongoose document, or of a value inside one or inside a plain object: Mongoose's
+ * documents, subdocuments and arrays as stored, Dates copied, other values (ObjectIds...) as they are. Values
+ * reach here once the driver has serialized them, so they hold no cycles.
+ */
 export function plainOf(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
-  const v = value as { toObject?: (o: object) => unknown; $isMongooseArray?: boolean };
+  const v = value as { toObject?: (o: object) => unknown };
   if (typeof v.toObject === 'function' && !('_bsontype' in v)) return v.toObject(TO_OBJECT);
+  if (value instanceof Date) return new Date(value.getTime());
   if (Array.isArray(value)) return value.map(plainOf);
-  return value;
+  if (!isPlainRecord(value)) return value;
+  // fromEntries defines own properties, so a stored `__proto__` key stays a key.
+  return Object.fromEntries(Object.entries(value).map(([key, member]) => [key, plainOf(member)]));
 }
 
+/**
+ * A plain document (a lean insert) as the driver stores it, copied: `undefined` is stored as null (in an array
+ * always; in an object unless the client is set to ignore it), functions are not stored.
+ */
+export function asStored(value: unknown, ignoreUndefined: boolean): unknown {
+  if (Array.isArray(value)) return value.map((item) => (item === undefined ? null : asStored(item, ignoreUndefined)));
+  if (!isPlainRecord(value)) return plainOf(value);
+  const out: Raw = {};
+  for (const [key, member] of Object.entries(value)) {
+    if (typeof member === 'function' || (member === undefined && ignoreUndefined)) continue;
+    // Written as an own property: a stored `__proto__` key stays a key.
+    Object.defineProperty(out, key, {
+      value: member === undefined ? null : asStored(member, ignoreUndefined),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
+
+/** Whether the model's client leaves `undefined` values out of what it stores (`ignoreUndefined`). */
+export function ignoresUndefined(model: AnyModel): boolean {
+  const client = model.db.getClient() as { bsonOptions?: { ignoreUndefined?: boolean } } | undefined;
+  return client?.bsonOptions?.ignoreUndefined === true;
+}
+
+/** A document as it stores itself. */
 export function docState(doc: Document): Raw {
   return doc.toObject(TO_OBJECT) as Raw;
-}
-
-/** Mongoose's record of the initial value of each path changed since load (`savedState`), and the version. */
-export interface InitialValues {
-  saved: Record<string, unknown>;
-  versionKey: string | null;
-  version: unknown;
-}
-
-/** The initial values of a loaded document, when Mongoose keeps them (enabled when it loaded). */
-export function initialValues(doc: Document): InitialValues | undefined {
-  const saved = (doc as unknown as { $__: { savedState?: Record<string, unknown> } }).$__.savedState;
-  if (!saved) return undefined;
-  const versionKey: string | false | undefined = (doc.constructor as AnyModel).schema.get('versionKey');
-  const key = versionKey || null;
-  // The version is bumped by save() itself, past `savedState`.
-  return { saved, versionKey: key, version: key ? (doc as unknown as { $__getValue(p: string): unknown }).$__getValue(key) : undefined };
-}
-
-/** The state before: `current` with each top-level path changed since load set back to its initial value. */
-export function stateBefore(current: Raw, initial: InitialValues): Raw {
-  // Object.assign: a spread copy takes V8's slow path once properties are set on it.
-  const before = Object.assign({}, current);
-  for (const [path, value] of Object.entries(initial.saved)) {
-    if (path.includes('.')) continue;
-    if (value === undefined) Reflect.deleteProperty(before, path);
-    else before[path] = plainOf(value);
-  }
-  if (initial.versionKey) {
-    if (initial.version === undefined) Reflect.deleteProperty(before, initial.versionKey);
-    else before[initial.versionKey] = initial.version;
-  }
-  return before;
 }
 
 /** The model a stored document belongs to: a discriminator's own model when the query ran on the base model. */

@@ -13,5 +13,5 @@ export type CollectionMethod = (...args: unknown[]) => Promise<unknown>;
 /** What findAndModify answers with `includeResultMetadata`. */
 export interface FindAndModifyReply {
   value?: Raw | null;
-  lastErrorObject?: { upserted?: unknown };
+  lastErrorObject?: { n?: unknown; upserted?: unknown };
 }

@@ -9,13 +9,14 @@ import type { CollectionMethod, Raw } from './mongoose-types.js';
 /**
  * Mongoose 9 `Query#mongooseCollection` (internal): the collection a query sends its command through. Replaced
  * for this one query by a view whose `op` calls `send` (which restores it first), so that `updateOne`,
- * `replaceOne` and `deleteOne` can go out as findAndModify. False when the internal is not there.
+ * `replaceOne`, `deleteOne` and `findOneAnd*` go out as the findAndModify this capture asks for. False when the
+ * internal is not there.
  */
 export function sendQueryThrough(
   query: object,
   op: string,
   alternative: string,
-  send: (collection: Record<string, CollectionMethod>, filter: Raw, ...args: unknown[]) => Promise<Raw>,
+  send: (collection: Record<string, CollectionMethod>, filter: Raw, ...args: unknown[]) => Promise<unknown>,
 ): boolean {
   const q = query as { mongooseCollection?: Record<string, CollectionMethod | undefined> };
   const collection = q.mongooseCollection;
@@ -95,4 +96,38 @@ export function watchTransactions(session: SessionLike, on: { started(): void; a
     on.committed();
     return result;
   };
+}
+
+/** Mongoose's internals of a document used here. */
+interface DocumentInternals {
+  $op?: string | null;
+  $__: { savedState?: Record<string, unknown> };
+  $__getValue(path: string): unknown;
+}
+
+/**
+ * Mongoose 9 `$__.savedState` (internal): once it exists, Mongoose keeps there the value each top-level path had
+ * before its first change (set, `markModified`, array or subdocument change) until the next save. Started when a
+ * document loads, so `save()` knows the old state without a read; Mongoose replaces it after each save.
+ */
+export function keepInitialValues(doc: object): void {
+  (doc as DocumentInternals).$__.savedState ??= {};
+}
+
+/** The record `keepInitialValues` started (the object Mongoose adds to until the save ends), or undefined. */
+export function initialValuesOf(doc: object): Record<string, unknown> | undefined {
+  return (doc as DocumentInternals).$__.savedState;
+}
+
+/** A path's value as stored in the document, without getters (Mongoose internal `$__getValue`). */
+export function storedValueOf(doc: object, path: string): unknown {
+  return (doc as DocumentInternals).$__getValue(path);
+}
+
+/**
+ * Mongoose 9 `Model.prototype.save()` sets `$op = 'save'` before running the pre-save hooks; `Model.bulkSave()`
+ * runs them without, and writes through `bulkWrite()` instead.
+ */
+export function isInSave(doc: object): boolean {
+  return (doc as DocumentInternals).$op === 'save';
 }

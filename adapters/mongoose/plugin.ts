@@ -5,10 +5,13 @@ import type { Document, Schema } from 'mongoose';
 import { BulkWrites } from './bulk-writes.js';
 import { DocumentWrites } from './document-writes.js';
 import { FindAndModifyWrites } from './find-and-modify.js';
+import { InsertManyWrites } from './insert-many.js';
 import type { AnyModel, AnyQuery, Raw } from './mongoose-types.js';
 import { QUERY_WRITES, QueryWrites } from './query-writes.js';
 import { StoredDocuments } from './reads.js';
 import { ChangeRecorder } from './recorder.js';
+import { rememberLoad } from './save-states.js';
+import { markAudited, reportModelsCompiledBefore } from './late-registration.js';
 import { addStamps } from './stamps.js';
 
 /** Options of `actionLogPlugin(logger, options)`: `include`/`exclude` take model names or models. */
@@ -65,27 +68,23 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
   // One selection for every schema: its omitted paths reach the request bodies from now on.
   const selection = new ModelSelection<AnyModel>(o, logger);
 
-  return function actionLog(schema: Schema): void {
+  const plugin = (schema: Schema): void => {
+    markAudited(schema);
     const own = parseOptions(schemaOptionSchema, { actionLog: schema.get('actionLog' as never) }, 'schema options').actionLog;
     if (own === false || own?.skip) return;
     if (own?.omit) selection.omitOwn(own.omit);
     const recorder = new ChangeRecorder(logger, selection, own?.omit ?? [], o.maxDocumentsPerQuery);
     const reads = new StoredDocuments(recorder);
     const documents = new DocumentWrites(recorder, reads);
-    const queries = new QueryWrites(
-      recorder,
-      reads,
-      o.singleDocumentWrites === 'findAndModify' ? new FindAndModifyWrites(recorder, reads) : undefined,
-    );
+    const queries = new QueryWrites(recorder, reads, new FindAndModifyWrites(recorder, reads, o.singleDocumentWrites === 'findAndModify'));
     const bulk = new BulkWrites(recorder, reads);
+    const inserts = new InsertManyWrites(recorder);
     if (own?.stamps) addStamps(schema, logger, documents);
 
     // Mongoose keeps a path's initial value on its first change once `savedState` exists: setting it when a
     // document loads gives save() its old state without a read, and costs nothing for documents only read.
     schema.post('init', function (this: Document) {
-      if (isSubdocument(this)) return;
-      const internals = (this as unknown as { $__: { savedState?: object } }).$__;
-      internals.savedState ??= {};
+      if (!isSubdocument(this)) rememberLoad(this);
     });
     // `mongoose.plugin()` reaches subdocument schemas too: their changes are recorded with the top document.
     // Hooks return a promise only when they have I/O to wait for: Mongoose awaits nothing else.
@@ -95,8 +94,18 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
     schema.post('save', function (this: Document) {
       if (!isSubdocument(this)) documents.afterSave(this);
     });
+    // Typed as returning nothing; Mongoose takes the arguments a pre hook returns (`overwriteMiddlewareArguments`).
+    (schema.pre as unknown as (name: string, fn: (this: AnyModel, docs: unknown) => unknown) => void)(
+      'insertMany',
+      function (this: AnyModel, docs) {
+        return inserts.before(this, docs);
+      },
+    );
     schema.post('insertMany', function (this: AnyModel, docs: unknown) {
-      documents.afterInsertMany(this, docs);
+      inserts.inserted(this, docs);
+    });
+    schema.post('insertMany', { errorHandler: true } as never, function (this: AnyModel, error: unknown) {
+      inserts.failed(this, error);
     });
     for (const op of QUERY_WRITES) {
       schema.pre(op, { document: false, query: true }, function (this: AnyQuery) {
@@ -104,6 +113,10 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
       });
       schema.post(op, { document: false, query: true }, function (this: AnyQuery, result: unknown) {
         return queries.after(this, result);
+      });
+      // An error handler (Kareem's `errorHandler`): Mongoose rethrows the error once it has run.
+      schema.post(op, { document: false, query: true, errorHandler: true } as never, function (this: AnyQuery) {
+        return queries.failed(this);
       });
     }
     // Mongoose's bulkWrite middleware (8.2+); its types do not list the hook yet.
@@ -114,4 +127,6 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
       },
     );
   };
+  reportModelsCompiledBefore(plugin, logger);
+  return plugin;
 }

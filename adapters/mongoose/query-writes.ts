@@ -1,9 +1,11 @@
-import { copyDocument } from 'actionlog/adapter-kit';
-import { FIND_AND_MODIFY, type FindAndModifyWrites, type QueryState } from './find-and-modify.js';
-import { idOf, plainOf } from './model-info.js';
+import { copyDocument, diffObjects } from 'actionlog/adapter-kit';
+import type { FindAndModifyWrites } from './find-and-modify.js';
+import { idOf } from './model-info.js';
 import type { AnyModel, AnyQuery, Raw } from './mongoose-types.js';
+import type { QueryState, WriteOutcome } from './query-state.js';
 import { castFilter, sessionFromStorage, type StoredDocuments } from './reads.js';
-import type { ChangeRecorder } from './recorder.js';
+import type { ChangeRecorder, WriteScope } from './recorder.js';
+import { isUnacknowledged } from './write-concern.js';
 
 /** Query-level writes Mongoose has middleware for. */
 export const QUERY_WRITES = [
@@ -26,15 +28,24 @@ const states = new WeakMap<AnyQuery, QueryState>();
 
 const opOf = (query: AnyQuery) => (query as unknown as { op: string }).op;
 
+function take(query: AnyQuery): QueryState | undefined {
+  const state = states.get(query);
+  states.delete(query);
+  return state;
+}
+
 /**
- * Records query-level writes: the documents a write will touch are known before it (read, or returned by the
- * write itself), their new states after it (computed from the update where exact, else read back).
+ * Records query-level writes. Single-document writes are sent as findAndModify (see `FindAndModifyWrites`) and
+ * record what its reply says; otherwise the documents a write may touch are read before it, and their new states
+ * computed from the update where exact, else read back. A multi-document write that fails part way is read back.
  */
 export class QueryWrites {
+  private reportedUnsupported = false;
+
   constructor(
     private readonly recorder: ChangeRecorder,
     private readonly reads: StoredDocuments,
-    private readonly findAndModify: FindAndModifyWrites | undefined,
+    private readonly findAndModify: FindAndModifyWrites,
   ) {}
 
   before(query: AnyQuery): void | Promise<void> {
@@ -43,15 +54,19 @@ export class QueryWrites {
       if (!this.recorder.records(model)) return;
       const op = opOf(query);
       const options = query.getOptions() as Raw;
+      if (isUnacknowledged(options)) return;
       const state: QueryState = Object.assign(this.recorder.scope(options.session ?? sessionFromStorage(model)), {
         before: [],
         overflow: false,
       });
       states.set(query, state);
-      if (FIND_AND_MODIFY[op] && this.findAndModify?.send(query, model, op, state)) return;
-      const returnsAfter = options.new === true || options.returnDocument === 'after';
-      // findOneAnd* returning the document as it was need no read: the result is the old state.
-      if (RETURNS_DOC.has(op) && !returnsAfter) return;
+      if (this.findAndModify.send(query, model, op, state)) return;
+      if (RETURNS_DOC.has(op)) {
+        // Their reply alone cannot tell what was written (projections, inserts): only sent as findAndModify.
+        states.delete(query);
+        this.unsupported(op);
+        return;
+      }
       const limit = SINGLE.has(op) ? 1 : this.recorder.maxDocumentsPerQuery + 1;
       return this.reads
         .read(model, castFilter(query), { limit, sort: options.sort, collation: options.collation, session: state.session })
@@ -72,40 +87,77 @@ export class QueryWrites {
   }
 
   after(query: AnyQuery, result: unknown): void | Promise<void> {
-    const state = states.get(query);
+    const state = take(query);
     if (!state) return;
-    states.delete(query);
     try {
       const model = query.model as AnyModel;
       const op = opOf(query);
-      const options = query.getOptions() as Raw;
-      const update = query.getUpdate() as Raw | null;
-      if (state.overflow) {
-        const counts = result as Raw | null;
-        const matched = Number(counts?.matchedCount ?? counts?.deletedCount ?? state.before.length);
-        this.recorder.recordSummary(
-          model,
-          DELETES.has(op) ? 'Deleted' : 'Updated',
-          copyDocument(query.getFilter()),
-          update,
-          matched,
-          state,
-        );
+      if (state.outcome) {
+        this.recordOutcome(model, state.outcome, state);
         return;
       }
-      if (DELETES.has(op) && !RETURNS_DOC.has(op)) {
+      // A findOneAnd* that sent nothing (an empty update is a plain find).
+      if (RETURNS_DOC.has(op)) return;
+      if (state.overflow) {
+        this.recordSummary(query, result as Raw | null, state);
+        return;
+      }
+      if (DELETES.has(op)) {
         this.afterDelete(model, result as Raw | null, state);
         return;
       }
-      const pending = RETURNS_DOC.has(op)
-        ? this.afterFindAndModify(model, op, options, update, result, state, query)
-        : this.afterUpdate(model, update, result as Raw | null, state);
-      return pending?.catch((error: unknown) => {
+      return this.afterUpdate(model, query.getUpdate() as Raw | null, result as Raw | null, state)?.catch((error: unknown) => {
         this.recorder.reportError(error);
       });
     } catch (error) {
       this.recorder.reportError(error);
     }
+  }
+
+  /**
+   * A write that failed: a multi-document one may have changed some documents before it stopped (a duplicate key
+   * on the third of five), so those it may have touched are read back and what changed is recorded.
+   */
+  failed(query: AnyQuery): void | Promise<void> {
+    const state = take(query);
+    if (!state || SINGLE.has(opOf(query)) || state.before.length === 0) return;
+    const model = query.model as AnyModel;
+    const ids = state.before.map((doc) => doc._id);
+    return this.reads
+      .read(model, { _id: { $in: ids } }, { session: state.session })
+      .then((found) => {
+        const now = new Map(found.map((doc) => [idOf(doc), doc]));
+        const changed = state.before.filter((doc) => diffObjects(doc, now.get(idOf(doc)) ?? null).length > 0);
+        if (changed.length === 0) return;
+        if (state.overflow) {
+          this.recordSummary(query, { matchedCount: changed.length }, state);
+          return;
+        }
+        for (const doc of changed) this.recordOutcome(model, { before: doc, after: now.get(idOf(doc)) ?? null }, state);
+      })
+      .catch((error: unknown) => {
+        this.recorder.reportError(error);
+      });
+  }
+
+  /** Mongoose's internals are not as this version expects: said once, not on every write. */
+  private unsupported(op: string): void {
+    if (this.reportedUnsupported) return;
+    this.reportedUnsupported = true;
+    this.recorder.reportError(new Error(`actionlog: ${op}() is not recorded: this version of Mongoose does not send it as expected`));
+  }
+
+  private recordOutcome(model: AnyModel, outcome: WriteOutcome, scope: WriteScope): void {
+    const { before, after } = outcome;
+    if (!before && !after) return;
+    const action = before ? (after ? 'Updated' : 'Deleted') : outcome.beforeUnknown ? 'Updated' : 'Created';
+    this.recorder.record(model, before, after, action, scope);
+  }
+
+  private recordSummary(query: AnyQuery, counts: Raw | null, state: QueryState): void {
+    const matched = Number(counts?.matchedCount ?? counts?.deletedCount ?? state.before.length);
+    const action = DELETES.has(opOf(query)) ? 'Deleted' : 'Updated';
+    this.recorder.recordSummary(query.model as AnyModel, action, copyDocument(query.getFilter()), query.getUpdate(), matched, state);
   }
 
   private afterUpdate(model: AnyModel, update: Raw | null, result: Raw | null, state: QueryState): Promise<void> | undefined {
@@ -115,60 +167,16 @@ export class QueryWrites {
       });
     }
     if (!result || Number(result.modifiedCount ?? 0) === 0) return;
-    const record = (afters: Map<string | null, Raw>) => {
+    return this.reads.statesAfter(model, state.before, update, state.session).then((afters) => {
       for (const before of state.before) {
         const after = afters.get(idOf(before));
         if (after) this.recorder.record(model, before, after, 'Updated', state);
       }
-    };
-    if (state.afters) {
-      record(state.afters);
-      return;
-    }
-    return this.reads.statesAfter(model, state.before, update, state.session).then(record);
+    });
   }
 
   private afterDelete(model: AnyModel, result: Raw | null, state: QueryState): void {
     if (!result || Number(result.deletedCount ?? 0) === 0) return;
     for (const before of state.before.slice(0, Number(result.deletedCount))) this.recorder.record(model, before, null, 'Deleted', state);
-  }
-
-  private afterFindAndModify(
-    model: AnyModel,
-    op: string,
-    options: Raw,
-    update: Raw | null,
-    result: unknown,
-    state: QueryState,
-    query: AnyQuery,
-  ): Promise<void> | undefined {
-    const doc = result == null ? null : (plainOf(result) as Raw);
-    if (op === 'findOneAndDelete') {
-      if (doc) this.recorder.record(model, doc, null, 'Deleted', state);
-      return;
-    }
-    const returnsAfter = options.new === true || options.returnDocument === 'after';
-    if (returnsAfter) {
-      if (!doc) return;
-      const before = state.before[0];
-      if (before && idOf(before) === idOf(doc)) this.recorder.record(model, before, doc, 'Updated', state);
-      else if (!before && options.upsert) this.recorder.record(model, null, doc, 'Created', state);
-      else this.recorder.record(model, null, doc, 'Updated', state); // another writer moved the match: the old state is unknown
-      return;
-    }
-    if (doc) {
-      return this.reads.statesAfter(model, [doc], update, state.session).then((afters) => {
-        const after = afters.get(idOf(doc));
-        if (after) this.recorder.record(model, doc, after, 'Updated', state);
-      });
-    }
-    if (options.upsert) {
-      // Nothing matched, so the upsert inserted: the document is the one the filter now finds.
-      return this.reads
-        .read(model, castFilter(query), { limit: 1, collation: options.collation, session: state.session })
-        .then(([created]) => {
-          if (created) this.recorder.record(model, null, created, 'Created', state);
-        });
-    }
   }
 }

@@ -1,6 +1,6 @@
 import { copyDocument } from 'actionlog/adapter-kit';
 import { applyUpdate } from './apply-update.js';
-import { idOf } from './model-info.js';
+import { idOf, plainOf } from './model-info.js';
 import type { AnyModel, AnyQuery, Raw } from './mongoose-types.js';
 import type { ChangeRecorder } from './recorder.js';
 
@@ -54,8 +54,10 @@ export class StoredDocuments {
   ): Promise<Map<string | null, Raw>> {
     const out = new Map<string | null, Raw>();
     const unknown: unknown[] = [];
+    // Mongoose's cast values (a subdocument, a Mongoose array) are compared as what they store.
+    const plain = update ? (plainOf(update) as Raw) : null;
     for (const before of befores) {
-      const computed = update ? applyUpdate(before, update) : undefined;
+      const computed = plain ? applyUpdate(before, plain) : undefined;
       if (computed) out.set(idOf(before), computed);
       else unknown.push(before._id);
     }

@@ -102,6 +102,30 @@ export function namespaceOf(metadata: EntityMetadata): string {
   return namespace;
 }
 
+/**
+ * The columns a table stores, each once: foreign keys included (TypeORM calls a join column without a property of
+ * its own "virtual"); only virtual properties (`@VirtualColumn`, computed by a query) are not stored.
+ */
+export function storedColumns(metadata: EntityMetadata): ColumnMetadata[] {
+  const seen = new Set<string>();
+  return metadata.columns.filter((c) => !c.isVirtualProperty && !seen.has(c.databaseName) && seen.add(c.databaseName));
+}
+
+/**
+ * The select list that reads a row as stored, for `hydrate`: every stored column by its name (SQLite keeps jsonb
+ * as a binary blob, read as text through `json()`).
+ */
+export function selectList(metadata: EntityMetadata, escape: (name: string) => string, alias?: string): string {
+  const sqlite = isSqliteFamily(metadata.dataSource.options.type);
+  const prefix = alias === undefined ? '' : `${escape(alias)}.`;
+  return storedColumns(metadata)
+    .map((c) => {
+      const name = escape(c.databaseName);
+      return sqlite && c.type === 'jsonb' ? `json(${prefix}${name}) AS ${name}` : `${prefix}${name} AS ${name}`;
+    })
+    .join(', ');
+}
+
 /** Column types a driver hands back in another form than the app wrote (PostgreSQL: numeric as strings). */
 const RESHAPED_TYPES = new Set(['decimal', 'numeric', 'bigint', 'int8', 'money', 'date', 'time', 'simple-array', 'enum', 'simple-enum']);
 

@@ -1,10 +1,13 @@
-import { installQueryWriteHooks } from './patches.js';
-import { captureQueryWrite, recorderFor } from './query-writes.js';
+import { installPersistenceHooks, installQueryWriteHooks, installSubscriberInstances } from './patches.js';
+import { captureQueryWrite, isActionLogSubscriber, recorderFor } from './query-writes.js';
 
-// Once per process, when this entry is loaded: query-level writes reach the capture (see patches.ts).
+// Once per process, when this entry is loaded: write statements reach the capture (see patches.ts).
 installQueryWriteHooks(recorderFor, captureQueryWrite);
+installPersistenceHooks();
+installSubscriberInstances(isActionLogSubscriber);
 
 export { ActionLogSubscriber, type ActionLogSubscriberOptions } from './subscriber.js';
+export { isActionLogSubscriber } from './query-writes.js';
 export {
   actionLogEntities,
   actionLogMigrations,

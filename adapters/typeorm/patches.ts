@@ -5,13 +5,26 @@
  *   prototypes, once per process, when `actionlog/typeorm` is loaded): TypeORM gives subscribers no rows for
  *   query-level writes, so the wrapper hands the write to the capture when the data source has an
  *   ActionLogSubscriber and the builder calls listeners; any other write runs untouched.
- * - `query()` of one query runner, for one statement (PostgreSQL 18+): the statement a write builder builds is run
- *   inside `WITH`, so that it returns its rows (see returning-writes.ts).
+ * - The five write phases of SubjectExecutor (`executeInsertOperations`, `executeUpdateOperations`,
+ *   `executeRemoveOperations`, `executeSoftRemoveOperations`, `executeRecoverOperations`; its prototype, once per
+ *   process): `save()`, `remove()`, `softRemove()` and `recover()` run their statements through write builders with
+ *   listeners off; while a phase of a persistence with listeners on runs, its query runner is marked, so that the
+ *   hooks above record those statements like any other (see `persistingWithListeners`).
+ * - `query()` of one query runner, for one statement: the statement a write builder builds is run inside `WITH`
+ *   (PostgreSQL 18+), so that it returns its rows (see returning-writes.ts), or with the keys of the rows it inserts
+ *   returned (PostgreSQL, see inserted-keys.ts).
  *
- * Internals read without being changed: a builder's `expressionMap`, `createWhereExpression`, `getTableName`,
- * `getMainTableName`, `replacePropertyNamesForTheWholeQuery`; a query runner's `transactionDepth`.
+ * - `buildMetadatas()` of DataSource (its prototype, once per process): TypeORM's `subscribers` option takes classes
+ *   and drops instances without a word; an ActionLogSubscriber instance given there (`subscribers: [new
+ *   ActionLogSubscriber(logger)]`, the natural thing to write) is added to the data source's subscribers after it.
+ *
+ * Internals read without being changed: a builder's `expressionMap`, `queryRunner`, `createWhereExpression`,
+ * `getTableName`, `getMainTableName`, `replacePropertyNamesForTheWholeQuery`; a query runner's `transactionDepth`;
+ * a SubjectExecutor's `queryRunner` and `options`.
  */
-import { DeleteQueryBuilder, InsertQueryBuilder, type QueryRunner, UpdateQueryBuilder } from 'typeorm';
+import { DataSource, DeleteQueryBuilder, InsertQueryBuilder, type QueryRunner, UpdateQueryBuilder } from 'typeorm';
+// Not exported from the package root.
+import { SubjectExecutor } from 'typeorm/persistence/SubjectExecutor.js';
 // Not exported from the package root.
 import { SoftDeleteQueryBuilder } from 'typeorm/query-builder/SoftDeleteQueryBuilder.js';
 import type { QueryWriteRecorder, WriteBuilder } from './write-builder.js';
@@ -33,6 +46,67 @@ export function installQueryWriteHooks(
     };
     proto[PATCHED] = true;
   }
+}
+
+const PERSISTING = Symbol.for('actionlog.typeorm.persisting');
+const PHASES = [
+  'executeInsertOperations',
+  'executeUpdateOperations',
+  'executeRemoveOperations',
+  'executeSoftRemoveOperations',
+  'executeRecoverOperations',
+] as const;
+
+interface ExecutorInternals {
+  queryRunner: QueryRunner;
+  options?: { listeners?: boolean };
+}
+
+type MarkedRunner = QueryRunner & { [PERSISTING]?: number };
+
+/**
+ * Marks a query runner while a SubjectExecutor with listeners on runs the statements of one of its write phases
+ * on it (once per process; the mark is a counter on the runner, shared by every copy of actionlog).
+ */
+export function installPersistenceHooks(): void {
+  const proto = SubjectExecutor.prototype as unknown as Record<string, unknown> & { [PATCHED]?: boolean };
+  if (proto[PATCHED]) return;
+  for (const phase of PHASES) {
+    const original = proto[phase] as (this: ExecutorInternals) => Promise<void>;
+    proto[phase] = async function run(this: ExecutorInternals): Promise<void> {
+      if (this.options?.listeners === false) return original.call(this);
+      const runner = this.queryRunner as MarkedRunner;
+      runner[PERSISTING] = (runner[PERSISTING] ?? 0) + 1;
+      try {
+        await original.call(this);
+      } finally {
+        runner[PERSISTING] -= 1;
+      }
+    };
+  }
+  proto[PATCHED] = true;
+}
+
+/** Keeps the instances of `isKept` given in a DataSource's `subscribers` option, which TypeORM would drop. */
+export function installSubscriberInstances(isKept: (subscriber: unknown) => boolean): void {
+  const proto = DataSource.prototype as unknown as { buildMetadatas: (this: DataSource) => Promise<void>; [PATCHED]?: boolean };
+  if (proto[PATCHED]) return;
+  const original = proto.buildMetadatas;
+  proto.buildMetadatas = async function buildMetadatas(this: DataSource): Promise<void> {
+    await original.call(this);
+    const given: unknown = this.options.subscribers;
+    const list: unknown[] = Array.isArray(given) ? given : given && typeof given === 'object' ? Object.values(given) : [];
+    for (const subscriber of list) {
+      if (isKept(subscriber) && !this.subscribers.includes(subscriber as never)) this.subscribers.push(subscriber as never);
+    }
+  };
+  proto[PATCHED] = true;
+}
+
+/** Whether a SubjectExecutor with listeners on is running its statements on `runner` (see installPersistenceHooks). */
+export function persistingWithListeners(runner: QueryRunner | undefined): boolean {
+  const marked: MarkedRunner | undefined = runner;
+  return (marked?.[PERSISTING] ?? 0) > 0;
 }
 
 export type RunQuery = (this: QueryRunner, sql: string, parameters?: unknown[], structured?: boolean) => Promise<unknown>;

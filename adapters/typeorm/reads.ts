@@ -1,7 +1,9 @@
 import { type BetterSqliteLike, preparedStatement } from 'actionlog/adapter-kit';
-import type { EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
-import { hydrate, idMapOf } from './entity-state.js';
+import type { EntityMetadata, ObjectLiteral, QueryRunner, SelectQueryBuilder } from 'typeorm';
+import { hydrate, idMapOf, selectList } from './entity-state.js';
 import { dataSourceOf, mainAliasOf, metadataOf, type WhereKind, type WriteBuilder } from './write-builder.js';
+
+type ColumnMetadata = EntityMetadata['columns'][number];
 
 /** The internals of a write builder the raw pre-read uses (public in JavaScript, protected in TypeORM's types). */
 interface BuilderInternals {
@@ -12,7 +14,7 @@ interface BuilderInternals {
 }
 
 /**
- * The rows a where-write will touch, read with the write's own WHERE as plain SQL: TypeORM's query building
+ * The rows a where-write will touch, read with the write's own WHERE as plain SQL (every stored column): TypeORM's query building
  * costs more than the read itself. Falls back to a query-builder read if the builder does not lend itself.
  */
 export async function readTargets(
@@ -40,7 +42,7 @@ export async function readTargets(
       b,
       metadata,
       mainAliasOf(qb).name,
-      `SELECT * FROM ${table}${where} LIMIT ${take}${lock && runner?.isTransactionActive ? ' FOR UPDATE' : ''}`,
+      `SELECT ${selectList(metadata, (name) => qb.escape(name))} FROM ${table}${where} LIMIT ${take}${lock && runner?.isTransactionActive ? ' FOR UPDATE' : ''}`,
     );
     [sql, params] = dataSourceOf(qb).driver.escapeQueryWithParameters(
       query,
@@ -112,6 +114,10 @@ async function readTargetsWithBuilder(
   return select.getMany();
 }
 
+/**
+ * Rows as stored, read by primary key, every stored column (foreign keys included, soft-deleted rows too), and
+ * hydrated as the pre-read is: every path records a row in the same shape.
+ */
 export async function readByIds(
   metadata: EntityMetadata,
   rows: ObjectLiteral[],
@@ -119,6 +125,40 @@ export async function readByIds(
 ): Promise<ObjectLiteral[]> {
   const ids = rows.map((r) => idMapOf(metadata, r)).filter((id): id is ObjectLiteral => id !== undefined);
   if (ids.length === 0) return [];
+  return selectRows(metadata, runner, (select) => select.whereInIds(ids));
+}
+
+/** Rows as stored whose `columns` hold the values of one of `valueSets` (an upsert's conflict target). */
+export async function readByValues(
+  metadata: EntityMetadata,
+  columns: ColumnMetadata[],
+  valueSets: ObjectLiteral[],
+  runner: QueryRunner | undefined,
+): Promise<ObjectLiteral[]> {
+  const wheres = valueSets
+    .map((values) => {
+      const where: ObjectLiteral = {};
+      for (const column of columns) {
+        const value: unknown = column.getEntityValue(values);
+        if (value === undefined) return undefined;
+        column.setEntityValue(where, value);
+      }
+      return where;
+    })
+    .filter((w): w is ObjectLiteral => w !== undefined);
+  if (wheres.length === 0) return [];
+  return selectRows(metadata, runner, (select) => select.where(wheres));
+}
+
+async function selectRows(
+  metadata: EntityMetadata,
+  runner: QueryRunner | undefined,
+  where: (select: SelectQueryBuilder<ObjectLiteral>) => unknown,
+): Promise<ObjectLiteral[]> {
   const manager = runner?.manager ?? metadata.dataSource.manager;
-  return manager.createQueryBuilder(metadata.target, 'row').withDeleted().whereInIds(ids).getMany();
+  const select = manager.createQueryBuilder().from(metadata.target, 'row').withDeleted();
+  select.select(selectList(metadata, (name) => select.escape(name), 'row'));
+  where(select);
+  const raws = await select.getRawMany<ObjectLiteral>();
+  return raws.map((raw) => hydrate(metadata, raw));
 }

@@ -1,11 +1,9 @@
 /* PostgreSQL 18 returns the old and new values of the rows an UPDATE or DELETE changes (`RETURNING OLD/NEW`). */
 
 import type { DataSource, EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
-import { hydrate } from './entity-state.js';
+import { hydrate, storedColumns } from './entity-state.js';
 import { interceptStatement } from './patches.js';
 import { metadataOf, type WriteBuilder } from './write-builder.js';
-
-type ColumnMetadata = EntityMetadata['columns'][number];
 
 export interface ReturnedRows {
   /** What the write returns to its caller, as without actionlog. */
@@ -70,10 +68,15 @@ async function askOnce(dataSource: DataSource, runner: QueryRunner | undefined, 
   }
 }
 
-/** The columns a table stores, each once. */
-function storedColumns(metadata: EntityMetadata): ColumnMetadata[] {
-  const seen = new Set<string>();
-  return metadata.columns.filter((c) => !c.isVirtual && !c.isVirtualProperty && !seen.has(c.databaseName) && seen.add(c.databaseName));
+/**
+ * Failures of the statement itself, whether or not it returns rows, by SQLSTATE class: data (22), integrity (23),
+ * serialization and deadlock (40), cancellation and timeouts (57), raised by a trigger (P0). Run again, it could
+ * fail again or, worse, apply unrecorded.
+ */
+function failedOnItsOwn(error: unknown): boolean {
+  const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === 'string' && ['22', '23', '40', '57', 'P0'].includes(code.slice(0, 2));
 }
 
 /**
@@ -106,11 +109,14 @@ export async function runReturningRows(
     try {
       answer = (await original.call(self, wrapped, parameters, true)) as typeof answer;
     } catch (error) {
-      // Outside a transaction the failed statement changed nothing: run the caller's own, unrecorded. (Its own
-      // error, if that is what failed, comes back from it.) Inside one, the transaction is lost either way.
-      if (self.isTransactionActive) throw error;
+      // The statement's own failure (a constraint, a bad value) is the caller's, as without actionlog; so is any
+      // failure inside a transaction, which is lost either way.
+      if (self.isTransactionActive || failedOnItsOwn(error)) throw error;
+      // Outside a transaction the failed statement changed nothing: the caller's own runs, unrecorded. Should it
+      // fail too, its error is the caller's; should it not, the wrapping was at fault, and that is reported.
+      const plain = await original.call(self, sql.slice(0, sql.lastIndexOf(` RETURNING ${MARKER}`)), parameters, structured);
       reportError(error);
-      return original.call(self, sql.slice(0, sql.lastIndexOf(` RETURNING ${MARKER}`)), parameters, structured);
+      return plain;
     }
     records = answer.records ?? [];
     count = Number(records[0]?.actionlog_count ?? 0);

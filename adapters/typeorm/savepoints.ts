@@ -2,8 +2,18 @@ import type { QueryRunner } from 'typeorm';
 import type { QueryWriteRecorder } from './write-builder.js';
 
 /**
+ * Whether a statement failed because its transaction had already failed (PostgreSQL, SQLSTATE 25P02): then the
+ * transaction can only roll back, and nothing of it will be recorded; the read that could not run is no error.
+ */
+export function inFailedTransaction(error: unknown): boolean {
+  const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  return e?.code === '25P02' || e?.driverError?.code === '25P02';
+}
+
+/**
  * Runs a read that must not break the caller's transaction: on PostgreSQL a failed statement aborts the whole
- * transaction, so the read runs inside a savepoint. A failed read is reported and yields undefined.
+ * transaction, so the read runs inside a savepoint. A failed read is reported (unless the transaction had already
+ * failed) and yields undefined.
  */
 export async function readSafely<T>(
   runner: QueryRunner | undefined,
@@ -19,7 +29,7 @@ export async function readSafely<T>(
     return value;
   } catch (error) {
     if (guarded) await runner.query('ROLLBACK TO SAVEPOINT actionlog_read').catch(() => {});
-    recorder.report(error);
+    if (!inFailedTransaction(error)) recorder.report(error);
     return undefined;
   }
 }

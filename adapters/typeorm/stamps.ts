@@ -9,6 +9,8 @@ import {
   type QueryRunner,
   UpdateDateColumn,
 } from 'typeorm';
+import { modelIdOf } from './entity-state.js';
+import { markOwnWrite } from './write-builder.js';
 
 /**
  * Inline stamps for your own entities: extend it, and ActionLogSubscriber fills the `*_by`
@@ -54,16 +56,29 @@ export function isStamped(metadata: EntityMetadata): boolean {
   );
 }
 
-const reasons = new WeakMap<object, string>();
+// The reason of each soft delete under way through softRemoveWithReason, by entity and primary key.
+const reasons = new WeakMap<EntityMetadata, Map<string, string>>();
 
 /** Soft-deletes an entity (TypeORM `softRemove`) with a reason, stored in `deleted_reason`. */
 export async function softRemoveWithReason<T extends ObjectLiteral>(manager: EntityManager, entity: T, reason: string): Promise<T> {
-  reasons.set(entity, reason);
+  const metadata = manager.dataSource.getMetadata(entity.constructor);
+  const id = modelIdOf(metadata, entity);
+  let pending = reasons.get(metadata);
+  if (id !== null) {
+    if (!pending) reasons.set(metadata, (pending = new Map<string, string>()));
+    pending.set(id, reason);
+  }
   try {
     return await manager.softRemove(entity);
   } finally {
-    reasons.delete(entity);
+    if (id !== null) pending?.delete(id);
   }
+}
+
+/** The reason given for soft-deleting this row, if softRemoveWithReason is deleting it. */
+function reasonFor(metadata: EntityMetadata, id: ObjectLiteral): string | null {
+  const key = modelIdOf(metadata, id);
+  return (key !== null && reasons.get(metadata)?.get(key)) || null;
 }
 
 /** The stamps a new row gets. */
@@ -85,9 +100,21 @@ export function queryUpdateStamps(values: ObjectLiteral, escape: (name: string) 
   values.updated_count = () => `${escape('updated_count')} + 1`;
 }
 
+/** The stamps a soft delete (who, why) or a restore (cleared) writes. */
+export function softDeleteStampValues(deleted: boolean, user: UserRef | null, reason: string | null): ObjectLiteral {
+  return deleted
+    ? { deleted_by: user, is_deleted: true, deleted_reason: reason }
+    : { deleted_by: null, is_deleted: false, deleted_reason: null };
+}
+
+/** The stamps a soft delete or restore of this entity writes (its reason, when softRemoveWithReason gave one). */
+export function softDeleteStampsOf(metadata: EntityMetadata, entity: ObjectLiteral, deleted: boolean, user: UserRef | null): ObjectLiteral {
+  return softDeleteStampValues(deleted, user, deleted ? reasonFor(metadata, entity) : null);
+}
+
 /**
- * After a soft delete or restore: who did it and why, written on the same query runner (inside the caller's
- * transaction), since TypeORM's soft delete only sets the delete-date column.
+ * After a soft delete or restore of the rows with these primary keys: who did it and why, written on the same
+ * query runner (inside the caller's transaction), since TypeORM's soft delete only sets the delete-date column.
  */
 export async function softDeleteStamps(
   runner: QueryRunner | undefined,
@@ -95,13 +122,21 @@ export async function softDeleteStamps(
   ids: ObjectLiteral[],
   deleted: boolean,
   user: UserRef | null,
-  reasonOf?: ObjectLiteral,
-): Promise<ObjectLiteral> {
-  const values = deleted
-    ? { deleted_by: user, is_deleted: true, deleted_reason: (reasonOf && reasons.get(reasonOf)) ?? null }
-    : { deleted_by: null, is_deleted: false, deleted_reason: null };
-  if (ids.length === 0) return values;
+): Promise<void> {
+  const byReason = new Map<string | null, ObjectLiteral[]>();
+  for (const id of ids) {
+    const reason = deleted ? reasonFor(metadata, id) : null;
+    byReason.set(reason, [...(byReason.get(reason) ?? []), id]);
+  }
   const manager = runner?.manager ?? metadata.dataSource.manager;
-  await manager.createQueryBuilder().update(metadata.target).set(values).whereInIds(ids).callListeners(false).updateEntity(false).execute();
-  return values;
+  for (const [reason, group] of byReason) {
+    const write = manager
+      .createQueryBuilder()
+      .update(metadata.target)
+      .set(softDeleteStampValues(deleted, user, reason))
+      .whereInIds(group)
+      .callListeners(false)
+      .updateEntity(false);
+    await markOwnWrite(write).execute();
+  }
 }

@@ -11,6 +11,7 @@ import {
   TransactionBuffer,
 } from 'actionlog/adapter-kit';
 import {
+  type AfterQueryEvent,
   EventSubscriber,
   type EntityMetadata,
   type EntitySubscriberInterface,
@@ -18,17 +19,18 @@ import {
   type ObjectLiteral,
   type QueryRunner,
   type RecoverEvent,
-  type RemoveEvent,
   type SoftRemoveEvent,
   type TransactionCommitEvent,
   type TransactionRollbackEvent,
+  type TransactionStartEvent,
   type UpdateEvent,
 } from 'typeorm';
-import { idMapOf, modelIdOf, namespaceOf, overlayState, plainState } from './entity-state.js';
+import { commitRolledBack, noteCommitOutcome } from './commit-outcome.js';
+import { namespaceOf } from './entity-state.js';
 import { SUBSCRIBER } from './query-writes.js';
-import { insertStamps, isStamped, softDeleteStamps, updateStamps } from './stamps.js';
+import { drained } from './runner-queue.js';
+import { insertStamps, isStamped, softDeleteStampsOf, updateStamps } from './stamps.js';
 import { isStoreEntity } from './store-entities.js';
-import { handledByQueryHook } from './write-builder.js';
 
 /**
  * Options of `new ActionLogSubscriber(logger, options)`: `include`/`exclude` take entity classes or names, `omit`
@@ -48,10 +50,10 @@ const schema = z.strictObject({
 });
 
 /**
- * Records every TypeORM write as a model log: `save`, `insert`, `remove`, `softRemove`, `recover`, `upsert`,
- * and query-level `update`/`delete`/`softDelete`/`restore`. Changes made in a transaction are recorded when it
- * commits and dropped when it (or their savepoint) rolls back. Push an instance onto `dataSource.subscribers`,
- * or put `ActionLogSubscriber.of(logger)` in the `subscribers` option.
+ * Records every TypeORM write as a model log, from the rows as stored: `save`, `insert`, `remove`, `softRemove`,
+ * `recover`, `upsert`, and query-level `update`/`delete`/`softDelete`/`restore`. Changes made in a transaction
+ * are recorded when it commits and dropped when it (or their savepoint) rolls back. Push an instance onto
+ * `dataSource.subscribers`, or put `ActionLogSubscriber.of(logger)` in the `subscribers` option.
  */
 export class ActionLogSubscriber implements EntitySubscriberInterface {
   /** A subscriber class bound to `logger`, for the DataSource `subscribers` option (which takes classes). */
@@ -147,68 +149,41 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
     });
   }
 
-  afterInsert(event: InsertEvent<ObjectLiteral>): void {
-    if (!this.records(event.metadata) || handledByQueryHook(event.entity)) return;
-    this.guard(() => {
-      const state = plainState(event.metadata, event.entity);
-      this.record(
-        this.change(event.metadata, {
-          action: 'Created',
-          model_id: modelIdOf(event.metadata, event.entityId, event.entity),
-          old_object: null,
-          new_object: state,
-        }),
-        event.queryRunner,
-      );
-    });
+  // Soft delete and restore write their stamps with the statement (see where-writes.ts): the entity gets them too.
+  afterSoftRemove(event: SoftRemoveEvent<ObjectLiteral>): void {
+    this.stampEntity(event, true);
   }
 
-  afterUpdate(event: UpdateEvent<ObjectLiteral>): void {
-    // Query-level updates carry no database entity: the query hook records them.
-    const databaseEntity = databaseEntityOf(event);
-    if (!databaseEntity || !this.records(event.metadata) || handledByQueryHook(event.entity)) return;
-    this.guard(() => {
-      const before = plainState(event.metadata, databaseEntity);
-      const after = overlayState(event.metadata, before, entityOf(event));
-      this.record(
-        this.change(event.metadata, {
-          action: 'Updated',
-          model_id: modelIdOf(event.metadata, databaseEntity, entityOf(event)),
-          old_object: before,
-          new_object: after,
-        }),
-        event.queryRunner,
-      );
-    });
+  afterRecover(event: RecoverEvent<ObjectLiteral>): void {
+    this.stampEntity(event, false);
   }
 
-  afterRemove(event: RemoveEvent<ObjectLiteral>): void {
-    // By now TypeORM has stripped the primary key from `event.entity`: the id comes from entityId / databaseEntity.
-    const databaseEntity = databaseEntityOf(event);
-    if (!databaseEntity || !this.records(event.metadata)) return;
-    this.guard(() => {
-      this.record(
-        this.change(event.metadata, {
-          action: 'Deleted',
-          model_id: modelIdOf(event.metadata, event.entityId as ObjectLiteral | undefined, databaseEntity),
-          old_object: plainState(event.metadata, databaseEntity),
-          new_object: null,
-        }),
-        event.queryRunner,
-      );
-    });
+  afterQuery(event: AfterQueryEvent): void {
+    noteCommitOutcome(event);
   }
 
-  afterSoftRemove(event: SoftRemoveEvent<ObjectLiteral>): Promise<void> {
-    return this.softChange('SoftDeleted', event);
+  beforeTransactionStart(event: TransactionStartEvent): void {
+    // A transaction that ended without a commit or rollback event (its COMMIT and ROLLBACK both failed) leaves
+    // nothing behind for the next one.
+    if (depthOf(event.queryRunner) === 0) this.buffer.rolledBack(event.queryRunner, 0);
   }
 
-  afterRecover(event: RecoverEvent<ObjectLiteral>): Promise<void> {
-    return this.softChange('Restored', event);
+  // The statements of a save still queued for capture run inside the transaction, as they would without actionlog.
+  beforeTransactionCommit(event: TransactionCommitEvent): Promise<void> | undefined {
+    return drained(event.queryRunner);
+  }
+
+  beforeTransactionRollback(event: TransactionRollbackEvent): Promise<void> | undefined {
+    return drained(event.queryRunner);
   }
 
   afterTransactionCommit(event: TransactionCommitEvent): void {
-    for (const pending of this.buffer.committed(event.queryRunner, depthOf(event.queryRunner))) {
+    const depth = depthOf(event.queryRunner);
+    if (depth === 0 && commitRolledBack(event.queryRunner)) {
+      this.buffer.rolledBack(event.queryRunner, 0);
+      return;
+    }
+    for (const pending of this.buffer.committed(event.queryRunner, depth)) {
       this.guard(() => {
         this.logger.recordModelChange(pending.change, pending.context);
       });
@@ -219,40 +194,12 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
     this.buffer.rolledBack(event.queryRunner, depthOf(event.queryRunner));
   }
 
-  private async softChange(
-    action: 'SoftDeleted' | 'Restored',
-    event: SoftRemoveEvent<ObjectLiteral> | RecoverEvent<ObjectLiteral>,
-  ): Promise<void> {
-    const databaseEntity = databaseEntityOf(event);
-    if (!databaseEntity || !this.records(event.metadata)) return;
-    try {
-      const before = plainState(event.metadata, databaseEntity);
-      const after = overlayState(event.metadata, before, entityOf(event));
-      if (isStamped(event.metadata)) {
-        const id = idMapOf(event.metadata, databaseEntity);
-        const stamps = await softDeleteStamps(
-          event.queryRunner,
-          event.metadata,
-          id ? [id] : [],
-          action === 'SoftDeleted',
-          this.currentUser(),
-          event.entity,
-        );
-        Object.assign(after, stamps);
-        if (event.entity) Object.assign(event.entity, stamps);
-      }
-      this.record(
-        this.change(event.metadata, {
-          action,
-          model_id: modelIdOf(event.metadata, event.entityId as ObjectLiteral | undefined, event.databaseEntity),
-          old_object: before,
-          new_object: after,
-        }),
-        event.queryRunner,
-      );
-    } catch (error) {
-      this.logger.reportError(error);
-    }
+  private stampEntity(event: SoftRemoveEvent<ObjectLiteral> | RecoverEvent<ObjectLiteral>, deleted: boolean): void {
+    const entity = entityOf(event);
+    if (!entity || !isStamped(event.metadata) || !this.records(event.metadata)) return;
+    this.guard(() => {
+      Object.assign(entity, softDeleteStampsOf(event.metadata, entity, deleted, this.currentUser()));
+    });
   }
 
   private guard(work: () => void): void {

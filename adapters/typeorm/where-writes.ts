@@ -4,11 +4,10 @@ import { idMapOf, modelIdOf, overlayState, plainState, predictedState } from './
 import { readByIds, readTargets } from './reads.js';
 import { runReturningRows } from './returning-writes.js';
 import { readOrStepAside, readSafely } from './savepoints.js';
-import { isStamped, queryUpdateStamps, softDeleteStamps } from './stamps.js';
+import { isStamped, softDeleteStamps } from './stamps.js';
 import {
   ACTION,
   dataSourceOf,
-  markHandled,
   metadataOf,
   type QueryWriteRecorder,
   recordSummary,
@@ -17,7 +16,8 @@ import {
 } from './write-builder.js';
 
 /*
- * Query-level update, delete, softDelete and restore: which rows they change is learnt from the statement itself
+ * UPDATE statements (update, softDelete, restore: query-level ones, and those of save(), softRemove(), recover())
+ * and DELETE statements (delete, remove()): which rows they change is learnt from the statement itself
  * (PostgreSQL 18+, RETURNING OLD/NEW) or by reading them with the write's own WHERE before it.
  */
 
@@ -29,7 +29,6 @@ export async function captureReturned(
   run: () => Promise<unknown>,
 ): Promise<unknown> {
   const metadata = metadataOf(qb);
-  prepareValues(qb, kind, recorder);
   const runner = given ?? dataSourceOf(qb).createQueryRunner();
   if (!given) qb.setQueryRunner(runner);
   try {
@@ -73,16 +72,6 @@ export async function captureReturned(
   }
 }
 
-/** Marks the values object as recorded here (the subscriber's after-events skip it) and stamps an update. */
-function prepareValues(qb: WriteBuilder, kind: WhereKind, recorder: QueryWriteRecorder): void {
-  const values = qb.expressionMap.valuesSet;
-  if (!values || typeof values !== 'object') return;
-  markHandled(values);
-  if (kind === 'update' && isStamped(metadataOf(qb)) && !Array.isArray(values)) {
-    queryUpdateStamps(values, (name) => qb.escape(name), recorder.currentUser());
-  }
-}
-
 export async function captureWhereWrite(
   qb: WriteBuilder,
   kind: WhereKind,
@@ -96,7 +85,6 @@ export async function captureWhereWrite(
   const limit = recorder.maxDocumentsPerQuery;
   const stamped = isStamped(metadata);
   const values = qb.expressionMap.valuesSet;
-  prepareValues(qb, kind, recorder);
   const read = () => readTargets(qb, kind, runner, limit + 1, savepoints);
   const before =
     ownTransaction && runner ? await readOrStepAside(runner, recorder, read) : await readSafely(runner, savepoints, recorder, read);
@@ -124,6 +112,8 @@ export async function captureWhereWrite(
   for (const { row, old, predicted } of changes) {
     const id = modelIdOf(metadata, row);
     const next = kind === 'delete' ? null : (predicted ?? plainState(metadata, afterById.get(id) ?? null));
+    // A row that could not be read back (the failed read is reported) is not recorded half.
+    if (kind !== 'delete' && !next) continue;
     // A row the write left as it was (e.g. an update to the same values) is not a change.
     if (kind === 'update' && next && sameValue(old, next)) continue;
     recorder.record(recorder.change(metadata, { action: ACTION[kind], model_id: id, old_object: old, new_object: next }), runner);

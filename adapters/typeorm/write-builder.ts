@@ -58,15 +58,29 @@ export function metadataOf(qb: WriteBuilder): EntityMetadata {
   return mainAliasOf(qb).metadata;
 }
 
-/** Values objects a query hook records itself, so the subscriber's after-events skip them. */
-const handled = new WeakSet<object>();
-
-export function markHandled(values: object): void {
-  handled.add(values);
+/** The query runner a builder was given; absent, it takes one of its data source's when it runs. */
+export function runnerOf(qb: WriteBuilder): QueryRunner | undefined {
+  return (qb as unknown as { queryRunner?: QueryRunner }).queryRunner;
 }
 
-export function handledByQueryHook(entity: unknown): boolean {
-  return entity !== null && typeof entity === 'object' && handled.has(entity);
+/**
+ * Whether the statement is one of `save()`/`remove()`/`softRemove()`/`recover()` (TypeORM runs them with listeners
+ * off, and calls the entity events itself), rather than a query-level write of the caller's.
+ */
+export function isPersistenceStatement(qb: WriteBuilder): boolean {
+  return !qb.expressionMap.callListeners;
+}
+
+/** Writes actionlog makes itself (stamps): never recorded, whatever runs around them. */
+const own = new WeakSet<object>();
+
+export function markOwnWrite<T extends object>(qb: T): T {
+  own.add(qb);
+  return qb;
+}
+
+export function isOwnWrite(qb: object): boolean {
+  return own.has(qb);
 }
 
 /** One entry standing for a query-level write over `maxDocumentsPerQuery` rows: the statement and the count. */

@@ -26,6 +26,17 @@ describe.concurrent('examples', () => {
     expect(statsOf(out)).toMatchObject({ recorded: 4, stored: 4, dropped: 0 });
   });
 
+  it('nestjs-typeorm records the loans API: model changes, @AuditAction on success only, the injected logger', async () => {
+    const out = await runExample('nestjs-typeorm');
+    expect(out).toContain('ada POST /loans 201: Created Loan; Updated Book; action lend');
+    expect(out).toContain('ada POST /loans/:id/return 201: Updated Loan; action return');
+    // A refused return: documented, without the action.
+    expect(out).toContain('ada POST /loans/:id/return 409: nothing');
+    expect(out).toContain('ada POST /loans/:id/waive 201: action waive_fee');
+    expect(out).toMatch(/POST \/loans\/1\/waive -> 400 .*note/);
+    expect(statsOf(out)).toMatchObject({ recorded: 6, stored: 6, dropped: 0, queued: 0 });
+  });
+
   it('express-memory prints its request documents', async () => {
     const out = await runExample('express-memory');
     expect(statsOf(out)).toMatchObject({ recorded: 4, stored: 4, dropped: 0 });

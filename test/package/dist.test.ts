@@ -61,6 +61,27 @@ describe('the built package', () => {
       mongoosePlugin: 'function',
       typeormSubscriber: 'function',
       kitCapture: 'function',
+      nestModule: 'function',
+    });
+  });
+
+  it('runs a CommonJS Nest application: the request scope, the TypeORM subscriber and @AuditAction', () => {
+    expect(run('dist-nest.cjs')).toEqual({
+      status: 201,
+      route: '/notes',
+      changes: [['Created', 'notes', '1']],
+      actions: [['note', '1']],
+    });
+  });
+
+  it('runs a Nest application without @nestjs/typeorm and @nestjs/mongoose installed', () => {
+    expect(run('dist-nest-without-orms.mjs')).toEqual({
+      missing: 'ERR_MODULE_NOT_FOUND',
+      status: 201,
+      route: '/ping',
+      actions: ['ping'],
+      // Asked for by name, a missing integration is an error.
+      explicit: 'Invalid actionlog ActionLogModule options: typeorm: @nestjs/typeorm is not installed',
     });
   });
 });

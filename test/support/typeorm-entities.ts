@@ -1,11 +1,14 @@
 import 'reflect-metadata';
 import {
+  BeforeUpdate,
+  Check,
   ChildEntity,
   Column,
   CreateDateColumn,
   DeleteDateColumn,
   Entity,
   ManyToOne,
+  OneToMany,
   PrimaryColumn,
   PrimaryGeneratedColumn,
   TableInheritance,
@@ -131,4 +134,90 @@ export class Article extends Content {
   body?: string | null;
 }
 
-export const TEST_ENTITIES = [Customer, Order, OrderLine, Ticket, Product, Content, Article];
+/** A parent saved with its children through cascades; a listener counts its edits. */
+@Entity('baskets')
+export class Basket {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'varchar' })
+  label!: string;
+
+  @Column({ type: 'integer', default: 0 })
+  edits?: number;
+
+  @UpdateDateColumn()
+  updatedAt!: Date;
+
+  @VersionColumn()
+  version!: number;
+
+  // Children dropped from the array have their foreign key set to NULL (TypeORM's default orphan action).
+  @OneToMany(() => BasketItem, (item) => item.basket, { cascade: true })
+  items?: BasketItem[];
+
+  // Children dropped from the array are deleted.
+  @OneToMany(() => BasketNote, (note) => note.basket, { cascade: true })
+  notes?: BasketNote[];
+
+  // Children dropped from the array are soft-deleted.
+  @OneToMany(() => BasketCoupon, (coupon) => coupon.basket, { cascade: true })
+  coupons?: BasketCoupon[];
+
+  @BeforeUpdate()
+  countEdit(): void {
+    this.edits = (this.edits ?? 0) + 1;
+  }
+}
+
+/** A child row with a unique, a check constraint, a JSON column and soft delete. */
+@Entity('basket_items')
+@Check('"qty" >= 0')
+export class BasketItem {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'varchar', unique: true })
+  sku!: string;
+
+  @Column({ type: 'integer', default: 1 })
+  qty!: number;
+
+  @Column({ type: 'jsonb', nullable: true })
+  meta?: { tags: string[]; size?: number } | null;
+
+  @DeleteDateColumn({ nullable: true })
+  deletedAt?: Date | null;
+
+  @ManyToOne(() => Basket, (basket) => basket.items, { nullable: true, onDelete: 'SET NULL' })
+  basket?: Basket | null;
+}
+
+@Entity('basket_notes')
+export class BasketNote {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'varchar' })
+  text!: string;
+
+  @ManyToOne(() => Basket, (basket) => basket.notes, { orphanedRowAction: 'delete', onDelete: 'CASCADE' })
+  basket?: Basket;
+}
+
+@Entity('basket_coupons')
+export class BasketCoupon {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'varchar' })
+  code!: string;
+
+  @DeleteDateColumn({ nullable: true })
+  deletedAt?: Date | null;
+
+  @ManyToOne(() => Basket, (basket) => basket.coupons, { orphanedRowAction: 'soft-delete', onDelete: 'CASCADE' })
+  basket?: Basket;
+}
+
+export const TEST_ENTITIES = [Customer, Order, OrderLine, Ticket, Product, Content, Article, Basket, BasketItem, BasketNote, BasketCoupon];

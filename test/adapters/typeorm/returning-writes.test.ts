@@ -151,6 +151,24 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
     expect(sent.statements.at(-1)).toMatch(/LIMIT 3$/);
   });
 
+  it('lets a statement that fails on its own (a constraint) fail once, as without actionlog, and reports nothing', async () => {
+    const errors: unknown[] = [];
+    const own = createActionLogger({ store, flushIntervalMs: 0, onError: (error) => void errors.push(error) });
+    ds.subscribers.splice(0, ds.subscribers.length, sent, new ActionLogSubscriber(own));
+    await seed();
+    sent.statements.length = 0;
+    let thrown: unknown;
+    try {
+      await own.run({}, () => ds.getRepository(Product).update({ sku: 'a' }, { sku: 'b' }));
+    } catch (error) {
+      thrown = error;
+    }
+    await own.close();
+    expect(String(thrown)).toMatch(/duplicate key/);
+    expect(sent.statements.filter((s) => /^(WITH|UPDATE)/.test(s))).toHaveLength(1);
+    expect(errors).toEqual([]);
+  });
+
   it('keeps the changes of a rolled-back transaction out, and records a committed one', async () => {
     await seed();
     const logs = await logsOf(async () => {

@@ -1,4 +1,4 @@
-import { type Db, type IndexDescriptionInfo, MongoClient, MongoServerError, ObjectId } from 'mongodb';
+import { type Db, type IndexDescriptionInfo, type MongoBulkWriteError, MongoClient, MongoServerError, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mongoKind, planStages, useMongoDatabase } from '../../../../support/mongo-db.js';
 
@@ -328,6 +328,55 @@ describe('MongoDB as the tests use it', () => {
       ])
       .toArray();
     expect(page).toEqual([{ _id: 'b', count: 1 }]);
+  });
+
+  it('keeps what a failing write applied before it failed, and says which of its writes failed', async () => {
+    const c = db.collection<{ _id: number; u?: string; n?: number }>('partial');
+    await c.createIndex({ u: 1 }, { unique: true, sparse: true, name: 'u_unique' }, undefined);
+    await c.insertMany([
+      { _id: 1, u: 'a', n: 1 },
+      { _id: 2, u: 'b', n: 2 },
+    ]);
+    const indexesOf = (e: unknown) => (e as MongoBulkWriteError).writeErrors as unknown as Array<{ index: number }>;
+    // An ordered insert stops at its first error; what ran before it stays.
+    const ordered = await rejection(
+      c.insertMany([
+        { _id: 3, u: 'c' },
+        { _id: 4, u: 'a' },
+        { _id: 5, u: 'e' },
+      ]),
+    );
+    expect([indexesOf(ordered)].flat().map((w) => w.index)).toEqual([1]);
+    expect((await c.find().toArray()).map((d) => d._id)).toEqual([1, 2, 3]);
+    // A multi-document update stopped by a duplicate key keeps the documents it updated before it.
+    const many = await rejection(c.updateMany({ n: { $gte: 1 } }, { $set: { u: 'same' } }));
+    expect(many.code).toBe(11000);
+    expect(await c.countDocuments({ u: 'same' })).toBe(1);
+    // An unordered bulk runs every other operation, and its error carries their result.
+    const bulk = (await rejection(
+      c.bulkWrite(
+        [
+          { insertOne: { document: { _id: 6, u: 'f' } } },
+          { insertOne: { document: { _id: 7, u: 'f' } } },
+          { updateOne: { filter: { _id: 3 }, update: { $set: { n: 30 } } } },
+          { updateOne: { filter: { _id: 9 }, update: { $set: { n: 9 } }, upsert: true } },
+        ],
+        { ordered: false },
+      ),
+    )) as unknown as MongoBulkWriteError;
+    expect([indexesOf(bulk)].flat().map((w) => w.index)).toEqual([1]);
+    expect(bulk.result.upsertedIds).toEqual({ 3: 9 });
+    expect([bulk.result.insertedCount, bulk.result.matchedCount]).toEqual([1, 1]);
+    // findAndModify's result metadata: matched, upserted, removed.
+    const matched = await c.findOneAndUpdate({ _id: 3 }, { $inc: { n: 1 } }, { includeResultMetadata: true });
+    expect(matched.lastErrorObject).toMatchObject({ n: 1, updatedExisting: true });
+    expect(matched.value).toEqual({ _id: 3, u: 'c', n: 30 });
+    const upserted = await c.findOneAndUpdate({ _id: 10 }, { $set: { n: 1 } }, { upsert: true, includeResultMetadata: true });
+    expect(upserted.lastErrorObject).toEqual({ n: 1, updatedExisting: false, upserted: 10 });
+    expect(upserted.value).toBeNull();
+    expect((await c.findOneAndDelete({ _id: 10 }, { includeResultMetadata: true })).lastErrorObject).toEqual({ n: 1 });
+    const none = await c.findOneAndDelete({ _id: 99 }, { includeResultMetadata: true });
+    expect([none.lastErrorObject, none.value]).toEqual([{ n: 0 }, null]);
   });
 
   it('commits a transaction, aborts another, and hides uncommitted writes from others', async () => {

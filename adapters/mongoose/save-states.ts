@@ -1,0 +1,132 @@
+/* The stored states around save() of a loaded document, from what Mongoose kept since loading it. */
+
+import { sameValue } from 'actionlog/adapter-kit';
+import type { Document, Schema } from 'mongoose';
+import { plainOf } from './model-info.js';
+import type { AnyModel, Raw } from './mongoose-types.js';
+import { initialValuesOf, keepInitialValues, storedValueOf } from './patches.js';
+
+/** What save() of a loaded document knows of the stored state without reading it. */
+export interface LoadedState {
+  /** Mongoose's initial values of the top-level paths changed since load; it adds to this object until the save ends. */
+  saved: Record<string, unknown>;
+  /** Paths Mongoose gave their default when loading: absent from the stored document, written by the next save. */
+  defaulted: readonly string[];
+  versionKey: string | null;
+  version: unknown;
+}
+
+const defaultedAtLoad = new WeakMap<object, string[]>();
+
+const schemaOf = (doc: Document): Schema => (doc.constructor as AnyModel).schema;
+
+/** When a document loads: Mongoose starts keeping initial values, and defaulted paths are noted (rare). */
+export function rememberLoad(doc: Document): void {
+  keepInitialValues(doc);
+  if (!doc.$isDefault(null as never)) return;
+  const paths = Object.keys(schemaOf(doc).paths).filter((path) => doc.$isDefault(path));
+  if (paths.length > 0) defaultedAtLoad.set(doc, paths);
+}
+
+/** Once saved, the defaults are stored. */
+export function forgetLoad(doc: Document): void {
+  defaultedAtLoad.delete(doc);
+}
+
+/** What `doc` knows of its stored state, or undefined for a document that was not loaded (built by hand). */
+export function loadedState(doc: Document): LoadedState | undefined {
+  const saved = initialValuesOf(doc);
+  if (!saved) return undefined;
+  const versionKey: string | false | undefined = schemaOf(doc).get('versionKey');
+  const key = versionKey || null;
+  // The version is bumped by save() itself, past `saved`.
+  return { saved, defaulted: defaultedAtLoad.get(doc) ?? [], versionKey: key, version: key ? storedValueOf(doc, key) : undefined };
+}
+
+/** Whether every path of the schema was loaded (not left out by a projection or `select: false`). */
+export function loadedWhole(doc: Document): boolean {
+  return Object.keys(schemaOf(doc).paths).every((path) => doc.isSelected(path));
+}
+
+const topOf = (path: string) => path.split('.', 1)[0] ?? path;
+
+/**
+ * Whether a changed path's initial value was taken after it had already changed: a Mixed value or a Date changed
+ * in place, then `markModified()`, leaves Mongoose an initial value equal to the new one. The old state is lost.
+ */
+export function lostInPlace(doc: Document, loaded: LoadedState): boolean {
+  for (const top of inPlaceTops(schemaOf(doc))) {
+    if (!Object.hasOwn(loaded.saved, top) || !doc.isModified(top)) continue;
+    if (sameValue(plainOf(loaded.saved[top]), plainOf(storedValueOf(doc, top)))) return true;
+  }
+  return false;
+}
+
+const IN_PLACE = new Set(['Mixed', 'Date']);
+const inPlaceCache = new WeakMap<Schema, ReadonlySet<string>>();
+
+/** Top-level paths holding a value Mongoose cannot see changed in place (Mixed, Date), at any depth. */
+function inPlaceTops(schema: Schema, visiting = new Set<Schema>()): ReadonlySet<string> {
+  const cached = inPlaceCache.get(schema);
+  if (cached) return cached;
+  const tops = new Set<string>();
+  visiting.add(schema);
+  schema.eachPath((path, type) => {
+    const t = type as unknown as { instance?: string; embeddedSchemaType?: { instance?: string }; schema?: Schema };
+    const nested = t.schema && !visiting.has(t.schema) && inPlaceTops(t.schema, visiting).size > 0;
+    if (IN_PLACE.has(t.instance ?? '') || IN_PLACE.has(t.embeddedSchemaType?.instance ?? '') || nested) tops.add(topOf(path));
+  });
+  visiting.delete(schema);
+  inPlaceCache.set(schema, tops);
+  return tops;
+}
+
+/** The state before: `current` with each top-level path changed since load set back, and load-time defaults out. */
+export function stateBefore(current: Raw, loaded: LoadedState): Raw {
+  // Object.assign: a spread copy takes V8's slow path once properties are set on it.
+  const before = Object.assign({}, current);
+  for (const [path, value] of Object.entries(loaded.saved)) {
+    if (path.includes('.')) continue;
+    if (value === undefined) Reflect.deleteProperty(before, path);
+    else before[path] = plainOf(value);
+  }
+  for (const path of loaded.defaulted) removePath(before, path);
+  if (loaded.versionKey) {
+    if (loaded.version === undefined) Reflect.deleteProperty(before, loaded.versionKey);
+    else before[loaded.versionKey] = loaded.version;
+  }
+  return before;
+}
+
+/**
+ * The state after: `before` with what save() wrote taken from `current` (the top-level paths changed since load,
+ * load-time defaults, the version; only those of `pathsToSave` when given). A value changed in place but never
+ * marked is not written by Mongoose, and stays as it was.
+ */
+export function stateAfter(before: Raw, current: Raw, loaded: LoadedState, pathsToSave: readonly string[] | undefined): Raw {
+  const written = new Set([...Object.keys(loaded.saved), ...loaded.defaulted].map(topOf));
+  const only = pathsToSave && new Set(pathsToSave.map(topOf));
+  const after = Object.assign({}, before);
+  for (const top of written) {
+    if (only && !only.has(top)) continue;
+    if (Object.hasOwn(current, top)) after[top] = current[top];
+    else Reflect.deleteProperty(after, top);
+  }
+  if (loaded.versionKey && Object.hasOwn(current, loaded.versionKey)) after[loaded.versionKey] = current[loaded.versionKey];
+  return after;
+}
+
+/** Deletes a dotted path through nested objects, copying those on the way (they are shared with the new state). */
+function removePath(doc: Raw, path: string): void {
+  const parts = path.split('.');
+  const last = parts.pop() ?? '';
+  let cur = doc;
+  for (const part of parts) {
+    const next = cur[part];
+    if (next === null || typeof next !== 'object' || Array.isArray(next) || next instanceof Date) return;
+    const copy = Object.assign({}, next as Raw);
+    cur[part] = copy;
+    cur = copy;
+  }
+  Reflect.deleteProperty(cur, last);
+}

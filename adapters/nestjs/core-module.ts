@@ -1,0 +1,91 @@
+import {
+  type DynamicModule,
+  type FactoryProvider,
+  Inject,
+  Module,
+  type ModuleMetadata,
+  type NestModule,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
+import type { Connection } from 'mongoose';
+import type { DataSource } from 'typeorm';
+import { ActionLogger, type ActionLoggerOptions, createActionLogger } from 'actionlog';
+import { mountHttpCapture } from './http.js';
+import { MongooseBinding } from './mongoose.js';
+import { type ActionLogIntegrations, isLogger } from './options.js';
+import { PendingLogger } from './pending-logger.js';
+import { bindTypeOrm } from './typeorm.js';
+
+/** The integrations of the application (`http`, `mongoose`, `typeorm`, `closeTimeout`). */
+export const INTEGRATIONS = Symbol('actionlog:integrations');
+const PENDING_LOGGER = Symbol('actionlog:pending-logger');
+const MONGOOSE = Symbol('actionlog:mongoose');
+
+/** What the logger is built from, once Nest has injected the factory's dependencies. */
+export type LoggerSource = ActionLoggerOptions | ActionLogger;
+
+/**
+ * The global part of ActionLogModule: the logger (injectable as `ActionLogger` anywhere), the request scope and
+ * the ORM adapters. Global modules start first, so the adapters are in place before the application's own
+ * modules initialize.
+ */
+@Module({})
+export class ActionLogCoreModule implements NestModule, OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(ActionLogger) private readonly logger: ActionLogger,
+    @Inject(INTEGRATIONS) private readonly integrations: ActionLogIntegrations,
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
+    @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
+    @Inject(ModulesContainer) private readonly modules: ModulesContainer,
+    @Inject(MONGOOSE) private readonly mongoose: MongooseBinding | null,
+  ) {}
+
+  /** `source` makes what the logger is built from, with what `imports` provide injected. */
+  static create(
+    integrations: ActionLogIntegrations,
+    source: Pick<FactoryProvider<LoggerSource>, 'useFactory' | 'inject'>,
+    imports: NonNullable<ModuleMetadata['imports']> = [],
+  ): DynamicModule {
+    const sourceToken = Symbol('actionlog:logger-source');
+    return {
+      module: ActionLogCoreModule,
+      global: true,
+      imports,
+      providers: [
+        { provide: INTEGRATIONS, useValue: integrations },
+        // One per application, also when two are made from the same module definition.
+        { provide: PENDING_LOGGER, useFactory: () => new PendingLogger() },
+        { ...source, provide: sourceToken },
+        {
+          provide: ActionLogger,
+          useFactory: (from: LoggerSource, pending: PendingLogger) => pending.resolve(isLogger(from) ? from : createActionLogger(from)),
+          inject: [sourceToken, PENDING_LOGGER],
+        },
+        {
+          provide: MONGOOSE,
+          // Depends on nothing that waits, so it runs before any connection is open.
+          useFactory: (pending: PendingLogger, modules: ModulesContainer) => MongooseBinding.arm(integrations.mongoose, pending, modules),
+          inject: [PENDING_LOGGER, ModulesContainer],
+        },
+      ],
+      exports: [ActionLogger, INTEGRATIONS],
+    };
+  }
+
+  configure(): void {
+    mountHttpCapture(this.adapterHost.httpAdapter, this.logger, this.integrations.http);
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.mongoose?.verify((token) => this.moduleRef.get<Connection>(token, { strict: false }));
+    await bindTypeOrm(this.integrations.typeorm, this.logger, this.modules, (token) =>
+      this.moduleRef.get<DataSource>(token as string, { strict: false }),
+    );
+  }
+
+  onApplicationShutdown(): void {
+    this.mongoose?.release();
+  }
+}

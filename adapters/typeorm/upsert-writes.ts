@@ -1,0 +1,120 @@
+import { ActionLogError } from 'actionlog';
+import { sameValue } from 'actionlog/adapter-kit';
+import type { EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
+import { modelIdOf, plainState } from './entity-state.js';
+import { readByValues } from './reads.js';
+import { readSafely } from './savepoints.js';
+import { metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
+
+/*
+ * `upsert()`, `insert().orUpdate()` and `insert().orIgnore()` whose values carry a unique key: which rows they
+ * insert, update or leave alone is learnt by reading the rows their values could meet (by the conflict target, or
+ * for `orIgnore()` without one by every unique key the values carry) before and after the statement, matched by
+ * primary key.
+ */
+
+type ColumnMetadata = EntityMetadata['columns'][number];
+
+/**
+ * Whether the insert may meet existing rows: it resolves conflicts (ON CONFLICT DO UPDATE / DO NOTHING) and its
+ * values carry a key a conflict can arise on. Values that carry none (an `orIgnore()` of rows with only a
+ * generated key) are all inserted: a plain insert.
+ */
+export function meetsExistingRows(qb: WriteBuilder, valueSets: ObjectLiteral[]): boolean {
+  const map = conflictOptionsOf(qb);
+  if (map.onUpdate === undefined && map.onIgnore !== true) return false;
+  const keys = conflictKeys(qb, metadataOf(qb));
+  return valueSets.some((values) => keys.some((key) => carries(key, values)));
+}
+
+/** ON CONFLICT DO UPDATE and DO NOTHING of an insert: absent on a plain insert, whatever TypeORM's types say. */
+function conflictOptionsOf(qb: WriteBuilder): { onUpdate?: { conflict?: string | string[] }; onIgnore?: boolean } {
+  return qb.expressionMap;
+}
+
+export async function captureUpsert(
+  qb: WriteBuilder,
+  recorder: QueryWriteRecorder,
+  runner: QueryRunner | undefined,
+  savepoints: boolean,
+  valueSets: ObjectLiteral[],
+  run: () => Promise<unknown>,
+): Promise<unknown> {
+  const metadata = metadataOf(qb);
+  const keys = conflictKeys(qb, metadata);
+  // Taken before the statement: TypeORM then merges into the values the keys it believes were generated, wrongly
+  // for skipped rows on SQLite.
+  const lookups = keys.map((key) => ({
+    key,
+    values: valueSets.filter((values) => carries(key, values)).map((values) => keyValues(key, values)),
+  }));
+  const unfound = valueSets.filter((values) => !keys.some((key) => carries(key, values))).length;
+  if (unfound > 0)
+    recorder.report(
+      new ActionLogError(
+        `actionlog cannot find the rows of ${String(unfound)} value set(s) of an upsert into ${metadata.name}: they carry no unique key; they are not recorded`,
+      ),
+    );
+  const read = () => readSafely(runner, savepoints, recorder, () => readByKeys(metadata, lookups, runner));
+  const before = await read();
+  const result = await run();
+  if (!before) return result;
+  const after = await read();
+  const beforeById = new Map(before.map((row) => [modelIdOf(metadata, row), row]));
+  for (const row of after ?? []) {
+    const previous = beforeById.get(modelIdOf(metadata, row));
+    const next = plainState(metadata, row);
+    const old = previous ? plainState(metadata, previous) : null;
+    if (old && sameValue(old, next)) continue;
+    recorder.record(
+      recorder.change(metadata, {
+        action: old ? 'Updated' : 'Created',
+        model_id: modelIdOf(metadata, row),
+        old_object: old,
+        new_object: next,
+      }),
+      runner,
+    );
+  }
+  return result;
+}
+
+/** The column sets a conflict can arise on: the target named, else the primary key and every unique constraint. */
+function conflictKeys(qb: WriteBuilder, metadata: EntityMetadata): ColumnMetadata[][] {
+  const conflict = conflictOptionsOf(qb).onUpdate?.conflict;
+  const names = conflict === undefined ? [] : Array.isArray(conflict) ? conflict : [conflict];
+  const named = names.map((n) => metadata.findColumnWithDatabaseName(n)).filter((c) => c !== undefined);
+  if (named.length > 0) return [named];
+  return [
+    metadata.primaryColumns,
+    ...metadata.uniques.map((unique) => unique.columns),
+    ...metadata.indices.filter((index) => index.isUnique).map((index) => index.columns),
+  ].filter((key) => key.length > 0);
+}
+
+function carries(key: ColumnMetadata[], values: ObjectLiteral): boolean {
+  return key.every((column) => {
+    const value: unknown = column.getEntityValue(values);
+    return value !== undefined && typeof value !== 'function';
+  });
+}
+
+/** A copy of the values of `key`'s columns. */
+function keyValues(key: ColumnMetadata[], values: ObjectLiteral): ObjectLiteral {
+  const copy: ObjectLiteral = {};
+  for (const column of key) column.setEntityValue(copy, column.getEntityValue(values));
+  return copy;
+}
+
+/** The rows holding, in a key, the values of one of its value sets. */
+async function readByKeys(
+  metadata: EntityMetadata,
+  lookups: Array<{ key: ColumnMetadata[]; values: ObjectLiteral[] }>,
+  runner: QueryRunner | undefined,
+): Promise<ObjectLiteral[]> {
+  const rows = new Map<string | null, ObjectLiteral>();
+  for (const { key, values } of lookups) {
+    for (const row of await readByValues(metadata, key, values, runner)) rows.set(modelIdOf(metadata, row), row);
+  }
+  return [...rows.values()];
+}

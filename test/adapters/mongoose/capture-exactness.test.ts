@@ -1,0 +1,149 @@
+import { type Connection, Schema, Types } from 'mongoose';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { actionLogPlugin } from 'actionlog/mongoose';
+import { useMongooseConnection } from '../../support/mongo-db.js';
+import { exactLogger, expectExact, storedDocuments } from '../../support/mongoose-exact.js';
+
+// Each test compares what was recorded with what the database held before and after, read with the native driver.
+const { logger, errors, logsOf } = exactLogger();
+const connect = useMongooseConnection();
+let conn: Connection;
+
+const paths = () => ({
+  sku: { type: String, unique: true, sparse: true },
+  n: { type: Number, min: 0 },
+  s: String,
+  total: Number,
+  tags: [String],
+  meta: Schema.Types.Mixed,
+  spec: new Schema({ color: String, size: Number }, { _id: false }),
+});
+const plain = new Schema(paths()).plugin(actionLogPlugin(logger));
+const stamped = new Schema(paths(), { timestamps: true }).plugin(actionLogPlugin(logger));
+
+const compile = (c: Connection) => ({ Item: c.model('ExactItem', plain), Dated: c.model('ExactDated', stamped) });
+let Item: ReturnType<typeof compile>['Item'];
+let Dated: ReturnType<typeof compile>['Dated'];
+
+const a = new Types.ObjectId();
+const b = new Types.ObjectId();
+const c = new Types.ObjectId();
+
+beforeAll(async () => {
+  conn = await connect();
+  ({ Item, Dated } = compile(conn));
+  await Promise.all([Item.init(), Dated.init()]);
+});
+afterAll(async () => {
+  await logger.close();
+});
+beforeEach(async () => {
+  errors.length = 0;
+  for (const M of [Item, Dated]) {
+    await M.collection.deleteMany({});
+    await M.collection.insertMany([
+      { _id: a, sku: 'a', n: 1, s: 'one', total: 10, tags: ['x'], meta: { k: 1 }, spec: { color: 'blue', size: 1 }, __v: 0 },
+      { _id: b, sku: 'b', n: 2, s: 'two', total: 20, tags: [], meta: { k: 2 }, spec: { color: 'green', size: 2 }, __v: 0 },
+      { _id: c, sku: 'c', n: 3, s: 'three', total: 30, tags: ['y'], meta: { k: 3 }, spec: { color: 'red', size: 3 }, __v: 0 },
+    ]);
+  }
+});
+
+type AnyItemModel = typeof Item | typeof Dated;
+
+/** Runs `fn` as one request; checks its logs against the database before and after; returns them. */
+async function exactly(M: AnyItemModel, fn: () => Promise<unknown>) {
+  const before = await storedDocuments(M);
+  const logs = await logsOf(async () => {
+    await fn().catch(() => {});
+  });
+  const after = await storedDocuments(M);
+  expectExact(before, logs, after, errors);
+  return logs;
+}
+
+describe('capture exactness: the less common write calls record exactly what was written', () => {
+  it('1. findOneAnd* and upserts with includeResultMetadata record the document, not the { value, lastErrorObject, ok } reply', async () => {
+    const logs = await exactly(Item, async () => {
+      const updated = await Item.findOneAndUpdate({ sku: 'a' }, { $inc: { n: 1 } }, { includeResultMetadata: true });
+      expect(updated.value?.n).toBe(1);
+      await Item.findOneAndReplace({ sku: 'b' }, { sku: 'b', n: 7 }, { includeResultMetadata: true, returnDocument: 'after' });
+      await Item.findOneAndDelete({ sku: 'c' }, { includeResultMetadata: true });
+      await Item.findOneAndUpdate({ sku: 'new' }, { $set: { n: 5 } }, { includeResultMetadata: true, upsert: true });
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- `new` is still accepted, so it is recorded too
+      await Item.findOneAndUpdate({ sku: 'new2' }, { $set: { n: 6 } }, { includeResultMetadata: true, upsert: true, new: true });
+    });
+    expect(logs.map((l) => l.action)).toEqual(['Updated', 'Updated', 'Deleted', 'Created', 'Created']);
+  });
+
+  it('2. findOneAnd* with a projection records the whole stored documents', async () => {
+    const logs = await exactly(Item, async () => {
+      const selected = await Item.findOneAndUpdate({ sku: 'a' }, { $set: { s: 'uno' } }).select('s');
+      expect(selected?.toObject()).toEqual({ _id: a, s: 'one' });
+      await Item.findOneAndUpdate({ sku: 'b' }, { $inc: { total: 1 } }, { projection: { total: 1 }, returnDocument: 'after' });
+      await Item.findOneAndDelete({ sku: 'c' }, { projection: { total: 1 } });
+    });
+    expect(logs.map((l) => l.action)).toEqual(['Updated', 'Updated', 'Deleted']);
+    expect(logs[0]!.model_details.old_object).toMatchObject({ sku: 'a', n: 1, meta: { k: 1 } });
+  });
+
+  it('3. a Mixed path changed in place and then marked modified keeps its old state, with or without timestamps', async () => {
+    for (const M of [Item, Dated] as AnyItemModel[]) {
+      const doc = (await (M as typeof Item).findById(a))!;
+      const logs = await exactly(M, async () => {
+        (doc.meta as { k: number }).k = 99;
+        doc.markModified('meta');
+        await doc.save();
+      });
+      expect(logs.map((l) => l.action)).toEqual(['Updated']);
+      expect(logs[0]!.model_details.changed_fields).toContain('meta.k');
+    }
+  });
+
+  it('4. Model.bulkSave([newDoc, changedLoadedDoc]) records each change once', async () => {
+    const loaded = (await Item.findById(a))!;
+    const logs = await exactly(Item, async () => {
+      loaded.n = 11;
+      await Item.bulkSave([new Item({ sku: 'd', n: 4 }), loaded]);
+    });
+    expect(logs.map((l) => l.action)).toEqual(['Created', 'Updated']);
+  });
+
+  it('5. insertMany({ ordered: false }) where one document fails records the others, which were inserted', async () => {
+    const logs = await exactly(Item, async () => {
+      await expect(Item.insertMany([{ sku: 'd' }, { sku: 'a' }, { sku: 'e' }], { ordered: false })).rejects.toThrow(/duplicate key/);
+    });
+    expect(logs.map((l) => [l.action, l.model_details.new_object?.sku])).toEqual([
+      ['Created', 'd'],
+      ['Created', 'e'],
+    ]);
+  });
+
+  it('6. bulkWrite({ ordered: false }) with one failing op records the ops that were applied', async () => {
+    const logs = await exactly(Item, async () => {
+      await expect(
+        Item.bulkWrite(
+          [
+            { insertOne: { document: { sku: 'd', n: 4 } } },
+            { insertOne: { document: { sku: 'a' } } },
+            { updateOne: { filter: { sku: 'b' }, update: { $set: { n: 22 } } } },
+            { deleteOne: { filter: { sku: 'c' } } },
+          ],
+          { ordered: false },
+        ),
+      ).rejects.toThrow(/duplicate key/);
+    });
+    expect(logs.map((l) => l.action)).toEqual(['Created', 'Updated', 'Deleted']);
+  });
+
+  it('7. a query update setting a whole single-nested subdocument reports the same changed_fields as save()', async () => {
+    const byQuery = await exactly(Item, () => Item.updateOne({ _id: a }, { $set: { spec: { color: 'black', size: 1 } } }));
+    const doc = (await Item.findById(b))!;
+    const bySave = await exactly(Item, async () => {
+      doc.spec = { color: 'black', size: 2 };
+      await doc.save();
+    });
+    expect(byQuery[0]!.model_details.changed_fields).toEqual(['spec.color']);
+    expect(bySave[0]!.model_details.changed_fields).toEqual(['spec.color']);
+  });
+});

@@ -21,7 +21,11 @@ async function open(file: string) {
   await dataSource.initialize();
   const logger = createActionLogger({ store: new SqlStore({ dataSource }), flushIntervalMs: 0 });
   await logger.ready();
-  return { logger, close: async () => (await logger.close(), await dataSource.destroy()) };
+  const close = async () => {
+    await logger.close();
+    await dataSource.destroy();
+  };
+  return { logger, close };
 }
 
 /** `count` model changes of orders, one request each, ten users, a few changed fields each. */

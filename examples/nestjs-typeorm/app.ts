@@ -171,9 +171,8 @@ await send('/loans/1/waive', { note: 'first loan is free' });
 await send('/loans/1/waive', { note: 42 });
 
 const logger = app.get(ActionLogger);
-const store = new SqlStore({ dataSource: app.get<DataSource>(getDataSourceToken()) });
 await logger.flush();
-const documents = await store.findRequests({ order: 'asc' });
+const { items: documents } = await logger.query({ kind: 'requests' }, { order: 'asc', limit: 1000 });
 console.log('\nStored request documents (oldest first):');
 console.log(JSON.stringify(documents, null, 2));
 console.log('\nIn short, one line per request document:');

@@ -123,6 +123,23 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       },
       { fields: [['expires_at', 1]], only: 'sql' },
       stored,
+      // MongoDB: requests by their user, who sits in the HTTP request or in the run (SQL: the user_id column).
+      {
+        fields: [
+          ['details.request.user_details._id', 1],
+          ['timestamp', NEWEST],
+        ],
+        only: 'mongo',
+        mongoName: 'request_user_timestamp',
+      },
+      {
+        fields: [
+          ['details.run.user_details._id', 1],
+          ['timestamp', NEWEST],
+        ],
+        only: 'mongo',
+        mongoName: 'run_user_timestamp',
+      },
     ],
   },
   actionLogs: {
@@ -180,6 +197,29 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       gin('entity_path'),
       gin('details'),
       stored,
+      // MongoDB: actions by actor, type and target in time order (the indexes above that they extend are left out).
+      {
+        fields: [
+          ['actor_id', 1],
+          ['emitted_at', NEWEST],
+        ],
+        only: 'mongo',
+      },
+      {
+        fields: [
+          ['action_type', 1],
+          ['emitted_at', NEWEST],
+        ],
+        only: 'mongo',
+      },
+      {
+        fields: [
+          ['target_type', 1],
+          ['target_id', 1],
+          ['emitted_at', NEWEST],
+        ],
+        only: 'mongo',
+      },
     ],
   },
   modelLogs: {
@@ -222,6 +262,15 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       byTime('timestamp'),
       { fields: [['correlation_id', 1]], only: 'sql' },
       stored,
+      // MongoDB: changes by their user in time order.
+      {
+        fields: [
+          ['user._id', 1],
+          ['timestamp', NEWEST],
+        ],
+        only: 'mongo',
+        mongoName: 'user_timestamp',
+      },
     ],
   },
   activities: {
@@ -252,6 +301,8 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       { fields: [['request_uuid', 1]] },
       byTime('activity_date'),
       stored,
+      // MongoDB: activities in time order.
+      { fields: [['activity_date', NEWEST]], only: 'mongo' },
     ],
     mongoPaths: { user_id: 'user._id' },
   },

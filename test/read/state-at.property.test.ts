@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Connection } from 'mongoose';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ActionLogger, createActionLogger, MemoryStore } from 'actionlog';
+import { type ActionLogger, createActionLogger, MemoryStore, MongoStore } from 'actionlog';
 import { actionLogPlugin } from 'actionlog/mongoose';
 import { ActionLogSubscriber } from 'actionlog/typeorm';
 import { canonical, readState } from '../adapters/typeorm/database-state.js';
@@ -83,15 +83,17 @@ async function compare(
 
 const moments = fc.uniqueArray(fc.integer({ min: 1, max: CALLS }), { minLength: MOMENTS, maxLength: MOMENTS });
 
-describe('stateAt through the Mongoose plugin', () => {
-  const store = new MemoryStore();
-  const logger = createActionLogger({ store, flushIntervalMs: 0 });
+// The trail in memory, and in the application's own MongoDB (the store a Mongoose application uses).
+describe.each(['memory', 'mongodb'] as const)('stateAt through the Mongoose plugin, %s store', (kind) => {
   const connect = useMongooseConnection();
   let conn: Connection;
+  let logger: ActionLogger;
   let M: ItemModel;
 
   beforeAll(async () => {
     conn = await connect();
+    const store = kind === 'memory' ? new MemoryStore() : new MongoStore({ connection: conn });
+    logger = createActionLogger({ store, flushIntervalMs: 0 });
     M = conn.model<Item, ItemModel>('StateAtItem', itemSchema().plugin(actionLogPlugin(logger)));
     await M.init();
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Db, MongoClient, type MongoClientOptions } from 'mongodb';
+import { type Db, type Document, MongoClient, type MongoClientOptions } from 'mongodb';
 import mongoose, { type ConnectOptions, type Connection } from 'mongoose';
 import { afterAll, inject } from 'vitest';
 
@@ -40,4 +40,17 @@ export function useMongooseConnection(options: ConnectOptions = {}): () => Promi
       .asPromise();
     return conn;
   };
+}
+
+/** The stages of an explain's winning plan, top down; an index scan as `IXSCAN <index> <direction>`. */
+export function planStages(explain: Document): string[] {
+  const stages: string[] = [];
+  let stage = (explain.queryPlanner as Document).winningPlan as Document | undefined;
+  // MongoDB's slot-based engine nests the plan one level deeper.
+  if (stage?.queryPlan) stage = stage.queryPlan as Document;
+  while (stage) {
+    stages.push(stage.indexName ? `${stage.stage} ${stage.indexName} ${stage.direction}` : String(stage.stage));
+    stage = stage.inputStage as Document | undefined;
+  }
+  return stages;
 }

@@ -15,9 +15,15 @@ export interface MongoWriteErrorLike {
 
 export interface MongoCursorLike {
   sort(sort: any): MongoCursorLike;
-  skip(n: number): MongoCursorLike;
   limit(n: number): MongoCursorLike;
   toArray(): Promise<MongoDocument[]>;
+}
+
+/** A driver change stream, as `db.watch()` returns it (it opens when a `change` listener is added). */
+export interface MongoChangeStreamLike {
+  on(event: 'change', listener: (change: MongoDocument) => void): unknown;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  close(): Promise<void>;
 }
 
 export interface MongoCollectionLike {
@@ -26,7 +32,11 @@ export interface MongoCollectionLike {
   updateOne(filter: any, update: any, options?: any): Promise<{ matchedCount: number }>;
   bulkWrite(operations: any, options?: any): Promise<unknown>;
   findOne(filter: any, options?: any): Promise<MongoDocument | null>;
+  /** Driver 6 and later: the document itself (before or after, per `returnDocument`), or null. */
+  findOneAndUpdate(filter: any, update: any, options?: any): Promise<MongoDocument | null>;
   find(filter: any, options?: any): MongoCursorLike;
+  countDocuments(filter: any, options?: any): Promise<number>;
+  aggregate(pipeline: any, options?: any): { toArray(): Promise<MongoDocument[]> };
   createIndexes(specs: any, options?: any): Promise<unknown>;
   dropIndex(name: string, options?: any): Promise<unknown>;
   listIndexes(options?: any): { toArray(): Promise<MongoDocument[]> };
@@ -37,6 +47,7 @@ export interface MongoDbLike {
   collection(name: string): MongoCollectionLike;
   command(command: MongoDocument): Promise<MongoDocument>;
   listCollections(filter: MongoDocument, options?: any): { toArray(): Promise<MongoDocument[]> };
+  watch(pipeline?: any, options?: any): MongoChangeStreamLike;
 }
 
 /** A Mongoose connection: its `db` once open, and the `open` event. */

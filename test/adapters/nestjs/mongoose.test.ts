@@ -8,6 +8,7 @@ import { ActionLogConfigError, ActionLogger, MongoStore } from 'actionlog';
 import { ActionLogModule } from 'actionlog/nestjs';
 import { freshDatabaseName, mongoUri } from '../../support/mongo-db.js';
 import { NEST_PLATFORMS, type RunningNestApp, startNest } from '../../support/nest.js';
+import { all } from '../../support/store-contract.js';
 
 interface Order {
   status: string;
@@ -72,7 +73,7 @@ describe('NestJS + Mongoose', () => {
     await nest.app.get(ActionLogger).flush();
 
     const store = new MongoStore({ db: nest.app.get<Connection>(getConnectionToken()).db! });
-    const docs = new Map((await store.findRequests({ limit: 2 * n })).map((d) => [d.request_uuid, d]));
+    const docs = new Map((await all(store, 'requests', {}, 'desc', 2 * n)).map((d) => [d.request_uuid, d]));
     expect(docs.size).toBe(n);
     for (const { tag, r } of replies) {
       const { id } = r.json() as { id: string };

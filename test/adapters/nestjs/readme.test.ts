@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SqlStore } from 'actionlog';
 import { actionLogEntities } from 'actionlog/typeorm';
 import { Client } from '../../support/client.js';
+import { all } from '../../support/store-contract.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const tsx = join(root, 'node_modules/.bin/tsx');
@@ -70,7 +71,7 @@ describe("the README's NestJS snippet", () => {
       entities: actionLogEntities('better-sqlite3'),
     });
     await dataSource.initialize();
-    const docs = await new SqlStore({ dataSource }).findRequests({ order: 'asc' });
+    const docs = await all(new SqlStore({ dataSource }), 'requests', {}, 'asc');
     await dataSource.destroy();
     expect(docs.map((d) => d.request_uuid)).toEqual([opened, approved, waived].map((r) => r.headers['x-request-id']));
     const [open, approve, waive] = docs.map((d) => d.details);

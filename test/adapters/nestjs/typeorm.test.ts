@@ -11,6 +11,7 @@ import { ActionLogConfigError, ActionLogger, type RequestDocument, SqlStore } fr
 import { ActionLogModule, type ActionLogModuleAsyncOptions } from 'actionlog/nestjs';
 import { ActionLogSubscriber, actionLogEntities } from 'actionlog/typeorm';
 import { NEST_PLATFORMS, startNest } from '../../support/nest.js';
+import { all } from '../../support/store-contract.js';
 import { openDatabase, SQL_KINDS, type SqlDatabase, type SqlKind } from '../../support/sql.js';
 import { Order, TEST_ENTITIES } from '../../support/typeorm-entities.js';
 
@@ -101,7 +102,7 @@ describe.each(SQL_KINDS)('NestJS + TypeORM on %s', (kind) => {
     await nest.app.get(ActionLogger).flush();
 
     const docs = new Map(
-      (await new SqlStore({ dataSource: db.dataSource }).findRequests({ limit: 2 * n })).map((d) => [d.request_uuid, d]),
+      (await all(new SqlStore({ dataSource: db.dataSource }), 'requests', {}, 'desc', 2 * n)).map((d) => [d.request_uuid, d]),
     );
     expect(docs.size).toBe(n);
     for (const { tag, r } of replies) {
@@ -132,7 +133,7 @@ describe.each(SQL_KINDS)('NestJS + TypeORM on %s', (kind) => {
     await nest.close();
     expect(db.dataSource.isInitialized).toBe(false);
     expect(logger.stats()).toMatchObject({ recorded: 40, stored: 40, queued: 0, dropped: 0 });
-    const stored: RequestDocument[] = await (await reopen(db)).findRequests({ limit: 100 });
+    const stored: RequestDocument[] = await all(await reopen(db), 'requests', {}, 'desc', 100);
     expect(new Set(stored.map((d) => d.request_uuid))).toEqual(new Set(replies.map((r) => r.headers['x-request-id'])));
     expect(stored.every((d) => d.details.model_logs.length === 2)).toBe(true);
   });

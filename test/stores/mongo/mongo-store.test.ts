@@ -14,7 +14,7 @@ import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange } from '../../../examples/shared/orders.js';
 import { freshDatabaseName, mongoUri } from '../../support/mongo-db.js';
 import { failOnWarning } from '../../support/matchers.js';
-import { all, describeStore, requestDoc } from '../../support/store-contract.js';
+import { all, batchOf, describeStore, requestDoc } from '../../support/store-contract.js';
 import { FaultProxy } from '../../support/tcp-proxy.js';
 
 let client: MongoClient;
@@ -43,6 +43,27 @@ const requests = (db: Db) => db.collection<RequestDocument>('actionlog_requests'
 const actionLogs = (db: Db) => db.collection<ActionLogDocument>('actionlog_action_logs');
 const modelLogs = (db: Db) => db.collection<ModelLogDocument>('actionlog_model_logs');
 
+/** A collection's indexes by name: key (fields in order), and the options that matter (text indexes by their weights). */
+async function indexesOf(db: Db, collection: string): Promise<Record<string, object>> {
+  const indexes = (await db.collection(collection).listIndexes().toArray()) as Array<IndexDescriptionInfo & { weights?: object }>;
+  return Object.fromEntries(
+    indexes
+      .filter((i) => i.name !== '_id_')
+      .map((i): [string, object] => [
+        String(i.name),
+        {
+          key: Object.entries(i.key)
+            .map(([field, kind]) => `${field} ${String(kind)}`)
+            .join(', '),
+          ...(i.unique ? { unique: true } : {}),
+          ...(i.sparse ? { sparse: true } : {}),
+          ...(i.expireAfterSeconds !== undefined ? { ttl: i.expireAfterSeconds } : {}),
+          ...(i.weights ? { text: i.weights } : {}),
+        },
+      ]),
+  );
+}
+
 function loggerOn(db: Db, options: Partial<Parameters<typeof createActionLogger>[0]> = {}): ActionLogger {
   return createActionLogger({ store: new MongoStore({ db }), flushIntervalMs: 0, retryDelayMs: 5, maxRetryDelayMs: 20, ...options });
 }
@@ -64,39 +85,86 @@ describe('MongoStore', () => {
     expect(await client.db(name).collection('actionlog_requests').countDocuments()).toBe(1);
   });
 
-  it('creates its indexes with the right keys and options, idempotently, and TTL ones with retention', async () => {
+  it('creates its indexes with the right names, keys and options, idempotently, and TTL ones with retention', async () => {
     const db = freshDb();
     const store = new MongoStore({ db, collections: { actionLogs: 'audit_actions' } });
     await store.init({ actionLogs: true, modelLogs: true, retention: true, warn: failOnWarning });
     await store.init({ actionLogs: true, modelLogs: true, retention: true, warn: failOnWarning });
-    const keys = async (name: string) =>
-      ((await db.collection(name).listIndexes().toArray()) as IndexDescriptionInfo[])
-        .filter((i) => i.name !== '_id_')
-        .map((i) => ({
-          key: i.key,
-          ...(i.unique ? { unique: true } : {}),
-          ...(i.sparse ? { sparse: true } : {}),
-          ...(i.expireAfterSeconds !== undefined ? { ttl: i.expireAfterSeconds } : {}),
-        }));
-    expect(await keys('actionlog_requests')).toEqual([
-      { key: { uid: 1 }, unique: true },
-      { key: { request_uuid: 1 } },
-      { key: { timestamp: -1 } },
-      { key: { module: 1, timestamp: -1 } },
-      { key: { 'details.model_logs.model': 1, 'details.model_logs.model_id': 1 } },
-      { key: { correlation_id: 1 }, sparse: true },
-      { key: { expires_at: 1 }, ttl: 0 },
+    expect(await indexesOf(db, 'actionlog_requests')).toEqual({
+      uid_unique: { key: 'uid 1', unique: true },
+      request_uuid: { key: 'request_uuid 1' },
+      timestamp_id: { key: 'timestamp -1, _id -1' },
+      module_timestamp_id: { key: 'module 1, timestamp -1, _id -1' },
+      request_user_timestamp_id: { key: 'details.request.user_details._id 1, timestamp -1, _id -1' },
+      run_user_timestamp_id: { key: 'details.run.user_details._id 1, timestamp -1, _id -1' },
+      model_logs_model_model_id: { key: 'details.model_logs.model 1, details.model_logs.model_id 1' },
+      correlation_id: { key: 'correlation_id 1', sparse: true },
+      _seq: { key: '_seq 1', sparse: true },
+      expires_at_ttl: { key: 'expires_at 1', ttl: 0 },
+    });
+    expect(await indexesOf(db, 'audit_actions')).toEqual({
+      actor_id_action_type: { key: 'actor_id 1, action_type 1' },
+      actor_id_emitted_at_id: { key: 'actor_id 1, emitted_at -1, _id -1' },
+      action_type_emitted_at_id: { key: 'action_type 1, emitted_at -1, _id -1' },
+      target_type_target_id_emitted_at_id: { key: 'target_type 1, target_id 1, emitted_at -1, _id -1' },
+      emitted_at_id: { key: 'emitted_at -1, _id -1' },
+      request_uuid: { key: 'request_uuid 1' },
+      note_names_text: { key: '_fts text, _ftsx 1', text: { 'actor.name': 1, note: 1, 'target.name': 1 } },
+      _seq: { key: '_seq 1', sparse: true },
+      expires_at_ttl: { key: 'expires_at 1', ttl: 0 },
+    });
+    expect(await indexesOf(db, 'actionlog_model_logs')).toEqual({
+      model_model_id_timestamp_id: { key: 'model 1, model_id 1, timestamp -1, _id -1' },
+      request_uuid: { key: 'request_uuid 1' },
+      timestamp_id: { key: 'timestamp -1, _id -1' },
+      user_timestamp_id: { key: 'user._id 1, timestamp -1, _id -1' },
+      _seq: { key: '_seq 1', sparse: true },
+      expires_at_ttl: { key: 'expires_at 1', ttl: 0 },
+    });
+    expect(await indexesOf(db, 'actionlog_activity_logs')).toEqual({
+      user_activity_date_id: { key: 'user._id 1, activity_date -1, _id -1' },
+      activity_date_id: { key: 'activity_date -1, _id -1' },
+      request_uuid: { key: 'request_uuid 1' },
+      _seq: { key: '_seq 1', sparse: true },
+      expires_at_ttl: { key: 'expires_at 1', ttl: 0 },
+    });
+  });
+
+  it('replaces an index whose key changed at init: the new one under a new name, the old one dropped', async () => {
+    const db = freshDb();
+    // The indexes of the previous version, some with documents already stored.
+    await requests(db).createIndexes([
+      { key: { timestamp: -1 }, name: 'timestamp' },
+      { key: { module: 1, timestamp: -1 }, name: 'module_timestamp' },
     ]);
-    expect(await keys('audit_actions')).toEqual([
-      { key: { actor_id: 1, action_type: 1 } },
-      { key: { action_type: 1 } },
-      { key: { target_type: 1, target_id: 1 } },
-      { key: { emitted_at: -1 } },
-      { key: { request_uuid: 1 } },
-      { key: { expires_at: 1 }, ttl: 0 },
+    await actionLogs(db).createIndexes([
+      { key: { action_type: 1 }, name: 'action_type' },
+      { key: { target_type: 1, target_id: 1 }, name: 'target_type_target_id' },
+      { key: { emitted_at: -1 }, name: 'emitted_at' },
     ]);
-    expect((await keys('actionlog_model_logs')).map((i) => i.key)).toContainEqual({ model: 1, model_id: 1, timestamp: -1 });
-    expect((await keys('actionlog_activity_logs')).map((i) => i.key)).toContainEqual({ 'user._id': 1, activity_date: -1 });
+    await modelLogs(db).createIndexes([{ key: { model: 1, model_id: 1, timestamp: -1 }, name: 'model_model_id_timestamp' }]);
+    await db
+      .collection('actionlog_activity_logs')
+      .createIndexes([{ key: { 'user._id': 1, activity_date: -1 }, name: 'user_activity_date' }]);
+    await new MongoStore({ db, createIndexes: false }).write(batchOf([requestDoc('before')]));
+    // An index of the application's own on a store collection stays.
+    await actionLogs(db).createIndexes([{ key: { note: 1 }, name: 'app_note' }]);
+    await new MongoStore({ db }).init({ actionLogs: true, modelLogs: true, retention: false, warn: failOnWarning });
+    const names = async (collection: string) => Object.keys(await indexesOf(db, collection)).sort();
+    const requestIndexes = await names('actionlog_requests');
+    expect(requestIndexes).toContain('timestamp_id');
+    expect(requestIndexes).toContain('module_timestamp_id');
+    expect(requestIndexes).not.toContain('timestamp');
+    expect(requestIndexes).not.toContain('module_timestamp');
+    const actionIndexes = await names('actionlog_action_logs');
+    expect(actionIndexes).toContain('app_note');
+    expect(actionIndexes).toContain('action_type_emitted_at_id');
+    for (const old of ['action_type', 'target_type_target_id', 'emitted_at']) expect(actionIndexes).not.toContain(old);
+    expect(await names('actionlog_model_logs')).toContain('model_model_id_timestamp_id');
+    expect(await names('actionlog_model_logs')).not.toContain('model_model_id_timestamp');
+    expect(await names('actionlog_activity_logs')).toContain('user_activity_date_id');
+    expect(await names('actionlog_activity_logs')).not.toContain('user_activity_date');
+    expect((await all(new MongoStore({ db }), 'requests')).map((d) => d.request_uuid)).toEqual(['before']);
   });
 
   it('skips index creation when asked', async () => {
@@ -139,7 +207,8 @@ describe('MongoStore', () => {
 
   it('spills model logs past maxModelLogsPerRequest into model_logs and keeps every one', async () => {
     const db = freshDb();
-    const logger = loggerOn(db, { maxModelLogsPerRequest: 10 });
+    // Without the mirror, model_logs holds only what was spilled.
+    const logger = loggerOn(db, { maxModelLogsPerRequest: 10, modelLogs: false });
     await logger.run({ requestUuid: 'big' }, async () => {
       for (let i = 0; i < 25; i++) logger.recordModelChange(change(String(i)));
     });
@@ -153,7 +222,7 @@ describe('MongoStore', () => {
 
   it('keeps a request document under the BSON limit whatever it records', async () => {
     const db = freshDb();
-    const logger = loggerOn(db);
+    const logger = loggerOn(db, { modelLogs: false });
     const big = 'x'.repeat(8000);
     await logger.run({ requestUuid: 'huge' }, async () => {
       for (let i = 0; i < 900; i++)

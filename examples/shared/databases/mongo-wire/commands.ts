@@ -24,6 +24,8 @@ import {
   now,
   TransactionView,
 } from './storage.js';
+import { hintedIndex, inHintedIndex, winningPlan } from './plan.js';
+import { hasText, takeText, textIndexSpec } from './text.js';
 import { applyUpdate, assertSupportedStatement, upsertDocument } from './update.js';
 import { copyDocument } from 'actionlog/adapter-kit';
 
@@ -46,6 +48,8 @@ const GENERIC_FIELDS = new Set([
 ]);
 
 export const MAX_WIRE_VERSION = 21;
+const BUILD_VERSION = '7.0.0';
+const GIT_VERSION = 'actionlog-test-server';
 
 interface Transaction {
   txnNumber: number;
@@ -268,6 +272,7 @@ export class WireState {
       for (const [index, statement] of (cmd.updates as UpdateStatement[]).entries()) {
         try {
           assertSupportedStatement(statement, ['q', 'u', 'upsert', 'multi', 'arrayFilters', 'hint']);
+          checkHint(view, statement.hint);
           const matches = match(view, statement.q ?? {});
           const targets = statement.multi ? matches : matches.slice(0, 1);
           if (targets.length === 0 && statement.upsert) {
@@ -308,6 +313,7 @@ export class WireState {
       for (const [index, statement] of (cmd.deletes as DeleteStatement[]).entries()) {
         try {
           assertSupportedStatement(statement, ['q', 'limit', 'hint']);
+          checkHint(view, statement.hint);
           const matches = match(view, statement.q ?? {});
           for (const doc of statement.limit === 1 ? matches.slice(0, 1) : matches) {
             view.remove(idOf(doc));
@@ -322,38 +328,57 @@ export class WireState {
     },
 
     find: (cmd, ctx) => {
-      allow(cmd, [
-        'filter',
-        'sort',
-        'projection',
-        'skip',
-        'limit',
-        'batchSize',
-        'singleBatch',
-        'hint',
-        'noCursorTimeout',
-        'allowDiskUse',
-        'let',
-      ]);
+      allow(cmd, FIND_OPTIONS);
       if (cmd.let) throw notImplemented("find's let");
       const view = this.view(ctx, String(cmd.find), false);
       const ns = `${ctx.db}.${cmd.find}`;
-      if (!view) return this.openCursor(ns, [], undefined, true);
-      let docs = select(
+      if (!view) return this.openCursor(ns, matchNothing((cmd.filter as Document | undefined) ?? {}, ns), undefined, true);
+      const limit = cmd.limit === undefined ? 0 : Number(cmd.limit);
+      const docs = select(
         view,
         (cmd.filter as Document | undefined) ?? {},
         cmd.sort as Document | undefined,
         cmd.projection as Document | undefined,
+        {
+          skip: cmd.skip === undefined ? 0 : Number(cmd.skip),
+          limit: Math.abs(limit),
+        },
+        cmd.hint,
       );
-      if (cmd.skip) docs = docs.slice(Number(cmd.skip));
-      const limit = cmd.limit === undefined ? 0 : Number(cmd.limit);
-      if (limit !== 0) docs = docs.slice(0, Math.abs(limit));
       return this.openCursor(
         ns,
         docs,
         cmd.batchSize === undefined ? undefined : Number(cmd.batchSize),
         cmd.singleBatch === true || limit < 0,
       );
+    },
+
+    explain: (cmd, ctx) => {
+      allow(cmd, ['verbosity']);
+      // MongoDB's default verbosity runs the plans; only the planner's answer is given here.
+      const verbosity = (cmd.verbosity as string | undefined) ?? 'allPlansExecution';
+      if (verbosity !== 'queryPlanner') throw notImplemented(`explain with verbosity ${verbosity}`);
+      const inner = cmd.explain as Document;
+      const name = Object.keys(inner)[0] ?? '';
+      if (name !== 'find') throw notImplemented(`explain of ${name}`);
+      allow(inner, FIND_OPTIONS);
+      const view = this.view(ctx, String(inner.find), false);
+      const filter = (inner.filter as Document | undefined) ?? {};
+      const plan = winningPlan(view?.collection.indexes, view?.all() ?? [], {
+        filter,
+        sort: inner.sort as Document | undefined,
+        projection: inner.projection as Document | undefined,
+        hint: inner.hint,
+        skip: inner.skip === undefined ? undefined : Number(inner.skip),
+        limit: inner.limit === undefined ? undefined : Number(inner.limit),
+      });
+      return {
+        explainVersion: '1',
+        queryPlanner: { namespace: `${ctx.db}.${inner.find}`, indexFilterSet: false, winningPlan: plan, rejectedPlans: [] },
+        command: { ...inner, $db: ctx.db },
+        serverInfo: { host: ctx.me, version: BUILD_VERSION, gitVersion: GIT_VERSION },
+        ok: 1,
+      };
     },
 
     getMore: (cmd) => {
@@ -425,6 +450,7 @@ export class WireState {
       allow(cmd, ['pipeline', 'cursor', 'allowDiskUse', 'hint', 'let', 'explain', 'bypassDocumentValidation']);
       if (cmd.let) throw notImplemented("aggregate's let");
       if (cmd.explain) throw notImplemented('explain');
+      checkHint(this.view(ctx, String(cmd.aggregate), false), cmd.hint);
       const pipeline = cmd.pipeline as Document[];
       for (const stage of pipeline) {
         const stageName = Object.keys(stage)[0] ?? '';
@@ -436,8 +462,8 @@ export class WireState {
           throw notImplemented(`the ${stageName} stage`);
         }
       }
-      const source = cmd.aggregate === 1 ? [] : (this.view(ctx, String(cmd.aggregate), false)?.all() ?? []);
-      const aggregator = new Aggregator(pipeline, {
+      const { source, stages } = this.aggregateSource(cmd, ctx, pipeline);
+      const aggregator = new Aggregator(stages, {
         collectionResolver: (name: string) => this.view(ctx, name, false)?.all() ?? [],
       });
       let docs: Document[];
@@ -453,7 +479,9 @@ export class WireState {
     count: (cmd, ctx) => {
       allow(cmd, ['query', 'limit', 'skip', 'hint']);
       const view = this.view(ctx, String(cmd.count), false);
-      let n = view ? match(view, (cmd.query as Document | undefined) ?? {}).length : 0;
+      checkHint(view, cmd.hint);
+      const query = (cmd.query as Document | undefined) ?? {};
+      let n = (view ? match(view, query) : matchNothing(query, `${ctx.db}.${cmd.count}`)).length;
       if (cmd.skip) n = Math.max(0, n - Number(cmd.skip));
       if (cmd.limit) n = Math.min(n, Math.abs(Number(cmd.limit)));
       return { n, ok: 1 };
@@ -462,6 +490,7 @@ export class WireState {
     distinct: (cmd, ctx) => {
       allow(cmd, ['key', 'query', 'hint']);
       const view = this.view(ctx, String(cmd.distinct), false);
+      checkHint(view, cmd.hint);
       const seen = new Map<string, unknown>();
       for (const doc of view ? match(view, (cmd.query as Document | undefined) ?? {}) : []) {
         const value = getPath(doc, String(cmd.key));
@@ -557,6 +586,23 @@ export class WireState {
     },
   };
 
+  /** The documents a pipeline starts from: a first `$match` with `$text` is applied here, where the index is known. */
+  private aggregateSource(cmd: Document, ctx: Ctx, pipeline: Document[]): { source: Document[]; stages: Document[] } {
+    for (const stage of pipeline.slice(1)) {
+      if (stage.$match && hasText(stage.$match)) {
+        throw new CommandError(17313, 'Location17313', '$match with $text is only allowed as the first pipeline stage');
+      }
+    }
+    if (cmd.aggregate === 1) return { source: [], stages: pipeline };
+    const view = this.view(ctx, String(cmd.aggregate), false);
+    const first = pipeline[0]?.$match as Document | undefined;
+    if (!first) return { source: view?.all() ?? [], stages: pipeline };
+    const ns = `${ctx.db}.${cmd.aggregate}`;
+    const { rest, test } = takeText(first, view?.collection.indexes, ns);
+    const all = view?.all() ?? [];
+    return { source: test ? all.filter(test) : all, stages: [{ $match: rest }, ...pipeline.slice(1)] };
+  }
+
   private hello(cmd: Document, ctx: Ctx, primaryField: 'isWritablePrimary' | 'ismaster'): Document {
     allow(cmd, ['helloOk', 'client', 'compression', 'saslSupportedMechs', 'speculativeAuthenticate', 'loadBalanced', 'backpressure']);
     if (cmd.loadBalanced) throw notImplemented('load-balanced mode');
@@ -587,9 +633,9 @@ export class WireState {
   private buildInfo(cmd: Document): Document {
     allow(cmd, []);
     return {
-      version: '7.0.0',
+      version: BUILD_VERSION,
       versionArray: [7, 0, 0, 0],
-      gitVersion: 'actionlog-test-server',
+      gitVersion: GIT_VERSION,
       bits: 64,
       maxBsonObjectSize: 16 * 1024 * 1024,
       ok: 1,
@@ -606,13 +652,38 @@ function allow(cmd: Document, fields: readonly string[]): void {
   if (cmd.collation) throw notImplemented('collation');
 }
 
+const FIND_OPTIONS = [
+  'filter',
+  'sort',
+  'projection',
+  'skip',
+  'limit',
+  'batchSize',
+  'singleBatch',
+  'hint',
+  'noCursorTimeout',
+  'allowDiskUse',
+  'let',
+];
+
+const TEXT_OPTIONS = ['weights', 'default_language', 'language_override', 'textIndexVersion'];
+
 function indexSpec(raw: Document): IndexSpec {
   const allowed = ['key', 'name', 'unique', 'sparse', 'expireAfterSeconds', 'partialFilterExpression', 'background', 'v'];
-  for (const field of Object.keys(raw)) if (!allowed.includes(field)) throw notImplemented(`the index option '${field}'`);
+  const text = Object.values(raw.key as Document).includes('text');
+  for (const field of Object.keys(raw)) {
+    if (!allowed.includes(field) && !(text && TEXT_OPTIONS.includes(field))) throw notImplemented(`the index option '${field}'`);
+  }
+  if (!raw.name) throw badValue('index name is required');
+  if (text) {
+    if (raw.unique || raw.expireAfterSeconds !== undefined || raw.partialFilterExpression) {
+      throw notImplemented('unique, TTL or partial text indexes');
+    }
+    return textIndexSpec(raw);
+  }
   for (const [field, dir] of Object.entries(raw.key as Document)) {
     if (dir !== 1 && dir !== -1) throw notImplemented(`index type ${JSON.stringify(dir)} on '${field}'`);
   }
-  if (!raw.name) throw badValue('index name is required');
   const spec: IndexSpec = { v: 2, key: raw.key as Record<string, number>, name: String(raw.name) };
   if (raw.unique) spec.unique = true;
   if (raw.sparse) spec.sparse = true;
@@ -628,13 +699,27 @@ function match(view: CollectionView, filter: Document): Document[] {
     const doc = view.get(keyOf(filter._id));
     return doc ? [doc] : [];
   }
+  const { rest, test } = takeText(filter, view.collection.indexes, view.ns);
   let query: Query;
   try {
-    query = new Query(filter);
+    query = new Query(rest);
   } catch (error) {
     throw badValue(`bad query: ${(error as Error).message}`);
   }
-  return view.all().filter((d) => query.test(d));
+  return view.all().filter((d) => (!test || test(d)) && query.test(d));
+}
+
+/** A query on a collection that does not exist matches nothing, but `$text` there fails as in MongoDB. */
+/** A hint outside find: refused as MongoDB does when no index fits; a sparse one (which would narrow the match) is not done here. */
+function checkHint(view: CollectionView | undefined, hint: unknown): void {
+  if (!view || hint === undefined) return;
+  const index = hintedIndex(view.collection.indexes, hint);
+  if ('key' in index && index.sparse) throw notImplemented('a hint of a sparse index outside find');
+}
+
+function matchNothing(filter: Document, ns: string): Document[] {
+  takeText(filter, undefined, ns);
+  return [];
 }
 
 function isOperatorObject(value: unknown): boolean {
@@ -646,10 +731,20 @@ function isOperatorObject(value: unknown): boolean {
   );
 }
 
-function select(view: CollectionView, filter: Document, sort: Document | undefined, projection: Document | undefined): Document[] {
+/** Matches, sorts, skips and limits (0: no limit), then projects what is left, as MongoDB does. */
+function select(
+  view: CollectionView,
+  filter: Document,
+  sort: Document | undefined,
+  projection: Document | undefined,
+  page: { skip: number; limit: number } = { skip: 0, limit: 0 },
+  hint?: unknown,
+): Document[] {
   let docs = match(view, filter);
+  if (hint !== undefined) docs = inHintedIndex(hintedIndex(view.collection.indexes, hint), docs);
   if (sort && Object.keys(sort).length > 0) docs = mingoFind(docs, {}).sort(sort).all();
-  return projection && Object.keys(projection).length > 0 ? docs.map((d) => project1(d, projection)) : docs;
+  docs = docs.slice(page.skip, page.limit === 0 ? undefined : page.skip + page.limit);
+  return projection && Object.keys(projection).length > 0 ? mingoFind(docs, {}, projection as never).all() : docs;
 }
 
 function project1(doc: Document, projection: Document): Document {

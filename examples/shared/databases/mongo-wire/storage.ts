@@ -15,6 +15,11 @@ export interface IndexSpec {
   sparse?: boolean;
   expireAfterSeconds?: number;
   partialFilterExpression?: Document;
+  /** Text indexes: the indexed fields with their weights, the language options and the version. */
+  weights?: Record<string, number>;
+  default_language?: string;
+  language_override?: string;
+  textIndexVersion?: number;
 }
 
 /** The value at a dotted path, or undefined. */
@@ -95,12 +100,20 @@ export class Collection {
     this.versions.set(id, ++clock);
   }
 
-  /** Adds an index; the same spec again is a no-op; a name or key clash with other options is an error. */
+  /** Adds an index; the same spec again is a no-op; a name or key clash with another spec or name is an error. */
   createIndex(spec: IndexSpec): boolean {
     const sameName = this.indexes.find((i) => i.name === spec.name);
     const sameKey = this.indexes.find((i) => keyOf(i.key) === keyOf(spec.key));
     const options = (i: IndexSpec) =>
-      keyOf({ u: !!i.unique, s: !!i.sparse, e: i.expireAfterSeconds ?? null, p: i.partialFilterExpression ?? null });
+      keyOf({
+        u: !!i.unique,
+        s: !!i.sparse,
+        e: i.expireAfterSeconds ?? null,
+        p: i.partialFilterExpression ?? null,
+        w: i.weights ?? null,
+        l: i.default_language ?? null,
+        o: i.language_override ?? null,
+      });
     if (sameName) {
       if (keyOf(sameName.key) !== keyOf(spec.key))
         throw indexKeySpecsConflict(`An existing index has the same name as the requested index: ${spec.name}`);
@@ -109,9 +122,10 @@ export class Collection {
       return false;
     }
     if (sameKey) {
+      // Every text index has the key { _fts, _ftsx }: a second one is an equivalent index too, as in MongoDB.
       if (options(sameKey) !== options(spec))
         throw indexOptionsConflict(`An equivalent index already exists with a different name and options: ${sameKey.name}`);
-      return false;
+      throw indexOptionsConflict(`Index already exists with a different name: ${sameKey.name}`);
     }
     if (spec.unique) {
       const owners = new Map<string, string>();

@@ -1,6 +1,6 @@
 import { type Db, type IndexDescriptionInfo, type MongoBulkWriteError, MongoClient, MongoServerError, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mongoKind, useMongoDatabase } from '../../../../support/mongo-db.js';
+import { mongoKind, planStages, useMongoDatabase } from '../../../../support/mongo-db.js';
 
 /**
  * What the test suites rely on MongoDB to do, written against the driver: these run on whichever MongoDB the
@@ -208,6 +208,128 @@ describe('MongoDB as the tests use it', () => {
     await c.insertOne({ email: 'a@x' });
   });
 
+  it('refuses a second index with the same key under another name', async () => {
+    const c = db.collection('samekey');
+    await c.createIndexes([{ key: { a: 1 }, name: 'a_first' }]);
+    const error = await rejection(c.createIndexes([{ key: { a: 1 }, name: 'a_second' }]));
+    expect(error.code).toBe(85);
+    expect(error.message).toMatch(/a_first/);
+  });
+
+  it('keeps one text index per collection, listed with its fields as weights', async () => {
+    const c = db.collection('texts');
+    const spec = { note: 'text', 'target.name': 'text', 'actor.name': 'text' } as const;
+    await c.createIndexes([{ key: spec, name: 'words', default_language: 'none' }]);
+    await c.createIndexes([{ key: spec, name: 'words', default_language: 'none' }]);
+    const [index] = ((await c.listIndexes().toArray()) as IndexDescriptionInfo[]).filter((i) => i.name === 'words');
+    expect(index).toMatchObject({
+      key: { _fts: 'text', _ftsx: 1 },
+      weights: { 'actor.name': 1, note: 1, 'target.name': 1 },
+      default_language: 'none',
+      language_override: 'language',
+      textIndexVersion: 3,
+    });
+    const other = await rejection(c.createIndexes([{ key: { body: 'text' }, name: 'other', default_language: 'none' }]));
+    expect(other.code).toBe(85);
+    const renamed = await rejection(c.createIndexes([{ key: spec, name: 'renamed', default_language: 'none' }]));
+    expect(renamed.code).toBe(85);
+  });
+
+  it('searches text: any term, every phrase, case and accents aside, negations, on indexed fields only', async () => {
+    const c = db.collection<{ n: number; note?: string; target?: { name: string } | null; tags?: string[]; other?: string }>('search');
+    await c.createIndexes([{ key: { note: 'text', 'target.name': 'text', tags: 'text' }, name: 'words', default_language: 'none' }]);
+    await c.insertMany([
+      { n: 1, note: 'Manual override approved by the supervisor', target: { name: 'Loan #981' } },
+      { n: 2, note: 'Approved', target: { name: 'Bo Ström' } },
+      { n: 3, note: null as never, target: null, tags: ['red-convertible', 'ÉTÉ'] },
+      { n: 4, other: 'override supervisor' },
+    ]);
+    const found = async (search: string) => (await c.find({ $text: { $search: search } }, { sort: { n: 1 } }).toArray()).map((d) => d.n);
+    expect(await found('override')).toEqual([1]);
+    expect(await found('OVERRIDE convertible')).toEqual([1, 3]);
+    expect(await found('"supervisor" "manual"')).toEqual([1]);
+    expect(await found('"override" "convertible"')).toEqual([]);
+    expect(await found('strom')).toEqual([2]);
+    expect(await found('"ström"')).toEqual([2]);
+    expect(await found('ete')).toEqual([3]);
+    expect(await found('981')).toEqual([1]);
+    expect(await found('approved -manual')).toEqual([2]);
+    expect(await found('approved -"the supervisor"')).toEqual([2]);
+    // A phrase is a substring of one field; the search still needs one whole term.
+    expect(await found('"manual" "over"')).toEqual([1]);
+    expect(await found('"over"')).toEqual([]);
+    expect(await found('"red-convertible"')).toEqual([3]);
+    expect(await found('"red convertible"')).toEqual([]);
+    expect(await c.countDocuments({ $text: { $search: 'approved' }, n: { $gt: 1 } })).toBe(1);
+    expect(await c.countDocuments({ $and: [{ $text: { $search: 'approved' } }, { n: 1 }] })).toBe(1);
+    const grouped = await c
+      .aggregate([{ $match: { $text: { $search: 'approved' } } }, { $group: { _id: null, n: { $sum: '$n' } } }])
+      .toArray();
+    expect(grouped).toEqual([{ _id: null, n: 3 }]);
+  });
+
+  it('fails a text search without a text index, or with $text where MongoDB does not take it', async () => {
+    const plain = db.collection('plain');
+    await plain.insertOne({ note: 'override' });
+    expect((await rejection(plain.find({ $text: { $search: 'override' } }).toArray())).code).toBe(27);
+    expect(
+      (
+        await rejection(
+          db
+            .collection('absent')
+            .find({ $text: { $search: 'x' } })
+            .toArray(),
+        )
+      ).code,
+    ).toBe(27);
+    expect((await rejection(plain.countDocuments({ $text: { $search: 'override' } }))).code).toBe(27);
+    const c = db.collection('search2');
+    await c.createIndexes([{ key: { note: 'text' }, name: 'words', default_language: 'none' }]);
+    await c.insertOne({ note: 'override' });
+    const late = await rejection(c.aggregate([{ $match: {} }, { $match: { $text: { $search: 'override' } } }]).toArray());
+    expect(late.code).toBe(17313);
+    const twice = await rejection(c.find({ $text: { $search: 'a' }, $and: [{ $text: { $search: 'b' } }] }).toArray());
+    expect(twice.code).toBe(2);
+    const nor = await rejection(c.find({ $nor: [{ $text: { $search: 'a' } }] }).toArray());
+    expect(nor.code).toBe(2);
+    const missing = await rejection(c.find({ $text: { $language: 'none' } } as never).toArray());
+    expect(missing.code).toBe(2);
+  });
+
+  it('counts distinct values with $unwind, $group, $sort, a $match on the groups and $limit', async () => {
+    const c = db.collection('facets');
+    await c.insertMany([
+      { t: 'a', tags: [{ type: 'vip' }, { type: 'vip' }, { type: 'audit' }] },
+      { t: 'b', tags: [{ type: 'vip' }] },
+      { t: 'a', tags: [] },
+      { t: null, tags: [{ type: 'late' }] },
+      { tags: [{ type: 'audit' }] },
+    ]);
+    const byType = await c
+      .aggregate([
+        { $unwind: '$tags' },
+        { $group: { _id: { doc: '$_id', value: '$tags.type' } } },
+        { $group: { _id: '$_id.value', count: { $sum: 1 } } },
+        { $sort: { count: -1, _id: 1 } },
+      ])
+      .toArray();
+    expect(byType).toEqual([
+      { _id: 'audit', count: 2 },
+      { _id: 'vip', count: 2 },
+      { _id: 'late', count: 1 },
+    ]);
+    const page = await c
+      .aggregate([
+        { $group: { _id: '$t', count: { $sum: 1 } } },
+        { $match: { _id: { $ne: null } } },
+        { $sort: { count: -1, _id: 1 } },
+        { $match: { $or: [{ count: { $lt: 2 } }, { count: 2, _id: { $gt: 'a' } }] } },
+        { $limit: 1 },
+      ])
+      .toArray();
+    expect(page).toEqual([{ _id: 'b', count: 1 }]);
+  });
+
   it('keeps what a failing write applied before it failed, and says which of its writes failed', async () => {
     const c = db.collection<{ _id: number; u?: string; n?: number }>('partial');
     await c.createIndex({ u: 1 }, { unique: true, sparse: true, name: 'u_unique' }, undefined);
@@ -311,6 +433,73 @@ describe('MongoDB as the tests use it', () => {
     const text = await rejection(c.createIndex({ body: 'text' }));
     expect(text.codeName).toBe('NotImplemented');
   });
+});
+
+describe('MongoDB query plans as the tests use them', () => {
+  it('explains a find that one index answers, scanning it in the direction of the sort', async () => {
+    const c = db.collection('plans');
+    await c.createIndexes([
+      { key: { model: 1, model_id: 1, at: -1, _id: -1 }, name: 'model_model_id_at_id' },
+      { key: { at: -1, _id: -1 }, name: 'at_id' },
+      { key: { tags: 1 }, name: 'tags', sparse: true },
+    ]);
+    await c.insertMany([
+      { model: 'orders', model_id: '1', at: new Date(1), tags: ['a'] },
+      { model: 'orders', model_id: '1', at: new Date(2) },
+      { model: 'users', model_id: '1', at: new Date(3) },
+    ]);
+    const history = c
+      .find({ model: 'orders', model_id: '1' }, { projection: { note: 0 } })
+      .sort({ at: 1, _id: 1 })
+      .limit(2);
+    const stages = planStages(await history.explain('queryPlanner'));
+    expect(stages).toContain('IXSCAN model_model_id_at_id backward');
+    expect(stages).not.toContain('SORT');
+    expect(stages).not.toContain('COLLSCAN');
+    // No index on the fields: the collection is scanned, and sorted; an index that gives the sort is read whole instead.
+    expect(planStages(await c.find({ model_id: '1' }).sort({ n: 1 }).explain('queryPlanner'))).toEqual(['SORT', 'COLLSCAN']);
+    expect(planStages(await c.find({ model_id: '1' }).sort({ model: 1 }).explain('queryPlanner'))).toEqual([
+      'FETCH',
+      'IXSCAN model_model_id_at_id forward',
+    ]);
+    // A hint decides between indexes that both could answer.
+    const hinted = c.find({ model: 'orders', at: { $gte: new Date(0) } }, { hint: 'model_model_id_at_id' }).sort({ at: -1 });
+    expect(planStages(await hinted.explain('queryPlanner'))).toContain('IXSCAN model_model_id_at_id forward');
+  });
+
+  it('follows a hint: an unknown index is refused, a sparse one leaves out what it does not hold', async () => {
+    const c = db.collection('hints');
+    await c.createIndexes([{ key: { tags: 1 }, name: 'tags', sparse: true }]);
+    await c.insertMany([{ n: 1, tags: ['a'] }, { n: 2 }]);
+    const refused = await rejection(c.find({}, { hint: 'nope' }).toArray());
+    expect(refused.code).toBe(2);
+    expect(refused.message).toMatch(/hint provided does not correspond to an existing index/);
+    expect((await rejection(c.find({}, { hint: { n: 1 } }).toArray())).code).toBe(2);
+    expect((await rejection(c.updateOne({ n: 1 }, { $set: { seen: true } }, { hint: 'nope' }))).code).toBe(2);
+    expect((await rejection(c.deleteOne({ n: 1 }, { hint: 'nope' }))).code).toBe(2);
+    expect((await rejection(c.countDocuments({}, { hint: 'nope' }))).code).toBe(2);
+    expect((await c.find({}, { hint: 'tags' }).toArray()).map((d) => d.n as number)).toEqual([1]);
+    expect((await c.find({}, { hint: { $natural: 1 } }).toArray()).map((d) => d.n as number).sort()).toEqual([1, 2]);
+  });
+
+  it.runIf(mongoKind() === 'wire')(
+    '(test server only) refuses to explain what MongoDB decides by racing plans, or by running them',
+    async () => {
+      const c = db.collection('plans');
+      await c.createIndexes([
+        { key: { model: 1, at: -1 }, name: 'model_at' },
+        { key: { at: -1 }, name: 'at' },
+      ]);
+      await c.insertOne({ model: 'orders', at: new Date(1) });
+      const raced = await rejection(c.find({ model: 'orders', at: { $gte: new Date(0) } }).explain('queryPlanner'));
+      expect(raced.codeName).toBe('NotImplemented');
+      expect(raced.message).toMatch(/model_at, at: MongoDB races them/);
+      expect((await rejection(c.find({ model: 'orders' }).explain('executionStats'))).codeName).toBe('NotImplemented');
+      expect((await rejection(c.find({ $or: [{ model: 'a' }, { at: new Date(0) }] }).explain('queryPlanner'))).codeName).toBe(
+        'NotImplemented',
+      );
+    },
+  );
 });
 
 afterAll(() => {});

@@ -1,0 +1,72 @@
+import { ActionLogValidationError } from '../../shared/errors.js';
+import type { EntryPosition, SortOrder } from '../store.js';
+import type { MongoCollectionLike, MongoDocument } from './mongo-types.js';
+
+/**
+ * Keyset paging by (time, `_id`): both ascending or both descending, entries strictly past a position. The time
+ * indexes end in `_id` (see `mongoIndexes`), so a page is one index range read in order.
+ */
+
+export function timeSort(timeField: string, order: SortOrder): MongoDocument {
+  const dir = order === 'asc' ? 1 : -1;
+  return { [timeField]: dir, _id: dir };
+}
+
+/**
+ * Entries past `(time, id)` in `order`. The bound on time alone gives the index range; the `$or` then drops the
+ * entries of that very time up to the id.
+ */
+export function pastCondition(timeField: string, order: SortOrder, time: Date, id: unknown): MongoDocument {
+  const [past, pastOrAt] = order === 'asc' ? ['$gt', '$gte'] : ['$lt', '$lte'];
+  return { [timeField]: { [pastOrAt]: time }, $or: [{ [timeField]: { [past]: time } }, { _id: { [past]: id } }] };
+}
+
+/** The sequence of a stored-order position, refused when it is not one this store made. */
+export function seqOf(position: EntryPosition): number {
+  const seq = Number(position.seq);
+  if (!Number.isSafeInteger(seq) || seq < 0) throw notOurs();
+  return seq;
+}
+
+const notOurs = () => new ActionLogValidationError([{ path: 'cursor', message: 'is not a cursor of this store' }], 'read options');
+
+interface ObjectIdLike {
+  _bsontype: 'ObjectId';
+  toHexString(): string;
+}
+type ObjectIdClass = new (hex: string) => unknown;
+
+const isObjectId = (id: unknown): id is ObjectIdLike =>
+  typeof id === 'object' && id !== null && (id as { _bsontype?: unknown })._bsontype === 'ObjectId';
+const HEX_ID = /^[0-9a-f]{24}$/;
+const STRING_ID = 's:';
+
+/**
+ * `_id`s as position ids and back: an ObjectId as its hex (other `_id`s, which actionlog never makes, as `s:` and
+ * the string). The core never imports the driver: ObjectIds are rebuilt with the class of one the server returned.
+ */
+export class IdCodec {
+  private objectId: ObjectIdClass | undefined;
+
+  text(id: unknown): string {
+    if (isObjectId(id)) {
+      this.objectId ??= id.constructor as ObjectIdClass;
+      return id.toHexString();
+    }
+    return `${STRING_ID}${String(id)}`;
+  }
+
+  /**
+   * The `_id` of a position id; undefined when the collection has no ObjectId to learn the class from (it is empty:
+   * actionlog's entries all have ObjectIds).
+   */
+  async value(text: string, collection: MongoCollectionLike): Promise<unknown> {
+    if (text.startsWith(STRING_ID)) return text.slice(STRING_ID.length);
+    if (!HEX_ID.test(text)) throw notOurs();
+    if (!this.objectId) {
+      const sample = await collection.findOne({}, { projection: { _id: 1 } });
+      if (sample) this.text(sample._id);
+    }
+    return this.objectId ? new this.objectId(text) : undefined;
+  }
+}

@@ -44,6 +44,7 @@ export type { Page, PageOptions, HistoryItem, ExportOptions } from './read/reade
 export { type ExportStream, DEFAULT_COLUMNS } from './read/export.js';
 export type { TailItem, TailOptions } from './read/tail.js';
 export { humanize, type LabelKind, type Labels } from './read/labels.js';
+export { asAuditizeLog, asAuditLogObject, asServiceEntry } from './read/source-shapes.js';
 export type { RecordState } from './read/state-at.js';
 export { diff, type FieldChange } from './build/diff.js';
 export { MemoryStore } from './stores/memory/memory-store.js';

@@ -78,10 +78,11 @@ export class ActionParser {
       });
   }
 
-  /** Which other shape a top-level key belongs to, if any. */
+  /** Which other shapes a top-level key belongs to, if any. */
   private owner(path: string, shape: Shape): string | undefined {
-    const other = this.shapes.find((s) => s !== shape && keysAt(s.schema, []).includes(path));
-    return other ? `"${path}" belongs to the ${other.name} shape, which starts with ${other.key}` : undefined;
+    const others = this.shapes.filter((s) => s !== shape && keysAt(s.schema, []).includes(path));
+    if (others.length === 0) return undefined;
+    return `"${path}" belongs to ${others.map((s) => `the ${s.name} shape, which starts with ${s.key}`).join(', and to ')}`;
   }
 }
 

@@ -9,18 +9,34 @@ export type LabelKind = 'action_type' | 'action_category' | 'target_type' | 'fie
 export type Labels = Record<string, Partial<Record<LabelKind, Record<string, string>>>>;
 
 const label = z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(1000, 'must be at most 1000 characters');
-const values = z.record(z.string().regex(IDENTIFIER, IDENTIFIER_RULE), label, { error: 'must be an object of labels' }).optional();
+const values = z
+  .record(z.string(), label, { error: 'must be an object of labels' })
+  .superRefine((labels, ctx) => {
+    // Checked here rather than by a key schema, whose failure zod reports without the key's own message.
+    for (const key of Object.keys(labels)) {
+      if (!IDENTIFIER.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: `a key ${IDENTIFIER_RULE}` });
+    }
+  })
+  .optional();
 
-export const labelsSchema = z.record(
-  z.string().regex(/^[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*$/, 'must be a language tag (en, fr, pt-BR)'),
-  z.strictObject({
-    action_type: values,
-    action_category: values,
-    target_type: values,
-    field: z.record(z.string().min(1, 'must not be empty'), label, { error: 'must be an object of labels' }).optional(),
-  }),
-  { error: 'must be an object of languages' },
-);
+const LANGUAGE = /^[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*$/;
+
+export const labelsSchema = z
+  .record(
+    z.string(),
+    z.strictObject({
+      action_type: values,
+      action_category: values,
+      target_type: values,
+      field: z.record(z.string().min(1, 'must not be empty'), label, { error: 'must be an object of labels' }).optional(),
+    }),
+    { error: 'must be an object of languages' },
+  )
+  .superRefine((labels, ctx) => {
+    for (const lang of Object.keys(labels)) {
+      if (!LANGUAGE.test(lang)) ctx.addIssue({ code: 'custom', path: [lang], message: 'must be a language tag (en, fr, pt-BR)' });
+    }
+  });
 
 /** A key as a reader would write it: `job_offer_creation` → `Job offer creation`, `actor.name` → `Actor name`, `CREATE` → `Create`. */
 export function humanize(key: string): string {

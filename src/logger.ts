@@ -3,7 +3,11 @@ import { z } from 'zod';
 import { DocumentBuilder } from './build/document-builder.js';
 import { KeyRedactor } from './build/sanitize/redactor.js';
 import { Sanitizer } from './build/sanitize/sanitizer.js';
-import { type ActionInput, createActionSchema } from './capture/action.js';
+import { redactText } from './build/text.js';
+import { redactUrl } from './build/url.js';
+import { actionEntry } from './build/action-entry.js';
+import type { ActionDraft } from './capture/action/draft.js';
+import { type ActionInput, ActionParser } from './capture/action/schema.js';
 import { type ActivityInput, activitySchema } from './capture/activity.js';
 import { contextStorage, RequestContext, type ScopeEnding, type ScopeInit } from './capture/context.js';
 import { REQUEST_ID } from './capture/ids.js';
@@ -17,6 +21,7 @@ import type { EntryKind, EntryOf, FacetCount, FacetField, Store } from './stores
 import type { QueryFilter } from './read/filter.js';
 import type { ExportStream } from './read/export.js';
 import { type ExportOptions, type HistoryItem, type Page, type PageOptions, TrailReader } from './read/reader.js';
+import { LabelBook, type LabelKind } from './read/labels.js';
 import type { RecordState } from './read/state-at.js';
 import type { TailItem, TailOptions } from './read/tail.js';
 import { BatchWriter, type BuiltBatch, type WriterStats } from './write/batch-writer.js';
@@ -68,13 +73,15 @@ export function createActionLogger(options: ActionLoggerOptions): ActionLogger {
 /** Records model changes, actions and activities into per-request documents and writes them in batches. */
 export class ActionLogger {
   private readonly options: ResolvedOptions;
+  private readonly redactor: KeyRedactor;
   private readonly sanitizer: Sanitizer;
   private readonly store: Store;
   private readonly builder: DocumentBuilder;
   private readonly writer: BatchWriter<QueueItem>;
-  private readonly actionSchema: ReturnType<typeof createActionSchema>;
+  private readonly actions: ActionParser;
   private readonly describeUser: (user: unknown) => UserRef | null;
   private readonly reader: TrailReader;
+  private readonly labels: LabelBook;
   private initialized: Promise<void> | undefined;
   private readonly openRef = new WeakRef(this);
   /** An HTTP capture is mounted: a change outside any scope then means a middleware mounted after the routes. */
@@ -85,7 +92,8 @@ export class ActionLogger {
     this.options = resolveOptions(options);
     const o = this.options;
     this.store = o.store;
-    this.sanitizer = new Sanitizer(new KeyRedactor(o.redactKeys, o.redactHeaders), o.limits);
+    this.redactor = new KeyRedactor(o.redactKeys, o.redactHeaders);
+    this.sanitizer = new Sanitizer(this.redactor, o.limits);
     this.builder = new DocumentBuilder(this.sanitizer, {
       maxModelLogsPerRequest: o.maxModelLogsPerRequest,
       maxDocumentBytes: o.maxDocumentBytes,
@@ -94,7 +102,7 @@ export class ActionLogger {
       defaultModule: o.module,
       retentionDays: o.retentionDays,
     });
-    this.actionSchema = createActionSchema({ actionTypes: o.actionTypes, targetTypes: o.targetTypes });
+    this.actions = new ActionParser({ actionTypes: o.actionTypes, targetTypes: o.targetTypes });
     const describe = o.describeUser ?? defaultDescribeUser(o.userModel);
     this.describeUser = (user) => {
       try {
@@ -115,7 +123,8 @@ export class ActionLogger {
       },
       probe: this.store.ping ? () => this.probe() : undefined,
     });
-    this.reader = new TrailReader(this.store, { actionLogs: o.actionLogs, modelLogs: o.modelLogs }, () => this.init());
+    this.labels = new LabelBook(o.labels);
+    this.reader = new TrailReader(this.store, { actionLogs: o.actionLogs, modelLogs: o.modelLogs }, () => this.init(), this.labels);
     this.init().catch(() => {
       // Reported by init; the first write tries again.
     });
@@ -182,14 +191,33 @@ export class ActionLogger {
     this.inScope(context, (ctx) => ctx.addModelChange(stamped));
   }
 
-  /** Records an explicit action; invalid input throws `ActionLogValidationError` naming each bad field. */
+  /**
+   * Records an explicit action, given by actionlog's own names (Auditize's log model), an ActionLog service's
+   * (`action_type`...) or an `auditLog` object's (`actionType`...); invalid input throws `ActionLogValidationError`
+   * naming each bad field.
+   */
   record(input: ActionInput): ActionEntry {
-    const parsed = this.actionSchema.safeParse(input);
-    if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues, this.actionSchema), 'action');
+    const parsed = this.actions.parse(input);
+    if (!parsed.success) throw new ActionLogValidationError(parsed.issues, 'action');
     const context = this.current();
-    const entry = this.toActionEntry(parsed.data, context);
+    const entry = actionEntry(parsed.draft, context?.user, this.sanitizer);
     this.inScope(context, (ctx) => ctx.addAction(entry));
     return entry;
+  }
+
+  /**
+   * Records several actions, in order, or none: every entry is checked first, and one `ActionLogValidationError`
+   * names each bad one by its index and path (`3.action_type`).
+   */
+  recordMany(inputs: readonly ActionInput[]): ActionEntry[] {
+    if (!Array.isArray(inputs)) throw new ActionLogValidationError([{ path: '', message: 'must be a list of actions' }], 'actions');
+    const results = inputs.map((input) => this.actions.parse(input));
+    const issues = results.flatMap((r, i) => (r.success ? [] : r.issues.map((issue) => ({ ...issue, path: indexed(i, issue.path) }))));
+    if (issues.length > 0) throw new ActionLogValidationError(issues, 'actions');
+    const context = this.current();
+    const entries = results.map((r) => actionEntry((r as { draft: ActionDraft }).draft, context?.user, this.sanitizer));
+    if (entries.length > 0) this.inScope(context, (ctx) => entries.reduce((late, entry) => ctx.addAction(entry) || late, false));
+    return entries;
   }
 
   /** Records an activity feed entry; written on its own, without waiting for the request to end. */
@@ -202,9 +230,10 @@ export class ActionLogger {
     const doc: ActivityDocument = {
       user,
       ip_address: a.ip_address !== undefined ? a.ip_address : (context?.ip ?? null),
-      action: a.action,
+      // Redacted as request URLs are: a link or a description may carry a token as well as a request does.
+      action: redactText(a.action, this.redactor),
       activity_date: a.activity_date ?? new Date(),
-      link_preview: a.link_preview ?? null,
+      link_preview: a.link_preview ? redactUrl(a.link_preview, this.redactor) : (a.link_preview ?? null),
       request_uuid: a.request_uuid !== undefined ? a.request_uuid : (context?.requestUuid ?? null),
     };
     this.writer.enqueue({ kind: 'activity', doc });
@@ -270,6 +299,14 @@ export class ActionLogger {
    */
   tail<K extends EntryKind>(filter: QueryFilter & { kind: K }, options?: TailOptions): AsyncIterable<TailItem<EntryOf[K]>> {
     return this.reader.tail(filter, options);
+  }
+
+  /**
+   * The display name of an action type, action category, target type or field in `lang` (the `labels` option),
+   * humanized when it has none: `logger.label('fr', 'action_type', 'CREATE')`. An unconfigured `lang` throws.
+   */
+  label(lang: string, kind: LabelKind, key: string): string {
+    return this.labels.label(lang, kind, key);
   }
 
   /** Counters of documents: recorded, stored, retried, dropped, quarantined, queued. */
@@ -384,41 +421,6 @@ export class ActionLogger {
     this.queueScope(ctx);
   }
 
-  private toActionEntry(input: z.output<typeof this.actionSchema>, context: RequestContext | undefined): ActionEntry {
-    const action = typeof input.action === 'string' ? { type: input.action } : input.action;
-    let actor: ActionEntry['actor'] = null;
-    if (typeof input.actor === 'string') {
-      actor = { ref: input.actor, type: 'user', name: input.actor };
-    } else if (input.actor) {
-      actor = { ...input.actor };
-      if (input.actor.extra) actor.extra = this.sanitizer.clean(input.actor.extra) as Record<string, unknown>;
-    } else {
-      const user = context?.user;
-      if (user) actor = { ref: user._id, type: 'user', name: user.label };
-    }
-    const target = input.target ?? input.resource;
-    const source = typeof input.source === 'string' ? { type: input.source } : (input.source ?? null);
-    return {
-      action_type: action.type,
-      action_category: action.category ?? null,
-      actor_id: actor?.ref ?? null,
-      actor,
-      target_type: target?.type ?? null,
-      target_id: target ? String(target.id) : null,
-      target: target ? Object.assign({}, target, { id: String(target.id) }) : null,
-      // Free-form parts are copied now: the caller may mutate its objects after record() returns.
-      context: input.context ? (this.sanitizer.clean(input.context) as Record<string, unknown>) : null,
-      note: input.note === undefined ? null : (this.sanitizer.clean(input.note) as string),
-      source,
-      details: input.details ?? [],
-      tags: input.tags ?? [],
-      entity_path: input.entity_path ?? null,
-      emitted_at: input.emitted_at ?? new Date(),
-      saved_at: null,
-      is_active: input.is_active ?? true,
-    };
-  }
-
   /** Whether the store answers now (its ping), for the writer. */
   private async probe(): Promise<boolean> {
     try {
@@ -497,6 +499,11 @@ export class ActionLogger {
       // A failing onError must not break the caller.
     }
   }
+}
+
+/** The path of an issue of the `index`th entry of a list. */
+function indexed(index: number, path: string): string {
+  return path ? `${index}.${path}` : String(index);
 }
 
 function errorSummary(error: unknown): { name: string; message: string } {

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS } from './build/sanitize/redactor.js';
 import type { ActivityInput } from './capture/activity.js';
+import { IDENTIFIER, IDENTIFIER_RULE } from './capture/action/fields.js';
+import { type Labels, labelsSchema } from './read/labels.js';
 import type { UserRef } from './shared/document.js';
 import { parseOptions, requireObject } from './shared/parse-options.js';
 import type { Store } from './stores/store.js';
@@ -64,10 +66,12 @@ export interface ActionLoggerOptions {
   modelLogs?: boolean;
   /** Keep documents this many days: every stored document gets `expires_at` (a TTL index on MongoDB). */
   retentionDays?: number;
-  /** Restrict `record()` to these action types. */
+  /** Restrict `record()` to these action types (`[A-Za-z0-9_]+` each); any other is refused, naming these. */
   actionTypes?: readonly string[];
-  /** Restrict `record()` to these target types. */
+  /** Restrict `record()` to these target types (`[A-Za-z0-9_]+` each). */
   targetTypes?: readonly string[];
+  /** Display names per language: `{ fr: { action_type: { CREATE: 'Création' }, field: { actor_id: 'Acteur' } } }`; see `export({ lang })`. */
+  labels?: Labels;
   /** Write one activity feed entry per HTTP request, described from the framework's request. */
   activity?: { describe: (req: unknown) => ActivityInput | null | undefined };
 }
@@ -75,6 +79,11 @@ export interface ActionLoggerOptions {
 const fn = <T>() => z.custom<T>((v) => typeof v === 'function', { error: 'must be a function' });
 const int = (min: number) => z.number({ error: 'must be a number' }).int('must be an integer').min(min, `must be at least ${min}`);
 const names = z.array(z.string().min(1, 'must not be empty'), { error: 'must be an array of strings' }).readonly();
+/** A list of identifiers, checked by the rule `record()` applies to them: a type no entry could have is refused here. */
+const identifiers = z
+  .array(z.string({ error: 'must be a string' }).regex(IDENTIFIER, IDENTIFIER_RULE), { error: 'must be an array of strings' })
+  .min(1, 'must not be empty: nothing could be recorded')
+  .readonly();
 
 const STORE_METHODS = ['write', 'append', 'query', 'count', 'facets', 'close'];
 
@@ -120,8 +129,9 @@ const schema = z.strictObject({
   actionLogs: z.boolean({ error: 'must be a boolean' }).default(true),
   modelLogs: z.boolean({ error: 'must be a boolean' }).default(true),
   retentionDays: z.number({ error: 'must be a number' }).positive('must be positive').optional(),
-  actionTypes: names.optional(),
-  targetTypes: names.optional(),
+  actionTypes: identifiers.optional(),
+  targetTypes: identifiers.optional(),
+  labels: labelsSchema.optional(),
   activity: z.strictObject({ describe: fn<(req: unknown) => ActivityInput | null | undefined>() }).optional(),
 });
 

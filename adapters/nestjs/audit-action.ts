@@ -11,16 +11,16 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { type Observable, tap } from 'rxjs';
-import { type ActionInput, ActionLogConfigError, ActionLogger } from 'actionlog';
+import { ActionLogConfigError, ActionLogger, type NativeActionInput } from 'actionlog';
 
 /** Options of `@AuditAction(type, options)`. `req` is the platform's request (for other transports: the handler's first argument). */
 export interface AuditActionOptions<Req = unknown, Result = unknown> {
   /** `action.category` of the recorded action. */
   category?: string;
   /** The action's target, from the request and what the handler returned: `(req, order) => ({ type: 'order', id: order.id })`. */
-  target?: (req: Req, result: Result) => ActionInput['target'] | null | undefined;
+  target?: (req: Req, result: Result) => NativeActionInput['target'] | null | undefined;
   /** The rest of the action (note, details, tags, context...), from the request and the result. */
-  describe?: (req: Req, result: Result) => Omit<ActionInput, 'action' | 'target' | 'resource'> | null | undefined;
+  describe?: (req: Req, result: Result) => Omit<NativeActionInput, 'action' | 'target' | 'resource'> | null | undefined;
 }
 
 interface AuditActionSpec extends AuditActionOptions<never, never> {

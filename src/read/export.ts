@@ -4,6 +4,7 @@ import { ActionLogValidationError } from '../shared/errors.js';
 import { closestName } from '../shared/zod-issues.js';
 import type { ModelLogDocument } from '../shared/document.js';
 import type { Entry, EntryKind } from '../stores/store.js';
+import { humanize, type LabelKind, type Labels } from './labels.js';
 
 /** The columns of a CSV export when none are given, per kind. */
 export const DEFAULT_COLUMNS: Readonly<Record<EntryKind, readonly string[]>> = {
@@ -132,6 +133,24 @@ export function csvCell(value: unknown): string {
 
 export function csvLine(cells: readonly unknown[]): string {
   return `${cells.map(csvCell).join(',')}\r\n`;
+}
+
+/** The columns whose values read by their labels, in a labelled export of actions. */
+const LABELLED_VALUES: ReadonlySet<string> = new Set<LabelKind>(['action_type', 'action_category', 'target_type']);
+
+/** How a CSV names its columns and shows its values: as stored, or in one language of the `labels` option. */
+export function labeledCsv(language: Labels[string] | undefined): {
+  header: (column: string) => string;
+  value: (kind: EntryKind, column: string, value: unknown) => unknown;
+} {
+  if (!language) return { header: (column) => column, value: (_kind, _column, value) => value };
+  return {
+    header: (column) => language.field?.[column] ?? humanize(column),
+    value: (kind, column, value) => {
+      if (kind !== 'actions' || !LABELLED_VALUES.has(column) || typeof value !== 'string') return value;
+      return language[column as LabelKind]?.[value] ?? humanize(value);
+    },
+  };
 }
 
 /** One entry as a JSON line. */

@@ -6,7 +6,8 @@ import { fromZodIssues } from '../shared/zod-issues.js';
 import type { Entry, EntryKind, EntryOf, FacetCount, FacetField, SortOrder, Store, StoredEntry, StoreFilter } from '../stores/store.js';
 import { cursorAt, decodeCursor, encodeCursor, fingerprint, positionOf } from './cursor.js';
 import { parseFilter, type QueryFilter } from './filter.js';
-import { checkColumns, csvLine, DEFAULT_COLUMNS, ExportStream, jsonLine, type PageSource, valueAt } from './export.js';
+import { checkColumns, csvLine, DEFAULT_COLUMNS, ExportStream, jsonLine, labeledCsv, type PageSource, valueAt } from './export.js';
+import { LabelBook } from './labels.js';
 import { stateAt, type RecordState } from './state-at.js';
 import { tailEntries, type TailItem, type TailOptions } from './tail.js';
 
@@ -64,6 +65,11 @@ export interface ExportOptions {
   pageSize?: number;
   /** CSV header row; default true unless resuming. */
   header?: boolean;
+  /**
+   * CSV in this language of the `labels` option: the header row names each column by its `field` label, and
+   * action types, categories and target types read by their labels; a key without one reads humanized.
+   */
+  lang?: string;
 }
 
 const exportSchema = z.strictObject({
@@ -78,6 +84,7 @@ const exportSchema = z.strictObject({
     .max(1000, 'must be at most 1000')
     .default(500),
   header: z.boolean({ error: 'must be a boolean' }).optional(),
+  lang: z.string({ error: 'must be a string' }).min(1, 'must not be empty').optional(),
 });
 
 const tailSchema = z.strictObject({
@@ -113,6 +120,7 @@ export class TrailReader {
     private readonly mirrors: MirrorsWritten,
     /** Resolves once the store is ready (tables, indexes). */
     private readonly ready: () => Promise<void>,
+    private readonly labels: LabelBook = new LabelBook(),
   ) {}
 
   async query<K extends EntryKind>(input: QueryFilter & { kind: K }, options: PageOptions = {}): Promise<Page<EntryOf[K]>> {
@@ -194,8 +202,13 @@ export class TrailReader {
       return { items: found.items.map((s) => ({ entry: s.entry, cursor: cursorAt(s.position, query) })), next_cursor: found.next_cursor };
     };
     const csv = o.format === 'csv';
-    const lineOf = csv ? (entry: Entry) => csvLine(columns.map((column) => valueAt(kind, entry, column))) : jsonLine;
-    const header = csv && (o.header ?? !o.cursor) ? csvLine(columns) : undefined;
+    if (o.lang !== undefined && !csv)
+      throw new ActionLogValidationError([{ path: 'lang', message: 'applies to format csv' }], 'export options');
+    const labeled = labeledCsv(o.lang === undefined ? undefined : this.labels.language(o.lang));
+    const lineOf = csv
+      ? (entry: Entry) => csvLine(columns.map((column) => labeled.value(kind, column, valueAt(kind, entry, column))))
+      : jsonLine;
+    const header = csv && (o.header ?? !o.cursor) ? csvLine(columns.map(labeled.header)) : undefined;
     return new ExportStream(source, lineOf, o.cursor ?? null, header, o.pageSize);
   }
 

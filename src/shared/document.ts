@@ -30,17 +30,21 @@ export interface ModelLog {
   truncated?: boolean;
 }
 
+/** Who acted. `ref` keeps the type it was given with (`actor_id` holds its text); `extra` is a list of custom fields or a free object, as given. */
 export interface ActorRef {
-  ref: string;
+  ref: string | number;
   type: string;
   name: string;
-  extra?: Record<string, unknown>;
+  extra?: CustomField[] | Record<string, unknown>;
 }
 
+/** What was acted on. `id` keeps the type it was given with (`target_id` holds its text); absent when only a type was given. */
 export interface TargetRef {
   type: string;
-  id: string;
+  id?: string | number;
   name?: string;
+  /** Auditize's `resource.extra`. */
+  extra?: CustomField[];
 }
 
 export type CustomFieldType = 'string' | 'enum' | 'json' | 'datetime' | 'boolean' | 'integer' | 'float';
@@ -79,8 +83,10 @@ export interface ActionEntry {
   target: TargetRef | null;
   context: Record<string, unknown> | null;
   note: string | null;
-  source: SourceRef | null;
-  details: CustomField[];
+  /** `{ type, ref?, name? }`, or Auditize's list of custom fields. */
+  source: SourceRef | CustomField[] | null;
+  /** A list of custom fields, or a free object kept as given (the ActionLog service's `details`). */
+  details: CustomField[] | Record<string, unknown>;
   tags: Tag[];
   entity_path: EntityPathItem[] | null;
   emitted_at: Date;

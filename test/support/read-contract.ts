@@ -1,7 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ActionLogger, createActionLogger, type ModelLogDocument, type Store } from 'actionlog';
+import {
+  type ActionLogDocument,
+  type ActionLogger,
+  asAuditizeLog,
+  asAuditLogObject,
+  asServiceEntry,
+  createActionLogger,
+  type ModelLogDocument,
+  type Store,
+} from 'actionlog';
 import type { ModelChange } from 'actionlog/adapter-kit';
-import { failOnWarning } from './matchers.js';
+import { anyDate, failOnWarning } from './matchers.js';
+import { AUDIT_LOG_OBJECT, AUDITIZE_LOG, SERVICE_CALL } from './source-examples.js';
 import type { StoreFactory } from './store-contract.js';
 import { batchOf, requestDoc } from './store-contract.js';
 
@@ -157,6 +167,56 @@ export function describeReadSide(name: string, factory: StoreFactory): void {
       expect(found.state).toEqual({ _id: '5', password: '[REDACTED]', name: 'n' });
       expect(found.complete).toBe(false);
       expect(found.why).toBe('omitted paths are not in the trail: pin; values redacted or cut when stored: password');
+    });
+
+    it("records each source's own example verbatim and reads it back losslessly", async () => {
+      await logger.run({ module: 'shapes' }, () => {
+        logger.record(AUDITIZE_LOG);
+        logger.record(SERVICE_CALL);
+        logger.record(AUDIT_LOG_OBJECT);
+      });
+      await logger.flush();
+      const { items } = await logger.query({ kind: 'actions', module: 'shapes' });
+      expect(items).toHaveLength(3);
+      const byType = (type: string) => items.find((e) => e.action_type === type);
+      const [auditize, service, auditLog] = [byType('job_offer_creation'), byType('CREATE'), byType('LOAN_APPROVED')];
+
+      // Flat for the indexes, rich objects beside, custom fields typed.
+      expect(auditize).toMatchObject({
+        action_type: 'job_offer_creation',
+        action_category: 'job_offers',
+        actor_id: AUDITIZE_LOG.actor.ref,
+        target_type: 'job_offer',
+        target_id: AUDITIZE_LOG.resource.ref,
+        target: { type: 'job_offer', id: AUDITIZE_LOG.resource.ref, name: AUDITIZE_LOG.resource.name, extra: [] },
+        source: [
+          { name: 'application', value: 'myATS', type: 'string' },
+          { name: 'application_version', value: '1.0.0', type: 'string' },
+        ],
+        actor: { extra: [{ name: 'email', value: 'john.pierce@example.com', type: 'string' }] },
+      });
+      expect(asAuditizeLog(auditize!)).toEqual({ ...AUDITIZE_LOG, emitted_at: anyDate, saved_at: anyDate });
+
+      expect(service).toMatchObject({
+        action_type: 'CREATE',
+        actor_id: 'user123',
+        target_type: 'MCP_DEFINITION',
+        target_id: '1',
+        details: SERVICE_CALL.details,
+      });
+      expect(asServiceEntry(service!)).toEqual({ ...SERVICE_CALL, timestamp: anyDate });
+
+      expect(auditLog).toMatchObject({ action_type: 'LOAN_APPROVED', actor_id: '42', target_type: 'LOAN', target_id: '981' });
+      expect(asAuditLogObject(auditLog!)).toEqual(AUDIT_LOG_OBJECT);
+
+      // Each found by its flat columns, as the indexes serve them.
+      const ids = async (filter: Record<string, string>) =>
+        (await logger.query({ kind: 'actions', ...filter })).items.map((e: ActionLogDocument) => e.action_type);
+      expect(await ids({ target_type: 'MCP_DEFINITION', target_id: '1' })).toEqual(['CREATE']);
+      expect(await ids({ actor_id: '42', action_type: 'LOAN_APPROVED' })).toEqual(['LOAN_APPROVED']);
+      expect(await ids({ entity_ref: 'a4cdd5d5-f41a-44cd-838c-dd99b29b8d55' })).toEqual(['job_offer_creation']);
+      expect(await ids({ 'source.application': 'myATS' })).toEqual(['job_offer_creation']);
+      expect(await ids({ 'details.name': 'New MCP' })).toEqual(['CREATE']);
     });
 
     it('counts and facets through the logger, with the same filters as queries', async () => {

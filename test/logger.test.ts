@@ -231,8 +231,8 @@ describe('model logs', () => {
     expect(log.model_details.changed_fields).toEqual(['passwordHash']);
   });
 
-  it('spills model logs past maxModelLogsPerRequest into model_logs and says how many', async () => {
-    const { logger, store } = make({ maxModelLogsPerRequest: 3 });
+  it('spills model logs past maxModelLogsPerRequest into model_logs (the mirror off) and says how many', async () => {
+    const { logger, store } = make({ maxModelLogsPerRequest: 3, modelLogs: false });
     await logger.run({}, async () => {
       for (let i = 0; i < 5; i++) logger.recordModelChange(change(`o${i}`));
     });
@@ -247,7 +247,7 @@ describe('model logs', () => {
   });
 
   it('spills before the document outgrows maxDocumentBytes', async () => {
-    const { logger, store } = make({ maxDocumentBytes: 64 * 1024 });
+    const { logger, store } = make({ maxDocumentBytes: 64 * 1024, modelLogs: false });
     const big = 'x'.repeat(7000);
     await logger.run({}, async () => {
       for (let i = 0; i < 20; i++) logger.recordModelChange(change(`o${i}`, { new_object: { big } }));

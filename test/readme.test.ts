@@ -3,7 +3,7 @@
  * the built package, strictly, with TypeScript 5 and TypeScript 7, and the blocks marked `ts run` are run.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,28 +40,6 @@ export function readmeSnippets(markdown: string): Snippet[] {
 }
 
 /** Newest modification time under `dir` (files only). */
-function newest(dir: string): number {
-  let latest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) latest = Math.max(latest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return latest;
-}
-
-/** Builds the package unless `dist/` is newer than every source. */
-async function ensureBuilt(): Promise<void> {
-  const dist = join(root, 'dist');
-  let built = 0;
-  try {
-    built = Math.min(...readdirSync(dist).map((name) => statSync(join(dist, name)).mtimeMs));
-  } catch {
-    // Not built yet.
-  }
-  const sources = Math.max(newest(join(root, 'src')), newest(join(root, 'adapters')), statSync(join(root, 'package.json')).mtimeMs);
-  if (built > sources) return;
-  await run('npm', ['run', 'build'], { cwd: root, timeout: 300_000 });
-}
-
 const snippets = readmeSnippets(readFileSync(join(root, 'README.md'), 'utf8'));
 let project = '';
 const databases: Array<{ drop: () => Promise<void> }> = [];
@@ -84,7 +62,6 @@ async function compile(tsc: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  await ensureBuilt();
   // A project of its own, as an app would be: the package installed by name, its peers beside it.
   project = mkdtempSync(join(tmpdir(), 'actionlog-readme-'));
   const modules = join(project, 'node_modules');

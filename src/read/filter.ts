@@ -15,7 +15,7 @@ export interface QueryFilter {
   correlation_id?: string;
   module?: string;
   /** Who: the user of a request or change, the actor of an action, the user of an activity. */
-  actor_id?: string;
+  actor_id?: string | number;
   /** From this time on (inclusive): a `Date` or an ISO 8601 string. */
   from?: Date | string;
   /** Up to this time (inclusive). */

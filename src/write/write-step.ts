@@ -13,12 +13,12 @@ export interface QuarantinedDocument {
 
 /** One store call of a batch. It can be cut in halves, to find the document a store refuses. */
 export interface WriteStep {
-  /** Documents it writes; 0 for a step that writes none (the store's setup). */
+  /** Units it writes (a request document with its mirrors is one); 0 for a step that writes none (the store's setup). */
   readonly size: number;
   run(): Promise<void>;
   /** Two steps writing its documents between them (size > 1 only). */
   split(): [WriteStep, WriteStep];
-  /** Its one document (size 1 only). */
+  /** Its one unit's document (size 1 only). */
   only(): Pick<QuarantinedDocument, 'kind' | 'request_uuid' | 'document'>;
 }
 
@@ -43,29 +43,54 @@ const KINDS = [
   ['activities', 'activity'],
 ] as const;
 
-/** The documents of a batch in one list, each with the part of the batch it belongs to. */
-function entries(batch: StoreBatch): Array<[keyof StoreBatch, StoreBatch[keyof StoreBatch][number]]> {
-  return KINDS.flatMap(([part]) => batch[part].map((doc): [keyof StoreBatch, StoreBatch[keyof StoreBatch][number]] => [part, doc]));
+type Part = keyof StoreBatch;
+type Entry = [Part, StoreBatch[Part][number]];
+
+/**
+ * The documents of a batch in units: a request document with its mirrors (the action and model logs copied from
+ * it), which stand or fall together, and every other document on its own.
+ */
+function unitsOf(batch: StoreBatch): Entry[][] {
+  const byRequest = new Map<string, Entry[]>();
+  const units: Entry[][] = batch.requests.map((doc) => {
+    const unit: Entry[] = [['requests', doc]];
+    byRequest.set(doc.request_uuid, unit);
+    return unit;
+  });
+  for (const [part] of KINDS.slice(1)) {
+    for (const doc of batch[part]) {
+      const uuid = (doc as { request_uuid?: unknown }).request_uuid;
+      const unit = part !== 'activities' && typeof uuid === 'string' ? byRequest.get(uuid) : undefined;
+      if (unit) unit.push([part, doc]);
+      else units.push([[part, doc]]);
+    }
+  }
+  return units;
 }
 
-function batchOf(list: ReturnType<typeof entries>): StoreBatch {
+function batchOf(units: Entry[][]): StoreBatch {
   const batch: StoreBatch = { requests: [], actionLogs: [], modelLogs: [], activities: [] };
-  for (const [part, doc] of list) (batch[part] as unknown[]).push(doc);
+  for (const unit of units) for (const [part, doc] of unit) (batch[part] as unknown[]).push(doc);
   return batch;
 }
 
 /** The step writing `batch`; its halves keep the documents themselves, so a retry sends the same objects. */
 export function batchStep(batch: StoreBatch, write: (batch: StoreBatch) => Promise<void>): WriteStep {
-  const list = entries(batch);
+  return unitStep(unitsOf(batch), batch, write);
+}
+
+function unitStep(units: Entry[][], batch: StoreBatch, write: (batch: StoreBatch) => Promise<void>): WriteStep {
   return {
-    size: list.length,
+    size: units.length,
     run: () => write(batch),
     split: () => {
-      const half = Math.ceil(list.length / 2);
-      return [batchStep(batchOf(list.slice(0, half)), write), batchStep(batchOf(list.slice(half)), write)];
+      const half = Math.ceil(units.length / 2);
+      const [first, second] = [units.slice(0, half), units.slice(half)];
+      return [unitStep(first, batchOf(first), write), unitStep(second, batchOf(second), write)];
     },
     only: () => {
-      const [part, document] = list[0] ?? ['requests', null];
+      // A unit's first document is its request, when it has one: the mirrors are copies of parts of it.
+      const [part, document] = units[0]?.[0] ?? ['requests', null];
       const kind = KINDS.find(([p]) => p === part)?.[1] ?? 'request';
       const uuid = (document as { request_uuid?: unknown } | null)?.request_uuid;
       return { kind, request_uuid: typeof uuid === 'string' ? uuid : null, document };

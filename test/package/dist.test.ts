@@ -1,27 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
+// The package is built by the test run's global setup (test/support/built-package.ts).
 const root = fileURLToPath(new URL('../..', import.meta.url));
-
-function newest(dir: string): number {
-  return Math.max(
-    0,
-    ...readdirSync(dir, { withFileTypes: true }).map((e) =>
-      e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
-    ),
-  );
-}
-
-function built(): number {
-  try {
-    return statSync(join(root, 'dist/index.cjs')).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
 
 function run(file: string): Record<string, unknown> {
   const out = execFileSync(process.execPath, [join(root, 'test/fixtures', file)], { cwd: root, encoding: 'utf8' });
@@ -29,13 +12,6 @@ function run(file: string): Record<string, unknown> {
 }
 
 describe('the built package', () => {
-  beforeAll(() => {
-    // CI builds first; a local run rebuilds when the sources are newer than dist.
-    if (built() < Math.max(newest(join(root, 'src')), newest(join(root, 'adapters')))) {
-      execFileSync('npx', ['tsup'], { cwd: root, stdio: 'ignore' });
-    }
-  });
-
   it('shares one context between its ESM and CJS copies, through the root and a subpath', () => {
     const seen = run('dist-consumer.mjs');
     expect(seen).toEqual({

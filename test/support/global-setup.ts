@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { type MongoKind, startMongo } from '../../examples/shared/databases/mongodb.js';
 import { startPostgres } from '../../examples/shared/databases/postgres.js';
+import { ensureBuilt } from './built-package.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -10,8 +11,12 @@ declare module 'vitest' {
   }
 }
 
-/** One MongoDB and one PostgreSQL for the whole run; every suite uses databases of its own on them. */
+/**
+ * One MongoDB and one PostgreSQL for the whole run; every suite uses databases of its own on them. And the built
+ * package, for the suites that test it as users get it.
+ */
 export default async function setup(project: TestProject) {
+  ensureBuilt();
   const [mongo, postgres] = await Promise.all([startMongo(), startPostgres()]);
   console.log(`[actionlog tests] MongoDB: ${mongo.description}`);
   console.log(`[actionlog tests] PostgreSQL: ${postgres.description}`);

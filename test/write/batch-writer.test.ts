@@ -193,6 +193,9 @@ describe('batch writer, when the store refuses a document', () => {
     await logger.flush();
     expect(store.requests().map((d) => d.request_uuid)).toHaveLength(49);
     expect(store.requests().map((d) => d.request_uuid)).not.toContain('r-17');
+    // Its model log mirror (a copy of part of it) goes with it: one unit, quarantined once.
+    expect(store.modelLogs().map((m) => m.request_uuid)).toHaveLength(49);
+    expect(store.modelLogs().map((m) => m.request_uuid)).not.toContain('r-17');
     expect(logger.stats()).toMatchObject({ recorded: 50, stored: 49, quarantined: 1, dropped: 0, retried: 0 });
     const [refused] = logger.quarantined();
     expect(logger.quarantined()).toHaveLength(1);

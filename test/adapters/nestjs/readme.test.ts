@@ -79,7 +79,7 @@ describe("the README's NestJS snippet", () => {
     expect(approve!.model_logs.map((l) => [l.action, l.model_details.old_object!.status, l.model_details.new_object!.status])).toEqual([
       ['Updated', 'open', 'approved'],
     ]);
-    expect(approve!.actions).toMatchObject([{ action_type: 'approve', action_category: 'loans', target: { type: 'loan', id: '1' } }]);
+    expect(approve!.actions).toMatchObject([{ action_type: 'approve', action_category: 'loans', target: { type: 'loan', id: 1 } }]);
     expect(waive!.actions).toMatchObject([{ action_type: 'waive_fee', target_id: '1', note: 'first loan' }]);
   });
 });

@@ -122,12 +122,12 @@ function changeConditions(f: StoreFilter): MongoDocument[] {
 }
 
 /**
- * A custom field equality, of the same type (30 is not '30'): `details` is a list of `{ name, value, type }`;
- * `source` and `actor.extra` are an object (a property) or such a list (an element), whichever the entry holds.
+ * A custom field equality, of the same type (30 is not '30'): `details`, `source` and `actor.extra` are each a list
+ * of `{ name, value, type }` (an element) or an object (a property), whichever the entry holds: `details` is a
+ * free object in the ActionLog service's shape.
  */
 function customCondition(match: CustomFieldMatch): MongoDocument {
   const element = { [match.in]: { $elemMatch: { name: match.name, value: match.value } } };
-  if (match.in === 'details') return element;
   // On a list, `source.<name>` would reach into its elements: the object form must not be a list.
   const property = { [match.in]: { $not: { $type: 'array' } }, [`${match.in}.${match.name}`]: match.value };
   return { $or: [element, property] };

@@ -102,7 +102,7 @@ export class ActionLogger {
       actionLogs: o.actionLogs,
       modelLogs: o.modelLogs,
       defaultModule: o.module,
-      retentionDays: o.retentionDays,
+      retention: { days: o.retentionDays, models: o.retention?.models ?? {}, actionTypes: o.retention?.actionTypes ?? {} },
     });
     this.actions = new ActionParser({ actionTypes: o.actionTypes, targetTypes: o.targetTypes });
     const describe = o.describeUser ?? defaultDescribeUser(o.userModel);
@@ -482,7 +482,7 @@ export class ActionLogger {
         this.store.init?.({
           actionLogs: this.options.actionLogs,
           modelLogs: this.options.modelLogs,
-          retention: this.options.retentionDays !== undefined,
+          retention: this.options.retentionDays !== undefined || this.options.retention !== undefined,
           warn: (warning) => {
             this.report(warning);
           },

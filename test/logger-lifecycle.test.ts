@@ -70,6 +70,31 @@ describe('logger.purge', () => {
     await expect(logger.purge()).rejects.toMatchObject({ name: 'ActionLogConfigError', issues: [{ path: 'store' }] });
   });
 
+  it('finishes on a rerun what a purge cut short left, deleting each entry once', async () => {
+    const store = new MemoryStore();
+    const { logger } = make({}, store);
+    for (let i = 0; i < 25; i++) {
+      await logger.run({ user: 'u1' }, () => {
+        logger.record({ action: 'approve', emitted_at: new Date(Date.UTC(2020, 0, 1, 0, i)) });
+      });
+    }
+    await logger.flush();
+    // The store fails on its third batch, as a process killed mid-purge would stop there.
+    const purge = store.purge.bind(store);
+    let calls = 0;
+    store.purge = async (query) => {
+      if (++calls === 3) throw new Error('connection lost');
+      return purge(query);
+    };
+    const before = new Date(Date.UTC(2021, 0, 1));
+    await expect(logger.purge({ before, batchSize: 10 })).rejects.toThrow('connection lost');
+    // Requests are of now (their run's time): none is old. Of the actions, one batch of 10 went before the failure.
+    expect(await logger.count({ kind: 'actions' })).toBe(15);
+    expect(await logger.purge({ before, batchSize: 10 })).toEqual({ requests: 0, actions: 15, changes: 0, activities: 0 });
+    expect(await logger.count({ kind: 'actions' })).toBe(0);
+    expect(await logger.count({ kind: 'requests' })).toBe(25);
+  });
+
   it('deletes entries recorded with retentionDays once they expire, and only then', async () => {
     const { logger } = make({ retentionDays: 1 });
     await logger.run({ user: 'u1' }, () => {
@@ -82,6 +107,62 @@ describe('logger.purge', () => {
     expect(await logger.purge()).toEqual({ requests: 0, actions: 1, changes: 0, activities: 0 });
     expect(await logger.purge()).toEqual({ requests: 0, actions: 0, changes: 0, activities: 0 });
     expect(await logger.count({ kind: 'actions' })).toBe(1);
+  });
+});
+
+describe('retention overrides', () => {
+  it.each([
+    ['retention.models.orders', { models: { orders: 0 } }, 'must be positive'],
+    ['retention.models.orders', { models: { orders: '30' } }, 'must be a number of days'],
+    ['retention.actionTypes.log-in', { actionTypes: { 'log-in': 7 } }, 'must match [A-Za-z0-9_]+'],
+    ['retention.actionTypes.logout', { actionTypes: { logout: 7 } }, 'is not an allowed action type (allowed: login, approve)'],
+    ['retention.roles', { roles: { admin: 7 } }, 'unknown field'],
+    ['retention', [7], 'must be { models?, actionTypes? }'],
+  ])('refuses %s, naming it', (path, retention, message) => {
+    const error = (() => {
+      try {
+        createActionLogger({ store: new MemoryStore(), actionTypes: ['login', 'approve'], retention: retention as never });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(ActionLogConfigError);
+    expect((error as ActionLogConfigError).issues).toEqual([expect.objectContaining({ path })]);
+    expect((error as Error).message).toContain(message);
+  });
+
+  it('stamps each mirror entry by its own rule and the request document by its longest', async () => {
+    const { logger, store } = make({ retentionDays: 30, retention: { actionTypes: { login: 7, contract_signed: 3650 } } });
+    const at = new Date('2026-01-01T00:00:00Z');
+    await logger.run({ user: 'u1' }, () => {
+      logger.record({ action: 'login', emitted_at: at });
+      logger.record({ action: 'contract_signed', emitted_at: at });
+    });
+    await logger.run({ user: 'u1' }, () => {
+      logger.record({ action: 'login', emitted_at: at });
+    });
+    await logger.flush();
+    const days = (doc: { expires_at?: Date }, from: Date) => ((doc.expires_at?.getTime() ?? NaN) - from.getTime()) / (24 * 3600 * 1000);
+    expect(store.actions().map((a) => [a.action_type, days(a, at)])).toEqual([
+      ['login', 7],
+      ['contract_signed', 3650],
+      ['login', 7],
+    ]);
+    expect(store.requests().map((r) => days(r, r.timestamp))).toEqual([3650, 30]);
+  });
+
+  it('without retentionDays, expires only the entries an override names, and no request document', async () => {
+    const { logger, store } = make({ retention: { actionTypes: { login: 7 } } });
+    await logger.run({ user: 'u1' }, () => {
+      logger.record({ action: 'login' });
+      logger.record({ action: 'approve' });
+    });
+    await logger.flush();
+    expect(store.actions().map((a) => [a.action_type, a.expires_at instanceof Date])).toEqual([
+      ['login', true],
+      ['approve', false],
+    ]);
+    expect(store.requests()[0]!.expires_at).toBeUndefined();
   });
 });
 

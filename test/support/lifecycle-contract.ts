@@ -112,7 +112,13 @@ export function describeLifecycle(name: string, factory: StoreFactory): void {
 
     beforeEach(async () => {
       ({ store, cleanup } = await factory());
-      logger = createActionLogger({ store, flushIntervalMs: 0, retentionDays: 30, onError: (e) => expect.fail(e.message) });
+      logger = createActionLogger({
+        store,
+        flushIntervalMs: 0,
+        retentionDays: 30,
+        retention: { actionTypes: { login: 7 }, models: { sessions: 1 } },
+        onError: (e) => expect.fail(e.message),
+      });
       await logger.ready();
     });
     afterEach(async () => {
@@ -133,6 +139,35 @@ export function describeLifecycle(name: string, factory: StoreFactory): void {
       });
       expect(await logger.purge({ before: '2026-01-01T00:15:00Z' })).toEqual({ requests: 0, actions: 0, changes: 0, activities: 0 });
       expect(await logger.count({ kind: 'changes' })).toBe(1);
+    });
+
+    it('keeps actions and changes by their own action type or model retention, the request document as long as its longest', async () => {
+      const daysAgo = (n: number) => new Date(Date.now() - n * DAY);
+      await logger.run({ user: 'u1' }, () => {
+        logger.record({ action: 'login', emitted_at: daysAgo(8) });
+        logger.record({ action: 'approve', emitted_at: daysAgo(8) });
+        for (const [model, days] of [
+          ['sessions', 2],
+          ['orders', 2],
+        ] as const) {
+          logger.recordModelChange({
+            action: 'Created',
+            model,
+            model_class_name: model,
+            model_namespace: model,
+            model_id: '1',
+            old_object: null,
+            new_object: { id: 1 },
+            timestamp: daysAgo(days),
+          });
+        }
+      });
+      await logger.flush();
+      // login (7 days) and the sessions change (1 day) have expired; approve and orders keep retentionDays (30).
+      expect((await logger.query({ kind: 'actions' })).items.map((a) => a.action_type)).toEqual(['approve']);
+      expect((await logger.query({ kind: 'changes' })).items.map((c) => c.model)).toEqual(['orders']);
+      expect(await logger.count({ kind: 'requests' })).toBe(1);
+      expect(await logger.purge()).toEqual({ requests: 0, actions: 1, changes: 1, activities: 0 });
     });
 
     it('deactivates an entry by the _id a read gave, and records who did it and why', async () => {

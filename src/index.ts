@@ -25,6 +25,7 @@ export {
 } from './shared/errors.js';
 export type {
   Store,
+  PurgeQuery,
   StoreInfo,
   StoreQuery,
   StoreFilter,
@@ -39,6 +40,8 @@ export type {
   FacetCount,
   SortOrder,
 } from './stores/store.js';
+export type { PurgeCounts, PurgeOptions } from './stores/purge.js';
+export type { DeactivateOptions } from './capture/action/deactivation.js';
 export type { QueryFilter } from './read/filter.js';
 export type { Page, PageOptions, HistoryItem, ExportOptions } from './read/reader.js';
 export { type ExportStream, DEFAULT_COLUMNS } from './read/export.js';

@@ -6,6 +6,7 @@ import { Sanitizer } from './build/sanitize/sanitizer.js';
 import { redactText } from './build/text.js';
 import { redactUrl } from './build/url.js';
 import { actionEntry } from './build/action-entry.js';
+import { type DeactivateOptions, deactivationDraft } from './capture/action/deactivation.js';
 import type { ActionDraft } from './capture/action/draft.js';
 import { type ActionInput, ActionParser } from './capture/action/schema.js';
 import { type ActivityInput, activitySchema } from './capture/activity.js';
@@ -15,9 +16,10 @@ import { checkModelChange, type ModelChange } from './capture/model-change.js';
 import { defaultDescribeUser, storedUserRef } from './capture/user.js';
 import { type ActionLoggerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import type { ActionEntry, ActivityDocument, RequestAppend, StoreBatch, UserRef } from './shared/document.js';
-import { ActionLogClosedError, ActionLogError, ActionLogValidationError } from './shared/errors.js';
+import { ActionLogClosedError, ActionLogConfigError, ActionLogError, ActionLogValidationError } from './shared/errors.js';
 import { fromZodIssues } from './shared/zod-issues.js';
 import type { EntryKind, EntryOf, FacetCount, FacetField, Store } from './stores/store.js';
+import { planPurge, type PurgeCounts, type PurgeOptions, purgeEntries } from './stores/purge.js';
 import type { QueryFilter } from './read/filter.js';
 import type { ExportStream } from './read/export.js';
 import { type ExportOptions, type HistoryItem, type Page, type PageOptions, TrailReader } from './read/reader.js';
@@ -100,7 +102,7 @@ export class ActionLogger {
       actionLogs: o.actionLogs,
       modelLogs: o.modelLogs,
       defaultModule: o.module,
-      retentionDays: o.retentionDays,
+      retention: { days: o.retentionDays, models: o.retention?.models ?? {}, actionTypes: o.retention?.actionTypes ?? {} },
     });
     this.actions = new ActionParser({ actionTypes: o.actionTypes, targetTypes: o.targetTypes });
     const describe = o.describeUser ?? defaultDescribeUser(o.userModel);
@@ -218,6 +220,49 @@ export class ActionLogger {
     const entries = results.map((r) => actionEntry((r as { draft: ActionDraft }).draft, context?.user, this.sanitizer));
     if (entries.length > 0) this.inScope(context, (ctx) => entries.reduce((late, entry) => ctx.addAction(entry) || late, false));
     return entries;
+  }
+
+  /**
+   * Marks a stored action entry (`entryId`: its `_id` as reads return it) inactive, so that reads leave it out unless
+   * `include_inactive: true`, and records who did it and why as an action of its own (type `deactivate`, category
+   * `actionlog`, target `action_log` / the id, note the reason), in the current scope or a document of its own.
+   */
+  async deactivate(entryId: unknown, options: DeactivateOptions): Promise<ActionEntry> {
+    const context = this.current();
+    const { id, draft } = deactivationDraft(entryId, options, Boolean(context?.user));
+    if (!this.options.actionLogs) {
+      throw new ActionLogConfigError(
+        [{ path: 'actionLogs', message: 'is false: there are no action entries to deactivate' }],
+        'deactivate',
+      );
+    }
+    if (!this.store.deactivate) {
+      throw new ActionLogConfigError([{ path: 'store', message: 'has no deactivate(): this store cannot change entries' }], 'deactivate');
+    }
+    await this.init();
+    if (!(await this.store.deactivate(id))) {
+      throw new ActionLogValidationError([{ path: 'entryId', message: `is not the _id of a stored action entry (${id})` }], 'deactivate');
+    }
+    const entry = actionEntry(draft, context?.user, this.sanitizer);
+    if (context) {
+      if (context.addAction(entry)) this.writer.enqueue({ kind: 'append', ctx: context });
+    } else {
+      // Never dropped by outsideContext: 'ignore', the record of a change to the trail itself.
+      const own = this.openScope({ requestUuid: randomUUID(), module: this.options.module });
+      own.addAction(entry);
+      this.queueScope(own);
+    }
+    return entry;
+  }
+
+  /**
+   * Deletes expired entries (option `retentionDays`), and with `before` every entry older than it, from every
+   * collection, a batch at a time; a run killed midway is finished by the next. Says how many it deleted per kind.
+   */
+  async purge(options?: PurgeOptions): Promise<PurgeCounts> {
+    const plan = planPurge(this.store, options);
+    await this.init();
+    return purgeEntries(this.store, plan);
   }
 
   /** Records an activity feed entry; written on its own, without waiting for the request to end. */
@@ -437,7 +482,7 @@ export class ActionLogger {
         this.store.init?.({
           actionLogs: this.options.actionLogs,
           modelLogs: this.options.modelLogs,
-          retention: this.options.retentionDays !== undefined,
+          retention: this.options.retentionDays !== undefined || this.options.retention !== undefined,
           warn: (warning) => {
             this.report(warning);
           },

@@ -66,6 +66,11 @@ export interface ActionLoggerOptions {
   modelLogs?: boolean;
   /** Keep documents this many days: every stored document gets `expires_at` (a TTL index on MongoDB). */
   retentionDays?: number;
+  /**
+   * Days kept per model (`models: { orders: 365 }`) or per action type (`actionTypes: { login: 7 }`), instead of
+   * `retentionDays`, for those changes and actions in their own collections; see the README, "Retention".
+   */
+  retention?: { models?: Readonly<Record<string, number>>; actionTypes?: Readonly<Record<string, number>> };
   /** Restrict `record()` to these action types (`[A-Za-z0-9_]+` each); any other is refused, naming these. */
   actionTypes?: readonly string[];
   /** Restrict `record()` to these target types (`[A-Za-z0-9_]+` each). */
@@ -85,6 +90,22 @@ const identifiers = z
   .min(1, 'must not be empty: nothing could be recorded')
   .readonly();
 
+const days = z.number({ error: 'must be a number of days' }).positive('must be positive');
+const retentionSchema = z
+  .strictObject(
+    {
+      models: z.record(z.string().min(1, 'must not be empty'), days, { error: 'must be an object of days per model' }).optional(),
+      actionTypes: z
+        .record(z.string().regex(IDENTIFIER, IDENTIFIER_RULE), days, {
+          // A bad key is reported on the record itself, with the record's message: said by the identifier rule.
+          error: (issue) => (issue.code === 'invalid_key' ? IDENTIFIER_RULE : 'must be an object of days per action type'),
+        })
+        .optional(),
+    },
+    { error: 'must be { models?, actionTypes? }' },
+  )
+  .optional();
+
 const STORE_METHODS = ['write', 'append', 'query', 'count', 'facets', 'close'];
 
 function isStore(value: unknown): value is Store {
@@ -93,7 +114,7 @@ function isStore(value: unknown): value is Store {
   return STORE_METHODS.every((m) => typeof s[m] === 'function');
 }
 
-const schema = z.strictObject({
+const optionFields = z.strictObject({
   store: z.custom<Store>(isStore, {
     error: `must be a Store (${STORE_METHODS.join(', ')})`,
   }),
@@ -129,10 +150,26 @@ const schema = z.strictObject({
   actionLogs: z.boolean({ error: 'must be a boolean' }).default(true),
   modelLogs: z.boolean({ error: 'must be a boolean' }).default(true),
   retentionDays: z.number({ error: 'must be a number' }).positive('must be positive').optional(),
+  retention: retentionSchema,
   actionTypes: identifiers.optional(),
   targetTypes: identifiers.optional(),
   labels: labelsSchema.optional(),
   activity: z.strictObject({ describe: fn<(req: unknown) => ActivityInput | null | undefined>() }).optional(),
+});
+
+/** The fields, and what must hold between them. */
+const schema = optionFields.superRefine((o, ctx) => {
+  // A retention override for an action type `record()` refuses could never apply: a misconfiguration, said now.
+  const allowed = o.actionTypes;
+  for (const type of Object.keys(o.retention?.actionTypes ?? {})) {
+    if (allowed && !allowed.includes(type)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention', 'actionTypes', type],
+        message: `is not an allowed action type (allowed: ${allowed.join(', ')})`,
+      });
+    }
+  }
 });
 
 export type ResolvedOptions = z.output<typeof schema> & {

@@ -1,5 +1,6 @@
 import {
   type ColumnSpec,
+  type IndexSpec,
   columnsOn,
   CURRENT_TXID,
   DEFAULT_PREFIX,
@@ -156,7 +157,38 @@ export function actionLogMigrations(names: ActionLogTableNames = {}): Array<new 
     }
   }
 
-  return [ActionLogMigration1763856000000, ActionLogRequestIdsMigration1764547200000, ActionLogReadsMigration1767225600000];
+  /** For tables of earlier versions: an index on `expires_at` of the actions, changes and activities, for `purge`. */
+  class ActionLogRetentionMigration1796083200000 implements MigrationInterface {
+    name = 'ActionLogRetentionMigration1796083200000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      for (const [table, index] of expiryIndexes(tablesOf(queryRunner, names))) {
+        await queryRunner.query(
+          `CREATE INDEX IF NOT EXISTS ${quoteName(sqlIndexName(table, index))} ON ${quoteName(table)} ("expires_at")`,
+        );
+      }
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      for (const [table, index] of expiryIndexes(tablesOf(queryRunner, names))) {
+        await queryRunner.query(`DROP INDEX IF EXISTS ${quoteName(sqlIndexName(table, index))}`);
+      }
+    }
+  }
+
+  return [
+    ActionLogMigration1763856000000,
+    ActionLogRequestIdsMigration1764547200000,
+    ActionLogReadsMigration1767225600000,
+    ActionLogRetentionMigration1796083200000,
+  ];
+}
+
+const EXPIRY: IndexSpec = { fields: [['expires_at', 1]], only: 'sql' };
+
+/** The `expires_at` indexes the retention migration adds (the requests table always had one). */
+function expiryIndexes(tables: SqlTables): Array<[string, IndexSpec]> {
+  return (['actionLogs', 'modelLogs', 'activities'] as const).map((key) => [tables[key], EXPIRY]);
 }
 
 /** Every migration of the store's tables with the default names, in order: `migrations: [...yours, ...ActionLogMigrations]`. */

@@ -14,6 +14,7 @@ import type {
 import { diffObjects, isOmittedPath } from './diff.js';
 import type { Sanitizer } from './sanitize/sanitizer.js';
 import { MODEL_LOG_OVERHEAD, REQUEST_OVERHEAD, SizeBudget } from './size-budget.js';
+import { type RetentionRules, stampExpiry } from './retention.js';
 import { redactUrl } from './url.js';
 
 export interface BuildOptions {
@@ -22,10 +23,8 @@ export interface BuildOptions {
   actionLogs: boolean;
   modelLogs: boolean;
   defaultModule: string;
-  retentionDays: number | undefined;
+  retention: RetentionRules;
 }
-
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Turns ended scopes into stored documents, off the hot path: sanitizes, diffs, and keeps every request
@@ -93,15 +92,9 @@ export class DocumentBuilder {
     };
   }
 
-  /** Sets `expires_at` on every document of the batch when retention is configured. */
+  /** Sets `expires_at` on the documents of the batch as the retention options say (see `stampExpiry`). */
   stampExpiry(batch: StoreBatch): void {
-    const days = this.options.retentionDays;
-    if (days === undefined) return;
-    const expiry = (from: Date) => new Date(from.getTime() + days * DAY_MS);
-    for (const doc of batch.requests) doc.expires_at = expiry(doc.timestamp);
-    for (const doc of batch.actionLogs) doc.expires_at = expiry(doc.emitted_at);
-    for (const doc of batch.modelLogs) doc.expires_at = expiry(doc.timestamp);
-    for (const doc of batch.activities) doc.expires_at = expiry(doc.activity_date);
+    stampExpiry(batch, this.options.retention);
   }
 
   /** A model log or action as its own entry, with what it needs of its request to be found alone. */

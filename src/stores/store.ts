@@ -121,6 +121,17 @@ export interface FacetCount {
   count: number;
 }
 
+/**
+ * What `purge` deletes of one kind: entries expired by `expiredAt` (their `expires_at` at or before it), and, with
+ * `before`, entries whose time (as `from`/`to` use it) is before it. At most `limit` of them per call.
+ */
+export interface PurgeQuery {
+  kind: EntryKind;
+  expiredAt: Date;
+  before?: Date;
+  limit: number;
+}
+
 /** Facts about the logger a store may use when it starts (indexes, TTL). */
 export interface StoreInfo {
   actionLogs: boolean;
@@ -146,7 +157,10 @@ export interface Store {
   write(batch: StoreBatch): Promise<void>;
   /** Adds late events to request documents, also when the document itself has not arrived yet. */
   append(appends: RequestAppend[]): Promise<void>;
-  /** Entries of one kind that match, in the query's order, after its position, at most `limit`. */
+  /**
+   * Entries of one kind that match, in the query's order, after its position, at most `limit`. Like `count` and
+   * `facets`, never an expired entry (`expires_at` now or past), whether or not it is deleted yet.
+   */
   query<K extends EntryKind>(query: StoreQuery<K>): Promise<Array<StoredEntry<K>>>;
   /** How many entries of a kind match. */
   count(kind: EntryKind, filter: StoreFilter): Promise<number>;
@@ -157,6 +171,17 @@ export interface Store {
    * notification); returns how to stop. Optional: `tail` polls without it, and only wakes sooner with it.
    */
   watch?(onWrite: () => void): () => void;
+  /**
+   * Deletes at most `limit` entries of a kind that `query` names (see `PurgeQuery`) and says how many: each call
+   * commits on its own, so `logger.purge` calls it until fewer come back, and a rerun after a kill goes on.
+   * Optional: `logger.purge` refuses to run on a store without it.
+   */
+  purge?(query: PurgeQuery): Promise<number>;
+  /**
+   * Marks the action entry with this id (`String(entry._id)` of a read) inactive (`is_active: false`); false when
+   * there is no such entry. Optional: `logger.deactivate` refuses to run on a store without it.
+   */
+  deactivate?(id: string): Promise<boolean>;
   /** Releases what the store opened itself; never closes a connection it was given. */
   close(): Promise<void>;
 }

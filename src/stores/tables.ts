@@ -61,6 +61,8 @@ const NEWEST: -1 = -1;
 const byTime = (...fields: string[]): IndexSpec => ({ fields: [...fields, 'id'].map((f) => [f, 1] as const), only: 'sql' });
 /** An SQL GIN index over a jsonb column (PostgreSQL). */
 const gin = (field: string): IndexSpec => ({ fields: [[field, 1]], only: 'sql', using: 'gin' });
+/** SQL: entries by expiry, for `purge` (MongoDB has its TTL index instead, with `retentionDays`). */
+const expiresAt: IndexSpec = { fields: [['expires_at', 1]], only: 'sql' };
 /** PostgreSQL: rows in the order they became visible (see `txid`). */
 const stored: IndexSpec = {
   fields: [
@@ -121,7 +123,7 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
         ],
         only: 'sql',
       },
-      { fields: [['expires_at', 1]], only: 'sql' },
+      expiresAt,
       stored,
       // MongoDB: requests by their user, who sits in the HTTP request or in the run (SQL: the user_id column).
       {
@@ -197,6 +199,8 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       gin('entity_path'),
       gin('details'),
       stored,
+      // What `purge` deletes first (MongoDB: the TTL index on it, see mongoIndexes).
+      expiresAt,
       // MongoDB: actions by actor, type and target in time order (the indexes above that they extend are left out).
       {
         fields: [
@@ -262,6 +266,8 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       byTime('timestamp'),
       { fields: [['correlation_id', 1]], only: 'sql' },
       stored,
+      // What `purge` deletes first (MongoDB: the TTL index on it, see mongoIndexes).
+      expiresAt,
       // MongoDB: changes by their user in time order.
       {
         fields: [
@@ -301,6 +307,8 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       { fields: [['request_uuid', 1]] },
       byTime('activity_date'),
       stored,
+      // What `purge` deletes first (MongoDB: the TTL index on it, see mongoIndexes).
+      expiresAt,
       // MongoDB: activities in time order.
       { fields: [['activity_date', NEWEST]], only: 'mongo' },
     ],

@@ -17,6 +17,7 @@ import type {
   StoreBatch,
   StoreFilter,
 } from 'actionlog';
+import { describeLifecycle } from './lifecycle-contract.js';
 import { describeReadSide } from './read-contract.js';
 
 /** Makes an empty store for one test, and cleans it up afterwards. */
@@ -145,6 +146,7 @@ function withoutId<T extends { _id?: unknown }>(doc: T): Omit<T, '_id'> {
 /** Stores in order of arrival. Late events may arrive before their document. */
 export function describeStore(name: string, factory: StoreFactory): void {
   describeReadSide(name, factory);
+  describeLifecycle(name, factory);
   describe(`${name} (Store contract)`, () => {
     let store: Store;
     let cleanup: (() => Promise<void>) | undefined;

@@ -38,8 +38,18 @@ export function facetValues(kind: EntryKind, field: FacetField, entry: Entry): s
 
 const present = (value: unknown): string[] => (value === null || value === undefined ? [] : [`${value as string | number}`]);
 
-/** Whether an entry of a kind matches a (validated) filter, with the semantics every store implements. */
-export function matches(kind: EntryKind, entry: Entry, f: StoreFilter): boolean {
+/** Whether an entry's `expires_at` (option `retentionDays`) is at or before `now`: no read returns it any more. */
+export function isExpired(entry: Entry, now: Date): boolean {
+  const expiresAt = (entry as { expires_at?: Date }).expires_at;
+  return expiresAt instanceof Date && expiresAt <= now;
+}
+
+/**
+ * Whether an entry of a kind matches a (validated) filter, with the semantics every store implements: an expired
+ * entry never does.
+ */
+export function matches(kind: EntryKind, entry: Entry, f: StoreFilter, now = new Date()): boolean {
+  if (isExpired(entry, now)) return false;
   const doc = entry as unknown as Record<string, unknown>;
   for (const key of ['request_uuid', 'correlation_id', 'module'] as const) {
     if (f[key] !== undefined && doc[key] !== f[key]) return false;

@@ -8,6 +8,7 @@ import type {
   EntryOf,
   FacetCount,
   FacetQuery,
+  PurgeQuery,
   RequestAppend,
   Store,
   StoreBatch,
@@ -15,7 +16,7 @@ import type {
   StoreFilter,
   StoreQuery,
 } from '../store.js';
-import { facetValues, matches, timeOf } from './entry-filter.js';
+import { facetValues, isExpired, matches, timeOf } from './entry-filter.js';
 
 interface Stored<T> {
   seq: number;
@@ -108,6 +109,27 @@ export class MemoryStore implements Store {
       .slice(0, query.limit);
   }
 
+  async purge(query: PurgeQuery): Promise<number> {
+    const map = this.mapOf(query.kind);
+    let deleted = 0;
+    for (const [key, row] of map) {
+      if (deleted >= query.limit) break;
+      if (row.stub) continue;
+      const old = query.before !== undefined && timeOf(query.kind, row.doc) < query.before;
+      if (!old && !isExpired(row.doc, query.expiredAt)) continue;
+      map.delete(key);
+      deleted++;
+    }
+    return deleted;
+  }
+
+  async deactivate(id: string): Promise<boolean> {
+    const row = this.mirrors.actionLogs.get(id);
+    if (!row) return false;
+    row.doc.is_active = false;
+    return true;
+  }
+
   watch(onWrite: () => void): () => void {
     this.watchers.add(onWrite);
     return () => this.watchers.delete(onWrite);
@@ -136,6 +158,10 @@ export class MemoryStore implements Store {
   }
 
   private rowsOf(kind: EntryKind): Array<Stored<Entry>> {
+    return [...this.mapOf(kind).values()];
+  }
+
+  private mapOf(kind: EntryKind): Map<string, Stored<Entry>> {
     const map =
       kind === 'requests'
         ? this.requestsByUid
@@ -144,7 +170,7 @@ export class MemoryStore implements Store {
           : kind === 'changes'
             ? this.mirrors.modelLogs
             : this.mirrors.activities;
-    return [...(map as Map<string, Stored<Entry>>).values()];
+    return map;
   }
 
   private wake(): void {

@@ -24,9 +24,15 @@ export function allOf(conditions: MongoDocument[]): MongoDocument {
   return more.length === 0 ? only : { $and: conditions };
 }
 
-/** The conditions of a filter on entries of a kind. */
-export function filterConditions(kind: EntryKind, f: StoreFilter): MongoDocument[] {
-  const conditions: MongoDocument[] = [];
+/**
+ * Not expired at `now`: no `expires_at`, or a later one. The TTL monitor deletes expired documents only once a
+ * minute or so, and reads must not return them meanwhile.
+ */
+export const notExpired = (now: Date): MongoDocument => ({ expires_at: { $not: { $lte: now } } });
+
+/** The conditions of a filter on entries of a kind (never an expired one). */
+export function filterConditions(kind: EntryKind, f: StoreFilter, now = new Date()): MongoDocument[] {
+  const conditions: MongoDocument[] = [notExpired(now)];
   for (const key of ['request_uuid', 'correlation_id', 'module'] as const) {
     if (f[key] !== undefined) conditions.push({ [key]: f[key] });
   }
@@ -116,8 +122,9 @@ function changeConditions(f: StoreFilter): MongoDocument[] {
 }
 
 /**
- * A custom field equality, of the same type (30 is not '30'): `details`, `source` and `actor.extra` are a list of
- * `{ name, value, type }` (an element) or a free object (a property), whichever the entry holds.
+ * A custom field equality, of the same type (30 is not '30'): `details`, `source` and `actor.extra` are each a list
+ * of `{ name, value, type }` (an element) or an object (a property), whichever the entry holds: `details` is a
+ * free object in the ActionLog service's shape.
  */
 function customCondition(match: CustomFieldMatch): MongoDocument {
   const element = { [match.in]: { $elemMatch: { name: match.name, value: match.value } } };

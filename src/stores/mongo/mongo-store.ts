@@ -5,6 +5,7 @@ import type {
   EntryKind,
   FacetCount,
   FacetQuery,
+  PurgeQuery,
   RequestAppend,
   Store,
   StoreBatch,
@@ -21,6 +22,7 @@ import {
   mongoStoreSchema,
   type MongoStoreOptions,
 } from './mongo-options.js';
+import { MongoLifecycle } from './mongo-lifecycle.js';
 import { COLLECTION_OF, MongoReads } from './mongo-reads.js';
 import { WriteSequence } from './mongo-sequence.js';
 import type { MongoChangeStreamLike, MongoConnectionLike, MongoDbLike } from './mongo-types.js';
@@ -42,6 +44,7 @@ export class MongoStore implements Store {
   private readonly prefixGiven: boolean;
   private readonly sequence: WriteSequence;
   private readonly reads: MongoReads;
+  private readonly lifecycle: MongoLifecycle;
   private readonly watcher: WriteWatch;
 
   constructor(options: MongoStoreOptions) {
@@ -54,6 +57,7 @@ export class MongoStore implements Store {
     this.prefixGiven = Object.hasOwn(options, 'prefix') || Object.hasOwn(options, 'collections');
     this.sequence = new WriteSequence(() => this.db.collection(this.names.counters), o.tailSettleMs);
     this.reads = new MongoReads((kind) => this.db.collection(this.names[COLLECTION_OF[kind]]), this.sequence);
+    this.lifecycle = new MongoLifecycle((kind) => this.db.collection(this.names[COLLECTION_OF[kind]]));
     this.watcher = new WriteWatch(
       () => this.changes(),
       o.tailSettleMs,
@@ -165,6 +169,14 @@ export class MongoStore implements Store {
 
   facets(query: FacetQuery): Promise<FacetCount[]> {
     return this.reads.facets(query);
+  }
+
+  purge(query: PurgeQuery): Promise<number> {
+    return this.lifecycle.purge(query);
+  }
+
+  deactivate(id: string): Promise<boolean> {
+    return this.lifecycle.deactivate(id);
   }
 
   /** Wakes on this store's writes, and on other processes' through a change stream where the server has them. */

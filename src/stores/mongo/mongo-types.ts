@@ -31,6 +31,7 @@ export interface MongoCollectionLike {
   insertOne(doc: any, options?: any): Promise<unknown>;
   updateOne(filter: any, update: any, options?: any): Promise<{ matchedCount: number }>;
   bulkWrite(operations: any, options?: any): Promise<unknown>;
+  deleteMany(filter: any, options?: any): Promise<{ deletedCount: number }>;
   findOne(filter: any, options?: any): Promise<MongoDocument | null>;
   /** Driver 6 and later: the document itself (before or after, per `returnDocument`), or null. */
   findOneAndUpdate(filter: any, update: any, options?: any): Promise<MongoDocument | null>;

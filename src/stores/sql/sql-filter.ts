@@ -72,8 +72,9 @@ export class SqlFilter {
     this.json = engine === 'postgres' ? POSTGRES_JSON : SQLITE_JSON;
   }
 
-  /** Adds the conditions of `f` for `kind` to `s`. */
-  apply(s: SqlConditions, kind: EntryKind, f: StoreFilter): SqlConditions {
+  /** Adds the conditions of `f` for `kind` to `s`, and that the entry has not expired. */
+  apply(s: SqlConditions, kind: EntryKind, f: StoreFilter, now = new Date()): SqlConditions {
+    s.where('("expires_at" IS NULL OR "expires_at" > ?)', this.d.date(now));
     const equal = (column: string, value: unknown) => {
       if (value !== undefined) s.where(`${q(column)} = ?`, value);
     };

@@ -4,6 +4,7 @@ import { ActionLogConfigError, ActionLogStoreError } from '../../shared/errors.j
 import { parseOptions, requireObject } from '../../shared/parse-options.js';
 import { DEFAULT_PREFIX } from '../tables.js';
 import { POSTGRES, SQLITE } from './sql-dialects.js';
+import { SqlLifecycle } from './sql-lifecycle.js';
 import { SqlReads } from './sql-reads.js';
 import { SqlRows } from './sql-rows.js';
 import { type SqlTables, sqlTableNames } from './sql-schema.js';
@@ -17,6 +18,7 @@ import type {
   EntryOf,
   FacetCount,
   FacetQuery,
+  PurgeQuery,
   RequestAppend,
   Store,
   StoreBatch,
@@ -65,6 +67,7 @@ interface Ready {
   writes: SqlWrites;
   reads: SqlReads;
   rows: SqlRows;
+  lifecycle: SqlLifecycle;
 }
 
 /**
@@ -130,6 +133,7 @@ export class SqlStore implements Store {
       writes: new SqlWrites(d, tables, (doc) => this.uid(doc)),
       reads: new SqlReads(d, engine, tables),
       rows: new SqlRows(d),
+      lifecycle: new SqlLifecycle(d, engine, tables),
     };
   }
 
@@ -165,6 +169,20 @@ export class SqlStore implements Store {
   async facets(query: FacetQuery): Promise<FacetCount[]> {
     const { reads } = await this.readable();
     return (await this.select(reads.facets(query))).map((row) => ({ value: String(row.value), count: Number(row.n) }));
+  }
+
+  /** One batch of a purge, in a transaction of its own. */
+  async purge(query: PurgeQuery): Promise<number> {
+    if (query.limit < 1) return 0;
+    const { lifecycle } = await this.readable();
+    return this.change(lifecycle.purge(query));
+  }
+
+  async deactivate(id: string): Promise<boolean> {
+    // Ids of this store are row numbers; anything else names no entry of it.
+    if (!/^\d{1,15}$/.test(id)) return false;
+    const { lifecycle } = await this.readable();
+    return (await this.change(lifecycle.deactivate(Number(id)))) > 0;
   }
 
   /**
@@ -225,6 +243,19 @@ export class SqlStore implements Store {
       // Unref'd: a store waiting for its DataSource never keeps the process alive by itself.
       await new Promise((resolve) => setTimeout(resolve, wait).unref());
     }
+  }
+
+  /** Runs a statement of `SqlLifecycle` in a transaction of the store's own: how many rows it changed. */
+  private async change(step: SqlStep): Promise<number> {
+    const { dataSource, postgres } = this.state();
+    let rows: SqlRow[] = [];
+    await runInTransaction(
+      dataSource,
+      (function* (): SqlProgram {
+        rows = yield step;
+      })(),
+    );
+    return postgres ? Number(rows[0]?.n ?? 0) : rows.length;
   }
 
   private async run(program: SqlProgram): Promise<void> {

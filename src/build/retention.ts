@@ -1,0 +1,39 @@
+import type { StoreBatch } from '../shared/document.js';
+
+/** Days entries are kept: `retentionDays` for all, and per model or per action type overrides of it. */
+export interface RetentionRules {
+  days: number | undefined;
+  models: Readonly<Record<string, number>>;
+  actionTypes: Readonly<Record<string, number>>;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const after = (from: Date, days: number) => new Date(from.getTime() + days * DAY_MS);
+const own = (table: Readonly<Record<string, number>>, key: string): number | undefined =>
+  Object.hasOwn(table, key) ? table[key] : undefined;
+
+/**
+ * Sets `expires_at` on the documents of a batch. A change or an action in its own collection (`changes`, `actions`)
+ * expires after its model's or its action type's days, else `retentionDays`; an activity after `retentionDays`. A
+ * request document holds changes and actions as well: it is kept as long as the longest kept of them, and never
+ * less than `retentionDays` (without `retentionDays`, it does not expire).
+ */
+export function stampExpiry(batch: StoreBatch, rules: RetentionRules): void {
+  const { days, models, actionTypes } = rules;
+  for (const doc of batch.modelLogs) {
+    const kept = own(models, doc.model) ?? days;
+    if (kept !== undefined) doc.expires_at = after(doc.timestamp, kept);
+  }
+  for (const doc of batch.actionLogs) {
+    const kept = own(actionTypes, doc.action_type) ?? days;
+    if (kept !== undefined) doc.expires_at = after(doc.emitted_at, kept);
+  }
+  if (days === undefined) return;
+  for (const doc of batch.activities) doc.expires_at = after(doc.activity_date, days);
+  for (const doc of batch.requests) {
+    let kept = days;
+    for (const log of doc.details.model_logs) kept = Math.max(kept, own(models, log.model) ?? days);
+    for (const entry of doc.details.actions) kept = Math.max(kept, own(actionTypes, entry.action_type) ?? days);
+    doc.expires_at = after(doc.timestamp, kept);
+  }
+}

@@ -1,0 +1,46 @@
+import type { PurgeQuery } from '../store.js';
+import type { SqlDialect } from './sql-dialects.js';
+import { KIND_TABLE, SqlConditions, TIME_COLUMN } from './sql-filter.js';
+import { quoteName as q, type SqlEngine, type SqlTables } from './sql-schema.js';
+import type { SqlStep } from './sql-types.js';
+
+/**
+ * The statements of what happens to rows after they are written: purged in batches, deactivated. Each answers one
+ * row `n`, how many rows it changed (PostgreSQL counts what a data-modifying `WITH` returned; SQLite's statement
+ * returns the rows themselves, counted by the caller).
+ */
+export class SqlLifecycle {
+  private readonly pg: boolean;
+
+  constructor(
+    private readonly d: SqlDialect,
+    engine: SqlEngine,
+    private readonly t: SqlTables,
+  ) {
+    this.pg = engine === 'postgres';
+  }
+
+  /** Deletes at most `limit` rows expired by `expiredAt` or older than `before`, by id (a batch of its own). */
+  purge(query: PurgeQuery): SqlStep {
+    const table = q(this.t[KIND_TABLE[query.kind]]);
+    const s = new SqlConditions(this.d);
+    const expired = `"expires_at" <= ${s.param(this.d.date(query.expiredAt))}`;
+    const old = query.before ? ` OR ${q(TIME_COLUMN[query.kind])} < ${s.param(this.d.date(query.before))}` : '';
+    const limit = s.param(query.limit);
+    const batch = `SELECT "id" FROM ${table} WHERE ${expired}${old} LIMIT ${limit}`;
+    return this.counted(`DELETE FROM ${table} WHERE "id" IN (${batch})`, s.params);
+  }
+
+  /** Marks the action of this row id inactive. */
+  deactivate(id: number): SqlStep {
+    const s = new SqlConditions(this.d);
+    const set = `"is_active" = ${s.param(this.d.bool(false))}`;
+    return this.counted(`UPDATE ${q(this.t.actionLogs)} SET ${set} WHERE "id" = ${s.param(id)}`, s.params);
+  }
+
+  /** Rows in `n`, however many a statement changed. */
+  private counted(statement: string, params: unknown[]): SqlStep {
+    if (this.pg) return { sql: `WITH changed AS (${statement} RETURNING 1) SELECT COUNT(*) AS n FROM changed`, params };
+    return { sql: `${statement} RETURNING 1 AS n`, params };
+  }
+}

@@ -15,6 +15,8 @@ import { createActionLogger, SqlStore } from 'actionlog';
 
 const SIZES = (process.env.EXPORT_BENCH_SIZES ?? '20000,200000').split(',').map(Number);
 const FORMATS = ['jsonl', 'csv'] as const;
+// Flags for the exporting process, e.g. `--max-old-space-size=64` to show that nothing accumulates.
+const EXPORT_NODE_ARGS = (process.env.EXPORT_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 async function open(file: string) {
   const dataSource = new DataSource({ type: 'better-sqlite3', database: file });
@@ -85,7 +87,9 @@ if (process.argv[2] === '--export') {
       const file = join(dir, `trail-${size}.sqlite`);
       await seed(file, size);
       for (const format of FORMATS) {
-        const out = execFileSync(process.execPath, ['--import', 'tsx', self, '--export', file, format], { encoding: 'utf8' });
+        const out = execFileSync(process.execPath, [...EXPORT_NODE_ARGS, '--import', 'tsx', self, '--export', file, format], {
+          encoding: 'utf8',
+        });
         const r = JSON.parse(out.trim().split('\n').pop()!) as Awaited<ReturnType<typeof exportOnce>>;
         const expected = format === 'csv' ? size + 1 : size;
         if (r.lines !== expected) throw new Error(`${format} export of ${size}: ${r.lines} lines, expected ${expected}`);

@@ -12,6 +12,7 @@ export { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS, REDACTED } from './build/s
 export type { WriterStats } from './write/batch-writer.js';
 export type { QuarantinedDocument } from './write/write-step.js';
 export type * from './shared/document.js';
+export { isObjectId, userIdText } from './shared/document.js';
 export {
   ActionLogError,
   ActionLogConfigError,

@@ -9,7 +9,9 @@ import {
   type RequestDocument,
   type Store,
   type StoreBatch,
+  userIdText,
 } from 'actionlog';
+import { ObjectId } from 'mongodb';
 import { failOnWarning } from './matchers.js';
 import { action, activity, all, modelLog, requestDoc, type StoreFactory } from './store-contract.js';
 
@@ -194,6 +196,44 @@ export function describeLifecycle(name: string, factory: StoreFactory): void {
         name: 'ActionLogValidationError',
         issues: [{ path: 'entryId' }],
       });
+    });
+
+    it("keeps a user reference's id type (a number stays one, an ObjectId reads back as its hex or itself); actor_id finds it by text", async () => {
+      const objectId = new ObjectId();
+      const hex = objectId.toHexString();
+      await logger.run({ user: { id: 42, name: 'Ada' } }, () => {
+        logger.recordModelChange({
+          action: 'Created',
+          model: 'orders',
+          model_class_name: 'Order',
+          model_namespace: 'orders',
+          model_id: '1',
+          old_object: null,
+          new_object: { id: 1 },
+        });
+        logger.activity({ action: 'Logged in' });
+      });
+      await logger.run({ user: objectId }, () => {
+        logger.activity({ action: 'Viewed', user: { lookup_from: 'users', _id: objectId, label: 'Bo' } });
+      });
+      await logger.flush();
+      const requestsBy = async (actor: string | number) => (await logger.query({ kind: 'requests', actor_id: actor })).items;
+      const changesBy = async (actor: string | number) => (await logger.query({ kind: 'changes', actor_id: actor })).items;
+      const activitiesBy = async (actor: string | number) => (await logger.query({ kind: 'activities', actor_id: actor })).items;
+      const [request] = await requestsBy(42);
+      expect(request?.details.run?.user_details).toEqual({ lookup_from: 'users', _id: 42, label: 'Ada' });
+      expect((await changesBy('42')).map((c) => c.user)).toEqual([{ lookup_from: 'users', _id: 42, label: 'Ada' }]);
+      expect((await activitiesBy(42)).map((a) => a.user._id)).toEqual([42]);
+      // An ObjectId stays one where the store has them (MongoDB, memory); JSON keeps its hex (SQL).
+      const [byObjectId] = await requestsBy(hex);
+      expect(userIdText(byObjectId!.details.run!.user_details!._id)).toBe(hex);
+      const [viewed] = await activitiesBy(hex);
+      expect(viewed).toMatchObject({ action: 'Viewed', user: { lookup_from: 'users', label: 'Bo' } });
+      expect(userIdText(viewed!.user._id)).toBe(hex);
+      expect(await logger.count({ kind: 'activities', actor_id: hex })).toBe(1);
+      expect(await logger.count({ kind: 'activities', actor_id: '43' })).toBe(0);
+      const facets = await logger.facets('actor_id', { kind: 'activities' });
+      expect(facets.items.map((f) => f.value).sort()).toEqual(['42', hex].sort());
     });
   });
 }

@@ -42,6 +42,7 @@ export type {
   SortOrder,
 } from './stores/store.js';
 export type { PurgeCounts, PurgeOptions } from './stores/purge.js';
+export type { ArchiveOptions } from './stores/archive.js';
 export type { DeactivateOptions } from './capture/action/deactivation.js';
 export type { QueryFilter } from './read/filter.js';
 export type { Page, PageOptions, HistoryItem, ExportOptions } from './read/reader.js';

@@ -58,7 +58,10 @@ export function isExpired(entry: Entry, now: Date): boolean {
  * entry never does.
  */
 export function matches(kind: EntryKind, entry: Entry, f: StoreFilter, now = new Date()): boolean {
-  if (isExpired(entry, now)) return false;
+  if (f.purgeable) {
+    const old = f.purgeable.before !== undefined && timeOf(kind, entry) < f.purgeable.before;
+    if (!old && !isExpired(entry, f.purgeable.expiredAt)) return false;
+  } else if (isExpired(entry, now)) return false;
   const doc = entry as unknown as Record<string, unknown>;
   for (const key of ['request_uuid', 'correlation_id', 'module'] as const) {
     if (f[key] !== undefined && doc[key] !== f[key]) return false;

@@ -30,9 +30,15 @@ export function allOf(conditions: MongoDocument[]): MongoDocument {
  */
 export const notExpired = (now: Date): MongoDocument => ({ expires_at: { $not: { $lte: now } } });
 
+/** What a purge with these deletes (see `PurgeQuery`). */
+function purgeableCondition(kind: EntryKind, p: { expiredAt: Date; before?: Date }): MongoDocument {
+  const expired = { expires_at: { $lte: p.expiredAt } };
+  return p.before ? { $or: [expired, { [TIME_FIELD[kind]]: { $lt: p.before } }] } : expired;
+}
+
 /** The conditions of a filter on entries of a kind (never an expired one). */
 export function filterConditions(kind: EntryKind, f: StoreFilter, now = new Date(), objectIdOf?: ObjectIdOf): MongoDocument[] {
-  const conditions: MongoDocument[] = [notExpired(now)];
+  const conditions: MongoDocument[] = [f.purgeable ? purgeableCondition(kind, f.purgeable) : notExpired(now)];
   for (const key of ['request_uuid', 'correlation_id', 'module'] as const) {
     if (f[key] !== undefined) conditions.push({ [key]: f[key] });
   }

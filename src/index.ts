@@ -12,6 +12,7 @@ export { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS, REDACTED } from './build/s
 export type { WriterStats } from './write/batch-writer.js';
 export type { QuarantinedDocument } from './write/write-step.js';
 export type * from './shared/document.js';
+export { isObjectId, userIdText } from './shared/document.js';
 export {
   ActionLogError,
   ActionLogConfigError,
@@ -41,6 +42,7 @@ export type {
   SortOrder,
 } from './stores/store.js';
 export type { PurgeCounts, PurgeOptions } from './stores/purge.js';
+export type { ArchiveOptions } from './stores/archive.js';
 export type { DeactivateOptions } from './capture/action/deactivation.js';
 export type { QueryFilter } from './read/filter.js';
 export type { Page, PageOptions, HistoryItem, ExportOptions } from './read/reader.js';

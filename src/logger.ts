@@ -20,6 +20,7 @@ import { ActionLogClosedError, ActionLogConfigError, ActionLogError, ActionLogVa
 import { fromZodIssues } from './shared/zod-issues.js';
 import type { EntryKind, EntryOf, FacetCount, FacetField, Store } from './stores/store.js';
 import { planPurge, type PurgeCounts, type PurgeOptions, purgeEntries } from './stores/purge.js';
+import { archiveEntries, type ArchiveOptions, isStore, planArchive } from './stores/archive.js';
 import type { QueryFilter } from './read/filter.js';
 import type { ExportStream } from './read/export.js';
 import { type ExportOptions, type HistoryItem, type Page, type PageOptions, TrailReader } from './read/reader.js';
@@ -263,6 +264,27 @@ export class ActionLogger {
     const plan = planPurge(this.store, options);
     await this.init();
     return purgeEntries(this.store, plan);
+  }
+
+  /**
+   * Moves expired entries, and with `before` every entry older than it, to `to` (a writable stream of JSON lines,
+   * or another store, initialized here with every collection): each batch copied, confirmed, then deleted here.
+   * Killed midway and run again, every entry ends up once in either place (see the README). Says how many moved.
+   */
+  async archive(options: ArchiveOptions): Promise<PurgeCounts> {
+    const plan = planArchive(this.store, options);
+    await this.init();
+    if (isStore(plan.to)) {
+      await plan.to.init?.({
+        actionLogs: true,
+        modelLogs: true,
+        retention: false,
+        warn: (warning) => {
+          this.report(warning);
+        },
+      });
+    }
+    return archiveEntries(this.store, plan);
   }
 
   /** Records an activity feed entry; written on its own, without waiting for the request to end. */

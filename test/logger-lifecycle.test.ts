@@ -110,6 +110,59 @@ describe('logger.purge', () => {
   });
 });
 
+describe('logger.archive', () => {
+  it.each([
+    ['to', {}, 'must be a writable stream or a Store'],
+    ['to', { to: { write: 1 } }, 'must be a writable stream or a Store'],
+    ['before', { to: new MemoryStore(), before: 'yesterday' }, 'must be a valid date'],
+    ['batchSize', { to: new MemoryStore(), batchSize: 0 }, 'must be at least 1'],
+  ])('refuses a bad %s, naming it, before moving anything', async (path, options, message) => {
+    const { logger, store } = make({ retentionDays: 1 });
+    await oneAction(logger);
+    const error = await logger.archive(options as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ActionLogValidationError);
+    expect((error as ActionLogValidationError).issues[0]).toMatchObject({ path });
+    expect((error as Error).message).toContain(message);
+    expect(await store.count('actions', {})).toBe(1);
+  });
+
+  it('refuses its own store as the destination, and a store without remove()', async () => {
+    const { logger, store } = make();
+    await expect(logger.archive({ to: store })).rejects.toMatchObject({ name: 'ActionLogValidationError', issues: [{ path: 'to' }] });
+    await expect(makePlain().logger.archive({ to: new MemoryStore() })).rejects.toMatchObject({
+      name: 'ActionLogConfigError',
+      issues: [{ path: 'store' }],
+    });
+  });
+
+  it('memory to memory: a destination failing mid-write, then a rerun, leaves every action once, none left behind', async () => {
+    const { logger } = make();
+    for (let i = 0; i < 25; i++) {
+      await logger.run({ user: 'u1' }, () => {
+        logger.record({ action: 'approve', note: `n${i}`, emitted_at: new Date(Date.UTC(2020, 0, 1, 0, i)) });
+      });
+    }
+    await logger.flush();
+    const archive = new MemoryStore();
+    const write = archive.write.bind(archive);
+    let calls = 0;
+    // The third batch reaches the archive, then the process dies before the write is confirmed.
+    archive.write = async (batch) => {
+      await write(batch);
+      if (++calls === 3) throw new Error('killed');
+    };
+    const before = new Date(Date.UTC(2021, 0, 1));
+    await expect(logger.archive({ before, to: archive, batchSize: 10 })).rejects.toThrow('killed');
+    expect(await logger.count({ kind: 'actions' })).toBe(5);
+    archive.write = write;
+    expect(await logger.archive({ before, to: archive, batchSize: 10 })).toEqual({ requests: 0, actions: 5, changes: 0, activities: 0 });
+    expect(await logger.count({ kind: 'actions' })).toBe(0);
+    const notes = (await archive.query({ kind: 'actions', filter: {}, by: 'time', order: 'asc', limit: 100 })).map((e) => e.entry.note);
+    expect(notes).toEqual(Array.from({ length: 25 }, (_, i) => `n${i}`));
+    expect(await logger.count({ kind: 'requests' })).toBe(25);
+  });
+});
+
 describe('retention overrides', () => {
   it.each([
     ['retention.models.orders', { models: { orders: 0 } }, 'must be positive'],

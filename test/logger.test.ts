@@ -68,7 +68,7 @@ describe('logger.run()', () => {
       details: {
         request: null,
         response: null,
-        run: { user_details: { lookup_from: 'users', _id: '7', label: 'cron' }, metadata: { batch: 3 }, error: null },
+        run: { user_details: { lookup_from: 'users', _id: 7, label: 'cron' }, metadata: { batch: 3 }, error: null },
       },
     });
     expect(doc!.details.model_logs[0]!.model_details.changed_fields).toEqual(['status']);

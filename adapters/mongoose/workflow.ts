@@ -1,4 +1,4 @@
-import { type ActionLogger, ActionLogWorkflowError, type UserRef } from 'actionlog';
+import { type ActionLogger, ActionLogWorkflowError, type UserRef, userIdText } from 'actionlog';
 import type { Document, Schema } from 'mongoose';
 import type { DocumentWrites } from './document-writes.js';
 import type { StampFields } from './stamp-fields.js';
@@ -56,7 +56,8 @@ export function addWorkflow(schema: Schema, logger: ActionLogger, documents: Doc
     user() ?? refuse(doc, what, 'there is no current user (run it inside a request or logger.run with a user)');
   const requireAddressee = (doc: Doc, what: string, to: UserRef | null) => {
     const me = requireUser(doc, what);
-    if (to && to._id !== me._id) refuse(doc, what, `the request is addressed to ${to.label}`);
+    // Ids keep their type: two ObjectIds of one user are two objects, compared by their hex.
+    if (to && userIdText(to._id) !== userIdText(me._id)) refuse(doc, what, `the request is addressed to ${to.label}`);
     return me;
   };
 

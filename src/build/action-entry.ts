@@ -1,5 +1,5 @@
 import type { ActionDraft } from '../capture/action/draft.js';
-import type { ActionEntry, ActorRef, UserRef } from '../shared/document.js';
+import { type ActionEntry, type ActorRef, isObjectId, type UserRef, userIdText } from '../shared/document.js';
 import type { Sanitizer } from './sanitize/sanitizer.js';
 
 /**
@@ -8,7 +8,11 @@ import type { Sanitizer } from './sanitize/sanitizer.js';
  */
 export function actionEntry(draft: ActionDraft, user: UserRef | null | undefined, sanitizer: Sanitizer): ActionEntry {
   const clean = <T>(value: T): T => sanitizer.clean(value) as T;
-  const actor = draft.actor ? actorOf(draft.actor, clean) : user ? { ref: user._id, type: 'user', name: user.label } : null;
+  const actor = draft.actor
+    ? actorOf(draft.actor, clean)
+    : user
+      ? { ref: isObjectId(user._id) ? userIdText(user._id) : user._id, type: 'user', name: user.label }
+      : null;
   const target = draft.target;
   return {
     action_type: draft.action_type,

@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { isObjectId, type UserId } from '../shared/document.js';
 import { storable } from '../shared/strings.js';
 import { USER_FIELD_MAX } from './user.js';
 
 /** What `logger.activity()` accepts. `user`, `ip_address` and `request_uuid` default from the scope. */
 export interface ActivityInput {
   action: string;
-  user?: { lookup_from: string; _id: string | number; label: string; email?: string };
+  user?: { lookup_from: string; _id: UserId; label: string; email?: string };
   ip_address?: string | null;
   activity_date?: Date;
   link_preview?: string | null;
@@ -16,7 +17,10 @@ const bounded = (max: number) => z.string().min(1, 'must not be empty').max(max,
 
 export const userRefSchema = z.strictObject({
   lookup_from: bounded(USER_FIELD_MAX),
-  _id: z.union([bounded(USER_FIELD_MAX), z.number()], { error: 'must be a non-empty string or a number' }).transform(String),
+  // Kept as given, so a `$lookup` or a join from `lookup_from` matches the user's key.
+  _id: z.union([bounded(USER_FIELD_MAX), z.number(), z.custom<UserId>(isObjectId)], {
+    error: 'must be a non-empty string, a number or an ObjectId',
+  }),
   label: bounded(USER_FIELD_MAX),
   email: z.email('must be an email address').max(USER_FIELD_MAX, `must be at most ${USER_FIELD_MAX} characters`).optional(),
 });

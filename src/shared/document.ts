@@ -2,13 +2,32 @@
 
 export type ModelAction = 'Created' | 'Updated' | 'Deleted' | 'SoftDeleted' | 'Restored';
 
+/** A BSON ObjectId, of whichever copy of the driver made it (the core never imports one). */
+export interface ObjectIdLike {
+  readonly _bsontype: 'ObjectId';
+  toHexString(): string;
+}
+
+/** A user's id as given: a string, a number, or an ObjectId (kept as one, so `$lookup` from `lookup_from` matches it). */
+export type UserId = string | number | ObjectIdLike;
+
 /** A reference to a user, as stored (`user_details`, stamps, activity feed). */
 export interface UserRef {
   lookup_from: string;
-  _id: string;
+  _id: UserId;
   label: string;
   email?: string;
 }
+
+/** Whether a value is a BSON ObjectId. */
+export const isObjectId = (value: unknown): value is ObjectIdLike =>
+  typeof value === 'object' &&
+  value !== null &&
+  (value as { _bsontype?: unknown })._bsontype === 'ObjectId' &&
+  typeof (value as { toHexString?: unknown }).toHexString === 'function';
+
+/** A user id as text (an ObjectId as its hex): what the flat `user_id` columns and the `actor_id` filter hold. */
+export const userIdText = (id: UserId): string => (isObjectId(id) ? id.toHexString() : String(id));
 
 export interface ModelLog {
   model_id: string | null;

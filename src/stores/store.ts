@@ -55,6 +55,11 @@ export interface StoreFilter {
   custom?: CustomFieldMatch[];
   /** Include soft-deleted (`is_active: false`) actions. */
   include_inactive?: boolean;
+  /**
+   * Only the entries a purge with these would delete (see `PurgeQuery`), expired ones included: what
+   * `logger.archive` copies. Not a read filter of the logger.
+   */
+  purgeable?: { expiredAt: Date; before?: Date };
   /** Full-text search over notes and names, where the store can index it. */
   q?: string;
   // Changes, and requests that made them.
@@ -177,6 +182,11 @@ export interface Store {
    * Optional: `logger.purge` refuses to run on a store without it.
    */
   purge?(query: PurgeQuery): Promise<number>;
+  /**
+   * Deletes the entries of a kind with these position ids (`StoredEntry.position.id`) and says how many: what
+   * `logger.archive` calls for a batch once its copy is confirmed. Optional: archive refuses a store without it.
+   */
+  remove?(kind: EntryKind, ids: string[]): Promise<number>;
   /**
    * Marks the action entry with this id (`String(entry._id)` of a read) inactive (`is_active: false`); false when
    * there is no such entry. Optional: `logger.deactivate` refuses to run on a store without it.

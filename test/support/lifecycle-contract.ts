@@ -2,19 +2,28 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type ActionLogDocument,
   type ActionLogger,
+  type ArchiveOptions,
   type ActivityDocument,
   createActionLogger,
   type EntryKind,
+  MemoryStore,
   type ModelLogDocument,
   type RequestDocument,
   type Store,
   type StoreBatch,
+  userIdText,
 } from 'actionlog';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ObjectId } from 'mongodb';
 import { failOnWarning } from './matchers.js';
 import { action, activity, all, modelLog, requestDoc, type StoreFactory } from './store-contract.js';
 
 const KINDS: EntryKind[] = ['requests', 'actions', 'changes', 'activities'];
 const DAY = 24 * 3600 * 1000;
+const ARCHIVE_BEFORE = new Date(Date.UTC(2026, 0, 1, 0, 30));
 
 /** One entry of each kind, at `minutes` past 2026-01-01, expiring at `expiresAt` (none when undefined). */
 function batchAt(name: string, minutes: number, expiresAt?: Date): StoreBatch {
@@ -194,6 +203,101 @@ export function describeLifecycle(name: string, factory: StoreFactory): void {
         name: 'ActionLogValidationError',
         issues: [{ path: 'entryId' }],
       });
+    });
+
+    /** Old (before 00:30) and expired entries to archive, one that stays; `remove` of the source killed at its 2nd call. */
+    async function archiveKilledMidway(to: ArchiveOptions['to']): Promise<void> {
+      for (let i = 0; i < 5; i++) await store.write(batchAt(`old${i}`, i));
+      for (let i = 0; i < 2; i++) await store.write(batchAt(`x${i}`, 100 + i, new Date(Date.now() - 1000)));
+      await store.write(batchAt('new', 200, new Date(Date.now() + DAY)));
+      const remove = store.remove!.bind(store);
+      let calls = 0;
+      store.remove = async (kind, ids) => {
+        if (++calls === 2) throw new Error('killed between the copy and the delete');
+        return remove(kind, ids);
+      };
+      await expect(logger.archive({ before: ARCHIVE_BEFORE, to, batchSize: 3 })).rejects.toThrow('killed');
+      store.remove = remove;
+      const moved = await logger.archive({ before: ARCHIVE_BEFORE, to, batchSize: 3 });
+      // The first run moved 3 requests; the rerun the other 4, and all 7 of every other kind.
+      expect(moved).toEqual({ requests: 4, actions: 7, changes: 7, activities: 7 });
+      expect(await logger.archive({ before: ARCHIVE_BEFORE, to })).toEqual({ requests: 0, actions: 0, changes: 0, activities: 0 });
+      for (const kind of KINDS) {
+        expect(await namesOf(store, kind), kind).toEqual(['new']);
+        expect(await store.count(kind, { purgeable: { expiredAt: new Date(), before: new Date(8e15) } }), kind).toBe(1);
+      }
+    }
+
+    it('archives old and expired entries to another store; killed midway and rerun, each entry ends up once', async () => {
+      const archive = new MemoryStore();
+      await archiveKilledMidway(archive);
+      const moved = ['old0', 'old1', 'old2', 'old3', 'old4', 'x0', 'x1'];
+      // The archive keeps what it is given: the copies have no expires_at.
+      for (const kind of KINDS) expect(await namesOf(archive, kind), kind).toEqual(moved);
+      const [request] = await all(archive, 'requests', { request_uuid: 'x0' });
+      expect(request).toMatchObject({ uid: 'uid-x0', details: { request: { method: 'POST' } } });
+      expect(request).not.toHaveProperty('expires_at');
+    });
+
+    it('archives to a file of JSON lines; killed after a flush and rerun, a batch at most is there twice, with the same ids', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'actionlog-archive-'));
+      try {
+        const file = join(dir, 'archive.jsonl');
+        const out = createWriteStream(file);
+        await archiveKilledMidway(out);
+        await new Promise((resolve) => out.end(resolve));
+        const lines = (await readFile(file, 'utf8'))
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as { kind: EntryKind; _id: string; entry: { request_uuid: string } });
+        const unique = new Map(lines.map((line) => [`${line.kind}/${line._id}`, line]));
+        // The killed run's second batch of requests was flushed but not deleted: written again by the rerun.
+        expect(lines.length - unique.size).toBe(3);
+        for (const kind of KINDS) {
+          const names = [...unique.values()].filter((line) => line.kind === kind).map((line) => line.entry.request_uuid);
+          expect(names.sort(), kind).toEqual(['old0', 'old1', 'old2', 'old3', 'old4', 'x0', 'x1']);
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("keeps a user reference's id type (a number stays one, an ObjectId reads back as its hex or itself); actor_id finds it by text", async () => {
+      const objectId = new ObjectId();
+      const hex = objectId.toHexString();
+      await logger.run({ user: { id: 42, name: 'Ada' } }, () => {
+        logger.recordModelChange({
+          action: 'Created',
+          model: 'orders',
+          model_class_name: 'Order',
+          model_namespace: 'orders',
+          model_id: '1',
+          old_object: null,
+          new_object: { id: 1 },
+        });
+        logger.activity({ action: 'Logged in' });
+      });
+      await logger.run({ user: objectId }, () => {
+        logger.activity({ action: 'Viewed', user: { lookup_from: 'users', _id: objectId, label: 'Bo' } });
+      });
+      await logger.flush();
+      const requestsBy = async (actor: string | number) => (await logger.query({ kind: 'requests', actor_id: actor })).items;
+      const changesBy = async (actor: string | number) => (await logger.query({ kind: 'changes', actor_id: actor })).items;
+      const activitiesBy = async (actor: string | number) => (await logger.query({ kind: 'activities', actor_id: actor })).items;
+      const [request] = await requestsBy(42);
+      expect(request?.details.run?.user_details).toEqual({ lookup_from: 'users', _id: 42, label: 'Ada' });
+      expect((await changesBy('42')).map((c) => c.user)).toEqual([{ lookup_from: 'users', _id: 42, label: 'Ada' }]);
+      expect((await activitiesBy(42)).map((a) => a.user._id)).toEqual([42]);
+      // An ObjectId stays one where the store has them (MongoDB, memory); JSON keeps its hex (SQL).
+      const [byObjectId] = await requestsBy(hex);
+      expect(userIdText(byObjectId!.details.run!.user_details!._id)).toBe(hex);
+      const [viewed] = await activitiesBy(hex);
+      expect(viewed).toMatchObject({ action: 'Viewed', user: { lookup_from: 'users', label: 'Bo' } });
+      expect(userIdText(viewed!.user._id)).toBe(hex);
+      expect(await logger.count({ kind: 'activities', actor_id: hex })).toBe(1);
+      expect(await logger.count({ kind: 'activities', actor_id: '43' })).toBe(0);
+      const facets = await logger.facets('actor_id', { kind: 'activities' });
+      expect(facets.items.map((f) => f.value).sort()).toEqual(['42', hex].sort());
     });
   });
 }

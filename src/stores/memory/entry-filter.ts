@@ -1,4 +1,11 @@
-import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestDocument, UserRef } from '../../shared/document.js';
+import {
+  type ActionLogDocument,
+  type ActivityDocument,
+  type ModelLogDocument,
+  type RequestDocument,
+  type UserRef,
+  userIdText,
+} from '../../shared/document.js';
 import type { CustomFieldMatch, Entry, EntryKind, FacetField, StoreFilter } from '../store.js';
 
 /** The time an entry of a kind is ordered by. */
@@ -15,17 +22,19 @@ export function timeOf(kind: EntryKind, entry: Entry): Date {
 
 const requestUser = (doc: RequestDocument): UserRef | null => doc.details.request?.user_details ?? doc.details.run?.user_details ?? null;
 
+const textOf = (user: UserRef | null | undefined): string | null => (user ? userIdText(user._id) : null);
+
 /** Who an entry is by: the request's user, the action's actor, the activity's user. */
 export function actorOf(kind: EntryKind, entry: Entry): string | null {
   switch (kind) {
     case 'requests':
-      return requestUser(entry as RequestDocument)?._id ?? null;
+      return textOf(requestUser(entry as RequestDocument));
     case 'actions':
       return (entry as ActionLogDocument).actor_id;
     case 'changes':
-      return (entry as ModelLogDocument).user?._id ?? null;
+      return textOf((entry as ModelLogDocument).user);
     case 'activities':
-      return (entry as ActivityDocument).user._id;
+      return textOf((entry as ActivityDocument).user);
   }
 }
 
@@ -49,7 +58,10 @@ export function isExpired(entry: Entry, now: Date): boolean {
  * entry never does.
  */
 export function matches(kind: EntryKind, entry: Entry, f: StoreFilter, now = new Date()): boolean {
-  if (isExpired(entry, now)) return false;
+  if (f.purgeable) {
+    const old = f.purgeable.before !== undefined && timeOf(kind, entry) < f.purgeable.before;
+    if (!old && !isExpired(entry, f.purgeable.expiredAt)) return false;
+  } else if (isExpired(entry, now)) return false;
   const doc = entry as unknown as Record<string, unknown>;
   for (const key of ['request_uuid', 'correlation_id', 'module'] as const) {
     if (f[key] !== undefined && doc[key] !== f[key]) return false;

@@ -123,6 +123,18 @@ export class MemoryStore implements Store {
     return deleted;
   }
 
+  async remove(kind: EntryKind, ids: string[]): Promise<number> {
+    const seqs = new Set(ids.map(Number));
+    const map = this.mapOf(kind);
+    let deleted = 0;
+    for (const [key, row] of map) {
+      if (row.stub || !seqs.has(row.seq)) continue;
+      map.delete(key);
+      deleted++;
+    }
+    return deleted;
+  }
+
   async deactivate(id: string): Promise<boolean> {
     const row = this.mirrors.actionLogs.get(id);
     if (!row) return false;

@@ -30,13 +30,19 @@ export function allOf(conditions: MongoDocument[]): MongoDocument {
  */
 export const notExpired = (now: Date): MongoDocument => ({ expires_at: { $not: { $lte: now } } });
 
+/** What a purge with these deletes (see `PurgeQuery`). */
+function purgeableCondition(kind: EntryKind, p: { expiredAt: Date; before?: Date }): MongoDocument {
+  const expired = { expires_at: { $lte: p.expiredAt } };
+  return p.before ? { $or: [expired, { [TIME_FIELD[kind]]: { $lt: p.before } }] } : expired;
+}
+
 /** The conditions of a filter on entries of a kind (never an expired one). */
-export function filterConditions(kind: EntryKind, f: StoreFilter, now = new Date()): MongoDocument[] {
-  const conditions: MongoDocument[] = [notExpired(now)];
+export function filterConditions(kind: EntryKind, f: StoreFilter, now = new Date(), objectIdOf?: ObjectIdOf): MongoDocument[] {
+  const conditions: MongoDocument[] = [f.purgeable ? purgeableCondition(kind, f.purgeable) : notExpired(now)];
   for (const key of ['request_uuid', 'correlation_id', 'module'] as const) {
     if (f[key] !== undefined) conditions.push({ [key]: f[key] });
   }
-  if (f.actor_id !== undefined) conditions.push(actorCondition(kind, f.actor_id));
+  if (f.actor_id !== undefined) conditions.push(actorCondition(kind, f.actor_id, objectIdOf));
   conditions.push(...timeCondition(kind, f));
   switch (kind) {
     case 'requests':
@@ -50,15 +56,29 @@ export function filterConditions(kind: EntryKind, f: StoreFilter, now = new Date
   }
 }
 
-function actorCondition(kind: EntryKind, actor: string): MongoDocument {
-  switch (kind) {
-    case 'requests':
-      return { $or: REQUEST_USER_PATHS.map((path) => ({ [path]: actor })) };
-    case 'actions':
-      return { actor_id: actor };
-    default:
-      return { 'user._id': actor };
-  }
+/** The ObjectId of a 24-hex id, built with the driver's class (undefined when none is known yet). */
+export type ObjectIdOf = (hex: string) => unknown;
+
+const HEX_ID = /^[0-9a-f]{24}$/i;
+
+/**
+ * The forms a user id given as text may be stored in: user references keep their id's type, so `'7'` also finds
+ * the number 7, and a 24-hex id also finds the ObjectId.
+ */
+export function userIdForms(actor: string, objectIdOf?: ObjectIdOf): unknown[] {
+  const forms: unknown[] = [actor];
+  const n = Number(actor);
+  if (actor.trim() !== '' && Number.isFinite(n) && String(n) === actor) forms.push(n);
+  const objectId = HEX_ID.test(actor) ? objectIdOf?.(actor.toLowerCase()) : undefined;
+  if (objectId !== undefined) forms.push(objectId);
+  return forms;
+}
+
+function actorCondition(kind: EntryKind, actor: string, objectIdOf?: ObjectIdOf): MongoDocument {
+  if (kind === 'actions') return { actor_id: actor };
+  const forms = userIdForms(actor, objectIdOf);
+  const value = forms.length === 1 ? actor : { $in: forms };
+  return kind === 'requests' ? { $or: REQUEST_USER_PATHS.map((path) => ({ [path]: value })) } : { 'user._id': value };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { ActionLogValidationError } from '../../shared/errors.js';
+import { isObjectId } from '../../shared/document.js';
 import type { EntryPosition, SortOrder } from '../store.js';
 import type { MongoCollectionLike, MongoDocument } from './mongo-types.js';
 
@@ -30,14 +31,8 @@ export function seqOf(position: EntryPosition): number {
 
 const notOurs = () => new ActionLogValidationError([{ path: 'cursor', message: 'is not a cursor of this store' }], 'read options');
 
-interface ObjectIdLike {
-  _bsontype: 'ObjectId';
-  toHexString(): string;
-}
 type ObjectIdClass = new (hex: string) => unknown;
 
-const isObjectId = (id: unknown): id is ObjectIdLike =>
-  typeof id === 'object' && id !== null && (id as { _bsontype?: unknown })._bsontype === 'ObjectId';
 const HEX_ID = /^[0-9a-f]{24}$/;
 const STRING_ID = 's:';
 

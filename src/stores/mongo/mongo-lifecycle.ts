@@ -29,6 +29,18 @@ export class MongoLifecycle {
     return result.deletedCount;
   }
 
+  /** Deletes the entries of these position ids (see `IdCodec`). */
+  async remove(kind: EntryKind, ids: string[]): Promise<number> {
+    const collection = this.collection(kind);
+    const values: unknown[] = [];
+    for (const id of ids) {
+      const value = await this.ids.value(id, collection).catch(() => undefined);
+      if (value !== undefined) values.push(value);
+    }
+    if (values.length === 0) return 0;
+    return (await collection.deleteMany({ _id: { $in: values } })).deletedCount;
+  }
+
   /** The action of this `_id` (an ObjectId's hex, or a string `_id` as it is) marked inactive. */
   async deactivate(id: string): Promise<boolean> {
     const collection = this.collection('actions');

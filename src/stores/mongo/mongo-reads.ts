@@ -34,7 +34,7 @@ export class MongoReads {
   async query<K extends EntryKind>(query: StoreQuery<K>): Promise<Array<StoredEntry<K>>> {
     if (query.limit < 1) return [];
     const collection = this.collection(query.kind);
-    const conditions = filterConditions(query.kind, query.filter);
+    const conditions = await this.conditions(query.kind, query.filter);
     let sort: MongoDocument;
     if (query.by === 'stored') {
       conditions.push(await this.storedRange(query));
@@ -71,14 +71,23 @@ export class MongoReads {
   }
 
   async count(kind: EntryKind, filter: StoreFilter): Promise<number> {
-    return readWithIndexes(filter, () => this.collection(kind).countDocuments(allOf(filterConditions(kind, filter))));
+    const match = allOf(await this.conditions(kind, filter));
+    return readWithIndexes(filter, () => this.collection(kind).countDocuments(match));
   }
 
   async facets(query: FacetQuery): Promise<FacetCount[]> {
     if (query.limit < 1) return [];
-    const match = allOf(filterConditions(query.kind, query.filter));
+    const match = allOf(await this.conditions(query.kind, query.filter));
     const pipeline = facetPipeline(query.kind, query.field, match, query.limit, query.after);
     return facetCounts(await readWithIndexes(query.filter, () => this.collection(query.kind).aggregate(pipeline).toArray()));
+  }
+
+  /** The conditions of a filter; a 24-hex `actor_id` also as the ObjectId (user references keep their id's type). */
+  private async conditions(kind: EntryKind, filter: StoreFilter): Promise<MongoDocument[]> {
+    const actor = filter.actor_id;
+    const objectId =
+      actor !== undefined && /^[0-9a-f]{24}$/i.test(actor) ? await this.ids.value(actor.toLowerCase(), this.collection(kind)) : undefined;
+    return filterConditions(kind, filter, new Date(), objectId === undefined ? undefined : () => objectId);
   }
 
   /** An entry as reads return it: keys unescaped, the sequence moved from the document to its position. */

@@ -175,6 +175,10 @@ export class MongoStore implements Store {
     return this.lifecycle.purge(query);
   }
 
+  remove(kind: EntryKind, ids: string[]): Promise<number> {
+    return this.lifecycle.remove(kind, ids);
+  }
+
   deactivate(id: string): Promise<boolean> {
     return this.lifecycle.deactivate(id);
   }

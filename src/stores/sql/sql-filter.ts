@@ -74,7 +74,11 @@ export class SqlFilter {
 
   /** Adds the conditions of `f` for `kind` to `s`, and that the entry has not expired. */
   apply(s: SqlConditions, kind: EntryKind, f: StoreFilter, now = new Date()): SqlConditions {
-    s.where('("expires_at" IS NULL OR "expires_at" > ?)', this.d.date(now));
+    if (f.purgeable) {
+      const { expiredAt, before } = f.purgeable;
+      if (before) s.where(`("expires_at" <= ? OR ${q(TIME_COLUMN[kind])} < ?)`, this.d.date(expiredAt), this.d.date(before));
+      else s.where('"expires_at" <= ?', this.d.date(expiredAt));
+    } else s.where('("expires_at" IS NULL OR "expires_at" > ?)', this.d.date(now));
     const equal = (column: string, value: unknown) => {
       if (value !== undefined) s.where(`${q(column)} = ?`, value);
     };

@@ -1,4 +1,4 @@
-import type { PurgeQuery } from '../store.js';
+import type { EntryKind, PurgeQuery } from '../store.js';
 import type { SqlDialect } from './sql-dialects.js';
 import { KIND_TABLE, SqlConditions, TIME_COLUMN } from './sql-filter.js';
 import { quoteName as q, type SqlEngine, type SqlTables } from './sql-schema.js';
@@ -29,6 +29,13 @@ export class SqlLifecycle {
     const limit = s.param(query.limit);
     const batch = `SELECT "id" FROM ${table} WHERE ${expired}${old} LIMIT ${limit}`;
     return this.counted(`DELETE FROM ${table} WHERE "id" IN (${batch})`, s.params);
+  }
+
+  /** Deletes the rows of these ids. */
+  remove(kind: EntryKind, ids: number[]): SqlStep {
+    const s = new SqlConditions(this.d);
+    const list = ids.map((id) => s.param(id)).join(', ');
+    return this.counted(`DELETE FROM ${q(this.t[KIND_TABLE[kind]])} WHERE "id" IN (${list})`, s.params);
   }
 
   /** Marks the action of this row id inactive. */

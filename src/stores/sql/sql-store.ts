@@ -178,6 +178,14 @@ export class SqlStore implements Store {
     return this.change(lifecycle.purge(query));
   }
 
+  async remove(kind: EntryKind, ids: string[]): Promise<number> {
+    // Ids of this store are row numbers; anything else names no entry of it.
+    const rows = ids.filter((id) => /^\d{1,15}$/.test(id)).map(Number);
+    if (rows.length === 0) return 0;
+    const { lifecycle } = await this.readable();
+    return this.change(lifecycle.remove(kind, rows));
+  }
+
   async deactivate(id: string): Promise<boolean> {
     // Ids of this store are row numbers; anything else names no entry of it.
     if (!/^\d{1,15}$/.test(id)) return false;

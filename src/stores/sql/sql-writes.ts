@@ -1,10 +1,11 @@
-import type {
-  ActionLogDocument,
-  ActivityDocument,
-  ModelLogDocument,
-  RequestAppend,
-  RequestDocument,
-  StoreBatch,
+import {
+  type ActionLogDocument,
+  type ActivityDocument,
+  type ModelLogDocument,
+  type RequestAppend,
+  type RequestDocument,
+  type StoreBatch,
+  userIdText,
 } from '../../shared/document.js';
 import { type ColumnKind, TABLES, type TableSpec } from '../tables.js';
 import { quoteName, type SqlTables } from './sql-schema.js';
@@ -222,7 +223,7 @@ export class SqlWrites {
       module: doc.module,
       timestamp: doc.timestamp,
       correlation_id: doc.correlation_id ?? null,
-      user_id: user?._id ?? null,
+      user_id: user ? userIdText(user._id) : null,
       details: doc.details,
       integrity: doc.integrity ?? null,
       expires_at: doc.expires_at ?? null,
@@ -238,11 +239,17 @@ export class SqlWrites {
   }
 
   private modelLogRow(doc: ModelLogDocument): SqlRow {
-    return { ...doc, truncated: doc.truncated ?? false, user: doc.user ?? null, user_id: doc.user?._id ?? null, uid: this.uid(doc) };
+    return {
+      ...doc,
+      truncated: doc.truncated ?? false,
+      user: doc.user ?? null,
+      user_id: doc.user ? userIdText(doc.user._id) : null,
+      uid: this.uid(doc),
+    };
   }
 
   private activityRow(doc: ActivityDocument): SqlRow {
-    return { ...doc, user_id: doc.user._id, uid: this.uid(doc) };
+    return { ...doc, user_id: userIdText(doc.user._id), uid: this.uid(doc) };
   }
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Db, type IndexDescriptionInfo, MongoClient } from 'mongodb';
+import { type Db, type IndexDescriptionInfo, MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ActionLogDocument,
@@ -185,6 +185,57 @@ describe('MongoStore', () => {
     expect(doc!.expires_at!.getTime() - doc!.timestamp.getTime()).toBe(30 * 24 * 3600 * 1000);
     const action = await actionLogs(db).findOne({});
     expect(action!.expires_at!.getTime() - action!.emitted_at.getTime()).toBe(30 * 24 * 3600 * 1000);
+  });
+
+  it("stores user references with the user's ObjectId, so a $lookup from lookup_from finds the user", async () => {
+    const db = freshDb();
+    const users = db.collection<{ _id: ObjectId; name: string }>('users');
+    const ada = { _id: new ObjectId(), name: 'Ada' };
+    await users.insertMany([ada, { _id: new ObjectId(), name: 'Bo' }]);
+    const logger = loggerOn(db);
+    await logger.run({ user: { _id: ada._id, name: ada.name } }, () => {
+      logger.recordModelChange(change('1'));
+      logger.activity({ action: 'Logged in' });
+    });
+    await logger.close();
+    const stores = { activities: 'actionlog_activity_logs', changes: 'actionlog_model_logs' };
+    for (const [collection, path] of [
+      [stores.activities, 'user'],
+      [stores.changes, 'user'],
+      ['actionlog_requests', 'details.run.user_details'],
+    ] as const) {
+      const [joined] = await db
+        .collection(collection)
+        .aggregate<{ found: Array<{ name: string }>; ref: { lookup_from: string } }>([
+          { $lookup: { from: 'users', localField: `${path}._id`, foreignField: '_id', as: 'found' } },
+          { $project: { found: 1, ref: `$${path}` } },
+        ])
+        .toArray();
+      expect(joined?.ref.lookup_from, collection).toBe('users');
+      expect(joined?.found, collection).toEqual([ada]);
+    }
+    // The hex text of the id finds the ObjectId (and a string id of the same text, as earlier versions stored it).
+    await db.collection(stores.activities).insertOne({
+      ...(await db.collection(stores.activities).findOne({}, { projection: { _id: 0 } }))!,
+      user: { lookup_from: 'users', _id: ada._id.toHexString(), label: 'Ada' },
+    });
+    // As in MongoDB, the hex string earlier versions stored joins nothing: that is what keeping the type fixes.
+    const joins = await db
+      .collection(stores.activities)
+      .aggregate<{ found: unknown[]; hex: boolean }>([
+        { $lookup: { from: 'users', localField: 'user._id', foreignField: '_id', as: 'found' } },
+        { $project: { _id: 0, found: 1, hex: { $eq: [{ $type: '$user._id' }, 'string'] } } },
+      ])
+      .toArray();
+    expect(joins.map((j) => [j.hex, j.found.length]).sort()).toEqual([
+      [false, 1],
+      [true, 0],
+    ]);
+    const reader = loggerOn(db);
+    expect(await reader.count({ kind: 'activities', actor_id: ada._id.toHexString() })).toBe(2);
+    expect(await reader.count({ kind: 'changes', actor_id: ada._id.toHexString() })).toBe(1);
+    expect(await reader.count({ kind: 'requests', actor_id: ada._id.toHexString() })).toBe(1);
+    await reader.close();
   });
 
   it('stores $ and dotted keys escaped in BSON and reads them back as sent', async () => {

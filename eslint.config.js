@@ -4,7 +4,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'bench/peers/', '**/*.js', '**/*.cjs', '**/*.mjs'] },
+  { ignores: ['dist/', 'coverage/', '.cache/', 'bench/peers/', '**/*.js', '**/*.cjs', '**/*.mjs'] },
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {

@@ -12,6 +12,9 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { DataSource } from 'typeorm';
 import { createActionLogger, SqlStore } from 'actionlog';
+import { runUnderBenchNode } from './node-versions.js';
+
+runUnderBenchNode('bench:export');
 
 const SIZES = (process.env.EXPORT_BENCH_SIZES ?? '20000,200000').split(',').map(Number);
 const FORMATS = ['jsonl', 'csv'] as const;

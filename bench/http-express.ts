@@ -7,10 +7,13 @@
  */
 import { resolve } from 'node:path';
 import { median, pairedRun } from './support.js';
+import { runUnderBenchNode } from './node-versions.js';
+
+runUnderBenchNode('bench:http');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
-const VARIANTS = (process.env.BENCH_MODES ?? 'floor,actionlog').split(',');
+const VARIANTS = (process.env.BENCH_MODES ?? 'floor,pino-http,actionlog').split(',');
 // BENCH_AGAINST=<another checkout, built>: this build's actionlog against that one's, side by side (the "baseline").
 const AGAINST = process.env.BENCH_AGAINST;
 const body = { customer: 'c-17', items: [{ sku: 'book', qty: 2 }], note: 'leave at the door' };

@@ -9,6 +9,9 @@ import { createActionLogger, MongoStore } from 'actionlog';
 import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange, orderState } from '../examples/shared/orders.js';
 import { median, startMongoProcess } from './support.js';
+import { runUnderBenchNode } from './node-versions.js';
+
+runUnderBenchNode('bench:mongo');
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

@@ -10,6 +10,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { median, pairedRun, type PairedResult, perRequest, startMongoProcess, startServer, type Usage } from './support.js';
+import { runUnderBenchNode } from './node-versions.js';
+
+runUnderBenchNode('bench:mongoose');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);

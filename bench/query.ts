@@ -11,6 +11,9 @@ import { DataSource } from 'typeorm';
 import { createActionLogger, SqlStore } from 'actionlog';
 import { orderChange, orderState } from '../examples/shared/orders.js';
 import { startPostgres } from '../examples/shared/databases/postgres.js';
+import { runUnderBenchNode } from './node-versions.js';
+
+runUnderBenchNode('bench:query');
 
 const CHANGES = Number(process.env.QUERY_BENCH_CHANGES ?? 1_000_000);
 const SAMPLES = Number(process.env.QUERY_BENCH_SAMPLES ?? 200);

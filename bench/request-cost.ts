@@ -7,6 +7,9 @@ import { createActionLogger } from 'actionlog';
 import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange, orderState } from '../examples/shared/orders.js';
 import { nullStore } from './support.js';
+import { runUnderBenchNode } from './node-versions.js';
+
+runUnderBenchNode('bench:core');
 
 const RUNS = 7;
 const REQUESTS = 20_000;

@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startPostgres } from '../examples/shared/databases/postgres.js';
 import { median, pairedRun } from './support.js';
+import { runUnderBenchNode } from './node-versions.js';
+
+runUnderBenchNode('bench:typeorm');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);

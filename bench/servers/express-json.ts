@@ -5,6 +5,7 @@
  *              AsyncLocalStorage-based request audit does, for reading the other figures against
  *   null-store actionlog writing to a store that keeps nothing (actionlog's own cost)
  *   actionlog  actionlog on a MemoryStore
+ *   pino-http  pino-http logging every request to /dev/null: what applications already pay to log each request
  * Prints its port; answers usage requests from the bench (see support.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -23,6 +24,11 @@ const logger = store ? createActionLogger({ store }) : undefined;
 
 const app = express();
 if (logger) app.use(actionLog(logger));
+if (mode === 'pino-http') {
+  // Loaded only in this mode, so the other modes run in a checkout installed without it.
+  const [{ pino }, { pinoHttp }] = await Promise.all([import('pino'), import('pino-http')]);
+  app.use(pinoHttp({ logger: pino(pino.destination('/dev/null')) }));
+}
 if (mode === 'floor') {
   const als = new AsyncLocalStorage<object>();
   const noop = () => {};

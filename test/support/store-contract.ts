@@ -17,6 +17,7 @@ import type {
   StoreBatch,
   StoreFilter,
 } from 'actionlog';
+import { userIdText } from 'actionlog';
 import { describeLifecycle } from './lifecycle-contract.js';
 import { describeReadSide } from './read-contract.js';
 
@@ -441,7 +442,9 @@ export function describeStore(name: string, factory: StoreFactory): void {
         activities: [activity('u1', 1, 'r1'), activity('u2', 2), activity('u1', 3)],
       });
       const rows = async (filter: StoreFilter, order: SortOrder = 'desc') =>
-        (await all(store, 'activities', filter, order)).map((a) => `${a.user._id}@${(a.activity_date.getTime() - T0) / 60_000}`);
+        (await all(store, 'activities', filter, order)).map(
+          (a) => `${userIdText(a.user._id)}@${(a.activity_date.getTime() - T0) / 60_000}`,
+        );
       expect(await rows({})).toEqual(['u1@3', 'u2@2', 'u1@1']);
       expect(await rows({ actor_id: 'u1' }, 'asc')).toEqual(['u1@1', 'u1@3']);
       expect(await rows({ request_uuid: 'r1' })).toEqual(['u1@1']);

@@ -125,11 +125,12 @@ describe.each(Object.keys(FRAMEWORKS))('the %s tail route (Server-Sent Events)',
     const mounted = await FRAMEWORKS[framework]!(logger);
     close = mounted.close;
     await record(logger, ['before']);
-    const first = collect(mounted.url, { 'x-role': 'auditor' }, (events) => events.length === 2);
+    // At least two: the server's writes may reach the client together (Node 24 sends them in one packet).
+    const first = collect(mounted.url, { 'x-role': 'auditor' }, (events) => events.length >= 2);
     await new Promise((resolve) => setTimeout(resolve, 100));
     await record(logger, ['a1', 'a2', 'a3']);
     const { events } = await first;
-    expect(events.map((e) => [e.event, e.data.action_type])).toEqual([
+    expect(events.slice(0, 2).map((e) => [e.event, e.data.action_type])).toEqual([
       ['actions', 'a1'],
       ['actions', 'a2'],
     ]);

@@ -62,7 +62,14 @@ function userFrom(header: string | string[] | undefined) {
     : undefined;
 }
 
+/**
+ * Idle keep-alive sockets outlive any test: with Node's 5 s default, a socket the client reuses just as the server
+ * closes it fails the request with "socket hang up" (seen under load in the poison test).
+ */
+const KEEP_ALIVE_MS = 120_000;
+
 async function serve(server: Server): Promise<RunningApp> {
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
   let connections = 0;
   server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -136,7 +143,7 @@ function startKoa(spec: AppSpec): Promise<RunningApp> {
 }
 
 async function startFastify(spec: AppSpec): Promise<RunningApp> {
-  const app = Fastify({ logger: false });
+  const app = Fastify({ logger: false, keepAliveTimeout: KEEP_ALIVE_MS });
   if (spec.before) {
     const before = spec.before;
     app.addHook('onRequest', (_req, _reply, done) => {

@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import { z } from 'zod';
 import { ActionLogConfigError, ActionLogStoreError, ActionLogValidationError } from '../shared/errors.js';
 import { fromZodIssues } from '../shared/zod-issues.js';
-import type { PurgeCounts } from './purge.js';
+import { batchedRemovalFields, KINDS, type PurgeCounts } from './purge.js';
 import type { Entry, EntryKind, Store, StoreBatch } from './store.js';
 
 /** Options of `logger.archive`. */
@@ -15,7 +15,6 @@ export interface ArchiveOptions {
   batchSize?: number;
 }
 
-const KINDS: EntryKind[] = ['requests', 'actions', 'changes', 'activities'];
 const BATCH_KEY = { requests: 'requests', actions: 'actionLogs', changes: 'modelLogs', activities: 'activities' } as const;
 
 /** Whether `to` is a store rather than a stream. */
@@ -25,24 +24,8 @@ const isWritable = (to: unknown): to is Writable =>
   typeof to === 'object' && to !== null && typeof (to as Writable).write === 'function' && typeof (to as Writable).once === 'function';
 
 const archiveSchema = z.strictObject({
-  before: z
-    .union([z.date(), z.string()], { error: 'must be a Date or an ISO 8601 string' })
-    .transform((value, ctx) => {
-      const date = value instanceof Date ? value : new Date(value);
-      if (Number.isNaN(date.getTime())) {
-        ctx.addIssue({ code: 'custom', message: 'must be a valid date' });
-        return z.NEVER;
-      }
-      return date;
-    })
-    .optional(),
+  ...batchedRemovalFields,
   to: z.custom<Writable | Store>((to) => isStore(to) || isWritable(to), { error: 'must be a writable stream or a Store' }),
-  batchSize: z
-    .number({ error: 'must be a number' })
-    .int('must be an integer')
-    .min(1, 'must be at least 1')
-    .max(10_000, 'must be at most 10000')
-    .default(1000),
 });
 
 export type ArchivePlan = z.output<typeof archiveSchema>;

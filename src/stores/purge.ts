@@ -14,7 +14,8 @@ export interface PurgeOptions {
 /** How many entries `purge` deleted, per kind (requests, actions, changes, activities). */
 export type PurgeCounts = Record<EntryKind, number>;
 
-const purgeSchema = z.strictObject({
+/** The options a purge and an archive share: what is old enough, and how many entries per round trip. */
+export const batchedRemovalFields = {
   before: z
     .union([z.date(), z.string()], { error: 'must be a Date or an ISO 8601 string' })
     .transform((value, ctx) => {
@@ -32,9 +33,11 @@ const purgeSchema = z.strictObject({
     .min(1, 'must be at least 1')
     .max(10_000, 'must be at most 10000')
     .default(1000),
-});
+};
 
-const KINDS: EntryKind[] = ['requests', 'actions', 'changes', 'activities'];
+const purgeSchema = z.strictObject(batchedRemovalFields);
+
+export const KINDS: EntryKind[] = ['requests', 'actions', 'changes', 'activities'];
 
 export type PurgePlan = z.output<typeof purgeSchema>;
 

@@ -295,6 +295,7 @@ export class ActionLogger {
     const user = a.user ?? context?.user;
     if (!user) throw new ActionLogValidationError([{ path: 'user', message: 'is required (the current scope has no user)' }], 'activity');
     const doc: ActivityDocument = {
+      uid: randomUUID(),
       user,
       ip_address: a.ip_address !== undefined ? a.ip_address : (context?.ip ?? null),
       // Redacted as request URLs are: a link or a description may carry a token as well as a request does.

@@ -101,7 +101,7 @@ export class DocumentBuilder {
   private mirrorOf(ctx: RequestContext, entry: ModelLog, module: string): ModelLogDocument;
   private mirrorOf(ctx: RequestContext, entry: ActionEntry, module: string): ActionLogDocument;
   private mirrorOf(ctx: RequestContext, entry: ModelLog | ActionEntry, module: string): ModelLogDocument | ActionLogDocument {
-    const mirror: Record<string, unknown> = { ...entry, request_uuid: ctx.requestUuid, module };
+    const mirror: Record<string, unknown> = { uid: randomUUID(), ...entry, request_uuid: ctx.requestUuid, module };
     if ('model' in entry) mirror.user = ctx.user;
     if (ctx.correlationId) mirror.correlation_id = ctx.correlationId;
     return mirror as unknown as ModelLogDocument | ActionLogDocument;

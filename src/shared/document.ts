@@ -165,6 +165,8 @@ export interface RequestDocument {
 /** One document of the `action_logs` mirror. */
 export interface ActionLogDocument extends ActionEntry {
   _id?: unknown;
+  /** The server's id of this entry (a uuid given when it is built): a retry, replay or archive copy is stored once. */
+  uid?: string;
   request_uuid: string;
   module: string;
   /** The correlation id of the action's request, when it had one. */
@@ -175,6 +177,8 @@ export interface ActionLogDocument extends ActionEntry {
 /** One document of the `model_logs` mirror (also where spilled model logs go). */
 export interface ModelLogDocument extends ModelLog {
   _id?: unknown;
+  /** The server's id of this entry (a uuid given when it is built): a retry, replay or archive copy is stored once. */
+  uid?: string;
   request_uuid: string;
   module: string;
   /** Who made the change: the user of its request or run (null for none, and in entries of versions before 0.2). */
@@ -187,6 +191,8 @@ export interface ModelLogDocument extends ModelLog {
 /** One document of the `activity_logs` feed. */
 export interface ActivityDocument {
   _id?: unknown;
+  /** The server's id of this entry (a uuid given when it is built): a retry, replay or archive copy is stored once. */
+  uid?: string;
   user: UserRef;
   ip_address: string | null;
   action: string;

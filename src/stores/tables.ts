@@ -61,6 +61,11 @@ const NEWEST: -1 = -1;
 const byTime = (...fields: string[]): IndexSpec => ({ fields: [...fields, 'id'].map((f) => [f, 1] as const), only: 'sql' });
 /** An SQL GIN index over a jsonb column (PostgreSQL). */
 const gin = (field: string): IndexSpec => ({ fields: [[field, 1]], only: 'sql', using: 'gin' });
+/**
+ * A mirror entry's `uid`, given when it is built: a retry, a replay or an archive copy of it is stored once. MongoDB:
+ * sparse, as entries of versions before 0.2 have none.
+ */
+const entryUid: IndexSpec = { fields: [['uid', 1]], unique: true, sparse: true, mongoName: 'uid_unique' };
 /** SQL: entries by expiry, for `purge` (MongoDB has its TTL index instead, with `retentionDays`). */
 const expiresAt: IndexSpec = { fields: [['expires_at', 1]], only: 'sql' };
 /** PostgreSQL: rows in the order they became visible (see `txid`). */
@@ -173,7 +178,7 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       txid,
     },
     indexes: [
-      { fields: [['uid', 1]], unique: true, only: 'sql' },
+      entryUid,
       {
         fields: [
           ['actor_id', 1],
@@ -249,7 +254,7 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       txid,
     },
     indexes: [
-      { fields: [['uid', 1]], unique: true, only: 'sql' },
+      entryUid,
       {
         fields: [
           ['model', 1],
@@ -296,7 +301,7 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       txid,
     },
     indexes: [
-      { fields: [['uid', 1]], unique: true, only: 'sql' },
+      entryUid,
       {
         fields: [
           ['user_id', 1],

@@ -165,7 +165,7 @@ describe('logger.record() normalization', () => {
       saved_at: anyDate,
       is_active: true,
     });
-    expect(store.actions()).toEqual([{ ...action, _id: anyString, request_uuid: doc!.request_uuid, module: 'loans' }]);
+    expect(store.actions()).toEqual([{ ...action, _id: anyString, uid: anyString, request_uuid: doc!.request_uuid, module: 'loans' }]);
   });
 
   it('accepts the short forms: string action, string actor, resource alias, string source, ISO emitted_at', async () => {
@@ -227,6 +227,7 @@ describe('logger.activity()', () => {
     expect(store.activities()).toEqual([
       {
         _id: anyString,
+        uid: anyString,
         user: { lookup_from: 'users', _id: 'u1', label: 'Ada', email: 'ada@example.test' },
         ip_address: null,
         action: 'Logged in',

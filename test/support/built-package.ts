@@ -28,5 +28,5 @@ export function ensureBuilt(): void {
   const sources = Math.max(newest(join(root, 'src')), newest(join(root, 'adapters')), statSync(join(root, 'package.json')).mtimeMs);
   if (built > sources) return;
   console.log('[actionlog tests] building the package (dist/ is older than the sources)');
-  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore', timeout: 300_000 });
+  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore', timeout: 900_000 });
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type ActionLogDocument,
@@ -7,6 +8,7 @@ import {
   createActionLogger,
   type EntryKind,
   MemoryStore,
+  SqlStore,
   type ModelLogDocument,
   type RequestDocument,
   type Store,
@@ -18,6 +20,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ObjectId } from 'mongodb';
+import { DataSource } from 'typeorm';
 import { failOnWarning } from './matchers.js';
 import { action, activity, all, modelLog, requestDoc, type StoreFactory } from './store-contract.js';
 
@@ -30,8 +33,8 @@ function batchAt(name: string, minutes: number, expiresAt?: Date): StoreBatch {
   const stamp = <T extends object>(doc: T): T => (expiresAt ? { ...doc, expires_at: expiresAt } : doc);
   const extra = { request_uuid: name, module: 'orders' };
   const request: RequestDocument = stamp(requestDoc(name, minutes));
-  const act: ActionLogDocument = stamp({ ...action(`t_${name}`, minutes), ...extra });
-  const change: ModelLogDocument = stamp({ ...modelLog(name, minutes), ...extra, user: null });
+  const act: ActionLogDocument = stamp({ uid: randomUUID(), ...action(`t_${name}`, minutes), ...extra });
+  const change: ModelLogDocument = stamp({ uid: randomUUID(), ...modelLog(name, minutes), ...extra, user: null });
   const feed: ActivityDocument = stamp(activity(`u_${name}`, minutes, name));
   return { requests: [request], actionLogs: [act], modelLogs: [change], activities: [feed] };
 }
@@ -237,6 +240,21 @@ export function describeLifecycle(name: string, factory: StoreFactory): void {
       const [request] = await all(archive, 'requests', { request_uuid: 'x0' });
       expect(request).toMatchObject({ uid: 'uid-x0', details: { request: { method: 'POST' } } });
       expect(request).not.toHaveProperty('expires_at');
+    });
+
+    it('archives to a SQL store; killed midway and rerun, each entry ends up once (copies keep their uid)', async () => {
+      const dataSource = new DataSource({ type: 'better-sqlite3', database: ':memory:' });
+      await dataSource.initialize();
+      const archive = new SqlStore({ dataSource });
+      try {
+        await archive.init({ actionLogs: true, modelLogs: true, retention: false, warn: failOnWarning });
+        await archiveKilledMidway(archive);
+        const moved = ['old0', 'old1', 'old2', 'old3', 'old4', 'x0', 'x1'];
+        for (const kind of KINDS) expect(await namesOf(archive, kind), kind).toEqual(moved);
+      } finally {
+        await archive.close();
+        await dataSource.destroy();
+      }
     });
 
     it('archives to a file of JSON lines; killed after a flush and rerun, a batch at most is there twice, with the same ids', async () => {

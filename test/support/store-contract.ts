@@ -92,8 +92,8 @@ function mirrorsOf(doc: RequestDocument): Pick<StoreBatch, 'actionLogs' | 'model
   const extra = { request_uuid: doc.request_uuid, module: doc.module };
   const user = doc.details.request?.user_details ?? doc.details.run?.user_details ?? null;
   return {
-    actionLogs: doc.details.actions.map((a): ActionLogDocument => ({ ...a, ...extra })),
-    modelLogs: doc.details.model_logs.map((m): ModelLogDocument => ({ ...m, ...extra, user })),
+    actionLogs: doc.details.actions.map((a): ActionLogDocument => ({ uid: randomUUID(), ...a, ...extra })),
+    modelLogs: doc.details.model_logs.map((m): ModelLogDocument => ({ uid: randomUUID(), ...m, ...extra, user })),
   };
 }
 
@@ -129,6 +129,7 @@ function append(uuid: string, logs: ModelLog[], actions: ActionEntry[] = [], spi
 
 export function activity(user: string, minutes: number, uuid: string | null = null): ActivityDocument {
   return {
+    uid: randomUUID(),
     user: { lookup_from: 'users', _id: user, label: `User ${user}` },
     ip_address: '10.0.0.1',
     action: 'Logged in',
@@ -136,6 +137,11 @@ export function activity(user: string, minutes: number, uuid: string | null = nu
     link_preview: null,
     request_uuid: uuid,
   };
+}
+
+/** Entries as the builder makes them: each with a uid of its own. */
+function withUids<T extends { uid?: string }>(entries: T[]): T[] {
+  return entries.map((entry) => ({ uid: randomUUID(), ...entry }));
 }
 
 /** Documents compare without the ids a store assigns. */
@@ -200,6 +206,18 @@ export function describeStore(name: string, factory: StoreFactory): void {
       expect(await all(store, 'actions')).toHaveLength(3);
       expect(await all(store, 'changes')).toHaveLength(3);
       expect(await all(store, 'activities')).toHaveLength(1);
+    });
+
+    it('stores an entry once when it comes again as another object with its uid (a replay, an archive copy)', async () => {
+      const first = batchOf([requestDoc('a')], [activity('u1', 0)]);
+      const again = structuredClone(first);
+      await store.write(first);
+      await store.write(again);
+      expect(await all(store, 'requests')).toHaveLength(1);
+      const actions = await all(store, 'actions');
+      expect(actions.map((a) => a.uid)).toEqual(first.actionLogs.map((a) => a.uid));
+      expect((await all(store, 'changes')).map((c) => c.uid)).toEqual(first.modelLogs.map((c) => c.uid));
+      expect((await all(store, 'activities')).map((a) => a.uid)).toEqual([first.activities[0]!.uid]);
     });
 
     it('appends late events to their document, in order, once per append', async () => {
@@ -305,7 +323,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
 
     it('finds actions by actor, type, category, target, tags, entity path, custom fields, words and time, hiding inactive ones unless asked', async () => {
       const extra = { request_uuid: 'r1', module: 'loans' };
-      const actions: ActionLogDocument[] = [
+      const actions = withUids<ActionLogDocument>([
         {
           ...action('approve', 1, { action_category: 'loans', note: 'Manual override approved by the supervisor' }),
           ...extra,
@@ -337,7 +355,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
           ...extra,
         },
         { ...action('approve', 4, { is_active: false }), ...extra, request_uuid: 'r2' },
-      ];
+      ]);
       const expected = structuredClone(actions[0]);
       await store.write({ requests: [], actionLogs: actions, modelLogs: [], activities: [] });
       const types = async (filter: StoreFilter, order: SortOrder = 'desc') =>
@@ -392,7 +410,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
 
     it('finds changes by request, model, record, action, changed field, user, correlation and time, summaries by a null id', async () => {
       const user = { lookup_from: 'users', _id: 'u2', label: 'Bo' };
-      const logs: ModelLogDocument[] = [
+      const logs = withUids<ModelLogDocument>([
         { ...modelLog('1', 1, { action: 'Created' }), request_uuid: 'r1', module: 'm', user: null },
         { ...modelLog('2', 2), request_uuid: 'r1', module: 'm', user, correlation_id: 'c-1' },
         { ...modelLog('1', 3, { model: 'customers', model_class_name: 'Customer' }), request_uuid: 'r2', module: 'm', user },
@@ -411,7 +429,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
           module: 'm',
           user: null,
         },
-      ];
+      ]);
       logs[1]!.model_details.changed_fields = ['status', 'address.city'];
       const expected = structuredClone(logs[2]);
       await store.write({ requests: [], actionLogs: [], modelLogs: logs, activities: [] });
@@ -450,7 +468,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
       expect(await rows({ request_uuid: 'r1' })).toEqual(['u1@1']);
       expect(await rows({ to: at(2) })).toEqual(['u2@2', 'u1@1']);
       const [one] = await all(store, 'activities', { request_uuid: 'r1' });
-      expect(withoutId(one!)).toEqual(activity('u1', 1, 'r1'));
+      expect(withoutId(one!)).toEqual({ ...activity('u1', 1, 'r1'), uid: one!.uid });
     });
 
     it('pages by keyset in both orders, ties in time broken by id: every entry once, in order', async () => {

@@ -136,7 +136,8 @@ export class MemoryStore implements Store {
   }
 
   async deactivate(id: string): Promise<boolean> {
-    const row = this.mirrors.actionLogs.get(id);
+    // Entries are keyed by uid: the id a read gave is their `_id`.
+    const row = [...this.mirrors.actionLogs.values()].find((r) => String(r.doc._id) === id);
     if (!row) return false;
     row.doc.is_active = false;
     return true;
@@ -208,9 +209,11 @@ export class MemoryStore implements Store {
     this.requestsByUid.set(doc.uid, { seq: ++this.seq, doc: copy });
   }
 
-  private putAll<T extends { _id?: unknown }>(into: Map<string, Stored<T>>, docs: T[]): void {
+  private putAll<T extends { _id?: unknown; uid?: string }>(into: Map<string, Stored<T>>, docs: T[]): void {
     for (const doc of docs) {
-      const id = stampId(doc);
+      const stamped = stampId(doc);
+      // By `uid` where the entry has one: a replay or an archive copy is a new object with the same uid.
+      const id = doc.uid ?? stamped;
       if (into.has(id)) continue;
       into.set(id, { seq: ++this.seq, doc });
     }

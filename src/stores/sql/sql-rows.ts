@@ -58,14 +58,14 @@ function requestDocument(row: SqlRow): RequestDocument {
 }
 
 function actionDocument(row: SqlRow): ActionLogDocument {
-  const { id, uid, expires_at, correlation_id, txid, ...fields } = row;
+  const { id, expires_at, correlation_id, txid, ...fields } = row;
   const doc: Record<string, unknown> = { _id: id, ...fields };
   setPresent(doc, row, ['correlation_id', 'expires_at']);
   return unescapeKeys(doc) as unknown as ActionLogDocument;
 }
 
 function modelLogDocument(row: SqlRow): ModelLogDocument {
-  const { id, uid, expires_at, truncated, user_id, correlation_id, txid, ...fields } = row;
+  const { id, expires_at, truncated, user_id, correlation_id, txid, ...fields } = row;
   const doc: Record<string, unknown> = { _id: id, ...fields };
   if (truncated) doc.truncated = true;
   setPresent(doc, row, ['correlation_id', 'expires_at']);
@@ -73,7 +73,7 @@ function modelLogDocument(row: SqlRow): ModelLogDocument {
 }
 
 function activityDocument(row: SqlRow): ActivityDocument {
-  const { id, uid, user_id, expires_at, txid, ...fields } = row;
+  const { id, user_id, expires_at, txid, ...fields } = row;
   const doc: Record<string, unknown> = { _id: id, ...fields };
   setPresent(doc, row, ['expires_at']);
   return unescapeKeys(doc) as unknown as ActivityDocument;

@@ -235,7 +235,7 @@ export class SqlWrites {
   }
 
   private actionRow(doc: ActionLogDocument): SqlRow {
-    return { ...doc, uid: this.uid(doc) };
+    return { ...doc, uid: doc.uid ?? this.uid(doc) };
   }
 
   private modelLogRow(doc: ModelLogDocument): SqlRow {
@@ -244,12 +244,12 @@ export class SqlWrites {
       truncated: doc.truncated ?? false,
       user: doc.user ?? null,
       user_id: doc.user ? userIdText(doc.user._id) : null,
-      uid: this.uid(doc),
+      uid: doc.uid ?? this.uid(doc),
     };
   }
 
   private activityRow(doc: ActivityDocument): SqlRow {
-    return { ...doc, user_id: userIdText(doc.user._id), uid: this.uid(doc) };
+    return { ...doc, user_id: userIdText(doc.user._id), uid: doc.uid ?? this.uid(doc) };
   }
 }
 

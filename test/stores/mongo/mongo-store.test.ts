@@ -103,6 +103,7 @@ describe('MongoStore', () => {
       expires_at_ttl: { key: 'expires_at 1', ttl: 0 },
     });
     expect(await indexesOf(db, 'audit_actions')).toEqual({
+      uid_unique: { key: 'uid 1', unique: true, sparse: true },
       actor_id_action_type: { key: 'actor_id 1, action_type 1' },
       actor_id_emitted_at_id: { key: 'actor_id 1, emitted_at -1, _id -1' },
       action_type_emitted_at_id: { key: 'action_type 1, emitted_at -1, _id -1' },
@@ -114,6 +115,7 @@ describe('MongoStore', () => {
       expires_at_ttl: { key: 'expires_at 1', ttl: 0 },
     });
     expect(await indexesOf(db, 'actionlog_model_logs')).toEqual({
+      uid_unique: { key: 'uid 1', unique: true, sparse: true },
       model_model_id_timestamp_id: { key: 'model 1, model_id 1, timestamp -1, _id -1' },
       request_uuid: { key: 'request_uuid 1' },
       timestamp_id: { key: 'timestamp -1, _id -1' },
@@ -122,6 +124,7 @@ describe('MongoStore', () => {
       expires_at_ttl: { key: 'expires_at 1', ttl: 0 },
     });
     expect(await indexesOf(db, 'actionlog_activity_logs')).toEqual({
+      uid_unique: { key: 'uid 1', unique: true, sparse: true },
       user_activity_date_id: { key: 'user._id 1, activity_date -1, _id -1' },
       activity_date_id: { key: 'activity_date -1, _id -1' },
       request_uuid: { key: 'request_uuid 1' },
@@ -216,7 +219,8 @@ describe('MongoStore', () => {
     }
     // The hex text of the id finds the ObjectId (and a string id of the same text, as earlier versions stored it).
     await db.collection(stores.activities).insertOne({
-      ...(await db.collection(stores.activities).findOne({}, { projection: { _id: 0 } }))!,
+      // As an entry of an earlier version: no uid.
+      ...(await db.collection(stores.activities).findOne({}, { projection: { _id: 0, uid: 0 } }))!,
       user: { lookup_from: 'users', _id: ada._id.toHexString(), label: 'Ada' },
     });
     // As in MongoDB, the hex string earlier versions stored joins nothing: that is what keeping the type fixes.

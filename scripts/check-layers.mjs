@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The pipeline, in order; the folder of a file is its first segment under src/. */
-const STAGES = ['shared', 'capture', 'build', 'write', 'stores', 'read', '(root)', 'adapter-kit'];
+/** The pipeline, in order, then its consumers inside src/ (the CLI); the folder of a file is its first segment under src/. */
+const STAGES = ['shared', 'capture', 'build', 'write', 'stores', 'read', '(root)', 'adapter-kit', 'cli'];
 /** What the public names resolve to, for the rank of an import of them. */
 const PUBLIC = { actionlog: '(root)', 'actionlog/adapter-kit': 'adapter-kit' };
 /** Framework integrations built on other adapters (the NestJS module mounts the HTTP capture and the ORM adapters). */

@@ -13,6 +13,8 @@ export interface ArchiveOptions {
   to: Writable | Store;
   /** Entries copied, confirmed and then deleted per round; default 1000. */
   batchSize?: number;
+  /** Called after each batch with its kind and how many entries it moved: a progress report. */
+  onBatch?: (kind: EntryKind, count: number) => void;
 }
 
 const BATCH_KEY = { requests: 'requests', actions: 'actionLogs', changes: 'modelLogs', activities: 'activities' } as const;
@@ -50,7 +52,7 @@ export function planArchive(store: Store, options: ArchiveOptions | undefined): 
  * `uid`), a stream gets it again with the same `kind` and `_id` (at least once: a reader keeps the first line
  * of each pair).
  */
-export async function archiveEntries(store: Store, { before, to, batchSize }: ArchivePlan): Promise<PurgeCounts> {
+export async function archiveEntries(store: Store, { before, to, batchSize, onBatch }: ArchivePlan): Promise<PurgeCounts> {
   const remove = store.remove?.bind(store);
   if (!remove) return { requests: 0, actions: 0, changes: 0, activities: 0 };
   const expiredAt = new Date();
@@ -78,6 +80,7 @@ export async function archiveEntries(store: Store, { before, to, batchSize }: Ar
       stalled = removed === 0 ? stalled + 1 : 0;
       if (stalled > 1) throw new ActionLogStoreError(`archive: ${kind} copied but not deleted from the source`, 0);
       counts[kind] += removed;
+      if (removed > 0) onBatch?.(kind, removed);
     }
   }
   return counts;

@@ -9,6 +9,8 @@ export interface PurgeOptions {
   before?: Date | string;
   /** Entries deleted per round trip (each its own transaction); default 1000. */
   batchSize?: number;
+  /** Called after each batch with its kind and how many entries it deleted: a progress report. */
+  onBatch?: (kind: EntryKind, count: number) => void;
 }
 
 /** How many entries `purge` deleted, per kind (requests, actions, changes, activities). */
@@ -33,6 +35,7 @@ export const batchedRemovalFields = {
     .min(1, 'must be at least 1')
     .max(10_000, 'must be at most 10000')
     .default(1000),
+  onBatch: z.custom<(kind: EntryKind, count: number) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
 };
 
 const purgeSchema = z.strictObject(batchedRemovalFields);
@@ -55,7 +58,7 @@ export function planPurge(store: Store, options: PurgeOptions | undefined): Purg
  * Deletes expired entries (and with `before`, older ones) of every kind, a batch at a time: memory stays bounded by
  * one batch, and a run killed midway is finished by the next one. Expiry is judged at the start of the run.
  */
-export async function purgeEntries(store: Store, { before, batchSize }: PurgePlan): Promise<PurgeCounts> {
+export async function purgeEntries(store: Store, { before, batchSize, onBatch }: PurgePlan): Promise<PurgeCounts> {
   if (!store.purge) return { requests: 0, actions: 0, changes: 0, activities: 0 };
   const expiredAt = new Date();
   const counts: PurgeCounts = { requests: 0, actions: 0, changes: 0, activities: 0 };
@@ -63,6 +66,7 @@ export async function purgeEntries(store: Store, { before, batchSize }: PurgePla
     for (;;) {
       const deleted = await store.purge({ kind, expiredAt, ...(before ? { before } : {}), limit: batchSize });
       counts[kind] += deleted;
+      if (deleted > 0) onBatch?.(kind, deleted);
       // Until a batch finds nothing: one cut short by another purge running at once does not end this one early.
       if (deleted === 0) break;
     }

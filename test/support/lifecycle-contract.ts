@@ -142,7 +142,10 @@ export function describeLifecycle(name: string, factory: StoreFactory): void {
       for (let i = 0; i < 7; i++) await store.write(batchAt(`x${i}`, i, new Date(Date.now() - 1000)));
       await store.write(batchAt('old', 10));
       await store.write(batchAt('new', 20, new Date(Date.now() + DAY)));
-      expect(await logger.purge({ batchSize: 3 })).toEqual({ requests: 7, actions: 7, changes: 7, activities: 7 });
+      const batches: string[] = [];
+      const onBatch = (kind: string, count: number) => batches.push(`${kind} ${count}`);
+      expect(await logger.purge({ batchSize: 3, onBatch })).toEqual({ requests: 7, actions: 7, changes: 7, activities: 7 });
+      expect(batches).toEqual(KINDS.flatMap((kind) => [`${kind} 3`, `${kind} 3`, `${kind} 1`]));
       expect(await logger.purge({ before: new Date(Date.UTC(2026, 0, 1, 0, 15)) })).toEqual({
         requests: 1,
         actions: 1,
@@ -221,9 +224,12 @@ export function describeLifecycle(name: string, factory: StoreFactory): void {
       };
       await expect(logger.archive({ before: ARCHIVE_BEFORE, to, batchSize: 3 })).rejects.toThrow('killed');
       store.remove = remove;
-      const moved = await logger.archive({ before: ARCHIVE_BEFORE, to, batchSize: 3 });
+      const batches: string[] = [];
+      const onBatch = (kind: string, count: number) => batches.push(`${kind} ${count}`);
+      const moved = await logger.archive({ before: ARCHIVE_BEFORE, to, batchSize: 3, onBatch });
       // The first run moved 3 requests; the rerun the other 4, and all 7 of every other kind.
       expect(moved).toEqual({ requests: 4, actions: 7, changes: 7, activities: 7 });
+      expect(batches).toEqual(['requests 3', 'requests 1', ...KINDS.slice(1).flatMap((kind) => [`${kind} 3`, `${kind} 3`, `${kind} 1`])]);
       expect(await logger.archive({ before: ARCHIVE_BEFORE, to })).toEqual({ requests: 0, actions: 0, changes: 0, activities: 0 });
       for (const kind of KINDS) {
         expect(await namesOf(store, kind), kind).toEqual(['new']);

@@ -1,0 +1,18 @@
+import type { Command, OptionValues } from 'commander';
+import type { Connection } from './connection.js';
+
+/**
+ * One command of the CLI, in a file of its own under `commands/`, listed in `commands/index.ts`. The program adds
+ * the database options, opens the connection before `run` and closes it after, and turns errors into exit codes.
+ */
+export interface CliCommand {
+  name: string;
+  /** One line, for `actionlog --help`. */
+  summary: string;
+  /** Examples shown at the end of the command's `--help`. */
+  examples?: string[];
+  /** Declares the command's own options. */
+  configure(command: Command): void;
+  /** Runs with the parsed options; resolves to the exit status (see `EXIT`). */
+  run(options: OptionValues, connection: Connection): Promise<number>;
+}

@@ -1,0 +1,62 @@
+import { createRequire } from 'node:module';
+import { Command, CommanderError } from 'commander';
+import type { CliCommand } from './kit/command.js';
+import { COMMANDS } from './commands/index.js';
+import { addConnectionOptions, openConnection } from './kit/connection.js';
+import { describeError, EXIT } from './kit/exit-codes.js';
+import { flagOf } from './kit/filter-flags.js';
+
+const EXIT_CODES_HELP = `
+Exit status: 0 done; 2 bad arguments, or a database that cannot be reached or read (the message says which).
+Connection strings may come from ACTIONLOG_MONGODB and ACTIONLOG_POSTGRES instead of the command line.`;
+
+/** The version of the package this CLI was built from (dist/cli.js sits beside package.json's folder). */
+function version(): string {
+  try {
+    return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Adds a command: its own options, the database options, its examples, and the connection around its run. */
+function register(program: Command, spec: CliCommand, exit: { code: number }): void {
+  const command = program.command(spec.name).description(spec.summary);
+  spec.configure(command);
+  addConnectionOptions(command);
+  if (spec.examples) command.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n${EXIT_CODES_HELP}`);
+  command.action(async (options: Record<string, unknown>) => {
+    const connection = await openConnection(options);
+    try {
+      exit.code = await spec.run(options, connection);
+    } finally {
+      await connection.close();
+      for (const warning of connection.warnings) process.stderr.write(`actionlog: warning: ${warning}\n`);
+    }
+  });
+}
+
+/**
+ * Runs `actionlog` with these arguments (as `process.argv`) and resolves to its exit status. Errors are said in
+ * one line on stderr, without a stack (`ACTIONLOG_DEBUG=1` shows it).
+ */
+export async function runCli(argv: string[]): Promise<number> {
+  const program = new Command('actionlog')
+    .description('Read and maintain an actionlog audit trail in MongoDB, PostgreSQL or SQLite.')
+    .version(version())
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP);
+  const exit = { code: EXIT.ok as number };
+  for (const spec of COMMANDS) register(program, spec, exit);
+  try {
+    await program.parseAsync(argv);
+    return exit.code;
+  } catch (error) {
+    // Commander has printed its own message (an unknown option, a missing value) or the help asked for.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.failed;
+    process.stderr.write(`actionlog: ${describeError(error, flagOf)}\n`);
+    if (process.env.ACTIONLOG_DEBUG === '1' && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,50 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The built CLI (the test run's global setup builds the package first). */
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node dist/cli.js ...args` to its end, as a user would from the package's folder. */
+export function runCli(args: string[], options: { cwd?: string } = {}): Promise<CliRun> {
+  return finished(startCli(args, options));
+}
+
+/** Starts the CLI without waiting (a `tail`); `finished` waits for its end. */
+export function startCli(args: string[], options: { cwd?: string } = {}): ChildProcess & { out: { stdout: string; stderr: string } } {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? root,
+    env: { ...process.env, ACTIONLOG_MONGODB: undefined, ACTIONLOG_POSTGRES: undefined, ACTIONLOG_DEBUG: undefined },
+  });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));
+  return Object.assign(child, { out });
+}
+
+export function finished(child: ReturnType<typeof startCli>): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => {
+      resolve({ code, ...child.out });
+    });
+  });
+}
+
+/** Resolves once `check` holds, polling; fails after `ms`. */
+export async function eventually(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A stack trace's frame line: a user error never shows one. */
+export const STACK_FRAME = /^\s+at .+\(?.+:\d+:\d+\)?$/m;

@@ -141,5 +141,5 @@ describe.each(STORE_KINDS.filter((kind) => kind !== 'memory'))('latest actions o
     await Promise.all(writers.map((writer) => writer.done));
     await expectNewestKept(reader, WRITERS * PER_WRITER);
     await reader.close();
-  });
+  }, 240_000);
 });

@@ -15,13 +15,14 @@ import { REQUEST_ID } from './capture/ids.js';
 import { checkModelChange, type ModelChange } from './capture/model-change.js';
 import { defaultDescribeUser, storedUserRef } from './capture/user.js';
 import { type ActionLoggerOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import type { ActionEntry, ActivityDocument, RequestAppend, StoreBatch, UserRef } from './shared/document.js';
+import type { ActionEntry, ActionLogDocument, ActivityDocument, RequestAppend, StoreBatch, UserRef } from './shared/document.js';
 import { ActionLogClosedError, ActionLogConfigError, ActionLogError, ActionLogValidationError } from './shared/errors.js';
 import { fromZodIssues } from './shared/zod-issues.js';
 import type { EntryKind, EntryOf, FacetCount, FacetField, Store } from './stores/store.js';
 import { planPurge, type PurgeCounts, type PurgeOptions, purgeEntries } from './stores/purge.js';
 import { archiveEntries, type ArchiveOptions, isStore, planArchive } from './stores/archive.js';
 import type { QueryFilter } from './read/filter.js';
+import { parseLatestArgs } from './read/latest.js';
 import type { ExportStream } from './read/export.js';
 import { type ExportOptions, type HistoryItem, type Page, type PageOptions, TrailReader } from './read/reader.js';
 import { LabelBook, type LabelKind } from './read/labels.js';
@@ -287,6 +288,25 @@ export class ActionLogger {
     return archiveEntries(this.store, plan);
   }
 
+  /**
+   * The latest action of an actor (`actor`: an `actor_id`, as the filter takes it) and action type (option
+   * `latestActions`): the one with the newest `emitted_at` stored so far, whatever order the writes came in, as
+   * `query` returns it; null when there is none. When that one is expired, purged or deactivated, the newest other
+   * action of the pair that reads still return takes its place.
+   */
+  async latestAction(actor: string | number, type: string): Promise<ActionLogDocument | null> {
+    const { actorId, actionType } = parseLatestArgs(actor, type);
+    if (!this.options.latestActions || !this.store.latestAction) {
+      const message = 'is off: pass latestActions: true to createActionLogger to keep the latest action per actor and type';
+      throw new ActionLogConfigError([{ path: 'latestActions', message }], 'latestAction');
+    }
+    await this.init();
+    const held = await this.store.latestAction(actorId, actionType);
+    if (held) return held.entry;
+    const [newest] = (await this.reader.query({ kind: 'actions', actor_id: actorId, action_type: actionType }, { limit: 1 })).items;
+    return newest ?? null;
+  }
+
   /** Records an activity feed entry; written on its own, without waiting for the request to end. */
   activity(input: ActivityInput, context: RequestContext | undefined = this.current()): ActivityDocument {
     const parsed = activitySchema.safeParse(input);
@@ -505,6 +525,7 @@ export class ActionLogger {
         this.store.init?.({
           actionLogs: this.options.actionLogs,
           modelLogs: this.options.modelLogs,
+          latestActions: this.options.latestActions,
           retention: this.options.retentionDays !== undefined || this.options.retention !== undefined,
           warn: (warning) => {
             this.report(warning);

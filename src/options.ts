@@ -64,6 +64,12 @@ export interface ActionLoggerOptions {
   actionLogs?: boolean;
   /** Write the `model_logs` mirror, where changes and record histories are read from. Default true. */
   modelLogs?: boolean;
+  /**
+   * Keep, beside the full history, the latest action of each (actor, action type), upserted as actions are stored
+   * (the newest by `emitted_at` wins, in any order of arrival), for `logger.latestAction()`. Needs `actionLogs`.
+   * Default false.
+   */
+  latestActions?: boolean;
   /** Keep documents this many days: every stored document gets `expires_at` (a TTL index on MongoDB). */
   retentionDays?: number;
   /**
@@ -149,6 +155,7 @@ const optionFields = z.strictObject({
     .default(8 * 1024 * 1024),
   actionLogs: z.boolean({ error: 'must be a boolean' }).default(true),
   modelLogs: z.boolean({ error: 'must be a boolean' }).default(true),
+  latestActions: z.boolean({ error: 'must be a boolean' }).default(false),
   retentionDays: z.number({ error: 'must be a number' }).positive('must be positive').optional(),
   retention: retentionSchema,
   actionTypes: identifiers.optional(),
@@ -159,6 +166,16 @@ const optionFields = z.strictObject({
 
 /** The fields, and what must hold between them. */
 const schema = optionFields.superRefine((o, ctx) => {
+  if (o.latestActions && !o.actionLogs) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['latestActions'],
+      message: 'needs actionLogs: true (the latest entries point into action_logs)',
+    });
+  }
+  if (o.latestActions && typeof o.store.latestAction !== 'function') {
+    ctx.addIssue({ code: 'custom', path: ['latestActions'], message: 'needs a store with latestAction(): this store cannot keep them' });
+  }
   // A retention override for an action type `record()` refuses could never apply: a misconfiguration, said now.
   const allowed = o.actionTypes;
   for (const type of Object.keys(o.retention?.actionTypes ?? {})) {

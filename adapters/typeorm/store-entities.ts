@@ -6,6 +6,7 @@ import {
   DEFAULT_PREFIX,
   indexesOn,
   migrateSchema,
+  oneTableStatements,
   quoteName,
   revertSchema,
   runProgram,
@@ -176,11 +177,26 @@ export function actionLogMigrations(names: ActionLogTableNames = {}): Array<new 
     }
   }
 
+  /** The table of option `latestActions` (`action_latest`), with its unique (actor, action type) index. */
+  class ActionLogLatestActionsMigration1796169600000 implements MigrationInterface {
+    name = 'ActionLogLatestActionsMigration1796169600000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      for (const sql of oneTableStatements(engineOf(queryRunner), tablesOf(queryRunner, names), 'latestActions'))
+        await queryRunner.query(sql);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`DROP TABLE IF EXISTS ${quoteName(tablesOf(queryRunner, names).latestActions)}`);
+    }
+  }
+
   return [
     ActionLogMigration1763856000000,
     ActionLogRequestIdsMigration1764547200000,
     ActionLogReadsMigration1767225600000,
     ActionLogRetentionMigration1796083200000,
+    ActionLogLatestActionsMigration1796169600000,
   ];
 }
 

@@ -34,6 +34,7 @@ export {
   CURRENT_TXID,
   indexesOn,
   migrateSchema,
+  oneTableStatements,
   quoteName,
   revertSchema,
   runProgram,

@@ -151,3 +151,8 @@ export function fieldsOf(kind: EntryKind): string[] {
     .filter(([, field]) => (field.kinds as EntryKind[]).includes(kind))
     .map(([name]) => name);
 }
+
+/** An actor id as the `actor_id` filter takes it (a string, or a number kept as its text), for `latestAction`. */
+export const actorIdSchema = id;
+/** An action type as the `action_type` filter takes it. */
+export const actionTypeSchema = text(200);

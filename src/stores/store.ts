@@ -143,6 +143,11 @@ export interface StoreInfo {
   modelLogs: boolean;
   /** Documents carry `expires_at` (option `retentionDays`): a store may expire them itself (MongoDB TTL index). */
   retention: boolean;
+  /**
+   * Option `latestActions`: besides storing them, `write` keeps the newest action of each (actor, action type) for
+   * `latestAction`. Absent means false.
+   */
+  latestActions?: boolean;
   /** Reports something the application should know but that does not stop the store (to `onError`). */
   warn: (warning: Error) => void;
 }
@@ -192,6 +197,13 @@ export interface Store {
    * there is no such entry. Optional: `logger.deactivate` refuses to run on a store without it.
    */
   deactivate?(id: string): Promise<boolean>;
+  /**
+   * The newest action of this actor (`actor_id`) and action type among those `write` stored since `init` said
+   * `latestActions`: kept per pair by time (`emitted_at`, on a tie the greater id), whichever write came first, also
+   * across processes. Null when there is none, or when that action is expired or inactive (an older one does not
+   * take its place here). Optional: `latestActions: true` refuses a store without it.
+   */
+  latestAction?(actorId: string, actionType: string): Promise<StoredEntry<'actions'> | null>;
   /** Releases what the store opened itself; never closes a connection it was given. */
   close(): Promise<void>;
 }

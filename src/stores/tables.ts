@@ -1,5 +1,5 @@
 /**
- * The four collections every store keeps, defined once: the SQL store's columns and the TypeORM entities (in
+ * The collections every store keeps, defined once (the fifth, `action_latest`, only in use with `latestActions`): the SQL store's columns and the TypeORM entities (in
  * `actionlog/typeorm`) derive from these columns, the SQL and MongoDB indexes from these index lists.
  */
 
@@ -43,7 +43,7 @@ export interface TableSpec {
   mongoPaths?: Readonly<Record<string, string>>;
 }
 
-export type TableKey = 'requests' | 'actionLogs' | 'modelLogs' | 'activities';
+export type TableKey = 'requests' | 'actionLogs' | 'modelLogs' | 'activities' | 'latestActions';
 
 /** Prefix of table and collection names in new installs (`actionlog_requests`). */
 export const DEFAULT_PREFIX = 'actionlog_';
@@ -318,6 +318,33 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       { fields: [['activity_date', NEWEST]], only: 'mongo' },
     ],
     mongoPaths: { user_id: 'user._id' },
+  },
+  // Option `latestActions`: the newest action of each (actor, action type), beside the full history. A row points at
+  // its action (SQL: the action row's `uid`; MongoDB: its `_id` as text, and `action_id` the `_id` itself), and is
+  // replaced only by an action with a later `emitted_at` (on a tie, a greater `action_uid`), whatever the order of
+  // arrival.
+  latestActions: {
+    name: 'action_latest',
+    entity: 'ActionLogLatestAction',
+    columns: {
+      id,
+      actor_id: text(256, false),
+      action_type: text(200, false),
+      emitted_at: date(false),
+      action_uid: text(64, false),
+      expires_at: date(),
+    },
+    indexes: [
+      {
+        fields: [
+          ['actor_id', 1],
+          ['action_type', 1],
+        ],
+        unique: true,
+        mongoName: 'actor_id_action_type_unique',
+      },
+      expiresAt,
+    ],
   },
 };
 

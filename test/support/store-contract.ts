@@ -18,6 +18,7 @@ import type {
   StoreFilter,
 } from 'actionlog';
 import { userIdText } from 'actionlog';
+import { describeLatestActions } from './latest-contract.js';
 import { describeLifecycle } from './lifecycle-contract.js';
 import { describeReadSide } from './read-contract.js';
 
@@ -154,6 +155,7 @@ function withoutId<T extends { _id?: unknown }>(doc: T): Omit<T, '_id'> {
 export function describeStore(name: string, factory: StoreFactory): void {
   describeReadSide(name, factory);
   describeLifecycle(name, factory);
+  describeLatestActions(name, factory);
   describe(`${name} (Store contract)`, () => {
     let store: Store;
     let cleanup: (() => Promise<void>) | undefined;

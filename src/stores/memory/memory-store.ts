@@ -14,8 +14,10 @@ import type {
   StoreBatch,
   StoredEntry,
   StoreFilter,
+  StoreInfo,
   StoreQuery,
 } from '../store.js';
+import { isLater, type LatestCandidate, latestOfBatch, pairKey } from '../latest.js';
 import { facetValues, isExpired, matches, timeOf } from './entry-filter.js';
 
 interface Stored<T> {
@@ -32,17 +34,26 @@ export class MemoryStore implements Store {
   /** By `uid`, the server's id: `request_uuid` is only what a client claims, and several may claim one. */
   private readonly requestsByUid = new Map<string, Stored<RequestDocument>>();
   private readonly appliedAppends = new Map<string, Set<string>>();
+  /** Option `latestActions`: the newest action of each (actor, action type), by `pairKey`. */
+  private latestOn = false;
+  private readonly latest = new Map<string, LatestCandidate>();
   private readonly mirrors = {
     actionLogs: new Map<string, Stored<ActionLogDocument>>(),
     modelLogs: new Map<string, Stored<ModelLogDocument>>(),
     activities: new Map<string, Stored<ActivityDocument>>(),
   };
 
+  async init(info: StoreInfo): Promise<void> {
+    // Sticky: a logger without the option sharing this store does not stop it for the one that has it.
+    this.latestOn ||= info.latestActions === true;
+  }
+
   async ping(): Promise<void> {}
 
   async write(batch: StoreBatch): Promise<void> {
     for (const doc of batch.requests) this.putRequest(doc);
     this.putAll(this.mirrors.actionLogs, batch.actionLogs);
+    if (this.latestOn) this.keepLatest(batch.actionLogs);
     this.putAll(this.mirrors.modelLogs, batch.modelLogs);
     this.putAll(this.mirrors.activities, batch.activities);
     this.wake();
@@ -85,10 +96,14 @@ export class MemoryStore implements Store {
       .filter((row) => !from || compare(key(row), from) * dir > 0)
       .sort((a, b) => compare(key(a), key(b)) * dir)
       .slice(0, query.limit)
-      .map((row) => ({
-        entry: unescapeKeys(copyDocument(row.doc)) as EntryOf[K],
-        position: { time: timeOf(kind, row.doc), id: String(row.seq), seq: String(row.seq) },
-      }));
+      .map((row) => storedEntry(kind, row));
+  }
+
+  async latestAction(actorId: string, actionType: string): Promise<StoredEntry<'actions'> | null> {
+    const held = this.latest.get(pairKey(actorId, actionType));
+    const row = held && this.mirrors.actionLogs.get(held.action_uid);
+    if (!row || !matches('actions', row.doc, {})) return null;
+    return storedEntry('actions', row);
   }
 
   async count(kind: EntryKind, filter: StoreFilter): Promise<number> {
@@ -209,6 +224,15 @@ export class MemoryStore implements Store {
     this.requestsByUid.set(doc.uid, { seq: ++this.seq, doc: copy });
   }
 
+  /** Each pair's row moves to an action of the batch only when that one is later (see `isLater`). */
+  private keepLatest(docs: ActionLogDocument[]): void {
+    for (const candidate of latestOfBatch(docs, (d) => d.uid ?? String(d._id))) {
+      const key = pairKey(candidate.actor_id, candidate.action_type);
+      const held = this.latest.get(key);
+      if (!held || isLater(candidate, held)) this.latest.set(key, candidate);
+    }
+  }
+
   private putAll<T extends { _id?: unknown; uid?: string }>(into: Map<string, Stored<T>>, docs: T[]): void {
     for (const doc of docs) {
       const stamped = stampId(doc);
@@ -231,6 +255,14 @@ function stampId(doc: { _id?: unknown }): string {
 
 function addCount(details: RequestDocument['details'], key: 'model_logs_spilled' | 'actions_spilled', n: number): void {
   if (n > 0) details[key] = (details[key] ?? 0) + n;
+}
+
+/** An entry as reads return it: a copy, keys unescaped, with its position. */
+function storedEntry<K extends EntryKind>(kind: K, row: Stored<Entry>): StoredEntry<K> {
+  return {
+    entry: unescapeKeys(copyDocument(row.doc)) as EntryOf[K],
+    position: { time: timeOf(kind, row.doc), id: String(row.seq), seq: String(row.seq) },
+  };
 }
 
 /** Compares two keys (tuples of numbers) in ascending order. */

@@ -30,6 +30,7 @@ const TIME_FIELD_OF: Readonly<Record<TableKey, string>> = {
   actionLogs: TIME_FIELD.actions,
   modelLogs: TIME_FIELD.changes,
   activities: TIME_FIELD.activities,
+  latestActions: TIME_FIELD.actions,
 };
 
 /** Indexes of earlier versions with no successor: before 0.2, `request_uuid` was unique (two requests may claim one). */
@@ -76,7 +77,7 @@ export function mongoIndexes(key: TableKey, retention: boolean): MongoIndex[] {
   const indexes = tableIndexes(key);
   indexes.push(...(STORE_INDEXES[key] ?? []));
   // Entries written before stored order existed have no sequence: tail never returns them.
-  indexes.push({ key: { [SEQ]: 1 }, name: SEQ, sparse: true });
+  if (key !== 'latestActions') indexes.push({ key: { [SEQ]: 1 }, name: SEQ, sparse: true });
   if (retention) indexes.push({ key: { expires_at: 1 }, name: 'expires_at_ttl', expireAfterSeconds: 0 });
   return indexes;
 }
@@ -106,12 +107,19 @@ function historyIndex(): MongoIndex {
 }
 
 /**
- * Creates every collection's indexes, after dropping those they replace: MongoDB refuses a changed key under an
+ * Creates every collection's indexes (the latest actions' with `latestActions` only), after dropping those they replace: MongoDB refuses a changed key under an
  * existing name, so a changed index takes a new name and the old one goes (an index already gone is fine: another
  * process may have dropped it first).
  */
-export async function createIndexes(db: MongoDbLike, names: MongoCollectionNames, retention: boolean): Promise<void> {
+export async function createIndexes(
+  db: MongoDbLike,
+  names: MongoCollectionNames,
+  retention: boolean,
+  latestActions = false,
+): Promise<void> {
   for (const key of Object.keys(TABLES) as TableKey[]) {
+    // The latest actions' collection exists only for loggers that keep it.
+    if (key === 'latestActions' && !latestActions) continue;
     const collection = db.collection(names[key]);
     const replaced = replacedNames(key);
     for (const name of await indexNames(db, names[key])) {

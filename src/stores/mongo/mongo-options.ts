@@ -9,6 +9,8 @@ export interface MongoCollectionNames {
   actionLogs: string;
   modelLogs: string;
   activities: string;
+  /** The newest action of each (actor, action type), with option `latestActions`. */
+  latestActions: string;
   /** The counter that orders writes for `tail` (one document). */
   counters: string;
 }
@@ -57,6 +59,7 @@ export const mongoStoreSchema = z
         actionLogs: collectionName,
         modelLogs: collectionName,
         activities: collectionName,
+        latestActions: collectionName,
         counters: collectionName,
       })
       .partial()

@@ -82,6 +82,13 @@ export class MongoReads {
     return facetCounts(await readWithIndexes(query.filter, () => this.collection(query.kind).aggregate(pipeline).toArray()));
   }
 
+  /** The entry of a kind with this `_id`, unless expired (or, an action, inactive). */
+  async byId<K extends EntryKind>(kind: K, id: unknown): Promise<StoredEntry<K> | null> {
+    const conditions = filterConditions(kind, {}, new Date());
+    const doc = await this.collection(kind).findOne(allOf([...conditions, { _id: id }]), { projection: HIDDEN });
+    return doc ? this.stored(kind, doc) : null;
+  }
+
   /** The conditions of a filter; a 24-hex `actor_id` also as the ObjectId (user references keep their id's type). */
   private async conditions(kind: EntryKind, filter: StoreFilter): Promise<MongoDocument[]> {
     const actor = filter.actor_id;

@@ -27,6 +27,7 @@ import { COLLECTION_OF, MongoReads } from './mongo-reads.js';
 import { WriteSequence } from './mongo-sequence.js';
 import type { MongoChangeStreamLike, MongoConnectionLike, MongoDbLike } from './mongo-types.js';
 import { WriteWatch } from './mongo-watch.js';
+import { keepLatest } from './mongo-latest.js';
 import { appendEvents, insertOnce, insertRequests } from './mongo-writes.js';
 
 export type { MongoCollectionNames, MongoStoreOptions };
@@ -46,6 +47,8 @@ export class MongoStore implements Store {
   private readonly reads: MongoReads;
   private readonly lifecycle: MongoLifecycle;
   private readonly watcher: WriteWatch;
+  /** Option `latestActions` of the logger, from `init`. */
+  private latestOn = false;
 
   constructor(options: MongoStoreOptions) {
     requireObject(options, '{ db }, { client, dbName } or { connection }', 'MongoStore options');
@@ -80,9 +83,11 @@ export class MongoStore implements Store {
   }
 
   async init(info: StoreInfo): Promise<void> {
+    // Sticky: a logger without the option sharing this store does not stop it for the one that has it.
+    this.latestOn ||= info.latestActions === true;
     await this.opened();
     if (!this.prefixGiven) await this.warnOfEarlierNames(info);
-    if (this.createIndexes) await createIndexes(this.db, this.names, info.retention);
+    if (this.createIndexes) await createIndexes(this.db, this.names, info.retention, this.latestOn);
   }
 
   /** Waits for a Mongoose connection that is not open yet (the app connects after making the logger). */
@@ -142,6 +147,8 @@ export class MongoStore implements Store {
         insertOnce(this.db.collection(this.names.modelLogs), batch.modelLogs),
         insertOnce(this.db.collection(this.names.activities), batch.activities),
       ]);
+      // After the actions: the latest rows point at their `_id`s. Not numbered: no entry of its own for `tail`.
+      if (this.latestOn) await keepLatest(this.db.collection(this.names.latestActions), batch.actionLogs);
       stored = true;
     } finally {
       this.sequence.release(range, stored);
@@ -181,6 +188,11 @@ export class MongoStore implements Store {
 
   deactivate(id: string): Promise<boolean> {
     return this.lifecycle.deactivate(id);
+  }
+
+  async latestAction(actorId: string, actionType: string): Promise<StoredEntry<'actions'> | null> {
+    const held = await this.db.collection(this.names.latestActions).findOne({ actor_id: actorId, action_type: actionType });
+    return held ? this.reads.byId('actions', held.action_id) : null;
   }
 
   /** Wakes on this store's writes, and on other processes' through a change stream where the server has them. */

@@ -3,7 +3,7 @@ import type { MongoCollectionLike, MongoDocument, MongoWriteErrorLike } from './
 
 /** Bookkeeping field of request documents: the late appends already applied (hidden on reads). */
 export const APPLIED = '_appends';
-const DUPLICATE_KEY = 11000;
+export const DUPLICATE_KEY = 11000;
 
 /** Inserts documents whose ids were stamped on the first attempt: a duplicate `_id` means already stored. */
 export async function insertOnce(collection: MongoCollectionLike, docs: object[]): Promise<void> {
@@ -105,7 +105,7 @@ function counts(modelLogs: number, actions: number): MongoDocument | undefined {
 }
 
 /** The write errors of a driver bulk write error, or undefined for any other error. */
-function writeErrorsOf(error: unknown): MongoWriteErrorLike[] | undefined {
+export function writeErrorsOf(error: unknown): MongoWriteErrorLike[] | undefined {
   const e = error as { writeErrors?: unknown; code?: number };
   if (Array.isArray(e.writeErrors) && e.writeErrors.length > 0) return e.writeErrors as MongoWriteErrorLike[];
   // A bulk write of one operation may surface as a plain server error.

@@ -53,6 +53,14 @@ export class SqlReads {
     return { sql: `SELECT * FROM ${this.table(query.kind)}${s.whereClause()} ORDER BY ${order} LIMIT ${limit}`, params: s.params };
   }
 
+  /** The action a latest-action row points at (its `uid`), unless expired or inactive. */
+  latest(actorId: string, actionType: string): SqlStep {
+    const s = this.filter.apply(new SqlConditions(this.d), 'actions', {});
+    const pointed = `SELECT "action_uid" FROM ${q(this.t.latestActions)} WHERE "actor_id" = ? AND "action_type" = ?`;
+    s.where(`"uid" = (${pointed})`, actorId, actionType);
+    return { sql: `SELECT * FROM ${this.table('actions')}${s.whereClause()}`, params: s.params };
+  }
+
   /** Where a row sits: its time and id (the order of `query`), and its txid and id (stored order). */
   position(kind: EntryKind, row: Record<string, unknown>): EntryPosition {
     const id = String(row.id);

@@ -76,11 +76,18 @@ function indexStatement(table: string, index: IndexSpec): string {
   return `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${name} ON ${quoteName(table)} (${fields})`;
 }
 
+function tableStatement(engine: SqlEngine, tables: SqlTables, key: TableKey): string {
+  const columns = columnsOn(engine, TABLES[key]).map(([name, column]) => columnDefinition(name, column, engine));
+  return `CREATE TABLE IF NOT EXISTS ${quoteName(tables[key])} (${columns.join(', ')})`;
+}
+
 function tableStatements(engine: SqlEngine, tables: SqlTables): string[] {
-  return KEYS.map((key) => {
-    const columns = columnsOn(engine, TABLES[key]).map(([name, column]) => columnDefinition(name, column, engine));
-    return `CREATE TABLE IF NOT EXISTS ${quoteName(tables[key])} (${columns.join(', ')})`;
-  });
+  return KEYS.map((key) => tableStatement(engine, tables, key));
+}
+
+/** One table with its indexes, `IF NOT EXISTS`: what a migration adding a table runs (`action_latest`). */
+export function oneTableStatements(engine: SqlEngine, tables: SqlTables, key: TableKey): string[] {
+  return [tableStatement(engine, tables, key), ...indexesOn(engine, TABLES[key]).map((index) => indexStatement(tables[key], index))];
 }
 
 function indexStatements(engine: SqlEngine, tables: SqlTables): string[] {
@@ -106,6 +113,7 @@ const SUPERSEDED: Record<TableKey, string[][]> = {
   actionLogs: [['target_type', 'target_id'], ['emitted_at']],
   modelLogs: [['model', 'model_id', 'timestamp'], ['timestamp']],
   activities: [],
+  latestActions: [],
 };
 
 /** Columns added since the first version, and how to fill them in rows written before (where the row tells). */
@@ -122,6 +130,7 @@ const ADDED: Record<TableKey, Record<string, ((engine: SqlEngine) => string) | n
   actionLogs: { correlation_id: null, txid: null },
   modelLogs: { user: null, user_id: null, correlation_id: null, txid: null },
   activities: { txid: null },
+  latestActions: {},
 };
 
 /** A statement without parameters, as a program step. */
@@ -200,7 +209,13 @@ export async function runProgram<T>(query: SqlQuery, program: Generator<SqlStep,
   }
 }
 
-/** The columns each table must have on an engine, for checking tables made by an earlier version or by hand. */
-export function requiredColumns(engine: SqlEngine, tables: SqlTables): Array<{ table: string; columns: string[] }> {
-  return KEYS.map((key) => ({ table: tables[key], columns: columnsOn(engine, TABLES[key]).map(([name]) => name) }));
+/**
+ * The columns each table must have on an engine, for checking tables made by an earlier version or by hand; the
+ * latest actions' table only when `latestActions` uses it (tables made before it existed work without it).
+ */
+export function requiredColumns(engine: SqlEngine, tables: SqlTables, latestActions = false): Array<{ table: string; columns: string[] }> {
+  return KEYS.filter((key) => latestActions || key !== 'latestActions').map((key) => ({
+    table: tables[key],
+    columns: columnsOn(engine, TABLES[key]).map(([name]) => name),
+  }));
 }

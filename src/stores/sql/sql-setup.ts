@@ -28,7 +28,7 @@ export async function setUpTables(dataSource: SqlDataSourceLike, setup: TableSet
     await warnOfEarlierNames(query, engine, info);
   }
   if (setup.createTables) await runInTransaction(dataSource, locked(migrateSchema(engine, tables), engine));
-  await checkColumns(query, setup);
+  await checkColumns(query, setup, info?.latestActions === true);
   if (info && engine === 'postgres') {
     const [folds] = (await query(foldsAccentsQuery(tables.actionLogs))) as Array<{ n: string | number }>;
     if (Number(folds?.n ?? 0) === 0) {
@@ -56,9 +56,9 @@ async function warnOfEarlierNames(query: SqlQuery, engine: SqlEngine, info: Stor
 }
 
 /** Tables made by hand or by an older version may lack columns: said once, at start, naming them. */
-async function checkColumns(query: SqlQuery, setup: TableSetup): Promise<void> {
+async function checkColumns(query: SqlQuery, setup: TableSetup, latestActions: boolean): Promise<void> {
   const problems: string[] = [];
-  for (const { table, columns } of requiredColumns(setup.engine, setup.tables)) {
+  for (const { table, columns } of requiredColumns(setup.engine, setup.tables, latestActions)) {
     const present = await runProgram(query, columnNames(setup.engine, table));
     if (present.size === 0) {
       problems.push(`table ${table} does not exist`);

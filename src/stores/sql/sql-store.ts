@@ -53,7 +53,10 @@ const schema = z.strictObject({
     error: 'must be a TypeORM DataSource, or a function returning one',
   }),
   prefix: z.string().max(40, 'must be at most 40 characters').default(DEFAULT_PREFIX),
-  tables: z.strictObject({ requests: tableName, actionLogs: tableName, modelLogs: tableName, activities: tableName }).partial().default({}),
+  tables: z
+    .strictObject({ requests: tableName, actionLogs: tableName, modelLogs: tableName, activities: tableName, latestActions: tableName })
+    .partial()
+    .default({}),
   createTables: z.boolean().default(true),
 });
 
@@ -87,6 +90,8 @@ export class SqlStore implements Store {
   private starting: Promise<void> | undefined;
   private ready: Ready | undefined;
   private warn: (error: Error) => void = () => undefined;
+  /** Option `latestActions` of the logger, from `init`. */
+  private latestOn = false;
   private readonly watching: SqlWatch;
 
   constructor(options: SqlStoreOptions) {
@@ -112,7 +117,11 @@ export class SqlStore implements Store {
   }
 
   init(info?: StoreInfo): Promise<void> {
-    if (info) this.warn = info.warn;
+    if (info) {
+      this.warn = info.warn;
+      // Sticky: a logger without the option sharing this store does not stop it for the one that has it.
+      this.latestOn ||= info.latestActions === true;
+    }
     this.starting ??= this.start(info).catch((error: unknown) => {
       this.starting = undefined;
       throw error;
@@ -130,7 +139,13 @@ export class SqlStore implements Store {
     this.ready = {
       dataSource,
       postgres,
-      writes: new SqlWrites(d, tables, (doc) => this.uid(doc)),
+      writes: new SqlWrites(
+        d,
+        tables,
+        (doc) => this.uid(doc),
+        () => this.latestOn,
+        postgres,
+      ),
       reads: new SqlReads(d, engine, tables),
       rows: new SqlRows(d),
       lifecycle: new SqlLifecycle(d, engine, tables),
@@ -191,6 +206,12 @@ export class SqlStore implements Store {
     if (!/^\d{1,15}$/.test(id)) return false;
     const { lifecycle } = await this.readable();
     return (await this.change(lifecycle.deactivate(Number(id)))) > 0;
+  }
+
+  async latestAction(actorId: string, actionType: string): Promise<StoredEntry<'actions'> | null> {
+    const { reads, rows } = await this.readable();
+    const [row] = await this.select(reads.latest(actorId, actionType));
+    return row ? { entry: rows.document('actions', row) as EntryOf['actions'], position: reads.position('actions', row) } : null;
   }
 
   /**

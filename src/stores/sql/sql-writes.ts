@@ -7,6 +7,7 @@ import {
   type StoreBatch,
   userIdText,
 } from '../../shared/document.js';
+import { latestOfBatch } from '../latest.js';
 import { type ColumnKind, TABLES, type TableSpec } from '../tables.js';
 import { quoteName, type SqlTables } from './sql-schema.js';
 import type { SqlDialect } from './sql-dialects.js';
@@ -35,6 +36,7 @@ const REQUEST = columnsOf(TABLES.requests);
 const ACTION = columnsOf(TABLES.actionLogs);
 const MODEL_LOG = columnsOf(TABLES.modelLogs);
 const ACTIVITY = columnsOf(TABLES.activities);
+const LATEST = columnsOf(TABLES.latestActions);
 
 /** The details of a stored request row, as far as appends touch them. */
 type StoredDetails = Partial<RequestDocument['details']>;
@@ -57,6 +59,9 @@ export class SqlWrites {
     private readonly t: SqlTables,
     /** The id a document gets on its first attempt, the same on every retry. */
     private readonly uid: (doc: object) => string,
+    /** Option `latestActions` is on: writes keep the latest action of each (actor, action type). */
+    private readonly latestOn: () => boolean,
+    private readonly pg: boolean,
   ) {}
 
   *write(batch: StoreBatch): SqlProgram {
@@ -67,6 +72,7 @@ export class SqlWrites {
       batch.actionLogs.map((d) => this.actionRow(d)),
       true,
     );
+    if (this.latestOn()) yield* this.keepLatest(batch.actionLogs);
     yield* this.insert(
       this.t.modelLogs,
       MODEL_LOG,
@@ -175,6 +181,25 @@ export class SqlWrites {
     };
   }
 
+  /**
+   * Upserts each pair's latest action of the batch, replacing a stored row only when later (`isLater`): the database
+   * settles concurrent writers under the unique (actor, type) index (the loser waits for the row, then compares with
+   * what committed), so the latest wins whatever the order of arrival. A retry compares equal and changes nothing.
+   */
+  private *keepLatest(docs: ActionLogDocument[]): SqlProgram {
+    const rows: SqlRow[] = latestOfBatch(docs, (doc) => this.rowUid(doc)).map((candidate) => ({ ...candidate }));
+    const table = q(this.t.latestActions);
+    const c = (name: string) => (this.pg ? `${name} COLLATE "C"` : name);
+    const later =
+      `excluded."emitted_at" > ${table}."emitted_at" OR (excluded."emitted_at" = ${table}."emitted_at"` +
+      ` AND ${c('excluded."action_uid"')} > ${c(`${table}."action_uid"`)})`;
+    const sets = LATEST.filter(([name]) => name !== 'actor_id' && name !== 'action_type').map(
+      ([name]) => `${q(name)} = excluded.${q(name)}`,
+    );
+    const upsert = ` ON CONFLICT ("actor_id", "action_type") DO UPDATE SET ${sets.join(', ')} WHERE ${later}`;
+    yield* this.insert(this.t.latestActions, LATEST, rows, false, upsert);
+  }
+
   private *update(id: unknown, values: SqlRow): SqlProgram {
     const columns = REQUEST.filter(([name]) => name in values);
     const sets = columns.map(([name], i) => `${q(name)} = ${this.d.param(i + 1)}`);
@@ -185,10 +210,10 @@ export class SqlWrites {
     };
   }
 
-  private *insert(table: string, columns: Columns, rows: SqlRow[], ignore: boolean): SqlProgram {
+  private *insert(table: string, columns: Columns, rows: SqlRow[], ignore: boolean, onConflict = ''): SqlProgram {
     if (rows.length === 0) return;
     const prefix = ignore ? this.d.insertIgnore.prefix : 'INSERT INTO';
-    const suffix = ignore ? this.d.insertIgnore.suffix : '';
+    const suffix = ignore ? this.d.insertIgnore.suffix : onConflict;
     const head = `${prefix} ${q(table)} (${columns.map(([c]) => q(c)).join(', ')}) VALUES `;
     const perStatement = this.d.multiRow ? Math.max(1, Math.floor(2000 / columns.length)) : 1;
     for (let i = 0; i < rows.length; i += perStatement) {
@@ -234,8 +259,13 @@ export class SqlWrites {
     };
   }
 
+  /** An entry's uid: its own, or for entries of versions before 0.2 one the store gives (kept across retries). */
+  private rowUid(doc: { uid?: string }): string {
+    return doc.uid ?? this.uid(doc);
+  }
+
   private actionRow(doc: ActionLogDocument): SqlRow {
-    return { ...doc, uid: doc.uid ?? this.uid(doc) };
+    return { ...doc, uid: this.rowUid(doc) };
   }
 
   private modelLogRow(doc: ModelLogDocument): SqlRow {
@@ -244,12 +274,12 @@ export class SqlWrites {
       truncated: doc.truncated ?? false,
       user: doc.user ?? null,
       user_id: doc.user ? userIdText(doc.user._id) : null,
-      uid: doc.uid ?? this.uid(doc),
+      uid: this.rowUid(doc),
     };
   }
 
   private activityRow(doc: ActivityDocument): SqlRow {
-    return { ...doc, user_id: userIdText(doc.user._id), uid: doc.uid ?? this.uid(doc) };
+    return { ...doc, user_id: userIdText(doc.user._id), uid: this.rowUid(doc) };
   }
 }
 

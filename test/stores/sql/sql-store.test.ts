@@ -23,7 +23,13 @@ afterAll(async () => {
   for (const db of opened) await db.drop();
 });
 
-const TABLE_NAMES = ['actionlog_requests', 'actionlog_action_logs', 'actionlog_model_logs', 'actionlog_activity_logs'];
+const TABLE_NAMES = [
+  'actionlog_requests',
+  'actionlog_action_logs',
+  'actionlog_model_logs',
+  'actionlog_activity_logs',
+  'actionlog_action_latest',
+];
 const info = { actionLogs: true, modelLogs: true, retention: false, warn: failOnWarning };
 
 async function fresh(kind: (typeof SQL_KINDS)[number], options: Parameters<typeof openDatabase>[1] = { entities: TEST_ENTITIES }) {
@@ -106,6 +112,7 @@ for (const kind of SQL_KINDS) {
         actionLogs: 'audit_action_logs',
         modelLogs: 'audit_model_logs',
         activities: 'audit_activity_logs',
+        latestActions: 'audit_action_latest',
       });
       // The migrations made audit_requests, not audit_http: said at start, naming the table.
       await expect(store.init(info)).rejects.toThrow(/table audit_http does not exist/);
@@ -119,6 +126,7 @@ for (const kind of SQL_KINDS) {
         'audit_action_logs',
         'audit_model_logs',
         'audit_activity_logs',
+        'audit_action_latest',
       ]);
     });
 
@@ -305,8 +313,12 @@ for (const kind of SQL_KINDS) {
           ...batchOf([requestDoc('old', 1)]),
           actionLogs: [{ ...action('approve', 2, { note: 'Signed by the notary' }), ...extra }],
         });
-        // Undoing the reads migration (and the retention one after it) leaves the tables as the previous version
-        // made them, rows kept.
+        // Undoing the reads migration (and the retention and latest-actions ones after it) leaves the tables as the
+        // previous version made them, rows kept.
+        await db.dataSource.undoLastMigration();
+        const runner = db.dataSource.createQueryRunner();
+        expect(await runner.hasTable('actionlog_action_latest')).toBe(false);
+        await runner.release();
         await db.dataSource.undoLastMigration();
         expect((await indexesOf(db.dataSource, 'actionlog_action_logs')).map(([name]) => name)).not.toContain(
           'actionlog_action_logs_expires_at',

@@ -1,7 +1,7 @@
-import { type ActionLogger, ActionLogWorkflowError, type UserRef, userIdText } from 'actionlog';
+import type { ActionLogger } from 'actionlog';
+import { guard, type StampFields, type WorkflowRequest, type WorkflowStep, workflowTransition } from 'actionlog/adapter-kit';
 import type { Document, Schema } from 'mongoose';
 import type { DocumentWrites } from './document-writes.js';
-import type { StampFields } from './stamp-fields.js';
 
 type Doc = Document & StampFields;
 
@@ -27,122 +27,40 @@ export interface StampedDocument {
 
 /** Adds soft delete and the delete-request and approval workflows: each step a model log and an action. */
 export function addWorkflow(schema: Schema, logger: ActionLogger, documents: DocumentWrites): void {
-  const user = (): UserRef | null => logger.current()?.user ?? null;
-  const describe = (who: unknown): UserRef | null => logger.userRef(who);
-
-  const action = async (doc: Doc, type: string, note?: string) => {
-    try {
-      const model = doc.constructor as unknown as { modelName: string };
-      logger.record({
-        action: { type, category: 'workflow' },
-        target: {
-          type: model.modelName
-            .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-            .toLowerCase()
-            .replace(/[^a-z0-9_]/g, '_'),
-          id: String(doc._id),
-        },
-        ...(note ? { note } : {}),
-      });
-    } catch (error) {
-      logger.reportError(error);
-    }
-  };
-  const refuse = (doc: Doc, what: string, why: string) => {
-    const model = doc.constructor as unknown as { modelName: string };
-    throw new ActionLogWorkflowError(`${model.modelName} ${String(doc._id)}: cannot ${what}: ${why}`);
-  };
-  const requireUser = (doc: Doc, what: string): UserRef =>
-    user() ?? refuse(doc, what, 'there is no current user (run it inside a request or logger.run with a user)');
-  const requireAddressee = (doc: Doc, what: string, to: UserRef | null) => {
-    const me = requireUser(doc, what);
-    // Ids keep their type: two ObjectIds of one user are two objects, compared by their hex.
-    if (to && userIdText(to._id) !== userIdText(me._id)) refuse(doc, what, `the request is addressed to ${to.label}`);
-    return me;
+  // The rules are the kit's (shared with TypeORM); the step is saved as any change of the document.
+  const take = async (doc: Doc, step: WorkflowStep, request?: WorkflowRequest): Promise<Doc> => {
+    const model = (doc.constructor as unknown as { modelName: string }).modelName;
+    const transition = workflowTransition(logger, step, { model, id: String(doc._id), stamps: doc }, request);
+    Object.assign(doc, transition.values);
+    if (transition.change !== 'Updated') documents.nextSaveIs(doc, transition.change);
+    await doc.save();
+    const action = transition.action;
+    if (action) guard(logger, () => logger.record(action));
+    return doc;
   };
 
-  schema.method('softDelete', async function (this: Doc, reason?: string) {
-    if (this.is_deleted) refuse(this, 'soft-delete', 'it is already deleted');
-    this.deleted_by = user();
-    this.deleted_date = new Date();
-    this.deleted_reason = reason ?? null;
-    this.is_deleted = true;
-    documents.nextSaveIs(this, 'SoftDeleted');
-    return this.save();
+  schema.method('softDelete', function (this: Doc, reason?: string) {
+    return take(this, 'softDelete', { reason });
   });
-  schema.method('restore', async function (this: Doc) {
-    if (!this.is_deleted) refuse(this, 'restore', 'it is not deleted');
-    this.deleted_by = null;
-    this.deleted_date = null;
-    this.deleted_reason = null;
-    this.is_deleted = false;
-    documents.nextSaveIs(this, 'Restored');
-    return this.save();
+  schema.method('restore', function (this: Doc) {
+    return take(this, 'restore');
   });
-  schema.method('requestDelete', async function (this: Doc, request: { to?: unknown; reason?: string } = {}) {
-    if (this.is_deleted) refuse(this, 'request deletion', 'it is already deleted');
-    if (this.request_delete_status === 'pending') refuse(this, 'request deletion', 'a delete request is already pending');
-    this.request_delete_by = requireUser(this, 'request deletion');
-    this.request_delete_to = describe(request.to);
-    this.request_delete_date = new Date();
-    this.request_delete_reason = request.reason ?? null;
-    this.request_delete_status = 'pending';
-    await this.save();
-    await action(this, 'delete_requested', request.reason);
-    return this;
+  schema.method('requestDelete', function (this: Doc, request: { to?: unknown; reason?: string } = {}) {
+    return take(this, 'requestDelete', request);
   });
-  schema.method('approveDelete', async function (this: Doc) {
-    if (this.request_delete_status !== 'pending') refuse(this, 'approve deletion', 'no delete request is pending');
-    const me = requireAddressee(this, 'approve deletion', this.request_delete_to);
-    this.request_delete_status = 'approved';
-    this.deleted_by = me;
-    this.deleted_date = new Date();
-    this.deleted_reason = this.request_delete_reason;
-    this.is_deleted = true;
-    documents.nextSaveIs(this, 'SoftDeleted');
-    await this.save();
-    await action(this, 'delete_approved');
-    return this;
+  schema.method('approveDelete', function (this: Doc) {
+    return take(this, 'approveDelete');
   });
-  schema.method('rejectDelete', async function (this: Doc, reason?: string) {
-    if (this.request_delete_status !== 'pending') refuse(this, 'reject deletion', 'no delete request is pending');
-    requireAddressee(this, 'reject deletion', this.request_delete_to);
-    this.request_delete_status = 'rejected';
-    await this.save();
-    await action(this, 'delete_rejected', reason);
-    return this;
+  schema.method('rejectDelete', function (this: Doc, reason?: string) {
+    return take(this, 'rejectDelete', { reason });
   });
-  schema.method('requestApproval', async function (this: Doc, request: { to?: unknown } = {}) {
-    if (this.request_approval_status === 'pending') refuse(this, 'request approval', 'an approval request is already pending');
-    if (this.is_approved) refuse(this, 'request approval', 'it is already approved');
-    this.request_approval_by = requireUser(this, 'request approval');
-    this.request_approval_to = describe(request.to);
-    this.request_approval_date = new Date();
-    this.request_approval_status = 'pending';
-    this.request_approval_rejected_reason = null;
-    await this.save();
-    await action(this, 'approval_requested');
-    return this;
+  schema.method('requestApproval', function (this: Doc, request: { to?: unknown } = {}) {
+    return take(this, 'requestApproval', request);
   });
-  schema.method('approve', async function (this: Doc) {
-    if (this.request_approval_status !== 'pending') refuse(this, 'approve', 'no approval request is pending');
-    const me = requireAddressee(this, 'approve', this.request_approval_to);
-    this.request_approval_status = 'approved';
-    this.approved_by = me;
-    this.approved_date = new Date();
-    this.is_approved = true;
-    await this.save();
-    await action(this, 'approved');
-    return this;
+  schema.method('approve', function (this: Doc) {
+    return take(this, 'approve');
   });
-  schema.method('rejectApproval', async function (this: Doc, reason: string) {
-    if (this.request_approval_status !== 'pending') refuse(this, 'reject approval', 'no approval request is pending');
-    if (typeof reason !== 'string' || !reason) refuse(this, 'reject approval', 'a reason is required');
-    requireAddressee(this, 'reject approval', this.request_approval_to);
-    this.request_approval_status = 'rejected';
-    this.request_approval_rejected_reason = reason;
-    await this.save();
-    await action(this, 'approval_rejected', reason);
-    return this;
+  schema.method('rejectApproval', function (this: Doc, reason: string) {
+    return take(this, 'rejectApproval', { reason });
   });
 }

@@ -17,3 +17,4 @@ export {
 } from './store-entities.js';
 export { SqlStore, type SqlStoreOptions } from 'actionlog';
 export { AuditStamped, softRemoveWithReason } from './stamps.js';
+export { approve, approveDelete, rejectApproval, rejectDelete, requestApproval, requestDelete } from './workflow.js';

@@ -1,6 +1,8 @@
 import type { UserRef } from 'actionlog';
+import { STAMP_FIELD_NAMES, STAMP_FIELDS, type StampField, type StampFields, type StampKind } from 'actionlog/adapter-kit';
 import {
   Column,
+  type ColumnOptions,
   CreateDateColumn,
   DeleteDateColumn,
   type EntityManager,
@@ -12,42 +14,39 @@ import {
 import { modelIdOf } from './entity-state.js';
 import { markOwnWrite } from './write-builder.js';
 
-/**
- * Inline stamps for your own entities: extend it, and ActionLogSubscriber fills the `*_by`
- * fields from the current user. Soft delete goes through TypeORM's delete-date column (`deleted_date`), so
- * soft-deleted rows stay hidden from queries unless asked for (`withDeleted`).
- */
-export abstract class AuditStamped {
-  @Column({ type: 'simple-json', nullable: true })
-  created_by?: UserRef | null;
+/** Each kind of stamp field as a column. */
+const COLUMNS: Readonly<Record<StampKind, ColumnOptions>> = {
+  user: { type: 'simple-json', nullable: true },
+  date: { type: Date, nullable: true },
+  count: { type: 'integer', default: 0 },
+  flag: { type: 'boolean', default: false },
+  text: { type: 'varchar', length: 1000, nullable: true },
+  status: { type: 'varchar', length: 16, nullable: true },
+};
 
-  @CreateDateColumn()
-  created_date!: Date;
+// TypeORM's own date columns: set on insert, on every update, and by soft delete (which hides the row).
+const OWN_DATE_COLUMNS: Partial<Record<StampField, PropertyDecorator>> = {
+  created_date: CreateDateColumn(),
+  updated_date: UpdateDateColumn(),
+  deleted_date: DeleteDateColumn({ nullable: true }),
+};
 
-  @Column({ type: 'simple-json', nullable: true })
-  updated_by?: UserRef | null;
-
-  @UpdateDateColumn()
-  updated_date!: Date;
-
-  @Column({ type: 'integer', default: 0 })
-  updated_count!: number;
-
-  @Column({ type: 'boolean', default: false })
-  is_updated!: boolean;
-
-  @Column({ type: 'simple-json', nullable: true })
-  deleted_by?: UserRef | null;
-
-  @DeleteDateColumn({ nullable: true })
-  deleted_date?: Date | null;
-
-  @Column({ type: 'varchar', length: 1000, nullable: true })
-  deleted_reason?: string | null;
-
-  @Column({ type: 'boolean', default: false })
-  is_deleted!: boolean;
+// eslint-disable-next-line @typescript-eslint/no-extraneous-class -- its columns are added from the kit's list below
+abstract class StampColumns {}
+for (const field of STAMP_FIELD_NAMES) {
+  const column = OWN_DATE_COLUMNS[field] ?? Column(COLUMNS[STAMP_FIELDS[field]]);
+  column(StampColumns.prototype, field);
 }
+
+/**
+ * Inline stamps for your own entities: extend it, and ActionLogSubscriber fills the `*_by` fields from the
+ * current user; the delete-request and approval workflows (workflow.ts) fill the others. Soft delete goes through
+ * TypeORM's delete-date column (`deleted_date`), so soft-deleted rows stay hidden from queries unless asked for
+ * (`withDeleted`).
+ */
+// The columns are declared from the kit's list of stamp fields, which names them once for every ORM.
+export const AuditStamped = StampColumns as abstract new () => StampFields;
+export type AuditStamped = StampFields;
 
 /** Whether an entity carries the stamps (extends AuditStamped, or declares the same columns). */
 export function isStamped(metadata: EntityMetadata): boolean {
@@ -56,17 +55,23 @@ export function isStamped(metadata: EntityMetadata): boolean {
   );
 }
 
-// The reason of each soft delete under way through softRemoveWithReason, by entity and primary key.
-const reasons = new WeakMap<EntityMetadata, Map<string, string>>();
+// The stamps each soft delete under way through softRemoveWithStamps adds (a reason, an approved delete request),
+// by entity and primary key.
+const extraStamps = new WeakMap<EntityMetadata, Map<string, ObjectLiteral>>();
 
 /** Soft-deletes an entity (TypeORM `softRemove`) with a reason, stored in `deleted_reason`. */
-export async function softRemoveWithReason<T extends ObjectLiteral>(manager: EntityManager, entity: T, reason: string): Promise<T> {
+export function softRemoveWithReason<T extends ObjectLiteral>(manager: EntityManager, entity: T, reason: string): Promise<T> {
+  return softRemoveWithStamps(manager, entity, { deleted_reason: reason || null });
+}
+
+/** Soft-deletes an entity (TypeORM `softRemove`), writing these stamps with who did it, in the same statement's wake. */
+export async function softRemoveWithStamps<T extends ObjectLiteral>(manager: EntityManager, entity: T, stamps: ObjectLiteral): Promise<T> {
   const metadata = manager.dataSource.getMetadata(entity.constructor);
   const id = modelIdOf(metadata, entity);
-  let pending = reasons.get(metadata);
+  let pending = extraStamps.get(metadata);
   if (id !== null) {
-    if (!pending) reasons.set(metadata, (pending = new Map<string, string>()));
-    pending.set(id, reason);
+    if (!pending) extraStamps.set(metadata, (pending = new Map<string, ObjectLiteral>()));
+    pending.set(id, stamps);
   }
   try {
     return await manager.softRemove(entity);
@@ -75,10 +80,10 @@ export async function softRemoveWithReason<T extends ObjectLiteral>(manager: Ent
   }
 }
 
-/** The reason given for soft-deleting this row, if softRemoveWithReason is deleting it. */
-function reasonFor(metadata: EntityMetadata, id: ObjectLiteral): string | null {
+/** The stamps given for soft-deleting this row, if softRemoveWithStamps is deleting it. */
+function extraStampsFor(metadata: EntityMetadata, id: ObjectLiteral): ObjectLiteral | undefined {
   const key = modelIdOf(metadata, id);
-  return (key !== null && reasons.get(metadata)?.get(key)) || null;
+  return key === null ? undefined : extraStamps.get(metadata)?.get(key);
 }
 
 /** The stamps a new row gets. */
@@ -100,16 +105,16 @@ export function queryUpdateStamps(values: ObjectLiteral, escape: (name: string) 
   values.updated_count = () => `${escape('updated_count')} + 1`;
 }
 
-/** The stamps a soft delete (who, why) or a restore (cleared) writes. */
-export function softDeleteStampValues(deleted: boolean, user: UserRef | null, reason: string | null): ObjectLiteral {
+/** The stamps a soft delete (who, and those given: why...) or a restore (cleared) writes. */
+export function softDeleteStampValues(deleted: boolean, user: UserRef | null, given: ObjectLiteral | undefined): ObjectLiteral {
   return deleted
-    ? { deleted_by: user, is_deleted: true, deleted_reason: reason }
+    ? { deleted_by: user, is_deleted: true, deleted_reason: null, ...given }
     : { deleted_by: null, is_deleted: false, deleted_reason: null };
 }
 
-/** The stamps a soft delete or restore of this entity writes (its reason, when softRemoveWithReason gave one). */
+/** The stamps a soft delete or restore of this entity writes (with those softRemoveWithStamps gave). */
 export function softDeleteStampsOf(metadata: EntityMetadata, entity: ObjectLiteral, deleted: boolean, user: UserRef | null): ObjectLiteral {
-  return softDeleteStampValues(deleted, user, deleted ? reasonFor(metadata, entity) : null);
+  return softDeleteStampValues(deleted, user, deleted ? extraStampsFor(metadata, entity) : undefined);
 }
 
 /**
@@ -123,17 +128,17 @@ export async function softDeleteStamps(
   deleted: boolean,
   user: UserRef | null,
 ): Promise<void> {
-  const byReason = new Map<string | null, ObjectLiteral[]>();
+  const byStamps = new Map<ObjectLiteral | undefined, ObjectLiteral[]>();
   for (const id of ids) {
-    const reason = deleted ? reasonFor(metadata, id) : null;
-    byReason.set(reason, [...(byReason.get(reason) ?? []), id]);
+    const given = deleted ? extraStampsFor(metadata, id) : undefined;
+    byStamps.set(given, [...(byStamps.get(given) ?? []), id]);
   }
   const manager = runner?.manager ?? metadata.dataSource.manager;
-  for (const [reason, group] of byReason) {
+  for (const [given, group] of byStamps) {
     const write = manager
       .createQueryBuilder()
       .update(metadata.target)
-      .set(softDeleteStampValues(deleted, user, reason))
+      .set(softDeleteStampValues(deleted, user, given))
       .whereInIds(group)
       .callListeners(false)
       .updateEntity(false);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ActionLogger, RequestContext, UserRef } from 'actionlog';
+import type { ActionInput, ActionLogger, UserRef } from 'actionlog';
 import {
   adapterOptionsShape,
   type AdapterOptions,
@@ -8,6 +8,9 @@ import {
   type ModelChange,
   ModelSelection,
   parseOptions,
+  type PendingAction,
+  type PendingChange,
+  recordPending,
   TransactionBuffer,
 } from 'actionlog/adapter-kit';
 import {
@@ -72,7 +75,7 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
   /** @internal */ readonly maxDocumentsPerQuery: number;
   /** @internal */ readonly queryWrites: 'auto' | 'readBefore';
   private readonly selection: ModelSelection<EntityMetadata>;
-  private readonly buffer = new TransactionBuffer<QueryRunner>();
+  private readonly buffer = new TransactionBuffer<QueryRunner, PendingChange | PendingAction>();
 
   constructor(
     /** @internal */ readonly logger: ActionLogger,
@@ -112,13 +115,12 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
 
   /** @internal Records now, or when the runner's transaction commits. Never throws unless the logger is strict. */
   record(change: ModelChange, runner: QueryRunner | undefined): void {
-    try {
-      const context: RequestContext | null = this.logger.current() ?? null;
-      if (runner?.isTransactionActive) this.buffer.add(runner, Math.max(1, depthOf(runner)), { change, context });
-      else this.logger.recordModelChange(change, context);
-    } catch (error) {
-      this.logger.reportError(error);
-    }
+    this.hold({ change, context: this.logger.current() ?? null }, runner);
+  }
+
+  /** @internal Records a workflow step's action now, or when the runner's transaction commits. */
+  recordAction(action: ActionInput, runner: QueryRunner | undefined): void {
+    this.hold({ action, context: this.logger.current() ?? null }, runner);
   }
 
   /** @internal */
@@ -183,11 +185,7 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
       this.buffer.rolledBack(event.queryRunner, 0);
       return;
     }
-    for (const pending of this.buffer.committed(event.queryRunner, depth)) {
-      this.guard(() => {
-        this.logger.recordModelChange(pending.change, pending.context);
-      });
-    }
+    for (const pending of this.buffer.committed(event.queryRunner, depth)) recordPending(this.logger, pending);
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
@@ -200,6 +198,14 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
     this.guard(() => {
       Object.assign(entity, softDeleteStampsOf(event.metadata, entity, deleted, this.currentUser()));
     });
+  }
+
+  private hold(pending: PendingChange | PendingAction, runner: QueryRunner | undefined): void {
+    if (runner?.isTransactionActive) {
+      this.guard(() => {
+        this.buffer.add(runner, Math.max(1, depthOf(runner)), pending);
+      });
+    } else recordPending(this.logger, pending);
   }
 
   private guard(work: () => void): void {

@@ -9,8 +9,21 @@ export type { ScopeInit, ScopeEnding, CapturedRequest, RunOutcome } from '../cap
 // ORMs: the options every adapter takes, which models it records, changes held until their transaction commits.
 export type { ModelChange } from '../capture/model-change.js';
 export { adapterOptionsShape, ModelSelection, type AdapterOptions, type ModelRef } from './model-selection.js';
-export { TransactionBuffer, type PendingChange } from './transaction-buffer.js';
+export { TransactionBuffer, recordPending, type PendingAction, type PendingChange } from './transaction-buffer.js';
 export { assertLogger, guard } from './guard.js';
+
+// Inline stamps (FORMAT §4): the fields every ORM declares, and the rules of soft delete and the request workflows.
+export {
+  REQUEST_STATUSES,
+  STAMP_FIELDS,
+  STAMP_FIELD_NAMES,
+  type RequestStatus,
+  type StampField,
+  type StampFields,
+  type StampKind,
+  type StampValues,
+} from './stamp-fields.js';
+export { workflowTransition, type WorkflowRecord, type WorkflowRequest, type WorkflowStep, type WorkflowTransition } from './workflow.js';
 export { parseOptions } from '../shared/parse-options.js';
 
 // Values: copies, comparisons and stored keys, as the core makes them.

@@ -1,10 +1,28 @@
-import type { RequestContext } from 'actionlog';
+import type { ActionInput, ActionLogger, RequestContext } from 'actionlog';
+import { contextStorage } from '../capture/context.js';
 import type { ModelChange } from '../capture/model-change.js';
+import { guard } from './guard.js';
 
 /** A change and the scope it was made in, held until its transaction commits. */
 export interface PendingChange {
   change: ModelChange;
   context: RequestContext | null;
+}
+
+/** An action (a workflow step's) and the scope it was taken in, held until its transaction commits. */
+export interface PendingAction {
+  action: ActionInput;
+  context: RequestContext | null;
+}
+
+/** Records a held change or action into the scope it was made in (late, as an append, if that scope ended). */
+export function recordPending(logger: ActionLogger, pending: PendingChange | PendingAction): void {
+  guard(logger, () => {
+    if ('change' in pending) logger.recordModelChange(pending.change, pending.context);
+    // An action is recorded in the current scope: the one it was taken in is made current for it.
+    else if (pending.context) contextStorage.run(pending.context, () => logger.record(pending.action));
+    else contextStorage.exit(() => logger.record(pending.action));
+  });
 }
 
 /**

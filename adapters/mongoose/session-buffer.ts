@@ -1,19 +1,15 @@
 import type { ActionLogger } from 'actionlog';
-import { guard, type PendingChange, TransactionBuffer } from 'actionlog/adapter-kit';
+import { type PendingAction, type PendingChange, recordPending, TransactionBuffer } from 'actionlog/adapter-kit';
 import { type SessionLike, watchTransactions } from './patches.js';
 
-/** A change, the scope it was made in, and the logger that records it. */
-export interface HeldChange extends PendingChange {
-  logger: ActionLogger;
-}
+/** A change or a workflow step's action, the scope it was made in, and the logger that records it. */
+export type HeldChange = (PendingChange | PendingAction) & { logger: ActionLogger };
 
 // One per process: a session's transaction may write models of several schemas, each with its own plugin.
 const held = new TransactionBuffer<SessionLike, HeldChange>();
 
 function record(pending: HeldChange): void {
-  guard(pending.logger, () => {
-    pending.logger.recordModelChange(pending.change, pending.context);
-  });
+  recordPending(pending.logger, pending);
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { ActionLogger } from 'actionlog';
-import { guard, type StampFields, type WorkflowRequest, type WorkflowStep, workflowTransition } from 'actionlog/adapter-kit';
+import { type StampFields, type WorkflowRequest, type WorkflowStep, workflowTransition } from 'actionlog/adapter-kit';
 import type { Document, Schema } from 'mongoose';
 import type { DocumentWrites } from './document-writes.js';
+import { recordInSession } from './session-buffer.js';
 
 type Doc = Document & StampFields;
 
@@ -33,9 +34,10 @@ export function addWorkflow(schema: Schema, logger: ActionLogger, documents: Doc
     const transition = workflowTransition(logger, step, { model, id: String(doc._id), stamps: doc }, request);
     Object.assign(doc, transition.values);
     if (transition.change !== 'Updated') documents.nextSaveIs(doc, transition.change);
+    const context = logger.current() ?? null;
     await doc.save();
-    const action = transition.action;
-    if (action) guard(logger, () => logger.record(action));
+    // Inside a session transaction the action waits for its commit, as the step's model log does.
+    if (transition.action) recordInSession(doc.$session(), { action: transition.action, context, logger });
     return doc;
   };
 

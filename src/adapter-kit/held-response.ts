@@ -22,6 +22,8 @@ export function holdUntilStored(
   const original = { writeHead: own.writeHead, write: own.write, flushHeaders: own.flushHeaders, end: own.end };
   let head: unknown[] | undefined;
   let ended = false;
+  /** The body started: Node writes the head itself (through `writeHead`), which must go out then. */
+  let streaming = false;
   /** A held `writeHead` goes out before anything else does. */
   const sendHead = () => {
     if (!head) return;
@@ -30,15 +32,17 @@ export function holdUntilStored(
     original.writeHead.apply(res, args);
   };
   own.writeHead = function writeHead(...args: unknown[]) {
-    if (ended) return original.writeHead.apply(res, args);
+    if (ended || streaming) return original.writeHead.apply(res, args);
     head = args;
     return res;
   };
   own.write = function write(...args: unknown[]) {
+    streaming = true;
     sendHead();
     return original.write.apply(res, args);
   };
   own.flushHeaders = function flushHeaders(...args: unknown[]) {
+    streaming = true;
     sendHead();
     return original.flushHeaders.apply(res, args);
   };

@@ -1,5 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ActionLogger, ActionLogStoreError, createActionLogger } from 'actionlog';
+import { actionLog } from 'actionlog/express';
 import { orderChange } from '../../examples/shared/orders.js';
 import { FRAMEWORKS, type Handler, type RunningApp, startApp } from '../support/apps.js';
 import { Client } from '../support/client.js';
@@ -79,5 +83,38 @@ describe.each(FRAMEWORKS)('%s under the failure policy "throw"', (framework) => 
     const [failed, ok] = [await client.send('/orders/3', { method: 'POST' }), await client.send('/orders/4', { method: 'POST' })];
     expect([failed.status, ok.status]).toEqual([500, 201]);
     expect(store.requests().map((d) => d.details.model_logs[0]?.model_id)).toContain('4');
+  });
+});
+
+describe('a streamed response under the failure policy "throw"', () => {
+  it('is cut when its document cannot be stored, so that the client never takes it for a success', async () => {
+    const store = new FlakyStore();
+    const logger = createActionLogger({ store, onStoreError: 'throw', retryDelayMs: 1, onError: () => {} });
+    const app = express();
+    app.use(actionLog(logger));
+    app.get('/report', (_req, res) => {
+      res.setHeader('content-type', 'text/plain');
+      res.write('first part, ');
+      setTimeout(() => res.end('last part'), 10);
+    });
+    const server = createServer(app).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/report`;
+    try {
+      const whole = await fetch(url).then((r) => r.text());
+      expect(whole).toBe('first part, last part');
+      store.failNext(1);
+      // Headers and the first part went out; the end never does: the body cannot be read to its end.
+      const reply = await fetch(url);
+      expect(reply.status).toBe(200);
+      await expect(reply.text()).rejects.toThrow();
+      // Its document is still owed to the trail, and stored later.
+      await logger.flush();
+      expect(store.requests()).toHaveLength(2);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+      await logger.close();
+    }
   });
 });

@@ -1,6 +1,9 @@
 // actionlog: what an application uses. Adapters are built from `actionlog/adapter-kit`.
 export { createActionLogger, ActionLogger, type RunMeta } from './logger.js';
 export type { ActionLoggerOptions } from './options.js';
+export type { HealthOptions, HealthReport } from './health.js';
+export type { ClosableServer, ShutdownOptions } from './shutdown.js';
+export type { HeldEvent } from './strict-writes.js';
 export type { RequestContext } from './capture/context.js';
 export type { ActionInput } from './capture/action/schema.js';
 export type { NativeActionInput } from './capture/action/native-shape.js';

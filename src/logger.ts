@@ -10,12 +10,20 @@ import { type DeactivateOptions, deactivationDraft } from './capture/action/deac
 import type { ActionDraft } from './capture/action/draft.js';
 import { type ActionInput, ActionParser } from './capture/action/schema.js';
 import { type ActivityInput, activitySchema } from './capture/activity.js';
-import { contextStorage, RequestContext, type ScopeEnding, type ScopeInit } from './capture/context.js';
+import { contextStorage, RequestContext, type ScopeEnding, type ScopeEvents, type ScopeInit } from './capture/context.js';
 import { REQUEST_ID } from './capture/ids.js';
 import { checkModelChange, type ModelChange } from './capture/model-change.js';
 import { defaultDescribeUser, storedUserRef } from './capture/user.js';
 import { type ActionLoggerOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import type { ActionEntry, ActionLogDocument, ActivityDocument, RequestAppend, StoreBatch, UserRef } from './shared/document.js';
+import type {
+  ActionEntry,
+  ActionLogDocument,
+  ActivityDocument,
+  RequestAppend,
+  ResponseDetails,
+  StoreBatch,
+  UserRef,
+} from './shared/document.js';
 import { ActionLogClosedError, ActionLogConfigError, ActionLogError, ActionLogValidationError } from './shared/errors.js';
 import { fromZodIssues } from './shared/zod-issues.js';
 import type { EntryKind, EntryOf, FacetCount, FacetField, Store } from './stores/store.js';
@@ -30,6 +38,9 @@ import type { RecordState } from './read/state-at.js';
 import type { TailItem, TailOptions } from './read/tail.js';
 import { BatchWriter, type BuiltBatch, type WriterStats } from './write/batch-writer.js';
 import { appendStep, batchStep, type QuarantinedDocument, setupStep } from './write/write-step.js';
+import { emptyBatch, type HeldEvent, mergeBatch, type ReadyEvent, StrictWrites } from './strict-writes.js';
+import { HealthMonitor, type HealthOptions, type HealthReport } from './health.js';
+import { installShutdownHandlers, type ShutdownOptions } from './shutdown.js';
 
 /** What `logger.run()` knows about a job, script or consumer run. */
 export interface RunMeta {
@@ -54,7 +65,11 @@ const runMetaSchema = z.strictObject({
 });
 
 type QueueItem =
-  { kind: 'request'; ctx: RequestContext } | { kind: 'append'; ctx: RequestContext } | { kind: 'activity'; doc: ActivityDocument };
+  | { kind: 'request'; ctx: RequestContext }
+  | { kind: 'append'; ctx: RequestContext }
+  | { kind: 'activity'; doc: ActivityDocument }
+  /** A request's document built for a strict write that failed, queued to be retried as it is. */
+  | { kind: 'built'; batch: StoreBatch };
 
 /** Loggers not closed yet, checked when the process exits; one list per process, whichever copy of the package. */
 const OPEN_LOGGERS = Symbol.for('actionlog.open-loggers');
@@ -82,6 +97,8 @@ export class ActionLogger {
   private readonly store: Store;
   private readonly builder: DocumentBuilder;
   private readonly writer: BatchWriter<QueueItem>;
+  private readonly strict: StrictWrites;
+  private readonly monitor = new HealthMonitor();
   private readonly actions: ActionParser;
   private readonly describeUser: (user: unknown) => UserRef | null;
   private readonly reader: TrailReader;
@@ -123,9 +140,25 @@ export class ActionLogger {
         this.discard(items);
       },
       onError: (error) => {
+        this.monitor.noteError(error);
         this.report(error);
       },
       probe: this.store.ping ? () => this.probe() : undefined,
+    });
+    this.strict = new StrictWrites({
+      builder: this.builder,
+      init: () => this.init(),
+      write: (batch) => this.store.write(batch),
+      append: (appends) => this.store.append(appends),
+      writeNow: (built, documents) => this.writer.writeNow(built, documents),
+      requeue: (batch) => {
+        try {
+          this.writer.enqueue({ kind: 'built', batch });
+        } catch (error) {
+          this.report(error);
+        }
+      },
+      standalone: (changes) => this.standaloneScope(changes),
     });
     this.labels = new LabelBook(o.labels);
     this.reader = new TrailReader(this.store, { actionLogs: o.actionLogs, modelLogs: o.modelLogs }, () => this.init(), this.labels);
@@ -161,25 +194,27 @@ export class ActionLogger {
       source: hasUser ? m.user : parent,
       userOf: hasUser ? (user) => user : parent ? (p) => (p as RequestContext).user : undefined,
     });
-    let failure: unknown;
+    let result: T;
     try {
       // Resolved inside the scope: a thenable that is not a promise (a Mongoose query) only runs when awaited.
-      return await contextStorage.run(ctx, async () => fn());
+      result = await contextStorage.run(ctx, async () => fn());
     } catch (error) {
-      failure = error ?? new Error('run() rejected without a reason');
-      throw error;
-    } finally {
-      const ending = { run: { durationMs: ctx.elapsedMs(), error: failure === undefined ? null : errorSummary(failure) } };
+      const failure: unknown = error ?? new Error('run() rejected without a reason');
       // A logging error never hides the run's own.
-      if (failure !== undefined) this.endScope(ctx, ending);
-      else {
-        try {
-          this.queueScope(ctx, ending);
-        } catch (error) {
-          this.reportError(error);
-        }
+      this.endScope(ctx, { run: { durationMs: ctx.elapsedMs(), error: errorSummary(failure) } });
+      throw error;
+    }
+    const ending = { run: { durationMs: ctx.elapsedMs(), error: null } };
+    // Failure policy 'throw': the run fails when its document cannot be stored.
+    if (this.options.onStoreError === 'throw') await this.storeScope(ctx, ending);
+    else {
+      try {
+        this.queueScope(ctx, ending);
+      } catch (error) {
+        this.reportError(error);
       }
     }
+    return result;
   }
 
   /**
@@ -442,6 +477,62 @@ export class ActionLogger {
     return new RequestContext(init as ScopeInit, this.describeUser);
   }
 
+  /** The failure policy (option `onStoreError`): under `'throw'`, adapters store before answering or committing. */
+  get failurePolicy(): 'retry' | 'spool' | 'throw' {
+    return this.options.onStoreError;
+  }
+
+  /**
+   * For adapters, under the failure policy `'throw'`: ends the scope and stores its document now. Rejects with
+   * `ActionLogStoreError` when it cannot; the document is then queued for retry, saying `unstored` as its response.
+   */
+  async storeScope(ctx: RequestContext, ending?: ScopeEnding, unstored?: ResponseDetails): Promise<void> {
+    if (ctx.ended) return;
+    if (ending?.request) this.describeActivity(ctx);
+    if (!ctx.end(ending)) return;
+    await this.strict.scope(ctx, unstored);
+  }
+
+  /**
+   * For ORM adapters, under the failure policy `'throw'`: stores the changes of a transaction before it commits,
+   * appended to their scope's document. Rejects with `ActionLogStoreError` when it cannot: fail the commit then.
+   */
+  async storeChanges(held: readonly HeldEvent[]): Promise<void> {
+    const ready = held.map((event): ReadyEvent => {
+      const { context } = event;
+      if ('action' in event) {
+        const parsed = this.actions.parse(event.action);
+        if (!parsed.success) throw new ActionLogValidationError(parsed.issues, 'action');
+        return { action: actionEntry(parsed.draft, context?.user, this.sanitizer), context };
+      }
+      const issues = checkModelChange(event.change);
+      if (issues.length > 0) throw new ActionLogValidationError(issues, 'model change');
+      return { change: event.change.timestamp ? event.change : Object.assign({}, event.change, { timestamp: new Date() }), context };
+    });
+    await this.strict.changes(ready);
+  }
+
+  /**
+   * For readiness probes: whether the store answers a ping within `timeout` (ms, default 1000), the queue and
+   * spool depths, the last store error and when, and whether the logger is closed. Rejects only on bad options.
+   */
+  health(options?: HealthOptions): Promise<HealthReport> {
+    return this.monitor.check(options, {
+      closed: this.writer.isClosed,
+      ping: this.store.ping?.bind(this.store),
+      queueDepth: this.writer.stats().queued,
+      maxQueueSize: this.options.maxQueueSize,
+    });
+  }
+
+  /**
+   * Opt-in: on SIGTERM and SIGINT (option `signals`), stores what is queued within `timeout` ms before the process
+   * exits, never in place of the application's own handlers; see the README, "Shutdown". Returns the uninstaller.
+   */
+  installShutdownHandlers(options?: ShutdownOptions): () => void {
+    return installShutdownHandlers(this, options);
+  }
+
   /**
    * For adapters: ends a scope once and hands its document to the writer. `ending` is what the document shows of
    * how it ended (the HTTP exchange). Never throws: errors go to `onError`.
@@ -486,6 +577,16 @@ export class ActionLogger {
     const { queued } = this.writer.stats();
     if (queued === 0 || this.writer.isClosed) return;
     this.report(new ActionLogError(`the process exits with ${queued} documents not stored: await logger.close() before process.exit()`));
+  }
+
+  /** An ended scope of its own for changes made outside any (option `outsideContext`), or undefined when ignored. */
+  private standaloneScope(events: ScopeEvents): RequestContext | undefined {
+    if (this.options.outsideContext === 'ignore') return undefined;
+    const ctx = this.openScope({ requestUuid: randomUUID(), module: this.options.module });
+    for (const change of events.modelChanges) ctx.addModelChange(change);
+    for (const action of events.actions) ctx.addAction(action);
+    ctx.end();
+    return ctx;
   }
 
   /** Adds an event to `context` (queueing an append when it is late), or to a document of its own. */
@@ -534,14 +635,16 @@ export class ActionLogger {
       )
       .catch((error: unknown) => {
         this.initialized = undefined;
-        this.report(new ActionLogError('Store initialization failed', { cause: error }));
+        const failure = new ActionLogError('Store initialization failed', { cause: error });
+        this.monitor.noteError(failure);
+        this.report(failure);
         throw error;
       });
     return this.initialized;
   }
 
   private build(items: QueueItem[]): BuiltBatch {
-    const batch: StoreBatch = { requests: [], actionLogs: [], modelLogs: [], activities: [] };
+    const batch: StoreBatch = emptyBatch();
     const appends: RequestAppend[] = [];
     // Each item's own document (its request document, append or activity), for the writer's counts.
     const itemOf = new Map<unknown, number>();
@@ -553,6 +656,9 @@ export class ActionLogger {
         const append = this.builder.append(item.ctx, item.ctx.takeLateEvents(), batch);
         appends.push(append);
         itemOf.set(append, index);
+      } else if (item.kind === 'built') {
+        mergeBatch(batch, item.batch);
+        itemOf.set(item.batch.requests[0], index);
       } else {
         batch.activities.push(item.doc);
         itemOf.set(item.doc, index);

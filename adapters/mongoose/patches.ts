@@ -77,7 +77,10 @@ const watchedSessions = new WeakSet<object>();
  * Driver `ClientSession`: its transaction methods, wrapped once per session (not on the prototype: Mongoose may
  * bring its own copy of the driver). The driver's `withTransaction` calls them through `this`, so retries are seen.
  */
-export function watchTransactions(session: SessionLike, on: { started(): void; aborted(): void; committed(): void }): void {
+export function watchTransactions(
+  session: SessionLike,
+  on: { started(): void; aborted(): void; committing(): Promise<void>; committed(): void },
+): void {
   if (watchedSessions.has(session)) return;
   watchedSessions.add(session);
   const start = session.startTransaction.bind(session);
@@ -92,6 +95,16 @@ export function watchTransactions(session: SessionLike, on: { started(): void; a
     return abort(...args);
   };
   session.commitTransaction = async (...args: unknown[]) => {
+    try {
+      await on.committing();
+    } catch (error) {
+      // Not committed without what must be stored first: the transaction is aborted, and the error told apart from
+      // the driver's own, since the driver's withTransaction asks every commit error for its labels.
+      await abort().catch(() => undefined);
+      on.aborted();
+      if (error instanceof Error) throw Object.assign(error, { hasErrorLabel: () => false });
+      throw new Error(String(error), { cause: error });
+    }
     const result = await commit(...args);
     on.committed();
     return result;

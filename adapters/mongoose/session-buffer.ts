@@ -7,9 +7,26 @@ export type HeldChange = (PendingChange | PendingAction) & { logger: ActionLogge
 
 // One per process: a session's transaction may write models of several schemas, each with its own plugin.
 const held = new TransactionBuffer<SessionLike, HeldChange>();
+/** Changes stored before their commit (failure policy 'throw'), not to be recorded again after it. */
+const storedBeforeCommit = new WeakSet<HeldChange>();
 
 function record(pending: HeldChange): void {
   recordPending(pending.logger, pending);
+}
+
+/** Failure policy 'throw': the changes of strict loggers are stored before the commit, which fails when they are not. */
+async function storeBeforeCommit(session: SessionLike): Promise<void> {
+  const byLogger = new Map<ActionLogger, HeldChange[]>();
+  for (const p of held.held(session)) {
+    if (p.logger.failurePolicy !== 'throw' || storedBeforeCommit.has(p)) continue;
+    const list = byLogger.get(p.logger);
+    if (list) list.push(p);
+    else byLogger.set(p.logger, [p]);
+  }
+  for (const [logger, changes] of byLogger) {
+    await logger.storeChanges(changes);
+    for (const p of changes) storedBeforeCommit.add(p);
+  }
 }
 
 /**
@@ -29,8 +46,9 @@ export function recordInSession(session: unknown, pending: HeldChange): void {
     aborted: () => {
       held.rolledBack(s, 0);
     },
+    committing: () => storeBeforeCommit(s),
     committed: () => {
-      for (const p of held.committed(s, 0)) record(p);
+      for (const p of held.committed(s, 0)) if (!storedBeforeCommit.has(p)) record(p);
     },
   });
   held.add(s, 1, pending);

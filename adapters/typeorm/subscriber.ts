@@ -172,7 +172,9 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
 
   // The statements of a save still queued for capture run inside the transaction, as they would without actionlog.
   beforeTransactionCommit(event: TransactionCommitEvent): Promise<void> | undefined {
-    return drained(event.queryRunner);
+    const queued = drained(event.queryRunner);
+    if (this.logger.failurePolicy !== 'throw' || depthOf(event.queryRunner) !== 1) return queued;
+    return this.storeBeforeCommit(event.queryRunner, queued);
   }
 
   beforeTransactionRollback(event: TransactionRollbackEvent): Promise<void> | undefined {
@@ -186,6 +188,18 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
       return;
     }
     for (const pending of this.buffer.committed(event.queryRunner, depth)) recordPending(this.logger, pending);
+  }
+
+  /**
+   * Failure policy 'throw': the transaction's changes are stored before its COMMIT. A failed write fails the
+   * commit, and TypeORM's `transaction()` rolls back; stored, they are not recorded again after the commit.
+   */
+  private async storeBeforeCommit(runner: QueryRunner, queued: Promise<void> | undefined): Promise<void> {
+    await queued;
+    const held = this.buffer.held(runner);
+    if (held.length === 0) return;
+    await this.logger.storeChanges(held);
+    this.buffer.rolledBack(runner, 0);
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {

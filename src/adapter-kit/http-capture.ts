@@ -2,10 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 // Classes the application also holds are typed from the package itself, so both sides see one declaration.
 import type { ActionLogger, RequestContext } from 'actionlog';
-import { contextStorage } from '../capture/context.js';
+import { contextStorage, type ScopeEnding } from '../capture/context.js';
 import { correlationIdOf, resolveRequestId } from '../capture/ids.js';
+import type { ResponseDetails } from '../shared/document.js';
+import { ActionLogStoreError } from '../shared/errors.js';
 import { parseOptions } from '../shared/parse-options.js';
 import { assertLogger } from './guard.js';
+import { holdUntilStored, UNSTORED_STATUS } from './held-response.js';
 
 /** Options of the Express, Koa and Fastify middleware. `Req` is the framework's request (Koa: its `ctx`). */
 export interface HttpOptions<Req = unknown> {
@@ -142,6 +145,18 @@ export class HttpCapture<Req extends object> {
     if (!res.headersSent) res.setHeader(o.requestIdHeader, requestUuid);
     // Node emits 'close' once per response, after 'finish' or when the client went away first.
     res.on('close', this.onClose);
+    // Failure policy 'throw': the response waits for its document to be stored, and fails when it cannot be.
+    if (this.logger.failurePolicy === 'throw') {
+      holdUntilStored(
+        res,
+        (status) => this.store(ctx, req, status),
+        [o.requestIdHeader],
+        (error) => {
+          // Store failures are reported by the writer already.
+          if (!(error instanceof ActionLogStoreError)) this.logger.report(error);
+        },
+      );
+    }
     return ctx;
   }
 
@@ -162,33 +177,52 @@ export class HttpCapture<Req extends object> {
   private finish(ctx: RequestContext, req: Req, res: ServerResponse): void {
     if (ctx.ended) return;
     try {
-      const raw = this.reader.raw(req);
-      const route = this.reader.route(req) ?? null;
-      if (ctx.module === undefined) {
-        const m = this.options.module;
-        ctx.setModule(typeof m === 'function' ? String(m(req)) : moduleOfRoute(route));
-      }
-      this.logger.endScope(ctx, {
-        request: {
-          method: raw.method ?? 'GET',
-          url: this.reader.url(req),
-          route,
-          ip: ctx.ip,
-          user_agent: raw.headers['user-agent'] ?? null,
-          body: this.options.captureBody ? this.reader.body(req) : null,
-          headers: this.options.captureHeaders ? raw.headers : {},
-        },
-        response: {
-          status_code: res.headersSent ? res.statusCode : null,
-          duration_ms: ctx.elapsedMs(),
-          aborted: !res.writableFinished,
-        },
-      });
+      const response = {
+        status_code: res.headersSent ? res.statusCode : null,
+        duration_ms: ctx.elapsedMs(),
+        aborted: !res.writableFinished,
+      };
+      this.logger.endScope(ctx, this.ending(ctx, req, response));
     } catch (error) {
       // Runs in a response listener: an error here can only be reported, never thrown. The document is kept.
       this.logger.report(error);
       this.logger.endScope(ctx);
     }
+  }
+
+  /** Failure policy 'throw': stores the document of a response about to be sent with `statusCode`. */
+  private store(ctx: RequestContext, req: Req, statusCode: number): Promise<void> {
+    const durationMs = ctx.elapsedMs();
+    let ending: ScopeEnding | undefined;
+    try {
+      ending = this.ending(ctx, req, { status_code: statusCode, duration_ms: durationMs, aborted: false });
+    } catch (error) {
+      // The document is kept, without what could not be read of the request.
+      this.logger.report(error);
+    }
+    return this.logger.storeScope(ctx, ending, { status_code: UNSTORED_STATUS, duration_ms: durationMs, aborted: false });
+  }
+
+  /** What the document shows of the exchange; the module comes from the route when none was set. */
+  private ending(ctx: RequestContext, req: Req, response: ResponseDetails): ScopeEnding {
+    const raw = this.reader.raw(req);
+    const route = this.reader.route(req) ?? null;
+    if (ctx.module === undefined) {
+      const m = this.options.module;
+      ctx.setModule(typeof m === 'function' ? String(m(req)) : moduleOfRoute(route));
+    }
+    return {
+      request: {
+        method: raw.method ?? 'GET',
+        url: this.reader.url(req),
+        route,
+        ip: ctx.ip,
+        user_agent: raw.headers['user-agent'] ?? null,
+        body: this.options.captureBody ? this.reader.body(req) : null,
+        headers: this.options.captureHeaders ? raw.headers : {},
+      },
+      response,
+    };
   }
 }
 

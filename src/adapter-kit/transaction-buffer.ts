@@ -40,6 +40,11 @@ export class TransactionBuffer<Handle extends object, Item = PendingChange> {
     this.frames.set(handle, stack);
   }
 
+  /** Every change held for `handle`'s transaction, all levels, oldest first; left held. */
+  held(handle: Handle): Item[] {
+    return this.frames.get(handle)?.flat() ?? [];
+  }
+
   /** After a commit that left `level` open (0: the transaction ended): the changes to record now, if any. */
   committed(handle: Handle, level: number): Item[] {
     const stack = this.frames.get(handle);

@@ -141,6 +141,23 @@ export class BatchWriter<Item> {
     return left;
   }
 
+  /**
+   * Writes a batch built by the caller now, each step once, on the caller's path (failure policy `'throw'`):
+   * counted when stored; on failure rejects with `ActionLogStoreError` and counts nothing (the caller decides).
+   */
+  async writeNow(built: BuiltBatch, documents: number): Promise<void> {
+    if (this.closed) throw new ActionLogClosedError();
+    try {
+      for (const step of built.steps) await step.run();
+    } catch (error) {
+      const failure = new ActionLogStoreError(`The store write failed; ${documents} documents are not stored`, documents, { cause: error });
+      this.report(failure);
+      throw failure;
+    }
+    this.counters.recorded += documents;
+    this.counters.stored += documents;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

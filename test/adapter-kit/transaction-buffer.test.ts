@@ -22,6 +22,21 @@ describe('TransactionBuffer', () => {
     expect(buffer.committed(tx, 0)).toEqual(['a', 'b', 'c']);
   });
 
+  it('shows every level held, oldest first, without letting go of them (what a strict commit stores first)', () => {
+    const buffer = new TransactionBuffer<object, string>();
+    const tx = handle();
+    expect(buffer.held(tx)).toEqual([]);
+    buffer.add(tx, 1, 'a');
+    buffer.add(tx, 2, 'b');
+    expect(buffer.held(tx)).toEqual(['a', 'b']);
+    // The savepoint is released: its change joins the transaction's.
+    expect(buffer.committed(tx, 1)).toEqual([]);
+    buffer.add(tx, 1, 'c');
+    expect(buffer.held(tx)).toEqual(['a', 'b', 'c']);
+    expect(buffer.committed(tx, 0)).toEqual(['a', 'b', 'c']);
+    expect(buffer.held(tx)).toEqual([]);
+  });
+
   it('forgets the transaction after the outermost commit', () => {
     const buffer = new TransactionBuffer<object, string>();
     const tx = handle();

@@ -132,6 +132,22 @@ describe('mongoose inline stamps', () => {
     await expect(as(ada, async () => (await load(invoice._id)).requestApproval({ to: bo }))).rejects.toThrow(/already approved/);
   });
 
+  it('holds a step taken in a session transaction until the commit: an aborted one records neither change nor action', async () => {
+    const invoice = (await as(ada, () => Invoice.create({ title: 'G', amount: 1 }))) as Invoice;
+    const step = (reason: string, fail: boolean) =>
+      conn.transaction(async (session) => {
+        const loaded = (await Invoice.findById<Invoice>(invoice._id).setOptions({ withDeleted: true }).session(session))!;
+        await loaded.requestDelete({ to: bo, reason });
+        if (fail) throw new Error('aborted by the app');
+      });
+    await expect(as(ada, () => step('undone', true), 'aborted')).rejects.toThrow('aborted by the app');
+    expect(await logsOf('aborted')).toMatchObject({ model_logs: [], actions: [] });
+    await as(ada, () => step('kept', false), 'committed');
+    const committed = await logsOf('committed');
+    expect(committed.actions.map((a) => [a.action_type, a.note])).toEqual([['delete_requested', 'kept']]);
+    expect(committed.model_logs.map((l) => l.action)).toEqual(['Updated']);
+  });
+
   it('refuses workflow steps without a current user', async () => {
     const invoice = (await Invoice.create({ title: 'F', amount: 1 })) as Invoice;
     await expect((await load(invoice._id)).requestDelete({ to: bo })).rejects.toThrow(/no current user/);

@@ -18,6 +18,7 @@ import type {
   StoreFilter,
 } from 'actionlog';
 import { userIdText } from 'actionlog';
+import { describeAttachments } from './attachment-contract.js';
 import { describeLifecycle } from './lifecycle-contract.js';
 import { describeReadSide } from './read-contract.js';
 
@@ -148,6 +149,7 @@ function withoutId<T extends { _id?: unknown }>(doc: T): Omit<T, '_id'> {
 export function describeStore(name: string, factory: StoreFactory): void {
   describeReadSide(name, factory);
   describeLifecycle(name, factory);
+  describeAttachments(name, factory);
   describe(`${name} (Store contract)`, () => {
     let store: Store;
     let cleanup: (() => Promise<void>) | undefined;

@@ -154,7 +154,7 @@ export class MemoryStore implements Store {
   async readAttachment(id: string): Promise<Readable | null> {
     const attachment = this.attachments.get(id);
     if (!attachment || isExpired(attachment, new Date())) return null;
-    return Readable.from([attachment.data], { objectMode: false });
+    return Readable.from([Buffer.from(attachment.data)], { objectMode: false });
   }
 
   async purgeAttachments(query: Omit<PurgeQuery, 'kind'>): Promise<number> {

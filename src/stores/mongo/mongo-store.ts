@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+import type { StoredAttachment } from '../../shared/document.js';
 import { ActionLogConfigError, ActionLogStoreError } from '../../shared/errors.js';
 import { parseOptions, requireObject } from '../../shared/parse-options.js';
 import { TABLES } from '../tables.js';
@@ -14,6 +16,7 @@ import type {
   StoreInfo,
   StoreQuery,
 } from '../store.js';
+import { MongoAttachments } from './mongo-attachments.js';
 import { createIndexes, SEQ } from './mongo-indexes.js';
 import {
   checkNotConnectedYet,
@@ -46,6 +49,7 @@ export class MongoStore implements Store {
   private readonly reads: MongoReads;
   private readonly lifecycle: MongoLifecycle;
   private readonly watcher: WriteWatch;
+  private readonly attachments: MongoAttachments;
 
   constructor(options: MongoStoreOptions) {
     requireObject(options, '{ db }, { client, dbName } or { connection }', 'MongoStore options');
@@ -58,6 +62,10 @@ export class MongoStore implements Store {
     this.sequence = new WriteSequence(() => this.db.collection(this.names.counters), o.tailSettleMs);
     this.reads = new MongoReads((kind) => this.db.collection(this.names[COLLECTION_OF[kind]]), this.sequence);
     this.lifecycle = new MongoLifecycle((kind) => this.db.collection(this.names[COLLECTION_OF[kind]]));
+    this.attachments = new MongoAttachments(() => ({
+      files: this.db.collection(`${this.names.attachments}.files`),
+      chunks: this.db.collection(`${this.names.attachments}.chunks`),
+    }));
     this.watcher = new WriteWatch(
       () => this.changes(),
       o.tailSettleMs,
@@ -82,7 +90,10 @@ export class MongoStore implements Store {
   async init(info: StoreInfo): Promise<void> {
     await this.opened();
     if (!this.prefixGiven) await this.warnOfEarlierNames(info);
-    if (this.createIndexes) await createIndexes(this.db, this.names, info.retention);
+    if (this.createIndexes) {
+      await createIndexes(this.db, this.names, info.retention);
+      await this.attachments.createIndexes();
+    }
   }
 
   /** Waits for a Mongoose connection that is not open yet (the app connects after making the logger). */
@@ -181,6 +192,22 @@ export class MongoStore implements Store {
 
   deactivate(id: string): Promise<boolean> {
     return this.lifecycle.deactivate(id);
+  }
+
+  /** Into the GridFS bucket `<prefix>attachments` (see `MongoAttachments`). */
+  async putAttachments(attachments: StoredAttachment[]): Promise<void> {
+    await this.opened();
+    await this.attachments.put(attachments);
+  }
+
+  async readAttachment(id: string): Promise<Readable | null> {
+    await this.opened();
+    return this.attachments.read(id, new Date());
+  }
+
+  /** The TTL index does not reach the bucket (it would leave chunks without their file): expired ones go here. */
+  purgeAttachments(query: Omit<PurgeQuery, 'kind'>): Promise<number> {
+    return this.attachments.purge(query);
   }
 
   /** Wakes on this store's writes, and on other processes' through a change stream where the server has them. */

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { z } from 'zod';
+import type { StoredAttachment } from '../../shared/document.js';
 import { ActionLogConfigError, ActionLogStoreError } from '../../shared/errors.js';
 import { parseOptions, requireObject } from '../../shared/parse-options.js';
 import { DEFAULT_PREFIX } from '../tables.js';
+import { SqlAttachments } from './sql-attachments.js';
 import { POSTGRES, SQLITE } from './sql-dialects.js';
 import { SqlLifecycle } from './sql-lifecycle.js';
 import { SqlReads } from './sql-reads.js';
@@ -53,7 +56,10 @@ const schema = z.strictObject({
     error: 'must be a TypeORM DataSource, or a function returning one',
   }),
   prefix: z.string().max(40, 'must be at most 40 characters').default(DEFAULT_PREFIX),
-  tables: z.strictObject({ requests: tableName, actionLogs: tableName, modelLogs: tableName, activities: tableName }).partial().default({}),
+  tables: z
+    .strictObject({ requests: tableName, actionLogs: tableName, modelLogs: tableName, activities: tableName, attachments: tableName })
+    .partial()
+    .default({}),
   createTables: z.boolean().default(true),
 });
 
@@ -68,6 +74,7 @@ interface Ready {
   reads: SqlReads;
   rows: SqlRows;
   lifecycle: SqlLifecycle;
+  attachments: SqlAttachments;
 }
 
 /**
@@ -134,6 +141,7 @@ export class SqlStore implements Store {
       reads: new SqlReads(d, engine, tables),
       rows: new SqlRows(d),
       lifecycle: new SqlLifecycle(d, engine, tables),
+      attachments: new SqlAttachments(d, tables),
     };
   }
 
@@ -191,6 +199,28 @@ export class SqlStore implements Store {
     if (!/^\d{1,15}$/.test(id)) return false;
     const { lifecycle } = await this.readable();
     return (await this.change(lifecycle.deactivate(Number(id)))) > 0;
+  }
+
+  /** One transaction for the batch's attachments (before the batch itself, see `Store.putAttachments`). */
+  async putAttachments(attachments: StoredAttachment[]): Promise<void> {
+    if (attachments.length === 0) return;
+    const { dataSource, attachments: statements } = await this.readable();
+    await runInTransaction(dataSource, statements.put(attachments));
+  }
+
+  /** The bytes of one row, whole (an attachment is at most the `attachments.maxBytes` of the logger that stored it). */
+  async readAttachment(id: string): Promise<Readable | null> {
+    const { attachments } = await this.readable();
+    const [row] = await this.select(attachments.read(id, new Date()));
+    if (!row) return null;
+    const data = row.data;
+    return Readable.from([Buffer.isBuffer(data) ? data : Buffer.from(data as Uint8Array)], { objectMode: false });
+  }
+
+  async purgeAttachments(query: Omit<PurgeQuery, 'kind'>): Promise<number> {
+    if (query.limit < 1) return 0;
+    const { lifecycle } = await this.readable();
+    return this.change(lifecycle.purgeAttachments(query));
   }
 
   /**

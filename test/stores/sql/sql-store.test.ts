@@ -23,7 +23,13 @@ afterAll(async () => {
   for (const db of opened) await db.drop();
 });
 
-const TABLE_NAMES = ['actionlog_requests', 'actionlog_action_logs', 'actionlog_model_logs', 'actionlog_activity_logs'];
+const TABLE_NAMES = [
+  'actionlog_requests',
+  'actionlog_action_logs',
+  'actionlog_model_logs',
+  'actionlog_activity_logs',
+  'actionlog_attachments',
+];
 const info = { actionLogs: true, modelLogs: true, retention: false, warn: failOnWarning };
 
 async function fresh(kind: (typeof SQL_KINDS)[number], options: Parameters<typeof openDatabase>[1] = { entities: TEST_ENTITIES }) {
@@ -106,6 +112,7 @@ for (const kind of SQL_KINDS) {
         actionLogs: 'audit_action_logs',
         modelLogs: 'audit_model_logs',
         activities: 'audit_activity_logs',
+        attachments: 'audit_attachments',
       });
       // The migrations made audit_requests, not audit_http: said at start, naming the table.
       await expect(store.init(info)).rejects.toThrow(/table audit_http does not exist/);

@@ -644,6 +644,8 @@ export class ActionLogger {
   private attachmentStep(withBytes: Array<{ entry: ActionEntry; bytes: CapturedAttachment[] }>): WriteStep {
     let stored = this.builder.attachments(withBytes);
     for (const { entry } of withBytes) this.attachmentBytes.delete(entry);
+    // The step holds the bytes now; the batch's other closures share this list's scope, and would hold them as long.
+    withBytes.length = 0;
     return setupStep(async () => {
       if (stored.length === 0) return;
       await this.store.putAttachments?.(stored);

@@ -44,7 +44,8 @@ export type {
   FacetCount,
   SortOrder,
 } from './stores/store.js';
-export type { PurgeCounts, PurgeOptions } from './stores/purge.js';
+export type { PurgeCounts, PurgeOptions, PurgeResult } from './stores/purge.js';
+export type { AttachmentData, AttachmentInput } from './capture/action/attachments.js';
 export type { ArchiveOptions } from './stores/archive.js';
 export type { DeactivateOptions } from './capture/action/deactivation.js';
 export type { QueryFilter } from './read/filter.js';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { DocumentBuilder } from './build/document-builder.js';
 import { KeyRedactor } from './build/sanitize/redactor.js';
@@ -7,6 +8,13 @@ import { redactText } from './build/text.js';
 import { redactUrl } from './build/url.js';
 import { actionEntry } from './build/action-entry.js';
 import { type DeactivateOptions, deactivationDraft } from './capture/action/deactivation.js';
+import {
+  AttachmentBudget,
+  type AttachmentInput,
+  type CapturedAttachment,
+  parseAttachments,
+  releaseStreams,
+} from './capture/action/attachments.js';
 import type { ActionDraft } from './capture/action/draft.js';
 import { type ActionInput, ActionParser } from './capture/action/schema.js';
 import { type ActivityInput, activitySchema } from './capture/activity.js';
@@ -27,7 +35,7 @@ import type {
 import { ActionLogClosedError, ActionLogConfigError, ActionLogError, ActionLogValidationError } from './shared/errors.js';
 import { fromZodIssues } from './shared/zod-issues.js';
 import type { EntryKind, EntryOf, FacetCount, FacetField, Store } from './stores/store.js';
-import { planPurge, type PurgeCounts, type PurgeOptions, purgeEntries } from './stores/purge.js';
+import { planPurge, type PurgeCounts, type PurgeOptions, type PurgeResult, purgeEntries } from './stores/purge.js';
 import { archiveEntries, type ArchiveOptions, isStore, planArchive } from './stores/archive.js';
 import type { QueryFilter } from './read/filter.js';
 import { parseLatestArgs } from './read/latest.js';
@@ -37,7 +45,7 @@ import { LabelBook, type LabelKind } from './read/labels.js';
 import type { RecordState } from './read/state-at.js';
 import type { TailItem, TailOptions } from './read/tail.js';
 import { BatchWriter, type BuiltBatch, type WriterStats } from './write/batch-writer.js';
-import { appendStep, batchStep, type QuarantinedDocument, setupStep } from './write/write-step.js';
+import { appendStep, batchStep, type QuarantinedDocument, setupStep, type WriteStep } from './write/write-step.js';
 import { emptyBatch, type HeldEvent, mergeBatch, type ReadyEvent, StrictWrites } from './strict-writes.js';
 import { HealthMonitor, type HealthOptions, type HealthReport } from './health.js';
 import { installShutdownHandlers, type ShutdownOptions } from './shutdown.js';
@@ -103,6 +111,9 @@ export class ActionLogger {
   private readonly describeUser: (user: unknown) => UserRef | null;
   private readonly reader: TrailReader;
   private readonly labels: LabelBook;
+  private readonly attachmentBudget: AttachmentBudget;
+  /** The bytes of an action's attachments, from `record()` until the writer stores them, before the action. */
+  private readonly attachmentBytes = new WeakMap<ActionEntry, CapturedAttachment[]>();
   private initialized: Promise<void> | undefined;
   private readonly openRef = new WeakRef(this);
   /** An HTTP capture is mounted: a change outside any scope then means a middleware mounted after the routes. */
@@ -124,6 +135,7 @@ export class ActionLogger {
       retention: { days: o.retentionDays, models: o.retention?.models ?? {}, actionTypes: o.retention?.actionTypes ?? {} },
     });
     this.actions = new ActionParser({ actionTypes: o.actionTypes, targetTypes: o.targetTypes });
+    this.attachmentBudget = new AttachmentBudget(o.attachments);
     const describe = o.describeUser ?? defaultDescribeUser(o.userModel);
     this.describeUser = (user) => {
       try {
@@ -233,9 +245,14 @@ export class ActionLogger {
   /**
    * Records an explicit action, given by actionlog's own names (Auditize's log model), an ActionLog service's
    * (`action_type`...) or an `auditLog` object's (`actionType`...); invalid input throws `ActionLogValidationError`
-   * naming each bad field.
+   * naming each bad field. With `attachments`, it returns a promise instead: see `recordWithAttachments`.
    */
-  record(input: ActionInput): ActionEntry {
+  record(input: ActionInput & { attachments: readonly AttachmentInput[] }): Promise<ActionEntry>;
+  record(input: ActionInput): ActionEntry;
+  record(input: ActionInput & { attachments?: readonly AttachmentInput[] }): ActionEntry | Promise<ActionEntry> {
+    if (hasAttachments(input)) {
+      return this.recordWithAttachments(input);
+    }
     const parsed = this.actions.parse(input);
     if (!parsed.success) throw new ActionLogValidationError(parsed.issues, 'action');
     const context = this.current();
@@ -250,13 +267,75 @@ export class ActionLogger {
    */
   recordMany(inputs: readonly ActionInput[]): ActionEntry[] {
     if (!Array.isArray(inputs)) throw new ActionLogValidationError([{ path: '', message: 'must be a list of actions' }], 'actions');
-    const results = inputs.map((input) => this.actions.parse(input));
+    const results = inputs.map((input): ReturnType<ActionParser['parse']> => {
+      if (hasAttachments(input)) {
+        return {
+          success: false,
+          issues: [{ path: 'attachments', message: 'is not taken by recordMany(): record() such an action alone' }],
+        };
+      }
+      return this.actions.parse(input);
+    });
     const issues = results.flatMap((r, i) => (r.success ? [] : r.issues.map((issue) => ({ ...issue, path: indexed(i, issue.path) }))));
     if (issues.length > 0) throw new ActionLogValidationError(issues, 'actions');
     const context = this.current();
     const entries = results.map((r) => actionEntry((r as { draft: ActionDraft }).draft, context?.user, this.sanitizer));
     if (entries.length > 0) this.inScope(context, (ctx) => entries.reduce((late, entry) => ctx.addAction(entry) || late, false));
     return entries;
+  }
+
+  /**
+   * `record()` of an action with attachments: checks the action and its attachments, reads every stream to its end
+   * (cut off and destroyed at the limits of the `attachments` option), then records the action with each
+   * attachment's `{ id, name, type, mime_type, size, sha256 }` and resolves with it. The bytes are stored by the
+   * writer before the document that names them. Rejects with `ActionLogValidationError` naming each bad field
+   * (`attachments.1.data` over a limit); a refused action's streams are destroyed and nothing is recorded.
+   */
+  private async recordWithAttachments(input: ActionInput & { attachments?: unknown }): Promise<ActionEntry> {
+    const { attachments, ...action } = input;
+    const context = this.current();
+    try {
+      if (this.writer.isClosed) throw new ActionLogClosedError();
+      if (!this.store.putAttachments || !this.store.readAttachment) {
+        const message = 'has no putAttachments() and readAttachment(): this store cannot keep attachments';
+        throw new ActionLogConfigError([{ path: 'store', message }], 'record');
+      }
+      const parsed = this.actions.parse(action);
+      const given = parseAttachments(attachments);
+      const issues = [...(parsed.success ? [] : parsed.issues), ...(given.success ? [] : given.issues)];
+      if (!parsed.success || !given.success) throw new ActionLogValidationError(issues, 'action');
+      // When it was recorded, not when its streams were read to their end.
+      parsed.draft.emitted_at ??= new Date();
+      // Outside any scope the action is a document of its own: its attachments are a request of their own.
+      const read = await this.attachmentBudget.read(given.given, context ?? {});
+      if (!read.success) throw new ActionLogValidationError(read.issues, 'action');
+      const entry = actionEntry(parsed.draft, context?.user, this.sanitizer);
+      entry.attachments = read.attachments.map(({ data: _data, ...meta }) => meta);
+      this.attachmentBytes.set(entry, read.attachments);
+      this.inScope(context, (ctx) => ctx.addAction(entry));
+      return entry;
+    } catch (error) {
+      releaseStreams(attachments);
+      throw error;
+    }
+  }
+
+  /**
+   * The bytes of an attachment (`id` from an entry's `attachments`) as a readable stream; null when the store has
+   * none by that id (never stored, purged or expired).
+   */
+  async attachment(id: string): Promise<Readable | null> {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 256) {
+      throw new ActionLogValidationError([{ path: 'id', message: 'must be the id of an attachment (a non-empty string)' }], 'attachment');
+    }
+    if (!this.store.readAttachment) {
+      throw new ActionLogConfigError(
+        [{ path: 'store', message: 'has no readAttachment(): this store keeps no attachments' }],
+        'attachment',
+      );
+    }
+    await this.init();
+    return this.store.readAttachment(id);
   }
 
   /**
@@ -294,9 +373,10 @@ export class ActionLogger {
 
   /**
    * Deletes expired entries (option `retentionDays`), and with `before` every entry older than it, from every
-   * collection, a batch at a time; a run killed midway is finished by the next. Says how many it deleted per kind.
+   * collection, a batch at a time; a run killed midway is finished by the next. Then the attachments no entry that is
+   * left can name (see the README, "Attachments"). Says how many it deleted per kind, and attachments.
    */
-  async purge(options?: PurgeOptions): Promise<PurgeCounts> {
+  async purge(options?: PurgeOptions): Promise<PurgeResult> {
     const plan = planPurge(this.store, options);
     await this.init();
     return purgeEntries(this.store, plan);
@@ -646,14 +726,25 @@ export class ActionLogger {
   private build(items: QueueItem[]): BuiltBatch {
     const batch: StoreBatch = emptyBatch();
     const appends: RequestAppend[] = [];
+    const withBytes: Array<{ entry: ActionEntry; bytes: CapturedAttachment[] }> = [];
+    const takeBytes = (actions: ActionEntry[]) => {
+      for (const entry of actions) {
+        const bytes = this.attachmentBytes.get(entry);
+        if (bytes) withBytes.push({ entry, bytes });
+      }
+    };
     // Each item's own document (its request document, append or activity), for the writer's counts.
     const itemOf = new Map<unknown, number>();
     for (const [index, item] of items.entries()) {
       if (item.kind === 'request') {
-        this.builder.request(item.ctx, item.ctx.takeEvents(), batch);
+        const events = item.ctx.takeEvents();
+        takeBytes(events.actions);
+        this.builder.request(item.ctx, events, batch);
         itemOf.set(batch.requests.at(-1), index);
       } else if (item.kind === 'append') {
-        const append = this.builder.append(item.ctx, item.ctx.takeLateEvents(), batch);
+        const events = item.ctx.takeLateEvents();
+        takeBytes(events.actions);
+        const append = this.builder.append(item.ctx, events, batch);
         appends.push(append);
         itemOf.set(append, index);
       } else if (item.kind === 'built') {
@@ -665,12 +756,29 @@ export class ActionLogger {
       }
     }
     this.builder.stampExpiry(batch);
-    const steps = [setupStep(() => this.init())];
+    const steps: WriteStep[] = [setupStep(() => this.init())];
+    if (withBytes.length > 0) steps.push(this.attachmentStep(withBytes));
     const write = (part: StoreBatch) => this.store.write(part);
     const step = batchStep(batch, write);
     if (step.size > 0) steps.push(step);
     if (appends.length > 0) steps.push(appendStep(appends, (part) => this.store.append(part)));
     return { steps, itemOf: (document) => itemOf.get(document) };
+  }
+
+  /**
+   * Stores the attachments of a batch before its documents: an entry never names bytes that are not stored. Retried
+   * like the store's setup; if it keeps failing, the batch is dropped with it. Once stored, the bytes are let go.
+   */
+  private attachmentStep(withBytes: Array<{ entry: ActionEntry; bytes: CapturedAttachment[] }>): WriteStep {
+    let stored = this.builder.attachments(withBytes);
+    for (const { entry } of withBytes) this.attachmentBytes.delete(entry);
+    // The step holds the bytes now; the batch's other closures share this list's scope, and would hold them as long.
+    withBytes.length = 0;
+    return setupStep(async () => {
+      if (stored.length === 0) return;
+      await this.store.putAttachments?.(stored);
+      stored = [];
+    });
   }
 
   /** Items dropped from a full queue: their events are let go (events that come later still get written, as an append). */
@@ -694,6 +802,11 @@ export class ActionLogger {
       // A failing onError must not break the caller.
     }
   }
+}
+
+/** Whether `record()` input has attachments (any value: a bad one is refused by their checks). */
+function hasAttachments(input: unknown): input is ActionInput & { attachments: unknown } {
+  return input !== null && typeof input === 'object' && !Array.isArray(input) && Object.hasOwn(input, 'attachments');
 }
 
 /** The path of an issue of the `index`th entry of a list. */

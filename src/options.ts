@@ -90,6 +90,11 @@ export interface ActionLoggerOptions {
   targetTypes?: readonly string[];
   /** Display names per language: `{ fr: { action_type: { CREATE: 'Création' }, field: { actor_id: 'Acteur' } } }`; see `export({ lang })`. */
   labels?: Labels;
+  /**
+   * Limits of `record({ ..., attachments })`, in bytes: per attachment (default 10 MiB) and per request, all its
+   * actions together (default 25 MiB). Over either, `record()` rejects with `ActionLogValidationError`.
+   */
+  attachments?: { maxBytes?: number; maxBytesPerRequest?: number };
   /** Write one activity feed entry per HTTP request, described from the framework's request. */
   activity?: { describe: (req: unknown) => ActivityInput | null | undefined };
 }
@@ -169,6 +174,12 @@ const optionFields = z.strictObject({
   actionTypes: identifiers.optional(),
   targetTypes: identifiers.optional(),
   labels: labelsSchema.optional(),
+  attachments: z
+    .strictObject({
+      maxBytes: int(1).default(10 * 1024 * 1024),
+      maxBytesPerRequest: int(1).default(25 * 1024 * 1024),
+    })
+    .prefault({}),
   activity: z.strictObject({ describe: fn<(req: unknown) => ActivityInput | null | undefined>() }).optional(),
 });
 

@@ -90,7 +90,7 @@ describe('logger.purge', () => {
     await expect(logger.purge({ before, batchSize: 10 })).rejects.toThrow('connection lost');
     // Requests are of now (their run's time): none is old. Of the actions, one batch of 10 went before the failure.
     expect(await logger.count({ kind: 'actions' })).toBe(15);
-    expect(await logger.purge({ before, batchSize: 10 })).toEqual({ requests: 0, actions: 15, changes: 0, activities: 0 });
+    expect(await logger.purge({ before, batchSize: 10 })).toEqual({ requests: 0, actions: 15, changes: 0, activities: 0, attachments: 0 });
     expect(await logger.count({ kind: 'actions' })).toBe(0);
     expect(await logger.count({ kind: 'requests' })).toBe(25);
   });
@@ -104,8 +104,8 @@ describe('logger.purge', () => {
     await logger.flush();
     // The one emitted two days ago expired a day ago: no read returns it, purge deletes it.
     expect((await logger.query({ kind: 'actions' })).items.map((a) => a.action_type)).toEqual(['reject']);
-    expect(await logger.purge()).toEqual({ requests: 0, actions: 1, changes: 0, activities: 0 });
-    expect(await logger.purge()).toEqual({ requests: 0, actions: 0, changes: 0, activities: 0 });
+    expect(await logger.purge()).toEqual({ requests: 0, actions: 1, changes: 0, activities: 0, attachments: 0 });
+    expect(await logger.purge()).toEqual({ requests: 0, actions: 0, changes: 0, activities: 0, attachments: 0 });
     expect(await logger.count({ kind: 'actions' })).toBe(1);
   });
 });

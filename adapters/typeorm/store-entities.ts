@@ -25,11 +25,12 @@ export type SqlStoreDialect = 'postgres' | 'sqlite' | 'better-sqlite3';
 interface Dialect {
   json: EntitySchemaColumnOptions['type'];
   date: EntitySchemaColumnOptions['type'];
+  blob: EntitySchemaColumnOptions['type'];
 }
 
 function dialectOf(type: string): Dialect {
-  if (type === 'postgres') return { json: 'jsonb', date: 'timestamptz' };
-  if (isSqliteFamily(type)) return { json: 'json', date: 'datetime' };
+  if (type === 'postgres') return { json: 'jsonb', date: 'timestamptz', blob: 'bytea' };
+  if (isSqliteFamily(type)) return { json: 'json', date: 'datetime', blob: 'blob' };
   throw new Error(`actionlog's SQL store supports postgres and sqlite, not ${type}`);
 }
 
@@ -53,6 +54,8 @@ function columnOf(column: ColumnSpec, d: Dialect): EntitySchemaColumnOptions {
       return { type: 'bigint', nullable: false, default: () => CURRENT_TXID };
     case 'bool':
       return { type: 'boolean', default: column.default };
+    case 'blob':
+      return { type: d.blob, nullable };
   }
 }
 
@@ -96,7 +99,10 @@ function tablesOf(queryRunner: QueryRunner, names: ActionLogTableNames): SqlTabl
   const given = sqlTableNames(names.prefix ?? DEFAULT_PREFIX, names.tables);
   const fromEntities = (key: TableKey) =>
     connection.hasMetadata(TABLES[key].entity) ? connection.getMetadata(TABLES[key].entity).tableName : given[key];
-  return Object.fromEntries(KEYS.map((key) => [key, fromEntities(key)])) as SqlTables;
+  return {
+    ...(Object.fromEntries(KEYS.map((key) => [key, fromEntities(key)])) as Record<TableKey, string>),
+    attachments: given.attachments,
+  };
 }
 
 const engineOf = (queryRunner: QueryRunner) => (queryRunner.dataSource.options.type === 'postgres' ? 'postgres' : 'sqlite');

@@ -10,11 +10,12 @@ import type {
   RequestDetails,
   RequestDocument,
   StoreBatch,
+  StoredAttachment,
 } from '../shared/document.js';
 import { diffObjects, isOmittedPath } from './diff.js';
 import type { Sanitizer } from './sanitize/sanitizer.js';
 import { MODEL_LOG_OVERHEAD, REQUEST_OVERHEAD, SizeBudget } from './size-budget.js';
-import { type RetentionRules, stampExpiry } from './retention.js';
+import { type ActionBytes, attachmentsOf, type RetentionRules, stampExpiry } from './retention.js';
 import { redactUrl } from './url.js';
 
 export interface BuildOptions {
@@ -95,6 +96,11 @@ export class DocumentBuilder {
   /** Sets `expires_at` on the documents of the batch as the retention options say (see `stampExpiry`). */
   stampExpiry(batch: StoreBatch): void {
     stampExpiry(batch, this.options.retention);
+  }
+
+  /** The attachments of these actions as stored: kept as long as any entry naming them (see `attachmentsOf`). */
+  attachments(actions: readonly ActionBytes[]): StoredAttachment[] {
+    return attachmentsOf(actions, this.options.retention);
   }
 
   /** A model log or action as its own entry, with what it needs of its request to be found alone. */

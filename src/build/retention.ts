@@ -1,4 +1,4 @@
-import type { StoreBatch } from '../shared/document.js';
+import type { ActionEntry, StoreBatch, StoredAttachment } from '../shared/document.js';
 
 /** Days entries are kept: `retentionDays` for all, and per model or per action type overrides of it. */
 export interface RetentionRules {
@@ -36,4 +36,25 @@ export function stampExpiry(batch: StoreBatch, rules: RetentionRules): void {
     for (const entry of doc.details.actions) kept = Math.max(kept, own(actionTypes, entry.action_type) ?? days);
     doc.expires_at = after(doc.timestamp, kept);
   }
+}
+
+/** What `attachmentsOf` is given: an action and the bytes of its attachments. */
+export interface ActionBytes {
+  entry: ActionEntry;
+  bytes: ReadonlyArray<Omit<StoredAttachment, 'timestamp' | 'expires_at'>>;
+}
+
+/**
+ * The attachments of a batch as stored, each kept at least as long as any entry that names it (its action, the
+ * action's mirror, its request document): its `timestamp` is now or the action's time if later (no entry of it is
+ * later), and it expires after the longest of `retentionDays` and every override (never before those entries).
+ */
+export function attachmentsOf(actions: readonly ActionBytes[], rules: RetentionRules, now = new Date()): StoredAttachment[] {
+  const { days, models, actionTypes } = rules;
+  const longest = days === undefined ? undefined : Math.max(days, ...Object.values(models), ...Object.values(actionTypes));
+  return actions.flatMap(({ entry, bytes }) => {
+    const timestamp = entry.emitted_at > now ? entry.emitted_at : now;
+    const kept = longest === undefined ? {} : { expires_at: after(timestamp, longest) };
+    return bytes.map((b) => ({ ...b, timestamp, ...kept }));
+  });
 }

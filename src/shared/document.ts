@@ -111,6 +111,32 @@ export interface ActionEntry {
   emitted_at: Date;
   saved_at: Date | null;
   is_active: boolean;
+  /** What was attached (`record()` with `attachments`); the bytes are stored apart, read by `logger.attachment(id)`. */
+  attachments?: AttachmentMeta[];
+}
+
+/** An attachment as its action entry holds it: its bytes are stored apart, under `id`. */
+export interface AttachmentMeta {
+  /** A uuid given when the action was recorded: `logger.attachment(id)` reads the bytes. */
+  id: string;
+  name: string;
+  type: string;
+  mime_type: string;
+  /** Bytes. */
+  size: number;
+  /** SHA-256 of the bytes, hex. */
+  sha256: string;
+}
+
+/**
+ * The bytes of an attachment with what a store keeps beside them. A store writes it before the entries that name it,
+ * and keeps it at least as long as them: `timestamp` is no earlier than theirs, `expires_at` no earlier (or absent).
+ */
+export interface StoredAttachment extends AttachmentMeta {
+  data: Buffer;
+  /** What `purge({ before })` judges it by. */
+  timestamp: Date;
+  expires_at?: Date;
 }
 
 export interface RequestDetails {

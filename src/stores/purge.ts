@@ -16,6 +16,9 @@ export interface PurgeOptions {
 /** How many entries `purge` deleted, per kind (requests, actions, changes, activities). */
 export type PurgeCounts = Record<EntryKind, number>;
 
+/** What `logger.purge` deleted: entries per kind, and attachments (0 on a store that keeps none). */
+export type PurgeResult = PurgeCounts & { attachments: number };
+
 /** The options a purge and an archive share: what is old enough, and how many entries per round trip. */
 export const batchedRemovalFields = {
   before: z
@@ -57,17 +60,26 @@ export function planPurge(store: Store, options: PurgeOptions | undefined): Purg
 /**
  * Deletes expired entries (and with `before`, older ones) of every kind, a batch at a time: memory stays bounded by
  * one batch, and a run killed midway is finished by the next one. Expiry is judged at the start of the run.
+ * Attachments go last, by their own time and expiry, which are never earlier than those of the entries naming them:
+ * an entry that stays never loses its attachment, and one killed run leaves none behind its entries.
  */
-export async function purgeEntries(store: Store, { before, batchSize, onBatch }: PurgePlan): Promise<PurgeCounts> {
-  if (!store.purge) return { requests: 0, actions: 0, changes: 0, activities: 0 };
+export async function purgeEntries(store: Store, { before, batchSize, onBatch }: PurgePlan): Promise<PurgeResult> {
+  const counts: PurgeResult = { requests: 0, actions: 0, changes: 0, activities: 0, attachments: 0 };
+  if (!store.purge) return counts;
   const expiredAt = new Date();
-  const counts: PurgeCounts = { requests: 0, actions: 0, changes: 0, activities: 0 };
   for (const kind of KINDS) {
     for (;;) {
       const deleted = await store.purge({ kind, expiredAt, ...(before ? { before } : {}), limit: batchSize });
       counts[kind] += deleted;
       if (deleted > 0) onBatch?.(kind, deleted);
       // Until a batch finds nothing: one cut short by another purge running at once does not end this one early.
+      if (deleted === 0) break;
+    }
+  }
+  if (store.purgeAttachments) {
+    for (;;) {
+      const deleted = await store.purgeAttachments({ expiredAt, ...(before ? { before } : {}), limit: batchSize });
+      counts.attachments += deleted;
       if (deleted === 0) break;
     }
   }

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type {
   ActionLogDocument,
   ActivityDocument,
@@ -5,6 +6,7 @@ import type {
   RequestAppend,
   RequestDocument,
   StoreBatch,
+  StoredAttachment,
 } from '../shared/document.js';
 
 export type { RequestAppend, StoreBatch };
@@ -204,6 +206,19 @@ export interface Store {
    * take its place here). Optional: `latestActions: true` refuses a store without it.
    */
   latestAction?(actorId: string, actionType: string): Promise<StoredEntry<'actions'> | null>;
+  /**
+   * Stores the bytes of attachments, before the entries that name them are written (the writer's step before the
+   * batch); idempotent by `id`, a retry storing each once. Optional: `record()` with attachments refuses a store
+   * without it (and without `readAttachment` and `purgeAttachments`, which go with it).
+   */
+  putAttachments?(attachments: StoredAttachment[]): Promise<void>;
+  /** The bytes of the attachment with this id, as a stream; null when there is none (or it expired). */
+  readAttachment?(id: string): Promise<Readable | null>;
+  /**
+   * Deletes at most `limit` attachments expired by `expiredAt` or whose `timestamp` is before `before`, and says
+   * how many: `logger.purge` calls it after the entries, a batch at a time, until none is left.
+   */
+  purgeAttachments?(query: Omit<PurgeQuery, 'kind'>): Promise<number>;
   /** Releases what the store opened itself; never closes a connection it was given. */
   close(): Promise<void>;
 }

@@ -7,7 +7,7 @@
  * How a column is stored: text of a bounded length, long text, JSON, a date, a boolean, an integer, the row id, or
  * `txid`: the id of the transaction that wrote the row (PostgreSQL only: the store's stored order, see `SqlStore`).
  */
-export type ColumnKind = 'id' | 'text' | 'long-text' | 'json' | 'date' | 'bool' | 'int' | 'txid';
+export type ColumnKind = 'id' | 'text' | 'long-text' | 'json' | 'date' | 'bool' | 'int' | 'txid' | 'blob';
 
 export interface ColumnSpec {
   kind: ColumnKind;
@@ -175,6 +175,8 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       is_active: { kind: 'bool', default: true },
       expires_at: date(),
       correlation_id: text(256),
+      /** The metadata of its attachments, when it has any (the bytes are in `ATTACHMENTS`). */
+      attachments: json(),
       txid,
     },
     indexes: [
@@ -346,6 +348,29 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       expiresAt,
     ],
   },
+};
+
+/**
+ * SQL: the bytes of attachments, one row each, apart from the four collections of entries (whose actions hold their
+ * metadata). MongoDB keeps them in a GridFS bucket instead (see `MongoAttachments`). Not a TypeORM entity: the
+ * store and the migrations create it.
+ */
+export const ATTACHMENTS: TableSpec = {
+  name: 'attachments',
+  entity: 'ActionLogAttachment',
+  columns: {
+    id,
+    attachment_id: text(36, false),
+    name: text(1000, false),
+    type: text(200, false),
+    mime_type: text(255, false),
+    size: { kind: 'int', nullable: false },
+    sha256: text(64, false),
+    data: { kind: 'blob', nullable: false },
+    timestamp: date(false),
+    expires_at: date(),
+  },
+  indexes: [{ fields: [['attachment_id', 1]], unique: true }, { fields: [['timestamp', 1]] }, expiresAt],
 };
 
 /** The SQL name of an index: its table and fields. */

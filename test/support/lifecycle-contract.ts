@@ -144,15 +144,22 @@ export function describeLifecycle(name: string, factory: StoreFactory): void {
       await store.write(batchAt('new', 20, new Date(Date.now() + DAY)));
       const batches: string[] = [];
       const onBatch = (kind: string, count: number) => batches.push(`${kind} ${count}`);
-      expect(await logger.purge({ batchSize: 3, onBatch })).toEqual({ requests: 7, actions: 7, changes: 7, activities: 7 });
+      expect(await logger.purge({ batchSize: 3, onBatch })).toEqual({ requests: 7, actions: 7, changes: 7, activities: 7, attachments: 0 });
       expect(batches).toEqual(KINDS.flatMap((kind) => [`${kind} 3`, `${kind} 3`, `${kind} 1`]));
       expect(await logger.purge({ before: new Date(Date.UTC(2026, 0, 1, 0, 15)) })).toEqual({
         requests: 1,
         actions: 1,
         changes: 1,
         activities: 1,
+        attachments: 0,
       });
-      expect(await logger.purge({ before: '2026-01-01T00:15:00Z' })).toEqual({ requests: 0, actions: 0, changes: 0, activities: 0 });
+      expect(await logger.purge({ before: '2026-01-01T00:15:00Z' })).toEqual({
+        requests: 0,
+        actions: 0,
+        changes: 0,
+        activities: 0,
+        attachments: 0,
+      });
       expect(await logger.count({ kind: 'changes' })).toBe(1);
     });
 
@@ -182,7 +189,7 @@ export function describeLifecycle(name: string, factory: StoreFactory): void {
       expect((await logger.query({ kind: 'actions' })).items.map((a) => a.action_type)).toEqual(['approve']);
       expect((await logger.query({ kind: 'changes' })).items.map((c) => c.model)).toEqual(['orders']);
       expect(await logger.count({ kind: 'requests' })).toBe(1);
-      expect(await logger.purge()).toEqual({ requests: 0, actions: 1, changes: 1, activities: 0 });
+      expect(await logger.purge()).toEqual({ requests: 0, actions: 1, changes: 1, activities: 0, attachments: 0 });
     });
 
     it('deactivates an entry by the _id a read gave, and records who did it and why', async () => {

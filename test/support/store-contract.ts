@@ -19,6 +19,7 @@ import type {
 } from 'actionlog';
 import { userIdText } from 'actionlog';
 import { describeLatestActions } from './latest-contract.js';
+import { describeAttachments } from './attachment-contract.js';
 import { describeLifecycle } from './lifecycle-contract.js';
 import { describeReadSide } from './read-contract.js';
 
@@ -156,6 +157,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
   describeReadSide(name, factory);
   describeLifecycle(name, factory);
   describeLatestActions(name, factory);
+  describeAttachments(name, factory);
   describe(`${name} (Store contract)`, () => {
     let store: Store;
     let cleanup: (() => Promise<void>) | undefined;

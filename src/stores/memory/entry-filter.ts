@@ -48,7 +48,7 @@ export function facetValues(kind: EntryKind, field: FacetField, entry: Entry): s
 const present = (value: unknown): string[] => (value === null || value === undefined ? [] : [`${value as string | number}`]);
 
 /** Whether an entry's `expires_at` (option `retentionDays`) is at or before `now`: no read returns it any more. */
-export function isExpired(entry: Entry, now: Date): boolean {
+export function isExpired(entry: object, now: Date): boolean {
   const expiresAt = (entry as { expires_at?: Date }).expires_at;
   return expiresAt instanceof Date && expiresAt <= now;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestDocument } from '../../shared/document.js';
+import { Readable } from 'node:stream';
+import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestDocument, StoredAttachment } from '../../shared/document.js';
 import { unescapeKeys } from '../../build/sanitize/keys.js';
 import { copyDocument } from '../../shared/copy.js';
 import type {
@@ -42,6 +43,7 @@ export class MemoryStore implements Store {
     modelLogs: new Map<string, Stored<ModelLogDocument>>(),
     activities: new Map<string, Stored<ActivityDocument>>(),
   };
+  private readonly attachments = new Map<string, StoredAttachment>();
 
   async init(info: StoreInfo): Promise<void> {
     // Sticky: a logger without the option sharing this store does not stop it for the one that has it.
@@ -156,6 +158,31 @@ export class MemoryStore implements Store {
     if (!row) return false;
     row.doc.is_active = false;
     return true;
+  }
+
+  async putAttachments(attachments: StoredAttachment[]): Promise<void> {
+    for (const attachment of attachments) {
+      // Kept as given: the writer lets go of it once stored (see Store.write).
+      if (!this.attachments.has(attachment.id)) this.attachments.set(attachment.id, attachment);
+    }
+  }
+
+  async readAttachment(id: string): Promise<Readable | null> {
+    const attachment = this.attachments.get(id);
+    if (!attachment || isExpired(attachment, new Date())) return null;
+    return Readable.from([Buffer.from(attachment.data)], { objectMode: false });
+  }
+
+  async purgeAttachments(query: Omit<PurgeQuery, 'kind'>): Promise<number> {
+    let deleted = 0;
+    for (const [id, attachment] of this.attachments) {
+      if (deleted >= query.limit) break;
+      const old = query.before !== undefined && attachment.timestamp < query.before;
+      if (!old && !isExpired(attachment, query.expiredAt)) continue;
+      this.attachments.delete(id);
+      deleted++;
+    }
+    return deleted;
   }
 
   watch(onWrite: () => void): () => void {

@@ -13,6 +13,8 @@ export interface MongoCollectionNames {
   latestActions: string;
   /** The counter that orders writes for `tail` (one document). */
   counters: string;
+  /** The GridFS bucket of attachments' bytes: collections `<name>.files` and `<name>.chunks`. */
+  attachments: string;
 }
 
 interface MongoStoreCommon {
@@ -61,6 +63,7 @@ export const mongoStoreSchema = z
         activities: collectionName,
         latestActions: collectionName,
         counters: collectionName,
+        attachments: collectionName,
       })
       .partial()
       .default({}),
@@ -91,5 +94,5 @@ export function checkNotConnectedYet(options: object): void {
 export function collectionNames(prefix: string, given: Partial<MongoCollectionNames>): MongoCollectionNames {
   const keys = Object.keys(TABLES) as TableKey[];
   const tables = Object.fromEntries(keys.map((key) => [key, given[key] ?? `${prefix}${TABLES[key].name}`])) as Record<TableKey, string>;
-  return { ...tables, counters: given.counters ?? `${prefix}counters` };
+  return { ...tables, counters: given.counters ?? `${prefix}counters`, attachments: given.attachments ?? `${prefix}attachments` };
 }

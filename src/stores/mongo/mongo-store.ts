@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+import type { StoredAttachment } from '../../shared/document.js';
 import { ActionLogConfigError, ActionLogStoreError } from '../../shared/errors.js';
 import { parseOptions, requireObject } from '../../shared/parse-options.js';
 import { TABLES } from '../tables.js';
@@ -14,6 +16,7 @@ import type {
   StoreInfo,
   StoreQuery,
 } from '../store.js';
+import { MongoAttachments } from './mongo-attachments.js';
 import { createIndexes, SEQ } from './mongo-indexes.js';
 import {
   checkNotConnectedYet,
@@ -49,6 +52,7 @@ export class MongoStore implements Store {
   private readonly watcher: WriteWatch;
   /** Option `latestActions` of the logger, from `init`. */
   private latestOn = false;
+  private readonly attachments: MongoAttachments;
 
   constructor(options: MongoStoreOptions) {
     requireObject(options, '{ db }, { client, dbName } or { connection }', 'MongoStore options');
@@ -61,6 +65,10 @@ export class MongoStore implements Store {
     this.sequence = new WriteSequence(() => this.db.collection(this.names.counters), o.tailSettleMs);
     this.reads = new MongoReads((kind) => this.db.collection(this.names[COLLECTION_OF[kind]]), this.sequence);
     this.lifecycle = new MongoLifecycle((kind) => this.db.collection(this.names[COLLECTION_OF[kind]]));
+    this.attachments = new MongoAttachments(() => ({
+      files: this.db.collection(`${this.names.attachments}.files`),
+      chunks: this.db.collection(`${this.names.attachments}.chunks`),
+    }));
     this.watcher = new WriteWatch(
       () => this.changes(),
       o.tailSettleMs,
@@ -87,7 +95,10 @@ export class MongoStore implements Store {
     this.latestOn ||= info.latestActions === true;
     await this.opened();
     if (!this.prefixGiven) await this.warnOfEarlierNames(info);
-    if (this.createIndexes) await createIndexes(this.db, this.names, info.retention, this.latestOn);
+    if (this.createIndexes) {
+      await createIndexes(this.db, this.names, info.retention, this.latestOn);
+      await this.attachments.createIndexes();
+    }
   }
 
   /** Waits for a Mongoose connection that is not open yet (the app connects after making the logger). */
@@ -193,6 +204,22 @@ export class MongoStore implements Store {
   async latestAction(actorId: string, actionType: string): Promise<StoredEntry<'actions'> | null> {
     const held = await this.db.collection(this.names.latestActions).findOne({ actor_id: actorId, action_type: actionType });
     return held ? this.reads.byId('actions', held.action_id) : null;
+  }
+
+  /** Into the GridFS bucket `<prefix>attachments` (see `MongoAttachments`). */
+  async putAttachments(attachments: StoredAttachment[]): Promise<void> {
+    await this.opened();
+    await this.attachments.put(attachments);
+  }
+
+  async readAttachment(id: string): Promise<Readable | null> {
+    await this.opened();
+    return this.attachments.read(id, new Date());
+  }
+
+  /** The TTL index does not reach the bucket (it would leave chunks without their file): expired ones go here. */
+  purgeAttachments(query: Omit<PurgeQuery, 'kind'>): Promise<number> {
+    return this.attachments.purge(query);
   }
 
   /** Wakes on this store's writes, and on other processes' through a change stream where the server has them. */

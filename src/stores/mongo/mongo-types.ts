@@ -13,6 +13,12 @@ export interface MongoWriteErrorLike {
   errmsg?: string;
 }
 
+/** A BSON Binary as the driver returns binary data: its bytes are the first `position` of `buffer`. */
+export interface MongoBinaryLike {
+  readonly buffer: Uint8Array;
+  readonly position: number;
+}
+
 export interface MongoCursorLike {
   sort(sort: any): MongoCursorLike;
   limit(n: number): MongoCursorLike;

@@ -31,6 +31,16 @@ export class SqlLifecycle {
     return this.counted(`DELETE FROM ${table} WHERE "id" IN (${batch})`, s.params);
   }
 
+  /** Deletes at most `limit` attachments expired by `expiredAt` or whose `timestamp` is before `before`. */
+  purgeAttachments(query: Omit<PurgeQuery, 'kind'>): SqlStep {
+    const table = q(this.t.attachments);
+    const s = new SqlConditions(this.d);
+    const expired = `"expires_at" <= ${s.param(this.d.date(query.expiredAt))}`;
+    const old = query.before ? ` OR "timestamp" < ${s.param(this.d.date(query.before))}` : '';
+    const batch = `SELECT "id" FROM ${table} WHERE ${expired}${old} LIMIT ${s.param(query.limit)}`;
+    return this.counted(`DELETE FROM ${table} WHERE "id" IN (${batch})`, s.params);
+  }
+
   /** Deletes the rows of these ids. */
   remove(kind: EntryKind, ids: number[]): SqlStep {
     const s = new SqlConditions(this.d);

@@ -58,9 +58,9 @@ function requestDocument(row: SqlRow): RequestDocument {
 }
 
 function actionDocument(row: SqlRow): ActionLogDocument {
-  const { id, expires_at, correlation_id, txid, ...fields } = row;
+  const { id, expires_at, correlation_id, txid, attachments, ...fields } = row;
   const doc: Record<string, unknown> = { _id: id, ...fields };
-  setPresent(doc, row, ['correlation_id', 'expires_at']);
+  setPresent(doc, row, ['correlation_id', 'expires_at', 'attachments']);
   return unescapeKeys(doc) as unknown as ActionLogDocument;
 }
 

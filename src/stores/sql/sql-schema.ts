@@ -1,9 +1,9 @@
-import { type ColumnSpec, type IndexSpec, sqlIndexName, TABLES, type TableKey, type TableSpec } from '../tables.js';
+import { ATTACHMENTS, type ColumnSpec, type IndexSpec, sqlIndexName, TABLES, type TableKey, type TableSpec } from '../tables.js';
 import { dropSearchStatements, searchStatements, searchTable } from './sql-search.js';
 import type { SqlProgram, SqlRow, SqlStep } from './sql-types.js';
 
-/** The table names in use, by collection. */
-export type SqlTables = Record<TableKey, string>;
+/** The table names in use, by collection, and of the attachments' bytes. */
+export type SqlTables = Record<TableKey | 'attachments', string>;
 
 export type SqlEngine = 'postgres' | 'sqlite';
 
@@ -20,7 +20,8 @@ const KEYS = Object.keys(TABLES) as TableKey[];
 
 /** The table names for a prefix, with explicit names taking precedence. */
 export function sqlTableNames(prefix: string, given: Partial<SqlTables> = {}): SqlTables {
-  return Object.fromEntries(KEYS.map((key) => [key, given[key] ?? `${prefix}${TABLES[key].name}`])) as SqlTables;
+  const names = Object.fromEntries(KEYS.map((key) => [key, given[key] ?? `${prefix}${TABLES[key].name}`])) as Record<TableKey, string>;
+  return { ...names, attachments: given.attachments ?? `${prefix}${ATTACHMENTS.name}` };
 }
 
 /**
@@ -62,6 +63,8 @@ function columnDefinition(name: string, column: ColumnSpec, engine: SqlEngine): 
       return `${quoteName(name)} integer${nulls}`;
     case 'txid':
       return `${quoteName(name)} bigint NOT NULL DEFAULT ${CURRENT_TXID}`;
+    case 'blob':
+      return `${quoteName(name)} ${pg ? 'bytea' : 'blob'}${nulls}`;
     case 'bool': {
       const fallback = column.default ?? false;
       return `${quoteName(name)} boolean NOT NULL DEFAULT ${pg ? String(fallback) : `(${fallback ? 1 : 0})`}`;
@@ -76,22 +79,26 @@ function indexStatement(table: string, index: IndexSpec): string {
   return `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${name} ON ${quoteName(table)} (${fields})`;
 }
 
-function tableStatement(engine: SqlEngine, tables: SqlTables, key: TableKey): string {
-  const columns = columnsOn(engine, TABLES[key]).map(([name, column]) => columnDefinition(name, column, engine));
-  return `CREATE TABLE IF NOT EXISTS ${quoteName(tables[key])} (${columns.join(', ')})`;
+function tableStatement(engine: SqlEngine, name: string, table: TableSpec): string {
+  const columns = columnsOn(engine, table).map(([column, spec]) => columnDefinition(column, spec, engine));
+  return `CREATE TABLE IF NOT EXISTS ${quoteName(name)} (${columns.join(', ')})`;
 }
 
 function tableStatements(engine: SqlEngine, tables: SqlTables): string[] {
-  return KEYS.map((key) => tableStatement(engine, tables, key));
+  return [...KEYS.map((key) => tableStatement(engine, tables[key], TABLES[key])), tableStatement(engine, tables.attachments, ATTACHMENTS)];
 }
 
 /** One table with its indexes, `IF NOT EXISTS`: what a migration adding a table runs (`action_latest`). */
 export function oneTableStatements(engine: SqlEngine, tables: SqlTables, key: TableKey): string[] {
-  return [tableStatement(engine, tables, key), ...indexesOn(engine, TABLES[key]).map((index) => indexStatement(tables[key], index))];
+  return [
+    tableStatement(engine, tables[key], TABLES[key]),
+    ...indexesOn(engine, TABLES[key]).map((index) => indexStatement(tables[key], index)),
+  ];
 }
 
 function indexStatements(engine: SqlEngine, tables: SqlTables): string[] {
   const statements = KEYS.flatMap((key) => indexesOn(engine, TABLES[key]).map((index) => indexStatement(tables[key], index)));
+  statements.push(...indexesOn(engine, ATTACHMENTS).map((index) => indexStatement(tables.attachments, index)));
   if (engine === 'postgres') {
     // Finding requests by the records they changed: a jsonb containment index over their model logs.
     const requests = tables.requests;
@@ -127,7 +134,7 @@ const ADDED: Record<TableKey, Record<string, ((engine: SqlEngine) => string) | n
         : `CAST(json_extract("details", '$.response.status_code') AS integer)`,
     txid: null,
   },
-  actionLogs: { correlation_id: null, txid: null },
+  actionLogs: { correlation_id: null, txid: null, attachments: null },
   modelLogs: { user: null, user_id: null, correlation_id: null, txid: null },
   activities: { txid: null },
   latestActions: {},
@@ -185,6 +192,7 @@ export function* migrateSchema(engine: SqlEngine, tables: SqlTables): SqlProgram
 /** Undoes `migrateSchema` on tables it upgraded: drops what this version added, restores the first version's indexes. */
 export function* revertSchema(engine: SqlEngine, tables: SqlTables): SqlProgram {
   for (const sql of dropSearchStatements(engine, tables.actionLogs)) yield step(sql);
+  yield step(`DROP TABLE IF EXISTS ${quoteName(tables.attachments)}`);
   for (const key of KEYS) {
     const table = quoteName(tables[key]);
     const added = new Set(Object.keys(ADDED[key]));
@@ -214,8 +222,7 @@ export async function runProgram<T>(query: SqlQuery, program: Generator<SqlStep,
  * latest actions' table only when `latestActions` uses it (tables made before it existed work without it).
  */
 export function requiredColumns(engine: SqlEngine, tables: SqlTables, latestActions = false): Array<{ table: string; columns: string[] }> {
-  return KEYS.filter((key) => latestActions || key !== 'latestActions').map((key) => ({
-    table: tables[key],
-    columns: columnsOn(engine, TABLES[key]).map(([name]) => name),
-  }));
+  const attachments = { table: tables.attachments, columns: columnsOn(engine, ATTACHMENTS).map(([name]) => name) };
+  const kept = KEYS.filter((key) => latestActions || key !== 'latestActions');
+  return [...kept.map((key) => ({ table: tables[key], columns: columnsOn(engine, TABLES[key]).map(([name]) => name) })), attachments];
 }

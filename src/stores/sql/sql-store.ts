@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { z } from 'zod';
+import type { StoredAttachment } from '../../shared/document.js';
 import { ActionLogConfigError, ActionLogStoreError } from '../../shared/errors.js';
 import { parseOptions, requireObject } from '../../shared/parse-options.js';
 import { DEFAULT_PREFIX } from '../tables.js';
+import { SqlAttachments } from './sql-attachments.js';
 import { POSTGRES, SQLITE } from './sql-dialects.js';
 import { SqlLifecycle } from './sql-lifecycle.js';
 import { SqlReads } from './sql-reads.js';
@@ -54,7 +57,14 @@ const schema = z.strictObject({
   }),
   prefix: z.string().max(40, 'must be at most 40 characters').default(DEFAULT_PREFIX),
   tables: z
-    .strictObject({ requests: tableName, actionLogs: tableName, modelLogs: tableName, activities: tableName, latestActions: tableName })
+    .strictObject({
+      requests: tableName,
+      actionLogs: tableName,
+      modelLogs: tableName,
+      activities: tableName,
+      latestActions: tableName,
+      attachments: tableName,
+    })
     .partial()
     .default({}),
   createTables: z.boolean().default(true),
@@ -71,6 +81,7 @@ interface Ready {
   reads: SqlReads;
   rows: SqlRows;
   lifecycle: SqlLifecycle;
+  attachments: SqlAttachments;
 }
 
 /**
@@ -149,6 +160,7 @@ export class SqlStore implements Store {
       reads: new SqlReads(d, engine, tables),
       rows: new SqlRows(d),
       lifecycle: new SqlLifecycle(d, engine, tables),
+      attachments: new SqlAttachments(d, tables),
     };
   }
 
@@ -212,6 +224,28 @@ export class SqlStore implements Store {
     const { reads, rows } = await this.readable();
     const [row] = await this.select(reads.latest(actorId, actionType));
     return row ? { entry: rows.document('actions', row) as EntryOf['actions'], position: reads.position('actions', row) } : null;
+  }
+
+  /** One transaction for the batch's attachments (before the batch itself, see `Store.putAttachments`). */
+  async putAttachments(attachments: StoredAttachment[]): Promise<void> {
+    if (attachments.length === 0) return;
+    const { dataSource, attachments: statements } = await this.readable();
+    await runInTransaction(dataSource, statements.put(attachments));
+  }
+
+  /** The bytes of one row, whole (an attachment is at most the `attachments.maxBytes` of the logger that stored it). */
+  async readAttachment(id: string): Promise<Readable | null> {
+    const { attachments } = await this.readable();
+    const [row] = await this.select(attachments.read(id, new Date()));
+    if (!row) return null;
+    const data = row.data;
+    return Readable.from([Buffer.isBuffer(data) ? data : Buffer.from(data as Uint8Array)], { objectMode: false });
+  }
+
+  async purgeAttachments(query: Omit<PurgeQuery, 'kind'>): Promise<number> {
+    if (query.limit < 1) return 0;
+    const { lifecycle } = await this.readable();
+    return this.change(lifecycle.purgeAttachments(query));
   }
 
   /**

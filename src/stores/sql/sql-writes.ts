@@ -13,7 +13,7 @@ import { quoteName, type SqlTables } from './sql-schema.js';
 import type { SqlDialect } from './sql-dialects.js';
 import type { SqlProgram, SqlRow, SqlStep } from './sql-types.js';
 
-type Kind = 'text' | 'json' | 'date' | 'bool' | 'int';
+type Kind = 'text' | 'json' | 'date' | 'bool' | 'int' | 'blob';
 type Columns = Array<[string, Kind]>;
 
 const KINDS: Record<Exclude<ColumnKind, 'id' | 'txid'>, Kind> = {
@@ -23,6 +23,7 @@ const KINDS: Record<Exclude<ColumnKind, 'id' | 'txid'>, Kind> = {
   date: 'date',
   bool: 'bool',
   int: 'int',
+  blob: 'blob',
 };
 
 /** The columns a write sets, in table order: all but the row id and the writing transaction (the database's). */

@@ -29,6 +29,7 @@ const TABLE_NAMES = [
   'actionlog_model_logs',
   'actionlog_activity_logs',
   'actionlog_action_latest',
+  'actionlog_attachments',
 ];
 const info = { actionLogs: true, modelLogs: true, retention: false, warn: failOnWarning };
 
@@ -113,6 +114,7 @@ for (const kind of SQL_KINDS) {
         modelLogs: 'audit_model_logs',
         activities: 'audit_activity_logs',
         latestActions: 'audit_action_latest',
+        attachments: 'audit_attachments',
       });
       // The migrations made audit_requests, not audit_http: said at start, naming the table.
       await expect(store.init(info)).rejects.toThrow(/table audit_http does not exist/);

@@ -15,7 +15,7 @@ import { REQUEST_ID } from './capture/ids.js';
 import { checkModelChange, type ModelChange } from './capture/model-change.js';
 import { defaultDescribeUser, storedUserRef } from './capture/user.js';
 import { type ActionLoggerOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import type { ActionEntry, ActivityDocument, RequestAppend, StoreBatch, UserRef } from './shared/document.js';
+import type { ActionEntry, ActivityDocument, IntegrityLink, RequestAppend, StoreBatch, UserRef } from './shared/document.js';
 import { ActionLogClosedError, ActionLogConfigError, ActionLogError, ActionLogValidationError } from './shared/errors.js';
 import { fromZodIssues } from './shared/zod-issues.js';
 import type { EntryKind, EntryOf, FacetCount, FacetField, Store } from './stores/store.js';
@@ -28,6 +28,8 @@ import { LabelBook, type LabelKind } from './read/labels.js';
 import type { RecordState } from './read/state-at.js';
 import type { TailItem, TailOptions } from './read/tail.js';
 import { BatchWriter, type BuiltBatch, type WriterStats } from './write/batch-writer.js';
+import { TrailSeal } from './integrity.js';
+import { type VerifyOptions, type VerifyReport, verifyTrail } from './read/verify.js';
 import { appendStep, batchStep, type QuarantinedDocument, setupStep } from './write/write-step.js';
 
 /** What `logger.run()` knows about a job, script or consumer run. */
@@ -81,6 +83,8 @@ export class ActionLogger {
   private readonly store: Store;
   private readonly builder: DocumentBuilder;
   private readonly writer: BatchWriter<QueueItem>;
+  /** Tamper evidence, when the `integrity` option is given. */
+  private readonly seal: TrailSeal | undefined;
   private readonly actions: ActionParser;
   private readonly describeUser: (user: unknown) => UserRef | null;
   private readonly reader: TrailReader;
@@ -126,12 +130,22 @@ export class ActionLogger {
       },
       probe: this.store.ping ? () => this.probe() : undefined,
     });
+    this.seal = o.integrity
+      ? new TrailSeal(this.store, o.integrity, (error) => {
+          this.report(error);
+        })
+      : undefined;
     this.labels = new LabelBook(o.labels);
     this.reader = new TrailReader(this.store, { actionLogs: o.actionLogs, modelLogs: o.modelLogs }, () => this.init(), this.labels);
     this.init().catch(() => {
       // Reported by init; the first write tries again.
     });
     openLoggers.add(this.openRef);
+  }
+
+  /** This logger's chain id, with tamper evidence on (option `integrity`): what `verify` names its entries by. */
+  get integrityChain(): string | undefined {
+    return this.seal?.chain.id;
   }
 
   /** The current scope (request, run or standalone), or undefined outside any. */
@@ -261,9 +275,24 @@ export class ActionLogger {
    * collection, a batch at a time; a run killed midway is finished by the next. Says how many it deleted per kind.
    */
   async purge(options?: PurgeOptions): Promise<PurgeCounts> {
-    const plan = planPurge(this.store, options);
+    const plan = planPurge(this.store, options, this.seal !== undefined);
     await this.init();
-    return purgeEntries(this.store, plan);
+    return purgeEntries(this.store, plan, this.recordPruned());
+  }
+
+  /**
+   * Checks the trail against its chains and signed checkpoints (option `integrity`): what was modified, deleted,
+   * inserted or reordered, forged, truncated or rolled back, and what a purge pruned; see the README, "Proving the trail".
+   */
+  async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
+    await this.init();
+    return verifyTrail(this.store, options, this.options.integrity?.key);
+  }
+
+  /** With tamper evidence, what a purge or an archive deletes is first recorded in a signed checkpoint. */
+  private recordPruned() {
+    const seal = this.seal;
+    return seal && ((links: IntegrityLink[]) => seal.checkpoint({ pruned: links }, true));
   }
 
   /**
@@ -284,7 +313,7 @@ export class ActionLogger {
         },
       });
     }
-    return archiveEntries(this.store, plan);
+    return archiveEntries(this.store, plan, this.recordPruned());
   }
 
   /** Records an activity feed entry; written on its own, without waiting for the request to end. */
@@ -320,6 +349,7 @@ export class ActionLogger {
     if (this.writer.isClosed) return { left: 0 };
     openLoggers.delete(this.openRef);
     const left = await this.writer.close(options.timeout);
+    await this.seal?.close();
     await this.store.close();
     return { left };
   }
@@ -537,11 +567,21 @@ export class ActionLogger {
       }
     }
     this.builder.stampExpiry(batch);
+    // Sealed last: the links hash the documents as they are stored.
+    const sealed = this.seal?.seal(batch, appends);
     const steps = [setupStep(() => this.init())];
     const write = (part: StoreBatch) => this.store.write(part);
     const step = batchStep(batch, write);
     if (step.size > 0) steps.push(step);
     if (appends.length > 0) steps.push(appendStep(appends, (part) => this.store.append(part)));
+    const seal = this.seal;
+    if (seal && sealed !== undefined) {
+      steps.push(
+        setupStep(async () => {
+          seal.stored(sealed);
+        }),
+      );
+    }
     return { steps, itemOf: (document) => itemOf.get(document) };
   }
 

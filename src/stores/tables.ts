@@ -1,5 +1,5 @@
 /**
- * The four collections every store keeps, defined once: the SQL store's columns and the TypeORM entities (in
+ * The collections every store keeps (the four of the trail, and the signed checkpoints of tamper evidence), defined once: the SQL store's columns and the TypeORM entities (in
  * `actionlog/typeorm`) derive from these columns, the SQL and MongoDB indexes from these index lists.
  */
 
@@ -43,7 +43,7 @@ export interface TableSpec {
   mongoPaths?: Readonly<Record<string, string>>;
 }
 
-export type TableKey = 'requests' | 'actionLogs' | 'modelLogs' | 'activities';
+export type TableKey = 'requests' | 'actionLogs' | 'modelLogs' | 'activities' | 'checkpoints';
 
 /** Prefix of table and collection names in new installs (`actionlog_requests`). */
 export const DEFAULT_PREFIX = 'actionlog_';
@@ -170,6 +170,7 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       is_active: { kind: 'bool', default: true },
       expires_at: date(),
       correlation_id: text(256),
+      integrity: json(),
       txid,
     },
     indexes: [
@@ -246,6 +247,7 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       user: json(),
       user_id: text(256),
       correlation_id: text(256),
+      integrity: json(),
       txid,
     },
     indexes: [
@@ -293,6 +295,7 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       link_preview: text(2048),
       request_uuid: text(200),
       expires_at: date(),
+      integrity: json(),
       txid,
     },
     indexes: [
@@ -313,6 +316,35 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       { fields: [['activity_date', NEWEST]], only: 'mongo' },
     ],
     mongoPaths: { user_id: 'user._id' },
+  },
+  // Tamper evidence: each writer's signed checkpoints (see CheckpointDocument), read whole by `verify`.
+  checkpoints: {
+    name: 'checkpoints',
+    entity: 'ActionLogCheckpoint',
+    columns: {
+      id,
+      uid: text(100, false),
+      chain: text(64, false),
+      number: { kind: 'int', nullable: false },
+      at: date(false),
+      heads: json(false),
+      merkle_root: text(64),
+      from_seq: { kind: 'int' },
+      pruned: json(false),
+      closed: { kind: 'bool', default: false },
+      prev: text(64, false),
+      hash: text(64, false),
+      signature: json(false),
+    },
+    indexes: [
+      { fields: [['uid', 1]], unique: true, mongoName: 'uid_unique' },
+      {
+        fields: [
+          ['chain', 1],
+          ['number', 1],
+        ],
+      },
+    ],
   },
 };
 

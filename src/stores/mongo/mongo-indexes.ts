@@ -30,6 +30,7 @@ const TIME_FIELD_OF: Readonly<Record<TableKey, string>> = {
   actionLogs: TIME_FIELD.actions,
   modelLogs: TIME_FIELD.changes,
   activities: TIME_FIELD.activities,
+  checkpoints: 'at',
 };
 
 /** Indexes of earlier versions with no successor: before 0.2, `request_uuid` was unique (two requests may claim one). */

@@ -9,6 +9,8 @@ export interface MongoCollectionNames {
   actionLogs: string;
   modelLogs: string;
   activities: string;
+  /** Signed checkpoints of tamper evidence. */
+  checkpoints: string;
   /** The counter that orders writes for `tail` (one document). */
   counters: string;
 }

@@ -106,6 +106,7 @@ const SUPERSEDED: Record<TableKey, string[][]> = {
   actionLogs: [['target_type', 'target_id'], ['emitted_at']],
   modelLogs: [['model', 'model_id', 'timestamp'], ['timestamp']],
   activities: [],
+  checkpoints: [],
 };
 
 /** Columns added since the first version, and how to fill them in rows written before (where the row tells). */
@@ -119,9 +120,10 @@ const ADDED: Record<TableKey, Record<string, ((engine: SqlEngine) => string) | n
         : `CAST(json_extract("details", '$.response.status_code') AS integer)`,
     txid: null,
   },
-  actionLogs: { correlation_id: null, txid: null },
-  modelLogs: { user: null, user_id: null, correlation_id: null, txid: null },
-  activities: { txid: null },
+  actionLogs: { correlation_id: null, txid: null, integrity: null },
+  modelLogs: { user: null, user_id: null, correlation_id: null, txid: null, integrity: null },
+  activities: { txid: null, integrity: null },
+  checkpoints: {},
 };
 
 /** A statement without parameters, as a program step. */

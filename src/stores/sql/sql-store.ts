@@ -14,6 +14,9 @@ import type { SqlDataSourceLike, SqlProgram, SqlRow, SqlStep } from './sql-types
 import { type PgPoolLike, SqlWatch } from './sql-watch.js';
 import { SqlWrites } from './sql-writes.js';
 import type {
+  CheckpointDocument,
+  CheckpointQuery,
+  StoredCheckpoint,
   EntryKind,
   EntryOf,
   FacetCount,
@@ -53,7 +56,10 @@ const schema = z.strictObject({
     error: 'must be a TypeORM DataSource, or a function returning one',
   }),
   prefix: z.string().max(40, 'must be at most 40 characters').default(DEFAULT_PREFIX),
-  tables: z.strictObject({ requests: tableName, actionLogs: tableName, modelLogs: tableName, activities: tableName }).partial().default({}),
+  tables: z
+    .strictObject({ requests: tableName, actionLogs: tableName, modelLogs: tableName, activities: tableName, checkpoints: tableName })
+    .partial()
+    .default({}),
   createTables: z.boolean().default(true),
 });
 
@@ -150,6 +156,19 @@ export class SqlStore implements Store {
 
   async append(appends: RequestAppend[]): Promise<void> {
     if (appends.length > 0) await this.run(this.state().writes.append(appends));
+  }
+
+  async writeCheckpoint(checkpoint: CheckpointDocument): Promise<void> {
+    await this.run(this.state().writes.checkpoint(checkpoint));
+  }
+
+  async checkpoints(query: CheckpointQuery): Promise<StoredCheckpoint[]> {
+    const { reads, rows } = await this.readable();
+    const after = query.after !== undefined && /^\d{1,15}$/.test(query.after) ? Number(query.after) : 0;
+    return (await this.select(reads.checkpoints(after, query.limit))).map((row) => ({
+      id: String(row.id),
+      checkpoint: rows.checkpoint(row),
+    }));
   }
 
   async query<K extends EntryKind>(query: StoreQuery<K>): Promise<Array<StoredEntry<K>>> {

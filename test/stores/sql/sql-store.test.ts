@@ -106,6 +106,7 @@ for (const kind of SQL_KINDS) {
         actionLogs: 'audit_action_logs',
         modelLogs: 'audit_model_logs',
         activities: 'audit_activity_logs',
+        checkpoints: 'audit_checkpoints',
       });
       // The migrations made audit_requests, not audit_http: said at start, naming the table.
       await expect(store.init(info)).rejects.toThrow(/table audit_http does not exist/);
@@ -119,6 +120,7 @@ for (const kind of SQL_KINDS) {
         'audit_action_logs',
         'audit_model_logs',
         'audit_activity_logs',
+        'audit_checkpoints',
       ]);
     });
 

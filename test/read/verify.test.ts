@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createActionLogger, type Entry, type EntryKind, type Store, type VerifyFinding } from 'actionlog';
+import { createActionLogger, type Entry, type EntryKind, MemoryStore, type Store, type VerifyFinding } from 'actionlog';
 import { STORE_KINDS } from '../support/every-store.js';
 import { ed25519, entriesOf, KINDS, linked, openTamperable, sealingLogger, type TamperableStore, writeTrail } from '../support/trail.js';
 
@@ -146,5 +146,40 @@ describe.each(STORE_KINDS)('verify on %s', (kind) => {
     expect(rolledBack.length).toBeGreaterThan(0);
     expect(rolledBack.every((f) => f.chain === later.integrityChain)).toBe(true);
     expect(named(report.findings, 'truncated')).toEqual([expect.objectContaining({ chain: later.integrityChain, seq: 1 })]);
+  });
+});
+
+describe('verify keys', () => {
+  it('keeps checkpoints of a rotated key verifiable when its public key is still given', async () => {
+    const store = new MemoryStore();
+    const [before, after] = [ed25519(), ed25519()];
+    for (const key of [before, after]) {
+      const logger = sealingLogger(store, key.privateKey);
+      await writeTrail(logger, 1);
+      await logger.close();
+    }
+    const reader = createActionLogger({ store });
+    const both = await reader.verify({ keys: [before.publicKey, after.publicKey] });
+    expect(both.status).toBe('intact');
+    expect(both.summary.chains).toBe(2);
+    const onlyNew = await reader.verify({ keys: [after.publicKey] });
+    expect(onlyNew.status).toBe('tampered');
+    expect(onlyNew.findings.filter((f) => f.problem === 'forged').every((f) => /unknown key/.test(f.message))).toBe(true);
+    await reader.close();
+  });
+
+  it('verifies HMAC-signed checkpoints with the same secret only, and refuses a short one naming the option', async () => {
+    const store = new MemoryStore();
+    const secret = 'a secret of thirty-two bytes....';
+    const logger = createActionLogger({ store, integrity: { key: { hmac: secret } } });
+    await writeTrail(logger, 1);
+    await logger.close();
+    const reader = createActionLogger({ store });
+    expect((await reader.verify({ keys: [{ hmac: secret }] })).status).toBe('intact');
+    const other = await reader.verify({ keys: [{ hmac: 'another secret of 32 bytes......' }] });
+    expect(other.status).toBe('tampered');
+    expect(other.summary.counts.forged).toBeGreaterThan(0);
+    expect(() => createActionLogger({ store, integrity: { key: { hmac: 'short' } } })).toThrow(/integrity\.key.*16 bytes/);
+    await reader.close();
   });
 });

@@ -43,6 +43,8 @@ export type {
   FacetField,
   FacetCount,
   SortOrder,
+  CheckpointQuery,
+  StoredCheckpoint,
 } from './stores/store.js';
 export type { PurgeCounts, PurgeOptions, PurgeResult } from './stores/purge.js';
 export type { AttachmentData, AttachmentInput } from './capture/action/attachments.js';
@@ -62,3 +64,6 @@ export type { MongoDbLike, MongoClientLike, MongoConnectionLike } from './stores
 export { SqlStore, type SqlStoreOptions } from './stores/sql/sql-store.js';
 export type { SqlTables } from './stores/sql/sql-schema.js';
 export type { SqlDataSourceLike } from './stores/sql/sql-types.js';
+export type { IntegrityOptions } from './options.js';
+export type { SigningKey, VerifyingKey } from './build/integrity/checkpoint-keys.js';
+export type { VerifyFinding, VerifyOptions, VerifyProblem, VerifyReport, VerifyStatus, VerifySummary } from './read/verify.js';

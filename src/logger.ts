@@ -26,6 +26,7 @@ import { type ActionLoggerOptions, type ResolvedOptions, resolveOptions } from '
 import type {
   ActionEntry,
   ActionLogDocument,
+  IntegrityLink,
   ActivityDocument,
   RequestAppend,
   ResponseDetails,
@@ -49,6 +50,8 @@ import { appendStep, batchStep, type QuarantinedDocument, setupStep, type WriteS
 import { emptyBatch, type HeldEvent, mergeBatch, type ReadyEvent, StrictWrites } from './strict-writes.js';
 import { HealthMonitor, type HealthOptions, type HealthReport } from './health.js';
 import { installShutdownHandlers, type ShutdownOptions } from './shutdown.js';
+import { TrailSeal } from './integrity.js';
+import { type VerifyOptions, type VerifyReport, verifyTrail } from './read/verify.js';
 
 /** What `logger.run()` knows about a job, script or consumer run. */
 export interface RunMeta {
@@ -107,6 +110,8 @@ export class ActionLogger {
   private readonly writer: BatchWriter<QueueItem>;
   private readonly strict: StrictWrites;
   private readonly monitor = new HealthMonitor();
+  /** Tamper evidence, when the `integrity` option is given. */
+  private readonly seal: TrailSeal | undefined;
   private readonly actions: ActionParser;
   private readonly describeUser: (user: unknown) => UserRef | null;
   private readonly reader: TrailReader;
@@ -172,12 +177,22 @@ export class ActionLogger {
       },
       standalone: (changes) => this.standaloneScope(changes),
     });
+    this.seal = o.integrity
+      ? new TrailSeal(this.store, o.integrity, (error) => {
+          this.report(error);
+        })
+      : undefined;
     this.labels = new LabelBook(o.labels);
     this.reader = new TrailReader(this.store, { actionLogs: o.actionLogs, modelLogs: o.modelLogs }, () => this.init(), this.labels);
     this.init().catch(() => {
       // Reported by init; the first write tries again.
     });
     openLoggers.add(this.openRef);
+  }
+
+  /** This logger's chain id, with tamper evidence on (option `integrity`): what `verify` names its entries by. */
+  get integrityChain(): string | undefined {
+    return this.seal?.chain.id;
   }
 
   /** The current scope (request, run or standalone), or undefined outside any. */
@@ -377,9 +392,24 @@ export class ActionLogger {
    * left can name (see the README, "Attachments"). Says how many it deleted per kind, and attachments.
    */
   async purge(options?: PurgeOptions): Promise<PurgeResult> {
-    const plan = planPurge(this.store, options);
+    const plan = planPurge(this.store, options, this.seal !== undefined);
     await this.init();
-    return purgeEntries(this.store, plan);
+    return purgeEntries(this.store, plan, this.recordPruned());
+  }
+
+  /**
+   * Checks the trail against its chains and signed checkpoints (option `integrity`): what was modified, deleted,
+   * inserted or reordered, forged, truncated or rolled back, and what a purge pruned; see the README, "Proving the trail".
+   */
+  async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
+    await this.init();
+    return verifyTrail(this.store, options, this.options.integrity?.key);
+  }
+
+  /** With tamper evidence, what a purge or an archive deletes is first recorded in a signed checkpoint. */
+  private recordPruned() {
+    const seal = this.seal;
+    return seal && ((links: IntegrityLink[]) => seal.checkpoint({ pruned: links }, true));
   }
 
   /**
@@ -400,7 +430,7 @@ export class ActionLogger {
         },
       });
     }
-    return archiveEntries(this.store, plan);
+    return archiveEntries(this.store, plan, this.recordPruned());
   }
 
   /**
@@ -456,6 +486,7 @@ export class ActionLogger {
     if (this.writer.isClosed) return { left: 0 };
     openLoggers.delete(this.openRef);
     const left = await this.writer.close(options.timeout);
+    await this.seal?.close();
     await this.store.close();
     return { left };
   }
@@ -756,12 +787,22 @@ export class ActionLogger {
       }
     }
     this.builder.stampExpiry(batch);
+    // Sealed last: the links hash the documents as they are stored.
+    const sealed = this.seal?.seal(batch, appends);
     const steps: WriteStep[] = [setupStep(() => this.init())];
     if (withBytes.length > 0) steps.push(this.attachmentStep(withBytes));
     const write = (part: StoreBatch) => this.store.write(part);
     const step = batchStep(batch, write);
     if (step.size > 0) steps.push(step);
     if (appends.length > 0) steps.push(appendStep(appends, (part) => this.store.append(part)));
+    const seal = this.seal;
+    if (seal && sealed !== undefined) {
+      steps.push(
+        setupStep(async () => {
+          seal.stored(sealed);
+        }),
+      );
+    }
     return { steps, itemOf: (document) => itemOf.get(document) };
   }
 

@@ -3,7 +3,8 @@ import { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS } from './build/sanitize/re
 import type { ActivityInput } from './capture/activity.js';
 import { IDENTIFIER, IDENTIFIER_RULE } from './capture/action/fields.js';
 import { type Labels, labelsSchema } from './read/labels.js';
-import type { UserRef } from './shared/document.js';
+import { resolveKey, type SigningKey } from './build/integrity/checkpoint-keys.js';
+import type { CheckpointDocument, UserRef } from './shared/document.js';
 import { parseOptions, requireObject } from './shared/parse-options.js';
 import type { Store } from './stores/store.js';
 
@@ -97,6 +98,20 @@ export interface ActionLoggerOptions {
   attachments?: { maxBytes?: number; maxBytesPerRequest?: number };
   /** Write one activity feed entry per HTTP request, described from the framework's request. */
   activity?: { describe: (req: unknown) => ActivityInput | null | undefined };
+  /** Tamper evidence: chain every stored document and sign checkpoints (see the README, "Proving the trail"). */
+  integrity?: IntegrityOptions;
+}
+
+/** Options of tamper evidence. */
+export interface IntegrityOptions {
+  /** Signs checkpoints: an Ed25519 private key (`KeyObject` or PEM), or `{ hmac: secret }` (weaker, see the README). */
+  key: SigningKey;
+  /** A checkpoint after this many stored entries (default 1000)... */
+  checkpointEvery?: number;
+  /** ...or this long after the first entry not yet in one, in ms (default 60000). */
+  checkpointIntervalMs?: number;
+  /** Copies each checkpoint elsewhere (a file, an object store, a webhook), so that a rollback of the whole store shows. */
+  anchor?: (checkpoint: CheckpointDocument) => unknown;
 }
 
 const fn = <T>() => z.custom<T>((v) => typeof v === 'function', { error: 'must be a function' });
@@ -181,6 +196,21 @@ const optionFields = z.strictObject({
     })
     .prefault({}),
   activity: z.strictObject({ describe: fn<(req: unknown) => ActivityInput | null | undefined>() }).optional(),
+  integrity: z
+    .strictObject({
+      key: z.unknown().transform((key, ctx) => {
+        try {
+          return resolveKey(key as SigningKey, 'sign');
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
+      checkpointEvery: int(1).max(1_000_000, 'must be at most 1000000').default(1000),
+      checkpointIntervalMs: int(10).default(60_000),
+      anchor: fn<(checkpoint: CheckpointDocument) => unknown>().optional(),
+    })
+    .optional(),
 });
 
 /** The fields, and what must hold between them. */
@@ -198,6 +228,9 @@ const schema = optionFields.superRefine((o, ctx) => {
   // Spooling with nowhere to spool would silently be retrying: said now.
   if (o.onStoreError === 'spool' && (o as { spool?: unknown }).spool === undefined) {
     ctx.addIssue({ code: 'custom', path: ['spool'], message: 'is required when onStoreError is "spool" (where to spool: { dir })' });
+  }
+  if (o.integrity && (!o.store.writeCheckpoint || !o.store.checkpoints)) {
+    ctx.addIssue({ code: 'custom', path: ['integrity'], message: 'needs a store with writeCheckpoint() and checkpoints()' });
   }
   // A retention override for an action type `record()` refuses could never apply: a misconfiguration, said now.
   const allowed = o.actionTypes;

@@ -197,12 +197,30 @@ export function actionLogMigrations(names: ActionLogTableNames = {}): Array<new 
     }
   }
 
+  /** For tables of earlier versions: the checkpoints table and the `integrity` column of the mirrors (tamper evidence). */
+  class ActionLogIntegrityMigration1798761600000 implements MigrationInterface {
+    name = 'ActionLogIntegrityMigration1798761600000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      await runProgram(queryOf(queryRunner), migrateSchema(engineOf(queryRunner), tablesOf(queryRunner, names)));
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      const tables = tablesOf(queryRunner, names);
+      await queryRunner.query(`DROP TABLE IF EXISTS ${quoteName(tables.checkpoints)}`);
+      for (const key of ['actionLogs', 'modelLogs', 'activities'] as const) {
+        await queryRunner.query(`ALTER TABLE ${quoteName(tables[key])} DROP COLUMN ${quoteName('integrity')}`);
+      }
+    }
+  }
+
   return [
     ActionLogMigration1763856000000,
     ActionLogRequestIdsMigration1764547200000,
     ActionLogReadsMigration1767225600000,
     ActionLogRetentionMigration1796083200000,
     ActionLogLatestActionsMigration1796169600000,
+    ActionLogIntegrityMigration1798761600000,
   ];
 }
 

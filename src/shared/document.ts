@@ -184,7 +184,8 @@ export interface RequestDocument {
     actions_spilled?: number;
   };
   correlation_id?: string;
-  integrity?: { chain: string; seq: number; prev_hash: string; hash: string };
+  /** Its link in its writer's chain, and one link per late append stored into it (tamper evidence, when on). */
+  integrity?: RequestIntegrity;
   expires_at?: Date;
 }
 
@@ -197,6 +198,7 @@ export interface ActionLogDocument extends ActionEntry {
   module: string;
   /** The correlation id of the action's request, when it had one. */
   correlation_id?: string;
+  integrity?: IntegrityLink;
   expires_at?: Date;
 }
 
@@ -211,6 +213,7 @@ export interface ModelLogDocument extends ModelLog {
   user?: UserRef | null;
   /** The correlation id of the change's request, when it had one. */
   correlation_id?: string;
+  integrity?: IntegrityLink;
   expires_at?: Date;
 }
 
@@ -225,6 +228,7 @@ export interface ActivityDocument {
   activity_date: Date;
   link_preview: string | null;
   request_uuid: string | null;
+  integrity?: IntegrityLink;
   expires_at?: Date;
 }
 
@@ -256,4 +260,80 @@ export interface RequestAppend {
   model_logs_spilled: number;
   /** Actions of this append that went only to `action_logs`. */
   actions_spilled: number;
+  /** Its link in the writer's chain (tamper evidence), pushed to the document's `integrity.appends`. */
+  integrity?: AppendLink;
+}
+
+/**
+ * A document's link in its writer's chain: `hash` = SHA-256 of the canonical JSON of the document without
+ * `integrity`, followed by `prev` (the hash of the chain's previous entry; 64 zeros before the first).
+ */
+export interface IntegrityLink {
+  /** The writer's chain id (random per logger). */
+  chain: string;
+  /** 1, 2, 3... in the order the writer sealed its entries. */
+  seq: number;
+  prev: string;
+  hash: string;
+}
+
+/** A late append's link: which tail of the document's `model_logs` and `actions` it added. */
+export interface AppendLink extends IntegrityLink {
+  append_id: string;
+  model_logs: number;
+  actions: number;
+  model_logs_spilled: number;
+  actions_spilled: number;
+}
+
+/** A request document's integrity: its own link (absent on a stub of appends whose document has not arrived). */
+export interface RequestIntegrity extends Partial<IntegrityLink> {
+  appends?: AppendLink[];
+}
+
+/** What a checkpoint's signature is: Ed25519, or HMAC-SHA-256 (weaker: whoever can verify can also sign). */
+export type SignatureAlgorithm = 'ed25519' | 'hmac-sha256';
+
+/** A chain's newest link at a checkpoint. */
+export interface ChainHead {
+  chain: string;
+  seq: number;
+  hash: string;
+}
+
+/** Sequences of a chain deleted on purpose (purge, archive), as a retention checkpoint records them. */
+export interface PrunedRange {
+  chain: string;
+  from: number;
+  to: number;
+}
+
+/**
+ * A signed checkpoint (collection/table `checkpoints`): the heads of the chains a writer sealed since its previous
+ * checkpoint, a Merkle root over their new hashes, and a link to that previous checkpoint; or, `pruned`, the
+ * sequences a purge or an archive deleted.
+ */
+export interface CheckpointDocument {
+  _id?: unknown;
+  /** `<writer chain>:<number>`: unique. */
+  uid: string;
+  /** The chain of the writer that made it. */
+  chain: string;
+  /** 1, 2, 3... per writer. */
+  number: number;
+  at: Date;
+  heads: ChainHead[];
+  /** Merkle root (RFC 6962 style) over the hashes sealed since the previous checkpoint, in sequence order; null for none. */
+  merkle_root: string | null;
+  /** The first sequence the Merkle root covers. */
+  from_seq: number | null;
+  /** Sequences deleted on purpose. */
+  pruned: PrunedRange[];
+  /** The writer closed: nothing follows `heads` in its chain. */
+  closed: boolean;
+  /** `hash` of the writer's previous checkpoint (64 zeros before the first). */
+  prev: string;
+  /** SHA-256 of the canonical JSON of the checkpoint without `_id`, `hash` and `signature`. */
+  hash: string;
+  signature: { alg: SignatureAlgorithm; key_id: string; value: string };
 }

@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import { z } from 'zod';
 import { ActionLogConfigError, ActionLogStoreError, ActionLogValidationError } from '../shared/errors.js';
 import { fromZodIssues } from '../shared/zod-issues.js';
-import { batchedRemovalFields, KINDS, type PurgeCounts } from './purge.js';
+import { batchedRemovalFields, KINDS, linksOf, type PurgeCounts, type RecordPruned } from './purge.js';
 import type { Entry, EntryKind, Store, StoreBatch } from './store.js';
 
 /** Options of `logger.archive`. */
@@ -50,9 +50,14 @@ export function planArchive(store: Store, options: ArchiveOptions | undefined): 
  * called: the data left for its destination), and only then deleted from the source by id. A run killed midway
  * leaves a batch at most in both places: a store refuses it the second time (documents keep their `_id` and
  * `uid`), a stream gets it again with the same `kind` and `_id` (at least once: a reader keeps the first line
- * of each pair).
+ * of each pair). With `record` (tamper evidence), the links of each batch are recorded once copied, before it is
+ * deleted.
  */
-export async function archiveEntries(store: Store, { before, to, batchSize, onBatch }: ArchivePlan): Promise<PurgeCounts> {
+export async function archiveEntries(
+  store: Store,
+  { before, to, batchSize, onBatch }: ArchivePlan,
+  record?: RecordPruned,
+): Promise<PurgeCounts> {
   const remove = store.remove?.bind(store);
   if (!remove) return { requests: 0, actions: 0, changes: 0, activities: 0 };
   const expiredAt = new Date();
@@ -70,7 +75,10 @@ export async function archiveEntries(store: Store, { before, to, batchSize, onBa
       });
       if (page.length === 0) break;
       const entries = page.map((stored) => stored.entry);
+      // Links first: `batchOf` hands the entries to the other store, which owns them from then on.
+      const links = record ? linksOf(entries) : [];
       await (isStore(to) ? to.write(batchOf(kind, entries)) : writeLines(to, kind, entries));
+      if (record) await record(links);
       const removed = await remove(
         kind,
         page.map((stored) => stored.position.id),

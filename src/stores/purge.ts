@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { ActionLogConfigError, ActionLogValidationError } from '../shared/errors.js';
 import { fromZodIssues } from '../shared/zod-issues.js';
-import type { EntryKind, Store } from './store.js';
+import type { IntegrityLink, RequestIntegrity } from '../shared/document.js';
+import type { Entry, EntryKind, Store } from './store.js';
 
 /** Options of `logger.purge`. */
 export interface PurgeOptions {
@@ -47,11 +48,35 @@ export const KINDS: EntryKind[] = ['requests', 'actions', 'changes', 'activities
 
 export type PurgePlan = z.output<typeof purgeSchema>;
 
+/**
+ * Records the links of entries about to be deleted on purpose (a signed "pruned" checkpoint), so that `verify` tells
+ * them from a deletion. Called before each batch is deleted; a batch whose record fails is not deleted.
+ */
+export type RecordPruned = (links: IntegrityLink[]) => Promise<void>;
+
+/** The chain links an entry carries: its own, and a request document's appends'. */
+export function linksOf(entries: readonly Entry[]): IntegrityLink[] {
+  const links: IntegrityLink[] = [];
+  for (const entry of entries) {
+    const integrity = (entry as { integrity?: RequestIntegrity }).integrity;
+    if (!integrity) continue;
+    if (integrity.chain !== undefined && integrity.seq !== undefined) links.push(integrity as IntegrityLink);
+    for (const append of integrity.appends ?? []) links.push(append);
+  }
+  return links;
+}
+
 /** Checks the options of a purge, and that the store can do it, before anything is deleted. */
-export function planPurge(store: Store, options: PurgeOptions | undefined): PurgePlan {
+export function planPurge(store: Store, options: PurgeOptions | undefined, recorded = false): PurgePlan {
   const parsed = purgeSchema.safeParse(options ?? {});
   if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues, purgeSchema), 'purge options');
-  if (!store.purge) {
+  if (recorded && !store.remove) {
+    throw new ActionLogConfigError(
+      [{ path: 'store', message: 'has no remove(): with integrity on, a purge deletes the entries it recorded' }],
+      'purge',
+    );
+  }
+  if (!recorded && !store.purge) {
     throw new ActionLogConfigError([{ path: 'store', message: 'has no purge(): this store cannot delete entries' }], 'purge');
   }
   return parsed.data;
@@ -63,24 +88,53 @@ export function planPurge(store: Store, options: PurgeOptions | undefined): Purg
  * Attachments go last, by their own time and expiry, which are never earlier than those of the entries naming them:
  * an entry that stays never loses its attachment, and one killed run leaves none behind its entries.
  */
-export async function purgeEntries(store: Store, { before, batchSize, onBatch }: PurgePlan): Promise<PurgeResult> {
+export async function purgeEntries(store: Store, { before, batchSize, onBatch }: PurgePlan, record?: RecordPruned): Promise<PurgeResult> {
   const counts: PurgeResult = { requests: 0, actions: 0, changes: 0, activities: 0, attachments: 0 };
-  if (!store.purge) return counts;
   const expiredAt = new Date();
-  for (const kind of KINDS) {
-    for (;;) {
-      const deleted = await store.purge({ kind, expiredAt, ...(before ? { before } : {}), limit: batchSize });
-      counts[kind] += deleted;
-      if (deleted > 0) onBatch?.(kind, deleted);
-      // Until a batch finds nothing: one cut short by another purge running at once does not end this one early.
-      if (deleted === 0) break;
+  if (record) Object.assign(counts, await purgeRecorded(store, { before, batchSize, onBatch }, record));
+  else if (store.purge) {
+    for (const kind of KINDS) {
+      for (;;) {
+        const deleted = await store.purge({ kind, expiredAt, ...(before ? { before } : {}), limit: batchSize });
+        counts[kind] += deleted;
+        if (deleted > 0) onBatch?.(kind, deleted);
+        // Until a batch finds nothing: one cut short by another purge running at once does not end this one early.
+        if (deleted === 0) break;
+      }
     }
-  }
+  } else return counts;
   if (store.purgeAttachments) {
     for (;;) {
       const deleted = await store.purgeAttachments({ expiredAt, ...(before ? { before } : {}), limit: batchSize });
       counts.attachments += deleted;
       if (deleted === 0) break;
+    }
+  }
+  return counts;
+}
+
+/**
+ * A purge under tamper evidence: each batch is read first, its links recorded (`record`), then exactly that batch
+ * deleted by id, as `archive` does.
+ */
+async function purgeRecorded(store: Store, { before, batchSize, onBatch }: PurgePlan, record: RecordPruned): Promise<PurgeCounts> {
+  const counts: PurgeCounts = { requests: 0, actions: 0, changes: 0, activities: 0 };
+  const remove = store.remove?.bind(store);
+  if (!remove) return counts;
+  const purgeable = { expiredAt: new Date(), ...(before ? { before } : {}) };
+  for (const kind of KINDS) {
+    for (let stalled = 0; stalled < 2;) {
+      const page = await store.query({ kind, filter: { purgeable, include_inactive: true }, by: 'time', order: 'asc', limit: batchSize });
+      if (page.length === 0) break;
+      await record(linksOf(page.map((stored) => stored.entry)));
+      const removed = await remove(
+        kind,
+        page.map((stored) => stored.position.id),
+      );
+      // Nothing deleted of a batch found a moment ago: another purge took it; twice, and this one stops.
+      stalled = removed === 0 ? stalled + 1 : 0;
+      counts[kind] += removed;
+      if (removed > 0) onBatch?.(kind, removed);
     }
   }
   return counts;

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type {
   ActionLogDocument,
   ActivityDocument,
+  CheckpointDocument,
   ModelLogDocument,
   RequestAppend,
   RequestDocument,
@@ -9,7 +10,19 @@ import type {
   StoredAttachment,
 } from '../shared/document.js';
 
-export type { RequestAppend, StoreBatch };
+export type { CheckpointDocument, RequestAppend, StoreBatch };
+
+/** A page of stored checkpoints: in stored order, past `after` (the `id` of the last one of the previous page). */
+export interface CheckpointQuery {
+  after?: string;
+  limit: number;
+}
+
+/** A stored checkpoint and the store's id of it. */
+export interface StoredCheckpoint {
+  id: string;
+  checkpoint: CheckpointDocument;
+}
 
 export type SortOrder = 'asc' | 'desc';
 
@@ -219,6 +232,13 @@ export interface Store {
    * how many: `logger.purge` calls it after the entries, a batch at a time, until none is left.
    */
   purgeAttachments?(query: Omit<PurgeQuery, 'kind'>): Promise<number>;
+  /**
+   * Stores a signed checkpoint of tamper evidence (option `integrity`); one whose `uid` is stored already is left as
+   * it is (a retry). Optional: integrity refuses a store without it.
+   */
+  writeCheckpoint?(checkpoint: CheckpointDocument): Promise<void>;
+  /** Stored checkpoints, a page at a time, in stored order: what `verify` reads. */
+  checkpoints?(query: CheckpointQuery): Promise<StoredCheckpoint[]>;
   /** Releases what the store opened itself; never closes a connection it was given. */
   close(): Promise<void>;
 }

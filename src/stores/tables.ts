@@ -1,5 +1,6 @@
 /**
- * The collections every store keeps, defined once (the fifth, `action_latest`, only in use with `latestActions`): the SQL store's columns and the TypeORM entities (in
+ * The collections every store keeps, defined once (the four of the trail; `action_latest`, only in use with
+ * `latestActions`; the signed checkpoints of tamper evidence): the SQL store's columns and the TypeORM entities (in
  * `actionlog/typeorm`) derive from these columns, the SQL and MongoDB indexes from these index lists.
  */
 
@@ -43,7 +44,7 @@ export interface TableSpec {
   mongoPaths?: Readonly<Record<string, string>>;
 }
 
-export type TableKey = 'requests' | 'actionLogs' | 'modelLogs' | 'activities' | 'latestActions';
+export type TableKey = 'requests' | 'actionLogs' | 'modelLogs' | 'activities' | 'latestActions' | 'checkpoints';
 
 /** Prefix of table and collection names in new installs (`actionlog_requests`). */
 export const DEFAULT_PREFIX = 'actionlog_';
@@ -177,6 +178,7 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       correlation_id: text(256),
       /** The metadata of its attachments, when it has any (the bytes are in `ATTACHMENTS`). */
       attachments: json(),
+      integrity: json(),
       txid,
     },
     indexes: [
@@ -253,6 +255,7 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       user: json(),
       user_id: text(256),
       correlation_id: text(256),
+      integrity: json(),
       txid,
     },
     indexes: [
@@ -300,6 +303,7 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
       link_preview: text(2048),
       request_uuid: text(200),
       expires_at: date(),
+      integrity: json(),
       txid,
     },
     indexes: [
@@ -346,6 +350,35 @@ export const TABLES: Readonly<Record<TableKey, TableSpec>> = {
         mongoName: 'actor_id_action_type_unique',
       },
       expiresAt,
+    ],
+  },
+  // Tamper evidence: each writer's signed checkpoints (see CheckpointDocument), read whole by `verify`.
+  checkpoints: {
+    name: 'checkpoints',
+    entity: 'ActionLogCheckpoint',
+    columns: {
+      id,
+      uid: text(100, false),
+      chain: text(64, false),
+      number: { kind: 'int', nullable: false },
+      at: date(false),
+      heads: json(false),
+      merkle_root: text(64),
+      from_seq: { kind: 'int' },
+      pruned: json(false),
+      closed: { kind: 'bool', default: false },
+      prev: text(64, false),
+      hash: text(64, false),
+      signature: json(false),
+    },
+    indexes: [
+      { fields: [['uid', 1]], unique: true, mongoName: 'uid_unique' },
+      {
+        fields: [
+          ['chain', 1],
+          ['number', 1],
+        ],
+      },
     ],
   },
 };

@@ -5,6 +5,7 @@ import type {
   ActionEntry,
   ActionLogDocument,
   ActivityDocument,
+  CheckpointDocument,
   EntryKind,
   EntryOf,
   EntryPosition,
@@ -253,6 +254,57 @@ export function describeStore(name: string, factory: StoreFactory): void {
       expect(merged.details.model_logs.map((m) => m.model_id)).toEqual(['1', 'late']);
       expect(merged.details.actions.map((a) => a.action_type)).toEqual(['checkout', 'late_action']);
       expect(merged.details.model_logs_spilled).toBe(3);
+    });
+
+    it('keeps the links of late appends, also of those that arrive before their document, beside its own', async () => {
+      const link = (seq: number) => ({ chain: 'c1', seq, prev: String(seq - 1).padStart(64, '0'), hash: String(seq).padStart(64, '0') });
+      const appendLink = (seq: number, id: string) => ({
+        ...link(seq),
+        append_id: id,
+        model_logs: 1,
+        actions: 0,
+        model_logs_spilled: 0,
+        actions_spilled: 0,
+      });
+      const early = { ...append('r1', [modelLog('early', 5)]), integrity: appendLink(2, 'a-early') };
+      await store.append([early]);
+      const doc = { ...requestDoc('r1'), integrity: link(1) };
+      await store.write(batchOf([doc]));
+      const later = { ...append('r1', [modelLog('later', 6)]), integrity: appendLink(3, 'a-later') };
+      await store.append([later]);
+      await store.append([later]);
+      const [read] = await all(store, 'requests', { request_uuid: 'r1' });
+      expect(read!.integrity).toEqual({ ...link(1), appends: [early.integrity, later.integrity] });
+      expect(read!.details.model_logs.map((m) => m.model_id)).toEqual(['1', 'early', 'later']);
+    });
+
+    it('stores a checkpoint once per uid, and pages every one back as written', async () => {
+      const target = store;
+      if (!target.writeCheckpoint || !target.checkpoints) throw new Error('every store of the package keeps checkpoints');
+      const write = (c: CheckpointDocument) => target.writeCheckpoint?.(c);
+      const page = async (q: { limit: number; after?: string }) => (await target.checkpoints?.(q)) ?? [];
+      const checkpoint = (n: number): CheckpointDocument => ({
+        uid: `w1:${n}`,
+        chain: 'w1',
+        number: n,
+        at: at(n),
+        heads: [{ chain: 'w1', seq: n * 10, hash: 'a'.repeat(64) }],
+        merkle_root: 'b'.repeat(64),
+        from_seq: n * 10 - 9,
+        pruned: n === 2 ? [{ chain: 'w0', from: 1, to: 4 }] : [],
+        closed: n === 3,
+        prev: 'c'.repeat(64),
+        hash: 'd'.repeat(64),
+        signature: { alg: 'ed25519', key_id: 'ed25519:0123', value: 'c2ln' },
+      });
+      await write(checkpoint(1));
+      await write(checkpoint(1));
+      await write(checkpoint(2));
+      await write(checkpoint(3));
+      const first = await page({ limit: 2 });
+      const rest = await page({ limit: 2, after: first.at(-1)!.id });
+      const read = [...first, ...rest].map(({ checkpoint: { _id, ...c } }) => c).sort((a, b) => a.number - b.number);
+      expect(read).toEqual([checkpoint(1), checkpoint(2), checkpoint(3)]);
     });
 
     it('answers a ping', async () => {

@@ -4,6 +4,9 @@ import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestDocu
 import { unescapeKeys } from '../../build/sanitize/keys.js';
 import { copyDocument } from '../../shared/copy.js';
 import type {
+  CheckpointDocument,
+  CheckpointQuery,
+  StoredCheckpoint,
   Entry,
   EntryKind,
   EntryOf,
@@ -50,7 +53,24 @@ export class MemoryStore implements Store {
     this.latestOn ||= info.latestActions === true;
   }
 
+  private readonly checkpointsByUid = new Map<string, Stored<CheckpointDocument>>();
+
   async ping(): Promise<void> {}
+
+  async writeCheckpoint(checkpoint: CheckpointDocument): Promise<void> {
+    if (this.checkpointsByUid.has(checkpoint.uid)) return;
+    stampId(checkpoint);
+    this.checkpointsByUid.set(checkpoint.uid, { seq: ++this.seq, doc: checkpoint });
+  }
+
+  async checkpoints(query: CheckpointQuery): Promise<StoredCheckpoint[]> {
+    const after = query.after === undefined ? 0 : Number(query.after);
+    return [...this.checkpointsByUid.values()]
+      .filter((row) => row.seq > after)
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, query.limit)
+      .map((row) => ({ id: String(row.seq), checkpoint: copyDocument(row.doc) }));
+  }
 
   async write(batch: StoreBatch): Promise<void> {
     for (const doc of batch.requests) this.putRequest(doc);
@@ -78,6 +98,10 @@ export class MemoryStore implements Store {
         };
         stored = { seq: ++this.seq, doc: stub as unknown as RequestDocument, stub: true };
         this.requestsByUid.set(append.uid, stored);
+      }
+      if (append.integrity) {
+        const integrity = (stored.doc.integrity ??= {});
+        (integrity.appends ??= []).push(append.integrity);
       }
       const details = stored.doc.details;
       details.model_logs.push(...append.model_logs);
@@ -207,6 +231,11 @@ export class MemoryStore implements Store {
     return inOrder(this.mirrors.modelLogs);
   }
 
+  /** The signed checkpoints (tamper evidence), in stored order. */
+  storedCheckpoints(): CheckpointDocument[] {
+    return inOrder(this.checkpointsByUid);
+  }
+
   /** The activity feed, in stored order. */
   activities(): ActivityDocument[] {
     return inOrder(this.mirrors.activities);
@@ -244,6 +273,8 @@ export class MemoryStore implements Store {
       copy.details.actions.push(...existing.doc.details.actions);
       addCount(copy.details, 'model_logs_spilled', existing.doc.details.model_logs_spilled ?? 0);
       addCount(copy.details, 'actions_spilled', existing.doc.details.actions_spilled ?? 0);
+      const appended = existing.doc.integrity?.appends;
+      if (appended) copy.integrity = { ...copy.integrity, appends: appended };
       existing.doc = copy;
       existing.stub = false;
       return;

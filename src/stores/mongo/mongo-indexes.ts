@@ -31,6 +31,7 @@ const TIME_FIELD_OF: Readonly<Record<TableKey, string>> = {
   modelLogs: TIME_FIELD.changes,
   activities: TIME_FIELD.activities,
   latestActions: TIME_FIELD.actions,
+  checkpoints: 'at',
 };
 
 /** Indexes of earlier versions with no successor: before 0.2, `request_uuid` was unique (two requests may claim one). */

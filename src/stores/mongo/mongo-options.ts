@@ -11,6 +11,8 @@ export interface MongoCollectionNames {
   activities: string;
   /** The newest action of each (actor, action type), with option `latestActions`. */
   latestActions: string;
+  /** Signed checkpoints of tamper evidence. */
+  checkpoints: string;
   /** The counter that orders writes for `tail` (one document). */
   counters: string;
   /** The GridFS bucket of attachments' bytes: collections `<name>.files` and `<name>.chunks`. */

@@ -4,6 +4,9 @@ import { ActionLogConfigError, ActionLogStoreError } from '../../shared/errors.j
 import { parseOptions, requireObject } from '../../shared/parse-options.js';
 import { TABLES } from '../tables.js';
 import type {
+  CheckpointDocument,
+  CheckpointQuery,
+  StoredCheckpoint,
   EntryKind,
   FacetCount,
   FacetQuery,
@@ -31,7 +34,7 @@ import { WriteSequence } from './mongo-sequence.js';
 import type { MongoChangeStreamLike, MongoConnectionLike, MongoDbLike } from './mongo-types.js';
 import { WriteWatch } from './mongo-watch.js';
 import { keepLatest } from './mongo-latest.js';
-import { appendEvents, insertOnce, insertRequests } from './mongo-writes.js';
+import { appendEvents, insertCheckpoint, insertOnce, insertRequests } from './mongo-writes.js';
 
 export type { MongoCollectionNames, MongoStoreOptions };
 
@@ -179,6 +182,17 @@ export class MongoStore implements Store {
 
   query<K extends EntryKind>(query: StoreQuery<K>): Promise<Array<StoredEntry<K>>> {
     return this.reads.query(query);
+  }
+
+  async writeCheckpoint(checkpoint: CheckpointDocument): Promise<void> {
+    await insertCheckpoint(this.db.collection(this.names.checkpoints), checkpoint);
+  }
+
+  /** Checkpoints by `uid` (a writer's chain, then its number): every one once, in a stable order. */
+  async checkpoints(query: CheckpointQuery): Promise<StoredCheckpoint[]> {
+    const filter = query.after === undefined ? {} : { uid: { $gt: query.after } };
+    const docs = await this.db.collection(this.names.checkpoints).find(filter).sort({ uid: 1 }).limit(query.limit).toArray();
+    return docs.map((doc) => ({ id: String(doc.uid), checkpoint: doc as unknown as CheckpointDocument }));
   }
 
   count(kind: EntryKind, filter: StoreFilter): Promise<number> {

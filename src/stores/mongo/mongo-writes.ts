@@ -71,6 +71,8 @@ function appendUpdate(a: RequestAppend): MongoDocument {
       'details.model_logs': { $each: a.model_logs },
       'details.actions': { $each: a.actions },
       [APPLIED]: a.append_id,
+      // In the same update as its events: the links stay in the order of the tails they describe.
+      ...(a.integrity ? { 'integrity.appends': a.integrity } : {}),
     },
     $setOnInsert: { request_uuid: a.request_uuid, module: a.module },
   };
@@ -81,10 +83,12 @@ function appendUpdate(a: RequestAppend): MongoDocument {
 
 /** Puts a request document in front of the late events stored before it. */
 function mergeUpdate(doc: RequestDocument): MongoDocument {
-  const { _id, request_uuid, details, ...top } = doc;
+  const { _id, request_uuid, details, integrity, ...top } = doc;
   const { model_logs, actions, model_logs_spilled, actions_spilled, ...rest } = details;
   const set: MongoDocument = Object.assign({}, top);
   for (const [key, value] of Object.entries(rest)) set[`details.${key}`] = value;
+  // The document's own link beside the links of the appends stored before it.
+  for (const [key, value] of Object.entries(integrity ?? {})) if (key !== 'appends') set[`integrity.${key}`] = value;
   const update: MongoDocument = {
     $set: set,
     $push: {
@@ -111,4 +115,13 @@ export function writeErrorsOf(error: unknown): MongoWriteErrorLike[] | undefined
   // A bulk write of one operation may surface as a plain server error.
   if (e.code === DUPLICATE_KEY && 'index' in (error as object)) return [error as MongoWriteErrorLike];
   return undefined;
+}
+
+/** Stores a checkpoint once: a duplicate `uid` means an earlier attempt stored it. */
+export async function insertCheckpoint(checkpoints: MongoCollectionLike, checkpoint: object): Promise<void> {
+  try {
+    await checkpoints.insertOne(checkpoint, { forceServerObjectId: false });
+  } catch (error) {
+    if ((error as { code?: number }).code !== DUPLICATE_KEY) throw error;
+  }
 }

@@ -26,6 +26,14 @@ export class SqlReads {
     this.pg = engine === 'postgres';
   }
 
+  /** Checkpoints past a row id, in id order. */
+  checkpoints(after: number, limit: number): SqlStep {
+    return {
+      sql: `SELECT * FROM ${q(this.t.checkpoints)} WHERE "id" > ${this.d.param(1)} ORDER BY "id" LIMIT ${this.d.param(2)}`,
+      params: [after, limit],
+    };
+  }
+
   query(query: StoreQuery): SqlStep {
     const s = this.filter.apply(new SqlConditions(this.d), query.kind, query.filter);
     const time = q(TIME_COLUMN[query.kind]);

@@ -2,6 +2,7 @@ import type {
   ActionEntry,
   ActionLogDocument,
   ActivityDocument,
+  CheckpointDocument,
   ModelLog,
   ModelLogDocument,
   RequestDocument,
@@ -31,6 +32,11 @@ export class SqlRows {
     }
   }
 
+  checkpoint(raw: SqlRow): CheckpointDocument {
+    const { id, ...fields } = this.decode('checkpoints', raw);
+    return { _id: id, ...fields, closed: Boolean(fields.closed) } as unknown as CheckpointDocument;
+  }
+
   private decode(key: TableKey, row: SqlRow): SqlRow {
     const out: SqlRow = {};
     for (const [name, column] of Object.entries(TABLES[key].columns)) {
@@ -58,24 +64,24 @@ function requestDocument(row: SqlRow): RequestDocument {
 }
 
 function actionDocument(row: SqlRow): ActionLogDocument {
-  const { id, expires_at, correlation_id, txid, attachments, ...fields } = row;
+  const { id, expires_at, correlation_id, integrity, txid, attachments, ...fields } = row;
   const doc: Record<string, unknown> = { _id: id, ...fields };
-  setPresent(doc, row, ['correlation_id', 'expires_at', 'attachments']);
+  setPresent(doc, row, ['correlation_id', 'integrity', 'expires_at', 'attachments']);
   return unescapeKeys(doc) as unknown as ActionLogDocument;
 }
 
 function modelLogDocument(row: SqlRow): ModelLogDocument {
-  const { id, expires_at, truncated, user_id, correlation_id, txid, ...fields } = row;
+  const { id, expires_at, truncated, user_id, correlation_id, integrity, txid, ...fields } = row;
   const doc: Record<string, unknown> = { _id: id, ...fields };
   if (truncated) doc.truncated = true;
-  setPresent(doc, row, ['correlation_id', 'expires_at']);
+  setPresent(doc, row, ['correlation_id', 'integrity', 'expires_at']);
   return unescapeKeys(doc) as unknown as ModelLogDocument;
 }
 
 function activityDocument(row: SqlRow): ActivityDocument {
-  const { id, user_id, expires_at, txid, ...fields } = row;
+  const { id, user_id, expires_at, integrity, txid, ...fields } = row;
   const doc: Record<string, unknown> = { _id: id, ...fields };
-  setPresent(doc, row, ['expires_at']);
+  setPresent(doc, row, ['integrity', 'expires_at']);
   return unescapeKeys(doc) as unknown as ActivityDocument;
 }
 

@@ -121,6 +121,7 @@ const SUPERSEDED: Record<TableKey, string[][]> = {
   modelLogs: [['model', 'model_id', 'timestamp'], ['timestamp']],
   activities: [],
   latestActions: [],
+  checkpoints: [],
 };
 
 /** Columns added since the first version, and how to fill them in rows written before (where the row tells). */
@@ -134,10 +135,11 @@ const ADDED: Record<TableKey, Record<string, ((engine: SqlEngine) => string) | n
         : `CAST(json_extract("details", '$.response.status_code') AS integer)`,
     txid: null,
   },
-  actionLogs: { correlation_id: null, txid: null, attachments: null },
-  modelLogs: { user: null, user_id: null, correlation_id: null, txid: null },
-  activities: { txid: null },
+  actionLogs: { correlation_id: null, txid: null, attachments: null, integrity: null },
+  modelLogs: { user: null, user_id: null, correlation_id: null, txid: null, integrity: null },
+  activities: { txid: null, integrity: null },
   latestActions: {},
+  checkpoints: {},
 };
 
 /** A statement without parameters, as a program step. */

@@ -17,6 +17,9 @@ import type { SqlDataSourceLike, SqlProgram, SqlRow, SqlStep } from './sql-types
 import { type PgPoolLike, SqlWatch } from './sql-watch.js';
 import { SqlWrites } from './sql-writes.js';
 import type {
+  CheckpointDocument,
+  CheckpointQuery,
+  StoredCheckpoint,
   EntryKind,
   EntryOf,
   FacetCount,
@@ -64,6 +67,7 @@ const schema = z.strictObject({
       activities: tableName,
       latestActions: tableName,
       attachments: tableName,
+      checkpoints: tableName,
     })
     .partial()
     .default({}),
@@ -177,6 +181,19 @@ export class SqlStore implements Store {
 
   async append(appends: RequestAppend[]): Promise<void> {
     if (appends.length > 0) await this.run(this.state().writes.append(appends));
+  }
+
+  async writeCheckpoint(checkpoint: CheckpointDocument): Promise<void> {
+    await this.run(this.state().writes.checkpoint(checkpoint));
+  }
+
+  async checkpoints(query: CheckpointQuery): Promise<StoredCheckpoint[]> {
+    const { reads, rows } = await this.readable();
+    const after = query.after !== undefined && /^\d{1,15}$/.test(query.after) ? Number(query.after) : 0;
+    return (await this.select(reads.checkpoints(after, query.limit))).map((row) => ({
+      id: String(row.id),
+      checkpoint: rows.checkpoint(row),
+    }));
   }
 
   async query<K extends EntryKind>(query: StoreQuery<K>): Promise<Array<StoredEntry<K>>> {

@@ -1,6 +1,7 @@
 import {
   type ActionLogDocument,
   type ActivityDocument,
+  type CheckpointDocument,
   type ModelLogDocument,
   type RequestAppend,
   type RequestDocument,
@@ -38,6 +39,7 @@ const ACTION = columnsOf(TABLES.actionLogs);
 const MODEL_LOG = columnsOf(TABLES.modelLogs);
 const ACTIVITY = columnsOf(TABLES.activities);
 const LATEST = columnsOf(TABLES.latestActions);
+const CHECKPOINT = columnsOf(TABLES.checkpoints);
 
 /** The details of a stored request row, as far as appends touch them. */
 type StoredDetails = Partial<RequestDocument['details']>;
@@ -49,6 +51,7 @@ interface StoredRequest {
   timestamp: Date | null;
   details: StoredDetails;
   appends: string[];
+  integrity: RequestDocument['integrity'] | null;
 }
 
 const q = quoteName;
@@ -105,7 +108,7 @@ export class SqlWrites {
             append.model_logs_spilled,
             append.actions_spilled,
           ),
-          integrity: null,
+          integrity: append.integrity ? { appends: [append.integrity] } : null,
           expires_at: null,
           appends: [append.append_id],
           method: null,
@@ -120,10 +123,12 @@ export class SqlWrites {
         model_logs: [...(row.details.model_logs ?? []), ...append.model_logs],
         actions: [...(row.details.actions ?? []), ...append.actions],
       });
-      yield* this.update(row.id, {
+      const values: SqlRow = {
         details: withCounts(details, append.model_logs_spilled, append.actions_spilled),
         appends: [...row.appends, append.append_id],
-      });
+      };
+      if (append.integrity) values.integrity = { ...row.integrity, appends: [...(row.integrity?.appends ?? []), append.integrity] };
+      yield* this.update(row.id, values);
     }
   }
 
@@ -163,12 +168,19 @@ export class SqlWrites {
     );
     // A new row rather than an update: the entry becomes visible now, and takes its place in stored order now.
     yield { sql: `DELETE FROM ${q(this.t.requests)} WHERE "id" = ${this.d.param(1)}`, params: [stub.id] };
-    yield* this.insert(this.t.requests, REQUEST, [{ ...this.requestRow({ ...doc, details }), appends: stub.appends }], false);
+    const appended = stub.integrity?.appends;
+    const integrity = appended ? { ...doc.integrity, appends: appended } : doc.integrity;
+    yield* this.insert(this.t.requests, REQUEST, [{ ...this.requestRow({ ...doc, details, integrity }), appends: stub.appends }], false);
+  }
+
+  /** A signed checkpoint, once: one an earlier attempt stored is left as it is. */
+  *checkpoint(checkpoint: CheckpointDocument): SqlProgram {
+    yield* this.insert(this.t.checkpoints, CHECKPOINT, [{ ...checkpoint }], true);
   }
 
   private *lockedRequest(uid: string): Generator<SqlStep, StoredRequest | null, SqlRow[]> {
     const rows: SqlRow[] = yield {
-      sql: `SELECT "id", "uid", "timestamp", "details", "appends" FROM ${q(this.t.requests)} WHERE "uid" = ${this.d.param(1)}${this.d.lock}`,
+      sql: `SELECT "id", "uid", "timestamp", "details", "appends", "integrity" FROM ${q(this.t.requests)} WHERE "uid" = ${this.d.param(1)}${this.d.lock}`,
       params: [uid],
     };
     const row = rows[0];
@@ -179,6 +191,7 @@ export class SqlWrites {
       timestamp: this.d.readDate(row.timestamp),
       details: this.d.readJson(row.details) ?? {},
       appends: (this.d.readJson(row.appends) ?? []) as string[],
+      integrity: (this.d.readJson(row.integrity) ?? null) as StoredRequest['integrity'],
     };
   }
 

@@ -115,6 +115,7 @@ for (const kind of SQL_KINDS) {
         activities: 'audit_activity_logs',
         latestActions: 'audit_action_latest',
         attachments: 'audit_attachments',
+        checkpoints: 'audit_checkpoints',
       });
       // The migrations made audit_requests, not audit_http: said at start, naming the table.
       await expect(store.init(info)).rejects.toThrow(/table audit_http does not exist/);
@@ -129,6 +130,7 @@ for (const kind of SQL_KINDS) {
         'audit_model_logs',
         'audit_activity_logs',
         'audit_action_latest',
+        'audit_checkpoints',
       ]);
     });
 
@@ -315,8 +317,10 @@ for (const kind of SQL_KINDS) {
           ...batchOf([requestDoc('old', 1)]),
           actionLogs: [{ ...action('approve', 2, { note: 'Signed by the notary' }), ...extra }],
         });
-        // Undoing the reads migration (and the retention and latest-actions ones after it) leaves the tables as the
-        // previous version made them, rows kept.
+        // Undoing the reads migration (and the retention, latest-actions and integrity ones after it) leaves the
+        // tables as the previous version made them, rows kept.
+        await db.dataSource.undoLastMigration();
+        expect(await columnsOf(db.dataSource, 'actionlog_action_logs')).not.toContain('integrity');
         await db.dataSource.undoLastMigration();
         const runner = db.dataSource.createQueryRunner();
         expect(await runner.hasTable('actionlog_action_latest')).toBe(false);

@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  ActionEntry,
+  AppendLink,
+  ChainHead,
+  IntegrityLink,
+  ModelLog,
+  RequestAppend,
+  RequestDocument,
+  StoreBatch,
+} from '../../shared/document.js';
+import { GENESIS, linkHash } from './canonical.js';
+
+/** Top-level fields a kind's hash leaves out: an action's `is_active` changes on purpose (`deactivate`, itself recorded). */
+export const OMITTED = { actions: ['is_active'] as const, others: [] as const };
+
+/** What an append's link hashes: the events it added to its document, and where. */
+export function appendBody(
+  uid: string,
+  link: Pick<AppendLink, 'append_id' | 'model_logs_spilled' | 'actions_spilled'>,
+  modelLogs: ModelLog[],
+  actions: ActionEntry[],
+) {
+  return {
+    uid,
+    append_id: link.append_id,
+    model_logs: modelLogs,
+    actions,
+    model_logs_spilled: link.model_logs_spilled,
+    actions_spilled: link.actions_spilled,
+  };
+}
+
+/**
+ * A request document as its writer sealed it: what it reads back as, less the tails its late appends added (each
+ * link says how many) and their spilled counts.
+ */
+export function sealedRequest(doc: RequestDocument): RequestDocument {
+  const appends = doc.integrity?.appends ?? [];
+  if (appends.length === 0) return doc;
+  const details = { ...doc.details };
+  const modelLogs = appends.reduce((n, a) => n + a.model_logs, 0);
+  const actions = appends.reduce((n, a) => n + a.actions, 0);
+  details.model_logs = details.model_logs.slice(0, Math.max(0, details.model_logs.length - modelLogs));
+  details.actions = details.actions.slice(0, Math.max(0, details.actions.length - actions));
+  const spilled = (key: 'model_logs_spilled' | 'actions_spilled') => {
+    const left = (details[key] ?? 0) - appends.reduce((n, a) => n + a[key], 0);
+    return left > 0 ? left : undefined;
+  };
+  const modelLogsSpilled = spilled('model_logs_spilled');
+  const actionsSpilled = spilled('actions_spilled');
+  delete details.model_logs_spilled;
+  delete details.actions_spilled;
+  if (modelLogsSpilled !== undefined) details.model_logs_spilled = modelLogsSpilled;
+  if (actionsSpilled !== undefined) details.actions_spilled = actionsSpilled;
+  return { ...doc, details };
+}
+
+/** The events each append of a document added, in the order they were stored, with their links. */
+export function appendedParts(doc: RequestDocument): Array<{ link: AppendLink; body: ReturnType<typeof appendBody> }> {
+  const appends = doc.integrity?.appends ?? [];
+  let logAt = doc.details.model_logs.length - appends.reduce((n, a) => n + a.model_logs, 0);
+  let actionAt = doc.details.actions.length - appends.reduce((n, a) => n + a.actions, 0);
+  return appends.map((link) => {
+    const logs = doc.details.model_logs.slice(logAt, logAt + link.model_logs);
+    const actions = doc.details.actions.slice(actionAt, actionAt + link.actions);
+    logAt += link.model_logs;
+    actionAt += link.actions;
+    return { link, body: appendBody(doc.uid, link, logs, actions) };
+  });
+}
+
+/**
+ * One writer's chain: every document it stores gets the next link (`chain`, `seq`, `prev`, `hash`), without any
+ * lock shared with other processes. Sealing runs in the writer's turn, once per batch; a retry resends the same links.
+ */
+export class IntegrityChain {
+  /** Random per logger: two processes (or two loggers) never share a chain. */
+  readonly id = randomUUID().replace(/-/g, '');
+  private seq = 0;
+  private prev = GENESIS;
+  /** Sealed, not yet known to be stored. */
+  private sealed: ChainHead[] = [];
+  /** Stored since the last checkpoint, in order. */
+  private stored: ChainHead[] = [];
+
+  /** Links every document of a batch and every append, in that order; returns how many it sealed. */
+  seal(batch: StoreBatch, appends: RequestAppend[]): number {
+    const before = this.seq;
+    for (const doc of batch.requests) doc.integrity = this.next(doc, []);
+    for (const doc of batch.actionLogs) doc.integrity = this.next(doc, OMITTED.actions);
+    for (const doc of batch.modelLogs) doc.integrity = this.next(doc, []);
+    for (const doc of batch.activities) doc.integrity = this.next(doc, []);
+    for (const append of appends) {
+      const counts = {
+        append_id: append.append_id,
+        model_logs: append.model_logs.length,
+        actions: append.actions.length,
+        model_logs_spilled: append.model_logs_spilled,
+        actions_spilled: append.actions_spilled,
+      };
+      const link = this.next(appendBody(append.uid, counts, append.model_logs, append.actions), []);
+      append.integrity = { ...link, ...counts };
+    }
+    return this.seq - before;
+  }
+
+  /** The links sealed so far are stored (their batch's writes resolved). */
+  confirm(throughSeq: number): void {
+    while (this.sealed.length > 0 && (this.sealed[0]?.seq ?? Infinity) <= throughSeq) {
+      const head = this.sealed.shift();
+      if (head) this.stored.push(head);
+    }
+  }
+
+  /** The newest sequence sealed. */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** Stored links since the last checkpoint, taken: the next checkpoint's content. */
+  takeStored(): ChainHead[] {
+    return this.stored.splice(0);
+  }
+
+  /** How many stored links wait for a checkpoint. */
+  get unCheckpointed(): number {
+    return this.stored.length;
+  }
+
+  private next(body: object, omit: readonly string[]): IntegrityLink {
+    const seq = ++this.seq;
+    const hash = linkHash(body, this.prev, omit);
+    const link = { chain: this.id, seq, prev: this.prev, hash };
+    this.prev = hash;
+    this.sealed.push({ chain: this.id, seq, hash });
+    return link;
+  }
+}

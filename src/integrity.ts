@@ -1,0 +1,80 @@
+import { IntegrityChain } from './build/integrity/chain.js';
+import type { ResolvedKey } from './build/integrity/checkpoint-keys.js';
+import { Checkpointer, rangesOf } from './build/integrity/checkpointer.js';
+import type { CheckpointDocument, IntegrityLink, RequestAppend, StoreBatch } from './shared/document.js';
+import { ActionLogStoreError } from './shared/errors.js';
+import type { Store } from './stores/store.js';
+
+export interface SealOptions {
+  key: ResolvedKey;
+  checkpointEvery: number;
+  checkpointIntervalMs: number;
+  anchor?: (checkpoint: CheckpointDocument) => unknown;
+}
+
+/**
+ * Tamper evidence of one logger: seals each batch in its writer's chain, and stores a signed checkpoint every
+ * `checkpointEvery` stored entries, `checkpointIntervalMs` after the first entry none covers yet, after a purge and
+ * at close. Checkpoints are written one at a time, in order.
+ */
+export class TrailSeal {
+  readonly chain = new IntegrityChain();
+  private readonly checkpointer: Checkpointer;
+  private timer: NodeJS.Timeout | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: SealOptions,
+    private readonly report: (error: Error) => void,
+  ) {
+    this.checkpointer = new Checkpointer(this.chain, options.key);
+  }
+
+  /** Links the documents of a batch; returns the chain's newest sequence, for `stored`. */
+  seal(batch: StoreBatch, appends: RequestAppend[]): number {
+    this.chain.seal(batch, appends);
+    return this.chain.lastSeq;
+  }
+
+  /** Everything sealed through `seq` is stored: a checkpoint when enough waits, else one on a timer. */
+  stored(seq: number): void {
+    this.chain.confirm(seq);
+    if (this.chain.unCheckpointed >= this.options.checkpointEvery) void this.checkpoint();
+    else if (this.chain.unCheckpointed > 0) {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        void this.checkpoint();
+      }, this.options.checkpointIntervalMs).unref();
+    }
+  }
+
+  /** Stores a checkpoint of what is stored and not yet covered (reported, never thrown, unless `strict`). */
+  checkpoint(options: { closed?: boolean; pruned?: IntegrityLink[] } = {}, strict = false): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const pruned = options.pruned ? rangesOf(options.pruned) : undefined;
+    const run = this.queue.then(() =>
+      this.checkpointer.send((c) => this.write(c), this.options.anchor, { closed: options.closed ?? false, ...(pruned ? { pruned } : {}) }),
+    );
+    this.queue = run.catch(() => undefined);
+    return run.then(
+      () => undefined,
+      (error: unknown) => {
+        const failure = new ActionLogStoreError('Could not store an integrity checkpoint; the next one carries it', 0, { cause: error });
+        if (strict) throw failure;
+        this.report(failure);
+      },
+    );
+  }
+
+  /** The final checkpoint: nothing follows it in this writer's chain. */
+  close(): Promise<void> {
+    return this.checkpoint({ closed: true });
+  }
+
+  private async write(checkpoint: CheckpointDocument): Promise<void> {
+    if (!this.store.writeCheckpoint) throw new ActionLogStoreError('the store has no writeCheckpoint()', 0);
+    await this.store.writeCheckpoint(checkpoint);
+  }
+}

@@ -1,0 +1,169 @@
+import { resolveKey, type ResolvedKey, type VerifyingKey } from '../build/integrity/checkpoint-keys.js';
+import { appendedParts, OMITTED, sealedRequest } from '../build/integrity/chain.js';
+import { linkHash } from '../build/integrity/canonical.js';
+import type { CheckpointDocument, IntegrityLink, RequestDocument, RequestIntegrity } from '../shared/document.js';
+import { ActionLogValidationError } from '../shared/errors.js';
+import type { Entry, EntryKind, Store, StoredEntry, StoreFilter } from '../stores/store.js';
+import { ChainChecker, type ReadLink } from './verify/chains.js';
+import { trustedCheckpoints } from './verify/checkpoints.js';
+import { Findings, type VerifyReport } from './verify/report.js';
+
+export type { VerifyFinding, VerifyProblem, VerifyReport, VerifyStatus, VerifySummary } from './verify/report.js';
+
+/** Options of `logger.verify`. */
+export interface VerifyOptions {
+  /** Only entries from this time on (a window: gaps at its edges are not judged, nor what no checkpoint covers past it). */
+  from?: Date | string;
+  /** Only entries up to this time. */
+  to?: Date | string;
+  /**
+   * Keys that verify checkpoint signatures: Ed25519 public keys (`KeyObject` or PEM), or `{ hmac: secret }`; old keys
+   * too, after a rotation. Default: the logger's own `integrity.key`.
+   */
+  keys?: readonly VerifyingKey[];
+  /** Copies of checkpoints kept elsewhere (what `integrity.anchor` received): the store must still hold each. */
+  anchors?: readonly CheckpointDocument[];
+  /** Findings listed at most (all are counted); default 1000. */
+  maxFindings?: number;
+  /** Entries read per round trip; default 1000. */
+  pageSize?: number;
+}
+
+const KINDS: EntryKind[] = ['requests', 'actions', 'changes', 'activities'];
+
+function dateOption(value: Date | string | undefined, path: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime()))
+    throw new ActionLogValidationError([{ path, message: 'must be a valid date or ISO 8601 string' }], 'verify options');
+  return date;
+}
+
+function keyMap(given: readonly VerifyingKey[] | undefined, own: ResolvedKey | undefined): Map<string, ResolvedKey> {
+  const keys = new Map<string, ResolvedKey>();
+  if (own && !given) keys.set(own.id, own);
+  for (const [i, key] of (given ?? []).entries()) {
+    try {
+      const resolved = resolveKey(key, 'verify');
+      keys.set(resolved.id, resolved);
+    } catch (error) {
+      throw new ActionLogValidationError([{ path: `keys.${i}`, message: (error as Error).message }], 'verify options');
+    }
+  }
+  return keys;
+}
+
+/** Checks a trail against its chains and signed checkpoints; see `VerifyReport`. */
+export async function verifyTrail(store: Store, options: VerifyOptions, ownKey: ResolvedKey | undefined): Promise<VerifyReport> {
+  const from = dateOption(options.from, 'from');
+  const to = dateOption(options.to, 'to');
+  const keys = keyMap(options.keys, ownKey);
+  const findings = new Findings(options.maxFindings ?? 1000);
+  const unverifiable: string[] = [];
+  if (keys.size === 0) unverifiable.push('no key to check checkpoint signatures: pass keys');
+  if (!store.checkpoints) unverifiable.push('the store keeps no checkpoints');
+  const trusted = await trustedCheckpoints(store, keys, options.anchors ?? [], findings);
+  const checker = new ChainChecker(trusted.byChain, findings, from === undefined && to === undefined);
+  const filter: StoreFilter = { include_inactive: true, ...(from ? { from } : {}), ...(to ? { to } : {}) };
+  let entries = 0;
+  let links = 0;
+  let legacy = 0;
+  let sealedSeen = false;
+  for await (const { kind, stored } of inTimeOrder(store, filter, options.pageSize ?? 1000)) {
+    entries++;
+    const read = readLinks(kind, stored);
+    if (read.length === 0) {
+      if (!sealedSeen) legacy++;
+      else
+        findings.add({
+          problem: 'unsealed',
+          kind,
+          id: stored.position.id,
+          chain: null,
+          seq: null,
+          message: 'an entry without a link among linked ones',
+        });
+      continue;
+    }
+    sealedSeen = true;
+    for (const link of read) {
+      links++;
+      checker.add(link);
+    }
+  }
+  checker.finish();
+  if (links > 0 && trusted.byChain.size === 0)
+    unverifiable.push('no signed checkpoint: the links hold together, but nothing proves they are the writer’s');
+  if (findings.counts.unconfirmed > 0)
+    unverifiable.push(`${findings.counts.unconfirmed} links are newer than every checkpoint of their chain`);
+  const status = findings.tampered ? 'tampered' : unverifiable.length > 0 ? 'unverifiable' : 'intact';
+  return {
+    status,
+    summary: { entries, links, chains: checker.chainCount, checkpoints: trusted.count, legacy, counts: findings.counts },
+    findings: findings.list,
+    unverifiable,
+  };
+}
+
+/** The links of one entry read back, each with whether its content still hashes to it. */
+function readLinks(kind: EntryKind, stored: StoredEntry): ReadLink[] {
+  const entry: Entry & { integrity?: RequestIntegrity } = stored.entry;
+  const integrity = entry.integrity;
+  if (!integrity) return [];
+  const id = stored.position.id;
+  const out: ReadLink[] = [];
+  if (isLink(integrity)) {
+    const body = kind === 'requests' ? sealedRequest(entry as RequestDocument) : entry;
+    const hash = linkHash(body, integrity.prev, kind === 'actions' ? OMITTED.actions : []);
+    out.push({ ...pick(integrity), intact: hash === integrity.hash, kind, id });
+  }
+  if (kind === 'requests') {
+    for (const { link, body } of appendedParts(entry as RequestDocument)) {
+      out.push({ ...pick(link), intact: isLink(link) && linkHash(body, link.prev) === link.hash, kind: 'append', id });
+    }
+  }
+  return out;
+}
+
+const isLink = (value: Partial<IntegrityLink>): value is IntegrityLink =>
+  typeof value.chain === 'string' && typeof value.seq === 'number' && typeof value.prev === 'string' && typeof value.hash === 'string';
+
+const pick = (link: Partial<IntegrityLink>) => ({
+  chain: String(link.chain),
+  seq: Number(link.seq),
+  prev: String(link.prev),
+  hash: String(link.hash),
+});
+
+/**
+ * Every entry of every kind, merged in time order: each kind read a page at a time by (time, id), so that a chain's
+ * links arrive close to their order whatever kinds they are in, with one page per kind in memory.
+ */
+async function* inTimeOrder(store: Store, filter: StoreFilter, pageSize: number): AsyncGenerator<{ kind: EntryKind; stored: StoredEntry }> {
+  const cursors = KINDS.map((kind) => ({
+    kind,
+    page: [] as StoredEntry[],
+    at: 0,
+    done: false,
+    after: undefined as StoredEntry['position'] | undefined,
+  }));
+  const fill = async (c: (typeof cursors)[number]) => {
+    if (c.done || c.at < c.page.length) return;
+    c.page = await store.query({ kind: c.kind, filter, by: 'time', order: 'asc', limit: pageSize, ...(c.after ? { after: c.after } : {}) });
+    c.at = 0;
+    if (c.page.length < pageSize) c.done = c.page.length === 0 || c.done;
+    if (c.page.length === 0) c.done = true;
+    c.after = c.page.at(-1)?.position ?? c.after;
+  };
+  for (;;) {
+    await Promise.all(cursors.map(fill));
+    let next: (typeof cursors)[number] | undefined;
+    for (const c of cursors) {
+      const head = c.page[c.at];
+      if (head && (!next || head.position.time < (next.page[next.at] as StoredEntry).position.time)) next = c;
+    }
+    if (!next) return;
+    const stored = next.page[next.at++] as StoredEntry;
+    yield { kind: next.kind, stored };
+  }
+}

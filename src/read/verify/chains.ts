@@ -1,0 +1,204 @@
+import { GENESIS } from '../../build/integrity/canonical.js';
+import { merkleRoot } from '../../build/integrity/merkle.js';
+import type { PrunedRange } from '../../shared/document.js';
+import type { ChainClaims } from './checkpoints.js';
+import type { Findings, VerifyFinding } from './report.js';
+
+/** One link as read back, with whether its content still hashes to it. */
+export interface ReadLink {
+  chain: string;
+  seq: number;
+  prev: string;
+  hash: string;
+  /** The recomputed hash matches. */
+  intact: boolean;
+  kind: VerifyFinding['kind'];
+  id: string | null;
+}
+
+/** Links read ahead of their turn, across all chains, before a missing one is declared deleted anyway. */
+const MAX_WAITING = 100_000;
+
+interface ChainState {
+  /** The next sequence expected; undefined before the first (a window of the trail starts anywhere). */
+  expect: number | undefined;
+  last: ReadLink | undefined;
+  waiting: Map<number, ReadLink[]>;
+  /** Hashes since the last signed head, for its Merkle root; null once one is missing. */
+  merkle: string[] | null;
+  headIndex: number;
+  /** The first sequence taken. */
+  first: number | undefined;
+}
+
+/**
+ * Follows every chain in sequence order as links arrive (nearly in order: the trail is read in time order), with
+ * memory bounded by the links waiting for a missing one.
+ */
+export class ChainChecker {
+  private readonly chains = new Map<string, ChainState>();
+  private waitingCount = 0;
+
+  constructor(
+    private readonly claims: ReadonlyMap<string, ChainClaims>,
+    private readonly findings: Findings,
+    /** The whole trail is read: a chain starts at 1 and ends at its newest signed head. */
+    private readonly whole: boolean,
+  ) {}
+
+  get chainCount(): number {
+    return this.chains.size;
+  }
+
+  add(link: ReadLink): void {
+    let state = this.chains.get(link.chain);
+    if (!state) {
+      state = { expect: this.whole ? 1 : undefined, last: undefined, waiting: new Map(), merkle: [], headIndex: 0, first: undefined };
+      this.chains.set(link.chain, state);
+    }
+    if (!link.intact) this.report('modified', link, 'its content does not match its hash');
+    if (state.expect !== undefined && link.seq < state.expect) {
+      this.report('inserted', link, `sequence ${link.seq} came after sequence ${state.expect - 1} was checked`);
+      return;
+    }
+    const list = state.waiting.get(link.seq) ?? [];
+    list.push(link);
+    state.waiting.set(link.seq, list);
+    this.waitingCount++;
+    this.advance(link.chain, state, false);
+    if (this.waitingCount > MAX_WAITING) this.forceLongest();
+  }
+
+  /** After the last link: what is still missing, and what no checkpoint covers. */
+  finish(): void {
+    for (const [chain, state] of this.chains) {
+      while (state.waiting.size > 0) this.advance(chain, state, true);
+      const claims = this.claims.get(chain);
+      const head = claims?.heads.at(-1)?.seq ?? 0;
+      const last = state.last?.seq ?? (state.expect ?? 1) - 1;
+      if (this.whole && head > last) this.gap(chain, last + 1, head, 'truncated');
+      if (last > head && claims?.closedAt === undefined) {
+        this.findings.add({
+          problem: 'unconfirmed',
+          kind: null,
+          id: null,
+          chain,
+          seq: Math.max(head + 1, state.first ?? head + 1),
+          to_seq: last,
+          message: 'written after the newest signed checkpoint of its chain',
+        });
+      }
+    }
+    // Chains only checkpoints know of: their entries are all gone.
+    if (!this.whole) return;
+    for (const [chain, claims] of this.claims) {
+      if (this.chains.has(chain)) continue;
+      const head = claims.heads.at(-1)?.seq ?? 0;
+      if (head > 0) this.gap(chain, 1, head, 'truncated');
+    }
+  }
+
+  /** Takes the waiting links of a chain in order while they follow on; `force` skips over a missing one. */
+  private advance(chain: string, state: ChainState, force: boolean): void {
+    for (;;) {
+      if (state.waiting.size === 0) return;
+      const lowest = Math.min(...state.waiting.keys());
+      const expect = state.expect ?? lowest;
+      if (lowest > expect) {
+        if (!force && !this.isPruned(chain, expect, lowest - 1)) return;
+        this.gap(chain, expect, lowest - 1, 'deleted');
+        state.last = undefined;
+        state.merkle = null;
+      }
+      const links = state.waiting.get(lowest) ?? [];
+      state.waiting.delete(lowest);
+      this.waitingCount -= links.length;
+      this.take(chain, state, links);
+      state.expect = lowest + 1;
+      force = false;
+    }
+  }
+
+  private take(chain: string, state: ChainState, links: ReadLink[]): void {
+    const [link, ...extra] = links;
+    if (!link) return;
+    for (const other of extra) this.report('inserted', other, `a second entry at sequence ${other.seq}`);
+    const closedAt = this.claims.get(chain)?.closedAt;
+    if (closedAt !== undefined && link.seq > closedAt) this.report('inserted', link, `past the end of its chain (closed at ${closedAt})`);
+    const expectedPrev = state.last ? state.last.hash : link.seq === 1 ? GENESIS : undefined;
+    if (expectedPrev !== undefined && link.prev !== expectedPrev)
+      this.report('reordered', link, `its prev is not the hash of sequence ${link.seq - 1}`);
+    state.last = link;
+    state.first ??= link.seq;
+    this.checkHead(chain, state, link);
+  }
+
+  /** At a signed head: the hash it signed, and the Merkle root of the hashes since the head before. */
+  private checkHead(chain: string, state: ChainState, link: ReadLink): void {
+    const heads = this.claims.get(chain)?.heads ?? [];
+    while (state.headIndex < heads.length && (heads[state.headIndex]?.seq ?? 0) < link.seq) {
+      state.headIndex++;
+      state.merkle = null;
+    }
+    const head = heads[state.headIndex];
+    if (head?.from_seq !== undefined && head.from_seq === link.seq) state.merkle = [];
+    state.merkle?.push(link.hash);
+    if (!head || head.seq !== link.seq) return;
+    if (head.hash !== link.hash) this.report('modified', link, `checkpoint ${head.uid} signed another hash for this sequence`);
+    else if (
+      state.merkle &&
+      head.from_seq !== null &&
+      state.merkle.length === head.seq - head.from_seq + 1 &&
+      merkleRoot(state.merkle) !== head.merkle_root
+    ) {
+      this.report('modified', link, `the hashes up to checkpoint ${head.uid} do not match its Merkle root`);
+    }
+    state.headIndex++;
+    state.merkle = null;
+  }
+
+  /** The chain with the most links waiting skips its missing link (memory stays bounded). */
+  private forceLongest(): void {
+    let longest: [string, ChainState] | undefined;
+    for (const entry of this.chains) if (!longest || entry[1].waiting.size > longest[1].waiting.size) longest = entry;
+    if (longest) this.advance(longest[0], longest[1], true);
+  }
+
+  private isPruned(chain: string, from: number, to: number): boolean {
+    return coveredBy(this.claims.get(chain)?.pruned ?? [], from, to).every((part) => part.pruned);
+  }
+
+  /** A run of missing sequences: the parts a retention checkpoint covers are pruned, the rest `problem`. */
+  private gap(chain: string, from: number, to: number, problem: 'deleted' | 'truncated'): void {
+    for (const part of coveredBy(this.claims.get(chain)?.pruned ?? [], from, to)) {
+      const what = part.pruned ? 'pruned' : problem;
+      const message = part.pruned
+        ? 'deleted by a purge or an archive (a signed checkpoint records it)'
+        : problem === 'truncated'
+          ? 'missing: a signed checkpoint covers them'
+          : 'missing between stored entries';
+      this.findings.add({ problem: what, kind: null, id: null, chain, seq: part.from, to_seq: part.to, message });
+    }
+  }
+
+  private report(problem: VerifyFinding['problem'], link: ReadLink, message: string): void {
+    this.findings.add({ problem, kind: link.kind, id: link.id, chain: link.chain, seq: link.seq, message });
+  }
+}
+
+/** `from`..`to` cut into the parts pruned ranges cover and those they do not. */
+export function coveredBy(ranges: readonly PrunedRange[], from: number, to: number): Array<{ from: number; to: number; pruned: boolean }> {
+  const parts: Array<{ from: number; to: number; pruned: boolean }> = [];
+  const sorted = [...ranges].filter((r) => r.to >= from && r.from <= to).sort((a, b) => a.from - b.from);
+  let at = from;
+  for (const r of sorted) {
+    if (r.to < at) continue;
+    if (r.from > at) parts.push({ from: at, to: r.from - 1, pruned: false });
+    const end = Math.min(r.to, to);
+    parts.push({ from: Math.max(at, r.from), to: end, pruned: true });
+    at = end + 1;
+    if (at > to) break;
+  }
+  if (at <= to) parts.push({ from: at, to, pruned: false });
+  return parts;
+}

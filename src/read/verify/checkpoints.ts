@@ -1,0 +1,142 @@
+import { GENESIS } from '../../build/integrity/canonical.js';
+import { checkSeal, type ResolvedKey } from '../../build/integrity/checkpoint-keys.js';
+import type { CheckpointDocument, PrunedRange } from '../../shared/document.js';
+import type { Store } from '../../stores/store.js';
+import type { Findings } from './report.js';
+
+/** What the signed checkpoints claim about one entry chain. */
+export interface ChainClaims {
+  /** Signed heads, by sequence, with the first sequence each one's Merkle root covers. */
+  heads: Array<{ seq: number; hash: string; from_seq: number | null; merkle_root: string | null; uid: string }>;
+  /** The chain's writer closed at this sequence: nothing may follow. */
+  closedAt?: number;
+  pruned: PrunedRange[];
+}
+
+export interface TrustedCheckpoints {
+  count: number;
+  byChain: Map<string, ChainClaims>;
+}
+
+const PAGE = 500;
+
+/** Reads every stored checkpoint, a page at a time. */
+async function storedCheckpoints(store: Store): Promise<CheckpointDocument[]> {
+  const out: CheckpointDocument[] = [];
+  if (!store.checkpoints) return out;
+  for (let after: string | undefined; ;) {
+    const page = await store.checkpoints({ limit: PAGE, ...(after === undefined ? {} : { after }) });
+    out.push(...page.map((p) => p.checkpoint));
+    if (page.length < PAGE) return out;
+    after = page[page.length - 1]?.id;
+  }
+}
+
+/**
+ * The checkpoints whose seals hold, checked against each other (each writer's are numbered and linked) and against
+ * the anchored copies; what does not hold is reported.
+ */
+export async function trustedCheckpoints(
+  store: Store,
+  keys: ReadonlyMap<string, ResolvedKey>,
+  anchors: readonly CheckpointDocument[],
+  findings: Findings,
+): Promise<TrustedCheckpoints> {
+  const stored = await storedCheckpoints(store);
+  const trusted = new Map<string, CheckpointDocument>();
+  for (const checkpoint of stored) {
+    const problem = checkSeal(checkpoint, keys);
+    if (problem) {
+      findings.add({
+        problem: 'forged',
+        kind: 'checkpoint',
+        id: checkpoint.uid,
+        chain: checkpoint.chain,
+        seq: null,
+        message: `checkpoint ${checkpoint.number}: ${problem}`,
+      });
+    } else trusted.set(checkpoint.uid, checkpoint);
+  }
+  for (const anchor of anchors) {
+    const problem = checkSeal(anchor, keys);
+    if (problem) {
+      findings.add({
+        problem: 'forged',
+        kind: 'checkpoint',
+        id: anchor.uid,
+        chain: anchor.chain,
+        seq: null,
+        message: `anchored checkpoint ${anchor.number}: ${problem}`,
+      });
+      continue;
+    }
+    const here = trusted.get(anchor.uid);
+    if (!here || here.hash !== anchor.hash) {
+      const message = here ? 'the store holds another checkpoint under its name' : 'the store lacks this anchored checkpoint';
+      findings.add({
+        problem: 'rolled_back',
+        kind: 'checkpoint',
+        id: anchor.uid,
+        chain: anchor.chain,
+        seq: anchor.heads[0]?.seq ?? null,
+        message,
+      });
+      trusted.set(anchor.uid, anchor);
+    }
+  }
+  checkLinks([...trusted.values()], findings);
+  return { count: stored.length, byChain: claimsOf(trusted.values()) };
+}
+
+/** Each writer's checkpoints are numbered 1, 2, 3... and each names the hash of the one before. */
+function checkLinks(checkpoints: CheckpointDocument[], findings: Findings): void {
+  const byWriter = new Map<string, CheckpointDocument[]>();
+  for (const c of checkpoints) byWriter.set(c.chain, [...(byWriter.get(c.chain) ?? []), c]);
+  for (const [chain, list] of byWriter) {
+    list.sort((a, b) => a.number - b.number);
+    let prev: CheckpointDocument | undefined;
+    for (const c of list) {
+      const expected = prev === undefined ? (c.number === 1 ? GENESIS : undefined) : c.number === prev.number + 1 ? prev.hash : undefined;
+      if (expected === undefined) {
+        const from = (prev?.number ?? 0) + 1;
+        findings.add({
+          problem: 'deleted',
+          kind: 'checkpoint',
+          id: c.uid,
+          chain,
+          seq: null,
+          message: `checkpoints ${from}${c.number - 1 > from ? `-${c.number - 1}` : ''} of this writer are missing`,
+        });
+      } else if (c.prev !== expected) {
+        findings.add({
+          problem: 'reordered',
+          kind: 'checkpoint',
+          id: c.uid,
+          chain,
+          seq: null,
+          message: `checkpoint ${c.number} does not follow checkpoint ${c.number - 1}`,
+        });
+      }
+      prev = c;
+    }
+  }
+}
+
+function claimsOf(checkpoints: Iterable<CheckpointDocument>): Map<string, ChainClaims> {
+  const byChain = new Map<string, ChainClaims>();
+  const of = (chain: string) => {
+    let claims = byChain.get(chain);
+    if (!claims) byChain.set(chain, (claims = { heads: [], pruned: [] }));
+    return claims;
+  };
+  for (const c of checkpoints) {
+    for (const head of c.heads) of(head.chain).heads.push({ ...head, from_seq: c.from_seq, merkle_root: c.merkle_root, uid: c.uid });
+    for (const range of c.pruned) of(range.chain).pruned.push(range);
+    if (c.closed) of(c.chain).closedAt = 0;
+  }
+  for (const claims of byChain.values()) {
+    claims.heads.sort((a, b) => a.seq - b.seq);
+    if (claims.closedAt !== undefined) claims.closedAt = claims.heads.at(-1)?.seq ?? 0;
+  }
+  return byChain;
+}

@@ -1,0 +1,185 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createActionLogger, type Entry, type EntryKind, MemoryStore, type Store, type VerifyFinding } from 'actionlog';
+import { STORE_KINDS } from '../support/every-store.js';
+import { ed25519, entriesOf, KINDS, linked, openTamperable, sealingLogger, type TamperableStore, writeTrail } from '../support/trail.js';
+
+const opened: TamperableStore[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((o) => o.close()));
+});
+
+/** A store holding a sealed trail written and closed by one logger, and the key that signed it. */
+async function sealedTrail(kind: (typeof STORE_KINDS)[number]) {
+  const tamperable = await openTamperable(kind);
+  opened.push(tamperable);
+  const keys = ed25519();
+  const anchors: Parameters<typeof sealingLogger>[2] = [];
+  const logger = sealingLogger(tamperable.store, keys.privateKey, anchors);
+  await writeTrail(logger);
+  await logger.close();
+  return { ...tamperable, keys, anchors };
+}
+
+async function verify(store: Store, keys: ReturnType<typeof ed25519>, anchors: Parameters<typeof sealingLogger>[2] = []) {
+  const reader = createActionLogger({ store, integrity: { key: keys.privateKey } });
+  const report = await reader.verify({ keys: [keys.publicKey], anchors });
+  await reader.close();
+  return report;
+}
+
+/** Rewrites an entry (remove, then write the given copy): what someone with write access to the store can do. */
+async function rewrite(store: Store, kind: EntryKind, id: string, entry: Entry): Promise<void> {
+  await store.remove!(kind, [id]);
+  const { _id, ...copy } = entry;
+  const part = { requests: 'requests', actions: 'actionLogs', changes: 'modelLogs', activities: 'activities' } as const;
+  await store.write({ requests: [], actionLogs: [], modelLogs: [], activities: [], [part[kind]]: [copy] });
+}
+
+const named = (findings: VerifyFinding[], problem: VerifyFinding['problem']) => findings.filter((f) => f.problem === problem);
+
+describe.each(STORE_KINDS)('verify on %s', (kind) => {
+  it('finds a trail with mirrors, activities and late appends intact, every entry linked and covered', async () => {
+    const { store, keys } = await sealedTrail(kind);
+    const report = await verify(store, keys);
+    expect(report.findings).toEqual([]);
+    expect(report.status).toBe('intact');
+    const total = (await Promise.all(KINDS.map((k) => entriesOf(store, k)))).flat().length;
+    expect(report.summary.entries).toBe(total);
+    // Three late appends ride in request documents, as links of their own.
+    expect(report.summary.links).toBe(total + 3);
+    expect(report.summary.chains).toBe(1);
+  });
+
+  it('names a modified field by document, chain and sequence', async () => {
+    const { store, keys } = await sealedTrail(kind);
+    const [target] = await entriesOf(store, 'actions');
+    const entry = { ...target!.entry, note: 'rewritten' };
+    await rewrite(store, 'actions', target!.position.id, entry);
+    const report = await verify(store, keys);
+    expect(report.status).toBe('tampered');
+    const [modified] = named(report.findings, 'modified');
+    expect(modified).toMatchObject({ kind: 'actions', chain: target!.entry.integrity!.chain, seq: target!.entry.integrity!.seq });
+    expect(report.summary.counts.modified).toBe(1);
+  });
+
+  it('names a document deleted in the middle of a chain as a gap', async () => {
+    const { store, keys } = await sealedTrail(kind);
+    const links = await linked(store);
+    const middle = links[Math.floor(links.length / 2)]!;
+    await store.remove!(middle.kind, [middle.stored.position.id]);
+    const report = await verify(store, keys);
+    expect(report.status).toBe('tampered');
+    expect(named(report.findings, 'deleted')).toEqual([
+      expect.objectContaining({ chain: middle.chain, seq: middle.seq, to_seq: middle.seq }),
+    ]);
+  });
+
+  it('names the newest documents of a chain deleted, against the checkpoint that covers them', async () => {
+    const { store, keys } = await sealedTrail(kind);
+    const links = await linked(store);
+    const newest = links.slice(-2);
+    expect(newest.map((l) => l.kind)).toEqual(['actions', 'activities']);
+    for (const l of newest) await store.remove!(l.kind, [l.stored.position.id]);
+    const report = await verify(store, keys);
+    expect(report.status).toBe('tampered');
+    const truncated = named(report.findings, 'truncated');
+    expect(truncated).toHaveLength(1);
+    expect(truncated[0]).toMatchObject({ chain: newest[0]!.chain, seq: newest[0]!.seq, to_seq: newest[1]!.seq });
+  });
+
+  it('names two swapped documents as reordered', async () => {
+    const { store, keys } = await sealedTrail(kind);
+    const links = (await linked(store)).filter((l) => l.kind === 'activities');
+    const [a, b] = [links[0]!, links[1]!];
+    const ia = (a.stored.entry as { integrity: { seq: number } }).integrity;
+    const ib = (b.stored.entry as { integrity: { seq: number } }).integrity;
+    await rewrite(store, 'activities', a.stored.position.id, { ...a.stored.entry, integrity: { ...ia, seq: ib.seq } } as Entry);
+    await rewrite(store, 'activities', b.stored.position.id, { ...b.stored.entry, integrity: { ...ib, seq: ia.seq } } as Entry);
+    const report = await verify(store, keys);
+    expect(report.status).toBe('tampered');
+    const seqs = named(report.findings, 'reordered').map((f) => f.seq);
+    expect(seqs).toContain(ia.seq);
+  });
+
+  it('names a forged document inserted into a chain', async () => {
+    const { store, keys } = await sealedTrail(kind);
+    const [first] = await entriesOf(store, 'activities');
+    const { _id, ...forged } = { ...first!.entry, action: 'forged', activity_date: new Date(Date.now() + 60_000) };
+    await store.write({ requests: [], actionLogs: [], modelLogs: [], activities: [forged] });
+    const report = await verify(store, keys);
+    expect(report.status).toBe('tampered');
+    const inserted = named(report.findings, 'inserted');
+    expect(inserted).toEqual([expect.objectContaining({ kind: 'activities', seq: first!.entry.integrity!.seq })]);
+  });
+
+  it('names checkpoints signed with another key as forged', async () => {
+    const { store, keys } = await sealedTrail(kind);
+    // Someone with write access but another key writes entries and signs checkpoints for them.
+    const intruder = sealingLogger(store, ed25519().privateKey);
+    await writeTrail(intruder, 1);
+    await intruder.close();
+    const report = await verify(store, keys);
+    expect(report.status).toBe('tampered');
+    const forged = named(report.findings, 'forged');
+    expect(forged.length).toBeGreaterThan(0);
+    expect(forged.every((f) => f.kind === 'checkpoint' && f.chain === intruder.integrityChain)).toBe(true);
+    expect(named(report.findings, 'unconfirmed')).toEqual([expect.objectContaining({ chain: intruder.integrityChain, seq: 1 })]);
+  });
+
+  it('names a store rolled back to an older copy against the anchored checkpoints', async () => {
+    const trail = await sealedTrail(kind);
+    const { store, keys, anchors } = trail;
+    const before = new Set((await linked(store)).map((l) => `${l.kind}:${l.stored.position.id}`));
+    const checkpointsBefore = new Set((await store.checkpoints!({ limit: 1000 })).map((c) => c.checkpoint.uid));
+    const later = sealingLogger(store, keys.privateKey, anchors);
+    await writeTrail(later, 2);
+    await later.close();
+    // The older copy comes back: what was written since is gone, checkpoints included.
+    for (const l of await linked(store))
+      if (!before.has(`${l.kind}:${l.stored.position.id}`)) await store.remove!(l.kind, [l.stored.position.id]);
+    for (const c of await store.checkpoints!({ limit: 1000 }))
+      if (!checkpointsBefore.has(c.checkpoint.uid)) await trail.dropCheckpoint(c.checkpoint.uid);
+    expect((await verify(store, keys)).status).toBe('intact');
+    const report = await verify(store, keys, anchors);
+    expect(report.status).toBe('tampered');
+    const rolledBack = named(report.findings, 'rolled_back');
+    expect(rolledBack.length).toBeGreaterThan(0);
+    expect(rolledBack.every((f) => f.chain === later.integrityChain)).toBe(true);
+    expect(named(report.findings, 'truncated')).toEqual([expect.objectContaining({ chain: later.integrityChain, seq: 1 })]);
+  });
+});
+
+describe('verify keys', () => {
+  it('keeps checkpoints of a rotated key verifiable when its public key is still given', async () => {
+    const store = new MemoryStore();
+    const [before, after] = [ed25519(), ed25519()];
+    for (const key of [before, after]) {
+      const logger = sealingLogger(store, key.privateKey);
+      await writeTrail(logger, 1);
+      await logger.close();
+    }
+    const reader = createActionLogger({ store });
+    const both = await reader.verify({ keys: [before.publicKey, after.publicKey] });
+    expect(both.status).toBe('intact');
+    expect(both.summary.chains).toBe(2);
+    const onlyNew = await reader.verify({ keys: [after.publicKey] });
+    expect(onlyNew.status).toBe('tampered');
+    expect(onlyNew.findings.filter((f) => f.problem === 'forged').every((f) => /unknown key/.test(f.message))).toBe(true);
+    await reader.close();
+  });
+
+  it('verifies HMAC-signed checkpoints with the same secret only, and refuses a short one naming the option', async () => {
+    const store = new MemoryStore();
+    const secret = 'a secret of thirty-two bytes....';
+    const logger = createActionLogger({ store, integrity: { key: { hmac: secret } } });
+    await writeTrail(logger, 1);
+    await logger.close();
+    const reader = createActionLogger({ store });
+    expect((await reader.verify({ keys: [{ hmac: secret }] })).status).toBe('intact');
+    const other = await reader.verify({ keys: [{ hmac: 'another secret of 32 bytes......' }] });
+    expect(other.status).toBe('tampered');
+    expect(other.summary.counts.forged).toBeGreaterThan(0);
+    expect(() => createActionLogger({ store, integrity: { key: { hmac: 'short' } } })).toThrow(/integrity\.key.*16 bytes/);
+    await reader.close();
+  });
+});

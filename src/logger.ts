@@ -589,7 +589,7 @@ export class ActionLogger {
   }
 
   /** The failure policy (option `onStoreError`): under `'throw'`, adapters store before answering or committing. */
-  get failurePolicy(): 'retry' | 'spool' | 'throw' {
+  get failurePolicy(): 'retry' | 'throw' {
     return this.options.onStoreError;
   }
 

@@ -26,9 +26,9 @@ export interface ActionLoggerOptions {
    * What a document the store cannot take costs: `'retry'` (default) queues it and retries with backoff, off the
    * request's path; `'throw'` stores each request's document before its response is sent, and a transaction's
    * changes before it commits, and fails the request or the transaction when that write fails (see the README,
-   * "Failure policy"); `'spool'` needs the `spool` option.
+   * "Failure policy").
    */
-  onStoreError?: 'retry' | 'spool' | 'throw';
+  onStoreError?: 'retry' | 'throw';
   /** Called with every error actionlog swallows (store failures, retries, drops). Default: a console warning. */
   onError?: (error: Error) => void;
   /** Documents written per store call. Default 100. */
@@ -156,7 +156,7 @@ const optionFields = z.strictObject({
   strict: z.boolean({ error: 'must be a boolean' }).default(false),
   userModel: z.string().min(1, 'must not be empty').default('users'),
   describeUser: fn<(user: unknown) => UserRef | null>().optional(),
-  onStoreError: z.enum(['retry', 'spool', 'throw'], { error: 'must be "retry", "spool" or "throw"' }).default('retry'),
+  onStoreError: z.enum(['retry', 'throw'], { error: 'must be "retry" or "throw"' }).default('retry'),
   onError: fn<(error: Error) => void>().optional(),
   batchSize: int(1).default(100),
   flushIntervalMs: int(0).default(1000),
@@ -224,10 +224,6 @@ const schema = optionFields.superRefine((o, ctx) => {
   }
   if (o.latestActions && typeof o.store.latestAction !== 'function') {
     ctx.addIssue({ code: 'custom', path: ['latestActions'], message: 'needs a store with latestAction(): this store cannot keep them' });
-  }
-  // Spooling with nowhere to spool would silently be retrying: said now.
-  if (o.onStoreError === 'spool' && (o as { spool?: unknown }).spool === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['spool'], message: 'is required when onStoreError is "spool" (where to spool: { dir })' });
   }
   if (o.integrity && (!o.store.writeCheckpoint || !o.store.checkpoints)) {
     ctx.addIssue({ code: 'custom', path: ['integrity'], message: 'needs a store with writeCheckpoint() and checkpoints()' });

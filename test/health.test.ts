@@ -92,12 +92,6 @@ describe('option onStoreError', () => {
     expect(() => createActionLogger({ store, onStoreError: 'ignore' as never })).toThrow(/onStoreError/);
   });
 
-  it('refuses spool without a spool to write to, naming spool', () => {
-    expect(() => createActionLogger({ store: new MemoryStore(), onStoreError: 'spool' })).toThrow(
-      /spool.*is required when onStoreError is "spool"/,
-    );
-  });
-
   it('makes run() reject when its document cannot be stored, and stores it later', async () => {
     const store = new FlakyStore();
     const logger = createActionLogger({ store, onStoreError: 'throw', retryDelayMs: 1, onError: () => {} });

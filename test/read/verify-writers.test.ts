@@ -103,5 +103,6 @@ describe.each(['postgres', 'sqlite', 'mongodb'] as const)('a trail written by fo
     expect(after.summary.counts.pruned).toBe(clean.summary.links - after.summary.links);
     expect(after.summary.counts.pruned).toBeGreaterThanOrEqual(deleted);
     await logger.close();
-  });
+    // Four tsx processes and their writes: about 25 s per store on a loaded machine.
+  }, 240_000);
 });

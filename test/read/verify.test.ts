@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActionLogger, type Entry, type EntryKind, MemoryStore, type Store, type VerifyFinding } from 'actionlog';
 import { STORE_KINDS } from '../support/every-store.js';
@@ -104,7 +105,8 @@ describe.each(STORE_KINDS)('verify on %s', (kind) => {
   it('names a forged document inserted into a chain', async () => {
     const { store, keys } = await sealedTrail(kind);
     const [first] = await entriesOf(store, 'activities');
-    const { _id, ...forged } = { ...first!.entry, action: 'forged', activity_date: new Date(Date.now() + 60_000) };
+    // A copy under an id of its own (the store keeps one entry per uid: the same uid would not be stored again).
+    const { _id, ...forged } = { ...first!.entry, uid: randomUUID(), action: 'forged', activity_date: new Date(Date.now() + 60_000) };
     await store.write({ requests: [], actionLogs: [], modelLogs: [], activities: [forged] });
     const report = await verify(store, keys);
     expect(report.status).toBe('tampered');

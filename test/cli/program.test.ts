@@ -278,7 +278,8 @@ describe('actionlog, whatever the database', () => {
       /stats \[options\]\s+count the entries per kind/,
       /purge \[options\]\s+delete expired entries/,
       /archive \[options\]\s+move expired entries/,
-      'Exit status: 0 done; 2 bad arguments, or a database that cannot be reached or read',
+      /verify \[options\]\s+check the trail against its hash chains and signed checkpoints/,
+      'Exit status: 0 done (verify: intact); 1 verify found tampering; 2 bad arguments, a database that cannot be reached',
     ]) {
       expect(top.stdout).toMatch(line);
     }

@@ -159,6 +159,21 @@ describe.each(Object.keys(DATABASES))('actionlog verify on %s', (kind) => {
     }
   });
 
+  it('entries no checkpoint covers yet: exit 2, "unverifiable" with the reason; intact again once checkpointed', async () => {
+    const writer = sealingLogger(db.store, keys.privateKey);
+    await writer.run({ module: 'orders' }, async () => {
+      writer.record({ action: 'refund' });
+    });
+    await writer.flush();
+    const run = await verify('--key', keyFile);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toMatch(/^unverifiable: .* in 2 chains, .*; unconfirmed 2\n/);
+    expect(run.stdout).toMatch(new RegExp(`^unconfirmed {2}\\S+ {2}\\S+ {2}chain ${writer.integrityChain!} {2}seq 1\\.\\.2 `, 'm'));
+    expect(run.stdout).toMatch(/\nunverifiable: 2 links are newer than every checkpoint of their chain\n$/);
+    await writer.close();
+    expect((await verify('--key', keyFile)).code).toBe(0);
+  });
+
   it('a field changed in the database: exit 1, naming it modified with its chain and sequence', async () => {
     const [target] = await entriesOf(db.store, 'actions');
     const link = target!.entry.integrity!;

@@ -7,7 +7,8 @@ import { describeError, EXIT } from './kit/exit-codes.js';
 import { flagOf } from './kit/filter-flags.js';
 
 const EXIT_CODES_HELP = `
-Exit status: 0 done; 2 bad arguments, or a database that cannot be reached or read (the message says which).
+Exit status: 0 done (verify: intact); 1 verify found tampering; 2 bad arguments, a database that cannot be reached
+or read (the message says which), or a trail verify could not verify.
 Connection strings may come from ACTIONLOG_MONGODB and ACTIONLOG_POSTGRES instead of the command line.`;
 
 /** The version of the package this CLI was built from (dist/cli.js sits beside package.json's folder). */

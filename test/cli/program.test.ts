@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ActionLogger, createActionLogger, MongoStore, SqlStore, type Store } from 'actionlog';
+import { type ActionLogger, type CheckpointDocument, createActionLogger, MongoStore, SqlStore, type Store } from 'actionlog';
 import { eventually, finished, runCli, STACK_FRAME, startCli } from '../support/cli.js';
 import { freshDatabaseName, mongoUri } from '../support/mongo-db.js';
 import { createPostgresDatabase } from '../support/sql.js';
@@ -278,7 +278,8 @@ describe('actionlog, whatever the database', () => {
       /stats \[options\]\s+count the entries per kind/,
       /purge \[options\]\s+delete expired entries/,
       /archive \[options\]\s+move expired entries/,
-      'Exit status: 0 done; 2 bad arguments, or a database that cannot be reached or read',
+      /verify \[options\]\s+check the trail against its hash chains and signed\s+checkpoints; exit 1 when tampered with/,
+      'Exit status: 0 done (verify: intact); 1 verify found tampering; 2 bad arguments, a database that cannot be reached',
     ]) {
       expect(top.stdout).toMatch(line);
     }
@@ -348,10 +349,17 @@ describe("the README's Command line examples", () => {
     expect(commands.length).toBeGreaterThan(4);
     const cwd = mkdtempSync(join(dir, 'readme-'));
     const dataSource = await new DataSource({ type: 'better-sqlite3', database: join(cwd, 'app.db') }).initialize();
-    const logger = createActionLogger({ store: new SqlStore({ dataSource }), flushIntervalMs: 0 });
+    // Sealed, its public key and anchored checkpoints written where the verify example looks for them.
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    writeFileSync(join(cwd, 'audit-public.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+    const anchor = (checkpoint: CheckpointDocument) => {
+      appendFileSync(join(cwd, 'anchored.jsonl'), `${JSON.stringify(checkpoint)}\n`);
+    };
+    const logger = createActionLogger({ store: new SqlStore({ dataSource }), flushIntervalMs: 0, integrity: { key: privateKey, anchor } });
     await seed(logger);
     await logger.close();
     await dataSource.destroy();
+    expect(readFileSync(join(cwd, 'anchored.jsonl'), 'utf8')).toMatch(/^\{"uid":/);
     for (const command of commands) {
       const [npx, name, ...args] = command.split(' ');
       expect([npx, name], command).toEqual(['npx', 'actionlog']);
@@ -364,6 +372,8 @@ describe("the README's Command line examples", () => {
       }
       const run = await runCli(args, { cwd });
       expect(run.code, `${command}\n${run.stderr}`).toBe(0);
+      if (args[0] === 'verify')
+        expect(run.stdout, command).toMatch(/^intact: 11 entries, 11 links in 1 chains, 1 checkpoints, 0 legacy\n$/);
     }
     expect(readFileSync(join(cwd, 'actions.csv'), 'utf8').trim().split('\n')).toHaveLength(4);
     expect(existsSync(join(cwd, 'archive-2024.jsonl'))).toBe(true);

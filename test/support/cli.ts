@@ -12,15 +12,18 @@ export interface CliRun {
 }
 
 /** Runs `node dist/cli.js ...args` to its end, as a user would from the package's folder. */
-export function runCli(args: string[], options: { cwd?: string } = {}): Promise<CliRun> {
+export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
   return finished(startCli(args, options));
 }
 
 /** Starts the CLI without waiting (a `tail`); `finished` waits for its end. */
-export function startCli(args: string[], options: { cwd?: string } = {}): ChildProcess & { out: { stdout: string; stderr: string } } {
+export function startCli(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): ChildProcess & { out: { stdout: string; stderr: string } } {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? root,
-    env: { ...process.env, ACTIONLOG_MONGODB: undefined, ACTIONLOG_POSTGRES: undefined, ACTIONLOG_DEBUG: undefined },
+    env: { ...process.env, ACTIONLOG_MONGODB: undefined, ACTIONLOG_POSTGRES: undefined, ACTIONLOG_DEBUG: undefined, ...options.env },
   });
   const out = { stdout: '', stderr: '' };
   child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ActionLogValidationError, createActionLogger, SqlStore } from 'actionlog';
+import { type ActionInput, ActionLogValidationError, createActionLogger, SqlStore } from 'actionlog';
 import { HttpCapture, type HttpRequestReader } from 'actionlog/adapter-kit';
 import { actionLogEntities } from 'actionlog/typeorm';
 import { orderChange } from '../examples/shared/orders.js';
@@ -121,7 +121,7 @@ describe.each(SQL_KINDS)('the pipeline under fuzzed input, into %s', (kind) => {
           scope.setUser(c.user);
           logger.recordModelChange(orderChange('fuzz', { old_object: c.before, new_object: c.after }));
           try {
-            logger.record(c.action as never);
+            logger.record(c.action as ActionInput);
           } catch (error) {
             if (!(error instanceof ActionLogValidationError)) throw error;
             refused++;

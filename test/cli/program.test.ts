@@ -258,12 +258,13 @@ describe.each(Object.keys(TRAILS))('actionlog on %s', (kind) => {
         'changes             1',
         'activities          1',
         'total               5',
+        'attachments         0',
         '',
       ].join('\n'),
     );
     expect(await logger.count({ kind: 'changes' })).toBe(0);
     const again = await cli('purge', '--before', '2026-03-01', '--json');
-    expect(JSON.parse(again.stdout)).toEqual({ requests: 0, actions: 0, changes: 0, activities: 0, total: 0 });
+    expect(JSON.parse(again.stdout)).toEqual({ requests: 0, actions: 0, changes: 0, activities: 0, attachments: 0, total: 0 });
   });
 });
 

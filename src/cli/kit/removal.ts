@@ -40,11 +40,11 @@ export async function estimateRemoval(logger: ActionLogger, before: string | und
   }
 }
 
-/** The counts per kind and their total, as aligned lines or JSON. */
-export function formatCounts(counts: PurgeCounts, json: boolean): string {
+/** The counts per kind and their total (of entries), then the attachments a purge deleted, as aligned lines or JSON. */
+export function formatCounts(counts: PurgeCounts & { attachments?: number }, json: boolean): string {
   const total = KINDS.reduce((sum, kind) => sum + counts[kind], 0);
   if (json) return `${JSON.stringify({ ...counts, total })}\n`;
-  return [...KINDS.map((kind) => [kind, counts[kind]] as const), ['total', total] as const]
-    .map(([name, n]) => `${name.padEnd(11)}${String(n).padStart(10)}\n`)
-    .join('');
+  const lines: Array<readonly [string, number]> = [...KINDS.map((kind) => [kind, counts[kind]] as const), ['total', total]];
+  if (counts.attachments !== undefined) lines.push(['attachments', counts.attachments]);
+  return lines.map(([name, n]) => `${name.padEnd(11)}${String(n).padStart(10)}\n`).join('');
 }

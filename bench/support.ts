@@ -170,7 +170,14 @@ export async function pairedRun(
   servers: Array<{ name: string; script: string; env: Record<string, string>; path: string }>,
   options: { seconds: number; connections?: number; body?: unknown },
 ): Promise<PairedResult[]> {
-  const started = await Promise.all(servers.map((s) => startServer(s.script, s.env)));
+  const starts = await Promise.allSettled(servers.map((s) => startServer(s.script, s.env)));
+  const started = starts.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = starts.find((s) => s.status === 'rejected');
+  if (failed) {
+    // The others would keep the bench's process alive.
+    await Promise.all(started.map((s) => s.stop()));
+    throw failed.reason;
+  }
   try {
     const urls = servers.map((s, i) => `http://127.0.0.1:${started[i]!.port}${s.path}`);
     await Promise.all(urls.map((url) => load(url, { durationSec: 1, body: options.body, connections: options.connections }))); // warm-up

@@ -5,11 +5,12 @@
  *              AsyncLocalStorage-based request audit does, for reading the other figures against
  *   null-store actionlog writing to a store that keeps nothing (actionlog's own cost)
  *   actionlog  actionlog on a MemoryStore
+ *   actionlog-integrity  the same with tamper evidence on (an Ed25519 key generated at start)
  *   pino-http  pino-http logging every request to /dev/null: what applications already pay to log each request
  * Prints its port; answers usage requests from the bench (see support.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 // The built package, as users run it (`npm run bench` builds first).
@@ -18,9 +19,12 @@ import { actionLog } from 'actionlog/express';
 import { orderChange } from '../../examples/shared/orders.js';
 import { nullStore, reportUsage } from '../support.js';
 
+const MODES = ['baseline', 'floor', 'null-store', 'actionlog', 'actionlog-integrity', 'pino-http'];
 const mode = process.env.BENCH_MODE ?? 'baseline';
-const store = mode === 'actionlog' ? new MemoryStore() : mode === 'null-store' ? nullStore : undefined;
-const logger = store ? createActionLogger({ store }) : undefined;
+if (!MODES.includes(mode)) throw new Error(`BENCH_MODE ${mode} is none of ${MODES.join(', ')}`);
+const store = mode === 'actionlog' || mode === 'actionlog-integrity' ? new MemoryStore() : mode === 'null-store' ? nullStore : undefined;
+const integrity = mode === 'actionlog-integrity' ? { key: generateKeyPairSync('ed25519').privateKey } : undefined;
+const logger = store ? createActionLogger({ store, ...(integrity ? { integrity } : {}) }) : undefined;
 
 const app = express();
 if (logger) app.use(actionLog(logger));
@@ -49,4 +53,5 @@ const server = app.listen(0, '127.0.0.1', () => {
   console.log(`PORT ${(server.address() as AddressInfo).port}`);
 });
 reportUsage(server);
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+// Closed so that what the writer holds is stored (with integrity on, the closing checkpoint) and nothing warns at exit.
+process.on('SIGTERM', () => server.close(() => void (logger?.close() ?? Promise.resolve()).then(() => process.exit(0))));

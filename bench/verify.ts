@@ -1,0 +1,143 @@
+/**
+ * `logger.verify` of a large sealed trail on PostgreSQL: VERIFY_BENCH_ENTRIES stored entries (default 1 000 000),
+ * requests of 5 model changes and one action, each stored as its request document and its `model_logs` and
+ * `action_logs` mirrors (7 entries a request), recorded through a logger with tamper evidence on and written by its
+ * batched writer to SqlStore: a sealed trail cannot be copied in SQL, each link hashes the one before. Then a
+ * logger of its own verifies the whole trail while the process's RSS is sampled: verify holds a page per kind and
+ * the links waiting for a missing one, so its memory must stay flat however long the trail is.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { type ActionLogger, createActionLogger, SqlStore } from 'actionlog';
+import { orderChange, orderState } from '../examples/shared/orders.js';
+import { startPostgres } from '../examples/shared/databases/postgres.js';
+import { runUnderBenchNode } from './node-versions.js';
+
+runUnderBenchNode('bench:verify');
+
+const ENTRIES = Number(process.env.VERIFY_BENCH_ENTRIES ?? 1_000_000);
+const PER_REQUEST = 5;
+/** The request document, its changes in `model_logs`, its action in `action_logs`. */
+const ENTRIES_PER_REQUEST = PER_REQUEST + 2;
+const REQUESTS = Math.ceil(ENTRIES / ENTRIES_PER_REQUEST);
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+
+console.log(
+  `Node ${process.version}; ${REQUESTS * ENTRIES_PER_REQUEST} entries (${REQUESTS} requests of ${PER_REQUEST} changes and an action)`,
+);
+const postgres = await startPostgres();
+const admin = new pg.Client({ connectionString: postgres.url });
+await admin.connect();
+await admin.query('CREATE DATABASE actionlog_verify_bench');
+await admin.end();
+const url = new URL(postgres.url);
+url.pathname = '/actionlog_verify_bench';
+const dataSource = new DataSource({ type: 'postgres', url: url.toString(), poolSize: 4 });
+await dataSource.initialize();
+const [server] = await dataSource.query<Array<{ server_version: string }>>('SHOW server_version');
+console.log(`PostgreSQL ${server?.server_version} (${postgres.description})`);
+
+const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+const onError = (error: Error) => {
+  console.error(error);
+};
+
+async function load(): Promise<void> {
+  const writer = createActionLogger({
+    store: new SqlStore({ dataSource }),
+    integrity: { key: privateKey },
+    batchSize: 1000,
+    flushIntervalMs: 0,
+    maxQueueSize: 20_000,
+    onError,
+  });
+  const t0 = performance.now();
+  for (let r = 0; r < REQUESTS; r++) {
+    const actor = `u${r % 500}`;
+    await writer.run({ user: { id: actor, name: `User ${actor}` } }, () => {
+      for (let k = 0; k < PER_REQUEST; k++) {
+        const id = `o${(r * PER_REQUEST + k) % 20_000}`;
+        writer.recordModelChange(
+          orderChange(id, { old_object: orderState(id, { total: k }), new_object: orderState(id, { status: 'paid', total: k + 1 }) }),
+        );
+      }
+      writer.record({
+        action: 'approve',
+        actor: { ref: actor, type: 'user', name: actor },
+        target: { type: 'order', id: String(r % 2000) },
+      });
+    });
+    if (r % 2000 === 1999) {
+      await writer.flush();
+      if (r % 20_000 === 19_999)
+        console.log(`  ${(r + 1) * ENTRIES_PER_REQUEST} entries stored, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    }
+  }
+  await writer.flush();
+  const stats = writer.stats();
+  // The closing checkpoint: the chain's newest links are signed, nothing may follow them.
+  await writer.close();
+  if (stats.stored !== REQUESTS || stats.dropped > 0) throw new Error(`stored ${stats.stored} of ${REQUESTS} requests`);
+  await dataSource.query('VACUUM ANALYZE');
+  await dataSource.query('CHECKPOINT');
+  console.log(`loaded in ${((performance.now() - t0) / 1000).toFixed(0)} s (writes, then VACUUM ANALYZE and CHECKPOINT)`);
+}
+
+let auditor: ActionLogger | undefined;
+try {
+  await load();
+  // A logger of its own, as an auditor's: it holds the public key only.
+  auditor = createActionLogger({ store: new SqlStore({ dataSource }), onError });
+  const rows = await dataSource.query<Array<{ relname: string; n: number; size: string }>>(
+    `SELECT relname, n_live_tup::int AS n, pg_size_pretty(pg_total_relation_size(relid)) AS size FROM pg_stat_user_tables ORDER BY relname`,
+  );
+  console.log(`tables: ${rows.map((r) => `${r.relname} ${r.n} rows, ${r.size}`).join('; ')}`);
+
+  globalThis.gc?.();
+  const samples: Array<{ at: number; rss: number; heap: number }> = [];
+  const sample = () => {
+    const { rss, heapUsed } = process.memoryUsage();
+    samples.push({ at: performance.now(), rss, heap: heapUsed });
+  };
+  sample();
+  const sampler = setInterval(sample, 250);
+  const start = performance.now();
+  const report = await auditor.verify({ keys: [publicKey] });
+  const seconds = (performance.now() - start) / 1000;
+  clearInterval(sampler);
+  sample();
+
+  const { entries, links, chains, checkpoints } = report.summary;
+  console.log(
+    `verified ${entries} entries (${links} links, ${chains} chain, ${checkpoints} checkpoints) in ${seconds.toFixed(1)} s: ` +
+      `${Math.round(entries / seconds)} entries/s; status ${report.status}`,
+  );
+  if (report.status !== 'intact') {
+    console.error(
+      `an untouched trail should verify intact: ${JSON.stringify({ findings: report.findings.slice(0, 5), unverifiable: report.unverifiable })}`,
+    );
+    process.exitCode = 1;
+  }
+  console.log('\n| moment of the verify | RSS MiB | heap used MiB |\n|---|---|---|');
+  const first = samples[0]!;
+  const span = samples.at(-1)!.at - first.at;
+  for (const [label, share] of [
+    ['start', 0],
+    ['25%', 0.25],
+    ['50%', 0.5],
+    ['75%', 0.75],
+    ['end', 1],
+  ] as const) {
+    const at = first.at + span * share;
+    const nearest = samples.reduce((best, s) => (Math.abs(s.at - at) < Math.abs(best.at - at) ? s : best));
+    console.log(`| ${label} | ${mib(nearest.rss)} | ${mib(nearest.heap)} |`);
+  }
+  const peak = Math.max(...samples.map((s) => s.rss));
+  console.log(`\npeak RSS ${mib(peak)} MiB (+${mib(peak - first.rss)} over the start); ${samples.length} samples`);
+} finally {
+  await auditor?.close();
+  await dataSource.destroy();
+  await postgres.stop();
+}

@@ -6,12 +6,10 @@
  * at a time, however many entries there are.
  */
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
-import { DataSource } from 'typeorm';
 import { createActionLogger, SqlStore } from 'actionlog';
 import { orderChange, orderState } from '../examples/shared/orders.js';
-import { startPostgres } from '../examples/shared/databases/postgres.js';
 import { runUnderBenchNode } from './node-versions.js';
+import { benchPostgres } from './support.js';
 
 runUnderBenchNode('bench:purge');
 
@@ -24,15 +22,7 @@ const T0 = Date.UTC(2025, 0, 1);
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 console.log(`Node ${process.version}; ${SEED_REQUESTS * COPIES * PER_REQUEST} model changes, purge batches of ${BATCH}`);
-const postgres = await startPostgres();
-const admin = new pg.Client({ connectionString: postgres.url });
-await admin.connect();
-await admin.query('CREATE DATABASE actionlog_purge_bench');
-await admin.end();
-const url = new URL(postgres.url);
-url.pathname = '/actionlog_purge_bench';
-const dataSource = new DataSource({ type: 'postgres', url: url.toString(), poolSize: 4 });
-await dataSource.initialize();
+const { dataSource, close: closeDatabase } = await benchPostgres('actionlog_purge_bench');
 const logger = createActionLogger({ store: new SqlStore({ dataSource }), batchSize: 200, flushIntervalMs: 0 });
 await logger.ready();
 
@@ -119,8 +109,7 @@ const peak = Math.max(...samples.map((s) => s.rss));
 console.log(`\npeak RSS ${mib(peak)} MiB; start ${mib(first.rss)} MiB; ${samples.length} samples`);
 
 await logger.close();
-await dataSource.destroy();
-await postgres.stop();
+await closeDatabase();
 if (after.some((n) => n !== 0)) {
   console.error('purge left rows behind');
   process.exitCode = 1;

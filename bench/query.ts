@@ -6,12 +6,10 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
-import { DataSource } from 'typeorm';
 import { createActionLogger, SqlStore } from 'actionlog';
 import { orderChange, orderState } from '../examples/shared/orders.js';
-import { startPostgres } from '../examples/shared/databases/postgres.js';
 import { runUnderBenchNode } from './node-versions.js';
+import { benchPostgres } from './support.js';
 
 runUnderBenchNode('bench:query');
 
@@ -28,17 +26,7 @@ const T0 = Date.UTC(2025, 0, 1);
 const STEP_MS = 30_000;
 
 console.log(`Node ${process.version}; ${CHANGES} model changes in ${REQUESTS} requests, ${SAMPLES} samples per read`);
-const postgres = await startPostgres();
-const admin = new pg.Client({ connectionString: postgres.url });
-await admin.connect();
-await admin.query('CREATE DATABASE actionlog_query_bench');
-await admin.end();
-const url = new URL(postgres.url);
-url.pathname = '/actionlog_query_bench';
-const dataSource = new DataSource({ type: 'postgres', url: url.toString(), poolSize: 4 });
-await dataSource.initialize();
-const [server] = await dataSource.query<Array<{ server_version: string }>>('SHOW server_version');
-console.log(`PostgreSQL ${server?.server_version} (${postgres.description})`);
+const { dataSource, close: closeDatabase } = await benchPostgres('actionlog_query_bench');
 
 const store = new SqlStore({ dataSource });
 const logger = createActionLogger({
@@ -189,6 +177,5 @@ try {
   }
 } finally {
   await logger.close();
-  await dataSource.destroy();
-  await postgres.stop();
+  await closeDatabase();
 }

@@ -3,6 +3,9 @@ import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { startPostgres } from '../examples/shared/databases/postgres.js';
 import type { Store } from 'actionlog';
 
 /**
@@ -222,4 +225,27 @@ export function perRequest(before: Record<string, number>, after: Record<string,
   const out: Record<string, number> = {};
   for (const [name, n] of Object.entries(after)) out[name] = (n - (before[name] ?? 0)) / requests;
   return out;
+}
+
+/**
+ * An embedded PostgreSQL with a fresh database `name` and a DataSource on it (its version printed); `close` ends
+ * both. What the benchmarks of large trails (query, purge, verify) start from.
+ */
+export async function benchPostgres(name: string): Promise<{ dataSource: DataSource; close: () => Promise<void> }> {
+  const postgres = await startPostgres();
+  const admin = new pg.Client({ connectionString: postgres.url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(postgres.url);
+  url.pathname = `/${name}`;
+  const dataSource = new DataSource({ type: 'postgres', url: url.toString(), poolSize: 4 });
+  await dataSource.initialize();
+  const [server] = await dataSource.query<Array<{ server_version: string }>>('SHOW server_version');
+  console.log(`PostgreSQL ${server?.server_version} (${postgres.description})`);
+  const close = async () => {
+    await dataSource.destroy();
+    await postgres.stop();
+  };
+  return { dataSource, close };
 }

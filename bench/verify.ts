@@ -8,12 +8,10 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
-import { DataSource } from 'typeorm';
 import { type ActionLogger, createActionLogger, SqlStore } from 'actionlog';
 import { orderChange, orderState } from '../examples/shared/orders.js';
-import { startPostgres } from '../examples/shared/databases/postgres.js';
 import { runUnderBenchNode } from './node-versions.js';
+import { benchPostgres } from './support.js';
 
 runUnderBenchNode('bench:verify');
 
@@ -27,17 +25,7 @@ const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 console.log(
   `Node ${process.version}; ${REQUESTS * ENTRIES_PER_REQUEST} entries (${REQUESTS} requests of ${PER_REQUEST} changes and an action)`,
 );
-const postgres = await startPostgres();
-const admin = new pg.Client({ connectionString: postgres.url });
-await admin.connect();
-await admin.query('CREATE DATABASE actionlog_verify_bench');
-await admin.end();
-const url = new URL(postgres.url);
-url.pathname = '/actionlog_verify_bench';
-const dataSource = new DataSource({ type: 'postgres', url: url.toString(), poolSize: 4 });
-await dataSource.initialize();
-const [server] = await dataSource.query<Array<{ server_version: string }>>('SHOW server_version');
-console.log(`PostgreSQL ${server?.server_version} (${postgres.description})`);
+const { dataSource, close: closeDatabase } = await benchPostgres('actionlog_verify_bench');
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const onError = (error: Error) => {
@@ -138,6 +126,5 @@ try {
   console.log(`\npeak RSS ${mib(peak)} MiB (+${mib(peak - first.rss)} over the start); ${samples.length} samples`);
 } finally {
   await auditor?.close();
-  await dataSource.destroy();
-  await postgres.stop();
+  await closeDatabase();
 }

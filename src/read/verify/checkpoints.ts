@@ -2,7 +2,7 @@ import { GENESIS } from '../../build/integrity/canonical.js';
 import { checkSeal, type ResolvedKey } from '../../build/integrity/checkpoint-keys.js';
 import type { CheckpointDocument, PrunedRange } from '../../shared/document.js';
 import type { Store } from '../../stores/store.js';
-import type { Findings } from './report.js';
+import type { Findings, VerifyFinding } from './report.js';
 
 /** What the signed checkpoints claim about one entry chain. */
 export interface ChainClaims {
@@ -46,28 +46,13 @@ export async function trustedCheckpoints(
   const trusted = new Map<string, CheckpointDocument>();
   for (const checkpoint of stored) {
     const problem = checkSeal(checkpoint, keys);
-    if (problem) {
-      findings.add({
-        problem: 'forged',
-        kind: 'checkpoint',
-        id: checkpoint.uid,
-        chain: checkpoint.chain,
-        seq: null,
-        message: `checkpoint ${checkpoint.number}: ${problem}`,
-      });
-    } else trusted.set(checkpoint.uid, checkpoint);
+    if (problem) findings.add(forged(checkpoint, `checkpoint ${checkpoint.number}: ${problem}`));
+    else trusted.set(checkpoint.uid, checkpoint);
   }
   for (const anchor of anchors) {
     const problem = checkSeal(anchor, keys);
     if (problem) {
-      findings.add({
-        problem: 'forged',
-        kind: 'checkpoint',
-        id: anchor.uid,
-        chain: anchor.chain,
-        seq: null,
-        message: `anchored checkpoint ${anchor.number}: ${problem}`,
-      });
+      findings.add(forged(anchor, `anchored checkpoint ${anchor.number}: ${problem}`));
       continue;
     }
     const here = trusted.get(anchor.uid);
@@ -139,4 +124,9 @@ function claimsOf(checkpoints: Iterable<CheckpointDocument>): Map<string, ChainC
     if (claims.closedAt !== undefined) claims.closedAt = claims.heads.at(-1)?.seq ?? 0;
   }
   return byChain;
+}
+
+/** A checkpoint whose seal does not hold. */
+function forged(checkpoint: CheckpointDocument, message: string): VerifyFinding {
+  return { problem: 'forged', kind: 'checkpoint', id: checkpoint.uid, chain: checkpoint.chain, seq: null, message };
 }

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { createActionLogger, SqlStore } from 'actionlog';
 import { orderChange, orderState } from '../examples/shared/orders.js';
 import { runUnderBenchNode } from './node-versions.js';
-import { benchPostgres } from './support.js';
+import { benchPostgres, sampledRun } from './support.js';
 
 runUnderBenchNode('bench:purge');
 
@@ -19,7 +19,6 @@ const PER_REQUEST = 5;
 const SEED_REQUESTS = 1000;
 const COPIES = Math.max(1, Math.round(CHANGES / (SEED_REQUESTS * PER_REQUEST)));
 const T0 = Date.UTC(2025, 0, 1);
-const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 console.log(`Node ${process.version}; ${SEED_REQUESTS * COPIES * PER_REQUEST} model changes, purge batches of ${BATCH}`);
 const { dataSource, close: closeDatabase } = await benchPostgres('actionlog_purge_bench');
@@ -78,35 +77,15 @@ const tables = ['actionlog_requests', 'actionlog_action_logs', 'actionlog_model_
 const before = Object.fromEntries(await Promise.all(tables.map(async (table) => [table, await countRows(table)] as const)));
 console.log(`loaded in ${((performance.now() - t0) / 1000).toFixed(0)} s: ${tables.map((t) => `${t} ${before[t]}`).join(', ')}`);
 
-globalThis.gc?.();
-const samples: Array<{ at: number; rss: number; heap: number }> = [];
-const sample = () => {
-  const { rss, heapUsed } = process.memoryUsage();
-  samples.push({ at: performance.now(), rss, heap: heapUsed });
-};
-sample();
-const sampler = setInterval(sample, 250);
-const start = performance.now();
-const counts = await logger.purge({ before: new Date(Date.UTC(2100, 0, 1)), batchSize: BATCH });
-const seconds = (performance.now() - start) / 1000;
-clearInterval(sampler);
-sample();
+const { result: counts, seconds } = await sampledRun('purge', () =>
+  logger.purge({ before: new Date(Date.UTC(2100, 0, 1)), batchSize: BATCH }),
+);
 
 const deleted = counts.requests + counts.actions + counts.changes + counts.activities;
 const after = await Promise.all(tables.map(countRows));
 console.log(
   `purged ${JSON.stringify(counts)} in ${seconds.toFixed(1)} s (${Math.round(deleted / seconds)} entries/s); left: ${after.join(', ')}`,
 );
-console.log('\n| moment of the purge | RSS MiB | heap used MiB |\n|---|---|---|');
-const first = samples[0]!;
-const span = samples.at(-1)!.at - first.at;
-for (const share of [0, 0.25, 0.5, 0.75, 1]) {
-  const at = first.at + span * share;
-  const nearest = samples.reduce((best, s) => (Math.abs(s.at - at) < Math.abs(best.at - at) ? s : best));
-  console.log(`| ${share * 100}% | ${mib(nearest.rss)} | ${mib(nearest.heap)} |`);
-}
-const peak = Math.max(...samples.map((s) => s.rss));
-console.log(`\npeak RSS ${mib(peak)} MiB; start ${mib(first.rss)} MiB; ${samples.length} samples`);
 
 await logger.close();
 await closeDatabase();

@@ -249,3 +249,46 @@ export async function benchPostgres(name: string): Promise<{ dataSource: DataSou
   };
   return { dataSource, close };
 }
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+
+/**
+ * Runs `fn` while sampling the process's RSS and used heap every 250 ms (after a collection, with --expose-gc),
+ * then prints them at start, 25/50/75 % and end of the run, and the peak: whether memory grows with the work.
+ */
+export async function sampledRun<T>(what: string, fn: () => Promise<T>): Promise<{ result: T; seconds: number }> {
+  globalThis.gc?.();
+  const samples: Array<{ at: number; rss: number; heap: number }> = [];
+  const sample = () => {
+    const { rss, heapUsed } = process.memoryUsage();
+    samples.push({ at: performance.now(), rss, heap: heapUsed });
+  };
+  sample();
+  const sampler = setInterval(sample, 250);
+  const start = performance.now();
+  let result: T;
+  try {
+    result = await fn();
+  } finally {
+    clearInterval(sampler);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  sample();
+  console.log(`\n| moment of the ${what} | RSS MiB | heap used MiB |\n|---|---|---|`);
+  const first = samples[0]!;
+  const span = samples.at(-1)!.at - first.at;
+  for (const [label, share] of [
+    ['start', 0],
+    ['25%', 0.25],
+    ['50%', 0.5],
+    ['75%', 0.75],
+    ['end', 1],
+  ] as const) {
+    const at = first.at + span * share;
+    const nearest = samples.reduce((best, s) => (Math.abs(s.at - at) < Math.abs(best.at - at) ? s : best));
+    console.log(`| ${label} | ${mib(nearest.rss)} | ${mib(nearest.heap)} |`);
+  }
+  const peak = Math.max(...samples.map((s) => s.rss));
+  console.log(`\npeak RSS ${mib(peak)} MiB (+${mib(peak - first.rss)} over the start); ${samples.length} samples`);
+  return { result, seconds };
+}

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { type ActionLogger, createActionLogger, SqlStore } from 'actionlog';
 import { orderChange, orderState } from '../examples/shared/orders.js';
 import { runUnderBenchNode } from './node-versions.js';
-import { benchPostgres } from './support.js';
+import { benchPostgres, sampledRun } from './support.js';
 
 runUnderBenchNode('bench:verify');
 
@@ -20,7 +20,6 @@ const PER_REQUEST = 5;
 /** The request document, its changes in `model_logs`, its action in `action_logs`. */
 const ENTRIES_PER_REQUEST = PER_REQUEST + 2;
 const REQUESTS = Math.ceil(ENTRIES / ENTRIES_PER_REQUEST);
-const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 console.log(
   `Node ${process.version}; ${REQUESTS * ENTRIES_PER_REQUEST} entries (${REQUESTS} requests of ${PER_REQUEST} changes and an action)`,
@@ -83,19 +82,8 @@ try {
   );
   console.log(`tables: ${rows.map((r) => `${r.relname} ${r.n} rows, ${r.size}`).join('; ')}`);
 
-  globalThis.gc?.();
-  const samples: Array<{ at: number; rss: number; heap: number }> = [];
-  const sample = () => {
-    const { rss, heapUsed } = process.memoryUsage();
-    samples.push({ at: performance.now(), rss, heap: heapUsed });
-  };
-  sample();
-  const sampler = setInterval(sample, 250);
-  const start = performance.now();
-  const report = await auditor.verify({ keys: [publicKey] });
-  const seconds = (performance.now() - start) / 1000;
-  clearInterval(sampler);
-  sample();
+  const verifier = auditor;
+  const { result: report, seconds } = await sampledRun('verify', () => verifier.verify({ keys: [publicKey] }));
 
   const { entries, links, chains, checkpoints } = report.summary;
   console.log(
@@ -108,22 +96,6 @@ try {
     );
     process.exitCode = 1;
   }
-  console.log('\n| moment of the verify | RSS MiB | heap used MiB |\n|---|---|---|');
-  const first = samples[0]!;
-  const span = samples.at(-1)!.at - first.at;
-  for (const [label, share] of [
-    ['start', 0],
-    ['25%', 0.25],
-    ['50%', 0.5],
-    ['75%', 0.75],
-    ['end', 1],
-  ] as const) {
-    const at = first.at + span * share;
-    const nearest = samples.reduce((best, s) => (Math.abs(s.at - at) < Math.abs(best.at - at) ? s : best));
-    console.log(`| ${label} | ${mib(nearest.rss)} | ${mib(nearest.heap)} |`);
-  }
-  const peak = Math.max(...samples.map((s) => s.rss));
-  console.log(`\npeak RSS ${mib(peak)} MiB (+${mib(peak - first.rss)} over the start); ${samples.length} samples`);
 } finally {
   await auditor?.close();
   await closeDatabase();

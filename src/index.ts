@@ -10,6 +10,7 @@ export type { ActivityInput } from './capture/activity.js';
 export { defaultDescribeUser, type DescribeUser } from './capture/user.js';
 export { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS, REDACTED } from './build/sanitize/redactor.js';
 export type { WriterStats } from './write/batch-writer.js';
+export type { SpoolStats } from './write/spool/spooled-writer.js';
 export type { QuarantinedDocument } from './write/write-step.js';
 export type * from './shared/document.js';
 export { isObjectId, userIdText } from './shared/document.js';
@@ -20,6 +21,7 @@ export {
   ActionLogClosedError,
   ActionLogStoreError,
   ActionLogQueueFullError,
+  ActionLogSpoolFullError,
   ActionLogQuarantineError,
   ActionLogWorkflowError,
   type ValidationIssue,

@@ -29,6 +29,8 @@ import type { RecordState } from './read/state-at.js';
 import type { TailItem, TailOptions } from './read/tail.js';
 import { BatchWriter, type BuiltBatch, type WriterStats } from './write/batch-writer.js';
 import { appendStep, batchStep, type QuarantinedDocument, setupStep } from './write/write-step.js';
+import { SpooledWriter } from './write/spool/spooled-writer.js';
+import type { SpoolUnit } from './write/spool/spool-line.js';
 
 /** What `logger.run()` knows about a job, script or consumer run. */
 export interface RunMeta {
@@ -80,7 +82,7 @@ export class ActionLogger {
   private readonly sanitizer: Sanitizer;
   private readonly store: Store;
   private readonly builder: DocumentBuilder;
-  private readonly writer: BatchWriter<QueueItem>;
+  private readonly writer: BatchWriter<QueueItem> | SpooledWriter<QueueItem>;
   private readonly actions: ActionParser;
   private readonly describeUser: (user: unknown) => UserRef | null;
   private readonly reader: TrailReader;
@@ -116,16 +118,24 @@ export class ActionLogger {
         return null;
       }
     };
-    this.writer = new BatchWriter<QueueItem>(o, {
-      build: (items) => this.build(items),
-      discard: (items) => {
+    const common = {
+      discard: (items: QueueItem[]) => {
         this.discard(items);
       },
-      onError: (error) => {
+      onError: (error: Error) => {
         this.report(error);
       },
       probe: this.store.ping ? () => this.probe() : undefined,
-    });
+    };
+    this.writer = o.spool
+      ? new SpooledWriter<QueueItem>(o, o.spool, {
+          ...common,
+          unit: (item) => this.unit(item),
+          setup: () => this.init(),
+          write: (batch) => this.store.write(batch),
+          append: (appends) => this.store.append(appends),
+        })
+      : new BatchWriter<QueueItem>(o, { ...common, build: (items) => this.build(items) });
     this.labels = new LabelBook(o.labels);
     this.reader = new TrailReader(this.store, { actionLogs: o.actionLogs, modelLogs: o.modelLogs }, () => this.init(), this.labels);
     this.init().catch(() => {
@@ -376,7 +386,7 @@ export class ActionLogger {
     return this.labels.label(lang, kind, key);
   }
 
-  /** Counters of documents: recorded, stored, retried, dropped, quarantined, queued. */
+  /** Counters of documents: recorded, stored, retried, dropped, quarantined, queued; with a spool, `spool` too. */
   stats(): WriterStats {
     return this.writer.stats();
   }
@@ -460,8 +470,13 @@ export class ActionLogger {
     this.httpMounted = true;
   }
 
-  /** Called when the process exits: documents still queued are lost, said once. */
+  /** Called when the process exits: documents still queued are lost, said once (with a spool, spooled first). */
   warnIfUnstored(): void {
+    if (this.writer instanceof SpooledWriter) {
+      const lost = this.writer.spoolBeforeExit();
+      if (lost > 0) this.report(new ActionLogError(`the process exits with ${lost} documents the full spool could not keep`));
+      return;
+    }
     const { queued } = this.writer.stats();
     if (queued === 0 || this.writer.isClosed) return;
     this.report(new ActionLogError(`the process exits with ${queued} documents not stored: await logger.close() before process.exit()`));
@@ -543,6 +558,17 @@ export class ActionLogger {
     if (step.size > 0) steps.push(step);
     if (appends.length > 0) steps.push(appendStep(appends, (part) => this.store.append(part)));
     return { steps, itemOf: (document) => itemOf.get(document) };
+  }
+
+  /** One item's documents, for the spool: the same documents `build` makes, one item at a time. */
+  private unit(item: QueueItem): SpoolUnit {
+    const batch: StoreBatch = { requests: [], actionLogs: [], modelLogs: [], activities: [] };
+    const appends: RequestAppend[] = [];
+    if (item.kind === 'request') this.builder.request(item.ctx, item.ctx.takeEvents(), batch);
+    else if (item.kind === 'append') appends.push(this.builder.append(item.ctx, item.ctx.takeLateEvents(), batch));
+    else batch.activities.push(item.doc);
+    this.builder.stampExpiry(batch);
+    return { batch, appends };
   }
 
   /** Items dropped from a full queue: their events are let go (events that come later still get written, as an append). */

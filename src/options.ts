@@ -31,6 +31,13 @@ export interface ActionLoggerOptions {
   maxQueueSize?: number;
   /** When the queue is full: drop the incoming document (default) or the oldest queued one. Both are counted. */
   onQueueFull?: 'drop-newest' | 'drop-oldest';
+  /**
+   * What a store that cannot take a document costs it: `retry` (default without `spool`) retries `maxRetries`
+   * times, then drops it (entries can be lost); `spool` (default with `spool`) keeps it in the spool until stored.
+   */
+  onStoreError?: 'retry' | 'spool';
+  /** A durable spool on local disk: every document is appended to it before its store write; see "Never lose an entry". */
+  spool?: SpoolOption;
   /** Retries of a failing store write before its documents are dropped. Default 8. */
   maxRetries?: number;
   /** First retry delay; doubles per retry, with jitter. Default 200 ms. */
@@ -81,6 +88,24 @@ export interface ActionLoggerOptions {
   activity?: { describe: (req: unknown) => ActivityInput | null | undefined };
 }
 
+/** The `spool` option. */
+export interface SpoolOption {
+  /** Folder of the spool files (created if missing); several processes may share it, each has its own files. */
+  dir: string;
+  /** Bytes of spool files past which `policy` applies. Default 256 MiB. */
+  maxBytes?: number;
+  /** `group` (default): fsync every `fsyncIntervalMs` or `fsyncEvery` documents, whichever comes first; `always`: every write. */
+  fsync?: 'group' | 'always';
+  /** Default 50 ms. */
+  fsyncIntervalMs?: number;
+  /** Default 100 documents. */
+  fsyncEvery?: number;
+  /** When full: `block` (default) holds new documents in memory up to `blockTimeoutMs` for room, then drops them; or drop. */
+  policy?: 'block' | 'drop-newest' | 'drop-oldest';
+  /** Default 5000 ms. */
+  blockTimeoutMs?: number;
+}
+
 const fn = <T>() => z.custom<T>((v) => typeof v === 'function', { error: 'must be a function' });
 const int = (min: number) => z.number({ error: 'must be a number' }).int('must be an integer').min(min, `must be at least ${min}`);
 const names = z.array(z.string().min(1, 'must not be empty'), { error: 'must be an array of strings' }).readonly();
@@ -128,6 +153,23 @@ const optionFields = z.strictObject({
   flushIntervalMs: int(0).default(1000),
   maxQueueSize: int(1).default(10_000),
   onQueueFull: z.enum(['drop-newest', 'drop-oldest'], { error: 'must be "drop-newest" or "drop-oldest"' }).default('drop-newest'),
+  onStoreError: z.enum(['retry', 'spool'], { error: 'must be "retry" or "spool"' }).optional(),
+  spool: z
+    .strictObject(
+      {
+        dir: z.string({ error: 'must be a folder path' }).min(1, 'must not be empty'),
+        maxBytes: int(64 * 1024).default(256 * 1024 * 1024),
+        fsync: z.enum(['group', 'always'], { error: 'must be "group" or "always"' }).default('group'),
+        fsyncIntervalMs: int(1).default(50),
+        fsyncEvery: int(1).default(100),
+        policy: z
+          .enum(['block', 'drop-newest', 'drop-oldest'], { error: 'must be "block", "drop-newest" or "drop-oldest"' })
+          .default('block'),
+        blockTimeoutMs: int(0).default(5000),
+      },
+      { error: 'must be { dir, maxBytes?, fsync?, fsyncIntervalMs?, fsyncEvery?, policy?, blockTimeoutMs? }' },
+    )
+    .optional(),
   maxRetries: int(0).default(8),
   retryDelayMs: int(0).default(200),
   maxRetryDelayMs: int(0).default(30_000),
@@ -159,6 +201,10 @@ const optionFields = z.strictObject({
 
 /** The fields, and what must hold between them. */
 const schema = optionFields.superRefine((o, ctx) => {
+  if (o.onStoreError === 'spool' && !o.spool)
+    ctx.addIssue({ code: 'custom', path: ['onStoreError'], message: 'is "spool" but no spool is set: add spool: { dir }' });
+  if (o.onStoreError === 'retry' && o.spool)
+    ctx.addIssue({ code: 'custom', path: ['spool'], message: 'is set but onStoreError is "retry": drop one of them' });
   // A retention override for an action type `record()` refuses could never apply: a misconfiguration, said now.
   const allowed = o.actionTypes;
   for (const type of Object.keys(o.retention?.actionTypes ?? {})) {

@@ -1,5 +1,6 @@
 import { ActionLogClosedError, ActionLogQueueFullError, ActionLogStoreError, ActionLogQuarantineError } from '../shared/errors.js';
 import type { QuarantinedDocument, WriteStep } from './write-step.js';
+import type { SpoolStats } from './spool/spooled-writer.js';
 
 export interface WriterOptions {
   batchSize: number;
@@ -41,8 +42,10 @@ export interface WriterStats {
   dropped: number;
   /** Refused by the store while the rest of their batch was stored; see `quarantined()`. */
   quarantined: number;
-  /** Waiting or being written now. */
+  /** Waiting or being written now (with a spool: in the spool, not stored yet). */
   queued: number;
+  /** With the `spool` option: its counters. */
+  spool?: SpoolStats;
 }
 
 interface Entry<Item> {

@@ -1,6 +1,5 @@
 import { ActionLogClosedError, ActionLogQueueFullError, ActionLogStoreError, ActionLogQuarantineError } from '../shared/errors.js';
 import type { QuarantinedDocument, WriteStep } from './write-step.js';
-import type { SpoolStats } from './spool/spooled-writer.js';
 
 export interface WriterOptions {
   batchSize: number;
@@ -46,6 +45,22 @@ export interface WriterStats {
   queued: number;
   /** With the `spool` option: its counters. */
   spool?: SpoolStats;
+}
+
+/** Counters of the spool, in `stats().spool`. */
+export interface SpoolStats {
+  /** Documents appended to the spool file. */
+  spooled: number;
+  /** Documents read back from the spool file to be stored (a backlog, or another process's file adopted at start). */
+  replayed: number;
+  /** Documents lost to the `policy` when the spool was full (`maxBytes`). */
+  dropped: number;
+  /** Lines skipped because their checksum failed (cut by a crash in the middle of their write). */
+  torn: number;
+  /** Bytes of the spool files on disk. */
+  bytes: number;
+  /** Age of the oldest spooled document not stored yet (ms), as far as known; null when there is none. */
+  oldestAgeMs: number | null;
 }
 
 interface Entry<Item> {

@@ -117,12 +117,24 @@ export class SpoolFiles {
    * read first). Returns where each line ends.
    */
   append(lines: Array<{ text: string; at: number }>, handOut: boolean): SpoolPlace[] {
-    const first = lines[0];
-    if (!first) return [];
-    let seg = this.segments.at(-1);
-    if (seg?.fd === undefined || seg.size >= this.segmentBytes) seg = this.startSegment(first.at);
-    const fd = seg.fd ?? this.startSegment(first.at).fd ?? -1;
+    const places: SpoolPlace[] = [];
+    // A segment holds about `maxBytes / 8`, so that `drop-oldest` frees room by the eighth.
+    for (let from = 0; from < lines.length;) {
+      let seg = this.segments.at(-1);
+      if (seg?.fd === undefined || seg.size >= this.segmentBytes) seg = this.startSegment(lines[from]?.at ?? Date.now());
+      let to = from;
+      let bytes = 0;
+      while (to < lines.length && (to === from || seg.size + bytes < this.segmentBytes))
+        bytes += Buffer.byteLength(lines[to++]?.text ?? '', 'utf8');
+      places.push(...this.write(seg, lines.slice(from, to), handOut));
+      from = to;
+    }
+    return places;
+  }
+
+  private write(seg: Segment, lines: Array<{ text: string }>, handOut: boolean): SpoolPlace[] {
     const buffer = Buffer.from(lines.map((l) => l.text).join(''), 'utf8');
+    const fd = seg.fd ?? -1;
     for (let done = 0; done < buffer.length;) done += writeSync(fd, buffer, done, buffer.length - done);
     const places: SpoolPlace[] = [];
     let offset = seg.size;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RequestAppend, StoreBatch } from '../../shared/document.js';
 import { ActionLogClosedError, ActionLogConfigError, ActionLogSpoolFullError, ActionLogStoreError } from '../../shared/errors.js';
-import { BatchWriter, type BuiltBatch, type WriterOptions, type WriterStats } from '../batch-writer.js';
+import { BatchWriter, type BuiltBatch, type SpoolStats, type WriterOptions, type WriterStats } from '../batch-writer.js';
 import { appendStep, batchStep, type QuarantinedDocument, setupStep } from '../write-step.js';
 import { SpoolFiles, type SpoolFileOptions, type SpoolPlace } from './spool-files.js';
 import { encodeLine, type SpoolUnit } from './spool-line.js';
@@ -10,22 +10,6 @@ import { encodeLine, type SpoolUnit } from './spool-line.js';
 export interface SpoolOptions extends SpoolFileOptions {
   policy: 'block' | 'drop-newest' | 'drop-oldest';
   blockTimeoutMs: number;
-}
-
-/** Counters of the spool, in `stats().spool`. */
-export interface SpoolStats {
-  /** Documents appended to the spool file. */
-  spooled: number;
-  /** Documents read back from the spool file to be stored (a backlog, or another process's file adopted at start). */
-  replayed: number;
-  /** Documents lost to the `policy` when the spool was full (`maxBytes`). */
-  dropped: number;
-  /** Lines skipped because their checksum failed (cut by a crash in the middle of their write). */
-  torn: number;
-  /** Bytes of the spool files on disk. */
-  bytes: number;
-  /** Age of the oldest spooled document not stored yet (ms), as far as known; null when there is none. */
-  oldestAgeMs: number | null;
 }
 
 export interface SpoolHooks<Item> {
@@ -78,11 +62,15 @@ export class SpooledWriter<Item> {
   private seq = 0;
   private closed = false;
   private closingLate = false;
+  /** The store failed a write and has not stored anything since: new documents stay in the files (droppable). */
+  private storeAway = false;
+  private tornSeen = 0;
   /** Units in the spool not settled yet. */
   private held = 0;
   /** Units handed to the store writer and not settled yet. */
   private inMemory = 0;
   private readonly memoryCap: number;
+  private readonly batchSize: number;
   private readonly counters = { recorded: 0, spooled: 0, replayed: 0, dropped: 0 };
   private unreportedDrops = 0;
   private lastDropReport = 0;
@@ -94,6 +82,7 @@ export class SpooledWriter<Item> {
     private readonly hooks: SpoolHooks<Item>,
   ) {
     this.memoryCap = Math.max(4 * options.batchSize, 64);
+    this.batchSize = options.batchSize;
     this.files = new SpoolFiles(spool, (error) => {
       this.report(error);
     });
@@ -109,6 +98,7 @@ export class SpooledWriter<Item> {
         build: (items) => this.build(items),
         probe: hooks.probe && (() => hooks.probe?.() ?? Promise.resolve(false)),
         onError: (error) => {
+          if (error instanceof ActionLogStoreError) this.storeAway = true;
           // Closed past its deadline, the store writer drops its queue: those documents stay in the spool.
           if (!(this.closingLate && error instanceof ActionLogStoreError)) this.report(error);
         },
@@ -260,6 +250,12 @@ export class SpooledWriter<Item> {
     let bytes = this.files.bytes;
     for (let w = this.waiting[0]; w; w = this.waiting[0]) {
       if (bytes + w.bytes > this.spool.maxBytes) {
+        if (this.spool.policy === 'drop-oldest' && lines.length > 0) {
+          // The lines of this turn go to the files first: the oldest of them may be what has to go.
+          this.append(lines.splice(0));
+          bytes = this.files.bytes;
+          continue;
+        }
         const freed = this.spool.policy === 'drop-oldest' ? this.files.dropOldest() : undefined;
         if (freed !== undefined) {
           this.held -= freed;
@@ -285,7 +281,7 @@ export class SpooledWriter<Item> {
 
   private append(lines: Array<Waiting<Item>>): void {
     // Kept in memory only while nothing older waits in the files: the store gets them in order.
-    const handOut = !this.reading && !this.files.hasBacklog() && this.inMemory + lines.length <= this.memoryCap;
+    const handOut = !this.storeAway && !this.reading && !this.files.hasBacklog() && this.inMemory + lines.length <= this.memoryCap;
     let places: SpoolPlace[];
     try {
       places = this.files.append(
@@ -313,11 +309,16 @@ export class SpooledWriter<Item> {
   /** Reads the backlog back into the store writer, as far as its memory allows. */
   private pump(): Promise<void> {
     if (this.reading || this.closingLate) return this.reading ?? Promise.resolve();
-    const room = this.memoryCap - this.inMemory;
-    if (room < this.memoryCap / 2 || !this.files.hasBacklog()) return Promise.resolve();
+    // While the store is away one batch is enough to retry with; the rest stays in the files, where the policy
+    // can reach it.
+    const room = this.storeAway ? (this.inMemory === 0 ? this.batchSize : 0) : this.memoryCap - this.inMemory;
+    if (room === 0 || (!this.storeAway && room < this.memoryCap / 2) || !this.files.hasBacklog()) return Promise.resolve();
     this.reading = this.files
       .read(room)
       .then((units) => {
+        // Torn lines were counted in the spool but will never be settled.
+        this.held -= this.files.torn - this.tornSeen;
+        this.tornSeen = this.files.torn;
         this.counters.replayed += units.length;
         this.inMemory += units.length;
         for (const u of units) this.inner.enqueue({ unit: u.unit, place: u });
@@ -360,6 +361,7 @@ export class SpooledWriter<Item> {
     for (const { place } of items) this.files.settle(place);
     this.held -= items.length;
     this.inMemory -= items.length;
+    this.storeAway = false;
     void this.pump();
     if (this.waiting.length > 0) this.placeWaiting();
   }

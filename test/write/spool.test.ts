@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -15,6 +17,7 @@ import {
 import { orderChange } from '../../examples/shared/orders.js';
 import { OutageStore } from '../support/stores.js';
 
+const root = fileURLToPath(new URL('../../', import.meta.url));
 const folders: string[] = [];
 const loggers: ActionLogger[] = [];
 afterEach(async () => {
@@ -228,6 +231,35 @@ describe('spool', () => {
     const { dropped, spool } = logger.stats();
     expect(dropped).toBeGreaterThan(0);
     expect(spool!.spooled - before + dropped).toBe(400);
+  });
+
+  it('adopts the spool of a process killed with SIGKILL and stores all it had spooled, once', async () => {
+    const dir = folder();
+    const script = fileURLToPath(new URL('../support/spool-child.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script, dir, '50'], {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    await new Promise((resolve, reject) => {
+      child.once('message', resolve);
+      child.once('exit', (code) => {
+        reject(new Error(`the child exited with ${code} before spooling`));
+      });
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    expect(readdirSync(dir).some((f) => f.endsWith('.lock'))).toBe(true);
+
+    const store = new MemoryStore();
+    const { logger } = make(store, dir);
+    await logger.flush();
+    const counts = await storedCounts(store);
+    expect([...counts.keys()]).toEqual(Array.from({ length: 50 }, (_, i) => `child-${i}`));
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(logger.stats().spool).toMatchObject({ replayed: 50, bytes: 0 });
+    // The dead process's lock went with its files: only this logger's is left.
+    expect(readdirSync(dir).filter((f) => f.endsWith('.lock'))).toHaveLength(1);
   });
 
   it('names a bad spool option', () => {

@@ -605,6 +605,22 @@ export class ActionLogger {
   }
 
   /**
+   * For adapters, under the failure policy `'spool'`: ends the scope and appends its document to the spool now (a
+   * local write, no store call), before the response goes out. Never throws: errors go to `onError`.
+   */
+  spoolScope(ctx: RequestContext, ending?: ScopeEnding): void {
+    try {
+      if (ctx.ended) return;
+      if (ending?.request) this.describeActivity(ctx);
+      if (!ctx.end(ending)) return;
+      if (this.writer instanceof SpooledWriter) this.writer.spoolNow({ kind: 'request', ctx });
+      else this.writer.enqueue({ kind: 'request', ctx });
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  /**
    * For adapters, under the failure policy `'throw'`: ends the scope and stores its document now. Rejects with
    * `ActionLogStoreError` when it cannot; the document is then queued for retry, saying `unstored` as its response.
    */

@@ -4,8 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  type ActionEntry,
   ActionLogConfigError,
   ActionLogSpoolFullError,
   type ActionLogger,
@@ -14,6 +18,7 @@ import {
   MemoryStore,
   type Store,
 } from 'actionlog';
+import { actionLog } from 'actionlog/express';
 import { orderChange } from '../../examples/shared/orders.js';
 import { OutageStore } from '../support/stores.js';
 
@@ -264,6 +269,84 @@ describe('spool', () => {
     expect(logger.stats().spool).toMatchObject({ replayed: 50, bytes: 0 });
     // The dead process's lock went with its files: only this logger's is left.
     expect(readdirSync(dir).filter((f) => f.endsWith('.lock'))).toHaveLength(1);
+  });
+
+  it("puts a request's document in the spool as its response ends, before the client can have it", async () => {
+    const dir = folder();
+    const { logger } = make(new OutageStore(), dir);
+    const seen: Array<{ id: string; spooledAtEnd: boolean; attachmentsSpooled: boolean }> = [];
+    const app = express();
+    app.use(actionLog(logger));
+    app.post('/orders/:id', async (req, res) => {
+      logger.recordModelChange(orderChange(req.params.id, { new_object: { _id: req.params.id } }));
+      await logger.record({
+        action: 'invoice',
+        attachments: [{ name: 'a.txt', type: 'invoice', mime_type: 'text/plain', data: Buffer.from('paid') }],
+      });
+      res.status(201).json({ ok: true });
+      // Right after end(), synchronously: the line is written already, with the attachment's bytes.
+      const lines = spoolLines(dir).filter((line) => line.includes(String(res.getHeader('x-request-id'))));
+      seen.push({
+        id: req.params.id,
+        spooledAtEnd: lines.length === 1,
+        attachmentsSpooled: lines[0]?.includes(Buffer.from('paid').toString('base64')) ?? false,
+      });
+    });
+    const server = createServer(app).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (const id of ['1', '2', '3']) expect((await fetch(`${url}/orders/${id}`, { method: 'POST' })).status).toBe(201);
+    server.close();
+    expect(seen).toEqual(['1', '2', '3'].map((id) => ({ id, spooledAtEnd: true, attachmentsSpooled: true })));
+  });
+
+  it('stores attachments and sealed entries from a spool a later logger adopts: the bytes read back, the links untouched', async () => {
+    const dir = folder();
+    const store = new MemoryStore();
+    const key = { hmac: 'spool-test-secret' };
+    const away = new OutageStore();
+    const first = make(away, dir, { integrity: { key } }).logger;
+    const entries: ActionEntry[] = [];
+    for (let i = 0; i < 3; i++) {
+      entries.push(
+        await first.run({ requestUuid: `a${i}` }, () =>
+          first.record({
+            action: 'upload',
+            attachments: [{ name: `f${i}.bin`, type: 'scan', mime_type: 'application/octet-stream', data: Buffer.from([i, 0, 255]) }],
+          }),
+        ),
+      );
+    }
+    expect(await first.close({ timeout: 50 })).toEqual({ left: 3 });
+
+    const second = make(store, dir, { integrity: { key } }).logger;
+    await second.flush();
+    for (const [i, entry] of entries.entries()) {
+      const stream = await second.attachment(entry.attachments![0]!.id);
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream!) chunks.push(chunk as Buffer);
+      expect(Buffer.concat(chunks)).toEqual(Buffer.from([i, 0, 255]));
+    }
+    await second.close();
+    const report = await createActionLogger({ store, integrity: { key } }).verify();
+    // Stored as sealed, nothing tampered; the first logger's chain is not confirmed by a checkpoint of its own (it
+    // closed before storing them), so verify says those links are unconfirmed rather than intact.
+    expect({
+      status: report.status,
+      findings: report.findings.map(({ chain, problem, seq, to_seq }) => ({ chain, problem, seq, to_seq })),
+    }).toEqual({
+      status: 'unverifiable',
+      findings: [{ chain: first.integrityChain, problem: 'unconfirmed', seq: 1, to_seq: 6 }],
+    });
+    expect(report.summary.entries).toBe(6);
+  });
+
+  it('names a spool given with another failure policy', () => {
+    const store = new MemoryStore();
+    expect(() => createActionLogger({ store, onStoreError: 'throw', spool: { dir: '/tmp/x' } })).toThrow(
+      /spool: is set but onStoreError is "throw"/,
+    );
+    expect(createActionLogger({ store, spool: { dir: folder() } }).failurePolicy).toBe('spool');
   });
 
   it('names a bad spool option', () => {

@@ -118,6 +118,12 @@ export class SpooledWriter<Item> {
     return true;
   }
 
+  /** Queues one item and appends it, with whatever else arrived, to the spool now (building it on this call). */
+  spoolNow(item: Item): void {
+    this.enqueue(item);
+    this.spoolArrived();
+  }
+
   /** Resolves once everything enqueued before the call (and everything adopted at start) is stored or dropped. */
   async flush(): Promise<void> {
     this.spoolArrived();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ActionLogConfigError, createActionLogger, MemoryStore } from 'actionlog';
-import { answeredAtLeast, expectEveryAnsweredStoredOnce, load, startServer, storedCounts } from './support/server-process.js';
+import { answeredAtLeast, expectEveryAnsweredStoredOnce, load, startServer, storedCountsIn } from './support/server-process.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'actionlog-shutdown-'));
 afterAll(() => {
@@ -34,7 +34,7 @@ describe('installShutdownHandlers, SIGTERM under load', () => {
     const outcome = await terminateUnderLoad(file, 'no-handler');
     expect(outcome.stderr).toBe('');
     expect({ code: outcome.code, signal: outcome.signal }).toEqual({ code: null, signal: 'SIGTERM' });
-    expectEveryAnsweredStoredOnce(outcome.answered, await storedCounts(file));
+    expectEveryAnsweredStoredOnce(outcome.answered, await storedCountsIn(file));
   });
 
   it("with the app's own handler: that handler runs, the process ends as the app decides, every answered request stored", async () => {
@@ -43,7 +43,7 @@ describe('installShutdownHandlers, SIGTERM under load', () => {
     expect(outcome.stdout).toContain('app handler ran');
     expect(outcome.stderr).toBe('');
     expect({ code: outcome.code, signal: outcome.signal }).toEqual({ code: 0, signal: null });
-    expectEveryAnsweredStoredOnce(outcome.answered, await storedCounts(file));
+    expectEveryAnsweredStoredOnce(outcome.answered, await storedCountsIn(file));
   });
 });
 

@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DataSource } from 'typeorm';
 import { expect } from 'vitest';
-import { createActionLogger, SqlStore } from 'actionlog';
+import { SqlStore } from 'actionlog';
+import { storedCounts } from './stores.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const serverScript = fileURLToPath(new URL('./shutdown-server.ts', import.meta.url));
@@ -89,19 +90,14 @@ export async function answeredAtLeast(answered: string[], count: number): Promis
 }
 
 /** How many times each request id is stored in the SQLite file. */
-export async function storedCounts(file: string): Promise<Map<string, number>> {
+export async function storedCountsIn(file: string): Promise<Map<string, number>> {
   const dataSource = new DataSource({ type: 'better-sqlite3', database: file });
   await dataSource.initialize();
-  const logger = createActionLogger({ store: new SqlStore({ dataSource }) });
-  const counts = new Map<string, number>();
-  for (let cursor: string | undefined, first = true; first || cursor; first = false) {
-    const page = await logger.query({ kind: 'requests' }, { limit: 1000, cursor });
-    for (const doc of page.items) counts.set(doc.request_uuid, (counts.get(doc.request_uuid) ?? 0) + 1);
-    cursor = page.next_cursor ?? undefined;
+  try {
+    return await storedCounts(new SqlStore({ dataSource }));
+  } finally {
+    await dataSource.destroy();
   }
-  await logger.close();
-  await dataSource.destroy();
-  return counts;
 }
 
 export function expectEveryAnsweredStoredOnce(answered: string[], counts: Map<string, number>): void {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { answeredAtLeast, expectEveryAnsweredStoredOnce, load, startServer, storedCounts } from '../support/server-process.js';
+import { answeredAtLeast, expectEveryAnsweredStoredOnce, load, startServer, storedCountsIn } from '../support/server-process.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'actionlog-crash-'));
 afterAll(() => {
@@ -34,7 +34,7 @@ describe('spool: a server killed with SIGKILL under load', () => {
     last.child.kill('SIGTERM');
     expect(await last.exited).toEqual({ code: null, signal: 'SIGTERM' });
     expect(last.output.stderr).toBe('');
-    expectEveryAnsweredStoredOnce(answered, await storedCounts(file));
+    expectEveryAnsweredStoredOnce(answered, await storedCountsIn(file));
     expect(readdirSync(spool).filter((f) => f.endsWith('.spool'))).toEqual([]);
   });
 });

@@ -20,7 +20,7 @@ import {
 } from 'actionlog';
 import { actionLog } from 'actionlog/express';
 import { orderChange } from '../../examples/shared/orders.js';
-import { OutageStore } from '../support/stores.js';
+import { OutageStore, storedCounts } from '../support/stores.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const folders: string[] = [];
@@ -60,21 +60,6 @@ async function record(logger: ActionLogger, n: number, prefix = 'r'): Promise<vo
 
 const spoolFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.spool'));
 const spoolLines = (dir: string) => spoolFiles(dir).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean));
-
-/** Request documents of a store, by request_uuid in stored order, with how many times each is there. */
-async function storedCounts(store: Store): Promise<Map<string, number>> {
-  const reader = createActionLogger({ store });
-  const counts = new Map<string, number>();
-  for (let cursor: string | null = null, first = true; first || cursor; first = false) {
-    const page: { items: Array<{ request_uuid: string }>; next_cursor: string | null } = await reader.query(
-      { kind: 'requests' },
-      { order: 'asc', limit: 500, cursor },
-    );
-    for (const entry of page.items) counts.set(entry.request_uuid, (counts.get(entry.request_uuid) ?? 0) + 1);
-    cursor = page.next_cursor;
-  }
-  return counts;
-}
 
 describe('spool', () => {
   it('appends every document to the spool before its store write, and deletes the file once all are stored', async () => {

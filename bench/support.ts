@@ -48,6 +48,12 @@ export const nullStore: Store = {
   close: async () => {},
 };
 
+/** A store that keeps nothing and takes `ms` per write: a database under strain. */
+export function slowStore(ms: number): Store {
+  const slow = () => new Promise<void>((resolve) => setTimeout(resolve, ms));
+  return { ...nullStore, write: slow, append: slow };
+}
+
 /** Starts a bench server in its own process (so load and server do not share a thread). */
 export function startServer(script: string, env: Record<string, string>): Promise<Server> {
   const file = fileURLToPath(new URL(script, import.meta.url));
@@ -91,6 +97,7 @@ export function startServer(script: string, env: Record<string, string>): Promis
 
 export interface Load {
   requestsPerSec: number;
+  p50Ms: number;
   p99Ms: number;
   errors: number;
 }
@@ -98,7 +105,13 @@ export interface Load {
 /** Drives a server with autocannon and returns the average throughput. */
 export async function load(
   url: string,
-  options: { durationSec: number; connections?: number; method?: 'POST' | 'GET'; body?: unknown },
+  options: {
+    durationSec: number;
+    connections?: number;
+    method?: 'POST' | 'GET';
+    body?: unknown;
+    /** Requests a second, all connections together; default: as fast as the server answers. */ rate?: number;
+  },
 ): Promise<Load> {
   const result = await autocannon({
     url,
@@ -110,8 +123,14 @@ export async function load(
     // The slowest servers here (the Mongoose peers) take seconds per request under 32 connections: autocannon's
     // default of 10 s would count their tail as failures.
     timeout: 60,
+    ...(options.rate ? { overallRate: options.rate } : {}),
   });
-  return { requestsPerSec: result.requests.average, p99Ms: result.latency.p99, errors: result.errors + result.non2xx };
+  return {
+    requestsPerSec: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: result.errors + result.non2xx,
+  };
 }
 
 /** Call in a bench server: answers the parent's usage requests and counts requests. */

@@ -23,8 +23,8 @@ export interface HealthReport {
   };
   /** Documents waiting or being written, and the most the queue holds (`maxQueueSize`). */
   queue: { depth: number; max: number };
-  /** Documents in the durable spool; undefined without one. */
-  spool: { depth: number } | undefined;
+  /** Documents in the durable spool not stored yet, its bytes on disk and the age of its oldest; undefined without one. */
+  spool: { depth: number; bytes: number; oldestAgeMs: number | null } | undefined;
   /** The last store error (failed write, retry, drop, quarantine, setup) and when; null when there was none. */
   lastError: { name: string; message: string; at: Date } | null;
 }
@@ -35,7 +35,7 @@ export interface HealthInputs {
   ping: (() => Promise<void>) | undefined;
   queueDepth: number;
   maxQueueSize: number;
-  spoolDepth?: number;
+  spool?: HealthReport['spool'];
 }
 
 const optionsSchema = z.strictObject({
@@ -59,7 +59,7 @@ export class HealthMonitor {
       closed: inputs.closed,
       store,
       queue: { depth: inputs.queueDepth, max: inputs.maxQueueSize },
-      spool: inputs.spoolDepth === undefined ? undefined : { depth: inputs.spoolDepth },
+      spool: inputs.spool,
       lastError: this.last && { ...this.last },
     };
   }

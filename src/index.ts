@@ -12,7 +12,7 @@ export type { AuditLogActionInput } from './capture/action/audit-log-shape.js';
 export type { ActivityInput } from './capture/activity.js';
 export { defaultDescribeUser, type DescribeUser } from './capture/user.js';
 export { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS, REDACTED } from './build/sanitize/redactor.js';
-export type { WriterStats } from './write/batch-writer.js';
+export type { SpoolStats, WriterStats } from './write/batch-writer.js';
 export type { QuarantinedDocument } from './write/write-step.js';
 export type * from './shared/document.js';
 export { isObjectId, userIdText } from './shared/document.js';
@@ -23,6 +23,7 @@ export {
   ActionLogClosedError,
   ActionLogStoreError,
   ActionLogQueueFullError,
+  ActionLogSpoolFullError,
   ActionLogQuarantineError,
   ActionLogWorkflowError,
   type ValidationIssue,

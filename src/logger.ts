@@ -31,6 +31,7 @@ import type {
   RequestAppend,
   ResponseDetails,
   StoreBatch,
+  StoredAttachment,
   UserRef,
 } from './shared/document.js';
 import { ActionLogClosedError, ActionLogConfigError, ActionLogError, ActionLogValidationError } from './shared/errors.js';
@@ -47,7 +48,9 @@ import type { RecordState } from './read/state-at.js';
 import type { TailItem, TailOptions } from './read/tail.js';
 import { BatchWriter, type BuiltBatch, type WriterStats } from './write/batch-writer.js';
 import { appendStep, batchStep, type QuarantinedDocument, setupStep, type WriteStep } from './write/write-step.js';
-import { emptyBatch, type HeldEvent, mergeBatch, type ReadyEvent, StrictWrites } from './strict-writes.js';
+import { type DocumentUnit, emptyBatch, mergeBatch, mergeUnits } from './write/document-unit.js';
+import { SpooledWriter } from './write/spool/spooled-writer.js';
+import { type HeldEvent, type ReadyEvent, StrictWrites } from './strict-writes.js';
 import { HealthMonitor, type HealthOptions, type HealthReport } from './health.js';
 import { installShutdownHandlers, type ShutdownOptions } from './shutdown.js';
 import { TrailSeal } from './integrity.js';
@@ -107,11 +110,13 @@ export class ActionLogger {
   private readonly sanitizer: Sanitizer;
   private readonly store: Store;
   private readonly builder: DocumentBuilder;
-  private readonly writer: BatchWriter<QueueItem>;
+  private readonly writer: BatchWriter<QueueItem> | SpooledWriter<QueueItem>;
   private readonly strict: StrictWrites;
   private readonly monitor = new HealthMonitor();
   /** Tamper evidence, when the `integrity` option is given. */
   private readonly seal: TrailSeal | undefined;
+  /** Units built for the spool: how far the chain reached when each was sealed (confirmed once stored). */
+  private readonly sealedUnits = new WeakMap<DocumentUnit, number>();
   private readonly actions: ActionParser;
   private readonly describeUser: (user: unknown) => UserRef | null;
   private readonly reader: TrailReader;
@@ -151,17 +156,28 @@ export class ActionLogger {
         return null;
       }
     };
-    this.writer = new BatchWriter<QueueItem>(o, {
-      build: (items) => this.build(items),
-      discard: (items) => {
+    const common = {
+      discard: (items: QueueItem[]) => {
         this.discard(items);
       },
-      onError: (error) => {
+      onError: (error: Error) => {
         this.monitor.noteError(error);
         this.report(error);
       },
       probe: this.store.ping ? () => this.probe() : undefined,
-    });
+    };
+    this.seal = o.integrity
+      ? new TrailSeal(this.store, o.integrity, (error) => {
+          this.report(error);
+        })
+      : undefined;
+    this.writer = o.spool
+      ? new SpooledWriter<QueueItem>(o, o.spool, {
+          ...common,
+          unit: (item) => this.spoolUnit(item),
+          steps: (units) => this.unitSteps(units),
+        })
+      : new BatchWriter<QueueItem>(o, { ...common, build: (items) => this.build(items) });
     this.strict = new StrictWrites({
       builder: this.builder,
       init: () => this.init(),
@@ -177,11 +193,6 @@ export class ActionLogger {
       },
       standalone: (changes) => this.standaloneScope(changes),
     });
-    this.seal = o.integrity
-      ? new TrailSeal(this.store, o.integrity, (error) => {
-          this.report(error);
-        })
-      : undefined;
     this.labels = new LabelBook(o.labels);
     this.reader = new TrailReader(this.store, { actionLogs: o.actionLogs, modelLogs: o.modelLogs }, () => this.init(), this.labels);
     this.init().catch(() => {
@@ -543,7 +554,7 @@ export class ActionLogger {
     return this.labels.label(lang, kind, key);
   }
 
-  /** Counters of documents: recorded, stored, retried, dropped, quarantined, queued. */
+  /** Counters of documents: recorded, stored, retried, dropped, quarantined, queued; with a spool, `spool` too. */
   stats(): WriterStats {
     return this.writer.stats();
   }
@@ -589,8 +600,24 @@ export class ActionLogger {
   }
 
   /** The failure policy (option `onStoreError`): under `'throw'`, adapters store before answering or committing. */
-  get failurePolicy(): 'retry' | 'throw' {
+  get failurePolicy(): 'retry' | 'spool' | 'throw' {
     return this.options.onStoreError;
+  }
+
+  /**
+   * For adapters, under the failure policy `'spool'`: ends the scope and appends its document to the spool now (a
+   * local write, no store call), before the response goes out. Never throws: errors go to `onError`.
+   */
+  spoolScope(ctx: RequestContext, ending?: ScopeEnding): void {
+    try {
+      if (ctx.ended) return;
+      if (ending?.request) this.describeActivity(ctx);
+      if (!ctx.end(ending)) return;
+      if (this.writer instanceof SpooledWriter) this.writer.spoolNow({ kind: 'request', ctx });
+      else this.writer.enqueue({ kind: 'request', ctx });
+    } catch (error) {
+      this.report(error);
+    }
   }
 
   /**
@@ -628,11 +655,13 @@ export class ActionLogger {
    * spool depths, the last store error and when, and whether the logger is closed. Rejects only on bad options.
    */
   health(options?: HealthOptions): Promise<HealthReport> {
+    const { queued, spool } = this.writer.stats();
     return this.monitor.check(options, {
       closed: this.writer.isClosed,
       ping: this.store.ping?.bind(this.store),
-      queueDepth: this.writer.stats().queued,
+      queueDepth: queued,
       maxQueueSize: this.options.maxQueueSize,
+      spool: spool && { depth: spool.pending, bytes: spool.bytes, oldestAgeMs: spool.oldestAgeMs },
     });
   }
 
@@ -683,8 +712,13 @@ export class ActionLogger {
     this.httpMounted = true;
   }
 
-  /** Called when the process exits: documents still queued are lost, said once. */
+  /** Called when the process exits: documents still queued are lost, said once (with a spool, spooled first). */
   warnIfUnstored(): void {
+    if (this.writer instanceof SpooledWriter) {
+      const lost = this.writer.spoolBeforeExit();
+      if (lost > 0) this.report(new ActionLogError(`the process exits with ${lost} documents the full spool could not keep`));
+      return;
+    }
     const { queued } = this.writer.stats();
     if (queued === 0 || this.writer.isClosed) return;
     this.report(new ActionLogError(`the process exits with ${queued} documents not stored: await logger.close() before process.exit()`));
@@ -755,46 +789,84 @@ export class ActionLogger {
   }
 
   private build(items: QueueItem[]): BuiltBatch {
-    const batch: StoreBatch = emptyBatch();
-    const appends: RequestAppend[] = [];
-    const withBytes: Array<{ entry: ActionEntry; bytes: CapturedAttachment[] }> = [];
-    const takeBytes = (actions: ActionEntry[]) => {
-      for (const entry of actions) {
-        const bytes = this.attachmentBytes.get(entry);
-        if (bytes) withBytes.push({ entry, bytes });
-      }
-    };
+    const built = items.map((item) => this.unitOf(item));
+    const unit = mergeUnits(built.map((b) => b.unit));
+    // Sealed last: the links hash the documents as they are stored.
+    const sealed = this.seal?.seal(unit.batch, unit.appends);
     // Each item's own document (its request document, append or activity), for the writer's counts.
-    const itemOf = new Map<unknown, number>();
-    for (const [index, item] of items.entries()) {
-      if (item.kind === 'request') {
-        const events = item.ctx.takeEvents();
-        takeBytes(events.actions);
-        this.builder.request(item.ctx, events, batch);
-        itemOf.set(batch.requests.at(-1), index);
-      } else if (item.kind === 'append') {
-        const events = item.ctx.takeLateEvents();
-        takeBytes(events.actions);
-        const append = this.builder.append(item.ctx, events, batch);
-        appends.push(append);
-        itemOf.set(append, index);
-      } else if (item.kind === 'built') {
-        mergeBatch(batch, item.batch);
-        itemOf.set(item.batch.requests[0], index);
-      } else {
-        batch.activities.push(item.doc);
-        itemOf.set(item.doc, index);
-      }
+    const itemOf = new Map(built.map((b, index) => [b.document, index]));
+    return { steps: this.storeSteps(unit, sealed), itemOf: (document) => itemOf.get(document) };
+  }
+
+  /** For the spool: one item built and sealed, as its line will keep it. */
+  private spoolUnit(item: QueueItem): DocumentUnit {
+    const { unit } = this.unitOf(item);
+    const sealed = this.seal?.seal(unit.batch, unit.appends);
+    if (sealed !== undefined) this.sealedUnits.set(unit, sealed);
+    return unit;
+  }
+
+  /** For the spool: the store calls of units it hands back (read back from a file, they are sealed already). */
+  private unitSteps(units: DocumentUnit[]): WriteStep[] {
+    let sealed: number | undefined;
+    for (const unit of units) sealed = this.sealedUnits.get(unit) ?? sealed;
+    return this.storeSteps(mergeUnits(units), sealed);
+  }
+
+  /** One queued item's documents and the attachment bytes they name; `document` is the item's own, for the counts. */
+  private unitOf(item: QueueItem): { unit: DocumentUnit; document: unknown } {
+    const batch = emptyBatch();
+    const appends: RequestAppend[] = [];
+    let actions: ActionEntry[] = [];
+    let document: unknown;
+    if (item.kind === 'request') {
+      const events = item.ctx.takeEvents();
+      actions = events.actions;
+      this.builder.request(item.ctx, events, batch);
+      document = batch.requests.at(-1);
+    } else if (item.kind === 'append') {
+      const events = item.ctx.takeLateEvents();
+      actions = events.actions;
+      const append = this.builder.append(item.ctx, events, batch);
+      appends.push(append);
+      document = append;
+    } else if (item.kind === 'built') {
+      mergeBatch(batch, item.batch);
+      document = item.batch.requests[0];
+    } else {
+      batch.activities.push(item.doc);
+      document = item.doc;
     }
     this.builder.stampExpiry(batch);
-    // Sealed last: the links hash the documents as they are stored.
-    const sealed = this.seal?.seal(batch, appends);
+    return { unit: { batch, appends, attachments: this.takeAttachments(actions) }, document };
+  }
+
+  /** The bytes of these actions' attachments, as stored; the logger lets go of them (the unit holds them now). */
+  private takeAttachments(actions: readonly ActionEntry[]): StoredAttachment[] {
+    const withBytes: Array<{ entry: ActionEntry; bytes: CapturedAttachment[] }> = [];
+    for (const entry of actions) {
+      const bytes = this.attachmentBytes.get(entry);
+      if (!bytes) continue;
+      withBytes.push({ entry, bytes });
+      this.attachmentBytes.delete(entry);
+    }
+    return withBytes.length === 0 ? [] : this.builder.attachments(withBytes);
+  }
+
+  /**
+   * The store calls of a unit: the attachments first (an entry never names bytes that are not stored; retried like
+   * the store's setup, and if they keep failing the batch is dropped with them), then its documents and appends,
+   * then the chain confirmed through `sealed`.
+   */
+  private storeSteps(unit: DocumentUnit, sealed: number | undefined): WriteStep[] {
     const steps: WriteStep[] = [setupStep(() => this.init())];
-    if (withBytes.length > 0) steps.push(this.attachmentStep(withBytes));
-    const write = (part: StoreBatch) => this.store.write(part);
-    const step = batchStep(batch, write);
+    if (unit.attachments.length > 0) {
+      const attachments = unit.attachments;
+      steps.push(setupStep(() => this.store.putAttachments?.(attachments) ?? Promise.resolve()));
+    }
+    const step = batchStep(unit.batch, (part) => this.store.write(part));
     if (step.size > 0) steps.push(step);
-    if (appends.length > 0) steps.push(appendStep(appends, (part) => this.store.append(part)));
+    if (unit.appends.length > 0) steps.push(appendStep(unit.appends, (part) => this.store.append(part)));
     const seal = this.seal;
     if (seal && sealed !== undefined) {
       steps.push(
@@ -803,23 +875,7 @@ export class ActionLogger {
         }),
       );
     }
-    return { steps, itemOf: (document) => itemOf.get(document) };
-  }
-
-  /**
-   * Stores the attachments of a batch before its documents: an entry never names bytes that are not stored. Retried
-   * like the store's setup; if it keeps failing, the batch is dropped with it. Once stored, the bytes are let go.
-   */
-  private attachmentStep(withBytes: Array<{ entry: ActionEntry; bytes: CapturedAttachment[] }>): WriteStep {
-    let stored = this.builder.attachments(withBytes);
-    for (const { entry } of withBytes) this.attachmentBytes.delete(entry);
-    // The step holds the bytes now; the batch's other closures share this list's scope, and would hold them as long.
-    withBytes.length = 0;
-    return setupStep(async () => {
-      if (stored.length === 0) return;
-      await this.store.putAttachments?.(stored);
-      stored = [];
-    });
+    return steps;
   }
 
   /** Items dropped from a full queue: their events are let go (events that come later still get written, as an append). */

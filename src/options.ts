@@ -23,12 +23,13 @@ export interface ActionLoggerOptions {
   /** Turns the app's user object into the stored `{ lookup_from, _id, label, email? }`. */
   describeUser?: (user: unknown) => UserRef | null;
   /**
-   * What a document the store cannot take costs: `'retry'` (default) queues it and retries with backoff, off the
-   * request's path; `'throw'` stores each request's document before its response is sent, and a transaction's
-   * changes before it commits, and fails the request or the transaction when that write fails (see the README,
-   * "Failure policy").
+   * What a document the store cannot take costs: `'retry'` (default without `spool`) queues it and retries with
+   * backoff, off the request's path, then drops it (entries can be lost); `'spool'` (default with `spool`) keeps it
+   * in the spool until stored; `'throw'` stores each request's document before its response is sent, and a
+   * transaction's changes before it commits, and fails the request or the transaction when that write fails (see
+   * the README, "Failure policy").
    */
-  onStoreError?: 'retry' | 'throw';
+  onStoreError?: 'retry' | 'spool' | 'throw';
   /** Called with every error actionlog swallows (store failures, retries, drops). Default: a console warning. */
   onError?: (error: Error) => void;
   /** Documents written per store call. Default 100. */
@@ -39,6 +40,8 @@ export interface ActionLoggerOptions {
   maxQueueSize?: number;
   /** When the queue is full: drop the incoming document (default) or the oldest queued one. Both are counted. */
   onQueueFull?: 'drop-newest' | 'drop-oldest';
+  /** A durable spool on local disk: every document is appended to it before its store write; see "Never lose an entry". */
+  spool?: SpoolOption;
   /** Retries of a failing store write before its documents are dropped. Default 8. */
   maxRetries?: number;
   /** First retry delay; doubles per retry, with jitter. Default 200 ms. */
@@ -114,6 +117,24 @@ export interface IntegrityOptions {
   anchor?: (checkpoint: CheckpointDocument) => unknown;
 }
 
+/** The `spool` option. */
+export interface SpoolOption {
+  /** Folder of the spool files (created if missing); several processes may share it, each has its own files. */
+  dir: string;
+  /** Bytes of spool files past which `policy` applies. Default 256 MiB. */
+  maxBytes?: number;
+  /** `group` (default): fsync every `fsyncIntervalMs` or `fsyncEvery` documents, whichever comes first; `always`: every write. */
+  fsync?: 'group' | 'always';
+  /** Default 50 ms. */
+  fsyncIntervalMs?: number;
+  /** Default 100 documents. */
+  fsyncEvery?: number;
+  /** When full: `block` (default) holds new documents in memory up to `blockTimeoutMs` for room, then drops them; or drop. */
+  policy?: 'block' | 'drop-newest' | 'drop-oldest';
+  /** Default 5000 ms. */
+  blockTimeoutMs?: number;
+}
+
 const fn = <T>() => z.custom<T>((v) => typeof v === 'function', { error: 'must be a function' });
 const int = (min: number) => z.number({ error: 'must be a number' }).int('must be an integer').min(min, `must be at least ${min}`);
 const names = z.array(z.string().min(1, 'must not be empty'), { error: 'must be an array of strings' }).readonly();
@@ -156,12 +177,28 @@ const optionFields = z.strictObject({
   strict: z.boolean({ error: 'must be a boolean' }).default(false),
   userModel: z.string().min(1, 'must not be empty').default('users'),
   describeUser: fn<(user: unknown) => UserRef | null>().optional(),
-  onStoreError: z.enum(['retry', 'throw'], { error: 'must be "retry" or "throw"' }).default('retry'),
+  onStoreError: z.enum(['retry', 'spool', 'throw'], { error: 'must be "retry", "spool" or "throw"' }).optional(),
   onError: fn<(error: Error) => void>().optional(),
   batchSize: int(1).default(100),
   flushIntervalMs: int(0).default(1000),
   maxQueueSize: int(1).default(10_000),
   onQueueFull: z.enum(['drop-newest', 'drop-oldest'], { error: 'must be "drop-newest" or "drop-oldest"' }).default('drop-newest'),
+  spool: z
+    .strictObject(
+      {
+        dir: z.string({ error: 'must be a folder path' }).min(1, 'must not be empty'),
+        maxBytes: int(64 * 1024).default(256 * 1024 * 1024),
+        fsync: z.enum(['group', 'always'], { error: 'must be "group" or "always"' }).default('group'),
+        fsyncIntervalMs: int(1).default(50),
+        fsyncEvery: int(1).default(100),
+        policy: z
+          .enum(['block', 'drop-newest', 'drop-oldest'], { error: 'must be "block", "drop-newest" or "drop-oldest"' })
+          .default('block'),
+        blockTimeoutMs: int(0).default(5000),
+      },
+      { error: 'must be { dir, maxBytes?, fsync?, fsyncIntervalMs?, fsyncEvery?, policy?, blockTimeoutMs? }' },
+    )
+    .optional(),
   maxRetries: int(0).default(8),
   retryDelayMs: int(0).default(200),
   maxRetryDelayMs: int(0).default(30_000),
@@ -228,6 +265,10 @@ const schema = optionFields.superRefine((o, ctx) => {
   if (o.integrity && (!o.store.writeCheckpoint || !o.store.checkpoints)) {
     ctx.addIssue({ code: 'custom', path: ['integrity'], message: 'needs a store with writeCheckpoint() and checkpoints()' });
   }
+  if (o.onStoreError === 'spool' && !o.spool)
+    ctx.addIssue({ code: 'custom', path: ['onStoreError'], message: 'is "spool" but no spool is set: add spool: { dir }' });
+  if (o.onStoreError !== undefined && o.onStoreError !== 'spool' && o.spool)
+    ctx.addIssue({ code: 'custom', path: ['spool'], message: `is set but onStoreError is "${o.onStoreError}": drop one of them` });
   // A retention override for an action type `record()` refuses could never apply: a misconfiguration, said now.
   const allowed = o.actionTypes;
   for (const type of Object.keys(o.retention?.actionTypes ?? {})) {
@@ -242,6 +283,8 @@ const schema = optionFields.superRefine((o, ctx) => {
 });
 
 export type ResolvedOptions = z.output<typeof schema> & {
+  /** The failure policy: the option, or its default (`'spool'` with a spool, else `'retry'`). */
+  onStoreError: 'retry' | 'spool' | 'throw';
   /** Whether `outsideContext` was chosen, rather than defaulted. */
   outsideContextGiven: boolean;
 };
@@ -249,5 +292,9 @@ export type ResolvedOptions = z.output<typeof schema> & {
 /** Validates logger options once; an unknown or ill-typed option throws `ActionLogConfigError` naming it. */
 export function resolveOptions(options: ActionLoggerOptions): ResolvedOptions {
   requireObject(options, 'at least { store }', 'options');
-  return Object.assign(parseOptions(schema, options, 'options'), { outsideContextGiven: options.outsideContext !== undefined });
+  const o = parseOptions(schema, options, 'options');
+  return Object.assign(o, {
+    onStoreError: o.onStoreError ?? (o.spool ? ('spool' as const) : ('retry' as const)),
+    outsideContextGiven: options.outsideContext !== undefined,
+  });
 }

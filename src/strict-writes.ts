@@ -5,6 +5,7 @@ import type { ModelChange } from './capture/model-change.js';
 import type { ActionEntry, RequestAppend, ResponseDetails, StoreBatch } from './shared/document.js';
 import type { BuiltBatch } from './write/batch-writer.js';
 import { appendStep, batchStep, setupStep, type WriteStep } from './write/write-step.js';
+import { emptyBatch } from './write/document-unit.js';
 
 /** What the failure policy `'throw'` needs of the logger. */
 export interface StrictDeps {
@@ -78,18 +79,6 @@ export class StrictWrites {
     if (appends.length > 0) steps.push(appendStep(appends, (part) => this.deps.append(part)));
     return { steps, itemOf: () => undefined };
   }
-}
-
-export function emptyBatch(): StoreBatch {
-  return { requests: [], actionLogs: [], modelLogs: [], activities: [] };
-}
-
-/** Adds the documents of `from` to `to`. */
-export function mergeBatch(to: StoreBatch, from: StoreBatch): void {
-  to.requests.push(...from.requests);
-  to.actionLogs.push(...from.actionLogs);
-  to.modelLogs.push(...from.modelLogs);
-  to.activities.push(...from.activities);
 }
 
 /** Changes and actions grouped by scope, in the order of their first event. */

@@ -7,24 +7,46 @@
  *   actionlog  actionlog on a MemoryStore
  *   actionlog-integrity  the same with tamper evidence on (an Ed25519 key generated at start)
  *   pino-http  pino-http logging every request to /dev/null: what applications already pay to log each request
+ *   actionlog-slow-store        actionlog on a store that takes 200 ms per write
+ *   actionlog-spool-slow-store  the same with a spool (in a temporary folder)
  * Prints its port; answers usage requests from the bench (see support.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import express from 'express';
 // The built package, as users run it (`npm run bench` builds first).
 import { createActionLogger, MemoryStore } from 'actionlog';
 import { actionLog } from 'actionlog/express';
 import { orderChange } from '../../examples/shared/orders.js';
-import { nullStore, reportUsage } from '../support.js';
+import { nullStore, reportUsage, slowStore } from '../support.js';
 
-const MODES = ['baseline', 'floor', 'null-store', 'actionlog', 'actionlog-integrity', 'pino-http'];
+const MODES = [
+  'baseline',
+  'floor',
+  'null-store',
+  'actionlog',
+  'actionlog-integrity',
+  'pino-http',
+  'actionlog-slow-store',
+  'actionlog-spool-slow-store',
+];
 const mode = process.env.BENCH_MODE ?? 'baseline';
 if (!MODES.includes(mode)) throw new Error(`BENCH_MODE ${mode} is none of ${MODES.join(', ')}`);
-const store = mode === 'actionlog' || mode === 'actionlog-integrity' ? new MemoryStore() : mode === 'null-store' ? nullStore : undefined;
+const store =
+  mode === 'actionlog' || mode === 'actionlog-integrity'
+    ? new MemoryStore()
+    : mode === 'null-store'
+      ? nullStore
+      : mode.endsWith('slow-store')
+        ? slowStore(200)
+        : undefined;
 const integrity = mode === 'actionlog-integrity' ? { key: generateKeyPairSync('ed25519').privateKey } : undefined;
-const logger = store ? createActionLogger({ store, ...(integrity ? { integrity } : {}) }) : undefined;
+const spool = mode === 'actionlog-spool-slow-store' ? { dir: mkdtempSync(join(tmpdir(), 'actionlog-bench-spool-')) } : undefined;
+const logger = store ? createActionLogger({ store, ...(integrity ? { integrity } : {}), ...(spool ? { spool } : {}) }) : undefined;
 
 const app = express();
 if (logger) app.use(actionLog(logger));

@@ -7,6 +7,21 @@ const UNSTORED_BODY = JSON.stringify({ error: 'ActionLogStoreError', message: 'T
 type Method = (...args: unknown[]) => unknown;
 
 /**
+ * Failure policy `'spool'`: runs `spool` with the status the application chose when the response ends, before its
+ * last bytes go out, so that a client never has a whole response whose document is not in the spool. Set on this
+ * response object only; `spool` must not throw.
+ */
+export function spoolBeforeEnd(res: ServerResponse, spool: (statusCode: number) => void): void {
+  const own = res as unknown as Record<'end', Method>;
+  const end = own.end;
+  own.end = function spoolThenEnd(...args: unknown[]) {
+    own.end = end;
+    spool(res.statusCode);
+    return end.apply(res, args);
+  };
+}
+
+/**
  * Failure policy `'throw'`: holds this response's end (and a `writeHead` just before it) until `store` settles.
  * Stored: the response goes out as the application wrote it. Not stored: a response not begun becomes a 500 (only
  * `keep` of its headers left); one already streaming is cut, so that the client never takes it for a success.

@@ -8,7 +8,7 @@ import type { ResponseDetails } from '../shared/document.js';
 import { ActionLogStoreError } from '../shared/errors.js';
 import { parseOptions } from '../shared/parse-options.js';
 import { assertLogger } from './guard.js';
-import { holdUntilStored, UNSTORED_STATUS } from './held-response.js';
+import { holdUntilStored, spoolBeforeEnd, UNSTORED_STATUS } from './held-response.js';
 
 /** Options of the Express, Koa and Fastify middleware. `Req` is the framework's request (Koa: its `ctx`). */
 export interface HttpOptions<Req = unknown> {
@@ -146,7 +146,11 @@ export class HttpCapture<Req extends object> {
     // Node emits 'close' once per response, after 'finish' or when the client went away first.
     res.on('close', this.onClose);
     // Failure policy 'throw': the response waits for its document to be stored, and fails when it cannot be.
-    if (this.logger.failurePolicy === 'throw') {
+    if (this.logger.failurePolicy === 'spool') {
+      spoolBeforeEnd(res, (status) => {
+        this.spool(ctx, req, status);
+      });
+    } else if (this.logger.failurePolicy === 'throw') {
       holdUntilStored(
         res,
         (status) => this.store(ctx, req, status),
@@ -193,14 +197,23 @@ export class HttpCapture<Req extends object> {
   /** Failure policy 'throw': stores the document of a response about to be sent with `statusCode`. */
   private store(ctx: RequestContext, req: Req, statusCode: number): Promise<void> {
     const durationMs = ctx.elapsedMs();
-    let ending: ScopeEnding | undefined;
-    try {
-      ending = this.ending(ctx, req, { status_code: statusCode, duration_ms: durationMs, aborted: false });
-    } catch (error) {
-      // The document is kept, without what could not be read of the request.
-      this.logger.report(error);
-    }
+    const ending = this.endingAt(ctx, req, statusCode, durationMs);
     return this.logger.storeScope(ctx, ending, { status_code: UNSTORED_STATUS, duration_ms: durationMs, aborted: false });
+  }
+
+  /** Failure policy 'spool': puts the document of a response about to be sent with `statusCode` in the spool. */
+  private spool(ctx: RequestContext, req: Req, statusCode: number): void {
+    this.logger.spoolScope(ctx, this.endingAt(ctx, req, statusCode, ctx.elapsedMs()));
+  }
+
+  /** The ending of a response about to be sent; without what could not be read of the request when that failed. */
+  private endingAt(ctx: RequestContext, req: Req, statusCode: number, durationMs: number): ScopeEnding | undefined {
+    try {
+      return this.ending(ctx, req, { status_code: statusCode, duration_ms: durationMs, aborted: false });
+    } catch (error) {
+      this.logger.report(error);
+      return undefined;
+    }
   }
 
   /** What the document shows of the exchange; the module comes from the route when none was set. */

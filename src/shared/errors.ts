@@ -120,3 +120,16 @@ export class ActionLogQuarantineError extends ActionLogError {
 function formatIssues(issues: ValidationIssue[]): string {
   return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
 }
+
+/** The spool reached `spool.maxBytes` and documents were dropped by its `policy`; reported at most once a second. */
+export class ActionLogSpoolFullError extends ActionLogError {
+  static override readonly [KIND]: string = 'ActionLogSpoolFullError';
+  override name = 'ActionLogSpoolFullError';
+  constructor(
+    readonly maxBytes: number,
+    /** Documents dropped since the last report. */
+    readonly dropped: number,
+  ) {
+    super(`The actionlog spool is full (${maxBytes} bytes): ${dropped} document${dropped === 1 ? ' was' : 's were'} dropped.`);
+  }
+}

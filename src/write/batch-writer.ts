@@ -41,8 +41,28 @@ export interface WriterStats {
   dropped: number;
   /** Refused by the store while the rest of their batch was stored; see `quarantined()`. */
   quarantined: number;
-  /** Waiting or being written now. */
+  /** Waiting or being written now (with a spool: in the spool, not stored yet). */
   queued: number;
+  /** With the `spool` option: its counters. */
+  spool?: SpoolStats;
+}
+
+/** Counters of the spool, in `stats().spool`. */
+export interface SpoolStats {
+  /** Documents in the spool not stored yet (`health().spool.depth`). */
+  pending: number;
+  /** Documents appended to the spool file. */
+  spooled: number;
+  /** Documents read back from the spool file to be stored (a backlog, or another process's file adopted at start). */
+  replayed: number;
+  /** Documents lost to the `policy` when the spool was full (`maxBytes`). */
+  dropped: number;
+  /** Lines skipped because their checksum failed (cut by a crash in the middle of their write). */
+  torn: number;
+  /** Bytes of the spool files on disk. */
+  bytes: number;
+  /** Age of the oldest spooled document not stored yet (ms), as far as known; null when there is none. */
+  oldestAgeMs: number | null;
 }
 
 interface Entry<Item> {

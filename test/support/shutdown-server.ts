@@ -1,9 +1,10 @@
 /**
- * A server process of the shutdown tests (run with tsx): Express with the actionlog middleware, storing into a
- * SQLite file, with `installShutdownHandlers`. `POST /orders/:id` records an action and answers 201. Tells the parent
- * (its IPC channel) its URL once it listens.
+ * A server process of the shutdown and crash tests (run with tsx): Express with the actionlog middleware, storing
+ * into a SQLite file, with `installShutdownHandlers`. `POST /orders/:id` records an action and answers 201. Tells the
+ * parent (its IPC channel) its URL once it listens.
  * Arguments: the SQLite file, then `own-handler` (the app has a SIGTERM handler of its own, which closes the server
- * and lets the process end) or `no-handler` (the shutdown handlers stop the server themselves).
+ * and lets the process end) or `no-handler` (the shutdown handlers stop the server themselves), then optionally a
+ * spool folder (option `spool`).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +13,7 @@ import { DataSource } from 'typeorm';
 import { createActionLogger, SqlStore } from 'actionlog';
 import { actionLog } from 'actionlog/express';
 
-const [file, mode] = process.argv.slice(2);
+const [file, mode, spoolDir] = process.argv.slice(2);
 if (!file || (mode !== 'own-handler' && mode !== 'no-handler'))
   throw new Error('usage: shutdown-server <sqlite file> <own-handler|no-handler>');
 
@@ -21,6 +22,7 @@ await dataSource.initialize();
 // The default interval: at the signal, up to a second of documents waits in the queue.
 const logger = createActionLogger({
   store: new SqlStore({ dataSource }),
+  ...(spoolDir ? { spool: { dir: spoolDir } } : {}),
   onError: (error) => {
     console.error(`actionlog: ${error.message}`);
   },

@@ -1,4 +1,20 @@
-import { MemoryStore, type RequestAppend, type Store, type StoreBatch } from 'actionlog';
+import { createActionLogger, MemoryStore, type RequestAppend, type Store, type StoreBatch } from 'actionlog';
+
+/** Request documents of a store, by request_uuid in stored order, with how many times each is there. */
+export async function storedCounts(store: Store): Promise<Map<string, number>> {
+  const reader = createActionLogger({ store });
+  const counts = new Map<string, number>();
+  for (let cursor: string | null = null, first = true; first || cursor; first = false) {
+    const page: { items: Array<{ request_uuid: string }>; next_cursor: string | null } = await reader.query(
+      { kind: 'requests' },
+      { order: 'asc', limit: 500, cursor },
+    );
+    for (const entry of page.items) counts.set(entry.request_uuid, (counts.get(entry.request_uuid) ?? 0) + 1);
+    cursor = page.next_cursor;
+  }
+  await reader.close();
+  return counts;
+}
 
 /** A MemoryStore that remembers every batch and append call it was given, as given. */
 export class SpyStore extends MemoryStore {

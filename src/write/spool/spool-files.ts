@@ -1,0 +1,299 @@
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { ActionLogError } from '../../shared/errors.js';
+import { claim, deadOwners, holdLock, lockPath, ownerName, releaseLock, removeQuietly, segmentPath } from './spool-dir.js';
+import { decodeLine, type SpooledUnit } from './spool-line.js';
+
+export interface SpoolFileOptions {
+  dir: string;
+  maxBytes: number;
+  fsync: 'group' | 'always';
+  fsyncIntervalMs: number;
+  fsyncEvery: number;
+}
+
+/** One file of the spool. Positions count bytes over all segments, in order, so that one number says how far. */
+interface Segment {
+  path: string;
+  /** Position of its first byte. */
+  base: number;
+  size: number;
+  /** Lines in it (complete or not). */
+  lines: number;
+  /** Bytes handed out (read back, or kept in memory when written). */
+  readOffset: number;
+  /** End of the last settled unit. */
+  settledOffset: number;
+  /** Units handed out and not settled yet. */
+  pending: number;
+  /** When its first line was spooled; unknown for an adopted segment until read. */
+  firstAt: number | undefined;
+  fd: number | undefined;
+}
+
+/** Where a unit's line lies: settle it with this once it is stored. */
+export interface SpoolPlace {
+  segment: Segment;
+  end: number;
+}
+
+/** How much a read brings back at most (longer lines are read whole). */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * This process's spool: append-only segment files `<boot>-<pid>-<n>-<seq>.spool` in `dir`, the segments of dead
+ * processes adopted at open. Lines are appended whole with one write; a segment is deleted once every unit in it
+ * is settled (stored or quarantined).
+ */
+export class SpoolFiles {
+  private readonly owner = ownerName();
+  private readonly lock: string;
+  private readonly segments: Segment[] = [];
+  private next = 1;
+  private endPos = 0;
+  private unsynced = 0;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private readonly segmentBytes: number;
+  /** Lines skipped as torn or damaged. */
+  torn = 0;
+
+  constructor(
+    private readonly options: SpoolFileOptions,
+    private readonly report: (error: Error) => void,
+  ) {
+    this.lock = lockPath(options.dir, this.owner);
+    this.segmentBytes = Math.min(64 << 20, Math.max(4096, Math.floor(options.maxBytes / 8)));
+  }
+
+  /** Creates the folder, adopts the segments of dead processes (theirs are replayed first), takes the lock. */
+  open(): { adopted: number } {
+    mkdirSync(this.options.dir, { recursive: true });
+    let adopted = 0;
+    for (const dead of deadOwners(this.options.dir)) {
+      for (const from of dead.segments) {
+        const to = segmentPath(this.options.dir, this.owner, this.next);
+        if (from === to || !claim(from, to)) continue;
+        this.next++;
+        const size = statSync(to).size;
+        const lines = countLines(readFileSync(to));
+        this.segments.push(this.segment(to, size, lines, undefined));
+        adopted += lines;
+      }
+      removeQuietly(lockPath(this.options.dir, dead.owner));
+    }
+    writeFileSync(this.lock, `${process.pid}\n`);
+    holdLock(this.lock);
+    return { adopted };
+  }
+
+  /** Bytes of the spool on disk. */
+  get bytes(): number {
+    return this.segments.reduce((sum, s) => sum + s.size, 0);
+  }
+
+  get writePos(): number {
+    return this.endPos;
+  }
+
+  /** Everything before this position is settled. */
+  settledPos(): number {
+    const first = this.segments.find((s) => s.pending > 0 || s.readOffset < s.size);
+    if (!first) return this.endPos;
+    return first.base + (first.pending > 0 ? first.settledOffset : first.readOffset);
+  }
+
+  /** Lines not handed out yet (a backlog to read back). */
+  hasBacklog(): boolean {
+    return this.segments.some((s) => s.readOffset < s.size);
+  }
+
+  /** When the oldest unit not settled was spooled, as far as known. */
+  oldestAt(): number | undefined {
+    return this.segments.find((s) => s.pending > 0 || s.readOffset < s.size)?.firstAt;
+  }
+
+  /**
+   * Appends whole lines with one write; `handOut` when their units are kept in memory by the caller (no backlog to
+   * read first). Returns where each line ends.
+   */
+  append(lines: Array<{ text: string; at: number }>, handOut: boolean): SpoolPlace[] {
+    const places: SpoolPlace[] = [];
+    // A segment holds about `maxBytes / 8`, so that `drop-oldest` frees room by the eighth.
+    for (let from = 0; from < lines.length;) {
+      let seg = this.segments.at(-1);
+      if (seg?.fd === undefined || seg.size >= this.segmentBytes) seg = this.startSegment(lines[from]?.at ?? Date.now());
+      let to = from;
+      let bytes = 0;
+      while (to < lines.length && (to === from || seg.size + bytes < this.segmentBytes))
+        bytes += Buffer.byteLength(lines[to++]?.text ?? '', 'utf8');
+      places.push(...this.write(seg, lines.slice(from, to), handOut));
+      from = to;
+    }
+    return places;
+  }
+
+  private write(seg: Segment, lines: Array<{ text: string }>, handOut: boolean): SpoolPlace[] {
+    const buffer = Buffer.from(lines.map((l) => l.text).join(''), 'utf8');
+    const fd = seg.fd ?? -1;
+    for (let done = 0; done < buffer.length;) done += writeSync(fd, buffer, done, buffer.length - done);
+    const places: SpoolPlace[] = [];
+    let offset = seg.size;
+    for (const line of lines) {
+      offset += Buffer.byteLength(line.text, 'utf8');
+      places.push({ segment: seg, end: seg.base + offset });
+    }
+    seg.size += buffer.length;
+    seg.lines += lines.length;
+    this.endPos = seg.base + seg.size;
+    if (handOut) {
+      seg.readOffset = seg.size;
+      seg.pending += lines.length;
+    }
+    this.sync(seg, lines.length);
+    return places;
+  }
+
+  /** Reads back up to `max` units not handed out yet, oldest first; torn or damaged lines are reported and skipped. */
+  async read(max: number): Promise<Array<SpooledUnit & SpoolPlace>> {
+    const seg = this.segments.find((s) => s.readOffset < s.size);
+    if (!seg) return [];
+    const handle = await open(seg.path, 'r');
+    try {
+      const units: Array<SpooledUnit & SpoolPlace> = [];
+      let length = Math.min(READ_CHUNK, seg.size - seg.readOffset);
+      for (;;) {
+        const buffer = Buffer.alloc(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, seg.readOffset);
+        const chunk = buffer.subarray(0, bytesRead);
+        let start = 0;
+        for (let nl = chunk.indexOf(10); nl !== -1 && units.length < max; nl = chunk.indexOf(10, start)) {
+          this.take(seg, chunk.subarray(start, nl), seg.readOffset + nl + 1, units);
+          start = nl + 1;
+        }
+        if (start > 0 || units.length >= max) {
+          seg.readOffset += start;
+          break;
+        }
+        if (seg.readOffset + bytesRead >= seg.size) {
+          // No newline up to the end: a line cut by a crash in the middle of its write.
+          if (seg.fd === undefined) this.skipTorn(seg, seg.size - seg.readOffset, 'has no end');
+          seg.readOffset = seg.size;
+          break;
+        }
+        length = Math.min(length * 2, seg.size - seg.readOffset);
+      }
+      seg.pending += units.length;
+      return units;
+    } finally {
+      await handle.close();
+      this.retire(seg);
+    }
+  }
+
+  /** A unit's line is settled (stored or quarantined): its segment goes once nothing in it is left. */
+  settle(place: SpoolPlace): void {
+    const seg = place.segment;
+    seg.pending--;
+    seg.settledOffset = Math.max(seg.settledOffset, place.end - seg.base);
+    this.retire(seg);
+  }
+
+  /**
+   * Deletes the oldest segment none of whose units were handed out, to make room; returns how many units it held
+   * (undefined when no segment can go).
+   */
+  dropOldest(): number | undefined {
+    const seg = this.segments.find((s) => s.readOffset === 0 && s.pending === 0 && s.size > 0);
+    if (!seg) return undefined;
+    this.closeSegment(seg);
+    seg.readOffset = seg.size;
+    this.retire(seg);
+    return seg.lines;
+  }
+
+  /** Syncs and closes the open segment and lets the lock go; segments still holding units stay for the next start. */
+  close(): void {
+    clearTimeout(this.syncTimer);
+    for (const seg of this.segments) this.closeSegment(seg);
+    for (const seg of [...this.segments]) this.retire(seg);
+    removeQuietly(this.lock);
+    releaseLock(this.lock);
+  }
+
+  private segment(path: string, size: number, lines: number, firstAt: number | undefined): Segment {
+    const seg: Segment = { path, base: this.endPos, size, lines, readOffset: 0, settledOffset: 0, pending: 0, firstAt, fd: undefined };
+    this.endPos += size;
+    return seg;
+  }
+
+  private startSegment(at: number): Segment {
+    const last = this.segments.at(-1);
+    if (last) this.closeSegment(last);
+    const path = segmentPath(this.options.dir, this.owner, this.next++);
+    const seg = this.segment(path, 0, 0, at);
+    seg.fd = openSync(path, 'wx');
+    this.segments.push(seg);
+    return seg;
+  }
+
+  private take(seg: Segment, bytes: Buffer, endOffset: number, into: Array<SpooledUnit & SpoolPlace>): void {
+    const decoded = decodeLine(bytes.toString('utf8'));
+    if (!decoded) {
+      this.skipTorn(seg, bytes.length, 'fails its checksum');
+      return;
+    }
+    seg.firstAt ??= decoded.at;
+    into.push({ ...decoded, segment: seg, end: seg.base + endOffset });
+  }
+
+  private skipTorn(seg: Segment, bytes: number, why: string): void {
+    this.torn++;
+    this.report(new ActionLogError(`A spool line of ${bytes} bytes ${why} (torn by a crash or damaged); it is skipped: ${seg.path}`));
+  }
+
+  /** Deletes a segment that holds nothing more: the next line starts a new one. */
+  private retire(seg: Segment): void {
+    if (seg.pending > 0 || seg.readOffset < seg.size || (seg.size === 0 && seg.fd !== undefined)) return;
+    this.closeSegment(seg);
+    removeQuietly(seg.path);
+    const i = this.segments.indexOf(seg);
+    if (i !== -1) this.segments.splice(i, 1);
+  }
+
+  private closeSegment(seg: Segment): void {
+    if (seg.fd === undefined) return;
+    if (this.unsynced > 0) fsyncSync(seg.fd);
+    this.unsynced = 0;
+    closeSync(seg.fd);
+    seg.fd = undefined;
+  }
+
+  /** fsync: after every append (`always`), or once `fsyncEvery` lines or `fsyncIntervalMs` have passed (`group`). */
+  private sync(seg: Segment, lines: number): void {
+    const fd = seg.fd;
+    if (fd === undefined) return;
+    if (this.options.fsync === 'always') {
+      fsyncSync(fd);
+      return;
+    }
+    this.unsynced += lines;
+    const now = () => {
+      clearTimeout(this.syncTimer);
+      this.syncTimer = undefined;
+      if (this.unsynced === 0 || seg.fd !== fd) return;
+      this.unsynced = 0;
+      fsync(fd, (error) => {
+        if (error && seg.fd === fd) this.report(new ActionLogError('fsync of the spool failed', { cause: error }));
+      });
+    };
+    if (this.unsynced >= this.options.fsyncEvery) now();
+    else this.syncTimer ??= setTimeout(now, this.options.fsyncIntervalMs).unref();
+  }
+}
+
+function countLines(bytes: Buffer): number {
+  let lines = 0;
+  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) lines++;
+  // A last line without its newline is still a line (torn: it is reported when read).
+  return bytes.length > 0 && bytes.at(-1) !== 10 ? lines + 1 : lines;
+}

@@ -1,0 +1,409 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ActionLogClosedError, ActionLogConfigError, ActionLogSpoolFullError, ActionLogStoreError } from '../../shared/errors.js';
+import { BatchWriter, type BuiltBatch, type SpoolStats, type WriterOptions, type WriterStats } from '../batch-writer.js';
+import type { DocumentUnit } from '../document-unit.js';
+import { type QuarantinedDocument, setupStep, type WriteStep } from '../write-step.js';
+import { SpoolFiles, type SpoolFileOptions, type SpoolPlace } from './spool-files.js';
+import { encodeLine } from './spool-line.js';
+
+/** The `spool` option, resolved. */
+export interface SpoolOptions extends SpoolFileOptions {
+  policy: 'block' | 'drop-newest' | 'drop-oldest';
+  blockTimeoutMs: number;
+}
+
+export interface SpoolHooks<Item> {
+  /** One item's documents, built; runs in the writer's turn, never on the recording call. */
+  unit(item: Item): DocumentUnit;
+  /** Items whose documents were dropped before being built, so their owner can forget them. */
+  discard?(items: Item[]): void;
+  /** The store calls that store these units (in order), as the writer without a spool makes them. */
+  steps(units: DocumentUnit[]): WriteStep[];
+  probe?(): Promise<boolean>;
+  onError(error: Error): void;
+}
+
+interface Arrived<Item> {
+  item: Item;
+  seq: number;
+  at: number;
+}
+
+interface Waiting<Item> extends Arrived<Item> {
+  unit: DocumentUnit;
+  line: string;
+  bytes: number;
+}
+
+interface Held {
+  unit: DocumentUnit;
+  place: SpoolPlace;
+}
+
+const DROP_REPORT_EVERY_MS = 1000;
+/** How often documents waiting for room (`policy: 'block'`) look again. */
+const BLOCK_RETRY_MS = 20;
+
+/**
+ * The writer with a durable spool: every document is built in the writer's turn right after it is recorded and
+ * appended to the spool file before its store write, then stored in batches by a `BatchWriter` that never gives up
+ * (a store that is away is waited for). Once stored, its line is settled; a segment whose lines are all settled
+ * is deleted. What the process did not store when it died is replayed by the next one, from the file.
+ */
+export class SpooledWriter<Item> {
+  private readonly files: SpoolFiles;
+  private readonly inner: BatchWriter<Held>;
+  private arrived: Array<Arrived<Item>> = [];
+  private waiting: Array<Waiting<Item>> = [];
+  private immediate: NodeJS.Immediate | undefined;
+  private blockTimer: NodeJS.Timeout | undefined;
+  private reading: Promise<void> | undefined;
+  private seq = 0;
+  private closed = false;
+  private closingLate = false;
+  /** The store failed a write and has not stored anything since: new documents stay in the files (droppable). */
+  private storeAway = false;
+  private tornSeen = 0;
+  /** Units in the spool not settled yet. */
+  private held = 0;
+  /** Units handed to the store writer and not settled yet. */
+  private inMemory = 0;
+  private readonly memoryCap: number;
+  private readonly batchSize: number;
+  private readonly counters = { recorded: 0, spooled: 0, replayed: 0, dropped: 0 };
+  private unreportedDrops = 0;
+  private lastDropReport = 0;
+  private dropReport: NodeJS.Timeout | undefined;
+
+  constructor(
+    options: WriterOptions,
+    private readonly spool: SpoolOptions,
+    private readonly hooks: SpoolHooks<Item>,
+  ) {
+    this.memoryCap = Math.max(4 * options.batchSize, 64);
+    this.batchSize = options.batchSize;
+    this.files = new SpoolFiles(spool, (error) => {
+      this.report(error);
+    });
+    try {
+      this.held = this.files.open().adopted;
+    } catch (error) {
+      throw new ActionLogConfigError([{ path: 'spool.dir', message: `cannot be used: ${(error as Error).message}` }]);
+    }
+    const never = Number.MAX_SAFE_INTEGER;
+    this.inner = new BatchWriter<Held>(
+      { ...options, maxRetries: never, maxQueueSize: never },
+      {
+        build: (items) => this.build(items),
+        probe: hooks.probe && (() => hooks.probe?.() ?? Promise.resolve(false)),
+        onError: (error) => {
+          if (error instanceof ActionLogStoreError) this.storeAway = true;
+          // Closed past its deadline, the store writer drops its queue: those documents stay in the spool.
+          if (!(this.closingLate && error instanceof ActionLogStoreError)) this.report(error);
+        },
+      },
+    );
+    if (this.held > 0) void this.pump();
+  }
+
+  /** Queues one item: a push; building and the spool write happen in the writer's next turn. */
+  enqueue(item: Item): boolean {
+    if (this.closed) throw new ActionLogClosedError();
+    this.counters.recorded++;
+    this.arrived.push({ item, seq: ++this.seq, at: Date.now() });
+    this.immediate ??= setImmediate(() => {
+      this.immediate = undefined;
+      this.spoolArrived();
+    });
+    return true;
+  }
+
+  /** Queues one item and appends it, with whatever else arrived, to the spool now (building it on this call). */
+  spoolNow(item: Item): void {
+    this.enqueue(item);
+    this.spoolArrived();
+  }
+
+  /** Resolves once everything enqueued before the call (and everything adopted at start) is stored or dropped. */
+  async flush(): Promise<void> {
+    this.spoolArrived();
+    const target = this.seq;
+    let position: number | undefined;
+    for (;;) {
+      // Once every item up to the target is in the spool (or dropped), the spool must be settled that far.
+      const firstUnplaced = this.arrived[0]?.seq ?? this.waiting[0]?.seq ?? Number.POSITIVE_INFINITY;
+      if (position === undefined && firstUnplaced > target) position = this.files.writePos;
+      if (position !== undefined && this.files.settledPos() >= position) return;
+      if (this.closingLate) return;
+      const before = this.files.settledPos();
+      await this.inner.flush();
+      await this.pump();
+      if (this.files.settledPos() === before) await sleep(BLOCK_RETRY_MS);
+    }
+  }
+
+  /**
+   * Stores what is spooled, then refuses new items. With `timeoutMs`, stops at the deadline: what is not stored
+   * stays in the spool for the next start (documents waiting for room are dropped); returns how many are left.
+   */
+  async close(timeoutMs?: number): Promise<number> {
+    if (this.closed) return 0;
+    this.spoolArrived();
+    this.closed = true;
+    const drained = this.flush();
+    let deadline: NodeJS.Timeout | undefined;
+    const late =
+      timeoutMs === undefined
+        ? new Promise<never>(() => {})
+        : new Promise<'late'>((resolve) => {
+            deadline = setTimeout(() => {
+              resolve('late');
+            }, timeoutMs);
+          });
+    const outcome = await Promise.race([drained.then(() => 'drained' as const), late]);
+    clearTimeout(deadline);
+    let left = 0;
+    if (outcome === 'late') {
+      this.closingLate = true;
+      this.dropWaiting(this.waiting.splice(0));
+      left = this.held;
+      await this.inner.close(0);
+      if (left > 0)
+        this.report(
+          new ActionLogStoreError(
+            `closed with ${left} documents not stored; they stay in the spool (${this.spool.dir}) and are stored at the next start`,
+            left,
+          ),
+        );
+    } else await this.inner.close();
+    clearTimeout(this.blockTimer);
+    this.files.close();
+    this.reportDrops();
+    return left;
+  }
+
+  /** A batch written on the caller's path, past the spool: the failure policy `'throw'`, which a spool excludes. */
+  writeNow(built: BuiltBatch, documents: number): Promise<void> {
+    return this.inner.writeNow(built, documents);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  stats(): WriterStats & { spool: SpoolStats } {
+    const inner = this.inner.stats();
+    const oldest = this.oldestAt();
+    return {
+      recorded: this.counters.recorded,
+      stored: inner.stored,
+      retried: inner.retried,
+      dropped: this.counters.dropped,
+      quarantined: inner.quarantined,
+      queued: this.held + this.arrived.length + this.waiting.length,
+      spool: {
+        pending: this.held,
+        spooled: this.counters.spooled,
+        replayed: this.counters.replayed,
+        dropped: this.counters.dropped,
+        torn: this.files.torn,
+        bytes: this.files.bytes,
+        oldestAgeMs: oldest === undefined ? null : Math.max(0, Date.now() - oldest),
+      },
+    };
+  }
+
+  /**
+   * At process exit: what was recorded but not spooled yet is spooled now (synchronously), so that the next start
+   * stores it. Returns how many documents could not be kept.
+   */
+  spoolBeforeExit(): number {
+    if (this.closed) return 0;
+    this.closingLate = true;
+    this.spoolArrived();
+    const lost = this.waiting.length;
+    this.dropWaiting(this.waiting.splice(0));
+    this.files.close();
+    return lost;
+  }
+
+  quarantined(): QuarantinedDocument[] {
+    return this.inner.quarantined();
+  }
+
+  private oldestAt(): number | undefined {
+    return this.files.oldestAt() ?? this.waiting[0]?.at ?? this.arrived[0]?.at;
+  }
+
+  /** Builds what arrived and appends it to the spool (or lets it wait for room, or drops it, by the policy). */
+  private spoolArrived(): void {
+    if (this.immediate) {
+      clearImmediate(this.immediate);
+      this.immediate = undefined;
+    }
+    for (const a of this.arrived.splice(0)) {
+      let unit: DocumentUnit;
+      try {
+        unit = this.hooks.unit(a.item);
+      } catch (error) {
+        this.counters.dropped++;
+        this.report(new ActionLogStoreError('Could not build a document; it is dropped', 1, { cause: error }));
+        continue;
+      }
+      const line = encodeLine(unit, a.at);
+      this.waiting.push({ ...a, unit, line, bytes: Buffer.byteLength(line, 'utf8') });
+    }
+    this.placeWaiting();
+  }
+
+  private placeWaiting(): void {
+    const lines: Array<Waiting<Item>> = [];
+    let bytes = this.files.bytes;
+    for (let w = this.waiting[0]; w; w = this.waiting[0]) {
+      if (bytes + w.bytes > this.spool.maxBytes) {
+        if (this.spool.policy === 'drop-oldest' && lines.length > 0) {
+          // The lines of this turn go to the files first: the oldest of them may be what has to go.
+          this.append(lines.splice(0));
+          bytes = this.files.bytes;
+          continue;
+        }
+        const freed = this.spool.policy === 'drop-oldest' ? this.files.dropOldest() : undefined;
+        if (freed !== undefined) {
+          this.held -= freed;
+          this.countDrops(freed);
+          bytes = this.files.bytes + lines.reduce((sum, l) => sum + l.bytes, 0);
+          continue;
+        }
+        if (this.spool.policy === 'block' && !this.closingLate && Date.now() - w.at < this.spool.blockTimeoutMs) break;
+        this.dropWaiting(this.waiting.splice(0, 1));
+        continue;
+      }
+      bytes += w.bytes;
+      lines.push(w);
+      this.waiting.shift();
+    }
+    if (lines.length > 0) this.append(lines);
+    if (this.waiting.length > 0)
+      this.blockTimer ??= setTimeout(() => {
+        this.blockTimer = undefined;
+        this.placeWaiting();
+      }, BLOCK_RETRY_MS);
+  }
+
+  private append(lines: Array<Waiting<Item>>): void {
+    // Kept in memory only while nothing older waits in the files: the store gets them in order.
+    const handOut = !this.storeAway && !this.reading && !this.files.hasBacklog() && this.inMemory + lines.length <= this.memoryCap;
+    let places: SpoolPlace[];
+    try {
+      places = this.files.append(
+        lines.map((l) => ({ text: l.line, at: l.at })),
+        handOut,
+      );
+    } catch (error) {
+      // The disk refused (full, gone): these documents cannot be kept.
+      this.dropWaiting(lines, error);
+      return;
+    }
+    this.counters.spooled += lines.length;
+    this.held += lines.length;
+    if (!handOut) {
+      void this.pump();
+      return;
+    }
+    this.inMemory += lines.length;
+    for (const [i, l] of lines.entries()) {
+      const place = places[i];
+      if (place) this.inner.enqueue({ unit: l.unit, place });
+    }
+  }
+
+  /** Reads the backlog back into the store writer, as far as its memory allows. */
+  private pump(): Promise<void> {
+    if (this.reading || this.closingLate) return this.reading ?? Promise.resolve();
+    // While the store is away one batch is enough to retry with; the rest stays in the files, where the policy
+    // can reach it.
+    const room = this.storeAway ? (this.inMemory === 0 ? this.batchSize : 0) : this.memoryCap - this.inMemory;
+    if (room === 0 || (!this.storeAway && room < this.memoryCap / 2) || !this.files.hasBacklog()) return Promise.resolve();
+    this.reading = this.files
+      .read(room)
+      .then((units) => {
+        // Torn lines were counted in the spool but will never be settled.
+        this.held -= this.files.torn - this.tornSeen;
+        this.tornSeen = this.files.torn;
+        this.counters.replayed += units.length;
+        this.inMemory += units.length;
+        for (const u of units) this.inner.enqueue({ unit: u.unit, place: u });
+      })
+      .catch((error: unknown) => {
+        this.report(new ActionLogStoreError('Could not read the spool back', 0, { cause: error }));
+      })
+      .finally(() => {
+        this.reading = undefined;
+      });
+    return this.reading;
+  }
+
+  /** The store calls of a batch, and a last step that settles its lines once they are stored. */
+  private build(items: Held[]): BuiltBatch {
+    const itemOf = new Map<unknown, number>();
+    for (const [index, { unit }] of items.entries())
+      itemOf.set(unit.batch.requests[0] ?? unit.batch.activities[0] ?? unit.appends[0], index);
+    const steps = this.hooks.steps(items.map((held) => held.unit));
+    steps.push(
+      setupStep(async () => {
+        this.settle(items);
+      }),
+    );
+    return { steps, itemOf: (document) => itemOf.get(document) };
+  }
+
+  private settle(items: Held[]): void {
+    for (const { place } of items) this.files.settle(place);
+    this.held -= items.length;
+    this.inMemory -= items.length;
+    this.storeAway = false;
+    void this.pump();
+    if (this.waiting.length > 0) this.placeWaiting();
+  }
+
+  private dropWaiting(items: Array<Waiting<Item>>, cause?: unknown): void {
+    if (items.length === 0) return;
+    this.hooks.discard?.(items.map((w) => w.item));
+    if (cause !== undefined) {
+      this.counters.dropped += items.length;
+      this.report(new ActionLogStoreError(`Could not append to the spool; ${items.length} documents are dropped`, items.length, { cause }));
+      return;
+    }
+    this.countDrops(items.length);
+  }
+
+  /** Drops for want of room come in bursts: one report per interval says how many. */
+  private countDrops(n: number): void {
+    this.counters.dropped += n;
+    this.unreportedDrops += n;
+    const wait = this.lastDropReport + DROP_REPORT_EVERY_MS - Date.now();
+    if (wait <= 0) this.reportDrops();
+    else
+      this.dropReport ??= setTimeout(() => {
+        this.reportDrops();
+      }, wait).unref();
+  }
+
+  private reportDrops(): void {
+    clearTimeout(this.dropReport);
+    this.dropReport = undefined;
+    if (this.unreportedDrops === 0) return;
+    this.lastDropReport = Date.now();
+    const dropped = this.unreportedDrops;
+    this.unreportedDrops = 0;
+    this.report(new ActionLogSpoolFullError(this.spool.maxBytes, dropped));
+  }
+
+  private report(error: Error): void {
+    try {
+      this.hooks.onError(error);
+    } catch {
+      // An onError that throws must not stop the writer.
+    }
+  }
+}

@@ -1,0 +1,348 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type ActionEntry,
+  ActionLogConfigError,
+  ActionLogSpoolFullError,
+  type ActionLogger,
+  type ActionLoggerOptions,
+  createActionLogger,
+  MemoryStore,
+  type Store,
+} from 'actionlog';
+import { actionLog } from 'actionlog/express';
+import { orderChange } from '../../examples/shared/orders.js';
+import { OutageStore, storedCounts } from '../support/stores.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const folders: string[] = [];
+const loggers: ActionLogger[] = [];
+afterEach(async () => {
+  for (const l of loggers.splice(0)) await l.close({ timeout: 100 }).catch(() => {});
+  for (const f of folders.splice(0)) rmSync(f, { recursive: true, force: true });
+});
+
+function folder(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'actionlog-spool-'));
+  folders.push(dir);
+  return dir;
+}
+
+function make(store: Store, dir: string, options: Partial<ActionLoggerOptions> = {}) {
+  const errors: Error[] = [];
+  const logger = createActionLogger({
+    store,
+    retryDelayMs: 1,
+    maxRetryDelayMs: 5,
+    flushIntervalMs: 10,
+    onError: (e) => errors.push(e),
+    ...options,
+    spool: { dir, ...options.spool },
+  });
+  loggers.push(logger);
+  return { logger, errors };
+}
+
+/** Records `n` runs, each one request document noted `<prefix><i>`, with a late append on every third. */
+async function record(logger: ActionLogger, n: number, prefix = 'r'): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await logger.run({ requestUuid: `${prefix}${i}` }, () => logger.record({ action: 'tick', note: `${prefix}${i}` }));
+  }
+}
+
+const spoolFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.spool'));
+const spoolLines = (dir: string) => spoolFiles(dir).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean));
+
+describe('spool', () => {
+  it('appends every document to the spool before its store write, and deletes the file once all are stored', async () => {
+    const dir = folder();
+    const store = new OutageStore();
+    const { logger } = make(store, dir);
+    await record(logger, 20);
+    await sleep(30);
+    expect(store.writes).toBeGreaterThan(0);
+    expect(spoolLines(dir)).toHaveLength(20);
+    expect(logger.stats()).toMatchObject({ recorded: 20, stored: 0, dropped: 0, queued: 20, spool: { spooled: 20, dropped: 0 } });
+    expect(logger.stats().spool?.bytes).toBeGreaterThan(0);
+    expect(logger.stats().spool?.oldestAgeMs).toBeGreaterThanOrEqual(0);
+    store.up();
+    await logger.flush();
+    expect(logger.stats()).toMatchObject({ stored: 20, queued: 0, spool: { bytes: 0, oldestAgeMs: null } });
+    expect(spoolFiles(dir)).toEqual([]);
+    expect([...(await storedCounts(store)).values()]).toEqual(Array(20).fill(1));
+  });
+
+  it('keeps what a closed logger could not store, and the next logger on the folder stores it at start', async () => {
+    const dir = folder();
+    const down = new OutageStore();
+    const first = make(down, dir);
+    await record(first.logger, 30);
+    const { left } = await first.logger.close({ timeout: 50 });
+    expect(left).toBe(30);
+    expect(first.errors.at(-1)?.message).toMatch(/30 documents not stored; they stay in the spool/);
+    expect(spoolLines(dir)).toHaveLength(30);
+
+    const store = new MemoryStore();
+    const second = make(store, dir);
+    await second.logger.flush();
+    expect(second.logger.stats().spool).toMatchObject({ replayed: 30, bytes: 0 });
+    const counts = await storedCounts(store);
+    expect([...counts.keys()]).toEqual(Array.from({ length: 30 }, (_, i) => `r${i}`));
+    expect(spoolFiles(dir)).toEqual([]);
+    expect(readdirSync(dir)).toEqual([expect.stringMatching(/\.lock$/)]);
+  });
+
+  it('stores each document once when the same spool lines are replayed twice (ids given at capture)', async () => {
+    const dir = folder();
+    const first = make(new OutageStore(), dir);
+    await record(first.logger, 10);
+    // Late events: an append to a request whose document is already spooled.
+    let scope: ReturnType<ActionLogger['current']>;
+    await first.logger.run({ requestUuid: 'late' }, () => {
+      scope = first.logger.current();
+      first.logger.record({ action: 'on_time', note: 'on time' });
+    });
+    await sleep(5);
+    first.logger.recordModelChange(orderChange('o1'), scope);
+    await first.logger.close({ timeout: 50 });
+    expect(spoolLines(dir)).toHaveLength(12);
+    const copies = spoolFiles(dir).map((f) => [f, readFileSync(join(dir, f))] as const);
+
+    const store = new MemoryStore();
+    const replay = async () => {
+      const { logger } = make(store, dir);
+      await logger.close();
+    };
+    await replay();
+    expect(spoolFiles(dir)).toEqual([]);
+    for (const [name, bytes] of copies) writeFileSync(join(dir, name), bytes);
+    await replay();
+    const counts = await storedCounts(store);
+    expect(counts.size).toBe(11);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    const reader = createActionLogger({ store });
+    const [late] = (await reader.query({ kind: 'requests', request_uuid: 'late' })).items;
+    // The append applied once: one model log, not two.
+    expect(late?.details.model_logs.map((m) => m.model_id)).toEqual(['o1']);
+    expect(late?.details.actions.map((a) => a.note)).toEqual(['on time']);
+  });
+
+  it('replays every complete line of a file cut at a random byte, and reports the torn one', async () => {
+    const dir = folder();
+    const first = make(new OutageStore(), dir);
+    await record(first.logger, 40);
+    await first.logger.close({ timeout: 50 });
+    const [file] = spoolFiles(dir);
+    const path = join(dir, file!);
+    const bytes = readFileSync(path);
+    const cut = 1 + Math.floor(Math.random() * (bytes.length - 2));
+    truncateSync(path, cut);
+    const complete = bytes.subarray(0, cut).toString('utf8').split('\n').length - 1;
+    const torn = bytes[cut - 1] === 10 ? 0 : 1;
+
+    const store = new MemoryStore();
+    const second = make(store, dir);
+    await second.logger.flush();
+    const counts = await storedCounts(store);
+    expect([...counts.keys()]).toEqual(Array.from({ length: complete }, (_, i) => `r${i}`));
+    expect(second.logger.stats().spool).toMatchObject({ replayed: complete, torn });
+    const reports = second.errors.filter((e) => /spool line .* is skipped/.test(e.message));
+    expect(reports).toHaveLength(torn);
+    expect(spoolFiles(dir)).toEqual([]);
+  });
+
+  it('drop-newest: past maxBytes every further document is dropped, counted and reported', async () => {
+    const dir = folder();
+    const store = new OutageStore();
+    const { logger, errors } = make(store, dir, { spool: { dir, maxBytes: 64 * 1024, policy: 'drop-newest' } });
+    await record(logger, 400);
+    await sleep(30);
+    const { spool, dropped } = logger.stats();
+    expect(spool!.bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(dropped).toBeGreaterThan(0);
+    expect(spool!.spooled + spool!.dropped).toBe(400);
+    await sleep(1100);
+    const reported = errors.filter((e) => e instanceof ActionLogSpoolFullError).reduce((n, e) => n + e.dropped, 0);
+    expect(reported).toBe(dropped);
+    store.up();
+    await logger.flush();
+    const counts = await storedCounts(store);
+    // The first ones were kept, the last ones dropped.
+    expect([...counts.keys()]).toEqual(Array.from({ length: spool!.spooled }, (_, i) => `r${i}`));
+  });
+
+  it('drop-oldest: past maxBytes the oldest spooled segment goes, counted, and the newest are kept', async () => {
+    const dir = folder();
+    const store = new OutageStore();
+    const { logger } = make(store, dir, { spool: { dir, maxBytes: 64 * 1024, policy: 'drop-oldest' }, batchSize: 4 });
+    // Once the store is known to be away, new documents stay in the files, where the policy can reach them.
+    await record(logger, 4, 'w');
+    while (logger.stats().retried === 0) await sleep(5);
+    await record(logger, 400);
+    await sleep(30);
+    const { spool, dropped } = logger.stats();
+    expect(spool!.bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(dropped).toBeGreaterThan(0);
+    store.up();
+    await logger.flush();
+    const counts = await storedCounts(store);
+    expect(counts.size + dropped).toBe(404);
+    // What went is one run of the oldest documents that were not being written (the first segment, shared with
+    // the four retried ones, was): the newest are kept.
+    const missing = Array.from({ length: 400 }, (_, i) => i).filter((i) => !counts.has(`r${i}`));
+    expect(missing).toHaveLength(dropped);
+    expect(missing.at(-1)! - missing[0]! + 1).toBe(missing.length);
+    expect(counts.has('r399')).toBe(true);
+  });
+
+  it('block: a document waits for room while the store comes back, and is dropped only after blockTimeoutMs', async () => {
+    const dir = folder();
+    const store = new OutageStore();
+    const { logger } = make(store, dir, { spool: { dir, maxBytes: 64 * 1024, policy: 'block', blockTimeoutMs: 2000 } });
+    await record(logger, 400);
+    await sleep(50);
+    expect(logger.stats().dropped).toBe(0);
+    expect(logger.stats().queued).toBe(400);
+    store.up();
+    await logger.flush();
+    expect(logger.stats()).toMatchObject({ dropped: 0, stored: 400 });
+    expect((await storedCounts(store)).size).toBe(400);
+
+    store.down = true;
+    const before = logger.stats().spool!.spooled;
+    await record(logger, 400, 's');
+    await sleep(300);
+    expect(logger.stats().dropped).toBe(0);
+    await sleep(2000);
+    const { dropped, spool } = logger.stats();
+    expect(dropped).toBeGreaterThan(0);
+    expect(spool!.spooled - before + dropped).toBe(400);
+  });
+
+  it('adopts the spool of a process killed with SIGKILL and stores all it had spooled, once', async () => {
+    const dir = folder();
+    const script = fileURLToPath(new URL('../support/spool-child.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script, dir, '50'], {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    await new Promise((resolve, reject) => {
+      child.once('message', resolve);
+      child.once('exit', (code) => {
+        reject(new Error(`the child exited with ${code} before spooling`));
+      });
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    expect(readdirSync(dir).some((f) => f.endsWith('.lock'))).toBe(true);
+
+    const store = new MemoryStore();
+    const { logger } = make(store, dir);
+    await logger.flush();
+    const counts = await storedCounts(store);
+    expect([...counts.keys()]).toEqual(Array.from({ length: 50 }, (_, i) => `child-${i}`));
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(logger.stats().spool).toMatchObject({ replayed: 50, bytes: 0 });
+    // The dead process's lock went with its files: only this logger's is left.
+    expect(readdirSync(dir).filter((f) => f.endsWith('.lock'))).toHaveLength(1);
+  });
+
+  it("puts a request's document in the spool as its response ends, before the client can have it", async () => {
+    const dir = folder();
+    const { logger } = make(new OutageStore(), dir);
+    const seen: Array<{ id: string; spooledAtEnd: boolean; attachmentsSpooled: boolean }> = [];
+    const app = express();
+    app.use(actionLog(logger));
+    app.post('/orders/:id', async (req, res) => {
+      logger.recordModelChange(orderChange(req.params.id, { new_object: { _id: req.params.id } }));
+      await logger.record({
+        action: 'invoice',
+        attachments: [{ name: 'a.txt', type: 'invoice', mime_type: 'text/plain', data: Buffer.from('paid') }],
+      });
+      res.status(201).json({ ok: true });
+      // Right after end(), synchronously: the line is written already, with the attachment's bytes.
+      const lines = spoolLines(dir).filter((line) => line.includes(String(res.getHeader('x-request-id'))));
+      seen.push({
+        id: req.params.id,
+        spooledAtEnd: lines.length === 1,
+        attachmentsSpooled: lines[0]?.includes(Buffer.from('paid').toString('base64')) ?? false,
+      });
+    });
+    const server = createServer(app).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (const id of ['1', '2', '3']) expect((await fetch(`${url}/orders/${id}`, { method: 'POST' })).status).toBe(201);
+    server.close();
+    expect(seen).toEqual(['1', '2', '3'].map((id) => ({ id, spooledAtEnd: true, attachmentsSpooled: true })));
+  });
+
+  it('stores attachments and sealed entries from a spool a later logger adopts: the bytes read back, the links untouched', async () => {
+    const dir = folder();
+    const store = new MemoryStore();
+    const key = { hmac: 'spool-test-secret' };
+    const away = new OutageStore();
+    const first = make(away, dir, { integrity: { key } }).logger;
+    const entries: ActionEntry[] = [];
+    for (let i = 0; i < 3; i++) {
+      entries.push(
+        await first.run({ requestUuid: `a${i}` }, () =>
+          first.record({
+            action: 'upload',
+            attachments: [{ name: `f${i}.bin`, type: 'scan', mime_type: 'application/octet-stream', data: Buffer.from([i, 0, 255]) }],
+          }),
+        ),
+      );
+    }
+    expect(await first.close({ timeout: 50 })).toEqual({ left: 3 });
+
+    const second = make(store, dir, { integrity: { key } }).logger;
+    await second.flush();
+    for (const [i, entry] of entries.entries()) {
+      const stream = await second.attachment(entry.attachments![0]!.id);
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream!) chunks.push(chunk as Buffer);
+      expect(Buffer.concat(chunks)).toEqual(Buffer.from([i, 0, 255]));
+    }
+    await second.close();
+    const report = await createActionLogger({ store, integrity: { key } }).verify();
+    // Stored as sealed, nothing tampered; the first logger's chain is not confirmed by a checkpoint of its own (it
+    // closed before storing them), so verify says those links are unconfirmed rather than intact.
+    expect({
+      status: report.status,
+      findings: report.findings.map(({ chain, problem, seq, to_seq }) => ({ chain, problem, seq, to_seq })),
+    }).toEqual({
+      status: 'unverifiable',
+      findings: [{ chain: first.integrityChain, problem: 'unconfirmed', seq: 1, to_seq: 6 }],
+    });
+    expect(report.summary.entries).toBe(6);
+  });
+
+  it('names a spool given with another failure policy', () => {
+    const store = new MemoryStore();
+    expect(() => createActionLogger({ store, onStoreError: 'throw', spool: { dir: '/tmp/x' } })).toThrow(
+      /spool: is set but onStoreError is "throw"/,
+    );
+    expect(createActionLogger({ store, spool: { dir: folder() } }).failurePolicy).toBe('spool');
+  });
+
+  it('names a bad spool option', () => {
+    const store = new MemoryStore();
+    expect(() => createActionLogger({ store, spool: { dir: '' } })).toThrow(/spool\.dir/);
+    expect(() => createActionLogger({ store, spool: { dir: '/tmp/x', policy: 'wait' as never } })).toThrow(/spool\.policy/);
+    expect(() => createActionLogger({ store, onStoreError: 'spool' })).toThrow(ActionLogConfigError);
+    expect(() => createActionLogger({ store, onStoreError: 'spool' })).toThrow(/onStoreError/);
+    // A folder that cannot be made: its parent is a file.
+    const file = join(folder(), 'a-file');
+    writeFileSync(file, '');
+    expect(() => createActionLogger({ store, spool: { dir: join(file, 'spool') } })).toThrow(/spool\.dir.*cannot be used/);
+  });
+});

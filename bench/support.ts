@@ -54,14 +54,14 @@ export function slowStore(ms: number): Store {
   return { ...nullStore, write: slow, append: slow };
 }
 
-/** Starts a bench server in its own process (so load and server do not share a thread). */
-export function startServer(script: string, env: Record<string, string>): Promise<Server> {
+/** Starts a bench server in its own process (so load and server do not share a thread); `nodeArgs` go to its Node. */
+export function startServer(script: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Server> {
   const file = fileURLToPath(new URL(script, import.meta.url));
   // A server under a folder with its own tsconfig (a peer library's setup) is compiled with that one; the others
   // with bench/tsconfig.json, which has no path mapping, so 'actionlog' is the built package, as users get it.
   const ownConfig = fileURLToPath(new URL('tsconfig.json', new URL(script, import.meta.url)));
   env = { TSX_TSCONFIG_PATH: existsSync(ownConfig) ? ownConfig : benchConfig, ...env };
-  const node = [process.execPath, '--import', 'tsx', file];
+  const node = [process.execPath, ...nodeArgs, '--import', 'tsx', file];
   const [cmd, ...args] = pin ? ['taskset', '-c', '1', ...node] : node;
   const child: ChildProcess = spawn(cmd!, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {

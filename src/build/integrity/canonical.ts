@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { isObjectId } from '../../shared/document.js';
 import { isPlainObject, setOwn } from '../../shared/plain-objects.js';
 import { unescapeKey } from '../sanitize/keys.js';
+import { plain, storedJson } from './stored-json.js';
 
 /** The `prev` of a chain's first entry, and of a writer's first checkpoint. */
 export const GENESIS = '0'.repeat(64);
@@ -30,24 +31,15 @@ export function storedForm(value: unknown): unknown {
   return out;
 }
 
-/** A class instance as its JSON (`toJSON`), or its own enumerable properties. */
-function plain(value: object): Record<string, unknown> {
-  const json = (value as { toJSON?: () => unknown }).toJSON?.();
-  if (json !== undefined && json !== value) {
-    return isPlainObject(json) ? json : { value: json };
-  }
-  return Object.assign({}, value) as Record<string, unknown>;
-}
-
-/** RFC 8785 canonical JSON of a value's stored form. */
+/** RFC 8785 canonical JSON of a value's stored form (`storedJson`, or the general path for what it leaves). */
 export function canonicalJson(value: unknown): string {
-  return canonicalize(storedForm(value)) ?? 'null';
+  return storedJson(value) ?? canonicalize(storedForm(value)) ?? 'null';
 }
 
-export const sha256 = (text: string | Buffer): string => createHash('sha256').update(text).digest('hex');
+export const sha256 = (text: string | Buffer): string => hash('sha256', text, 'hex');
 
 /** The fields a link's hash leaves out: the store's own id, the link itself, and what may change legitimately. */
-const UNHASHED = new Set(['_id', 'integrity']);
+const UNHASHED: readonly string[] = ['_id', 'integrity'];
 
 /**
  * The hash of an entry's link: SHA-256 of the canonical JSON of the entry without `_id` and `integrity`,
@@ -55,7 +47,13 @@ const UNHASHED = new Set(['_id', 'integrity']);
  * `deactivate` changes on purpose and records as an action of its own).
  */
 export function linkHash(entry: object, prev: string, omit: readonly string[] = []): string {
+  const leftOut = omit.length === 0 ? UNHASHED : [...UNHASHED, ...omit];
+  return sha256((storedJson(entry, leftOut) ?? canonicalJson(hashedPart(entry, leftOut))) + prev);
+}
+
+/** The entry less the fields its hash leaves out: what the general path serializes. */
+function hashedPart(entry: object, leftOut: readonly string[]): Record<string, unknown> {
   const body: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(entry)) if (!UNHASHED.has(key) && !omit.includes(key)) body[key] = value;
-  return sha256(canonicalJson(body) + prev);
+  for (const [key, value] of Object.entries(entry)) if (!leftOut.includes(key)) body[key] = value;
+  return body;
 }

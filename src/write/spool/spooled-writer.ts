@@ -243,14 +243,15 @@ export class SpooledWriter<Item> {
     }
     for (const a of this.arrived.splice(0)) {
       let unit: DocumentUnit;
+      let line: string;
       try {
         unit = this.hooks.unit(a.item);
+        line = encodeLine(unit, a.at);
       } catch (error) {
         this.counters.dropped++;
         this.report(new ActionLogStoreError('Could not build a document; it is dropped', 1, { cause: error }));
         continue;
       }
-      const line = encodeLine(unit, a.at);
       this.waiting.push({ ...a, unit, line, bytes: Buffer.byteLength(line, 'utf8') });
     }
     this.placeWaiting();

@@ -212,7 +212,7 @@ export class SpoolFiles {
   dropOldest(): number | undefined {
     const seg = this.segments.find((s) => !s.reading && s.readOffset === 0 && s.pending === 0 && s.size > 0);
     if (!seg) return undefined;
-    this.closeSegment(seg);
+    this.closeSegment(seg, false);
     seg.readOffset = seg.size;
     this.retire(seg);
     return seg.lines;
@@ -272,15 +272,17 @@ export class SpoolFiles {
   /** Deletes a segment that holds nothing more: the next line starts a new one. */
   private retire(seg: Segment): void {
     if (seg.pending > 0 || seg.readOffset < seg.size || (seg.size === 0 && seg.fd !== undefined)) return;
-    this.closeSegment(seg);
+    // Deleted next: nothing in it needs to reach the disk.
+    this.closeSegment(seg, false);
     removeQuietly(seg.path);
     const i = this.segments.indexOf(seg);
     if (i !== -1) this.segments.splice(i, 1);
   }
 
-  private closeSegment(seg: Segment): void {
+  /** Closes a segment's file, first syncing what it holds unless `sync` is false (it is about to be deleted). */
+  private closeSegment(seg: Segment, sync = true): void {
     if (seg.fd === undefined) return;
-    if (this.unsynced > 0) fsyncSync(seg.fd);
+    if (sync && this.unsynced > 0) fsyncSync(seg.fd);
     this.unsynced = 0;
     closeSync(seg.fd);
     seg.fd = undefined;

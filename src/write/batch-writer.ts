@@ -1,5 +1,6 @@
 import { ActionLogClosedError, ActionLogQueueFullError, ActionLogStoreError, ActionLogQuarantineError } from '../shared/errors.js';
 import type { QuarantinedDocument, WriteStep } from './write-step.js';
+import { DropReport } from './drop-report.js';
 
 export interface WriterOptions {
   batchSize: number;
@@ -73,7 +74,6 @@ interface Entry<Item> {
 /** How often a store is asked whether it answers again while the writer waits out a backoff. */
 const PROBE_EVERY_MS = 1000;
 /** Drops of a full queue are reported at most this often, with their count. */
-const DROP_REPORT_EVERY_MS = 1000;
 
 /**
  * Batches items off the hot path and writes them one batch at a time, in order, retrying with backoff.
@@ -94,9 +94,9 @@ export class BatchWriter<Item> {
   private wake: (() => void) | undefined;
   private readonly counters = { recorded: 0, stored: 0, retried: 0, dropped: 0, quarantined: 0 };
   private readonly quarantine: QuarantinedDocument[] = [];
-  private unreportedDrops = 0;
-  private lastDropReport = 0;
-  private dropReport: NodeJS.Timeout | undefined;
+  private readonly drops = new DropReport((dropped) => {
+    this.report(new ActionLogQueueFullError(this.options.maxQueueSize, dropped));
+  });
 
   constructor(
     private readonly options: WriterOptions,
@@ -135,7 +135,7 @@ export class BatchWriter<Item> {
   async close(timeoutMs?: number): Promise<number> {
     const drained = this.flush();
     this.closed = true;
-    this.reportDrops();
+    this.drops.flush();
     if (timeoutMs === undefined) {
       await drained;
       return 0;
@@ -367,24 +367,7 @@ export class BatchWriter<Item> {
       this.report(new ActionLogStoreError(`${why}; ${items.length} documents are dropped`, items.length));
       return;
     }
-    // A full queue drops many documents in a burst: one report per interval says how many.
-    this.unreportedDrops += items.length;
-    const wait = this.lastDropReport + DROP_REPORT_EVERY_MS - Date.now();
-    if (wait <= 0) this.reportDrops();
-    else
-      this.dropReport ??= setTimeout(() => {
-        this.reportDrops();
-      }, wait).unref();
-  }
-
-  private reportDrops(): void {
-    clearTimeout(this.dropReport);
-    this.dropReport = undefined;
-    if (this.unreportedDrops === 0) return;
-    this.lastDropReport = Date.now();
-    const dropped = this.unreportedDrops;
-    this.unreportedDrops = 0;
-    this.report(new ActionLogQueueFullError(this.options.maxQueueSize, dropped));
+    this.drops.count(items.length);
   }
 
   private lowestPending(): number {

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ActionLogClosedError, ActionLogConfigError, ActionLogSpoolFullError, ActionLogStoreError } from '../../shared/errors.js';
 import { BatchWriter, type BuiltBatch, type SpoolStats, type WriterOptions, type WriterStats } from '../batch-writer.js';
 import type { DocumentUnit } from '../document-unit.js';
+import { DropReport } from '../drop-report.js';
 import { type QuarantinedDocument, setupStep, type WriteStep } from '../write-step.js';
 import { SpoolFiles, type SpoolFileOptions, type SpoolPlace } from './spool-files.js';
 import { encodeLine } from './spool-line.js';
@@ -40,7 +41,6 @@ interface Held {
   place: SpoolPlace;
 }
 
-const DROP_REPORT_EVERY_MS = 1000;
 /** How often documents waiting for room (`policy: 'block'`) look again. */
 const BLOCK_RETRY_MS = 20;
 
@@ -71,9 +71,9 @@ export class SpooledWriter<Item> {
   private readonly memoryCap: number;
   private readonly batchSize: number;
   private readonly counters = { recorded: 0, spooled: 0, replayed: 0, dropped: 0 };
-  private unreportedDrops = 0;
-  private lastDropReport = 0;
-  private dropReport: NodeJS.Timeout | undefined;
+  private readonly drops = new DropReport((dropped) => {
+    this.report(new ActionLogSpoolFullError(this.spool.maxBytes, dropped));
+  });
 
   constructor(
     options: WriterOptions,
@@ -178,7 +178,7 @@ export class SpooledWriter<Item> {
     } else await this.inner.close();
     clearTimeout(this.blockTimer);
     this.files.close();
-    this.reportDrops();
+    this.drops.flush();
     return left;
   }
 
@@ -378,26 +378,9 @@ export class SpooledWriter<Item> {
     this.countDrops(items.length);
   }
 
-  /** Drops for want of room come in bursts: one report per interval says how many. */
   private countDrops(n: number): void {
     this.counters.dropped += n;
-    this.unreportedDrops += n;
-    const wait = this.lastDropReport + DROP_REPORT_EVERY_MS - Date.now();
-    if (wait <= 0) this.reportDrops();
-    else
-      this.dropReport ??= setTimeout(() => {
-        this.reportDrops();
-      }, wait).unref();
-  }
-
-  private reportDrops(): void {
-    clearTimeout(this.dropReport);
-    this.dropReport = undefined;
-    if (this.unreportedDrops === 0) return;
-    this.lastDropReport = Date.now();
-    const dropped = this.unreportedDrops;
-    this.unreportedDrops = 0;
-    this.report(new ActionLogSpoolFullError(this.spool.maxBytes, dropped));
+    this.drops.count(n);
   }
 
   private report(error: Error): void {

@@ -1,4 +1,4 @@
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { close, closeSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, unlink, writeFileSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { ActionLogError } from '../../shared/errors.js';
 import { claim, deadOwners, holdLock, lockPath, ownerName, releaseLock, removeQuietly, segmentPath } from './spool-dir.js';
@@ -22,6 +22,8 @@ interface Segment {
   lines: number;
   /** Bytes handed out (read back, or kept in memory when written). */
   readOffset: number;
+  /** Bytes at its start all settled while it was open: the open segment is written on rather than replaced. */
+  spent: number;
   /** End of the last settled unit. */
   settledOffset: number;
   /** Units handed out and not settled yet. */
@@ -41,6 +43,12 @@ export interface SpoolPlace {
 
 /** How much a read brings back at most (longer lines are read whole). */
 const READ_CHUNK = 1 << 20;
+/**
+ * An open segment whose lines are all settled is written on until it holds this much, and only then replaced:
+ * creating and deleting a file each time the store catches up would put file-system metadata work (which waits
+ * for the journal) on the requests' path. A crash replays at most this much already stored (duplicates are refused).
+ */
+const REUSE_BYTES = 1 << 20;
 
 /**
  * This process's spool: append-only segment files `<boot>-<pid>-<n>-<seq>.spool` in `dir`, the segments of dead
@@ -88,9 +96,9 @@ export class SpoolFiles {
     return { adopted };
   }
 
-  /** Bytes of the spool on disk. */
+  /** Bytes of the spool on disk not settled yet. */
   get bytes(): number {
-    return this.segments.reduce((sum, s) => sum + s.size, 0);
+    return this.segments.reduce((sum, s) => sum + s.size - s.spent, 0);
   }
 
   get writePos(): number {
@@ -123,7 +131,10 @@ export class SpoolFiles {
     // A segment holds about `maxBytes / 8`, so that `drop-oldest` frees room by the eighth.
     for (let from = 0; from < lines.length;) {
       let seg = this.segments.at(-1);
-      if (seg?.fd === undefined || seg.size >= this.segmentBytes) seg = this.startSegment(lines[from]?.at ?? Date.now());
+      // Lines not handed out start a segment of their own, which `drop-oldest` can take whole.
+      if (seg?.fd === undefined || seg.size >= this.segmentBytes || (!handOut && seg.spent > 0))
+        seg = this.startSegment(lines[from]?.at ?? Date.now());
+      else if (seg.spent === seg.size) seg.firstAt = lines[from]?.at;
       let to = from;
       let bytes = 0;
       while (to < lines.length && (to === from || seg.size + bytes < this.segmentBytes))
@@ -218,11 +229,19 @@ export class SpoolFiles {
     return seg.lines;
   }
 
+  /** Deletes the open segment if every line in it is settled (else it is kept, to be written on). */
+  dropSettled(): void {
+    const seg = this.segments.at(-1);
+    if (seg?.fd === undefined || seg.spent < seg.size) return;
+    this.closeSegment(seg, false);
+    this.retire(seg, true);
+  }
+
   /** Syncs and closes the open segment and lets the lock go; segments still holding units stay for the next start. */
   close(): void {
     clearTimeout(this.syncTimer);
-    for (const seg of this.segments) this.closeSegment(seg);
-    for (const seg of [...this.segments]) this.retire(seg);
+    for (const seg of this.segments) this.closeSegment(seg, !this.settled(seg));
+    for (const seg of [...this.segments]) this.retire(seg, true);
     removeQuietly(this.lock);
     releaseLock(this.lock);
   }
@@ -234,6 +253,7 @@ export class SpoolFiles {
       size,
       lines,
       readOffset: 0,
+      spent: 0,
       settledOffset: 0,
       pending: 0,
       reading: false,
@@ -246,7 +266,10 @@ export class SpoolFiles {
 
   private startSegment(at: number): Segment {
     const last = this.segments.at(-1);
-    if (last) this.closeSegment(last);
+    if (last) {
+      this.closeSegment(last, this.settled(last) ? false : 'later');
+      this.retire(last);
+    }
     const path = segmentPath(this.options.dir, this.owner, this.next++);
     const seg = this.segment(path, 0, 0, at);
     seg.fd = openSync(path, 'wx');
@@ -269,23 +292,51 @@ export class SpoolFiles {
     this.report(new ActionLogError(`A spool line of ${bytes} bytes ${why} (torn by a crash or damaged); it is skipped: ${seg.path}`));
   }
 
-  /** Deletes a segment that holds nothing more: the next line starts a new one. */
-  private retire(seg: Segment): void {
-    if (seg.pending > 0 || seg.readOffset < seg.size || (seg.size === 0 && seg.fd !== undefined)) return;
+  private settled(seg: Segment): boolean {
+    return seg.pending === 0 && seg.readOffset === seg.size;
+  }
+
+  /**
+   * Deletes a segment that holds nothing more (in the background unless `now`: at exit there is no later). The
+   * open one is kept to be written on, while it is small.
+   */
+  private retire(seg: Segment, now = false): void {
+    if (!this.settled(seg) || (seg.size === 0 && seg.fd !== undefined)) return;
+    if (seg.fd !== undefined && seg.size < REUSE_BYTES) {
+      seg.spent = seg.size;
+      seg.firstAt = undefined;
+      return;
+    }
     // Deleted next: nothing in it needs to reach the disk.
     this.closeSegment(seg, false);
-    removeQuietly(seg.path);
+    if (now) removeQuietly(seg.path);
+    else
+      unlink(seg.path, () => {
+        // Already gone (adopted or removed by another process).
+      });
     const i = this.segments.indexOf(seg);
     if (i !== -1) this.segments.splice(i, 1);
   }
 
-  /** Closes a segment's file, first syncing what it holds unless `sync` is false (it is about to be deleted). */
-  private closeSegment(seg: Segment, sync = true): void {
-    if (seg.fd === undefined) return;
-    if (sync && this.unsynced > 0) fsyncSync(seg.fd);
-    this.unsynced = 0;
-    closeSync(seg.fd);
+  /**
+   * Closes a segment's file, first syncing what it holds: at once (`true`), in the background (`'later'`, for a
+   * segment replaced by a new one, which keeps the requests' path free of it), or not (it is about to be deleted).
+   */
+  private closeSegment(seg: Segment, sync: boolean | 'later' = true): void {
+    const fd = seg.fd;
+    if (fd === undefined) return;
     seg.fd = undefined;
+    const unsynced = this.unsynced > 0;
+    this.unsynced = 0;
+    if (sync === 'later' && unsynced)
+      fsync(fd, (error) => {
+        if (error) this.report(new ActionLogError('fsync of the spool failed', { cause: error }));
+        close(fd, () => {});
+      });
+    else {
+      if (sync === true && unsynced) fsyncSync(fd);
+      closeSync(fd);
+    }
   }
 
   /** fsync: after every append (`always`), or once `fsyncEvery` lines or `fsyncIntervalMs` have passed (`group`). */

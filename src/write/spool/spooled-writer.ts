@@ -133,7 +133,10 @@ export class SpooledWriter<Item> {
       // Once every item up to the target is in the spool (or dropped), the spool must be settled that far.
       const firstUnplaced = this.arrived[0]?.seq ?? this.waiting[0]?.seq ?? Number.POSITIVE_INFINITY;
       if (position === undefined && firstUnplaced > target) position = this.files.writePos;
-      if (position !== undefined && this.files.settledPos() >= position) return;
+      if (position !== undefined && this.files.settledPos() >= position) {
+        this.files.dropSettled();
+        return;
+      }
       if (this.closingLate) return;
       const before = this.files.settledPos();
       await this.inner.flush();

@@ -1,0 +1,56 @@
+import { crc32 } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import type { DocumentUnit } from '../../src/write/document-unit.js';
+import { decodeLine, encodeLine } from '../../src/write/spool/spool-line.js';
+
+const at = Date.UTC(2026, 10, 30);
+const created = new Date('2026-11-30T01:02:03.456Z');
+
+function unit(extra: Partial<DocumentUnit> = {}): DocumentUnit {
+  const request = {
+    _id: 'r1',
+    created_at: created,
+    details: {
+      model_logs: [
+        { old_object: { due: new Date('2027-01-01T00:00:00.000Z'), tags: ['a', new Date(0)] }, new_object: { due: new Date(Number.NaN) } },
+      ],
+    },
+  };
+  return { batch: { requests: [request as never], actionLogs: [], modelLogs: [], activities: [] }, appends: [], attachments: [], ...extra };
+}
+
+describe('spool line', () => {
+  it('gives back every date where it was, an invalid one as an invalid date', () => {
+    const line = encodeLine(unit(), at);
+    expect(line.endsWith('\n')).toBe(true);
+    const back = decodeLine(line.slice(0, -1));
+    expect(back?.at).toBe(at);
+    // toEqual tells a date from its ISO text.
+    expect(back?.unit).toEqual(unit());
+  });
+
+  it('tags a unit holding bytes, and gives the bytes and dates back', () => {
+    const bytes = Buffer.from([0, 1, 2, 250]);
+    const withBytes = unit({ attachments: [{ _id: 'a1', created_at: created, bytes } as never] });
+    const line = encodeLine(withBytes, at);
+    expect(line).toContain('"$bytes":"AAEC+g=="');
+    const back = decodeLine(line.slice(0, -1));
+    expect(back?.unit).toEqual(withBytes);
+    expect(Buffer.isBuffer((back?.unit.attachments[0] as unknown as { bytes: Buffer }).bytes)).toBe(true);
+  });
+
+  it('reads a line in the tagged form alone, as spools written before the date list hold', () => {
+    const json = JSON.stringify({
+      at,
+      unit: { batch: { requests: [{ _id: 'r1', created_at: { $date: created.toISOString() } }] }, appends: [], attachments: [] },
+    });
+    const back = decodeLine(`${crc32(json).toString(16).padStart(8, '0')} ${json}`);
+    expect(back?.unit.batch.requests[0]).toEqual({ _id: 'r1', created_at: created });
+  });
+
+  it('refuses a line whose checksum does not match', () => {
+    const line = encodeLine(unit(), at).slice(0, -1);
+    expect(decodeLine(line.replace('"r1"', '"r2"'))).toBeUndefined();
+    expect(decodeLine(line.slice(0, 40))).toBeUndefined();
+  });
+});

@@ -13,7 +13,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,4 +76,12 @@ const server = app.listen(0, '127.0.0.1', () => {
 });
 reportUsage(server);
 // Closed so that what the writer holds is stored (with integrity on, the closing checkpoint) and nothing warns at exit.
-process.on('SIGTERM', () => server.close(() => void (logger?.close() ?? Promise.resolve()).then(() => process.exit(0))));
+process.on('SIGTERM', () =>
+  server.close(
+    () =>
+      void (logger?.close() ?? Promise.resolve()).then(() => {
+        if (spool) rmSync(spool.dir, { recursive: true, force: true });
+        process.exit(0);
+      }),
+  ),
+);

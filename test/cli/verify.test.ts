@@ -116,7 +116,7 @@ describe.each(Object.keys(DATABASES))('actionlog verify on %s', (kind) => {
     expect(report.summary.checkpoints).toBeGreaterThan(1);
   });
 
-  it('without a key: exit 2, asking for one (every checkpoint would read as forged)', async () => {
+  it('without a key: exit 2, asking for one (no signature could be checked)', async () => {
     const run = await verify();
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('--key: give the key that signs checkpoints: --key FILE (repeatable) or --hmac-secret-env NAME');

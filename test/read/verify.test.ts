@@ -88,6 +88,21 @@ describe.each(STORE_KINDS)('verify on %s', (kind) => {
     expect(truncated[0]).toMatchObject({ chain: newest[0]!.chain, seq: newest[0]!.seq, to_seq: newest[1]!.seq });
   });
 
+  it('without a key: an untouched trail is unverifiable (not forged), and what the checkpoints show is still found', async () => {
+    const { store } = await sealedTrail(kind);
+    const reader = createActionLogger({ store });
+    const untouched = await reader.verify();
+    expect(untouched.findings).toEqual([]);
+    expect(untouched).toMatchObject({ status: 'unverifiable', unverifiable: ['no key to check checkpoint signatures: pass keys'] });
+    const newest = (await linked(store)).at(-1)!;
+    await store.remove!(newest.kind, [newest.stored.position.id]);
+    const report = await reader.verify();
+    await reader.close();
+    expect(report.status).toBe('tampered');
+    expect(named(report.findings, 'truncated')).toEqual([expect.objectContaining({ chain: newest.chain, seq: newest.seq })]);
+    expect(named(report.findings, 'forged')).toEqual([]);
+  });
+
   it('names two swapped documents as reordered', async () => {
     const { store, keys } = await sealedTrail(kind);
     const links = (await linked(store)).filter((l) => l.kind === 'activities');

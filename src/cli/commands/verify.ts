@@ -33,7 +33,7 @@ export const verifyCommand: CliCommand = {
       ...((options.key as VerifyingKey[] | undefined) ?? []),
       ...(options.hmacSecretEnv ? [options.hmacSecretEnv as VerifyingKey] : []),
     ];
-    // Without a key every checkpoint reads as forged: a verdict of tampering the CLI could not stand behind.
+    // Without a key no signature can be checked, and the best verdict is 'unverifiable': ask for the key instead.
     if (keys.length === 0)
       throw usageError('--key', 'give the key that signs checkpoints: --key FILE (repeatable) or --hmac-secret-env NAME');
     const report = await logger.verify({

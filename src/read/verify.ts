@@ -64,7 +64,7 @@ export async function verifyTrail(store: Store, options: VerifyOptions, ownKey: 
   if (!store.checkpoints) unverifiable.push('the store keeps no checkpoints');
   const trusted = await trustedCheckpoints(store, keys, options.anchors ?? [], findings);
   const checker = new ChainChecker(trusted.byChain, findings, from === undefined && to === undefined);
-  const filter: StoreFilter = { include_inactive: true, ...(from ? { from } : {}), ...(to ? { to } : {}) };
+  const filter: StoreFilter = { include_inactive: true, include_expired: true, ...(from ? { from } : {}), ...(to ? { to } : {}) };
   let entries = 0;
   let links = 0;
   let legacy = 0;

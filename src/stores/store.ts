@@ -70,6 +70,8 @@ export interface StoreFilter {
   custom?: CustomFieldMatch[];
   /** Include soft-deleted (`is_active: false`) actions. */
   include_inactive?: boolean;
+  /** Include entries past their `expires_at` not deleted yet (what `verify` checks). Not a read filter of the logger. */
+  include_expired?: boolean;
   /**
    * Only the entries a purge with these would delete (see `PurgeQuery`), expired ones included: what
    * `logger.archive` copies. Not a read filter of the logger.

@@ -103,6 +103,23 @@ describe.each(STORE_KINDS)('verify on %s', (kind) => {
     expect(named(report.findings, 'forged')).toEqual([]);
   });
 
+  it('checks entries past their expiry that are not purged yet: intact, not deleted', async () => {
+    const tamperable = await openTamperable(kind);
+    opened.push(tamperable);
+    const keys = ed25519();
+    const { store } = tamperable;
+    const writer = createActionLogger({ store, retentionDays: 1 / 86_400, integrity: { key: keys.privateKey, checkpointEvery: 5 } });
+    await writeTrail(writer, 1);
+    await writer.close();
+    // Every entry is past its expires_at now: reads no longer return it, the store still holds it.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await store.count('activities', {})).toBe(0);
+    const report = await verify(store, keys);
+    expect(report.findings).toEqual([]);
+    expect(report.status).toBe('intact');
+    expect(report.summary.entries).toBeGreaterThan(0);
+  });
+
   it('names two swapped documents as reordered', async () => {
     const { store, keys } = await sealedTrail(kind);
     const links = (await linked(store)).filter((l) => l.kind === 'activities');

@@ -80,6 +80,24 @@ export function describeLifecycle(name: string, factory: StoreFactory): void {
       ]);
     });
 
+    it('returns expired entries not deleted yet only with include_expired', async () => {
+      await store.write(batchAt('gone', 1, new Date(Date.now() - 1000)));
+      await store.write(batchAt('kept', 2, new Date(Date.now() + DAY)));
+      for (const kind of KINDS) {
+        const page = await store.query({
+          kind,
+          filter: { include_expired: true, include_inactive: true },
+          by: 'time',
+          order: 'asc',
+          limit: 10,
+        });
+        const names = page.map((e) => String((e.entry as { request_uuid: string | null }).request_uuid)).sort();
+        expect(names, kind).toEqual(['gone', 'kept']);
+        expect(await store.count(kind, { include_expired: true }), kind).toBe(2);
+        expect(await store.count(kind, {}), kind).toBe(1);
+      }
+    });
+
     it('purges expired entries and those older than a date in batches, each kind counted, a rerun finding nothing', async () => {
       for (let i = 0; i < 5; i++) await store.write(batchAt(`x${i}`, i, new Date(Date.now() - 1000)));
       for (let i = 0; i < 3; i++) await store.write(batchAt(`old${i}`, 10 + i));

@@ -61,7 +61,7 @@ export function matches(kind: EntryKind, entry: Entry, f: StoreFilter, now = new
   if (f.purgeable) {
     const old = f.purgeable.before !== undefined && timeOf(kind, entry) < f.purgeable.before;
     if (!old && !isExpired(entry, f.purgeable.expiredAt)) return false;
-  } else if (isExpired(entry, now)) return false;
+  } else if (!f.include_expired && isExpired(entry, now)) return false;
   const doc = entry as unknown as Record<string, unknown>;
   for (const key of ['request_uuid', 'correlation_id', 'module'] as const) {
     if (f[key] !== undefined && doc[key] !== f[key]) return false;

@@ -38,7 +38,7 @@ function purgeableCondition(kind: EntryKind, p: { expiredAt: Date; before?: Date
 
 /** The conditions of a filter on entries of a kind (never an expired one). */
 export function filterConditions(kind: EntryKind, f: StoreFilter, now = new Date(), objectIdOf?: ObjectIdOf): MongoDocument[] {
-  const conditions: MongoDocument[] = [f.purgeable ? purgeableCondition(kind, f.purgeable) : notExpired(now)];
+  const conditions: MongoDocument[] = f.purgeable ? [purgeableCondition(kind, f.purgeable)] : f.include_expired ? [] : [notExpired(now)];
   for (const key of ['request_uuid', 'correlation_id', 'module'] as const) {
     if (f[key] !== undefined) conditions.push({ [key]: f[key] });
   }

@@ -78,7 +78,7 @@ export class SqlFilter {
       const { expiredAt, before } = f.purgeable;
       if (before) s.where(`("expires_at" <= ? OR ${q(TIME_COLUMN[kind])} < ?)`, this.d.date(expiredAt), this.d.date(before));
       else s.where('"expires_at" <= ?', this.d.date(expiredAt));
-    } else s.where('("expires_at" IS NULL OR "expires_at" > ?)', this.d.date(now));
+    } else if (!f.include_expired) s.where('("expires_at" IS NULL OR "expires_at" > ?)', this.d.date(now));
     const equal = (column: string, value: unknown) => {
       if (value !== undefined) s.where(`${q(column)} = ?`, value);
     };

@@ -27,6 +27,8 @@ export interface VerifyOptions {
   maxFindings?: number;
   /** Entries read per round trip; default 1000. */
   pageSize?: number;
+  /** Called as entries are checked, with how many since the last call (a progress bar's step). */
+  onProgress?: (entries: number) => void;
 }
 
 const KINDS: EntryKind[] = ['requests', 'actions', 'changes', 'activities'];
@@ -58,6 +60,10 @@ export async function verifyTrail(store: Store, options: VerifyOptions, ownKey: 
   const from = dateOption(options.from, 'from');
   const to = dateOption(options.to, 'to');
   const keys = keyMap(options.keys, ownKey);
+  const { onProgress } = options;
+  if (onProgress !== undefined && typeof onProgress !== 'function')
+    throw new ActionLogValidationError([{ path: 'onProgress', message: 'must be a function' }], 'verify options');
+  const step = options.pageSize ?? 1000;
   const findings = new Findings(options.maxFindings ?? 1000);
   const unverifiable: string[] = [];
   if (keys.size === 0) unverifiable.push('no key to check checkpoint signatures: pass keys');
@@ -69,8 +75,8 @@ export async function verifyTrail(store: Store, options: VerifyOptions, ownKey: 
   let links = 0;
   let legacy = 0;
   let sealedSeen = false;
-  for await (const { kind, stored } of inTimeOrder(store, filter, options.pageSize ?? 1000)) {
-    entries++;
+  for await (const { kind, stored } of inTimeOrder(store, filter, step)) {
+    if (++entries % step === 0) onProgress?.(step);
     const read = readLinks(kind, stored);
     if (read.length === 0) {
       if (!sealedSeen) legacy++;
@@ -91,6 +97,7 @@ export async function verifyTrail(store: Store, options: VerifyOptions, ownKey: 
       checker.add(link);
     }
   }
+  if (entries % step > 0) onProgress?.(entries % step);
   checker.finish();
   if (links > 0 && trusted.byChain.size === 0)
     unverifiable.push('no signed checkpoint: the links hold together, but nothing proves they are the writer’s');

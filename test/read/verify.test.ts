@@ -51,6 +51,18 @@ describe.each(STORE_KINDS)('verify on %s', (kind) => {
     expect(report.summary.chains).toBe(1);
   });
 
+  it('reports its progress a page at a time, adding up to every entry checked', async () => {
+    const { store, keys } = await sealedTrail(kind);
+    const reader = createActionLogger({ store });
+    const steps: number[] = [];
+    const report = await reader.verify({ keys: [keys.publicKey], pageSize: 4, onProgress: (n) => steps.push(n) });
+    await reader.close();
+    expect(report.status).toBe('intact');
+    expect(steps.slice(0, -1).every((n) => n === 4)).toBe(true);
+    expect(steps.reduce((a, b) => a + b, 0)).toBe(report.summary.entries);
+    await expect(reader.verify({ onProgress: 'yes' as never })).rejects.toThrow(/onProgress: must be a function/);
+  });
+
   it('names a modified field by document, chain and sequence', async () => {
     const { store, keys } = await sealedTrail(kind);
     const [target] = await entriesOf(store, 'actions');

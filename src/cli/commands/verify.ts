@@ -4,6 +4,8 @@ import type { CheckpointDocument } from '../../shared/document.js';
 import type { VerifyFinding, VerifyReport, VerifyStatus } from '../../read/verify.js';
 import type { CliCommand } from '../kit/command.js';
 import { EXIT, usageError } from '../kit/exit-codes.js';
+import { estimateEntries } from '../kit/entry-count.js';
+import { startProgress } from '../kit/progress.js';
 import { collectKeyFile, findingsLimit, hmacKeyFromEnv, readAnchors } from '../kit/verify-inputs.js';
 
 /** Intact is done, tampering is the finding verify exists to report, unverifiable is a verify that could not conclude. */
@@ -36,13 +38,24 @@ export const verifyCommand: CliCommand = {
     // Without a key no signature can be checked, and the best verdict is 'unverifiable': ask for the key instead.
     if (keys.length === 0)
       throw usageError('--key', 'give the key that signs checkpoints: --key FILE (repeatable) or --hmac-secret-env NAME');
-    const report = await logger.verify({
-      keys,
-      anchors: (options.anchors as CheckpointDocument[] | undefined) ?? [],
-      maxFindings: options.maxFindings as number,
+    const window = {
       ...(options.from !== undefined ? { from: options.from as string } : {}),
       ...(options.to !== undefined ? { to: options.to as string } : {}),
-    });
+    };
+    const progress = startProgress('verify', await estimateEntries(logger, window));
+    const report = await logger
+      .verify({
+        keys,
+        onProgress: (n) => {
+          progress.add(n);
+        },
+        anchors: (options.anchors as CheckpointDocument[] | undefined) ?? [],
+        maxFindings: options.maxFindings as number,
+        ...window,
+      })
+      .finally(() => {
+        progress.stop();
+      });
     process.stdout.write(options.json === true ? `${JSON.stringify(report)}\n` : formatReport(report, options.maxFindings as number));
     return EXIT_OF[report.status];
   },

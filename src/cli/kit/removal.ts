@@ -2,6 +2,7 @@ import type { Command, OptionValues } from 'commander';
 import type { ActionLogger } from '../../logger.js';
 import type { EntryKind } from '../../stores/store.js';
 import type { PurgeCounts } from '../../stores/purge.js';
+import { estimateEntries } from './entry-count.js';
 
 const KINDS: EntryKind[] = ['requests', 'actions', 'changes', 'activities'];
 
@@ -23,21 +24,9 @@ export function removalOptions(options: OptionValues): { before?: string; batchS
   };
 }
 
-/**
- * About how many entries a purge or archive with `before` takes, for the progress bar: those older than it (reads
- * do not see expired entries, which it takes too). Unknown without `before`.
- */
+/** About how many entries a purge or archive with `before` takes, for the progress bar; unknown without `before`. */
 export async function estimateRemoval(logger: ActionLogger, before: string | undefined): Promise<number | undefined> {
-  if (before === undefined) return undefined;
-  try {
-    const counts = await Promise.all(
-      KINDS.map((kind) => logger.count({ kind, to: before, ...(kind === 'actions' ? { include_inactive: true } : {}) })),
-    );
-    return counts.reduce((a, b) => a + b, 0);
-  } catch {
-    // Only an estimate: the purge or archive itself checks `before` and names the flag.
-    return undefined;
-  }
+  return before === undefined ? undefined : estimateEntries(logger, { to: before });
 }
 
 /** The counts per kind and their total (of entries), then the attachments a purge deleted, as aligned lines or JSON. */

@@ -17,6 +17,7 @@ interface Fault {
  */
 export class FaultProxy {
   private server: Server | undefined;
+  private port = 0;
   private readonly sockets = new Set<Socket>();
   private faults: Fault[] = [];
 
@@ -32,8 +33,23 @@ export class FaultProxy {
     this.server = createServer((client) => {
       this.accept(client);
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /**
+   * The server goes away as a stopped mongod does: every open connection is closed, and a new one is refused (nothing
+   * listens on the port) until `back()`.
+   */
+  async away(): Promise<void> {
+    await this.stop();
+    this.server = undefined;
+  }
+
+  /** The server answers again, on the same address. */
+  async back(): Promise<void> {
+    await this.start();
   }
 
   /** Drops the connection after the server ran the next matching command, before the client gets the reply. */

@@ -26,6 +26,7 @@ import {
 } from './storage.js';
 import { hintedIndex, inHintedIndex, winningPlan } from './plan.js';
 import { hasText, takeText, textIndexSpec } from './text.js';
+import { HELLO_COMMANDS, Topology } from './topology.js';
 import { applyUpdate, assertSupportedStatement, upsertDocument } from './update.js';
 import { copyDocument } from 'actionlog/adapter-kit';
 
@@ -76,6 +77,8 @@ interface Ctx {
   txn: Transaction | undefined;
   connectionId: number;
   me: string;
+  /** The request allows a stream of replies (OP_MSG exhaustAllowed). */
+  exhaust: boolean;
 }
 
 type Handler = (cmd: Document, ctx: Ctx) => Document;
@@ -100,12 +103,29 @@ const RETRYABLE_WRITES = new Set(['insert', 'update', 'delete', 'findAndModify']
 /** The data and command handlers of the test server. Everything runs synchronously, one command at a time. */
 export class WireState {
   readonly databases = new Map<string, Database>();
+  readonly topology = new Topology();
   private readonly sessions = new Map<string, Session>();
   private readonly cursors = new Map<number, Cursor>();
   private nextCursorId = 1;
 
-  /** Runs one command and returns its reply document (errors become `{ ok: 0 }` replies). */
-  run(body: Document, connectionId: number, me: string): Document {
+  /**
+   * How long the server holds the command before running it: an awaitable hello waits for a topology change
+   * (`Topology.waitFor`); anything else, or a hello that is refused, is answered at once.
+   */
+  awaitTime(body: Document, exhaust = false): number {
+    if (!HELLO_COMMANDS.has(Object.keys(body)[0] ?? '')) return 0;
+    try {
+      return this.topology.waitFor(body, exhaust);
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * Runs one command and returns its reply document (errors become `{ ok: 0 }` replies). `exhaust`: the request
+   * allows a stream of replies, which only the hello commands take.
+   */
+  run(body: Document, connectionId: number, me: string, exhaust = false): Document {
     const name = Object.keys(body)[0] ?? '';
     const handler = this.handlers[name];
     try {
@@ -122,7 +142,7 @@ export class WireState {
       if (retried) return retried;
       let reply: Document;
       try {
-        reply = handler(body, { db, txn, connectionId, me });
+        reply = handler(body, { db, txn, connectionId, me, exhaust });
       } catch (error) {
         if (txn) txn.state = 'aborted';
         throw error;
@@ -381,8 +401,9 @@ export class WireState {
       };
     },
 
-    getMore: (cmd) => {
+    getMore: (cmd, ctx) => {
       allow(cmd, ['collection', 'batchSize']);
+      if (ctx.exhaust) throw notImplemented('an exhaust getMore');
       const id = Number(cmd.getMore);
       const cursor = this.cursors.get(id);
       if (!cursor) throw cursorNotFound(id);
@@ -604,10 +625,23 @@ export class WireState {
   }
 
   private hello(cmd: Document, ctx: Ctx, primaryField: 'isWritablePrimary' | 'ismaster'): Document {
-    allow(cmd, ['helloOk', 'client', 'compression', 'saslSupportedMechs', 'speculativeAuthenticate', 'loadBalanced', 'backpressure']);
+    allow(cmd, [
+      'helloOk',
+      'client',
+      'compression',
+      'saslSupportedMechs',
+      'speculativeAuthenticate',
+      'loadBalanced',
+      'backpressure',
+      'topologyVersion',
+      'maxAwaitTimeMS',
+    ]);
     if (cmd.loadBalanced) throw notImplemented('load-balanced mode');
+    // The wait itself is the server's (awaitTime); here the options are checked as MongoDB checks them.
+    this.topology.waitFor(cmd, ctx.exhaust);
     return {
       helloOk: true,
+      topologyVersion: this.topology.version,
       [primaryField]: true,
       maxBsonObjectSize: 16 * 1024 * 1024,
       maxMessageSizeBytes: 48_000_000,

@@ -7,6 +7,7 @@ export const OP_MSG = 2013;
 
 const CHECKSUM_PRESENT = 1;
 export const MORE_TO_COME = 1 << 1;
+const EXHAUST_ALLOWED = 1 << 16;
 
 export interface Header {
   length: number;
@@ -21,6 +22,8 @@ export interface IncomingCommand {
   body: Document;
   /** OP_MSG: the client expects no reply (unacknowledged write). */
   moreToCome: boolean;
+  /** OP_MSG: the client takes a stream of replies to this one request (the awaitable hello of server monitoring). */
+  exhaustAllowed: boolean;
   /** OP_QUERY handshakes are answered with OP_REPLY. */
   legacy: boolean;
 }
@@ -65,7 +68,13 @@ export function parseMessage(buf: Buffer): IncomingCommand {
       }
     }
     if (!body) throw new Error('OP_MSG without a body section');
-    return { header, body: { ...body, ...sequences }, moreToCome: (flags & MORE_TO_COME) !== 0, legacy: false };
+    return {
+      header,
+      body: { ...body, ...sequences },
+      moreToCome: (flags & MORE_TO_COME) !== 0,
+      exhaustAllowed: (flags & EXHAUST_ALLOWED) !== 0,
+      legacy: false,
+    };
   }
   if (header.opCode === OP_QUERY) {
     // int32 flags, cstring fullCollectionName, int32 skip, int32 return, document query
@@ -77,15 +86,18 @@ export function parseMessage(buf: Buffer): IncomingCommand {
     if (!collection.endsWith('.$cmd')) throw new Error(`legacy OP_QUERY on ${collection} is not supported (only commands)`);
     // Legacy commands may wrap the command in { $query: ... }.
     const body = (query.$query as Document | undefined) ?? query;
-    return { header, body: { ...body, $db: collection.slice(0, -'.$cmd'.length) }, moreToCome: false, legacy: true };
+    return { header, body: { ...body, $db: collection.slice(0, -'.$cmd'.length) }, moreToCome: false, exhaustAllowed: false, legacy: true };
   }
   throw new Error(`opcode ${header.opCode} is not supported`);
 }
 
 let nextRequestId = 1;
 
-/** Encodes a reply to `request` in the opcode the client used. */
-export function encodeReply(request: IncomingCommand, reply: Document): Buffer {
+/**
+ * Encodes a reply to `request` in the opcode the client used. An exhaust stream's replies say `moreToCome` (another
+ * follows), and answer the previous reply of the stream (`responseTo`) rather than the request.
+ */
+export function encodeReply(request: IncomingCommand, reply: Document, stream: { moreToCome?: boolean; responseTo?: number } = {}): Buffer {
   const doc = BSON.serialize(reply);
   const requestId = nextRequestId++;
   if (request.legacy) {
@@ -104,9 +116,9 @@ export function encodeReply(request: IncomingCommand, reply: Document): Buffer {
   const head = Buffer.alloc(16 + 4 + 1);
   head.writeInt32LE(head.length + doc.length, 0);
   head.writeInt32LE(requestId, 4);
-  head.writeInt32LE(request.header.requestId, 8);
+  head.writeInt32LE(stream.responseTo ?? request.header.requestId, 8);
   head.writeInt32LE(OP_MSG, 12);
-  head.writeUInt32LE(0, 16);
+  head.writeUInt32LE(stream.moreToCome ? MORE_TO_COME : 0, 16);
   head.writeUInt8(0, 20);
   return Buffer.concat([head, doc]);
 }

@@ -163,7 +163,9 @@ export function startMongoProcess(): Promise<MongoProcess> {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const uri = /URI (\S+)/.exec(out)?.[1];
-      if (uri) resolve({ uri, description: /MONGO (.*)/.exec(out)?.[1] ?? '', stop: () => void child.kill('SIGTERM') });
+      // The address is left out of the description: it changes with every run and says nothing of what ran.
+      const description = (/MONGO (.*)/.exec(out)?.[1] ?? '').replace(/ at \S+/, '');
+      if (uri) resolve({ uri, description, stop: () => void child.kill('SIGTERM') });
     });
     child.once('exit', (code) => {
       reject(new Error(`MongoDB process exited with ${code}`));

@@ -26,6 +26,7 @@ if (process.argv.includes('--start')) {
   process.exit(0);
 }
 
+if (!existsSync(resultsDir)) throw new Error(`no benchmark recorded its results in ${resultsDir}: run the benchmarks first`);
 const records = readdirSync(resultsDir, { withFileTypes: true })
   .filter((e) => e.isFile() && e.name.endsWith('.json') && e.name !== 'run.json')
   .map((e) => JSON.parse(readFileSync(join(resultsDir, e.name), 'utf8')) as BenchRecord)
@@ -38,7 +39,7 @@ const start = existsSync(startFile) ? (JSON.parse(readFileSync(startFile, 'utf8'
 const lines = [
   '# Benchmark results',
   '',
-  `Written by bench/write-results.ts on ${when(new Date().toISOString())}${start ? `, at the end of \`${command(start.settings, 'npm run bench')}\` started ${when(start.startedAt)}` : ''}.`,
+  `Written by bench/write-results.ts on ${when(new Date().toISOString())}, from the tables recorded${start ? ` since \`${command(start.settings, 'npm run bench')}\` started ${when(start.startedAt)}` : ''}.`,
   'Every ratio is against a baseline measured in the same run; bench/README.md describes each benchmark and keeps',
   'the history of earlier runs.',
   '',

@@ -7,20 +7,21 @@
  * between threads, though, not processes (GC helper threads count): CPU per request is reported beside it.
  */
 import { resolve } from 'node:path';
+import { benchEnv, packageVersion, reportResults } from './results.js';
 import { median, pairedRun } from './support.js';
 import { runUnderBenchNode } from './node-versions.js';
 
 runUnderBenchNode('bench:http');
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
-const VARIANTS = (process.env.BENCH_MODES ?? 'floor,pino-http,actionlog').split(',');
+const ROUNDS = Number(benchEnv('BENCH_ROUNDS') ?? 5);
+const SECONDS = Number(benchEnv('BENCH_SECONDS') ?? 6);
+const VARIANTS = (benchEnv('BENCH_MODES') ?? 'floor,pino-http,actionlog').split(',');
 // BENCH_PAIR=<variant>: the reference each variant runs beside, instead of no audit (BENCH_PAIR=actionlog
 // BENCH_MODES=actionlog-integrity: what tamper evidence costs actionlog).
-const REFERENCE = process.env.BENCH_PAIR ?? 'baseline';
+const REFERENCE = benchEnv('BENCH_PAIR') ?? 'baseline';
 // BENCH_AGAINST=<another checkout, built>: this build's actionlog against that one's, side by side (the "baseline").
-const AGAINST = process.env.BENCH_AGAINST;
-if (AGAINST && process.env.BENCH_PAIR) throw new Error('BENCH_PAIR and BENCH_AGAINST each choose the reference: set one');
+const AGAINST = benchEnv('BENCH_AGAINST');
+if (AGAINST && benchEnv('BENCH_PAIR')) throw new Error('BENCH_PAIR and BENCH_AGAINST each choose the reference: set one');
 const body = { customer: 'c-17', items: [{ sku: 'book', qty: 2 }], note: 'leave at the door' };
 
 const server = (mode: string, script = './servers/express-json.ts') => ({
@@ -34,24 +35,38 @@ const pairOf = (variant: string) =>
     ? [server('actionlog', resolve(AGAINST, 'bench/servers/express-json.ts')), server('actionlog')]
     : [server(REFERENCE), server(variant)];
 
-const summary: string[] = [];
+const rows: string[][] = [];
 for (const variant of AGAINST ? ['this build'] : VARIANTS) {
   const ratios: number[] = [];
   const cpu: number[] = [];
+  const rates: Array<[number, number]> = [];
   for (let round = 0; round < ROUNDS; round++) {
     const [base, other] = await pairedRun(pairOf(variant), { seconds: SECONDS, body });
     ratios.push(other!.requestsPerSec / base!.requestsPerSec);
     cpu.push(other!.cpuPerRequest / base!.cpuPerRequest);
+    rates.push([base!.requestsPerSec, other!.requestsPerSec]);
     console.log(
       `${variant} round ${round + 1}: ${REFERENCE} ${base!.requestsPerSec.toFixed(0)} req/s, ${variant} ${other!.requestsPerSec.toFixed(0)} req/s, ratio ${ratios.at(-1)!.toFixed(3)}, CPU per request ×${cpu.at(-1)!.toFixed(2)}`,
     );
   }
-  summary.push(
-    `  ${variant.padEnd(10)} / ${REFERENCE}: ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ${median(ratios).toFixed(3)}; CPU per request ×${median(cpu).toFixed(2)}`,
-  );
+  rows.push([
+    variant,
+    median(rates.map(([b]) => b)).toFixed(0),
+    median(rates.map(([, v]) => v)).toFixed(0),
+    ratios.map((r) => r.toFixed(3)).join(', '),
+    `**${median(ratios).toFixed(3)}**`,
+    `×${median(cpu).toFixed(2)}`,
+  ]);
 }
-const against = AGAINST ? ` (baseline: actionlog as built in ${AGAINST})` : '';
-console.log(
-  `\nExpress JSON POST, ${REFERENCE} and variant side by side on one core, ${SECONDS}s rounds (Node ${process.version})${against}:`,
+const against = AGAINST ? ` (${REFERENCE}: actionlog as built in ${AGAINST})` : '';
+reportResults(
+  'bench:http',
+  [
+    {
+      title: `Express JSON POST throughput, ${REFERENCE} and each variant side by side on one core (median of ${ROUNDS} rounds of ${SECONDS} s)${against}`,
+      columns: ['variant', `${REFERENCE} req/s`, 'variant req/s', `throughput / ${REFERENCE}, rounds`, 'median', 'CPU per request'],
+      rows,
+    },
+  ],
+  { express: packageVersion('express'), ...(VARIANTS.includes('pino-http') ? { 'pino-http': packageVersion('pino-http') } : {}) },
 );
-console.log(summary.join('\n'));

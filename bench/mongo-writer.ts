@@ -8,13 +8,14 @@ import { MongoClient } from 'mongodb';
 import { createActionLogger, MongoStore } from 'actionlog';
 import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange, orderState } from '../examples/shared/orders.js';
+import { benchEnv, packageVersion, reportResults } from './results.js';
 import { median, startMongoProcess } from './support.js';
 import { runUnderBenchNode } from './node-versions.js';
 
 runUnderBenchNode('bench:mongo');
 
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 10_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const REQUESTS = Number(benchEnv('BENCH_REQUESTS') ?? 10_000);
+const ROUNDS = Number(benchEnv('BENCH_ROUNDS') ?? 3);
 
 const { uri, description, stop } = await startMongoProcess();
 
@@ -69,11 +70,22 @@ for (let round = 0; round < ROUNDS; round++) {
   );
 }
 const ratios = batched.map((b, i) => b / single[i]!);
-console.log(`\n${REQUESTS} request documents × 5 model logs, MongoDB: ${description} (Node ${process.version})`);
-console.log(`  batched (100 per write): median ${median(batched).toFixed(0)} docs/s, ${trips.batched.toFixed(3)} round trips per document`);
-console.log(`  one write per request:   median ${median(single).toFixed(0)} docs/s, ${trips.single.toFixed(3)} round trips per document`);
-console.log(
-  `  throughput ratio batched / one per request: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)}`,
+reportResults(
+  'bench:mongo',
+  [
+    {
+      title: `MongoDB writer, ${REQUESTS} request documents × 5 model logs (median of ${ROUNDS} rounds)`,
+      columns: ['writer', 'documents/s', 'round trips per document'],
+      rows: [
+        ['batched (100 per write)', median(batched).toFixed(0), trips.batched.toFixed(3)],
+        ['one write per request (`batchSize: 1`)', median(single).toFixed(0), trips.single.toFixed(3)],
+      ],
+      notes: [
+        `Throughput ratio batched / one per request: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median **${median(ratios).toFixed(2)}**.`,
+      ],
+    },
+  ],
+  { MongoDB: description, 'mongodb (driver)': packageVersion('mongodb') },
 );
 await client.close();
 stop();

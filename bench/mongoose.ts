@@ -7,57 +7,50 @@
  * command monitoring, for the measured endpoint and for a findById + save() alone.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { benchEnv, packageVersion, reportResults } from './results.js';
 import { median, pairedRun, type PairedResult, perRequest, startMongoProcess, startServer, type Usage } from './support.js';
 import { runUnderBenchNode } from './node-versions.js';
 
 runUnderBenchNode('bench:mongoose');
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const ROUNDS = Number(benchEnv('BENCH_ROUNDS') ?? 3);
+const SECONDS = Number(benchEnv('BENCH_SECONDS') ?? 8);
 const SAVE_ONLY_REQUESTS = 300;
 
-const peers = ['ts-patch-mongoose', 'mongoose-diff-history'];
-for (const peer of peers) {
-  const dir = fileURLToPath(new URL(`./peers/${peer}/`, import.meta.url));
-  if (!existsSync(`${dir}node_modules/${peer}`)) {
-    console.log(`installing ${peer} for the comparison...`);
-    execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'inherit' });
-  }
-}
-const mongooseIn = (dir: string) =>
-  (JSON.parse(readFileSync(new URL(`${dir}node_modules/mongoose/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
-
-const allServers = [
-  { name: 'baseline', script: './servers/express-mongoose.ts', mongoose: mongooseIn('../') },
-  { name: 'actionlog', script: './servers/express-mongoose.ts', mongoose: mongooseIn('../'), baseline: 'baseline' },
-  {
-    name: 'ts-patch-mongoose',
-    script: './peers/ts-patch-mongoose/server.ts',
-    mongoose: mongooseIn('./peers/ts-patch-mongoose/'),
-    baseline: 'baseline',
-  },
-  { name: 'baseline-8', script: './peers/mongoose-diff-history/server.ts', mongoose: mongooseIn('./peers/mongoose-diff-history/') },
+// The peers are installed on first run under bench/peers/, each with the Mongoose it runs on.
+const peerDir = (peer: string) => fileURLToPath(new URL(`./peers/${peer}/`, import.meta.url));
+const allServers: Array<{ name: string; script: string; peer?: string; baseline?: string }> = [
+  { name: 'baseline', script: './servers/express-mongoose.ts' },
+  { name: 'actionlog', script: './servers/express-mongoose.ts', baseline: 'baseline' },
+  { name: 'ts-patch-mongoose', script: './peers/ts-patch-mongoose/server.ts', peer: 'ts-patch-mongoose', baseline: 'baseline' },
+  { name: 'baseline-8', script: './peers/mongoose-diff-history/server.ts', peer: 'mongoose-diff-history' },
   {
     name: 'mongoose-diff-history',
     script: './peers/mongoose-diff-history/server.ts',
-    mongoose: mongooseIn('./peers/mongoose-diff-history/'),
+    peer: 'mongoose-diff-history',
     baseline: 'baseline-8',
   },
+  // Only when named: the middleware and store, no plugin.
+  { name: 'actionlog-http-only', script: './servers/express-mongoose.ts', baseline: 'baseline' },
 ];
-// BENCH_SERVERS=baseline,actionlog runs a subset; actionlog-http-only (middleware and store, no plugin) only when named.
-allServers.push({
-  name: 'actionlog-http-only',
-  script: './servers/express-mongoose.ts',
-  mongoose: mongooseIn('../'),
-  baseline: 'baseline',
-});
-const only = process.env.BENCH_SERVERS?.split(',');
+// BENCH_SERVERS=baseline,actionlog runs a subset.
+const only = benchEnv('BENCH_SERVERS')?.split(',');
 const servers = allServers.filter((s) => (only ? only.includes(s.name) : s.name !== 'actionlog-http-only'));
+const peers = [...new Set(servers.flatMap((s) => (s.peer ? [s.peer] : [])))];
+for (const peer of peers) {
+  if (!existsSync(`${peerDir(peer)}node_modules/${peer}`)) {
+    console.log(`installing ${peer} for the comparison...`);
+    execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: peerDir(peer), stdio: 'inherit' });
+  }
+}
+const mongooseOf = (s: { peer?: string }) => packageVersion('mongoose', s.peer ? peerDir(s.peer) : undefined);
 
 const throughput = new Map<string, number[]>();
 const cpu = new Map<string, number[]>();
+// Requests a second of every server, baselines included, per round.
+const rates = new Map<string, number[]>();
 let commandsPerRequest = new Map<string, Usage['counters']>();
 let database = '';
 
@@ -73,6 +66,7 @@ for (let round = 0; round < ROUNDS; round++) {
     }));
     const results = await pairedRun(specs, { seconds: SECONDS, body: {} });
     const byName = new Map<string, PairedResult>(results.map((r) => [r.name, r]));
+    for (const r of results) push(rates, r.name, r.requestsPerSec);
     const line: string[] = [];
     for (const s of servers) {
       if (!s.baseline) continue;
@@ -124,24 +118,49 @@ const fmt = (c: Usage['counters'] | undefined) =>
     .join(', ');
 const total = (c: Usage['counters'] | undefined) => Object.values(c ?? {}).reduce((a, b) => a + b, 0);
 
-console.log(
-  `\nExpress + Mongoose, findById + save() + updateOne() per request, side by side on one core, ${SECONDS}s rounds (Node ${process.version})`,
+const audited = servers.filter((s) => s.baseline);
+reportResults(
+  'bench:mongoose',
+  [
+    {
+      title: `Express + Mongoose, findById + save() + updateOne() per request, side by side on one core (median of ${ROUNDS} rounds of ${SECONDS} s)`,
+      columns: ['server', 'Mongoose', 'req/s', 'no audit req/s', 'throughput / no audit, rounds', 'median', 'CPU per request / no audit'],
+      rows: audited.map((s) => {
+        const t = throughput.get(s.name)!;
+        return [
+          s.name,
+          mongooseOf(s),
+          median(rates.get(s.name)!).toFixed(0),
+          median(rates.get(s.baseline!)!).toFixed(0),
+          t.map((r) => r.toFixed(3)).join(', '),
+          `**${median(t).toFixed(3)}**`,
+          median(cpu.get(s.name)!).toFixed(3),
+        ];
+      }),
+      notes: [`MongoDB: ${database}, one per server, in its own process. Ratios are to no audit on the same Mongoose.`],
+    },
+    {
+      title: 'Database commands per request (driver command monitoring; last round, then fresh servers)',
+      columns: ['server', 'measured endpoint', 'findById() + save() alone'],
+      rows: servers.map((s) => {
+        const [a, b] = [commandsPerRequest.get(s.name), saveOnly.get(s.name)];
+        return [s.name, `${total(a).toFixed(2)} (${fmt(a)})`, `${total(b).toFixed(2)} (${fmt(b)})`];
+      }),
+      notes: ['Fractions above whole numbers in the measured endpoint are commands in flight when the counters were read.'],
+    },
+  ],
+  {
+    express: packageVersion('express'),
+    mongoose: packageVersion('mongoose'),
+    ...Object.fromEntries(
+      peers.flatMap((peer) => [
+        [peer, packageVersion(peer, peerDir(peer))],
+        [`mongoose (${peer})`, packageVersion('mongoose', peerDir(peer))],
+      ]),
+    ),
+    MongoDB: database,
+  },
 );
-console.log(`MongoDB: ${database}, one per server, in its own process\n`);
-console.log('throughput and CPU per request, as ratios to no audit on the same Mongoose (median of rounds):');
-for (const s of servers) {
-  if (!s.baseline) continue;
-  const t = throughput.get(s.name)!;
-  console.log(
-    `  ${s.name.padEnd(22)} Mongoose ${s.mongoose.padEnd(8)} throughput ${t.map((r) => r.toFixed(3)).join(', ')}; median ${median(t).toFixed(3)}   CPU/request ${median(cpu.get(s.name)!).toFixed(3)}`,
-  );
-}
-console.log('\ndatabase commands per request (measured endpoint | findById + save() alone):');
-for (const s of servers) {
-  const a = commandsPerRequest.get(s.name);
-  const b = saveOnly.get(s.name);
-  console.log(`  ${s.name.padEnd(22)} ${total(a).toFixed(2)} (${fmt(a)}) | ${total(b).toFixed(2)} (${fmt(b)})`);
-}
 
 function push(map: Map<string, number[]>, key: string, value: number): void {
   map.set(key, [...(map.get(key) ?? []), value]);

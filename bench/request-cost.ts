@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { createActionLogger } from 'actionlog';
 import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange, orderState } from '../examples/shared/orders.js';
+import { reportResults } from './results.js';
 import { nullStore } from './support.js';
 import { runUnderBenchNode } from './node-versions.js';
 
@@ -64,10 +65,16 @@ for (let i = 0; i < RUNS; i++) {
 }
 const hot = median(runs.map((r) => r.hot));
 const total = median(runs.map((r) => r.total));
-console.log(
-  `request cost, ${CHANGES} model changes per request, median of ${RUNS} runs of ${REQUESTS} requests (Node ${process.version}):`,
-);
-console.log(`  empty async loop (floor):           ${median(floors).toFixed(2)} µs/request`);
-console.log(`  hot path (scope + 10 records + end): ${hot.toFixed(2)} µs/request`);
-console.log(`  with document build (sanitize+diff): ${total.toFixed(2)} µs/request`);
-console.log(`  document build alone:                ${(total - hot).toFixed(2)} µs/request`);
+const us = (x: number) => x.toFixed(2);
+reportResults('bench:core', [
+  {
+    title: `Request cost, ${CHANGES} model changes per request, no HTTP (median of ${RUNS} runs of ${REQUESTS} requests)`,
+    columns: ['', 'µs per request'],
+    rows: [
+      ['empty async loop (floor of the loop)', us(median(floors))],
+      [`hot path: scope + ${CHANGES} model changes + end`, us(hot)],
+      [`document build by the writer (sanitize + diff of ${CHANGES} changes)`, us(total - hot)],
+      ['all together', us(total)],
+    ],
+  },
+]);

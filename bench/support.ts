@@ -27,6 +27,10 @@ export interface Usage {
   requests: number;
   /** Counters the server adds (database commands by name...). */
   counters: Record<string, number>;
+  /** The server's resident set size, bytes. */
+  rss: number;
+  /** Its used heap, bytes: after a full collection when it runs with --expose-gc. */
+  heapUsed: number;
 }
 
 export interface Server {
@@ -100,13 +104,16 @@ export interface Load {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** Requests answered. */
+  requests: number;
 }
 
-/** Drives a server with autocannon and returns the average throughput. */
+/** Drives a server with autocannon (for `durationSec`, or until it answered `requests`) and returns the average throughput. */
 export async function load(
   url: string,
   options: {
-    durationSec: number;
+    durationSec?: number;
+    requests?: number;
     connections?: number;
     method?: 'POST' | 'GET';
     body?: unknown;
@@ -116,7 +123,7 @@ export async function load(
   const result = await autocannon({
     url,
     connections: options.connections ?? 32,
-    duration: options.durationSec,
+    ...(options.requests === undefined ? { duration: options.durationSec } : { amount: options.requests }),
     method: options.method ?? 'POST',
     headers: { 'content-type': 'application/json' },
     body: options.body === undefined ? undefined : JSON.stringify(options.body),
@@ -130,6 +137,7 @@ export async function load(
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     errors: result.errors + result.non2xx,
+    requests: result.requests.total,
   };
 }
 
@@ -142,7 +150,9 @@ export function reportUsage(
   server.on('request', () => requests++);
   process.on('message', () => {
     const { user, system } = process.cpuUsage();
-    process.send?.({ cpuMicros: user + system, requests, counters: counters() } satisfies Usage);
+    globalThis.gc?.();
+    const { rss, heapUsed } = process.memoryUsage();
+    process.send?.({ cpuMicros: user + system, requests, counters: counters(), rss, heapUsed } satisfies Usage);
   });
 }
 
@@ -163,7 +173,9 @@ export function startMongoProcess(): Promise<MongoProcess> {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const uri = /URI (\S+)/.exec(out)?.[1];
-      if (uri) resolve({ uri, description: /MONGO (.*)/.exec(out)?.[1] ?? '', stop: () => void child.kill('SIGTERM') });
+      // The address is left out of the description: it changes with every run and says nothing of what ran.
+      const description = (/MONGO (.*)/.exec(out)?.[1] ?? '').replace(/ at \S+/, '');
+      if (uri) resolve({ uri, description, stop: () => void child.kill('SIGTERM') });
     });
     child.once('exit', (code) => {
       reject(new Error(`MongoDB process exited with ${code}`));

@@ -5,28 +5,32 @@
  * one core (see support.ts); figures are throughput ratios to the baseline of the same TypeORM version.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startPostgres } from '../examples/shared/databases/postgres.js';
+import { benchEnv, packageVersion, reportResults, type ResultTable } from './results.js';
 import { median, pairedRun } from './support.js';
 import { runUnderBenchNode } from './node-versions.js';
 
 runUnderBenchNode('bench:typeorm');
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
-const DATABASES = (process.env.BENCH_DBS ?? 'sqlite,postgres').split(',');
+const ROUNDS = Number(benchEnv('BENCH_ROUNDS') ?? 3);
+const SECONDS = Number(benchEnv('BENCH_SECONDS') ?? 6);
+const DATABASES = (benchEnv('BENCH_DBS') ?? 'sqlite,postgres').split(',');
+
+const ONLY = benchEnv('BENCH_PAIRS')?.split(',');
+const OPT_IN = ['actionlog-memory', 'actionlog-read-before'];
+const selected = (audit: string) => (ONLY ? ONLY.includes(audit) : !OPT_IN.includes(audit));
 
 const peerDir = fileURLToPath(new URL('./peers/typeorm-auditing/', import.meta.url));
-if (!existsSync(`${peerDir}node_modules/typeorm-auditing`)) {
+const withPeer = selected('typeorm-auditing');
+if (withPeer && !existsSync(`${peerDir}node_modules/typeorm-auditing`)) {
   console.log('installing typeorm-auditing and TypeORM 0.3 for the comparison...');
   execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: peerDir, stdio: 'inherit' });
 }
-const versionIn = (dir: string) =>
-  (JSON.parse(readFileSync(`${dir}node_modules/typeorm/package.json`, 'utf8')) as { version: string }).version;
-const peerTypeorm = versionIn(peerDir);
-const ourTypeorm = versionIn(fileURLToPath(new URL('../', import.meta.url)));
+const peerTypeorm = withPeer ? packageVersion('typeorm', peerDir) : '0.3';
+const ourTypeorm = packageVersion('typeorm');
 
 const postgres = DATABASES.includes('postgres') ? await startPostgres() : undefined;
 let databases = 0;
@@ -41,7 +45,6 @@ async function freshDatabase(): Promise<string> {
   return url.toString();
 }
 
-const ONLY = process.env.BENCH_PAIRS?.split(',');
 const allPairs = [
   { label: `actionlog / no audit (TypeORM ${ourTypeorm})`, script: './servers/koa-typeorm.ts', modes: ['baseline', 'actionlog'] },
   {
@@ -66,19 +69,20 @@ const allPairs = [
     modes: ['baseline', 'actionlog-read-before'],
   },
 ];
-const OPT_IN = ['actionlog-memory', 'actionlog-read-before'];
-const pairs = allPairs.filter((p) => (ONLY ? ONLY.includes(p.modes[1]!) : !OPT_IN.includes(p.modes[1]!)));
+const pairs = allPairs.filter((p) => selected(p.modes[1]!));
 
-const lines: string[] = [];
+const tables: ResultTable[] = [];
 for (const db of DATABASES) {
+  const rows: string[][] = [];
   for (const pair of pairs) {
     const skip = 'skip' in pair ? pair.skip?.[db] : undefined;
     if (skip) {
-      lines.push(`  ${db.padEnd(9)} ${pair.label}: not measured: ${skip}`);
+      rows.push([pair.label, '', '', `not measured: ${skip}`, '', '']);
       continue;
     }
     const ratios: number[] = [];
     const cpu: number[] = [];
+    const rates: Array<[number, number]> = [];
     for (let round = 0; round < ROUNDS; round++) {
       const servers = [];
       for (const mode of pair.modes) {
@@ -90,17 +94,40 @@ for (const db of DATABASES) {
       ratios.push(audited!.requestsPerSec / base!.requestsPerSec);
       // The kernel shares the core between threads, not processes: CPU per request is the steadier measure.
       cpu.push(audited!.cpuPerRequest / base!.cpuPerRequest);
+      rates.push([base!.requestsPerSec, audited!.requestsPerSec]);
       console.log(
         `${db} ${pair.modes[1]} round ${round + 1}: ${base!.requestsPerSec.toFixed(0)} vs ${audited!.requestsPerSec.toFixed(0)} req/s, ratio ${ratios.at(-1)!.toFixed(3)}, CPU per request ×${cpu.at(-1)!.toFixed(2)}`,
       );
     }
-    lines.push(
-      `  ${db.padEnd(9)} ${pair.label}: ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ${median(ratios).toFixed(3)}; CPU per request ×${median(cpu).toFixed(2)}`,
-    );
+    rows.push([
+      pair.label,
+      median(rates.map(([b]) => b)).toFixed(0),
+      median(rates.map(([, a]) => a)).toFixed(0),
+      ratios.map((r) => r.toFixed(3)).join(', '),
+      `**${median(ratios).toFixed(3)}**`,
+      `×${median(cpu).toFixed(2)}`,
+    ]);
   }
+  tables.push({
+    title: `Koa + TypeORM on ${db === 'sqlite' ? 'SQLite (in memory)' : 'PostgreSQL'}, save() + repository.update() per request, side by side on one core (median of ${ROUNDS} rounds of ${SECONDS} s)`,
+    columns: ['audit / no audit', 'no audit req/s', 'audited req/s', 'throughput ratio, rounds', 'median', 'CPU per request'],
+    rows,
+  });
 }
-console.log(
-  `\nKoa + TypeORM, save() + repository.update() per request, side by side on one core, ${SECONDS}s rounds (Node ${process.version}):`,
-);
-console.log(lines.join('\n'));
+const postgresVersion = postgres ? await serverVersion(postgres.url) : undefined;
+reportResults('bench:typeorm', tables, {
+  typeorm: ourTypeorm,
+  ...(withPeer ? { 'typeorm (typeorm-auditing)': peerTypeorm, 'typeorm-auditing': packageVersion('typeorm-auditing', peerDir) } : {}),
+  koa: packageVersion('koa'),
+  ...(DATABASES.includes('sqlite') ? { 'better-sqlite3': packageVersion('better-sqlite3') } : {}),
+  ...(postgres ? { PostgreSQL: `${postgresVersion} (${postgres.description.replace(/ on port \d+/, '')})` } : {}),
+});
 await postgres?.stop();
+
+async function serverVersion(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
+  await client.end();
+  return rows[0]!.server_version;
+}

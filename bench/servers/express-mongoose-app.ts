@@ -4,6 +4,7 @@
  *
  *   POST /orders       findById + save() + updateOne() on a random seeded order (measured for throughput)
  *   POST /orders/save  findById + save() only (to count what a save() costs in database commands)
+ *   POST /orders/create  one create() of a new order (the soak's cheapest write)
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -64,6 +65,10 @@ export async function serveOrders(mongoose: Mongoose, audit: () => OrdersApp = (
   });
   web.post('/orders/save', async (_req, res) => {
     res.json({ id: (await loadAndSave())._id });
+  });
+  web.post('/orders/create', async (_req, res) => {
+    const order = await Order.create({ customer: 'c-17', status: 'new', total: 10, items: [{ sku: 'tea', qty: 1 }] });
+    res.json({ id: order._id });
   });
 
   const server = web.listen(0, '127.0.0.1');

@@ -18,8 +18,10 @@ const VARIANTS = (process.env.BENCH_MODES ?? 'floor,pino-http,actionlog').split(
 // BENCH_PAIR=<variant>: the reference each variant runs beside, instead of no audit (BENCH_PAIR=actionlog
 // BENCH_MODES=actionlog-integrity: what tamper evidence costs actionlog).
 const REFERENCE = process.env.BENCH_PAIR ?? 'baseline';
-// BENCH_AGAINST=<another checkout, built>: this build's actionlog against that one's, side by side (the "baseline").
+// BENCH_AGAINST=<another checkout, built>: this build's actionlog against that one's, side by side (the "baseline");
+// with BENCH_MODES, each of those modes of this build against the same mode of that one.
 const AGAINST = process.env.BENCH_AGAINST;
+const AGAINST_MODES = (process.env.BENCH_MODES ?? 'actionlog').split(',');
 if (AGAINST && process.env.BENCH_PAIR) throw new Error('BENCH_PAIR and BENCH_AGAINST each choose the reference: set one');
 const body = { customer: 'c-17', items: [{ sku: 'book', qty: 2 }], note: 'leave at the door' };
 
@@ -30,12 +32,10 @@ const server = (mode: string, script = './servers/express-json.ts') => ({
   path: '/orders/42',
 });
 const pairOf = (variant: string) =>
-  AGAINST
-    ? [server('actionlog', resolve(AGAINST, 'bench/servers/express-json.ts')), server('actionlog')]
-    : [server(REFERENCE), server(variant)];
+  AGAINST ? [server(variant, resolve(AGAINST, 'bench/servers/express-json.ts')), server(variant)] : [server(REFERENCE), server(variant)];
 
 const summary: string[] = [];
-for (const variant of AGAINST ? ['this build'] : VARIANTS) {
+for (const variant of AGAINST ? AGAINST_MODES : VARIANTS) {
   const ratios: number[] = [];
   const cpu: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
@@ -50,7 +50,7 @@ for (const variant of AGAINST ? ['this build'] : VARIANTS) {
     `  ${variant.padEnd(10)} / ${REFERENCE}: ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ${median(ratios).toFixed(3)}; CPU per request ×${median(cpu).toFixed(2)}`,
   );
 }
-const against = AGAINST ? ` (baseline: actionlog as built in ${AGAINST})` : '';
+const against = AGAINST ? ` (baseline: the same mode as built in ${AGAINST})` : '';
 console.log(
   `\nExpress JSON POST, ${REFERENCE} and variant side by side on one core, ${SECONDS}s rounds (Node ${process.version})${against}:`,
 );

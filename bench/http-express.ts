@@ -19,8 +19,10 @@ const VARIANTS = (benchEnv('BENCH_MODES') ?? 'floor,pino-http,actionlog').split(
 // BENCH_PAIR=<variant>: the reference each variant runs beside, instead of no audit (BENCH_PAIR=actionlog
 // BENCH_MODES=actionlog-integrity: what tamper evidence costs actionlog).
 const REFERENCE = benchEnv('BENCH_PAIR') ?? 'baseline';
-// BENCH_AGAINST=<another checkout, built>: this build's actionlog against that one's, side by side (the "baseline").
+// BENCH_AGAINST=<another checkout, built>: this build's actionlog against that one's, side by side (the "baseline");
+// with BENCH_MODES, each of those modes of this build against the same mode of that one.
 const AGAINST = benchEnv('BENCH_AGAINST');
+const AGAINST_MODES = (benchEnv('BENCH_MODES') ?? 'actionlog').split(',');
 if (AGAINST && benchEnv('BENCH_PAIR')) throw new Error('BENCH_PAIR and BENCH_AGAINST each choose the reference: set one');
 const body = { customer: 'c-17', items: [{ sku: 'book', qty: 2 }], note: 'leave at the door' };
 
@@ -31,12 +33,10 @@ const server = (mode: string, script = './servers/express-json.ts') => ({
   path: '/orders/42',
 });
 const pairOf = (variant: string) =>
-  AGAINST
-    ? [server('actionlog', resolve(AGAINST, 'bench/servers/express-json.ts')), server('actionlog')]
-    : [server(REFERENCE), server(variant)];
+  AGAINST ? [server(variant, resolve(AGAINST, 'bench/servers/express-json.ts')), server(variant)] : [server(REFERENCE), server(variant)];
 
 const rows: string[][] = [];
-for (const variant of AGAINST ? ['this build'] : VARIANTS) {
+for (const variant of AGAINST ? AGAINST_MODES : VARIANTS) {
   const ratios: number[] = [];
   const cpu: number[] = [];
   const rates: Array<[number, number]> = [];
@@ -58,7 +58,7 @@ for (const variant of AGAINST ? ['this build'] : VARIANTS) {
     `×${median(cpu).toFixed(2)}`,
   ]);
 }
-const against = AGAINST ? ` (${REFERENCE}: actionlog as built in ${AGAINST})` : '';
+const against = AGAINST ? ` (${REFERENCE}: the same mode as built in ${AGAINST})` : '';
 reportResults(
   'bench:http',
   [

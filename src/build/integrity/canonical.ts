@@ -44,11 +44,11 @@ const UNHASHED: readonly string[] = ['_id', 'integrity'];
 /**
  * The hash of an entry's link: SHA-256 of the canonical JSON of the entry without `_id` and `integrity`,
  * followed by `prev`. `omit` names further top-level fields left out (an action's `is_active`, which
- * `deactivate` changes on purpose and records as an action of its own).
+ * `deactivate` changes on purpose and records as an action of its own). `texts`: see `storedJson`.
  */
-export function linkHash(entry: object, prev: string, omit: readonly string[] = []): string {
+export function linkHash(entry: object, prev: string, omit: readonly string[] = [], texts?: Map<object, string>): string {
   const leftOut = omit.length === 0 ? UNHASHED : [...UNHASHED, ...omit];
-  return sha256((storedJson(entry, leftOut) ?? canonicalJson(hashedPart(entry, leftOut))) + prev);
+  return sha256((storedJson(entry, leftOut, texts) ?? canonicalJson(hashedPart(entry, leftOut))) + prev);
 }
 
 /** The entry less the fields its hash leaves out: what the general path serializes. */

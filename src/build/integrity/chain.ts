@@ -87,10 +87,12 @@ export class IntegrityChain {
   /** Links every document of a batch and every append, in that order; returns how many it sealed. */
   seal(batch: StoreBatch, appends: RequestAppend[]): number {
     const before = this.seq;
-    for (const doc of batch.requests) doc.integrity = this.next(doc, []);
-    for (const doc of batch.actionLogs) doc.integrity = this.next(doc, OMITTED.actions);
-    for (const doc of batch.modelLogs) doc.integrity = this.next(doc, []);
-    for (const doc of batch.activities) doc.integrity = this.next(doc, []);
+    // A model log or action is in its request document and in its own entry: its text is written once.
+    const texts = new Map<object, string>();
+    for (const doc of batch.requests) doc.integrity = this.next(doc, [], texts);
+    for (const doc of batch.actionLogs) doc.integrity = this.next(doc, OMITTED.actions, texts);
+    for (const doc of batch.modelLogs) doc.integrity = this.next(doc, [], texts);
+    for (const doc of batch.activities) doc.integrity = this.next(doc, [], texts);
     for (const append of appends) {
       const counts = {
         append_id: append.append_id,
@@ -99,7 +101,7 @@ export class IntegrityChain {
         model_logs_spilled: append.model_logs_spilled,
         actions_spilled: append.actions_spilled,
       };
-      const link = this.next(appendBody(append.uid, counts, append.model_logs, append.actions), []);
+      const link = this.next(appendBody(append.uid, counts, append.model_logs, append.actions), [], texts);
       append.integrity = { ...link, ...counts };
     }
     return this.seq - before;
@@ -128,9 +130,9 @@ export class IntegrityChain {
     return this.stored.length;
   }
 
-  private next(body: object, omit: readonly string[]): IntegrityLink {
+  private next(body: object, omit: readonly string[], texts: Map<object, string>): IntegrityLink {
     const seq = ++this.seq;
-    const hash = linkHash(body, this.prev, omit);
+    const hash = linkHash(body, this.prev, omit, texts);
     const link = { chain: this.id, seq, prev: this.prev, hash };
     this.prev = hash;
     this.sealed.push({ chain: this.id, seq, hash });

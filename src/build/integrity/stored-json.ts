@@ -1,13 +1,17 @@
 import { isObjectId } from '../../shared/document.js';
 import { isPlainObject } from '../../shared/plain-objects.js';
 import { unescapeKey } from '../sanitize/keys.js';
+import { keyListOf, sortKeys } from './key-lists.js';
 
 /**
  * Canonical JSON (RFC 8785) of a value's stored form in one walk, without the copy `storedForm` makes: what sealing
  * costs per document. It yields the very text `canonicalize(storedForm(value))` does; a value it does not handle
  * alike (a function or symbol, a lone surrogate, an own `__proto__` among the keys left out) is left to that path.
+ * `texts` keeps the text of each plain object below the top one, for the next calls that meet the same object (a
+ * model log is in its request document and in its own entry): only for values not changed between those calls.
  */
-export function storedJson(value: unknown, leftOut?: readonly string[]): string | undefined {
+export function storedJson(value: unknown, leftOut?: readonly string[], texts?: Map<object, string>): string | undefined {
+  known = texts;
   try {
     if (leftOut === undefined) return json(value);
     if (value === null || typeof value !== 'object' || Object.hasOwn(value, '__proto__')) return undefined;
@@ -15,8 +19,13 @@ export function storedJson(value: unknown, leftOut?: readonly string[]): string 
   } catch (error) {
     if (error === UNHANDLED) return undefined;
     throw error;
+  } finally {
+    known = undefined;
   }
 }
+
+/** The `texts` of the call under way. */
+let known: Map<object, string> | undefined;
 
 /** A class instance as its JSON (`toJSON`), or its own enumerable properties: how `storedForm` reads one. */
 export function plain(value: object): Record<string, unknown> {
@@ -46,18 +55,7 @@ function quote(text: string): string {
   return `"${text}"`;
 }
 
-/** `"key":` of the keys met so far: stored documents of a kind repeat theirs. Bounded, as keys come from user data. */
-const members = new Map<string, string>();
-
-function member(key: string): string {
-  let text = members.get(key);
-  if (text === undefined) {
-    if (members.size >= 4096) members.clear();
-    text = quote(key) + ':';
-    members.set(key, text);
-  }
-  return text;
-}
+const member = (key: string) => quote(key) + ':';
 
 /**
  * The checks `storedForm` makes, a plain object first: one is ObjectId-like only through an own `_bsontype` (and a
@@ -105,20 +103,25 @@ function array(items: readonly unknown[]): string {
 
 /** Members sorted by UTF-16 code units, null and undefined ones left out, as `storedForm` then RFC 8785 do. */
 function object(source: Record<string, unknown>, leftOut?: readonly string[]): string {
+  const memo = leftOut === undefined ? known : undefined;
+  const text = memo?.get(source);
+  if (text !== undefined) return text;
   const keys = Object.keys(source);
-  for (const key of keys) {
-    if (key.includes('%')) return escapedObject(source, keys, leftOut);
-    if (key === '_bsontype') throw UNHANDLED;
-  }
-  sortKeys(keys);
+  const list = keyListOf(keys, member);
+  if (list.bsonType) throw UNHANDLED;
+  if (list.escaped) return escapedObject(source, keys, leftOut);
+  const { sorted, members } = list;
   let out = '{';
-  for (const key of keys) {
+  for (let i = 0; i < sorted.length; i++) {
+    const key = sorted[i] as string;
     const item = source[key];
     if (item === null || item === undefined || leftOut?.includes(key)) continue;
     if (out.length > 1) out += ',';
-    out += member(key) + json(item);
+    out += (members[i] as string) + json(item);
   }
-  return out + '}';
+  out += '}';
+  memo?.set(source, out);
+  return out;
 }
 
 /** An object with escaped keys: decoded first, the last of two keys that decode alike winning, as in `storedForm`. */
@@ -136,22 +139,4 @@ function escapedObject(source: Record<string, unknown>, keys: string[], leftOut?
     out += member(key) + json(decoded.get(key));
   }
   return out + '}';
-}
-
-/**
- * Sorts keys by UTF-16 code units, as `Array.prototype.sort` does by default: `<` on strings is that order. Objects
- * have a handful of keys, where an insertion sort beats the general one.
- */
-function sortKeys(keys: string[]): string[] {
-  if (keys.length > 16) return keys.sort();
-  for (let i = 1; i < keys.length; i++) {
-    const key = keys[i] as string;
-    let j = i - 1;
-    while (j >= 0 && (keys[j] as string) > key) {
-      keys[j + 1] = keys[j] as string;
-      j--;
-    }
-    keys[j + 1] = key;
-  }
-  return keys;
 }

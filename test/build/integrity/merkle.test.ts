@@ -24,4 +24,25 @@ describe('merkleRoot', () => {
     expect(merkleRoot(leaves(7))).toBe('a46ba227309ecd540496655979c3d06fd62487c827baa104ec0eeebd0d6586f8');
     expect(merkleRoot(leaves(1000))).toBe('3a863a4810b6efac0b5344a4c976799541109ef1a467e863140770343baaccab');
   });
+
+  it("is RFC 6962's recursive split at every size, hashes that are not 64 hex digits taken as their hex decodes", () => {
+    const reference = (hashes: string[]): Buffer => {
+      if (hashes.length === 1) return sha(Buffer.from([0]), Buffer.from(hashes[0] as string, 'hex'));
+      let split = 1;
+      while (split * 2 < hashes.length) split *= 2;
+      return sha(Buffer.from([1]), reference(hashes.slice(0, split)), reference(hashes.slice(split)));
+    };
+    const all = leaves(70);
+    for (let n = 1; n <= all.length; n++)
+      expect(merkleRoot(all.slice(0, n)), `${n} hashes`).toBe(reference(all.slice(0, n)).toString('hex'));
+    const odd = [
+      all[0] as string,
+      'not hex',
+      `${all[1] as string}00`,
+      (all[2] as string).slice(0, 10),
+      `zz${(all[3] as string).slice(2)}`,
+      all[4] as string,
+    ];
+    expect(merkleRoot(odd)).toBe(reference(odd).toString('hex'));
+  });
 });

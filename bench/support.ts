@@ -49,6 +49,9 @@ export const nullStore: Store = {
   query: async () => [],
   count: async () => 0,
   facets: async () => [],
+  // Checkpoints of tamper evidence, kept nowhere either.
+  writeCheckpoint: async () => {},
+  checkpoints: async () => [],
   close: async () => {},
 };
 

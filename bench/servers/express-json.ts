@@ -6,6 +6,8 @@
  *   null-store actionlog writing to a store that keeps nothing (actionlog's own cost)
  *   actionlog  actionlog on a MemoryStore
  *   actionlog-integrity  the same with tamper evidence on (an Ed25519 key generated at start)
+ *   null-store-integrity null-store with tamper evidence on: its cost without a store that keeps every document in
+ *                        this process's heap (as a database does)
  *   pino-http  pino-http logging every request to /dev/null: what applications already pay to log each request
  *   actionlog-slow-store        actionlog on a store that takes 200 ms per write
  *   actionlog-spool-slow-store  the same with a spool (in a temporary folder)
@@ -30,6 +32,7 @@ const MODES = [
   'null-store',
   'actionlog',
   'actionlog-integrity',
+  'null-store-integrity',
   'pino-http',
   'actionlog-slow-store',
   'actionlog-spool-slow-store',
@@ -39,12 +42,12 @@ if (!MODES.includes(mode)) throw new Error(`BENCH_MODE ${mode} is none of ${MODE
 const store =
   mode === 'actionlog' || mode === 'actionlog-integrity'
     ? new MemoryStore()
-    : mode === 'null-store'
+    : mode === 'null-store' || mode === 'null-store-integrity'
       ? nullStore
       : mode.endsWith('slow-store')
         ? slowStore(200)
         : undefined;
-const integrity = mode === 'actionlog-integrity' ? { key: generateKeyPairSync('ed25519').privateKey } : undefined;
+const integrity = mode.endsWith('-integrity') ? { key: generateKeyPairSync('ed25519').privateKey } : undefined;
 const spool = mode === 'actionlog-spool-slow-store' ? { dir: mkdtempSync(join(tmpdir(), 'actionlog-bench-spool-')) } : undefined;
 const logger = store ? createActionLogger({ store, ...(integrity ? { integrity } : {}), ...(spool ? { spool } : {}) }) : undefined;
 

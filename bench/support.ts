@@ -168,9 +168,18 @@ export interface MongoProcess {
 
 /** The test harness's MongoDB in a process of its own (on core 0 when pinning, beside the load generator). */
 export function startMongoProcess(): Promise<MongoProcess> {
-  const node = [process.execPath, '--import', 'tsx', fileURLToPath(new URL('./servers/mongodb.ts', import.meta.url))];
+  // The in-repo wire-protocol server keeps every document in its heap: a soak's million requests need more than
+  // Node's default limit.
+  const node = [
+    process.execPath,
+    '--max-old-space-size=16384',
+    '--import',
+    'tsx',
+    fileURLToPath(new URL('./servers/mongodb.ts', import.meta.url)),
+  ];
   const [cmd, ...args] = pin ? ['taskset', '-c', '0', ...node] : node;
   const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stopping = false;
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -178,10 +187,20 @@ export function startMongoProcess(): Promise<MongoProcess> {
       const uri = /URI (\S+)/.exec(out)?.[1];
       // The address is left out of the description: it changes with every run and says nothing of what ran.
       const description = (/MONGO (.*)/.exec(out)?.[1] ?? '').replace(/ at \S+/, '');
-      if (uri) resolve({ uri, description, stop: () => void child.kill('SIGTERM') });
+      const stop = () => {
+        stopping = true;
+        child.kill('SIGTERM');
+      };
+      if (uri) resolve({ uri, description, stop });
     });
-    child.once('exit', (code) => {
-      reject(new Error(`MongoDB process exited with ${code}`));
+    child.once('exit', (code, signal) => {
+      const error = new Error(`MongoDB process exited with ${code ?? signal}`);
+      reject(error);
+      // Died under a running benchmark: every figure after this would be of failing requests.
+      if (!stopping) {
+        console.error(error.message);
+        process.exit(1);
+      }
     });
   });
 }

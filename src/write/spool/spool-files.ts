@@ -63,6 +63,8 @@ export class SpoolFiles {
   private endPos = 0;
   private unsynced = 0;
   private syncTimer: NodeJS.Timeout | undefined;
+  /** Segments being deleted in the background: `close` finishes the job, since the process may exit right after. */
+  private readonly unlinking = new Set<string>();
   private readonly segmentBytes: number;
   /** Lines skipped as torn or damaged. */
   torn = 0;
@@ -242,6 +244,8 @@ export class SpoolFiles {
     clearTimeout(this.syncTimer);
     for (const seg of this.segments) this.closeSegment(seg, !this.settled(seg));
     for (const seg of [...this.segments]) this.retire(seg, true);
+    for (const path of this.unlinking) removeQuietly(path);
+    this.unlinking.clear();
     removeQuietly(this.lock);
     releaseLock(this.lock);
   }
@@ -310,10 +314,13 @@ export class SpoolFiles {
     // Deleted next: nothing in it needs to reach the disk.
     this.closeSegment(seg, false);
     if (now) removeQuietly(seg.path);
-    else
+    else {
+      this.unlinking.add(seg.path);
       unlink(seg.path, () => {
-        // Already gone (adopted or removed by another process).
+        // An error means already gone (adopted or removed by another process).
+        this.unlinking.delete(seg.path);
       });
+    }
     const i = this.segments.indexOf(seg);
     if (i !== -1) this.segments.splice(i, 1);
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Db, type Document, MongoClient, type MongoClientOptions } from 'mongodb';
+import { type Db, type Document, MongoClient, type MongoClientOptions, type MongoServerError } from 'mongodb';
 import mongoose, { type ConnectOptions, type Connection } from 'mongoose';
 import { afterAll, inject } from 'vitest';
 
@@ -53,4 +53,14 @@ export function planStages(explain: Document): string[] {
     stage = stage.inputStage as Document | undefined;
   }
   return stages;
+}
+
+/** The server error `p` rejects with; fails when it resolves. */
+export async function serverError(p: Promise<unknown>): Promise<MongoServerError> {
+  try {
+    await p;
+  } catch (error) {
+    return error as MongoServerError;
+  }
+  throw new Error('expected a rejection');
 }

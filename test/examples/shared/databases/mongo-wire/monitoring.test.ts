@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Db, type Document, Long, MongoClient, MongoServerError, ObjectId, type ServerHeartbeatSucceededEvent } from 'mongodb';
+import { type Db, type Document, Long, MongoClient, ObjectId, type ServerHeartbeatSucceededEvent } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabaseName, mongoUri, useMongoDatabase } from '../../../../support/mongo-db.js';
+import { freshDatabaseName, mongoUri, useMongoDatabase, serverError } from '../../../../support/mongo-db.js';
 import { FaultProxy } from '../../../../support/tcp-proxy.js';
 
 /**
@@ -13,15 +13,6 @@ import { FaultProxy } from '../../../../support/tcp-proxy.js';
 const connect = useMongoDatabase();
 let db: Db;
 beforeAll(async () => ({ db } = await connect()));
-
-async function rejection(p: Promise<unknown>): Promise<MongoServerError> {
-  try {
-    await p;
-  } catch (error) {
-    return error as MongoServerError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('MongoDB as the driver monitors it', () => {
   it('reports a topologyVersion, and holds an awaitable hello that knows it until maxAwaitTimeMS', async () => {
@@ -47,7 +38,7 @@ describe('MongoDB as the driver monitors it', () => {
   it('refuses the awaitable hello options MongoDB refuses', async () => {
     const admin = db.admin();
     const { topologyVersion } = (await admin.command({ hello: 1 })) as { topologyVersion: Document };
-    const code = async (command: Document) => (await rejection(admin.command(command))).code;
+    const code = async (command: Document) => (await serverError(admin.command(command))).code;
     expect(await code({ hello: 1, topologyVersion })).toBe(31368);
     expect(await code({ hello: 1, maxAwaitTimeMS: 10 })).toBe(31368);
     const ahead = { ...topologyVersion, counter: Long.fromNumber(Number(topologyVersion.counter) + 1) };

@@ -1,6 +1,6 @@
 import { type Db, type IndexDescriptionInfo, type MongoBulkWriteError, MongoClient, MongoServerError, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mongoKind, planStages, useMongoDatabase } from '../../../../support/mongo-db.js';
+import { mongoKind, planStages, useMongoDatabase, serverError } from '../../../../support/mongo-db.js';
 
 /**
  * What the test suites rely on MongoDB to do, written against the driver: these run on whichever MongoDB the
@@ -10,15 +10,6 @@ const connect = useMongoDatabase();
 let client: MongoClient;
 let db: Db;
 beforeAll(async () => ({ client, db } = await connect()));
-
-async function rejection(p: Promise<unknown>): Promise<MongoServerError> {
-  try {
-    await p;
-  } catch (error) {
-    return error as MongoServerError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('MongoDB as the tests use it', () => {
   it('answers the handshake as a writable replica set primary', async () => {
@@ -31,7 +22,7 @@ describe('MongoDB as the tests use it', () => {
   });
 
   it('refuses an unknown command with CommandNotFound', async () => {
-    const error = await rejection(db.command({ noSuchCommandHere: 1 }));
+    const error = await serverError(db.command({ noSuchCommandHere: 1 }));
     expect(error.code).toBe(59);
     expect(error.codeName).toBe('CommandNotFound');
   });
@@ -107,7 +98,7 @@ describe('MongoDB as the tests use it', () => {
     const { insertedId } = await c.insertOne({ a: 1, b: 2 });
     await c.replaceOne({ _id: insertedId }, { c: 3 });
     expect(await c.findOne({ _id: insertedId })).toEqual({ _id: insertedId, c: 3 });
-    const error = await rejection(c.updateOne({ _id: insertedId }, { $set: { _id: new ObjectId() } }));
+    const error = await serverError(c.updateOne({ _id: insertedId }, { $set: { _id: new ObjectId() } }));
     expect(error.code).toBe(66);
   });
 
@@ -170,7 +161,7 @@ describe('MongoDB as the tests use it', () => {
 
   it('creates, lists and drops collections and databases', async () => {
     await db.createCollection('made');
-    const exists = await rejection(db.createCollection('made'));
+    const exists = await serverError(db.createCollection('made'));
     expect(exists.code).toBe(48);
     expect((await db.listCollections({ name: 'made' }).toArray()).map((c) => c.name)).toEqual(['made']);
     await db.collection('made').drop();
@@ -186,19 +177,19 @@ describe('MongoDB as the tests use it', () => {
     expect(await c.createIndex({ email: 1 }, { unique: true, name: 'email_unique' }, undefined)).toBe('email_unique');
     expect(await c.createIndex({ email: 1 }, { unique: true, name: 'email_unique' }, undefined)).toBe('email_unique');
     await c.insertOne({ email: 'a@x' });
-    const error = await rejection(c.insertOne({ email: 'a@x' }));
+    const error = await serverError(c.insertOne({ email: 'a@x' }));
     expect(error.code).toBe(11000);
     expect(error.message).toMatch(/^E11000 duplicate key error collection: \S+\.uniq index: email_unique dup key: \{ email: "a@x" \}$/);
     expect(error.keyPattern).toEqual({ email: 1 });
     expect(error.keyValue).toEqual({ email: 'a@x' });
-    const bulk = await rejection(c.insertMany([{ email: 'b@x' }, { email: 'a@x' }, { email: 'c@x' }], { ordered: false }));
+    const bulk = await serverError(c.insertMany([{ email: 'b@x' }, { email: 'a@x' }, { email: 'c@x' }], { ordered: false }));
     expect((bulk as unknown as { writeErrors: Array<{ index: number; code: number }> }).writeErrors.map((e) => [e.index, e.code])).toEqual([
       [1, 11000],
     ]);
     expect(await c.countDocuments()).toBe(3);
-    const upd = await rejection(c.updateOne({ email: 'b@x' }, { $set: { email: 'c@x' } }));
+    const upd = await serverError(c.updateOne({ email: 'b@x' }, { $set: { email: 'c@x' } }));
     expect(upd.code).toBe(11000);
-    const conflict = await rejection(c.createIndex({ email: 1 }, { name: 'email_unique' }, undefined));
+    const conflict = await serverError(c.createIndex({ email: 1 }, { name: 'email_unique' }, undefined));
     expect([85, 86]).toContain(conflict.code);
     expect(((await c.listIndexes().toArray()) as IndexDescriptionInfo[]).map((i) => [i.name, i.key, i.unique ?? false])).toEqual([
       ['_id_', { _id: 1 }, false],
@@ -211,7 +202,7 @@ describe('MongoDB as the tests use it', () => {
   it('refuses a second index with the same key under another name', async () => {
     const c = db.collection('samekey');
     await c.createIndexes([{ key: { a: 1 }, name: 'a_first' }]);
-    const error = await rejection(c.createIndexes([{ key: { a: 1 }, name: 'a_second' }]));
+    const error = await serverError(c.createIndexes([{ key: { a: 1 }, name: 'a_second' }]));
     expect(error.code).toBe(85);
     expect(error.message).toMatch(/a_first/);
   });
@@ -229,9 +220,9 @@ describe('MongoDB as the tests use it', () => {
       language_override: 'language',
       textIndexVersion: 3,
     });
-    const other = await rejection(c.createIndexes([{ key: { body: 'text' }, name: 'other', default_language: 'none' }]));
+    const other = await serverError(c.createIndexes([{ key: { body: 'text' }, name: 'other', default_language: 'none' }]));
     expect(other.code).toBe(85);
-    const renamed = await rejection(c.createIndexes([{ key: spec, name: 'renamed', default_language: 'none' }]));
+    const renamed = await serverError(c.createIndexes([{ key: spec, name: 'renamed', default_language: 'none' }]));
     expect(renamed.code).toBe(85);
   });
 
@@ -271,10 +262,10 @@ describe('MongoDB as the tests use it', () => {
   it('fails a text search without a text index, or with $text where MongoDB does not take it', async () => {
     const plain = db.collection('plain');
     await plain.insertOne({ note: 'override' });
-    expect((await rejection(plain.find({ $text: { $search: 'override' } }).toArray())).code).toBe(27);
+    expect((await serverError(plain.find({ $text: { $search: 'override' } }).toArray())).code).toBe(27);
     expect(
       (
-        await rejection(
+        await serverError(
           db
             .collection('absent')
             .find({ $text: { $search: 'x' } })
@@ -282,17 +273,17 @@ describe('MongoDB as the tests use it', () => {
         )
       ).code,
     ).toBe(27);
-    expect((await rejection(plain.countDocuments({ $text: { $search: 'override' } }))).code).toBe(27);
+    expect((await serverError(plain.countDocuments({ $text: { $search: 'override' } }))).code).toBe(27);
     const c = db.collection('search2');
     await c.createIndexes([{ key: { note: 'text' }, name: 'words', default_language: 'none' }]);
     await c.insertOne({ note: 'override' });
-    const late = await rejection(c.aggregate([{ $match: {} }, { $match: { $text: { $search: 'override' } } }]).toArray());
+    const late = await serverError(c.aggregate([{ $match: {} }, { $match: { $text: { $search: 'override' } } }]).toArray());
     expect(late.code).toBe(17313);
-    const twice = await rejection(c.find({ $text: { $search: 'a' }, $and: [{ $text: { $search: 'b' } }] }).toArray());
+    const twice = await serverError(c.find({ $text: { $search: 'a' }, $and: [{ $text: { $search: 'b' } }] }).toArray());
     expect(twice.code).toBe(2);
-    const nor = await rejection(c.find({ $nor: [{ $text: { $search: 'a' } }] }).toArray());
+    const nor = await serverError(c.find({ $nor: [{ $text: { $search: 'a' } }] }).toArray());
     expect(nor.code).toBe(2);
-    const missing = await rejection(c.find({ $text: { $language: 'none' } } as never).toArray());
+    const missing = await serverError(c.find({ $text: { $language: 'none' } } as never).toArray());
     expect(missing.code).toBe(2);
   });
 
@@ -339,7 +330,7 @@ describe('MongoDB as the tests use it', () => {
     ]);
     const indexesOf = (e: unknown) => (e as MongoBulkWriteError).writeErrors as unknown as Array<{ index: number }>;
     // An ordered insert stops at its first error; what ran before it stays.
-    const ordered = await rejection(
+    const ordered = await serverError(
       c.insertMany([
         { _id: 3, u: 'c' },
         { _id: 4, u: 'a' },
@@ -349,11 +340,11 @@ describe('MongoDB as the tests use it', () => {
     expect([indexesOf(ordered)].flat().map((w) => w.index)).toEqual([1]);
     expect((await c.find().toArray()).map((d) => d._id)).toEqual([1, 2, 3]);
     // A multi-document update stopped by a duplicate key keeps the documents it updated before it.
-    const many = await rejection(c.updateMany({ n: { $gte: 1 } }, { $set: { u: 'same' } }));
+    const many = await serverError(c.updateMany({ n: { $gte: 1 } }, { $set: { u: 'same' } }));
     expect(many.code).toBe(11000);
     expect(await c.countDocuments({ u: 'same' })).toBe(1);
     // An unordered bulk runs every other operation, and its error carries their result.
-    const bulk = (await rejection(
+    const bulk = (await serverError(
       c.bulkWrite(
         [
           { insertOne: { document: { _id: 6, u: 'f' } } },
@@ -426,11 +417,11 @@ describe('MongoDB as the tests use it', () => {
 
   it.runIf(mongoKind() === 'wire')('(test server only) refuses what it does not implement instead of ignoring it', async () => {
     const c = db.collection('strict');
-    const collation = await rejection(c.find({}, { collation: { locale: 'fr' } }).toArray());
+    const collation = await serverError(c.find({}, { collation: { locale: 'fr' } }).toArray());
     expect(collation.code).toBe(238);
-    const out = await rejection(c.aggregate([{ $out: 'elsewhere' }]).toArray());
+    const out = await serverError(c.aggregate([{ $out: 'elsewhere' }]).toArray());
     expect(out.codeName).toBe('NotImplemented');
-    const text = await rejection(c.createIndex({ body: 'text' }));
+    const text = await serverError(c.createIndex({ body: 'text' }));
     expect(text.codeName).toBe('NotImplemented');
   });
 });
@@ -471,13 +462,13 @@ describe('MongoDB query plans as the tests use them', () => {
     const c = db.collection('hints');
     await c.createIndexes([{ key: { tags: 1 }, name: 'tags', sparse: true }]);
     await c.insertMany([{ n: 1, tags: ['a'] }, { n: 2 }]);
-    const refused = await rejection(c.find({}, { hint: 'nope' }).toArray());
+    const refused = await serverError(c.find({}, { hint: 'nope' }).toArray());
     expect(refused.code).toBe(2);
     expect(refused.message).toMatch(/hint provided does not correspond to an existing index/);
-    expect((await rejection(c.find({}, { hint: { n: 1 } }).toArray())).code).toBe(2);
-    expect((await rejection(c.updateOne({ n: 1 }, { $set: { seen: true } }, { hint: 'nope' }))).code).toBe(2);
-    expect((await rejection(c.deleteOne({ n: 1 }, { hint: 'nope' }))).code).toBe(2);
-    expect((await rejection(c.countDocuments({}, { hint: 'nope' }))).code).toBe(2);
+    expect((await serverError(c.find({}, { hint: { n: 1 } }).toArray())).code).toBe(2);
+    expect((await serverError(c.updateOne({ n: 1 }, { $set: { seen: true } }, { hint: 'nope' }))).code).toBe(2);
+    expect((await serverError(c.deleteOne({ n: 1 }, { hint: 'nope' }))).code).toBe(2);
+    expect((await serverError(c.countDocuments({}, { hint: 'nope' }))).code).toBe(2);
     expect((await c.find({}, { hint: 'tags' }).toArray()).map((d) => d.n as number)).toEqual([1]);
     expect((await c.find({}, { hint: { $natural: 1 } }).toArray()).map((d) => d.n as number).sort()).toEqual([1, 2]);
   });
@@ -491,11 +482,11 @@ describe('MongoDB query plans as the tests use them', () => {
         { key: { at: -1 }, name: 'at' },
       ]);
       await c.insertOne({ model: 'orders', at: new Date(1) });
-      const raced = await rejection(c.find({ model: 'orders', at: { $gte: new Date(0) } }).explain('queryPlanner'));
+      const raced = await serverError(c.find({ model: 'orders', at: { $gte: new Date(0) } }).explain('queryPlanner'));
       expect(raced.codeName).toBe('NotImplemented');
       expect(raced.message).toMatch(/model_at, at: MongoDB races them/);
-      expect((await rejection(c.find({ model: 'orders' }).explain('executionStats'))).codeName).toBe('NotImplemented');
-      expect((await rejection(c.find({ $or: [{ model: 'a' }, { at: new Date(0) }] }).explain('queryPlanner'))).codeName).toBe(
+      expect((await serverError(c.find({ model: 'orders' }).explain('executionStats'))).codeName).toBe('NotImplemented');
+      expect((await serverError(c.find({ $or: [{ model: 'a' }, { at: new Date(0) }] }).explain('queryPlanner'))).codeName).toBe(
         'NotImplemented',
       );
     },

@@ -73,7 +73,6 @@ interface Entry<Item> {
 
 /** How often a store is asked whether it answers again while the writer waits out a backoff. */
 const PROBE_EVERY_MS = 1000;
-/** Drops of a full queue are reported at most this often, with their count. */
 
 /**
  * Batches items off the hot path and writes them one batch at a time, in order, retrying with backoff.

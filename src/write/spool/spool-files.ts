@@ -45,8 +45,8 @@ export interface SpoolPlace {
 const READ_CHUNK = 1 << 20;
 /**
  * An open segment whose lines are all settled is written on until it holds this much, and only then replaced:
- * creating and deleting a file each time the store catches up would put file-system metadata work (which waits
- * for the journal) on the requests' path. A crash replays at most this much already stored (duplicates are refused).
+ * creating and deleting a file each time the store catches up would put file-system metadata work on the
+ * requests' path. A crash replays at most this much already stored (duplicates are refused).
  */
 const REUSE_BYTES = 1 << 20;
 

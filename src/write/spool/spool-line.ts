@@ -79,10 +79,11 @@ function reviveDateAt(root: object, path: Path): void {
   let parent = root as Record<string | number, unknown>;
   for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
   const key = path.at(-1) as string | number;
-  const iso = parent[key];
-  // An invalid date is written as null.
-  parent[key] = new Date(typeof iso === 'string' ? iso : Number.NaN);
+  parent[key] = dateOf(parent[key]);
 }
+
+/** A date from its ISO text; an invalid date is written as null. */
+const dateOf = (iso: unknown): Date => new Date(typeof iso === 'string' ? iso : Number.NaN);
 
 /** Turns the tags of a tagged line back into dates and bytes, in place. */
 function revive(value: unknown): unknown {
@@ -94,10 +95,7 @@ function revive(value: unknown): unknown {
   const tagged = value as Record<string, unknown>;
   const keys = Object.keys(tagged);
   if (keys.length === 1 && keys[0] === BYTES) return Buffer.from(String(tagged[BYTES]), 'base64');
-  if (keys.length === 1 && keys[0] === DATE) {
-    const iso = tagged[DATE];
-    return new Date(typeof iso === 'string' ? iso : Number.NaN);
-  }
+  if (keys.length === 1 && keys[0] === DATE) return dateOf(tagged[DATE]);
   for (const key of keys) tagged[key] = revive(tagged[key]);
   return tagged;
 }

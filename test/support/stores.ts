@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createActionLogger, MemoryStore, type RequestAppend, type Store, type StoreBatch } from 'actionlog';
 
 /** Request documents of a store, by request_uuid in stored order, with how many times each is there. */
@@ -109,11 +110,12 @@ export class PoisonStore extends MemoryStore {
   }
 }
 
-/** A MemoryStore that is down (writes and pings fail) until `up()`. */
+/** A MemoryStore that is down (writes and pings fail) until `up()`; once up, each write takes `delayMs`. */
 export class OutageStore extends MemoryStore {
   down = true;
   writes = 0;
   pings = 0;
+  delayMs = 0;
 
   up(): void {
     this.down = false;
@@ -127,6 +129,7 @@ export class OutageStore extends MemoryStore {
   override async write(batch: StoreBatch): Promise<void> {
     this.writes++;
     if (this.down) throw new Error('connection refused');
+    if (this.delayMs > 0) await sleep(this.delayMs);
     await super.write(batch);
   }
 }

@@ -204,6 +204,52 @@ describe('spool', () => {
     expect(counts.has('r399')).toBe(true);
   });
 
+  it('drop-oldest: a segment being read back is never the one dropped, so no document is both dropped and stored', async () => {
+    const dir = folder();
+    const store = new OutageStore();
+    const { logger, errors } = make(store, dir, { spool: { dir, maxBytes: 64 * 1024, policy: 'drop-oldest' }, batchSize: 4 });
+    // A document larger than a segment (an eighth of maxBytes): each has a segment of its own, the spool holds
+    // about six, and every new one needs the oldest to go.
+    const note = 'x'.repeat(10 * 1024);
+    let recorded = 0;
+    const recordOne = async () => {
+      const id = `r${recorded++}`;
+      await logger.run({ requestUuid: id }, () => logger.record({ action: 'tick', note }));
+    };
+    store.delayMs = 5;
+    for (let round = 0; round < 4; round++) {
+      store.down = true;
+      const retried = logger.stats().retried;
+      await recordOne();
+      while (logger.stats().retried === retried) await sleep(5);
+      const dropped = logger.stats().dropped;
+      for (let i = 0; i < 20; i++) await recordOne();
+      await sleep(30);
+      expect(logger.stats().dropped).toBeGreaterThan(dropped);
+      // The store comes back slowly. Its first write done, the writer reads the oldest segment back, while a new
+      // document arrives each turn of the event loop and needs room: drops land while that read is under way.
+      store.up();
+      for (let i = 0; i < 80; i++) {
+        await recordOne();
+        await new Promise(setImmediate);
+      }
+      await logger.flush();
+    }
+    const { dropped, stored, spool } = logger.stats();
+    const counts = await storedCounts(store);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    // Each document either stored or counted dropped, never both.
+    expect({ stored: counts.size, dropped }).toEqual({ stored: recorded - dropped, dropped });
+    // Nor was a read cut short by a drop under it (it found nothing left and reported a torn line).
+    expect({ stored, torn: spool!.torn }).toEqual({ stored: counts.size, torn: 0 });
+    await logger.close();
+    const reported = errors.filter((e) => e instanceof ActionLogSpoolFullError).reduce((n, e) => n + e.dropped, 0);
+    expect(reported).toBe(dropped);
+    // Else only the store's failed writes while it was away: no read of the spool failed.
+    const others = errors.filter((e) => !(e instanceof ActionLogSpoolFullError)).map((e) => e.message);
+    expect(others.filter((m) => !/^Store write failed \(attempt \d+\), retrying$/.test(m))).toEqual([]);
+  });
+
   it('block: a document waits for room while the store comes back, and is dropped only after blockTimeoutMs', async () => {
     const dir = folder();
     const store = new OutageStore();

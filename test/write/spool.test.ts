@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { pbkdf2 as pbkdf2Callback } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -17,12 +19,16 @@ import {
   createActionLogger,
   MemoryStore,
   type Store,
+  type StoreBatch,
 } from 'actionlog';
 import { actionLog } from 'actionlog/express';
 import { orderChange } from '../../examples/shared/orders.js';
 import { OutageStore, storedCounts } from '../support/stores.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+const pbkdf2 = promisify(pbkdf2Callback);
+/** Threads in libuv's pool, which runs file work and `pbkdf2`. */
+const THREAD_POOL = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
 const folders: string[] = [];
 const loggers: ActionLogger[] = [];
 afterEach(async () => {
@@ -99,6 +105,30 @@ describe('spool', () => {
     expect([...counts.keys()]).toEqual(Array.from({ length: 30 }, (_, i) => `r${i}`));
     expect(spoolFiles(dir)).toEqual([]);
     expect(readdirSync(dir)).toEqual([expect.stringMatching(/\.lock$/)]);
+  });
+
+  it('resolves flush() once the files of what it stored are deleted, not while their deletion is under way', async () => {
+    const dir = folder();
+    const first = make(new OutageStore(), dir);
+    await record(first.logger, 30);
+    await first.logger.close({ timeout: 50 });
+    expect(spoolFiles(dir)).toHaveLength(1);
+    // The file is deleted in the background, by a thread of libuv's pool: keep them all busy as a loaded process
+    // does, from the store's write on, so the deletion waits its turn while flush() sees the documents stored.
+    const busy: Array<Promise<unknown>> = [];
+    const store = new (class extends MemoryStore {
+      override async write(batch: StoreBatch): Promise<void> {
+        for (let i = 0; i < THREAD_POOL; i++) busy.push(pbkdf2('busy', 'salt', 100_000, 32, 'sha256'));
+        await super.write(batch);
+      }
+    })();
+    // No write on the writer's own timer: the adopted documents are stored by flush() itself, which then returns.
+    const second = make(store, dir, { flushIntervalMs: 60_000 });
+    await second.logger.flush();
+    expect(busy.length).toBeGreaterThan(0);
+    expect(second.logger.stats()).toMatchObject({ stored: 30, spool: { replayed: 30, bytes: 0 } });
+    expect(spoolFiles(dir)).toEqual([]);
+    await Promise.all(busy);
   });
 
   it('stores each document once when the same spool lines are replayed twice (ids given at capture)', async () => {

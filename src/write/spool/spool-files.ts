@@ -63,8 +63,11 @@ export class SpoolFiles {
   private endPos = 0;
   private unsynced = 0;
   private syncTimer: NodeJS.Timeout | undefined;
-  /** Segments being deleted in the background: `close` finishes the job, since the process may exit right after. */
-  private readonly unlinking = new Set<string>();
+  /**
+   * Segments being deleted in the background, each with its deletion done: `close` finishes the job, since the
+   * process may exit right after, and `deleted` waits for it.
+   */
+  private readonly unlinking = new Map<string, Promise<void>>();
   private readonly segmentBytes: number;
   /** Lines skipped as torn or damaged. */
   torn = 0;
@@ -231,6 +234,11 @@ export class SpoolFiles {
     return seg.lines;
   }
 
+  /** Resolves once the segments being deleted in the background are gone from the folder. */
+  async deleted(): Promise<void> {
+    await Promise.all(this.unlinking.values());
+  }
+
   /** Deletes the open segment if every line in it is settled (else it is kept, to be written on). */
   dropSettled(): void {
     const seg = this.segments.at(-1);
@@ -244,7 +252,7 @@ export class SpoolFiles {
     clearTimeout(this.syncTimer);
     for (const seg of this.segments) this.closeSegment(seg, !this.settled(seg));
     for (const seg of [...this.segments]) this.retire(seg, true);
-    for (const path of this.unlinking) removeQuietly(path);
+    for (const path of this.unlinking.keys()) removeQuietly(path);
     this.unlinking.clear();
     removeQuietly(this.lock);
     releaseLock(this.lock);
@@ -315,11 +323,15 @@ export class SpoolFiles {
     this.closeSegment(seg, false);
     if (now) removeQuietly(seg.path);
     else {
-      this.unlinking.add(seg.path);
-      unlink(seg.path, () => {
-        // An error means already gone (adopted or removed by another process).
-        this.unlinking.delete(seg.path);
+      const path = seg.path;
+      const deleted = new Promise<void>((resolve) => {
+        unlink(path, () => {
+          // An error means already gone (adopted or removed by another process).
+          this.unlinking.delete(path);
+          resolve();
+        });
       });
+      this.unlinking.set(path, deleted);
     }
     const i = this.segments.indexOf(seg);
     if (i !== -1) this.segments.splice(i, 1);

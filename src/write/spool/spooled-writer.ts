@@ -124,7 +124,10 @@ export class SpooledWriter<Item> {
     this.spoolArrived();
   }
 
-  /** Resolves once everything enqueued before the call (and everything adopted at start) is stored or dropped. */
+  /**
+   * Resolves once everything enqueued before the call (and everything adopted at start) is stored or dropped, and
+   * the spool files that held only such documents are deleted.
+   */
   async flush(): Promise<void> {
     this.spoolArrived();
     const target = this.seq;
@@ -135,6 +138,8 @@ export class SpooledWriter<Item> {
       if (position === undefined && firstUnplaced > target) position = this.files.writePos;
       if (position !== undefined && this.files.settledPos() >= position) {
         this.files.dropSettled();
+        // A stored segment is deleted in the background (off the requests' path); flushed means gone from the folder.
+        await this.files.deleted();
         return;
       }
       if (this.closingLate) return;

@@ -403,6 +403,34 @@ describe('spool', () => {
     expect(report.summary.entries).toBe(6);
   });
 
+  it('does not close the chain of a logger closed past its deadline with sealed entries left in the spool', async () => {
+    const dir = folder();
+    const key = { hmac: 'spool-test-secret' };
+    // Up but slow: the writes outlast close's deadline, while the checkpoint at close is stored.
+    const store = new OutageStore();
+    store.up();
+    store.delayMs = 300;
+    const first = make(store, dir, { integrity: { key } }).logger;
+    await record(first, 3);
+    expect(await first.close({ timeout: 20 })).toEqual({ left: 3 });
+    await sleep(store.delayMs);
+    store.delayMs = 0;
+    const second = make(store, dir, { integrity: { key } }).logger;
+    await second.flush();
+    await second.close();
+    expect((await storedCounts(store)).size).toBe(3);
+    const report = await createActionLogger({ store, integrity: { key } }).verify();
+    // Stored after the first logger closed, they follow its last checkpoint: unconfirmed, not inserted past the end
+    // of a chain said to be closed.
+    expect({
+      status: report.status,
+      findings: report.findings.map(({ chain, problem, seq, to_seq }) => ({ chain, problem, seq, to_seq })),
+    }).toEqual({
+      status: 'unverifiable',
+      findings: [{ chain: first.integrityChain, problem: 'unconfirmed', seq: 1, to_seq: 6 }],
+    });
+  });
+
   it('names a spool given with another failure policy', () => {
     const store = new MemoryStore();
     expect(() => createActionLogger({ store, onStoreError: 'throw', spool: { dir: '/tmp/x' } })).toThrow(

@@ -147,9 +147,7 @@ export class HttpCapture<Req extends object> {
     res.on('close', this.onClose);
     // Failure policy 'throw': the response waits for its document to be stored, and fails when it cannot be.
     if (this.logger.failurePolicy === 'spool') {
-      spoolBeforeEnd(res, (status) => {
-        this.spool(ctx, req, status);
-      });
+      spoolBeforeEnd(res, (status) => this.spool(ctx, req, status));
     } else if (this.logger.failurePolicy === 'throw') {
       holdUntilStored(
         res,
@@ -202,8 +200,8 @@ export class HttpCapture<Req extends object> {
   }
 
   /** Failure policy 'spool': puts the document of a response about to be sent with `statusCode` in the spool. */
-  private spool(ctx: RequestContext, req: Req, statusCode: number): void {
-    this.logger.spoolScope(ctx, this.endingAt(ctx, req, statusCode, ctx.elapsedMs()));
+  private spool(ctx: RequestContext, req: Req, statusCode: number): Promise<void> | undefined {
+    return this.logger.spoolScope(ctx, this.endingAt(ctx, req, statusCode, ctx.elapsedMs()));
   }
 
   /** The ending of a response about to be sent; without what could not be read of the request when that failed. */

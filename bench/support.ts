@@ -37,6 +37,8 @@ export interface Server {
   port: number;
   /** Server CPU time (user + system, µs), requests served and its own counters, since it started. */
   usage(): Promise<Usage>;
+  /** What it printed so far (its Node's diagnostics too, as `--trace-gc-nvp` writes them). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ export function startServer(script: string, env: Record<string, string>, nodeArg
       if (match) {
         resolve({
           port: Number(match[1]),
+          output: () => out,
           usage: () =>
             new Promise((done) => {
               child.once('message', (m) => {

@@ -607,19 +607,21 @@ export class ActionLogger {
   }
 
   /**
-   * For adapters, under the failure policy `'spool'`: ends the scope and appends its document to the spool now (a
-   * local write, no store call), before the response goes out. Never throws: errors go to `onError`.
+   * For adapters, under the failure policy `'spool'`: ends the scope and appends its document to the spool (a local
+   * write, no store call); the response goes out once the returned promise resolves (undefined: at once). The
+   * documents of a turn's responses share one write. Never throws or rejects: errors go to `onError`.
    */
-  spoolScope(ctx: RequestContext, ending?: ScopeEnding): void {
+  spoolScope(ctx: RequestContext, ending?: ScopeEnding): Promise<void> | undefined {
     try {
-      if (ctx.ended) return;
+      if (ctx.ended) return undefined;
       if (ending?.request) this.describeActivity(ctx);
-      if (!ctx.end(ending)) return;
-      if (this.writer instanceof SpooledWriter) this.writer.spoolNow({ kind: 'request', ctx });
-      else this.writer.enqueue({ kind: 'request', ctx });
+      if (!ctx.end(ending)) return undefined;
+      if (this.writer instanceof SpooledWriter) return this.writer.spoolSoon({ kind: 'request', ctx });
+      this.writer.enqueue({ kind: 'request', ctx });
     } catch (error) {
       this.report(error);
     }
+    return undefined;
   }
 
   /**

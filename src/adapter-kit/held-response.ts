@@ -7,17 +7,21 @@ const UNSTORED_BODY = JSON.stringify({ error: 'ActionLogStoreError', message: 'T
 type Method = (...args: unknown[]) => unknown;
 
 /**
- * Failure policy `'spool'`: runs `spool` with the status the application chose when the response ends, before its
- * last bytes go out, so that a client never has a whole response whose document is not in the spool. Set on this
- * response object only; `spool` must not throw.
+ * Failure policy `'spool'`: runs `spool` with the status the application chose when the response ends, and holds
+ * its last bytes until the promise `spool` returns resolves, so that a client never has a whole response whose
+ * document is not in the spool. Set on this response object only; `spool` must not throw, its promise not reject.
  */
-export function spoolBeforeEnd(res: ServerResponse, spool: (statusCode: number) => void): void {
+export function spoolBeforeEnd(res: ServerResponse, spool: (statusCode: number) => Promise<void> | undefined): void {
   const own = res as unknown as Record<'end', Method>;
   const end = own.end;
+  let ended = false;
   own.end = function spoolThenEnd(...args: unknown[]) {
-    own.end = end;
-    spool(res.statusCode);
-    return end.apply(res, args);
+    if (ended) return end.apply(res, args);
+    ended = true;
+    const spooled = spool(res.statusCode);
+    if (!spooled) return end.apply(res, args);
+    void spooled.then(() => end.apply(res, args));
+    return res;
   };
 }
 

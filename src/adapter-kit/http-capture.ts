@@ -71,15 +71,15 @@ export interface HttpRequestReader<Req> {
   user(req: Req): unknown;
 }
 
-// Shared by every copy of the package in the process (ESM and CJS), like the context storage. A WeakMap rather
-// than a property: adding one to Node's request and response objects changes their shape under Node's own code.
-const CONTEXTS_KEY = Symbol.for('actionlog.request-contexts');
-const contexts: WeakMap<object, RequestContext> = ((globalThis as { [CONTEXTS_KEY]?: WeakMap<object, RequestContext> })[CONTEXTS_KEY] ??=
-  new WeakMap());
+// A property under a registered symbol, so that every copy of the package in the process (ESM and CJS) finds it.
+// Not a WeakMap: V8's young-generation GC keeps a WeakMap's young keys and values alive, so every request and
+// response (and all they held) was promoted to the old generation and left for a full GC (Node 20 and 24 alike).
+const CONTEXT = Symbol.for('actionlog.request-context');
+type Holder = { [CONTEXT]?: RequestContext };
 
 /** The scope a middleware opened for this request object (Express/Fastify request, Koa ctx, or the Node request). */
 export function contextOf(req: object): RequestContext | undefined {
-  return contexts.get(req);
+  return (req as Holder)[CONTEXT];
 }
 
 /**
@@ -115,7 +115,7 @@ export class HttpCapture<Req extends object> {
       this.finish(ctx, req, res);
     };
     this.onClose = function onResponseClose(this: ServerResponse) {
-      const ctx = contexts.get(this);
+      const ctx = (this as Holder)[CONTEXT];
       if (ctx) finish(ctx, ctx.source as Req, this);
     };
   }
@@ -140,16 +140,14 @@ export class HttpCapture<Req extends object> {
       ipOf: this.ipOf,
     });
     // Direct references from the request and the response: 'close' runs outside the request's async context.
-    contexts.set(req, ctx);
-    contexts.set(res, ctx);
+    (req as Holder)[CONTEXT] = ctx;
+    (res as Holder)[CONTEXT] = ctx;
     if (!res.headersSent) res.setHeader(o.requestIdHeader, requestUuid);
     // Node emits 'close' once per response, after 'finish' or when the client went away first.
     res.on('close', this.onClose);
     // Failure policy 'throw': the response waits for its document to be stored, and fails when it cannot be.
     if (this.logger.failurePolicy === 'spool') {
-      spoolBeforeEnd(res, (status) => {
-        this.spool(ctx, req, status);
-      });
+      spoolBeforeEnd(res, (status) => this.spool(ctx, req, status));
     } else if (this.logger.failurePolicy === 'throw') {
       holdUntilStored(
         res,
@@ -202,8 +200,8 @@ export class HttpCapture<Req extends object> {
   }
 
   /** Failure policy 'spool': puts the document of a response about to be sent with `statusCode` in the spool. */
-  private spool(ctx: RequestContext, req: Req, statusCode: number): void {
-    this.logger.spoolScope(ctx, this.endingAt(ctx, req, statusCode, ctx.elapsedMs()));
+  private spool(ctx: RequestContext, req: Req, statusCode: number): Promise<void> | undefined {
+    return this.logger.spoolScope(ctx, this.endingAt(ctx, req, statusCode, ctx.elapsedMs()));
   }
 
   /** The ending of a response about to be sent; without what could not be read of the request when that failed. */

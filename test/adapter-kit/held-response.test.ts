@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ActionLogger, ActionLogStoreError, createActionLogger } from 'actionlog';
@@ -7,7 +10,8 @@ import { actionLog } from 'actionlog/express';
 import { orderChange } from '../../examples/shared/orders.js';
 import { FRAMEWORKS, type Handler, type RunningApp, startApp } from '../support/apps.js';
 import { Client } from '../support/client.js';
-import { FlakyStore } from '../support/stores.js';
+import { spoolLines } from '../support/spool-files.js';
+import { FlakyStore, OutageStore } from '../support/stores.js';
 
 const created = (id: string) => orderChange(id, { action: 'Created', old_object: null, new_object: { _id: id, status: 'new' } });
 
@@ -115,6 +119,41 @@ describe('a streamed response under the failure policy "throw"', () => {
       server.closeAllConnections();
       server.close();
       await logger.close();
+    }
+  });
+});
+
+describe.each(FRAMEWORKS)('%s under the failure policy "spool"', (framework) => {
+  it('sends each response once its document is in the spool', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'actionlog-held-spool-'));
+    // The store is away: every document goes to the spool and stays there.
+    const logger = createActionLogger({ store: new OutageStore(), spool: { dir }, retryDelayMs: 1, onError: () => {} });
+    const app = await startApp(framework, {
+      logger,
+      routes: {
+        'POST /orders/:id': async ({ params }) => {
+          logger.recordModelChange(created(params.id!));
+          return { status: 201, body: { id: params.id } };
+        },
+      },
+    });
+    const client = new Client(app.url);
+    try {
+      const seen = await Promise.all(
+        ['1', '2', '3', '4', '5'].map(async (id) => {
+          const reply = await client.send(`/orders/${id}`, { method: 'POST', body: { item: 'book' } });
+          // As the reply arrives, its document is in the spool.
+          const lines = spoolLines(dir).filter((line) => line.includes(String(reply.headers['x-request-id'])));
+          return { status: reply.status, body: reply.json(), spooled: lines.length };
+        }),
+      );
+      expect(seen).toEqual(['1', '2', '3', '4', '5'].map((id) => ({ status: 201, body: { id }, spooled: 1 })));
+      expect(logger.stats().spool).toMatchObject({ spooled: 5, dropped: 0 });
+    } finally {
+      client.close();
+      await app.close();
+      await logger.close({ timeout: 100 });
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -23,6 +23,7 @@ import {
 } from 'actionlog';
 import { actionLog } from 'actionlog/express';
 import { orderChange } from '../../examples/shared/orders.js';
+import { spoolFiles, spoolLines } from '../support/spool-files.js';
 import { OutageStore, storedCounts } from '../support/stores.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -64,8 +65,6 @@ async function record(logger: ActionLogger, n: number, prefix = 'r'): Promise<vo
   }
 }
 
-const spoolFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.spool'));
-const spoolLines = (dir: string) => spoolFiles(dir).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean));
 
 describe('spool', () => {
   it('appends every document to the spool before its store write, and deletes the file once all are stored', async () => {
@@ -336,7 +335,6 @@ describe('spool', () => {
   it("puts a request's document in the spool as its response ends, before the client can have it", async () => {
     const dir = folder();
     const { logger } = make(new OutageStore(), dir);
-    const seen: Array<{ id: string; spooledAtEnd: boolean; attachmentsSpooled: boolean }> = [];
     const app = express();
     app.use(actionLog(logger));
     app.post('/orders/:id', async (req, res) => {
@@ -346,20 +344,25 @@ describe('spool', () => {
         attachments: [{ name: 'a.txt', type: 'invoice', mime_type: 'text/plain', data: Buffer.from('paid') }],
       });
       res.status(201).json({ ok: true });
-      // Right after end(), synchronously: the line is written already, with the attachment's bytes.
-      const lines = spoolLines(dir).filter((line) => line.includes(String(res.getHeader('x-request-id'))));
-      seen.push({
-        id: req.params.id,
-        spooledAtEnd: lines.length === 1,
-        attachmentsSpooled: lines[0]?.includes(Buffer.from('paid').toString('base64')) ?? false,
-      });
     });
     const server = createServer(app).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    for (const id of ['1', '2', '3']) expect((await fetch(`${url}/orders/${id}`, { method: 'POST' })).status).toBe(201);
+    // Several at once: their documents share one write, and each response waits for it.
+    const seen = await Promise.all(
+      ['1', '2', '3', '4'].map(async (id) => {
+        const response = await fetch(`${url}/orders/${id}`, { method: 'POST' });
+        // As the response arrives, its document's line is in the file already, with the attachment's bytes.
+        const lines = spoolLines(dir).filter((line) => line.includes(String(response.headers.get('x-request-id'))));
+        return {
+          status: response.status,
+          spooled: lines.length === 1,
+          attachmentsSpooled: lines[0]?.includes(Buffer.from('paid').toString('base64')) ?? false,
+        };
+      }),
+    );
     server.close();
-    expect(seen).toEqual(['1', '2', '3'].map((id) => ({ id, spooledAtEnd: true, attachmentsSpooled: true })));
+    expect(seen).toEqual(Array.from({ length: 4 }, () => ({ status: 201, spooled: true, attachmentsSpooled: true })));
   });
 
   it('stores attachments and sealed entries from a spool a later logger adopts: the bytes read back, the links untouched', async () => {

@@ -56,6 +56,8 @@ export class SpooledWriter<Item> {
   private arrived: Array<Arrived<Item>> = [];
   private waiting: Array<Waiting<Item>> = [];
   private immediate: NodeJS.Immediate | undefined;
+  /** What the callers of `spoolSoon` in this turn wait for: the next `spoolArrived`. */
+  private turn: { spooled: Promise<void>; resolve: () => void } | undefined;
   private blockTimer: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
   private seq = 0;
@@ -118,10 +120,20 @@ export class SpooledWriter<Item> {
     return true;
   }
 
-  /** Queues one item and appends it, with whatever else arrived, to the spool now (building it on this call). */
-  spoolNow(item: Item): void {
+  /**
+   * Queues one item; resolves once it, with everything else that arrived in this event-loop turn, is built and in
+   * the spool (one write for all of them, in the writer's turn), or waits for room, or is dropped by the policy.
+   */
+  spoolSoon(item: Item): Promise<void> {
     this.enqueue(item);
-    this.spoolArrived();
+    if (!this.turn) {
+      let resolve!: () => void;
+      const spooled = new Promise<void>((done) => {
+        resolve = done;
+      });
+      this.turn = { spooled, resolve };
+    }
+    return this.turn.spooled;
   }
 
   /**
@@ -249,6 +261,16 @@ export class SpooledWriter<Item> {
       clearImmediate(this.immediate);
       this.immediate = undefined;
     }
+    const turn = this.turn;
+    this.turn = undefined;
+    try {
+      this.buildArrived();
+    } finally {
+      turn?.resolve();
+    }
+  }
+
+  private buildArrived(): void {
     for (const a of this.arrived.splice(0)) {
       let unit: DocumentUnit;
       let line: string;

@@ -186,8 +186,10 @@ describe.each(Object.keys(TRAILS))('actionlog on %s', (kind) => {
       [['stats', '--top', '0'], '--top: must be a whole number from 1 to 1000'],
       [['tail', '--to', '2026-01-01', '--from', '2026-02-01'], '--to: must not be before from'],
     ];
-    for (const [args, message] of cases) {
-      const run = await cli(...args);
+    // Independent processes, started at once: most of each one's time is its start.
+    const runs = await Promise.all(cases.map(([args]) => cli(...args)));
+    for (const [i, [args, message]] of cases.entries()) {
+      const run = runs[i]!;
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr, args.join(' ')).toContain(message);
       expect(run.stderr, args.join(' ')).not.toMatch(STACK_FRAME);
@@ -291,8 +293,9 @@ describe('actionlog, whatever the database', () => {
       purge: [/--before <date>/, /--batch-size <n>/],
       archive: [/--to <file>\s+JSON lines file to append to/, /--before <date>/],
     };
-    for (const [command, lines] of Object.entries(own)) {
-      const help = await runCli([command, '--help']);
+    const helps = await Promise.all(Object.keys(own).map((command) => runCli([command, '--help'])));
+    for (const [i, [command, lines]] of Object.entries(own).entries()) {
+      const help = helps[i]!;
       expect(help.code, command).toBe(0);
       expect(help.stdout, command).toContain(`Usage: actionlog ${command} [options]`);
       for (const line of lines) expect(help.stdout, command).toMatch(line);
@@ -315,8 +318,9 @@ describe('actionlog, whatever the database', () => {
       [['frobnicate'], "unknown command 'frobnicate'"],
       [[], 'Usage: actionlog'],
     ];
-    for (const [args, message] of cases) {
-      const run = await runCli(args);
+    const runs = await Promise.all(cases.map(([args]) => runCli(args)));
+    for (const [i, [args, message]] of cases.entries()) {
+      const run = runs[i]!;
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr, args.join(' ')).toContain(message);
       expect(run.stderr, args.join(' ')).not.toMatch(STACK_FRAME);
@@ -324,12 +328,14 @@ describe('actionlog, whatever the database', () => {
   });
 
   it('an unreachable database: exit 2, naming it without its password', async () => {
-    const pg = await runCli(['stats', '--postgres', 'postgres://auditor:s3cret@127.0.0.1:1/app', '--connect-timeout', '2000']);
+    const [pg, mongo] = await Promise.all([
+      runCli(['stats', '--postgres', 'postgres://auditor:s3cret@127.0.0.1:1/app', '--connect-timeout', '2000']),
+      runCli(['export', '--mongodb', 'mongodb://127.0.0.1:1/app', '--connect-timeout', '500']),
+    ]);
     expect(pg.code).toBe(2);
     expect(pg.stderr).toMatch(/^actionlog: Could not connect to PostgreSQL at postgres:\/\/auditor:\*\*\*@127\.0\.0\.1:1\/app: .+/);
     expect(pg.stderr).not.toContain('s3cret');
     expect(pg.stderr).not.toMatch(STACK_FRAME);
-    const mongo = await runCli(['export', '--mongodb', 'mongodb://127.0.0.1:1/app', '--connect-timeout', '500']);
     expect(mongo.code).toBe(2);
     expect(mongo.stderr).toMatch(/^actionlog: Could not connect to MongoDB at mongodb:\/\/127\.0\.0\.1:1\/app: .+/);
     expect(mongo.stderr).not.toMatch(STACK_FRAME);

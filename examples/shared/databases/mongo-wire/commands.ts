@@ -25,6 +25,7 @@ import {
   TransactionView,
 } from './storage.js';
 import { hintedIndex, inHintedIndex, winningPlan } from './plan.js';
+import { sortDocuments } from './sort.js';
 import { hasText, takeText, textIndexSpec } from './text.js';
 import { HELLO_COMMANDS, Topology } from './topology.js';
 import { applyUpdate, assertSupportedStatement, upsertDocument } from './update.js';
@@ -776,7 +777,7 @@ function select(
 ): Document[] {
   let docs = match(view, filter);
   if (hint !== undefined) docs = inHintedIndex(hintedIndex(view.collection.indexes, hint), docs);
-  if (sort && Object.keys(sort).length > 0) docs = mingoFind(docs, {}).sort(sort).all();
+  if (sort && Object.keys(sort).length > 0) docs = sortDocuments(docs, sort);
   docs = docs.slice(page.skip, page.limit === 0 ? undefined : page.skip + page.limit);
   return projection && Object.keys(projection).length > 0 ? mingoFind(docs, {}, projection as never).all() : docs;
 }

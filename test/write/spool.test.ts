@@ -65,7 +65,6 @@ async function record(logger: ActionLogger, n: number, prefix = 'r'): Promise<vo
   }
 }
 
-
 describe('spool', () => {
   it('appends every document to the spool before its store write, and deletes the file once all are stored', async () => {
     const dir = folder();

@@ -23,6 +23,7 @@ import {
 } from 'actionlog';
 import { actionLog } from 'actionlog/express';
 import { orderChange } from '../../examples/shared/orders.js';
+import { SpoolFiles } from '../../src/write/spool/spool-files.js';
 import { spoolFiles, spoolLines } from '../support/spool-files.js';
 import { OutageStore, storedCounts } from '../support/stores.js';
 
@@ -127,6 +128,36 @@ describe('spool', () => {
     expect(second.logger.stats()).toMatchObject({ stored: 30, spool: { replayed: 30, bytes: 0 } });
     expect(spoolFiles(dir)).toEqual([]);
     await Promise.all(busy);
+  });
+
+  it('knows of the deletion of a segment read to its torn end from the moment it is settled', async () => {
+    const dir = folder();
+    const first = make(new OutageStore(), dir);
+    await record(first.logger, 10);
+    await first.logger.close({ timeout: 50 });
+    const [file] = spoolFiles(dir);
+    const path = join(dir, file!);
+    truncateSync(path, readFileSync(path).length - 5);
+    const torn: Error[] = [];
+    const files = new SpoolFiles({ dir, maxBytes: 1 << 20, fsync: 'group', fsyncIntervalMs: 50, fsyncEvery: 100 }, (e) => torn.push(e));
+    files.open();
+    try {
+      // The complete lines, stored and settled: only the torn end is left to read.
+      for (const unit of await files.read(1000)) files.settle(unit);
+      expect(files.settledPos()).toBeLessThan(files.writePos);
+      // A busy pool makes closing the file slow: the read is settled well before it resolves.
+      const busy = Array.from({ length: THREAD_POOL }, () => pbkdf2('busy', 'salt', 100_000, 32, 'sha256'));
+      const reading = files.read(1000);
+      while (files.settledPos() < files.writePos) await new Promise(setImmediate);
+      // Settled, as flush() sees it: the deletion it waits for is known already.
+      await files.deleted();
+      expect(spoolFiles(dir)).toEqual([]);
+      expect(await reading).toEqual([]);
+      expect(torn).toHaveLength(1);
+      await Promise.all(busy);
+    } finally {
+      files.close();
+    }
   });
 
   it('stores each document once when the same spool lines are replayed twice (ids given at capture)', async () => {

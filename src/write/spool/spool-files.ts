@@ -207,9 +207,11 @@ export class SpoolFiles {
       seg.pending += units.length;
       return units;
     } finally {
+      // Retired before the close is awaited: a segment read to its end with nothing pending is settled from that
+      // moment (`settledPos`), and `deleted()` must already know of its deletion.
       seg.reading = false;
-      await handle.close();
       this.retire(seg);
+      await handle.close();
     }
   }
 

@@ -37,9 +37,10 @@ export function describeReadSide(name: string, factory: StoreFactory): void {
     let store: Store;
     let logger: ActionLogger;
     let cleanup: (() => Promise<void>) | undefined;
+    let nowTrails: boolean | undefined;
 
     beforeEach(async () => {
-      ({ store, cleanup } = await factory());
+      ({ store, cleanup, nowTrailsRunningTransactions: nowTrails } = await factory());
       await store.init?.({ actionLogs: true, modelLogs: true, retention: false, warn: failOnWarning });
       logger = createActionLogger({ store, flushIntervalMs: 0, onError: (e) => expect.fail(e.message) });
     });
@@ -314,7 +315,10 @@ export function describeReadSide(name: string, factory: StoreFactory): void {
         await logger.flush();
       }
       await following;
-      expect(seen).toEqual(['a1', 'a2', 'a3', 'a4']);
+      // Where "now" trails the transactions still running elsewhere on the server, the entry stored just before
+      // the tail may come first; nothing else differs: in order, none missed, none twice.
+      const early = nowTrails && seen[0] === 'before' ? 1 : 0;
+      expect(seen).toEqual(['before', 'a1', 'a2', 'a3', 'a4'].slice(1 - early, 5 - early));
       const rest: string[] = [];
       for await (const { entry } of logger.tail({ kind: 'actions' }, { after: resumeAt, signal: abort.signal, pollMs: 50 })) {
         rest.push(entry.action_type);

@@ -24,8 +24,12 @@ import { describeAttachments } from './attachment-contract.js';
 import { describeLifecycle } from './lifecycle-contract.js';
 import { describeReadSide } from './read-contract.js';
 
-/** Makes an empty store for one test, and cleans it up afterwards. */
-export type StoreFactory = () => Promise<{ store: Store; cleanup?: () => Promise<void> }>;
+/**
+ * Makes an empty store for one test, and cleans it up afterwards. `nowTrailsRunningTransactions`: its stored order
+ * reads only below the oldest transaction still running on the server (PostgreSQL), so a tail from now may begin
+ * with entries stored just before it, while another database of the server has a transaction open.
+ */
+export type StoreFactory = () => Promise<{ store: Store; cleanup?: () => Promise<void>; nowTrailsRunningTransactions?: boolean }>;
 
 const T0 = Date.UTC(2026, 0, 1);
 const at = (minutes: number) => new Date(T0 + minutes * 60_000);

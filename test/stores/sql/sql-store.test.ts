@@ -54,7 +54,7 @@ for (const kind of SQL_KINDS) {
     const store = new SqlStore({ dataSource: db.dataSource });
     await store.init(info);
     for (const table of TABLE_NAMES) await db.dataSource.query(`DELETE FROM ${table}`);
-    return { store };
+    return { store, nowTrailsRunningTransactions: kind === 'postgres' };
   });
 
   describe(`SqlStore on ${kind}`, () => {

@@ -16,7 +16,9 @@ import type {
   SortOrder,
   Store,
   StoreBatch,
+  StoredEntry,
   StoreFilter,
+  StoreQuery,
 } from 'actionlog';
 import { userIdText } from 'actionlog';
 import { describeLatestActions } from './latest-contract.js';
@@ -30,6 +32,26 @@ import { describeReadSide } from './read-contract.js';
  * with entries stored just before it, while another database of the server has a transaction open.
  */
 export type StoreFactory = () => Promise<{ store: Store; cleanup?: () => Promise<void>; nowTrailsRunningTransactions?: boolean }>;
+
+/**
+ * A stored-order query once it shows `expected` (as `name` reads each entry). PostgreSQL's stored order reads only
+ * below the oldest transaction still running on the server, and another test file's may be running for a moment.
+ */
+export async function storedOnceVisible<K extends EntryKind>(
+  store: Store,
+  query: StoreQuery<K>,
+  name: (entry: EntryOf[K]) => string,
+  expected: string[],
+): Promise<Array<StoredEntry<K>>> {
+  let found: Array<StoredEntry<K>> = [];
+  await expect
+    .poll(async () => (found = await store.query<K>(query)).map((s) => name(s.entry)), {
+      timeout: 20_000,
+      interval: 50,
+    })
+    .toEqual(expected);
+  return found;
+}
 
 const T0 = Date.UTC(2026, 0, 1);
 const at = (minutes: number) => new Date(T0 + minutes * 60_000);
@@ -593,33 +615,20 @@ export function describeStore(name: string, factory: StoreFactory): void {
           modelLogs: [],
           activities: [],
         });
+      const type = (entry: ActionLogDocument) => entry.action_type;
       await write(['a', 'b'], 5);
-      const first = await store.query({ kind: 'actions', filter: {}, by: 'stored', order: 'asc', limit: 100 });
-      expect(first.map((p) => p.entry.action_type)).toEqual(['a', 'b']);
+      const first = await storedOnceVisible(store, { kind: 'actions', filter: {}, by: 'stored', order: 'asc', limit: 100 }, type, [
+        'a',
+        'b',
+      ]);
       // Written later, with an earlier time: still after the sequence already read.
       await write(['c'], 1);
       await write(['d'], 9);
-      const next = await store.query({
-        kind: 'actions',
-        filter: {},
-        by: 'stored',
-        order: 'asc',
-        limit: 100,
-        after: first.at(-1)!.position,
-      });
-      expect(next.map((p) => p.entry.action_type)).toEqual(['c', 'd']);
-      const filtered = await store.query({
-        kind: 'actions',
-        filter: { action_type: 'd' },
-        by: 'stored',
-        order: 'asc',
-        limit: 100,
-        after: first[0]!.position,
-      });
-      expect(filtered.map((p) => p.entry.action_type)).toEqual(['d']);
+      const after = { kind: 'actions', by: 'stored', order: 'asc', limit: 100 } as const;
+      await storedOnceVisible(store, { ...after, filter: {}, after: first.at(-1)!.position }, type, ['c', 'd']);
+      await storedOnceVisible(store, { ...after, filter: { action_type: 'd' }, after: first[0]!.position }, type, ['d']);
       // Where now is: the newest visible entries, whatever their time.
-      const newest = await store.query({ kind: 'actions', filter: {}, by: 'stored', order: 'desc', limit: 2 });
-      expect(newest.map((p) => p.entry.action_type)).toEqual(['d', 'c']);
+      await storedOnceVisible(store, { kind: 'actions', filter: {}, by: 'stored', order: 'desc', limit: 2 }, type, ['d', 'c']);
     });
 
     it('counts distinct values of a field, most frequent first, paged after a value', async () => {

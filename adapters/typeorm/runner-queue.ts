@@ -8,24 +8,27 @@ import type { QueryRunner } from 'typeorm';
  * once they have all run (the subscriber waits for `drained` before COMMIT or ROLLBACK), as without actionlog.
  */
 
-const tails = new WeakMap<QueryRunner, Promise<void>>();
+// On the runner under a registered symbol, not in a module's WeakMap: the prototypes are patched once per process,
+// by the first copy of actionlog loaded (ESM or CJS), and the subscriber of another copy must wait for that queue.
+const TAIL = Symbol.for('actionlog.typeorm.runner-queue');
+type QueuedRunner = QueryRunner & { [TAIL]?: Promise<void> };
 
 /** Runs `work` once every work queued before it on `runner` has ended, however it ended. */
 export function queued<T>(runner: QueryRunner, work: () => Promise<T>): Promise<T> {
-  const previous = tails.get(runner) ?? Promise.resolve();
-  const result = previous.then(work);
+  const holder: QueuedRunner = runner;
+  const result = (holder[TAIL] ?? Promise.resolve()).then(work);
   const tail = result.then(
     () => {},
     () => {},
   );
-  tails.set(runner, tail);
+  holder[TAIL] = tail;
   void tail.then(() => {
-    if (tails.get(runner) === tail) tails.delete(runner);
+    if (holder[TAIL] === tail) holder[TAIL] = undefined;
   });
   return result;
 }
 
 /** Settles once every work queued so far on `runner` has ended. */
 export function drained(runner: QueryRunner): Promise<void> | undefined {
-  return tails.get(runner);
+  return (runner as QueuedRunner)[TAIL];
 }

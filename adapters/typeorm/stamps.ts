@@ -56,8 +56,10 @@ export function isStamped(metadata: EntityMetadata): boolean {
 }
 
 // The stamps each soft delete under way through softRemoveWithStamps adds (a reason, an approved delete request),
-// by entity and primary key.
-const extraStamps = new WeakMap<EntityMetadata, Map<string, ObjectLiteral>>();
+// by entity and primary key: on the entity's metadata under a registered symbol, so that the copy of actionlog
+// that patched TypeORM (ESM or CJS) reads what the application's copy set.
+const EXTRA_STAMPS = Symbol.for('actionlog.typeorm.extra-stamps');
+type WithExtraStamps = EntityMetadata & { [EXTRA_STAMPS]?: Map<string, ObjectLiteral> };
 
 /** Soft-deletes an entity (TypeORM `softRemove`) with a reason, stored in `deleted_reason`. */
 export function softRemoveWithReason<T extends ObjectLiteral>(manager: EntityManager, entity: T, reason: string): Promise<T> {
@@ -66,11 +68,11 @@ export function softRemoveWithReason<T extends ObjectLiteral>(manager: EntityMan
 
 /** Soft-deletes an entity (TypeORM `softRemove`), writing these stamps with who did it, in the same statement's wake. */
 export async function softRemoveWithStamps<T extends ObjectLiteral>(manager: EntityManager, entity: T, stamps: ObjectLiteral): Promise<T> {
-  const metadata = manager.dataSource.getMetadata(entity.constructor);
+  const metadata: WithExtraStamps = manager.dataSource.getMetadata(entity.constructor);
   const id = modelIdOf(metadata, entity);
-  let pending = extraStamps.get(metadata);
+  let pending = metadata[EXTRA_STAMPS];
   if (id !== null) {
-    if (!pending) extraStamps.set(metadata, (pending = new Map<string, ObjectLiteral>()));
+    if (!pending) metadata[EXTRA_STAMPS] = pending = new Map<string, ObjectLiteral>();
     pending.set(id, stamps);
   }
   try {
@@ -83,7 +85,7 @@ export async function softRemoveWithStamps<T extends ObjectLiteral>(manager: Ent
 /** The stamps given for soft-deleting this row, if softRemoveWithStamps is deleting it. */
 function extraStampsFor(metadata: EntityMetadata, id: ObjectLiteral): ObjectLiteral | undefined {
   const key = modelIdOf(metadata, id);
-  return key === null ? undefined : extraStamps.get(metadata)?.get(key);
+  return key === null ? undefined : (metadata as WithExtraStamps)[EXTRA_STAMPS]?.get(key);
 }
 
 /** The stamps a new row gets. */

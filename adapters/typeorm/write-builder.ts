@@ -71,16 +71,19 @@ export function isPersistenceStatement(qb: WriteBuilder): boolean {
   return !qb.expressionMap.callListeners;
 }
 
-/** Writes actionlog makes itself (stamps): never recorded, whatever runs around them. */
-const own = new WeakSet<object>();
+/**
+ * Writes actionlog makes itself (stamps): never recorded, whatever runs around them. A mark under a registered
+ * symbol, which the patched builders of whichever copy of actionlog patched them see.
+ */
+const OWN = Symbol.for('actionlog.typeorm.own-write');
 
 export function markOwnWrite<T extends object>(qb: T): T {
-  own.add(qb);
+  (qb as { [OWN]?: true })[OWN] = true;
   return qb;
 }
 
 export function isOwnWrite(qb: object): boolean {
-  return own.has(qb);
+  return (qb as { [OWN]?: true })[OWN] === true;
 }
 
 /** One entry standing for a query-level write over `maxDocumentsPerQuery` rows: the statement and the count. */

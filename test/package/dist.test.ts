@@ -29,6 +29,17 @@ describe('the built package', () => {
     });
   });
 
+  it('records nothing of a save that TypeORM rolls back, with the adapter loaded as ESM and as CommonJS', () => {
+    expect(run('dist-typeorm-two-copies.mjs')).toEqual({
+      failed: true,
+      qty: 5,
+      changes: [
+        ['Created', null, 1],
+        ['Updated', 1, 5],
+      ],
+    });
+  });
+
   it('loads every entry point from CommonJS', () => {
     expect(run('dist-consumer.cjs')).toEqual({
       validation: true,

@@ -32,7 +32,7 @@ export interface ActionLoggerOptions {
   onStoreError?: 'retry' | 'spool' | 'throw';
   /** Called with every error actionlog swallows (store failures, retries, drops). Default: a console warning. */
   onError?: (error: Error) => void;
-  /** Documents written per store call (up to 10 × as many when they waited behind a slow write). Default 100. */
+  /** Documents written per store call. Default 100. */
   batchSize?: number;
   /** Longest time a document waits in the queue before a write starts (after the one in progress). Default 1000 ms. */
   flushIntervalMs?: number;

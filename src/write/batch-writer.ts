@@ -71,18 +71,11 @@ interface Entry<Item> {
   item: Item;
 }
 
-/**
- * A store slower than the documents come gets bigger writes: all that waited behind the write before, up to this
- * many batches' worth, so that its pace per call rather than `batchSize` bounds what it can take.
- */
-const MAX_BATCHES_PER_WRITE = 10;
-
 /** How often a store is asked whether it answers again while the writer waits out a backoff. */
 const PROBE_EVERY_MS = 1000;
 
 /**
- * Batches items off the hot path and writes them one batch at a time, in order, retrying with backoff; a backlog
- * goes in bigger batches.
+ * Batches items off the hot path and writes them one batch at a time, in order, retrying with backoff.
  * `enqueue` only pushes to an array; all work happens later on a timer or an immediate. A document the store
  * refuses is found by halving its batch and quarantined, so that it never costs the others their place.
  */
@@ -228,7 +221,7 @@ export class BatchWriter<Item> {
         this.queue.length > 0 && (first || this.queue.length >= this.options.batchSize || this.mustWriteNow());
         first = false
       ) {
-        this.inFlight = this.queue.splice(0, first ? this.options.batchSize : this.backlogBatchSize());
+        this.inFlight = this.queue.splice(0, this.options.batchSize);
         const items = this.inFlight.map((e) => e.item);
         const outcome = await this.writeBatch(items);
         this.counters.stored += outcome.stored;
@@ -241,12 +234,6 @@ export class BatchWriter<Item> {
       this.settleWaiters();
       if (this.queue.length > 0) this.schedule();
     }
-  }
-
-  /** After a write, what waited behind it: a batch, or all of it up to `MAX_BATCHES_PER_WRITE` batches. */
-  private backlogBatchSize(): number {
-    const { batchSize } = this.options;
-    return Math.max(batchSize, Math.min(this.queue.length, batchSize * MAX_BATCHES_PER_WRITE));
   }
 
   private mustWriteNow(): boolean {

@@ -76,6 +76,13 @@ async function record(logger: ActionLogger, n: number, prefix = 'r'): Promise<vo
   }
 }
 
+/** Leaves `n` request documents in `dir`'s spool, unstored: a logger whose store is away records them and closes. */
+async function spoolUnstored(dir: string, n: number): Promise<void> {
+  const { logger } = make(new OutageStore(), dir);
+  await record(logger, n);
+  await logger.close({ timeout: 50 });
+}
+
 describe('spool', () => {
   it('appends every document to the spool before its store write, and deletes the file once all are stored', async () => {
     const dir = folder();
@@ -118,9 +125,7 @@ describe('spool', () => {
 
   it('resolves flush() once the files of what it stored are deleted, not while their deletion is under way', async () => {
     const dir = folder();
-    const first = make(new OutageStore(), dir);
-    await record(first.logger, 30);
-    await first.logger.close({ timeout: 50 });
+    await spoolUnstored(dir, 30);
     expect(spoolFiles(dir)).toHaveLength(1);
     // The file is deleted in the background, by a thread of libuv's pool: keep them all busy as a loaded process
     // does, from the store's write on, so the deletion waits its turn while flush() sees the documents stored.
@@ -142,9 +147,7 @@ describe('spool', () => {
 
   it('knows of the deletion of a segment read to its torn end from the moment it is settled', async () => {
     const dir = folder();
-    const first = make(new OutageStore(), dir);
-    await record(first.logger, 10);
-    await first.logger.close({ timeout: 50 });
+    await spoolUnstored(dir, 10);
     const [file] = spoolFiles(dir);
     const path = join(dir, file!);
     truncateSync(path, readFileSync(path).length - 5);
@@ -207,9 +210,7 @@ describe('spool', () => {
 
   it('replays every complete line of a file cut at a random byte, and reports the torn one', async () => {
     const dir = folder();
-    const first = make(new OutageStore(), dir);
-    await record(first.logger, 40);
-    await first.logger.close({ timeout: 50 });
+    await spoolUnstored(dir, 40);
     const [file] = spoolFiles(dir);
     const path = join(dir, file!);
     const bytes = readFileSync(path);

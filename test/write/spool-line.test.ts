@@ -1,5 +1,7 @@
 import { crc32 } from 'node:zlib';
+import { ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
+import { isObjectId } from '../../src/shared/document.js';
 import type { DocumentUnit } from '../../src/write/document-unit.js';
 import { decodeLine, encodeLine } from '../../src/write/spool/spool-line.js';
 
@@ -37,6 +39,24 @@ describe('spool line', () => {
     const back = decodeLine(line.slice(0, -1));
     expect(back?.unit).toEqual(withBytes);
     expect(Buffer.isBuffer((back?.unit.attachments[0] as unknown as { bytes: Buffer }).bytes)).toBe(true);
+  });
+
+  it('gives back an ObjectId as one, of the same hex, in either form of line', () => {
+    const id = new ObjectId();
+    const user = { lookup_from: 'users', _id: id, label: 'Ada' };
+    const plain = unit();
+    plain.batch.activities.push({ user, created_at: created } as never);
+    const tagged = unit({ attachments: [{ _id: 'a1', bytes: Buffer.from([1]) } as never] });
+    tagged.batch.activities.push({ user, created_at: created } as never);
+    for (const written of [plain, tagged]) {
+      const line = encodeLine(written, at);
+      expect(line).toContain(id.toHexString());
+      const back = decodeLine(line.slice(0, -1))?.unit.batch.activities[0] as unknown as { user: { _id: unknown }; created_at: Date };
+      expect(isObjectId(back.user._id)).toBe(true);
+      expect((back.user._id as ObjectId).toHexString()).toBe(id.toHexString());
+      expect(JSON.stringify(back.user._id)).toBe(JSON.stringify(id));
+      expect(back.created_at).toEqual(created);
+    }
   });
 
   it('reads a line in the tagged form alone, as spools written before the date list hold', () => {

@@ -1,5 +1,6 @@
 import { ActionLogValidationError } from '../../shared/errors.js';
 import { isObjectId } from '../../shared/document.js';
+import { driverObjectId, learnObjectIdClass } from '../../shared/object-id.js';
 import type { EntryPosition, SortOrder } from '../store.js';
 import type { MongoCollectionLike, MongoDocument } from './mongo-types.js';
 
@@ -31,8 +32,6 @@ export function seqOf(position: EntryPosition): number {
 
 const notOurs = () => new ActionLogValidationError([{ path: 'cursor', message: 'is not a cursor of this store' }], 'read options');
 
-type ObjectIdClass = new (hex: string) => unknown;
-
 const HEX_ID = /^[0-9a-f]{24}$/;
 const STRING_ID = 's:';
 
@@ -41,11 +40,9 @@ const STRING_ID = 's:';
  * the string). The core never imports the driver: ObjectIds are rebuilt with the class of one the server returned.
  */
 export class IdCodec {
-  private objectId: ObjectIdClass | undefined;
-
   text(id: unknown): string {
     if (isObjectId(id)) {
-      this.objectId ??= id.constructor as ObjectIdClass;
+      learnObjectIdClass(id);
       return id.toHexString();
     }
     return `${STRING_ID}${String(id)}`;
@@ -58,10 +55,10 @@ export class IdCodec {
   async value(text: string, collection: MongoCollectionLike): Promise<unknown> {
     if (text.startsWith(STRING_ID)) return text.slice(STRING_ID.length);
     if (!HEX_ID.test(text)) throw notOurs();
-    if (!this.objectId) {
-      const sample = await collection.findOne({}, { projection: { _id: 1 } });
-      if (sample) this.text(sample._id);
-    }
-    return this.objectId ? new this.objectId(text) : undefined;
+    const id = driverObjectId(text);
+    if (id) return id;
+    const sample = await collection.findOne({}, { projection: { _id: 1 } });
+    learnObjectIdClass(sample?._id);
+    return driverObjectId(text);
   }
 }

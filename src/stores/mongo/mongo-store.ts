@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { StoredAttachment } from '../../shared/document.js';
 import { ActionLogConfigError, ActionLogStoreError } from '../../shared/errors.js';
+import { learnObjectIdClass } from '../../shared/object-id.js';
 import { parseOptions, requireObject } from '../../shared/parse-options.js';
 import { TABLES } from '../tables.js';
 import type {
@@ -102,6 +103,9 @@ export class MongoStore implements Store {
       await createIndexes(this.db, this.names, info.retention, this.latestOn);
       await this.attachments.createIndexes();
     }
+    // Before the first write: ObjectIds read back from a spool are written as the driver's (`RevivedObjectId`).
+    const sample = await this.db.collection(this.names.requests).findOne({}, { projection: { _id: 1 } });
+    learnObjectIdClass(sample?._id);
   }
 
   /** Waits for a Mongoose connection that is not open yet (the app connects after making the logger). */
@@ -161,6 +165,7 @@ export class MongoStore implements Store {
         insertOnce(this.db.collection(this.names.modelLogs), batch.modelLogs),
         insertOnce(this.db.collection(this.names.activities), batch.activities),
       ]);
+      learnObjectIdClass((docs[0] as { _id?: unknown })._id);
       // After the actions: the latest rows point at their `_id`s. Not numbered: no entry of its own for `tail`.
       if (this.latestOn) await keepLatest(this.db.collection(this.names.latestActions), batch.actionLogs);
       stored = true;

@@ -1,4 +1,6 @@
 import { crc32 } from 'node:zlib';
+import { isObjectId } from '../../shared/document.js';
+import { learnObjectIdClass, RevivedObjectId } from '../../shared/object-id.js';
 import type { DocumentUnit } from '../document-unit.js';
 
 /** A unit read back from a spool file, with when it was spooled. */
@@ -12,17 +14,27 @@ type Path = Array<string | number>;
 
 const DATE = '$date';
 const BYTES = '$bytes';
+const OID = '$oid';
+
+/** Where a line's dates and ObjectIds are, by path from its root. */
+interface TypedPaths {
+  dates: Path[];
+  oids: Path[];
+}
 
 /**
  * One line: the CRC32 of the JSON (8 hex digits), a space, the JSON, a newline. A unit without bytes is written by
  * `JSON.stringify` alone (a replacer function costs it several times more), its dates as ISO text listed by path
- * in `dates`. A unit with bytes (attachments) tags its values instead: dates `{"$date": iso}`, bytes
- * `{"$bytes": base64}`; stored keys never start with `$` (the builder escapes them), so a tag cannot meet a value
- * of the application's.
+ * in `dates`, its ObjectIds (user ids) as hex listed in `oids`. A unit with bytes (attachments) tags its values
+ * instead: dates `{"$date": iso}`, ObjectIds `{"$oid": hex}`, bytes `{"$bytes": base64}`; stored keys never start
+ * with `$` (the builder escapes them), so a tag cannot meet a value of the application's.
  */
 export function encodeLine(unit: DocumentUnit, at: number): string {
-  const dates: Path[] = [];
-  const json = findDates(unit, ['unit'], dates) ? JSON.stringify({ at, dates, unit }) : JSON.stringify({ at, unit }, tagValues);
+  const typed: TypedPaths = { dates: [], oids: [] };
+  let json: string;
+  if (!findTyped(unit, ['unit'], typed)) json = JSON.stringify({ at, unit }, tagValues);
+  else if (typed.oids.length === 0) json = JSON.stringify({ at, dates: typed.dates, unit });
+  else json = JSON.stringify({ at, dates: typed.dates, oids: typed.oids, unit });
   return `${checksum(json)} ${json}\n`;
 }
 
@@ -31,37 +43,44 @@ export function decodeLine(line: string): SpooledUnit | undefined {
   const json = line.slice(9);
   if (line.length < 10 || line[8] !== ' ' || line.slice(0, 8) !== checksum(json)) return undefined;
   try {
-    const parsed = JSON.parse(json) as SpooledUnit & { dates?: Path[] };
+    const parsed = JSON.parse(json) as SpooledUnit & Partial<TypedPaths>;
     if (!parsed.dates) return revive(parsed) as SpooledUnit;
-    for (const path of parsed.dates) reviveDateAt(parsed, path);
+    for (const path of parsed.dates) reviveAt(parsed, path, dateOf);
+    for (const path of parsed.oids ?? []) reviveAt(parsed, path, objectIdOf);
     return { at: parsed.at, unit: parsed.unit };
   } catch {
     return undefined;
   }
 }
 
-/** Lists the paths of the dates under `value`; false when it holds bytes (which need tags). */
-function findDates(value: unknown, path: Path, into: Path[]): boolean {
+/** Lists the paths of the dates and ObjectIds under `value`; false when it holds bytes (which need tags). */
+function findTyped(value: unknown, path: Path, into: TypedPaths): boolean {
   if (value === null || typeof value !== 'object') return true;
   if (value instanceof Date) {
-    into.push([...path]);
+    into.dates.push([...path]);
+    return true;
+  }
+  if (isObjectId(value)) {
+    // The application's driver class: this process then writes the ids it reads back as that class.
+    learnObjectIdClass(value);
+    into.oids.push([...path]);
     return true;
   }
   if (ArrayBuffer.isView(value)) return false;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       path.push(i);
-      const plain = findDates(value[i], path, into);
+      const plain = findTyped(value[i], path, into);
       path.pop();
       if (!plain) return false;
     }
     return true;
   }
-  // Serialized through its own toJSON (an ObjectId becomes its hex text): nothing inside it is written as is.
+  // Serialized through its own toJSON (a Decimal128 becomes its text): nothing inside it is written as is.
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return true;
   for (const key of Object.keys(value)) {
     path.push(key);
-    const plain = findDates((value as Record<string, unknown>)[key], path, into);
+    const plain = findTyped((value as Record<string, unknown>)[key], path, into);
     path.pop();
     if (!plain) return false;
   }
@@ -71,19 +90,22 @@ function findDates(value: unknown, path: Path, into: Path[]): boolean {
 function tagValues(this: Record<string, unknown>, key: string, value: unknown): unknown {
   const raw = this[key];
   if (raw instanceof Date) return { [DATE]: Number.isNaN(raw.getTime()) ? null : raw.toISOString() };
+  if (isObjectId(raw)) return { [OID]: raw.toHexString() };
   if (raw instanceof Uint8Array) return { [BYTES]: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') };
   return value;
 }
 
-function reviveDateAt(root: object, path: Path): void {
+function reviveAt(root: object, path: Path, of: (text: unknown) => unknown): void {
   let parent = root as Record<string | number, unknown>;
   for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
   const key = path.at(-1) as string | number;
-  parent[key] = dateOf(parent[key]);
+  parent[key] = of(parent[key]);
 }
 
 /** A date from its ISO text; an invalid date is written as null. */
 const dateOf = (iso: unknown): Date => new Date(typeof iso === 'string' ? iso : Number.NaN);
+
+const objectIdOf = (hex: unknown): RevivedObjectId => new RevivedObjectId(String(hex));
 
 /** Turns the tags of a tagged line back into dates and bytes, in place. */
 function revive(value: unknown): unknown {
@@ -96,6 +118,7 @@ function revive(value: unknown): unknown {
   const keys = Object.keys(tagged);
   if (keys.length === 1 && keys[0] === BYTES) return Buffer.from(String(tagged[BYTES]), 'base64');
   if (keys.length === 1 && keys[0] === DATE) return dateOf(tagged[DATE]);
+  if (keys.length === 1 && keys[0] === OID) return objectIdOf(tagged[OID]);
   for (const key of keys) tagged[key] = revive(tagged[key]);
   return tagged;
 }

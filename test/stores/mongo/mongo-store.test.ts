@@ -1,4 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { execFile as execFileCallback } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { type Db, type IndexDescriptionInfo, MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -15,9 +21,11 @@ import { orderChange } from '../../../examples/shared/orders.js';
 import { freshDatabaseName, mongoUri } from '../../support/mongo-db.js';
 import { failOnWarning } from '../../support/matchers.js';
 import { all, batchOf, describeStore, requestDoc } from '../../support/store-contract.js';
+import { OutageStore } from '../../support/stores.js';
 import { FaultProxy } from '../../support/tcp-proxy.js';
 
 let client: MongoClient;
+const execFile = promisify(execFileCallback);
 const databases: Db[] = [];
 const freshDb = () => {
   const db = client.db(freshDatabaseName());
@@ -66,6 +74,54 @@ async function indexesOf(db: Db, collection: string): Promise<Record<string, obj
 
 function loggerOn(db: Db, options: Partial<Parameters<typeof createActionLogger>[0]> = {}): ActionLogger {
   return createActionLogger({ store: new MongoStore({ db }), flushIntervalMs: 0, retryDelayMs: 5, maxRetryDelayMs: 20, ...options });
+}
+
+/** Each stored user reference (activity, model change, request document) joins `user` by `$lookup`; entries without one are passed over. */
+async function expectUserJoins(db: Db, user: { _id: ObjectId; name: string }): Promise<void> {
+  for (const [collection, path] of [
+    ['actionlog_activity_logs', 'user'],
+    ['actionlog_model_logs', 'user'],
+    ['actionlog_requests', 'details.run.user_details'],
+  ] as const) {
+    const [joined] = await db
+      .collection(collection)
+      .aggregate<{ found: Array<{ name: string }>; ref: { lookup_from: string } }>([
+        { $match: { [`${path}._id`]: { $exists: true } } },
+        { $lookup: { from: 'users', localField: `${path}._id`, foreignField: '_id', as: 'found' } },
+        { $project: { found: 1, ref: `$${path}` } },
+      ])
+      .toArray();
+    expect(joined?.ref.lookup_from, collection).toBe('users');
+    expect(joined?.found, collection).toEqual([user]);
+  }
+}
+
+const replayScript = fileURLToPath(new URL('../../support/mongo-spool-replay.ts', import.meta.url));
+
+/** Leaves a run of `user` (a model change and an activity) in `dir`'s spool: recorded while the store is away. */
+async function spoolUserRun(by: string, dir: string, user: ObjectId): Promise<unknown> {
+  if (by !== 'this process') {
+    const { stdout } = await execFile(process.execPath, ['--import', 'tsx', replayScript, 'spool', dir, user.toHexString()]);
+    return JSON.parse(stdout) as unknown;
+  }
+  const away = createActionLogger({ store: new OutageStore(), spool: { dir }, retryDelayMs: 1, maxRetryDelayMs: 5, onError: () => {} });
+  await away.run({ user: { _id: user, name: 'Ada' } }, () => {
+    away.recordModelChange(change('1'));
+    away.activity({ action: 'Logged in' });
+  });
+  return away.close({ timeout: 50 });
+}
+
+/** Stores what `dir`'s spool holds into `db`; from another process, one that met no ObjectId before. */
+async function adoptSpool(by: string, db: Db, dir: string): Promise<unknown> {
+  if (by !== 'this process') {
+    const { stdout } = await execFile(process.execPath, ['--import', 'tsx', replayScript, 'adopt', dir, mongoUri(), db.databaseName]);
+    return JSON.parse(stdout) as unknown;
+  }
+  const logger = loggerOn(db, { spool: { dir } });
+  await logger.flush();
+  await logger.close();
+  return logger.stats().spool;
 }
 
 describe('MongoStore', () => {
@@ -201,31 +257,17 @@ describe('MongoStore', () => {
       logger.activity({ action: 'Logged in' });
     });
     await logger.close();
-    const stores = { activities: 'actionlog_activity_logs', changes: 'actionlog_model_logs' };
-    for (const [collection, path] of [
-      [stores.activities, 'user'],
-      [stores.changes, 'user'],
-      ['actionlog_requests', 'details.run.user_details'],
-    ] as const) {
-      const [joined] = await db
-        .collection(collection)
-        .aggregate<{ found: Array<{ name: string }>; ref: { lookup_from: string } }>([
-          { $lookup: { from: 'users', localField: `${path}._id`, foreignField: '_id', as: 'found' } },
-          { $project: { found: 1, ref: `$${path}` } },
-        ])
-        .toArray();
-      expect(joined?.ref.lookup_from, collection).toBe('users');
-      expect(joined?.found, collection).toEqual([ada]);
-    }
+    await expectUserJoins(db, ada);
+    const activities = 'actionlog_activity_logs';
     // The hex text of the id finds the ObjectId (and a string id of the same text, as earlier versions stored it).
-    await db.collection(stores.activities).insertOne({
+    await db.collection(activities).insertOne({
       // As an entry of an earlier version: no uid.
-      ...(await db.collection(stores.activities).findOne({}, { projection: { _id: 0, uid: 0 } }))!,
+      ...(await db.collection(activities).findOne({}, { projection: { _id: 0, uid: 0 } }))!,
       user: { lookup_from: 'users', _id: ada._id.toHexString(), label: 'Ada' },
     });
     // As in MongoDB, the hex string earlier versions stored joins nothing: that is what keeping the type fixes.
     const joins = await db
-      .collection(stores.activities)
+      .collection(activities)
       .aggregate<{ found: unknown[]; hex: boolean }>([
         { $lookup: { from: 'users', localField: 'user._id', foreignField: '_id', as: 'found' } },
         { $project: { _id: 0, found: 1, hex: { $eq: [{ $type: '$user._id' }, 'string'] } } },
@@ -241,6 +283,29 @@ describe('MongoStore', () => {
     expect(await reader.count({ kind: 'requests', actor_id: ada._id.toHexString() })).toBe(1);
     await reader.close();
   });
+
+  it.for(['this process', 'processes of their own'])(
+    "keeps the user's ObjectId through a spool: entries spooled and stored by %s still join the user",
+    async (by) => {
+      const db = freshDb();
+      const ada = { _id: new ObjectId(), name: 'Ada' };
+      await db.collection<{ _id: ObjectId; name: string }>('users').insertOne(ada);
+      // A trail that holds an entry already: a fresh process learns the driver's ObjectId from it at start.
+      const earlier = loggerOn(db);
+      await earlier.run({}, () => {
+        earlier.recordModelChange(change('0'));
+      });
+      await earlier.close();
+      const dir = mkdtempSync(join(tmpdir(), 'actionlog-spool-'));
+      try {
+        expect(await spoolUserRun(by, dir, ada._id)).toEqual({ left: 2 });
+        expect(await adoptSpool(by, db, dir)).toMatchObject({ replayed: 2, pending: 0 });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      await expectUserJoins(db, ada);
+    },
+  );
 
   it('stores $ and dotted keys escaped in BSON and reads them back as sent', async () => {
     const db = freshDb();

@@ -47,6 +47,7 @@ import { LabelBook, type LabelKind } from './read/labels.js';
 import type { RecordState } from './read/state-at.js';
 import type { TailItem, TailOptions } from './read/tail.js';
 import { BatchWriter, type BuiltBatch, type WriterStats } from './write/batch-writer.js';
+import { mapYielding } from './write/yielding-map.js';
 import { appendStep, batchStep, type QuarantinedDocument, setupStep, type WriteStep } from './write/write-step.js';
 import { type DocumentUnit, emptyBatch, mergeBatch, mergeUnits } from './write/document-unit.js';
 import { SpooledWriter } from './write/spool/spooled-writer.js';
@@ -792,14 +793,18 @@ export class ActionLogger {
     return this.initialized;
   }
 
-  private build(items: QueueItem[]): BuiltBatch {
-    const built = items.map((item) => this.unitOf(item));
-    const unit = mergeUnits(built.map((b) => b.unit));
-    // Sealed last: the links hash the documents as they are stored.
-    const sealed = this.seal?.seal(unit.batch, unit.appends);
+  /** A batch built an item at a time, in slices between which requests run (`mapYielding`). */
+  private async build(items: QueueItem[]): Promise<BuiltBatch> {
+    let sealed: number | undefined;
+    const built = await mapYielding(items, (item) => {
+      const b = this.unitOf(item);
+      // Sealed once built: the links hash the documents as they are stored.
+      sealed = this.seal?.seal(b.unit.batch, b.unit.appends) ?? sealed;
+      return b;
+    });
     // Each item's own document (its request document, append or activity), for the writer's counts.
     const itemOf = new Map(built.map((b, index) => [b.document, index]));
-    return { steps: this.storeSteps(unit, sealed), itemOf: (document) => itemOf.get(document) };
+    return { steps: this.storeSteps(mergeUnits(built.map((b) => b.unit)), sealed), itemOf: (document) => itemOf.get(document) };
   }
 
   /** For the spool: one item built and sealed, as its line will keep it. */

@@ -21,8 +21,8 @@ export interface BuiltBatch {
 }
 
 export interface WriterHooks<Item> {
-  /** Turns queued items into store calls. Runs once per batch; a retry repeats only the steps. */
-  build(items: Item[]): BuiltBatch;
+  /** Turns queued items into store calls, possibly over several event-loop turns. Runs once per batch; a retry repeats only the steps. */
+  build(items: Item[]): BuiltBatch | Promise<BuiltBatch>;
   /** Items dropped before being built (queue full, closed) are handed back, so their owner can forget them. */
   discard?(items: Item[]): void;
   /** Whether the store answers now (a ping). Without it, the writer judges from the writes themselves. */
@@ -243,7 +243,7 @@ export class BatchWriter<Item> {
   private async writeBatch(items: Item[]): Promise<{ stored: number; dropped: number }> {
     let built: BuiltBatch;
     try {
-      built = this.hooks.build(items);
+      built = await this.hooks.build(items);
     } catch (error) {
       this.report(new ActionLogStoreError(`Could not build ${items.length} documents; they are dropped`, items.length, { cause: error }));
       return { stored: 0, dropped: items.length };

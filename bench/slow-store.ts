@@ -1,6 +1,6 @@
 /**
  * Request latency when the store is slow (200 ms per write): the Express JSON POST with no audit, with actionlog on
- * that store, and with actionlog and a spool, each alone at the same fixed rate (latency is only comparable below
+ * that store (one write at a time, and `concurrentWrites: 4`), and with actionlog and a spool, each alone at the same fixed rate (latency is only comparable below
  * saturation). Rounds alternate the modes, so that the machine's noise falls on all of them; the figures are the
  * medians of the rounds' p50 and p99, and their ratios to no audit.
  */
@@ -13,7 +13,11 @@ runUnderBenchNode('bench:slow-store');
 const ROUNDS = Number(benchEnv('BENCH_ROUNDS') ?? 5);
 const SECONDS = Number(benchEnv('BENCH_SECONDS') ?? 6);
 const RATE = Number(benchEnv('BENCH_RATE') ?? 1000);
-const MODES = ['baseline', 'actionlog-slow-store', 'actionlog-spool-slow-store'];
+// `BENCH_MODES` (any modes of the server, after the baseline) instead of the default ones.
+const MODES = [
+  'baseline',
+  ...(benchEnv('BENCH_MODES')?.split(',') ?? ['actionlog-slow-store', 'actionlog-4-writes-slow-store', 'actionlog-spool-slow-store']),
+];
 const body = { customer: 'c-17', items: [{ sku: 'book', qty: 2 }], note: 'leave at the door' };
 
 const p50 = new Map<string, number[]>(MODES.map((m) => [m, []]));

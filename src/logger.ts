@@ -48,7 +48,7 @@ import type { RecordState } from './read/state-at.js';
 import type { TailItem, TailOptions } from './read/tail.js';
 import { BatchWriter, type BuiltBatch, type WriterStats } from './write/batch-writer.js';
 import { mapYielding } from './write/yielding-map.js';
-import { appendStep, batchStep, type QuarantinedDocument, setupStep, type WriteStep } from './write/write-step.js';
+import { appendStep, batchStep, orderedStep, type QuarantinedDocument, setupStep, type WriteStep } from './write/write-step.js';
 import { type DocumentUnit, emptyBatch, mergeBatch, mergeUnits } from './write/document-unit.js';
 import { SpooledWriter } from './write/spool/spooled-writer.js';
 import { type HeldEvent, type ReadyEvent, StrictWrites } from './strict-writes.js';
@@ -886,8 +886,9 @@ export class ActionLogger {
     if (unit.appends.length > 0) steps.push(appendStep(unit.appends, (part) => this.store.append(part)));
     const seal = this.seal;
     if (seal && sealed !== undefined) {
+      // In the order of the batches: a link is confirmed with every link before it (see `IntegrityChain.confirm`).
       steps.push(
-        setupStep(async () => {
+        orderedStep(async () => {
           seal.stored(sealed);
         }),
       );

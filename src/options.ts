@@ -40,6 +40,11 @@ export interface ActionLoggerOptions {
   maxQueueSize?: number;
   /** When the queue is full: drop the incoming document (default) or the oldest queued one. Both are counted. */
   onQueueFull?: 'drop-newest' | 'drop-oldest';
+  /**
+   * Batches written at once while full batches wait behind a write in progress (a slow store); 1 to 16. Default 1.
+   * Above 1, batches may be stored in another order than they were recorded. With a spool, always 1.
+   */
+  concurrentWrites?: number;
   /** A durable spool on local disk: every document is appended to it before its store write; see "Never lose an entry". */
   spool?: SpoolOption;
   /** Retries of a failing store write before its documents are dropped. Default 8. */
@@ -182,6 +187,7 @@ const optionFields = z.strictObject({
   batchSize: int(1).default(100),
   flushIntervalMs: int(0).default(1000),
   maxQueueSize: int(1).default(10_000),
+  concurrentWrites: int(1).max(16, 'must be at most 16').default(1),
   onQueueFull: z.enum(['drop-newest', 'drop-oldest'], { error: 'must be "drop-newest" or "drop-oldest"' }).default('drop-newest'),
   spool: z
     .strictObject(

@@ -33,6 +33,8 @@ describe('createActionLogger options', () => {
     ['an object that is not a store', 'store', { store: { write() {} } }],
     ['a negative batch size', 'batchSize', { batchSize: -1 }],
     ['a fractional retry count', 'maxRetries', { maxRetries: 1.5 }],
+    ['no concurrent write', 'concurrentWrites', { concurrentWrites: 0 }],
+    ['more than 16 concurrent writes', 'concurrentWrites', { concurrentWrites: 17 }],
     ['an unknown outsideContext', 'outsideContext', { outsideContext: 'drop' }],
     ['an onError that is not a function', 'onError', { onError: 'console' }],
     ['an unknown limit', 'limits.maxBody', { limits: { maxBody: 10 } }],

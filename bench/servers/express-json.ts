@@ -10,6 +10,7 @@
  *                        this process's heap (as a database does)
  *   pino-http  pino-http logging every request to /dev/null: what applications already pay to log each request
  *   actionlog-slow-store        actionlog on a store that takes 200 ms per write
+ *   actionlog-4-writes-slow-store  the same with concurrentWrites: 4
  *   actionlog-spool-slow-store  the same with a spool (in a temporary folder)
  * Prints its port; answers usage requests from the bench (see support.ts).
  */
@@ -35,6 +36,7 @@ const MODES = [
   'null-store-integrity',
   'pino-http',
   'actionlog-slow-store',
+  'actionlog-4-writes-slow-store',
   'actionlog-spool-slow-store',
 ];
 const mode = process.env.BENCH_MODE ?? 'baseline';
@@ -49,7 +51,15 @@ const store =
         : undefined;
 const integrity = mode.endsWith('-integrity') ? { key: generateKeyPairSync('ed25519').privateKey } : undefined;
 const spool = mode === 'actionlog-spool-slow-store' ? { dir: mkdtempSync(join(tmpdir(), 'actionlog-bench-spool-')) } : undefined;
-const logger = store ? createActionLogger({ store, ...(integrity ? { integrity } : {}), ...(spool ? { spool } : {}) }) : undefined;
+const concurrentWrites = mode === 'actionlog-4-writes-slow-store' ? 4 : undefined;
+const logger = store
+  ? createActionLogger({
+      store,
+      ...(integrity ? { integrity } : {}),
+      ...(spool ? { spool } : {}),
+      ...(concurrentWrites ? { concurrentWrites } : {}),
+    })
+  : undefined;
 
 const app = express();
 if (logger) app.use(actionLog(logger));

@@ -12,6 +12,8 @@ export interface WriterOptions {
   maxRetryDelayMs: number;
   /** Refused documents kept for `quarantined()`; older ones are let go (still counted). */
   maxQuarantine: number;
+  /** Batches written at once: a further one starts only when a full batch (or a flush) waits behind those in progress. */
+  concurrentWrites: number;
 }
 
 /** A batch as store calls, and which queued item each primary document (request document, append, activity) stands for. */
@@ -75,13 +77,19 @@ interface Entry<Item> {
 const PROBE_EVERY_MS = 1000;
 
 /**
- * Batches items off the hot path and writes them one batch at a time, in order, retrying with backoff.
- * `enqueue` only pushes to an array; all work happens later on a timer or an immediate. A document the store
- * refuses is found by halving its batch and quarantined, so that it never costs the others their place.
+ * Batches items off the hot path and writes them, retrying with backoff: one batch at a time while the store keeps
+ * up, up to `concurrentWrites` at once while full batches wait (built one after the other, in order; a step marked
+ * `ordered` waits for the batches before its own). `enqueue` only pushes to an array; all work happens later on a
+ * timer or an immediate. A document the store refuses is found by halving its batch and quarantined, so that it
+ * never costs the others their place.
  */
 export class BatchWriter<Item> {
   private queue: Array<Entry<Item>> = [];
-  private inFlight: Array<Entry<Item>> = [];
+  /** Batches being written, oldest first. */
+  private inFlight: Array<Array<Entry<Item>>> = [];
+  private inFlightCount = 0;
+  /** Settles once the newest batch started and every batch before it have finished. */
+  private lastBatch: Promise<void> = Promise.resolve();
   private nextSeq = 1;
   private waiters: Array<{ seq: number; resolve: () => void }> = [];
   private timer: NodeJS.Timeout | undefined;
@@ -90,7 +98,8 @@ export class BatchWriter<Item> {
   private closed = false;
   /** Closed with a deadline that passed: nothing more is retried. */
   private abandoned = false;
-  private wake: (() => void) | undefined;
+  /** Ends the backoffs under way (closed past a deadline). */
+  private readonly wakers = new Set<() => void>();
   private readonly counters = { recorded: 0, stored: 0, retried: 0, dropped: 0, quarantined: 0 };
   private readonly quarantine: QuarantinedDocument[] = [];
   private readonly drops = new DropReport((dropped) => {
@@ -106,7 +115,7 @@ export class BatchWriter<Item> {
   enqueue(item: Item): boolean {
     if (this.closed) throw new ActionLogClosedError();
     this.counters.recorded++;
-    if (this.queue.length + this.inFlight.length >= this.options.maxQueueSize) {
+    if (this.queue.length + this.inFlightCount >= this.options.maxQueueSize) {
       if (this.options.onQueueFull === 'drop-newest' || this.queue.length === 0) {
         this.drop([item]);
         return false;
@@ -148,9 +157,9 @@ export class BatchWriter<Item> {
     const outcome = await Promise.race([drained.then(() => 'drained' as const), late]);
     clearTimeout(deadline);
     if (outcome === 'drained') return 0;
-    const left = this.queue.length + this.inFlight.length;
+    const left = this.queue.length + this.inFlightCount;
     this.abandoned = true;
-    this.wake?.();
+    for (const wake of this.wakers) wake();
     const queued = this.queue.splice(0);
     if (queued.length > 0)
       this.drop(
@@ -182,7 +191,7 @@ export class BatchWriter<Item> {
   }
 
   stats(): WriterStats {
-    return { ...this.counters, queued: this.queue.length + this.inFlight.length };
+    return { ...this.counters, queued: this.queue.length + this.inFlightCount };
   }
 
   /** Documents the store refused, newest last (at most `maxQuarantine`). */
@@ -213,21 +222,28 @@ export class BatchWriter<Item> {
     this.draining = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    const writes = new Set<Promise<void>>();
     try {
       // What arrived during a write waits for its own timer unless it fills a batch or someone waits for it:
       // back-to-back small batches would cost the database a command every few requests.
-      for (
-        let first = true;
-        this.queue.length > 0 && (first || this.queue.length >= this.options.batchSize || this.mustWriteNow());
-        first = false
-      ) {
-        this.inFlight = this.queue.splice(0, this.options.batchSize);
-        const items = this.inFlight.map((e) => e.item);
-        const outcome = await this.writeBatch(items);
-        this.counters.stored += outcome.stored;
-        this.counters.dropped += outcome.dropped;
-        this.inFlight = [];
-        this.settleWaiters();
+      for (let first = true; ; first = false) {
+        while (
+          this.queue.length > 0 &&
+          writes.size < this.options.concurrentWrites &&
+          (first || this.queue.length >= this.options.batchSize || this.mustWriteNow())
+        ) {
+          first = false;
+          const entries = this.queue.splice(0, this.options.batchSize);
+          this.inFlight.push(entries);
+          this.inFlightCount += entries.length;
+          // Built here, one batch after the other: the batches' order is the order they were built in.
+          const built = await this.build(entries.map((e) => e.item));
+          const write: Promise<void> = this.writeBuilt(entries, built, this.lastBatch).finally(() => writes.delete(write));
+          this.lastBatch = write;
+          writes.add(write);
+        }
+        if (writes.size === 0) break;
+        await Promise.race(writes);
       }
     } finally {
       this.draining = false;
@@ -236,27 +252,41 @@ export class BatchWriter<Item> {
     }
   }
 
+  /** Writes a built batch (a failed build is dropped), then lets go of its entries. Never rejects. */
+  private async writeBuilt(entries: Array<Entry<Item>>, built: BuiltBatch | undefined, earlier: Promise<void>): Promise<void> {
+    const outcome = built ? await this.writeBatch(built, entries.length, earlier) : { stored: 0, dropped: entries.length };
+    this.counters.stored += outcome.stored;
+    this.counters.dropped += outcome.dropped;
+    this.inFlight.splice(this.inFlight.indexOf(entries), 1);
+    this.inFlightCount -= entries.length;
+    this.settleWaiters();
+  }
+
   private mustWriteNow(): boolean {
     return this.waiters.length > 0 || this.closed || this.options.flushIntervalMs === 0;
   }
 
-  private async writeBatch(items: Item[]): Promise<{ stored: number; dropped: number }> {
-    let built: BuiltBatch;
+  /** The batch's store calls; undefined (reported) when they could not be built. */
+  private async build(items: Item[]): Promise<BuiltBatch | undefined> {
     try {
-      built = await this.hooks.build(items);
+      return await this.hooks.build(items);
     } catch (error) {
       this.report(new ActionLogStoreError(`Could not build ${items.length} documents; they are dropped`, items.length, { cause: error }));
-      return { stored: 0, dropped: items.length };
+      return undefined;
     }
+  }
+
+  private async writeBatch(built: BuiltBatch, items: number, earlier: Promise<void>): Promise<{ stored: number; dropped: number }> {
     const refused = new Set<number>();
     for (const step of built.steps) {
-      const written = await this.writeStep(step, items.length, (document) => {
+      if (step.ordered) await earlier;
+      const written = await this.writeStep(step, items, (document) => {
         const index = built.itemOf(document);
         if (index !== undefined) refused.add(index);
       });
-      if (!written) return { stored: 0, dropped: items.length };
+      if (!written) return { stored: 0, dropped: items };
     }
-    return { stored: items.length - refused.size, dropped: 0 };
+    return { stored: items - refused.size, dropped: 0 };
   }
 
   /** Writes one step, retrying with backoff while the store is away; false when it gave up (the batch is dropped). */
@@ -341,15 +371,17 @@ export class BatchWriter<Item> {
   private async pause(ms: number): Promise<void> {
     const until = Date.now() + ms;
     while (!this.abandoned && Date.now() < until) {
+      let wake = () => {};
       await new Promise<void>((resolve) => {
         // Never negative (Node warns): the clock may have reached `until` since the loop's check.
         const timer = setTimeout(resolve, Math.max(0, Math.min(PROBE_EVERY_MS, until - Date.now())));
-        this.wake = () => {
+        wake = () => {
           clearTimeout(timer);
           resolve();
         };
+        this.wakers.add(wake);
       });
-      this.wake = undefined;
+      this.wakers.delete(wake);
       if (this.hooks.probe && Date.now() < until && (await this.hooks.probe().catch(() => false))) return;
     }
   }
@@ -371,7 +403,7 @@ export class BatchWriter<Item> {
   }
 
   private lowestPending(): number {
-    return this.inFlight[0]?.seq ?? this.queue[0]?.seq ?? this.nextSeq;
+    return this.inFlight[0]?.[0]?.seq ?? this.queue[0]?.seq ?? this.nextSeq;
   }
 
   private settleWaiters(): void {

@@ -20,6 +20,8 @@ export interface WriteStep {
   split(): [WriteStep, WriteStep];
   /** Its one unit's document (size 1 only). */
   only(): Pick<QuarantinedDocument, 'kind' | 'request_uuid' | 'document'>;
+  /** Runs only once every batch built before its own has finished (stored or dropped), whatever else is in flight. */
+  readonly ordered?: boolean;
 }
 
 /** A step that writes no document (the store's setup): it can only be retried. */
@@ -34,6 +36,11 @@ export function setupStep(run: () => Promise<void>): WriteStep {
       throw new Error('a setup step has no document');
     },
   };
+}
+
+/** A setup step that runs after every earlier batch has finished: what must follow the batches in their order. */
+export function orderedStep(run: () => Promise<void>): WriteStep {
+  return Object.assign(setupStep(run), { ordered: true });
 }
 
 const KINDS = [

@@ -1,6 +1,6 @@
 /**
  * A writer process of the tamper-evidence tests (run with tsx): writes `count` runs, each with a model change, an
- * action and an activity, and every third a late action appended to its document, through a logger of its own that
+ * action and an activity, and every third a late action appended to its stored document, through a logger of its own that
  * seals with the Ed25519 key in `ACTIONLOG_TEST_KEY` (PEM); then closes. Starts when the parent says so.
  * Arguments: `postgres <url>`, `sqlite <file>` or `mongodb <uri> <dbName>`, then the count.
  */
@@ -63,9 +63,12 @@ for (let i = 0; i < count; i++) {
     logger.activity({ user: { lookup_from: 'users', _id: `u${i % 3}`, label: 'Ada' }, action: `order ${i}` });
     if (i % 3 === 0) {
       late.push(
-        new Promise((resolve) => setTimeout(resolve, 20)).then(() => {
-          logger.record({ action: 'late_note', note: `late ${i}` });
-        }),
+        // Once its request document is stored: an append of its own, whatever the writer's pace.
+        new Promise((resolve) => setTimeout(resolve, 20))
+          .then(() => logger.flush())
+          .then(() => {
+            logger.record({ action: 'late_note', note: `late ${i}` });
+          }),
       );
     }
   });

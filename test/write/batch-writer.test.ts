@@ -5,12 +5,15 @@ import {
   ActionLogQueueFullError,
   ActionLogStoreError,
   type ActionLogger,
+  type CheckpointDocument,
   type ActionLoggerOptions,
   createActionLogger,
+  type StoreBatch,
 } from 'actionlog';
 import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange } from '../../examples/shared/orders.js';
 import { FlakyStore, OutageStore, PoisonStore, SpyStore } from '../support/stores.js';
+import { ed25519 } from '../support/trail.js';
 
 const loggers: ActionLogger[] = [];
 afterEach(async () => {
@@ -267,5 +270,93 @@ describe('batch writer, recovery and shutdown', () => {
     logger.recordModelChange(change('a'));
     expect(await logger.close()).toEqual({ left: 0 });
     expect(store.requests()).toHaveLength(1);
+  });
+});
+
+describe('batch writer, several writes at once', () => {
+  /** Takes `delayMs(n)` for its n-th write (from 0) and notes how many writes were under way at once. */
+  class SlowStore extends SpyStore {
+    writing = 0;
+    most = 0;
+    private calls = 0;
+
+    constructor(private readonly delayMs: (n: number) => number) {
+      super();
+    }
+
+    override async write(batch: StoreBatch): Promise<void> {
+      this.most = Math.max(this.most, ++this.writing);
+      try {
+        await sleep(this.delayMs(this.calls++));
+        await super.write(batch);
+      } finally {
+        this.writing--;
+      }
+    }
+  }
+
+  it.for([1, 2, 3])('with concurrentWrites %i, writes full batches that wait beside the write in progress', async (concurrentWrites) => {
+    const store = new SlowStore(() => 40);
+    const { logger } = make(store, { batchSize: 5, flushIntervalMs: 60_000, concurrentWrites });
+    for (let i = 0; i < 20; i++) logger.recordModelChange(change(`o${i}`));
+    await logger.flush();
+    expect(store.most).toBe(concurrentWrites);
+    expect(store.batches.map((b) => b.requests.length)).toEqual([5, 5, 5, 5]);
+    expect(new Set(store.requests().map((r) => r.details.model_logs[0]?.model_id)).size).toBe(20);
+    expect(logger.stats()).toMatchObject({ stored: 20, queued: 0, dropped: 0 });
+  });
+
+  it('writes one batch at a time while what waits behind it is no full batch', async () => {
+    const store = new SlowStore(() => 40);
+    const { logger } = make(store, { batchSize: 5, flushIntervalMs: 5, concurrentWrites: 4 });
+    for (let i = 0; i < 8; i++) {
+      logger.recordModelChange(change(`o${i}`));
+      await sleep(15);
+    }
+    await logger.flush();
+    expect(store.most).toBe(1);
+    expect(store.requests()).toHaveLength(8);
+  });
+
+  it('confirms a chain in the order its batches were sealed, so that no checkpoint covers an entry not stored yet', async () => {
+    // The first write takes longest: the second batch is stored before it.
+    class Checkpoints extends SlowStore {
+      readonly storedSeqs = new Set<number>();
+      readonly covered: Array<{ head: number; missing: number[] }> = [];
+
+      override async write(batch: StoreBatch): Promise<void> {
+        await super.write(batch);
+        for (const doc of [...batch.requests, ...batch.modelLogs]) {
+          const seq = doc.integrity?.seq;
+          if (seq !== undefined) this.storedSeqs.add(seq);
+        }
+      }
+
+      override async writeCheckpoint(checkpoint: CheckpointDocument): Promise<void> {
+        const head = checkpoint.heads.find((h) => h.chain === checkpoint.chain)?.seq ?? 0;
+        const missing = Array.from({ length: head }, (_, i) => i + 1).filter((seq) => !this.storedSeqs.has(seq));
+        this.covered.push({ head, missing });
+        await super.writeCheckpoint(checkpoint);
+      }
+    }
+    const store = new Checkpoints((n) => (n === 0 ? 120 : 5));
+    const keys = ed25519();
+    const { logger } = make(store, {
+      batchSize: 5,
+      flushIntervalMs: 60_000,
+      concurrentWrites: 2,
+      integrity: { key: keys.privateKey, checkpointEvery: 3 },
+    });
+    for (let i = 0; i < 10; i++)
+      await logger.run({}, () => {
+        logger.recordModelChange(change(`o${i}`));
+      });
+    await logger.close();
+    expect(store.most).toBe(2);
+    // A request document and its model log mirror per scope: 20 links, all covered in the end.
+    expect(Math.max(...store.covered.map((c) => c.head))).toBe(20);
+    expect(store.covered.filter((c) => c.missing.length > 0)).toEqual([]);
+    const report = await createActionLogger({ store, integrity: { key: keys.privateKey } }).verify({ keys: [keys.publicKey] });
+    expect(report).toMatchObject({ status: 'intact', findings: [] });
   });
 });

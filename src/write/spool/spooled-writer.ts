@@ -94,7 +94,8 @@ export class SpooledWriter<Item> {
     }
     const never = Number.MAX_SAFE_INTEGER;
     this.inner = new BatchWriter<Held>(
-      { ...options, maxRetries: never, maxQueueSize: never },
+      // One write at a time: a segment's lines are settled in the order they were written.
+      { ...options, maxRetries: never, maxQueueSize: never, concurrentWrites: 1 },
       {
         build: (items) => this.build(items),
         probe: hooks.probe && (() => hooks.probe?.() ?? Promise.resolve(false)),

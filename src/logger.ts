@@ -178,7 +178,7 @@ export class ActionLogger {
           unit: (item) => this.spoolUnit(item),
           steps: (units) => this.unitSteps(units),
         })
-      : new BatchWriter<QueueItem>(o, { ...common, build: (items) => this.build(items) });
+      : new BatchWriter<QueueItem>(o, { ...common, build: (items, mayYield) => this.build(items, mayYield) });
     this.strict = new StrictWrites({
       builder: this.builder,
       init: () => this.init(),
@@ -793,15 +793,19 @@ export class ActionLogger {
     return this.initialized;
   }
 
-  /** A batch built an item at a time, in slices between which requests run (`mapYielding`). */
-  private async build(items: QueueItem[]): Promise<BuiltBatch> {
+  /** A batch built an item at a time, in slices between which requests run while the writer keeps up (`mapYielding`). */
+  private async build(items: QueueItem[], mayYield: () => boolean): Promise<BuiltBatch> {
     let sealed: number | undefined;
-    const built = await mapYielding(items, (item) => {
-      const b = this.unitOf(item);
-      // Sealed once built: the links hash the documents as they are stored.
-      sealed = this.seal?.seal(b.unit.batch, b.unit.appends) ?? sealed;
-      return b;
-    });
+    const built = await mapYielding(
+      items,
+      (item) => {
+        const b = this.unitOf(item);
+        // Sealed once built: the links hash the documents as they are stored.
+        sealed = this.seal?.seal(b.unit.batch, b.unit.appends) ?? sealed;
+        return b;
+      },
+      mayYield,
+    );
     // Each item's own document (its request document, append or activity), for the writer's counts.
     const itemOf = new Map(built.map((b, index) => [b.document, index]));
     return { steps: this.storeSteps(mergeUnits(built.map((b) => b.unit)), sealed), itemOf: (document) => itemOf.get(document) };

@@ -23,8 +23,11 @@ export interface BuiltBatch {
 }
 
 export interface WriterHooks<Item> {
-  /** Turns queued items into store calls, possibly over several event-loop turns. Runs once per batch; a retry repeats only the steps. */
-  build(items: Item[]): BuiltBatch | Promise<BuiltBatch>;
+  /**
+   * Turns queued items into store calls, possibly over several event-loop turns while `mayYield()` (false once a
+   * full batch waits behind this one: the writer is behind). Runs once per batch; a retry repeats only the steps.
+   */
+  build(items: Item[], mayYield: () => boolean): BuiltBatch | Promise<BuiltBatch>;
   /** Items dropped before being built (queue full, closed) are handed back, so their owner can forget them. */
   discard?(items: Item[]): void;
   /** Whether the store answers now (a ping). Without it, the writer judges from the writes themselves. */
@@ -262,6 +265,9 @@ export class BatchWriter<Item> {
     this.settleWaiters();
   }
 
+  /** Whether a build may let the event loop turn: not while a full batch waits, or the writer would fall behind for good. */
+  private readonly mayYield = (): boolean => this.queue.length < this.options.batchSize;
+
   private mustWriteNow(): boolean {
     return this.waiters.length > 0 || this.closed || this.options.flushIntervalMs === 0;
   }
@@ -269,7 +275,7 @@ export class BatchWriter<Item> {
   /** The batch's store calls; undefined (reported) when they could not be built. */
   private async build(items: Item[]): Promise<BuiltBatch | undefined> {
     try {
-      return await this.hooks.build(items);
+      return await this.hooks.build(items, this.mayYield);
     } catch (error) {
       this.report(new ActionLogStoreError(`Could not build ${items.length} documents; they are dropped`, items.length, { cause: error }));
       return undefined;

@@ -10,7 +10,16 @@ import { join } from 'node:path';
 import { type BenchRecord, benchSettings, formatTable, projectRoot, resultsDir } from './results.js';
 
 /** The order of `npm run bench`; other recorded benchmarks follow, by name. */
-const ORDER = ['bench:core', 'bench:writer-turns', 'bench:http', 'bench:slow-store', 'bench:mongo', 'bench:typeorm', 'bench:mongoose', 'bench:soak'];
+const ORDER = [
+  'bench:core',
+  'bench:writer-turns',
+  'bench:http',
+  'bench:slow-store',
+  'bench:mongo',
+  'bench:typeorm',
+  'bench:mongoose',
+  'bench:soak',
+];
 const startFile = join(resultsDir, 'run.json');
 /** What `--start` records of the `npm run bench` it starts: when, and with which BENCH_* variables. */
 interface Run {

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
-/** How long the writer works before it lets waiting requests run: a request never waits on it for much longer. */
+/** How long the writer works before it lets waiting requests run, while it keeps up. */
 export const TURN_BUDGET_MS = 1;
 
 /**

@@ -107,7 +107,7 @@ const dateOf = (iso: unknown): Date => new Date(typeof iso === 'string' ? iso : 
 
 const objectIdOf = (hex: unknown): RevivedObjectId => new RevivedObjectId(String(hex));
 
-/** Turns the tags of a tagged line back into dates and bytes, in place. */
+/** Turns the tags of a tagged line back into dates, ObjectIds and bytes, in place. */
 function revive(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {

@@ -600,8 +600,10 @@ describe('SqlStore on postgres: other processes, plans and stored order', () => 
     await holder.rollbackTransaction();
     await holder.release();
     await first;
-    expect(await stored()).toEqual(['x1', 'blocker', 'x2']);
-    expect(await stored('desc')).toEqual(['x2', 'blocker', 'x1']);
+    // Once no older transaction runs on the server: other files' tests share it and may hold one open a moment.
+    const settle = { timeout: 20_000, interval: 50 };
+    await expect.poll(() => stored(), settle).toEqual(['x1', 'blocker', 'x2']);
+    await expect.poll(() => stored('desc'), settle).toEqual(['x2', 'blocker', 'x1']);
     const [x1, , x2] = await store.query({ kind: 'requests', filter: {}, by: 'stored', order: 'asc', limit: 10 });
     expect(Number(x1!.position.id)).toBeLessThan(Number(x2!.position.id));
     await other.destroy();

@@ -1,4 +1,4 @@
-import type { ObjectIdLike } from './document.js';
+import { isObjectId, type ObjectIdLike } from './document.js';
 
 type ObjectIdClass = new (hex: string) => ObjectIdLike;
 
@@ -7,10 +7,7 @@ let driverClass: ObjectIdClass | undefined;
 
 /** Remembers the class of `id` when it is an ObjectId of the driver's (not one revived here). */
 export function learnObjectIdClass(id: unknown): void {
-  if (driverClass || id instanceof RevivedObjectId) return;
-  const candidate = id as { _bsontype?: unknown; constructor?: unknown } | null;
-  if (candidate?._bsontype === 'ObjectId' && typeof candidate.constructor === 'function')
-    driverClass = candidate.constructor as ObjectIdClass;
+  if (!driverClass && isObjectId(id) && !(id instanceof RevivedObjectId)) driverClass = id.constructor as ObjectIdClass;
 }
 
 /** An ObjectId of the driver's class from its hex, or undefined while none has been met. */

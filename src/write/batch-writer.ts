@@ -90,7 +90,6 @@ export class BatchWriter<Item> {
   private queue: Array<Entry<Item>> = [];
   /** Batches being written, oldest first. */
   private inFlight: Array<Array<Entry<Item>>> = [];
-  private inFlightCount = 0;
   /** Settles once the newest batch started and every batch before it have finished. */
   private lastBatch: Promise<void> = Promise.resolve();
   private nextSeq = 1;
@@ -238,7 +237,6 @@ export class BatchWriter<Item> {
           first = false;
           const entries = this.queue.splice(0, this.options.batchSize);
           this.inFlight.push(entries);
-          this.inFlightCount += entries.length;
           // Built here, one batch after the other: the batches' order is the order they were built in.
           const built = await this.build(entries.map((e) => e.item));
           const write: Promise<void> = this.writeBuilt(entries, built, this.lastBatch).finally(() => writes.delete(write));
@@ -261,7 +259,6 @@ export class BatchWriter<Item> {
     this.counters.stored += outcome.stored;
     this.counters.dropped += outcome.dropped;
     this.inFlight.splice(this.inFlight.indexOf(entries), 1);
-    this.inFlightCount -= entries.length;
     this.settleWaiters();
   }
 
@@ -406,6 +403,13 @@ export class BatchWriter<Item> {
       return;
     }
     this.drops.count(items.length);
+  }
+
+  /** Documents of the batches being written (at most `concurrentWrites` batches). */
+  private get inFlightCount(): number {
+    let count = 0;
+    for (const batch of this.inFlight) count += batch.length;
+    return count;
   }
 
   private lowestPending(): number {

@@ -55,10 +55,13 @@ export class IdCodec {
   async value(text: string, collection: MongoCollectionLike): Promise<unknown> {
     if (text.startsWith(STRING_ID)) return text.slice(STRING_ID.length);
     if (!HEX_ID.test(text)) throw notOurs();
-    const id = driverObjectId(text);
-    if (id) return id;
-    const sample = await collection.findOne({}, { projection: { _id: 1 } });
-    learnObjectIdClass(sample?._id);
+    if (!driverObjectId(text)) await learnObjectIdClassFrom(collection);
     return driverObjectId(text);
   }
+}
+
+/** Learns the driver's ObjectId class from an `_id` of the collection, if it holds a document. */
+export async function learnObjectIdClassFrom(collection: MongoCollectionLike): Promise<void> {
+  const sample = await collection.findOne({}, { projection: { _id: 1 } });
+  learnObjectIdClass(sample?._id);
 }

@@ -35,6 +35,7 @@ import { WriteSequence } from './mongo-sequence.js';
 import type { MongoChangeStreamLike, MongoConnectionLike, MongoDbLike } from './mongo-types.js';
 import { WriteWatch } from './mongo-watch.js';
 import { keepLatest } from './mongo-latest.js';
+import { learnObjectIdClassFrom } from './mongo-keyset.js';
 import { appendEvents, insertCheckpoint, insertOnce, insertRequests } from './mongo-writes.js';
 
 export type { MongoCollectionNames, MongoStoreOptions };
@@ -104,8 +105,7 @@ export class MongoStore implements Store {
       await this.attachments.createIndexes();
     }
     // Before the first write: ObjectIds read back from a spool are written as the driver's (`RevivedObjectId`).
-    const sample = await this.db.collection(this.names.requests).findOne({}, { projection: { _id: 1 } });
-    learnObjectIdClass(sample?._id);
+    await learnObjectIdClassFrom(this.db.collection(this.names.requests));
   }
 
   /** Waits for a Mongoose connection that is not open yet (the app connects after making the logger). */

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ActionLogQuarantineError,
   ActionLogQueueFullError,
@@ -63,7 +63,10 @@ describe('batch writer', () => {
   it('leaves what arrives during a write for the next interval, unless it fills a batch or a flush waits for it', async () => {
     // A store as slow as a database across a network: each write takes 40 ms.
     class SlowStore extends SpyStore {
+      started = 0;
+
       override async write(batch: Parameters<SpyStore['write']>[0]): Promise<void> {
+        this.started++;
         await sleep(40);
         await super.write(batch);
       }
@@ -71,10 +74,22 @@ describe('batch writer', () => {
     const store = new SlowStore();
     const { logger } = make(store, { batchSize: 5, flushIntervalMs: 150 });
     logger.recordModelChange(change('a'));
-    await sleep(170); // the interval passed: the first write is under way
+    // The interval passed: the first write is under way (waited for, however late a loaded machine's timer fires).
+    await vi.waitFor(
+      () => {
+        expect(store.started).toBe(1);
+      },
+      { timeout: 5000, interval: 5 },
+    );
     logger.recordModelChange(change('b'));
     logger.recordModelChange(change('c'));
-    await sleep(80); // the first write is done; b and c wait for their own interval
+    // The first write is done; b and c wait for their own interval.
+    await vi.waitFor(
+      () => {
+        expect(store.batches).toHaveLength(1);
+      },
+      { timeout: 5000, interval: 5 },
+    );
     expect(store.batches.map((b) => b.requests.length)).toEqual([1]);
     await sleep(300);
     expect(store.batches.map((b) => b.requests.length)).toEqual([1, 2]);

@@ -302,6 +302,25 @@ describe('late events', () => {
     expect(byId.get('r-other')!.details.model_logs.map((m) => m.model_id)).toEqual(['x']);
   });
 
+  it('holds late events to what the document already holds: past maxModelLogsPerRequest they spill', async () => {
+    const { logger, store } = make({ maxModelLogsPerRequest: 2, modelLogs: false });
+    let ctx!: ReturnType<ActionLogger['current']>;
+    await logger.run({ requestUuid: 'r-full' }, async () => {
+      ctx = logger.current();
+      logger.recordModelChange(change('o1'));
+    });
+    await logger.flush();
+    for (const id of ['o2', 'o3', 'o4']) logger.recordModelChange(change(id), ctx);
+    await logger.flush();
+    const [doc] = store.requests();
+    expect(doc!.details.model_logs.map((m) => m.model_id)).toEqual(['o1', 'o2']);
+    expect(doc!.details.model_logs_spilled).toBe(2);
+    expect(store.modelLogs().map((m) => [m.model_id, m.request_uuid])).toEqual([
+      ['o3', 'r-full'],
+      ['o4', 'r-full'],
+    ]);
+  });
+
   it('keeps events recorded while the document waits in the queue in the document itself', async () => {
     const { logger, store } = make({ flushIntervalMs: 50 });
     let ctx!: ReturnType<ActionLogger['current']>;

@@ -30,25 +30,27 @@ export interface BuildOptions {
 /**
  * Turns ended scopes into stored documents, off the hot path: sanitizes, diffs, and keeps every request
  * document under its size budget by spilling model logs to the `model_logs` collection. It reads scopes and
- * events and writes only the documents it makes (and its own budgets).
+ * events and writes only the documents it makes, and the count each scope keeps of what its document holds
+ * (`documentFill`).
  */
 export class DocumentBuilder {
-  /** The budget of each scope's document, kept while late events may still be appended to it. */
-  private readonly budgets = new WeakMap<RequestContext, SizeBudget>();
+  /** The limits every document is held to; what each one holds so far is its scope's `documentFill`. */
+  private readonly budget: SizeBudget;
 
   constructor(
     private readonly sanitizer: Sanitizer,
     private readonly options: BuildOptions,
-  ) {}
+  ) {
+    this.budget = new SizeBudget(options.maxDocumentBytes, options.maxModelLogsPerRequest);
+  }
 
   /** Adds the request document of an ended scope (and its mirror entries) to `batch`. */
   request(ctx: RequestContext, events: ScopeEvents, batch: StoreBatch): void {
     const module = this.sanitizer.cleanString(ctx.module ?? this.options.defaultModule);
-    const budget = this.budgetOf(ctx);
     const { request: captured, response, run } = ctx.endedWith;
-    const request = captured ? this.requestDetails(captured, ctx, budget) : null;
-    const logs = this.modelLogs(ctx, events.modelChanges, module, budget, batch);
-    const actions = this.actions(ctx, events.actions, module, budget, batch);
+    const request = captured ? this.requestDetails(captured, ctx) : null;
+    const logs = this.modelLogs(ctx, events.modelChanges, module, batch);
+    const actions = this.actions(ctx, events.actions, module, batch);
     const doc: RequestDocument = {
       uid: ctx.uid,
       request_uuid: ctx.requestUuid,
@@ -78,9 +80,8 @@ export class DocumentBuilder {
   /** Builds the append of events recorded after the scope's document was taken. */
   append(ctx: RequestContext, events: ScopeEvents, batch: StoreBatch): RequestAppend {
     const module = this.sanitizer.cleanString(ctx.module ?? this.options.defaultModule);
-    const budget = this.budgetOf(ctx);
-    const logs = this.modelLogs(ctx, events.modelChanges, module, budget, batch);
-    const actions = this.actions(ctx, events.actions, module, budget, batch);
+    const logs = this.modelLogs(ctx, events.modelChanges, module, batch);
+    const actions = this.actions(ctx, events.actions, module, batch);
     return {
       append_id: randomUUID(),
       uid: ctx.uid,
@@ -113,16 +114,7 @@ export class DocumentBuilder {
     return mirror as unknown as ModelLogDocument | ActionLogDocument;
   }
 
-  private budgetOf(ctx: RequestContext): SizeBudget {
-    let budget = this.budgets.get(ctx);
-    if (!budget) {
-      budget = new SizeBudget(this.options.maxDocumentBytes, this.options.maxModelLogsPerRequest);
-      this.budgets.set(ctx, budget);
-    }
-    return budget;
-  }
-
-  private requestDetails(req: CapturedRequest, ctx: RequestContext, budget: SizeBudget): RequestDetails {
+  private requestDetails(req: CapturedRequest, ctx: RequestContext): RequestDetails {
     const declared = Number(req.headers['content-length']);
     const contentType = req.headers['content-type'];
     const body = this.sanitizer.cleanBody(
@@ -133,7 +125,7 @@ export class DocumentBuilder {
     const headers = this.sanitizer.cleanHeaders(req.headers);
     const s = (value: string | null) => (value === null ? null : this.sanitizer.cleanString(value));
     const url = this.sanitizer.cleanString(redactUrl(req.url, this.sanitizer.redactor));
-    budget.add(body.bytes + headers.bytes + url.length + (req.user_agent?.length ?? 0) + REQUEST_OVERHEAD);
+    this.budget.add(ctx.documentFill, body.bytes + headers.bytes + url.length + (req.user_agent?.length ?? 0) + REQUEST_OVERHEAD);
     return {
       method: this.sanitizer.cleanString(req.method),
       url,
@@ -146,13 +138,13 @@ export class DocumentBuilder {
     };
   }
 
-  private modelLogs(ctx: RequestContext, changes: ModelChange[], module: string, budget: SizeBudget, batch: StoreBatch) {
+  private modelLogs(ctx: RequestContext, changes: ModelChange[], module: string, batch: StoreBatch) {
     const kept: ModelLog[] = [];
     let spilled = 0;
     for (const change of changes) {
       const built = this.modelLog(change);
       if (!built) continue;
-      const fits = budget.takeModelLog(built.bytes);
+      const fits = this.budget.takeModelLog(ctx.documentFill, built.bytes);
       if (fits) kept.push(built.log);
       else spilled++;
       if (!fits || this.options.modelLogs) batch.modelLogs.push(this.mirrorOf(ctx, built.log, module));
@@ -201,13 +193,13 @@ export class DocumentBuilder {
   }
 
   /** Actions past the size budget live only in `action_logs` (written for them even when the mirror is off). */
-  private actions(ctx: RequestContext, actions: ActionEntry[], module: string, budget: SizeBudget, batch: StoreBatch) {
+  private actions(ctx: RequestContext, actions: ActionEntry[], module: string, batch: StoreBatch) {
     const savedAt = new Date();
     const kept: ActionEntry[] = [];
     let spilled = 0;
     for (const recorded of actions) {
       const action = Object.assign({}, recorded, { saved_at: savedAt });
-      const fits = budget.takeAction(estimateBytes(action));
+      const fits = this.budget.takeAction(ctx.documentFill, estimateBytes(action));
       if (fits) kept.push(action);
       else spilled++;
       if (!fits || this.options.actionLogs) batch.actionLogs.push(this.mirrorOf(ctx, action, module));

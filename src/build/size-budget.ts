@@ -1,38 +1,38 @@
+import type { DocumentFill } from '../capture/context.js';
+
 /** Bytes of the fixed parts of a request document, of its HTTP request and of a model log, as JSON. */
 export const DOCUMENT_OVERHEAD = 400;
 export const REQUEST_OVERHEAD = 400;
 export const MODEL_LOG_OVERHEAD = 260;
 
 /**
- * What one request document holds so far, so that it stays under its budget: what does not fit goes to the
- * mirror collections instead. Kept for the life of the scope, since late events are appended to the same document.
+ * The limits of one request document, applied to what a scope's document holds so far (its `documentFill`, kept
+ * with the scope since late events are appended to the same document): what does not fit goes to the mirror
+ * collections instead.
  */
 export class SizeBudget {
-  private bytes = DOCUMENT_OVERHEAD;
-  private modelLogs = 0;
-
   constructor(
     private readonly maxBytes: number,
     private readonly maxModelLogs: number,
   ) {}
 
   /** Counts a part the document always holds (its HTTP request). */
-  add(bytes: number): void {
-    this.bytes += bytes;
+  add(fill: DocumentFill, bytes: number): void {
+    fill.bytes += bytes;
   }
 
   /** Takes room for a model log when it fits; false when it must spill. */
-  takeModelLog(bytes: number): boolean {
-    if (this.modelLogs >= this.maxModelLogs || this.bytes + bytes > this.maxBytes) return false;
-    this.modelLogs++;
-    this.bytes += bytes;
+  takeModelLog(fill: DocumentFill, bytes: number): boolean {
+    if (fill.modelLogs >= this.maxModelLogs || DOCUMENT_OVERHEAD + fill.bytes + bytes > this.maxBytes) return false;
+    fill.modelLogs++;
+    fill.bytes += bytes;
     return true;
   }
 
   /** Takes room for an action when it fits; false when it must spill. */
-  takeAction(bytes: number): boolean {
-    if (this.bytes + bytes > this.maxBytes) return false;
-    this.bytes += bytes;
+  takeAction(fill: DocumentFill, bytes: number): boolean {
+    if (DOCUMENT_OVERHEAD + fill.bytes + bytes > this.maxBytes) return false;
+    fill.bytes += bytes;
     return true;
   }
 }

@@ -40,13 +40,23 @@ export interface ScopeEvents {
   actions: ActionEntry[];
 }
 
+/**
+ * What a scope's request document holds so far, counted by the document builder against its limits (see
+ * `SizeBudget`). It lives with the scope, not in a map keyed by it: late events are appended to the same document,
+ * and a WeakMap keyed by every scope keeps each one alive through the young generation's collections.
+ */
+export interface DocumentFill {
+  bytes: number;
+  modelLogs: number;
+}
+
 /** Open: events go into its document. Queued: ended, its document waits for the writer. Written: events are late. */
 type State = 'open' | 'queued' | 'written';
 
 /**
  * Everything one request, job run or standalone change records: the unit that becomes one request document.
  * Get the current one with `logger.current()`. Its state changes here only: the logger moves it along, the
- * document builder only reads it.
+ * document builder only reads it (and counts its `documentFill`).
  */
 export class RequestContext {
   /** The server's id of the scope's document, unique; `requestUuid` is what the client claims. */
@@ -57,6 +67,9 @@ export class RequestContext {
   readonly correlationId: string | undefined;
   /** Free-form metadata of a `run()` scope. */
   readonly metadata: Record<string, unknown> | undefined;
+
+  /** @internal What its stored document holds so far; the document builder's to count (see `DocumentFill`). */
+  readonly documentFill: DocumentFill = { bytes: 0, modelLogs: 0 };
 
   private readonly startedAt = performance.now();
   private state: State = 'open';

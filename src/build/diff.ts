@@ -50,6 +50,11 @@ function isContainer(value: unknown): value is Record<string, unknown> | unknown
 }
 
 function compare(a: unknown, b: unknown, path: string, depth: number, maxDepth: number, ancestors: object[], out: Emit): void {
+  // Leaves first: most members of a record are.
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') {
+    if (!sameValue(a, b)) out(path, a, b);
+    return;
+  }
   const containers = isContainer(a) && isContainer(b) && Array.isArray(a) === Array.isArray(b);
   if (!containers || depth >= maxDepth || ancestors.includes(a) || ancestors.includes(b)) {
     if (!sameValue(a, b)) out(path, a, b);
@@ -85,6 +90,9 @@ function join(path: string, key: string): string {
  * where they loop back alike.
  */
 export function sameValue(a: unknown, b: unknown): boolean {
+  // Two leaves (most changed fields) are settled here, before the walk's list and map are made.
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return Number.isNaN(a) && Number.isNaN(b);
   const pending: Array<[unknown, unknown]> = [[a, b]];
   const seen = new Map<object, Set<object>>();
   for (let pair = pending.pop(); pair; pair = pending.pop()) {

@@ -125,7 +125,61 @@ export async function readByIds(
 ): Promise<ObjectLiteral[]> {
   const ids = rows.map((r) => idMapOf(metadata, r)).filter((id): id is ObjectLiteral => id !== undefined);
   if (ids.length === 0) return [];
-  return selectRows(metadata, runner, (select) => select.whereInIds(ids));
+  return readByIdsOnSqlite(metadata, ids) ?? selectRows(metadata, runner, (select) => select.whereInIds(ids));
+}
+
+/**
+ * better-sqlite3: rows by primary key read directly, on the one connection, through a statement prepared once per
+ * entity and number of rows (building the query through TypeORM costs more than the read). Undefined, for the query
+ * builder's read, where a key is neither text nor an integer or has a transformer (its stored form is then
+ * TypeORM's to make), the table lives in another database than the connection's main one, or the statement fails.
+ */
+function readByIdsOnSqlite(metadata: EntityMetadata, ids: ObjectLiteral[]): ObjectLiteral[] | undefined {
+  const driver = metadata.dataSource.driver as { options: { type: string }; databaseConnection?: unknown; escape(name: string): string };
+  const sqlite = driver.options.type === 'better-sqlite3' ? (driver.databaseConnection as BetterSqliteLike | undefined) : undefined;
+  if (!sqlite || metadata.tablePath.includes('.')) return undefined;
+  const params: unknown[] = [];
+  for (const id of ids) {
+    for (const column of metadata.primaryColumns) {
+      const value: unknown = column.getEntityValue(id);
+      if (column.transformer) return undefined;
+      // An integer is bound as one (a JavaScript number would be bound as a REAL).
+      if (Number.isSafeInteger(value)) params.push(BigInt(value as number));
+      else if (typeof value === 'string') params.push(value);
+      else return undefined;
+    }
+  }
+  let rows: ObjectLiteral[];
+  try {
+    rows = preparedStatement(sqlite, byIdsQuery(metadata, driver, ids.length)).all(...params);
+  } catch {
+    return undefined;
+  }
+  return rows.map((raw) => hydrate(metadata, raw));
+}
+
+const byIdsQueries = new WeakMap<EntityMetadata, Map<number, string>>();
+
+/** `SELECT <every stored column> FROM <table> WHERE <key> IN (?, ...)` (or one `(a = ? AND b = ?)` per row). */
+function byIdsQuery(metadata: EntityMetadata, driver: { escape(name: string): string }, count: number): string {
+  let queries = byIdsQueries.get(metadata);
+  if (!queries) {
+    queries = new Map();
+    byIdsQueries.set(metadata, queries);
+  }
+  let sql = queries.get(count);
+  if (sql === undefined) {
+    const escape = (name: string) => driver.escape(name);
+    const keys = metadata.primaryColumns.map((c) => escape(c.databaseName));
+    const where =
+      keys.length === 1
+        ? `${keys[0]} IN (${Array.from({ length: count }, () => '?').join(', ')})`
+        : Array.from({ length: count }, () => `(${keys.map((k) => `${k} = ?`).join(' AND ')})`).join(' OR ');
+    sql = `SELECT ${selectList(metadata, escape)} FROM ${escape(metadata.tablePath)} WHERE ${where}`;
+    if (queries.size >= 64) queries.clear();
+    queries.set(count, sql);
+  }
+  return sql;
 }
 
 /** Rows as stored whose `columns` hold the values of one of `valueSets` (an upsert's conflict target). */

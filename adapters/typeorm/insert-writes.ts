@@ -8,8 +8,9 @@ import { captureUpsert, meetsExistingRows } from './upsert-writes.js';
 import { metadataOf, type QueryWriteRecorder, recordSummary, type WriteBuilder } from './write-builder.js';
 
 /**
- * Records `insert()`, `upsert()`, their QueryBuilder forms, and the inserts of `save()`: the rows are read as
- * stored after the statement, by the keys of the rows it inserted (an upsert's also before it, see upsert-writes.ts).
+ * Records `insert()`, `upsert()`, their QueryBuilder forms, and the inserts of `save()`: the rows as stored are
+ * returned by the statement itself (PostgreSQL) or read after it by the keys of the rows it inserted (an upsert's
+ * also before it, see upsert-writes.ts).
  */
 export async function captureInsert(
   qb: WriteBuilder,
@@ -26,7 +27,7 @@ export async function captureInsert(
     return result;
   }
   if (meetsExistingRows(qb, valueSets)) return captureUpsert(qb, recorder, runner, savepoints, valueSets, run);
-  const { result, keys } = await runInsertWithKeys(qb, runner, valueSets, run);
+  const { result, keys, rows } = await runInsertWithKeys(qb, runner, valueSets, run);
   const known = keys.filter((key): key is ObjectLiteral => key !== undefined);
   if (known.length < keys.length)
     recorder.report(
@@ -34,7 +35,8 @@ export async function captureInsert(
         `actionlog could not learn the primary keys of ${keys.length - known.length} row(s) inserted into ${metadata.name}: they are not recorded`,
       ),
     );
-  const after = await readSafely(runner, savepoints, recorder, () => readByIds(metadata, known, runner));
+  // PostgreSQL: returned by the INSERT itself; elsewhere read after it.
+  const after = rows ?? (await readSafely(runner, savepoints, recorder, () => readByIds(metadata, known, runner)));
   const byId = new Map((after ?? []).map((row) => [modelIdOf(metadata, row), row]));
   for (const key of known) {
     const row = byId.get(modelIdOf(metadata, key));

@@ -1,6 +1,7 @@
 import type { EntityMetadata, InsertResult, ObjectLiteral, QueryRunner } from 'typeorm';
-import { isSqliteFamily } from './entity-state.js';
+import { hydrate, isSqliteFamily, storedColumns } from './entity-state.js';
 import { interceptStatement } from './patches.js';
+import { tableLetsReturningThrough } from './returning-writes.js';
 import { dataSourceOf, metadataOf, type WriteBuilder } from './write-builder.js';
 
 /*
@@ -9,19 +10,25 @@ import { dataSourceOf, metadataOf, type WriteBuilder } from './write-builder.js'
  */
 
 // Names the statement among those the runner sends (a comment: the SQL text is otherwise TypeORM's).
-const MARKER = '/* actionlog: inserted keys */';
+const MARKER = '/* actionlog: inserted rows */';
+/** The alias of the stored column at `index` in what the statement returns for actionlog. */
+const alias = (index: number) => `actionlog_col_${index}`;
 
 export interface InsertedRows {
   /** What the insert answers its caller, as without actionlog. */
   result: InsertResult;
   /** Each value set's primary key, or undefined where it cannot be known. */
   keys: Array<ObjectLiteral | undefined>;
+  /** PostgreSQL: the rows as stored, returned by the INSERT itself, so that none is read after it; else undefined. */
+  rows?: ObjectLiteral[];
 }
 
 /**
  * Runs the insert and learns the keys of its rows: from the values given, from TypeORM's answer, from keys TypeORM
- * generated itself (uuid), from SQLite's last row id, or (PostgreSQL, when the statement returns nothing) from
- * `RETURNING` of the keys, which the caller never sees.
+ * generated itself (uuid), from SQLite's last row id, or (PostgreSQL) from the rows its `RETURNING` gives back:
+ * every stored column (only the keys where the table does not let RETURNING through: see
+ * `tableLetsReturningThrough`) under aliases of actionlog's, beside what TypeORM asks for itself, which neither
+ * TypeORM nor the caller sees.
  */
 export async function runInsertWithKeys(
   qb: WriteBuilder,
@@ -32,14 +39,26 @@ export async function runInsertWithKeys(
   const metadata = metadataOf(qb);
   let returned: ObjectLiteral[] = [];
   let restore = () => {};
-  if (runner && mustReturnKeys(qb)) {
+  // Every stored column where the table lets RETURNING through; else, where TypeORM asks for nothing, the keys.
+  const whole =
+    runner !== undefined && mayReturnRows(qb) && (await tableLetsReturningThrough(qb, dataSourceOf(qb), runner).catch(() => false));
+  if (runner && (whole || mustReturnKeys(qb))) {
     const saved = qb.expressionMap.returning;
-    qb.expressionMap.returning = `${metadata.primaryColumns.map((c, i) => `${qb.escape(c.databaseName)} AS "actionlog_key_${i}"`).join(', ')} ${MARKER}`;
+    // What TypeORM returns of an insert itself, to update the entities (a string `returning` replaces it).
+    const own = qb.expressionMap.updateEntity ? metadata.getInsertionReturningColumns().map((c) => qb.escape(c.databaseName)) : [];
+    const columns = whole ? storedColumns(metadata) : metadata.primaryColumns;
+    const ours = columns.map((c, i) => `${qb.escape(c.databaseName)} AS "${alias(i)}"`);
+    qb.expressionMap.returning = `${[...own, ...ours].join(', ')} ${MARKER}`;
     const release = interceptStatement(runner, MARKER, async (original, self, sql, parameters, structured) => {
       const answer = (await original.call(self, sql, parameters, true)) as { records?: ObjectLiteral[] };
-      returned = answer.records ?? [];
-      // What the plain INSERT answers: no rows.
-      const plain = Object.assign(Object.create(Object.getPrototypeOf(answer) as object) as object, answer, { records: [], raw: [] });
+      const records = answer.records ?? [];
+      returned = records.map((record) => hydrate(metadata, storedRow(record, columns)));
+      // What the INSERT answers without actionlog: TypeORM's own columns, or no rows when it asked for none.
+      const theirs = own.length > 0 ? records.map((record) => withoutOurs(record, columns.length)) : [];
+      const plain = Object.assign(Object.create(Object.getPrototypeOf(answer) as object) as object, answer, {
+        records: theirs,
+        raw: theirs,
+      });
       return structured ? plain : (plain as { raw: unknown }).raw;
     });
     restore = () => {
@@ -55,33 +74,44 @@ export async function runInsertWithKeys(
   }
   const locallyGenerated = (qb.expressionMap as { locallyGenerated?: Record<number, ObjectLiteral> }).locallyGenerated ?? {};
   const keys = valueSets.map((values, i) =>
-    keyFrom(metadata, [
-      values,
-      result.identifiers[i],
-      locallyGenerated[i],
-      returnedKey(metadata, returned[i]),
-      lastRowIdKey(qb, result, i, valueSets.length),
-    ]),
+    keyFrom(metadata, [values, result.identifiers[i], locallyGenerated[i], returned[i], lastRowIdKey(qb, result, i, valueSets.length)]),
   );
-  return { result, keys };
+  return { result, keys, rows: whole ? returned : undefined };
+}
+
+/** PostgreSQL, unless the caller asked for a `RETURNING` of its own (the rows are then read after the insert). */
+function mayReturnRows(qb: WriteBuilder): boolean {
+  return dataSourceOf(qb).driver.options.type === 'postgres' && !ownReturning(qb);
 }
 
 /** PostgreSQL returns nothing from an insert that neither updates entities nor asks for RETURNING itself. */
 function mustReturnKeys(qb: WriteBuilder): boolean {
-  const map = qb.expressionMap;
-  const returning = map.returning as string | string[] | undefined;
-  const ownReturning = returning !== undefined && returning !== '' && !(Array.isArray(returning) && returning.length === 0);
-  return dataSourceOf(qb).driver.options.type === 'postgres' && !map.updateEntity && !ownReturning;
+  return dataSourceOf(qb).driver.options.type === 'postgres' && !qb.expressionMap.updateEntity && !ownReturning(qb);
 }
 
-function returnedKey(metadata: EntityMetadata, row: ObjectLiteral | undefined): ObjectLiteral | undefined {
-  if (!row) return undefined;
-  const key: ObjectLiteral = {};
-  const driver = metadata.dataSource.driver;
-  metadata.primaryColumns.forEach((column, i) => {
-    column.setEntityValue(key, driver.prepareHydratedValue(row[`actionlog_key_${i}`], column));
+/** The caller's own RETURNING (unset unless asked for, whatever TypeORM's types say). */
+function ownReturning(qb: WriteBuilder): boolean {
+  const returning = qb.expressionMap.returning as string | string[] | undefined;
+  return returning !== undefined && returning !== '' && !(Array.isArray(returning) && returning.length === 0);
+}
+
+/** A returned row's stored columns under their own names, as a SELECT of them reads them (for `hydrate`). */
+function storedRow(record: ObjectLiteral, columns: ReadonlyArray<{ databaseName: string }>): ObjectLiteral {
+  const raw: ObjectLiteral = {};
+  columns.forEach((column, i) => {
+    raw[column.databaseName] = record[alias(i)] as unknown;
   });
-  return key;
+  return raw;
+}
+
+/** A returned row less actionlog's columns. */
+function withoutOurs(record: ObjectLiteral, count: number): ObjectLiteral {
+  const theirs: ObjectLiteral = {};
+  for (const key of Object.keys(record)) {
+    const ours = key.startsWith('actionlog_col_') && Number(key.slice('actionlog_col_'.length)) < count;
+    if (!ours) theirs[key] = record[key] as unknown;
+  }
+  return theirs;
 }
 
 /** SQLite answers an insert with the row id of its last row; the rows of one statement have consecutive ids. */

@@ -35,6 +35,14 @@ export async function canReturnRows(qb: WriteBuilder, dataSource: DataSource, ru
   if (map.whereEntities.length > 0) return false;
   // A statement with common table expressions of its own is left as written (nested WITH has limits).
   if (((map as { commonTableExpressions?: unknown[] }).commonTableExpressions?.length ?? 0) > 0) return false;
+  return tableLetsReturningThrough(qb, dataSource, runner);
+}
+
+/**
+ * Whether the write's PostgreSQL table lets RETURNING through: no rewrite rules, no row-level security, and SELECT
+ * on the whole table. Asked once per table (see `askOnce`).
+ */
+export function tableLetsReturningThrough(qb: WriteBuilder, dataSource: DataSource, runner: QueryRunner | undefined): Promise<boolean> {
   const metadata = metadataOf(qb);
   let check = returningAllowed.get(metadata);
   if (!check) {

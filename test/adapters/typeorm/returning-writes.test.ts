@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ActionLogger, createActionLogger, MemoryStore } from 'actionlog';
 import { ActionLogSubscriber, type ActionLogSubscriberOptions } from 'actionlog/typeorm';
-import { DataSource, type EntitySubscriberInterface } from 'typeorm';
+import { DataSource, type EntitySubscriberInterface, type InsertResult } from 'typeorm';
 import { openDatabase, type SqlDatabase } from '../../support/sql.js';
 import { Product, TEST_ENTITIES, Ticket } from '../../support/typeorm-entities.js';
 import { logsOf as logsOfRun } from '../../support/logs.js';
@@ -68,6 +68,29 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
     sent.statements.length = 0;
     await logsOf(() => ds.getRepository(Product).update({ name: 'tea' }, { price: 8 }));
     expect(sent.statements.map((s) => s.split(' ')[0])).toEqual(['START', 'SELECT', 'UPDATE', 'COMMIT']);
+  });
+
+  it('takes inserted rows from the INSERT itself, read after it by nobody, and answers as TypeORM does without actionlog', async () => {
+    const rows = [
+      { sku: 'n1', name: 'new', price: 4 },
+      { sku: 'n2', name: 'new', price: 5 },
+    ];
+    ds.subscribers.splice(0, ds.subscribers.length);
+    const plain = await ds.getRepository(Product).insert(rows.map((r) => ({ ...r, sku: `${r.sku}-plain` })));
+    attach();
+    await ds.getRepository(Product).insert({ sku: 'warm', name: 'asks its one-time table question', price: 0 });
+    let result: InsertResult | undefined;
+    sent.statements.length = 0;
+    const logs = await logsOf(async () => {
+      result = await ds.getRepository(Product).insert(rows);
+    });
+    expect(logs.map((l) => [l.action, l.model_id, l.model_details.new_object])).toEqual([
+      ['Created', 'n1', { sku: 'n1', name: 'new', price: 4 }],
+      ['Created', 'n2', { sku: 'n2', name: 'new', price: 5 }],
+    ]);
+    expect(sent.statements.map((s) => s.split(' ')[0])).toEqual(['START', 'INSERT', 'COMMIT']);
+    expect(result!.identifiers).toEqual([{ sku: 'n1' }, { sku: 'n2' }]);
+    expect([result!.raw, result!.generatedMaps]).toEqual([plain.raw, plain.generatedMaps]);
   });
 
   it('answers update, delete, softDelete and restore exactly as TypeORM does without actionlog', async () => {
@@ -218,6 +241,38 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
       }
     },
   );
+
+  it('never fails an insert whose rows it may not read back (a role with INSERT but no SELECT on every column): it runs, unrecorded, and the error is reported', async () => {
+    const role = `typist_${crypto.randomUUID().slice(0, 8)}`;
+    const url = new URL((ds.options as { url: string }).url);
+    await ds.query(`CREATE ROLE ${role} LOGIN PASSWORD 'typist'`);
+    await ds.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+    await ds.query(`GRANT SELECT (sku), INSERT ON products TO ${role}`);
+    url.username = role;
+    url.password = 'typist';
+    const typist = new DataSource({ type: 'postgres', url: url.toString(), entities: TEST_ENTITIES, synchronize: false, logging: false });
+    const errors: unknown[] = [];
+    const typistStore = new MemoryStore();
+    const typistLogger = createActionLogger({ store: typistStore, flushIntervalMs: 0, onError: (error) => void errors.push(error) });
+    try {
+      await typist.initialize();
+      typist.subscribers.push(new ActionLogSubscriber(typistLogger));
+      const result = await typistLogger.run({ requestUuid: 'typist' }, () =>
+        typist.getRepository(Product).insert({ sku: 't', name: 'typed', price: 1 }),
+      );
+      await typistLogger.flush();
+      expect(result.identifiers).toEqual([{ sku: 't' }]);
+      expect(await ds.getRepository(Product).findOneByOrFail({ sku: 't' })).toMatchObject({ name: 'typed', price: 1 });
+      expect(String(errors[0])).toMatch(/permission denied/);
+      expect(typistStore.requests().find((d) => d.request_uuid === 'typist')?.details.model_logs).toEqual([]);
+    } finally {
+      await typistLogger.close();
+      if (typist.isInitialized) await typist.destroy();
+      await ds.query(`REVOKE ALL ON products FROM ${role}`);
+      await ds.query(`REVOKE ALL ON SCHEMA public FROM ${role}`);
+      await ds.query(`DROP ROLE ${role}`);
+    }
+  });
 
   it("asks its one-time table question on the transaction's own connection: a pool of one cannot deadlock", async () => {
     const single = new DataSource({

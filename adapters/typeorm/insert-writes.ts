@@ -27,7 +27,9 @@ export async function captureInsert(
     return result;
   }
   if (meetsExistingRows(qb, valueSets)) return captureUpsert(qb, recorder, runner, savepoints, valueSets, run);
-  const { result, keys, rows } = await runInsertWithKeys(qb, runner, valueSets, run);
+  const { result, keys, rows } = await runInsertWithKeys(qb, runner, valueSets, run, (error) => {
+    recorder.report(error);
+  });
   const known = keys.filter((key): key is ObjectLiteral => key !== undefined);
   if (known.length < keys.length)
     recorder.report(

@@ -2,6 +2,7 @@ import type { EntityMetadata, InsertResult, ObjectLiteral, QueryRunner } from 't
 import { hydrate, isSqliteFamily, storedColumns } from './entity-state.js';
 import { interceptStatement } from './patches.js';
 import { tableLetsReturningThrough } from './returning-writes.js';
+import { inFailedTransaction } from './savepoints.js';
 import { dataSourceOf, metadataOf, type WriteBuilder } from './write-builder.js';
 
 /*
@@ -35,13 +36,13 @@ export async function runInsertWithKeys(
   runner: QueryRunner | undefined,
   valueSets: ObjectLiteral[],
   run: () => Promise<unknown>,
+  report: (error: unknown) => void,
 ): Promise<InsertedRows> {
   const metadata = metadataOf(qb);
   let returned: ObjectLiteral[] = [];
   let restore = () => {};
   // Every stored column where the table lets RETURNING through; else, where TypeORM asks for nothing, the keys.
-  const whole =
-    runner !== undefined && mayReturnRows(qb) && (await tableLetsReturningThrough(qb, dataSourceOf(qb), runner).catch(() => false));
+  const whole = runner !== undefined && mayReturnRows(qb) && (await returningAllowed(qb, runner, report));
   if (runner && (whole || mustReturnKeys(qb))) {
     const saved = qb.expressionMap.returning;
     // What TypeORM returns of an insert itself, to update the entities (a string `returning` replaces it).
@@ -82,6 +83,16 @@ export async function runInsertWithKeys(
 /** PostgreSQL, unless the caller asked for a `RETURNING` of its own (the rows are then read after the insert). */
 function mayReturnRows(qb: WriteBuilder): boolean {
   return dataSourceOf(qb).driver.options.type === 'postgres' && !ownReturning(qb);
+}
+
+/** Whether the table lets RETURNING through; a check that could not be made is reported (and made again next time). */
+async function returningAllowed(qb: WriteBuilder, runner: QueryRunner, report: (error: unknown) => void): Promise<boolean> {
+  try {
+    return await tableLetsReturningThrough(qb, dataSourceOf(qb), runner);
+  } catch (error) {
+    if (!inFailedTransaction(error)) report(error);
+    return false;
+  }
 }
 
 /** PostgreSQL returns nothing from an insert that neither updates entities nor asks for RETURNING itself. */

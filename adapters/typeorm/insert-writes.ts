@@ -1,11 +1,22 @@
 import { ActionLogError } from 'actionlog';
 import type { ObjectLiteral, QueryRunner } from 'typeorm';
 import { modelIdOf, plainState } from './entity-state.js';
-import { runInsertWithKeys } from './inserted-keys.js';
+import { insertReturnsRows, runInsertWithKeys } from './inserted-keys.js';
 import { readByIds } from './reads.js';
 import { readSafely } from './savepoints.js';
 import { captureUpsert, meetsExistingRows } from './upsert-writes.js';
 import { metadataOf, type QueryWriteRecorder, recordSummary, type WriteBuilder } from './write-builder.js';
+
+/**
+ * Whether `captureInsert` reads nothing of the table around this insert (its rows come back from the INSERT, and it
+ * meets no existing rows): it then needs no transaction of actionlog's own to be exact.
+ */
+export async function insertReadsNothing(qb: WriteBuilder, recorder: QueryWriteRecorder, runner: QueryRunner): Promise<boolean> {
+  if (meetsExistingRows(qb, qb.getValueSets?.() ?? [])) return false;
+  return insertReturnsRows(qb, runner, (error) => {
+    recorder.report(error);
+  });
+}
 
 /**
  * Records `insert()`, `upsert()`, their QueryBuilder forms, and the inserts of `save()`: the rows as stored are

@@ -42,7 +42,7 @@ export async function runInsertWithKeys(
   let returned: ObjectLiteral[] = [];
   let restore = () => {};
   // Every stored column where the table lets RETURNING through; else, where TypeORM asks for nothing, the keys.
-  const whole = runner !== undefined && mayReturnRows(qb) && (await returningAllowed(qb, runner, report));
+  const whole = runner !== undefined && (await insertReturnsRows(qb, runner, report));
   if (runner && (whole || mustReturnKeys(qb))) {
     const saved = qb.expressionMap.returning;
     // What TypeORM returns of an insert itself, to update the entities (a string `returning` replaces it).
@@ -80,9 +80,12 @@ export async function runInsertWithKeys(
   return { result, keys, rows: whole ? returned : undefined };
 }
 
-/** PostgreSQL, unless the caller asked for a `RETURNING` of its own (the rows are then read after the insert). */
-function mayReturnRows(qb: WriteBuilder): boolean {
-  return dataSourceOf(qb).driver.options.type === 'postgres' && !ownReturning(qb);
+/**
+ * Whether the insert's rows come back from the INSERT itself: PostgreSQL, no `RETURNING` of the caller's, and a
+ * table that lets RETURNING through (else they are read after it).
+ */
+export async function insertReturnsRows(qb: WriteBuilder, runner: QueryRunner, report: (error: unknown) => void): Promise<boolean> {
+  return dataSourceOf(qb).driver.options.type === 'postgres' && !ownReturning(qb) && (await returningAllowed(qb, runner, report));
 }
 
 /** Whether the table lets RETURNING through; a check that could not be made is reported (and made again next time). */

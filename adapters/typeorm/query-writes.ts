@@ -1,6 +1,6 @@
 import type { QueryRunner } from 'typeorm';
 import { isSqliteFamily } from './entity-state.js';
-import { captureInsert } from './insert-writes.js';
+import { captureInsert, insertReadsNothing } from './insert-writes.js';
 import { persistingWithListeners } from './patches.js';
 import { canReturnRows } from './returning-writes.js';
 import { queued } from './runner-queue.js';
@@ -75,8 +75,11 @@ async function capture(qb: WriteBuilder, recorder: QueryWriteRecorder, run: () =
       created = true;
       qb.setQueryRunner(runner);
     }
-    await runner.startTransaction();
-    started = true;
+    // An insert whose rows come back from the INSERT itself reads nothing: it runs as sent, in no transaction.
+    if (kind !== 'insert' || !(await insertReadsNothing(qb, recorder, runner))) {
+      await runner.startTransaction();
+      started = true;
+    }
   }
   runner ??= dataSource.createQueryRunner(); // SQLite: its one shared runner
   try {

@@ -1,4 +1,4 @@
-import { type BetterSqliteLike, preparedStatement } from 'actionlog/adapter-kit';
+import { betterSqliteOf, preparedStatement } from 'actionlog/adapter-kit';
 import type { EntityMetadata, ObjectLiteral, QueryRunner, SelectQueryBuilder } from 'typeorm';
 import { hydrate, idMapOf, selectList } from './entity-state.js';
 import { dataSourceOf, mainAliasOf, metadataOf, type WhereKind, type WriteBuilder } from './write-builder.js';
@@ -27,8 +27,7 @@ export async function readTargets(
   const metadata = metadataOf(qb);
   let sql: string;
   let params: unknown[];
-  const driver = dataSourceOf(qb).driver as { options: { type: string }; databaseConnection?: unknown };
-  const sqlite = driver.options.type === 'better-sqlite3' ? (driver.databaseConnection as BetterSqliteLike | undefined) : undefined;
+  const sqlite = betterSqliteOf(dataSourceOf(qb));
   try {
     const b = qb as unknown as BuilderInternals;
     const table = b.getTableName(b.getMainTableName());
@@ -88,10 +87,12 @@ function withColumnNames(b: BuilderInternals, metadata: EntityMetadata, alias: s
  */
 function boundIntegers(parameters: ObjectLiteral): ObjectLiteral {
   const out: ObjectLiteral = {};
-  for (const [key, value] of Object.entries(parameters) as Array<[string, unknown]>)
-    out[key] = Number.isSafeInteger(value) ? BigInt(value as number) : value;
+  for (const [key, value] of Object.entries(parameters) as Array<[string, unknown]>) out[key] = boundInteger(value);
   return out;
 }
+
+/** An integer as a BigInt, which better-sqlite3 binds as an integer (a JavaScript number is bound as a REAL). */
+const boundInteger = (value: unknown): unknown => (Number.isSafeInteger(value) ? BigInt(value as number) : value);
 
 async function readTargetsWithBuilder(
   qb: WriteBuilder,
@@ -135,23 +136,20 @@ export async function readByIds(
  * TypeORM's to make), the table lives in another database than the connection's main one, or the statement fails.
  */
 function readByIdsOnSqlite(metadata: EntityMetadata, ids: ObjectLiteral[]): ObjectLiteral[] | undefined {
-  const driver = metadata.dataSource.driver as { options: { type: string }; databaseConnection?: unknown; escape(name: string): string };
-  const sqlite = driver.options.type === 'better-sqlite3' ? (driver.databaseConnection as BetterSqliteLike | undefined) : undefined;
+  const sqlite = betterSqliteOf(metadata.dataSource);
   if (!sqlite || metadata.tablePath.includes('.')) return undefined;
   const params: unknown[] = [];
   for (const id of ids) {
     for (const column of metadata.primaryColumns) {
       const value: unknown = column.getEntityValue(id);
       if (column.transformer) return undefined;
-      // An integer is bound as one (a JavaScript number would be bound as a REAL).
-      if (Number.isSafeInteger(value)) params.push(BigInt(value as number));
-      else if (typeof value === 'string') params.push(value);
-      else return undefined;
+      if (!Number.isSafeInteger(value) && typeof value !== 'string') return undefined;
+      params.push(boundInteger(value));
     }
   }
   let rows: ObjectLiteral[];
   try {
-    rows = preparedStatement(sqlite, byIdsQuery(metadata, driver, ids.length)).all(...params);
+    rows = preparedStatement(sqlite, byIdsQuery(metadata, ids.length)).all(...params);
   } catch {
     return undefined;
   }
@@ -161,7 +159,7 @@ function readByIdsOnSqlite(metadata: EntityMetadata, ids: ObjectLiteral[]): Obje
 const byIdsQueries = new WeakMap<EntityMetadata, Map<number, string>>();
 
 /** `SELECT <every stored column> FROM <table> WHERE <key> IN (?, ...)` (or one `(a = ? AND b = ?)` per row). */
-function byIdsQuery(metadata: EntityMetadata, driver: { escape(name: string): string }, count: number): string {
+function byIdsQuery(metadata: EntityMetadata, count: number): string {
   let queries = byIdsQueries.get(metadata);
   if (!queries) {
     queries = new Map();
@@ -169,7 +167,7 @@ function byIdsQuery(metadata: EntityMetadata, driver: { escape(name: string): st
   }
   let sql = queries.get(count);
   if (sql === undefined) {
-    const escape = (name: string) => driver.escape(name);
+    const escape = (name: string) => metadata.dataSource.driver.escape(name);
     const keys = metadata.primaryColumns.map((c) => escape(c.databaseName));
     const where =
       keys.length === 1

@@ -54,4 +54,4 @@ export {
   sqlTableNames,
   type SqlTables,
 } from '../stores/sql/sql-schema.js';
-export { preparedStatement, type BetterSqliteLike, type SqliteStatement } from '../stores/sql/sqlite-statements.js';
+export { betterSqliteOf, preparedStatement, type BetterSqliteLike, type SqliteStatement } from '../stores/sql/sqlite-statements.js';

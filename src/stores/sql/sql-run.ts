@@ -1,7 +1,7 @@
 import { ActionLogStoreError } from '../../shared/errors.js';
 import { runProgram } from './sql-schema.js';
 import type { SqlDataSourceLike, SqlProgram, SqlRow } from './sql-types.js';
-import { type BetterSqliteLike, preparedStatement } from './sqlite-statements.js';
+import { type BetterSqliteLike, betterSqliteOf, preparedStatement } from './sqlite-statements.js';
 
 /** How long the store waits for the app's transaction on the one SQLite connection to end before retrying later. */
 const SQLITE_WAIT_MS = 5000;
@@ -12,7 +12,7 @@ const SQLITE_WAIT_MS = 5000;
  * share its fate), so that no other query slips in between.
  */
 export async function runInTransaction(dataSource: SqlDataSourceLike, program: SqlProgram): Promise<void> {
-  const sqlite = sqliteOf(dataSource);
+  const sqlite = betterSqliteOf(dataSource);
   if (!sqlite) {
     await dataSource.transaction((manager) => runProgram((sql, params) => manager.query(sql, params), program));
     return;
@@ -37,15 +37,10 @@ export async function runInTransaction(dataSource: SqlDataSourceLike, program: S
  * rather than judging the documents it was writing.
  */
 export async function sqliteWritable(dataSource: SqlDataSourceLike): Promise<void> {
-  const sqlite = sqliteOf(dataSource);
+  const sqlite = betterSqliteOf(dataSource);
   if (!sqlite) return;
   await outsideAppTransaction(sqlite);
   sqlite.transaction(() => undefined).immediate();
-}
-
-function sqliteOf(dataSource: SqlDataSourceLike): BetterSqliteLike | undefined {
-  if (dataSource.options.type !== 'better-sqlite3') return undefined;
-  return (dataSource.driver as { databaseConnection?: BetterSqliteLike }).databaseConnection;
 }
 
 async function outsideAppTransaction(sqlite: BetterSqliteLike): Promise<void> {

@@ -6,6 +6,12 @@ export interface BetterSqliteLike {
   transaction(fn: () => void): { (): void; immediate(): void };
 }
 
+/** better-sqlite3's one connection of a TypeORM data source, or undefined for any other driver. */
+export function betterSqliteOf(dataSource: { options: { type: string }; driver: unknown }): BetterSqliteLike | undefined {
+  if (dataSource.options.type !== 'better-sqlite3') return undefined;
+  return (dataSource.driver as { databaseConnection?: BetterSqliteLike }).databaseConnection;
+}
+
 export interface SqliteStatement {
   reader: boolean;
   all(...params: unknown[]): Array<Record<string, unknown>>;

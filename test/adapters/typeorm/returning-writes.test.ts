@@ -206,73 +206,61 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
     expect(logs.map((l) => [l.action, l.model_id, l.model_details.new_object?.price])).toEqual([['Updated', 'b', 200]]);
   });
 
-  it.each([['auto'], ['readBefore']] as const)(
-    'never fails a write it cannot read (a role with UPDATE but no SELECT on every column): the write runs, unrecorded, and the error is reported (%s)',
-    async (queryWrites) => {
-      const role = `clerk_${crypto.randomUUID().slice(0, 8)}`;
-      const url = new URL((ds.options as { url: string }).url);
-      await ds.query(`CREATE ROLE ${role} LOGIN PASSWORD 'clerk'`);
-      await ds.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
-      await ds.query(`GRANT SELECT (sku), UPDATE (price) ON products TO ${role}`);
-      url.username = role;
-      url.password = 'clerk';
-      const clerk = new DataSource({ type: 'postgres', url: url.toString(), entities: TEST_ENTITIES, synchronize: false, logging: false });
-      const errors: unknown[] = [];
-      const clerkStore = new MemoryStore();
-      const clerkLogger = createActionLogger({ store: clerkStore, flushIntervalMs: 0, onError: (error) => void errors.push(error) });
-      try {
-        await clerk.initialize();
-        clerk.subscribers.push(new ActionLogSubscriber(clerkLogger, { queryWrites }));
-        await ds.getRepository(Product).insert({ sku: 'p', name: 'pen', price: 1 });
-        const result = await clerkLogger.run({ requestUuid: 'clerk' }, () =>
-          clerk.getRepository(Product).update({ sku: 'p' }, { price: 5 }),
-        );
-        await clerkLogger.flush();
-        expect(result.affected).toBe(1);
-        expect((await ds.getRepository(Product).findOneByOrFail({ sku: 'p' })).price).toBe(5);
-        expect(String(errors[0])).toMatch(/permission denied/);
-        expect(clerkStore.requests().find((d) => d.request_uuid === 'clerk')?.details.model_logs).toEqual([]);
-      } finally {
-        await clerkLogger.close();
-        if (clerk.isInitialized) await clerk.destroy();
-        await ds.query(`REVOKE ALL ON products FROM ${role}`);
-        await ds.query(`REVOKE ALL ON SCHEMA public FROM ${role}`);
-        await ds.query(`DROP ROLE ${role}`);
-      }
-    },
-  );
-
-  it('never fails an insert whose rows it may not read back (a role with INSERT but no SELECT on every column): it runs, unrecorded, and the error is reported', async () => {
-    const role = `typist_${crypto.randomUUID().slice(0, 8)}`;
+  /** A login role with only `grants` on products, its own data source recording through a logger that keeps its errors. */
+  async function asRole(
+    grants: string,
+    options: ActionLogSubscriberOptions,
+    body: (role: { source: DataSource; logger: ActionLogger; store: MemoryStore; errors: unknown[] }) => Promise<void>,
+  ): Promise<void> {
+    const role = `limited_${crypto.randomUUID().slice(0, 8)}`;
     const url = new URL((ds.options as { url: string }).url);
-    await ds.query(`CREATE ROLE ${role} LOGIN PASSWORD 'typist'`);
+    await ds.query(`CREATE ROLE ${role} LOGIN PASSWORD 'limited'`);
     await ds.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
-    await ds.query(`GRANT SELECT (sku), INSERT ON products TO ${role}`);
+    await ds.query(`GRANT ${grants} ON products TO ${role}`);
     url.username = role;
-    url.password = 'typist';
-    const typist = new DataSource({ type: 'postgres', url: url.toString(), entities: TEST_ENTITIES, synchronize: false, logging: false });
+    url.password = 'limited';
+    const source = new DataSource({ type: 'postgres', url: url.toString(), entities: TEST_ENTITIES, synchronize: false, logging: false });
     const errors: unknown[] = [];
-    const typistStore = new MemoryStore();
-    const typistLogger = createActionLogger({ store: typistStore, flushIntervalMs: 0, onError: (error) => void errors.push(error) });
+    const store = new MemoryStore();
+    const logger = createActionLogger({ store, flushIntervalMs: 0, onError: (error) => void errors.push(error) });
     try {
-      await typist.initialize();
-      typist.subscribers.push(new ActionLogSubscriber(typistLogger));
-      const result = await typistLogger.run({ requestUuid: 'typist' }, () =>
-        typist.getRepository(Product).insert({ sku: 't', name: 'typed', price: 1 }),
-      );
-      await typistLogger.flush();
-      expect(result.identifiers).toEqual([{ sku: 't' }]);
-      expect(await ds.getRepository(Product).findOneByOrFail({ sku: 't' })).toMatchObject({ name: 'typed', price: 1 });
-      expect(String(errors[0])).toMatch(/permission denied/);
-      expect(typistStore.requests().find((d) => d.request_uuid === 'typist')?.details.model_logs).toEqual([]);
+      await source.initialize();
+      source.subscribers.push(new ActionLogSubscriber(logger, options));
+      await body({ source, logger, store, errors });
     } finally {
-      await typistLogger.close();
-      if (typist.isInitialized) await typist.destroy();
+      await logger.close();
+      if (source.isInitialized) await source.destroy();
       await ds.query(`REVOKE ALL ON products FROM ${role}`);
       await ds.query(`REVOKE ALL ON SCHEMA public FROM ${role}`);
       await ds.query(`DROP ROLE ${role}`);
     }
-  });
+  }
+
+  it.each([['auto'], ['readBefore']] as const)(
+    'never fails a write it cannot read (a role with UPDATE but no SELECT on every column): the write runs, unrecorded, and the error is reported (%s)',
+    (queryWrites) =>
+      asRole('SELECT (sku), UPDATE (price)', { queryWrites }, async ({ source, logger, store, errors }) => {
+        await ds.getRepository(Product).insert({ sku: 'p', name: 'pen', price: 1 });
+        const result = await logger.run({ requestUuid: 'clerk' }, () => source.getRepository(Product).update({ sku: 'p' }, { price: 5 }));
+        await logger.flush();
+        expect(result.affected).toBe(1);
+        expect((await ds.getRepository(Product).findOneByOrFail({ sku: 'p' })).price).toBe(5);
+        expect(String(errors[0])).toMatch(/permission denied/);
+        expect(store.requests().find((d) => d.request_uuid === 'clerk')?.details.model_logs).toEqual([]);
+      }),
+  );
+
+  it('never fails an insert whose rows it may not read back (a role with INSERT but no SELECT on every column): it runs, unrecorded, and the error is reported', () =>
+    asRole('SELECT (sku), INSERT', {}, async ({ source, logger, store, errors }) => {
+      const result = await logger.run({ requestUuid: 'typist' }, () =>
+        source.getRepository(Product).insert({ sku: 't', name: 'typed', price: 1 }),
+      );
+      await logger.flush();
+      expect(result.identifiers).toEqual([{ sku: 't' }]);
+      expect(await ds.getRepository(Product).findOneByOrFail({ sku: 't' })).toMatchObject({ name: 'typed', price: 1 });
+      expect(String(errors[0])).toMatch(/permission denied/);
+      expect(store.requests().find((d) => d.request_uuid === 'typist')?.details.model_logs).toEqual([]);
+    }));
 
   it("asks its one-time table question on the transaction's own connection: a pool of one cannot deadlock", async () => {
     const single = new DataSource({

@@ -10,6 +10,9 @@ export function learnObjectIdClass(id: unknown): void {
   if (!driverClass && isObjectId(id) && !(id instanceof RevivedObjectId)) driverClass = id.constructor as ObjectIdClass;
 }
 
+/** Whether the driver's ObjectId class is known yet. */
+export const knowsDriverObjectId = (): boolean => driverClass !== undefined;
+
 /** An ObjectId of the driver's class from its hex, or undefined while none has been met. */
 export function driverObjectId(hex: string): ObjectIdLike | undefined {
   return driverClass ? new driverClass(hex) : undefined;

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { StoredAttachment } from '../../shared/document.js';
 import { ActionLogConfigError, ActionLogStoreError } from '../../shared/errors.js';
-import { learnObjectIdClass } from '../../shared/object-id.js';
+import { knowsDriverObjectId, learnObjectIdClass } from '../../shared/object-id.js';
 import { parseOptions, requireObject } from '../../shared/parse-options.js';
 import { TABLES } from '../tables.js';
 import type {
@@ -106,6 +106,16 @@ export class MongoStore implements Store {
     }
     // Before the first write: ObjectIds read back from a spool are written as the driver's (`RevivedObjectId`).
     await learnObjectIdClassFrom(this.db.collection(this.names.requests));
+    if (!knowsDriverObjectId()) await this.learnObjectIdClassFromServer();
+  }
+
+  /**
+   * An empty trail has no ObjectId to learn from: `hello` answers with one (`topologyVersion.processId`, on every
+   * MongoDB since 4.4). A server that has none, or refuses, leaves revived ObjectIds to be written as their hex.
+   */
+  private async learnObjectIdClassFromServer(): Promise<void> {
+    const hello = await this.db.command({ hello: 1 }).catch(() => undefined);
+    learnObjectIdClass((hello?.topologyVersion as { processId?: unknown } | undefined)?.processId);
   }
 
   /** Waits for a Mongoose connection that is not open yet (the app connects after making the logger). */

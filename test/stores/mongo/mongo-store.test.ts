@@ -99,7 +99,7 @@ async function expectUserJoins(db: Db, user: { _id: ObjectId; name: string }): P
 const replayScript = fileURLToPath(new URL('../../support/mongo-spool-replay.ts', import.meta.url));
 
 /** Leaves a run of `user` (a model change and an activity) in `dir`'s spool: recorded while the store is away. */
-async function spoolUserRun(by: string, dir: string, user: ObjectId): Promise<unknown> {
+async function spoolUserRun(by: string | undefined, dir: string, user: ObjectId): Promise<unknown> {
   if (by !== 'this process') {
     const { stdout } = await execFile(process.execPath, ['--import', 'tsx', replayScript, 'spool', dir, user.toHexString()]);
     return JSON.parse(stdout) as unknown;
@@ -113,7 +113,7 @@ async function spoolUserRun(by: string, dir: string, user: ObjectId): Promise<un
 }
 
 /** Stores what `dir`'s spool holds into `db`; from another process, one that met no ObjectId before. */
-async function adoptSpool(by: string, db: Db, dir: string): Promise<unknown> {
+async function adoptSpool(by: string | undefined, db: Db, dir: string): Promise<unknown> {
   if (by !== 'this process') {
     const { stdout } = await execFile(process.execPath, ['--import', 'tsx', replayScript, 'adopt', dir, mongoUri(), db.databaseName]);
     return JSON.parse(stdout) as unknown;
@@ -284,18 +284,24 @@ describe('MongoStore', () => {
     await reader.close();
   });
 
-  it.for(['this process', 'processes of their own'])(
-    "keeps the user's ObjectId through a spool: entries spooled and stored by %s still join the user",
-    async (by) => {
+  it.for([
+    ['this process', 'holding an entry'],
+    ['processes of their own', 'holding an entry'],
+    ['processes of their own', 'empty'],
+  ])(
+    "keeps the user's ObjectId through a spool: entries spooled and stored by %s, on a trail %s, still join the user",
+    async ([by, trail]) => {
       const db = freshDb();
       const ada = { _id: new ObjectId(), name: 'Ada' };
       await db.collection<{ _id: ObjectId; name: string }>('users').insertOne(ada);
-      // A trail that holds an entry already: a fresh process learns the driver's ObjectId from it at start.
-      const earlier = loggerOn(db);
-      await earlier.run({}, () => {
-        earlier.recordModelChange(change('0'));
-      });
-      await earlier.close();
+      // A fresh process learns the driver's ObjectId from the trail at start, or from the server when it is empty.
+      if (trail !== 'empty') {
+        const earlier = loggerOn(db);
+        await earlier.run({}, () => {
+          earlier.recordModelChange(change('0'));
+        });
+        await earlier.close();
+      }
       const dir = mkdtempSync(join(tmpdir(), 'actionlog-spool-'));
       try {
         expect(await spoolUserRun(by, dir, ada._id)).toEqual({ left: 2 });

@@ -50,10 +50,11 @@ export class TrailSeal {
   }
 
   /** Stores a checkpoint of what is stored and not yet covered (reported, never thrown, unless `strict`). */
-  checkpoint(options: { closed?: boolean; pruned?: IntegrityLink[] } = {}, strict = false): Promise<void> {
+  checkpoint(options: { closed?: boolean; pruned?: IntegrityLink[]; archived?: boolean } = {}, strict = false): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const pruned = options.pruned ? rangesOf(options.pruned) : undefined;
+    const ranges = options.pruned ? rangesOf(options.pruned) : undefined;
+    const pruned = options.archived ? ranges?.map((range) => ({ ...range, archived: true as const })) : ranges;
     const run = this.queue.then(() =>
       this.checkpointer.send((c) => this.write(c), this.options.anchor, { closed: options.closed ?? false, ...(pruned ? { pruned } : {}) }),
     );

@@ -419,9 +419,9 @@ export class ActionLogger {
   }
 
   /** With tamper evidence, what a purge or an archive deletes is first recorded in a signed checkpoint. */
-  private recordPruned() {
+  private recordPruned(archived = false) {
     const seal = this.seal;
-    return seal && ((links: IntegrityLink[]) => seal.checkpoint({ pruned: links }, true));
+    return seal && ((links: IntegrityLink[]) => seal.checkpoint({ pruned: links, archived }, true));
   }
 
   /**
@@ -442,7 +442,7 @@ export class ActionLogger {
         },
       });
     }
-    return archiveEntries(this.store, plan, this.recordPruned());
+    return archiveEntries(this.store, plan, this.recordPruned(true));
   }
 
   /**

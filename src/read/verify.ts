@@ -1,5 +1,6 @@
 import { resolveKey, type ResolvedKey, type VerifyingKey } from '../build/integrity/checkpoint-keys.js';
 import { appendedParts, OMITTED, sealedRequest } from '../build/integrity/chain.js';
+import { accessSync, constants } from 'node:fs';
 import { linkHash } from '../build/integrity/canonical.js';
 import type { CheckpointDocument, IntegrityLink, RequestDocument, RequestIntegrity } from '../shared/document.js';
 import { ActionLogValidationError } from '../shared/errors.js';
@@ -7,6 +8,8 @@ import type { Entry, EntryKind, Store, StoredEntry, StoreFilter } from '../store
 import { ChainChecker, type ReadLink } from './verify/chains.js';
 import { trustedCheckpoints } from './verify/checkpoints.js';
 import { Findings, type VerifyReport } from './verify/report.js';
+import { archiveFilePages, type EntrySource, inTimeOrder, storePages } from './verify/sources.js';
+import { isStore } from '../stores/archive.js';
 
 export type { VerifyFinding, VerifyProblem, VerifyReport, VerifyStatus, VerifySummary } from './verify/report.js';
 
@@ -23,6 +26,11 @@ export interface VerifyOptions {
   keys?: readonly VerifyingKey[];
   /** Copies of checkpoints kept elsewhere (what `integrity.anchor` received): the store must still hold each. */
   anchors?: readonly CheckpointDocument[];
+  /**
+   * Where `archive` moved entries: stores, or paths of the files of JSON lines it wrote to a stream. Their entries
+   * are checked with the trail's, and what an archive moved must be in one of them (else it is `deleted`).
+   */
+  archives?: ReadonlyArray<Store | string>;
   /** Findings listed at most (all are counted); default 1000. */
   maxFindings?: number;
   /** Entries read per round trip; default 1000. */
@@ -69,15 +77,30 @@ export async function verifyTrail(store: Store, options: VerifyOptions, ownKey: 
   if (keys.size === 0) unverifiable.push('no key to check checkpoint signatures: pass keys');
   if (!store.checkpoints) unverifiable.push('the store keeps no checkpoints');
   const trusted = await trustedCheckpoints(store, keys, options.anchors ?? [], findings);
-  const checker = new ChainChecker(trusted.byChain, findings, from === undefined && to === undefined);
+  const archives = archivesOption(options.archives);
+  const checker = new ChainChecker(trusted.byChain, findings, {
+    whole: from === undefined && to === undefined,
+    archivesGiven: archives.length > 0,
+  });
   const filter: StoreFilter = { include_inactive: true, include_expired: true, ...(from ? { from } : {}), ...(to ? { to } : {}) };
+  const sources = KINDS.flatMap((kind): EntrySource[] => [
+    { kind, archived: false, pages: storePages(store, kind, filter, step) },
+    ...archives.map((archive, i) => ({
+      kind,
+      archived: true,
+      pages:
+        typeof archive === 'string'
+          ? archiveFilePages(archive, kind, { from, to }, step, `archives.${i}`)
+          : storePages(archive, kind, filter, step),
+    })),
+  ]);
   let entries = 0;
   let links = 0;
   let legacy = 0;
   let sealedSeen = false;
-  for await (const { kind, stored } of inTimeOrder(store, filter, step)) {
+  for await (const { kind, archived, stored } of inTimeOrder(sources)) {
     if (++entries % step === 0) onProgress?.(step);
-    const read = readLinks(kind, stored);
+    const read = readLinks(kind, stored, archived);
     if (read.length === 0) {
       if (!sealedSeen) legacy++;
       else
@@ -112,8 +135,27 @@ export async function verifyTrail(store: Store, options: VerifyOptions, ownKey: 
   };
 }
 
+/** Archives given as stores or paths of readable files. */
+function archivesOption(given: VerifyOptions['archives']): ReadonlyArray<Store | string> {
+  if (given === undefined) return [];
+  const problems = (Array.isArray(given) ? given : [given]).flatMap((archive: unknown, i) => {
+    if (isStore(archive)) return [];
+    if (typeof archive !== 'string' || archive === '')
+      return [{ path: `archives.${i}`, message: 'must be a Store or the path of an archive file' }];
+    try {
+      accessSync(archive, constants.R_OK);
+      return [];
+    } catch (error) {
+      return [{ path: `archives.${i}`, message: `cannot read ${archive}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }];
+    }
+  });
+  if (!Array.isArray(given)) problems.unshift({ path: 'archives', message: 'must be an array' });
+  if (problems.length > 0) throw new ActionLogValidationError(problems, 'verify options');
+  return given;
+}
+
 /** The links of one entry read back, each with whether its content still hashes to it. */
-function readLinks(kind: EntryKind, stored: StoredEntry): ReadLink[] {
+function readLinks(kind: EntryKind, stored: StoredEntry, archived: boolean): ReadLink[] {
   const entry: Entry & { integrity?: RequestIntegrity } = stored.entry;
   const integrity = entry.integrity;
   if (!integrity) return [];
@@ -121,12 +163,16 @@ function readLinks(kind: EntryKind, stored: StoredEntry): ReadLink[] {
   const out: ReadLink[] = [];
   if (isLink(integrity)) {
     const body = kind === 'requests' ? sealedRequest(entry as RequestDocument) : entry;
-    const hash = linkHash(body, integrity.prev, kind === 'actions' ? OMITTED.actions : []);
-    out.push({ ...pick(integrity), intact: hash === integrity.hash, kind, id });
+    const omit = kind === 'actions' ? OMITTED.actions : [];
+    // Links of earlier versions hashed `expires_at` too.
+    const intact =
+      linkHash(body, integrity.prev, { omit }) === integrity.hash ||
+      ('expires_at' in body && linkHash(body, integrity.prev, { omit, expiryHashed: true }) === integrity.hash);
+    out.push({ ...pick(integrity), intact, kind, id, archived });
   }
   if (kind === 'requests') {
     for (const { link, body } of appendedParts(entry as RequestDocument)) {
-      out.push({ ...pick(link), intact: isLink(link) && linkHash(body, link.prev) === link.hash, kind: 'append', id });
+      out.push({ ...pick(link), intact: isLink(link) && linkHash(body, link.prev) === link.hash, kind: 'append', id, archived });
     }
   }
   return out;
@@ -141,36 +187,3 @@ const pick = (link: Partial<IntegrityLink>) => ({
   prev: String(link.prev),
   hash: String(link.hash),
 });
-
-/**
- * Every entry of every kind, merged in time order: each kind read a page at a time by (time, id), so that a chain's
- * links arrive close to their order whatever kinds they are in, with one page per kind in memory.
- */
-async function* inTimeOrder(store: Store, filter: StoreFilter, pageSize: number): AsyncGenerator<{ kind: EntryKind; stored: StoredEntry }> {
-  const cursors = KINDS.map((kind) => ({
-    kind,
-    page: [] as StoredEntry[],
-    at: 0,
-    done: false,
-    after: undefined as StoredEntry['position'] | undefined,
-  }));
-  const fill = async (c: (typeof cursors)[number]) => {
-    if (c.done || c.at < c.page.length) return;
-    c.page = await store.query({ kind: c.kind, filter, by: 'time', order: 'asc', limit: pageSize, ...(c.after ? { after: c.after } : {}) });
-    c.at = 0;
-    if (c.page.length < pageSize) c.done = c.page.length === 0 || c.done;
-    if (c.page.length === 0) c.done = true;
-    c.after = c.page.at(-1)?.position ?? c.after;
-  };
-  for (;;) {
-    await Promise.all(cursors.map(fill));
-    let next: (typeof cursors)[number] | undefined;
-    for (const c of cursors) {
-      const head = c.page[c.at];
-      if (head && (!next || head.position.time < (next.page[next.at] as StoredEntry).position.time)) next = c;
-    }
-    if (!next) return;
-    const stored = next.page[next.at++] as StoredEntry;
-    yield { kind: next.kind, stored };
-  }
-}

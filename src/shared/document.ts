@@ -306,6 +306,8 @@ export interface PrunedRange {
   chain: string;
   from: number;
   to: number;
+  /** Moved by `archive` rather than deleted by `purge`: `verify` given the archives finds them there. */
+  archived?: true;
 }
 
 /**

@@ -187,6 +187,23 @@ describe.each(Object.keys(DATABASES))('actionlog verify on %s', (kind) => {
     const json = JSON.parse((await verify('--key', keyFile, '--json')).stdout) as VerifyReport;
     expect(json.findings).toEqual([expect.objectContaining({ problem: 'modified', kind: 'actions', chain: link.chain, seq: link.seq })]);
   });
+
+  it('the trail archived to a file: checked whole with --archive (the entry modified before still named), truncated without it', async () => {
+    const file = join(dir, `archive-${kind}.jsonl`);
+    const moved = await runCli(['archive', '--before', new Date(Date.now() + 60_000).toISOString(), '--to', file, ...db.args]);
+    expect(moved.code).toBe(0);
+    const alone = JSON.parse((await verify('--key', keyFile, '--json')).stdout) as VerifyReport;
+    expect(alone.summary.entries).toBe(0);
+    expect(alone.findings.length).toBeGreaterThan(0);
+    expect(alone.findings.every((f) => f.problem === 'truncated' && f.seq === 1)).toBe(true);
+    const run = await verify('--key', keyFile, '--anchors', anchorsFile, '--archive', file);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^tampered: \d+ entries, \d+ links in \d+ chains, \d+ checkpoints, 0 legacy; modified 1\n/);
+    const missing = await verify('--key', keyFile, '--archive', join(dir, 'no-such-archive.jsonl'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--archive.*cannot read .*no-such-archive\.jsonl: ENOENT/);
+  });
 });
 
 describe('actionlog verify, whatever the database', () => {
@@ -198,6 +215,7 @@ describe('actionlog verify, whatever the database', () => {
       /--key <file>\s+PEM file of an Ed25519 public key/,
       /--hmac-secret-env <name>\s+environment variable holding the HMAC secret/,
       /--anchors <file>\s+JSON lines of the checkpoints/,
+      /--archive <file>\s+a file actionlog archive wrote/,
       /--max-findings <n>/,
       /--json\s+print the report as JSON/,
       /--mongodb <uri>/,

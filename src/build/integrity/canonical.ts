@@ -38,16 +38,31 @@ export function canonicalJson(value: unknown): string {
 
 export const sha256 = (text: string | Buffer): string => hash('sha256', text, 'hex');
 
-/** The fields a link's hash leaves out: the store's own id, the link itself, and what may change legitimately. */
-const UNHASHED: readonly string[] = ['_id', 'integrity'];
+/**
+ * The top-level fields a link's hash leaves out: the store's own id, the link itself, and the retention date, which
+ * an archive store's copy drops and a change of retention may move (it says when an entry goes, not what happened).
+ */
+const UNHASHED: readonly string[] = ['_id', 'integrity', 'expires_at'];
+/** What links of earlier versions left out: their hash covers `expires_at`. */
+const UNHASHED_EARLIER: readonly string[] = ['_id', 'integrity'];
+
+/** How a link's hash is made, beyond the entry and `prev`. */
+export interface LinkHashOptions {
+  /** Further top-level fields left out (an action's `is_active`, which `deactivate` changes and records as an action). */
+  omit?: readonly string[];
+  /** See `storedJson`. */
+  texts?: Map<object, string>;
+  /** Hash `expires_at` too, as links of earlier versions did (a verifier's second try). */
+  expiryHashed?: boolean;
+}
 
 /**
- * The hash of an entry's link: SHA-256 of the canonical JSON of the entry without `_id` and `integrity`,
- * followed by `prev`. `omit` names further top-level fields left out (an action's `is_active`, which
- * `deactivate` changes on purpose and records as an action of its own). `texts`: see `storedJson`.
+ * The hash of an entry's link: SHA-256 of the canonical JSON of the entry without `_id`, `integrity` and
+ * `expires_at` (and `omit`), followed by `prev`.
  */
-export function linkHash(entry: object, prev: string, omit: readonly string[] = [], texts?: Map<object, string>): string {
-  const leftOut = omit.length === 0 ? UNHASHED : [...UNHASHED, ...omit];
+export function linkHash(entry: object, prev: string, { omit = [], texts, expiryHashed = false }: LinkHashOptions = {}): string {
+  const unhashed = expiryHashed ? UNHASHED_EARLIER : UNHASHED;
+  const leftOut = omit.length === 0 ? unhashed : [...unhashed, ...omit];
   return sha256((storedJson(entry, leftOut, texts) ?? canonicalJson(hashedPart(entry, leftOut))) + prev);
 }
 

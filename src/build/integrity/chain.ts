@@ -132,7 +132,7 @@ export class IntegrityChain {
 
   private next(body: object, omit: readonly string[], texts: Map<object, string>): IntegrityLink {
     const seq = ++this.seq;
-    const hash = linkHash(body, this.prev, omit, texts);
+    const hash = linkHash(body, this.prev, { omit, texts });
     const link = { chain: this.id, seq, prev: this.prev, hash };
     this.prev = hash;
     this.sealed.push({ chain: this.id, seq, hash });

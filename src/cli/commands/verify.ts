@@ -6,7 +6,7 @@ import type { CliCommand } from '../kit/command.js';
 import { EXIT, usageError } from '../kit/exit-codes.js';
 import { estimateEntries } from '../kit/entry-count.js';
 import { startProgress } from '../kit/progress.js';
-import { collectKeyFile, findingsLimit, hmacKeyFromEnv, readAnchors } from '../kit/verify-inputs.js';
+import { collectArchiveFile, collectKeyFile, findingsLimit, hmacKeyFromEnv, readAnchors } from '../kit/verify-inputs.js';
 
 /** Intact is done, tampering is the finding verify exists to report, unverifiable is a verify that could not conclude. */
 const EXIT_OF: Record<VerifyStatus, number> = { intact: EXIT.ok, tampered: EXIT.finding, unverifiable: EXIT.failed };
@@ -18,6 +18,7 @@ export const verifyCommand: CliCommand = {
   examples: [
     'actionlog verify --sqlite app.db --key audit-public.pem',
     'actionlog verify --postgres "$DATABASE_URL" --key new.pem --key old.pem --anchors anchored.jsonl',
+    'actionlog verify --sqlite app.db --key audit-public.pem --archive archive-2024.jsonl',
     'ACTIONLOG_HMAC=... actionlog verify --mongodb mongodb://localhost/app --hmac-secret-env ACTIONLOG_HMAC --json',
   ],
   configure(command: Command) {
@@ -25,6 +26,7 @@ export const verifyCommand: CliCommand = {
       .option('--key <file>', 'PEM file of an Ed25519 public key that signs checkpoints (repeat for rotated keys)', collectKeyFile)
       .option('--hmac-secret-env <name>', 'environment variable holding the HMAC secret that signs checkpoints', hmacKeyFromEnv)
       .option('--anchors <file>', 'JSON lines of the checkpoints integrity.anchor received, one per line', readAnchors)
+      .option('--archive <file>', 'a file actionlog archive wrote, checked with the trail (repeat for each)', collectArchiveFile)
       .option('--from <date>', 'only entries from this time on (ISO 8601); gaps at the edges are not judged')
       .option('--to <date>', 'only entries up to this time (ISO 8601)')
       .option('--max-findings <n>', 'findings listed at most (all are counted)', findingsLimit, 1000)
@@ -50,6 +52,7 @@ export const verifyCommand: CliCommand = {
           progress.add(n);
         },
         anchors: (options.anchors as CheckpointDocument[] | undefined) ?? [],
+        archives: (options.archive as string[] | undefined) ?? [],
         maxFindings: options.maxFindings as number,
         ...window,
       })

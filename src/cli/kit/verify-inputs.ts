@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { resolveKey, type VerifyingKey } from '../../build/integrity/checkpoint-keys.js';
 import type { CheckpointDocument } from '../../shared/document.js';
@@ -27,6 +27,16 @@ export function collectKeyFile(file: string, previous: VerifyingKey[] = []): Ver
   const text = readText(file);
   if (!/-----BEGIN [A-Z ]*KEY-----/.test(text)) throw new InvalidArgumentError(`${file} holds no PEM key`);
   return [...previous, checkedKey(text, file)];
+}
+
+/** `--archive FILE`, repeatable: a file `actionlog archive --to` wrote, checked to be readable now. */
+export function collectArchiveFile(file: string, previous: string[] = []): string[] {
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  return [...previous, file];
 }
 
 /** `--hmac-secret-env NAME`: the HMAC secret in that environment variable, so that it is not in the process list. */

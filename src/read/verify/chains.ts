@@ -14,10 +14,14 @@ export interface ReadLink {
   intact: boolean;
   kind: VerifyFinding['kind'];
   id: string | null;
+  /** Read from an archive rather than the trail's store. */
+  archived: boolean;
 }
 
 /** Links read ahead of their turn, across all chains, before a missing one is declared deleted anyway. */
 const MAX_WAITING = 100_000;
+/** Links taken last, across all chains, that an archive's copy read later is recognized by (a batch at most apart). */
+const MAX_RECENT = 20_000;
 
 interface ChainState {
   /** The next sequence expected; undefined before the first (a window of the trail starts anywhere). */
@@ -38,12 +42,18 @@ interface ChainState {
 export class ChainChecker {
   private readonly chains = new Map<string, ChainState>();
   private waitingCount = 0;
+  /** `chain:seq` of the links taken last, with each one's link. */
+  private readonly recent = new Map<string, ReadLink>();
 
   constructor(
     private readonly claims: ReadonlyMap<string, ChainClaims>,
     private readonly findings: Findings,
-    /** The whole trail is read: a chain starts at 1 and ends at its newest signed head. */
-    private readonly whole: boolean,
+    private readonly read: {
+      /** The whole trail is read: a chain starts at 1 and ends at its newest signed head. */
+      whole: boolean;
+      /** Archives are read too: what an archive moved is looked for there, not taken as pruned. */
+      archivesGiven: boolean;
+    },
   ) {}
 
   get chainCount(): number {
@@ -53,12 +63,14 @@ export class ChainChecker {
   add(link: ReadLink): void {
     let state = this.chains.get(link.chain);
     if (!state) {
-      state = { expect: this.whole ? 1 : undefined, last: undefined, waiting: new Map(), merkle: [], headIndex: 0, first: undefined };
+      state = { expect: this.read.whole ? 1 : undefined, last: undefined, waiting: new Map(), merkle: [], headIndex: 0, first: undefined };
       this.chains.set(link.chain, state);
     }
     if (!link.intact) this.report('modified', link, 'its content does not match its hash');
     if (state.expect !== undefined && link.seq < state.expect) {
-      this.report('inserted', link, `sequence ${link.seq} came after sequence ${state.expect - 1} was checked`);
+      const taken = this.recent.get(`${link.chain}:${link.seq}`);
+      if (!taken || !isCopy(taken, link))
+        this.report('inserted', link, `sequence ${link.seq} came after sequence ${state.expect - 1} was checked`);
       return;
     }
     const list = state.waiting.get(link.seq) ?? [];
@@ -76,7 +88,7 @@ export class ChainChecker {
       const claims = this.claims.get(chain);
       const head = claims?.heads.at(-1)?.seq ?? 0;
       const last = state.last?.seq ?? (state.expect ?? 1) - 1;
-      if (this.whole && head > last) this.gap(chain, last + 1, head, 'truncated');
+      if (this.read.whole && head > last) this.gap(chain, last + 1, head, 'truncated');
       if (last > head && claims?.closedAt === undefined) {
         this.findings.add({
           problem: 'unconfirmed',
@@ -90,7 +102,7 @@ export class ChainChecker {
       }
     }
     // Chains only checkpoints know of: their entries are all gone.
-    if (!this.whole) return;
+    if (!this.read.whole) return;
     for (const [chain, claims] of this.claims) {
       if (this.chains.has(chain)) continue;
       const head = claims.heads.at(-1)?.seq ?? 0;
@@ -122,7 +134,9 @@ export class ChainChecker {
   private take(chain: string, state: ChainState, links: ReadLink[]): void {
     const [link, ...extra] = links;
     if (!link) return;
-    for (const other of extra) this.report('inserted', other, `a second entry at sequence ${other.seq}`);
+    for (const other of extra) if (!isCopy(link, other)) this.report('inserted', other, `a second entry at sequence ${other.seq}`);
+    this.recent.set(`${chain}:${link.seq}`, link);
+    if (this.recent.size > MAX_RECENT) this.recent.delete(this.recent.keys().next().value as string);
     const closedAt = this.claims.get(chain)?.closedAt;
     if (closedAt !== undefined && link.seq > closedAt) this.report('inserted', link, `past the end of its chain (closed at ${closedAt})`);
     const expectedPrev = state.last ? state.last.hash : link.seq === 1 ? GENESIS : undefined;
@@ -165,19 +179,32 @@ export class ChainChecker {
   }
 
   private isPruned(chain: string, from: number, to: number): boolean {
-    return coveredBy(this.claims.get(chain)?.pruned ?? [], from, to).every((part) => part.pruned);
+    return coveredBy(this.excused(chain), from, to).every((part) => part.pruned);
   }
 
-  /** A run of missing sequences: the parts a retention checkpoint covers are pruned, the rest `problem`. */
+  /** The ranges of a chain whose absence is no finding: what purges deleted, and archives moved unless they are read. */
+  private excused(chain: string): readonly PrunedRange[] {
+    const pruned = this.claims.get(chain)?.pruned ?? [];
+    return this.read.archivesGiven ? pruned.filter((range) => range.archived !== true) : pruned;
+  }
+
+  /**
+   * A run of missing sequences: the parts a retention checkpoint covers are pruned, the rest `problem`; with archives
+   * read, the parts an archive moved are `deleted` from them.
+   */
   private gap(chain: string, from: number, to: number, problem: 'deleted' | 'truncated'): void {
-    for (const part of coveredBy(this.claims.get(chain)?.pruned ?? [], from, to)) {
-      const what = part.pruned ? 'pruned' : problem;
-      const message = part.pruned
-        ? 'deleted by a purge or an archive (a signed checkpoint records it)'
-        : problem === 'truncated'
-          ? 'missing: a signed checkpoint covers them'
-          : 'missing between stored entries';
+    const add = (part: { from: number; to: number }, what: VerifyFinding['problem'], message: string) => {
       this.findings.add({ problem: what, kind: null, id: null, chain, seq: part.from, to_seq: part.to, message });
+    };
+    for (const part of coveredBy(this.claims.get(chain)?.pruned ?? [], from, to)) {
+      if (!part.pruned) {
+        add(part, problem, problem === 'truncated' ? 'missing: a signed checkpoint covers them' : 'missing between stored entries');
+        continue;
+      }
+      for (const sub of coveredBy(this.excused(chain), part.from, part.to)) {
+        if (sub.pruned) add(sub, 'pruned', 'deleted by a purge or an archive (a signed checkpoint records it)');
+        else add(sub, 'deleted', 'moved by an archive (a signed checkpoint records it), and in none of the archives given');
+      }
     }
   }
 
@@ -185,6 +212,9 @@ export class ChainChecker {
     this.findings.add({ problem, kind: link.kind, id: link.id, chain: link.chain, seq: link.seq, message });
   }
 }
+
+/** An archive's copy of an entry (an archive run killed before it deleted its batch, then run again): no second entry. */
+const isCopy = (a: ReadLink, b: ReadLink): boolean => a.hash === b.hash && (a.archived || b.archived);
 
 /** `from`..`to` cut into the parts pruned ranges cover and those they do not. */
 export function coveredBy(ranges: readonly PrunedRange[], from: number, to: number): Array<{ from: number; to: number; pruned: boolean }> {

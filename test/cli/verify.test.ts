@@ -19,7 +19,9 @@ afterAll(() => {
 const keys = ed25519();
 const keyFile = join(dir, 'public.pem');
 const otherKeyFile = join(dir, 'other.pem');
+const signingKeyFile = join(dir, 'private.pem');
 writeFileSync(keyFile, keys.publicKey.export({ type: 'spki', format: 'pem' }));
+writeFileSync(signingKeyFile, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }));
 writeFileSync(otherKeyFile, ed25519().publicKey.export({ type: 'spki', format: 'pem' }));
 
 interface Database {
@@ -188,14 +190,27 @@ describe.each(Object.keys(DATABASES))('actionlog verify on %s', (kind) => {
     expect(json.findings).toEqual([expect.objectContaining({ problem: 'modified', kind: 'actions', chain: link.chain, seq: link.seq })]);
   });
 
-  it('the trail archived to a file: checked whole with --archive (the entry modified before still named), truncated without it', async () => {
+  it('purge or archive on the sealed trail without its signing key: exit 2, asking for it, nothing deleted', async () => {
+    const before = await entriesOf(db.store, 'actions');
+    for (const command of [['purge'], ['archive', '--to', join(dir, `refused-${kind}.jsonl`)]]) {
+      const run = await runCli([...command, '--before', new Date(Date.now() + 60_000).toISOString(), ...db.args]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/--signing-key: the trail has signed checkpoints: give the key that signs them/);
+      expect(run.stderr).not.toMatch(STACK_FRAME);
+    }
+    expect(await entriesOf(db.store, 'actions')).toHaveLength(before.length);
+  });
+
+  it('the trail archived with its signing key: pruned and intact alone, checked whole with --archive (the entry modified before named)', async () => {
     const file = join(dir, `archive-${kind}.jsonl`);
-    const moved = await runCli(['archive', '--before', new Date(Date.now() + 60_000).toISOString(), '--to', file, ...db.args]);
+    const until = new Date(Date.now() + 60_000).toISOString();
+    const moved = await runCli(['archive', '--before', until, '--to', file, '--signing-key', signingKeyFile, ...db.args]);
+    expect(moved.stderr).toBe('');
     expect(moved.code).toBe(0);
     const alone = JSON.parse((await verify('--key', keyFile, '--json')).stdout) as VerifyReport;
     expect(alone.summary.entries).toBe(0);
-    expect(alone.findings.length).toBeGreaterThan(0);
-    expect(alone.findings.every((f) => f.problem === 'truncated' && f.seq === 1)).toBe(true);
+    expect(alone.findings.filter((f) => f.problem !== 'pruned')).toEqual([]);
+    expect(alone.status).toBe('intact');
     const run = await verify('--key', keyFile, '--anchors', anchorsFile, '--archive', file);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(1);
@@ -203,6 +218,10 @@ describe.each(Object.keys(DATABASES))('actionlog verify on %s', (kind) => {
     const missing = await verify('--key', keyFile, '--archive', join(dir, 'no-such-archive.jsonl'));
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--archive.*cannot read .*no-such-archive\.jsonl: ENOENT/);
+    // Nothing is left to delete, and --unrecorded lets a purge run without the key.
+    const purge = await runCli(['purge', '--before', until, '--unrecorded', '--json', ...db.args]);
+    expect(purge.code).toBe(0);
+    expect(JSON.parse(purge.stdout)).toMatchObject({ total: 0 });
   });
 });
 

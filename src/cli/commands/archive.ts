@@ -3,7 +3,7 @@ import type { CliCommand } from '../kit/command.js';
 import { EXIT, usageError } from '../kit/exit-codes.js';
 import { openOutput } from '../kit/output.js';
 import { startProgress } from '../kit/progress.js';
-import { addRemovalOptions, estimateRemoval, formatCounts, removalOptions } from '../kit/removal.js';
+import { addRemovalOptions, checkRecorded, estimateRemoval, formatCounts, removalLoggerOptions, removalOptions } from '../kit/removal.js';
 
 /**
  * `actionlog archive`: moves expired entries, and older ones with `--before`, to a file of JSON lines
@@ -18,9 +18,12 @@ export const archiveCommand: CliCommand = {
     command.requiredOption('--to <file>', 'JSON lines file to append to ({ kind, _id, entry } per line)');
     addRemovalOptions(command);
   },
-  async run(options: OptionValues, { logger }) {
+  loggerOptions: removalLoggerOptions,
+  async run(options: OptionValues, connection) {
+    const { logger } = connection;
     if (options.to === '-') throw usageError('--to', 'must be a file: what is archived is deleted once written');
     const removal = removalOptions(options);
+    await checkRecorded(options, connection);
     const total = await estimateRemoval(logger, removal.before);
     const out = await openOutput(options.to as string, 'append');
     const progress = startProgress('archive', total);

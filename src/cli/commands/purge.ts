@@ -2,7 +2,7 @@ import type { Command, OptionValues } from 'commander';
 import type { CliCommand } from '../kit/command.js';
 import { EXIT } from '../kit/exit-codes.js';
 import { startProgress } from '../kit/progress.js';
-import { addRemovalOptions, estimateRemoval, formatCounts, removalOptions } from '../kit/removal.js';
+import { addRemovalOptions, checkRecorded, estimateRemoval, formatCounts, removalLoggerOptions, removalOptions } from '../kit/removal.js';
 
 /** `actionlog purge`: deletes expired entries, and older ones with `--before`, a batch at a time. */
 export const purgeCommand: CliCommand = {
@@ -12,8 +12,11 @@ export const purgeCommand: CliCommand = {
   configure(command: Command) {
     addRemovalOptions(command);
   },
-  async run(options: OptionValues, { logger }) {
+  loggerOptions: removalLoggerOptions,
+  async run(options: OptionValues, connection) {
+    const { logger } = connection;
     const removal = removalOptions(options);
+    await checkRecorded(options, connection);
     const progress = startProgress('purge', await estimateRemoval(logger, removal.before));
     try {
       const counts = await logger.purge({

@@ -1,5 +1,5 @@
 import type { Command, OptionValues } from 'commander';
-import type { Connection } from './connection.js';
+import type { Connection, LoggerOverrides } from './connection.js';
 
 /**
  * One command of the CLI, in a file of its own under `commands/`, listed in `commands/index.ts`. The program adds
@@ -13,6 +13,8 @@ export interface CliCommand {
   examples?: string[];
   /** Declares the command's own options. */
   configure(command: Command): void;
+  /** What the command's options set on the logger (a signing key), before the connection opens. */
+  loggerOptions?(options: OptionValues): LoggerOverrides;
   /** Runs with the parsed options; resolves to the exit status (see `EXIT`). */
   run(options: OptionValues, connection: Connection): Promise<number>;
 }

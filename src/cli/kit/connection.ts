@@ -3,6 +3,7 @@ import { type ActionLogger, createActionLogger } from '../../logger.js';
 import { ActionLogError } from '../../shared/errors.js';
 import { DEFAULT_PREFIX } from '../../stores/tables.js';
 import type { Store } from '../../stores/store.js';
+import type { SigningKey } from '../../build/integrity/checkpoint-keys.js';
 import { usageError } from './exit-codes.js';
 import { openMongo } from './open-mongo.js';
 import { openSql } from './open-sql.js';
@@ -10,6 +11,8 @@ import { openSql } from './open-sql.js';
 /** The trail a command works on, through a logger; `close` releases the store and the connection it opened. */
 export interface Connection {
   logger: ActionLogger;
+  /** The logger's store, for what the logger does not answer (whether the trail has checkpoints). */
+  store: Store;
   /** Warnings the store reported (an old table layout, a missing extension), to show once the command ends. */
   warnings: string[];
   close(): Promise<void>;
@@ -49,8 +52,13 @@ export function addConnectionOptions(command: Command): void {
   for (const option of options) command.addOption(option.helpGroup(group));
 }
 
+/** What a command sets on the logger beyond its store: the key that signs what purge and archive record. */
+export interface LoggerOverrides {
+  integrity?: { key: SigningKey };
+}
+
 /** Opens the one database the flags name and a logger on its trail, or says what is wrong with the flags. */
-export async function openConnection(options: OptionValues): Promise<Connection> {
+export async function openConnection(options: OptionValues, overrides: LoggerOverrides = {}): Promise<Connection> {
   const flags = options as ConnectionFlags;
   const given = (['mongodb', 'postgres', 'sqlite'] as const).filter((name) => flags[name] !== undefined);
   if (given.length === 0) throw usageError('', 'give the database: --mongodb URI, --postgres URL or --sqlite FILE');
@@ -61,6 +69,7 @@ export async function openConnection(options: OptionValues): Promise<Connection>
     : await openSql(flags.postgres ? { postgres: flags.postgres } : { sqlite: flags.sqlite ?? '' }, flags.prefix, flags.connectTimeout);
   const warnings: string[] = [];
   const logger = createActionLogger({
+    ...overrides,
     store: opened.store,
     onError: (error) => {
       // A failed start is thrown to the command as well: said once, there.
@@ -76,6 +85,7 @@ export async function openConnection(options: OptionValues): Promise<Connection>
   }
   return {
     logger,
+    store: opened.store,
     warnings,
     close: async () => {
       try {

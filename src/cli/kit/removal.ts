@@ -1,17 +1,46 @@
 import type { Command, OptionValues } from 'commander';
+import type { SigningKey } from '../../build/integrity/checkpoint-keys.js';
 import type { ActionLogger } from '../../logger.js';
+import type { Connection, LoggerOverrides } from './connection.js';
+import { usageError } from './exit-codes.js';
+import { hmacKeyFromEnv, signingKeyFile } from './verify-inputs.js';
 import type { EntryKind } from '../../stores/store.js';
 import type { PurgeCounts } from '../../stores/purge.js';
 import { estimateEntries } from './entry-count.js';
 
 const KINDS: EntryKind[] = ['requests', 'actions', 'changes', 'activities'];
 
-/** `--before` and `--batch-size`, shared by purge and archive (as the logger's options are). */
+/** `--before` and `--batch-size`, shared by purge and archive (as the logger's options are), and how they sign. */
 export function addRemovalOptions(command: Command): void {
   command
     .option('--before <date>', 'also entries older than this (ISO 8601); without it, only expired entries')
     .option('--batch-size <n>', 'entries per round trip, each its own transaction (default 1000)')
+    .option('--signing-key <file>', "PEM file of the Ed25519 private key that signs the trail's checkpoints", signingKeyFile)
+    .option('--hmac-secret-env <name>', "environment variable holding the HMAC secret that signs the trail's checkpoints", hmacKeyFromEnv)
+    .option('--unrecorded', 'on a trail with checkpoints, delete without a signed record (verify then reports deletions)')
     .option('--json', 'print the counts as JSON');
+}
+
+/** The key of `--signing-key` or `--hmac-secret-env`: the logger records what it deletes in a checkpoint it signs. */
+export function removalLoggerOptions(options: OptionValues): LoggerOverrides {
+  const key = (options.signingKey ?? options.hmacSecretEnv) as SigningKey | undefined;
+  if (options.signingKey !== undefined && options.hmacSecretEnv !== undefined)
+    throw usageError('--hmac-secret-env', 'give one key: --signing-key or --hmac-secret-env, not both');
+  return key === undefined ? {} : { integrity: { key } };
+}
+
+/**
+ * A trail with checkpoints is sealed: deleting from it without recording what goes would read as tampering to
+ * `verify`. Refused, unless a key records it or `--unrecorded` says the user knows.
+ */
+export async function checkRecorded(options: OptionValues, { store }: Connection): Promise<void> {
+  if (options.signingKey !== undefined || options.hmacSecretEnv !== undefined || options.unrecorded === true) return;
+  const [checkpoint] = (await store.checkpoints?.({ limit: 1 })) ?? [];
+  if (checkpoint === undefined) return;
+  throw usageError(
+    '--signing-key',
+    'the trail has signed checkpoints: give the key that signs them (--signing-key FILE or --hmac-secret-env NAME) so that verify tells what this deletes from tampering, or --unrecorded',
+  );
 }
 
 /** The logger's `before` and `batchSize` of the flags; the logger checks them and names a bad one. */

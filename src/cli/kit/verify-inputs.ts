@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import { resolveKey, type VerifyingKey } from '../../build/integrity/checkpoint-keys.js';
+import { resolveKey, type SigningKey, type VerifyingKey } from '../../build/integrity/checkpoint-keys.js';
 import type { CheckpointDocument } from '../../shared/document.js';
 
 /** A file's text, or the reason it cannot be read, as commander reports a bad option value. */
@@ -12,10 +12,10 @@ function readText(file: string): string {
   }
 }
 
-/** Checks a key as verify will use it, so a bad one is refused before the database is opened. */
-function checkedKey(key: VerifyingKey, what: string): VerifyingKey {
+/** Checks a key as verify (or the logger, to sign) will use it, so a bad one is refused before the database is opened. */
+function checkedKey(key: VerifyingKey, what: string, purpose: 'sign' | 'verify' = 'verify'): VerifyingKey {
   try {
-    resolveKey(key, 'verify');
+    resolveKey(key, purpose);
     return key;
   } catch (error) {
     throw new InvalidArgumentError(`${what}: ${(error as Error).message}`);
@@ -37,6 +37,13 @@ export function collectArchiveFile(file: string, previous: string[] = []): strin
     throw new InvalidArgumentError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   return [...previous, file];
+}
+
+/** `--signing-key FILE`: the PEM text of the Ed25519 private key that signs the trail's checkpoints. */
+export function signingKeyFile(file: string): SigningKey {
+  const text = readText(file);
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) throw new InvalidArgumentError(`${file} holds no PEM private key`);
+  return checkedKey(text, file, 'sign');
 }
 
 /** `--hmac-secret-env NAME`: the HMAC secret in that environment variable, so that it is not in the process list. */

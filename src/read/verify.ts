@@ -1,6 +1,5 @@
 import { resolveKey, type ResolvedKey, type VerifyingKey } from '../build/integrity/checkpoint-keys.js';
 import { appendedParts, OMITTED, sealedRequest } from '../build/integrity/chain.js';
-import { accessSync, constants } from 'node:fs';
 import { linkHash } from '../build/integrity/canonical.js';
 import type { CheckpointDocument, IntegrityLink, RequestDocument, RequestIntegrity } from '../shared/document.js';
 import { ActionLogValidationError } from '../shared/errors.js';
@@ -8,7 +7,7 @@ import type { Entry, EntryKind, Store, StoredEntry, StoreFilter } from '../store
 import { ChainChecker, type ReadLink } from './verify/chains.js';
 import { trustedCheckpoints } from './verify/checkpoints.js';
 import { Findings, type VerifyReport } from './verify/report.js';
-import { archiveFilePages, type EntrySource, inTimeOrder, storePages } from './verify/sources.js';
+import { archiveFileProblem, archiveFileSources, type EntrySource, inTimeOrder, storePages } from './verify/sources.js';
 import { isStore } from '../stores/archive.js';
 
 export type { VerifyFinding, VerifyProblem, VerifyReport, VerifyStatus, VerifySummary } from './verify/report.js';
@@ -76,24 +75,15 @@ export async function verifyTrail(store: Store, options: VerifyOptions, ownKey: 
   const unverifiable: string[] = [];
   if (keys.size === 0) unverifiable.push('no key to check checkpoint signatures: pass keys');
   if (!store.checkpoints) unverifiable.push('the store keeps no checkpoints');
+  const archives = archivesOption(options.archives, store);
   const trusted = await trustedCheckpoints(store, keys, options.anchors ?? [], findings);
-  const archives = archivesOption(options.archives);
   const checker = new ChainChecker(trusted.byChain, findings, {
     whole: from === undefined && to === undefined,
     archivesGiven: archives.length > 0,
   });
   const filter: StoreFilter = { include_inactive: true, include_expired: true, ...(from ? { from } : {}), ...(to ? { to } : {}) };
-  const sources = KINDS.flatMap((kind): EntrySource[] => [
-    { kind, archived: false, pages: storePages(store, kind, filter, step) },
-    ...archives.map((archive, i) => ({
-      kind,
-      archived: true,
-      pages:
-        typeof archive === 'string'
-          ? archiveFilePages(archive, kind, { from, to }, step, `archives.${i}`)
-          : storePages(archive, kind, filter, step),
-    })),
-  ]);
+  const { sources, notes } = await entrySources([store, ...archives], filter, step);
+  unverifiable.push(...notes);
   let entries = 0;
   let links = 0;
   let legacy = 0;
@@ -135,23 +125,44 @@ export async function verifyTrail(store: Store, options: VerifyOptions, ownKey: 
   };
 }
 
-/** Archives given as stores or paths of readable files. */
-function archivesOption(given: VerifyOptions['archives']): ReadonlyArray<Store | string> {
+/** Archives given as stores (not the one verified) or paths of files. */
+function archivesOption(given: VerifyOptions['archives'], store: Store): ReadonlyArray<Store | string> {
   if (given === undefined) return [];
   const problems = (Array.isArray(given) ? given : [given]).flatMap((archive: unknown, i) => {
+    const path = `archives.${i}`;
+    if (archive === store) return [{ path, message: 'is the store verified: its entries would be read twice' }];
     if (isStore(archive)) return [];
-    if (typeof archive !== 'string' || archive === '')
-      return [{ path: `archives.${i}`, message: 'must be a Store or the path of an archive file' }];
-    try {
-      accessSync(archive, constants.R_OK);
-      return [];
-    } catch (error) {
-      return [{ path: `archives.${i}`, message: `cannot read ${archive}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }];
-    }
+    if (typeof archive !== 'string' || archive === '') return [{ path, message: 'must be a Store or the path of an archive file' }];
+    const problem = archiveFileProblem(archive);
+    return problem === undefined ? [] : [{ path, message: problem }];
   });
   if (!Array.isArray(given)) problems.unshift({ path: 'archives', message: 'must be an array' });
   if (problems.length > 0) throw new ActionLogValidationError(problems, 'verify options');
   return given;
+}
+
+/**
+ * The sources of the trail's store (the first) and of the archives: every kind of each store, and the time-ordered
+ * runs of each archive file; with why part of a file could not be read.
+ */
+async function entrySources(
+  [store, ...archives]: [Store, ...Array<Store | string>],
+  filter: StoreFilter,
+  pageSize: number,
+): Promise<{ sources: EntrySource[]; notes: string[] }> {
+  const sources = KINDS.map((kind): EntrySource => ({ kind, archived: false, pages: storePages(store, kind, filter, pageSize) }));
+  const notes: string[] = [];
+  for (const [i, archive] of archives.entries()) {
+    if (typeof archive !== 'string') {
+      sources.push(...KINDS.map((kind) => ({ kind, archived: true, pages: storePages(archive, kind, filter, pageSize) })));
+      continue;
+    }
+    const window = { from: filter.from, to: filter.to };
+    const file = await archiveFileSources({ file: archive, path: `archives.${i}`, window, pageSize });
+    sources.push(...file.sources);
+    notes.push(...file.notes);
+  }
+  return { sources, notes };
 }
 
 /** The links of one entry read back, each with whether its content still hashes to it. */
@@ -162,13 +173,11 @@ function readLinks(kind: EntryKind, stored: StoredEntry, archived: boolean): Rea
   const id = stored.position.id;
   const out: ReadLink[] = [];
   if (isLink(integrity)) {
-    const body = kind === 'requests' ? sealedRequest(entry as RequestDocument) : entry;
-    const omit = kind === 'actions' ? OMITTED.actions : [];
-    // Links of earlier versions hashed `expires_at` too.
-    const intact =
-      linkHash(body, integrity.prev, { omit }) === integrity.hash ||
-      ('expires_at' in body && linkHash(body, integrity.prev, { omit, expiryHashed: true }) === integrity.hash);
-    out.push({ ...pick(integrity), intact, kind, id, archived });
+    // An archive store's copy keeps the `expires_at` it was sealed with in its link.
+    const sealed = integrity.expires_at !== undefined && !('expires_at' in entry) ? { ...entry, expires_at: integrity.expires_at } : entry;
+    const body = kind === 'requests' ? sealedRequest(sealed as RequestDocument) : sealed;
+    const hash = linkHash(body, integrity.prev, { omit: kind === 'actions' ? OMITTED.actions : [] });
+    out.push({ ...pick(integrity), intact: hash === integrity.hash, kind, id, archived });
   }
   if (kind === 'requests') {
     for (const { link, body } of appendedParts(entry as RequestDocument)) {

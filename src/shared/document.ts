@@ -275,6 +275,8 @@ export interface IntegrityLink {
   seq: number;
   prev: string;
   hash: string;
+  /** In an archive store's copy, which keeps no `expires_at`: the one the entry was sealed with, which its hash covers. */
+  expires_at?: Date | string;
 }
 
 /** A late append's link: which tail of the document's `model_logs` and `actions` it added. */

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import { z } from 'zod';
+import type { RequestIntegrity } from '../shared/document.js';
 import { ActionLogConfigError, ActionLogStoreError, ActionLogValidationError } from '../shared/errors.js';
 import { fromZodIssues } from '../shared/zod-issues.js';
 import { batchedRemovalFields, KINDS, linksOf, type PurgeCounts, type RecordPruned } from './purge.js';
@@ -94,10 +95,18 @@ export async function archiveEntries(
   return counts;
 }
 
-/** The entries as a batch for the archive store, without `expires_at`: the archive is where they are kept. */
+/**
+ * The entries as a batch for the archive store, without `expires_at`: the archive is where they are kept. A sealed
+ * entry keeps the date in its link, where `verify` finds it for the hash.
+ */
 function batchOf(kind: EntryKind, entries: Entry[]): StoreBatch {
   const batch: StoreBatch = { requests: [], actionLogs: [], modelLogs: [], activities: [] };
-  for (const entry of entries) delete (entry as { expires_at?: Date }).expires_at;
+  for (const entry of entries) {
+    const sealed = entry as { expires_at?: Date; integrity?: RequestIntegrity };
+    if (sealed.expires_at !== undefined && sealed.integrity?.hash !== undefined)
+      sealed.integrity = { ...sealed.integrity, expires_at: sealed.expires_at };
+    delete sealed.expires_at;
+  }
   (batch[BATCH_KEY[kind]] as Entry[]).push(...entries);
   return batch;
 }

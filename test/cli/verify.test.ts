@@ -20,8 +20,10 @@ const keys = ed25519();
 const keyFile = join(dir, 'public.pem');
 const otherKeyFile = join(dir, 'other.pem');
 const signingKeyFile = join(dir, 'private.pem');
+const otherSigningKeyFile = join(dir, 'other-private.pem');
 writeFileSync(keyFile, keys.publicKey.export({ type: 'spki', format: 'pem' }));
 writeFileSync(signingKeyFile, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+writeFileSync(otherSigningKeyFile, ed25519().privateKey.export({ type: 'pkcs8', format: 'pem' }));
 writeFileSync(otherKeyFile, ed25519().publicKey.export({ type: 'spki', format: 'pem' }));
 
 interface Database {
@@ -190,13 +192,19 @@ describe.each(Object.keys(DATABASES))('actionlog verify on %s', (kind) => {
     expect(json.findings).toEqual([expect.objectContaining({ problem: 'modified', kind: 'actions', chain: link.chain, seq: link.seq })]);
   });
 
-  it('purge or archive on the sealed trail without its signing key: exit 2, asking for it, nothing deleted', async () => {
+  it('purge or archive on the sealed trail without its signing key, or with another: exit 2, nothing deleted', async () => {
     const before = await entriesOf(db.store, 'actions');
+    const until = new Date(Date.now() + 60_000).toISOString();
     for (const command of [['purge'], ['archive', '--to', join(dir, `refused-${kind}.jsonl`)]]) {
-      const run = await runCli([...command, '--before', new Date(Date.now() + 60_000).toISOString(), ...db.args]);
+      const run = await runCli([...command, '--before', until, ...db.args]);
       expect(run.code).toBe(2);
       expect(run.stderr).toMatch(/--signing-key: the trail has signed checkpoints: give the key that signs them/);
       expect(run.stderr).not.toMatch(STACK_FRAME);
+      const other = await runCli([...command, '--before', until, '--signing-key', otherSigningKeyFile, ...db.args]);
+      expect(other.code).toBe(2);
+      expect(other.stderr).toMatch(
+        /--signing-key: signs none of the trail's checkpoints \(key ed25519:\S+; they are signed by ed25519:\S+\)/,
+      );
     }
     expect(await entriesOf(db.store, 'actions')).toHaveLength(before.length);
   });

@@ -38,13 +38,8 @@ export function canonicalJson(value: unknown): string {
 
 export const sha256 = (text: string | Buffer): string => hash('sha256', text, 'hex');
 
-/**
- * The top-level fields a link's hash leaves out: the store's own id, the link itself, and the retention date, which
- * an archive store's copy drops and a change of retention may move (it says when an entry goes, not what happened).
- */
-const UNHASHED: readonly string[] = ['_id', 'integrity', 'expires_at'];
-/** What links of earlier versions left out: their hash covers `expires_at`. */
-const UNHASHED_EARLIER: readonly string[] = ['_id', 'integrity'];
+/** The fields a link's hash leaves out: the store's own id, and the link itself. */
+const UNHASHED: readonly string[] = ['_id', 'integrity'];
 
 /** How a link's hash is made, beyond the entry and `prev`. */
 export interface LinkHashOptions {
@@ -52,17 +47,14 @@ export interface LinkHashOptions {
   omit?: readonly string[];
   /** See `storedJson`. */
   texts?: Map<object, string>;
-  /** Hash `expires_at` too, as links of earlier versions did (a verifier's second try). */
-  expiryHashed?: boolean;
 }
 
 /**
- * The hash of an entry's link: SHA-256 of the canonical JSON of the entry without `_id`, `integrity` and
- * `expires_at` (and `omit`), followed by `prev`.
+ * The hash of an entry's link: SHA-256 of the canonical JSON of the entry without `_id` and `integrity` (and
+ * `omit`), followed by `prev`.
  */
-export function linkHash(entry: object, prev: string, { omit = [], texts, expiryHashed = false }: LinkHashOptions = {}): string {
-  const unhashed = expiryHashed ? UNHASHED_EARLIER : UNHASHED;
-  const leftOut = omit.length === 0 ? unhashed : [...unhashed, ...omit];
+export function linkHash(entry: object, prev: string, { omit = [], texts }: LinkHashOptions = {}): string {
+  const leftOut = omit.length === 0 ? UNHASHED : [...UNHASHED, ...omit];
   return sha256((storedJson(entry, leftOut, texts) ?? canonicalJson(hashedPart(entry, leftOut))) + prev);
 }
 

@@ -26,7 +26,7 @@ export const verifyCommand: CliCommand = {
       .option('--key <file>', 'PEM file of an Ed25519 public key that signs checkpoints (repeat for rotated keys)', collectKeyFile)
       .option('--hmac-secret-env <name>', 'environment variable holding the HMAC secret that signs checkpoints', hmacKeyFromEnv)
       .option('--anchors <file>', 'JSON lines of the checkpoints integrity.anchor received, one per line', readAnchors)
-      .option('--archive <file>', 'a file actionlog archive wrote, checked with the trail (repeat for each)', collectArchiveFile)
+      .option('--archive <file>', 'a file actionlog archive wrote, checked with the trail (repeat: give every one)', collectArchiveFile)
       .option('--from <date>', 'only entries from this time on (ISO 8601); gaps at the edges are not judged')
       .option('--to <date>', 'only entries up to this time (ISO 8601)')
       .option('--max-findings <n>', 'findings listed at most (all are counted)', findingsLimit, 1000)

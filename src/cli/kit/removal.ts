@@ -1,10 +1,10 @@
 import type { Command, OptionValues } from 'commander';
-import type { SigningKey } from '../../build/integrity/checkpoint-keys.js';
+import { resolveKey, type SigningKey } from '../../build/integrity/checkpoint-keys.js';
 import type { ActionLogger } from '../../logger.js';
 import type { Connection, LoggerOverrides } from './connection.js';
 import { usageError } from './exit-codes.js';
 import { hmacKeyFromEnv, signingKeyFile } from './verify-inputs.js';
-import type { EntryKind } from '../../stores/store.js';
+import type { EntryKind, Store } from '../../stores/store.js';
 import type { PurgeCounts } from '../../stores/purge.js';
 import { estimateEntries } from './entry-count.js';
 
@@ -30,17 +30,35 @@ export function removalLoggerOptions(options: OptionValues): LoggerOverrides {
 }
 
 /**
- * A trail with checkpoints is sealed: deleting from it without recording what goes would read as tampering to
- * `verify`. Refused, unless a key records it or `--unrecorded` says the user knows.
+ * A trail with checkpoints is sealed: deleting from it without recording what goes, or recording it under a key
+ * that signs none of its checkpoints, would read as tampering to `verify`. Refused, unless `--unrecorded` says the
+ * user knows.
  */
 export async function checkRecorded(options: OptionValues, { store }: Connection): Promise<void> {
-  if (options.signingKey !== undefined || options.hmacSecretEnv !== undefined || options.unrecorded === true) return;
-  const [checkpoint] = (await store.checkpoints?.({ limit: 1 })) ?? [];
-  if (checkpoint === undefined) return;
-  throw usageError(
-    '--signing-key',
-    'the trail has signed checkpoints: give the key that signs them (--signing-key FILE or --hmac-secret-env NAME) so that verify tells what this deletes from tampering, or --unrecorded',
-  );
+  const flag = options.signingKey !== undefined ? '--signing-key' : '--hmac-secret-env';
+  const key = (options.signingKey ?? options.hmacSecretEnv) as SigningKey | undefined;
+  if (key === undefined) {
+    if (options.unrecorded === true || (await signersOf(store, () => true)).size === 0) return;
+    throw usageError(
+      '--signing-key',
+      'the trail has signed checkpoints: give the key that signs them (--signing-key FILE or --hmac-secret-env NAME) so that verify tells what this deletes from tampering, or --unrecorded',
+    );
+  }
+  const { id } = resolveKey(key, 'sign');
+  const signers = await signersOf(store, (found) => found.has(id));
+  if (signers.size > 0 && !signers.has(id))
+    throw usageError(flag, `signs none of the trail's checkpoints (key ${id}; they are signed by ${[...signers].join(', ')})`);
+}
+
+/** The keys that signed the trail's checkpoints, read a page at a time until `enough` of them are found. */
+async function signersOf(store: Store, enough: (found: Set<string>) => boolean): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (let after: string | undefined; ;) {
+    const page = (await store.checkpoints?.({ limit: 500, ...(after !== undefined ? { after } : {}) })) ?? [];
+    for (const { checkpoint } of page) found.add(checkpoint.signature.key_id);
+    if (page.length < 500 || enough(found)) return found;
+    after = page.at(-1)?.id;
+  }
 }
 
 /** The logger's `before` and `batchSize` of the flags; the logger checks them and names a bad one. */

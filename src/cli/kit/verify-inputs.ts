@@ -1,7 +1,8 @@
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { resolveKey, type SigningKey, type VerifyingKey } from '../../build/integrity/checkpoint-keys.js';
 import type { CheckpointDocument } from '../../shared/document.js';
+import { archiveFileProblem } from '../../read/verify/sources.js';
 
 /** A file's text, or the reason it cannot be read, as commander reports a bad option value. */
 function readText(file: string): string {
@@ -31,11 +32,8 @@ export function collectKeyFile(file: string, previous: VerifyingKey[] = []): Ver
 
 /** `--archive FILE`, repeatable: a file `actionlog archive --to` wrote, checked to be readable now. */
 export function collectArchiveFile(file: string, previous: string[] = []): string[] {
-  try {
-    accessSync(file, constants.R_OK);
-  } catch (error) {
-    throw new InvalidArgumentError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
+  const problem = archiveFileProblem(file);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
   return [...previous, file];
 }
 

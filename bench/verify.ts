@@ -7,6 +7,8 @@
  * the links waiting for a missing one, so its memory must stay flat however long the trail is.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { type ActionLogger, createActionLogger, SqlStore } from 'actionlog';
 import { orderChange, orderState } from '../examples/shared/orders.js';
@@ -72,6 +74,23 @@ async function load(): Promise<void> {
   console.log(`loaded in ${((performance.now() - t0) / 1000).toFixed(0)} s (writes, then VACUUM ANALYZE and CHECKPOINT)`);
 }
 
+/** With VERIFY_BENCH_PROFILE=<file>, a CPU profile of `fn` written there (a .cpuprofile, as DevTools opens). */
+async function profiled<T>(fn: () => Promise<T>): Promise<T> {
+  const file = process.env.VERIFY_BENCH_PROFILE;
+  if (!file) return fn();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
 let auditor: ActionLogger | undefined;
 try {
   await load();
@@ -83,7 +102,7 @@ try {
   console.log(`tables: ${rows.map((r) => `${r.relname} ${r.n} rows, ${r.size}`).join('; ')}`);
 
   const verifier = auditor;
-  const { result: report, seconds } = await sampledRun('verify', () => verifier.verify({ keys: [publicKey] }));
+  const { result: report, seconds } = await sampledRun('verify', () => profiled(() => verifier.verify({ keys: [publicKey] })));
 
   const { entries, links, chains, checkpoints } = report.summary;
   console.log(

@@ -21,7 +21,7 @@ export interface ReadLink {
 /** Links read ahead of their turn, across all chains, before a missing one is declared deleted anyway. */
 const MAX_WAITING = 100_000;
 /** Links taken last, across all chains, that an archive's copy read later is recognized by (a batch at most apart). */
-const MAX_RECENT = 20_000;
+const RECENT = 20_000;
 
 interface ChainState {
   /** The next sequence expected; undefined before the first (a window of the trail starts anywhere). */
@@ -42,8 +42,10 @@ interface ChainState {
 export class ChainChecker {
   private readonly chains = new Map<string, ChainState>();
   private waitingCount = 0;
-  /** `chain:seq` of the links taken last, with each one's link. */
+  /** With archives: `chain:seq` of the links taken last, with each one's link, and those keys in a ring, oldest next. */
   private readonly recent = new Map<string, ReadLink>();
+  private readonly recentKeys: string[] = [];
+  private recentAt = 0;
 
   constructor(
     private readonly claims: ReadonlyMap<string, ChainClaims>,
@@ -114,7 +116,8 @@ export class ChainChecker {
   private advance(chain: string, state: ChainState, force: boolean): void {
     for (;;) {
       if (state.waiting.size === 0) return;
-      const lowest = Math.min(...state.waiting.keys());
+      // Most often the next link is there: no need to look for the lowest.
+      const lowest = state.expect !== undefined && state.waiting.has(state.expect) ? state.expect : lowestOf(state.waiting);
       const expect = state.expect ?? lowest;
       if (lowest > expect) {
         if (!force && !this.isPruned(chain, expect, lowest - 1)) return;
@@ -132,11 +135,13 @@ export class ChainChecker {
   }
 
   private take(chain: string, state: ChainState, links: ReadLink[]): void {
-    const [link, ...extra] = links;
+    const link = links[0];
     if (!link) return;
-    for (const other of extra) if (!isCopy(link, other)) this.report('inserted', other, `a second entry at sequence ${other.seq}`);
-    this.recent.set(`${chain}:${link.seq}`, link);
-    if (this.recent.size > MAX_RECENT) this.recent.delete(this.recent.keys().next().value as string);
+    for (let i = 1; i < links.length; i++) {
+      const other = links[i] as ReadLink;
+      if (!isCopy(link, other)) this.report('inserted', other, `a second entry at sequence ${other.seq}`);
+    }
+    if (this.read.archivesGiven) this.remember(`${chain}:${link.seq}`, link);
     const closedAt = this.claims.get(chain)?.closedAt;
     if (closedAt !== undefined && link.seq > closedAt) this.report('inserted', link, `past the end of its chain (closed at ${closedAt})`);
     const expectedPrev = state.last ? state.last.hash : link.seq === 1 ? GENESIS : undefined;
@@ -145,6 +150,15 @@ export class ChainChecker {
     state.last = link;
     state.first ??= link.seq;
     this.checkHead(chain, state, link);
+  }
+
+  /** Keeps a taken link among the last `RECENT`, forgetting the oldest (a ring: no walk over the map). */
+  private remember(key: string, link: ReadLink): void {
+    const oldest = this.recentKeys[this.recentAt];
+    if (oldest !== undefined) this.recent.delete(oldest);
+    this.recentKeys[this.recentAt] = key;
+    this.recentAt = (this.recentAt + 1) % RECENT;
+    this.recent.set(key, link);
   }
 
   /** At a signed head: the hash it signed, and the Merkle root of the hashes since the head before. */
@@ -211,6 +225,12 @@ export class ChainChecker {
   private report(problem: VerifyFinding['problem'], link: ReadLink, message: string): void {
     this.findings.add({ problem, kind: link.kind, id: link.id, chain: link.chain, seq: link.seq, message });
   }
+}
+
+function lowestOf(waiting: ReadonlyMap<number, unknown>): number {
+  let lowest = Number.POSITIVE_INFINITY;
+  for (const seq of waiting.keys()) if (seq < lowest) lowest = seq;
+  return lowest;
 }
 
 /** An archive's copy of an entry (an archive run killed before it deleted its batch, then run again): no second entry. */

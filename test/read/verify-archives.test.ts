@@ -113,6 +113,19 @@ describe.each(STORE_KINDS)('verify with the archives, on %s', (kind) => {
     expect(report.status).toBe('intact');
   });
 
+  it('reads an entry both in the trail and in the file (a run killed between copy and delete) as one', async () => {
+    const file = await archiveFile();
+    const { store, total, verify } = await archivedTrail(file);
+    // The next batch was copied, and the run killed before it deleted it from the store.
+    const copied = (await Promise.all(KINDS.map(async (k) => (await entriesOf(store, k)).slice(0, 3).map((s) => ({ k, s }))))).flat();
+    const lines = copied.map(({ k, s }) => JSON.stringify({ kind: k, _id: s.position.id, entry: s.entry }));
+    await appendFile(file, `${lines.join('\n')}\n`);
+    const report = await verify([file]);
+    expect(report.findings).toEqual([]);
+    expect(report.status).toBe('intact');
+    expect(report.summary.entries).toBe(total + copied.length);
+  });
+
   it('reads a torn last line, of a run killed mid-write and not rerun, as a reason it could not verify', async () => {
     const file = await archiveFile();
     const { verify } = await archivedTrail(file);

@@ -174,7 +174,8 @@ function readLinks(kind: EntryKind, stored: StoredEntry, archived: boolean): Rea
   const out: ReadLink[] = [];
   if (isLink(integrity)) {
     // An archive store's copy keeps the `expires_at` it was sealed with in its link.
-    const sealed = integrity.expires_at !== undefined && !('expires_at' in entry) ? { ...entry, expires_at: integrity.expires_at } : entry;
+    const copied = archived && integrity.expires_at != null && (entry as { expires_at?: unknown }).expires_at == null;
+    const sealed = copied ? { ...entry, expires_at: integrity.expires_at } : entry;
     const body = kind === 'requests' ? sealedRequest(sealed as RequestDocument) : sealed;
     const hash = linkHash(body, integrity.prev, { omit: kind === 'actions' ? OMITTED.actions : [] });
     out.push({ ...pick(integrity), intact: hash === integrity.hash, kind, id, archived });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
@@ -198,7 +198,7 @@ describe.each(Object.keys(DATABASES))('actionlog verify on %s', (kind) => {
     for (const command of [['purge'], ['archive', '--to', join(dir, `refused-${kind}.jsonl`)]]) {
       const run = await runCli([...command, '--before', until, ...db.args]);
       expect(run.code).toBe(2);
-      expect(run.stderr).toMatch(/--signing-key: the trail has signed checkpoints: give the key that signs them/);
+      expect(run.stderr).toMatch(/^actionlog: Invalid arguments: the trail has signed checkpoints: give the key that signs them/);
       expect(run.stderr).not.toMatch(STACK_FRAME);
       const other = await runCli([...command, '--before', until, '--signing-key', otherSigningKeyFile, ...db.args]);
       expect(other.code).toBe(2);
@@ -207,14 +207,45 @@ describe.each(Object.keys(DATABASES))('actionlog verify on %s', (kind) => {
       );
     }
     expect(await entriesOf(db.store, 'actions')).toHaveLength(before.length);
+    // A key rotated in signs no checkpoint yet: --new-key says so (here nothing is old enough to go).
+    const rotated = await runCli([
+      'purge',
+      '--before',
+      '2000-01-01',
+      '--signing-key',
+      otherSigningKeyFile,
+      '--new-key',
+      '--json',
+      ...db.args,
+    ]);
+    expect(rotated.stderr).toBe('');
+    expect(JSON.parse(rotated.stdout)).toMatchObject({ total: 0 });
   });
 
   it('the trail archived with its signing key: pruned and intact alone, checked whole with --archive (the entry modified before named)', async () => {
     const file = join(dir, `archive-${kind}.jsonl`);
     const until = new Date(Date.now() + 60_000).toISOString();
-    const moved = await runCli(['archive', '--before', until, '--to', file, '--signing-key', signingKeyFile, ...db.args]);
+    const anchoredBefore = readFileSync(anchorsFile, 'utf8').trim().split('\n').length;
+    const moved = await runCli([
+      'archive',
+      '--before',
+      until,
+      '--to',
+      file,
+      '--signing-key',
+      signingKeyFile,
+      '--anchor-to',
+      anchorsFile,
+      ...db.args,
+    ]);
     expect(moved.stderr).toBe('');
     expect(moved.code).toBe(0);
+    // The checkpoint that records what the archive moved is anchored with the others.
+    const anchored = readFileSync(anchorsFile, 'utf8').trim().split('\n');
+    expect(anchored.length).toBeGreaterThan(anchoredBefore);
+    const added = anchored.slice(anchoredBefore).map((line) => JSON.parse(line) as CheckpointDocument);
+    expect(added.length).toBeGreaterThan(0);
+    expect(added.every((c) => c.pruned.length > 0 && c.pruned.every((r) => r.archived === true))).toBe(true);
     const alone = JSON.parse((await verify('--key', keyFile, '--json')).stdout) as VerifyReport;
     expect(alone.summary.entries).toBe(0);
     expect(alone.findings.filter((f) => f.problem !== 'pruned')).toEqual([]);

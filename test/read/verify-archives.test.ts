@@ -174,8 +174,13 @@ describe.each(STORE_KINDS)('verify with the archives, on %s', (kind) => {
     expect(deleted).toEqual([expect.objectContaining({ chain: dropped.chain, seq: dropped.seq, to_seq: dropped.seq })]);
     expect(deleted[0]?.message).toMatch(/in none of the archives given/);
 
+    // A line that is not an entry is left out, said, and what it held shows as missing.
     await appendFile(file, 'not json\n');
-    await expect(verify([file])).rejects.toThrow(/archives\.0: the line at byte \d+ of .* is not an archived entry/);
+    const unread = await verify([file]);
+    expect(unread.status).toBe('tampered');
+    expect(unread.unverifiable).toEqual([
+      expect.stringMatching(/^archives\.0: the line at byte \d+ of .* is not an archived entry with a kind and a time$/),
+    ]);
   });
 
   it('checks a file whose later run moved entries older than an earlier run did, and a purge beside it', async () => {
@@ -242,6 +247,31 @@ describe('the sources of an archive file', () => {
       { kind: 'actions', ids: ['1', '2'] },
       { kind: 'actions', ids: ['4', '5'] },
       { kind: 'requests', ids: ['3'] },
+    ]);
+  });
+
+  it('read CRLF lines, text of several bytes a character, a line longer than a read and no final newline', async () => {
+    const file = await archiveFile();
+    const long = 'x'.repeat(200_000);
+    const line = (id: number, minute: number, note: string) =>
+      JSON.stringify({
+        kind: 'actions',
+        _id: String(id),
+        entry: { emitted_at: new Date(Date.UTC(2025, 0, 1, 0, minute)).toISOString(), note },
+      });
+    const lines = [line(1, 1, 'naïve – 日本語 🙂'), line(2, 2, long), '', line(3, 0, 'older: a run of its own'), line(4, 3, 'last')];
+    await writeFile(file, lines.join('\r\n'));
+    const { sources, notes } = await archiveFileSources({ file, path: 'archives.0', window: {}, pageSize: 1 });
+    expect(notes).toEqual([]);
+    const read: Array<{ id: string; note: unknown }> = [];
+    for (const source of sources)
+      for (let page = await source.pages.next(); !page.done; page = await source.pages.next())
+        read.push(...page.value.map((s) => ({ id: s.position.id, note: (s.entry as { note?: unknown }).note })));
+    expect(read).toEqual([
+      { id: '1', note: 'naïve – 日本語 🙂' },
+      { id: '2', note: long },
+      { id: '3', note: 'older: a run of its own' },
+      { id: '4', note: 'last' },
     ]);
   });
 });

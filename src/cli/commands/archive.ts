@@ -13,7 +13,10 @@ import { addRemovalOptions, checkRecorded, estimateRemoval, formatCounts, remova
 export const archiveCommand: CliCommand = {
   name: 'archive',
   summary: 'move expired entries, and with --before every older one, to a JSON lines file',
-  examples: ['actionlog archive --sqlite app.db --before 2025-01-01 --to archive-2024.jsonl'],
+  examples: [
+    'actionlog archive --sqlite app.db --before 2025-01-01 --to archive-2024.jsonl',
+    'actionlog archive --sqlite app.db --before 2025-01-01 --to archive-2024.jsonl --signing-key audit-private.pem',
+  ],
   configure(command: Command) {
     command.requiredOption('--to <file>', 'JSON lines file to append to ({ kind, _id, entry } per line)');
     addRemovalOptions(command);

@@ -8,7 +8,11 @@ import { addRemovalOptions, checkRecorded, estimateRemoval, formatCounts, remova
 export const purgeCommand: CliCommand = {
   name: 'purge',
   summary: 'delete expired entries, and with --before every older one',
-  examples: ['actionlog purge --sqlite app.db --before 2025-01-01', 'actionlog purge --mongodb mongodb://localhost/app --json'],
+  examples: [
+    'actionlog purge --sqlite app.db --before 2025-01-01',
+    'actionlog purge --sqlite app.db --before 2025-01-01 --signing-key audit-private.pem --anchor-to anchored.jsonl',
+    'actionlog purge --mongodb mongodb://localhost/app --json',
+  ],
   configure(command: Command) {
     addRemovalOptions(command);
   },

@@ -4,6 +4,7 @@ import { ActionLogError } from '../../shared/errors.js';
 import { DEFAULT_PREFIX } from '../../stores/tables.js';
 import type { Store } from '../../stores/store.js';
 import type { SigningKey } from '../../build/integrity/checkpoint-keys.js';
+import type { CheckpointDocument } from '../../shared/document.js';
 import { usageError } from './exit-codes.js';
 import { openMongo } from './open-mongo.js';
 import { openSql } from './open-sql.js';
@@ -54,7 +55,7 @@ export function addConnectionOptions(command: Command): void {
 
 /** What a command sets on the logger beyond its store: the key that signs what purge and archive record. */
 export interface LoggerOverrides {
-  integrity?: { key: SigningKey };
+  integrity?: { key: SigningKey; anchor?: (checkpoint: CheckpointDocument) => unknown };
 }
 
 /** Opens the one database the flags name and a logger on its trail, or says what is wrong with the flags. */

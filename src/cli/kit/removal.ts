@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import type { Command, OptionValues } from 'commander';
 import { resolveKey, type SigningKey } from '../../build/integrity/checkpoint-keys.js';
 import type { ActionLogger } from '../../logger.js';
@@ -5,6 +6,8 @@ import type { Connection, LoggerOverrides } from './connection.js';
 import { usageError } from './exit-codes.js';
 import { hmacKeyFromEnv, signingKeyFile } from './verify-inputs.js';
 import type { EntryKind, Store } from '../../stores/store.js';
+import type { CheckpointDocument } from '../../shared/document.js';
+import { checkpointsOf } from '../../read/verify/checkpoints.js';
 import type { PurgeCounts } from '../../stores/purge.js';
 import { estimateEntries } from './entry-count.js';
 
@@ -18,6 +21,8 @@ export function addRemovalOptions(command: Command): void {
     .option('--signing-key <file>', "PEM file of the Ed25519 private key that signs the trail's checkpoints", signingKeyFile)
     .option('--hmac-secret-env <name>', "environment variable holding the HMAC secret that signs the trail's checkpoints", hmacKeyFromEnv)
     .option('--unrecorded', 'on a trail with checkpoints, delete without a signed record (verify then reports deletions)')
+    .option('--new-key', 'the signing key was rotated in and signs no checkpoint of the trail yet')
+    .option('--anchor-to <file>', 'append the checkpoint that records what goes to this file of anchored checkpoints (JSON lines)')
     .option('--json', 'print the counts as JSON');
 }
 
@@ -26,13 +31,20 @@ export function removalLoggerOptions(options: OptionValues): LoggerOverrides {
   const key = (options.signingKey ?? options.hmacSecretEnv) as SigningKey | undefined;
   if (options.signingKey !== undefined && options.hmacSecretEnv !== undefined)
     throw usageError('--hmac-secret-env', 'give one key: --signing-key or --hmac-secret-env, not both');
-  return key === undefined ? {} : { integrity: { key } };
+  const anchorTo = options.anchorTo as string | undefined;
+  if (anchorTo !== undefined && key === undefined) throw usageError('--anchor-to', 'goes with --signing-key or --hmac-secret-env');
+  if (key === undefined) return {};
+  // One JSON line per checkpoint, as `verify --anchors` reads them.
+  const anchor = (checkpoint: CheckpointDocument) => {
+    if (anchorTo !== undefined) appendFileSync(anchorTo, `${JSON.stringify(checkpoint)}\n`);
+  };
+  return { integrity: { key, anchor } };
 }
 
 /**
  * A trail with checkpoints is sealed: deleting from it without recording what goes, or recording it under a key
- * that signs none of its checkpoints, would read as tampering to `verify`. Refused, unless `--unrecorded` says the
- * user knows.
+ * that signs none of its checkpoints (a wrong file), would read as tampering to `verify`. Refused, unless
+ * `--unrecorded` (no record) or `--new-key` (a key rotated in, which signs no checkpoint yet) says the user knows.
  */
 export async function checkRecorded(options: OptionValues, { store }: Connection): Promise<void> {
   const flag = options.signingKey !== undefined ? '--signing-key' : '--hmac-secret-env';
@@ -40,25 +52,29 @@ export async function checkRecorded(options: OptionValues, { store }: Connection
   if (key === undefined) {
     if (options.unrecorded === true || (await signersOf(store, () => true)).size === 0) return;
     throw usageError(
-      '--signing-key',
+      '',
       'the trail has signed checkpoints: give the key that signs them (--signing-key FILE or --hmac-secret-env NAME) so that verify tells what this deletes from tampering, or --unrecorded',
     );
   }
+  if (options.newKey === true) return;
   const { id } = resolveKey(key, 'sign');
   const signers = await signersOf(store, (found) => found.has(id));
   if (signers.size > 0 && !signers.has(id))
-    throw usageError(flag, `signs none of the trail's checkpoints (key ${id}; they are signed by ${[...signers].join(', ')})`);
+    throw usageError(
+      flag,
+      `signs none of the trail's checkpoints (key ${id}; they are signed by ${[...signers].join(', ')}): give their key, or --new-key for one rotated in`,
+    );
 }
 
-/** The keys that signed the trail's checkpoints, read a page at a time until `enough` of them are found. */
+/** The keys that signed the trail's checkpoints, read until `enough` of them are found. */
 async function signersOf(store: Store, enough: (found: Set<string>) => boolean): Promise<Set<string>> {
   const found = new Set<string>();
-  for (let after: string | undefined; ;) {
-    const page = (await store.checkpoints?.({ limit: 500, ...(after !== undefined ? { after } : {}) })) ?? [];
-    for (const { checkpoint } of page) found.add(checkpoint.signature.key_id);
-    if (page.length < 500 || enough(found)) return found;
-    after = page.at(-1)?.id;
+  for await (const checkpoint of checkpointsOf(store)) {
+    const signer = (checkpoint.signature as Partial<CheckpointDocument['signature']> | undefined)?.key_id;
+    if (signer !== undefined) found.add(signer);
+    if (enough(found)) break;
   }
+  return found;
 }
 
 /** The logger's `before` and `batchSize` of the flags; the logger checks them and names a bad one. */

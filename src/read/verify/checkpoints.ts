@@ -20,16 +20,21 @@ export interface TrustedCheckpoints {
 
 const PAGE = 500;
 
-/** Reads every stored checkpoint, a page at a time. */
-async function storedCheckpoints(store: Store): Promise<CheckpointDocument[]> {
-  const out: CheckpointDocument[] = [];
-  if (!store.checkpoints) return out;
+/** Every stored checkpoint, oldest first, read a page at a time. */
+export async function* checkpointsOf(store: Store): AsyncGenerator<CheckpointDocument> {
+  if (!store.checkpoints) return;
   for (let after: string | undefined; ;) {
     const page = await store.checkpoints({ limit: PAGE, ...(after === undefined ? {} : { after }) });
-    out.push(...page.map((p) => p.checkpoint));
-    if (page.length < PAGE) return out;
+    for (const { checkpoint } of page) yield checkpoint;
+    if (page.length < PAGE) return;
     after = page[page.length - 1]?.id;
   }
+}
+
+async function storedCheckpoints(store: Store): Promise<CheckpointDocument[]> {
+  const out: CheckpointDocument[] = [];
+  for await (const checkpoint of checkpointsOf(store)) out.push(checkpoint);
+  return out;
 }
 
 /**

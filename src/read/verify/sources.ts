@@ -1,5 +1,5 @@
 import { createReadStream, statSync } from 'node:fs';
-import { ActionLogValidationError } from '../../shared/errors.js';
+import { ActionLogStoreError } from '../../shared/errors.js';
 import { timeOf } from '../../stores/memory/entry-filter.js';
 import type { Entry, EntryKind, EntryPosition, Store, StoredEntry, StoreFilter } from '../../stores/store.js';
 
@@ -50,35 +50,39 @@ export interface ArchiveFile {
   pageSize: number;
 }
 
+/** Entries a run of a file reads at a time at least, however many runs share the memory of a page. */
+const MIN_RUN_PAGE = 16;
+
 /**
  * The sources of a file that `archive` wrote to a stream (`{ kind, _id, entry }` per line): per kind, one for each
  * run of its lines whose times never go back. Lines of one archive run are in time order, but a later run can move
  * entries older than some already moved (one that expired early, a batch copied again after a kill), and the time
  * order of the whole check rests on each source's. Found by a first pass over the file; each source then reads its
- * span, a page at a time. Returns, beside them, why part of the file could not be read (a torn last line).
+ * span a page at a time, opening the file for each page, and the runs of a file share one page's worth of entries.
+ * Returns, beside them, why part of the file could not be read: a torn last line, a line that is not an entry
+ * (left out: the chain then shows what it held as missing).
  */
 export async function archiveFileSources(archive: ArchiveFile): Promise<{ sources: EntrySource[]; notes: string[] }> {
   const spans = new Map<EntryKind, Span[]>();
   const last = new Map<EntryKind, number>();
   const notes: string[] = [];
   for await (const line of archiveLines(archive)) {
-    if (line.torn) {
-      notes.push(
-        `${archive.path}: the last line of ${archive.file} is cut short (an archive run stopped mid-write), ${line.bytes} bytes left unread`,
-      );
+    if (line.unread !== undefined) {
+      notes.push(`${archive.path}: ${line.unread}`);
       continue;
     }
-    const { kind, entry } = line.archived;
-    const time = timeAt(kind, entry).getTime();
+    const { kind } = line.archived;
     const list = spans.get(kind) ?? [];
     spans.set(kind, list);
     const current = list.at(-1);
-    if (current && time >= (last.get(kind) ?? 0)) current.end = line.end;
+    if (current && line.time >= (last.get(kind) ?? 0)) current.end = line.end;
     else list.push({ start: line.start, end: line.end });
-    last.set(kind, time);
+    last.set(kind, line.time);
   }
+  const runs = [...spans.values()].reduce((n, list) => n + list.length, 0);
+  const pageSize = Math.max(MIN_RUN_PAGE, Math.floor(archive.pageSize / Math.max(1, runs)));
   const sources = [...spans].flatMap(([kind, list]) =>
-    list.map((span): EntrySource => ({ kind, archived: true, pages: archivePages(archive, kind, span) })),
+    list.map((span): EntrySource => ({ kind, archived: true, pages: archivePages({ ...archive, pageSize }, kind, span) })),
   );
   return { sources, notes };
 }
@@ -86,69 +90,93 @@ export async function archiveFileSources(archive: ArchiveFile): Promise<{ source
 /** The entries of one kind in a span of an archive file, inside the window, a page at a time. */
 async function* archivePages(archive: ArchiveFile, kind: EntryKind, span: Span): AsyncGenerator<StoredEntry[]> {
   const { from, to } = archive.window;
-  let page: StoredEntry[] = [];
-  for await (const line of archiveLines(archive, span)) {
-    if (line.torn || line.archived.kind !== kind) continue;
-    const { _id, entry } = line.archived;
-    const time = timeAt(kind, entry);
-    if ((from && !(time >= from)) || (to && !(time <= to))) continue;
-    page.push({ entry, position: { time, id: _id, seq: String(line.start) } });
-    if (page.length === archive.pageSize) {
-      yield page;
-      page = [];
+  for (let at = span.start; at <= span.end;) {
+    const page: StoredEntry[] = [];
+    // From where the page before ended, to the page's last line: the file is open for one page at a time.
+    for await (const line of archiveLines(archive, { start: at, end: span.end })) {
+      at = line.end + 2;
+      if (line.unread !== undefined || line.archived.kind !== kind) continue;
+      const time = new Date(line.time);
+      if ((from && !(time >= from)) || (to && !(time <= to))) continue;
+      page.push({ entry: line.archived.entry, position: { time, id: line.archived._id, seq: String(line.start) } });
+      if (page.length === archive.pageSize) break;
     }
+    if (page.length === 0) return;
+    yield page;
   }
-  if (page.length > 0) yield page;
 }
 
-/** An archived entry's time: JSON holds it as text. */
-const timeAt = (kind: EntryKind, entry: Entry): Date => new Date(timeOf(kind, entry));
+const KINDS = new Set<string>(['requests', 'actions', 'changes', 'activities']);
 
-type ReadLine = Span & ({ torn: false; archived: ArchivedLine } | { torn: true; bytes: number });
+type ReadLine = Span & ({ unread?: undefined; archived: ArchivedLine; time: number } | { unread: string });
 
 /**
- * The lines of a file, or of a span of it, each parsed, with its place in bytes. A line that is not an archived
- * entry is refused, naming it, but for a last one without a newline: the torn end of a run stopped mid-write.
+ * The lines of a file, or of a span of it, each parsed, with its place in bytes and its entry's time; a line that is
+ * not an archived entry with a kind and a time says so (`unread`): a torn last one, without its newline, is the end
+ * of a run stopped mid-write. An error reading the file is thrown as a store's.
  */
 async function* archiveLines(archive: ArchiveFile, span?: Span): AsyncGenerator<ReadLine> {
+  const lines = fileLines(archive.file, span);
   try {
-    for await (const { start, end, text, ended } of fileLines(archive.file, span)) {
+    for (;;) {
+      let next: IteratorResult<Span & { text: string; ended: boolean }>;
+      try {
+        next = await lines.next();
+      } catch (error) {
+        const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+        throw new ActionLogStoreError(`${archive.path}: cannot read ${archive.file}: ${reason}`, 0, { cause: error });
+      }
+      if (next.done) return;
+      const { start, end, text, ended } = next.value;
       if (text.trim() === '') continue;
       const archived = archivedLine(text);
-      if (archived) yield { start, end, torn: false, archived };
-      else if (!ended) yield { start, end, torn: true, bytes: end - start + 1 };
-      else throw notAnEntry(archive, start);
+      const time = archived ? new Date(timeOf(archived.kind, archived.entry)).getTime() : Number.NaN;
+      if (archived && Number.isFinite(time)) yield { start, end, archived, time };
+      else if (!ended)
+        yield {
+          start,
+          end,
+          unread: `the last line of ${archive.file} is cut short (an archive run stopped mid-write), ${end - start + 1} bytes left unread`,
+        };
+      else yield { start, end, unread: `the line at byte ${start} of ${archive.file} is not an archived entry with a kind and a time` };
     }
-  } catch (error) {
-    if (error instanceof ActionLogValidationError) throw error;
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new ActionLogValidationError([{ path: archive.path, message: `cannot read ${archive.file}: ${reason}` }], 'verify options');
+  } finally {
+    // Stopped early (a page is full): the file is closed.
+    await lines.return(undefined);
   }
 }
-
-const notAnEntry = (archive: ArchiveFile, at: number) =>
-  new ActionLogValidationError(
-    [{ path: archive.path, message: `the line at byte ${at} of ${archive.file} is not an archived entry` }],
-    'verify options',
-  );
 
 const NEWLINE = 0x0a;
 
-/** The lines of a file (or a span of it) as UTF-8 text, with the bytes each spans and whether a newline ends it. */
+/**
+ * The lines of a file (or a span of it) as UTF-8 text, with the bytes each spans and whether a newline ends it. A
+ * line longer than a read is kept in parts and joined once its newline comes.
+ */
 async function* fileLines(file: string, span?: Span): AsyncGenerator<Span & { text: string; ended: boolean }> {
-  let held: Buffer = Buffer.alloc(0);
+  const parts: Buffer[] = [];
   let at = span?.start ?? 0;
-  for await (const chunk of createReadStream(file, span ?? {})) {
-    let buffer: Buffer = held.length > 0 ? Buffer.concat([held, chunk as Buffer]) : (chunk as Buffer);
-    for (let newline = buffer.indexOf(NEWLINE); newline !== -1; newline = buffer.indexOf(NEWLINE)) {
-      yield { start: at, end: at + newline - 1, text: buffer.toString('utf8', 0, newline), ended: true };
-      at += newline + 1;
-      buffer = buffer.subarray(newline + 1);
+  const line = (piece: Buffer): Buffer => {
+    if (parts.length === 0) return piece;
+    const whole = Buffer.concat([...parts, piece]);
+    parts.length = 0;
+    return whole;
+  };
+  for await (const read of createReadStream(file, span ?? {})) {
+    const chunk = read as Buffer;
+    let from = 0;
+    for (let newline = chunk.indexOf(NEWLINE); newline !== -1; newline = chunk.indexOf(NEWLINE, from)) {
+      const bytes = line(chunk.subarray(from, newline));
+      yield { start: at, end: at + bytes.length - 1, text: bytes.toString('utf8'), ended: true };
+      at += bytes.length + 1;
+      from = newline + 1;
     }
-    held = buffer;
+    if (from < chunk.length) parts.push(chunk.subarray(from));
   }
   // A span ends where its last line does, without its newline.
-  if (held.length > 0) yield { start: at, end: at + held.length - 1, text: held.toString('utf8'), ended: span !== undefined };
+  if (parts.length > 0) {
+    const bytes = line(Buffer.alloc(0));
+    yield { start: at, end: at + bytes.length - 1, text: bytes.toString('utf8'), ended: span !== undefined };
+  }
 }
 
 const LINE_START = '{"kind":';
@@ -165,22 +193,58 @@ function archivedLine(line: string): ArchivedLine | undefined {
 function parsedLine(text: string): ArchivedLine | undefined {
   try {
     const value = JSON.parse(text) as Partial<Record<keyof ArchivedLine, unknown>> | null;
-    const ok = typeof value?.kind === 'string' && typeof value._id === 'string' && typeof value.entry === 'object' && value.entry !== null;
+    const ok =
+      typeof value?.kind === 'string' &&
+      KINDS.has(value.kind) &&
+      typeof value._id === 'string' &&
+      typeof value.entry === 'object' &&
+      value.entry !== null;
     return ok ? (value as unknown as ArchivedLine) : undefined;
   } catch {
     return undefined;
   }
 }
 
+interface Cursor {
+  source: EntrySource;
+  /** Its place among the sources: the first of two heads at one time goes first. */
+  index: number;
+  page: StoredEntry[];
+  at: number;
+  done: boolean;
+}
+
+/** Whether cursor `a`'s head goes before `b`'s. */
+const before = (a: Cursor, b: Cursor): boolean => {
+  const ta = (a.page[a.at] as StoredEntry).position.time.getTime();
+  const tb = (b.page[b.at] as StoredEntry).position.time.getTime();
+  return ta < tb || (ta === tb && a.index < b.index);
+};
+
+/** Moves the cursor at `i` of a binary heap down to its place (its head moved on to a later one). */
+function siftDown(heap: Cursor[], i: number): void {
+  for (;;) {
+    const left = 2 * i + 1;
+    const right = left + 1;
+    let first = i;
+    if (left < heap.length && before(heap[left] as Cursor, heap[first] as Cursor)) first = left;
+    if (right < heap.length && before(heap[right] as Cursor, heap[first] as Cursor)) first = right;
+    if (first === i) return;
+    [heap[i], heap[first]] = [heap[first] as Cursor, heap[i] as Cursor];
+    i = first;
+  }
+}
+
 /**
  * Every entry of every source, merged in time order, so that a chain's links arrive close to their order whatever
- * kind or source they are in, with one page per source in memory. Sources left unread are closed.
+ * kind or source they are in: a binary heap of the sources by their next entry, with one page per source in memory.
+ * Sources left unread are closed.
  */
 export async function* inTimeOrder(
   sources: readonly EntrySource[],
 ): AsyncGenerator<{ kind: EntryKind; archived: boolean; stored: StoredEntry }> {
-  const cursors = sources.map((source) => ({ source, page: [] as StoredEntry[], at: 0, done: false }));
-  const fill = async (c: (typeof cursors)[number]) => {
+  const cursors: Cursor[] = sources.map((source, index) => ({ source, index, page: [], at: 0, done: false }));
+  const fill = async (c: Cursor) => {
     while (!c.done && c.at >= c.page.length) {
       const next = await c.source.pages.next();
       c.done = next.done === true;
@@ -189,16 +253,20 @@ export async function* inTimeOrder(
     }
   };
   try {
-    for (;;) {
-      await Promise.all(cursors.map(fill));
-      let next: (typeof cursors)[number] | undefined;
-      for (const c of cursors) {
-        const head = c.page[c.at];
-        if (head && (!next || head.position.time < (next.page[next.at] as StoredEntry).position.time)) next = c;
+    await Promise.all(cursors.map(fill));
+    const heap = cursors.filter((c) => c.at < c.page.length);
+    for (let i = Math.floor(heap.length / 2) - 1; i >= 0; i--) siftDown(heap, i);
+    while (heap.length > 0) {
+      const c = heap[0] as Cursor;
+      const stored = c.page[c.at++] as StoredEntry;
+      yield { kind: c.source.kind, archived: c.source.archived, stored };
+      if (c.at >= c.page.length) await fill(c);
+      if (c.at >= c.page.length) {
+        const last = heap.pop() as Cursor;
+        if (heap.length === 0) break;
+        heap[0] = last;
       }
-      if (!next) return;
-      const stored = next.page[next.at++] as StoredEntry;
-      yield { kind: next.source.kind, archived: next.source.archived, stored };
+      siftDown(heap, 0);
     }
   } finally {
     const open = cursors.filter((c) => !c.done && c.source.pages.return !== undefined);

@@ -110,12 +110,18 @@ export class MongoStore implements Store {
   }
 
   /**
-   * An empty trail has no ObjectId to learn from: `hello` answers with one (`topologyVersion.processId`, on every
-   * MongoDB since 4.4). A server that has none, or refuses, leaves revived ObjectIds to be written as their hex.
+   * An empty trail has no ObjectId to learn from: the server's handshake answers with one
+   * (`topologyVersion.processId`, on every MongoDB since 4.4; `hello` since 4.4.2, `isMaster` before it). A server
+   * that has none leaves revived ObjectIds to be written as their hex.
    */
   private async learnObjectIdClassFromServer(): Promise<void> {
-    const hello = await this.db.command({ hello: 1 }).catch(() => undefined);
-    learnObjectIdClass((hello?.topologyVersion as { processId?: unknown } | undefined)?.processId);
+    for (const command of [{ hello: 1 }, { isMaster: 1 }]) {
+      const answer = await this.db.command(command).catch(() => undefined);
+      const processId = (answer?.topologyVersion as { processId?: unknown } | undefined)?.processId;
+      if (processId === undefined) continue;
+      learnObjectIdClass(processId);
+      return;
+    }
   }
 
   /** Waits for a Mongoose connection that is not open yet (the app connects after making the logger). */

@@ -7,7 +7,8 @@ import type { Entry, EntryKind, Store, StoredEntry, StoreFilter } from '../store
 import { ChainChecker, type ReadLink } from './verify/chains.js';
 import { trustedCheckpoints } from './verify/checkpoints.js';
 import { Findings, type VerifyReport } from './verify/report.js';
-import { archiveFileProblem, archiveFileSources, type EntrySource, inTimeOrder, storePages } from './verify/sources.js';
+import { archiveFileProblem, archiveFileSources } from './verify/archive-file.js';
+import { type EntrySource, inTimeOrder, storePages } from './verify/sources.js';
 import { isStore } from '../stores/archive.js';
 
 export type { VerifyFinding, VerifyProblem, VerifyReport, VerifyStatus, VerifySummary } from './verify/report.js';

@@ -14,7 +14,7 @@ import {
 } from 'actionlog';
 import { STORE_KINDS } from '../support/every-store.js';
 import { ed25519, entriesOf, KINDS, openTamperable, writeTrail } from '../support/trail.js';
-import { archiveFileSources } from '../../src/read/verify/sources.js';
+import { archiveFileSources } from '../../src/read/verify/archive-file.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

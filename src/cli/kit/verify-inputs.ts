@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { resolveKey, type SigningKey, type VerifyingKey } from '../../build/integrity/checkpoint-keys.js';
 import type { CheckpointDocument } from '../../shared/document.js';
-import { archiveFileProblem } from '../../read/verify/sources.js';
+import { archiveFileProblem } from '../../read/verify/archive-file.js';
 
 /** A file's text, or the reason it cannot be read, as commander reports a bad option value. */
 function readText(file: string): string {

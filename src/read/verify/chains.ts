@@ -236,19 +236,27 @@ function lowestOf(waiting: ReadonlyMap<number, unknown>): number {
 /** An archive's copy of an entry (an archive run killed before it deleted its batch, then run again): no second entry. */
 const isCopy = (a: ReadLink, b: ReadLink): boolean => a.hash === b.hash && (a.archived || b.archived);
 
-/** `from`..`to` cut into the parts pruned ranges cover and those they do not. */
+/**
+ * `from`..`to` cut into the parts pruned ranges cover and those they do not; ranges that follow on (a purge's
+ * batches, each recorded on its own) make one part.
+ */
 export function coveredBy(ranges: readonly PrunedRange[], from: number, to: number): Array<{ from: number; to: number; pruned: boolean }> {
   const parts: Array<{ from: number; to: number; pruned: boolean }> = [];
+  const add = (part: { from: number; to: number; pruned: boolean }) => {
+    const last = parts.at(-1);
+    if (last?.pruned === part.pruned && last.to + 1 === part.from) last.to = part.to;
+    else parts.push(part);
+  };
   const sorted = [...ranges].filter((r) => r.to >= from && r.from <= to).sort((a, b) => a.from - b.from);
   let at = from;
   for (const r of sorted) {
     if (r.to < at) continue;
-    if (r.from > at) parts.push({ from: at, to: r.from - 1, pruned: false });
+    if (r.from > at) add({ from: at, to: r.from - 1, pruned: false });
     const end = Math.min(r.to, to);
-    parts.push({ from: Math.max(at, r.from), to: end, pruned: true });
+    add({ from: Math.max(at, r.from), to: end, pruned: true });
     at = end + 1;
     if (at > to) break;
   }
-  if (at <= to) parts.push({ from: at, to, pruned: false });
+  if (at <= to) add({ from: at, to, pruned: false });
   return parts;
 }

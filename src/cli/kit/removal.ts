@@ -26,17 +26,24 @@ export function addRemovalOptions(command: Command): void {
     .option('--json', 'print the counts as JSON');
 }
 
-/** The key of `--signing-key` or `--hmac-secret-env`: the logger records what it deletes in a checkpoint it signs. */
+/** The key of `--signing-key` or `--hmac-secret-env`, and the flag that gave it. */
+const signingKeyOf = (options: OptionValues) => ({
+  key: (options.signingKey ?? options.hmacSecretEnv) as SigningKey | undefined,
+  flag: options.signingKey !== undefined ? '--signing-key' : '--hmac-secret-env',
+});
+
+/** With a signing key, the logger records what it deletes in a checkpoint it signs (and appends it to `--anchor-to`). */
 export function removalLoggerOptions(options: OptionValues): LoggerOverrides {
-  const key = (options.signingKey ?? options.hmacSecretEnv) as SigningKey | undefined;
+  const { key } = signingKeyOf(options);
   if (options.signingKey !== undefined && options.hmacSecretEnv !== undefined)
     throw usageError('--hmac-secret-env', 'give one key: --signing-key or --hmac-secret-env, not both');
   const anchorTo = options.anchorTo as string | undefined;
   if (anchorTo !== undefined && key === undefined) throw usageError('--anchor-to', 'goes with --signing-key or --hmac-secret-env');
   if (key === undefined) return {};
+  if (anchorTo === undefined) return { integrity: { key } };
   // One JSON line per checkpoint, as `verify --anchors` reads them.
   const anchor = (checkpoint: CheckpointDocument) => {
-    if (anchorTo !== undefined) appendFileSync(anchorTo, `${JSON.stringify(checkpoint)}\n`);
+    appendFileSync(anchorTo, `${JSON.stringify(checkpoint)}\n`);
   };
   return { integrity: { key, anchor } };
 }
@@ -47,8 +54,7 @@ export function removalLoggerOptions(options: OptionValues): LoggerOverrides {
  * `--unrecorded` (no record) or `--new-key` (a key rotated in, which signs no checkpoint yet) says the user knows.
  */
 export async function checkRecorded(options: OptionValues, { store }: Connection): Promise<void> {
-  const flag = options.signingKey !== undefined ? '--signing-key' : '--hmac-secret-env';
-  const key = (options.signingKey ?? options.hmacSecretEnv) as SigningKey | undefined;
+  const { key, flag } = signingKeyOf(options);
   if (key === undefined) {
     if (options.unrecorded === true || (await signersOf(store, () => true)).size === 0) return;
     throw usageError(

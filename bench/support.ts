@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -31,6 +32,11 @@ export interface Usage {
   rss: number;
   /** Its used heap, bytes: after a full collection when it runs with --expose-gc. */
   heapUsed: number;
+  /**
+   * How late its event loop ran since the previous reading (ms, sampled every millisecond): what a request waits
+   * behind other work in the server, free of the load generator's own noise.
+   */
+  loopDelay: { p50: number; p99: number; max: number };
 }
 
 export interface Server {
@@ -154,11 +160,16 @@ export function reportUsage(
 ): void {
   let requests = 0;
   server.on('request', () => requests++);
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
   process.on('message', () => {
     const { user, system } = process.cpuUsage();
+    const ms = (ns: number) => ns / 1e6;
+    const loopDelay = { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) };
+    delay.reset();
     globalThis.gc?.();
     const { rss, heapUsed } = process.memoryUsage();
-    process.send?.({ cpuMicros: user + system, requests, counters: counters(), rss, heapUsed } satisfies Usage);
+    process.send?.({ cpuMicros: user + system, requests, counters: counters(), rss, heapUsed, loopDelay } satisfies Usage);
   });
 }
 

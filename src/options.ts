@@ -32,8 +32,13 @@ export interface ActionLoggerOptions {
   onStoreError?: 'retry' | 'spool' | 'throw';
   /** Called with every error actionlog swallows (store failures, retries, drops). Default: a console warning. */
   onError?: (error: Error) => void;
-  /** Documents written per store call. Default 100. */
+  /** Documents that start a write as soon as they wait (else `flushIntervalMs` does). Default 100. */
   batchSize?: number;
+  /**
+   * Most documents in one store call: a write takes everything that waits, up to this many, so that a store slower
+   * than the requests gets fewer, larger writes rather than a queue that grows until it drops. Default 10 × batchSize.
+   */
+  maxBatchSize?: number;
   /** Longest time a document waits in the queue before a write starts (after the one in progress). Default 1000 ms. */
   flushIntervalMs?: number;
   /** Documents held (queued and being written) before `onQueueFull` applies. Default 10 000. */
@@ -185,6 +190,7 @@ const optionFields = z.strictObject({
   onStoreError: z.enum(['retry', 'spool', 'throw'], { error: 'must be "retry", "spool" or "throw"' }).optional(),
   onError: fn<(error: Error) => void>().optional(),
   batchSize: int(1).default(100),
+  maxBatchSize: int(1).optional(),
   flushIntervalMs: int(0).default(1000),
   maxQueueSize: int(1).default(10_000),
   concurrentWrites: int(1).max(16, 'must be at most 16').default(1),
@@ -271,6 +277,8 @@ const schema = optionFields.superRefine((o, ctx) => {
   if (o.integrity && (!o.store.writeCheckpoint || !o.store.checkpoints)) {
     ctx.addIssue({ code: 'custom', path: ['integrity'], message: 'needs a store with writeCheckpoint() and checkpoints()' });
   }
+  if (o.maxBatchSize !== undefined && o.maxBatchSize < o.batchSize)
+    ctx.addIssue({ code: 'custom', path: ['maxBatchSize'], message: `must be at least batchSize (${o.batchSize})` });
   if (o.onStoreError === 'spool' && !o.spool)
     ctx.addIssue({ code: 'custom', path: ['onStoreError'], message: 'is "spool" but no spool is set: add spool: { dir }' });
   if (o.onStoreError !== undefined && o.onStoreError !== 'spool' && o.spool)
@@ -288,7 +296,8 @@ const schema = optionFields.superRefine((o, ctx) => {
   }
 });
 
-export type ResolvedOptions = z.output<typeof schema> & {
+export type ResolvedOptions = Omit<z.output<typeof schema>, 'maxBatchSize'> & {
+  maxBatchSize: number;
   /** The failure policy: the option, or its default (`'spool'` with a spool, else `'retry'`). */
   onStoreError: 'retry' | 'spool' | 'throw';
   /** Whether `outsideContext` was chosen, rather than defaulted. */
@@ -300,6 +309,7 @@ export function resolveOptions(options: ActionLoggerOptions): ResolvedOptions {
   requireObject(options, 'at least { store }', 'options');
   const o = parseOptions(schema, options, 'options');
   return Object.assign(o, {
+    maxBatchSize: o.maxBatchSize ?? 10 * o.batchSize,
     onStoreError: o.onStoreError ?? (o.spool ? ('spool' as const) : ('retry' as const)),
     outsideContextGiven: options.outsideContext !== undefined,
   });

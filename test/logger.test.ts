@@ -35,6 +35,7 @@ describe('createActionLogger options', () => {
     ['a fractional retry count', 'maxRetries', { maxRetries: 1.5 }],
     ['no concurrent write', 'concurrentWrites', { concurrentWrites: 0 }],
     ['more than 16 concurrent writes', 'concurrentWrites', { concurrentWrites: 17 }],
+    ['a largest batch below the batch size', 'maxBatchSize', { batchSize: 50, maxBatchSize: 20 }],
     ['an unknown outsideContext', 'outsideContext', { outsideContext: 'drop' }],
     ['an onError that is not a function', 'onError', { onError: 'console' }],
     ['an unknown limit', 'limits.maxBody', { limits: { maxBody: 10 } }],

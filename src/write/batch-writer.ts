@@ -4,6 +4,8 @@ import { DropReport } from './drop-report.js';
 
 export interface WriterOptions {
   batchSize: number;
+  /** Most items in one batch: what waits beyond `batchSize` (the writer fell behind a slow store) goes in one write. */
+  maxBatchSize: number;
   flushIntervalMs: number;
   maxQueueSize: number;
   onQueueFull: 'drop-newest' | 'drop-oldest';
@@ -88,8 +90,12 @@ const PROBE_EVERY_MS = 1000;
  */
 export class BatchWriter<Item> {
   private queue: Array<Entry<Item>> = [];
-  /** Batches being written, oldest first. */
-  private inFlight: Array<Array<Entry<Item>>> = [];
+  /**
+   * Batches being written, oldest first, by their first sequence and size: once built, a batch's items are let go,
+   * so that what a request captured does not outlive its build while a slow store takes its time (it would
+   * survive the young generation's collections and be copied by each).
+   */
+  private inFlight: Array<{ seq: number; size: number }> = [];
   /** Settles once the newest batch started and every batch before it have finished. */
   private lastBatch: Promise<void> = Promise.resolve();
   private nextSeq = 1;
@@ -235,11 +241,14 @@ export class BatchWriter<Item> {
           (first || this.queue.length >= this.options.batchSize || this.mustWriteNow())
         ) {
           first = false;
-          const entries = this.queue.splice(0, this.options.batchSize);
-          this.inFlight.push(entries);
+          // Everything that waits, up to maxBatchSize: a store slower than the requests then gets fewer, larger
+          // writes, and the writer keeps up instead of queuing without end (and dropping at maxQueueSize).
+          const entries = this.queue.splice(0, this.options.maxBatchSize);
+          const batch = { seq: entries[0]?.seq ?? this.nextSeq, size: entries.length };
+          this.inFlight.push(batch);
           // Built here, one batch after the other: the batches' order is the order they were built in.
           const built = await this.build(entries.map((e) => e.item));
-          const write: Promise<void> = this.writeBuilt(entries, built, this.lastBatch).finally(() => writes.delete(write));
+          const write: Promise<void> = this.writeBuilt(batch, built, this.lastBatch).finally(() => writes.delete(write));
           this.lastBatch = write;
           writes.add(write);
         }
@@ -253,12 +262,12 @@ export class BatchWriter<Item> {
     }
   }
 
-  /** Writes a built batch (a failed build is dropped), then lets go of its entries. Never rejects. */
-  private async writeBuilt(entries: Array<Entry<Item>>, built: BuiltBatch | undefined, earlier: Promise<void>): Promise<void> {
-    const outcome = built ? await this.writeBatch(built, entries.length, earlier) : { stored: 0, dropped: entries.length };
+  /** Writes a built batch (a failed build is dropped), then takes it off the batches in flight. Never rejects. */
+  private async writeBuilt(batch: { seq: number; size: number }, built: BuiltBatch | undefined, earlier: Promise<void>): Promise<void> {
+    const outcome = built ? await this.writeBatch(built, batch.size, earlier) : { stored: 0, dropped: batch.size };
     this.counters.stored += outcome.stored;
     this.counters.dropped += outcome.dropped;
-    this.inFlight.splice(this.inFlight.indexOf(entries), 1);
+    this.inFlight.splice(this.inFlight.indexOf(batch), 1);
     this.settleWaiters();
   }
 
@@ -408,12 +417,12 @@ export class BatchWriter<Item> {
   /** Documents of the batches being written (at most `concurrentWrites` batches). */
   private get inFlightCount(): number {
     let count = 0;
-    for (const batch of this.inFlight) count += batch.length;
+    for (const batch of this.inFlight) count += batch.size;
     return count;
   }
 
   private lowestPending(): number {
-    return this.inFlight[0]?.[0]?.seq ?? this.queue[0]?.seq ?? this.nextSeq;
+    return this.inFlight[0]?.seq ?? this.queue[0]?.seq ?? this.nextSeq;
   }
 
   private settleWaiters(): void {

@@ -40,7 +40,7 @@ describe('batch writer', () => {
 
   it('starts a write when a batch is full, before the interval', async () => {
     const store = new SpyStore();
-    const { logger } = make(store, { batchSize: 10, flushIntervalMs: 60_000 });
+    const { logger } = make(store, { batchSize: 10, maxBatchSize: 10, flushIntervalMs: 60_000 });
     for (let i = 0; i < 25; i++) logger.recordModelChange(change(`o${i}`));
     await sleep(20);
     expect(store.requests().length).toBeGreaterThanOrEqual(10);
@@ -72,7 +72,7 @@ describe('batch writer', () => {
       }
     }
     const store = new SlowStore();
-    const { logger } = make(store, { batchSize: 5, flushIntervalMs: 150 });
+    const { logger } = make(store, { batchSize: 5, maxBatchSize: 5, flushIntervalMs: 150 });
     logger.recordModelChange(change('a'));
     // The interval passed: the first write is under way (waited for, however late a loaded machine's timer fires).
     await vi.waitFor(
@@ -312,13 +312,35 @@ describe('batch writer, several writes at once', () => {
 
   it.for([1, 2, 3])('with concurrentWrites %i, writes full batches that wait beside the write in progress', async (concurrentWrites) => {
     const store = new SlowStore(() => 40);
-    const { logger } = make(store, { batchSize: 5, flushIntervalMs: 60_000, concurrentWrites });
+    const { logger } = make(store, { batchSize: 5, maxBatchSize: 5, flushIntervalMs: 60_000, concurrentWrites });
     for (let i = 0; i < 20; i++) logger.recordModelChange(change(`o${i}`));
     await logger.flush();
     expect(store.most).toBe(concurrentWrites);
     expect(store.batches.map((b) => b.requests.length)).toEqual([5, 5, 5, 5]);
     expect(new Set(store.requests().map((r) => r.details.model_logs[0]?.model_id)).size).toBe(20);
     expect(logger.stats()).toMatchObject({ stored: 20, queued: 0, dropped: 0 });
+  });
+
+  it('writes what waited behind a slow write in batches of up to maxBatchSize, by default ten batches', async () => {
+    for (const [options, sizes] of [
+      [{ maxBatchSize: 12 }, [5, 12, 12, 6]],
+      [{}, [5, 30]],
+    ] as const) {
+      const store = new SlowStore(() => 40);
+      const { logger } = make(store, { batchSize: 5, flushIntervalMs: 60_000, ...options });
+      // A full batch starts a write; what arrives during it waits, more than a batch of it.
+      for (let i = 0; i < 5; i++) logger.recordModelChange(change(`o${i}`));
+      await vi.waitFor(
+        () => {
+          expect(store.most).toBe(1);
+        },
+        { interval: 1 },
+      );
+      for (let i = 5; i < 35; i++) logger.recordModelChange(change(`o${i}`));
+      await logger.flush();
+      expect(store.batches.map((b) => b.requests.length)).toEqual(sizes);
+      expect(store.requests().map((r) => r.details.model_logs[0]?.model_id)).toEqual(Array.from({ length: 35 }, (_, i) => `o${i}`));
+    }
   });
 
   it('writes one batch at a time while what waits behind it is no full batch', async () => {
@@ -358,6 +380,7 @@ describe('batch writer, several writes at once', () => {
     const keys = ed25519();
     const { logger } = make(store, {
       batchSize: 5,
+      maxBatchSize: 5,
       flushIntervalMs: 60_000,
       concurrentWrites: 2,
       integrity: { key: keys.privateKey, checkpointEvery: 3 },

@@ -46,6 +46,12 @@ export async function runCli(argv: string[]): Promise<number> {
     .description('Read and maintain an actionlog audit trail in MongoDB, PostgreSQL or SQLite.')
     .version(version())
     .exitOverride()
+    // Commander's own errors (an unknown option, a missing value) in the same words as ours.
+    .configureOutput({
+      outputError: (message, write) => {
+        write(`actionlog: Invalid arguments: ${message.replace(/^error: /, '')}`);
+      },
+    })
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP);
   const exit = { code: EXIT.ok as number };

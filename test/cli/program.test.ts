@@ -324,7 +324,10 @@ describe('actionlog, whatever the database', () => {
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr, args.join(' ')).toContain(message);
       expect(run.stderr, args.join(' ')).not.toMatch(STACK_FRAME);
+      // One style for every error, commander's and ours; the bare command prints its help instead.
+      if (args.length > 0) expect(run.stderr, args.join(' ')).toMatch(/^actionlog: /);
     }
+    expect(runs[5]!.stderr).toMatch(/^actionlog: Invalid arguments: unknown option '--bogus'\n\(add --help for usage\)\n$/);
   });
 
   it('an unreachable database: exit 2, naming it without its password', async () => {

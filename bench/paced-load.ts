@@ -24,7 +24,7 @@ export async function pacedLoad(
   const payload = JSON.stringify(options.body);
   const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
   const latencies = createHistogram();
-  const total = Math.round(options.rate * options.durationSec);
+  const total = Math.max(1, Math.round(options.rate * options.durationSec));
   let sent = 0;
   let settled = 0;
   let errors = 0;
@@ -38,6 +38,11 @@ export async function pacedLoad(
       const due = dueAt(sent++);
       const req = request(url, { method: 'POST', agent, headers }, (res) => {
         res.resume();
+        // A response cut off in its body ends with an error, not 'end'.
+        res.on('error', () => {
+          errors++;
+          settle();
+        });
         res.on('end', () => {
           if (res.statusCode === 200) latencies.record(Math.max(1, Math.round((performance.now() - due) * 1000)));
           else errors++;

@@ -28,6 +28,7 @@ const rates = new Map<string, number[]>(MODES.map((m) => [m, []]));
 const loopP99 = new Map<string, number[]>(MODES.map((m) => [m, []]));
 // What the writer holds when the load ends: bounded when it keeps up with the store, growing when it does not.
 const backlog = new Map<string, number[]>(MODES.map((m) => [m, []]));
+const dropped = new Map<string, number[]>(MODES.map((m) => [m, []]));
 for (let round = 0; round < ROUNDS; round++) {
   for (const mode of MODES) {
     const server = await startServer('./servers/express-json.ts', { BENCH_MODE: mode });
@@ -43,8 +44,9 @@ for (let round = 0; round < ROUNDS; round++) {
     rates.get(mode)!.push(result.requestsPerSec);
     loopP99.get(mode)!.push(loopDelay.p99);
     backlog.get(mode)!.push(counters.queued ?? 0);
+    dropped.get(mode)!.push(counters.dropped ?? 0);
     console.log(
-      `round ${round + 1} ${mode}: p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, max ${result.maxMs.toFixed(1)} ms, ${result.requestsPerSec.toFixed(0)} req/s; event loop p99 ${loopDelay.p99.toFixed(2)} ms, max ${loopDelay.max.toFixed(1)} ms; backlog ${counters.queued ?? 0}`,
+      `round ${round + 1} ${mode}: p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, max ${result.maxMs.toFixed(1)} ms, ${result.requestsPerSec.toFixed(0)} req/s; event loop p99 ${loopDelay.p99.toFixed(2)} ms, max ${loopDelay.max.toFixed(1)} ms; backlog ${counters.queued ?? 0}, dropped ${counters.dropped ?? 0}`,
     );
   }
 }
@@ -61,6 +63,7 @@ const rows = MODES.map((mode) => {
     `${m.loop.toFixed(2)} ms`,
     `×${(m.loop / base.loop).toFixed(2)}`,
     mode === 'baseline' ? '' : String(Math.max(...backlog.get(mode)!)),
+    mode === 'baseline' ? '' : String(dropped.get(mode)!.reduce((a, b) => a + b, 0)),
   ];
 });
 reportResults(

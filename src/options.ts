@@ -37,6 +37,7 @@ export interface ActionLoggerOptions {
   /**
    * Most documents in one store call: a write takes everything that waits, up to this many, so that a store slower
    * than the requests gets fewer, larger writes rather than a queue that grows until it drops. Default 10 × batchSize.
+   * For a store with a hard limit per call, set it to that limit.
    */
   maxBatchSize?: number;
   /** Longest time a document waits in the queue before a write starts (after the one in progress). Default 1000 ms. */

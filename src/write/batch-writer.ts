@@ -27,7 +27,8 @@ export interface BuiltBatch {
 export interface WriterHooks<Item> {
   /**
    * Turns queued items into store calls, possibly over several event-loop turns while `mayYield()` (false once a
-   * full batch waits behind this one: the writer is behind). Runs once per batch; a retry repeats only the steps.
+   * batch of `maxBatchSize` waits behind this one: the writer is behind). Runs once per batch; a retry repeats only
+   * the steps.
    */
   build(items: Item[], mayYield: () => boolean): BuiltBatch | Promise<BuiltBatch>;
   /** Items dropped before being built (queue full, closed) are handed back, so their owner can forget them. */
@@ -271,8 +272,11 @@ export class BatchWriter<Item> {
     this.settleWaiters();
   }
 
-  /** Whether a build may let the event loop turn: not while a full batch waits, or the writer would fall behind for good. */
-  private readonly mayYield = (): boolean => this.queue.length < this.options.batchSize;
+  /**
+   * Whether a build may let the event loop turn: not while a batch of the largest size waits, or the writer would
+   * fall behind for good. Below that, the next write takes what waited (up to maxBatchSize) and catches up.
+   */
+  private readonly mayYield = (): boolean => this.queue.length < this.options.maxBatchSize;
 
   private mustWriteNow(): boolean {
     return this.waiters.length > 0 || this.closed || this.options.flushIntervalMs === 0;

@@ -14,6 +14,8 @@ import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange } from '../../examples/shared/orders.js';
 import { FlakyStore, OutageStore, PoisonStore, SpyStore } from '../support/stores.js';
 import { ed25519 } from '../support/trail.js';
+import { resolveOptions } from '../../src/options.js';
+import { BatchWriter } from '../../src/write/batch-writer.js';
 
 const loggers: ActionLogger[] = [];
 afterEach(async () => {
@@ -341,6 +343,27 @@ describe('batch writer, several writes at once', () => {
       expect(store.batches.map((b) => b.requests.length)).toEqual(sizes);
       expect(store.requests().map((r) => r.details.model_logs[0]?.model_id)).toEqual(Array.from({ length: 35 }, (_, i) => `o${i}`));
     }
+  });
+
+  it('lets a build yield unless a batch of maxBatchSize waits behind it', async () => {
+    const yields: boolean[] = [];
+    const writer = new BatchWriter<number>(
+      { ...resolveOptions({ store: new SpyStore() }), batchSize: 2, maxBatchSize: 4, flushIntervalMs: 60_000 },
+      {
+        build: (_items, mayYield) => {
+          yields.push(mayYield());
+          return { steps: [], itemOf: () => undefined };
+        },
+        onError: (error) => {
+          throw error;
+        },
+      },
+    );
+    // Ten wait when the first write starts: 4 are taken and 6 wait (a batch of the largest size), then 4 and 2.
+    for (let i = 0; i < 10; i++) writer.enqueue(i);
+    await writer.flush();
+    expect(yields).toEqual([false, true, true]);
+    expect(writer.stats()).toMatchObject({ recorded: 10, stored: 10, queued: 0 });
   });
 
   it('writes one batch at a time while what waits behind it is no full batch', async () => {

@@ -81,6 +81,7 @@ reportResults(
         'event loop p99',
         'loop p99 / baseline',
         'writer backlog at the end (most)',
+        'dropped (all rounds)',
       ],
       rows,
       notes: [

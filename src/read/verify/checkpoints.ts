@@ -49,9 +49,10 @@ export async function trustedCheckpoints(
 ): Promise<TrustedCheckpoints> {
   const stored = await storedCheckpoints(store);
   const trusted = new Map<string, CheckpointDocument>();
+  const hint = wrongKeyHint(stored, keys);
   for (const checkpoint of stored) {
     const problem = checkSeal(checkpoint, keys);
-    if (problem) findings.add(forged(checkpoint, `checkpoint ${checkpoint.number}: ${problem}`));
+    if (problem) findings.add(forged(checkpoint, `checkpoint ${checkpoint.number}: ${problem}${hint}`));
     else trusted.set(checkpoint.uid, checkpoint);
   }
   for (const anchor of anchors) {
@@ -129,6 +130,17 @@ function claimsOf(checkpoints: Iterable<CheckpointDocument>): Map<string, ChainC
     if (claims.closedAt !== undefined) claims.closedAt = claims.heads.at(-1)?.seq ?? 0;
   }
   return byChain;
+}
+
+/**
+ * When no stored checkpoint names a key given, the likelier cause is the wrong key rather than a trail signed again
+ * throughout; both read alike, so each finding says so (they stay `forged`: a re-signed trail must not pass).
+ */
+function wrongKeyHint(stored: readonly CheckpointDocument[], keys: ReadonlyMap<string, ResolvedKey>): string {
+  if (keys.size === 0 || stored.length === 0) return '';
+  const named = new Set(stored.map((c) => (c.signature as CheckpointDocument['signature'] | undefined)?.key_id));
+  if ([...keys.keys()].some((id) => named.has(id))) return '';
+  return ` (no checkpoint is signed by a key given, ${[...keys.keys()].join(', ')}: if the key is the trail's, every checkpoint was signed again)`;
 }
 
 /** A checkpoint whose seal does not hold. */

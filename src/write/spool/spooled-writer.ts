@@ -82,7 +82,9 @@ export class SpooledWriter<Item> {
     private readonly spool: SpoolOptions,
     private readonly hooks: SpoolHooks<Item>,
   ) {
-    this.memoryCap = Math.max(4 * options.batchSize, 64);
+    // Two of the largest batches (one being written, the next one filling): a store that keeps up is handed its
+    // units from memory; beyond this they are read back from the spool files.
+    this.memoryCap = Math.max(2 * options.maxBatchSize, 4 * options.batchSize, 64);
     this.batchSize = options.batchSize;
     this.files = new SpoolFiles(spool, (error) => {
       this.report(error);

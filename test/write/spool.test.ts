@@ -103,24 +103,6 @@ describe('spool', () => {
     expect([...(await storedCounts(store)).values()]).toEqual(Array(20).fill(1));
   });
 
-  it('hands a store slower than the requests its units from memory, up to two of the largest batches: none read back', async () => {
-    class SlowMemoryStore extends MemoryStore {
-      override async write(batch: StoreBatch): Promise<void> {
-        await sleep(30);
-        await super.write(batch);
-      }
-    }
-    const store = new SlowMemoryStore();
-    // maxBatchSize 50 by default: up to 100 units stay in memory while a write is under way.
-    const { logger } = make(store, folder(), { batchSize: 5 });
-    await record(logger, 90);
-    await logger.flush();
-    expect(logger.stats().spool).toMatchObject({ spooled: 90, replayed: 0 });
-    const counts = await storedCounts(store);
-    expect(counts.size).toBe(90);
-    expect([...counts.values()].every((n) => n === 1)).toBe(true);
-  });
-
   it('keeps what a closed logger could not store, and the next logger on the folder stores it at start', async () => {
     const dir = folder();
     const down = new OutageStore();

@@ -82,9 +82,9 @@ export class SpooledWriter<Item> {
     private readonly spool: SpoolOptions,
     private readonly hooks: SpoolHooks<Item>,
   ) {
-    // Two of the largest batches (one being written, the next one filling): a store that keeps up is handed its
-    // units from memory; beyond this they are read back from the spool files.
-    this.memoryCap = Math.max(2 * options.maxBatchSize, 4 * options.batchSize, 64);
+    // Kept small: while a store hangs (its writes neither succeed nor fail), what it was handed stays in memory; the
+    // rest of the backlog waits on disk. A store that is only slow is fed from the files beyond this.
+    this.memoryCap = Math.max(4 * options.batchSize, 64);
     this.batchSize = options.batchSize;
     this.files = new SpoolFiles(spool, (error) => {
       this.report(error);

@@ -27,8 +27,8 @@ export interface BuiltBatch {
 export interface WriterHooks<Item> {
   /**
    * Turns queued items into store calls, possibly over several event-loop turns while `mayYield()` (false once a
-   * batch of `maxBatchSize` waits behind this one: the writer is behind). Runs once per batch; a retry repeats only
-   * the steps.
+   * batch of `maxBatchSize`, or half of `maxQueueSize`, waits behind this one: the writer is behind). Runs once per
+   * batch; a retry repeats only the steps.
    */
   build(items: Item[], mayYield: () => boolean): BuiltBatch | Promise<BuiltBatch>;
   /** Items dropped before being built (queue full, closed) are handed back, so their owner can forget them. */
@@ -273,10 +273,12 @@ export class BatchWriter<Item> {
   }
 
   /**
-   * Whether a build may let the event loop turn: not while a batch of the largest size waits, or the writer would
-   * fall behind for good. Below that, the next write takes what waited (up to maxBatchSize) and catches up.
+   * Whether a build may let the event loop turn: not while a batch of the largest size waits, nor half of what the
+   * queue holds before it drops (which may be less), or the writer would fall behind for good. Below that, the next
+   * write takes what waited (up to maxBatchSize) and catches up.
    */
-  private readonly mayYield = (): boolean => this.queue.length < this.options.maxBatchSize;
+  private readonly mayYield = (): boolean =>
+    this.queue.length < Math.min(this.options.maxBatchSize, Math.ceil(this.options.maxQueueSize / 2));
 
   private mustWriteNow(): boolean {
     return this.waiters.length > 0 || this.closed || this.options.flushIntervalMs === 0;

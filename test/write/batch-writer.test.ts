@@ -366,6 +366,30 @@ describe('batch writer, several writes at once', () => {
     expect(writer.stats()).toMatchObject({ recorded: 10, stored: 10, queued: 0 });
   });
 
+  it('nor while half of maxQueueSize waits, when that is less than maxBatchSize (else it could never stop yielding)', async () => {
+    const yields: boolean[] = [];
+    const writer: BatchWriter<number> = new BatchWriter<number>(
+      { ...resolveOptions({ store: new SpyStore() }), batchSize: 2, maxBatchSize: 8, maxQueueSize: 12, flushIntervalMs: 60_000 },
+      {
+        build: (items, mayYield) => {
+          // Six arrive while the first batch of two is built: half the queue's room, not yet a batch of 8.
+          if (items[0] === 0) for (let i = 2; i < 8; i++) writer.enqueue(i);
+          yields.push(mayYield());
+          return { steps: [], itemOf: () => undefined };
+        },
+        onError: (error) => {
+          throw error;
+        },
+      },
+    );
+    writer.enqueue(0);
+    writer.enqueue(1);
+    await writer.flush();
+    await writer.flush(); // the six that arrived during the first build
+    expect(yields).toEqual([false, true]);
+    expect(writer.stats()).toMatchObject({ recorded: 8, stored: 8, dropped: 0, queued: 0 });
+  });
+
   it('writes one batch at a time while what waits behind it is no full batch', async () => {
     const store = new SlowStore(() => 40);
     const { logger } = make(store, { batchSize: 5, flushIntervalMs: 5, concurrentWrites: 4 });

@@ -89,6 +89,9 @@ export function signCheckpoint(body: Omit<CheckpointDocument, 'hash' | 'signatur
   return { ...body, hash, signature: { alg: key.alg, key_id: key.id, value: key.sign(Buffer.from(hash)) } };
 }
 
+/** How `checkSeal` begins when the key a checkpoint names is not among those given. */
+export const UNKNOWN_KEY = 'signed by an unknown key';
+
 /** Why a checkpoint's seal does not hold, or null when it does. */
 export function checkSeal(checkpoint: CheckpointDocument, keys: ReadonlyMap<string, ResolvedKey>): string | null {
   if (checkpointHash(checkpoint) !== checkpoint.hash) return 'its content does not match its hash';
@@ -98,7 +101,7 @@ export function checkSeal(checkpoint: CheckpointDocument, keys: ReadonlyMap<stri
   const signature = checkpoint.signature as CheckpointDocument['signature'] | undefined;
   if (!signature) return 'it has no signature';
   const key = keys.get(signature.key_id);
-  if (!key) return `signed by an unknown key ${signature.key_id}`;
+  if (!key) return `${UNKNOWN_KEY} ${signature.key_id}`;
   if (key.alg !== signature.alg) return `signature algorithm ${signature.alg} does not match key ${key.id}`;
   return key.verify(Buffer.from(checkpoint.hash), signature.value) ? null : 'bad signature';
 }

@@ -1,5 +1,5 @@
 import { GENESIS } from '../../build/integrity/canonical.js';
-import { checkSeal, type ResolvedKey } from '../../build/integrity/checkpoint-keys.js';
+import { checkSeal, type ResolvedKey, UNKNOWN_KEY } from '../../build/integrity/checkpoint-keys.js';
 import type { CheckpointDocument, PrunedRange } from '../../shared/document.js';
 import type { Store } from '../../stores/store.js';
 import type { Findings, VerifyFinding } from './report.js';
@@ -49,9 +49,10 @@ export async function trustedCheckpoints(
 ): Promise<TrustedCheckpoints> {
   const stored = await storedCheckpoints(store);
   const trusted = new Map<string, CheckpointDocument>();
-  const hint = wrongKeyHint(stored, keys);
+  const wrongKey = noneNamesAKeyGiven([...stored, ...anchors], keys);
   for (const checkpoint of stored) {
     const problem = checkSeal(checkpoint, keys);
+    const hint = wrongKey && problem?.startsWith(UNKNOWN_KEY) ? WRONG_KEY_HINT : '';
     if (problem) findings.add(forged(checkpoint, `checkpoint ${checkpoint.number}: ${problem}${hint}`));
     else trusted.set(checkpoint.uid, checkpoint);
   }
@@ -132,15 +133,23 @@ function claimsOf(checkpoints: Iterable<CheckpointDocument>): Map<string, ChainC
   return byChain;
 }
 
+const WRONG_KEY_HINT = " (no checkpoint names a key given: if the key is the trail's, every checkpoint was signed again)";
+
+/** The key a checkpoint names (read back from a store or an anchors file: the signature may be missing). */
+const keyIdOf = (checkpoint: CheckpointDocument): string | undefined =>
+  (checkpoint.signature as CheckpointDocument['signature'] | undefined)?.key_id;
+
 /**
- * When no stored checkpoint names a key given, the likelier cause is the wrong key rather than a trail signed again
- * throughout; both read alike, so each finding says so (they stay `forged`: a re-signed trail must not pass).
+ * Whether no checkpoint, stored or anchored, names a key given: then the likelier cause of a signature by an unknown
+ * key is the wrong key rather than a trail signed again throughout. Both read alike, so the findings say so; they
+ * stay `forged`, for a re-signed trail must not pass.
  */
-function wrongKeyHint(stored: readonly CheckpointDocument[], keys: ReadonlyMap<string, ResolvedKey>): string {
-  if (keys.size === 0 || stored.length === 0) return '';
-  const named = new Set(stored.map((c) => (c.signature as CheckpointDocument['signature'] | undefined)?.key_id));
-  if ([...keys.keys()].some((id) => named.has(id))) return '';
-  return ` (no checkpoint is signed by a key given, ${[...keys.keys()].join(', ')}: if the key is the trail's, every checkpoint was signed again)`;
+function noneNamesAKeyGiven(checkpoints: readonly CheckpointDocument[], keys: ReadonlyMap<string, ResolvedKey>): boolean {
+  if (keys.size === 0 || checkpoints.length === 0) return false;
+  return !checkpoints.some((c) => {
+    const id = keyIdOf(c);
+    return id !== undefined && keys.has(id);
+  });
 }
 
 /** A checkpoint whose seal does not hold. */

@@ -36,23 +36,30 @@ export async function pacedLoad(
     };
     const send = () => {
       const due = dueAt(sent++);
+      // Once per request: a connection reset mid-body errors both the request and its response.
+      let done = false;
+      const failed = () => {
+        if (done) return;
+        done = true;
+        errors++;
+        settle();
+      };
       const req = request(url, { method: 'POST', agent, headers }, (res) => {
         res.resume();
         // A response cut off in its body ends with an error, not 'end'.
-        res.on('error', () => {
-          errors++;
-          settle();
-        });
+        res.on('error', failed);
         res.on('end', () => {
-          if (res.statusCode === 200) latencies.record(Math.max(1, Math.round((performance.now() - due) * 1000)));
-          else errors++;
+          if (res.statusCode !== 200) {
+            failed();
+            return;
+          }
+          if (done) return;
+          done = true;
+          latencies.record(Math.max(1, Math.round((performance.now() - due) * 1000)));
           settle();
         });
       });
-      req.on('error', () => {
-        errors++;
-        settle();
-      });
+      req.on('error', failed);
       req.end(payload);
     };
     // Checked on every turn of the loop (setImmediate, not a timer's ~1 ms steps): a request is sent within

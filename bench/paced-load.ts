@@ -30,17 +30,17 @@ export async function pacedLoad(
   let errors = 0;
   const start = performance.now();
   const dueAt = (i: number) => start + (i * 1000) / options.rate;
-  await new Promise<void>((done) => {
+  await new Promise<void>((allSettled) => {
     const settle = () => {
-      if (++settled === total) done();
+      if (++settled === total) allSettled();
     };
     const send = () => {
       const due = dueAt(sent++);
       // Once per request: a connection reset mid-body errors both the request and its response.
-      let done = false;
+      let counted = false;
       const failed = () => {
-        if (done) return;
-        done = true;
+        if (counted) return;
+        counted = true;
         errors++;
         settle();
       };
@@ -53,8 +53,8 @@ export async function pacedLoad(
             failed();
             return;
           }
-          if (done) return;
-          done = true;
+          if (counted) return;
+          counted = true;
           latencies.record(Math.max(1, Math.round((performance.now() - due) * 1000)));
           settle();
         });

@@ -22,13 +22,16 @@ const MODES = [
 ];
 const body = { customer: 'c-17', items: [{ sku: 'book', qty: 2 }], note: 'leave at the door' };
 
-const p50 = new Map<string, number[]>(MODES.map((m) => [m, []]));
-const p99 = new Map<string, number[]>(MODES.map((m) => [m, []]));
-const rates = new Map<string, number[]>(MODES.map((m) => [m, []]));
-const loopP99 = new Map<string, number[]>(MODES.map((m) => [m, []]));
-// What the writer holds when the load ends: bounded when it keeps up with the store, growing when it does not.
-const backlog = new Map<string, number[]>(MODES.map((m) => [m, []]));
-const dropped = new Map<string, number[]>(MODES.map((m) => [m, []]));
+interface Round {
+  p50: number;
+  p99: number;
+  rate: number;
+  loopP99: number;
+  /** What the writer holds when the load ends: bounded when it keeps up with the store, growing when it does not. */
+  backlog: number;
+  dropped: number;
+}
+const rounds = new Map<string, Round[]>(MODES.map((m) => [m, []]));
 for (let round = 0; round < ROUNDS; round++) {
   for (const mode of MODES) {
     const server = await startServer('./servers/express-json.ts', { BENCH_MODE: mode });
@@ -39,31 +42,36 @@ for (let round = 0; round < ROUNDS; round++) {
     const { loopDelay, counters } = await server.usage();
     await server.stop();
     if (result.errors > 0) throw new Error(`${mode}: ${result.errors} requests failed`);
-    p50.get(mode)!.push(result.p50Ms);
-    p99.get(mode)!.push(result.p99Ms);
-    rates.get(mode)!.push(result.requestsPerSec);
-    loopP99.get(mode)!.push(loopDelay.p99);
-    backlog.get(mode)!.push(counters.queued ?? 0);
-    dropped.get(mode)!.push(counters.dropped ?? 0);
+    const r: Round = {
+      p50: result.p50Ms,
+      p99: result.p99Ms,
+      rate: result.requestsPerSec,
+      loopP99: loopDelay.p99,
+      backlog: counters.queued ?? 0,
+      dropped: counters.dropped ?? 0,
+    };
+    rounds.get(mode)!.push(r);
     console.log(
-      `round ${round + 1} ${mode}: p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, max ${result.maxMs.toFixed(1)} ms, ${result.requestsPerSec.toFixed(0)} req/s; event loop p99 ${loopDelay.p99.toFixed(2)} ms, max ${loopDelay.max.toFixed(1)} ms; backlog ${counters.queued ?? 0}, dropped ${counters.dropped ?? 0}`,
+      `round ${round + 1} ${mode}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${result.maxMs.toFixed(1)} ms, ${r.rate.toFixed(0)} req/s; event loop p99 ${r.loopP99.toFixed(2)} ms, max ${loopDelay.max.toFixed(1)} ms; backlog ${r.backlog}, dropped ${r.dropped}`,
     );
   }
 }
-const base = { p50: median(p50.get('baseline')!), p99: median(p99.get('baseline')!), loop: median(loopP99.get('baseline')!) };
+/** The median of one figure over a mode's rounds. */
+const medianOf = (mode: string, figure: 'p50' | 'p99' | 'rate' | 'loopP99') => median(rounds.get(mode)!.map((r) => r[figure]));
 const rows = MODES.map((mode) => {
-  const m = { p50: median(p50.get(mode)!), p99: median(p99.get(mode)!), loop: median(loopP99.get(mode)!) };
+  const ratio = (figure: 'p50' | 'p99' | 'loopP99') => `×${(medianOf(mode, figure) / medianOf('baseline', figure)).toFixed(2)}`;
+  const of = rounds.get(mode)!;
   return [
     mode,
-    median(rates.get(mode)!).toFixed(0),
-    `${m.p50.toFixed(2)} ms`,
-    `×${(m.p50 / base.p50).toFixed(2)}`,
-    `${m.p99.toFixed(2)} ms`,
-    `×${(m.p99 / base.p99).toFixed(2)}`,
-    `${m.loop.toFixed(2)} ms`,
-    `×${(m.loop / base.loop).toFixed(2)}`,
-    mode === 'baseline' ? '' : String(Math.max(...backlog.get(mode)!)),
-    mode === 'baseline' ? '' : String(dropped.get(mode)!.reduce((a, b) => a + b, 0)),
+    medianOf(mode, 'rate').toFixed(0),
+    `${medianOf(mode, 'p50').toFixed(2)} ms`,
+    ratio('p50'),
+    `${medianOf(mode, 'p99').toFixed(2)} ms`,
+    ratio('p99'),
+    `${medianOf(mode, 'loopP99').toFixed(2)} ms`,
+    ratio('loopP99'),
+    mode === 'baseline' ? '' : String(Math.max(...of.map((r) => r.backlog))),
+    mode === 'baseline' ? '' : String(of.reduce((n, r) => n + r.dropped, 0)),
   ];
 });
 reportResults(

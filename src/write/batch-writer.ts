@@ -115,10 +115,15 @@ export class BatchWriter<Item> {
     this.report(new ActionLogQueueFullError(this.options.maxQueueSize, dropped));
   });
 
+  /** Queued items at which a build stops yielding (see `mayYield`). */
+  private readonly behindAt: number;
+
   constructor(
     private readonly options: WriterOptions,
     private readonly hooks: WriterHooks<Item>,
-  ) {}
+  ) {
+    this.behindAt = Math.min(options.maxBatchSize, Math.ceil(options.maxQueueSize / 2));
+  }
 
   /** Queues one item; returns false when it was dropped because the queue is full. */
   enqueue(item: Item): boolean {
@@ -277,8 +282,7 @@ export class BatchWriter<Item> {
    * queue holds before it drops (which may be less), or the writer would fall behind for good. Below that, the next
    * write takes what waited (up to maxBatchSize) and catches up.
    */
-  private readonly mayYield = (): boolean =>
-    this.queue.length < Math.min(this.options.maxBatchSize, Math.ceil(this.options.maxQueueSize / 2));
+  private readonly mayYield = (): boolean => this.queue.length < this.behindAt;
 
   private mustWriteNow(): boolean {
     return this.waiters.length > 0 || this.closed || this.options.flushIntervalMs === 0;

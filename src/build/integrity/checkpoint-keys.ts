@@ -89,6 +89,10 @@ export function signCheckpoint(body: Omit<CheckpointDocument, 'hash' | 'signatur
   return { ...body, hash, signature: { alg: key.alg, key_id: key.id, value: key.sign(Buffer.from(hash)) } };
 }
 
+/** The key a checkpoint names; undefined when it has no signature (read back from a store or a file: anything may be missing). */
+export const keyIdOf = (checkpoint: CheckpointDocument): string | undefined =>
+  (checkpoint.signature as Partial<CheckpointDocument['signature']> | undefined)?.key_id;
+
 /** How `checkSeal` begins when the key a checkpoint names is not among those given. */
 export const UNKNOWN_KEY = 'signed by an unknown key';
 

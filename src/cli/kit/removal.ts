@@ -1,6 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import type { Command, OptionValues } from 'commander';
-import { resolveKey, type SigningKey } from '../../build/integrity/checkpoint-keys.js';
+import { keyIdOf, resolveKey, type SigningKey } from '../../build/integrity/checkpoint-keys.js';
 import type { ActionLogger } from '../../logger.js';
 import type { Connection, LoggerOverrides } from './connection.js';
 import { usageError } from './exit-codes.js';
@@ -76,7 +76,7 @@ export async function checkRecorded(options: OptionValues, { store }: Connection
 async function signersOf(store: Store, enough: (found: Set<string>) => boolean): Promise<Set<string>> {
   const found = new Set<string>();
   for await (const checkpoint of checkpointsOf(store)) {
-    const signer = (checkpoint.signature as Partial<CheckpointDocument['signature']> | undefined)?.key_id;
+    const signer = keyIdOf(checkpoint);
     if (signer !== undefined) found.add(signer);
     if (enough(found)) break;
   }

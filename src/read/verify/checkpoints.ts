@@ -1,5 +1,5 @@
 import { GENESIS } from '../../build/integrity/canonical.js';
-import { checkSeal, type ResolvedKey, UNKNOWN_KEY } from '../../build/integrity/checkpoint-keys.js';
+import { checkSeal, keyIdOf, type ResolvedKey, UNKNOWN_KEY } from '../../build/integrity/checkpoint-keys.js';
 import type { CheckpointDocument, PrunedRange } from '../../shared/document.js';
 import type { Store } from '../../stores/store.js';
 import type { Findings, VerifyFinding } from './report.js';
@@ -134,10 +134,6 @@ function claimsOf(checkpoints: Iterable<CheckpointDocument>): Map<string, ChainC
 }
 
 const WRONG_KEY_HINT = " (no checkpoint names a key given: if the key is the trail's, every checkpoint was signed again)";
-
-/** The key a checkpoint names (read back from a store or an anchors file: the signature may be missing). */
-const keyIdOf = (checkpoint: CheckpointDocument): string | undefined =>
-  (checkpoint.signature as CheckpointDocument['signature'] | undefined)?.key_id;
 
 /**
  * Whether no checkpoint, stored or anchored, names a key given: then the likelier cause of a signature by an unknown

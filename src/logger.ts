@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { DocumentBuilder } from './build/document-builder.js';
@@ -56,6 +55,7 @@ import { HealthMonitor, type HealthOptions, type HealthReport } from './health.j
 import { installShutdownHandlers, type ShutdownOptions } from './shutdown.js';
 import { TrailSeal } from './integrity.js';
 import { type VerifyOptions, type VerifyReport, verifyTrail } from './read/verify.js';
+import { newUuid } from './shared/uuid.js';
 
 /** What `logger.run()` knows about a job, script or consumer run. */
 export interface RunMeta {
@@ -226,7 +226,7 @@ export class ActionLogger {
     const parent = this.current();
     const hasUser = given !== null && typeof given === 'object' && Object.hasOwn(given, 'user');
     const ctx = this.openScope({
-      requestUuid: m.requestUuid ?? randomUUID(),
+      requestUuid: m.requestUuid ?? newUuid(),
       module: m.module ?? this.options.module,
       correlationId: m.correlationId ?? parent?.correlationId,
       metadata: m.metadata,
@@ -391,7 +391,7 @@ export class ActionLogger {
       if (context.addAction(entry)) this.writer.enqueue({ kind: 'append', ctx: context });
     } else {
       // Never dropped by outsideContext: 'ignore', the record of a change to the trail itself.
-      const own = this.openScope({ requestUuid: randomUUID(), module: this.options.module });
+      const own = this.openScope({ requestUuid: newUuid(), module: this.options.module });
       own.addAction(entry);
       this.queueScope(own);
     }
@@ -472,7 +472,7 @@ export class ActionLogger {
     const user = a.user ?? context?.user;
     if (!user) throw new ActionLogValidationError([{ path: 'user', message: 'is required (the current scope has no user)' }], 'activity');
     const doc: ActivityDocument = {
-      uid: randomUUID(),
+      uid: newUuid(),
       user,
       ip_address: a.ip_address !== undefined ? a.ip_address : (context?.ip ?? null),
       // Redacted as request URLs are: a link or a description may carry a token as well as a request does.
@@ -732,7 +732,7 @@ export class ActionLogger {
   /** An ended scope of its own for changes made outside any (option `outsideContext`), or undefined when ignored. */
   private standaloneScope(events: ScopeEvents): RequestContext | undefined {
     if (this.options.outsideContext === 'ignore') return undefined;
-    const ctx = this.openScope({ requestUuid: randomUUID(), module: this.options.module });
+    const ctx = this.openScope({ requestUuid: newUuid(), module: this.options.module });
     for (const change of events.modelChanges) ctx.addModelChange(change);
     for (const action of events.actions) ctx.addAction(action);
     ctx.end();
@@ -755,7 +755,7 @@ export class ActionLogger {
       );
     }
     if (this.options.outsideContext === 'ignore') return;
-    const ctx = this.openScope({ requestUuid: randomUUID(), module: this.options.module });
+    const ctx = this.openScope({ requestUuid: newUuid(), module: this.options.module });
     add(ctx);
     this.queueScope(ctx);
   }

@@ -12,6 +12,7 @@
  *   actionlog-slow-store        actionlog on a store that takes 200 ms per write
  *   actionlog-4-writes-slow-store  the same with concurrentWrites: 4
  *   actionlog-spool-slow-store  the same with a spool (in a temporary folder)
+ *   actionlog-hung-store  actionlog on a store that never answers: what the writer holds per request while it waits
  * Prints its port; answers usage requests from the bench (see support.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -38,9 +39,11 @@ const MODES = [
   'actionlog-slow-store',
   'actionlog-4-writes-slow-store',
   'actionlog-spool-slow-store',
+  'actionlog-hung-store',
 ];
 const mode = process.env.BENCH_MODE ?? 'baseline';
 if (!MODES.includes(mode)) throw new Error(`BENCH_MODE ${mode} is none of ${MODES.join(', ')}`);
+const hungStore = { ...nullStore, write: () => new Promise<void>(() => {}) };
 const store =
   mode === 'actionlog' || mode === 'actionlog-integrity'
     ? new MemoryStore()
@@ -48,7 +51,9 @@ const store =
       ? nullStore
       : mode.endsWith('slow-store')
         ? slowStore(200)
-        : undefined;
+        : mode === 'actionlog-hung-store'
+          ? hungStore
+          : undefined;
 const integrity = mode.endsWith('-integrity') ? { key: generateKeyPairSync('ed25519').privateKey } : undefined;
 const spool = mode === 'actionlog-spool-slow-store' ? { dir: mkdtempSync(join(tmpdir(), 'actionlog-bench-spool-')) } : undefined;
 const concurrentWrites = mode === 'actionlog-4-writes-slow-store' ? 4 : undefined;
@@ -97,7 +102,8 @@ reportUsage(server, (): Record<string, number> => {
 process.on('SIGTERM', () =>
   server.close(
     () =>
-      void (logger?.close() ?? Promise.resolve()).then(() => {
+      // A hung store never takes what the writer holds: it is let go after a moment.
+      void (logger?.close(store === hungStore ? { timeout: 100 } : {}) ?? Promise.resolve()).then(() => {
         if (spool) rmSync(spool.dir, { recursive: true, force: true });
         process.exit(0);
       }),

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { CapturedRequest, RequestContext, ScopeEvents } from '../capture/context.js';
 import type { ModelChange } from '../capture/model-change.js';
 import type {
@@ -17,6 +16,7 @@ import type { Sanitizer } from './sanitize/sanitizer.js';
 import { MODEL_LOG_OVERHEAD, REQUEST_OVERHEAD, SizeBudget } from './size-budget.js';
 import { type ActionBytes, attachmentsOf, type RetentionRules, stampExpiry } from './retention.js';
 import { redactUrl } from './url.js';
+import { newUuid } from '../shared/uuid.js';
 
 export interface BuildOptions {
   maxModelLogsPerRequest: number;
@@ -83,7 +83,7 @@ export class DocumentBuilder {
     const logs = this.modelLogs(ctx, events.modelChanges, module, batch);
     const actions = this.actions(ctx, events.actions, module, batch);
     return {
-      append_id: randomUUID(),
+      append_id: newUuid(),
       uid: ctx.uid,
       request_uuid: ctx.requestUuid,
       module,
@@ -111,7 +111,7 @@ export class DocumentBuilder {
    */
   private modelLogMirror(ctx: RequestContext, log: ModelLog, module: string): ModelLogDocument {
     const mirror: ModelLogDocument = {
-      uid: randomUUID(),
+      uid: newUuid(),
       model_id: log.model_id,
       model_class_name: log.model_class_name,
       model_namespace: log.model_namespace,
@@ -130,7 +130,7 @@ export class DocumentBuilder {
 
   /** An action as its own entry (its fields are the recorder's to choose: copied as they are). */
   private actionMirror(ctx: RequestContext, action: ActionEntry, module: string): ActionLogDocument {
-    const mirror: ActionLogDocument = Object.assign({ uid: randomUUID() }, action, { request_uuid: ctx.requestUuid, module });
+    const mirror: ActionLogDocument = Object.assign({ uid: newUuid() }, action, { request_uuid: ctx.requestUuid, module });
     if (ctx.correlationId) mirror.correlation_id = ctx.correlationId;
     return mirror;
   }
@@ -160,16 +160,19 @@ export class DocumentBuilder {
   }
 
   private modelLogs(ctx: RequestContext, changes: ModelChange[], module: string, batch: StoreBatch) {
-    const kept: ModelLog[] = [];
+    // Sized up front, as the sanitizer's lists are (see `walkList`): the document keeps this array.
+    const kept = new Array<ModelLog>(changes.length);
+    let count = 0;
     let spilled = 0;
     for (const change of changes) {
       const built = this.modelLog(change);
       if (!built) continue;
       const fits = this.budget.takeModelLog(ctx.documentFill, built.bytes);
-      if (fits) kept.push(built.log);
+      if (fits) kept[count++] = built.log;
       else spilled++;
       if (!fits || this.options.modelLogs) batch.modelLogs.push(this.modelLogMirror(ctx, built.log, module));
     }
+    kept.length = count;
     return { kept, spilled };
   }
 
@@ -216,15 +219,17 @@ export class DocumentBuilder {
   /** Actions past the size budget live only in `action_logs` (written for them even when the mirror is off). */
   private actions(ctx: RequestContext, actions: ActionEntry[], module: string, batch: StoreBatch) {
     const savedAt = new Date();
-    const kept: ActionEntry[] = [];
+    const kept = new Array<ActionEntry>(actions.length);
+    let count = 0;
     let spilled = 0;
     for (const recorded of actions) {
       const action = Object.assign({}, recorded, { saved_at: savedAt });
       const fits = this.budget.takeAction(ctx.documentFill, estimateBytes(action));
-      if (fits) kept.push(action);
+      if (fits) kept[count++] = action;
       else spilled++;
       if (!fits || this.options.actionLogs) batch.actionLogs.push(this.actionMirror(ctx, action, module));
     }
+    kept.length = count;
     return { kept, spilled };
   }
 }

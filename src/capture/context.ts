@@ -1,8 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ActionEntry, RequestDetails, ResponseDetails, UserRef } from '../shared/document.js';
 import type { ModelChange } from './model-change.js';
+import { newUuid } from '../shared/uuid.js';
 
 /** The HTTP request as captured when it ends (the stored form without its user); sanitized when its document is built. */
 export type CapturedRequest = Omit<RequestDetails, 'user_details'>;
@@ -60,7 +60,7 @@ type State = 'open' | 'queued' | 'written';
  */
 export class RequestContext {
   /** The server's id of the scope's document, unique; `requestUuid` is what the client claims. */
-  readonly uid = randomUUID();
+  readonly uid = newUuid();
   readonly requestUuid: string;
   /** When the scope started. */
   readonly timestamp = new Date();

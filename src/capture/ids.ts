@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newUuid } from '../shared/uuid.js';
 
 /** A request id actionlog accepts from outside: 1-128 characters of `[A-Za-z0-9._:-]`. */
 export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -11,7 +11,7 @@ function first(value: string | string[] | undefined): string | undefined {
 /** A valid incoming request id (≤ 128 chars of `[A-Za-z0-9._:-]`), or a new uuid v4. */
 export function resolveRequestId(header: string | string[] | undefined): string {
   const value = first(header)?.trim();
-  return value && REQUEST_ID.test(value) ? value : randomUUID();
+  return value && REQUEST_ID.test(value) ? value : newUuid();
 }
 
 /** The trace id of a valid W3C `traceparent` header, or undefined. */

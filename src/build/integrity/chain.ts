@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type {
   ActionEntry,
   AppendLink,
@@ -10,6 +9,7 @@ import type {
   StoreBatch,
 } from '../../shared/document.js';
 import { GENESIS, linkHash } from './canonical.js';
+import { newUuid } from '../../shared/uuid.js';
 
 /** Top-level fields a kind's hash leaves out: an action's `is_active` changes on purpose (`deactivate`, itself recorded). */
 export const OMITTED = { actions: ['is_active'] as const, others: [] as const };
@@ -76,7 +76,7 @@ export function appendedParts(doc: RequestDocument): Array<{ link: AppendLink; b
  */
 export class IntegrityChain {
   /** Random per logger: two processes (or two loggers) never share a chain. */
-  readonly id = randomUUID().replace(/-/g, '');
+  readonly id = newUuid().replace(/-/g, '');
   private seq = 0;
   private prev = GENESIS;
   /** Sealed, not yet known to be stored. */

@@ -324,16 +324,18 @@ export class Sanitizer {
   }
 
   private walkList(items: Iterable<unknown>, length: number, depth: number, path: string, w: Walk): unknown[] {
-    const max = this.limits.maxArrayLength;
-    const out: unknown[] = [];
+    const kept = Math.min(length, this.limits.maxArrayLength);
+    // Sized up front: an array grown by push keeps room for 16 more, ~130 bytes a short list holds for as long as
+    // its document waits in memory.
+    const out = new Array<unknown>(kept);
     let i = 0;
     for (const item of items) {
-      if (i >= max || w.bytes > w.budget) break;
+      if (i >= kept || w.bytes > w.budget) break;
       const v = this.walk(item, depth + 1, w.omit ? `${path}${path ? '.' : ''}${i}` : '', w);
-      out.push(v === undefined ? null : v);
+      out[i++] = v === undefined ? null : v;
       w.bytes += 1;
-      i++;
     }
+    if (i < kept) out.length = i;
     if (length > i) out.push(`[truncated ${length - i} items]`);
     w.bytes += 4;
     return out;

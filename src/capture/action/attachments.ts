@@ -1,8 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { AttachmentMeta } from '../../shared/document.js';
 import type { ValidationIssue } from '../../shared/errors.js';
 import { fromZodIssues } from '../../shared/zod-issues.js';
+import { newUuid } from '../../shared/uuid.js';
 import { identifier, text } from './fields.js';
 
 /** Bytes given to `record()`: a Buffer (or any Uint8Array), or a readable stream (anything async-iterable of chunks). */
@@ -119,7 +120,7 @@ export class AttachmentBudget {
         this.used.set(scope, (this.used.get(scope) ?? 0) - taken);
         return { success: false, issues: [{ path: `attachments.${i}.data`, message: this.overMessage(read) }] };
       }
-      const meta = { id: randomUUID(), name: item.name, type: item.type, mime_type: item.mime_type };
+      const meta = { id: newUuid(), name: item.name, type: item.type, mime_type: item.mime_type };
       attachments.push({ ...meta, size: read.length, sha256: createHash('sha256').update(read).digest('hex'), data: read });
     }
     return { success: true, attachments };

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ActionLogDocument, ActivityDocument, ModelLogDocument, RequestDocument, StoredAttachment } from '../../shared/document.js';
 import { unescapeKeys } from '../../build/sanitize/keys.js';
@@ -23,6 +22,7 @@ import type {
 } from '../store.js';
 import { isLater, type LatestCandidate, latestOfBatch, pairKey } from '../latest.js';
 import { facetValues, isExpired, matches, timeOf } from './entry-filter.js';
+import { newUuid } from '../../shared/uuid.js';
 
 interface Stored<T> {
   seq: number;
@@ -303,7 +303,7 @@ export class MemoryStore implements Store {
 }
 
 let lastId = 0;
-const idPrefix = randomUUID().slice(0, 8);
+const idPrefix = newUuid().slice(0, 8);
 
 /** Gives a document an id on its first write, so a retry of the same object is recognised. */
 function stampId(doc: { _id?: unknown }): string {

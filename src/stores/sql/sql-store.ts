@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { StoredAttachment } from '../../shared/document.js';
@@ -33,6 +32,7 @@ import type {
   StoreInfo,
   StoreQuery,
 } from '../store.js';
+import { newUuid } from '../../shared/uuid.js';
 
 /** Options of `new SqlStore(...)`. */
 export interface SqlStoreOptions {
@@ -281,7 +281,7 @@ export class SqlStore implements Store {
   private uid(doc: object): string {
     let uid = this.uids.get(doc);
     if (!uid) {
-      uid = randomUUID();
+      uid = newUuid();
       this.uids.set(doc, uid);
     }
     return uid;

@@ -1,6 +1,6 @@
 import type { KeyRedactor } from './sanitize/redactor.js';
 import { REDACTED } from './sanitize/redactor.js';
-import { isTokenSegment, maskSecretValues } from './sanitize/secret-values.js';
+import { isTokenSegment, maskSecretValues, MIN_TOKEN_SEGMENT } from './sanitize/secret-values.js';
 
 /** Stored in place of a path segment that is a token. */
 export const REDACTED_SEGMENT = ':redacted';
@@ -31,6 +31,7 @@ function redactParams(params: string, redactor: KeyRedactor, separator: string):
 
 /** The path with token segments (`/reset/<token>`, JWTs, long random strings) and secret matrix parameters redacted. */
 function redactPath(path: string, redactor: KeyRedactor): string {
+  if (!mayHoldToken(path)) return path;
   let previous: string | undefined;
   return path
     .split('/')
@@ -44,6 +45,20 @@ function redactPath(path: string, redactor: KeyRedactor): string {
       return kept + params;
     })
     .join('/');
+}
+
+/**
+ * Whether a segment of `path` could be redacted: one with matrix parameters, or one as long as a token can be
+ * (decoding only shortens a segment). Most paths have neither, and are kept without being split.
+ */
+function mayHoldToken(path: string): boolean {
+  if (path.includes(';')) return true;
+  let start = 0;
+  for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', start)) {
+    if (slash - start >= MIN_TOKEN_SEGMENT) return true;
+    start = slash + 1;
+  }
+  return path.length - start >= MIN_TOKEN_SEGMENT;
 }
 
 /**

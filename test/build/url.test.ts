@@ -113,9 +113,11 @@ describe('redactUrl, tokens in the path', () => {
     [`/download/${hex64}`, '/download/:redacted'],
     ['/reset/3f2a9c1e-77b1-4c2a-9b1e-2f6e0d1c9a44', '/reset/:redacted'],
     ['/invite/abcdefghijklmnop', '/invite/:redacted'],
+    ['/invite/abcdefghijklmnop/accept', '/invite/:redacted/accept'],
     ['/files/Zk3pQ9vT2mX8rL5wN1cB7dY4hG6jF0sA', '/files/:redacted'],
     ['/hooks/ghp_abcdefghijklmnopqrstuvwxyz0123456789', '/hooks/:redacted'],
     ['/a;jsessionid=ABC123DEF456/b', `/a;jsessionid=${REDACTED}/b`],
+    ['/a;token=x/b', `/a;token=${REDACTED}/b`],
   ])('masks %s', (url, stored) => {
     expect(redact(url)).toBe(stored);
   });

@@ -77,13 +77,16 @@ function entropy(s: string): number {
   return bits;
 }
 
+/** The shortest path segment `isTokenSegment` may take for a token. */
+export const MIN_TOKEN_SEGMENT = 16;
+
 /**
  * Whether a URL path segment is a token: a JWT or a known provider token; a long hex string (48 characters or
  * more: ObjectIds, MD5s, UUIDs and git SHAs stay, they are ids an audit trail needs); a long random-looking
  * base64url string; or, after a word such as `reset` or `invite`, any segment of 16 token characters or more.
  */
 export function isTokenSegment(segment: string, previous: string | undefined): boolean {
-  if (segment.length < 16) return false;
+  if (segment.length < MIN_TOKEN_SEGMENT) return false;
   if (previous !== undefined && TOKEN_CONTEXT.has(previous.toLowerCase()) && /^[\w-]+$/.test(segment)) return true;
   if (maskSecretValues(segment) !== segment) return true;
   if (HEX.test(segment)) return segment.length >= 48;

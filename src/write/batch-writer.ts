@@ -117,12 +117,18 @@ export class BatchWriter<Item> {
 
   /** Queued items at which a build stops yielding (see `mayYield`). */
   private readonly behindAt: number;
+  /**
+   * The most items the writes in flight hold together: half of `maxQueueSize`, so that the other half stays queued
+   * and drop-oldest has the oldest to drop (items in flight cannot be; without room it drops the newest).
+   */
+  private readonly inFlightMax: number;
 
   constructor(
     private readonly options: WriterOptions,
     private readonly hooks: WriterHooks<Item>,
   ) {
-    this.behindAt = Math.min(options.maxBatchSize, Math.ceil(options.maxQueueSize / 2));
+    this.inFlightMax = Math.ceil(options.maxQueueSize / 2);
+    this.behindAt = Math.min(options.maxBatchSize, this.inFlightMax);
   }
 
   /** Queues one item; returns false when it was dropped because the queue is full. */
@@ -244,12 +250,13 @@ export class BatchWriter<Item> {
         while (
           this.queue.length > 0 &&
           writes.size < this.options.concurrentWrites &&
+          this.inFlightCount < this.inFlightMax &&
           (first || this.queue.length >= this.options.batchSize || this.mustWriteNow())
         ) {
           first = false;
           // Everything that waits, up to maxBatchSize: a store slower than the requests then gets fewer, larger
           // writes, and the writer keeps up instead of queuing without end (and dropping at maxQueueSize).
-          const entries = this.queue.splice(0, this.options.maxBatchSize);
+          const entries = this.queue.splice(0, Math.min(this.options.maxBatchSize, this.inFlightMax - this.inFlightCount));
           const batch = { seq: entries[0]?.seq ?? this.nextSeq, size: entries.length };
           this.inFlight.push(batch);
           // Built here, one batch after the other: the batches' order is the order they were built in.

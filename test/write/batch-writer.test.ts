@@ -390,6 +390,29 @@ describe('batch writer, several writes at once', () => {
     expect(writer.stats()).toMatchObject({ recorded: 8, stored: 8, dropped: 0, queued: 0 });
   });
 
+  it('keeps half of maxQueueSize out of the writes in flight, so that drop-oldest has the oldest to drop', async () => {
+    const store = new SlowStore((call) => (call === 0 ? 100 : 0));
+    const { logger } = make(store, {
+      batchSize: 2,
+      maxBatchSize: 10,
+      maxQueueSize: 8,
+      onQueueFull: 'drop-oldest',
+      flushIntervalMs: 60_000,
+    });
+    for (let i = 0; i < 8; i++) logger.recordModelChange(change(`o${i}`));
+    await vi.waitFor(
+      () => {
+        expect(store.most).toBe(1);
+      },
+      { interval: 1 },
+    );
+    // The write in flight took half the room (o0-o3); o4-o7 wait, and the newest push the oldest of them out.
+    for (let i = 8; i < 12; i++) logger.recordModelChange(change(`o${i}`));
+    await logger.flush();
+    expect(store.requests().map((r) => r.details.model_logs[0]?.model_id)).toEqual(['o0', 'o1', 'o2', 'o3', 'o8', 'o9', 'o10', 'o11']);
+    expect(logger.stats()).toMatchObject({ recorded: 12, stored: 8, dropped: 4 });
+  });
+
   it('writes one batch at a time while what waits behind it is no full batch', async () => {
     const store = new SlowStore(() => 40);
     const { logger } = make(store, { batchSize: 5, flushIntervalMs: 5, concurrentWrites: 4 });

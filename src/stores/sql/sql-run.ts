@@ -1,3 +1,4 @@
+import type { StoreBatch } from '../../shared/document.js';
 import { ActionLogStoreError } from '../../shared/errors.js';
 import { runProgram } from './sql-schema.js';
 import type { SqlDataSourceLike, SqlProgram, SqlRow } from './sql-types.js';
@@ -49,4 +50,31 @@ async function outsideAppTransaction(sqlite: BetterSqliteLike): Promise<void> {
     if (Date.now() > deadline) throw new ActionLogStoreError('SqlStore: the SQLite connection stayed inside a transaction; will retry', 0);
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
+}
+
+/**
+ * Documents per transaction of a SQLite write: better-sqlite3 holds the event loop for the whole of one (about
+ * 25 ms for 1 000 request documents), so a larger batch goes in parts with a turn of the loop between them.
+ */
+export const SQLITE_DOCUMENTS_PER_WRITE = 200;
+
+const PARTS = ['requests', 'actionLogs', 'modelLogs', 'activities'] as const;
+
+/** `batch` cut into batches of at most `size` documents, in its order. */
+export function batchParts(batch: StoreBatch, size: number): StoreBatch[] {
+  const parts: StoreBatch[] = [];
+  let part: StoreBatch | undefined;
+  let count = 0;
+  for (const name of PARTS) {
+    for (const doc of batch[name]) {
+      if (!part || count === size) {
+        part = { requests: [], actionLogs: [], modelLogs: [], activities: [] };
+        parts.push(part);
+        count = 0;
+      }
+      (part[name] as unknown[]).push(doc);
+      count++;
+    }
+  }
+  return parts;
 }

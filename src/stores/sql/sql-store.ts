@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { setImmediate } from 'node:timers/promises';
 import { z } from 'zod';
 import type { StoredAttachment } from '../../shared/document.js';
 import { ActionLogConfigError, ActionLogStoreError } from '../../shared/errors.js';
@@ -11,7 +12,7 @@ import { SqlReads } from './sql-reads.js';
 import { SqlRows } from './sql-rows.js';
 import { type SqlTables, sqlTableNames } from './sql-schema.js';
 import { setUpTables } from './sql-setup.js';
-import { runInTransaction, sqliteWritable } from './sql-run.js';
+import { batchParts, runInTransaction, SQLITE_DOCUMENTS_PER_WRITE, sqliteWritable } from './sql-run.js';
 import type { SqlDataSourceLike, SqlProgram, SqlRow, SqlStep } from './sql-types.js';
 import { type PgPoolLike, SqlWatch } from './sql-watch.js';
 import { SqlWrites } from './sql-writes.js';
@@ -176,7 +177,14 @@ export class SqlStore implements Store {
   }
 
   async write(batch: StoreBatch): Promise<void> {
-    await this.run(this.state().writes.write(batch));
+    const { writes, postgres } = this.state();
+    if (postgres) return this.run(writes.write(batch));
+    // Each part its own transaction: when a later one fails, the writer's retry writes the earlier ones again, and
+    // the store keeps every document once (by its uid).
+    for (const [index, part] of batchParts(batch, SQLITE_DOCUMENTS_PER_WRITE).entries()) {
+      if (index > 0) await setImmediate();
+      await this.run(writes.write(part));
+    }
   }
 
   async append(appends: RequestAppend[]): Promise<void> {

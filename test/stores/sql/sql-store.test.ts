@@ -487,6 +487,31 @@ describe('SqlStore on a SQLite file another process writes', () => {
   });
 });
 
+describe('SqlStore on SQLite: a large batch', () => {
+  it('is written in parts with turns of the event loop between them, each document once, again on a retry', async () => {
+    const db = await fresh('sqlite');
+    const store = new SqlStore({ dataSource: db.dataSource });
+    await store.init(info);
+    const batch = batchOf(Array.from({ length: 1000 }, (_, i) => requestDoc(`big-${i}`)));
+    // better-sqlite3 is synchronous: only a write that yields between its transactions lets these run meanwhile.
+    let turns = 0;
+    let writing = true;
+    const turn = () => {
+      if (!writing) return;
+      turns++;
+      setImmediate(turn);
+    };
+    setImmediate(turn);
+    await store.write(batch);
+    writing = false;
+    expect(turns).toBeGreaterThanOrEqual(4);
+    await store.write(batch);
+    const stored = (await all(store, 'requests')).map((d) => d.request_uuid);
+    expect(stored).toHaveLength(1000);
+    expect(new Set(stored).size).toBe(1000);
+  });
+});
+
 describe('SqlStore on postgres: other processes, plans and stored order', () => {
   /** Another process's DataSource on the same database (a pool of its own). */
   async function sibling(db: SqlDatabase): Promise<DataSource> {

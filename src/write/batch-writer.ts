@@ -70,6 +70,8 @@ export interface SpoolStats {
   torn: number;
   /** Bytes of the spool files on disk. */
   bytes: number;
+  /** Bytes of spooled lines whose documents are in memory, handed to the store writer (at most 16 MiB). */
+  memoryBytes: number;
   /** Age of the oldest spooled document not stored yet (ms), as far as known; null when there is none. */
   oldestAgeMs: number | null;
 }

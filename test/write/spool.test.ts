@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import express from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type ActionEntry,
   ActionLogConfigError,
@@ -342,6 +342,44 @@ describe('spool', () => {
     const { dropped, spool } = logger.stats();
     expect(dropped).toBeGreaterThan(0);
     expect(spool!.spooled - before + dropped).toBe(400);
+  });
+
+  it('hands a hung store at most 16 MiB of large documents; the rest waits in the files, and all are stored once it answers', async () => {
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    class HungStore extends MemoryStore {
+      override async write(batch: StoreBatch): Promise<void> {
+        await answered;
+        await super.write(batch);
+      }
+    }
+    const store = new HungStore();
+    const { logger } = make(store, folder());
+    // About 640 KiB each (80 strings of 8 KiB, the longest kept): some 30 MiB in all, 48 documents, far fewer than
+    // the 400 the store writer may hold by number.
+    const state = Object.fromEntries(Array.from({ length: 80 }, (_, i) => [`f${i}`, String(i).padEnd(8 * 1024, 'x')]));
+    for (let i = 0; i < 48; i++) {
+      await logger.run({ requestUuid: `big-${i}` }, () => {
+        logger.recordModelChange(orderChange(`o${i}`, { new_object: state }));
+      });
+      // Each in a turn of its own: handed to the store writer as it is spooled, while the cap allows.
+      await sleep(1);
+    }
+    await vi.waitFor(() => {
+      expect(logger.stats().spool?.spooled).toBe(48);
+    });
+    const { bytes = 0, memoryBytes = Infinity } = logger.stats().spool ?? {};
+    expect(bytes).toBeGreaterThan(30 * 1024 * 1024);
+    expect(memoryBytes).toBeGreaterThan(0);
+    expect(memoryBytes).toBeLessThanOrEqual(16 * 1024 * 1024);
+    answer();
+    await logger.flush();
+    const counts = await storedCounts(store);
+    expect(counts.size).toBe(48);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(logger.stats().spool).toMatchObject({ pending: 0, memoryBytes: 0 });
   });
 
   it('adopts the spool of a process killed with SIGKILL and stores all it had spooled, once', async () => {

@@ -172,7 +172,7 @@ export class SpoolFiles {
   }
 
   /** Reads back up to `max` units not handed out yet, oldest first; torn or damaged lines are reported and skipped. */
-  async read(max: number): Promise<Array<SpooledUnit & SpoolPlace>> {
+  async read(max: number): Promise<Array<SpooledUnit & SpoolPlace & { bytes: number }>> {
     const seg = this.segments.find((s) => s.readOffset < s.size);
     if (!seg) return [];
     seg.reading = true;
@@ -181,7 +181,7 @@ export class SpoolFiles {
       throw error;
     });
     try {
-      const units: Array<SpooledUnit & SpoolPlace> = [];
+      const units: Array<SpooledUnit & SpoolPlace & { bytes: number }> = [];
       let length = Math.min(READ_CHUNK, seg.size - seg.readOffset);
       for (;;) {
         const buffer = Buffer.alloc(length);
@@ -291,14 +291,14 @@ export class SpoolFiles {
     return seg;
   }
 
-  private take(seg: Segment, bytes: Buffer, endOffset: number, into: Array<SpooledUnit & SpoolPlace>): void {
+  private take(seg: Segment, bytes: Buffer, endOffset: number, into: Array<SpooledUnit & SpoolPlace & { bytes: number }>): void {
     const decoded = decodeLine(bytes.toString('utf8'));
     if (!decoded) {
       this.skipTorn(seg, bytes.length, 'fails its checksum');
       return;
     }
     seg.firstAt ??= decoded.at;
-    into.push({ ...decoded, segment: seg, end: seg.base + endOffset });
+    into.push({ ...decoded, segment: seg, end: seg.base + endOffset, bytes: bytes.length + 1 });
   }
 
   private skipTorn(seg: Segment, bytes: number, why: string): void {

@@ -39,7 +39,15 @@ interface Waiting<Item> extends Arrived<Item> {
 interface Held {
   unit: DocumentUnit;
   place: SpoolPlace;
+  /** Its line's bytes: about what its documents take in memory. */
+  bytes: number;
 }
+
+/**
+ * The most bytes of spooled lines handed to the store writer at once (at least one line, whatever its size): with
+ * documents of up to `maxDocumentBytes` (8 MiB), a cap on their number alone would not bound memory.
+ */
+export const SPOOL_MEMORY_BYTES = 16 * 1024 * 1024;
 
 /** How often documents waiting for room (`policy: 'block'`) look again. */
 const BLOCK_RETRY_MS = 20;
@@ -68,8 +76,9 @@ export class SpooledWriter<Item> {
   private tornSeen = 0;
   /** Units in the spool not settled yet. */
   private held = 0;
-  /** Units handed to the store writer and not settled yet. */
+  /** Units handed to the store writer and not settled yet, and their lines' bytes. */
   private inMemory = 0;
+  private inMemoryBytes = 0;
   private readonly memoryCap: number;
   private readonly batchSize: number;
   private readonly counters = { recorded: 0, spooled: 0, replayed: 0, dropped: 0 };
@@ -231,6 +240,7 @@ export class SpooledWriter<Item> {
         dropped: this.counters.dropped,
         torn: this.files.torn,
         bytes: this.files.bytes,
+        memoryBytes: this.inMemoryBytes,
         oldestAgeMs: oldest === undefined ? null : Math.max(0, Date.now() - oldest),
       },
     };
@@ -326,7 +336,13 @@ export class SpooledWriter<Item> {
 
   private append(lines: Array<Waiting<Item>>): void {
     // Kept in memory only while nothing older waits in the files: the store gets them in order.
-    const handOut = !this.storeAway && !this.reading && !this.files.hasBacklog() && this.inMemory + lines.length <= this.memoryCap;
+    const bytes = lines.reduce((sum, l) => sum + l.bytes, 0);
+    const handOut =
+      !this.storeAway &&
+      !this.reading &&
+      !this.files.hasBacklog() &&
+      this.inMemory + lines.length <= this.memoryCap &&
+      this.inMemoryBytes + bytes <= SPOOL_MEMORY_BYTES;
     let places: SpoolPlace[];
     try {
       places = this.files.append(
@@ -345,9 +361,10 @@ export class SpooledWriter<Item> {
       return;
     }
     this.inMemory += lines.length;
+    this.inMemoryBytes += bytes;
     for (const [i, l] of lines.entries()) {
       const place = places[i];
-      if (place) this.inner.enqueue({ unit: l.unit, place });
+      if (place) this.inner.enqueue({ unit: l.unit, place, bytes: l.bytes });
     }
   }
 
@@ -357,7 +374,9 @@ export class SpooledWriter<Item> {
     // While the store is away one batch is enough to retry with; the rest stays in the files, where the policy
     // can reach it.
     const room = this.storeAway ? (this.inMemory === 0 ? this.batchSize : 0) : this.memoryCap - this.inMemory;
-    if (room === 0 || (!this.storeAway && room < this.memoryCap / 2) || !this.files.hasBacklog()) return Promise.resolve();
+    // A read brings back at most 1 MiB of lines (or one longer line): read while half the memory is free.
+    const halfFull = room < this.memoryCap / 2 || this.inMemoryBytes > SPOOL_MEMORY_BYTES / 2;
+    if (room === 0 || (!this.storeAway && halfFull) || !this.files.hasBacklog()) return Promise.resolve();
     this.reading = this.files
       .read(room)
       .then((units) => {
@@ -366,7 +385,10 @@ export class SpooledWriter<Item> {
         this.tornSeen = this.files.torn;
         this.counters.replayed += units.length;
         this.inMemory += units.length;
-        for (const u of units) this.inner.enqueue({ unit: u.unit, place: u });
+        for (const u of units) {
+          this.inMemoryBytes += u.bytes;
+          this.inner.enqueue({ unit: u.unit, place: u, bytes: u.bytes });
+        }
       })
       .catch((error: unknown) => {
         this.report(new ActionLogStoreError('Could not read the spool back', 0, { cause: error }));
@@ -395,6 +417,7 @@ export class SpooledWriter<Item> {
     for (const { place } of items) this.files.settle(place);
     this.held -= items.length;
     this.inMemory -= items.length;
+    for (const { bytes } of items) this.inMemoryBytes -= bytes;
     this.storeAway = false;
     void this.pump();
     if (this.waiting.length > 0) this.placeWaiting();

@@ -70,7 +70,7 @@ export interface SpoolStats {
   torn: number;
   /** Bytes of the spool files on disk. */
   bytes: number;
-  /** Bytes of spooled lines whose documents are in memory, handed to the store writer (at most 16 MiB). */
+  /** Bytes of the spooled lines whose documents are in memory, handed to the store writer (16 MiB at most, or one longer line). */
   memoryBytes: number;
   /** Age of the oldest spooled document not stored yet (ms), as far as known; null when there is none. */
   oldestAgeMs: number | null;
@@ -120,8 +120,8 @@ export class BatchWriter<Item> {
   /** Queued items at which a build stops yielding (see `mayYield`). */
   private readonly behindAt: number;
   /**
-   * The most items the writes in flight hold together: half of `maxQueueSize`, so that the other half stays queued
-   * and drop-oldest has the oldest to drop (items in flight cannot be; without room it drops the newest).
+   * The most items the writes in flight hold together. With drop-oldest, half of `maxQueueSize`, so that the other
+   * half stays queued and has the oldest to drop (items in flight cannot be; with none queued, the newest goes).
    */
   private readonly inFlightMax: number;
 
@@ -129,8 +129,9 @@ export class BatchWriter<Item> {
     private readonly options: WriterOptions,
     private readonly hooks: WriterHooks<Item>,
   ) {
-    this.inFlightMax = Math.ceil(options.maxQueueSize / 2);
-    this.behindAt = Math.min(options.maxBatchSize, this.inFlightMax);
+    const half = Math.ceil(options.maxQueueSize / 2);
+    this.inFlightMax = options.onQueueFull === 'drop-oldest' ? half : options.maxQueueSize;
+    this.behindAt = Math.min(options.maxBatchSize, half);
   }
 
   /** Queues one item; returns false when it was dropped because the queue is full. */

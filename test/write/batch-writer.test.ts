@@ -391,7 +391,20 @@ describe('batch writer, several writes at once', () => {
   });
 
   it('keeps half of maxQueueSize out of the writes in flight, so that drop-oldest has the oldest to drop', async () => {
-    const store = new SlowStore((call) => (call === 0 ? 100 : 0));
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    class GatedStore extends SpyStore {
+      started = 0;
+
+      override async write(batch: StoreBatch): Promise<void> {
+        // The first write waits until the test lets it go.
+        if (this.started++ === 0) await answered;
+        await super.write(batch);
+      }
+    }
+    const store = new GatedStore();
     const { logger } = make(store, {
       batchSize: 2,
       maxBatchSize: 10,
@@ -402,12 +415,13 @@ describe('batch writer, several writes at once', () => {
     for (let i = 0; i < 8; i++) logger.recordModelChange(change(`o${i}`));
     await vi.waitFor(
       () => {
-        expect(store.most).toBe(1);
+        expect(store.started).toBe(1);
       },
       { interval: 1 },
     );
     // The write in flight took half the room (o0-o3); o4-o7 wait, and the newest push the oldest of them out.
     for (let i = 8; i < 12; i++) logger.recordModelChange(change(`o${i}`));
+    answer();
     await logger.flush();
     expect(store.requests().map((r) => r.details.model_logs[0]?.model_id)).toEqual(['o0', 'o1', 'o2', 'o3', 'o8', 'o9', 'o10', 'o11']);
     expect(logger.stats()).toMatchObject({ recorded: 12, stored: 8, dropped: 4 });

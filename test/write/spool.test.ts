@@ -173,6 +173,23 @@ describe('spool', () => {
     }
   });
 
+  it('reads back at most the bytes asked for, and one line at least, however long', async () => {
+    const dir = folder();
+    await spoolUnstored(dir, 6);
+    const lines = spoolLines(dir).map((line) => Buffer.byteLength(line) + 1);
+    const files = new SpoolFiles({ dir, maxBytes: 1 << 20, fsync: 'group', fsyncIntervalMs: 50, fsyncEvery: 100 }, () => {});
+    files.open();
+    try {
+      const one = await files.read(100, 1);
+      expect(one.map((u) => u.bytes)).toEqual(lines.slice(0, 1));
+      const two = await files.read(100, (lines[1] ?? 0) + (lines[2] ?? 0) + 1);
+      expect(two.map((u) => u.bytes)).toEqual(lines.slice(1, 3));
+      expect((await files.read(100)).map((u) => u.bytes)).toEqual(lines.slice(3));
+    } finally {
+      files.close();
+    }
+  });
+
   it('stores each document once when the same spool lines are replayed twice (ids given at capture)', async () => {
     const dir = folder();
     const first = make(new OutageStore(), dir);

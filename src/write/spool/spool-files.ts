@@ -171,8 +171,11 @@ export class SpoolFiles {
     return places;
   }
 
-  /** Reads back up to `max` units not handed out yet, oldest first; torn or damaged lines are reported and skipped. */
-  async read(max: number): Promise<Array<SpooledUnit & SpoolPlace & { bytes: number }>> {
+  /**
+   * Reads back up to `max` units not handed out yet, and up to `maxBytes` of their lines (one line at least), oldest
+   * first; torn or damaged lines are reported and skipped.
+   */
+  async read(max: number, maxBytes = Number.POSITIVE_INFINITY): Promise<Array<SpooledUnit & SpoolPlace & { bytes: number }>> {
     const seg = this.segments.find((s) => s.readOffset < s.size);
     if (!seg) return [];
     seg.reading = true;
@@ -182,6 +185,7 @@ export class SpoolFiles {
     });
     try {
       const units: Array<SpooledUnit & SpoolPlace & { bytes: number }> = [];
+      let bytes = 0;
       let length = Math.min(READ_CHUNK, seg.size - seg.readOffset);
       for (;;) {
         const buffer = Buffer.alloc(length);
@@ -189,6 +193,9 @@ export class SpoolFiles {
         const chunk = buffer.subarray(0, bytesRead);
         let start = 0;
         for (let nl = chunk.indexOf(10); nl !== -1 && units.length < max; nl = chunk.indexOf(10, start)) {
+          // Up to `maxBytes`, but at least one line, however long.
+          if (start > 0 && bytes + nl + 1 - start > maxBytes) break;
+          bytes += nl + 1 - start;
           this.take(seg, chunk.subarray(start, nl), seg.readOffset + nl + 1, units);
           start = nl + 1;
         }

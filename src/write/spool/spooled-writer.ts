@@ -374,11 +374,11 @@ export class SpooledWriter<Item> {
     // While the store is away one batch is enough to retry with; the rest stays in the files, where the policy
     // can reach it.
     const room = this.storeAway ? (this.inMemory === 0 ? this.batchSize : 0) : this.memoryCap - this.inMemory;
-    // A read brings back at most 1 MiB of lines (or one longer line): read while half the memory is free.
-    const halfFull = room < this.memoryCap / 2 || this.inMemoryBytes > SPOOL_MEMORY_BYTES / 2;
+    const bytesRoom = SPOOL_MEMORY_BYTES - this.inMemoryBytes;
+    const halfFull = room < this.memoryCap / 2 || bytesRoom < SPOOL_MEMORY_BYTES / 2;
     if (room === 0 || (!this.storeAway && halfFull) || !this.files.hasBacklog()) return Promise.resolve();
     this.reading = this.files
-      .read(room)
+      .read(room, this.inMemory === 0 ? SPOOL_MEMORY_BYTES : bytesRoom)
       .then((units) => {
         // Torn lines were counted in the spool but will never be settled.
         this.held -= this.files.torn - this.tornSeen;
@@ -404,7 +404,14 @@ export class SpooledWriter<Item> {
     const itemOf = new Map<unknown, number>();
     for (const [index, { unit }] of items.entries())
       itemOf.set(unit.batch.requests[0] ?? unit.batch.activities[0] ?? unit.appends[0], index);
-    const steps = this.hooks.steps(items.map((held) => held.unit));
+    let steps: WriteStep[];
+    try {
+      steps = this.hooks.steps(items.map((held) => held.unit));
+    } catch (error) {
+      // Not stored by this process (their lines wait in the files for the next start): their memory is let go.
+      this.release(items);
+      throw error;
+    }
     steps.push(
       setupStep(async () => {
         this.settle(items);
@@ -416,11 +423,15 @@ export class SpooledWriter<Item> {
   private settle(items: Held[]): void {
     for (const { place } of items) this.files.settle(place);
     this.held -= items.length;
-    this.inMemory -= items.length;
-    for (const { bytes } of items) this.inMemoryBytes -= bytes;
+    this.release(items);
     this.storeAway = false;
     void this.pump();
     if (this.waiting.length > 0) this.placeWaiting();
+  }
+
+  private release(items: Held[]): void {
+    this.inMemory -= items.length;
+    for (const { bytes } of items) this.inMemoryBytes -= bytes;
   }
 
   private dropWaiting(items: Array<Waiting<Item>>, cause?: unknown): void {

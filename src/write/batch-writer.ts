@@ -257,13 +257,8 @@ export class BatchWriter<Item> {
           (first || this.queue.length >= this.options.batchSize || this.mustWriteNow())
         ) {
           first = false;
-          // Everything that waits, up to maxBatchSize: a store slower than the requests then gets fewer, larger
-          // writes, and the writer keeps up instead of queuing without end (and dropping at maxQueueSize).
-          const entries = this.queue.splice(0, Math.min(this.options.maxBatchSize, this.inFlightMax - this.inFlightCount));
-          const batch = { seq: entries[0]?.seq ?? this.nextSeq, size: entries.length };
-          this.inFlight.push(batch);
           // Built here, one batch after the other: the batches' order is the order they were built in.
-          const built = await this.build(entries.map((e) => e.item));
+          const { batch, built } = await this.nextBatch();
           const write: Promise<void> = this.writeBuilt(batch, built, this.lastBatch).finally(() => writes.delete(write));
           this.lastBatch = write;
           writes.add(write);
@@ -276,6 +271,19 @@ export class BatchWriter<Item> {
       this.settleWaiters();
       if (this.queue.length > 0) this.schedule();
     }
+  }
+
+  /**
+   * Takes what waits as a batch in flight and builds it. Everything that waits, up to maxBatchSize: a store slower
+   * than the requests then gets fewer, larger writes, and the writer keeps up instead of queuing without end (and
+   * dropping at maxQueueSize). Its own frame, so that the queued items are let go once built (a variable of
+   * `drain`'s would hold them while the batch is written).
+   */
+  private async nextBatch(): Promise<{ batch: { seq: number; size: number }; built: BuiltBatch | undefined }> {
+    const entries = this.queue.splice(0, Math.min(this.options.maxBatchSize, this.inFlightMax - this.inFlightCount));
+    const batch = { seq: entries[0]?.seq ?? this.nextSeq, size: entries.length };
+    this.inFlight.push(batch);
+    return { batch, built: await this.build(entries.map((e) => e.item)) };
   }
 
   /** Writes a built batch (a failed build is dropped), then takes it off the batches in flight. Never rejects. */

@@ -33,6 +33,28 @@ export class SpyStore extends MemoryStore {
   }
 }
 
+/** A SpyStore whose first `gated` writes (all by default) wait until `answer()`; `started` counts the writes begun. */
+export class GatedStore extends SpyStore {
+  started = 0;
+  private open: () => void = () => undefined;
+  private readonly opened = new Promise<void>((resolve) => {
+    this.open = resolve;
+  });
+
+  constructor(private readonly gated = Number.POSITIVE_INFINITY) {
+    super();
+  }
+
+  answer(): void {
+    this.open();
+  }
+
+  override async write(batch: StoreBatch): Promise<void> {
+    if (this.started++ < this.gated) await this.opened;
+    await super.write(batch);
+  }
+}
+
 /**
  * A MemoryStore that fails on demand: `failNext(n)` makes the next n calls throw before writing;
  * `loseAckNext(n)` makes them write and then throw, as when a connection drops before the reply.

@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ActionLogQuarantineError,
@@ -12,10 +14,14 @@ import {
 } from 'actionlog';
 import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange } from '../../examples/shared/orders.js';
-import { FlakyStore, OutageStore, PoisonStore, SpyStore } from '../support/stores.js';
+import { FlakyStore, GatedStore, OutageStore, PoisonStore, SpyStore } from '../support/stores.js';
 import { ed25519 } from '../support/trail.js';
 import { resolveOptions } from '../../src/options.js';
 import { BatchWriter } from '../../src/write/batch-writer.js';
+
+// A full collection on demand, to see what the writer still holds.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 const loggers: ActionLogger[] = [];
 afterEach(async () => {
@@ -391,20 +397,7 @@ describe('batch writer, several writes at once', () => {
   });
 
   it('keeps half of maxQueueSize out of the writes in flight, so that drop-oldest has the oldest to drop', async () => {
-    let answer!: () => void;
-    const answered = new Promise<void>((resolve) => {
-      answer = resolve;
-    });
-    class GatedStore extends SpyStore {
-      started = 0;
-
-      override async write(batch: StoreBatch): Promise<void> {
-        // The first write waits until the test lets it go.
-        if (this.started++ === 0) await answered;
-        await super.write(batch);
-      }
-    }
-    const store = new GatedStore();
+    const store = new GatedStore(1);
     const { logger } = make(store, {
       batchSize: 2,
       maxBatchSize: 10,
@@ -421,10 +414,37 @@ describe('batch writer, several writes at once', () => {
     );
     // The write in flight took half the room (o0-o3); o4-o7 wait, and the newest push the oldest of them out.
     for (let i = 8; i < 12; i++) logger.recordModelChange(change(`o${i}`));
-    answer();
+    store.answer();
     await logger.flush();
     expect(store.requests().map((r) => r.details.model_logs[0]?.model_id)).toEqual(['o0', 'o1', 'o2', 'o3', 'o8', 'o9', 'o10', 'o11']);
     expect(logger.stats()).toMatchObject({ recorded: 12, stored: 8, dropped: 4 });
+  });
+
+  it('lets go of what it queued once a batch is built, while the store takes its time', async () => {
+    const store = new GatedStore();
+    const { logger } = make(store, { batchSize: 100, flushIntervalMs: 60_000 });
+    let released = 0;
+    const registry = new FinalizationRegistry(() => {
+      released++;
+    });
+    for (let i = 0; i < 100; i++) {
+      await logger.run({ requestUuid: `r${i}` }, () => {
+        registry.register(logger.current() as object, i);
+        logger.recordModelChange(change(`o${i}`));
+      });
+    }
+    await vi.waitFor(() => {
+      expect(store.started).toBe(1);
+    });
+    // The batch is built and its write waits: its scopes are garbage, only the documents are held.
+    for (let i = 0; i < 10 && released < 100; i++) {
+      collectGarbage();
+      await sleep(10);
+    }
+    expect(released).toBe(100);
+    store.answer();
+    await logger.flush();
+    expect(logger.stats()).toMatchObject({ stored: 100, queued: 0 });
   });
 
   it('writes one batch at a time while what waits behind it is no full batch', async () => {

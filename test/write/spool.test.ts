@@ -25,7 +25,7 @@ import { actionLog } from 'actionlog/express';
 import { orderChange } from '../../examples/shared/orders.js';
 import { SpoolFiles } from '../../src/write/spool/spool-files.js';
 import { spoolFiles, spoolLines } from '../support/spool-files.js';
-import { OutageStore, storedCounts } from '../support/stores.js';
+import { GatedStore, OutageStore, storedCounts } from '../support/stores.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const pbkdf2 = promisify(pbkdf2Callback);
@@ -362,17 +362,7 @@ describe('spool', () => {
   });
 
   it('hands a hung store at most 16 MiB of large documents; the rest waits in the files, and all are stored once it answers', async () => {
-    let answer!: () => void;
-    const answered = new Promise<void>((resolve) => {
-      answer = resolve;
-    });
-    class HungStore extends MemoryStore {
-      override async write(batch: StoreBatch): Promise<void> {
-        await answered;
-        await super.write(batch);
-      }
-    }
-    const store = new HungStore();
+    const store = new GatedStore();
     const { logger } = make(store, folder());
     // About 640 KiB each (80 strings of 8 KiB, the longest kept): some 30 MiB in all, 48 documents, far fewer than
     // the 400 the store writer may hold by number.
@@ -391,7 +381,7 @@ describe('spool', () => {
     expect(bytes).toBeGreaterThan(30 * 1024 * 1024);
     expect(memoryBytes).toBeGreaterThan(0);
     expect(memoryBytes).toBeLessThanOrEqual(16 * 1024 * 1024);
-    answer();
+    store.answer();
     await logger.flush();
     const counts = await storedCounts(store);
     expect(counts.size).toBe(48);

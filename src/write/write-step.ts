@@ -1,3 +1,4 @@
+import { type BatchEntry, batchOfUnits, batchUnits } from '../shared/batch-units.js';
 import type { RequestAppend, StoreBatch } from '../shared/document.js';
 
 /** A document a store refused, kept aside so that the rest of its batch could be stored. */
@@ -50,50 +51,19 @@ const KINDS = [
   ['activities', 'activity'],
 ] as const;
 
-type Part = keyof StoreBatch;
-type Entry = [Part, StoreBatch[Part][number]];
-
-/**
- * The documents of a batch in units: a request document with its mirrors (the action and model logs copied from
- * it), which stand or fall together, and every other document on its own.
- */
-function unitsOf(batch: StoreBatch): Entry[][] {
-  const byRequest = new Map<string, Entry[]>();
-  const units: Entry[][] = batch.requests.map((doc) => {
-    const unit: Entry[] = [['requests', doc]];
-    byRequest.set(doc.request_uuid, unit);
-    return unit;
-  });
-  for (const [part] of KINDS.slice(1)) {
-    for (const doc of batch[part]) {
-      const uuid = (doc as { request_uuid?: unknown }).request_uuid;
-      const unit = part !== 'activities' && typeof uuid === 'string' ? byRequest.get(uuid) : undefined;
-      if (unit) unit.push([part, doc]);
-      else units.push([[part, doc]]);
-    }
-  }
-  return units;
-}
-
-function batchOf(units: Entry[][]): StoreBatch {
-  const batch: StoreBatch = { requests: [], actionLogs: [], modelLogs: [], activities: [] };
-  for (const unit of units) for (const [part, doc] of unit) (batch[part] as unknown[]).push(doc);
-  return batch;
-}
-
 /** The step writing `batch`; its halves keep the documents themselves, so a retry sends the same objects. */
 export function batchStep(batch: StoreBatch, write: (batch: StoreBatch) => Promise<void>): WriteStep {
-  return unitStep(unitsOf(batch), batch, write);
+  return unitStep(batchUnits(batch), batch, write);
 }
 
-function unitStep(units: Entry[][], batch: StoreBatch, write: (batch: StoreBatch) => Promise<void>): WriteStep {
+function unitStep(units: BatchEntry[][], batch: StoreBatch, write: (batch: StoreBatch) => Promise<void>): WriteStep {
   return {
     size: units.length,
     run: () => write(batch),
     split: () => {
       const half = Math.ceil(units.length / 2);
       const [first, second] = [units.slice(0, half), units.slice(half)];
-      return [unitStep(first, batchOf(first), write), unitStep(second, batchOf(second), write)];
+      return [unitStep(first, batchOfUnits(first), write), unitStep(second, batchOfUnits(second), write)];
     },
     only: () => {
       // A unit's first document is its request, when it has one: the mirrors are copies of parts of it.

@@ -1,3 +1,4 @@
+import { BATCH_LISTS, type BatchEntry, batchOfUnits, batchUnits } from '../../shared/batch-units.js';
 import type { StoreBatch } from '../../shared/document.js';
 import { ActionLogStoreError } from '../../shared/errors.js';
 import { runProgram } from './sql-schema.js';
@@ -58,37 +59,25 @@ async function outsideAppTransaction(sqlite: BetterSqliteLike): Promise<void> {
  */
 export const SQLITE_DOCUMENTS_PER_WRITE = 200;
 
-const PARTS = ['requests', 'actionLogs', 'modelLogs', 'activities'] as const;
-
 /**
- * `batch` in parts of about `size` documents, in its order. The documents of one request (its document and the
- * action and model logs copied from it, which share its `request_uuid`) stay in one part, whatever their number:
- * a request's document is stored with its logs or not at all, as a strict write (`onStoreError: 'throw'`) expects.
+ * `batch` in parts of about `size` documents, in its order. A request's document and the logs copied from it stay
+ * in one part, whatever their number (see `batchUnits`): it is stored with its logs or not at all, as a strict
+ * write (`onStoreError: 'throw'`) expects.
  */
 export function batchParts(batch: StoreBatch, size: number): StoreBatch[] {
-  if (PARTS.reduce((n, name) => n + batch[name].length, 0) <= size) return [batch];
-  const groups = new Map<unknown, StoreBatch>();
-  for (const name of PARTS) {
-    for (const doc of batch[name]) {
-      const uuid = name === 'activities' ? undefined : doc.request_uuid;
-      const key = typeof uuid === 'string' ? uuid : doc;
-      let group = groups.get(key);
-      if (!group) groups.set(key, (group = { requests: [], actionLogs: [], modelLogs: [], activities: [] }));
-      (group[name] as unknown[]).push(doc);
-    }
-  }
+  if (BATCH_LISTS.reduce((n, list) => n + batch[list].length, 0) <= size) return [batch];
   const parts: StoreBatch[] = [];
-  let part: StoreBatch | undefined;
+  let part: BatchEntry[][] = [];
   let count = 0;
-  for (const group of groups.values()) {
-    if (!part || count >= size) {
-      parts.push((part = { requests: [], actionLogs: [], modelLogs: [], activities: [] }));
+  for (const unit of batchUnits(batch)) {
+    if (count >= size) {
+      parts.push(batchOfUnits(part));
+      part = [];
       count = 0;
     }
-    for (const name of PARTS) {
-      for (const doc of group[name]) (part[name] as unknown[]).push(doc);
-      count += group[name].length;
-    }
+    part.push(unit);
+    count += unit.length;
   }
+  parts.push(batchOfUnits(part));
   return parts;
 }

@@ -172,10 +172,11 @@ export class SpoolFiles {
   }
 
   /**
-   * Reads back up to `max` units not handed out yet, and up to `maxBytes` of their lines (one line at least), oldest
-   * first; torn or damaged lines are reported and skipped.
+   * Reads back up to `max` units not handed out yet and up to `maxBytes` of their lines, oldest first; a first line
+   * longer than that only when the caller holds none (`alone`), else it waits for then. Torn or damaged lines are
+   * reported and skipped.
    */
-  async read(max: number, maxBytes = Number.POSITIVE_INFINITY): Promise<Array<SpooledUnit & SpoolPlace & { bytes: number }>> {
+  async read(max: number, maxBytes = Number.POSITIVE_INFINITY, alone = true): Promise<Array<SpooledUnit & SpoolPlace & { bytes: number }>> {
     const seg = this.segments.find((s) => s.readOffset < s.size);
     if (!seg) return [];
     seg.reading = true;
@@ -192,14 +193,17 @@ export class SpoolFiles {
         const { bytesRead } = await handle.read(buffer, 0, length, seg.readOffset);
         const chunk = buffer.subarray(0, bytesRead);
         let start = 0;
+        let full = false;
         for (let nl = chunk.indexOf(10); nl !== -1 && units.length < max; nl = chunk.indexOf(10, start)) {
-          // Up to `maxBytes`, but at least one line, however long.
-          if (start > 0 && bytes + nl + 1 - start > maxBytes) break;
-          bytes += nl + 1 - start;
-          this.take(seg, chunk.subarray(start, nl), seg.readOffset + nl + 1, units);
+          const size = nl + 1 - start;
+          if (bytes + size > maxBytes && (units.length > 0 || !alone)) {
+            full = true;
+            break;
+          }
+          if (this.take(seg, chunk.subarray(start, nl), seg.readOffset + nl + 1, units)) bytes += size;
           start = nl + 1;
         }
-        if (start > 0 || units.length >= max) {
+        if (start > 0 || full || units.length >= max) {
           seg.readOffset += start;
           break;
         }
@@ -209,6 +213,8 @@ export class SpoolFiles {
           seg.readOffset = seg.size;
           break;
         }
+        // A line longer than the room, and the caller holds some: it waits until the caller holds none.
+        if (!alone && length > maxBytes) break;
         length = Math.min(length * 2, seg.size - seg.readOffset);
       }
       seg.pending += units.length;
@@ -298,14 +304,16 @@ export class SpoolFiles {
     return seg;
   }
 
-  private take(seg: Segment, bytes: Buffer, endOffset: number, into: Array<SpooledUnit & SpoolPlace & { bytes: number }>): void {
+  /** Decodes a line into `into`; false for a torn or damaged one (reported and skipped). */
+  private take(seg: Segment, bytes: Buffer, endOffset: number, into: Array<SpooledUnit & SpoolPlace & { bytes: number }>): boolean {
     const decoded = decodeLine(bytes.toString('utf8'));
     if (!decoded) {
       this.skipTorn(seg, bytes.length, 'fails its checksum');
-      return;
+      return false;
     }
     seg.firstAt ??= decoded.at;
     into.push({ ...decoded, segment: seg, end: seg.base + endOffset, bytes: bytes.length + 1 });
+    return true;
   }
 
   private skipTorn(seg: Segment, bytes: number, why: string): void {

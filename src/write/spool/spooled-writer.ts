@@ -378,7 +378,7 @@ export class SpooledWriter<Item> {
     const halfFull = room < this.memoryCap / 2 || bytesRoom < SPOOL_MEMORY_BYTES / 2;
     if (room === 0 || (!this.storeAway && halfFull) || !this.files.hasBacklog()) return Promise.resolve();
     this.reading = this.files
-      .read(room, this.inMemory === 0 ? SPOOL_MEMORY_BYTES : bytesRoom)
+      .read(room, bytesRoom, this.inMemory === 0)
       .then((units) => {
         // Torn lines were counted in the spool but will never be settled.
         this.held -= this.files.torn - this.tornSeen;

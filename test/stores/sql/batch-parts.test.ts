@@ -32,4 +32,12 @@ describe('batchParts (SQLite writes in parts)', () => {
     expect(parts.filter((p) => uuidsOf(p).includes('big'))).toHaveLength(1);
     expect(parts.length).toBeGreaterThan(2);
   });
+
+  it('cuts requests that share a request_uuid (a client chooses it) apart, in their order', () => {
+    // 300 requests all claiming one id: still parts of about 100, and the requests in the order they came.
+    const docs = Array.from({ length: 300 }, (_, i) => requestDoc('same', i));
+    const parts = batchParts(batchOf(docs), 100);
+    expect(parts.map((p) => p.requests.length)).toEqual([100, 100, 100]);
+    expect(parts.flatMap((p) => p.requests)).toEqual(docs);
+  });
 });

@@ -5,7 +5,7 @@ import type { ModelChange } from './capture/model-change.js';
 import type { ActionEntry, RequestAppend, ResponseDetails, StoreBatch } from './shared/document.js';
 import type { BuiltBatch } from './write/batch-writer.js';
 import { appendStep, batchStep, setupStep, type WriteStep } from './write/write-step.js';
-import { emptyBatch } from './write/document-unit.js';
+import { emptyBatch } from './shared/batch-units.js';
 
 /** What the failure policy `'throw'` needs of the logger. */
 export interface StrictDeps {

@@ -4,6 +4,11 @@ import type { StoreBatch } from './document.js';
 export const BATCH_LISTS = ['requests', 'actionLogs', 'modelLogs', 'activities'] as const;
 
 type List = (typeof BATCH_LISTS)[number];
+/** A batch with no documents. */
+export function emptyBatch(): StoreBatch {
+  return { requests: [], actionLogs: [], modelLogs: [], activities: [] };
+}
+
 /** One document of a batch, with the list it is in. */
 export type BatchEntry = [List, StoreBatch[List][number]];
 
@@ -32,7 +37,7 @@ export function batchUnits(batch: StoreBatch): BatchEntry[][] {
 
 /** The batch holding the documents of `units`, each list in their order. */
 export function batchOfUnits(units: readonly BatchEntry[][]): StoreBatch {
-  const batch: StoreBatch = { requests: [], actionLogs: [], modelLogs: [], activities: [] };
+  const batch = emptyBatch();
   for (const unit of units) for (const [list, doc] of unit) (batch[list] as unknown[]).push(doc);
   return batch;
 }

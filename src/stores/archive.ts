@@ -5,6 +5,7 @@ import { ActionLogConfigError, ActionLogStoreError, ActionLogValidationError } f
 import { fromZodIssues } from '../shared/zod-issues.js';
 import { batchedRemovalFields, KINDS, linksOf, type PurgeCounts, type RecordPruned } from './purge.js';
 import type { Entry, EntryKind, Store, StoreBatch } from './store.js';
+import { emptyBatch } from '../shared/batch-units.js';
 
 /** Options of `logger.archive`. */
 export interface ArchiveOptions {
@@ -100,7 +101,7 @@ export async function archiveEntries(
  * entry keeps the date in its link, where `verify` finds it for the hash.
  */
 function batchOf(kind: EntryKind, entries: Entry[]): StoreBatch {
-  const batch: StoreBatch = { requests: [], actionLogs: [], modelLogs: [], activities: [] };
+  const batch = emptyBatch();
   for (const entry of entries) {
     const sealed = entry as { expires_at?: Date; integrity?: RequestIntegrity };
     if (sealed.expires_at !== undefined && sealed.integrity?.hash !== undefined)

@@ -1,3 +1,4 @@
+import { emptyBatch } from '../shared/batch-units.js';
 import type { RequestAppend, StoreBatch, StoredAttachment } from '../shared/document.js';
 
 /**
@@ -9,10 +10,6 @@ export interface DocumentUnit {
   batch: StoreBatch;
   appends: RequestAppend[];
   attachments: StoredAttachment[];
-}
-
-export function emptyBatch(): StoreBatch {
-  return { requests: [], actionLogs: [], modelLogs: [], activities: [] };
 }
 
 /** Adds the documents of `from` to `to`. */

@@ -22,6 +22,8 @@ export interface WriterOptions {
 export interface BuiltBatch {
   steps: WriteStep[];
   itemOf(document: unknown): number | undefined;
+  /** Items the build left out (and reported): counted as dropped, never as stored. */
+  leftOut?: number;
 }
 
 export interface WriterHooks<Item> {
@@ -289,8 +291,9 @@ export class BatchWriter<Item> {
   /** Writes a built batch (a failed build is dropped), then takes it off the batches in flight. Never rejects. */
   private async writeBuilt(batch: { seq: number; size: number }, built: BuiltBatch | undefined, earlier: Promise<void>): Promise<void> {
     const outcome = built ? await this.writeBatch(built, batch.size, earlier) : { stored: 0, dropped: batch.size };
-    this.counters.stored += outcome.stored;
-    this.counters.dropped += outcome.dropped;
+    const leftOut = outcome.stored > 0 ? (built?.leftOut ?? 0) : 0;
+    this.counters.stored += outcome.stored - leftOut;
+    this.counters.dropped += outcome.dropped + leftOut;
     this.inFlight.splice(this.inFlight.indexOf(batch), 1);
     this.settleWaiters();
   }

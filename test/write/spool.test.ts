@@ -23,7 +23,12 @@ import {
 } from 'actionlog';
 import { actionLog } from 'actionlog/express';
 import { orderChange } from '../../examples/shared/orders.js';
+import { emptyBatch } from '../../src/shared/batch-units.js';
+import type { WriterOptions } from '../../src/write/batch-writer.js';
+import type { DocumentUnit } from '../../src/write/document-unit.js';
 import { SpoolFiles } from '../../src/write/spool/spool-files.js';
+import { SpooledWriter } from '../../src/write/spool/spooled-writer.js';
+import { setupStep } from '../../src/write/write-step.js';
 import { spoolFiles, spoolLines } from '../support/spool-files.js';
 import { GatedStore, OutageStore, storedCounts } from '../support/stores.js';
 
@@ -31,6 +36,18 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const pbkdf2 = promisify(pbkdf2Callback);
 /** Threads in libuv's pool, which runs file work and `pbkdf2`. */
 const THREAD_POOL = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+const WRITER: WriterOptions = {
+  batchSize: 10,
+  maxBatchSize: 100,
+  flushIntervalMs: 5,
+  maxQueueSize: 1000,
+  onQueueFull: 'drop-newest',
+  maxRetries: 3,
+  retryDelayMs: 1,
+  maxRetryDelayMs: 5,
+  maxQuarantine: 10,
+  concurrentWrites: 1,
+};
 const folders: string[] = [];
 const loggers: ActionLogger[] = [];
 afterEach(async () => {
@@ -506,6 +523,56 @@ describe('spool', () => {
     // Stored after the first logger closed, they follow its last checkpoint: unconfirmed, not inserted past the end
     // of a chain said to be closed.
     await expectUnconfirmed(store, key, first.integrityChain);
+  });
+
+  it('reads on past a segment of torn lines alone, with nothing else to wake it', async () => {
+    const dir = folder();
+    await spoolUnstored(dir, 10);
+    const [file] = spoolFiles(dir);
+    // A segment of the same dead owner before it, every line of which fails its checksum.
+    writeFileSync(join(dir, file!.replace(/\d{8}\.spool$/, '00000000.spool')), '00000000 {"torn":1}\n'.repeat(3));
+    const store = new MemoryStore();
+    // No write on the writer's own timer and no flush: only the read after the torn segment can bring the rest.
+    const { logger } = make(store, dir, { flushIntervalMs: 60_000, batchSize: 10 });
+    await vi.waitFor(async () => {
+      expect((await storedCounts(store)).size).toBe(10);
+    });
+    expect(logger.stats().spool).toMatchObject({ torn: 3, replayed: 10, pending: 0 });
+  });
+
+  it('counts nothing in memory once closed past its deadline with a store that never answers', async () => {
+    const { logger } = make(new GatedStore(), folder());
+    await record(logger, 5);
+    await vi.waitFor(() => {
+      expect(logger.stats().spool?.memoryBytes).toBeGreaterThan(0);
+    });
+    expect(await logger.close({ timeout: 20 })).toEqual({ left: 5 });
+    expect(logger.stats().spool).toMatchObject({ pending: 5, memoryBytes: 0 });
+  });
+
+  it('drops, reported, a spooled document whose store calls cannot be made, and stores the rest of its batch', async () => {
+    const stored: string[] = [];
+    const errors: Error[] = [];
+    const idOf = (unit: DocumentUnit) => (unit.batch.requests[0] as unknown as { request_uuid: string }).request_uuid;
+    const writer = new SpooledWriter<string>(
+      { ...WRITER, batchSize: 4 },
+      { dir: folder(), maxBytes: 1 << 20, fsync: 'group', fsyncIntervalMs: 50, fsyncEvery: 100, policy: 'block', blockTimeoutMs: 1000 },
+      {
+        unit: (id) => ({ batch: { ...emptyBatch(), requests: [{ request_uuid: id } as never] }, appends: [], attachments: [] }),
+        steps: (units) => {
+          if (units.some((u) => idOf(u) === 'bad')) throw new Error('no store call for this one');
+          return [setupStep(async () => void stored.push(...units.map(idOf)))];
+        },
+        onError: (error) => errors.push(error),
+      },
+    );
+    for (const id of ['a', 'b', 'bad', 'c']) writer.enqueue(id);
+    // Resolves: the dropped document's line is settled with the others, so the spool's file can go.
+    await writer.flush();
+    expect(stored).toEqual(['a', 'b', 'c']);
+    expect(writer.stats()).toMatchObject({ recorded: 4, stored: 3, dropped: 1, queued: 0, spool: { pending: 0, dropped: 1, bytes: 0 } });
+    expect(errors.map((e) => e.message)).toEqual(['Could not make the store calls of a spooled document; it is dropped']);
+    await writer.close();
   });
 
   it('names a spool given with another failure policy', () => {

@@ -200,6 +200,9 @@ export class SpooledWriter<Item> {
       this.dropWaiting(this.waiting.splice(0));
       left = this.held;
       await this.inner.close(0);
+      // The store writer let go of what it held (a write still under way is the store's, and no longer counted).
+      this.inMemory = 0;
+      this.inMemoryBytes = 0;
       if (left > 0)
         this.report(
           new ActionLogStoreError(
@@ -381,7 +384,8 @@ export class SpooledWriter<Item> {
       .read(room, bytesRoom, this.inMemory === 0)
       .then((units) => {
         // Torn lines were counted in the spool but will never be settled.
-        this.held -= this.files.torn - this.tornSeen;
+        const torn = this.files.torn - this.tornSeen;
+        this.held -= torn;
         this.tornSeen = this.files.torn;
         this.counters.replayed += units.length;
         this.inMemory += units.length;
@@ -389,12 +393,16 @@ export class SpooledWriter<Item> {
           this.inMemoryBytes += u.bytes;
           this.inner.enqueue({ unit: u.unit, place: u, bytes: u.bytes });
         }
+        // A read that met torn lines may bring back none, and then no settle would come to read on.
+        return torn > 0;
       })
       .catch((error: unknown) => {
         this.report(new ActionLogStoreError('Could not read the spool back', 0, { cause: error }));
+        return false;
       })
-      .finally(() => {
+      .then((again) => {
         this.reading = undefined;
+        if (again) void this.pump();
       });
     return this.reading;
   }
@@ -405,19 +413,38 @@ export class SpooledWriter<Item> {
     for (const [index, { unit }] of items.entries())
       itemOf.set(unit.batch.requests[0] ?? unit.batch.activities[0] ?? unit.appends[0], index);
     let steps: WriteStep[];
+    let leftOut = 0;
     try {
       steps = this.hooks.steps(items.map((held) => held.unit));
-    } catch (error) {
-      // Not stored by this process (their lines wait in the files for the next start): their memory is let go.
-      this.release(items);
-      throw error;
+    } catch {
+      ({ steps, leftOut } = this.stepsOneByOne(items));
     }
     steps.push(
       setupStep(async () => {
         this.settle(items);
       }),
     );
-    return { steps, itemOf: (document) => itemOf.get(document) };
+    return { steps, itemOf: (document) => itemOf.get(document), leftOut };
+  }
+
+  /**
+   * The store calls of each unit alone, when those of the batch could not be made: a unit that cannot be stored
+   * is dropped (reported, and settled with the rest), so that it holds back neither the others nor the spool,
+   * whose files are deleted only once every line in them is settled.
+   */
+  private stepsOneByOne(items: Held[]): { steps: WriteStep[]; leftOut: number } {
+    const steps: WriteStep[] = [];
+    let leftOut = 0;
+    for (const { unit } of items) {
+      try {
+        steps.push(...this.hooks.steps([unit]));
+      } catch (error) {
+        leftOut++;
+        this.counters.dropped++;
+        this.report(new ActionLogStoreError('Could not make the store calls of a spooled document; it is dropped', 1, { cause: error }));
+      }
+    }
+    return { steps, leftOut };
   }
 
   private settle(items: Held[]): void {
@@ -430,6 +457,7 @@ export class SpooledWriter<Item> {
   }
 
   private release(items: Held[]): void {
+    if (this.closingLate) return;
     this.inMemory -= items.length;
     for (const { bytes } of items) this.inMemoryBytes -= bytes;
   }

@@ -33,7 +33,13 @@ import type {
   StoredAttachment,
   UserRef,
 } from './shared/document.js';
-import { ActionLogClosedError, ActionLogConfigError, ActionLogError, ActionLogValidationError } from './shared/errors.js';
+import {
+  ActionLogClosedError,
+  ActionLogConfigError,
+  ActionLogError,
+  ActionLogStoreError,
+  ActionLogValidationError,
+} from './shared/errors.js';
 import { fromZodIssues } from './shared/zod-issues.js';
 import type { EntryKind, EntryOf, FacetCount, FacetField, Store } from './stores/store.js';
 import { planPurge, type PurgeCounts, type PurgeOptions, type PurgeResult, purgeEntries } from './stores/purge.js';
@@ -121,6 +127,10 @@ export class ActionLogger {
   private readonly sealedUnits = new WeakMap<DocumentUnit, number>();
   private readonly actions: ActionParser;
   private readonly describeUser: (user: unknown) => UserRef | null;
+  /** Tells `onError` of the application's code that failed while read by a scope (its `user` and address readers). */
+  private readonly reportCapture = (error: unknown): void => {
+    this.report(error);
+  };
   private readonly reader: TrailReader;
   private readonly labels: LabelBook;
   private readonly attachmentBudget: AttachmentBudget;
@@ -600,7 +610,7 @@ export class ActionLogger {
    * `actionlog/adapter-kit` does). End it with `endScope`.
    */
   openScope<Source>(init: ScopeInit<Source>): RequestContext {
-    return new RequestContext(init as ScopeInit, this.describeUser);
+    return new RequestContext(init as ScopeInit, this.describeUser, this.reportCapture);
   }
 
   /** The failure policy (option `onStoreError`): under `'throw'`, adapters store before answering or committing. */
@@ -800,16 +810,34 @@ export class ActionLogger {
     const built = await mapYielding(
       items,
       (item) => {
-        const b = this.unitOf(item);
+        const b = this.builtOrReported(item);
         // Sealed once built: the links hash the documents as they are stored.
-        sealed = this.seal?.seal(b.unit.batch, b.unit.appends) ?? sealed;
+        if (b) sealed = this.seal?.seal(b.unit.batch, b.unit.appends) ?? sealed;
         return b;
       },
       mayYield,
     );
     // Each item's own document (its request document, append or activity), for the writer's counts.
-    const itemOf = new Map(built.map((b, index) => [b.document, index]));
-    return { steps: this.storeSteps(mergeUnits(built.map((b) => b.unit)), sealed), itemOf: (document) => itemOf.get(document) };
+    const itemOf = new Map<unknown, number>();
+    const units: DocumentUnit[] = [];
+    for (const [index, b] of built.entries()) {
+      if (!b) continue;
+      itemOf.set(b.document, index);
+      units.push(b.unit);
+    }
+    const steps = this.storeSteps(mergeUnits(units), sealed);
+    return { steps, itemOf: (document) => itemOf.get(document), leftOut: items.length - units.length };
+  }
+
+  /** One item built; undefined, reported, when its build throws: one scope never costs the others of its batch. */
+  private builtOrReported(item: QueueItem): { unit: DocumentUnit; document: unknown } | undefined {
+    try {
+      return this.unitOf(item);
+    } catch (error) {
+      const of = item.kind === 'request' || item.kind === 'append' ? ` of request ${item.ctx.requestUuid}` : '';
+      this.report(new ActionLogStoreError(`Could not build the document${of}; it is dropped`, 1, { cause: error }));
+      return undefined;
+    }
   }
 
   /** For the spool: one item built and sealed, as its line will keep it. */

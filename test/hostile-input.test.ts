@@ -125,6 +125,42 @@ describe.each(STORE_KINDS)('hostile input, on the %s store', (kind) => {
     expect(await requestsOf(store(), { request_uuid: 'beside-them' })).toHaveLength(1);
   });
 
+  it('stores a change whose state has a getter that throws, marking that member, and every other request of its batch', async () => {
+    const withBadGetter = (status: string) =>
+      Object.defineProperty({ _id: 'getter', status }, 'total', {
+        enumerable: true,
+        get() {
+          throw new Error('not loaded');
+        },
+      });
+    // A proxy that cannot even list its keys: stored as one marker.
+    const unlistable = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new Error('no keys');
+        },
+      },
+    );
+    await logger.run({ requestUuid: 'throwing-getter' }, () => {
+      logger.recordModelChange(orderChange('getter', { old_object: withBadGetter('new'), new_object: withBadGetter('paid') }));
+      logger.recordModelChange(orderChange('proxy', { old_object: { _id: 'proxy' }, new_object: unlistable }));
+    });
+    await logger.run({ requestUuid: 'beside-the-getter' }, () => {
+      logger.recordModelChange(orderChange('plain'));
+    });
+    await logger.flush();
+    const [doc] = await requestsOf(store(), { request_uuid: 'throwing-getter' });
+    const [getterLog, proxyLog] = doc!.details.model_logs;
+    expect(getterLog!.model_details).toMatchObject({
+      old_object: { _id: 'getter', status: 'new', total: '[Unreadable]' },
+      new_object: { _id: 'getter', status: 'paid', total: '[Unreadable]' },
+      changed_fields: ['status'],
+    });
+    expect(proxyLog!.model_details).toMatchObject({ new_object: '[Unserializable]', changed_fields: ['_id'] });
+    expect(await requestsOf(store(), { request_uuid: 'beside-the-getter' })).toHaveLength(1);
+  });
+
   it('refuses an action field past its length limit by name, and keeps what was recorded before', async () => {
     await logger.run({ requestUuid: 'long-name' }, () => {
       logger.record({ action: 'export', target: { type: 'report', id: 1 } });

@@ -344,6 +344,30 @@ describe('flush, close and stats', () => {
     expect(logger.stats()).toMatchObject({ recorded: 50, stored: 50, dropped: 0, queued: 0 });
   });
 
+  it('drops only the document whose build fails, reported by its request id, and stores the rest of its batch', async () => {
+    const errors: Error[] = [];
+    const { logger, store } = make({ flushIntervalMs: 10_000, batchSize: 1000, onError: (e) => errors.push(e) });
+    // A fault in the build of one document (the builder is the logger's own: none of the inputs it checks can make it throw).
+    const builder = (logger as unknown as { builder: { request(ctx: { requestUuid: string }, ...rest: unknown[]): void } }).builder;
+    const build = builder.request.bind(builder);
+    builder.request = (ctx, ...rest) => {
+      if (ctx.requestUuid === 'r2') throw new Error('build fault');
+      build(ctx, ...rest);
+    };
+    for (let i = 0; i < 5; i++) await logger.run({ requestUuid: `r${i}` }, () => logger.record({ action: 'tick' }));
+    await logger.flush();
+    expect(
+      store
+        .requests()
+        .map((d) => d.request_uuid)
+        .sort(),
+    ).toEqual(['r0', 'r1', 'r3', 'r4']);
+    expect(logger.stats()).toMatchObject({ recorded: 5, stored: 4, dropped: 1, queued: 0 });
+    expect(errors.map((e) => [e.message, (e.cause as Error).message])).toEqual([
+      ['Could not build the document of request r2; it is dropped', 'build fault'],
+    ]);
+  });
+
   it('close drains, then refuses new work with a clear error', async () => {
     const { logger, store } = make({ flushIntervalMs: 10_000 });
     logger.recordModelChange(change('o1'));

@@ -214,14 +214,23 @@ export class HttpCapture<Req extends object> {
     }
   }
 
+  /** The `module` option's answer; the route's first segment without one, or when it throws (reported). */
+  private moduleOf(req: Req, route: string | null): string {
+    const m = this.options.module;
+    if (typeof m !== 'function') return moduleOfRoute(route);
+    try {
+      return String(m(req));
+    } catch (error) {
+      this.logger.report(error);
+      return moduleOfRoute(route);
+    }
+  }
+
   /** What the document shows of the exchange; the module comes from the route when none was set. */
   private ending(ctx: RequestContext, req: Req, response: ResponseDetails): ScopeEnding {
     const raw = this.reader.raw(req);
     const route = this.reader.route(req) ?? null;
-    if (ctx.module === undefined) {
-      const m = this.options.module;
-      ctx.setModule(typeof m === 'function' ? String(m(req)) : moduleOfRoute(route));
-    }
+    if (ctx.module === undefined) ctx.setModule(this.moduleOf(req, route));
     return {
       request: {
         method: raw.method ?? 'GET',

@@ -17,6 +17,7 @@ import { MODEL_LOG_OVERHEAD, REQUEST_OVERHEAD, SizeBudget } from './size-budget.
 import { type ActionBytes, attachmentsOf, type RetentionRules, stampExpiry } from './retention.js';
 import { redactUrl } from './url.js';
 import { newUuid } from '../shared/uuid.js';
+import { isPlainObject } from '../shared/plain-objects.js';
 
 export interface BuildOptions {
   maxModelLogsPerRequest: number;
@@ -176,12 +177,26 @@ export class DocumentBuilder {
     return { kept, spilled };
   }
 
+  /**
+   * The paths that differ between the states as given (a secret's change is named though its value is redacted), or
+   * between the states as stored when those given cannot be read (a getter that throws).
+   */
+  private changedFields(change: ModelChange, storedOld: unknown, storedNew: unknown): string[] {
+    const depth = this.sanitizer.limits.maxDepth;
+    try {
+      return diffObjects(change.old_object, change.new_object, depth);
+    } catch {
+      const record = (v: unknown) => (isPlainObject(v) ? v : null);
+      return diffObjects(record(storedOld), record(storedNew), depth);
+    }
+  }
+
   /** The stored model log, or null for an update that changed nothing but omitted paths (nothing to show). */
   private modelLog(change: ModelChange): { log: ModelLog; bytes: number } | null {
     const omit = change.omit?.length ? omitSet(change.omit) : undefined;
     const oldObject = change.old_object ? this.sanitizer.cleanSized(change.old_object, omit) : { value: null, bytes: 0 };
     const newObject = change.new_object ? this.sanitizer.cleanSized(change.new_object, omit) : { value: null, bytes: 0 };
-    let changed = change.changed_fields ?? diffObjects(change.old_object, change.new_object, this.sanitizer.limits.maxDepth);
+    let changed = change.changed_fields ?? this.changedFields(change, oldObject.value, newObject.value);
     if (omit && changed.length > 0) {
       changed = changed.filter((path) => !isOmittedPath(path, omit));
       if (changed.length === 0 && change.action === 'Updated') return null;

@@ -92,6 +92,8 @@ export class RequestContext {
   constructor(
     init: ScopeInit,
     private readonly describeUser: (user: unknown) => UserRef | null,
+    /** Where a `userOf` or `ipOf` that throws is told of: the application's code, never allowed to fail the request. */
+    private readonly report: (error: unknown) => void = () => undefined,
   ) {
     this.requestUuid = init.requestUuid;
     this.moduleName = init.module;
@@ -105,7 +107,14 @@ export class RequestContext {
   /** Client address of an HTTP request, or null. */
   get ip(): string | null {
     // Read once: null ("no address") is an answer too.
-    if (this.address === undefined) this.address = this.ipOf?.(this.source) ?? null;
+    if (this.address === undefined) {
+      try {
+        this.address = this.ipOf?.(this.source) ?? null;
+      } catch (error) {
+        this.report(error);
+        this.address = null;
+      }
+    }
     return this.address;
   }
 
@@ -127,7 +136,14 @@ export class RequestContext {
   /** The scope's user as stored, resolved on demand until the scope ends. */
   get user(): UserRef | null {
     if (this.userRef !== undefined) return this.userRef;
-    const user = this.userOf?.(this.source);
+    let user: unknown;
+    try {
+      user = this.userOf?.(this.source);
+    } catch (error) {
+      // Not kept: it may answer later in the request (`req.user.id` before the authentication ran).
+      this.report(error);
+      return null;
+    }
     const ref = user === undefined || user === null ? null : this.describeUser(user);
     // An authenticated user may appear later in the request (auth runs after the middleware): only cache a hit.
     if (ref) this.userRef = ref;

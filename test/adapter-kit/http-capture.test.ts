@@ -28,10 +28,10 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
   async function start(
     routes: Record<string, Handler>,
     options: HttpOptions<never> = {},
-    extra: { before?: () => void; store?: MemoryStore } = {},
+    extra: { before?: () => void; store?: MemoryStore; onError?: (error: Error) => void } = {},
   ) {
     const store = extra.store ?? new MemoryStore();
-    logger = createActionLogger({ store, flushIntervalMs: 5 });
+    logger = createActionLogger({ store, flushIntervalMs: 5, ...(extra.onError ? { onError: extra.onError } : {}) });
     app = await startApp(framework, { logger, routes, options, before: extra.before });
     client = new Client(app.url);
     return { store, logger, client };
@@ -264,6 +264,35 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
     await client.send('/orders/1');
     const docs = await stored(store);
     expect(docs.map((d) => [d.details.request!.url, d.module])).toEqual([['/orders/1', 'shop']]);
+  });
+
+  it('fails neither the request nor its document when the user option or the module function throws: both reported', async () => {
+    const errors: Error[] = [];
+    const { store, logger, client } = await start(
+      {
+        'POST /approve/:id': async ({ params }) => {
+          // Reads the scope's user, as every action does.
+          logger.record({ action: 'approve', target: { type: 'loan', id: params.id! } });
+          return { status: 201 };
+        },
+      },
+      {
+        user: (req: { account: { id: string } }) => req.account.id,
+        module: () => {
+          throw new Error('no module today');
+        },
+      },
+      { onError: (error) => errors.push(error) },
+    );
+    const reply = await client.send('/approve/5', { method: 'POST', body: {} });
+    expect(reply.status).toBe(201);
+    const [doc, ...rest] = await stored(store);
+    expect(rest).toHaveLength(0);
+    expect(doc).toMatchObject({ module: 'approve', details: { request: { user_details: null }, response: { status_code: 201 } } });
+    expect(doc!.details.actions.map((a) => a.action_type)).toEqual(['approve']);
+    const messages = errors.map((e) => e.message);
+    expect(messages).toContain('no module today');
+    expect(messages.some((m) => /reading 'id'/.test(m))).toBe(true);
   });
 
   it('keeps 2000 concurrent interleaved requests on reused sockets apart', async () => {

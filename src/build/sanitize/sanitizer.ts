@@ -28,6 +28,8 @@ export interface TruncatedBody {
 
 /** The key under which an object cut at `maxKeys` says how many keys were left out. */
 export const TRUNCATED_KEYS = '[truncated]';
+/** Stands for a member whose read threw. */
+export const UNREADABLE = '[Unreadable]';
 
 const PREVIEW_CHARS = 1024;
 /** A body whose `content-length` is this many times `maxBodyBytes` is stored as a marker without a preview. */
@@ -303,7 +305,14 @@ export class Sanitizer {
         continue;
       }
       seen++;
-      this.put(out, key, record[key], depth, path, w);
+      let v: unknown;
+      try {
+        v = record[key];
+      } catch {
+        // A getter that throws (a class's accessor, a proxy): the member is kept, saying so; the rest is read.
+        v = UNREADABLE;
+      }
+      this.put(out, key, v, depth, path, w);
     }
     if (left > 0) out[TRUNCATED_KEYS] = `[${left} more keys]`;
     return out;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { errorSummary } from './shared/errors.js';
 import { parseOptions } from './shared/parse-options.js';
 
 /** Options of `logger.health()`. */
@@ -77,7 +78,7 @@ async function pingWithin(ping: () => Promise<void>, timeout: number): Promise<H
     await Promise.race([Promise.resolve().then(ping), late]);
     return { reachable: true, latencyMs: Math.round((performance.now() - started) * 1000) / 1000, error: null };
   } catch (error) {
-    return { reachable: false, latencyMs: null, error: error instanceof Error ? error.message : String(error) };
+    return { reachable: false, latencyMs: null, error: errorSummary(error).message };
   } finally {
     clearTimeout(timer);
   }

@@ -39,6 +39,8 @@ import {
   ActionLogError,
   ActionLogStoreError,
   ActionLogValidationError,
+  errorSummary,
+  thrownText,
 } from './shared/errors.js';
 import { fromZodIssues } from './shared/zod-issues.js';
 import type { EntryKind, EntryOf, FacetCount, FacetField, Store } from './stores/store.js';
@@ -811,8 +813,7 @@ export class ActionLogger {
       items,
       (item) => {
         const b = this.builtOrReported(item);
-        // Sealed once built: the links hash the documents as they are stored.
-        if (b) sealed = this.seal?.seal(b.unit.batch, b.unit.appends) ?? sealed;
+        if (b?.sealed !== undefined) sealed = b.sealed;
         return b;
       },
       mayYield,
@@ -829,10 +830,14 @@ export class ActionLogger {
     return { steps, itemOf: (document) => itemOf.get(document), leftOut: items.length - units.length };
   }
 
-  /** One item built; undefined, reported, when its build throws: one scope never costs the others of its batch. */
-  private builtOrReported(item: QueueItem): { unit: DocumentUnit; document: unknown } | undefined {
+  /**
+   * One item built and sealed (the links hash the documents as they are stored); undefined, reported, when either
+   * throws: one scope never costs the others of its batch.
+   */
+  private builtOrReported(item: QueueItem): { unit: DocumentUnit; document: unknown; sealed?: number } | undefined {
     try {
-      return this.unitOf(item);
+      const built = this.unitOf(item);
+      return this.seal ? { ...built, sealed: this.seal.seal(built.unit.batch, built.unit.appends) } : built;
     } catch (error) {
       const of = item.kind === 'request' || item.kind === 'append' ? ` of request ${item.ctx.requestUuid}` : '';
       this.report(new ActionLogStoreError(`Could not build the document${of}; it is dropped`, 1, { cause: error }));
@@ -942,8 +947,8 @@ export class ActionLogger {
    * and timers, where a throw could not reach the application). Elsewhere use `reportError`.
    */
   report(error: unknown): void {
-    const err = error instanceof Error ? error : new ActionLogError(String(error));
     try {
+      const err = error instanceof Error ? error : new ActionLogError(thrownText(error));
       if (this.options.onError) this.options.onError(err);
       else defaultOnError(err);
     } catch {
@@ -960,11 +965,6 @@ function hasAttachments(input: unknown): input is ActionInput & { attachments: u
 /** The path of an issue of the `index`th entry of a list. */
 function indexed(index: number, path: string): string {
   return path ? `${index}.${path}` : String(index);
-}
-
-function errorSummary(error: unknown): { name: string; message: string } {
-  if (error instanceof Error) return { name: error.name, message: error.message };
-  return { name: 'Error', message: String(error) };
 }
 
 function defaultOnError(error: Error): void {

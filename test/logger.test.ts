@@ -162,6 +162,11 @@ describe('recording outside any scope', () => {
       caught = error;
     }
     expect((caught as ActionLogValidationError).issues.map((i) => i.path)).toEqual(['action', 'model', 'old_object']);
+    // Each optional field too, at the call: left to the build, one of them cost the whole document.
+    const optional = { ...change('y'), omit: 'secret', query: { filter: {} }, truncated: 'yes' } as unknown as ModelChange;
+    expect(() => {
+      logger.recordModelChange(optional);
+    }).toThrow(/omit: must be an array of strings.*query: must be an object.*truncated: must be a boolean/s);
   });
 });
 
@@ -366,6 +371,61 @@ describe('flush, close and stats', () => {
     expect(errors.map((e) => [e.message, (e.cause as Error).message])).toEqual([
       ['Could not build the document of request r2; it is dropped', 'build fault'],
     ]);
+  });
+
+  it('with integrity on, drops only the document that cannot be hashed, and leaves no gap in the chain', async () => {
+    const errors: Error[] = [];
+    const key = { hmac: 'a-long-enough-hmac-secret' };
+    const { logger, store } = make({ flushIntervalMs: 10_000, batchSize: 1000, onError: (e) => errors.push(e), integrity: { key } });
+    // A fault in one document (none of the inputs the builder checks can make one): a cycle, which no hash can take.
+    type Builder = { request(ctx: { requestUuid: string }, events: unknown, batch: { requests: Array<Record<string, unknown>> }): void };
+    const builder = (logger as unknown as { builder: Builder }).builder;
+    const build = builder.request.bind(builder);
+    builder.request = (ctx, events, batch) => {
+      build(ctx, events, batch);
+      if (ctx.requestUuid !== 'r2') return;
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      Object.assign(batch.requests.at(-1)!, { extra: cyclic });
+    };
+    for (let i = 0; i < 5; i++) await logger.run({ requestUuid: `r${i}` }, () => logger.record({ action: 'tick' }));
+    await logger.close();
+    expect(
+      store
+        .requests()
+        .map((d) => d.request_uuid)
+        .sort(),
+    ).toEqual(['r0', 'r1', 'r3', 'r4']);
+    expect(errors.map((e) => e.message)).toEqual(['Could not build the document of request r2; it is dropped']);
+    const report = await createActionLogger({ store, integrity: { key } }).verify();
+    expect({ status: report.status, findings: report.findings }).toEqual({ status: 'intact', findings: [] });
+  });
+
+  it('reports, rethrows and stores the run of a thrown value that cannot be made a string, and one whose message is not a string', async () => {
+    const errors: Error[] = [];
+    const { logger, store } = make({ onError: (e) => errors.push(e), limits: { maxStringLength: 100 } });
+    const bare = Object.create(null) as object;
+    const throwBare = () => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- what an application may throw is the point
+      throw bare;
+    };
+    await expect(logger.run({ requestUuid: 'bare' }, throwBare)).rejects.toBe(bare);
+    const cyclic: Record<string, unknown> = { detail: 'x' };
+    cyclic.self = cyclic;
+    const odd = Object.assign(new Error('boom'), { message: cyclic });
+    await expect(logger.run({ requestUuid: 'odd' }, () => Promise.reject(odd))).rejects.toBe(odd);
+    await expect(logger.run({ requestUuid: 'long' }, () => Promise.reject(new Error('x'.repeat(10_000))))).rejects.toThrow();
+    // A thrown value handed to report() (as adapters do) is told of, not thrown again.
+    logger.report(bare);
+    await logger.flush();
+    const runs = Object.fromEntries(store.requests().map((d) => [d.request_uuid, d.details.run?.error]));
+    expect(runs).toEqual({
+      bare: { name: 'Error', message: '[object Object]' },
+      odd: { name: 'Error', message: '[object Object]' },
+      long: { name: 'Error', message: expect.stringMatching(/^x{100}/) as string },
+    });
+    expect(runs.long!.message.length).toBeLessThan(200);
+    expect(errors.map((e) => e.message)).toEqual(['[object Object]']);
   });
 
   it('close drains, then refuses new work with a clear error', async () => {

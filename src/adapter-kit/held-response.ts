@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { thrownText } from '../shared/errors.js';
 
 /** What the response says when the request's document could not be stored under the failure policy `'throw'`. */
 export const UNSTORED_STATUS = 500;
@@ -77,7 +78,7 @@ export function holdUntilStored(
       (error: unknown) => {
         report(error);
         if (res.headersSent) {
-          res.destroy(error instanceof Error ? error : new Error(String(error)));
+          res.destroy(error instanceof Error ? error : new Error(thrownText(error)));
           return;
         }
         head = undefined;

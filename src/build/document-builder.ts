@@ -69,7 +69,7 @@ export class DocumentBuilder {
         user_details: ctx.user,
         metadata: ctx.metadata ? (this.sanitizer.clean(ctx.metadata) as Record<string, unknown>) : null,
         duration_ms: run.durationMs,
-        error: run.error,
+        error: run.error && { name: this.sanitizer.cleanString(run.error.name), message: this.sanitizer.cleanString(run.error.message) },
       };
     }
     if (logs.spilled > 0) doc.details.model_logs_spilled = logs.spilled;

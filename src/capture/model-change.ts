@@ -32,6 +32,10 @@ function isRecordOrNull(value: unknown): boolean {
   return value === null || (typeof value === 'object' && !Array.isArray(value));
 }
 
+function isStringList(value: unknown): boolean {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
 /** Cheap structural checks of an adapter's model change (it is on the write path, so no schema library here). */
 export function checkModelChange(input: unknown): ValidationIssue[] {
   if (input === null || typeof input !== 'object') return [{ path: '', message: 'must be an object' }];
@@ -48,12 +52,14 @@ export function checkModelChange(input: unknown): ValidationIssue[] {
     issues.push({ path: 'model_id', message: 'may be null only on a truncated summary entry' });
   if (!isRecordOrNull(change.old_object)) issues.push({ path: 'old_object', message: 'must be an object or null' });
   if (!isRecordOrNull(change.new_object)) issues.push({ path: 'new_object', message: 'must be an object or null' });
-  if (
-    change.changed_fields !== undefined &&
-    (!Array.isArray(change.changed_fields) || change.changed_fields.some((f) => typeof f !== 'string'))
-  ) {
-    issues.push({ path: 'changed_fields', message: 'must be an array of strings' });
+  for (const key of ['changed_fields', 'omit'] as const) {
+    if (change[key] !== undefined && !isStringList(change[key])) issues.push({ path: key, message: 'must be an array of strings' });
   }
+  const query = change.query as Partial<NonNullable<ModelChange['query']>> | null | undefined;
+  if (query !== undefined && (query === null || typeof query !== 'object' || typeof query.matched !== 'number'))
+    issues.push({ path: 'query', message: 'must be an object with filter, update and matched (a number)' });
+  if (change.truncated !== undefined && typeof change.truncated !== 'boolean')
+    issues.push({ path: 'truncated', message: 'must be a boolean' });
   if (change.timestamp !== undefined && !(change.timestamp instanceof Date && !Number.isNaN(change.timestamp.getTime()))) {
     issues.push({ path: 'timestamp', message: 'must be a valid Date' });
   }

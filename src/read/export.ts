@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { diff } from '../build/diff.js';
-import { ActionLogValidationError } from '../shared/errors.js';
+import { ActionLogValidationError, thrownText } from '../shared/errors.js';
 import { closestName } from '../shared/zod-issues.js';
 import type { ModelLogDocument } from '../shared/document.js';
 import type { Entry, EntryKind } from '../stores/store.js';
@@ -213,7 +213,7 @@ export class ExportStream extends Readable {
         } else if (more) this._read();
       })
       .catch((error: unknown) => {
-        this.destroy(error instanceof Error ? error : new Error(String(error)));
+        this.destroy(error instanceof Error ? error : new Error(thrownText(error)));
       });
   }
 

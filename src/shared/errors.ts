@@ -133,3 +133,19 @@ export class ActionLogSpoolFullError extends ActionLogError {
     super(`The actionlog spool is full (${maxBytes} bytes): ${dropped} document${dropped === 1 ? ' was' : 's were'} dropped.`);
   }
 }
+
+/** Any thrown value as text, never throwing itself (`Object.create(null)`, a `toString` that throws). */
+export function thrownText(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** A thrown value's name and message, as strings whatever it was (an Error's `message` may be any value). */
+export function errorSummary(error: unknown): { name: string; message: string } {
+  if (!(error instanceof Error)) return { name: 'Error', message: thrownText(error) };
+  const { name, message } = error as { name: unknown; message: unknown };
+  return { name: typeof name === 'string' ? name : thrownText(name), message: typeof message === 'string' ? message : thrownText(message) };
+}

@@ -1,4 +1,10 @@
-import { ActionLogClosedError, ActionLogQueueFullError, ActionLogStoreError, ActionLogQuarantineError } from '../shared/errors.js';
+import {
+  ActionLogClosedError,
+  ActionLogQueueFullError,
+  ActionLogStoreError,
+  ActionLogQuarantineError,
+  errorSummary,
+} from '../shared/errors.js';
 import type { QuarantinedDocument, WriteStep } from './write-step.js';
 import { DropReport } from './drop-report.js';
 
@@ -402,7 +408,7 @@ export class BatchWriter<Item> {
   }
 
   private quarantineOne(step: WriteStep, error: unknown, refused: (document: unknown) => void): void {
-    const entry: QuarantinedDocument = Object.assign(step.only(), { error: summary(error), at: new Date() });
+    const entry: QuarantinedDocument = Object.assign(step.only(), { error: errorSummary(error), at: new Date() });
     this.counters.quarantined++;
     this.quarantine.push(entry);
     if (this.quarantine.length > this.options.maxQuarantine) this.quarantine.shift();
@@ -474,8 +480,4 @@ export class BatchWriter<Item> {
       // An onError that throws must not stop the writer.
     }
   }
-}
-
-function summary(error: unknown): { name: string; message: string } {
-  return error instanceof Error ? { name: error.name, message: error.message } : { name: 'Error', message: String(error) };
 }

@@ -84,15 +84,24 @@ export class IntegrityChain {
   /** Stored since the last checkpoint, in order. */
   private stored: ChainHead[] = [];
 
-  /** Links every document of a batch and every append, in that order; returns how many it sealed. */
+  /**
+   * Links every document of a batch and every append, in that order; returns how many it sealed. All or nothing:
+   * when one cannot be hashed, it throws with the chain and the documents as they were (no sequence is skipped).
+   */
   seal(batch: StoreBatch, appends: RequestAppend[]): number {
-    const before = this.seq;
     // A model log or action is in its request document and in its own entry: its text is written once.
     const texts = new Map<object, string>();
-    for (const doc of batch.requests) doc.integrity = this.next(doc, [], texts);
-    for (const doc of batch.actionLogs) doc.integrity = this.next(doc, OMITTED.actions, texts);
-    for (const doc of batch.modelLogs) doc.integrity = this.next(doc, [], texts);
-    for (const doc of batch.activities) doc.integrity = this.next(doc, [], texts);
+    const made: Array<{ link: IntegrityLink; put: (link: IntegrityLink) => void }> = [];
+    let prev = this.prev;
+    const next = (body: object, omit: readonly string[], put: (link: IntegrityLink) => void) => {
+      const hash = linkHash(body, prev, { omit, texts });
+      made.push({ link: { chain: this.id, seq: this.seq + made.length + 1, prev, hash }, put });
+      prev = hash;
+    };
+    for (const doc of batch.requests) next(doc, [], (link) => (doc.integrity = link));
+    for (const doc of batch.actionLogs) next(doc, OMITTED.actions, (link) => (doc.integrity = link));
+    for (const doc of batch.modelLogs) next(doc, [], (link) => (doc.integrity = link));
+    for (const doc of batch.activities) next(doc, [], (link) => (doc.integrity = link));
     for (const append of appends) {
       const counts = {
         append_id: append.append_id,
@@ -101,10 +110,15 @@ export class IntegrityChain {
         model_logs_spilled: append.model_logs_spilled,
         actions_spilled: append.actions_spilled,
       };
-      const link = this.next(appendBody(append.uid, counts, append.model_logs, append.actions), [], texts);
-      append.integrity = { ...link, ...counts };
+      next(appendBody(append.uid, counts, append.model_logs, append.actions), [], (link) => (append.integrity = { ...link, ...counts }));
     }
-    return this.seq - before;
+    for (const { link, put } of made) {
+      put(link);
+      this.sealed.push({ chain: this.id, seq: link.seq, hash: link.hash });
+    }
+    this.seq += made.length;
+    this.prev = prev;
+    return made.length;
   }
 
   /** The links sealed so far are stored (their batch's writes resolved). */
@@ -128,14 +142,5 @@ export class IntegrityChain {
   /** How many stored links wait for a checkpoint. */
   get unCheckpointed(): number {
     return this.stored.length;
-  }
-
-  private next(body: object, omit: readonly string[], texts: Map<object, string>): IntegrityLink {
-    const seq = ++this.seq;
-    const hash = linkHash(body, this.prev, { omit, texts });
-    const link = { chain: this.id, seq, prev: this.prev, hash };
-    this.prev = hash;
-    this.sealed.push({ chain: this.id, seq, hash });
-    return link;
   }
 }

@@ -1,8 +1,9 @@
 import { IntegrityChain } from './build/integrity/chain.js';
 import type { ResolvedKey } from './build/integrity/checkpoint-keys.js';
+import { AnchorQueue } from './build/integrity/anchor-queue.js';
 import { Checkpointer, rangesOf } from './build/integrity/checkpointer.js';
 import type { CheckpointDocument, IntegrityLink, RequestAppend, StoreBatch } from './shared/document.js';
-import { ActionLogStoreError } from './shared/errors.js';
+import { ActionLogError, ActionLogStoreError } from './shared/errors.js';
 import type { Store } from './stores/store.js';
 
 export interface SealOptions {
@@ -20,6 +21,7 @@ export interface SealOptions {
 export class TrailSeal {
   readonly chain = new IntegrityChain();
   private readonly checkpointer: Checkpointer;
+  private readonly anchors: AnchorQueue | undefined;
   private timer: NodeJS.Timeout | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -29,6 +31,7 @@ export class TrailSeal {
     private readonly report: (error: Error) => void,
   ) {
     this.checkpointer = new Checkpointer(this.chain, options.key);
+    this.anchors = options.anchor && new AnchorQueue(options.anchor, report);
   }
 
   /** Links the documents of a batch; returns the chain's newest sequence, for `stored`. */
@@ -49,24 +52,33 @@ export class TrailSeal {
     }
   }
 
-  /** Stores a checkpoint of what is stored and not yet covered (reported, never thrown, unless `strict`). */
-  checkpoint(options: { closed?: boolean; pruned?: IntegrityLink[]; archived?: boolean } = {}, strict = false): Promise<void> {
+  /**
+   * Stores a checkpoint of what is stored and not yet covered, then anchors it (failures reported, never thrown,
+   * unless `strict`).
+   */
+  async checkpoint(options: { closed?: boolean; pruned?: IntegrityLink[]; archived?: boolean } = {}, strict = false): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     const ranges = options.pruned ? rangesOf(options.pruned) : undefined;
     const pruned = options.archived ? ranges?.map((range) => ({ ...range, archived: true as const })) : ranges;
     const run = this.queue.then(() =>
-      this.checkpointer.send((c) => this.write(c), this.options.anchor, { closed: options.closed ?? false, ...(pruned ? { pruned } : {}) }),
+      this.checkpointer.send(
+        (c) => this.write(c),
+        (c) => this.anchors?.add(c),
+        { closed: options.closed ?? false, ...(pruned ? { pruned } : {}) },
+      ),
     );
     this.queue = run.catch(() => undefined);
-    return run.then(
-      () => undefined,
-      (error: unknown) => {
-        const failure = new ActionLogStoreError('Could not store an integrity checkpoint; the next one carries it', 0, { cause: error });
-        if (strict) throw failure;
-        this.report(failure);
-      },
-    );
+    try {
+      await run;
+    } catch (error) {
+      const failure = new ActionLogStoreError('Could not store an integrity checkpoint; the next one carries it', 0, { cause: error });
+      if (strict) throw failure;
+      this.report(failure);
+    }
+    // Anchored apart from the checkpoints' writes: an anchor that hangs never holds them back.
+    const anchored = (await this.anchors?.copy()) ?? true;
+    if (strict && !anchored) throw new ActionLogError('Could not anchor the integrity checkpoint (see the error reported before)');
   }
 
   /** The final checkpoint: nothing follows it in this writer's chain. */

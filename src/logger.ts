@@ -42,6 +42,7 @@ import {
   errorSummary,
   thrownText,
 } from './shared/errors.js';
+import { finishesWithin } from './shared/deadline.js';
 import { fromZodIssues } from './shared/zod-issues.js';
 import type { EntryKind, EntryOf, FacetCount, FacetField, Store } from './stores/store.js';
 import { planPurge, type PurgeCounts, type PurgeOptions, type PurgeResult, purgeEntries } from './stores/purge.js';
@@ -510,10 +511,15 @@ export class ActionLogger {
   async close(options: { timeout?: number } = {}): Promise<{ left: number }> {
     if (this.writer.isClosed) return { left: 0 };
     openLoggers.delete(this.openRef);
+    const started = performance.now();
     const left = await this.writer.close(options.timeout);
     // Documents left behind (in the spool, or in a write still under way) may be stored after this: the chain is not
     // said to end here, or verify would take them for insertions past its end.
-    await (left > 0 ? this.seal?.checkpoint() : this.seal?.close());
+    const sealed = left > 0 ? this.seal?.checkpoint() : this.seal?.close();
+    const { timeout } = options;
+    if (sealed && timeout === undefined) await sealed;
+    else if (sealed && timeout !== undefined && !(await finishesWithin(sealed, Math.max(0, timeout - (performance.now() - started)))))
+      this.report(new ActionLogError('Closed at its deadline before the last integrity checkpoint was stored and anchored'));
     await this.store.close();
     return { left };
   }

@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import { z } from 'zod';
 import { ActionLogError } from './shared/errors.js';
+import { finishesWithin } from './shared/deadline.js';
 import { parseOptions } from './shared/parse-options.js';
 
 /** An HTTP server as the shutdown handlers stop it (`node:http`, `node:https`, or anything built on them). */
@@ -98,7 +99,7 @@ export function installShutdownHandlers(logger: Drainable, options: ShutdownOpti
       const left = () => Math.max(0, deadline - Date.now());
       void stopServers(o.servers, o.timeout)
         // Stored while the logger still takes documents, so that a response that ends meanwhile is stored too.
-        .then(() => within(logger.flush(), left()))
+        .then(() => finishesWithin(logger.flush(), left()))
         .then(() => closeOnce(left()))
         .finally(() => {
           uninstall();
@@ -109,17 +110,6 @@ export function installShutdownHandlers(logger: Drainable, options: ShutdownOpti
     process.on(signal, listener);
   }
   return uninstall;
-}
-
-/** Resolves when `work` does, or after `ms`. */
-function within(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  return Promise.race([work.then(() => undefined), late]).finally(() => {
-    clearTimeout(timer);
-  });
 }
 
 /** Closes the servers and waits until their requests ended, cutting their connections at the deadline. */

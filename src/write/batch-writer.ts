@@ -7,6 +7,7 @@ import {
 } from '../shared/errors.js';
 import type { QuarantinedDocument, WriteStep } from './write-step.js';
 import { DropReport } from './drop-report.js';
+import { finishesWithin } from '../shared/deadline.js';
 
 export interface WriterOptions {
   batchSize: number;
@@ -179,15 +180,7 @@ export class BatchWriter<Item> {
       await drained;
       return 0;
     }
-    let deadline: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      deadline = setTimeout(() => {
-        resolve('late');
-      }, timeoutMs);
-    });
-    const outcome = await Promise.race([drained.then(() => 'drained' as const), late]);
-    clearTimeout(deadline);
-    if (outcome === 'drained') return 0;
+    if (await finishesWithin(drained, timeoutMs)) return 0;
     const left = this.queue.length + this.inFlightCount;
     this.abandoned = true;
     for (const wake of this.wakers) wake();

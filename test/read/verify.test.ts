@@ -232,3 +232,52 @@ describe('verify keys', () => {
     await reader.close();
   });
 });
+
+describe('anchors', () => {
+  const secret = { hmac: 'a secret of thirty-two bytes....' };
+
+  it('copies a checkpoint whose anchor failed with the next one, in order, and reports it as an anchor failure', async () => {
+    const store = new MemoryStore();
+    const anchored: number[] = [];
+    const errors: Error[] = [];
+    let failures = 1;
+    const logger = createActionLogger({
+      store,
+      onError: (e) => errors.push(e),
+      integrity: {
+        key: secret,
+        checkpointEvery: 5,
+        anchor: (checkpoint) => {
+          if (failures-- > 0) throw new Error('bucket unreachable');
+          anchored.push(checkpoint.number);
+        },
+      },
+    });
+    await writeTrail(logger, 3);
+    await logger.close();
+    const stored = (await store.checkpoints({ limit: 100 })).map((c) => c.checkpoint.number);
+    expect(stored.length).toBeGreaterThan(1);
+    expect(anchored).toEqual(stored);
+    expect(errors.map((e) => [e.message, (e.cause as Error).message])).toEqual([
+      ['Could not anchor integrity checkpoint 1; it is tried again with the next one', 'bucket unreachable'],
+    ]);
+  });
+
+  it('stores the checkpoints of a logger whose anchor hangs, and close({ timeout }) returns at its deadline', async () => {
+    const store = new MemoryStore();
+    const errors: Error[] = [];
+    const logger = createActionLogger({
+      store,
+      onError: (e) => errors.push(e),
+      integrity: { key: secret, checkpointEvery: 5, anchor: () => new Promise(() => {}) },
+    });
+    await writeTrail(logger, 3);
+    const started = Date.now();
+    expect(await logger.close({ timeout: 300 })).toEqual({ left: 0 });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(errors.map((e) => e.message)).toEqual(['Closed at its deadline before the last integrity checkpoint was stored and anchored']);
+    // Every checkpoint is stored, the closing one too: the trail verifies whatever the anchor did.
+    const report = await createActionLogger({ store }).verify({ keys: [secret] });
+    expect(report.status).toBe('intact');
+  });
+});

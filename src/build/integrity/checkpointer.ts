@@ -43,11 +43,11 @@ export class Checkpointer {
 
   /**
    * Makes the next checkpoint (see `next`) and stores it after any the store did not take before, in order: a
-   * checkpoint is never lost to a failed write, and the chain of checkpoints has no hole. `anchor` copies each.
+   * checkpoint is never lost to a failed write, and the chain of checkpoints has no hole. `stored` gets each.
    */
   async send(
     write: (checkpoint: CheckpointDocument) => Promise<void>,
-    anchor: ((checkpoint: CheckpointDocument) => unknown) | undefined,
+    stored: (checkpoint: CheckpointDocument) => void,
     options: { closed?: boolean; pruned?: PrunedRange[] } = {},
   ): Promise<CheckpointDocument | undefined> {
     const made = this.next(options);
@@ -56,11 +56,7 @@ export class Checkpointer {
       const checkpoint = this.unsent[0] as CheckpointDocument;
       await write(checkpoint);
       this.unsent.shift();
-      if (anchor) {
-        // The anchor's own copy, without the store's id.
-        const { _id, ...copy } = checkpoint;
-        await anchor(structuredClone(copy));
-      }
+      stored(checkpoint);
     }
     return made;
   }

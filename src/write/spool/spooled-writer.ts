@@ -3,6 +3,7 @@ import { ActionLogClosedError, ActionLogConfigError, ActionLogSpoolFullError, Ac
 import { BatchWriter, type BuiltBatch, type SpoolStats, type WriterOptions, type WriterStats } from '../batch-writer.js';
 import type { DocumentUnit } from '../document-unit.js';
 import { DropReport } from '../drop-report.js';
+import { finishesWithin } from '../../shared/deadline.js';
 import { type QuarantinedDocument, setupStep, type WriteStep } from '../write-step.js';
 import { SpoolFiles, type SpoolFileOptions, type SpoolPlace } from './spool-files.js';
 import { encodeLine } from './spool-line.js';
@@ -183,19 +184,9 @@ export class SpooledWriter<Item> {
     this.spoolArrived();
     this.closed = true;
     const drained = this.flush();
-    let deadline: NodeJS.Timeout | undefined;
-    const late =
-      timeoutMs === undefined
-        ? new Promise<never>(() => {})
-        : new Promise<'late'>((resolve) => {
-            deadline = setTimeout(() => {
-              resolve('late');
-            }, timeoutMs);
-          });
-    const outcome = await Promise.race([drained.then(() => 'drained' as const), late]);
-    clearTimeout(deadline);
+    const inTime = timeoutMs === undefined ? await drained.then(() => true) : await finishesWithin(drained, timeoutMs);
     let left = 0;
-    if (outcome === 'late') {
+    if (!inTime) {
       this.closingLate = true;
       this.dropWaiting(this.waiting.splice(0));
       left = this.held;

@@ -1,0 +1,47 @@
+import type { CheckpointDocument } from '../../shared/document.js';
+import { ActionLogError } from '../../shared/errors.js';
+
+/**
+ * Hands each stored checkpoint to the application's `anchor`, one at a time and in order, apart from the
+ * checkpoints' own writes: a copy that fails is reported and tried again (it and those after it) the next time,
+ * and one that hangs holds back only the copies after it, never the checkpoints.
+ */
+export class AnchorQueue {
+  private readonly waiting: CheckpointDocument[] = [];
+  private copying: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly anchor: (checkpoint: CheckpointDocument) => unknown,
+    private readonly report: (error: Error) => void,
+  ) {}
+
+  /** A checkpoint the store took: its copy waits for `copy`. */
+  add(checkpoint: CheckpointDocument): void {
+    // The anchor's own copy, without the store's id.
+    const { _id, ...copy } = checkpoint;
+    this.waiting.push(structuredClone(copy));
+  }
+
+  /** Copies what waits; true once all are copied, false when one failed (reported; it waits for the next call). */
+  copy(): Promise<boolean> {
+    this.copying ??= this.copyInOrder().finally(() => {
+      this.copying = undefined;
+    });
+    return this.copying;
+  }
+
+  private async copyInOrder(): Promise<boolean> {
+    for (let next = this.waiting[0]; next; next = this.waiting[0]) {
+      try {
+        await this.anchor(next);
+      } catch (error) {
+        this.report(
+          new ActionLogError(`Could not anchor integrity checkpoint ${next.number}; it is tried again with the next one`, { cause: error }),
+        );
+        return false;
+      }
+      this.waiting.shift();
+    }
+    return true;
+  }
+}

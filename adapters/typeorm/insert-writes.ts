@@ -1,5 +1,5 @@
 import { ActionLogError } from 'actionlog';
-import type { ObjectLiteral, QueryRunner } from 'typeorm';
+import type { EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { modelIdOf, plainState } from './entity-state.js';
 import { insertReturnsRows, runInsertWithKeys } from './inserted-keys.js';
 import { readByIds } from './reads.js';
@@ -34,13 +34,13 @@ export async function captureInsert(
   const valueSets = qb.getValueSets?.() ?? [];
   if (valueSets.length > recorder.maxDocumentsPerQuery) {
     const result = await run();
-    recordSummary(qb, 'Created', recorder, runner, valueSets.length);
+    recorder.guard(() => {
+      recordSummary(qb, 'Created', recorder, runner, valueSets.length);
+    });
     return result;
   }
   if (meetsExistingRows(qb, valueSets)) return captureUpsert(qb, recorder, runner, savepoints, valueSets, run);
-  const { result, keys, rows } = await runInsertWithKeys(qb, runner, valueSets, run, (error) => {
-    recorder.report(error);
-  });
+  const { result, keys, rows } = await runInsertWithKeys(qb, runner, valueSets, run, recorder);
   const known = keys.filter((key): key is ObjectLiteral => key !== undefined);
   if (known.length < keys.length)
     recorder.report(
@@ -50,8 +50,23 @@ export async function captureInsert(
     );
   // PostgreSQL: returned by the INSERT itself; elsewhere read after it.
   const after = rows ?? (await readSafely(runner, savepoints, recorder, () => readByIds(metadata, known, runner)));
-  const byId = new Map((after ?? []).map((row) => [modelIdOf(metadata, row), row]));
-  for (const key of known) {
+  // The row is written: whatever fails in recording it is reported, and the caller gets the insert's own result.
+  recorder.guard(() => {
+    recordCreated(metadata, recorder, runner, known, after ?? []);
+  });
+  return result;
+}
+
+/** One Created per inserted key whose row is among `rows` (as stored). */
+function recordCreated(
+  metadata: EntityMetadata,
+  recorder: QueryWriteRecorder,
+  runner: QueryRunner | undefined,
+  keys: ObjectLiteral[],
+  rows: ObjectLiteral[],
+): void {
+  const byId = new Map(rows.map((row) => [modelIdOf(metadata, row), row]));
+  for (const key of keys) {
     const row = byId.get(modelIdOf(metadata, key));
     if (!row) continue;
     recorder.record(
@@ -64,5 +79,4 @@ export async function captureInsert(
       runner,
     );
   }
-  return result;
 }

@@ -3,7 +3,7 @@ import { hydrate, isSqliteFamily, storedColumns } from './entity-state.js';
 import { interceptStatement } from './patches.js';
 import { tableLetsReturningThrough } from './returning-writes.js';
 import { inFailedTransaction } from './savepoints.js';
-import { dataSourceOf, metadataOf, type WriteBuilder } from './write-builder.js';
+import { dataSourceOf, metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
 
 /*
  * The primary keys of the rows a plain INSERT wrote, in the order of its value sets, whether or not TypeORM learns
@@ -36,13 +36,18 @@ export async function runInsertWithKeys(
   runner: QueryRunner | undefined,
   valueSets: ObjectLiteral[],
   run: () => Promise<unknown>,
-  report: (error: unknown) => void,
+  recorder: QueryWriteRecorder,
 ): Promise<InsertedRows> {
   const metadata = metadataOf(qb);
-  let returned: ObjectLiteral[] = [];
+  // The returned rows as stored (hydrating them inside the statement would fail it should a transformer throw).
+  let stored: ObjectLiteral[] = [];
   let restore = () => {};
   // Every stored column where the table lets RETURNING through; else, where TypeORM asks for nothing, the keys.
-  const whole = runner !== undefined && (await insertReturnsRows(qb, runner, report));
+  const whole =
+    runner !== undefined &&
+    (await insertReturnsRows(qb, runner, (error) => {
+      recorder.report(error);
+    }));
   if (runner && (whole || mustReturnKeys(qb))) {
     const saved = qb.expressionMap.returning;
     // What TypeORM returns of an insert itself, to update the entities (a string `returning` replaces it).
@@ -53,7 +58,7 @@ export async function runInsertWithKeys(
     const release = interceptStatement(runner, MARKER, async (original, self, sql, parameters, structured) => {
       const answer = (await original.call(self, sql, parameters, true)) as { records?: ObjectLiteral[] };
       const records = answer.records ?? [];
-      returned = records.map((record) => hydrate(metadata, storedRow(record, columns)));
+      stored = records.map((record) => storedRow(record, columns));
       // What the INSERT answers without actionlog: TypeORM's own columns, or no rows when it asked for none.
       const theirs = own.length > 0 ? records.map((record) => withoutOurs(record, columns.length)) : [];
       const plain = Object.assign(Object.create(Object.getPrototypeOf(answer) as object) as object, answer, {
@@ -73,6 +78,11 @@ export async function runInsertWithKeys(
   } finally {
     restore();
   }
+  // Hydrated only after the INSERT, under the guard: a transformer that throws is reported, and the rows go unrecorded.
+  const returned: ObjectLiteral[] = [];
+  recorder.guard(() => {
+    returned.push(...stored.map((raw) => hydrate(metadata, raw)));
+  });
   const locallyGenerated = (qb.expressionMap as { locallyGenerated?: Record<number, ObjectLiteral> }).locallyGenerated ?? {};
   const keys = valueSets.map((values, i) =>
     keyFrom(metadata, [values, result.identifiers[i], locallyGenerated[i], returned[i], lastRowIdKey(qb, result, i, valueSets.length)]),

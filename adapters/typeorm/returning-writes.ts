@@ -3,7 +3,7 @@
 import type { DataSource, EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { hydrate, storedColumns } from './entity-state.js';
 import { interceptStatement } from './patches.js';
-import { metadataOf, type WriteBuilder } from './write-builder.js';
+import { metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
 
 export interface ReturnedRows {
   /** What the write returns to its caller, as without actionlog. */
@@ -99,7 +99,7 @@ export async function runReturningRows(
   runner: QueryRunner,
   take: number,
   run: () => Promise<unknown>,
-  reportError: (error: unknown) => void,
+  recorder: QueryWriteRecorder,
 ): Promise<ReturnedRows> {
   const metadata = metadataOf(qb);
   const columns = storedColumns(metadata);
@@ -123,7 +123,7 @@ export async function runReturningRows(
       // Outside a transaction the failed statement changed nothing: the caller's own runs, unrecorded. Should it
       // fail too, its error is the caller's; should it not, the wrapping was at fault, and that is reported.
       const plain = await original.call(self, sql.slice(0, sql.lastIndexOf(` RETURNING ${MARKER}`)), parameters, structured);
-      reportError(error);
+      recorder.report(error);
       return plain;
     }
     records = answer.records ?? [];
@@ -136,13 +136,19 @@ export async function runReturningRows(
     });
     return structured ? plain : (plain as { raw: unknown }).raw;
   });
+  let result: unknown;
   try {
-    const result = await run();
-    const row = (record: ObjectLiteral, prefix: string) =>
-      hydrate(metadata, Object.fromEntries(columns.map((c, i) => [c.databaseName, record[`${prefix}${i}`]])));
-    return { result, count, rows: records.map((r) => ({ old: row(r, 'o'), next: deletes ? null : row(r, 'n') })) };
+    result = await run();
   } finally {
     restore();
     qb.expressionMap.returning = saved;
   }
+  const row = (record: ObjectLiteral, prefix: string) =>
+    hydrate(metadata, Object.fromEntries(columns.map((c, i) => [c.databaseName, record[`${prefix}${i}`]])));
+  // Hydrated only after the write, under the guard: a transformer that throws is reported, and the rows go unrecorded.
+  const rows: ReturnedRows['rows'] = [];
+  recorder.guard(() => {
+    rows.push(...records.map((r) => ({ old: row(r, 'o'), next: deletes ? null : row(r, 'n') })));
+  });
+  return { result, count, rows };
 }

@@ -222,7 +222,8 @@ export class ActionLogSubscriber implements EntitySubscriberInterface {
     } else recordPending(this.logger, pending);
   }
 
-  private guard(work: () => void): void {
+  /** @internal Runs capture work: an error is reported, and thrown into the application only in strict mode. */
+  guard(work: () => void): void {
     guard(this.logger, work);
   }
 }

@@ -60,8 +60,23 @@ export async function captureUpsert(
   const result = await run();
   if (!before) return result;
   const after = await read();
+  // The rows are written: whatever fails in recording them is reported, and the caller gets the upsert's own result.
+  recorder.guard(() => {
+    recordUpserted(metadata, recorder, runner, before, after ?? []);
+  });
+  return result;
+}
+
+/** Each row as stored after the upsert, Created or Updated against its state before it; unchanged rows not at all. */
+function recordUpserted(
+  metadata: EntityMetadata,
+  recorder: QueryWriteRecorder,
+  runner: QueryRunner | undefined,
+  before: ObjectLiteral[],
+  after: ObjectLiteral[],
+): void {
   const beforeById = new Map(before.map((row) => [modelIdOf(metadata, row), row]));
-  for (const row of after ?? []) {
+  for (const row of after) {
     const previous = beforeById.get(modelIdOf(metadata, row));
     const next = plainState(metadata, row);
     const old = previous ? plainState(metadata, previous) : null;
@@ -76,7 +91,6 @@ export async function captureUpsert(
       runner,
     );
   }
-  return result;
 }
 
 /** The column sets a conflict can arise on: the target named, else the primary key and every unique constraint. */

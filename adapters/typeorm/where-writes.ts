@@ -1,8 +1,8 @@
 import { sameValue } from 'actionlog/adapter-kit';
-import type { ObjectLiteral, QueryRunner } from 'typeorm';
+import type { EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { idMapOf, modelIdOf, overlayState, plainState, predictedState } from './entity-state.js';
 import { readByIds, readTargets } from './reads.js';
-import { runReturningRows } from './returning-writes.js';
+import { type ReturnedRows, runReturningRows } from './returning-writes.js';
 import { readOrStepAside, readSafely } from './savepoints.js';
 import { isStamped, softDeleteStamps } from './stamps.js';
 import {
@@ -32,43 +32,41 @@ export async function captureReturned(
   const runner = given ?? dataSourceOf(qb).createQueryRunner();
   if (!given) qb.setQueryRunner(runner);
   try {
-    const { result, count, rows } = await runReturningRows(
-      qb,
-      kind === 'delete',
-      runner,
-      recorder.maxDocumentsPerQuery + 1,
-      run,
-      (error) => {
-        recorder.report(error);
-      },
-    );
-    try {
-      if (count > recorder.maxDocumentsPerQuery) {
-        recordSummary(qb, ACTION[kind], recorder, runner, count);
-        return result;
-      }
-      const deleted = metadata.deleteDateColumn;
-      for (const { old, next } of rows) {
-        // Soft delete and restore change only the rows not yet in the state they bring about.
-        if (deleted && kind === 'soft-delete' && deleted.getEntityValue(old) != null) continue;
-        if (deleted && kind === 'restore' && deleted.getEntityValue(old) == null) continue;
-        const before = plainState(metadata, old);
-        const after = next && plainState(metadata, next);
-        if (kind === 'update' && sameValue(before, after)) continue;
-        recorder.record(
-          recorder.change(metadata, { action: ACTION[kind], model_id: modelIdOf(metadata, old), old_object: before, new_object: after }),
-          runner,
-        );
-      }
-    } catch (error) {
-      recorder.report(error);
-    }
+    const { result, count, rows } = await runReturningRows(qb, kind === 'delete', runner, recorder.maxDocumentsPerQuery + 1, run, recorder);
+    // The rows are written: whatever fails in recording them is reported, and the caller gets the write's own result.
+    recorder.guard(() => {
+      if (count > recorder.maxDocumentsPerQuery) recordSummary(qb, ACTION[kind], recorder, runner, count);
+      else recordReturned(metadata, kind, recorder, runner, rows);
+    });
     return result;
   } finally {
     if (!given) {
       (qb as unknown as { queryRunner: QueryRunner | undefined }).queryRunner = undefined;
       await runner.release();
     }
+  }
+}
+
+/** One change per returned row the write changed, as it was and as it became. */
+function recordReturned(
+  metadata: EntityMetadata,
+  kind: WhereKind,
+  recorder: QueryWriteRecorder,
+  runner: QueryRunner,
+  rows: ReturnedRows['rows'],
+): void {
+  const deleted = metadata.deleteDateColumn;
+  for (const { old, next } of rows) {
+    // Soft delete and restore change only the rows not yet in the state they bring about.
+    if (deleted && kind === 'soft-delete' && deleted.getEntityValue(old) != null) continue;
+    if (deleted && kind === 'restore' && deleted.getEntityValue(old) == null) continue;
+    const before = plainState(metadata, old);
+    const after = next && plainState(metadata, next);
+    if (kind === 'update' && sameValue(before, after)) continue;
+    recorder.record(
+      recorder.change(metadata, { action: ACTION[kind], model_id: modelIdOf(metadata, old), old_object: before, new_object: after }),
+      runner,
+    );
   }
 }
 
@@ -90,24 +88,59 @@ export async function captureWhereWrite(
     ownTransaction && runner ? await readOrStepAside(runner, recorder, read) : await readSafely(runner, savepoints, recorder, read);
   const result = (await run()) as { affected?: number };
   if (!before) return result;
+  // The rows are written: from here on, whatever fails (a read, or the app's own code such as a column transformer)
+  // is reported by `readSafely` or the guard, and the caller gets the write's own result.
   if (stamped && (kind === 'soft-delete' || kind === 'restore')) {
-    const ids = before.map((row) => idMapOf(metadata, row)).filter((id): id is ObjectLiteral => id !== undefined);
     await readSafely(runner, savepoints, recorder, () =>
-      softDeleteStamps(runner, metadata, ids, kind === 'soft-delete', recorder.currentUser()),
+      softDeleteStamps(runner, metadata, idsOf(metadata, before), kind === 'soft-delete', recorder.currentUser()),
     );
   }
   if (before.length > limit) {
-    recordSummary(qb, ACTION[kind], recorder, runner, result.affected ?? before.length);
+    recorder.guard(() => {
+      recordSummary(qb, ACTION[kind], recorder, runner, result.affected ?? before.length);
+    });
     return result;
   }
   // The new state is computed from the update where that is exact, read back by id where it is not.
   const predictable = kind === 'update' && values && typeof values === 'object' && !Array.isArray(values);
-  const changes = before.map((row) => {
-    const old = overlayState(metadata, null, row);
-    return { row, old, predicted: predictable ? predictedState(metadata, old, values) : undefined };
+  const changes: RowChange[] = [];
+  recorder.guard(() => {
+    changes.push(...before.map((row) => rowChange(metadata, row, predictable ? values : undefined)));
   });
   const mustRead = kind !== 'delete' && changes.some((c) => c.predicted === undefined);
   const after = mustRead ? ((await readSafely(runner, savepoints, recorder, () => readByIds(metadata, before, runner))) ?? []) : [];
+  recorder.guard(() => {
+    recordChanged(metadata, kind, recorder, runner, changes, after);
+  });
+  return result;
+}
+
+/** A row a where-write changes: as read before it, its state then, and its state after when that can be predicted. */
+interface RowChange {
+  row: ObjectLiteral;
+  old: Record<string, unknown>;
+  predicted: Record<string, unknown> | undefined;
+}
+
+function rowChange(metadata: EntityMetadata, row: ObjectLiteral, values: ObjectLiteral | undefined): RowChange {
+  const old = overlayState(metadata, null, row);
+  return { row, old, predicted: values ? predictedState(metadata, old, values) : undefined };
+}
+
+/** The primary key maps of rows, for finding them again. */
+function idsOf(metadata: EntityMetadata, rows: ObjectLiteral[]): ObjectLiteral[] {
+  return rows.map((row) => idMapOf(metadata, row)).filter((id): id is ObjectLiteral => id !== undefined);
+}
+
+/** One change per row the write changed, its new state predicted or read back (`after`, as stored). */
+function recordChanged(
+  metadata: EntityMetadata,
+  kind: WhereKind,
+  recorder: QueryWriteRecorder,
+  runner: QueryRunner | undefined,
+  changes: RowChange[],
+  after: ObjectLiteral[],
+): void {
   const afterById = new Map(after.map((row) => [modelIdOf(metadata, row), row]));
   for (const { row, old, predicted } of changes) {
     const id = modelIdOf(metadata, row);
@@ -118,5 +151,4 @@ export async function captureWhereWrite(
     if (kind === 'update' && next && sameValue(old, next)) continue;
     recorder.record(recorder.change(metadata, { action: ACTION[kind], model_id: id, old_object: old, new_object: next }), runner);
   }
-  return result;
 }

@@ -13,6 +13,8 @@ export interface QueryWriteRecorder {
   ): ModelChange;
   record(change: ModelChange, runner: QueryRunner | undefined): void;
   report(error: unknown): void;
+  /** Runs capture work: an error is reported, and thrown into the application only in strict mode. */
+  guard(work: () => void): void;
   currentUser(): UserRef | null;
 }
 

@@ -220,4 +220,25 @@ export class BasketCoupon {
   basket?: Basket;
 }
 
+/** A write-only digest column: the app never reads its stored form back through TypeORM, so `from` refuses. */
+@Entity('sealed_notes')
+export class SealedNote {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'varchar' })
+  title!: string;
+
+  @Column({
+    type: 'varchar',
+    transformer: {
+      to: (v?: string) => `sha:${v ?? ''}`,
+      from: () => {
+        throw new Error('digest is write-only');
+      },
+    },
+  })
+  digest!: string;
+}
+
 export const TEST_ENTITIES = [Customer, Order, OrderLine, Ticket, Product, Content, Article, Basket, BasketItem, BasketNote, BasketCoupon];

@@ -3,7 +3,7 @@ import { type ActionLogger, createActionLogger, MemoryStore, type ModelLog } fro
 import { ActionLogSubscriber, type ActionLogSubscriberOptions } from 'actionlog/typeorm';
 import type { DataSource } from 'typeorm';
 import { openDatabase, SQL_KINDS, type SqlDatabase, type SqlKind } from '../../support/sql.js';
-import { Article, Customer, Order, OrderLine, Product, TEST_ENTITIES, Ticket } from '../../support/typeorm-entities.js';
+import { Article, Customer, Order, OrderLine, Product, SealedNote, TEST_ENTITIES, Ticket } from '../../support/typeorm-entities.js';
 import { logsOf as logsOfRun } from '../../support/logs.js';
 import { anyDate, stringMatching } from '../../support/matchers.js';
 
@@ -414,5 +414,42 @@ describe.each(RUNS)('TypeORM subscriber on %s', (_name, kind, baseOptions) => {
     await localLogger.close();
     await other.drop();
     expect(local.requests()[0]!.details.model_logs.map((l) => l.model_id)).toEqual(['x']);
+  });
+});
+
+describe.each(RUNS)('TypeORM subscriber on %s, with a column transformer whose from() throws', (_name, kind, options) => {
+  let db: SqlDatabase;
+  let logger: ActionLogger;
+  const errors: Error[] = [];
+
+  beforeAll(async () => {
+    db = await openDatabase(kind, { entities: [SealedNote] });
+    logger = createActionLogger({ store: new MemoryStore(), flushIntervalMs: 0, onError: (error) => errors.push(error) });
+    db.dataSource.subscribers.push(new ActionLogSubscriber(logger, options));
+  });
+  afterAll(async () => {
+    await logger.close();
+    await db.drop();
+  });
+
+  /** How a write ended: 'resolved', or the message it rejected with. */
+  const settled = (write: Promise<unknown>) =>
+    write.then(
+      () => 'resolved',
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
+
+  it('lets insert(), update() and delete() through, writes them, and reports the error to onError', async () => {
+    const notes = db.dataSource.getRepository(SealedNote);
+    const rows = () => db.dataSource.query<unknown[]>('SELECT title, digest FROM sealed_notes');
+    const outcomes = await logger.run({}, async () => ({
+      insert: await settled(notes.insert({ title: 'draft', digest: 'x' })),
+      update: await settled(notes.update({ title: 'draft' }, { title: 'final' })),
+    }));
+    expect(outcomes).toEqual({ insert: 'resolved', update: 'resolved' });
+    expect(await rows()).toEqual([{ title: 'final', digest: 'sha:x' }]);
+    expect(await logger.run({}, () => settled(notes.delete({ title: 'final' })))).toBe('resolved');
+    expect(await rows()).toEqual([]);
+    expect(errors.map((e) => e.message)).toContain('digest is write-only');
   });
 });

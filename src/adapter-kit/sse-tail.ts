@@ -46,17 +46,13 @@ export class SseTail<Req> {
     }
   }
 
-  /** Answers one request: 403 unless authorized, 400 for a bad filter or cursor, else the stream until the client leaves. */
+  /**
+   * Answers one request: 403 unless authorized, 500 when `authorize` or `filter` throws, 400 for a bad filter or
+   * cursor, else the stream until the client leaves.
+   */
   async serve(req: Req, raw: IncomingMessage, res: ServerResponse): Promise<void> {
-    const authorize = this.options.authorize as (req: Req) => boolean | Promise<boolean>;
-    if (!(await authorize(req))) {
-      res.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden');
-      return;
-    }
-    const given = this.options.filter;
-    const filter = ((typeof given === 'function' ? (given as (req: Req) => QueryFilter)(req) : given) ?? {
-      kind: 'actions',
-    }) as QueryFilter;
+    const filter = await this.admit(req, res);
+    if (!filter) return;
     const lastId = raw.headers['last-event-id'];
     const abort = new AbortController();
     let entries: AsyncIterable<{ entry: unknown; cursor: string }>;
@@ -92,6 +88,39 @@ export class SseTail<Req> {
       if (!res.writableEnded) res.end();
     }
   }
+
+  /**
+   * The filter to follow, or undefined once the request is answered: 403 unless authorized. The app's `authorize`
+   * or `filter` that throws is reported and answered here with a 500, the same in every framework (a Fastify route
+   * has handed its reply over, and would otherwise never answer).
+   */
+  private async admit(req: Req, res: ServerResponse): Promise<QueryFilter | undefined> {
+    try {
+      if (await this.authorized(req)) return this.filterFor(req);
+    } catch (error) {
+      this.logger.report(error);
+      answerFailure(res);
+      return undefined;
+    }
+    res.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden');
+    return undefined;
+  }
+
+  private authorized(req: Req): boolean | Promise<boolean> {
+    return (this.options.authorize as (req: Req) => boolean | Promise<boolean>)(req);
+  }
+
+  /** The filter option, or the one it makes from the request; every action by default. */
+  private filterFor(req: Req): QueryFilter {
+    const given = this.options.filter;
+    return ((typeof given === 'function' ? (given as (req: Req) => QueryFilter)(req) : given) ?? { kind: 'actions' }) as QueryFilter;
+  }
+}
+
+/** A 500 for a request the app's own code failed; a response already begun is only ended. */
+function answerFailure(res: ServerResponse): void {
+  if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error');
+  else if (!res.writableEnded) res.end();
 }
 
 /** Resolves when the response can take more, or the client has gone. */

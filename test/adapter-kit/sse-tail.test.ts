@@ -6,12 +6,18 @@ import express from 'express';
 import Fastify from 'fastify';
 import Koa from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActionLogConfigError, type ActionLogger, createActionLogger, MemoryStore } from 'actionlog';
+import { ActionLogConfigError, type ActionLogger, createActionLogger, MemoryStore, type QueryFilter } from 'actionlog';
 import { actionLogTail as expressTail } from 'actionlog/express';
 import { actionLogTail as fastifyTail } from 'actionlog/fastify';
 import { actionLogTail as koaTail } from 'actionlog/koa';
 
-type Mount = (logger: ActionLogger) => Promise<{ url: string; close: () => Promise<void> }>;
+/** Options a test sets over the route's own: functions that ignore the request, so they fit every framework. */
+interface Overrides {
+  authorize?: () => boolean;
+  filter?: () => QueryFilter;
+}
+
+type Mount = (logger: ActionLogger, overrides?: Overrides) => Promise<{ url: string; close: () => Promise<void> }>;
 
 const allowed = (headers: Record<string, unknown>) => headers['x-role'] === 'auditor';
 
@@ -21,9 +27,9 @@ async function listening(server: Server): Promise<string> {
 }
 
 const FRAMEWORKS: Record<string, Mount> = {
-  express: async (logger) => {
+  express: async (logger, overrides) => {
     const app = express();
-    app.get('/tail', expressTail(logger, { authorize: (req) => allowed(req.headers), pollMs: 20 }));
+    app.get('/tail', expressTail(logger, { authorize: (req) => allowed(req.headers), pollMs: 20, ...overrides }));
     const server = app.listen(0, '127.0.0.1');
     return {
       url: await listening(server),
@@ -35,10 +41,10 @@ const FRAMEWORKS: Record<string, Mount> = {
         }),
     };
   },
-  koa: async (logger) => {
+  koa: async (logger, overrides) => {
     const app = new Koa();
     const router = new Router();
-    router.get('/tail', koaTail(logger, { authorize: (ctx) => allowed(ctx.req.headers), pollMs: 20 }));
+    router.get('/tail', koaTail(logger, { authorize: (ctx) => allowed(ctx.req.headers), pollMs: 20, ...overrides }));
     app.use(router.routes());
     const server = app.listen(0, '127.0.0.1');
     return {
@@ -51,9 +57,9 @@ const FRAMEWORKS: Record<string, Mount> = {
         }),
     };
   },
-  fastify: async (logger) => {
+  fastify: async (logger, overrides) => {
     const app = Fastify();
-    app.get('/tail', fastifyTail(logger, { authorize: (req) => allowed(req.headers), pollMs: 20 }));
+    app.get('/tail', fastifyTail(logger, { authorize: (req) => allowed(req.headers), pollMs: 20, ...overrides }));
     await app.listen({ port: 0, host: '127.0.0.1' });
     return { url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, close: () => app.close() };
   },
@@ -107,6 +113,18 @@ function collect(
   });
 }
 
+/** The status the route answers within `ms`, or 'no answer'. */
+async function statusWithin(url: string, headers: Record<string, string>, ms: number): Promise<number | 'no answer'> {
+  try {
+    const reply = await fetch(`${url}/tail`, { headers, signal: AbortSignal.timeout(ms) });
+    await reply.body?.cancel();
+    return reply.status;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'TimeoutError') return 'no answer';
+    throw error;
+  }
+}
+
 const record = async (logger: ActionLogger, names: string[]) => {
   for (const name of names) await logger.run({}, () => logger.record({ action: name }));
   await logger.flush();
@@ -145,6 +163,21 @@ describe.each(Object.keys(FRAMEWORKS))('the %s tail route (Server-Sent Events)',
     close = mounted.close;
     expect((await collect(mounted.url, {}, () => true)).status).toBe(403);
     expect((await collect(mounted.url, { 'x-role': 'auditor', 'last-event-id': 'forged' }, () => true)).status).toBe(400);
+  });
+
+  it.each([
+    ['authorize', 'the session store is down'],
+    ['filter', 'no tenant on this request'],
+  ] as const)('answers 500 at once when %s throws, and reports the error to onError', async (option, message) => {
+    const errors: Error[] = [];
+    logger = createActionLogger({ store: new MemoryStore(), flushIntervalMs: 0, onError: (error) => errors.push(error) });
+    const throwing = () => {
+      throw new Error(message);
+    };
+    const mounted = await FRAMEWORKS[framework]!(logger, { [option]: throwing });
+    close = mounted.close;
+    expect(await statusWithin(mounted.url, { 'x-role': 'auditor' }, 2000)).toBe(500);
+    expect(errors.map((e) => e.message)).toEqual([message]);
   });
 });
 

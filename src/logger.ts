@@ -15,6 +15,7 @@ import {
   releaseStreams,
 } from './capture/action/attachments.js';
 import type { ActionDraft } from './capture/action/draft.js';
+import { freeObject } from './capture/action/fields.js';
 import { type ActionInput, ActionParser } from './capture/action/schema.js';
 import { type ActivityInput, activitySchema } from './capture/activity.js';
 import { contextStorage, RequestContext, type ScopeEnding, type ScopeEvents, type ScopeInit } from './capture/context.js';
@@ -86,7 +87,7 @@ const runMetaSchema = z.strictObject({
   user: z.unknown().optional(),
   requestUuid: z.string().regex(REQUEST_ID, 'must be 1-128 characters of [A-Za-z0-9._:-]').optional(),
   correlationId: z.string().min(1).max(256).optional(),
-  metadata: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+  metadata: freeObject.optional(),
 });
 
 type QueueItem =

@@ -180,6 +180,41 @@ describe('details: a list of custom fields or a free object', () => {
     const entry = logger.record({ action_type: 'LOGIN', details: { user: 'ada', password: 'hunter2' } });
     expect(entry.details).toEqual({ user: 'ada', password: '[REDACTED]' });
   });
+
+  it('takes a free object with a symbol key, a getter that throws or a proxy that cannot list its keys, as it stores them', async () => {
+    setup();
+    const withGetter = Object.defineProperty({ ok: 1 }, 'bad', {
+      enumerable: true,
+      get() {
+        throw new Error('getter threw');
+      },
+    });
+    const unlistable = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new Error('no keys');
+        },
+      },
+    );
+    const entries = [
+      logger.record({ action: 'a', context: { [Symbol('s')]: 1, ok: 1 } }),
+      logger.record({ action: 'a', context: withGetter }),
+      logger.record({ action: 'a', details: unlistable }),
+    ];
+    expect(entries.map((e) => [e.context, e.details])).toEqual([
+      [{ ok: 1 }, []],
+      [{ ok: 1, bad: '[Unreadable]' }, []],
+      [null, '[Unserializable]'],
+    ]);
+    await logger.run({ metadata: withGetter }, () => undefined);
+    await logger.flush();
+    expect(store.requests().at(-1)?.details.run?.metadata).toEqual({ ok: 1, bad: '[Unreadable]' });
+    // Still only objects.
+    expect(rejection(() => logger.record({ action: 'a', context: ['x'] as never })).issues).toEqual([
+      { path: 'context', message: 'must be an object' },
+    ]);
+  });
 });
 
 describe('logger.recordMany()', () => {

@@ -48,8 +48,14 @@ export const id = z.union([ref, z.number()], {
   error: (i) => (i.input === undefined ? 'is required' : 'must be a non-empty string or a number'),
 });
 
-/** A free-form object (context, a free `details`), copied and redacted when recorded. */
-export const freeObject = z.record(z.string(), z.unknown(), { error: 'must be an object' });
+/**
+ * A free-form object (context, a free `details`, a run's metadata), copied and redacted when recorded. Only its kind
+ * is checked here: its members are the sanitizer's (which reads a getter that throws as `[Unreadable]` and leaves
+ * symbol keys out), since a schema would read every member, and throw what a getter throws, on the caller's path.
+ */
+export const freeObject = z.custom<Record<string, unknown>>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), {
+  error: 'must be an object',
+});
 
 export const date = z
   .union([z.date(), z.string(), z.number()], { error: 'must be a Date, an ISO string or epoch milliseconds' })

@@ -64,6 +64,7 @@ import { SpooledWriter } from './write/spool/spooled-writer.js';
 import { type HeldEvent, type ReadyEvent, StrictWrites } from './strict-writes.js';
 import { HealthMonitor, type HealthOptions, type HealthReport } from './health.js';
 import { installShutdownHandlers, type ShutdownOptions } from './shutdown.js';
+import { newestLinks } from './build/integrity/chain.js';
 import { TrailSeal } from './integrity.js';
 import { type VerifyOptions, type VerifyReport, verifyTrail } from './read/verify.js';
 import { newUuid } from './shared/uuid.js';
@@ -860,10 +861,23 @@ export class ActionLogger {
     return unit;
   }
 
-  /** For the spool: the store calls of units it hands back (read back from a file, they are sealed already). */
+  /**
+   * For the spool: the store calls of units it hands back, sealed already: built here (`sealedUnits`), or read back
+   * from one of its files. A unit of its own chain read back is confirmed by sequence (the checkpoint signs the hash
+   * this writer sealed, not the file's); one of another writer's spool it adopted is left to that chain's own
+   * checkpoints (see the README: the file is not authenticated).
+   */
   private unitSteps(units: DocumentUnit[]): WriteStep[] {
+    const seal = this.seal;
     let sealed: number | undefined;
-    for (const unit of units) sealed = this.sealedUnits.get(unit) ?? sealed;
+    for (const unit of units) {
+      const built = this.sealedUnits.get(unit);
+      if (built !== undefined) sealed = Math.max(sealed ?? 0, built);
+      else if (seal)
+        for (const head of newestLinks(unit.batch, unit.appends)) {
+          if (head.chain === seal.chain.id) sealed = Math.max(sealed ?? 0, head.seq);
+        }
+    }
     return this.storeSteps(mergeUnits(units), sealed);
   }
 

@@ -86,6 +86,13 @@ async function expectUnconfirmed(store: Store, key: { hmac: string }, chain: str
   return report;
 }
 
+/** Verifies `store` and expects it intact: every link stored once, in order, and covered by a checkpoint. */
+async function expectIntact(store: Store, key: { hmac: string }) {
+  const report = await createActionLogger({ store, integrity: { key } }).verify({ keys: [key] });
+  expect({ status: report.status, findings: report.findings }).toEqual({ status: 'intact', findings: [] });
+  return report;
+}
+
 /** Records `n` runs, each one request document noted `<prefix><i>`, with a late append on every third. */
 async function record(logger: ActionLogger, n: number, prefix = 'r'): Promise<void> {
   for (let i = 0; i < n; i++) {
@@ -520,9 +527,30 @@ describe('spool', () => {
     await second.flush();
     await second.close();
     expect((await storedCounts(store)).size).toBe(3);
-    // Stored after the first logger closed, they follow its last checkpoint: unconfirmed, not inserted past the end
-    // of a chain said to be closed.
+    // Stored after the first logger closed, by its write still under way (which settled their lines: the second
+    // logger finds none to adopt), they follow its last checkpoint: unconfirmed, not inserted past the end of a chain
+    // said to be closed.
     await expectUnconfirmed(store, key, first.integrityChain);
+  });
+
+  it('confirms the links it reads back from its own spool after an outage, and closes its chain after them', async () => {
+    const dir = folder();
+    const key = { hmac: 'spool-test-secret' };
+    const store = new OutageStore();
+    store.up();
+    const { logger } = make(store, dir, { integrity: { key } });
+    await record(logger, 3, 'before');
+    await logger.flush();
+    store.down = true;
+    const writes = store.writes;
+    await record(logger, 1, 'failing');
+    for (const started = Date.now(); store.writes === writes && Date.now() - started < 10_000;) await sleep(5);
+    // The store is known away: these go to the files only, and are read back from them (units built anew).
+    await record(logger, 5, 'during');
+    store.up();
+    await logger.close();
+    expect((await storedCounts(store)).size).toBe(9);
+    await expectIntact(store, key);
   });
 
   it('reads on past a segment of torn lines alone, with nothing else to wake it', async () => {

@@ -70,6 +70,19 @@ export function appendedParts(doc: RequestDocument): Array<{ link: AppendLink; b
   });
 }
 
+/** The newest link of each chain among the documents and appends of a batch (sealed by whichever writer). */
+export function newestLinks(batch: StoreBatch, appends: readonly RequestAppend[]): ChainHead[] {
+  const newest = new Map<string, ChainHead>();
+  const note = (link: Partial<IntegrityLink> | undefined) => {
+    if (link?.chain === undefined || link.seq === undefined || link.hash === undefined) return;
+    const known = newest.get(link.chain);
+    if (!known || known.seq < link.seq) newest.set(link.chain, { chain: link.chain, seq: link.seq, hash: link.hash });
+  };
+  for (const list of [batch.requests, batch.actionLogs, batch.modelLogs, batch.activities, appends])
+    for (const doc of list) note(doc.integrity);
+  return [...newest.values()];
+}
+
 /**
  * One writer's chain: every document it stores gets the next link (`chain`, `seq`, `prev`, `hash`), without any
  * lock shared with other processes. Sealing runs in the writer's turn, once per batch; a retry resends the same links.

@@ -2,7 +2,7 @@ import { IntegrityChain } from './build/integrity/chain.js';
 import type { ResolvedKey } from './build/integrity/checkpoint-keys.js';
 import { AnchorQueue } from './build/integrity/anchor-queue.js';
 import { Checkpointer, rangesOf } from './build/integrity/checkpointer.js';
-import type { CheckpointDocument, IntegrityLink, RequestAppend, StoreBatch } from './shared/document.js';
+import type { ChainHead, CheckpointDocument, IntegrityLink, RequestAppend, StoreBatch } from './shared/document.js';
 import { ActionLogError, ActionLogStoreError } from './shared/errors.js';
 import type { Store } from './stores/store.js';
 
@@ -43,6 +43,16 @@ export class TrailSeal {
   /** Everything sealed through `seq` is stored: a checkpoint when enough waits, else one on a timer. */
   stored(seq: number): void {
     this.chain.confirm(seq);
+    this.checkpointSoon();
+  }
+
+  /** Links of other writers' chains are stored (see `IntegrityChain.confirmForeign`). */
+  storedForeign(heads: Iterable<ChainHead>): void {
+    this.chain.confirmForeign(heads);
+    this.checkpointSoon();
+  }
+
+  private checkpointSoon(): void {
     if (this.chain.unCheckpointed >= this.options.checkpointEvery) void this.checkpoint();
     else if (this.chain.unCheckpointed > 0) {
       this.timer ??= setTimeout(() => {

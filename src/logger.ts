@@ -26,6 +26,7 @@ import { type ActionLoggerOptions, type ResolvedOptions, resolveOptions } from '
 import type {
   ActionEntry,
   ActionLogDocument,
+  ChainHead,
   IntegrityLink,
   ActivityDocument,
   RequestAppend,
@@ -60,6 +61,7 @@ import { mapYielding } from './write/yielding-map.js';
 import { appendStep, batchStep, orderedStep, type QuarantinedDocument, setupStep, type WriteStep } from './write/write-step.js';
 import { type DocumentUnit, mergeBatch, mergeUnits } from './write/document-unit.js';
 import { emptyBatch } from './shared/batch-units.js';
+import { lineMac } from './write/spool/spool-line.js';
 import { SpooledWriter } from './write/spool/spooled-writer.js';
 import { type HeldEvent, type ReadyEvent, StrictWrites } from './strict-writes.js';
 import { HealthMonitor, type HealthOptions, type HealthReport } from './health.js';
@@ -189,11 +191,15 @@ export class ActionLogger {
         })
       : undefined;
     this.writer = o.spool
-      ? new SpooledWriter<QueueItem>(o, o.spool, {
-          ...common,
-          unit: (item) => this.spoolUnit(item),
-          steps: (units) => this.unitSteps(units),
-        })
+      ? new SpooledWriter<QueueItem>(
+          o,
+          { ...o.spool, mac: o.integrity?.key.lineKey && lineMac(o.integrity.key.lineKey) },
+          {
+            ...common,
+            unit: (item) => this.spoolUnit(item),
+            steps: (units) => this.unitSteps(units),
+          },
+        )
       : new BatchWriter<QueueItem>(o, { ...common, build: (items, mayYield) => this.build(items, mayYield) });
     this.strict = new StrictWrites({
       builder: this.builder,
@@ -863,22 +869,33 @@ export class ActionLogger {
 
   /**
    * For the spool: the store calls of units it hands back, sealed already: built here (`sealedUnits`), or read back
-   * from one of its files. A unit of its own chain read back is confirmed by sequence (the checkpoint signs the hash
-   * this writer sealed, not the file's); one of another writer's spool it adopted is left to that chain's own
-   * checkpoints (see the README: the file is not authenticated).
+   * from a file. A unit of its own chain read back is confirmed by sequence (the checkpoint signs the hash this
+   * writer sealed, not the file's); one of another writer's spool it adopted is vouched for by this writer's next
+   * checkpoint when its line's MAC holds (written by a logger with the same key), else left unconfirmed.
    */
   private unitSteps(units: DocumentUnit[]): WriteStep[] {
     const seal = this.seal;
     let sealed: number | undefined;
+    const foreign: ChainHead[] = [];
     for (const unit of units) {
       const built = this.sealedUnits.get(unit);
       if (built !== undefined) sealed = Math.max(sealed ?? 0, built);
-      else if (seal)
+      else if (seal) {
         for (const head of newestLinks(unit.batch, unit.appends)) {
           if (head.chain === seal.chain.id) sealed = Math.max(sealed ?? 0, head.seq);
+          else if (unit.authentic) foreign.push(head);
         }
+      }
     }
-    return this.storeSteps(mergeUnits(units), sealed);
+    const steps = this.storeSteps(mergeUnits(units), sealed);
+    // After the batches before it, as a link of its own: a head is vouched for once every line before it is stored.
+    if (seal && foreign.length > 0)
+      steps.push(
+        orderedStep(async () => {
+          seal.storedForeign(foreign);
+        }),
+      );
+    return steps;
   }
 
   /** One queued item's documents and the attachment bytes they name; `document` is the item's own, for the counts. */

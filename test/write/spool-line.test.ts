@@ -3,7 +3,7 @@ import { ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { isObjectId } from '../../src/shared/document.js';
 import type { DocumentUnit } from '../../src/write/document-unit.js';
-import { decodeLine, encodeLine } from '../../src/write/spool/spool-line.js';
+import { decodeLine, encodeLine, lineMac } from '../../src/write/spool/spool-line.js';
 
 const at = Date.UTC(2026, 10, 30);
 const created = new Date('2026-11-30T01:02:03.456Z');
@@ -22,6 +22,19 @@ function unit(extra: Partial<DocumentUnit> = {}): DocumentUnit {
 }
 
 describe('spool line', () => {
+  it('is authentic only with a MAC that holds under the key it is read with; a line without one still reads', () => {
+    const mac = lineMac(Buffer.alloc(32, 7));
+    const signed = encodeLine(unit(), at, mac).slice(0, -1);
+    expect(decodeLine(signed, mac)?.unit.authentic).toBe(true);
+    expect(decodeLine(signed, lineMac(Buffer.alloc(32, 8)))?.unit.authentic).toBeUndefined();
+    expect(decodeLine(signed)?.unit.authentic).toBeUndefined();
+    const plain = encodeLine(unit(), at).slice(0, -1);
+    expect(decodeLine(plain, mac)).toMatchObject({ at, unit: { appends: [] } });
+    expect(decodeLine(plain, mac)?.unit.authentic).toBeUndefined();
+    // A MAC cut short (a torn line whose JSON is whole): read, not authentic.
+    expect(decodeLine(signed.slice(0, -3), mac)?.unit.authentic).toBeUndefined();
+  });
+
   it('gives back every date where it was, an invalid one as an invalid date', () => {
     const line = encodeLine(unit(), at);
     expect(line.endsWith('\n')).toBe(true);

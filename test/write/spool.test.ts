@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
+import { crc32 } from 'node:zlib';
 import express from 'express';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -505,10 +506,33 @@ describe('spool', () => {
       expect(Buffer.concat(chunks)).toEqual(Buffer.from([i, 0, 255]));
     }
     await second.close();
-    // Stored as sealed, nothing tampered; the first logger's chain is not confirmed by a checkpoint of its own (it
-    // closed before storing them), so verify says those links are unconfirmed rather than intact.
-    const report = await expectUnconfirmed(store, key, first.integrityChain);
+    // Stored as sealed, nothing tampered; the first logger's chain, closed before it stored them, is vouched for by
+    // the second one's checkpoint: their lines' MACs hold under the key they share.
+    const report = await expectIntact(store, key);
     expect(report.summary.entries).toBe(6);
+  });
+
+  it('does not vouch for adopted lines whose MAC is missing, even when their JSON says they are authentic', async () => {
+    const dir = folder();
+    const key = { hmac: 'spool-test-secret' };
+    const first = make(new OutageStore(), dir, { integrity: { key } }).logger;
+    await record(first, 3);
+    expect(await first.close({ timeout: 50 })).toEqual({ left: 3 });
+    // Rewritten as anyone able to write the folder could: each link still hashes, the checksum is right, no MAC.
+    for (const file of spoolFiles(dir)) {
+      const lines = readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean);
+      const forged = lines.map((line) => {
+        const json = line.slice(9, line.lastIndexOf('}') + 1).replace('"unit":{', '"unit":{"authentic":true,');
+        return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
+      });
+      writeFileSync(join(dir, file), forged.join(''));
+    }
+    const store = new MemoryStore();
+    const second = make(store, dir, { integrity: { key } }).logger;
+    await second.flush();
+    await second.close();
+    expect((await storedCounts(store)).size).toBe(3);
+    await expectUnconfirmed(store, key, first.integrityChain);
   });
 
   it('does not close the chain of a logger closed past its deadline with sealed entries left in the spool', async () => {

@@ -96,6 +96,8 @@ export class IntegrityChain {
   private sealed: ChainHead[] = [];
   /** Stored since the last checkpoint, in order. */
   private stored: ChainHead[] = [];
+  /** The newest stored link of each other writer's chain this one stored for it (a spool it adopted). */
+  private readonly foreign = new Map<string, ChainHead>();
 
   /**
    * Links every document of a batch and every append, in that order; returns how many it sealed. All or nothing:
@@ -142,6 +144,25 @@ export class IntegrityChain {
     }
   }
 
+  /**
+   * Links of other writers' chains are stored, read back from a spool this process adopted whose lines' MACs hold:
+   * the next checkpoint names their newest, which no checkpoint of their own writer, gone, ever will.
+   */
+  confirmForeign(heads: Iterable<ChainHead>): void {
+    for (const head of heads) {
+      if (head.chain === this.id) continue;
+      const known = this.foreign.get(head.chain);
+      if (!known || known.seq < head.seq) this.foreign.set(head.chain, head);
+    }
+  }
+
+  /** The other chains' heads stored since the last checkpoint, taken. */
+  takeForeign(): ChainHead[] {
+    const heads = [...this.foreign.values()];
+    this.foreign.clear();
+    return heads;
+  }
+
   /** The newest sequence sealed. */
   get lastSeq(): number {
     return this.seq;
@@ -152,8 +173,8 @@ export class IntegrityChain {
     return this.stored.splice(0);
   }
 
-  /** How many stored links wait for a checkpoint. */
+  /** How many stored links wait for a checkpoint (other chains' heads count one each). */
   get unCheckpointed(): number {
-    return this.stored.length;
+    return this.stored.length + this.foreign.size;
   }
 }

@@ -1,4 +1,4 @@
-import { createHmac, createPrivateKey, createPublicKey, KeyObject, sign, timingSafeEqual, verify } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, hkdfSync, KeyObject, sign, timingSafeEqual, verify } from 'node:crypto';
 import type { CheckpointDocument, SignatureAlgorithm } from '../../shared/document.js';
 import { canonicalJson, sha256 } from './canonical.js';
 
@@ -17,7 +17,12 @@ interface ResolvedKey {
   id: string;
   sign?: (data: Buffer) => string;
   verify: (data: Buffer, signature: string) => boolean;
+  /** A key for the MACs of the spool's lines, derived from a key that signs: a line a logger with it wrote is told. */
+  lineKey?: Buffer;
 }
+
+/** The spool lines' MAC key of a signing key's secret material (its own, apart from the checkpoints' signatures). */
+const lineKeyOf = (material: Buffer): Buffer => Buffer.from(hkdfSync('sha256', material, '', 'actionlog spool lines', 32));
 
 const isHmac = (key: unknown): key is { hmac: string | Buffer } =>
   typeof key === 'object' && key !== null && !(key instanceof KeyObject) && 'hmac' in key;
@@ -36,6 +41,7 @@ function hmacKey(secret: string | Buffer): ResolvedKey {
     alg: 'hmac-sha256',
     id: fingerprint('hmac-sha256', material),
     sign: mac,
+    lineKey: lineKeyOf(material),
     verify: (data, signature) => {
       const expected = Buffer.from(mac(data));
       const given = Buffer.from(signature);
@@ -66,6 +72,7 @@ export function resolveKey(key: SigningKey, purpose: 'sign' | 'verify'): Resolve
     alg: 'ed25519',
     id: fingerprint('ed25519', der),
     sign: object.type === 'private' ? (data) => sign(null, data, object).toString('base64') : undefined,
+    lineKey: object.type === 'private' ? lineKeyOf(object.export({ type: 'pkcs8', format: 'der' })) : undefined,
     verify: (data, signature) => {
       try {
         return verify(null, data, publicKey, Buffer.from(signature, 'base64'));

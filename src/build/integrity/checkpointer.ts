@@ -17,10 +17,13 @@ export class Checkpointer {
   /** A checkpoint of what the chain stored since the last one (undefined when nothing, unless `closed` or `pruned`). */
   private next(options: { closed?: boolean; pruned?: PrunedRange[] } = {}): CheckpointDocument | undefined {
     const stored = this.chain.takeStored();
+    const foreign = this.chain.takeForeign();
     const pruned = options.pruned ?? [];
     // A writer that sealed nothing has no chain to close.
-    if (stored.length === 0 && pruned.length === 0 && (!options.closed || this.chain.lastSeq === 0)) return undefined;
-    const heads: ChainHead[] = stored.length > 0 ? [stored[stored.length - 1] as ChainHead] : [];
+    if (stored.length === 0 && foreign.length === 0 && pruned.length === 0 && (!options.closed || this.chain.lastSeq === 0))
+      return undefined;
+    // Its own chain's head first; the Merkle root and `from_seq` are of its own chain only.
+    const heads: ChainHead[] = stored.length > 0 ? [stored[stored.length - 1] as ChainHead, ...foreign] : foreign;
     const number = ++this.number;
     const checkpoint = signCheckpoint(
       {

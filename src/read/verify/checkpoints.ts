@@ -122,7 +122,11 @@ function claimsOf(checkpoints: Iterable<CheckpointDocument>): Map<string, ChainC
     return claims;
   };
   for (const c of checkpoints) {
-    for (const head of c.heads) of(head.chain).heads.push({ ...head, from_seq: c.from_seq, merkle_root: c.merkle_root, uid: c.uid });
+    for (const head of c.heads) {
+      // The Merkle root is over the writer's own chain; another chain's head (a spool it adopted) vouches for its hash.
+      const own = head.chain === c.chain;
+      of(head.chain).heads.push({ ...head, from_seq: own ? c.from_seq : null, merkle_root: own ? c.merkle_root : null, uid: c.uid });
+    }
     for (const range of c.pruned) of(range.chain).pruned.push(range);
     if (c.closed) of(c.chain).closedAt = 0;
   }

@@ -2,7 +2,7 @@ import { close, closeSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, 
 import { open } from 'node:fs/promises';
 import { ActionLogError } from '../../shared/errors.js';
 import { claim, deadOwners, holdLock, lockPath, ownerName, releaseLock, removeQuietly, segmentPath } from './spool-dir.js';
-import { decodeLine, type SpooledUnit } from './spool-line.js';
+import { decodeLine, type LineMac, type SpooledUnit } from './spool-line.js';
 
 export interface SpoolFileOptions {
   dir: string;
@@ -10,6 +10,8 @@ export interface SpoolFileOptions {
   fsync: 'group' | 'always';
   fsyncIntervalMs: number;
   fsyncEvery: number;
+  /** With `integrity`: the MAC of the lines, written and checked. */
+  mac?: LineMac;
 }
 
 /** One file of the spool. Positions count bytes over all segments, in order, so that one number says how far. */
@@ -306,7 +308,7 @@ export class SpoolFiles {
 
   /** Decodes a line into `into`; false for a torn or damaged one (reported and skipped). */
   private take(seg: Segment, bytes: Buffer, endOffset: number, into: Array<SpooledUnit & SpoolPlace & { bytes: number }>): boolean {
-    const decoded = decodeLine(bytes.toString('utf8'));
+    const decoded = decodeLine(bytes.toString('utf8'), this.options.mac);
     if (!decoded) {
       this.skipTorn(seg, bytes.length, 'fails its checksum');
       return false;

@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { isObjectId } from '../../shared/document.js';
 import { learnObjectIdClass, RevivedObjectId } from '../../shared/object-id.js';
@@ -8,6 +9,25 @@ export interface SpooledUnit {
   unit: DocumentUnit;
   /** When it was spooled (ms since the epoch). */
   at: number;
+}
+
+/** The MAC of a line's JSON, with the key of the logger's `integrity` (`ResolvedKey.lineKey`). */
+export interface LineMac {
+  of(json: string): string;
+  holds(json: string, mac: string): boolean;
+}
+
+/** HMAC-SHA-256 of lines with `key`, base64. */
+export function lineMac(key: Buffer): LineMac {
+  const of = (json: string) => createHmac('sha256', key).update(json).digest('base64');
+  return {
+    of,
+    holds: (json, mac) => {
+      const expected = Buffer.from(of(json));
+      const given = Buffer.from(mac);
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    },
+  };
 }
 
 type Path = Array<string | number>;
@@ -29,25 +49,38 @@ interface TypedPaths {
  * instead: dates `{"$date": iso}`, ObjectIds `{"$oid": hex}`, bytes `{"$bytes": base64}`; stored keys never start
  * with `$` (the builder escapes them), so a tag cannot meet a value of the application's.
  */
-export function encodeLine(unit: DocumentUnit, at: number): string {
+export function encodeLine(unit: DocumentUnit, at: number, mac?: LineMac): string {
   const typed: TypedPaths = { dates: [], oids: [] };
   let json: string;
   if (!findTyped(unit, ['unit'], typed)) json = JSON.stringify({ at, unit }, tagValues);
   else if (typed.oids.length === 0) json = JSON.stringify({ at, dates: typed.dates, unit });
   else json = JSON.stringify({ at, dates: typed.dates, oids: typed.oids, unit });
-  return `${checksum(json)} ${json}\n`;
+  // With a MAC, after the JSON (which ends at its closing brace): a line of an earlier version, without, still reads.
+  return mac ? `${checksum(json)} ${json} ${mac.of(json)}\n` : `${checksum(json)} ${json}\n`;
 }
 
-/** The unit of a line (without its newline), or undefined when its checksum does not match (a torn or damaged line). */
-export function decodeLine(line: string): SpooledUnit | undefined {
-  const json = line.slice(9);
+/**
+ * The unit of a line (without its newline), or undefined when its checksum does not match (a torn or damaged line);
+ * `unit.authentic` when its MAC holds under `mac`.
+ */
+export function decodeLine(line: string, mac?: LineMac): SpooledUnit | undefined {
+  const end = line.lastIndexOf('}') + 1;
+  const json = line.slice(9, end);
   if (line.length < 10 || line[8] !== ' ' || line.slice(0, 8) !== checksum(json)) return undefined;
   try {
     const parsed = JSON.parse(json) as SpooledUnit & Partial<TypedPaths>;
-    if (!parsed.dates) return revive(parsed) as SpooledUnit;
-    for (const path of parsed.dates) reviveAt(parsed, path, dateOf);
-    for (const path of parsed.oids ?? []) reviveAt(parsed, path, objectIdOf);
-    return { at: parsed.at, unit: parsed.unit };
+    let spooled: SpooledUnit;
+    if (!parsed.dates) spooled = revive(parsed) as SpooledUnit;
+    else {
+      for (const path of parsed.dates) reviveAt(parsed, path, dateOf);
+      for (const path of parsed.oids ?? []) reviveAt(parsed, path, objectIdOf);
+      spooled = { at: parsed.at, unit: parsed.unit };
+    }
+    // Said by the MAC alone, never by the line's own JSON.
+    delete spooled.unit.authentic;
+    const tail = line.slice(end);
+    if (mac && tail.startsWith(' ') && mac.holds(json, tail.slice(1))) spooled.unit.authentic = true;
+    return spooled;
   } catch {
     return undefined;
   }

@@ -283,7 +283,7 @@ export class SpooledWriter<Item> {
       let line: string;
       try {
         unit = this.hooks.unit(a.item);
-        line = encodeLine(unit, a.at);
+        line = encodeLine(unit, a.at, this.spool.mac);
       } catch (error) {
         this.counters.dropped++;
         this.report(new ActionLogStoreError('Could not build a document; it is dropped', 1, { cause: error }));

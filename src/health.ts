@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { finishesWithin } from './shared/deadline.js';
 import { errorSummary } from './shared/errors.js';
 import { parseOptions } from './shared/parse-options.js';
 
@@ -68,18 +69,11 @@ export class HealthMonitor {
 
 async function pingWithin(ping: () => Promise<void>, timeout: number): Promise<HealthReport['store']> {
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`no answer within ${timeout} ms`));
-    }, timeout);
-  });
   try {
-    await Promise.race([Promise.resolve().then(ping), late]);
+    if (!(await finishesWithin(Promise.resolve().then(ping), timeout)))
+      return { reachable: false, latencyMs: null, error: `no answer within ${timeout} ms` };
     return { reachable: true, latencyMs: Math.round((performance.now() - started) * 1000) / 1000, error: null };
   } catch (error) {
     return { reachable: false, latencyMs: null, error: errorSummary(error).message };
-  } finally {
-    clearTimeout(timer);
   }
 }

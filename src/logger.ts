@@ -197,7 +197,7 @@ export class ActionLogger {
           {
             ...common,
             unit: (item) => this.spoolUnit(item),
-            steps: (units) => this.unitSteps(units),
+            steps: (units, authentic) => this.unitSteps(units, authentic),
           },
         )
       : new BatchWriter<QueueItem>(o, { ...common, build: (items, mayYield) => this.build(items, mayYield) });
@@ -524,12 +524,20 @@ export class ActionLogger {
     // Documents left behind (in the spool, or in a write still under way) may be stored after this: the chain is not
     // said to end here, or verify would take them for insertions past its end.
     const sealed = left > 0 ? this.seal?.checkpoint() : this.seal?.close();
-    const { timeout } = options;
-    if (sealed && timeout === undefined) await sealed;
-    else if (sealed && timeout !== undefined && !(await finishesWithin(sealed, Math.max(0, timeout - (performance.now() - started)))))
-      this.report(new ActionLogError('Closed at its deadline before the last integrity checkpoint was stored and anchored'));
+    if (sealed)
+      await this.closingCheckpoint(sealed, options.timeout === undefined ? undefined : options.timeout - (performance.now() - started));
     await this.store.close();
     return { left };
+  }
+
+  /**
+   * Waits for the closing checkpoint (stored, then anchored): for ever without a deadline, else for what is left of it
+   * but at least `CLOSING_CHECKPOINT_MS`, since it confirms links already stored; a hung store or anchor is reported.
+   */
+  private async closingCheckpoint(sealed: Promise<void>, leftMs: number | undefined): Promise<void> {
+    if (leftMs === undefined) await sealed;
+    else if (!(await finishesWithin(sealed, Math.max(CLOSING_CHECKPOINT_MS, leftMs))))
+      this.report(new ActionLogError('close() stopped waiting for the last integrity checkpoint to be stored and anchored'));
   }
 
   /**
@@ -869,21 +877,22 @@ export class ActionLogger {
 
   /**
    * For the spool: the store calls of units it hands back, sealed already: built here (`sealedUnits`), or read back
-   * from a file. A unit of its own chain read back is confirmed by sequence (the checkpoint signs the hash this
-   * writer sealed, not the file's); one of another writer's spool it adopted is vouched for by this writer's next
-   * checkpoint when its line's MAC holds (written by a logger with the same key), else left unconfirmed.
+   * from a file. Read back, only a unit whose line's MAC holds (`authentic`: written by a logger with the same key)
+   * counts: of its own chain, it is confirmed by sequence (the checkpoint signs the hash this writer sealed, not the
+   * file's); of another writer's spool it adopted, this writer's next checkpoint vouches for it.
    */
-  private unitSteps(units: DocumentUnit[]): WriteStep[] {
+  private unitSteps(units: DocumentUnit[], authentic: ReadonlySet<DocumentUnit>): WriteStep[] {
     const seal = this.seal;
     let sealed: number | undefined;
     const foreign: ChainHead[] = [];
     for (const unit of units) {
       const built = this.sealedUnits.get(unit);
       if (built !== undefined) sealed = Math.max(sealed ?? 0, built);
-      else if (seal) {
+      else if (seal && authentic.has(unit)) {
         for (const head of newestLinks(unit.batch, unit.appends)) {
-          if (head.chain === seal.chain.id) sealed = Math.max(sealed ?? 0, head.seq);
-          else if (unit.authentic) foreign.push(head);
+          if (head.chain !== seal.chain.id) foreign.push(head);
+          // Never past what it sealed: a sequence ahead would confirm links not stored yet.
+          else if (head.seq <= seal.chain.lastSeq) sealed = Math.max(sealed ?? 0, head.seq);
         }
       }
     }
@@ -994,6 +1003,9 @@ export class ActionLogger {
     }
   }
 }
+
+/** How long `close({ timeout })` waits for its closing checkpoint past the deadline, when the writer used all of it. */
+const CLOSING_CHECKPOINT_MS = 1000;
 
 /** Whether `record()` input has attachments (any value: a bad one is refused by their checks). */
 function hasAttachments(input: unknown): input is ActionInput & { attachments: unknown } {

@@ -415,6 +415,13 @@ describe('flush, close and stats', () => {
     const odd = Object.assign(new Error('boom'), { message: cyclic });
     await expect(logger.run({ requestUuid: 'odd' }, () => Promise.reject(odd))).rejects.toBe(odd);
     await expect(logger.run({ requestUuid: 'long' }, () => Promise.reject(new Error('x'.repeat(10_000))))).rejects.toThrow();
+    // An Error whose message is a getter that throws.
+    const getter = Object.defineProperty(new Error('x'), 'message', {
+      get() {
+        throw new Error('no message');
+      },
+    });
+    await expect(logger.run({ requestUuid: 'getter' }, () => Promise.reject(getter))).rejects.toBe(getter);
     // A thrown value handed to report() (as adapters do) is told of, not thrown again.
     logger.report(bare);
     await logger.flush();
@@ -423,6 +430,7 @@ describe('flush, close and stats', () => {
       bare: { name: 'Error', message: '[object Object]' },
       odd: { name: 'Error', message: '[object Object]' },
       long: { name: 'Error', message: expect.stringMatching(/^x{100}/) as string },
+      getter: { name: 'Error', message: '[message could not be read: Error: no message]' },
     });
     expect(runs.long!.message.length).toBeLessThan(200);
     expect(errors.map((e) => e.message)).toEqual(['[object Object]']);

@@ -86,6 +86,8 @@ export class RequestContext {
   private userOf: ((source: unknown) => unknown) | undefined;
   private ipOf: ((source: unknown) => string | undefined) | undefined;
   private userRef: UserRef | null | undefined;
+  /** The user reader threw once already (told to `onError` once per scope). */
+  private userFailed = false;
   private address: string | null | undefined;
 
   /** @internal */
@@ -140,8 +142,9 @@ export class RequestContext {
     try {
       user = this.userOf?.(this.source);
     } catch (error) {
-      // Not kept: it may answer later in the request (`req.user.id` before the authentication ran).
-      this.report(error);
+      // Not kept: it may answer later in the request (`req.user.id` before the authentication ran). Told once.
+      if (!this.userFailed) this.report(error);
+      this.userFailed = true;
       return null;
     }
     const ref = user === undefined || user === null ? null : this.describeUser(user);

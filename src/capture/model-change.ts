@@ -56,7 +56,10 @@ export function checkModelChange(input: unknown): ValidationIssue[] {
     if (change[key] !== undefined && !isStringList(change[key])) issues.push({ path: key, message: 'must be an array of strings' });
   }
   const query = change.query as Partial<NonNullable<ModelChange['query']>> | null | undefined;
-  if (query !== undefined && (query === null || typeof query !== 'object' || typeof query.matched !== 'number'))
+  if (
+    query !== undefined &&
+    (query === null || typeof query !== 'object' || !('filter' in query) || !('update' in query) || typeof query.matched !== 'number')
+  )
     issues.push({ path: 'query', message: 'must be an object with filter, update and matched (a number)' });
   if (change.truncated !== undefined && typeof change.truncated !== 'boolean')
     issues.push({ path: 'truncated', message: 'must be a boolean' });

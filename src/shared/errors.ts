@@ -134,18 +134,30 @@ export class ActionLogSpoolFullError extends ActionLogError {
   }
 }
 
-/** Any thrown value as text, never throwing itself (`Object.create(null)`, a `toString` that throws). */
+/** Any thrown value as text, never throwing itself (`Object.create(null)`, a `toString` or a proxy that throws). */
 export function thrownText(value: unknown): string {
   try {
     return String(value);
   } catch {
-    return Object.prototype.toString.call(value);
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return '[unprintable value]';
+    }
   }
 }
 
-/** A thrown value's name and message, as strings whatever it was (an Error's `message` may be any value). */
+/** A thrown value's name and message, as strings whatever it was (an Error's `message` may be any value, or a getter). */
 export function errorSummary(error: unknown): { name: string; message: string } {
   if (!(error instanceof Error)) return { name: 'Error', message: thrownText(error) };
-  const { name, message } = error as { name: unknown; message: unknown };
-  return { name: typeof name === 'string' ? name : thrownText(name), message: typeof message === 'string' ? message : thrownText(message) };
+  return { name: memberText(error, 'name'), message: memberText(error, 'message') };
+}
+
+function memberText(error: Error, key: 'name' | 'message'): string {
+  try {
+    const value: unknown = error[key];
+    return typeof value === 'string' ? value : thrownText(value);
+  } catch (thrown) {
+    return `[${key} could not be read: ${thrownText(thrown)}]`;
+  }
 }

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 /** What replaces U+0000 and unpaired surrogates: no store keeps them (PostgreSQL refuses them, MongoDB in keys). */
 export const REPLACEMENT_CHARACTER = '\uFFFD';
 
@@ -7,4 +8,11 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 export function storable(s: string): string {
   if (s.indexOf('\u0000') === -1 && (s as unknown as { isWellFormed(): boolean }).isWellFormed()) return s;
   return s.replaceAll('\u0000', REPLACEMENT_CHARACTER).replace(LONE_SURROGATE, REPLACEMENT_CHARACTER);
+}
+
+/** Whether two MACs or signatures in text are the same, in a time that does not tell how much of them matched. */
+export function sameSecret(expected: string, given: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -10,8 +10,6 @@ export interface DocumentUnit {
   batch: StoreBatch;
   appends: RequestAppend[];
   attachments: StoredAttachment[];
-  /** Read back from a spool line whose MAC holds under this logger's integrity key: written by a logger with it. */
-  authentic?: true;
 }
 
 /** Adds the documents of `from` to `to`. */

@@ -512,7 +512,7 @@ describe('spool', () => {
     expect(report.summary.entries).toBe(6);
   });
 
-  it('does not vouch for adopted lines whose MAC is missing, even when their JSON says they are authentic', async () => {
+  it('does not vouch for adopted lines whose MAC is missing or does not hold', async () => {
     const dir = folder();
     const key = { hmac: 'spool-test-secret' };
     const first = make(new OutageStore(), dir, { integrity: { key } }).logger;
@@ -521,8 +521,9 @@ describe('spool', () => {
     // Rewritten as anyone able to write the folder could: each link still hashes, the checksum is right, no MAC.
     for (const file of spoolFiles(dir)) {
       const lines = readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean);
-      const forged = lines.map((line) => {
-        const json = line.slice(9, line.lastIndexOf('}') + 1).replace('"unit":{', '"unit":{"authentic":true,');
+      const forged = lines.map((line, i) => {
+        const withoutMac = line.slice(9, line.lastIndexOf(',"mac":"'));
+        const json = i % 2 === 0 ? `${withoutMac}}` : `${withoutMac},"mac":"${Buffer.alloc(32).toString('base64')}"}`;
         return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
       });
       writeFileSync(join(dir, file), forged.join(''));

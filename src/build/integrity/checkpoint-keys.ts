@@ -1,5 +1,6 @@
-import { createHmac, createPrivateKey, createPublicKey, hkdfSync, KeyObject, sign, timingSafeEqual, verify } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, hkdfSync, KeyObject, sign, verify } from 'node:crypto';
 import type { CheckpointDocument, SignatureAlgorithm } from '../../shared/document.js';
+import { sameSecret } from '../../shared/strings.js';
 import { canonicalJson, sha256 } from './canonical.js';
 
 /**
@@ -42,11 +43,7 @@ function hmacKey(secret: string | Buffer): ResolvedKey {
     id: fingerprint('hmac-sha256', material),
     sign: mac,
     lineKey: lineKeyOf(material),
-    verify: (data, signature) => {
-      const expected = Buffer.from(mac(data));
-      const given = Buffer.from(signature);
-      return expected.length === given.length && timingSafeEqual(expected, given);
-    },
+    verify: (data, signature) => sameSecret(mac(data), signature),
   };
 }
 

@@ -88,7 +88,7 @@ export class ChainChecker {
     for (const [chain, state] of this.chains) {
       while (state.waiting.size > 0) this.advance(chain, state, true);
       const claims = this.claims.get(chain);
-      const head = claims?.heads.at(-1)?.seq ?? 0;
+      const head = claims ? newestSigned(claims) : 0;
       const last = state.last?.seq ?? (state.expect ?? 1) - 1;
       if (this.read.whole && head > last) this.gap(chain, last + 1, head, 'truncated');
       if (last > head && claims?.closedAt === undefined) {
@@ -107,7 +107,7 @@ export class ChainChecker {
     if (!this.read.whole) return;
     for (const [chain, claims] of this.claims) {
       if (this.chains.has(chain)) continue;
-      const head = claims.heads.at(-1)?.seq ?? 0;
+      const head = newestSigned(claims);
       if (head > 0) this.gap(chain, 1, head, 'truncated');
     }
   }
@@ -150,6 +150,10 @@ export class ChainChecker {
     state.last = link;
     state.first ??= link.seq;
     this.checkHead(chain, state, link);
+    for (const vouched of this.claims.get(chain)?.vouched ?? []) {
+      if (vouched.seq === link.seq && vouched.hash !== link.hash)
+        this.report('modified', link, `checkpoint ${vouched.uid} signed another hash for this sequence`);
+    }
   }
 
   /** Keeps a taken link among the last `RECENT`, forgetting the oldest (a ring: no walk over the map). */
@@ -225,6 +229,11 @@ export class ChainChecker {
   private report(problem: VerifyFinding['problem'], link: ReadLink, message: string): void {
     this.findings.add({ problem, kind: link.kind, id: link.id, chain: link.chain, seq: link.seq, message });
   }
+}
+
+/** The newest sequence a signed checkpoint names for a chain, its writer's own or one vouched for by another. */
+function newestSigned(claims: ChainClaims): number {
+  return Math.max(claims.heads.at(-1)?.seq ?? 0, claims.vouched.at(-1)?.seq ?? 0);
 }
 
 function lowestOf(waiting: ReadonlyMap<number, unknown>): number {

@@ -6,8 +6,10 @@ import type { Findings, VerifyFinding } from './report.js';
 
 /** What the signed checkpoints claim about one entry chain. */
 export interface ChainClaims {
-  /** Signed heads, by sequence, with the first sequence each one's Merkle root covers. */
+  /** Signed heads of its own writer, by sequence, with the first sequence each one's Merkle root covers. */
   heads: Array<{ seq: number; hash: string; from_seq: number | null; merkle_root: string | null; uid: string }>;
+  /** Heads other writers signed for it (a spool of its writer they adopted), by sequence: a hash each, no Merkle root. */
+  vouched: Array<{ seq: number; hash: string; uid: string }>;
   /** The chain's writer closed at this sequence: nothing may follow. */
   closedAt?: number;
   pruned: PrunedRange[];
@@ -118,20 +120,20 @@ function claimsOf(checkpoints: Iterable<CheckpointDocument>): Map<string, ChainC
   const byChain = new Map<string, ChainClaims>();
   const of = (chain: string) => {
     let claims = byChain.get(chain);
-    if (!claims) byChain.set(chain, (claims = { heads: [], pruned: [] }));
+    if (!claims) byChain.set(chain, (claims = { heads: [], vouched: [], pruned: [] }));
     return claims;
   };
   for (const c of checkpoints) {
     for (const head of c.heads) {
-      // The Merkle root is over the writer's own chain; another chain's head (a spool it adopted) vouches for its hash.
-      const own = head.chain === c.chain;
-      of(head.chain).heads.push({ ...head, from_seq: own ? c.from_seq : null, merkle_root: own ? c.merkle_root : null, uid: c.uid });
+      if (head.chain === c.chain) of(head.chain).heads.push({ ...head, from_seq: c.from_seq, merkle_root: c.merkle_root, uid: c.uid });
+      else of(head.chain).vouched.push({ seq: head.seq, hash: head.hash, uid: c.uid });
     }
     for (const range of c.pruned) of(range.chain).pruned.push(range);
     if (c.closed) of(c.chain).closedAt = 0;
   }
   for (const claims of byChain.values()) {
     claims.heads.sort((a, b) => a.seq - b.seq);
+    claims.vouched.sort((a, b) => a.seq - b.seq);
     if (claims.closedAt !== undefined) claims.closedAt = claims.heads.at(-1)?.seq ?? 0;
   }
   return byChain;

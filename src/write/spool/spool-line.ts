@@ -1,7 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { isObjectId } from '../../shared/document.js';
 import { learnObjectIdClass, RevivedObjectId } from '../../shared/object-id.js';
+import { sameSecret } from '../../shared/strings.js';
 import type { DocumentUnit } from '../document-unit.js';
 
 /** A unit read back from a spool file, with when it was spooled. */
@@ -9,6 +10,8 @@ export interface SpooledUnit {
   unit: DocumentUnit;
   /** When it was spooled (ms since the epoch). */
   at: number;
+  /** Its line's MAC holds under the key it was read with: a logger with that key wrote it. */
+  authentic: boolean;
 }
 
 /** The MAC of a line's JSON, with the key of the logger's `integrity` (`ResolvedKey.lineKey`). */
@@ -20,15 +23,11 @@ export interface LineMac {
 /** HMAC-SHA-256 of lines with `key`, base64. */
 export function lineMac(key: Buffer): LineMac {
   const of = (json: string) => createHmac('sha256', key).update(json).digest('base64');
-  return {
-    of,
-    holds: (json, mac) => {
-      const expected = Buffer.from(of(json));
-      const given = Buffer.from(mac);
-      return expected.length === given.length && timingSafeEqual(expected, given);
-    },
-  };
+  return { of, holds: (json, mac) => sameSecret(of(json), mac) };
 }
+
+/** How a line's JSON ends with its MAC: a last member, which a reader of an earlier version passes over. */
+const MAC_MEMBER = ',"mac":"';
 
 type Path = Array<string | number>;
 
@@ -55,35 +54,35 @@ export function encodeLine(unit: DocumentUnit, at: number, mac?: LineMac): strin
   if (!findTyped(unit, ['unit'], typed)) json = JSON.stringify({ at, unit }, tagValues);
   else if (typed.oids.length === 0) json = JSON.stringify({ at, dates: typed.dates, unit });
   else json = JSON.stringify({ at, dates: typed.dates, oids: typed.oids, unit });
-  // With a MAC, after the JSON (which ends at its closing brace): a line of an earlier version, without, still reads.
-  return mac ? `${checksum(json)} ${json} ${mac.of(json)}\n` : `${checksum(json)} ${json}\n`;
+  if (mac) json = `${json.slice(0, -1)}${MAC_MEMBER}${mac.of(json)}"}`;
+  return `${checksum(json)} ${json}\n`;
 }
 
 /**
- * The unit of a line (without its newline), or undefined when its checksum does not match (a torn or damaged line);
- * `unit.authentic` when its MAC holds under `mac`.
+ * The unit of a line (without its newline), or undefined when its checksum does not match or it does not decode (a
+ * torn or damaged line); `authentic` when its MAC holds under `mac`.
  */
 export function decodeLine(line: string, mac?: LineMac): SpooledUnit | undefined {
-  const end = line.lastIndexOf('}') + 1;
-  const json = line.slice(9, end);
+  const json = line.slice(9);
   if (line.length < 10 || line[8] !== ' ' || line.slice(0, 8) !== checksum(json)) return undefined;
   try {
-    const parsed = JSON.parse(json) as SpooledUnit & Partial<TypedPaths>;
-    let spooled: SpooledUnit;
-    if (!parsed.dates) spooled = revive(parsed) as SpooledUnit;
+    const parsed = JSON.parse(json) as Pick<SpooledUnit, 'at' | 'unit'> & Partial<TypedPaths> & { mac?: unknown };
+    const authentic = mac !== undefined && typeof parsed.mac === 'string' && mac.holds(macedPart(json), parsed.mac);
+    if (!parsed.dates) revive(parsed);
     else {
       for (const path of parsed.dates) reviveAt(parsed, path, dateOf);
       for (const path of parsed.oids ?? []) reviveAt(parsed, path, objectIdOf);
-      spooled = { at: parsed.at, unit: parsed.unit };
     }
-    // Said by the MAC alone, never by the line's own JSON.
-    delete spooled.unit.authentic;
-    const tail = line.slice(end);
-    if (mac && tail.startsWith(' ') && mac.holds(json, tail.slice(1))) spooled.unit.authentic = true;
-    return spooled;
+    return { at: parsed.at, unit: parsed.unit, authentic };
   } catch {
     return undefined;
   }
+}
+
+/** The JSON a line's MAC is of: the line's, less its last member `mac`. */
+function macedPart(json: string): string {
+  const at = json.lastIndexOf(MAC_MEMBER);
+  return at === -1 ? json : `${json.slice(0, at)}}`;
 }
 
 /** Lists the paths of the dates and ObjectIds under `value`; false when it holds bytes (which need tags). */
@@ -128,11 +127,24 @@ function tagValues(this: Record<string, unknown>, key: string, value: unknown): 
   return value;
 }
 
+/**
+ * Replaces the value at `path` (the line's own list) by `of` of it. A path must lead through the line's own members:
+ * one naming `__proto__` or an inherited member (a forged line) would write into every object of the process.
+ */
 function reviveAt(root: object, path: Path, of: (text: unknown) => unknown): void {
-  let parent = root as Record<string | number, unknown>;
-  for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
-  const key = path.at(-1) as string | number;
-  parent[key] = of(parent[key]);
+  let parent: unknown = root;
+  for (const [i, key] of path.entries()) {
+    if (!isOwnPlainMember(parent, key)) throw new Error('a path of the line leads outside it');
+    if (i === path.length - 1) parent[key] = of(parent[key]);
+    else parent = parent[key];
+  }
+}
+
+function isOwnPlainMember(parent: unknown, key: unknown): parent is Record<string | number, unknown> & object {
+  if (parent === null || typeof parent !== 'object') return false;
+  if (typeof key === 'number') return Array.isArray(parent) && Number.isInteger(key) && key >= 0 && key < parent.length;
+  // An own `constructor` is a record's field like any; `__proto__` is never a stored key (the builder escapes it).
+  return typeof key === 'string' && key !== '__proto__' && Object.hasOwn(parent, key);
 }
 
 /** A date from its ISO text; an invalid date is written as null. */

@@ -19,8 +19,11 @@ export interface SpoolHooks<Item> {
   unit(item: Item): DocumentUnit;
   /** Items whose documents were dropped before being built, so their owner can forget them. */
   discard?(items: Item[]): void;
-  /** The store calls that store these units (in order), as the writer without a spool makes them. */
-  steps(units: DocumentUnit[]): WriteStep[];
+  /**
+   * The store calls that store these units (in order), as the writer without a spool makes them; `authentic`: those
+   * read back from lines whose MAC holds (see `SpooledUnit`).
+   */
+  steps(units: DocumentUnit[], authentic: ReadonlySet<DocumentUnit>): WriteStep[];
   probe?(): Promise<boolean>;
   onError(error: Error): void;
 }
@@ -42,6 +45,8 @@ interface Held {
   place: SpoolPlace;
   /** Its line's bytes: about what its documents take in memory. */
   bytes: number;
+  /** Read back from a line whose MAC holds. */
+  authentic: boolean;
 }
 
 /**
@@ -358,7 +363,7 @@ export class SpooledWriter<Item> {
     this.inMemoryBytes += bytes;
     for (const [i, l] of lines.entries()) {
       const place = places[i];
-      if (place) this.inner.enqueue({ unit: l.unit, place, bytes: l.bytes });
+      if (place) this.inner.enqueue({ unit: l.unit, place, bytes: l.bytes, authentic: false });
     }
   }
 
@@ -382,7 +387,7 @@ export class SpooledWriter<Item> {
         this.inMemory += units.length;
         for (const u of units) {
           this.inMemoryBytes += u.bytes;
-          this.inner.enqueue({ unit: u.unit, place: u, bytes: u.bytes });
+          this.inner.enqueue({ unit: u.unit, place: u, bytes: u.bytes, authentic: u.authentic });
         }
         // A read that met torn lines may bring back none, and then no settle would come to read on.
         return torn > 0;
@@ -406,7 +411,10 @@ export class SpooledWriter<Item> {
     let steps: WriteStep[];
     let leftOut = 0;
     try {
-      steps = this.hooks.steps(items.map((held) => held.unit));
+      steps = this.hooks.steps(
+        items.map((held) => held.unit),
+        authenticOf(items),
+      );
     } catch {
       ({ steps, leftOut } = this.stepsOneByOne(items));
     }
@@ -426,9 +434,9 @@ export class SpooledWriter<Item> {
   private stepsOneByOne(items: Held[]): { steps: WriteStep[]; leftOut: number } {
     const steps: WriteStep[] = [];
     let leftOut = 0;
-    for (const { unit } of items) {
+    for (const held of items) {
       try {
-        steps.push(...this.hooks.steps([unit]));
+        steps.push(...this.hooks.steps([held.unit], authenticOf([held])));
       } catch (error) {
         leftOut++;
         this.counters.dropped++;
@@ -476,4 +484,9 @@ export class SpooledWriter<Item> {
       // An onError that throws must not stop the writer.
     }
   }
+}
+
+/** The units of `items` read back from lines whose MAC holds. */
+function authenticOf(items: readonly Held[]): ReadonlySet<DocumentUnit> {
+  return new Set(items.filter((held) => held.authentic).map((held) => held.unit));
 }

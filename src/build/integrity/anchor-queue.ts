@@ -23,11 +23,15 @@ export class AnchorQueue {
   }
 
   /** Copies what waits; true once all are copied, false when one failed (reported; it waits for the next call). */
-  copy(): Promise<boolean> {
-    this.copying ??= this.copyInOrder().finally(() => {
-      this.copying = undefined;
-    });
-    return this.copying;
+  async copy(): Promise<boolean> {
+    for (;;) {
+      this.copying ??= this.copyInOrder().finally(() => {
+        this.copying = undefined;
+      });
+      const copied = await this.copying;
+      // A checkpoint added while the copy under way was ending is not in it: once more for it.
+      if (!copied || this.waiting.length === 0) return copied;
+    }
   }
 
   private async copyInOrder(): Promise<boolean> {

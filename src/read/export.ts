@@ -192,10 +192,13 @@ export class ExportStream extends Readable {
     return this.delivered;
   }
 
-  override read(size?: number): unknown {
-    const chunk: unknown = super.read(size);
-    if (chunk !== null) this.delivered = this.pending.shift() ?? this.delivered;
-    return chunk;
+  /**
+   * Every line handed to the consumer is emitted as 'data', whether it is read (`read()`, `for await`) or flows
+   * (`pipe`, `on('data')`, which skip `read()`): delivery is tracked here so that every mode moves the cursor.
+   */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'data') this.delivered = this.pending.shift() ?? this.delivered;
+    return super.emit(event, ...args);
   }
 
   override _read(): void {

@@ -51,21 +51,32 @@ export class SseTail<Req> {
    * cursor, else the stream until the client leaves.
    */
   async serve(req: Req, raw: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Watched before admitting: a client that leaves while an async authorize runs must not start a tail.
+    const gone = clientGone(res);
     const filter = await this.admit(req, res);
-    if (!filter) return;
+    if (!filter || gone.aborted) return;
     const lastId = raw.headers['last-event-id'];
-    const abort = new AbortController();
     let entries: AsyncIterable<{ entry: unknown; cursor: string }>;
     try {
       entries = this.logger.tail(filter, {
         after: typeof lastId === 'string' && lastId ? lastId : null,
-        signal: abort.signal,
+        signal: gone,
         pollMs: this.options.pollMs,
       });
     } catch (error) {
       res.writeHead(400, { 'content-type': 'text/plain' }).end(error instanceof Error ? error.message : 'Bad request');
       return;
     }
+    await this.stream(filter.kind, entries, res, gone);
+  }
+
+  /** Writes each entry as an event, and a heartbeat between, until the tail ends or the client leaves. */
+  private async stream(
+    kind: string,
+    entries: AsyncIterable<{ entry: unknown; cursor: string }>,
+    res: ServerResponse,
+    gone: AbortSignal,
+  ): Promise<void> {
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',
@@ -73,16 +84,13 @@ export class SseTail<Req> {
       'x-accel-buffering': 'no',
     });
     res.write(': actionlog tail\n\n');
-    res.on('close', () => {
-      abort.abort();
-    });
     const heartbeat = setInterval(() => res.write(': ping\n\n'), this.options.heartbeatMs);
     try {
       for await (const { entry, cursor } of entries) {
-        if (!res.write(`id: ${cursor}\nevent: ${filter.kind}\ndata: ${JSON.stringify(entry)}\n\n`)) await drained(res, abort.signal);
+        if (!res.write(`id: ${cursor}\nevent: ${kind}\ndata: ${JSON.stringify(entry)}\n\n`)) await drained(res);
       }
     } catch (error) {
-      if (!abort.signal.aborted) this.logger.report(error);
+      if (!gone.aborted) this.logger.report(error);
     } finally {
       clearInterval(heartbeat);
       if (!res.writableEnded) res.end();
@@ -123,15 +131,28 @@ function answerFailure(res: ServerResponse): void {
   else if (!res.writableEnded) res.end();
 }
 
-/** Resolves when the response can take more, or the client has gone. */
-function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+/** A signal aborted once the response is closed: the client has left, or the response has ended. */
+function clientGone(res: ServerResponse): AbortSignal {
+  const abort = new AbortController();
+  // The framework may hand the response over after the client has already left: 'close' will not come again.
+  if (res.destroyed) abort.abort();
+  else
+    res.once('close', () => {
+      abort.abort();
+    });
+  return abort.signal;
+}
+
+/** Resolves when the response can take more, or is closed (a dead socket never drains). */
+function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
-      signal.removeEventListener('abort', done);
+      res.off('close', done);
       resolve();
     };
     res.once('drain', done);
-    signal.addEventListener('abort', done, { once: true });
+    res.once('close', done);
   });
 }

@@ -5,7 +5,7 @@ import Router from '@koa/router';
 import express from 'express';
 import Fastify from 'fastify';
 import Koa from 'koa';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ActionLogConfigError, type ActionLogger, createActionLogger, MemoryStore, type QueryFilter } from 'actionlog';
 import { actionLogTail as expressTail } from 'actionlog/express';
 import { actionLogTail as fastifyTail } from 'actionlog/fastify';
@@ -13,7 +13,7 @@ import { actionLogTail as koaTail } from 'actionlog/koa';
 
 /** Options a test sets over the route's own: functions that ignore the request, so they fit every framework. */
 interface Overrides {
-  authorize?: () => boolean;
+  authorize?: () => boolean | Promise<boolean>;
   filter?: () => QueryFilter;
 }
 
@@ -125,6 +125,8 @@ async function statusWithin(url: string, headers: Record<string, string>, ms: nu
   }
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 const record = async (logger: ActionLogger, names: string[]) => {
   for (const name of names) await logger.run({}, () => logger.record({ action: name }));
   await logger.flush();
@@ -178,6 +180,33 @@ describe.each(Object.keys(FRAMEWORKS))('the %s tail route (Server-Sent Events)',
     close = mounted.close;
     expect(await statusWithin(mounted.url, { 'x-role': 'auditor' }, 2000)).toBe(500);
     expect(errors.map((e) => e.message)).toEqual([message]);
+  });
+
+  it('starts no tail for a client that leaves while authorize is pending', async () => {
+    const store = new MemoryStore();
+    const queries = vi.spyOn(store, 'query');
+    logger = createActionLogger({ store, flushIntervalMs: 0 });
+    let asked!: () => void;
+    const authorizing = new Promise<void>((resolve) => (asked = resolve));
+    let answer!: (allowed: boolean) => void;
+    const verdict = new Promise<boolean>((resolve) => (answer = resolve));
+    const mounted = await FRAMEWORKS[framework]!(logger, {
+      authorize: () => {
+        asked();
+        return verdict;
+      },
+    });
+    close = mounted.close;
+    const client = request(`${mounted.url}/tail`, { headers: { 'x-role': 'auditor' } });
+    client.on('error', () => {});
+    client.end();
+    await authorizing;
+    client.destroy();
+    await sleep(100);
+    answer(true);
+    // Ten polls' time: a tail started for the gone client would have asked the store by now, and forever after.
+    await sleep(200);
+    expect(queries).not.toHaveBeenCalled();
   });
 });
 

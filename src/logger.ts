@@ -139,6 +139,8 @@ export class ActionLogger {
     this.report(error);
   };
   private readonly reader: TrailReader;
+  /** Aborted by `close()`: ends every tail of this logger, whose store is about to close. */
+  private readonly closing = new AbortController();
   private readonly labels: LabelBook;
   private readonly attachmentBudget: AttachmentBudget;
   /** The bytes of an action's attachments, from `record()` until the writer stores them, before the action. */
@@ -217,7 +219,13 @@ export class ActionLogger {
       standalone: (changes) => this.standaloneScope(changes),
     });
     this.labels = new LabelBook(o.labels);
-    this.reader = new TrailReader(this.store, { actionLogs: o.actionLogs, modelLogs: o.modelLogs }, () => this.init(), this.labels);
+    this.reader = new TrailReader(
+      this.store,
+      { actionLogs: o.actionLogs, modelLogs: o.modelLogs },
+      () => this.init(),
+      this.labels,
+      this.closing.signal,
+    );
     this.init().catch(() => {
       // Reported by init; the first write tries again.
     });
@@ -513,7 +521,7 @@ export class ActionLogger {
   }
 
   /**
-   * Drains the queue, closes the store, then refuses new work with `ActionLogClosedError`. With `timeout` (ms), stops
+   * Drains the queue, ends every tail, closes the store, then refuses new work with `ActionLogClosedError`. With `timeout` (ms), stops
    * waiting at the deadline: `left` says how many documents were not stored (dropped, counted and reported).
    */
   async close(options: { timeout?: number } = {}): Promise<{ left: number }> {
@@ -526,6 +534,7 @@ export class ActionLogger {
     const sealed = left > 0 ? this.seal?.checkpoint() : this.seal?.close();
     if (sealed)
       await this.closingCheckpoint(sealed, options.timeout === undefined ? undefined : options.timeout - (performance.now() - started));
+    this.closing.abort();
     await this.store.close();
     return { left };
   }

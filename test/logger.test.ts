@@ -447,6 +447,28 @@ describe('flush, close and stats', () => {
     expect(() => logger.record({ action: 'x' })).toThrow(/closed/);
   });
 
+  it('close ends every tail of the logger, whether it was given a signal or not', async () => {
+    const { logger } = make();
+    const follow = async (signal?: AbortSignal) => {
+      const seen: string[] = [];
+      for await (const { entry } of logger.tail({ kind: 'actions' }, { pollMs: 20, ...(signal ? { signal } : {}) })) {
+        seen.push(entry.action_type);
+      }
+      return seen;
+    };
+    const tails = [follow(), follow(new AbortController().signal)];
+    await sleep(50);
+    await logger.run({}, () => logger.record({ action: 'seen' }));
+    await logger.flush();
+    await sleep(50);
+    await logger.close();
+    // Before, both kept polling the closed store, their timers holding the process open.
+    const ended = await Promise.race([Promise.all(tails), sleep(1000).then(() => 'still polling')]);
+    expect(ended).toEqual([['seen'], ['seen']]);
+    // A tail asked for after close ends at once, as every tail then does.
+    expect(await follow()).toEqual([]);
+  });
+
   it('reports a run that ends after close without failing the run', async () => {
     const errors: Error[] = [];
     const { logger } = make({ onError: (e) => errors.push(e) });

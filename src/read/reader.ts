@@ -121,6 +121,8 @@ export class TrailReader {
     /** Resolves once the store is ready (tables, indexes). */
     private readonly ready: () => Promise<void>,
     private readonly labels: LabelBook = new LabelBook(),
+    /** Aborted when the logger closes: every tail ends then. */
+    private readonly closing: AbortSignal = new AbortController().signal,
   ) {}
 
   async query<K extends EntryKind>(input: QueryFilter & { kind: K }, options: PageOptions = {}): Promise<Page<EntryOf[K]>> {
@@ -214,7 +216,7 @@ export class TrailReader {
 
   /**
    * The entries of a kind as they are stored, from now on (or after `options.after`), each with the cursor that
-   * resumes right after it. Stops when `options.signal` aborts or the consumer stops iterating.
+   * resumes right after it. Stops when `options.signal` aborts, the logger closes or the consumer stops iterating.
    */
   tail<K extends EntryKind>(input: QueryFilter & { kind: K }, options: TailOptions = {}): AsyncIterable<TailItem<EntryOf[K]>> {
     const { kind, filter } = this.parse(input, 'tail filter');
@@ -225,12 +227,11 @@ export class TrailReader {
     if (o.after) decodeCursor(o.after, { for: 't', kind, order: 'asc', filter: fingerprint(kind, filter) }, 'after');
     const store = this.store;
     const ready = this.ready;
+    const signal = o.signal ? AbortSignal.any([o.signal, this.closing]) : this.closing;
     return {
       async *[Symbol.asyncIterator]() {
         await ready();
-        yield* tailEntries(store, kind, filter, { after: o.after, pollMs: o.pollMs, signal: o.signal }) as AsyncGenerator<
-          TailItem<EntryOf[K]>
-        >;
+        yield* tailEntries(store, kind, filter, { after: o.after, pollMs: o.pollMs, signal }) as AsyncGenerator<TailItem<EntryOf[K]>>;
       },
     };
   }

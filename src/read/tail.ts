@@ -1,4 +1,4 @@
-import type { Entry, EntryKind, EntryPosition, Store, StoreFilter } from '../stores/store.js';
+import type { Entry, EntryKind, EntryPosition, Store, StoredEntry, StoreFilter, StoreQuery } from '../stores/store.js';
 import { cursorAt, decodeCursor, fingerprint, positionOf } from './cursor.js';
 
 /** One entry of a tail, with the cursor to resume right after it (an SSE `Last-Event-ID`). */
@@ -43,7 +43,8 @@ export async function* tailEntries(
   try {
     while (!signal?.aborted) {
       const wakes = watch.wakes;
-      const found = await store.query({ kind, filter, by: 'stored', order: 'asc', limit: PAGE, ...(after ? { after } : {}) });
+      const found = await nextPage(store, { kind, filter, by: 'stored', order: 'asc', limit: PAGE, ...(after ? { after } : {}) }, signal);
+      if (!found) return;
       for (const item of found) {
         after = item.position;
         yield { entry: item.entry, cursor: cursorAt(item.position, query) };
@@ -63,6 +64,19 @@ export async function* tailEntries(
     }
   } finally {
     stopWatching?.();
+  }
+}
+
+/**
+ * The next page of the tail, or undefined when the tail was stopped while it was asked: the logger closing its store
+ * under a query under way must end the tail, not fail it.
+ */
+async function nextPage(store: Store, query: StoreQuery, signal: AbortSignal | undefined): Promise<StoredEntry[] | undefined> {
+  try {
+    return await store.query(query);
+  } catch (error) {
+    if (signal?.aborted) return undefined;
+    throw error;
   }
 }
 

@@ -182,6 +182,22 @@ describe.each(Object.keys(FRAMEWORKS))('the %s tail route (Server-Sent Events)',
     expect(errors.map((e) => e.message)).toEqual([message]);
   });
 
+  it('ends the stream when the logger closes', async () => {
+    logger = createActionLogger({ store: new MemoryStore(), flushIntervalMs: 0 });
+    const mounted = await FRAMEWORKS[framework]!(logger);
+    close = mounted.close;
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      request(`${mounted.url}/tail`, { headers: { 'x-role': 'auditor' } }, resolve)
+        .on('error', reject)
+        .end();
+    });
+    expect(response.statusCode).toBe(200);
+    response.resume();
+    const ended = once(response, 'end').then(() => 'ended');
+    await logger.close();
+    expect(await Promise.race([ended, sleep(1000).then(() => 'still open')])).toBe('ended');
+  });
+
   it('starts no tail for a client that leaves while authorize is pending', async () => {
     const store = new MemoryStore();
     const queries = vi.spyOn(store, 'query');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { comparableDate } from '../shared/dates.js';
 import { ActionLogValidationError, type ValidationIssue } from '../shared/errors.js';
 import { closestName } from '../shared/zod-issues.js';
 import type { CustomFieldMatch, EntryKind, StoreFilter } from '../stores/store.js';
@@ -48,23 +49,14 @@ export interface QueryFilter {
 const text = (max: number) =>
   z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 const id = z.union([text(512), z.number()], { error: 'must be a string or a number' }).transform(String);
-const time = z.union([z.date(), z.string()], { error: 'must be a Date or an ISO 8601 string' }).transform((value, ctx) => {
-  const date = value instanceof Date ? value : new Date(value);
-  if (Number.isNaN(date.getTime())) {
-    ctx.addIssue({ code: 'custom', message: 'must be a valid date' });
-    return z.NEVER;
-  }
-  return date;
-});
-
 /** Every filter field, with the kinds it applies to. */
 const FIELDS = {
   request_uuid: { schema: text(200), kinds: ['requests', 'actions', 'changes', 'activities'] },
   correlation_id: { schema: text(256), kinds: ['requests', 'actions', 'changes'] },
   module: { schema: text(200), kinds: ['requests', 'actions', 'changes'] },
   actor_id: { schema: id, kinds: ['requests', 'actions', 'changes', 'activities'] },
-  from: { schema: time, kinds: ['requests', 'actions', 'changes', 'activities'] },
-  to: { schema: time, kinds: ['requests', 'actions', 'changes', 'activities'] },
+  from: { schema: comparableDate, kinds: ['requests', 'actions', 'changes', 'activities'] },
+  to: { schema: comparableDate, kinds: ['requests', 'actions', 'changes', 'activities'] },
   action_type: { schema: text(200), kinds: ['actions'] },
   action_category: { schema: text(200), kinds: ['actions'] },
   target_type: { schema: text(200), kinds: ['actions'] },

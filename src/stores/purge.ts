@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { comparableDate } from '../shared/dates.js';
 import { ActionLogConfigError, ActionLogValidationError } from '../shared/errors.js';
 import { fromZodIssues } from '../shared/zod-issues.js';
 import type { IntegrityLink, RequestIntegrity } from '../shared/document.js';
@@ -22,17 +23,7 @@ export type PurgeResult = PurgeCounts & { attachments: number };
 
 /** The options a purge and an archive share: what is old enough, and how many entries per round trip. */
 export const batchedRemovalFields = {
-  before: z
-    .union([z.date(), z.string()], { error: 'must be a Date or an ISO 8601 string' })
-    .transform((value, ctx) => {
-      const date = value instanceof Date ? value : new Date(value);
-      if (Number.isNaN(date.getTime())) {
-        ctx.addIssue({ code: 'custom', message: 'must be a valid date' });
-        return z.NEVER;
-      }
-      return date;
-    })
-    .optional(),
+  before: comparableDate.optional(),
   batchSize: z
     .number({ error: 'must be a number' })
     .int('must be an integer')

@@ -182,6 +182,8 @@ describe.each(Object.keys(TRAILS))('actionlog on %s', (kind) => {
       [['export', '--kind', 'requests', '--status', 'ok'], '--status: must be a number'],
       [['purge', '--batch-size', 'many'], '--batch-size: must be a number'],
       [['purge', '--before', '2025-13-45'], '--before: must be a valid date'],
+      [['purge', '--before', '+010000-01-01'], '--before: must be between the years 0000 and 9999'],
+      [['export', '--to', '+010000-01-01'], '--to: must be between the years 0000 and 9999'],
       [['archive'], "required option '--to <file>' not specified"],
       [['stats', '--top', '0'], '--top: must be a whole number from 1 to 1000'],
       [['tail', '--to', '2026-01-01', '--from', '2026-02-01'], '--to: must not be before from'],

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { ActionLogConfigError, ActionLogValidationError, createActionLogger, MemoryStore } from 'actionlog';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ActionLogConfigError, type ActionLogger, ActionLogValidationError, createActionLogger, MemoryStore } from 'actionlog';
+import { openStore, type OpenedStore, STORE_KINDS } from '../support/every-store.js';
 
 const logger = createActionLogger({ store: new MemoryStore() });
 
@@ -85,5 +86,37 @@ describe('read input', () => {
     await expect(noMirrors.query({ kind: 'actions' })).rejects.toThrow(ActionLogConfigError);
     await expect(noMirrors.history('orders', 1)).rejects.toThrow(/modelLogs: is false: changes are read from their own collection/);
     await noMirrors.close();
+  });
+});
+
+// Beyond years 0000–9999, SQLite compared ISO text that no longer sorts by time and PostgreSQL threw an untyped
+// error: the same filter answered differently per store. Now every store takes the ends and refuses what is past.
+describe.each(STORE_KINDS)('dates at the ends of the years 0000–9999 on %s', (kind) => {
+  let opened: OpenedStore;
+  let local: ActionLogger;
+  beforeAll(async () => {
+    opened = await openStore(kind);
+    local = createActionLogger({ store: opened.store, flushIntervalMs: 0 });
+    await local.run({}, () => local.record({ action: 'send', emitted_at: new Date('2026-01-01T00:00:00Z') }));
+    await local.flush();
+  });
+  afterAll(async () => {
+    await local.close();
+    await opened.close();
+  });
+
+  it('reads with the first and the last moment of the range alike', async () => {
+    expect(await local.count({ kind: 'actions', from: '0000-01-01T00:00:00Z', to: '9999-12-31T23:59:59.999Z' })).toBe(1);
+  });
+
+  it.each([
+    ['from', () => local.count({ kind: 'actions', from: new Date(-8.64e15) })],
+    ['to', () => local.count({ kind: 'actions', to: new Date(8.64e15) })],
+    ['to', () => local.query({ kind: 'actions', to: '+010000-01-01T00:00:00Z' })],
+    ['before', () => local.purge({ before: '+010000-01-01T00:00:00Z' })],
+    ['before', () => local.archive({ before: '-000001-01-01T00:00:00Z', to: new MemoryStore() })],
+  ])('refuses a %s outside them, naming it, before asking the store', async (field, read) => {
+    expect(await refusal(read)).toBe(`${field}: must be between the years 0000 and 9999`);
+    expect(await local.count({ kind: 'actions' })).toBe(1);
   });
 });

@@ -631,6 +631,17 @@ export function describeStore(name: string, factory: StoreFactory): void {
       await storedOnceVisible(store, { kind: 'actions', filter: {}, by: 'stored', order: 'desc', limit: 2 }, type, ['d', 'c']);
     });
 
+    it('puts a document whose late events came first after what was stored before it, in stored order', async () => {
+      await store.append([append('late', [modelLog('early', 1)])]);
+      await store.write(batchOf([requestDoc('other', 1)]));
+      const uuid = (entry: RequestDocument) => entry.request_uuid;
+      const query = { kind: 'requests', filter: {}, by: 'stored', order: 'asc', limit: 100 } as const;
+      const [other] = await storedOnceVisible(store, query, uuid, ['other']);
+      await store.write(batchOf([requestDoc('late', 2)]));
+      // A tail past 'other' asks exactly this: the document must come after it, not at its late events' place.
+      await storedOnceVisible(store, { ...query, after: other!.position }, uuid, ['late']);
+    });
+
     it('counts distinct values of a field, most frequent first, paged after a value', async () => {
       const extra = { request_uuid: 'r1', module: 'loans' };
       const actions: ActionLogDocument[] = [

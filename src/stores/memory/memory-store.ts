@@ -277,6 +277,8 @@ export class MemoryStore implements Store {
       if (appended) copy.integrity = { ...copy.integrity, appends: appended };
       existing.doc = copy;
       existing.stub = false;
+      // Stored now, as SQL and MongoDB place it: a tail already past the stub's place must still see it.
+      existing.seq = ++this.seq;
       return;
     }
     this.requestsByUid.set(doc.uid, { seq: ++this.seq, doc: copy });

@@ -163,7 +163,15 @@ describe('recording outside any scope', () => {
     }
     expect((caught as ActionLogValidationError).issues.map((i) => i.path)).toEqual(['action', 'model', 'old_object']);
     // Each optional field too, at the call: left to the build, one of them cost the whole document.
-    const optional = { ...change('y'), omit: 'secret', query: { filter: {} }, truncated: 'yes' } as unknown as ModelChange;
+    const optional = {
+      ...change('y'),
+      omit: 'secret',
+      query: { filter: {} },
+      truncated: 'yes',
+    } as unknown as ModelChange;
+    expect(() => {
+      logger.recordModelChange({ ...change('z'), timestamp: new Date(8.64e15) });
+    }).toThrow(/timestamp: must be between the years 0000 and 9999/);
     expect(() => {
       logger.recordModelChange(optional);
     }).toThrow(/omit: must be an array of strings.*query: must be an object.*truncated: must be a boolean/s);

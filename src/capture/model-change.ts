@@ -1,4 +1,5 @@
 import type { ModelAction } from '../shared/document.js';
+import { COMPARABLE_YEARS, outsideComparableYears } from '../shared/dates.js';
 import type { ValidationIssue } from '../shared/errors.js';
 
 /** A model change as an adapter reports it (a model log, before sanitizing and diffing). */
@@ -65,6 +66,8 @@ export function checkModelChange(input: unknown): ValidationIssue[] {
     issues.push({ path: 'truncated', message: 'must be a boolean' });
   if (change.timestamp !== undefined && !(change.timestamp instanceof Date && !Number.isNaN(change.timestamp.getTime()))) {
     issues.push({ path: 'timestamp', message: 'must be a valid Date' });
+  } else if (change.timestamp !== undefined && outsideComparableYears(change.timestamp.getTime())) {
+    issues.push({ path: 'timestamp', message: COMPARABLE_YEARS });
   }
   return issues;
 }

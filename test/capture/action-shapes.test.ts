@@ -80,6 +80,8 @@ describe('record() refuses bad input in each shape, naming the field', () => {
     ['an auditLog context that is a string', 'context', auditLog({ context: 'branch=north' })],
     ['an auditLog note that is a number', 'note', auditLog({ note: 12 })],
     ['an auditLog createdAt that is no date', 'createdAt', auditLog({ createdAt: 'soon' })],
+    ['an auditLog createdAt past the year 9999', 'createdAt', auditLog({ createdAt: new Date(8.64e15) })],
+    ['a service timestamp before the year 0000', 'timestamp', service({ timestamp: '-000001-12-31T00:00:00Z' })],
     ['an auditLog object with a service field', 'entity_id', auditLog({ entity_id: 3 })],
     // Between shapes.
     ['two shapes at once', 'action_type', { action: 'a', action_type: 'B' }],

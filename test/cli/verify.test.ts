@@ -155,6 +155,7 @@ describe.each(Object.keys(DATABASES))('actionlog verify on %s', (kind) => {
       [['--anchors', keyFile], 'line 1 is not JSON'],
       [['--max-findings', '0'], 'must be a whole number from 1 on'],
       [['--key', keyFile, '--from', 'yesterday'], '--from: must be a valid date'],
+      [['--key', keyFile, '--to', '+010000-01-01T00:00:00Z'], '--to: must be between the years 0000 and 9999'],
       [['--no-such-flag'], "unknown option '--no-such-flag'"],
       [['--hmac-secret-env', 'AUDIT_SECRET'], 'the secret in AUDIT_SECRET: an HMAC secret must be at least 16 bytes'],
     ];

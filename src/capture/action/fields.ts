@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { COMPARABLE_YEARS, outsideComparableYears } from '../../shared/dates.js';
 import { storable } from '../../shared/strings.js';
 
 /** Longest identifier kept: types, categories, custom field names (their SQL columns hold 200). */
@@ -63,6 +64,11 @@ export const date = z
     const d = v instanceof Date ? v : new Date(v);
     if (Number.isNaN(d.getTime())) {
       ctx.addIssue({ code: 'custom', message: 'is not a valid date' });
+      return z.NEVER;
+    }
+    // Stored, it would sort apart from the others on some stores (SQLite compares ISO text).
+    if (outsideComparableYears(d.getTime())) {
+      ctx.addIssue({ code: 'custom', message: COMPARABLE_YEARS });
       return z.NEVER;
     }
     return d;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ActionLogValidationError } from '../shared/errors.js';
-import type { EntryKind, EntryPosition, SortOrder, StoreFilter } from '../stores/store.js';
+import type { EntryKind, EntryPosition, SortOrder, Store, StoreFilter } from '../stores/store.js';
+import { positionError } from '../stores/store.js';
 
 /** What a cursor remembers: which query it belongs to, and where the last page ended. */
 interface CursorState {
@@ -69,13 +70,19 @@ function checked(state: CursorState, expected: Pick<CursorState, 'for' | 'kind' 
   return state;
 }
 
-/** The position a query or tail cursor holds. */
-export function positionOf(state: CursorState, field = 'cursor'): EntryPosition {
+/**
+ * The position a query or tail cursor holds, refused naming `field` unless `store` could have made it: said before
+ * anything is read, not by the store's first query.
+ */
+export function positionOf(state: CursorState, store: Pick<Store, 'checkPosition'>, field = 'cursor'): EntryPosition {
   const time = state.time === undefined ? new Date(0) : new Date(state.time);
   if (Number.isNaN(time.getTime()) || typeof state.id !== 'string' || typeof state.seq !== 'string') {
     throw new ActionLogValidationError([{ path: field, message: 'is not a cursor actionlog returned' }], 'read options');
   }
-  return { time, id: state.id, seq: state.seq };
+  const position = { time, id: state.id, seq: state.seq };
+  const problem = store.checkPosition?.(position);
+  if (problem) throw positionError(problem, field);
+  return position;
 }
 
 /** The cursor of a position, for one query. */

@@ -9,7 +9,7 @@ import { parseFilter, type QueryFilter } from './filter.js';
 import { checkColumns, csvLine, DEFAULT_COLUMNS, ExportStream, jsonLine, labeledCsv, type PageSource, valueAt } from './export.js';
 import { LabelBook } from './labels.js';
 import { stateAt, type RecordState } from './state-at.js';
-import { tailEntries, type TailItem, type TailOptions } from './tail.js';
+import { tailEntries, type TailItem, type TailOptions, tailQuery } from './tail.js';
 
 /** Paging of every read: `limit` 1–1000 (default 50), `cursor` from the previous page, `order` by time. */
 export interface PageOptions {
@@ -196,9 +196,9 @@ export class TrailReader {
     const columns = o.columns ?? [...DEFAULT_COLUMNS[kind]];
     if (o.format === 'csv') checkColumns(kind, columns);
     const page = { limit: o.pageSize, order: o.order };
-    // A bad cursor is refused now, not as a stream error after the header.
-    if (o.cursor) decodeCursor(o.cursor, { for: 'q', kind, order: o.order, filter: fingerprint(kind, filter) });
     const query = { for: 'q' as const, kind, order: o.order, filter: fingerprint(kind, filter) };
+    // A bad cursor is refused now, not as a stream error after the header.
+    if (o.cursor) positionOf(decodeCursor(o.cursor, query), this.store);
     const source: PageSource = async (cursor) => {
       const found = await this.page(kind, filter, { ...page, cursor });
       return { items: found.items.map((s) => ({ entry: s.entry, cursor: cursorAt(s.position, query) })), next_cursor: found.next_cursor };
@@ -223,15 +223,15 @@ export class TrailReader {
     const parsed = tailSchema.safeParse(options);
     if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues, tailSchema), 'tail options');
     const o = parsed.data;
-    // Checked now: a bad cursor is said before the first entry is awaited.
-    if (o.after) decodeCursor(o.after, { for: 't', kind, order: 'asc', filter: fingerprint(kind, filter) }, 'after');
     const store = this.store;
+    // Checked now, its position too: a bad cursor is said before the first entry is awaited.
+    const after = o.after ? positionOf(decodeCursor(o.after, tailQuery(kind, filter), 'after'), store, 'after') : undefined;
     const ready = this.ready;
     const signal = o.signal ? AbortSignal.any([o.signal, this.closing]) : this.closing;
     return {
       async *[Symbol.asyncIterator]() {
         await ready();
-        yield* tailEntries(store, kind, filter, { after: o.after, pollMs: o.pollMs, signal }) as AsyncGenerator<TailItem<EntryOf[K]>>;
+        yield* tailEntries(store, kind, filter, { after, pollMs: o.pollMs, signal }) as AsyncGenerator<TailItem<EntryOf[K]>>;
       },
     };
   }
@@ -243,7 +243,7 @@ export class TrailReader {
     page: ParsedPage,
   ): Promise<{ items: Array<StoredEntry<K>>; next_cursor: string | null }> {
     const query = { for: 'q' as const, kind, order: page.order, filter: fingerprint(kind, filter) };
-    const after = page.cursor ? positionOf(decodeCursor(page.cursor, query)) : undefined;
+    const after = page.cursor ? positionOf(decodeCursor(page.cursor, query), this.store) : undefined;
     await this.ready();
     // One more than asked: whether there is a next page, without a count.
     const found = await this.store.query({ kind, filter, by: 'time', order: page.order, limit: page.limit + 1, after });

@@ -1,5 +1,5 @@
 import type { Entry, EntryKind, EntryPosition, Store, StoredEntry, StoreFilter, StoreQuery } from '../stores/store.js';
-import { cursorAt, decodeCursor, fingerprint, positionOf } from './cursor.js';
+import { cursorAt, fingerprint } from './cursor.js';
 
 /** One entry of a tail, with the cursor to resume right after it (an SSE `Last-Event-ID`). */
 export interface TailItem<E = Entry> {
@@ -18,6 +18,11 @@ export interface TailOptions {
 
 const PAGE = 200;
 
+/** What the cursors of a tail belong to: its kind and filter, in stored order. */
+export function tailQuery(kind: EntryKind, filter: StoreFilter) {
+  return { for: 't' as const, kind, order: 'asc' as const, filter: fingerprint(kind, filter) };
+}
+
 /**
  * Follows the entries of a kind as they are stored, in the store's order, forever (until `signal` aborts or the
  * consumer stops iterating). The store's query is the source of truth; its `watch` (this process's writes, another
@@ -27,12 +32,10 @@ export async function* tailEntries(
   store: Store,
   kind: EntryKind,
   filter: StoreFilter,
-  options: { after?: string | null; pollMs: number; signal?: AbortSignal },
+  options: { after?: EntryPosition; pollMs: number; signal?: AbortSignal },
 ): AsyncGenerator<TailItem> {
-  const query = { for: 't' as const, kind, order: 'asc' as const, filter: fingerprint(kind, filter) };
-  let after: EntryPosition | undefined = options.after
-    ? positionOf(decodeCursor(options.after, query, 'after'), 'after')
-    : await head(store, kind);
+  const query = tailQuery(kind, filter);
+  let after = options.after ?? (await head(store, kind));
   // Set by the store's wake-up, also while a query is on its way: read after it returns.
   const watch: { wakes: number; wake?: () => void } = { wakes: 0 };
   const stopWatching = store.watch?.(() => {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { ActionLogValidationError } from '../shared/errors.js';
 import type {
   ActionLogDocument,
   ActivityDocument,
@@ -104,6 +105,14 @@ export interface EntryPosition {
   seq: string;
 }
 
+/** What `checkPosition` says, and `query` throws, of a position this store cannot have made. */
+export const FOREIGN_POSITION = 'is not a cursor of this store';
+
+/** The error of a position found wrong, naming the read option it came in (`cursor`, `after`). */
+export function positionError(problem: string, field = 'cursor'): ActionLogValidationError {
+  return new ActionLogValidationError([{ path: field, message: problem }], 'read options');
+}
+
 /** One entry with its position. */
 export interface StoredEntry<K extends EntryKind = EntryKind> {
   entry: EntryOf[K];
@@ -189,6 +198,11 @@ export interface Store {
    * `facets`, never an expired entry (`expires_at` now or past), whether or not it is deleted yet.
    */
   query<K extends EntryKind>(query: StoreQuery<K>): Promise<Array<StoredEntry<K>>>;
+  /**
+   * What is wrong with a position a cursor brings back, undefined when this store could have made it; the reader
+   * asks before its first read. Optional: without it, such a position is refused only when `query` reads it.
+   */
+  checkPosition?(position: EntryPosition): string | undefined;
   /** How many entries of a kind match. */
   count(kind: EntryKind, filter: StoreFilter): Promise<number>;
   /** Distinct values of a field with their counts. */

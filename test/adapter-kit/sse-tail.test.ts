@@ -167,6 +167,25 @@ describe.each(Object.keys(FRAMEWORKS))('the %s tail route (Server-Sent Events)',
     expect((await collect(mounted.url, { 'x-role': 'auditor', 'last-event-id': 'forged' }, () => true)).status).toBe(400);
   });
 
+  it('answers 400, before any stream, a well-formed Last-Event-ID whose position this store cannot have made', async () => {
+    const errors: Error[] = [];
+    logger = createActionLogger({ store: new MemoryStore(), flushIntervalMs: 0, onError: (error) => errors.push(error) });
+    const mounted = await FRAMEWORKS[framework]!(logger);
+    close = mounted.close;
+    const first = collect(mounted.url, { 'x-role': 'auditor' }, (events) => events.length >= 1);
+    await sleep(100);
+    await record(logger, ['a1']);
+    const [issued] = (await first).events;
+    // The id the route issued, its position moved to one no store makes: what a client of another trail may send.
+    const state = JSON.parse(Buffer.from(issued!.id, 'base64url').toString('utf8')) as object;
+    const foreign = Buffer.from(JSON.stringify({ ...state, id: 'other-store:7', seq: 'other-store:7' })).toString('base64url');
+    const reply = await fetch(`${mounted.url}/tail`, { headers: { 'x-role': 'auditor', 'last-event-id': foreign } });
+    const body = reply.status === 200 ? (await reply.body?.cancel(), 'a stream') : await reply.text();
+    expect(reply.status).toBe(400);
+    expect(body).toContain('after: is not a cursor of this store');
+    expect(errors).toEqual([]);
+  });
+
   it.each([
     ['authorize', 'the session store is down'],
     ['filter', 'no tenant on this request'],

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   type ActionLogDocument,
   type ActionLogger,
@@ -29,6 +29,12 @@ function change(id: string, minutes: number, action: ModelChange['action'], befo
     new_object: after as Record<string, unknown> | null,
     timestamp: at(minutes),
   };
+}
+
+/** A cursor the logger returned, its fields changed: what a client could send back. */
+function reencoded(cursor: string, changes: object): string {
+  const state = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as object;
+  return Buffer.from(JSON.stringify({ ...state, ...changes })).toString('base64url');
 }
 
 /** The read side through the logger, on one store: every store runs it (see `describeStore`). */
@@ -329,6 +335,25 @@ export function describeReadSide(name: string, factory: StoreFactory): void {
       expect(() => logger.tail({ kind: 'requests' }, { after: resumeAt })).toThrow(
         'after: belongs to another query (a different kind, order or filter)',
       );
+    });
+
+    it('refuses a well-formed cursor holding a position this store cannot have made, in query and tail, before reading', async () => {
+      for (const name of ['f1', 'f2']) await logger.run({}, () => logger.record({ action: name }));
+      await logger.flush();
+      const { next_cursor: cursor } = await logger.query({ kind: 'actions' }, { limit: 1, order: 'asc' });
+      // The cursor of this query, and of a tail of the same filter, moved to a position no store makes.
+      const elsewhere = (changes: object) => reencoded(cursor!, { id: 'other-store:7', seq: 'other-store:7', ...changes });
+      const read = vi.spyOn(store, 'query');
+      const refusal = { name: 'ActionLogValidationError', issues: [{ path: 'cursor', message: 'is not a cursor of this store' }] };
+      await expect(logger.query({ kind: 'actions' }, { limit: 1, order: 'asc', cursor: elsewhere({}) })).rejects.toMatchObject(refusal);
+      let thrown: unknown;
+      try {
+        logger.tail({ kind: 'actions' }, { after: elsewhere({ for: 't' }) });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toMatchObject({ ...refusal, issues: [{ path: 'after', message: 'is not a cursor of this store' }] });
+      expect(read).not.toHaveBeenCalled();
     });
 
     it('reads change entries with their request user and correlation id', async () => {

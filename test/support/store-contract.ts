@@ -631,6 +631,25 @@ export function describeStore(name: string, factory: StoreFactory): void {
       await storedOnceVisible(store, { kind: 'actions', filter: {}, by: 'stored', order: 'desc', limit: 2 }, type, ['d', 'c']);
     });
 
+    it('takes back every position it made, and refuses one it cannot have made, in checkPosition and query', async () => {
+      await store.write(batchOf([requestDoc('p1', 1), requestDoc('p2', 2)]));
+      const uuid = (entry: RequestDocument) => entry.request_uuid;
+      const base = { kind: 'requests', filter: {}, limit: 10 } as const;
+      const made = [
+        ...(await store.query({ ...base, by: 'time', order: 'asc' })),
+        ...(await storedOnceVisible(store, { ...base, by: 'stored', order: 'asc' }, uuid, ['p1', 'p2'])),
+      ];
+      expect(made.map((found) => store.checkPosition?.(found.position))).toEqual(made.map(() => undefined));
+      const foreign = { time: at(1), id: 'other-store:7', seq: 'other-store:7' };
+      expect(store.checkPosition?.(foreign)).toBe('is not a cursor of this store');
+      for (const by of ['time', 'stored'] as const) {
+        await expect(store.query({ ...base, by, order: 'asc', after: foreign })).rejects.toMatchObject({
+          name: 'ActionLogValidationError',
+          issues: [{ path: 'cursor', message: 'is not a cursor of this store' }],
+        });
+      }
+    });
+
     it('puts a document whose late events came first after what was stored before it, in stored order', async () => {
       await store.append([append('late', [modelLog('early', 1)])]);
       await store.write(batchOf([requestDoc('other', 1)]));

@@ -9,6 +9,7 @@ import type {
   Entry,
   EntryKind,
   EntryOf,
+  EntryPosition,
   FacetCount,
   FacetQuery,
   PurgeQuery,
@@ -20,6 +21,7 @@ import type {
   StoreInfo,
   StoreQuery,
 } from '../store.js';
+import { FOREIGN_POSITION, positionError } from '../store.js';
 import { isLater, type LatestCandidate, latestOfBatch, pairKey } from '../latest.js';
 import { facetValues, isExpired, matches, timeOf } from './entry-filter.js';
 import { newUuid } from '../../shared/uuid.js';
@@ -30,6 +32,9 @@ interface Stored<T> {
   /** Late events waiting for their request document, which has not arrived. */
   stub?: boolean;
 }
+
+/** A sequence number as a position holds it, which `Number` reads back exactly. */
+const SEQ_TEXT = /^\d{1,15}$/;
 
 /** Keeps everything in process memory: for tests, examples and short-lived scripts. */
 export class MemoryStore implements Store {
@@ -114,6 +119,7 @@ export class MemoryStore implements Store {
 
   async query<K extends EntryKind>(query: StoreQuery<K>): Promise<Array<StoredEntry<K>>> {
     const { kind, filter, after } = query;
+    if (after && this.checkPosition(after)) throw positionError(FOREIGN_POSITION);
     const rows = this.rowsOf(kind).filter((row) => !row.stub && matches(kind, row.doc, filter));
     const key = (row: Stored<Entry>) => (query.by === 'stored' ? [0, row.seq] : [timeOf(kind, row.doc).getTime(), row.seq]);
     const dir = query.order === 'asc' ? 1 : -1;
@@ -123,6 +129,11 @@ export class MemoryStore implements Store {
       .sort((a, b) => compare(key(a), key(b)) * dir)
       .slice(0, query.limit)
       .map((row) => storedEntry(kind, row));
+  }
+
+  /** Both parts of a position are one of this store's sequence numbers (see `storedEntry`). */
+  checkPosition(position: EntryPosition): string | undefined {
+    return SEQ_TEXT.test(position.id) && SEQ_TEXT.test(position.seq) ? undefined : FOREIGN_POSITION;
   }
 
   async latestAction(actorId: string, actionType: string): Promise<StoredEntry<'actions'> | null> {

@@ -1,7 +1,7 @@
-import { ActionLogValidationError } from '../../shared/errors.js';
 import { isObjectId } from '../../shared/document.js';
 import { driverObjectId, learnObjectIdClass } from '../../shared/object-id.js';
 import type { EntryPosition, SortOrder } from '../store.js';
+import { FOREIGN_POSITION, positionError } from '../store.js';
 import type { MongoCollectionLike, MongoDocument } from './mongo-types.js';
 
 /**
@@ -25,15 +25,21 @@ export function pastCondition(timeField: string, order: SortOrder, time: Date, i
 
 /** The sequence of a stored-order position, refused when it is not one this store made. */
 export function seqOf(position: EntryPosition): number {
-  const seq = Number(position.seq);
-  if (!Number.isSafeInteger(seq) || seq < 0) throw notOurs();
-  return seq;
+  if (!SEQ_TEXT.test(position.seq)) throw positionError(FOREIGN_POSITION);
+  return Number(position.seq);
 }
 
-const notOurs = () => new ActionLogValidationError([{ path: 'cursor', message: 'is not a cursor of this store' }], 'read options');
+/** What is wrong with a position: its id is not an `_id` as `IdCodec` writes it, or its seq not a sequence. */
+export function positionProblem(position: EntryPosition): string | undefined {
+  return isIdText(position.id) && SEQ_TEXT.test(position.seq) ? undefined : FOREIGN_POSITION;
+}
 
+/** A sequence of `SEQ` as a position holds it, which `Number` reads back exactly. */
+const SEQ_TEXT = /^\d{1,15}$/;
 const HEX_ID = /^[0-9a-f]{24}$/;
 const STRING_ID = 's:';
+
+const isIdText = (text: string) => text.startsWith(STRING_ID) || HEX_ID.test(text);
 
 /**
  * `_id`s as position ids and back: an ObjectId as its hex (other `_id`s, which actionlog never makes, as `s:` and
@@ -54,7 +60,7 @@ export class IdCodec {
    */
   async value(text: string, collection: MongoCollectionLike): Promise<unknown> {
     if (text.startsWith(STRING_ID)) return text.slice(STRING_ID.length);
-    if (!HEX_ID.test(text)) throw notOurs();
+    if (!HEX_ID.test(text)) throw positionError(FOREIGN_POSITION);
     if (!driverObjectId(text)) await learnObjectIdClassFrom(collection);
     return driverObjectId(text);
   }

@@ -9,6 +9,7 @@ import type {
   CheckpointQuery,
   StoredCheckpoint,
   EntryKind,
+  EntryPosition,
   FacetCount,
   FacetQuery,
   PurgeQuery,
@@ -35,7 +36,7 @@ import { WriteSequence } from './mongo-sequence.js';
 import type { MongoChangeStreamLike, MongoConnectionLike, MongoDbLike } from './mongo-types.js';
 import { WriteWatch } from './mongo-watch.js';
 import { keepLatest } from './mongo-latest.js';
-import { learnObjectIdClassFrom } from './mongo-keyset.js';
+import { learnObjectIdClassFrom, positionProblem } from './mongo-keyset.js';
 import { appendEvents, insertCheckpoint, insertOnce, insertRequests } from './mongo-writes.js';
 
 export type { MongoCollectionNames, MongoStoreOptions };
@@ -203,6 +204,11 @@ export class MongoStore implements Store {
 
   query<K extends EntryKind>(query: StoreQuery<K>): Promise<Array<StoredEntry<K>>> {
     return this.reads.query(query);
+  }
+
+  /** An `_id` as positions write it, and a sequence: anything else is no position of this store. */
+  checkPosition(position: EntryPosition): string | undefined {
+    return positionProblem(position);
   }
 
   async writeCheckpoint(checkpoint: CheckpointDocument): Promise<void> {

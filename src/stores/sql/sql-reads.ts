@@ -1,5 +1,5 @@
 import type { EntryKind, EntryPosition, FacetField, FacetQuery, StoreFilter, StoreQuery } from '../store.js';
-import { ActionLogValidationError } from '../../shared/errors.js';
+import { FOREIGN_POSITION, positionError } from '../store.js';
 import type { SqlDialect } from './sql-dialects.js';
 import { ACTOR_COLUMN, KIND_TABLE, SqlConditions, SqlFilter, TIME_COLUMN } from './sql-filter.js';
 import { quoteName as q, type SqlEngine, type SqlTables } from './sql-schema.js';
@@ -118,8 +118,8 @@ export class SqlReads {
 
   /** The (txid, id) of a stored-order position this store made. */
   private storedAfter(seq: string): [string, number] {
-    const match = (this.pg ? /^(\d{1,19}):(\d{1,15})$/ : /^()(\d{1,15})$/).exec(seq);
-    if (!match) throw badCursor();
+    const match = STORED_SEQ[this.pg ? 'postgres' : 'sqlite'].exec(seq);
+    if (!match) throw positionError(FOREIGN_POSITION);
     const [, txid = '', id = ''] = match;
     return [txid, Number(id)];
   }
@@ -129,10 +129,19 @@ function facetColumn(kind: EntryKind, field: Exclude<FacetField, 'tag_type'>): s
   return field === 'actor_id' ? ACTOR_COLUMN[kind] : field;
 }
 
-const badCursor = () => new ActionLogValidationError([{ path: 'cursor', message: 'is not a cursor of this store' }], 'read options');
+/** A row id as a position holds it, which `Number` reads back exactly. */
+const ROW_ID = /^\d{1,15}$/;
+
+/** A stored-order position's seq: `txid:id` on PostgreSQL (see `position`), the row id on SQLite. */
+const STORED_SEQ: Readonly<Record<SqlEngine, RegExp>> = { postgres: /^(\d{1,19}):(\d{1,15})$/, sqlite: /^()(\d{1,15})$/ };
+
+/** What is wrong with a position given back to a store on `engine`, undefined when it could have made it. */
+export function positionProblem(engine: SqlEngine, position: EntryPosition): string | undefined {
+  return ROW_ID.test(position.id) && STORED_SEQ[engine].test(position.seq) ? undefined : FOREIGN_POSITION;
+}
 
 /** A row id from a position this store made. */
 function rowId(id: string): number {
-  if (!/^\d{1,15}$/.test(id)) throw badCursor();
+  if (!ROW_ID.test(id)) throw positionError(FOREIGN_POSITION);
   return Number(id);
 }

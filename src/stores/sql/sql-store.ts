@@ -8,7 +8,7 @@ import { DEFAULT_PREFIX } from '../tables.js';
 import { SqlAttachments } from './sql-attachments.js';
 import { POSTGRES, SQLITE } from './sql-dialects.js';
 import { SqlLifecycle } from './sql-lifecycle.js';
-import { SqlReads } from './sql-reads.js';
+import { positionProblem, SqlReads } from './sql-reads.js';
 import { SqlRows } from './sql-rows.js';
 import { type SqlTables, sqlTableNames } from './sql-schema.js';
 import { setUpTables } from './sql-setup.js';
@@ -21,6 +21,7 @@ import type {
   CheckpointQuery,
   StoredCheckpoint,
   EntryKind,
+  EntryPosition,
   EntryOf,
   FacetCount,
   FacetQuery,
@@ -210,6 +211,15 @@ export class SqlStore implements Store {
       entry: rows.document(query.kind, row) as EntryOf[K],
       position: reads.position(query.kind, row),
     }));
+  }
+
+  /**
+   * Row ids, and `txid:id` sequences on PostgreSQL. Asked before the store may have started: the engine is then read
+   * off the DataSource.
+   */
+  checkPosition(position: EntryPosition): string | undefined {
+    const postgres = this.ready?.postgres ?? checkType(this.source()) === 'postgres';
+    return positionProblem(postgres ? 'postgres' : 'sqlite', position);
   }
 
   async count(kind: EntryKind, filter: StoreFilter): Promise<number> {

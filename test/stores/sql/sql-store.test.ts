@@ -279,6 +279,16 @@ const minutesOf = (entries: Array<{ emitted_at: Date }>) => entries.map((a) => (
 
 for (const kind of SQL_KINDS) {
   describe(`SqlStore on ${kind}: reads`, () => {
+    it("tells its engine's positions from others before it has started, also given its DataSource as a function", async () => {
+      const db = await fresh(kind);
+      const [own, other] = kind === 'postgres' ? ['812:7', '7'] : ['7', '812:7'];
+      for (const dataSource of [db.dataSource, () => db.dataSource]) {
+        const store = new SqlStore({ dataSource });
+        const at = (seq: string) => ({ time: new Date(0), id: '7', seq });
+        expect([store.checkPosition(at(own)), store.checkPosition(at(other))]).toEqual([undefined, 'is not a cursor of this store']);
+      }
+    });
+
     it('fills the columns its filters read: method, route and status of requests, correlation id and user of actions and changes', async () => {
       const db = await fresh(kind);
       const store = new SqlStore({ dataSource: db.dataSource });

@@ -14,6 +14,7 @@ export interface LoadedState {
   defaulted: readonly string[];
   versionKey: string | null;
   version: unknown;
+  schema: Schema;
 }
 
 const defaultedAtLoad = new WeakMap<object, string[]>();
@@ -40,7 +41,13 @@ export function loadedState(doc: Document): LoadedState | undefined {
   const versionKey: string | false | undefined = schemaOf(doc).get('versionKey');
   const key = versionKey || null;
   // The version is bumped by save() itself, past `saved`.
-  return { saved, defaulted: defaultedAtLoad.get(doc) ?? [], versionKey: key, version: key ? storedValueOf(doc, key) : undefined };
+  return {
+    saved,
+    defaulted: defaultedAtLoad.get(doc) ?? [],
+    versionKey: key,
+    version: key ? storedValueOf(doc, key) : undefined,
+    schema: schemaOf(doc),
+  };
 }
 
 /** Whether every path of the schema was loaded (not left out by a projection or `select: false`). */
@@ -88,7 +95,7 @@ export function stateBefore(current: Raw, loaded: LoadedState): Raw {
   for (const [path, value] of Object.entries(loaded.saved)) {
     if (path.includes('.')) continue;
     if (value === undefined) Reflect.deleteProperty(before, path);
-    else before[path] = plainOf(value);
+    else before[path] = depopulated(loaded.schema, path, plainOf(value));
   }
   for (const path of loaded.defaulted) removePath(before, path);
   if (loaded.versionKey) {
@@ -96,6 +103,29 @@ export function stateBefore(current: Raw, loaded: LoadedState): Raw {
     else before[loaded.versionKey] = loaded.version;
   }
   return before;
+}
+
+interface RefType {
+  instance?: string;
+  options?: { ref?: unknown; refPath?: unknown };
+  embeddedSchemaType?: RefType;
+}
+
+const isRef = (type: RefType | undefined): boolean => type?.options?.ref != null || type?.options?.refPath != null;
+
+/** A document populated in place of an id: stored as the id. */
+const idOf = (value: unknown): unknown =>
+  value !== null && typeof value === 'object' && !('_bsontype' in value) && '_id' in value ? value._id : value;
+
+/**
+ * A ref path's initial value as stored: Mongoose keeps a copy of the populated documents there, while the
+ * document stores (and `new_object` shows, depopulated) only their ids.
+ */
+function depopulated(schema: Schema, path: string, value: unknown): unknown {
+  const type = schema.path(path) as unknown as RefType | undefined;
+  if (isRef(type)) return idOf(value);
+  if (Array.isArray(value) && isRef(type?.embeddedSchemaType)) return value.map(idOf);
+  return value;
 }
 
 /**

@@ -125,6 +125,16 @@ export const WRITE_CALLS: WriteCall[] = [
   },
   {
     call: '`doc.save()` of a loaded document',
+    options: 'loaded with `populate()`',
+    recorded: 'Updated: references as the stored ids, old and new',
+    run: async (M) => {
+      const doc = await M.findById(B).populate('owner').orFail();
+      doc.owner = undefined;
+      return doc.save();
+    },
+  },
+  {
+    call: '`doc.save()` of a loaded document',
     options: 'loaded with a projection (`.select()`)',
     recorded: 'Updated: the stored document read before; new is it with the paths saved',
     run: async (M) => {

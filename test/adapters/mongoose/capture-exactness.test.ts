@@ -21,9 +21,23 @@ const paths = () => ({
 const plain = new Schema(paths()).plugin(actionLogPlugin(logger));
 const stamped = new Schema(paths(), { timestamps: true }).plugin(actionLogPlugin(logger));
 
-const compile = (c: Connection) => ({ Item: c.model('ExactItem', plain), Dated: c.model('ExactDated', stamped) });
+const authors = new Schema({ name: String }).plugin(actionLogPlugin(logger));
+const posts = new Schema({
+  title: String,
+  author: { type: Schema.Types.ObjectId, ref: 'ExactAuthor' },
+  readers: [{ type: Schema.Types.ObjectId, ref: 'ExactAuthor' }],
+}).plugin(actionLogPlugin(logger));
+
+const compile = (c: Connection) => ({
+  Item: c.model('ExactItem', plain),
+  Dated: c.model('ExactDated', stamped),
+  Author: c.model('ExactAuthor', authors),
+  Post: c.model('ExactPost', posts),
+});
 let Item: ReturnType<typeof compile>['Item'];
 let Dated: ReturnType<typeof compile>['Dated'];
+let Author: ReturnType<typeof compile>['Author'];
+let Post: ReturnType<typeof compile>['Post'];
 
 const a = new Types.ObjectId();
 const b = new Types.ObjectId();
@@ -31,7 +45,7 @@ const c = new Types.ObjectId();
 
 beforeAll(async () => {
   conn = await connect();
-  ({ Item, Dated } = compile(conn));
+  ({ Item, Dated, Author, Post } = compile(conn));
   await Promise.all([Item.init(), Dated.init()]);
 });
 afterAll(async () => {
@@ -49,7 +63,7 @@ beforeEach(async () => {
   }
 });
 
-type AnyItemModel = typeof Item | typeof Dated;
+type AnyItemModel = typeof Item | typeof Dated | typeof Post;
 
 /** Runs `fn` as one request; checks its logs against the database before and after; returns them. */
 async function exactly(M: AnyItemModel, fn: () => Promise<unknown>) {
@@ -145,5 +159,26 @@ describe('capture exactness: the less common write calls record exactly what was
     });
     expect(byQuery[0]!.model_details.changed_fields).toEqual(['spec.color']);
     expect(bySave[0]!.model_details.changed_fields).toEqual(['spec.color']);
+  });
+
+  it('8. save() of a populated document records the refs as stored ids, old and new', async () => {
+    const [ann, bob] = await Author.create([{ name: 'ann' }, { name: 'bob' }]);
+    const post = await Post.create({ title: 't', author: ann!._id, readers: [ann!._id] });
+    const single = (await Post.findById(post._id).populate('author'))!;
+    const reassigned = await exactly(Post, async () => {
+      single.set('author', bob); // a document where the id was: Mongoose populates it
+      await single.save();
+    });
+    expect(reassigned[0]!.model_details.old_object?.author).toBe(ann!.id);
+    expect(reassigned[0]!.model_details.new_object?.author).toBe(bob!.id);
+    expect(reassigned[0]!.model_details.changed_fields).toEqual(['author']);
+    const many = (await Post.findById(post._id).populate('readers'))!;
+    const pushed = await exactly(Post, async () => {
+      (many.readers as unknown as unknown[]).push(bob);
+      await many.save();
+    });
+    expect(pushed[0]!.model_details.old_object?.readers).toEqual([ann!.id]);
+    expect(pushed[0]!.model_details.new_object?.readers).toEqual([ann!.id, bob!.id]);
+    expect(pushed[0]!.model_details.changed_fields).toEqual(['readers.1', '__v']);
   });
 });

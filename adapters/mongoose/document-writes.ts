@@ -47,7 +47,7 @@ export class DocumentWrites {
         return;
       }
       // Mongoose's record of initial values gives the old state without a read, unless the document was built by
-      // hand, loaded in part, or changed in place before it was marked modified.
+      // hand, loaded in part, changed in place before it was marked modified, or holds a changed Map.
       const loaded = loadedState(doc);
       state.before = loaded ? { loaded } : {};
       this.saves.set(doc, state);

@@ -58,33 +58,40 @@ export function loadedWhole(doc: Document): boolean {
 const topOf = (path: string) => path.split('.', 1)[0] ?? path;
 
 /**
- * Whether a changed path's initial value was taken after it had already changed: a Mixed value or a Date changed
- * in place, then `markModified()`, leaves Mongoose an initial value equal to the new one. The old state is lost.
+ * Whether Mongoose's initial value of a changed path may have been taken after the change: the old state is lost.
+ * A Mixed value or a Date changed in place, then `markModified()`, leaves an initial value equal to the new one.
+ * A Map's `set()` and `delete()` mark it modified after changing it, so its initial value is taken after the first
+ * of them, and differs from the new one once a second has run: a changed Map is never trusted.
  */
 export function lostInPlace(doc: Document, loaded: LoadedState): boolean {
-  for (const top of inPlaceTops(schemaOf(doc))) {
-    if (!Object.hasOwn(loaded.saved, top) || !doc.isModified(top)) continue;
-    if (sameValue(plainOf(loaded.saved[top]), plainOf(storedValueOf(doc, top)))) return true;
+  const schema = schemaOf(doc);
+  const changed = (top: string) => Object.hasOwn(loaded.saved, top) && doc.isModified(top);
+  for (const top of topsHolding(schema, MAP)) if (changed(top)) return true;
+  for (const top of topsHolding(schema, IN_PLACE)) {
+    if (changed(top) && sameValue(plainOf(loaded.saved[top]), plainOf(storedValueOf(doc, top)))) return true;
   }
   return false;
 }
 
-const IN_PLACE = new Set(['Mixed', 'Date']);
-const inPlaceCache = new WeakMap<Schema, ReadonlySet<string>>();
+const IN_PLACE: ReadonlySet<string> = new Set(['Mixed', 'Date']);
+const MAP: ReadonlySet<string> = new Set(['Map']);
+const topsCache = new WeakMap<ReadonlySet<string>, WeakMap<Schema, ReadonlySet<string>>>();
 
-/** Top-level paths holding a value Mongoose cannot see changed in place (Mixed, Date), at any depth. */
-function inPlaceTops(schema: Schema, visiting = new Set<Schema>()): ReadonlySet<string> {
-  const cached = inPlaceCache.get(schema);
+/** Top-level paths holding, at any depth, a value of one of `types` (schema type names). */
+function topsHolding(schema: Schema, types: ReadonlySet<string>, visiting = new Set<Schema>()): ReadonlySet<string> {
+  let cache = topsCache.get(types);
+  if (!cache) topsCache.set(types, (cache = new WeakMap()));
+  const cached = cache.get(schema);
   if (cached) return cached;
   const tops = new Set<string>();
   visiting.add(schema);
   schema.eachPath((path, type) => {
     const t = type as unknown as { instance?: string; embeddedSchemaType?: { instance?: string }; schema?: Schema };
-    const nested = t.schema && !visiting.has(t.schema) && inPlaceTops(t.schema, visiting).size > 0;
-    if (IN_PLACE.has(t.instance ?? '') || IN_PLACE.has(t.embeddedSchemaType?.instance ?? '') || nested) tops.add(topOf(path));
+    const nested = t.schema && !visiting.has(t.schema) && topsHolding(t.schema, types, visiting).size > 0;
+    if (types.has(t.instance ?? '') || types.has(t.embeddedSchemaType?.instance ?? '') || nested) tops.add(topOf(path));
   });
   visiting.delete(schema);
-  inPlaceCache.set(schema, tops);
+  cache.set(schema, tops);
   return tops;
 }
 

@@ -12,13 +12,14 @@ export interface Item {
   meta?: unknown;
   spec?: { color?: string; size?: number } | null;
   owner?: Types.ObjectId;
+  attrs?: Map<string, string>;
 }
 export type ItemModel = Model<Item>;
 export interface Owner {
   name: string;
 }
 
-/** A schema of the model (`sku` unique, `n` at least 0, `status` defaulted, a Mixed, a Date, a subdocument). */
+/** A schema of the model (`sku` unique, `n` at least 0, `status` defaulted, a Mixed, a Date, a subdocument, a Map). */
 export function itemSchema(): Schema<Item> {
   return new Schema<Item>({
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- Mongoose types its schema options as a class but takes them as a plain object
@@ -32,6 +33,7 @@ export function itemSchema(): Schema<Item> {
     meta: Schema.Types.Mixed,
     spec: new Schema({ color: String, size: Number }, { _id: false }),
     owner: { type: Schema.Types.ObjectId, ref: 'TableOwner' },
+    attrs: { type: Map, of: String },
   });
 }
 
@@ -120,6 +122,19 @@ export const WRITE_CALLS: WriteCall[] = [
       doc.markModified('meta');
       doc.when!.setUTCFullYear(2001);
       doc.markModified('when');
+      return doc.save();
+    },
+  },
+  {
+    call: '`doc.save()` of a loaded document',
+    options: 'a Map changed (`set()`, `delete()`, a subdocument in it)',
+    recorded: "Updated: Mongoose keeps a Map's old value after its first change, so the stored document is read before",
+    setup: (M) => M.collection.updateOne({ _id: B }, { $set: { attrs: { color: 'red', size: 'L' } } }),
+    run: async (M) => {
+      const doc = await load(M, B);
+      doc.attrs!.set('color', 'blue');
+      doc.attrs!.set('color', 'green');
+      doc.attrs!.delete('size');
       return doc.save();
     },
   },

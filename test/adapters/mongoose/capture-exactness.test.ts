@@ -27,17 +27,23 @@ const posts = new Schema({
   author: { type: Schema.Types.ObjectId, ref: 'ExactAuthor' },
   readers: [{ type: Schema.Types.ObjectId, ref: 'ExactAuthor' }],
 }).plugin(actionLogPlugin(logger));
+const mapped = new Schema({
+  attrs: { type: Map, of: String },
+  prices: { type: Map, of: new Schema({ amount: Number }, { _id: false }) },
+}).plugin(actionLogPlugin(logger));
 
 const compile = (c: Connection) => ({
   Item: c.model('ExactItem', plain),
   Dated: c.model('ExactDated', stamped),
   Author: c.model('ExactAuthor', authors),
   Post: c.model('ExactPost', posts),
+  Mapped: c.model('ExactMapped', mapped),
 });
 let Item: ReturnType<typeof compile>['Item'];
 let Dated: ReturnType<typeof compile>['Dated'];
 let Author: ReturnType<typeof compile>['Author'];
 let Post: ReturnType<typeof compile>['Post'];
+let Mapped: ReturnType<typeof compile>['Mapped'];
 
 const a = new Types.ObjectId();
 const b = new Types.ObjectId();
@@ -45,7 +51,7 @@ const c = new Types.ObjectId();
 
 beforeAll(async () => {
   conn = await connect();
-  ({ Item, Dated, Author, Post } = compile(conn));
+  ({ Item, Dated, Author, Post, Mapped } = compile(conn));
   await Promise.all([Item.init(), Dated.init()]);
 });
 afterAll(async () => {
@@ -63,7 +69,7 @@ beforeEach(async () => {
   }
 });
 
-type AnyItemModel = typeof Item | typeof Dated | typeof Post;
+type AnyItemModel = typeof Item | typeof Dated | typeof Post | typeof Mapped;
 
 /** Runs `fn` as one request; checks its logs against the database before and after; returns them. */
 async function exactly(M: AnyItemModel, fn: () => Promise<unknown>) {
@@ -180,5 +186,24 @@ describe('capture exactness: the less common write calls record exactly what was
     expect(pushed[0]!.model_details.old_object?.readers).toEqual([ann!.id]);
     expect(pushed[0]!.model_details.new_object?.readers).toEqual([ann!.id, bob!.id]);
     expect(pushed[0]!.model_details.changed_fields).toEqual(['readers.1', '__v']);
+  });
+
+  it('9. save() after a Map changed in place (set twice, delete, a subdocument in it) records its old state', async () => {
+    const { _id } = await Mapped.create({ attrs: { color: 'red', size: 'L' }, prices: { eur: { amount: 1 } } });
+    const doc = (await Mapped.findById(_id))!;
+    const logs = await exactly(Mapped, async () => {
+      doc.attrs!.set('color', 'blue');
+      doc.attrs!.set('color', 'green');
+      await doc.save();
+      doc.attrs!.delete('size');
+      await doc.save();
+      doc.prices!.get('eur')!.amount = 2;
+      await doc.save();
+    });
+    expect(logs.map((l) => [l.model_details.old_object, l.model_details.changed_fields])).toEqual([
+      [expect.objectContaining({ attrs: { color: 'red', size: 'L' } }), ['attrs.color']],
+      [expect.objectContaining({ attrs: { color: 'green', size: 'L' } }), ['attrs.size']],
+      [expect.objectContaining({ prices: { eur: { amount: 1 } } }), ['prices.eur.amount']],
+    ]);
   });
 });

@@ -102,11 +102,8 @@ export class QueryWrites {
         this.recordSummary(query, result as Raw | null, state);
         return;
       }
-      if (DELETES.has(op)) {
-        this.afterDelete(model, result as Raw | null, state);
-        return;
-      }
-      return this.afterUpdate(model, query.getUpdate() as Raw | null, result as Raw | null, state)?.catch((error: unknown) => {
+      if (DELETES.has(op)) return this.afterDelete(query, result as Raw | null, state);
+      return this.afterUpdate(query, result as Raw | null, state)?.catch((error: unknown) => {
         this.recorder.reportError(error);
       });
     } catch (error) {
@@ -121,6 +118,11 @@ export class QueryWrites {
   failed(query: AnyQuery): void | Promise<void> {
     const state = take(query);
     if (!state || SINGLE.has(opOf(query)) || state.before.length === 0) return;
+    return this.recordReadBack(query, state);
+  }
+
+  /** Reads back by `_id` the documents read before the write, and records those it changed or removed. */
+  private recordReadBack(query: AnyQuery, state: QueryState): Promise<void> {
     const model = query.model as AnyModel;
     const ids = state.before.map((doc) => doc._id);
     return this.reads
@@ -160,23 +162,35 @@ export class QueryWrites {
     this.recorder.recordSummary(query.model as AnyModel, action, copyDocument(query.getFilter()), query.getUpdate(), matched, state);
   }
 
-  private afterUpdate(model: AnyModel, update: Raw | null, result: Raw | null, state: QueryState): Promise<void> | undefined {
+  /**
+   * The documents read before a write are those its filter matched when actionlog's pre hook ran. A pre hook
+   * registered after it (a tenant or soft-delete plugin) can only add conditions, so the write touched a subset of
+   * them: when its own count is below the changes expected of them, which it touched is read back.
+   */
+  private afterUpdate(query: AnyQuery, result: Raw | null, state: QueryState): Promise<void> | undefined {
+    const model = query.model as AnyModel;
     if (result?.upsertedId != null) {
       return this.reads.readById(model, result.upsertedId, state.session).then((created) => {
         if (created) this.recorder.record(model, null, created, 'Created', state);
       });
     }
-    if (!result || Number(result.modifiedCount ?? 0) === 0) return;
-    return this.reads.statesAfter(model, state.before, update, state.session).then((afters) => {
-      for (const before of state.before) {
+    const modified = Number(result?.modifiedCount ?? 0);
+    if (modified === 0) return;
+    return this.reads.statesAfter(model, state.before, query.getUpdate() as Raw | null, state.session).then((afters) => {
+      const changes = state.before.flatMap((before) => {
         const after = afters.get(idOf(before));
-        if (after) this.recorder.record(model, before, after, 'Updated', state);
-      }
+        return after && diffObjects(before, after).length > 0 ? [{ before, after }] : [];
+      });
+      if (modified < changes.length) return this.recordReadBack(query, state);
+      for (const { before, after } of changes) this.recorder.record(model, before, after, 'Updated', state);
     });
   }
 
-  private afterDelete(model: AnyModel, result: Raw | null, state: QueryState): void {
-    if (!result || Number(result.deletedCount ?? 0) === 0) return;
-    for (const before of state.before.slice(0, Number(result.deletedCount))) this.recorder.record(model, before, null, 'Deleted', state);
+  /** As `afterUpdate`: fewer deleted than read before, and which were is read back. */
+  private afterDelete(query: AnyQuery, result: Raw | null, state: QueryState): Promise<void> | undefined {
+    const deleted = Number(result?.deletedCount ?? 0);
+    if (deleted === 0) return;
+    if (deleted < state.before.length) return this.recordReadBack(query, state);
+    for (const before of state.before) this.recorder.record(query.model as AnyModel, before, null, 'Deleted', state);
   }
 }

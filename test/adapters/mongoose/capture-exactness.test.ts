@@ -1,5 +1,6 @@
 import { type Connection, Schema, Types } from 'mongoose';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ModelLog } from 'actionlog';
 import { actionLogPlugin } from 'actionlog/mongoose';
 import { useMongooseConnection } from '../../support/mongo-db.js';
 import { exactLogger, expectExact, storedDocuments } from '../../support/mongoose-exact.js';
@@ -31,6 +32,12 @@ const mapped = new Schema({
   attrs: { type: Map, of: String },
   prices: { type: Map, of: new Schema({ amount: Number }, { _id: false }) },
 }).plugin(actionLogPlugin(logger));
+// A multi-tenant plugin registered after actionlog's: its pre hooks narrow each write to the current tenant.
+const tenanted = new Schema({ tenant: String, name: String, n: Number }).plugin(actionLogPlugin(logger)).plugin((schema: Schema) => {
+  schema.pre(['updateMany', 'deleteMany'], function () {
+    this.where({ tenant: 't1' });
+  });
+});
 
 const compile = (c: Connection) => ({
   Item: c.model('ExactItem', plain),
@@ -38,12 +45,14 @@ const compile = (c: Connection) => ({
   Author: c.model('ExactAuthor', authors),
   Post: c.model('ExactPost', posts),
   Mapped: c.model('ExactMapped', mapped),
+  Tenanted: c.model('ExactTenanted', tenanted),
 });
 let Item: ReturnType<typeof compile>['Item'];
 let Dated: ReturnType<typeof compile>['Dated'];
 let Author: ReturnType<typeof compile>['Author'];
 let Post: ReturnType<typeof compile>['Post'];
 let Mapped: ReturnType<typeof compile>['Mapped'];
+let Tenanted: ReturnType<typeof compile>['Tenanted'];
 
 const a = new Types.ObjectId();
 const b = new Types.ObjectId();
@@ -51,7 +60,7 @@ const c = new Types.ObjectId();
 
 beforeAll(async () => {
   conn = await connect();
-  ({ Item, Dated, Author, Post, Mapped } = compile(conn));
+  ({ Item, Dated, Author, Post, Mapped, Tenanted } = compile(conn));
   await Promise.all([Item.init(), Dated.init()]);
 });
 afterAll(async () => {
@@ -69,7 +78,7 @@ beforeEach(async () => {
   }
 });
 
-type AnyItemModel = typeof Item | typeof Dated | typeof Post | typeof Mapped;
+type AnyItemModel = typeof Item | typeof Dated | typeof Post | typeof Mapped | typeof Tenanted;
 
 /** Runs `fn` as one request; checks its logs against the database before and after; returns them. */
 async function exactly(M: AnyItemModel, fn: () => Promise<unknown>) {
@@ -205,5 +214,38 @@ describe('capture exactness: the less common write calls record exactly what was
       [expect.objectContaining({ attrs: { color: 'green', size: 'L' } }), ['attrs.size']],
       [expect.objectContaining({ prices: { eur: { amount: 1 } } }), ['prices.eur.amount']],
     ]);
+  });
+
+  it('10. updateMany() and deleteMany() narrowed by a later pre hook record only the documents written', async () => {
+    const reads = vi.spyOn(Tenanted.collection, 'find');
+    const tenantsOf = (logs: ModelLog[]) => logs.map((l) => [l.action, (l.model_details.old_object ?? l.model_details.new_object)?.tenant]);
+    await Tenanted.collection.insertMany([
+      { tenant: 't1', name: 'x', n: 1 },
+      { tenant: 't2', name: 'x', n: 1 },
+      { tenant: 't1', name: 'x', n: 1 },
+    ]);
+    const updated = await exactly(Tenanted, () => Tenanted.updateMany({ name: 'x' }, { $set: { n: 2 } }));
+    expect(tenantsOf(updated)).toEqual([
+      ['Updated', 't1'],
+      ['Updated', 't1'],
+    ]);
+    // The common case, where the counts agree, reads nothing back: one read, before the write.
+    let readsOfWrite = 0;
+    const common = await exactly(Tenanted, async () => {
+      reads.mockClear();
+      await Tenanted.updateMany({ tenant: 't1' }, { $inc: { n: 1 } });
+      readsOfWrite = reads.mock.calls.length;
+    });
+    expect(tenantsOf(common)).toEqual([
+      ['Updated', 't1'],
+      ['Updated', 't1'],
+    ]);
+    expect(readsOfWrite).toBe(1);
+    const deleted = await exactly(Tenanted, () => Tenanted.deleteMany({ name: 'x' }));
+    expect(tenantsOf(deleted)).toEqual([
+      ['Deleted', 't1'],
+      ['Deleted', 't1'],
+    ]);
+    expect((await Tenanted.collection.find({}).toArray()).map((d) => d.tenant as unknown)).toEqual(['t2']);
   });
 });

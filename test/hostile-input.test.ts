@@ -16,6 +16,7 @@ import { actionLog } from 'actionlog/express';
 import { orderChange } from '../examples/shared/orders.js';
 import { type RunningApp, startApp } from './support/apps.js';
 import { Client } from './support/client.js';
+import { unlistable, withThrowingGetter } from './support/hostile-values.js';
 import { type OpenedStore, openStore, STORE_KINDS } from './support/every-store.js';
 import { all as entries } from './support/store-contract.js';
 
@@ -126,25 +127,11 @@ describe.each(STORE_KINDS)('hostile input, on the %s store', (kind) => {
   });
 
   it('stores a change whose state has a getter that throws, marking that member, and every other request of its batch', async () => {
-    const withBadGetter = (status: string) =>
-      Object.defineProperty({ _id: 'getter', status }, 'total', {
-        enumerable: true,
-        get() {
-          throw new Error('not loaded');
-        },
-      });
-    // A proxy that cannot even list its keys: stored as one marker.
-    const unlistable = new Proxy(
-      {},
-      {
-        ownKeys() {
-          throw new Error('no keys');
-        },
-      },
-    );
+    const withBadGetter = (status: string) => withThrowingGetter({ _id: 'getter', status }, 'total', 'not loaded');
     await logger.run({ requestUuid: 'throwing-getter' }, () => {
       logger.recordModelChange(orderChange('getter', { old_object: withBadGetter('new'), new_object: withBadGetter('paid') }));
-      logger.recordModelChange(orderChange('proxy', { old_object: { _id: 'proxy' }, new_object: unlistable }));
+      // A proxy that cannot even list its keys: stored as one marker.
+      logger.recordModelChange(orderChange('proxy', { old_object: { _id: 'proxy' }, new_object: unlistable() }));
     });
     await logger.run({ requestUuid: 'beside-the-getter' }, () => {
       logger.recordModelChange(orderChange('plain'));

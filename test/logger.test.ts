@@ -25,6 +25,32 @@ afterEach(async () => {
 
 const change = orderChange;
 
+/**
+ * Runs `fault` on the document of request `requestUuid` as the logger's own builder makes it: a fault none of the
+ * inputs the builder checks can cause.
+ */
+function faultInBuild(logger: ActionLogger, requestUuid: string, fault: (doc: Record<string, unknown>) => void): void {
+  type Builder = { request(ctx: { requestUuid: string }, events: unknown, batch: { requests: Array<Record<string, unknown>> }): void };
+  const builder = (logger as unknown as { builder: Builder }).builder;
+  const build = builder.request.bind(builder);
+  builder.request = (ctx, events, batch) => {
+    build(ctx, events, batch);
+    const doc = batch.requests.at(-1);
+    if (ctx.requestUuid === requestUuid && doc) fault(doc);
+  };
+}
+
+/** Five runs, `r0` to `r4`, each recording one action. */
+async function recordFive(logger: ActionLogger): Promise<void> {
+  for (let i = 0; i < 5; i++) await logger.run({ requestUuid: `r${i}` }, () => logger.record({ action: 'tick' }));
+}
+
+const storedIds = (store: MemoryStore) =>
+  store
+    .requests()
+    .map((d) => d.request_uuid)
+    .sort();
+
 describe('createActionLogger options', () => {
   it.each([
     ['an unknown option', 'colour', { colour: 'red' }],
@@ -172,6 +198,13 @@ describe('recording outside any scope', () => {
     expect(() => {
       logger.recordModelChange({ ...change('z'), timestamp: new Date(8.64e15) });
     }).toThrow(/timestamp: must be between the years 0000 and 9999/);
+    const user = { lookup_from: 'users', _id: 'u1', label: 'Ada' };
+    expect(() => logger.activity({ action: 'Signed in', user, activity_date: new Date(8.64e15) })).toThrow(
+      /activity_date: must be between the years 0000 and 9999/,
+    );
+    expect(() => logger.activity({ action: 'Signed in', user, activity_date: new Date(Number.NaN) })).toThrow(
+      /activity_date: must be a Date/,
+    );
     expect(() => {
       logger.recordModelChange(optional);
     }).toThrow(/omit: must be an array of strings.*query: must be an object.*truncated: must be a boolean/s);
@@ -360,21 +393,12 @@ describe('flush, close and stats', () => {
   it('drops only the document whose build fails, reported by its request id, and stores the rest of its batch', async () => {
     const errors: Error[] = [];
     const { logger, store } = make({ flushIntervalMs: 10_000, batchSize: 1000, onError: (e) => errors.push(e) });
-    // A fault in the build of one document (the builder is the logger's own: none of the inputs it checks can make it throw).
-    const builder = (logger as unknown as { builder: { request(ctx: { requestUuid: string }, ...rest: unknown[]): void } }).builder;
-    const build = builder.request.bind(builder);
-    builder.request = (ctx, ...rest) => {
-      if (ctx.requestUuid === 'r2') throw new Error('build fault');
-      build(ctx, ...rest);
-    };
-    for (let i = 0; i < 5; i++) await logger.run({ requestUuid: `r${i}` }, () => logger.record({ action: 'tick' }));
+    faultInBuild(logger, 'r2', () => {
+      throw new Error('build fault');
+    });
+    await recordFive(logger);
     await logger.flush();
-    expect(
-      store
-        .requests()
-        .map((d) => d.request_uuid)
-        .sort(),
-    ).toEqual(['r0', 'r1', 'r3', 'r4']);
+    expect(storedIds(store)).toEqual(['r0', 'r1', 'r3', 'r4']);
     expect(logger.stats()).toMatchObject({ recorded: 5, stored: 4, dropped: 1, queued: 0 });
     expect(errors.map((e) => [e.message, (e.cause as Error).message])).toEqual([
       ['Could not build the document of request r2; it is dropped', 'build fault'],
@@ -385,25 +409,15 @@ describe('flush, close and stats', () => {
     const errors: Error[] = [];
     const key = { hmac: 'a-long-enough-hmac-secret' };
     const { logger, store } = make({ flushIntervalMs: 10_000, batchSize: 1000, onError: (e) => errors.push(e), integrity: { key } });
-    // A fault in one document (none of the inputs the builder checks can make one): a cycle, which no hash can take.
-    type Builder = { request(ctx: { requestUuid: string }, events: unknown, batch: { requests: Array<Record<string, unknown>> }): void };
-    const builder = (logger as unknown as { builder: Builder }).builder;
-    const build = builder.request.bind(builder);
-    builder.request = (ctx, events, batch) => {
-      build(ctx, events, batch);
-      if (ctx.requestUuid !== 'r2') return;
+    // A cycle, which no hash can take.
+    faultInBuild(logger, 'r2', (doc) => {
       const cyclic: Record<string, unknown> = {};
       cyclic.self = cyclic;
-      Object.assign(batch.requests.at(-1)!, { extra: cyclic });
-    };
-    for (let i = 0; i < 5; i++) await logger.run({ requestUuid: `r${i}` }, () => logger.record({ action: 'tick' }));
+      Object.assign(doc, { extra: cyclic });
+    });
+    await recordFive(logger);
     await logger.close();
-    expect(
-      store
-        .requests()
-        .map((d) => d.request_uuid)
-        .sort(),
-    ).toEqual(['r0', 'r1', 'r3', 'r4']);
+    expect(storedIds(store)).toEqual(['r0', 'r1', 'r3', 'r4']);
     expect(errors.map((e) => e.message)).toEqual(['Could not build the document of request r2; it is dropped']);
     const report = await createActionLogger({ store, integrity: { key } }).verify();
     expect({ status: report.status, findings: report.findings }).toEqual({ status: 'intact', findings: [] });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isObjectId, type UserId } from '../shared/document.js';
 import { storable } from '../shared/strings.js';
 import { USER_FIELD_MAX } from './user.js';
+import { toComparableDate } from '../shared/dates.js';
 
 /** What `logger.activity()` accepts. `user`, `ip_address` and `request_uuid` default from the scope. */
 export interface ActivityInput {
@@ -33,10 +34,7 @@ export const activitySchema = z.strictObject({
     .transform(storable),
   user: userRefSchema.optional(),
   ip_address: z.string().max(100, 'must be at most 100 characters').nullable().optional(),
-  activity_date: z
-    .date({ error: 'must be a Date' })
-    .refine((d) => !Number.isNaN(d.getTime()), 'is not a valid date')
-    .optional(),
+  activity_date: z.date({ error: 'must be a Date' }).transform(toComparableDate).optional(),
   link_preview: z.string().max(2048, 'must be at most 2048 characters').transform(storable).nullable().optional(),
   request_uuid: z.string().min(1).max(200, 'must be at most 200 characters').nullable().optional(),
 });

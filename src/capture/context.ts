@@ -95,7 +95,7 @@ export class RequestContext {
     init: ScopeInit,
     private readonly describeUser: (user: unknown) => UserRef | null,
     /** Where a `userOf` or `ipOf` that throws is told of: the application's code, never allowed to fail the request. */
-    private readonly report: (error: unknown) => void = () => undefined,
+    private readonly report: (error: unknown) => void,
   ) {
     this.requestUuid = init.requestUuid;
     this.moduleName = init.module;

@@ -1,5 +1,5 @@
 import type { ModelAction } from '../shared/document.js';
-import { COMPARABLE_YEARS, outsideComparableYears } from '../shared/dates.js';
+import { dateProblem } from '../shared/dates.js';
 import type { ValidationIssue } from '../shared/errors.js';
 
 /** A model change as an adapter reports it (a model log, before sanitizing and diffing). */
@@ -64,10 +64,9 @@ export function checkModelChange(input: unknown): ValidationIssue[] {
     issues.push({ path: 'query', message: 'must be an object with filter, update and matched (a number)' });
   if (change.truncated !== undefined && typeof change.truncated !== 'boolean')
     issues.push({ path: 'truncated', message: 'must be a boolean' });
-  if (change.timestamp !== undefined && !(change.timestamp instanceof Date && !Number.isNaN(change.timestamp.getTime()))) {
-    issues.push({ path: 'timestamp', message: 'must be a valid Date' });
-  } else if (change.timestamp !== undefined && outsideComparableYears(change.timestamp.getTime())) {
-    issues.push({ path: 'timestamp', message: COMPARABLE_YEARS });
+  if (change.timestamp !== undefined) {
+    const problem = change.timestamp instanceof Date ? dateProblem(change.timestamp) : 'must be a valid Date';
+    if (problem) issues.push({ path: 'timestamp', message: problem });
   }
   return issues;
 }

@@ -3,7 +3,7 @@ import { appendedParts, OMITTED, sealedRequest } from '../build/integrity/chain.
 import { linkHash } from '../build/integrity/canonical.js';
 import type { CheckpointDocument, IntegrityLink, RequestDocument, RequestIntegrity } from '../shared/document.js';
 import { ActionLogValidationError } from '../shared/errors.js';
-import { COMPARABLE_YEARS, outsideComparableYears } from '../shared/dates.js';
+import { dateProblem } from '../shared/dates.js';
 import type { Entry, EntryKind, Store, StoredEntry, StoreFilter } from '../stores/store.js';
 import { ChainChecker, type ReadLink } from './verify/chains.js';
 import { trustedCheckpoints } from './verify/checkpoints.js';
@@ -45,9 +45,8 @@ const KINDS: EntryKind[] = ['requests', 'actions', 'changes', 'activities'];
 function dateOption(value: Date | string | undefined, path: string): Date | undefined {
   if (value === undefined) return undefined;
   const date = value instanceof Date ? value : new Date(value);
-  if (Number.isNaN(date.getTime()))
-    throw new ActionLogValidationError([{ path, message: 'must be a valid date or ISO 8601 string' }], 'verify options');
-  if (outsideComparableYears(date.getTime())) throw new ActionLogValidationError([{ path, message: COMPARABLE_YEARS }], 'verify options');
+  const problem = dateProblem(date);
+  if (problem) throw new ActionLogValidationError([{ path, message: problem }], 'verify options');
   return date;
 }
 

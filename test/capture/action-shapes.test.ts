@@ -9,6 +9,7 @@ import {
   createActionLogger,
   MemoryStore,
 } from 'actionlog';
+import { unlistable, withThrowingGetter } from '../support/hostile-values.js';
 import { all } from '../support/store-contract.js';
 import { AUDIT_LOG_OBJECT, AUDITIZE_LOG, SERVICE_CALL } from '../support/source-examples.js';
 
@@ -185,24 +186,11 @@ describe('details: a list of custom fields or a free object', () => {
 
   it('takes a free object with a symbol key, a getter that throws or a proxy that cannot list its keys, as it stores them', async () => {
     setup();
-    const withGetter = Object.defineProperty({ ok: 1 }, 'bad', {
-      enumerable: true,
-      get() {
-        throw new Error('getter threw');
-      },
-    });
-    const unlistable = new Proxy(
-      {},
-      {
-        ownKeys() {
-          throw new Error('no keys');
-        },
-      },
-    );
+    const withGetter = withThrowingGetter({ ok: 1 }, 'bad');
     const entries = [
       logger.record({ action: 'a', context: { [Symbol('s')]: 1, ok: 1 } }),
       logger.record({ action: 'a', context: withGetter }),
-      logger.record({ action: 'a', details: unlistable }),
+      logger.record({ action: 'a', details: unlistable() }),
     ];
     expect(entries.map((e) => [e.context, e.details])).toEqual([
       [{ ok: 1 }, []],

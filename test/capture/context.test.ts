@@ -14,7 +14,9 @@ const describeUser = (user: unknown): UserRef | null => {
 };
 
 function scope(init: Partial<ScopeInit<FakeRequest>> = {}, describeWith = describeUser): RequestContext {
-  return new RequestContext({ requestUuid: 'req-1', ...init } as ScopeInit, describeWith);
+  return new RequestContext({ requestUuid: 'req-1', ...init } as ScopeInit, describeWith, (error) => {
+    throw error;
+  });
 }
 
 /** A scope over a request, with spies on how its user and address are read. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { COMPARABLE_YEARS, outsideComparableYears } from '../../shared/dates.js';
+import { toComparableDate } from '../../shared/dates.js';
 import { storable } from '../../shared/strings.js';
 
 /** Longest identifier kept: types, categories, custom field names (their SQL columns hold 200). */
@@ -60,19 +60,8 @@ export const freeObject = z.custom<Record<string, unknown>>((v) => v !== null &&
 
 export const date = z
   .union([z.date(), z.string(), z.number()], { error: 'must be a Date, an ISO string or epoch milliseconds' })
-  .transform((v, ctx) => {
-    const d = v instanceof Date ? v : new Date(v);
-    if (Number.isNaN(d.getTime())) {
-      ctx.addIssue({ code: 'custom', message: 'is not a valid date' });
-      return z.NEVER;
-    }
-    // Stored, it would sort apart from the others on some stores (SQLite compares ISO text).
-    if (outsideComparableYears(d.getTime())) {
-      ctx.addIssue({ code: 'custom', message: COMPARABLE_YEARS });
-      return z.NEVER;
-    }
-    return d;
-  });
+  // Stored, a date past the years 0000–9999 would sort apart from the others on some stores (SQLite compares text).
+  .transform(toComparableDate);
 
 export const tag = z.strictObject({ type: identifier('a tag type'), ref: ref.optional(), name: text.optional() }).superRefine((t, ctx) => {
   if ((t.ref === undefined) !== (t.name === undefined)) {

@@ -10,10 +10,12 @@ import {
   quoteName,
   revertSchema,
   runProgram,
+  searchStatements,
   sqlIndexName,
   type SqlTables,
   sqlTableNames,
   TABLES,
+  unsplitSearchStatements,
   type TableKey,
 } from 'actionlog/adapter-kit';
 import { EntitySchema, type EntityMetadata, type EntitySchemaColumnOptions, type MigrationInterface, type QueryRunner } from 'typeorm';
@@ -214,6 +216,24 @@ export function actionLogMigrations(names: ActionLogTableNames = {}): Array<new 
     }
   }
 
+  /**
+   * PostgreSQL: the text index of `q` over the words split at punctuation, as SQLite and MongoDB split them (the
+   * index of earlier versions kept an email, a host or a version as one token, so `q: 'alice'` missed them).
+   */
+  class ActionLogSearchWordsMigration1798848000000 implements MigrationInterface {
+    name = 'ActionLogSearchWordsMigration1798848000000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      if (engineOf(queryRunner) !== 'postgres') return;
+      for (const sql of searchStatements('postgres', tablesOf(queryRunner, names).actionLogs)) await queryRunner.query(sql);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      if (engineOf(queryRunner) !== 'postgres') return;
+      for (const sql of unsplitSearchStatements(tablesOf(queryRunner, names).actionLogs)) await queryRunner.query(sql);
+    }
+  }
+
   return [
     ActionLogMigration1763856000000,
     ActionLogRequestIdsMigration1764547200000,
@@ -221,6 +241,7 @@ export function actionLogMigrations(names: ActionLogTableNames = {}): Array<new 
     ActionLogRetentionMigration1796083200000,
     ActionLogLatestActionsMigration1796169600000,
     ActionLogIntegrityMigration1798761600000,
+    ActionLogSearchWordsMigration1798848000000,
   ];
 }
 

@@ -54,4 +54,5 @@ export {
   sqlTableNames,
   type SqlTables,
 } from '../stores/sql/sql-schema.js';
+export { searchStatements, unsplitSearchStatements } from '../stores/sql/sql-search.js';
 export { betterSqliteOf, preparedStatement, type BetterSqliteLike, type SqliteStatement } from '../stores/sql/sqlite-statements.js';

@@ -480,6 +480,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
         { ...action('approve', 1, { note: 'Manual override approved by the supervisor' }), ...extra },
         { ...action('approve', 2, { actor: { ref: 'u2', type: 'user', name: 'Bo Ström' } }), ...extra },
         { ...action('reject', 3, { target: { type: 'car', id: '7', name: 'Red convertible' } }), ...extra },
+        { ...action('refund', 4, { note: 'Sent to alice@example.com for order-17 (v2.1.3, shop.example.com/r/9)' }), ...extra },
       ];
       await store.write({ requests: [], actionLogs: actions, modelLogs: [], activities: [] });
       const words = async (q: string) => (await all(store, 'actions', { q })).map((a) => (a.emitted_at.getTime() - T0) / 60_000);
@@ -488,6 +489,12 @@ export function describeStore(name: string, factory: StoreFactory): void {
       expect(await words('convertible')).toEqual([3]);
       expect(await words('ström')).toEqual([2]);
       expect(await words('override convertible')).toEqual([]);
+      // Words of an email, a host, a version or a path, as of any text (PostgreSQL's parser keeps those whole).
+      expect(await words('alice')).toEqual([4]);
+      expect(await words('alice@example.com')).toEqual([4]);
+      expect(await words('example.com order 17')).toEqual([4]);
+      expect(await words('v2.1.3')).toEqual([4]);
+      expect(await words('r/9 shop')).toEqual([4]);
     });
 
     it('finds changes by request, model, record, action, changed field, user, correlation and time, summaries by a null id', async () => {

@@ -1,10 +1,11 @@
 /**
  * Words in actions (`q`): their note, target name and actor name, case and accents aside.
  *
- * PostgreSQL: an expression GIN index over `to_tsvector` with a text search configuration of the trail's own
- * (`<action_logs>_text`): the `simple` one (no stemming, no stop words), with `unaccent` before it when that
- * extension can be created; without it, accents must match as written. Every word of `q` must be there
- * (`plainto_tsquery`).
+ * PostgreSQL: an expression GIN index (`<action_logs>_words`) over `to_tsvector` with a text search configuration
+ * of the trail's own (`<action_logs>_text`): the `simple` one (no stemming, no stop words), with `unaccent` before
+ * it when that extension can be created; without it, accents must match as written. Every word of `q` must be
+ * there (`plainto_tsquery`). Punctuation is made a space first: PostgreSQL's parser keeps an email, a host, a
+ * version or a path as one token (`alice@example.com`), where the other stores see words (`alice`, `example`).
  * SQLite: an FTS5 table (`<action_logs>_text`, contentless, tokenizer unicode61 removing diacritics) kept by
  * triggers on the actions table, so every write, by this store or another process, keeps it whole.
  */
@@ -13,15 +14,20 @@ import type { SqlEngine } from './sql-schema.js';
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
-/** The text index's name (the FTS5 table on SQLite; the index and its configuration on PostgreSQL). */
+/** The text index's name (the FTS5 table on SQLite; the configuration on PostgreSQL). */
 export const searchTable = (actions: string) => `${actions}_text`;
+
+/** PostgreSQL: the text index's name. Earlier versions named it as the configuration, and indexed the text unsplit. */
+const searchIndex = (actions: string) => `${actions}_words`;
 
 /** The configuration as a constant, the same in the index and the queries (so that the planner matches them). */
 const config = (actions: string) => `${literal(quote(searchTable(actions)))}::regconfig`;
 
-/** PostgreSQL: the words of an action, as the index holds them. */
-export const searchDocument = (actions: string) =>
-  `to_tsvector(${config(actions)}, coalesce("note", '') || ' ' || coalesce("target" ->> 'name', '') || ' ' || coalesce("actor" ->> 'name', ''))`;
+const searchedText = `coalesce("note", '') || ' ' || coalesce("target" ->> 'name', '') || ' ' || coalesce("actor" ->> 'name', '')`;
+
+/** PostgreSQL: the words of an action, as the index holds them (`split: false`: as earlier versions did). */
+export const searchDocument = (actions: string, split = true) =>
+  `to_tsvector(${config(actions)}, ${split ? `regexp_replace(${searchedText}, '[[:punct:]]+', ' ', 'g')` : searchedText})`;
 
 /** The words of `q`, as the stores' tokenizers see them. */
 export const searchWords = (q: string) => q.split(/[^\p{L}\p{N}]+/u).filter(Boolean);
@@ -53,7 +59,12 @@ export function searchStatements(engine: SqlEngine, actions: string): string[] {
     END;
   END IF;
 END $actionlog$`;
-    return [createConfig, `CREATE INDEX IF NOT EXISTS ${ts} ON ${quote(actions)} USING GIN (${searchDocument(actions)})`];
+    return [
+      createConfig,
+      `CREATE INDEX IF NOT EXISTS ${quote(searchIndex(actions))} ON ${quote(actions)} USING GIN (${searchDocument(actions)})`,
+      // The index of earlier versions, superseded.
+      `DROP INDEX IF EXISTS ${ts}`,
+    ];
   }
   const fts = quote(name);
   const row = (r: 'new' | 'old') => `${r}."id", ${r}."note", json_extract(${r}."target", '$.name'), json_extract(${r}."actor", '$.name')`;
@@ -70,10 +81,21 @@ END $actionlog$`;
   ];
 }
 
-/** The statements dropping the text index. */
+/** PostgreSQL: the statements putting back the text index of earlier versions (a migration's revert). */
+export const unsplitSearchStatements = (actions: string) => [
+  `CREATE INDEX IF NOT EXISTS ${quote(searchTable(actions))} ON ${quote(actions)} USING GIN (${searchDocument(actions, false)})`,
+  `DROP INDEX IF EXISTS ${quote(searchIndex(actions))}`,
+];
+
+/** The statements dropping the text index (of this version or an earlier one). */
 export function dropSearchStatements(engine: SqlEngine, actions: string): string[] {
   const ts = quote(searchTable(actions));
-  if (engine === 'postgres') return [`DROP INDEX IF EXISTS ${ts}`, `DROP TEXT SEARCH CONFIGURATION IF EXISTS ${ts}`];
+  if (engine === 'postgres')
+    return [
+      `DROP INDEX IF EXISTS ${quote(searchIndex(actions))}`,
+      `DROP INDEX IF EXISTS ${ts}`,
+      `DROP TEXT SEARCH CONFIGURATION IF EXISTS ${ts}`,
+    ];
   return ['insert', 'delete', 'update']
     .map((e) => `DROP TRIGGER IF EXISTS ${quote(`${searchTable(actions)}_${e}`)}`)
     .concat(`DROP TABLE IF EXISTS ${ts}`);

@@ -1,4 +1,4 @@
-import { IntegrityChain } from './build/integrity/chain.js';
+import { IntegrityChain, linkedSeqs } from './build/integrity/chain.js';
 import type { ResolvedKey } from './build/integrity/checkpoint-keys.js';
 import { AnchorQueue } from './build/integrity/anchor-queue.js';
 import { Checkpointer, rangesOf } from './build/integrity/checkpointer.js';
@@ -34,15 +34,27 @@ export class TrailSeal {
     this.anchors = options.anchor && new AnchorQueue(options.anchor, report);
   }
 
-  /** Links the documents of a batch; returns the chain's newest sequence, for `stored`. */
-  seal(batch: StoreBatch, appends: RequestAppend[]): number {
-    this.chain.seal(batch, appends);
-    return this.chain.lastSeq;
+  /** Links the documents of a batch; returns the sequences it sealed, for `stored` or `lost`. */
+  seal(batch: StoreBatch, appends: RequestAppend[]): number[] {
+    const count = this.chain.seal(batch, appends);
+    const last = this.chain.lastSeq;
+    return Array.from({ length: count }, (_, i) => last - count + 1 + i);
   }
 
-  /** Everything sealed through `seq` is stored: a checkpoint when enough waits, else one on a timer. */
-  stored(seq: number): void {
-    this.chain.confirm(seq);
+  /** The sequences of this writer's links among these documents and appends. */
+  seqsOf(documents: Iterable<{ integrity?: Partial<IntegrityLink> | null }>): number[] {
+    return linkedSeqs(this.chain.id, documents);
+  }
+
+  /** These links are stored: a checkpoint when enough waits, else one on a timer. */
+  stored(seqs: Iterable<number>): void {
+    this.chain.confirm(seqs);
+    this.checkpointSoon();
+  }
+
+  /** These links will never be stored (the writer gave up on them, and reported it): the next checkpoint says so. */
+  lost(seqs: Iterable<number>): void {
+    this.chain.lose(seqs);
     this.checkpointSoon();
   }
 

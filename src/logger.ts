@@ -59,7 +59,7 @@ import type { TailItem, TailOptions } from './read/tail.js';
 import { BatchWriter, type BuiltBatch, type WriterStats } from './write/batch-writer.js';
 import { mapYielding } from './write/yielding-map.js';
 import { appendStep, batchStep, orderedStep, type QuarantinedDocument, setupStep, type WriteStep } from './write/write-step.js';
-import { type DocumentUnit, mergeBatch, mergeUnits } from './write/document-unit.js';
+import { type DocumentUnit, documentsOf, mergeBatch, mergeUnits } from './write/document-unit.js';
 import { emptyBatch } from './shared/batch-units.js';
 import { lineMac } from './write/spool/spool-line.js';
 import { SpooledWriter } from './write/spool/spooled-writer.js';
@@ -131,7 +131,7 @@ export class ActionLogger {
   /** Tamper evidence, when the `integrity` option is given. */
   private readonly seal: TrailSeal | undefined;
   /** Units built for the spool: how far the chain reached when each was sealed (confirmed once stored). */
-  private readonly sealedUnits = new WeakMap<DocumentUnit, number>();
+  private readonly sealedUnits = new WeakSet<DocumentUnit>();
   private readonly actions: ActionParser;
   private readonly describeUser: (user: unknown) => UserRef | null;
   /** Tells `onError` of the application's code that failed while read by a scope (its `user` and address readers). */
@@ -186,6 +186,9 @@ export class ActionLogger {
         this.report(error);
       },
       probe: this.store.ping ? () => this.probe() : undefined,
+      lost: (documents: Iterable<{ integrity?: Partial<IntegrityLink> }>) => {
+        this.seal?.lost(this.seal.seqsOf(documents));
+      },
     };
     this.seal = o.integrity
       ? new TrailSeal(this.store, o.integrity, (error) => {
@@ -217,6 +220,7 @@ export class ActionLogger {
         }
       },
       standalone: (changes) => this.standaloneScope(changes),
+      ...(this.seal ? { seal: this.seal } : {}),
     });
     this.labels = new LabelBook(o.labels);
     this.reader = new TrailReader(
@@ -839,12 +843,12 @@ export class ActionLogger {
 
   /** A batch built an item at a time, in slices between which requests run while the writer keeps up (`mapYielding`). */
   private async build(items: QueueItem[], mayYield: () => boolean): Promise<BuiltBatch> {
-    let sealed: number | undefined;
+    const sealed: number[] = [];
     const built = await mapYielding(
       items,
       (item) => {
         const b = this.builtOrReported(item);
-        if (b?.sealed !== undefined) sealed = b.sealed;
+        if (b?.sealed) sealed.push(...b.sealed);
         return b;
       },
       mayYield,
@@ -865,7 +869,7 @@ export class ActionLogger {
    * One item built and sealed (the links hash the documents as they are stored); undefined, reported, when either
    * throws: one scope never costs the others of its batch.
    */
-  private builtOrReported(item: QueueItem): { unit: DocumentUnit; document: unknown; sealed?: number } | undefined {
+  private builtOrReported(item: QueueItem): { unit: DocumentUnit; document: unknown; sealed?: number[] } | undefined {
     try {
       const built = this.unitOf(item);
       return this.seal ? { ...built, sealed: this.seal.seal(built.unit.batch, built.unit.appends) } : built;
@@ -879,8 +883,10 @@ export class ActionLogger {
   /** For the spool: one item built and sealed, as its line will keep it. */
   private spoolUnit(item: QueueItem): DocumentUnit {
     const { unit } = this.unitOf(item);
-    const sealed = this.seal?.seal(unit.batch, unit.appends);
-    if (sealed !== undefined) this.sealedUnits.set(unit, sealed);
+    if (this.seal) {
+      this.seal.seal(unit.batch, unit.appends);
+      this.sealedUnits.add(unit);
+    }
     return unit;
   }
 
@@ -892,20 +898,16 @@ export class ActionLogger {
    */
   private unitSteps(units: DocumentUnit[], authentic: ReadonlySet<DocumentUnit>): WriteStep[] {
     const seal = this.seal;
-    let sealed: number | undefined;
+    const sealed: number[] = [];
     const foreign: ChainHead[] = [];
     for (const unit of units) {
-      const built = this.sealedUnits.get(unit);
-      if (built !== undefined) sealed = Math.max(sealed ?? 0, built);
-      else if (seal && authentic.has(unit)) {
-        for (const head of newestLinks(unit.batch, unit.appends)) {
-          if (head.chain !== seal.chain.id) foreign.push(head);
-          // Never past what it sealed: a sequence ahead would confirm links not stored yet.
-          else if (head.seq <= seal.chain.lastSeq) sealed = Math.max(sealed ?? 0, head.seq);
-        }
-      }
+      if (!seal || !(this.sealedUnits.has(unit) || authentic.has(unit))) continue;
+      // Only links this writer sealed and has not confirmed are confirmed: any other sequence is ignored.
+      sealed.push(...seal.seqsOf(documentsOf(unit.batch, unit.appends)));
+      if (!this.sealedUnits.has(unit))
+        for (const head of newestLinks(unit.batch, unit.appends)) if (head.chain !== seal.chain.id) foreign.push(head);
     }
-    const steps = this.storeSteps(mergeUnits(units), sealed);
+    const steps = this.storeSteps(mergeUnits(units), seal ? sealed : undefined);
     // After the batches before it, as a link of its own: a head is vouched for once every line before it is stored.
     if (seal && foreign.length > 0)
       steps.push(
@@ -959,9 +961,9 @@ export class ActionLogger {
   /**
    * The store calls of a unit: the attachments first (an entry never names bytes that are not stored; retried like
    * the store's setup, and if they keep failing the batch is dropped with them), then its documents and appends,
-   * then the chain confirmed through `sealed`.
+   * then the links `sealed` confirmed.
    */
-  private storeSteps(unit: DocumentUnit, sealed: number | undefined): WriteStep[] {
+  private storeSteps(unit: DocumentUnit, sealed: readonly number[] | undefined): WriteStep[] {
     const steps: WriteStep[] = [setupStep(() => this.init())];
     if (unit.attachments.length > 0) {
       let attachments = unit.attachments;
@@ -979,8 +981,8 @@ export class ActionLogger {
     if (step.size > 0) steps.push(step);
     if (unit.appends.length > 0) steps.push(appendStep(unit.appends, (part) => this.store.append(part)));
     const seal = this.seal;
-    if (seal && sealed !== undefined) {
-      // In the order of the batches: a link is confirmed with every link before it (see `IntegrityChain.confirm`).
+    if (seal && sealed && sealed.length > 0) {
+      // In the order of the batches, so that a checkpoint's links mostly follow on (its Merkle root covers a run).
       steps.push(
         orderedStep(async () => {
           seal.stored(sealed);

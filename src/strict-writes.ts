@@ -4,6 +4,7 @@ import type { RequestContext, ScopeEvents } from './capture/context.js';
 import type { ModelChange } from './capture/model-change.js';
 import type { ActionEntry, RequestAppend, ResponseDetails, StoreBatch } from './shared/document.js';
 import type { BuiltBatch } from './write/batch-writer.js';
+import type { TrailSeal } from './integrity.js';
 import { appendStep, batchStep, setupStep, type WriteStep } from './write/write-step.js';
 import { emptyBatch } from './shared/batch-units.js';
 
@@ -19,6 +20,8 @@ export interface StrictDeps {
   requeue(batch: StoreBatch): void;
   /** A new ended scope holding `events`, for those made outside any scope; undefined when those are ignored. */
   standalone(events: ScopeEvents): RequestContext | undefined;
+  /** With tamper evidence: links what is written here, and learns whether it was stored. */
+  seal?: Pick<TrailSeal, 'seal' | 'stored' | 'lost'>;
 }
 
 /** A change, or a workflow step's action, held for its transaction, and the scope it was made in. */
@@ -42,9 +45,13 @@ export class StrictWrites {
     const batch = emptyBatch();
     this.deps.builder.request(ctx, ctx.takeEvents(), batch);
     this.deps.builder.stampExpiry(batch);
+    const sealed = this.deps.seal?.seal(batch, []) ?? [];
     try {
       await this.deps.writeNow(this.built(batch, []), 1);
+      this.deps.seal?.stored(sealed);
     } catch (error) {
+      // Not stored under these links: the queue seals it again, as it is then stored.
+      this.deps.seal?.lost(sealed);
       const doc = batch.requests[0];
       // The client gets the failure, so the document says so.
       if (doc && unstored) doc.details.response = unstored;
@@ -69,7 +76,15 @@ export class StrictWrites {
     }
     this.deps.builder.stampExpiry(batch);
     const documents = batch.requests.length + appends.length;
-    if (documents > 0) await this.deps.writeNow(this.built(batch, appends), documents);
+    if (documents === 0) return;
+    const sealed = this.deps.seal?.seal(batch, appends) ?? [];
+    try {
+      await this.deps.writeNow(this.built(batch, appends), documents);
+    } catch (error) {
+      this.deps.seal?.lost(sealed);
+      throw error;
+    }
+    this.deps.seal?.stored(sealed);
   }
 
   private built(batch: StoreBatch, appends: RequestAppend[]): BuiltBatch {

@@ -310,12 +310,17 @@ export interface PrunedRange {
   to: number;
   /** Moved by `archive` rather than deleted by `purge`: `verify` given the archives finds them there. */
   archived?: true;
+  /**
+   * Never stored: the writer gave up on them (the store failed past the retries, or refused them), as it reported
+   * then. `verify` names them `lost`.
+   */
+  lost?: true;
 }
 
 /**
  * A signed checkpoint (collection/table `checkpoints`): the heads of the chains a writer sealed since its previous
  * checkpoint, a Merkle root over their new hashes, and a link to that previous checkpoint; or, `pruned`, the
- * sequences a purge or an archive deleted.
+ * sequences a purge or an archive deleted, and those the writer lost.
  */
 export interface CheckpointDocument {
   _id?: unknown;
@@ -331,7 +336,7 @@ export interface CheckpointDocument {
   merkle_root: string | null;
   /** The first sequence the Merkle root covers. */
   from_seq: number | null;
-  /** Sequences deleted on purpose. */
+  /** Sequences deleted on purpose, and sequences lost (`lost`). */
   pruned: PrunedRange[];
   /** The writer closed: nothing follows `heads` in its chain. */
   closed: boolean;

@@ -5,6 +5,7 @@ import {
   ActionLogQuarantineError,
   errorSummary,
 } from '../shared/errors.js';
+import type { IntegrityLink } from '../shared/document.js';
 import type { QuarantinedDocument, WriteStep } from './write-step.js';
 import { DropReport } from './drop-report.js';
 import { finishesWithin } from '../shared/deadline.js';
@@ -42,6 +43,8 @@ export interface WriterHooks<Item> {
   build(items: Item[], mayYield: () => boolean): BuiltBatch | Promise<BuiltBatch>;
   /** Items dropped before being built (queue full, closed) are handed back, so their owner can forget them. */
   discard?(items: Item[]): void;
+  /** Documents built (and sealed) that will never be stored: their batch was dropped, or the store refused them. */
+  lost?(documents: Iterable<{ integrity?: Partial<IntegrityLink> }>): void;
   /** Whether the store answers now (a ping). Without it, the writer judges from the writes themselves. */
   probe?(): Promise<boolean>;
   onError(error: Error): void;
@@ -326,7 +329,11 @@ export class BatchWriter<Item> {
         const index = built.itemOf(document);
         if (index !== undefined) refused.add(index);
       });
-      if (!written) return { stored: 0, dropped: items };
+      if (!written) {
+        // All of the batch, also what earlier steps stored: they are counted dropped, and never confirmed.
+        this.hooks.lost?.(built.steps.flatMap((s) => [...s.documents()]));
+        return { stored: 0, dropped: items };
+      }
     }
     return { stored: items - refused.size, dropped: 0 };
   }
@@ -406,6 +413,7 @@ export class BatchWriter<Item> {
     this.quarantine.push(entry);
     if (this.quarantine.length > this.options.maxQuarantine) this.quarantine.shift();
     refused(entry.document);
+    this.hooks.lost?.(step.documents());
     this.report(new ActionLogQuarantineError(entry.kind, entry.request_uuid, { cause: error }));
   }
 

@@ -1,5 +1,6 @@
 import { type BatchEntry, batchOfUnits, batchUnits } from '../shared/batch-units.js';
-import type { RequestAppend, StoreBatch } from '../shared/document.js';
+import type { IntegrityLink, RequestAppend, StoreBatch } from '../shared/document.js';
+import { documentsOf } from './document-unit.js';
 
 /** A document a store refused, kept aside so that the rest of its batch could be stored. */
 export interface QuarantinedDocument {
@@ -21,6 +22,8 @@ export interface WriteStep {
   split(): [WriteStep, WriteStep];
   /** Its one unit's document (size 1 only). */
   only(): Pick<QuarantinedDocument, 'kind' | 'request_uuid' | 'document'>;
+  /** Every document and append it writes (none for a setup step). */
+  documents(): Iterable<{ integrity?: Partial<IntegrityLink> }>;
   /** Runs only once every batch built before its own has finished (stored or dropped), whatever else is in flight. */
   readonly ordered?: boolean;
 }
@@ -36,6 +39,7 @@ export function setupStep(run: () => Promise<void>): WriteStep {
     only: () => {
       throw new Error('a setup step has no document');
     },
+    documents: () => [],
   };
 }
 
@@ -72,6 +76,7 @@ function unitStep(units: BatchEntry[][], batch: StoreBatch, write: (batch: Store
       const uuid = (document as { request_uuid?: unknown } | null)?.request_uuid;
       return { kind, request_uuid: typeof uuid === 'string' ? uuid : null, document };
     },
+    documents: () => documentsOf(batch),
   };
 }
 
@@ -85,5 +90,6 @@ export function appendStep(appends: RequestAppend[], append: (appends: RequestAp
       return [appendStep(appends.slice(0, half), append), appendStep(appends.slice(half), append)];
     },
     only: () => ({ kind: 'append', request_uuid: appends[0]?.request_uuid ?? null, document: appends[0] }),
+    documents: () => appends,
   };
 }

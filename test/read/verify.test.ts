@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActionLogger, type Entry, type EntryKind, MemoryStore, type Store, type VerifyFinding } from 'actionlog';
 import { STORE_KINDS } from '../support/every-store.js';
+import { FlakyStore, PoisonStore } from '../support/stores.js';
 import { ed25519, entriesOf, KINDS, linked, openTamperable, sealingLogger, type TamperableStore, writeTrail } from '../support/trail.js';
 
 const opened: TamperableStore[] = [];
@@ -230,6 +231,79 @@ describe('verify keys', () => {
     expect(other.summary.counts.forged).toBeGreaterThan(0);
     expect(() => createActionLogger({ store, integrity: { key: { hmac: 'short' } } })).toThrow(/integrity\.key.*16 bytes/);
     await reader.close();
+  });
+});
+
+describe('what the writer never stored', () => {
+  const keys = ed25519();
+  const reader = async (store: Store) => {
+    const logger = createActionLogger({ store });
+    const report = await logger.verify({ keys: [keys.publicKey] });
+    await logger.close();
+    return report;
+  };
+  const job = (logger: ReturnType<typeof createActionLogger>, action: string, note?: string) =>
+    logger.run({ module: 'jobs' }, () => {
+      logger.record({ action, ...(note ? { note } : {}) });
+    });
+
+  it('names documents dropped after the retries as lost, not deleted: the trail stays intact', async () => {
+    const store = new FlakyStore();
+    const errors: Error[] = [];
+    const logger = createActionLogger({ store, integrity: { key: keys.privateKey }, maxRetries: 0, onError: (e) => void errors.push(e) });
+    await job(logger, 'first');
+    await logger.flush();
+    store.failNext(1);
+    await job(logger, 'dropped');
+    await logger.flush();
+    await job(logger, 'third');
+    await logger.close();
+    expect(logger.stats()).toMatchObject({ stored: 2, dropped: 1 });
+    expect(errors.map((e) => e.message)).toContainEqual(expect.stringMatching(/documents are dropped/));
+    const report = await reader(store);
+    // The request document and its action's entry: links 3 and 4.
+    expect(report.findings).toEqual([expect.objectContaining({ problem: 'lost', seq: 3, to_seq: 4 })]);
+    expect(report.status).toBe('intact');
+    expect(report.summary.counts).toMatchObject({ lost: 2, deleted: 0 });
+  });
+
+  it('names the documents of a write the store refused (quarantined) as lost', async () => {
+    const store = new PoisonStore('refuse-me');
+    const logger = createActionLogger({ store, integrity: { key: keys.privateKey }, onError: () => {} });
+    await Promise.all([job(logger, 'kept'), job(logger, 'refused', 'refuse-me'), job(logger, 'also_kept')]);
+    await logger.close();
+    expect(logger.stats()).toMatchObject({ stored: 2, quarantined: 1 });
+    const report = await reader(store);
+    expect(named(report.findings, 'lost')).toHaveLength(1);
+    expect(report.status).toBe('intact');
+    // Deleting a stored one is still tampering.
+    const [kept] = await entriesOf(store, 'actions');
+    await store.remove('actions', [kept!.position.id]);
+    expect((await reader(store)).status).toBe('tampered');
+  });
+
+  it("seals what the strict path stores at once: verify checks it, a change to it shows, and a failed write's links are lost", async () => {
+    const store = new FlakyStore();
+    const logger = createActionLogger({ store, integrity: { key: keys.privateKey }, onStoreError: 'throw', onError: () => {} });
+    await job(logger, 'first');
+    store.failNext(1);
+    await expect(job(logger, 'second')).rejects.toThrow(/store write failed/);
+    // Owed to the trail all the same: queued, and sealed again as stored.
+    await job(logger, 'third');
+    await logger.close();
+    const actions = await entriesOf(store, 'actions');
+    expect(actions.map((a) => a.entry.action_type)).toEqual(['first', 'second', 'third']);
+    const chains = new Set(actions.map(({ entry }) => entry.integrity?.chain));
+    expect([...chains]).toEqual([expect.stringMatching(/^[0-9a-f]{32}$/)]);
+    const report = await reader(store);
+    expect(report.findings.filter((f) => f.problem !== 'lost')).toEqual([]);
+    expect(report.status).toBe('intact');
+    expect(report.summary.links).toBe(6);
+    const [first] = actions;
+    await rewrite(store, 'actions', first!.position.id, { ...first!.entry, note: 'rewritten' });
+    expect(named((await reader(store)).findings, 'modified')).toEqual([
+      expect.objectContaining({ kind: 'actions', seq: first!.entry.integrity!.seq }),
+    ]);
   });
 });
 

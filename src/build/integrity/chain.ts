@@ -70,6 +70,13 @@ export function appendedParts(doc: RequestDocument): Array<{ link: AppendLink; b
   });
 }
 
+/** The sequences of `chain`'s links among these documents and appends. */
+export function linkedSeqs(chain: string, documents: Iterable<{ integrity?: Partial<IntegrityLink> | null }>): number[] {
+  const seqs: number[] = [];
+  for (const doc of documents) if (doc.integrity?.chain === chain && doc.integrity.seq !== undefined) seqs.push(doc.integrity.seq);
+  return seqs;
+}
+
 /** The newest link of each chain among the documents and appends of a batch (sealed by whichever writer). */
 export function newestLinks(batch: StoreBatch, appends: readonly RequestAppend[]): ChainHead[] {
   const newest = new Map<string, ChainHead>();
@@ -92,10 +99,12 @@ export class IntegrityChain {
   readonly id = newUuid().replace(/-/g, '');
   private seq = 0;
   private prev = GENESIS;
-  /** Sealed, not yet known to be stored. */
-  private sealed: ChainHead[] = [];
-  /** Stored since the last checkpoint, in order. */
+  /** Sealed, not yet known to be stored, by sequence. */
+  private readonly sealed = new Map<number, ChainHead>();
+  /** Stored since the last checkpoint. */
   private stored: ChainHead[] = [];
+  /** Sealed and never stored since the last checkpoint (the writer gave up on them): sequences. */
+  private lost: number[] = [];
   /** The newest stored link of each other writer's chain this one stored for it (a spool it adopted). */
   private readonly foreign = new Map<string, ChainHead>();
 
@@ -129,19 +138,29 @@ export class IntegrityChain {
     }
     for (const { link, put } of made) {
       put(link);
-      this.sealed.push({ chain: this.id, seq: link.seq, hash: link.hash });
+      this.sealed.set(link.seq, { chain: this.id, seq: link.seq, hash: link.hash });
     }
     this.seq += made.length;
     this.prev = prev;
     return made.length;
   }
 
-  /** The links sealed so far are stored (their batch's writes resolved). */
-  confirm(throughSeq: number): void {
-    while (this.sealed.length > 0 && (this.sealed[0]?.seq ?? Infinity) <= throughSeq) {
-      const head = this.sealed.shift();
-      if (head) this.stored.push(head);
+  /**
+   * These links are stored (their writes resolved). By sequence, not through one: the strict path stores its
+   * links at once, while links sealed before them may still wait in the queue. Sequences not waiting are ignored.
+   */
+  confirm(seqs: Iterable<number>): void {
+    for (const seq of seqs) {
+      const head = this.sealed.get(seq);
+      if (!head) continue;
+      this.sealed.delete(seq);
+      this.stored.push(head);
     }
+  }
+
+  /** These links were sealed and will never be stored: the next checkpoint records them as lost. */
+  lose(seqs: Iterable<number>): void {
+    for (const seq of seqs) if (this.sealed.delete(seq)) this.lost.push(seq);
   }
 
   /**
@@ -168,13 +187,18 @@ export class IntegrityChain {
     return this.seq;
   }
 
-  /** Stored links since the last checkpoint, taken: the next checkpoint's content. */
+  /** Stored links since the last checkpoint, taken, in sequence order: the next checkpoint's content. */
   takeStored(): ChainHead[] {
-    return this.stored.splice(0);
+    return this.stored.splice(0).sort((a, b) => a.seq - b.seq);
   }
 
-  /** How many stored links wait for a checkpoint (other chains' heads count one each). */
+  /** Lost links since the last checkpoint, taken: sequences. */
+  takeLost(): number[] {
+    return this.lost.splice(0);
+  }
+
+  /** How many stored or lost links wait for a checkpoint (other chains' heads count one each). */
   get unCheckpointed(): number {
-    return this.stored.length + this.foreign.size;
+    return this.stored.length + this.lost.length + this.foreign.size;
   }
 }

@@ -14,11 +14,15 @@ export class Checkpointer {
     private readonly key: ResolvedKey,
   ) {}
 
-  /** A checkpoint of what the chain stored since the last one (undefined when nothing, unless `closed` or `pruned`). */
+  /** A checkpoint of what the chain stored or lost since the last one (undefined when nothing, unless `closed` or `pruned`). */
   private next(options: { closed?: boolean; pruned?: PrunedRange[] } = {}): CheckpointDocument | undefined {
     const stored = this.chain.takeStored();
     const foreign = this.chain.takeForeign();
-    const pruned = options.pruned ?? [];
+    const lost = rangesOf(this.chain.takeLost().map((seq) => ({ chain: this.chain.id, seq }))).map((range) => ({
+      ...range,
+      lost: true as const,
+    }));
+    const pruned = [...(options.pruned ?? []), ...lost];
     // A writer that sealed nothing has no chain to close.
     if (stored.length === 0 && foreign.length === 0 && pruned.length === 0 && (!options.closed || this.chain.lastSeq === 0))
       return undefined;

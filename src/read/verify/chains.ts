@@ -207,21 +207,32 @@ export class ChainChecker {
   }
 
   /**
-   * A run of missing sequences: the parts a retention checkpoint covers are pruned, the rest `problem`; with archives
-   * read, the parts an archive moved are `deleted` from them.
+   * A run of missing sequences: the parts a checkpoint records as lost are `lost`, those a retention checkpoint
+   * covers are pruned, the rest `problem`; with archives read, the parts an archive moved are `deleted` from them.
    */
   private gap(chain: string, from: number, to: number, problem: 'deleted' | 'truncated'): void {
     const add = (part: { from: number; to: number }, what: VerifyFinding['problem'], message: string) => {
       this.findings.add({ problem: what, kind: null, id: null, chain, seq: part.from, to_seq: part.to, message });
     };
-    for (const part of coveredBy(this.claims.get(chain)?.pruned ?? [], from, to)) {
+    const recorded = this.claims.get(chain)?.pruned ?? [];
+    for (const part of coveredBy(recorded, from, to)) {
       if (!part.pruned) {
         add(part, problem, problem === 'truncated' ? 'missing: a signed checkpoint covers them' : 'missing between stored entries');
         continue;
       }
-      for (const sub of coveredBy(this.excused(chain), part.from, part.to)) {
-        if (sub.pruned) add(sub, 'pruned', 'deleted by a purge or an archive (a signed checkpoint records it)');
-        else add(sub, 'deleted', 'moved by an archive (a signed checkpoint records it), and in none of the archives given');
+      for (const lost of coveredBy(
+        recorded.filter((range) => range.lost),
+        part.from,
+        part.to,
+      )) {
+        if (lost.pruned) {
+          add(lost, 'lost', 'never stored: the writer gave up on them and reported it (a signed checkpoint records it)');
+          continue;
+        }
+        for (const sub of coveredBy(this.excused(chain), lost.from, lost.to)) {
+          if (sub.pruned) add(sub, 'pruned', 'deleted by a purge or an archive (a signed checkpoint records it)');
+          else add(sub, 'deleted', 'moved by an archive (a signed checkpoint records it), and in none of the archives given');
+        }
       }
     }
   }

@@ -18,6 +18,11 @@ export type VerifyProblem =
   | 'rolled_back'
   /** Sequences missing because a purge or an archive deleted them (a signed checkpoint says so): not tampering. */
   | 'pruned'
+  /**
+   * Sequences never stored: the writer gave up on them (the store failed past the retries, or refused them) and
+   * reported it then, and a signed checkpoint says so. Entries missing from the trail, not tampering.
+   */
+  | 'lost'
   /** An entry without a link, among linked ones. */
   | 'unsealed'
   /** Linked entries no signed checkpoint covers yet (written since the last one): checked, not proven. */
@@ -33,7 +38,7 @@ export interface VerifyFinding {
   chain: string | null;
   /** The sequence, or the first of a range. */
   seq: number | null;
-  /** The last sequence of a range (`deleted`, `truncated`, `pruned`, `unconfirmed`). */
+  /** The last sequence of a range (`deleted`, `truncated`, `pruned`, `lost`, `unconfirmed`). */
   to_seq?: number;
   message: string;
 }
@@ -66,7 +71,7 @@ export interface VerifyReport {
   unverifiable: string[];
 }
 
-/** Problems that are tampering; `pruned`, `unconfirmed` are not. */
+/** Problems that are tampering; `pruned`, `lost`, `unconfirmed` are not. */
 export const TAMPERING: ReadonlySet<VerifyProblem> = new Set([
   'modified',
   'deleted',
@@ -89,6 +94,7 @@ export class Findings {
     truncated: 0,
     rolled_back: 0,
     pruned: 0,
+    lost: 0,
     unsealed: 0,
     unconfirmed: 0,
   };

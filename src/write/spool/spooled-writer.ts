@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ActionLogClosedError, ActionLogConfigError, ActionLogSpoolFullError, ActionLogStoreError } from '../../shared/errors.js';
 import { BatchWriter, type BuiltBatch, type SpoolStats, type WriterOptions, type WriterStats } from '../batch-writer.js';
-import type { DocumentUnit } from '../document-unit.js';
+import { type DocumentUnit, documentsOf } from '../document-unit.js';
+import type { IntegrityLink } from '../../shared/document.js';
 import { DropReport } from '../drop-report.js';
 import { finishesWithin } from '../../shared/deadline.js';
 import { type QuarantinedDocument, setupStep, type WriteStep } from '../write-step.js';
@@ -24,6 +25,8 @@ export interface SpoolHooks<Item> {
    * read back from lines whose MAC holds (see `SpooledUnit`).
    */
   steps(units: DocumentUnit[], authentic: ReadonlySet<DocumentUnit>): WriteStep[];
+  /** Documents built (and sealed) that will never be stored: the store refused them, or their store calls failed. */
+  lost?(documents: Iterable<{ integrity?: Partial<IntegrityLink> }>): void;
   probe?(): Promise<boolean>;
   onError(error: Error): void;
 }
@@ -116,6 +119,10 @@ export class SpooledWriter<Item> {
       {
         build: (items) => this.build(items),
         probe: hooks.probe && (() => hooks.probe?.() ?? Promise.resolve(false)),
+        // Closed past its deadline, what the store writer drops stays in the spool: not lost.
+        lost: (documents) => {
+          if (!this.closingLate) hooks.lost?.(documents);
+        },
         onError: (error) => {
           if (error instanceof ActionLogStoreError) this.storeAway = true;
           // Closed past its deadline, the store writer drops its queue: those documents stay in the spool.
@@ -440,6 +447,7 @@ export class SpooledWriter<Item> {
       } catch (error) {
         leftOut++;
         this.counters.dropped++;
+        this.hooks.lost?.(documentsOf(held.unit.batch, held.unit.appends));
         this.report(new ActionLogStoreError('Could not make the store calls of a spooled document; it is dropped', 1, { cause: error }));
       }
     }

@@ -26,6 +26,7 @@ export {
   ActionLogSpoolFullError,
   ActionLogQuarantineError,
   ActionLogWorkflowError,
+  ActionLogAnchorTimeoutError,
   type ValidationIssue,
 } from './shared/errors.js';
 export type {

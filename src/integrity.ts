@@ -3,7 +3,8 @@ import type { ResolvedKey } from './build/integrity/checkpoint-keys.js';
 import { AnchorQueue } from './build/integrity/anchor-queue.js';
 import { Checkpointer, rangesOf } from './build/integrity/checkpointer.js';
 import type { ChainHead, CheckpointDocument, IntegrityLink, RequestAppend, StoreBatch } from './shared/document.js';
-import { ActionLogError, ActionLogStoreError } from './shared/errors.js';
+import { ActionLogAnchorTimeoutError, ActionLogError, ActionLogStoreError } from './shared/errors.js';
+import { finishesWithin } from './shared/deadline.js';
 import type { Store } from './stores/store.js';
 
 export interface SealOptions {
@@ -11,6 +12,7 @@ export interface SealOptions {
   checkpointEvery: number;
   checkpointIntervalMs: number;
   anchor?: (checkpoint: CheckpointDocument) => unknown;
+  anchorTimeoutMs: number;
 }
 
 /**
@@ -76,7 +78,7 @@ export class TrailSeal {
 
   /**
    * Stores a checkpoint of what is stored and not yet covered, then anchors it (failures reported, never thrown,
-   * unless `strict`).
+   * unless `strict`: then an anchor that takes longer than `anchorTimeoutMs` throws too).
    */
   async checkpoint(options: { closed?: boolean; pruned?: IntegrityLink[]; archived?: boolean } = {}, strict = false): Promise<void> {
     clearTimeout(this.timer);
@@ -99,8 +101,21 @@ export class TrailSeal {
       this.report(failure);
     }
     // Anchored apart from the checkpoints' writes: an anchor that hangs never holds them back.
-    const anchored = (await this.anchors?.copy()) ?? true;
+    const anchored = strict ? await this.anchorWithin(options.archived ? 'archive' : 'purge') : ((await this.anchors?.copy()) ?? true);
     if (strict && !anchored) throw new ActionLogError('Could not anchor the integrity checkpoint (see the error reported before)');
+  }
+
+  /**
+   * Anchors what waits for a purge or an archive, which deletes nothing before: an anchor that has not returned by
+   * `anchorTimeoutMs` throws, or an application whose anchor hangs would never see its purge end.
+   */
+  private async anchorWithin(operation: 'purge' | 'archive'): Promise<boolean> {
+    const anchors = this.anchors;
+    if (!anchors) return true;
+    const copying = anchors.copy();
+    if (!(await finishesWithin(copying, this.options.anchorTimeoutMs)))
+      throw new ActionLogAnchorTimeoutError(operation, anchors.waitingFor, this.options.anchorTimeoutMs);
+    return copying;
   }
 
   /** The final checkpoint: nothing follows it in this writer's chain. */

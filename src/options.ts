@@ -126,6 +126,11 @@ export interface IntegrityOptions {
   checkpointIntervalMs?: number;
   /** Copies each checkpoint elsewhere (a file, an object store, a webhook), so that a rollback of the whole store shows. */
   anchor?: (checkpoint: CheckpointDocument) => unknown;
+  /**
+   * How long `purge()` and `archive()` wait for `anchor` to take the checkpoint recording a batch before deleting it,
+   * in ms (default 30000); past it they reject with `ActionLogAnchorTimeoutError`, that batch not deleted.
+   */
+  anchorTimeoutMs?: number;
 }
 
 /** The `spool` option. */
@@ -146,6 +151,7 @@ export interface SpoolOption {
   blockTimeoutMs?: number;
 }
 
+const MAX_TIMER_MS = 2_147_483_647;
 const fn = <T>() => z.custom<T>((v) => typeof v === 'function', { error: 'must be a function' });
 const int = (min: number) => z.number({ error: 'must be a number' }).int('must be an integer').min(min, `must be at least ${min}`);
 const names = z.array(z.string().min(1, 'must not be empty'), { error: 'must be an array of strings' }).readonly();
@@ -259,6 +265,8 @@ const optionFields = z.strictObject({
       checkpointEvery: int(1).max(1_000_000, 'must be at most 1000000').default(1000),
       checkpointIntervalMs: int(10).default(60_000),
       anchor: fn<(checkpoint: CheckpointDocument) => unknown>().optional(),
+      // A timer's longest delay: a longer one would fire at once.
+      anchorTimeoutMs: int(1).max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS}`).default(30_000),
     })
     .optional(),
 });

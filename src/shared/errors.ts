@@ -117,6 +117,26 @@ export class ActionLogQuarantineError extends ActionLogError {
   }
 }
 
+/**
+ * `purge()` or `archive()` stopped because `integrity.anchor` did not return within `integrity.anchorTimeoutMs`: the
+ * batch it had recorded in a checkpoint is not deleted (a later run deletes it).
+ */
+export class ActionLogAnchorTimeoutError extends ActionLogError {
+  static override readonly [KIND]: string = 'ActionLogAnchorTimeoutError';
+  override name = 'ActionLogAnchorTimeoutError';
+  constructor(
+    readonly operation: 'purge' | 'archive',
+    /** The number of the checkpoint the anchor was given and has not returned from. */
+    readonly checkpoint: number | undefined,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      `${operation}: integrity.anchor did not return within ${timeoutMs} ms (integrity.anchorTimeoutMs)` +
+        `${checkpoint === undefined ? '' : ` for checkpoint ${checkpoint}`}; the batch it records was not deleted`,
+    );
+  }
+}
+
 function formatIssues(issues: ValidationIssue[]): string {
   return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
 }

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createActionLogger, type Entry, type EntryKind, MemoryStore, type Store, type VerifyFinding } from 'actionlog';
+import {
+  ActionLogAnchorTimeoutError,
+  createActionLogger,
+  type Entry,
+  type EntryKind,
+  MemoryStore,
+  type Store,
+  type VerifyFinding,
+} from 'actionlog';
 import { STORE_KINDS } from '../support/every-store.js';
 import { FlakyStore, PoisonStore } from '../support/stores.js';
 import { ed25519, entriesOf, KINDS, linked, openTamperable, sealingLogger, type TamperableStore, writeTrail } from '../support/trail.js';
@@ -353,5 +361,51 @@ describe('anchors', () => {
     // Every checkpoint is stored, the closing one too: the trail verifies whatever the anchor did.
     const report = await createActionLogger({ store }).verify({ keys: [secret] });
     expect(report.status).toBe('intact');
+  });
+
+  it.each(['purge', 'archive'] as const)(
+    '%s rejects with ActionLogAnchorTimeoutError once anchorTimeoutMs passes with the anchor hung, deleting nothing',
+    async (operation) => {
+      const store = new MemoryStore();
+      const errors: Error[] = [];
+      const logger = createActionLogger({
+        store,
+        onError: (e) => errors.push(e),
+        // Checkpoints of what was stored are anchored; the one recording what a purge or an archive deletes hangs.
+        integrity: {
+          key: secret,
+          checkpointEvery: 5,
+          anchorTimeoutMs: 200,
+          anchor: (c) => (c.pruned.length > 0 ? new Promise(() => {}) : undefined),
+        },
+      });
+      await writeTrail(logger, 3);
+      const held = async () => (await Promise.all(KINDS.map((k) => entriesOf(store, k)))).flat().length;
+      const stored = await held();
+      const started = Date.now();
+      const archive = new MemoryStore();
+      const run = operation === 'purge' ? logger.purge({ before: new Date() }) : logger.archive({ before: new Date(), to: archive });
+      const error: unknown = await run.catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(error).toBeInstanceOf(ActionLogAnchorTimeoutError);
+      const recording = (await store.checkpoints({ limit: 100 })).map((c) => c.checkpoint).find((c) => c.pruned.length > 0);
+      expect(error).toMatchObject({ operation, checkpoint: recording?.number, timeoutMs: 200 });
+      expect((error as Error).message).toBe(
+        `${operation}: integrity.anchor did not return within 200 ms (integrity.anchorTimeoutMs) for checkpoint ${recording?.number}; the batch it records was not deleted`,
+      );
+      expect(await held()).toBe(stored);
+      await logger.close({ timeout: 300 });
+      // The entries a checkpoint says were pruned are all still there: the trail is intact.
+      const report = await createActionLogger({ store }).verify({ keys: [secret] });
+      expect(report.status).toBe('intact');
+    },
+  );
+
+  it('refuses an anchorTimeoutMs a timer cannot wait, naming it', () => {
+    for (const anchorTimeoutMs of [0, 2 ** 31]) {
+      expect(() => createActionLogger({ store: new MemoryStore(), integrity: { key: secret, anchorTimeoutMs } })).toThrow(
+        /integrity\.anchorTimeoutMs: must be at (least 1|most 2147483647)/,
+      );
+    }
   });
 });

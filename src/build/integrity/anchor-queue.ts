@@ -22,6 +22,11 @@ export class AnchorQueue {
     this.waiting.push(structuredClone(copy));
   }
 
+  /** The number of the checkpoint being copied or next to be, if any waits. */
+  get waitingFor(): number | undefined {
+    return this.waiting[0]?.number;
+  }
+
   /** Copies what waits; true once all are copied, false when one failed (reported; it waits for the next call). */
   async copy(): Promise<boolean> {
     for (;;) {

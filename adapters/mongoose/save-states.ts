@@ -66,29 +66,42 @@ const topOf = (path: string) => path.split('.', 1)[0] ?? path;
 export function lostInPlace(doc: Document, loaded: LoadedState): boolean {
   const schema = schemaOf(doc);
   const changed = (top: string) => Object.hasOwn(loaded.saved, top) && doc.isModified(top);
-  for (const top of topsHolding(schema, MAP)) if (changed(top)) return true;
-  for (const top of topsHolding(schema, IN_PLACE)) {
+  for (const top of topsHolding(schema, holdsMap)) if (changed(top)) return true;
+  for (const top of topsHolding(schema, holdsInPlace)) {
     if (changed(top) && sameValue(plainOf(loaded.saved[top]), plainOf(storedValueOf(doc, top)))) return true;
   }
   return false;
 }
 
-const IN_PLACE: ReadonlySet<string> = new Set(['Mixed', 'Date']);
-const MAP: ReadonlySet<string> = new Set(['Map']);
-const topsCache = new WeakMap<ReadonlySet<string>, WeakMap<Schema, ReadonlySet<string>>>();
+/** The parts of a Mongoose schema type read here. */
+interface SchemaTypeLike {
+  instance?: string;
+  options?: { ref?: unknown; refPath?: unknown };
+  /** The type of an array's members. */
+  embeddedSchemaType?: SchemaTypeLike;
+  /** The schema of a single-nested subdocument or of a document array's members. */
+  schema?: Schema;
+}
 
-/** Top-level paths holding, at any depth, a value of one of `types` (schema type names). */
-function topsHolding(schema: Schema, types: ReadonlySet<string>, visiting = new Set<Schema>()): ReadonlySet<string> {
-  let cache = topsCache.get(types);
-  if (!cache) topsCache.set(types, (cache = new WeakMap()));
+type TypeTest = (type: SchemaTypeLike) => boolean;
+const holdsInPlace: TypeTest = (t) => ['Mixed', 'Date'].some((name) => t.instance === name || t.embeddedSchemaType?.instance === name);
+const holdsMap: TypeTest = (t) => t.instance === 'Map' || t.embeddedSchemaType?.instance === 'Map';
+const isRef = (type: SchemaTypeLike | undefined): boolean => type?.options?.ref != null || type?.options?.refPath != null;
+const holdsRef: TypeTest = (t) => isRef(t) || isRef(t.embeddedSchemaType);
+const topsCache = new WeakMap<TypeTest, WeakMap<Schema, ReadonlySet<string>>>();
+
+/** Top-level paths holding, at any depth, a value of a type that passes `holds`. */
+function topsHolding(schema: Schema, holds: TypeTest, visiting = new Set<Schema>()): ReadonlySet<string> {
+  let cache = topsCache.get(holds);
+  if (!cache) topsCache.set(holds, (cache = new WeakMap()));
   const cached = cache.get(schema);
   if (cached) return cached;
   const tops = new Set<string>();
   visiting.add(schema);
   schema.eachPath((path, type) => {
-    const t = type as unknown as { instance?: string; embeddedSchemaType?: { instance?: string }; schema?: Schema };
-    const nested = t.schema && !visiting.has(t.schema) && topsHolding(t.schema, types, visiting).size > 0;
-    if (types.has(t.instance ?? '') || types.has(t.embeddedSchemaType?.instance ?? '') || nested) tops.add(topOf(path));
+    const t = type as unknown as SchemaTypeLike;
+    const nested = t.schema && !visiting.has(t.schema) && topsHolding(t.schema, holds, visiting).size > 0;
+    if (holds(t) || nested) tops.add(topOf(path));
   });
   visiting.delete(schema);
   cache.set(schema, tops);
@@ -102,7 +115,7 @@ export function stateBefore(current: Raw, loaded: LoadedState): Raw {
   for (const [path, value] of Object.entries(loaded.saved)) {
     if (path.includes('.')) continue;
     if (value === undefined) Reflect.deleteProperty(before, path);
-    else before[path] = depopulated(loaded.schema, path, plainOf(value));
+    else before[path] = topsHolding(loaded.schema, holdsRef).has(path) ? depopulated(loaded.schema, path, plainOf(value)) : plainOf(value);
   }
   for (const path of loaded.defaulted) removePath(before, path);
   if (loaded.versionKey) {
@@ -112,27 +125,37 @@ export function stateBefore(current: Raw, loaded: LoadedState): Raw {
   return before;
 }
 
-interface RefType {
-  instance?: string;
-  options?: { ref?: unknown; refPath?: unknown };
-  embeddedSchemaType?: RefType;
-}
-
-const isRef = (type: RefType | undefined): boolean => type?.options?.ref != null || type?.options?.refPath != null;
-
 /** A document populated in place of an id: stored as the id. */
 const idOf = (value: unknown): unknown =>
   value !== null && typeof value === 'object' && !('_bsontype' in value) && '_id' in value ? value._id : value;
 
 /**
- * A ref path's initial value as stored: Mongoose keeps a copy of the populated documents there, while the
- * document stores (and `new_object` shows, depopulated) only their ids.
+ * A path's initial value as stored: where the schema has a ref, at any depth (in a subdocument, a document array,
+ * a nested path), Mongoose keeps a copy of the populated document, while the document stores (and `new_object`
+ * shows, depopulated) only its id. `value` is a plain copy of ours; what changes is copied again.
  */
 function depopulated(schema: Schema, path: string, value: unknown): unknown {
-  const type = schema.path(path) as unknown as RefType | undefined;
+  if (value === null || typeof value !== 'object') return value;
+  const type = schema.path(path) as unknown as SchemaTypeLike | undefined;
   if (isRef(type)) return idOf(value);
-  if (Array.isArray(value) && isRef(type?.embeddedSchemaType)) return value.map(idOf);
-  return value;
+  const members = type?.schema;
+  if (Array.isArray(value)) {
+    if (isRef(type?.embeddedSchemaType)) return value.map(idOf);
+    return members ? value.map((member) => depopulatedIn(members, member)) : value;
+  }
+  if (members) return depopulatedIn(members, value);
+  if (schema.pathType(path) !== 'nested') return value;
+  const copy = Object.assign({}, value as Raw);
+  for (const key of Object.keys(copy)) copy[key] = depopulated(schema, `${path}.${key}`, copy[key]);
+  return copy;
+}
+
+/** A subdocument's plain copy with its populated refs as ids (see `depopulated`). */
+function depopulatedIn(schema: Schema, subdocument: unknown): unknown {
+  if (subdocument === null || typeof subdocument !== 'object' || Array.isArray(subdocument)) return subdocument;
+  const copy = Object.assign({}, subdocument as Raw);
+  for (const top of topsHolding(schema, holdsRef)) if (Object.hasOwn(copy, top)) copy[top] = depopulated(schema, top, copy[top]);
+  return copy;
 }
 
 /**

@@ -28,6 +28,14 @@ const posts = new Schema({
   author: { type: Schema.Types.ObjectId, ref: 'ExactAuthor' },
   readers: [{ type: Schema.Types.ObjectId, ref: 'ExactAuthor' }],
 }).plugin(actionLogPlugin(logger));
+// Refs inside a document array, a single-nested subdocument and a nested path.
+const authorRef = () => ({ type: Schema.Types.ObjectId, ref: 'ExactAuthor' });
+const orders = new Schema({
+  title: String,
+  items: [new Schema({ product: authorRef(), qty: Number, fans: [authorRef()] })],
+  main: new Schema({ product: authorRef() }, { _id: false }),
+  shipping: { by: authorRef(), note: String },
+}).plugin(actionLogPlugin(logger));
 const mapped = new Schema({
   attrs: { type: Map, of: String },
   prices: { type: Map, of: new Schema({ amount: Number }, { _id: false }) },
@@ -44,6 +52,7 @@ const compile = (c: Connection) => ({
   Dated: c.model('ExactDated', stamped),
   Author: c.model('ExactAuthor', authors),
   Post: c.model('ExactPost', posts),
+  Order: c.model('ExactOrder', orders),
   Mapped: c.model('ExactMapped', mapped),
   Tenanted: c.model('ExactTenanted', tenanted),
 });
@@ -51,6 +60,7 @@ let Item: ReturnType<typeof compile>['Item'];
 let Dated: ReturnType<typeof compile>['Dated'];
 let Author: ReturnType<typeof compile>['Author'];
 let Post: ReturnType<typeof compile>['Post'];
+let Order: ReturnType<typeof compile>['Order'];
 let Mapped: ReturnType<typeof compile>['Mapped'];
 let Tenanted: ReturnType<typeof compile>['Tenanted'];
 
@@ -60,7 +70,7 @@ const c = new Types.ObjectId();
 
 beforeAll(async () => {
   conn = await connect();
-  ({ Item, Dated, Author, Post, Mapped, Tenanted } = compile(conn));
+  ({ Item, Dated, Author, Post, Order, Mapped, Tenanted } = compile(conn));
   await Promise.all([Item.init(), Dated.init()]);
 });
 afterAll(async () => {
@@ -78,7 +88,7 @@ beforeEach(async () => {
   }
 });
 
-type AnyItemModel = typeof Item | typeof Dated | typeof Post | typeof Mapped | typeof Tenanted;
+type AnyItemModel = typeof Item | typeof Dated | typeof Post | typeof Order | typeof Mapped | typeof Tenanted;
 
 /** Runs `fn` as one request; checks its logs against the database before and after; returns them. */
 async function exactly(M: AnyItemModel, fn: () => Promise<unknown>) {
@@ -195,6 +205,42 @@ describe('capture exactness: the less common write calls record exactly what was
     expect(pushed[0]!.model_details.old_object?.readers).toEqual([ann!.id]);
     expect(pushed[0]!.model_details.new_object?.readers).toEqual([ann!.id, bob!.id]);
     expect(pushed[0]!.model_details.changed_fields).toEqual(['readers.1', '__v']);
+  });
+
+  it('8b. save() of a document populated inside subdocuments records those refs as stored ids, without a read', async () => {
+    const [ann, bob] = await Author.create([{ name: 'ann' }, { name: 'bob' }]);
+    const order = await Order.create({
+      title: 't',
+      items: [{ product: ann!._id, qty: 1, fans: [ann!._id, bob!._id] }],
+      main: { product: ann!._id },
+      shipping: { by: ann!._id, note: 'x' },
+    });
+    const reads = vi.spyOn(Order.collection, 'find');
+    const load = () => Order.findById(order._id).populate(['items.product', 'items.fans', 'main.product', 'shipping.by']).orFail();
+    const pushing = await load();
+    expect(pushing.populated('items.product')).toBeDefined();
+    reads.mockClear();
+    const pushed = await exactly(Order, async () => {
+      pushing.items.push({ product: bob!._id, qty: 2 });
+      await pushing.save();
+    });
+    const stored = (await Order.collection.findOne({ _id: order._id }))!;
+    expect(pushed[0]!.model_details.old_object?.items).toEqual([
+      { _id: String((stored.items as Array<{ _id: unknown }>)[0]!._id), product: ann!.id, qty: 1, fans: [ann!.id, bob!.id] },
+    ]);
+    expect(pushed[0]!.model_details.changed_fields).toEqual(['items.1', '__v']);
+    const setting = await load();
+    const set = await exactly(Order, async () => {
+      setting.set('main.product', bob); // documents where ids were: Mongoose populates them
+      setting.set('items.0.product', bob);
+      setting.set('shipping.note', 'y');
+      await setting.save();
+    });
+    expect(set[0]!.model_details.old_object).toMatchObject({ main: { product: ann!.id }, shipping: { by: ann!.id, note: 'x' } });
+    expect([...set[0]!.model_details.changed_fields].sort()).toEqual(['items.0.product', 'main.product', 'shipping.note']);
+    // The old state came from what Mongoose kept since loading: exactly() reads twice per call, save() never.
+    expect(reads.mock.calls.length).toBe(4);
+    reads.mockRestore();
   });
 
   it('9. save() after a Map changed in place (set twice, delete, a subdocument in it) records its old state', async () => {

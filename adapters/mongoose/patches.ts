@@ -127,6 +127,32 @@ export function keepInitialValues(doc: object): void {
   (doc as DocumentInternals).$__.savedState ??= {};
 }
 
+type MarkModified = (this: DocumentInternals, path: string, ...rest: unknown[]) => unknown;
+const watchedMarkModified = new WeakSet<object>();
+
+/**
+ * Mongoose 9 `Document.prototype.markModified(path)` takes the initial value of `path`'s top-level path into
+ * `$__.savedState` when it is not there yet (`$__saveInitialState`): after a change in place, the value is the
+ * changed one. Wrapped once per copy of Mongoose (the prototype that owns it, found from `doc`), it calls `taken`
+ * with the document and `path` when that call took it; Mongoose's `set()` takes it before changing the value.
+ */
+export function watchMarkModified(doc: object, taken: (doc: object, path: string) => void): void {
+  let owner: object | null = doc;
+  while (owner && !Object.hasOwn(owner, 'markModified')) owner = Object.getPrototypeOf(owner) as object | null;
+  if (!owner || watchedMarkModified.has(owner)) return;
+  watchedMarkModified.add(owner);
+  const proto = owner as { markModified: MarkModified };
+  const original = proto.markModified;
+  proto.markModified = function markModified(this: DocumentInternals, path: string, ...rest: unknown[]) {
+    const saved = (this.$__ as DocumentInternals['$__'] | undefined)?.savedState;
+    const top = typeof path === 'string' ? path.split('.', 1)[0] : undefined;
+    const fresh = saved !== undefined && top !== undefined && !Object.hasOwn(saved, top);
+    const result = original.call(this, path, ...rest);
+    if (fresh && Object.hasOwn(saved, top)) taken(this, path);
+    return result;
+  };
+}
+
 /** The record `keepInitialValues` started (the object Mongoose adds to until the save ends), or undefined. */
 export function initialValuesOf(doc: object): Record<string, unknown> | undefined {
   return (doc as DocumentInternals).$__.savedState;

@@ -4,7 +4,7 @@ import { sameValue } from 'actionlog/adapter-kit';
 import type { Document, Schema } from 'mongoose';
 import { plainOf } from './model-info.js';
 import type { AnyModel, Raw } from './mongoose-types.js';
-import { initialValuesOf, keepInitialValues, storedValueOf } from './patches.js';
+import { initialValuesOf, keepInitialValues, storedValueOf, watchMarkModified } from './patches.js';
 
 /** What save() of a loaded document knows of the stored state without reading it. */
 export interface LoadedState {
@@ -17,21 +17,62 @@ export interface LoadedState {
   schema: Schema;
 }
 
+/** The parts of a Mongoose schema type read here. */
+interface SchemaTypeLike {
+  instance?: string;
+  options?: { ref?: unknown; refPath?: unknown };
+  /** The type of an array's members. */
+  embeddedSchemaType?: SchemaTypeLike;
+  /** The schema of a single-nested subdocument or of a document array's members. */
+  schema?: Schema;
+}
+
 const defaultedAtLoad = new WeakMap<object, string[]>();
+/** Top-level paths whose initial value Mongoose took in `markModified()` of a value that changes in place. */
+const takenByMarkModified = new WeakMap<object, Set<string>>();
 
 const schemaOf = (doc: Document): Schema => (doc.constructor as AnyModel).schema;
 
 /** When a document loads: Mongoose starts keeping initial values, and defaulted paths are noted (rare). */
 export function rememberLoad(doc: Document): void {
   keepInitialValues(doc);
+  watchMarkModified(doc, noteTakenByMarkModified);
   if (!doc.$isDefault(null as never)) return;
   const paths = Object.keys(schemaOf(doc).paths).filter((path) => doc.$isDefault(path));
   if (paths.length > 0) defaultedAtLoad.set(doc, paths);
 }
 
-/** Once saved, the defaults are stored. */
+/** Once saved, the defaults are stored, and Mongoose keeps initial values afresh. */
 export function forgetLoad(doc: Document): void {
   defaultedAtLoad.delete(doc);
+  takenByMarkModified.delete(doc);
+}
+
+/**
+ * `markModified(path)` made Mongoose take the initial value of `path`'s top-level path. For a Mixed value or a Date,
+ * it was taken after the changes in place the call marks: it is not the stored value.
+ */
+function noteTakenByMarkModified(doc: object, path: string): void {
+  let inPlace = true;
+  try {
+    inPlace = changesInPlace(schemaOf(doc as Document), path);
+  } catch {
+    // Called from the application's markModified(), which this must not break: taken as lost, the save reads first.
+  }
+  if (!inPlace) return;
+  let tops = takenByMarkModified.get(doc);
+  if (!tops) takenByMarkModified.set(doc, (tops = new Set()));
+  tops.add(topOf(path));
+}
+
+/** Whether `path` names a Mixed value or a Date, or lies inside a Mixed value: what changes in place. */
+function changesInPlace(schema: Schema, path: string): boolean {
+  const parts = path.split('.');
+  for (let n = parts.length; n > 0; n--) {
+    const type = schema.path(parts.slice(0, n).join('.')) as unknown as SchemaTypeLike | undefined;
+    if (type) return type.instance === 'Mixed' || (type.instance === 'Date' && n === parts.length);
+  }
+  return false;
 }
 
 /** What `doc` knows of its stored state, or undefined for a document that was not loaded (built by hand). */
@@ -59,28 +100,19 @@ const topOf = (path: string) => path.split('.', 1)[0] ?? path;
 
 /**
  * Whether Mongoose's initial value of a changed path may have been taken after the change: the old state is lost.
- * A Mixed value or a Date changed in place, then `markModified()`, leaves an initial value equal to the new one.
- * A Map's `set()` and `delete()` mark it modified after changing it, so its initial value is taken after the first
- * of them, and differs from the new one once a second has run: a changed Map is never trusted.
+ * A Mixed value or a Date changed in place, then `markModified()`, leaves an initial value taken after that first
+ * change (equal to the new one, unless it changed again). A Map's `set()` and `delete()` mark it modified after
+ * changing it, so its initial value is taken after the first of them: a changed Map is never trusted.
  */
 export function lostInPlace(doc: Document, loaded: LoadedState): boolean {
   const schema = schemaOf(doc);
   const changed = (top: string) => Object.hasOwn(loaded.saved, top) && doc.isModified(top);
+  for (const top of takenByMarkModified.get(doc) ?? []) if (changed(top)) return true;
   for (const top of topsHolding(schema, holdsMap)) if (changed(top)) return true;
   for (const top of topsHolding(schema, holdsInPlace)) {
     if (changed(top) && sameValue(plainOf(loaded.saved[top]), plainOf(storedValueOf(doc, top)))) return true;
   }
   return false;
-}
-
-/** The parts of a Mongoose schema type read here. */
-interface SchemaTypeLike {
-  instance?: string;
-  options?: { ref?: unknown; refPath?: unknown };
-  /** The type of an array's members. */
-  embeddedSchemaType?: SchemaTypeLike;
-  /** The schema of a single-nested subdocument or of a document array's members. */
-  schema?: Schema;
 }
 
 type TypeTest = (type: SchemaTypeLike) => boolean;

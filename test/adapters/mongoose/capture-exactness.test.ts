@@ -139,6 +139,33 @@ describe('capture exactness: the less common write calls record exactly what was
     }
   });
 
+  it('3b. a Mixed path changed in place twice, marked modified each time, keeps its stored old state; set, it is not read', async () => {
+    for (const M of [Item, Dated] as AnyItemModel[]) {
+      const reads = vi.spyOn(M.collection, 'find');
+      const doc = (await (M as typeof Item).findById(a))!;
+      const readsOfSaves: number[] = [];
+      const saved = async () => {
+        reads.mockClear();
+        await doc.save();
+        readsOfSaves.push(reads.mock.calls.length);
+      };
+      const logs = await exactly(M, async () => {
+        (doc.meta as { k: number }).k = 98;
+        doc.markModified('meta');
+        (doc.meta as { k: number; j?: number }).j = 1;
+        doc.markModified('meta.j');
+        await saved();
+        // Set rather than changed in place: Mongoose keeps the value before.
+        doc.meta = { k: 7 };
+        await saved();
+      });
+      expect(logs.map((l) => l.model_details.old_object?.meta)).toEqual([{ k: 1 }, { k: 98, j: 1 }]);
+      // The stored document is read for the save after the changes in place, not for the one after a set.
+      expect(readsOfSaves).toEqual([1, 0]);
+      reads.mockRestore();
+    }
+  });
+
   it('4. Model.bulkSave([newDoc, changedLoadedDoc]) records each change once', async () => {
     const loaded = (await Item.findById(a))!;
     const logs = await exactly(Item, async () => {

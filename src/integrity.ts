@@ -38,9 +38,7 @@ export class TrailSeal {
 
   /** Links the documents of a batch; returns the sequences it sealed, for `stored` or `lost`. */
   seal(batch: StoreBatch, appends: RequestAppend[]): number[] {
-    const count = this.chain.seal(batch, appends);
-    const last = this.chain.lastSeq;
-    return Array.from({ length: count }, (_, i) => last - count + 1 + i);
+    return this.chain.seal(batch, appends);
   }
 
   /** The sequences of this writer's links among these documents and appends. */
@@ -118,9 +116,12 @@ export class TrailSeal {
     return copying;
   }
 
-  /** The final checkpoint: nothing follows it in this writer's chain. */
+  /**
+   * The final checkpoint: nothing follows it in this writer's chain. Not said while a link waits for its write (a
+   * strict write under way), or verify would take it for an insertion past the end.
+   */
   close(): Promise<void> {
-    return this.checkpoint({ closed: true });
+    return this.checkpoint({ closed: !this.chain.waiting });
   }
 
   private async write(checkpoint: CheckpointDocument): Promise<void> {

@@ -59,8 +59,8 @@ import type { TailItem, TailOptions } from './read/tail.js';
 import { BatchWriter, type BuiltBatch, type WriterStats } from './write/batch-writer.js';
 import { mapYielding } from './write/yielding-map.js';
 import { appendStep, batchStep, orderedStep, type QuarantinedDocument, setupStep, type WriteStep } from './write/write-step.js';
-import { type DocumentUnit, documentsOf, mergeBatch, mergeUnits } from './write/document-unit.js';
-import { emptyBatch } from './shared/batch-units.js';
+import { type DocumentUnit, mergeBatch, mergeUnits } from './write/document-unit.js';
+import { documentsOf, emptyBatch } from './shared/batch-units.js';
 import { lineMac } from './write/spool/spool-line.js';
 import { SpooledWriter } from './write/spool/spooled-writer.js';
 import { type HeldEvent, type ReadyEvent, StrictWrites } from './strict-writes.js';
@@ -130,7 +130,7 @@ export class ActionLogger {
   private readonly monitor = new HealthMonitor();
   /** Tamper evidence, when the `integrity` option is given. */
   private readonly seal: TrailSeal | undefined;
-  /** Units built for the spool: how far the chain reached when each was sealed (confirmed once stored). */
+  /** Units built and sealed here for the spool: their links are confirmed once stored, read back or not. */
   private readonly sealedUnits = new WeakSet<DocumentUnit>();
   private readonly actions: ActionParser;
   private readonly describeUser: (user: unknown) => UserRef | null;

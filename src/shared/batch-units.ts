@@ -1,4 +1,4 @@
-import type { StoreBatch } from './document.js';
+import type { IntegrityLink, RequestAppend, StoreBatch } from './document.js';
 
 /** A batch's lists, in the order a store writes them. */
 export const BATCH_LISTS = ['requests', 'actionLogs', 'modelLogs', 'activities'] as const;
@@ -40,4 +40,13 @@ export function batchOfUnits(units: readonly BatchEntry[][]): StoreBatch {
   const batch = emptyBatch();
   for (const unit of units) for (const [list, doc] of unit) (batch[list] as unknown[]).push(doc);
   return batch;
+}
+
+/** Every document of a batch, and every append, with the link each may carry. */
+export function* documentsOf(batch: StoreBatch, appends: readonly RequestAppend[] = []): Generator<{ integrity?: Partial<IntegrityLink> }> {
+  yield* batch.requests;
+  yield* batch.actionLogs;
+  yield* batch.modelLogs;
+  yield* batch.activities;
+  yield* appends;
 }

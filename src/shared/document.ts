@@ -315,6 +315,8 @@ export interface PrunedRange {
    * then. `verify` names them `lost`.
    */
   lost?: true;
+  /** Of a lost range: the hash of its last link, which the link after it names as `prev`. */
+  hash?: string;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { emptyBatch } from '../shared/batch-units.js';
-import type { IntegrityLink, RequestAppend, StoreBatch, StoredAttachment } from '../shared/document.js';
+import type { RequestAppend, StoreBatch, StoredAttachment } from '../shared/document.js';
 
 /**
  * What one queued item becomes once built: its document with what goes with it (mirrors, spilled logs), or a late
@@ -30,13 +30,4 @@ export function mergeUnits(units: readonly DocumentUnit[]): DocumentUnit {
     merged.attachments.push(...attachments);
   }
   return merged;
-}
-
-/** Every document of a batch, and every append, with the link each may carry. */
-export function* documentsOf(batch: StoreBatch, appends: readonly RequestAppend[] = []): Generator<{ integrity?: Partial<IntegrityLink> }> {
-  yield* batch.requests;
-  yield* batch.actionLogs;
-  yield* batch.modelLogs;
-  yield* batch.activities;
-  yield* appends;
 }

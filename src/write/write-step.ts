@@ -1,6 +1,5 @@
-import { type BatchEntry, batchOfUnits, batchUnits } from '../shared/batch-units.js';
+import { type BatchEntry, batchOfUnits, batchUnits, documentsOf } from '../shared/batch-units.js';
 import type { IntegrityLink, RequestAppend, StoreBatch } from '../shared/document.js';
-import { documentsOf } from './document-unit.js';
 
 /** A document a store refused, kept aside so that the rest of its batch could be stored. */
 export interface QuarantinedDocument {

@@ -10,6 +10,10 @@ import type {
 } from '../../shared/document.js';
 import { GENESIS, linkHash } from './canonical.js';
 import { newUuid } from '../../shared/uuid.js';
+import { documentsOf } from '../../shared/batch-units.js';
+
+/** How long a link waiting for its write holds back the checkpointing of later ones (see `takeStored`). */
+const HOLD_BACK_MS = 60_000;
 
 /** Top-level fields a kind's hash leaves out: an action's `is_active` changes on purpose (`deactivate`, itself recorded). */
 export const OMITTED = { actions: ['is_active'] as const, others: [] as const };
@@ -85,8 +89,7 @@ export function newestLinks(batch: StoreBatch, appends: readonly RequestAppend[]
     const known = newest.get(link.chain);
     if (!known || known.seq < link.seq) newest.set(link.chain, { chain: link.chain, seq: link.seq, hash: link.hash });
   };
-  for (const list of [batch.requests, batch.actionLogs, batch.modelLogs, batch.activities, appends])
-    for (const doc of list) note(doc.integrity);
+  for (const doc of documentsOf(batch, appends)) note(doc.integrity);
   return [...newest.values()];
 }
 
@@ -99,20 +102,20 @@ export class IntegrityChain {
   readonly id = newUuid().replace(/-/g, '');
   private seq = 0;
   private prev = GENESIS;
-  /** Sealed, not yet known to be stored, by sequence. */
-  private readonly sealed = new Map<number, ChainHead>();
+  /** Sealed, not yet known to be stored or lost, by sequence, with when (ms). */
+  private readonly sealed = new Map<number, { head: ChainHead; at: number }>();
   /** Stored since the last checkpoint. */
   private stored: ChainHead[] = [];
-  /** Sealed and never stored since the last checkpoint (the writer gave up on them): sequences. */
-  private lost: number[] = [];
+  /** Sealed and never stored since the last checkpoint (the writer gave up on them). */
+  private lost: ChainHead[] = [];
   /** The newest stored link of each other writer's chain this one stored for it (a spool it adopted). */
   private readonly foreign = new Map<string, ChainHead>();
 
   /**
-   * Links every document of a batch and every append, in that order; returns how many it sealed. All or nothing:
+   * Links every document of a batch and every append, in that order; returns the sequences sealed. All or nothing:
    * when one cannot be hashed, it throws with the chain and the documents as they were (no sequence is skipped).
    */
-  seal(batch: StoreBatch, appends: RequestAppend[]): number {
+  seal(batch: StoreBatch, appends: RequestAppend[]): number[] {
     // A model log or action is in its request document and in its own entry: its text is written once.
     const texts = new Map<object, string>();
     const made: Array<{ link: IntegrityLink; put: (link: IntegrityLink) => void }> = [];
@@ -136,13 +139,14 @@ export class IntegrityChain {
       };
       next(appendBody(append.uid, counts, append.model_logs, append.actions), [], (link) => (append.integrity = { ...link, ...counts }));
     }
+    const at = Date.now();
     for (const { link, put } of made) {
       put(link);
-      this.sealed.set(link.seq, { chain: this.id, seq: link.seq, hash: link.hash });
+      this.sealed.set(link.seq, { head: { chain: this.id, seq: link.seq, hash: link.hash }, at });
     }
     this.seq += made.length;
     this.prev = prev;
-    return made.length;
+    return made.map(({ link }) => link.seq);
   }
 
   /**
@@ -151,16 +155,21 @@ export class IntegrityChain {
    */
   confirm(seqs: Iterable<number>): void {
     for (const seq of seqs) {
-      const head = this.sealed.get(seq);
-      if (!head) continue;
+      const waiting = this.sealed.get(seq);
+      if (!waiting) continue;
       this.sealed.delete(seq);
-      this.stored.push(head);
+      this.stored.push(waiting.head);
     }
   }
 
   /** These links were sealed and will never be stored: the next checkpoint records them as lost. */
   lose(seqs: Iterable<number>): void {
-    for (const seq of seqs) if (this.sealed.delete(seq)) this.lost.push(seq);
+    for (const seq of seqs) {
+      const waiting = this.sealed.get(seq);
+      if (!waiting) continue;
+      this.sealed.delete(seq);
+      this.lost.push(waiting.head);
+    }
   }
 
   /**
@@ -187,14 +196,34 @@ export class IntegrityChain {
     return this.seq;
   }
 
-  /** Stored links since the last checkpoint, taken, in sequence order: the next checkpoint's content. */
-  takeStored(): ChainHead[] {
-    return this.stored.splice(0).sort((a, b) => a.seq - b.seq);
+  /**
+   * Stored links since the last checkpoint, in sequence order, below the lowest link still waiting: the next
+   * checkpoint's content. A checkpoint's Merkle root then covers a run of sequences (lost ones aside), as verify
+   * recomputes it; a link stored before one below it (a strict write, beside the queue) waits for it. A link left
+   * waiting for `HOLD_BACK_MS` (one no write will ever settle: a spool's `drop-oldest`) holds nothing back.
+   */
+  takeStored(now = Date.now()): ChainHead[] {
+    let lowest: number | undefined;
+    // Sealed in sequence order: the map's keys are too.
+    for (const [seq, { at }] of this.sealed) {
+      if (now - at < HOLD_BACK_MS) {
+        lowest = seq;
+        break;
+      }
+    }
+    this.stored.sort((a, b) => a.seq - b.seq);
+    const past = lowest === undefined ? -1 : this.stored.findIndex((head) => head.seq > lowest);
+    return past === -1 ? this.stored.splice(0) : this.stored.splice(0, past);
   }
 
-  /** Lost links since the last checkpoint, taken: sequences. */
-  takeLost(): number[] {
-    return this.lost.splice(0);
+  /** Whether links sealed wait still for their write (a chain is not said to end before them). */
+  get waiting(): boolean {
+    return this.sealed.size > 0;
+  }
+
+  /** Lost links since the last checkpoint, taken, in sequence order. */
+  takeLost(): ChainHead[] {
+    return this.lost.splice(0).sort((a, b) => a.seq - b.seq);
   }
 
   /** How many stored or lost links wait for a checkpoint (other chains' heads count one each). */

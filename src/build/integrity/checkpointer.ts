@@ -18,10 +18,7 @@ export class Checkpointer {
   private next(options: { closed?: boolean; pruned?: PrunedRange[] } = {}): CheckpointDocument | undefined {
     const stored = this.chain.takeStored();
     const foreign = this.chain.takeForeign();
-    const lost = rangesOf(this.chain.takeLost().map((seq) => ({ chain: this.chain.id, seq }))).map((range) => ({
-      ...range,
-      lost: true as const,
-    }));
+    const lost = lostRanges(this.chain.takeLost());
     const pruned = [...(options.pruned ?? []), ...lost];
     // A writer that sealed nothing has no chain to close.
     if (stored.length === 0 && foreign.length === 0 && pruned.length === 0 && (!options.closed || this.chain.lastSeq === 0))
@@ -69,6 +66,11 @@ export class Checkpointer {
   }
 
   private readonly unsent: CheckpointDocument[] = [];
+}
+
+/** Lost links (in sequence order) as ranges, each with the hash of its last link: the `prev` of the link after it. */
+function lostRanges(lost: readonly ChainHead[]): PrunedRange[] {
+  return rangesOf(lost).map((range) => ({ ...range, lost: true, hash: lost.find((head) => head.seq === range.to)?.hash ?? '' }));
 }
 
 /** Sequences as ranges per chain: `[3,4,5,9]` of one chain → `3-5`, `9-9`. */

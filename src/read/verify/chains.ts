@@ -46,6 +46,8 @@ export class ChainChecker {
   private readonly recent = new Map<string, ReadLink>();
   private readonly recentKeys: string[] = [];
   private recentAt = 0;
+  /** Per chain, the ranges its checkpoints record as lost. */
+  private readonly lostByChain = new Map<string, PrunedRange[]>();
 
   constructor(
     private readonly claims: ReadonlyMap<string, ChainClaims>,
@@ -122,8 +124,11 @@ export class ChainChecker {
       if (lowest > expect) {
         if (!force && !this.isPruned(chain, expect, lowest - 1)) return;
         this.gap(chain, expect, lowest - 1, 'deleted');
-        state.last = undefined;
-        state.merkle = null;
+        // Across links recorded lost, the chain is still checked: the record signs the hash of the last one, and
+        // the Merkle roots leave lost links out. Across any other gap, the next link starts afresh.
+        const across = this.lostThrough(chain, expect, lowest - 1);
+        state.last = across;
+        if (!across) state.merkle = null;
       }
       const links = state.waiting.get(lowest) ?? [];
       state.waiting.delete(lowest);
@@ -174,13 +179,14 @@ export class ChainChecker {
     }
     const head = heads[state.headIndex];
     if (head?.from_seq !== undefined && head.from_seq === link.seq) state.merkle = [];
-    state.merkle?.push(link.hash);
+    // A lost link found stored after all (a write that failed after the store took part of it) is in no root.
+    if (!this.lostAt(chain, link.seq)) state.merkle?.push(link.hash);
     if (!head || head.seq !== link.seq) return;
     if (head.hash !== link.hash) this.report('modified', link, `checkpoint ${head.uid} signed another hash for this sequence`);
     else if (
       state.merkle &&
       head.from_seq !== null &&
-      state.merkle.length === head.seq - head.from_seq + 1 &&
+      state.merkle.length === head.seq - head.from_seq + 1 - this.lostCount(chain, head.from_seq, head.seq) &&
       merkleRoot(state.merkle) !== head.merkle_root
     ) {
       this.report('modified', link, `the hashes up to checkpoint ${head.uid} do not match its Merkle root`);
@@ -194,6 +200,28 @@ export class ChainChecker {
     let longest: [string, ChainState] | undefined;
     for (const entry of this.chains) if (!longest || entry[1].waiting.size > longest[1].waiting.size) longest = entry;
     if (longest) this.advance(longest[0], longest[1], true);
+  }
+
+  private lostOf(chain: string): readonly PrunedRange[] {
+    let ranges = this.lostByChain.get(chain);
+    if (!ranges) this.lostByChain.set(chain, (ranges = (this.claims.get(chain)?.pruned ?? []).filter((range) => range.lost)));
+    return ranges;
+  }
+
+  private lostAt(chain: string, seq: number): PrunedRange | undefined {
+    return this.lostOf(chain).find((range) => range.from <= seq && seq <= range.to);
+  }
+
+  private lostCount(chain: string, from: number, to: number): number {
+    return this.lostOf(chain).reduce((n, range) => n + Math.max(0, Math.min(to, range.to) - Math.max(from, range.from) + 1), 0);
+  }
+
+  /** When `from`..`to` are all recorded lost: the last of them as a link, its hash as signed, for the next `prev`. */
+  private lostThrough(chain: string, from: number, to: number): ReadLink | undefined {
+    if (!coveredBy(this.lostOf(chain), from, to).every((part) => part.pruned)) return undefined;
+    const hash = this.lostAt(chain, to)?.hash;
+    if (!hash) return undefined;
+    return { chain, seq: to, prev: '', hash, intact: true, kind: null, id: null, archived: false };
   }
 
   private isPruned(chain: string, from: number, to: number): boolean {
@@ -211,30 +239,37 @@ export class ChainChecker {
    * covers are pruned, the rest `problem`; with archives read, the parts an archive moved are `deleted` from them.
    */
   private gap(chain: string, from: number, to: number, problem: 'deleted' | 'truncated'): void {
-    const add = (part: { from: number; to: number }, what: VerifyFinding['problem'], message: string) => {
-      this.findings.add({ problem: what, kind: null, id: null, chain, seq: part.from, to_seq: part.to, message });
-    };
-    const recorded = this.claims.get(chain)?.pruned ?? [];
-    for (const part of coveredBy(recorded, from, to)) {
-      if (!part.pruned) {
-        add(part, problem, problem === 'truncated' ? 'missing: a signed checkpoint covers them' : 'missing between stored entries');
-        continue;
-      }
-      for (const lost of coveredBy(
-        recorded.filter((range) => range.lost),
-        part.from,
-        part.to,
-      )) {
-        if (lost.pruned) {
-          add(lost, 'lost', 'never stored: the writer gave up on them and reported it (a signed checkpoint records it)');
-          continue;
-        }
-        for (const sub of coveredBy(this.excused(chain), lost.from, lost.to)) {
-          if (sub.pruned) add(sub, 'pruned', 'deleted by a purge or an archive (a signed checkpoint records it)');
-          else add(sub, 'deleted', 'moved by an archive (a signed checkpoint records it), and in none of the archives given');
-        }
-      }
+    for (const part of coveredBy(this.claims.get(chain)?.pruned ?? [], from, to)) {
+      if (!part.pruned)
+        this.missing(
+          chain,
+          part,
+          problem,
+          problem === 'truncated' ? 'missing: a signed checkpoint covers them' : 'missing between stored entries',
+        );
+      else for (const recorded of coveredBy(this.lostOf(chain), part.from, part.to)) this.recordedGap(chain, recorded);
     }
+  }
+
+  /** Missing sequences a checkpoint records: lost, pruned, or moved by an archive and not in the archives given. */
+  private recordedGap(chain: string, { from, to, pruned: lost }: { from: number; to: number; pruned: boolean }): void {
+    if (lost) {
+      this.missing(
+        chain,
+        { from, to },
+        'lost',
+        'never stored: the writer gave up on them and reported it (a signed checkpoint records it)',
+      );
+      return;
+    }
+    for (const sub of coveredBy(this.excused(chain), from, to)) {
+      if (sub.pruned) this.missing(chain, sub, 'pruned', 'deleted by a purge or an archive (a signed checkpoint records it)');
+      else this.missing(chain, sub, 'deleted', 'moved by an archive (a signed checkpoint records it), and in none of the archives given');
+    }
+  }
+
+  private missing(chain: string, part: { from: number; to: number }, problem: VerifyFinding['problem'], message: string): void {
+    this.findings.add({ problem, kind: null, id: null, chain, seq: part.from, to_seq: part.to, message });
   }
 
   private report(problem: VerifyFinding['problem'], link: ReadLink, message: string): void {

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ActionLogClosedError, ActionLogConfigError, ActionLogSpoolFullError, ActionLogStoreError } from '../../shared/errors.js';
 import { BatchWriter, type BuiltBatch, type SpoolStats, type WriterOptions, type WriterStats } from '../batch-writer.js';
-import { type DocumentUnit, documentsOf } from '../document-unit.js';
+import type { DocumentUnit } from '../document-unit.js';
+import { documentsOf } from '../../shared/batch-units.js';
 import type { IntegrityLink } from '../../shared/document.js';
 import { DropReport } from '../drop-report.js';
 import { finishesWithin } from '../../shared/deadline.js';
@@ -291,12 +292,13 @@ export class SpooledWriter<Item> {
 
   private buildArrived(): void {
     for (const a of this.arrived.splice(0)) {
-      let unit: DocumentUnit;
+      let unit: DocumentUnit | undefined;
       let line: string;
       try {
         unit = this.hooks.unit(a.item);
         line = encodeLine(unit, a.at, this.spool.mac);
       } catch (error) {
+        if (unit) this.lose(unit);
         this.counters.dropped++;
         this.report(new ActionLogStoreError('Could not build a document; it is dropped', 1, { cause: error }));
         continue;
@@ -447,7 +449,7 @@ export class SpooledWriter<Item> {
       } catch (error) {
         leftOut++;
         this.counters.dropped++;
-        this.hooks.lost?.(documentsOf(held.unit.batch, held.unit.appends));
+        this.lose(held.unit);
         this.report(new ActionLogStoreError('Could not make the store calls of a spooled document; it is dropped', 1, { cause: error }));
       }
     }
@@ -472,12 +474,18 @@ export class SpooledWriter<Item> {
   private dropWaiting(items: Array<Waiting<Item>>, cause?: unknown): void {
     if (items.length === 0) return;
     this.hooks.discard?.(items.map((w) => w.item));
+    for (const { unit } of items) this.lose(unit);
     if (cause !== undefined) {
       this.counters.dropped += items.length;
       this.report(new ActionLogStoreError(`Could not append to the spool; ${items.length} documents are dropped`, items.length, { cause }));
       return;
     }
     this.countDrops(items.length);
+  }
+
+  /** A unit built (and sealed) that will never be stored. */
+  private lose(unit: DocumentUnit): void {
+    this.hooks.lost?.(documentsOf(unit.batch, unit.appends));
   }
 
   private countDrops(n: number): void {

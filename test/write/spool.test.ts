@@ -318,6 +318,24 @@ describe('spool', () => {
     expect(counts.has('r399')).toBe(true);
   });
 
+  it('drop-oldest with integrity: the links of the segments dropped are recorded lost, and the trail verifies intact', async () => {
+    const dir = folder();
+    const store = new OutageStore();
+    const key = { hmac: 'a-secret-of-at-least-32-characters!!' };
+    const { logger } = make(store, dir, { spool: { dir, maxBytes: 64 * 1024, policy: 'drop-oldest' }, batchSize: 4, integrity: { key } });
+    await record(logger, 4, 'w');
+    while (logger.stats().retried === 0) await sleep(5);
+    await record(logger, 300);
+    await sleep(30);
+    const { dropped } = logger.stats();
+    expect(dropped).toBeGreaterThan(0);
+    store.up();
+    await logger.close();
+    const report = await createActionLogger({ store, integrity: { key } }).verify({ keys: [key] });
+    expect(report.summary.counts).toMatchObject({ deleted: 0, lost: 2 * dropped });
+    expect(report.status).toBe('intact');
+  });
+
   it('drop-oldest: a segment being read back is never the one dropped, so no document is both dropped and stored', async () => {
     const dir = folder();
     const store = new OutageStore();

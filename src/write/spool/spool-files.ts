@@ -35,6 +35,15 @@ interface Segment {
   /** When its first line was spooled; unknown for an adopted segment until read. */
   firstAt: number | undefined;
   fd: number | undefined;
+  /** The integrity links its lines carry, as a run of one chain's sequences (its lines were sealed in order). */
+  links?: LinkRun;
+}
+
+/** Sequences `from`..`to` of one integrity chain. */
+export interface LinkRun {
+  chain: string;
+  from: number;
+  to: number;
 }
 
 /** Where a unit's line lies: settle it with this once it is stored. */
@@ -133,7 +142,7 @@ export class SpoolFiles {
    * Appends whole lines with one write; `handOut` when their units are kept in memory by the caller (no backlog to
    * read first). Returns where each line ends.
    */
-  append(lines: Array<{ text: string; at: number }>, handOut: boolean): SpoolPlace[] {
+  append(lines: Array<{ text: string; at: number; links?: LinkRun }>, handOut: boolean): SpoolPlace[] {
     const places: SpoolPlace[] = [];
     // A segment holds about `maxBytes / 8`, so that `drop-oldest` frees room by the eighth.
     for (let from = 0; from < lines.length;) {
@@ -152,7 +161,7 @@ export class SpoolFiles {
     return places;
   }
 
-  private write(seg: Segment, lines: Array<{ text: string }>, handOut: boolean): SpoolPlace[] {
+  private write(seg: Segment, lines: Array<{ text: string; links?: LinkRun }>, handOut: boolean): SpoolPlace[] {
     const buffer = Buffer.from(lines.map((l) => l.text).join(''), 'utf8');
     const fd = seg.fd ?? -1;
     for (let done = 0; done < buffer.length;) done += writeSync(fd, buffer, done, buffer.length - done);
@@ -161,6 +170,7 @@ export class SpoolFiles {
     for (const line of lines) {
       offset += Buffer.byteLength(line.text, 'utf8');
       places.push({ segment: seg, end: seg.base + offset });
+      if (line.links) seg.links = seg.links ? { ...seg.links, to: line.links.to } : { ...line.links };
     }
     seg.size += buffer.length;
     seg.lines += lines.length;
@@ -240,15 +250,15 @@ export class SpoolFiles {
 
   /**
    * Deletes the oldest segment none of whose units were handed out, to make room; returns how many units it held
-   * (undefined when no segment can go).
+   * and the links they carried (undefined when no segment can go).
    */
-  dropOldest(): number | undefined {
+  dropOldest(): { lines: number; links: LinkRun | undefined } | undefined {
     const seg = this.segments.find((s) => !s.reading && s.readOffset === 0 && s.pending === 0 && s.size > 0);
     if (!seg) return undefined;
     this.closeSegment(seg, false);
     seg.readOffset = seg.size;
     this.retire(seg);
-    return seg.lines;
+    return { lines: seg.lines, links: seg.links };
   }
 
   /** Resolves once the segments being deleted in the background are gone from the folder. */

@@ -7,7 +7,7 @@ import type { IntegrityLink } from '../../shared/document.js';
 import { DropReport } from '../drop-report.js';
 import { finishesWithin } from '../../shared/deadline.js';
 import { type QuarantinedDocument, setupStep, type WriteStep } from '../write-step.js';
-import { SpoolFiles, type SpoolFileOptions, type SpoolPlace } from './spool-files.js';
+import { type LinkRun, SpoolFiles, type SpoolFileOptions, type SpoolPlace } from './spool-files.js';
 import { encodeLine } from './spool-line.js';
 
 /** The `spool` option, resolved. */
@@ -321,8 +321,9 @@ export class SpooledWriter<Item> {
         }
         const freed = this.spool.policy === 'drop-oldest' ? this.files.dropOldest() : undefined;
         if (freed !== undefined) {
-          this.held -= freed;
-          this.countDrops(freed);
+          this.held -= freed.lines;
+          this.countDrops(freed.lines);
+          if (freed.links) this.hooks.lost?.(linksIn(freed.links));
           bytes = this.files.bytes + lines.reduce((sum, l) => sum + l.bytes, 0);
           continue;
         }
@@ -354,7 +355,7 @@ export class SpooledWriter<Item> {
     let places: SpoolPlace[];
     try {
       places = this.files.append(
-        lines.map((l) => ({ text: l.line, at: l.at })),
+        lines.map((l) => ({ text: l.line, at: l.at, links: linkRunOf(l.unit) })),
         handOut,
       );
     } catch (error) {
@@ -505,4 +506,20 @@ export class SpooledWriter<Item> {
 /** The units of `items` read back from lines whose MAC holds. */
 function authenticOf(items: readonly Held[]): ReadonlySet<DocumentUnit> {
   return new Set(items.filter((held) => held.authentic).map((held) => held.unit));
+}
+
+/** The run of links a unit built here was sealed with (one chain, in order), for the segment its line goes to. */
+function linkRunOf(unit: DocumentUnit): LinkRun | undefined {
+  let run: LinkRun | undefined;
+  for (const { integrity } of documentsOf(unit.batch, unit.appends)) {
+    if (integrity?.chain === undefined || integrity.seq === undefined) continue;
+    if (!run) run = { chain: integrity.chain, from: integrity.seq, to: integrity.seq };
+    else run = { chain: run.chain, from: Math.min(run.from, integrity.seq), to: Math.max(run.to, integrity.seq) };
+  }
+  return run;
+}
+
+/** Each link of a run, as the `lost` hook takes them. */
+function* linksIn(run: LinkRun): Generator<{ integrity: { chain: string; seq: number } }> {
+  for (let seq = run.from; seq <= run.to; seq++) yield { integrity: { chain: run.chain, seq } };
 }

@@ -65,7 +65,8 @@ export class TrailSeal {
   }
 
   private checkpointSoon(): void {
-    if (this.chain.unCheckpointed >= this.options.checkpointEvery) void this.checkpoint();
+    // Held back for a link still waiting, a checkpoint now would take no more than the last one (the timer tries).
+    if (this.chain.unCheckpointed >= this.options.checkpointEvery && !this.chain.heldBack) void this.checkpoint();
     else if (this.chain.unCheckpointed > 0) {
       this.timer ??= setTimeout(() => {
         this.timer = undefined;

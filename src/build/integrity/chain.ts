@@ -106,6 +106,8 @@ export class IntegrityChain {
   private readonly sealed = new Map<number, { head: ChainHead; at: number }>();
   /** Stored since the last checkpoint. */
   private stored: ChainHead[] = [];
+  /** See `heldBack`. */
+  private heldBehind: number | undefined;
   /** Sealed and never stored since the last checkpoint (the writer gave up on them). */
   private lost: ChainHead[] = [];
   /** The newest stored link of each other writer's chain this one stored for it (a spool it adopted). */
@@ -203,17 +205,19 @@ export class IntegrityChain {
    * waiting for `HOLD_BACK_MS` (one no write will ever settle: a spool's `drop-oldest`) holds nothing back.
    */
   takeStored(now = Date.now()): ChainHead[] {
-    let lowest: number | undefined;
-    // Sealed in sequence order: the map's keys are too.
-    for (const [seq, { at }] of this.sealed) {
-      if (now - at < HOLD_BACK_MS) {
-        lowest = seq;
-        break;
-      }
-    }
+    // Sealed in sequence order, so the map's first entry is the lowest link waiting (looked at alone: after a long
+    // outage, the map holds every link the queue or the spool still owes).
+    const first = this.sealed.values().next();
+    const lowest = !first.done && now - first.value.at < HOLD_BACK_MS ? first.value.head.seq : undefined;
     this.stored.sort((a, b) => a.seq - b.seq);
     const past = lowest === undefined ? -1 : this.stored.findIndex((head) => head.seq > lowest);
+    this.heldBehind = past === -1 ? undefined : lowest;
     return past === -1 ? this.stored.splice(0) : this.stored.splice(0, past);
+  }
+
+  /** The link the last `takeStored` held stored ones back for, while it still waits: no use trying again before. */
+  get heldBack(): boolean {
+    return this.heldBehind !== undefined && this.sealed.has(this.heldBehind);
   }
 
   /** Whether links sealed wait still for their write (a chain is not said to end before them). */

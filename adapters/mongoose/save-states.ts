@@ -65,15 +65,26 @@ function noteTakenByMarkModified(doc: object, path: string): void {
   tops.add(topOf(path));
 }
 
-/** Whether `path` names a Mixed value or a Date, or lies inside a Mixed value: what changes in place. */
+/**
+ * Whether the value at `path` may have changed in place: it lies inside a Mixed value, or holds a Mixed value or a
+ * Date at any depth (marking a parent path, `items` or `sub`, takes the initial value of all it holds).
+ */
 function changesInPlace(schema: Schema, path: string): boolean {
   const parts = path.split('.');
   for (let n = parts.length; n > 0; n--) {
     const type = schema.path(parts.slice(0, n).join('.')) as unknown as SchemaTypeLike | undefined;
-    if (type) return type.instance === 'Mixed' || (type.instance === 'Date' && n === parts.length);
+    if (!type) continue;
+    if (type.instance === 'Mixed') return true;
+    return n === parts.length && typeHoldsInPlace(type);
   }
-  return false;
+  // A nested path (`address`, declared by its paths): what is declared under it.
+  if (schema.pathType(path) !== 'nested') return false;
+  return Object.entries(schema.paths).some(([under, type]) => under.startsWith(`${path}.`) && typeHoldsInPlace(type));
 }
+
+/** Whether a value of this type is, or holds at any depth (an array's members, a subdocument's paths), a Mixed value or a Date. */
+const typeHoldsInPlace = (type: SchemaTypeLike): boolean =>
+  holdsInPlace(type) || (type.schema !== undefined && topsHolding(type.schema, holdsInPlace).size > 0);
 
 /** What `doc` knows of its stored state, or undefined for a document that was not loaded (built by hand). */
 export function loadedState(doc: Document): LoadedState | undefined {

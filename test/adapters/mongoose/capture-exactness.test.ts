@@ -36,6 +36,14 @@ const orders = new Schema({
   main: new Schema({ product: authorRef() }, { _id: false }),
   shipping: { by: authorRef(), note: String },
 }).plugin(actionLogPlugin(logger));
+// Values that change in place (Mixed, Date) inside a document array, an array, a subdocument and a nested path.
+const inPlace = new Schema({
+  items: [new Schema({ meta: {} }, { _id: false })],
+  dates: [Date],
+  mixes: [Schema.Types.Mixed],
+  sub: new Schema({ meta: {} }, { _id: false }),
+  nest: { meta: {} },
+}).plugin(actionLogPlugin(logger));
 const mapped = new Schema({
   attrs: { type: Map, of: String },
   prices: { type: Map, of: new Schema({ amount: Number }, { _id: false }) },
@@ -54,6 +62,7 @@ const compile = (c: Connection) => ({
   Post: c.model('ExactPost', posts),
   Order: c.model('ExactOrder', orders),
   Mapped: c.model('ExactMapped', mapped),
+  InPlace: c.model('ExactInPlace', inPlace),
   Tenanted: c.model('ExactTenanted', tenanted),
 });
 let Item: ReturnType<typeof compile>['Item'];
@@ -62,6 +71,7 @@ let Author: ReturnType<typeof compile>['Author'];
 let Post: ReturnType<typeof compile>['Post'];
 let Order: ReturnType<typeof compile>['Order'];
 let Mapped: ReturnType<typeof compile>['Mapped'];
+let InPlace: ReturnType<typeof compile>['InPlace'];
 let Tenanted: ReturnType<typeof compile>['Tenanted'];
 
 const a = new Types.ObjectId();
@@ -70,7 +80,7 @@ const c = new Types.ObjectId();
 
 beforeAll(async () => {
   conn = await connect();
-  ({ Item, Dated, Author, Post, Order, Mapped, Tenanted } = compile(conn));
+  ({ Item, Dated, Author, Post, Order, Mapped, InPlace, Tenanted } = compile(conn));
   await Promise.all([Item.init(), Dated.init()]);
 });
 afterAll(async () => {
@@ -88,7 +98,7 @@ beforeEach(async () => {
   }
 });
 
-type AnyItemModel = typeof Item | typeof Dated | typeof Post | typeof Order | typeof Mapped | typeof Tenanted;
+type AnyItemModel = typeof Item | typeof Dated | typeof Post | typeof Order | typeof Mapped | typeof InPlace | typeof Tenanted;
 
 /** Runs `fn` as one request; checks its logs against the database before and after; returns them. */
 async function exactly(M: AnyItemModel, fn: () => Promise<unknown>) {
@@ -163,6 +173,38 @@ describe('capture exactness: the less common write calls record exactly what was
       // The stored document is read for the save after the changes in place, not for the one after a set.
       expect(readsOfSaves).toEqual([1, 0]);
       reads.mockRestore();
+    }
+  });
+
+  it('3c. a value changed in place twice inside a path marked modified by a parent path keeps its stored old state', async () => {
+    type Meta = { a?: number };
+    type Loaded = InstanceType<typeof InPlace>;
+    // Each changes a Mixed value or a Date inside the path it marks, to `n`.
+    const changes: Array<[string, (doc: Loaded, n: number) => void]> = [
+      ['items', (doc, n) => ((doc.items[0]!.meta as Meta).a = n)],
+      ['dates', (doc, n) => (doc.dates[0] as unknown as Date).setUTCFullYear(2000 + n)],
+      ['mixes', (doc, n) => ((doc.mixes[0] as Meta).a = n)],
+      ['sub', (doc, n) => ((doc.sub!.meta as Meta).a = n)],
+      ['nest', (doc, n) => ((doc.nest!.meta as Meta).a = n)],
+    ];
+    const { insertedId } = await InPlace.collection.insertOne({
+      items: [{ meta: { a: 0 } }],
+      dates: [new Date('1999-01-01T00:00:00Z')],
+      mixes: [{ a: 0 }],
+      sub: { meta: { a: 0 } },
+      nest: { meta: { a: 0 } },
+    });
+    for (const [path, change] of changes) {
+      const doc = (await InPlace.findById(insertedId))!;
+      const logs = await exactly(InPlace, async () => {
+        change(doc, 1);
+        doc.markModified(path);
+        change(doc, 2);
+        doc.markModified(path);
+        await doc.save();
+      });
+      // exactly() checks each old object against the stored document: it shows the value before the first change.
+      expect([path, logs.map((l) => l.model_details.changed_fields.length > 0)]).toEqual([path, [true]]);
     }
   });
 

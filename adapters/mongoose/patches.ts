@@ -133,11 +133,12 @@ const watchedMarkModified = new WeakSet<object>();
 /**
  * Mongoose 9 `Document.prototype.markModified(path)` takes the initial value of `path`'s top-level path into
  * `$__.savedState` when it is not there yet (`$__saveInitialState`): after a change in place, the value is the
- * changed one. Wrapped once per copy of Mongoose (the prototype that owns it, found from `doc`), it calls `taken`
- * with the document and `path` when that call took it; Mongoose's `set()` takes it before changing the value.
+ * changed one. Wrapped once per copy of Mongoose (the prototype that owns it, found from `from`: a document or
+ * that copy's `Document.prototype`), it calls `taken` with the document and `path` when that call took it;
+ * Mongoose's `set()` takes it before changing the value.
  */
-export function watchMarkModified(doc: object, taken: (doc: object, path: string) => void): void {
-  let owner: object | null = doc;
+export function watchMarkModified(from: object, taken: (doc: object, path: string) => void): void {
+  let owner: object | null = from;
   while (owner && !Object.hasOwn(owner, 'markModified')) owner = Object.getPrototypeOf(owner) as object | null;
   if (!owner || watchedMarkModified.has(owner)) return;
   watchedMarkModified.add(owner);
@@ -151,6 +152,16 @@ export function watchMarkModified(doc: object, taken: (doc: object, path: string
     if (fresh && Object.hasOwn(saved, top)) taken(this, path);
     return result;
   };
+}
+
+/**
+ * The `Document.prototype` of the copy of Mongoose that made `schema`: Mongoose 9 sets `Schema.prototype.base`
+ * (internal) to its instance, whose `Document` is public. Undefined when it is not there.
+ */
+export function documentPrototypeOf(schema: object): object | undefined {
+  const base = (schema as { base?: { Document?: { prototype?: unknown } } }).base;
+  const proto = base?.Document?.prototype;
+  return proto !== null && typeof proto === 'object' ? proto : undefined;
 }
 
 /** The record `keepInitialValues` started (the object Mongoose adds to until the save ends), or undefined. */

@@ -10,7 +10,7 @@ import type { AnyModel, AnyQuery, Raw } from './mongoose-types.js';
 import { QUERY_WRITES, QueryWrites } from './query-writes.js';
 import { StoredDocuments } from './reads.js';
 import { ChangeRecorder } from './recorder.js';
-import { rememberLoad } from './save-states.js';
+import { rememberLoad, watchInPlaceMarks } from './save-states.js';
 import { markAudited, reportModelsCompiledBefore } from './late-registration.js';
 import { addStamps } from './stamps.js';
 
@@ -80,6 +80,7 @@ export function actionLogPlugin(logger: ActionLogger, options: ActionLogPluginOp
     const bulk = new BulkWrites(recorder, reads);
     const inserts = new InsertManyWrites(recorder);
     if (own?.stamps) addStamps(schema, logger, documents);
+    watchInPlaceMarks(schema);
 
     // Mongoose keeps a path's initial value on its first change once `savedState` exists: setting it when a
     // document loads gives save() its old state without a read, and costs nothing for documents only read.

@@ -4,7 +4,7 @@ import { sameValue } from 'actionlog/adapter-kit';
 import type { Document, Schema } from 'mongoose';
 import { plainOf } from './model-info.js';
 import type { AnyModel, Raw } from './mongoose-types.js';
-import { initialValuesOf, keepInitialValues, storedValueOf, watchMarkModified } from './patches.js';
+import { documentPrototypeOf, initialValuesOf, keepInitialValues, storedValueOf, watchMarkModified } from './patches.js';
 
 /** What save() of a loaded document knows of the stored state without reading it. */
 export interface LoadedState {
@@ -33,9 +33,19 @@ const takenByMarkModified = new WeakMap<object, Set<string>>();
 
 const schemaOf = (doc: Document): Schema => (doc.constructor as AnyModel).schema;
 
+/**
+ * When the plugin is applied to a schema: `markModified()` is watched from then on, for documents loaded and for
+ * those created and saved (Mongoose keeps their initial values after their first save, before any load).
+ */
+export function watchInPlaceMarks(schema: Schema): void {
+  const proto = documentPrototypeOf(schema);
+  if (proto) watchMarkModified(proto, noteTakenByMarkModified);
+}
+
 /** When a document loads: Mongoose starts keeping initial values, and defaulted paths are noted (rare). */
 export function rememberLoad(doc: Document): void {
   keepInitialValues(doc);
+  // Already watched from the schema, unless its copy of Mongoose did not say which it is.
   watchMarkModified(doc, noteTakenByMarkModified);
   if (!doc.$isDefault(null as never)) return;
   const paths = Object.keys(schemaOf(doc).paths).filter((path) => doc.$isDefault(path));

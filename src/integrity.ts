@@ -77,9 +77,14 @@ export class TrailSeal {
 
   /**
    * Stores a checkpoint of what is stored and not yet covered, then anchors it (failures reported, never thrown,
-   * unless `strict`: then an anchor that takes longer than `anchorTimeoutMs` throws too).
+   * unless `strict`: then an anchor that takes longer than `anchorTimeoutMs` throws too, and one already overdue
+   * throws before anything is stored).
    */
   async checkpoint(options: { closed?: boolean; pruned?: IntegrityLink[]; archived?: boolean } = {}, strict = false): Promise<void> {
+    const operation = options.archived ? 'archive' : 'purge';
+    // A purge or an archive retried while the anchor still hangs would record the same batch again, and wait again.
+    const overdue = strict ? this.anchors?.overdue(this.options.anchorTimeoutMs) : undefined;
+    if (overdue !== undefined) throw new ActionLogAnchorTimeoutError(operation, overdue, this.options.anchorTimeoutMs, { recorded: false });
     clearTimeout(this.timer);
     this.timer = undefined;
     const ranges = options.pruned ? rangesOf(options.pruned) : undefined;
@@ -92,28 +97,33 @@ export class TrailSeal {
       ),
     );
     this.queue = run.catch(() => undefined);
+    let made: CheckpointDocument | undefined;
     try {
-      await run;
+      made = await run;
     } catch (error) {
       const failure = new ActionLogStoreError('Could not store an integrity checkpoint; the next one carries it', 0, { cause: error });
       if (strict) throw failure;
       this.report(failure);
     }
     // Anchored apart from the checkpoints' writes: an anchor that hangs never holds them back.
-    const anchored = strict ? await this.anchorWithin(options.archived ? 'archive' : 'purge') : ((await this.anchors?.copy()) ?? true);
+    const anchored = strict ? await this.anchorWithin(operation, made?.number) : ((await this.anchors?.copy()) ?? true);
     if (strict && !anchored) throw new ActionLogError('Could not anchor the integrity checkpoint (see the error reported before)');
   }
 
   /**
    * Anchors what waits for a purge or an archive, which deletes nothing before: an anchor that has not returned by
-   * `anchorTimeoutMs` throws, or an application whose anchor hangs would never see its purge end.
+   * `anchorTimeoutMs` throws, naming the checkpoint that records the batch, or an application whose anchor hangs
+   * would never see its purge end.
    */
-  private async anchorWithin(operation: 'purge' | 'archive'): Promise<boolean> {
+  private async anchorWithin(operation: 'purge' | 'archive', checkpoint: number | undefined): Promise<boolean> {
     const anchors = this.anchors;
     if (!anchors) return true;
     const copying = anchors.copy();
-    if (!(await finishesWithin(copying, this.options.anchorTimeoutMs)))
-      throw new ActionLogAnchorTimeoutError(operation, anchors.waitingFor, this.options.anchorTimeoutMs);
+    if (!(await finishesWithin(copying, this.options.anchorTimeoutMs))) {
+      const head = anchors.waitingFor;
+      const behind = head !== undefined && checkpoint !== undefined && head < checkpoint ? head : undefined;
+      throw new ActionLogAnchorTimeoutError(operation, checkpoint, this.options.anchorTimeoutMs, { behind });
+    }
     return copying;
   }
 

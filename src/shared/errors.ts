@@ -117,24 +117,59 @@ export class ActionLogQuarantineError extends ActionLogError {
   }
 }
 
+/** What else an `ActionLogAnchorTimeoutError` says; see its fields. */
+export interface AnchorTimeoutDetails {
+  recorded?: boolean;
+  behind?: number;
+}
+
 /**
  * `purge()` or `archive()` stopped because `integrity.anchor` did not return within `integrity.anchorTimeoutMs`: the
- * batch it had recorded in a checkpoint is not deleted (a later run deletes it).
+ * batch under way is not deleted (a later run deletes it).
  */
 export class ActionLogAnchorTimeoutError extends ActionLogError {
   static override readonly [KIND]: string = 'ActionLogAnchorTimeoutError';
   override name = 'ActionLogAnchorTimeoutError';
+  /**
+   * Whether the batch under way was recorded in `checkpoint`; false when an earlier checkpoint's anchor was already
+   * overdue, and the run stopped before recording anything more.
+   */
+  readonly recorded: boolean;
+  /** The earlier checkpoint whose copy, not returned, holds back that of `checkpoint`, if any. */
+  readonly behind: number | undefined;
+
   constructor(
     readonly operation: 'purge' | 'archive',
-    /** The number of the checkpoint the anchor was given and has not returned from. */
+    /** The checkpoint whose anchor has not returned: the one recording the batch, or an earlier overdue one (`recorded` false). */
     readonly checkpoint: number | undefined,
     readonly timeoutMs: number,
+    details: AnchorTimeoutDetails = {},
   ) {
-    super(
-      `${operation}: integrity.anchor did not return within ${timeoutMs} ms (integrity.anchorTimeoutMs)` +
-        `${checkpoint === undefined ? '' : ` for checkpoint ${checkpoint}`}; the batch it records was not deleted`,
-    );
+    const recorded = details.recorded ?? true;
+    super(`${operation}: ${anchorTimeoutMessage(operation, checkpoint, timeoutMs, recorded, details.behind)}`);
+    this.recorded = recorded;
+    this.behind = details.behind;
   }
+}
+
+function anchorTimeoutMessage(
+  operation: 'purge' | 'archive',
+  checkpoint: number | undefined,
+  timeoutMs: number,
+  recorded: boolean,
+  behind: number | undefined,
+): string {
+  const limit = `${timeoutMs} ms (integrity.anchorTimeoutMs)`;
+  if (!recorded)
+    return `integrity.anchor has not returned for checkpoint ${checkpoint} within ${limit}; the next batch was not recorded or removed`;
+  const which = checkpoint === undefined ? '' : ` for checkpoint ${checkpoint}`;
+  const waiting = behind === undefined ? '' : ` (its copy waits behind checkpoint ${behind}'s)`;
+  // The archive copies a batch before recording it: a rerun copies it again, which the destination keeps once.
+  const batch =
+    operation === 'archive'
+      ? 'the batch it records was copied to the destination but not deleted (a rerun copies it again: a store keeps one copy, a stream gets its lines twice)'
+      : 'the batch it records was not deleted';
+  return `integrity.anchor did not return within ${limit}${which}${waiting}; ${batch}`;
 }
 
 function formatIssues(issues: ValidationIssue[]): string {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ActionLogAnchorTimeoutError,
+  type CheckpointDocument,
   createActionLogger,
   type Entry,
   type EntryKind,
@@ -419,8 +420,17 @@ describe('anchors', () => {
     expect(report.status).toBe('intact');
   });
 
+  const batchNotDeleted = {
+    purge: 'the batch it records was not deleted',
+    archive:
+      'the batch it records was copied to the destination but not deleted (a rerun copies it again: a store keeps one copy, a stream gets its lines twice)',
+  };
+  const held = async (store: MemoryStore) => (await Promise.all(KINDS.map((k) => entriesOf(store, k)))).flat().length;
+  const prunedCheckpoints = async (store: MemoryStore) =>
+    (await store.checkpoints({ limit: 100 })).map((c) => c.checkpoint).filter((c) => c.pruned.length > 0);
+
   it.each(['purge', 'archive'] as const)(
-    '%s rejects with ActionLogAnchorTimeoutError once anchorTimeoutMs passes with the anchor hung, deleting nothing',
+    '%s rejects with ActionLogAnchorTimeoutError once anchorTimeoutMs passes with the anchor hung, deleting nothing; retried, at once',
     async (operation) => {
       const store = new MemoryStore();
       const errors: Error[] = [];
@@ -436,26 +446,74 @@ describe('anchors', () => {
         },
       });
       await writeTrail(logger, 3);
-      const held = async () => (await Promise.all(KINDS.map((k) => entriesOf(store, k)))).flat().length;
-      const stored = await held();
-      const started = Date.now();
+      const stored = await held(store);
       const archive = new MemoryStore();
-      const run = operation === 'purge' ? logger.purge({ before: new Date() }) : logger.archive({ before: new Date(), to: archive });
-      const error: unknown = await run.catch((e: unknown) => e);
+      const run = () =>
+        operation === 'purge' ? logger.purge({ before: new Date() }) : logger.archive({ before: new Date(), to: archive });
+      const started = Date.now();
+      const error: unknown = await run().catch((e: unknown) => e);
       expect(Date.now() - started).toBeLessThan(2000);
       expect(error).toBeInstanceOf(ActionLogAnchorTimeoutError);
-      const recording = (await store.checkpoints({ limit: 100 })).map((c) => c.checkpoint).find((c) => c.pruned.length > 0);
-      expect(error).toMatchObject({ operation, checkpoint: recording?.number, timeoutMs: 200 });
+      const [recording] = await prunedCheckpoints(store);
+      expect(error).toMatchObject({ operation, checkpoint: recording?.number, timeoutMs: 200, recorded: true });
       expect((error as Error).message).toBe(
-        `${operation}: integrity.anchor did not return within 200 ms (integrity.anchorTimeoutMs) for checkpoint ${recording?.number}; the batch it records was not deleted`,
+        `${operation}: integrity.anchor did not return within 200 ms (integrity.anchorTimeoutMs) for checkpoint ${recording?.number}; ${batchNotDeleted[operation]}`,
       );
-      expect(await held()).toBe(stored);
+      expect(await held(store)).toBe(stored);
+      // Run again while that anchor still hangs: it fails before recording the batch a second time, without waiting.
+      const retried = Date.now();
+      const again: unknown = await run().catch((e: unknown) => e);
+      expect(Date.now() - retried).toBeLessThan(150);
+      expect(again).toMatchObject({ operation, checkpoint: recording?.number, recorded: false });
+      expect((again as Error).message).toBe(
+        `${operation}: integrity.anchor has not returned for checkpoint ${recording?.number} within 200 ms (integrity.anchorTimeoutMs); ` +
+          'the next batch was not recorded or removed',
+      );
+      expect(await prunedCheckpoints(store)).toHaveLength(1);
       await logger.close({ timeout: 300 });
       // The entries a checkpoint says were pruned are all still there: the trail is intact.
       const report = await createActionLogger({ store }).verify({ keys: [secret] });
       expect(report.status).toBe('intact');
     },
   );
+
+  it('names the checkpoint recording the batch, not an earlier one whose copy it waits behind', async () => {
+    const store = new MemoryStore();
+    const handed: CheckpointDocument[] = [];
+    let hang = false;
+    const logger = createActionLogger({
+      store,
+      onError: () => {},
+      integrity: {
+        key: secret,
+        checkpointEvery: 5,
+        anchorTimeoutMs: 500,
+        anchor: (c) => {
+          handed.push(c);
+          return hang ? new Promise(() => {}) : undefined;
+        },
+      },
+    });
+    await writeTrail(logger, 3);
+    await logger.flush();
+    hang = true;
+    const anchoredBefore = handed.length;
+    // A checkpoint of entries just stored, whose anchor hangs (not for long yet): the purge's waits behind it.
+    await logger.run({ module: 'orders' }, async () => {
+      for (let i = 0; i < 5; i++) logger.record({ action: 'more' });
+    });
+    await logger.flush();
+    await vi.waitFor(() => {
+      expect(handed.length).toBe(anchoredBefore + 1);
+    });
+    const earlier = handed.at(-1)!.number;
+    const error: unknown = await logger.purge({ before: new Date() }).catch((e: unknown) => e);
+    const [recording] = await prunedCheckpoints(store);
+    expect(recording!.number).toBeGreaterThan(earlier);
+    expect(error).toMatchObject({ operation: 'purge', checkpoint: recording!.number, behind: earlier, recorded: true });
+    expect((error as Error).message).toContain(`for checkpoint ${recording!.number} (its copy waits behind checkpoint ${earlier}'s)`);
+    await logger.close({ timeout: 300 });
+  });
 
   it('refuses an anchorTimeoutMs a timer cannot wait, naming it', () => {
     for (const anchorTimeoutMs of [0, 2 ** 31]) {

@@ -9,6 +9,8 @@ import { ActionLogError } from '../../shared/errors.js';
 export class AnchorQueue {
   private readonly waiting: CheckpointDocument[] = [];
   private copying: Promise<boolean> | undefined;
+  /** When the copy under way (of the first checkpoint waiting) was handed to `anchor`, by `performance.now()`. */
+  private handedAt: number | undefined;
 
   constructor(
     private readonly anchor: (checkpoint: CheckpointDocument) => unknown,
@@ -27,6 +29,11 @@ export class AnchorQueue {
     return this.waiting[0]?.number;
   }
 
+  /** The number of the checkpoint whose copy was handed to `anchor` more than `ms` ago and has not returned, if any. */
+  overdue(ms: number): number | undefined {
+    return this.handedAt !== undefined && performance.now() - this.handedAt >= ms ? this.waitingFor : undefined;
+  }
+
   /** Copies what waits; true once all are copied, false when one failed (reported; it waits for the next call). */
   async copy(): Promise<boolean> {
     for (;;) {
@@ -41,6 +48,7 @@ export class AnchorQueue {
 
   private async copyInOrder(): Promise<boolean> {
     for (let next = this.waiting[0]; next; next = this.waiting[0]) {
+      this.handedAt = performance.now();
       try {
         await this.anchor(next);
       } catch (error) {
@@ -48,6 +56,8 @@ export class AnchorQueue {
           new ActionLogError(`Could not anchor integrity checkpoint ${next.number}; it is tried again with the next one`, { cause: error }),
         );
         return false;
+      } finally {
+        this.handedAt = undefined;
       }
       this.waiting.shift();
     }

@@ -117,15 +117,19 @@ export class ActionLogQuarantineError extends ActionLogError {
   }
 }
 
+/** Entries a purge deleted or an archive moved, per kind (requests, actions, changes, activities). */
+export type RemovedCounts = Record<'requests' | 'actions' | 'changes' | 'activities', number>;
+
 /** What else an `ActionLogAnchorTimeoutError` says; see its fields. */
 export interface AnchorTimeoutDetails {
   recorded?: boolean;
   behind?: number;
+  counts?: RemovedCounts;
 }
 
 /**
  * `purge()` or `archive()` stopped because `integrity.anchor` did not return within `integrity.anchorTimeoutMs`: the
- * batch under way is not deleted (a later run deletes it).
+ * batch under way is not deleted (a later run deletes it); `counts` says what the run removed before.
  */
 export class ActionLogAnchorTimeoutError extends ActionLogError {
   static override readonly [KIND]: string = 'ActionLogAnchorTimeoutError';
@@ -137,6 +141,8 @@ export class ActionLogAnchorTimeoutError extends ActionLogError {
   readonly recorded: boolean;
   /** The earlier checkpoint whose copy, not returned, holds back that of `checkpoint`, if any. */
   readonly behind: number | undefined;
+  /** Entries the run deleted (purge) or moved (archive) before it stopped, per kind. */
+  readonly counts: RemovedCounts;
 
   constructor(
     readonly operation: 'purge' | 'archive',
@@ -146,9 +152,22 @@ export class ActionLogAnchorTimeoutError extends ActionLogError {
     details: AnchorTimeoutDetails = {},
   ) {
     const recorded = details.recorded ?? true;
-    super(`${operation}: ${anchorTimeoutMessage(operation, checkpoint, timeoutMs, recorded, details.behind)}`);
+    const counts = { requests: 0, actions: 0, changes: 0, activities: 0, ...details.counts };
+    super(
+      `${operation}: ${anchorTimeoutMessage(operation, checkpoint, timeoutMs, recorded, details.behind)}; ${removedBefore(operation, counts)}`,
+    );
     this.recorded = recorded;
     this.behind = details.behind;
+    this.counts = counts;
+  }
+
+  /** The same error, with what the run removed before it stopped. */
+  withCounts(counts: RemovedCounts): ActionLogAnchorTimeoutError {
+    return new ActionLogAnchorTimeoutError(this.operation, this.checkpoint, this.timeoutMs, {
+      recorded: this.recorded,
+      behind: this.behind,
+      counts: { ...counts },
+    });
   }
 }
 
@@ -170,6 +189,12 @@ function anchorTimeoutMessage(
       ? 'the batch it records was copied to the destination but not deleted (a rerun copies it again: a store keeps one copy, a stream gets its lines twice)'
       : 'the batch it records was not deleted';
   return `integrity.anchor did not return within ${limit}${which}${waiting}; ${batch}`;
+}
+
+function removedBefore(operation: 'purge' | 'archive', counts: RemovedCounts): string {
+  const done = Object.entries(counts).filter(([, n]) => n > 0);
+  const verb = operation === 'purge' ? 'deleted' : 'moved';
+  return done.length === 0 ? `nothing ${verb} before` : `${verb} before: ${done.map(([kind, n]) => `${n} ${kind}`).join(', ')}`;
 }
 
 function formatIssues(issues: ValidationIssue[]): string {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { RequestIntegrity } from '../shared/document.js';
 import { ActionLogConfigError, ActionLogStoreError, ActionLogValidationError } from '../shared/errors.js';
 import { fromZodIssues } from '../shared/zod-issues.js';
-import { batchedRemovalFields, KINDS, linksOf, type PurgeCounts, type RecordPruned } from './purge.js';
+import { batchedRemovalFields, KINDS, linksOf, type PurgeCounts, recordBatch, type RecordPruned } from './purge.js';
 import type { Entry, EntryKind, Store, StoreBatch } from './store.js';
 import { emptyBatch } from '../shared/batch-units.js';
 
@@ -53,7 +53,7 @@ export function planArchive(store: Store, options: ArchiveOptions | undefined): 
  * leaves a batch at most in both places: a store refuses it the second time (documents keep their `_id` and
  * `uid`), a stream gets it again with the same `kind` and `_id` (at least once: a reader keeps the first line
  * of each pair). With `record` (tamper evidence), the links of each batch are recorded once copied, before it is
- * deleted.
+ * deleted: an anchor timeout there leaves that batch in both places, as a kill does.
  */
 export async function archiveEntries(
   store: Store,
@@ -80,7 +80,7 @@ export async function archiveEntries(
       // Links first: `batchOf` hands the entries to the other store, which owns them from then on.
       const links = record ? linksOf(entries) : [];
       await (isStore(to) ? to.write(batchOf(kind, entries)) : writeLines(to, kind, entries));
-      if (record) await record(links);
+      if (record) await recordBatch(record, links, counts);
       const removed = await remove(
         kind,
         page.map((stored) => stored.position.id),

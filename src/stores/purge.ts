@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { comparableDate } from '../shared/dates.js';
-import { ActionLogConfigError, ActionLogValidationError } from '../shared/errors.js';
+import { ActionLogAnchorTimeoutError, ActionLogConfigError, ActionLogValidationError } from '../shared/errors.js';
 import { fromZodIssues } from '../shared/zod-issues.js';
 import type { IntegrityLink, RequestIntegrity } from '../shared/document.js';
 import type { Entry, EntryKind, Store } from './store.js';
@@ -44,6 +44,18 @@ export type PurgePlan = z.output<typeof purgeSchema>;
  * them from a deletion. Called before each batch is deleted; a batch whose record fails is not deleted.
  */
 export type RecordPruned = (links: IntegrityLink[]) => Promise<void>;
+
+/**
+ * Records a batch's links (see `RecordPruned`); an anchor timeout stops the run with what it removed before, which
+ * the run's result would have said.
+ */
+export async function recordBatch(record: RecordPruned, links: IntegrityLink[], removedBefore: PurgeCounts): Promise<void> {
+  try {
+    await record(links);
+  } catch (error) {
+    throw error instanceof ActionLogAnchorTimeoutError ? error.withCounts(removedBefore) : error;
+  }
+}
 
 /** The chain links an entry carries: its own, and a request document's appends'. */
 export function linksOf(entries: readonly Entry[]): IntegrityLink[] {
@@ -117,7 +129,7 @@ async function purgeRecorded(store: Store, { before, batchSize, onBatch }: Purge
     for (let stalled = 0; stalled < 2;) {
       const page = await store.query({ kind, filter: { purgeable, include_inactive: true }, by: 'time', order: 'asc', limit: batchSize });
       if (page.length === 0) break;
-      await record(linksOf(page.map((stored) => stored.entry)));
+      await recordBatch(record, linksOf(page.map((stored) => stored.entry)), counts);
       const removed = await remove(
         kind,
         page.map((stored) => stored.position.id),

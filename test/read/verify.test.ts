@@ -421,9 +421,9 @@ describe('anchors', () => {
   });
 
   const batchNotDeleted = {
-    purge: 'the batch it records was not deleted',
+    purge: 'the batch it records was not deleted; nothing deleted before',
     archive:
-      'the batch it records was copied to the destination but not deleted (a rerun copies it again: a store keeps one copy, a stream gets its lines twice)',
+      'the batch it records was copied to the destination but not deleted (a rerun copies it again: a store keeps one copy, a stream gets its lines twice); nothing moved before',
   };
   const held = async (store: MemoryStore) => (await Promise.all(KINDS.map((k) => entriesOf(store, k)))).flat().length;
   const prunedCheckpoints = async (store: MemoryStore) =>
@@ -467,7 +467,7 @@ describe('anchors', () => {
       expect(again).toMatchObject({ operation, checkpoint: recording?.number, recorded: false });
       expect((again as Error).message).toBe(
         `${operation}: integrity.anchor has not returned for checkpoint ${recording?.number} within 200 ms (integrity.anchorTimeoutMs); ` +
-          'the next batch was not recorded or removed',
+          `the next batch was not recorded or removed; nothing ${operation === 'purge' ? 'deleted' : 'moved'} before`,
       );
       expect(await prunedCheckpoints(store)).toHaveLength(1);
       await logger.close({ timeout: 300 });
@@ -514,6 +514,64 @@ describe('anchors', () => {
     expect((error as Error).message).toContain(`for checkpoint ${recording!.number} (its copy waits behind checkpoint ${earlier}'s)`);
     await logger.close({ timeout: 300 });
   });
+
+  it.each(['purge', 'archive'] as const)(
+    '%s stopped by an anchor timeout says what it removed before; rerun once the anchor returns, every entry is removed once',
+    async (operation) => {
+      const store = new MemoryStore();
+      let release!: () => void;
+      let recordings = 0;
+      const logger = createActionLogger({
+        store,
+        onError: () => {},
+        integrity: {
+          key: secret,
+          checkpointEvery: 5,
+          anchorTimeoutMs: 200,
+          // The second batch's checkpoint hangs until released.
+          anchor: (c) => (c.pruned.length > 0 && ++recordings === 2 ? new Promise<void>((resolve) => (release = resolve)) : undefined),
+        },
+      });
+      await writeTrail(logger, 3);
+      const perKind = async () => {
+        const counts = { requests: 0, actions: 0, changes: 0, activities: 0 };
+        for (const k of KINDS) counts[k] = (await entriesOf(store, k)).length;
+        return counts;
+      };
+      const kept = await perKind();
+      const total = await held(store);
+      const archive = new MemoryStore();
+      // Every entry, also one stored in the millisecond the run starts.
+      const before = new Date(Date.now() + 60_000);
+      const run = () =>
+        operation === 'purge' ? logger.purge({ before, batchSize: 2 }) : logger.archive({ before, to: archive, batchSize: 2 });
+      const error = (await run().catch((e: unknown) => e)) as ActionLogAnchorTimeoutError;
+      expect(error).toBeInstanceOf(ActionLogAnchorTimeoutError);
+      const after = await perKind();
+      const removed = Object.fromEntries(KINDS.map((k) => [k, kept[k] - after[k]]));
+      expect(error.counts).toEqual(removed);
+      expect(error.counts.requests).toBe(2);
+      expect(error.message).toMatch(new RegExp(`; ${operation === 'purge' ? 'deleted' : 'moved'} before: 2 requests$`));
+      if (operation === 'archive') expect(await held(archive)).toBe(4); // the batch kept here was copied too
+      release();
+      await new Promise((resolve) => setImmediate(resolve));
+      const rerun = await run();
+      expect(await held(store)).toBe(0);
+      expect(KINDS.reduce((sum, k) => sum + error.counts[k] + rerun[k], 0)).toBe(total);
+      if (operation === 'archive') {
+        // The batch copied twice is kept once: the archive holds every entry once.
+        const uids = (await Promise.all(KINDS.map((k) => entriesOf(archive, k)))).flat().map((e) => (e.entry as { uid?: string }).uid);
+        expect(new Set(uids).size).toBe(total);
+        expect(uids).toHaveLength(total);
+      }
+      await logger.close({ timeout: 300 });
+      const report = await createActionLogger({ store }).verify({
+        keys: [secret],
+        ...(operation === 'archive' ? { archives: [archive] } : {}),
+      });
+      expect(report.status).toBe('intact');
+    },
+  );
 
   it('refuses an anchorTimeoutMs a timer cannot wait, naming it', () => {
     for (const anchorTimeoutMs of [0, 2 ** 31]) {

@@ -94,7 +94,7 @@ function changesInPlace(schema: Schema, path: string): boolean {
 
 /** Whether a value of this type is, or holds at any depth (an array's members, a subdocument's paths), a Mixed value or a Date. */
 const typeHoldsInPlace = (type: SchemaTypeLike): boolean =>
-  holdsInPlace(type) || (type.schema !== undefined && topsHolding(type.schema, holdsInPlace).size > 0);
+  holdsInPlace(type) || schemasUnder(type).some((under) => holdsAnywhere(under, holdsInPlace));
 
 /** What `doc` knows of its stored state, or undefined for a document that was not loaded (built by hand). */
 export function loadedState(doc: Document): LoadedState | undefined {
@@ -142,23 +142,54 @@ const holdsMap: TypeTest = (t) => t.instance === 'Map' || t.embeddedSchemaType?.
 const isRef = (type: SchemaTypeLike | undefined): boolean => type?.options?.ref != null || type?.options?.refPath != null;
 const holdsRef: TypeTest = (t) => isRef(t) || isRef(t.embeddedSchemaType);
 const topsCache = new WeakMap<TypeTest, WeakMap<Schema, ReadonlySet<string>>>();
+const anywhereCache = new WeakMap<TypeTest, WeakMap<Schema, boolean>>();
+
+function cacheOf<V>(caches: WeakMap<TypeTest, WeakMap<Schema, V>>, holds: TypeTest): WeakMap<Schema, V> {
+  let cache = caches.get(holds);
+  if (!cache) caches.set(holds, (cache = new WeakMap()));
+  return cache;
+}
+
+/** The schema of a subdocument type's values. */
+const schemasUnder = (type: SchemaTypeLike): Schema[] => (type.schema ? [type.schema] : []);
 
 /** Top-level paths holding, at any depth, a value of a type that passes `holds`. */
-function topsHolding(schema: Schema, holds: TypeTest, visiting = new Set<Schema>()): ReadonlySet<string> {
-  let cache = topsCache.get(holds);
-  if (!cache) topsCache.set(holds, (cache = new WeakMap()));
+function topsHolding(schema: Schema, holds: TypeTest): ReadonlySet<string> {
+  const cache = cacheOf(topsCache, holds);
   const cached = cache.get(schema);
   if (cached) return cached;
   const tops = new Set<string>();
-  visiting.add(schema);
   schema.eachPath((path, type) => {
     const t = type as unknown as SchemaTypeLike;
-    const nested = t.schema && !visiting.has(t.schema) && topsHolding(t.schema, holds, visiting).size > 0;
-    if (holds(t) || nested) tops.add(topOf(path));
+    if (holds(t) || schemasUnder(t).some((under) => holdsAnywhere(under, holds))) tops.add(topOf(path));
   });
-  visiting.delete(schema);
   cache.set(schema, tops);
   return tops;
+}
+
+/**
+ * Whether a path of `schema`, or of a schema under it, has a type that passes `holds`: what the schemas reachable
+ * from it have, so that a recursive schema (`node.add({ children: [node] })`) holds what any schema on its cycle does.
+ */
+function holdsAnywhere(schema: Schema, holds: TypeTest): boolean {
+  const cache = cacheOf(anywhereCache, holds);
+  const cached = cache.get(schema);
+  if (cached !== undefined) return cached;
+  const seen = new Set<Schema>();
+  const pending = [schema];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (seen.has(next)) continue;
+    seen.add(next);
+    for (const type of Object.values(next.paths) as unknown as SchemaTypeLike[]) {
+      if (holds(type)) {
+        cache.set(schema, true);
+        return true;
+      }
+      pending.push(...schemasUnder(type));
+    }
+  }
+  cache.set(schema, false);
+  return false;
 }
 
 /** The state before: `current` with each top-level path changed since load set back, and load-time defaults out. */

@@ -36,6 +36,10 @@ const orders = new Schema({
   main: new Schema({ product: authorRef() }, { _id: false }),
   shipping: { by: authorRef(), note: String },
 }).plugin(actionLogPlugin(logger));
+// A recursive schema: refs at every depth of its children.
+const tree = new Schema({ name: String, owner: authorRef() });
+tree.add({ children: [tree] });
+tree.plugin(actionLogPlugin(logger));
 // Values that change in place (Mixed, Date) inside a document array, an array, a subdocument and a nested path.
 const inPlace = new Schema({
   items: [new Schema({ meta: {} }, { _id: false })],
@@ -61,6 +65,7 @@ const compile = (c: Connection) => ({
   Author: c.model('ExactAuthor', authors),
   Post: c.model('ExactPost', posts),
   Order: c.model('ExactOrder', orders),
+  Tree: c.model('ExactTree', tree),
   Mapped: c.model('ExactMapped', mapped),
   InPlace: c.model('ExactInPlace', inPlace),
   Tenanted: c.model('ExactTenanted', tenanted),
@@ -70,6 +75,7 @@ let Dated: ReturnType<typeof compile>['Dated'];
 let Author: ReturnType<typeof compile>['Author'];
 let Post: ReturnType<typeof compile>['Post'];
 let Order: ReturnType<typeof compile>['Order'];
+let Tree: ReturnType<typeof compile>['Tree'];
 let Mapped: ReturnType<typeof compile>['Mapped'];
 let InPlace: ReturnType<typeof compile>['InPlace'];
 let Tenanted: ReturnType<typeof compile>['Tenanted'];
@@ -80,7 +86,7 @@ const c = new Types.ObjectId();
 
 beforeAll(async () => {
   conn = await connect();
-  ({ Item, Dated, Author, Post, Order, Mapped, InPlace, Tenanted } = compile(conn));
+  ({ Item, Dated, Author, Post, Order, Tree, Mapped, InPlace, Tenanted } = compile(conn));
   await Promise.all([Item.init(), Dated.init()]);
 });
 afterAll(async () => {
@@ -98,7 +104,8 @@ beforeEach(async () => {
   }
 });
 
-type AnyItemModel = typeof Item | typeof Dated | typeof Post | typeof Order | typeof Mapped | typeof InPlace | typeof Tenanted;
+type AnyItemModel =
+  typeof Item | typeof Dated | typeof Post | typeof Order | typeof Tree | typeof Mapped | typeof InPlace | typeof Tenanted;
 
 /** Runs `fn` as one request; checks its logs against the database before and after; returns them. */
 async function exactly(M: AnyItemModel, fn: () => Promise<unknown>) {
@@ -310,6 +317,31 @@ describe('capture exactness: the less common write calls record exactly what was
     // The old state came from what Mongoose kept since loading: exactly() reads twice per call, save() never.
     expect(reads.mock.calls.length).toBe(4);
     reads.mockRestore();
+  });
+
+  it('8c. save() of a recursive document populated at depth records those refs as stored ids', async () => {
+    const [ann, bob] = await Author.create([{ name: 'ann' }, { name: 'bob' }]);
+    const { insertedId } = await Tree.collection.insertOne({
+      name: 'root',
+      owner: ann!._id,
+      children: [
+        {
+          _id: new Types.ObjectId(),
+          name: 'branch',
+          owner: bob!._id,
+          children: [{ _id: new Types.ObjectId(), name: 'leaf', owner: ann!._id, children: [] }],
+        },
+      ],
+    });
+    const doc = await Tree.findById(insertedId).populate(['owner', 'children.owner', 'children.children.owner']).orFail();
+    const logs = await exactly(Tree, async () => {
+      doc.set('children.0.children.0.name', 'renamed');
+      await doc.save();
+    });
+    expect(logs[0]!.model_details.old_object).toMatchObject({
+      owner: ann!.id,
+      children: [{ name: 'branch', owner: bob!.id, children: [{ name: 'leaf', owner: ann!.id }] }],
+    });
   });
 
   it('9. save() after a Map changed in place (set twice, delete, a subdocument in it) records its old state', async () => {

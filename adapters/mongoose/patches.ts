@@ -4,6 +4,7 @@
  * Checked with Mongoose 9.12 and the mongodb driver 7.x; should an internal be missing, the capture falls back
  * to documented calls (reading before the write) or records nothing and reports why.
  */
+import type { Schema } from 'mongoose';
 import type { CollectionMethod, Raw } from './mongoose-types.js';
 
 /**
@@ -180,4 +181,19 @@ export function storedValueOf(doc: object, path: string): unknown {
  */
 export function isInSave(doc: object): boolean {
   return (doc as DocumentInternals).$op === 'save';
+}
+
+/**
+ * The schema of one subdocument value of `schema`: with embedded discriminators, the one its discriminator key
+ * names, found as Mongoose 9's `getDiscriminatorByValue` does (`discriminatorMapping.value`, internal), or by name.
+ */
+export function subdocumentSchemaOf(schema: Schema, value: unknown): Schema {
+  const discriminators = schema.discriminators;
+  if (!discriminators || value === null || typeof value !== 'object') return schema;
+  const name = (value as Raw)[schema.get('discriminatorKey') ?? '__t'];
+  if (typeof name !== 'string' && typeof name !== 'number') return schema;
+  const mapped = Object.values(discriminators).find(
+    (d) => (d as { discriminatorMapping?: { value?: unknown } }).discriminatorMapping?.value === name,
+  );
+  return mapped ?? discriminators[String(name)] ?? schema;
 }

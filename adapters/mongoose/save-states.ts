@@ -4,7 +4,14 @@ import { sameValue } from 'actionlog/adapter-kit';
 import type { Document, Schema } from 'mongoose';
 import { plainOf } from './model-info.js';
 import type { AnyModel, Raw } from './mongoose-types.js';
-import { documentPrototypeOf, initialValuesOf, keepInitialValues, storedValueOf, watchMarkModified } from './patches.js';
+import {
+  documentPrototypeOf,
+  initialValuesOf,
+  keepInitialValues,
+  storedValueOf,
+  subdocumentSchemaOf,
+  watchMarkModified,
+} from './patches.js';
 
 /** What save() of a loaded document knows of the stored state without reading it. */
 export interface LoadedState {
@@ -150,8 +157,9 @@ function cacheOf<V>(caches: WeakMap<TypeTest, WeakMap<Schema, V>>, holds: TypeTe
   return cache;
 }
 
-/** The schema of a subdocument type's values. */
-const schemasUnder = (type: SchemaTypeLike): Schema[] => (type.schema ? [type.schema] : []);
+/** The schemas a subdocument type's values may have: its own, and those of its embedded discriminators. */
+const schemasUnder = (type: SchemaTypeLike): Schema[] =>
+  type.schema ? [type.schema, ...Object.values(type.schema.discriminators ?? {})] : [];
 
 /** Top-level paths holding, at any depth, a value of a type that passes `holds`. */
 function topsHolding(schema: Schema, holds: TypeTest): ReadonlySet<string> {
@@ -225,9 +233,9 @@ function depopulated(schema: Schema, path: string, value: unknown): unknown {
   const members = type?.schema;
   if (Array.isArray(value)) {
     if (isRef(type?.embeddedSchemaType)) return value.map(idOf);
-    return members ? value.map((member) => depopulatedIn(members, member)) : value;
+    return members ? value.map((member) => depopulatedIn(subdocumentSchemaOf(members, member), member)) : value;
   }
-  if (members) return depopulatedIn(members, value);
+  if (members) return depopulatedIn(subdocumentSchemaOf(members, value), value);
   if (schema.pathType(path) !== 'nested') return value;
   const copy = Object.assign({}, value as Raw);
   for (const key of Object.keys(copy)) copy[key] = depopulated(schema, `${path}.${key}`, copy[key]);

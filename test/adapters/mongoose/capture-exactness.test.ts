@@ -36,6 +36,13 @@ const orders = new Schema({
   main: new Schema({ product: authorRef() }, { _id: false }),
   shipping: { by: authorRef(), note: String },
 }).plugin(actionLogPlugin(logger));
+// Refs declared only in embedded discriminators (of a document array, of a single-nested subdocument).
+const events = new Schema({
+  events: [new Schema({ kind: String, note: String }, { discriminatorKey: 'kind', _id: false })],
+  last: new Schema({ kind: String }, { discriminatorKey: 'kind', _id: false }),
+}).plugin(actionLogPlugin(logger));
+events.path<Schema.Types.DocumentArray>('events').discriminator('Clicked', new Schema({ by: authorRef() }, { _id: false }));
+events.path<Schema.Types.Subdocument>('last').discriminator('Seen', new Schema({ by: authorRef() }, { _id: false }), 'seen');
 // A recursive schema: refs at every depth of its children.
 const tree = new Schema({ name: String, owner: authorRef() });
 tree.add({ children: [tree] });
@@ -65,6 +72,7 @@ const compile = (c: Connection) => ({
   Author: c.model('ExactAuthor', authors),
   Post: c.model('ExactPost', posts),
   Order: c.model('ExactOrder', orders),
+  Eventful: c.model('ExactEventful', events),
   Tree: c.model('ExactTree', tree),
   Mapped: c.model('ExactMapped', mapped),
   InPlace: c.model('ExactInPlace', inPlace),
@@ -75,6 +83,7 @@ let Dated: ReturnType<typeof compile>['Dated'];
 let Author: ReturnType<typeof compile>['Author'];
 let Post: ReturnType<typeof compile>['Post'];
 let Order: ReturnType<typeof compile>['Order'];
+let Eventful: ReturnType<typeof compile>['Eventful'];
 let Tree: ReturnType<typeof compile>['Tree'];
 let Mapped: ReturnType<typeof compile>['Mapped'];
 let InPlace: ReturnType<typeof compile>['InPlace'];
@@ -86,7 +95,7 @@ const c = new Types.ObjectId();
 
 beforeAll(async () => {
   conn = await connect();
-  ({ Item, Dated, Author, Post, Order, Tree, Mapped, InPlace, Tenanted } = compile(conn));
+  ({ Item, Dated, Author, Post, Order, Eventful, Tree, Mapped, InPlace, Tenanted } = compile(conn));
   await Promise.all([Item.init(), Dated.init()]);
 });
 afterAll(async () => {
@@ -105,7 +114,15 @@ beforeEach(async () => {
 });
 
 type AnyItemModel =
-  typeof Item | typeof Dated | typeof Post | typeof Order | typeof Tree | typeof Mapped | typeof InPlace | typeof Tenanted;
+  | typeof Item
+  | typeof Dated
+  | typeof Post
+  | typeof Order
+  | typeof Eventful
+  | typeof Tree
+  | typeof Mapped
+  | typeof InPlace
+  | typeof Tenanted;
 
 /** Runs `fn` as one request; checks its logs against the database before and after; returns them. */
 async function exactly(M: AnyItemModel, fn: () => Promise<unknown>) {
@@ -319,7 +336,30 @@ describe('capture exactness: the less common write calls record exactly what was
     reads.mockRestore();
   });
 
-  it('8c. save() of a recursive document populated at depth records those refs as stored ids', async () => {
+  it('8c. save() of a document populated through embedded discriminators records those refs as stored ids', async () => {
+    const [ann, bob] = await Author.create([{ name: 'ann' }, { name: 'bob' }]);
+    const { insertedId } = await Eventful.collection.insertOne({
+      events: [
+        { kind: 'Clicked', by: ann!._id, note: 'a' },
+        { kind: 'Other', note: 'b' },
+      ],
+      last: { kind: 'seen', by: ann!._id },
+    });
+    const doc = await Eventful.findById(insertedId).populate(['events.by', 'last.by']).orFail();
+    expect(doc.populated('events.by')).toBeDefined();
+    const logs = await exactly(Eventful, async () => {
+      doc.events[0]!.note = 'changed';
+      doc.events.push({ kind: 'Clicked', by: bob!._id });
+      doc.set('last.by', bob); // a document where the id was: Mongoose populates it
+      await doc.save();
+    });
+    expect(logs[0]!.model_details.old_object).toMatchObject({
+      events: [{ kind: 'Clicked', by: ann!.id, note: 'a' }, { kind: 'Other' }],
+      last: { kind: 'seen', by: ann!.id },
+    });
+  });
+
+  it('8d. save() of a recursive document populated at depth records those refs as stored ids', async () => {
     const [ann, bob] = await Author.create([{ name: 'ann' }, { name: 'bob' }]);
     const { insertedId } = await Tree.collection.insertOne({
       name: 'root',

@@ -27,6 +27,8 @@ export {
   ActionLogQuarantineError,
   ActionLogWorkflowError,
   ActionLogAnchorTimeoutError,
+  type AnchorTimeoutDetails,
+  type RemovedCounts,
   type ValidationIssue,
 } from './shared/errors.js';
 export type {

@@ -33,7 +33,10 @@ describe('spool: a server killed with SIGKILL under load', () => {
     const last = await startServer(file, 'no-handler', spool);
     last.child.kill('SIGTERM');
     expect(await last.exited).toEqual({ code: null, signal: 'SIGTERM' });
-    expect(last.output.stderr).toBe('');
+    // A kill during a write can tear the last line of a file (the kernel stops a write short for a fatal signal):
+    // that line's request got no response, and the line is reported and skipped. Nothing else is said.
+    const reports = last.output.stderr.split('\n').filter((line) => line !== '' && !/has no end \(torn by a crash/.test(line));
+    expect(reports).toEqual([]);
     expectEveryAnsweredStoredOnce(answered, await storedCountsIn(file));
     expect(readdirSync(spool).filter((f) => f.endsWith('.spool'))).toEqual([]);
   });

@@ -20,6 +20,9 @@ export const searchTable = (actions: string) => `${actions}_text`;
 /** PostgreSQL: the text index's name. Earlier versions named it as the configuration, and indexed the text unsplit. */
 const searchIndex = (actions: string) => `${actions}_words`;
 
+/** A name as PostgreSQL keeps it: its first 63 bytes. */
+const pgName = (name: string) => Buffer.from(name, 'utf8').subarray(0, 63).toString('utf8');
+
 /** The configuration as a constant, the same in the index and the queries (so that the planner matches them). */
 const config = (actions: string) => `${literal(quote(searchTable(actions)))}::regconfig`;
 
@@ -100,6 +103,10 @@ export function dropSearchStatements(engine: SqlEngine, actions: string): string
     .map((e) => `DROP TRIGGER IF EXISTS ${quote(`${searchTable(actions)}_${e}`)}`)
     .concat(`DROP TABLE IF EXISTS ${ts}`);
 }
+
+/** PostgreSQL: whether the text index of `q` is there (`n` > 0): without it, `q` reads the whole table. */
+export const searchIndexQuery = (actions: string) =>
+  `SELECT count(*) AS n FROM pg_indexes WHERE indexname = ${literal(pgName(searchIndex(actions)))} AND schemaname = ANY(current_schemas(false))`;
 
 /** PostgreSQL: whether the trail's text search folds accents (the `unaccent` extension was there when it was made). */
 export const foldsAccentsQuery = (actions: string) =>

@@ -3,7 +3,7 @@ import type { StoreInfo } from '../store.js';
 import { TABLES } from '../tables.js';
 import { runInTransaction } from './sql-run.js';
 import { columnNames, migrateSchema, requiredColumns, runProgram, type SqlEngine, type SqlQuery, type SqlTables } from './sql-schema.js';
-import { foldsAccentsQuery } from './sql-search.js';
+import { foldsAccentsQuery, searchIndexQuery } from './sql-search.js';
 import type { SqlDataSourceLike, SqlProgram } from './sql-types.js';
 
 /** Any number, the same in every process: PostgreSQL's advisory lock serializes concurrent table creation. */
@@ -34,6 +34,12 @@ export async function setUpTables(dataSource: SqlDataSourceLike, setup: TableSet
     if (Number(folds?.n ?? 0) === 0) {
       const message = 'PostgreSQL has no unaccent extension for the text search of actions (q): words match with their accents as written';
       info.warn(new ActionLogConfigError([{ path: 'dataSource', message }], 'SqlStore options'));
+    }
+    const [indexed] = (await query(searchIndexQuery(tables.actionLogs))) as Array<{ n: string | number }>;
+    if (Number(indexed?.n ?? 0) === 0) {
+      const message =
+        'the text index of actions (q) is missing, so q reads the whole table: run ActionLogSearchWordsMigration (ActionLogMigrations), or let the store create it (createTables: true)';
+      info.warn(new ActionLogConfigError([{ path: 'createTables', message }], 'SqlStore options'));
     }
   }
 }

@@ -412,7 +412,16 @@ for (const kind of SQL_KINDS) {
         await db.dataSource.undoLastMigration();
         expect(await textIndexesOf(db.dataSource)).toEqual(kind === 'postgres' ? ['actionlog_action_logs_text'] : []);
         if (upgrade === 'at start') await new SqlStore({ dataSource: db.dataSource }).init(info);
-        else await db.dataSource.runMigrations();
+        else {
+          // Until the migration runs, a store that may not create it says that q reads the whole table.
+          const warnings: Error[] = [];
+          await new SqlStore({ dataSource: db.dataSource, createTables: false }).init({ ...info, warn: (e) => warnings.push(e) });
+          expect(warnings.map((w) => w.message)).toEqual(
+            kind === 'postgres' ? [expect.stringMatching(/text index of actions \(q\) is missing, so q reads the whole table/)] : [],
+          );
+          await db.dataSource.runMigrations();
+          await new SqlStore({ dataSource: db.dataSource, createTables: false }).init(info);
+        }
         expect(await textIndexesOf(db.dataSource), upgrade).toEqual(words);
       }
     });

@@ -1,5 +1,5 @@
 import { ATTACHMENTS, type ColumnSpec, type IndexSpec, sqlIndexName, TABLES, type TableKey, type TableSpec } from '../tables.js';
-import { dropSearchStatements, searchStatements, searchTable } from './sql-search.js';
+import { dropSearchStatements, pgName, searchIndex, searchStatements, searchTable } from './sql-search.js';
 import type { SqlProgram, SqlRow, SqlStep } from './sql-types.js';
 
 /** The table names in use, by collection, and of the attachments' bytes. */
@@ -29,6 +29,28 @@ export function sqlTableNames(prefix: string, given: Partial<SqlTables> = {}): S
  * cast in a default would not survive TypeORM's comparison of defaults, so the entities could not describe it).
  */
 export const CURRENT_TXID = 'txid_current()';
+
+/**
+ * PostgreSQL keeps the first 63 bytes of a name: the tables and indexes whose names would be cut to one already
+ * taken (then `CREATE ... IF NOT EXISTS` skips one, the unique index on `uid` among them), as `a / b` pairs.
+ */
+export function clashingNames(tables: SqlTables): string[] {
+  const names = [
+    ...KEYS.map((key) => tables[key]),
+    tables.attachments,
+    ...KEYS.flatMap((key) => indexesOn('postgres', TABLES[key]).map((index) => sqlIndexName(tables[key], index))),
+    ...indexesOn('postgres', ATTACHMENTS).map((index) => sqlIndexName(tables.attachments, index)),
+    searchIndex(tables.actionLogs),
+  ];
+  const seen = new Map<string, string>();
+  const clashes: string[] = [];
+  for (const name of names) {
+    const kept = seen.get(pgName(name));
+    if (kept === undefined) seen.set(pgName(name), name);
+    else if (kept !== name) clashes.push(`${kept} / ${name}`);
+  }
+  return clashes;
+}
 
 /** The columns a table has on an engine: all but `txid` on SQLite. */
 export function columnsOn(engine: SqlEngine, table: TableSpec): Array<[string, ColumnSpec]> {

@@ -18,10 +18,10 @@ const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
 export const searchTable = (actions: string) => `${actions}_text`;
 
 /** PostgreSQL: the text index's name. Earlier versions named it as the configuration, and indexed the text unsplit. */
-const searchIndex = (actions: string) => `${actions}_words`;
+export const searchIndex = (actions: string) => `${actions}_words`;
 
 /** A name as PostgreSQL keeps it: its first 63 bytes. */
-const pgName = (name: string) => Buffer.from(name, 'utf8').subarray(0, 63).toString('utf8');
+export const pgName = (name: string) => Buffer.from(name, 'utf8').subarray(0, 63).toString('utf8');
 
 /** The configuration as a constant, the same in the index and the queries (so that the planner matches them). */
 const config = (actions: string) => `${literal(quote(searchTable(actions)))}::regconfig`;

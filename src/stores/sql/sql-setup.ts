@@ -2,7 +2,16 @@ import { ActionLogConfigError } from '../../shared/errors.js';
 import type { StoreInfo } from '../store.js';
 import { TABLES } from '../tables.js';
 import { runInTransaction } from './sql-run.js';
-import { columnNames, migrateSchema, requiredColumns, runProgram, type SqlEngine, type SqlQuery, type SqlTables } from './sql-schema.js';
+import {
+  clashingNames,
+  columnNames,
+  migrateSchema,
+  requiredColumns,
+  runProgram,
+  type SqlEngine,
+  type SqlQuery,
+  type SqlTables,
+} from './sql-schema.js';
 import { foldsAccentsQuery, searchIndexQuery } from './sql-search.js';
 import type { SqlDataSourceLike, SqlProgram } from './sql-types.js';
 
@@ -23,6 +32,11 @@ export interface TableSetup {
  */
 export async function setUpTables(dataSource: SqlDataSourceLike, setup: TableSetup, info: StoreInfo | undefined): Promise<void> {
   const { engine, tables } = setup;
+  const clashes = engine === 'postgres' ? clashingNames(tables) : [];
+  if (clashes.length > 0) {
+    const message = `are too long: PostgreSQL keeps the first 63 bytes of a name, and would take these for one: ${clashes.slice(0, 3).join('; ')}${clashes.length > 3 ? '...' : ''}`;
+    throw new ActionLogConfigError([{ path: 'tables', message }], 'SqlStore options');
+  }
   const query: SqlQuery = (sql, params) => dataSource.query(sql, params);
   if (info && !setup.namesGiven && (await runProgram(query, columnNames(engine, tables.requests))).size === 0) {
     await warnOfEarlierNames(query, engine, info);

@@ -184,6 +184,28 @@ for (const kind of SQL_KINDS) {
       ]);
     });
 
+    it('refuses, on PostgreSQL, table names whose index names it would cut at 63 bytes into one, before making anything', async () => {
+      const bare = await fresh(kind);
+      const long = `trail_${'x'.repeat(56)}`; // 62 characters: "<long>_uid" and "<long>_request_uuid" are both "<long>_"
+      const store = new SqlStore({ dataSource: bare.dataSource, tables: { requests: long } });
+      if (kind === 'postgres') {
+        await expect(store.init(info)).rejects.toThrow(ActionLogConfigError);
+        await expect(store.init(info)).rejects.toThrow(
+          new RegExp(
+            `tables: are too long: PostgreSQL keeps the first 63 bytes of a name, and would take these for one: ${long}_uid / ${long}_request_uuid;`,
+          ),
+        );
+        expect(await textIndexesOf(bare.dataSource)).toEqual([]);
+      } else {
+        await store.init(info);
+        await store.write(batchOf([requestDoc('r1', 1)]));
+        await store.write(batchOf([requestDoc('r1', 1)]));
+        expect(await store.count('requests', {})).toBe(1);
+      }
+      // A name just short enough is taken.
+      await new SqlStore({ dataSource: bare.dataSource, tables: { requests: `trail_${'x'.repeat(30)}` } }).init(info);
+    });
+
     it('refuses tables it may not create when they are missing, once, naming them and the fix', async () => {
       const bare = await fresh(kind);
       const store = new SqlStore({ dataSource: bare.dataSource, createTables: false });

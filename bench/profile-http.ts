@@ -5,10 +5,7 @@
  * first mode. Node's own functions count too: what actionlog makes Node do (a header, a listener) shows there.
  * CPU-profile time is counted in samples, so it is steadier on a shared machine than throughput.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { load, startServer } from './support.js';
+import { type CpuProfile, type ProfileNode, profiledExpressRun } from './support.js';
 import { runUnderBenchNode } from './node-versions.js';
 
 runUnderBenchNode('bench:profile-http');
@@ -16,17 +13,6 @@ runUnderBenchNode('bench:profile-http');
 const SECONDS = Number(process.env.PROFILE_SECONDS ?? 8);
 const MODES = (process.env.PROFILE_MODES ?? 'baseline,null-store').split(',');
 const TOP = Number(process.env.PROFILE_TOP ?? 30);
-const body = { customer: 'c-17', items: [{ sku: 'book', qty: 2 }], note: 'leave at the door' };
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
 
 const label = (node: ProfileNode) => {
   const url = node.callFrame.url;
@@ -61,20 +47,8 @@ function selfTimes(profile: CpuProfile, requests: number): Map<string, number> {
 }
 
 async function profileOf(mode: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'actionlog-profile-'));
-  try {
-    const server = await startServer('./servers/express-json.ts', { BENCH_MODE: mode }, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-    const url = `http://127.0.0.1:${server.port}/orders/42`;
-    await load(url, { durationSec: 1, body }); // warm-up, in the profile too: requests are counted over the whole run
-    await load(url, { durationSec: SECONDS, body });
-    const { requests } = await server.usage();
-    await server.stop();
-    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-    if (!file) throw new Error(`${mode}: the server wrote no CPU profile`);
-    return { requests, self: selfTimes(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile, requests) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { requests, profile } = await profiledExpressRun(mode, SECONDS);
+  return { requests, self: selfTimes(profile, requests) };
 }
 
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);

@@ -5,10 +5,7 @@
  * (`TrailSeal.seal`, inclusive) and checkpoints, and the functions sealing spends its own time in.
  * CPU-profile time is counted in samples, so it is steadier on a shared machine than throughput.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { load, startServer } from './support.js';
+import { type CpuProfile, type ProfileNode, profiledExpressRun } from './support.js';
 import { runUnderBenchNode } from './node-versions.js';
 
 runUnderBenchNode('bench:profile-integrity');
@@ -16,18 +13,6 @@ runUnderBenchNode('bench:profile-integrity');
 const SECONDS = Number(process.env.PROFILE_SECONDS ?? 10);
 const MODES = (process.env.PROFILE_MODES ?? 'actionlog,actionlog-integrity').split(',');
 const TOP = Number(process.env.PROFILE_TOP ?? 15);
-const body = { customer: 'c-17', items: [{ sku: 'book', qty: 2 }], note: 'leave at the door' };
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
 
 /** Self and inclusive time (µs) of every node of a profile. */
 function times(profile: CpuProfile) {
@@ -97,20 +82,8 @@ function summarise(profile: CpuProfile, requests: number) {
 }
 
 async function profileOf(mode: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'actionlog-profile-'));
-  try {
-    const server = await startServer('./servers/express-json.ts', { BENCH_MODE: mode }, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-    const url = `http://127.0.0.1:${server.port}/orders/42`;
-    await load(url, { durationSec: 1, body }); // warm-up, in the profile too: requests are counted over the whole run
-    await load(url, { durationSec: SECONDS, body });
-    const { requests } = await server.usage();
-    await server.stop();
-    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-    if (!file) throw new Error(`${mode}: the server wrote no CPU profile`);
-    return { requests, ...summarise(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile, requests) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { requests, profile } = await profiledExpressRun(mode, SECONDS);
+  return { requests, ...summarise(profile, requests) };
 }
 
 console.log(`CPU profile of the Express JSON POST server, ${SECONDS}s of load per mode (Node ${process.version}); µs per request:`);

@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -358,4 +359,38 @@ export async function sampledRun<T>(what: string, fn: () => Promise<T>): Promise
   const peak = Math.max(...samples.map((s) => s.rss));
   console.log(`\npeak RSS ${mib(peak)} MiB (+${mib(peak - first.rss)} over the start); ${samples.length} samples`);
   return { result, seconds };
+}
+
+/** A node of a V8 CPU profile (`node --cpu-prof`), as the profiling benchmarks read it. */
+export interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/**
+ * The Express JSON POST server of `bench:http` in `mode`, loaded alone for `seconds` (after 1 s of warm-up, in the
+ * profile too: requests are counted over the whole run) under `node --cpu-prof`: its profile and request count.
+ */
+export async function profiledExpressRun(mode: string, seconds: number): Promise<{ requests: number; profile: CpuProfile }> {
+  const body = { customer: 'c-17', items: [{ sku: 'book', qty: 2 }], note: 'leave at the door' };
+  const dir = mkdtempSync(join(tmpdir(), 'actionlog-profile-'));
+  try {
+    const server = await startServer('./servers/express-json.ts', { BENCH_MODE: mode }, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+    const url = `http://127.0.0.1:${server.port}/orders/42`;
+    await load(url, { durationSec: 1, body });
+    await load(url, { durationSec: seconds, body });
+    const { requests } = await server.usage();
+    await server.stop();
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error(`${mode}: the server wrote no CPU profile`);
+    return { requests, profile: JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -259,7 +259,8 @@ describe('what the writer never stored', () => {
       logger.record({ action, ...(note ? { note } : {}) });
     });
 
-  it('names documents dropped after the retries as lost, not deleted: the trail stays intact', async () => {
+  /** Three runs, the second's write failing past the (no) retries: its documents are dropped. */
+  const trailWithADrop = async () => {
     const store = new FlakyStore();
     const errors: Error[] = [];
     const logger = createActionLogger({ store, integrity: { key: keys.privateKey }, maxRetries: 0, onError: (e) => void errors.push(e) });
@@ -270,6 +271,11 @@ describe('what the writer never stored', () => {
     await logger.flush();
     await job(logger, 'third');
     await logger.close();
+    return { store, logger, errors };
+  };
+
+  it('names documents dropped after the retries as lost, not deleted: the trail stays intact', async () => {
+    const { store, logger, errors } = await trailWithADrop();
     expect(logger.stats()).toMatchObject({ stored: 2, dropped: 1 });
     expect(errors.map((e) => e.message)).toContainEqual(expect.stringMatching(/documents are dropped/));
     const report = await reader(store);
@@ -280,15 +286,7 @@ describe('what the writer never stored', () => {
   });
 
   it('checks the chain across lost links: an entry rewritten before them, its hash recomputed, is modified', async () => {
-    const store = new FlakyStore();
-    const logger = createActionLogger({ store, integrity: { key: keys.privateKey }, maxRetries: 0, onError: () => {} });
-    await job(logger, 'first');
-    await logger.flush();
-    store.failNext(1);
-    await job(logger, 'dropped');
-    await logger.flush();
-    await job(logger, 'third');
-    await logger.close();
+    const { store } = await trailWithADrop();
     const [first] = await entriesOf(store, 'actions');
     const { _id, integrity, ...content } = { ...first!.entry, note: 'rewritten' };
     // What someone without the key can do: the entry's own hash made to match, the next link (lost) not there to tell.

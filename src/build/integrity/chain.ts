@@ -156,21 +156,21 @@ export class IntegrityChain {
    * links at once, while links sealed before them may still wait in the queue. Sequences not waiting are ignored.
    */
   confirm(seqs: Iterable<number>): void {
-    for (const seq of seqs) {
-      const waiting = this.sealed.get(seq);
-      if (!waiting) continue;
-      this.sealed.delete(seq);
-      this.stored.push(waiting.head);
-    }
+    this.settle(seqs, this.stored);
   }
 
   /** These links were sealed and will never be stored: the next checkpoint records them as lost. */
   lose(seqs: Iterable<number>): void {
+    this.settle(seqs, this.lost);
+  }
+
+  /** Moves the links waiting at these sequences to `into`, once. */
+  private settle(seqs: Iterable<number>, into: ChainHead[]): void {
     for (const seq of seqs) {
       const waiting = this.sealed.get(seq);
       if (!waiting) continue;
       this.sealed.delete(seq);
-      this.lost.push(waiting.head);
+      into.push(waiting.head);
     }
   }
 

@@ -3,9 +3,10 @@
  * (default `baseline,null-store`), each loaded alone for PROFILE_SECONDS under `node --cpu-prof`; then, per
  * request, the self time of every function in each mode, and the functions whose time grew most against the
  * first mode. Node's own functions count too: what actionlog makes Node do (a header, a listener) shows there.
- * CPU-profile time is counted in samples, so it is steadier on a shared machine than throughput.
+ * CPU-profile time is counted in samples, so it is steadier on a shared machine than throughput. PROFILE_SERVER and
+ * PROFILE_PATH profile another bench server (`./servers/koa-typeorm.ts`, `/orders`, with its BENCH_MODE values).
  */
-import { type CpuProfile, type ProfileNode, profiledExpressRun } from './support.js';
+import { type CpuProfile, EXPRESS_JSON, type ProfileNode, profiledRun } from './support.js';
 import { runUnderBenchNode } from './node-versions.js';
 
 runUnderBenchNode('bench:profile-http');
@@ -13,6 +14,7 @@ runUnderBenchNode('bench:profile-http');
 const SECONDS = Number(process.env.PROFILE_SECONDS ?? 8);
 const MODES = (process.env.PROFILE_MODES ?? 'baseline,null-store').split(',');
 const TOP = Number(process.env.PROFILE_TOP ?? 30);
+const SERVER = { script: process.env.PROFILE_SERVER ?? EXPRESS_JSON.script, path: process.env.PROFILE_PATH ?? EXPRESS_JSON.path };
 
 const label = (node: ProfileNode) => {
   const url = node.callFrame.url;
@@ -47,12 +49,14 @@ function selfTimes(profile: CpuProfile, requests: number): Map<string, number> {
 }
 
 async function profileOf(mode: string) {
-  const { requests, profile } = await profiledExpressRun(mode, SECONDS);
+  const { requests, profile } = await profiledRun(mode, SECONDS, SERVER);
   return { requests, self: selfTimes(profile, requests) };
 }
 
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-console.log(`CPU profile of the Express JSON POST server, ${SECONDS}s of load per mode (Node ${process.version}); µs per request:`);
+console.log(
+  `CPU profile of ${SERVER.script} (POST ${SERVER.path}), ${SECONDS}s of load per mode (Node ${process.version}); µs per request:`,
+);
 const profiles = [];
 for (const mode of MODES) {
   const p = await profileOf(mode);

@@ -5,7 +5,7 @@
  * (`TrailSeal.seal`, inclusive) and checkpoints, and the functions sealing spends its own time in.
  * CPU-profile time is counted in samples, so it is steadier on a shared machine than throughput.
  */
-import { type CpuProfile, type ProfileNode, profiledExpressRun } from './support.js';
+import { type CpuProfile, type ProfileNode, profiledRun } from './support.js';
 import { runUnderBenchNode } from './node-versions.js';
 
 runUnderBenchNode('bench:profile-integrity');
@@ -82,7 +82,7 @@ function summarise(profile: CpuProfile, requests: number) {
 }
 
 async function profileOf(mode: string) {
-  const { requests, profile } = await profiledExpressRun(mode, SECONDS);
+  const { requests, profile } = await profiledRun(mode, SECONDS);
   return { requests, ...summarise(profile, requests) };
 }
 

@@ -373,16 +373,27 @@ export interface CpuProfile {
   timeDeltas: number[];
 }
 
+/** A bench server and the path it serves by POST: the Express JSON POST server of `bench:http` by default. */
+export interface ProfiledServer {
+  script: string;
+  path: string;
+}
+export const EXPRESS_JSON: ProfiledServer = { script: './servers/express-json.ts', path: '/orders/42' };
+
 /**
- * The Express JSON POST server of `bench:http` in `mode`, loaded alone for `seconds` (after 1 s of warm-up, in the
+ * A bench server (`bench:http`'s by default) in `mode`, loaded alone for `seconds` (after 1 s of warm-up, in the
  * profile too: requests are counted over the whole run) under `node --cpu-prof`: its profile and request count.
  */
-export async function profiledExpressRun(mode: string, seconds: number): Promise<{ requests: number; profile: CpuProfile }> {
+export async function profiledRun(
+  mode: string,
+  seconds: number,
+  target: ProfiledServer = EXPRESS_JSON,
+): Promise<{ requests: number; profile: CpuProfile }> {
   const body = { customer: 'c-17', items: [{ sku: 'book', qty: 2 }], note: 'leave at the door' };
   const dir = mkdtempSync(join(tmpdir(), 'actionlog-profile-'));
   try {
-    const server = await startServer('./servers/express-json.ts', { BENCH_MODE: mode }, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-    const url = `http://127.0.0.1:${server.port}/orders/42`;
+    const server = await startServer(target.script, { BENCH_MODE: mode }, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+    const url = `http://127.0.0.1:${server.port}${target.path}`;
     await load(url, { durationSec: 1, body });
     await load(url, { durationSec: seconds, body });
     const { requests } = await server.usage();

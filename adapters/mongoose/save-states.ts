@@ -144,10 +144,16 @@ export function lostInPlace(doc: Document, loaded: LoadedState): boolean {
 }
 
 type TypeTest = (type: SchemaTypeLike) => boolean;
-const holdsInPlace: TypeTest = (t) => ['Mixed', 'Date'].some((name) => t.instance === name || t.embeddedSchemaType?.instance === name);
-const holdsMap: TypeTest = (t) => t.instance === 'Map' || t.embeddedSchemaType?.instance === 'Map';
+/** The type of an array's members, through arrays of arrays (a document array's own type holds their schema). */
+function memberType(type: SchemaTypeLike): SchemaTypeLike {
+  let member = type;
+  while (member.embeddedSchemaType && !member.schema) member = member.embeddedSchemaType;
+  return member;
+}
+const holdsInPlace: TypeTest = (t) => ['Mixed', 'Date'].some((name) => t.instance === name || memberType(t).instance === name);
+const holdsMap: TypeTest = (t) => t.instance === 'Map' || memberType(t).instance === 'Map';
 const isRef = (type: SchemaTypeLike | undefined): boolean => type?.options?.ref != null || type?.options?.refPath != null;
-const holdsRef: TypeTest = (t) => isRef(t) || isRef(t.embeddedSchemaType);
+const holdsRef: TypeTest = (t) => isRef(t) || isRef(memberType(t));
 const topsCache = new WeakMap<TypeTest, WeakMap<Schema, ReadonlySet<string>>>();
 const anywhereCache = new WeakMap<TypeTest, WeakMap<Schema, boolean>>();
 
@@ -157,9 +163,11 @@ function cacheOf<V>(caches: WeakMap<TypeTest, WeakMap<Schema, V>>, holds: TypeTe
   return cache;
 }
 
-/** The schemas a subdocument type's values may have: its own, and those of its embedded discriminators. */
-const schemasUnder = (type: SchemaTypeLike): Schema[] =>
-  type.schema ? [type.schema, ...Object.values(type.schema.discriminators ?? {})] : [];
+/** The schemas a subdocument type's values (or members) may have: its own, and those of its embedded discriminators. */
+function schemasUnder(type: SchemaTypeLike): Schema[] {
+  const { schema } = memberType(type);
+  return schema ? [schema, ...Object.values(schema.discriminators ?? {})] : [];
+}
 
 /** Top-level paths holding, at any depth, a value of a type that passes `holds`. */
 function topsHolding(schema: Schema, holds: TypeTest): ReadonlySet<string> {
@@ -229,17 +237,24 @@ const idOf = (value: unknown): unknown =>
 function depopulated(schema: Schema, path: string, value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   const type = schema.path(path) as unknown as SchemaTypeLike | undefined;
-  if (isRef(type)) return idOf(value);
-  const members = type?.schema;
-  if (Array.isArray(value)) {
-    if (isRef(type?.embeddedSchemaType)) return value.map(idOf);
-    return members ? value.map((member) => depopulatedIn(subdocumentSchemaOf(members, member), member)) : value;
-  }
-  if (members) return depopulatedIn(subdocumentSchemaOf(members, value), value);
+  if (type) return depopulatedAs(type, value);
   if (schema.pathType(path) !== 'nested') return value;
   const copy = Object.assign({}, value as Raw);
   for (const key of Object.keys(copy)) copy[key] = depopulated(schema, `${path}.${key}`, copy[key]);
   return copy;
+}
+
+/** A value of `type` with its populated refs as ids: a ref, an array (of arrays) of them, subdocuments holding them. */
+function depopulatedAs(type: SchemaTypeLike, value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (isRef(type)) return idOf(value);
+  const members = type.schema;
+  if (Array.isArray(value)) {
+    if (members) return value.map((member) => depopulatedIn(subdocumentSchemaOf(members, member), member));
+    const inner = type.embeddedSchemaType;
+    return inner ? value.map((member) => depopulatedAs(inner, member)) : value;
+  }
+  return members ? depopulatedIn(subdocumentSchemaOf(members, value), value) : value;
 }
 
 /** A subdocument's plain copy with its populated refs as ids (see `depopulated`). */

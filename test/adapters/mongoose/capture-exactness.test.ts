@@ -36,6 +36,10 @@ const orders = new Schema({
   main: new Schema({ product: authorRef() }, { _id: false }),
   shipping: { by: authorRef(), note: String },
 }).plugin(actionLogPlugin(logger));
+// Refs in arrays of arrays of subdocuments (Mongoose populates those, not arrays of arrays of ids).
+const grids = new Schema({
+  cells: [[new Schema({ by: authorRef(), note: String }, { _id: false })]],
+}).plugin(actionLogPlugin(logger));
 // Refs declared only in embedded discriminators (of a document array, of a single-nested subdocument).
 const events = new Schema({
   events: [new Schema({ kind: String, note: String }, { discriminatorKey: 'kind', _id: false })],
@@ -74,6 +78,7 @@ const compile = (c: Connection) => ({
   Order: c.model('ExactOrder', orders),
   Eventful: c.model('ExactEventful', events),
   Tree: c.model('ExactTree', tree),
+  Grid: c.model('ExactGrid', grids),
   Mapped: c.model('ExactMapped', mapped),
   InPlace: c.model('ExactInPlace', inPlace),
   Tenanted: c.model('ExactTenanted', tenanted),
@@ -85,6 +90,7 @@ let Post: ReturnType<typeof compile>['Post'];
 let Order: ReturnType<typeof compile>['Order'];
 let Eventful: ReturnType<typeof compile>['Eventful'];
 let Tree: ReturnType<typeof compile>['Tree'];
+let Grid: ReturnType<typeof compile>['Grid'];
 let Mapped: ReturnType<typeof compile>['Mapped'];
 let InPlace: ReturnType<typeof compile>['InPlace'];
 let Tenanted: ReturnType<typeof compile>['Tenanted'];
@@ -95,7 +101,7 @@ const c = new Types.ObjectId();
 
 beforeAll(async () => {
   conn = await connect();
-  ({ Item, Dated, Author, Post, Order, Eventful, Tree, Mapped, InPlace, Tenanted } = compile(conn));
+  ({ Item, Dated, Author, Post, Order, Eventful, Tree, Grid, Mapped, InPlace, Tenanted } = compile(conn));
   await Promise.all([Item.init(), Dated.init()]);
 });
 afterAll(async () => {
@@ -120,6 +126,7 @@ type AnyItemModel =
   | typeof Order
   | typeof Eventful
   | typeof Tree
+  | typeof Grid
   | typeof Mapped
   | typeof InPlace
   | typeof Tenanted;
@@ -381,6 +388,23 @@ describe('capture exactness: the less common write calls record exactly what was
     expect(logs[0]!.model_details.old_object).toMatchObject({
       owner: ann!.id,
       children: [{ name: 'branch', owner: bob!.id, children: [{ name: 'leaf', owner: ann!.id }] }],
+    });
+  });
+
+  it('8e. save() of a document populated inside arrays of arrays records those refs as stored ids', async () => {
+    const [ann, bob] = await Author.create([{ name: 'ann' }, { name: 'bob' }]);
+    const { insertedId } = await Grid.collection.insertOne({
+      cells: [[{ by: ann!._id, note: 'a' }], [{ by: bob!._id, note: 'b' }]],
+    });
+    const doc = await Grid.findById(insertedId).populate('cells.by').orFail();
+    expect(doc.populated('cells.by')).toBeDefined();
+    const logs = await exactly(Grid, async () => {
+      doc.set('cells.1.0.note', 'changed');
+      doc.markModified('cells');
+      await doc.save();
+    });
+    expect(logs[0]!.model_details.old_object).toMatchObject({
+      cells: [[{ by: ann!.id, note: 'a' }], [{ by: bob!.id, note: 'b' }]],
     });
   });
 

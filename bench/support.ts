@@ -9,6 +9,7 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { startPostgres } from '../examples/shared/databases/postgres.js';
 import type { Store } from 'actionlog';
+import { benchEnv } from './results.js';
 
 /**
  * On Linux with two or more cores, the load generator (this process) runs on core 0 and servers on core 1,
@@ -42,6 +43,8 @@ export interface Usage {
 
 export interface Server {
   port: number;
+  /** Its process id (`taskset` execs the server in place). */
+  pid: number;
   /** Server CPU time (user + system, µs), requests served and its own counters, since it started. */
   usage(): Promise<Usage>;
   /** What it printed so far (its Node's diagnostics too, as `--trace-gc-nvp` writes them). */
@@ -88,6 +91,7 @@ export function startServer(script: string, env: Record<string, string>, nodeArg
       if (match) {
         resolve({
           port: Number(match[1]),
+          pid: child.pid!,
           output: () => out,
           usage: () =>
             new Promise((done) => {
@@ -251,7 +255,9 @@ export async function pairedRun(
   }
   try {
     const urls = servers.map((s, i) => `http://127.0.0.1:${started[i]!.port}${s.path}`);
-    await Promise.all(urls.map((url) => load(url, { durationSec: 1, body: options.body, connections: options.connections }))); // warm-up
+    // Warm-up: the JIT compiles in background threads the core is shared with, more so with more code to compile.
+    const warmup = Number(benchEnv('BENCH_WARMUP') ?? 1);
+    await Promise.all(urls.map((url) => load(url, { durationSec: warmup, body: options.body, connections: options.connections })));
     const before = await Promise.all(started.map((s) => s.usage()));
     const selfBefore = process.cpuUsage();
     const t0 = process.hrtime.bigint();

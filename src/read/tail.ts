@@ -83,8 +83,12 @@ async function nextPage(store: Store, query: StoreQuery, signal: AbortSignal | u
   }
 }
 
-/** The newest entry visible now: a tail without a cursor starts after it. */
+/**
+ * The newest entry visible now: a tail without a cursor starts after it. Inactive actions count: one stored last
+ * would otherwise be where now is not, and a tail with `include_inactive` would start before it.
+ */
 async function head(store: Store, kind: EntryKind): Promise<EntryPosition | undefined> {
-  const [newest] = await store.query({ kind, filter: {}, by: 'stored', order: 'desc', limit: 1 });
+  const filter = kind === 'actions' ? { include_inactive: true } : {};
+  const [newest] = await store.query({ kind, filter, by: 'stored', order: 'desc', limit: 1 });
   return newest?.position;
 }

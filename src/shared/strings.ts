@@ -16,3 +16,20 @@ export function sameSecret(expected: string, given: string): boolean {
   const b = Buffer.from(given);
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+/**
+ * Orders strings by code point, as PostgreSQL (`COLLATE "C"`), SQLite and MongoDB compare them. JavaScript's `<`
+ * compares UTF-16 units, which puts a character past U+FFFF (a surrogate pair) before U+E000–U+FFFF.
+ */
+export function byCodePoint(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+/** A UTF-16 unit's rank in code point order: surrogates (U+D800–U+DFFF) move after U+E000–U+FFFF. */
+const codePointRank = (unit: number) => (unit >= 0xe000 ? unit - 0x800 : unit >= 0xd800 ? unit + 0x2000 : unit);

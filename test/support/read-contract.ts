@@ -337,6 +337,29 @@ export function describeReadSide(name: string, factory: StoreFactory): void {
       );
     });
 
+    it('starts a tail of inactive actions too after what is stored now, an inactive action stored last included', async () => {
+      await logger.run({}, () => {
+        logger.record({ action: 'active_before' });
+        logger.record({ action: 'inactive_before', is_active: false });
+      });
+      await logger.flush();
+      const abort = new AbortController();
+      const seen: string[] = [];
+      const following = (async () => {
+        for await (const { entry } of logger.tail({ kind: 'actions', include_inactive: true }, { signal: abort.signal, pollMs: 50 })) {
+          seen.push(entry.action_type);
+          if (entry.action_type === 'after') break;
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await logger.run({}, () => logger.record({ action: 'after' }));
+      await logger.flush();
+      await following;
+      abort.abort();
+      // As above: where "now" trails running transactions, the entry stored just before may come first.
+      expect(seen).toEqual(nowTrails && seen[0] === 'inactive_before' ? ['inactive_before', 'after'] : ['after']);
+    });
+
     it('refuses a well-formed cursor holding a position this store cannot have made, in query and tail, before reading', async () => {
       for (const name of ['f1', 'f2']) await logger.run({}, () => logger.record({ action: name }));
       await logger.flush();

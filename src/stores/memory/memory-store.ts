@@ -25,6 +25,7 @@ import { FOREIGN_POSITION, positionError } from '../store.js';
 import { isLater, type LatestCandidate, latestOfBatch, pairKey } from '../latest.js';
 import { facetValues, isExpired, matches, timeOf } from './entry-filter.js';
 import { newUuid } from '../../shared/uuid.js';
+import { byCodePoint } from '../../shared/strings.js';
 
 interface Stored<T> {
   seq: number;
@@ -345,9 +346,9 @@ function compare(a: number[], b: number[]): number {
   return 0;
 }
 
-/** Facets: most frequent first, then by value. */
+/** Facets: most frequent first, then by value, by code point as the other stores compare them. */
 function byFacetOrder(a: FacetCount, b: FacetCount): number {
-  return b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0);
+  return b.count - a.count || byCodePoint(a.value, b.value);
 }
 
 function inOrder<T>(map: Map<string, Stored<T>>): T[] {

@@ -2,16 +2,19 @@ import type { EntryKind, FacetCount, FacetField } from '../store.js';
 import { REQUEST_USER_PATHS } from './mongo-filter.js';
 import type { MongoDocument } from './mongo-types.js';
 
-/** Where a facet's value sits in an entry of a kind (an aggregation expression). */
+/**
+ * Where a facet's value sits in an entry of a kind (an aggregation expression). A user's id keeps its type (a
+ * number, an ObjectId): its text is the value, as the `actor_id` filter matches it, so 42 and '42' count as one.
+ */
 function valueOf(kind: EntryKind, field: FacetField): unknown {
   if (field !== 'actor_id') return `$${field}`;
   switch (kind) {
     case 'requests':
-      return { $ifNull: REQUEST_USER_PATHS.map((path) => `$${path}`) };
+      return { $toString: { $ifNull: REQUEST_USER_PATHS.map((path) => `$${path}`) } };
     case 'actions':
       return '$actor_id';
     default:
-      return '$user._id';
+      return { $toString: '$user._id' };
   }
 }
 

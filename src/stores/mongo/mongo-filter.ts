@@ -147,9 +147,11 @@ function changeConditions(f: StoreFilter): MongoDocument[] {
  * free object in the ActionLog service's shape.
  */
 function customCondition(match: CustomFieldMatch): MongoDocument {
-  const element = { [match.in]: { $elemMatch: { name: match.name, value: match.value } } };
+  // MongoDB's equality also matches a list holding the value: the value must not be one.
+  const value = { $eq: match.value, $not: { $type: 'array' } };
+  const element = { [match.in]: { $elemMatch: { name: match.name, value } } };
   // On a list, `source.<name>` would reach into its elements: the object form must not be a list.
-  const property = { [match.in]: { $not: { $type: 'array' } }, [`${match.in}.${match.name}`]: match.value };
+  const property = { [match.in]: { $not: { $type: 'array' } }, [`${match.in}.${match.name}`]: value };
   return { $or: [element, property] };
 }
 
@@ -157,11 +159,14 @@ function customCondition(match: CustomFieldMatch): MongoDocument {
 const DELIMITERS =
   /[\p{White_Space}\p{Dash}\p{Quotation_Mark}\p{Terminal_Punctuation}\p{Pattern_Syntax}\p{Sentence_Terminal}\u00AD\u1806\u30FB\uFF65]+/u;
 
+const WORDLIKE = /[\p{L}\p{N}]/u;
+
 /**
  * `q` as a `$text` search in which every word must match: each word quoted, since MongoDB ORs bare words and ANDs
  * phrases. Undefined when `q` holds no word (then it matches everything, as in every store).
  */
 export function textSearch(q: string): string | undefined {
-  const words = q.split(DELIMITERS).filter(Boolean);
+  // A piece with no letter or digit (`€`, `--`) is no word on any store.
+  const words = q.split(DELIMITERS).filter((piece) => WORDLIKE.test(piece));
   return words.length > 0 ? words.map((word) => `"${word}"`).join(' ') : undefined;
 }

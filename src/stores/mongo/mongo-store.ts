@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { StoredAttachment } from '../../shared/document.js';
+import { isObjectId, type StoredAttachment } from '../../shared/document.js';
 import { ActionLogConfigError, ActionLogStoreError } from '../../shared/errors.js';
 import { knowsDriverObjectId, learnObjectIdClass } from '../../shared/object-id.js';
 import { parseOptions, requireObject } from '../../shared/parse-options.js';
@@ -175,6 +175,9 @@ export class MongoStore implements Store {
     try {
       docs.forEach((doc, i) => {
         (doc as { [SEQ]?: number })[SEQ] = range.first + i;
+        // Another store's id (a SqlStore's row number, in an archive): not ours to page by, and another source's row
+        // of the same number would take it for a duplicate. The uid keeps the write idempotent.
+        if ('_id' in doc && !isObjectId(doc._id)) delete doc._id;
       });
       await Promise.all([
         insertRequests(this.db.collection(this.names.requests), batch.requests),

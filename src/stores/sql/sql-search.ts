@@ -32,8 +32,11 @@ const searchedText = `coalesce("note", '') || ' ' || coalesce("target" ->> 'name
 export const searchDocument = (actions: string, split = true) =>
   `to_tsvector(${config(actions)}, ${split ? `regexp_replace(${searchedText}, '[[:punct:]]+', ' ', 'g')` : searchedText})`;
 
-/** The words of `q`, as the stores' tokenizers see them. */
-export const searchWords = (q: string) => q.split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+/**
+ * The words of `q`, as the stores' tokenizers see them: letters, digits and the marks written with them (a vowel sign
+ * of Devanagari or Thai is part of its word for PostgreSQL's parser). A word without a letter or digit is none.
+ */
+export const searchWords = (q: string) => q.split(/[^\p{L}\p{N}\p{M}]+/u).filter((word) => /[\p{L}\p{N}]/u.test(word));
 
 /** A condition matching actions with every word of `q`, and its parameter; none when `q` has no word. */
 export function searchCondition(engine: SqlEngine, actions: string, q: string): [string, string] | undefined {

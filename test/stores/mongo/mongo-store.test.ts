@@ -20,7 +20,7 @@ import type { ModelChange } from 'actionlog/adapter-kit';
 import { orderChange } from '../../../examples/shared/orders.js';
 import { freshDatabaseName, mongoUri } from '../../support/mongo-db.js';
 import { failOnWarning } from '../../support/matchers.js';
-import { all, batchOf, describeStore, requestDoc } from '../../support/store-contract.js';
+import { action, all, batchOf, describeStore, requestDoc } from '../../support/store-contract.js';
 import { OutageStore } from '../../support/stores.js';
 import { FaultProxy } from '../../support/tcp-proxy.js';
 
@@ -453,6 +453,34 @@ describe('MongoStore under a connection that drops mid-write', () => {
     await dropped;
     const doc = await requests(db).findOne({ request_uuid: 'late-once' });
     expect(doc!.details.model_logs.map((m) => m.model_id)).toEqual(['a', 'b']);
+    await logger.close();
+  });
+});
+
+describe('MongoStore: entries archived from another store', () => {
+  it("gives entries that come with another store's ids (SQL row numbers) ids of its own: paged, deactivated, none taken for another", async () => {
+    const store = new MongoStore({ db: freshDb() });
+    await store.init({ actionLogs: true, modelLogs: true, retention: false, warn: failOnWarning });
+    // Two sources archived into one store: row 4 of each, at one time, and rows 1–5 of the first.
+    const fromSql = (id: number, type: string) => ({ ...action(type, 1), _id: id, uid: randomUUID(), request_uuid: 'r1', module: 'm' });
+    const write = (actionLogs: ActionLogDocument[]) => store.write({ requests: [], actionLogs, modelLogs: [], activities: [] });
+    await write([1, 2, 3, 4, 5].map((id) => fromSql(id, `first-${id}`)));
+    await write([fromSql(4, 'second-4')]);
+    const logger = createActionLogger({ store, flushIntervalMs: 0 });
+    for (const order of ['asc', 'desc'] as const) {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await logger.query({ kind: 'actions' }, { limit: 2, cursor, order });
+        seen.push(...page.items.map((a) => a.action_type));
+        cursor = page.next_cursor;
+      } while (cursor);
+      expect(seen.sort()).toEqual(['first-1', 'first-2', 'first-3', 'first-4', 'first-5', 'second-4']);
+    }
+    const [second] = (await logger.query({ kind: 'actions', action_type: 'second-4' })).items;
+    expect(second!._id).toBeInstanceOf(ObjectId);
+    await logger.deactivate(String(second!._id), { reason: 'entered twice', actor: 'admin' });
+    expect((await logger.query({ kind: 'actions', action_type: 'second-4' })).items).toEqual([]);
     await logger.close();
   });
 });

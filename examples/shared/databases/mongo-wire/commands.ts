@@ -1,5 +1,6 @@
 import { Long, ObjectId, type Document } from 'bson';
-import { Aggregator, find as mingoFind, Query } from 'mingo';
+import { find as mingoFind, Query } from 'mingo';
+import { Aggregator } from './expressions.js';
 import {
   badValue,
   CommandError,

@@ -1,0 +1,286 @@
+/**
+ * Failing tests for bugs found in the HTTP capture layer (adversarial review). Each test states the behaviour the
+ * README promises; each fails on main as of d30629c. Nothing here fixes the library.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import express from 'express';
+import express4 from 'express4';
+import Fastify from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ActionLogger, createActionLogger, MemoryStore, type StoreBatch } from 'actionlog';
+import { actionLog } from 'actionlog/express';
+import { actionLogPlugin } from 'actionlog/fastify';
+import { HttpError, type RunningApp, startApp } from '../support/apps.js';
+import { Client } from '../support/client.js';
+import { FlakyStore } from '../support/stores.js';
+
+/** A store that takes a little time per write, as any real database does. */
+class SlowStore extends MemoryStore {
+  override async write(batch: StoreBatch): Promise<void> {
+    await sleep(20);
+    await super.write(batch);
+  }
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function stop(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** Unhandled rejections and uncaught exceptions raised while `fn` runs (and shortly after). */
+async function crashesDuring(fn: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const onError = (error: unknown) => seen.push(error);
+  process.on('unhandledRejection', onError);
+  process.on('uncaughtException', onError);
+  try {
+    await fn();
+    await sleep(100);
+  } finally {
+    process.off('unhandledRejection', onError);
+    process.off('uncaughtException', onError);
+  }
+  return seen;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+describe('failure policy "throw": the held response', () => {
+  it('fastify: an async handler answering with reply.send() and returning nothing gets its body, without crashing the process', async () => {
+    // Fastify's documented form ("do not return any value, call reply.send"). While the end is held, reply.sent
+    // (res.writableEnded) and res.headersSent are false, so Fastify sends the reply a second time (empty) when the
+    // handler's promise resolves; that second writeHead/end bypasses the hold and goes out at once, and the held
+    // writeHead then throws ERR_HTTP_HEADERS_SENT inside the hold's promise: an unhandled rejection.
+    const store = new SlowStore();
+    const logger = createActionLogger({ store, onStoreError: 'throw', onError: () => {} });
+    const app = Fastify();
+    await app.register(actionLogPlugin, { logger });
+    app.post('/orders/:id', async (req, reply) => {
+      logger.record({ action: 'order_placed', target: { type: 'order', id: (req.params as { id: string }).id } });
+      reply.code(201).send({ id: (req.params as { id: string }).id });
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    cleanups.push(() => logger.close(), () => app.close());
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+
+    let status = 0;
+    let body = '';
+    const crashes = await crashesDuring(async () => {
+      const reply = await fetch(`${url}/orders/7`, { method: 'POST' });
+      status = reply.status;
+      body = await reply.text();
+    });
+    expect({ status, body, crashes: crashes.map(String) }).toEqual({ status: 201, body: '{"id":"7"}', crashes: [] });
+  });
+
+  it('express: a streamed response with a Content-Length (res.sendFile) whose document cannot be stored is not received whole, as a success', async () => {
+    // README: "A response that was already streaming is cut, so that the client never takes it for a success."
+    // Writes pass through the hold; only end() is held. With a Content-Length, the last write completes the
+    // response, so cutting the connection afterwards changes nothing for the client.
+    const dir = mkdtempSync(join(tmpdir(), 'hunt-sendfile-'));
+    const file = join(dir, 'report.txt');
+    writeFileSync(file, 'the whole quarterly report');
+    const store = new FlakyStore();
+    const logger = createActionLogger({ store, onStoreError: 'throw', retryDelayMs: 1, onError: () => {} });
+    const app = express();
+    app.use(actionLog(logger));
+    app.get('/report', (_req, res) => {
+      logger.record({ action: 'report_downloaded' });
+      res.sendFile(file);
+    });
+    const server = createServer(app);
+    const url = await listen(server);
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => logger.close(), () => stop(server));
+
+    store.failNext(1);
+    const reply = await fetch(`${url}/report`);
+    const received = await reply.text().then(
+      (text) => `complete ${reply.status}: ${text}`,
+      () => 'cut',
+    );
+    await logger.flush();
+    const [doc] = store.requests();
+    // What the client got, and what the trail says it got.
+    expect(received).toBe('cut');
+    expect(doc!.details.response!.status_code).toBe(500);
+  });
+
+  it.each(['throw', 'spool'] as const)(
+    'express (%s): an error handler that follows the Express guide (res.headersSent) does not replace the answer already given',
+    async (policy) => {
+      // The handler answers 201, then a follow-up step fails and goes to next(err). Express's guide: an error
+      // handler delegates when res.headersSent. During the hold res.headersSent is false, so the handler answers
+      // 500, and that second end() bypasses the hold and goes out first; the trail says 201.
+      const dir = mkdtempSync(join(tmpdir(), 'hunt-held-'));
+      const store = new SlowStore();
+      const logger = createActionLogger({
+        store,
+        ...(policy === 'spool' ? { spool: { dir } } : { onStoreError: 'throw' as const }),
+        onError: () => {},
+      });
+      const app = express();
+      app.use(actionLog(logger));
+      app.post('/orders/:id', (req, res, next) => {
+        logger.record({ action: 'order_placed', target: { type: 'order', id: req.params.id } });
+        res.status(201).json({ id: req.params.id });
+        next(new Error('confirmation e-mail failed'));
+      });
+      app.use((err: Error, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+        if (res.headersSent) {
+          next(err);
+          return;
+        }
+        res.status(500).json({ error: err.message });
+      });
+      const server = createServer(app);
+      const url = await listen(server);
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => logger.close(), () => stop(server));
+
+      const reply = await fetch(`${url}/orders/7`, { method: 'POST' });
+      const got = { status: reply.status, body: await reply.text() };
+      await logger.flush();
+      const [doc] = store.requests();
+      expect(got).toEqual({ status: 201, body: '{"id":"7"}' });
+      expect(doc!.details.response!.status_code).toBe(got.status);
+    },
+  );
+});
+
+describe('request ids', () => {
+  let app: RunningApp | undefined;
+  let client: Client | undefined;
+  let logger: ActionLogger | undefined;
+  afterEach(async () => {
+    client?.close();
+    await app?.close();
+    await logger?.close();
+    app = client = logger = undefined;
+  });
+
+  it('koa: an error response echoes X-Request-Id, as every other response (and every framework) does', async () => {
+    // Koa's ctx.onerror removes every header set so far (res.getHeaderNames().forEach(removeHeader)); the capture
+    // sets the id header once, when the request opens. The document has the id; the client never learns it.
+    const store = new MemoryStore();
+    logger = createActionLogger({ store });
+    app = await startApp('koa', {
+      logger,
+      routes: {
+        'POST /orders/:id': async () => {
+          throw new HttpError(409, 'already placed');
+        },
+      },
+    });
+    client = new Client(app.url);
+    const reply = await client.send('/orders/7', { method: 'POST', body: {} });
+    await logger.flush();
+    const [doc] = store.requests();
+    expect(reply.status).toBe(409);
+    expect(reply.headers['x-request-id']).toBe(doc!.request_uuid);
+  });
+});
+
+describe('the route and module of a request', () => {
+  it.each([
+    ['express', express],
+    ['express4', express4],
+  ] as const)(
+    '%s: an error thrown in a route of a mounted router, answered by the app error handler, is recorded with its full route',
+    async (_name, lib) => {
+      // The route is read when the response closes: by then Express has restored req.baseUrl to the app's (''),
+      // while req.route is still the router's route, so the route loses its mount path and the module becomes "app".
+      const store = new MemoryStore();
+      const logger = createActionLogger({ store });
+      const app = (lib as typeof express)();
+      app.use(actionLog(logger));
+      const orders = (lib as typeof express).Router();
+      orders.get('/:id', (req, res) => {
+        if (req.params.id === 'missing') throw Object.assign(new Error('no such order'), { status: 404 });
+        res.json({ id: req.params.id });
+      });
+      app.use('/orders', orders);
+      app.use((err: Error & { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+        res.status(err.status ?? 500).json({ error: err.message });
+      });
+      const server = createServer(app);
+      const url = await listen(server);
+      cleanups.push(() => logger.close(), () => stop(server));
+
+      await fetch(`${url}/orders/7`).then((r) => r.text());
+      await fetch(`${url}/orders/missing`).then((r) => r.text());
+      await logger.flush();
+      expect(store.requests().map((d) => [d.details.request!.url, d.details.request!.route, d.module, d.details.response!.status_code])).toEqual([
+        ['/orders/7', '/orders/:id', 'orders', 200],
+        ['/orders/missing', '/orders/:id', 'orders', 404],
+      ]);
+    },
+  );
+
+  it('express4: a regular-expression route gives a module that is a word of the route, not a piece of the regex', async () => {
+    // routeText turns the RegExp into its source text; moduleOfRoute strips escaped characters and takes the
+    // first segment: /^\/orders\/(\d+)$/ becomes the module "^orders(+)$".
+    const store = new MemoryStore();
+    const logger = createActionLogger({ store });
+    const app = express4();
+    app.use(actionLog(logger));
+    app.get(/^\/orders\/(\d+)$/, (_req, res) => {
+      res.json({});
+    });
+    const server = createServer(app);
+    const url = await listen(server);
+    cleanups.push(() => logger.close(), () => stop(server));
+
+    await fetch(`${url}/orders/7`).then((r) => r.text());
+    await logger.flush();
+    expect(store.requests()[0]!.module).toMatch(/^(orders|app)$/);
+  });
+});
+
+describe('the middleware mounted a second time', () => {
+  it('express: what was recorded before the second mount is not lost (or the second mount is reported)', async () => {
+    // An app-wide mount plus a router-level one with its own module option. The second open() replaces the
+    // request's and response's scope; the first scope is never ended, so what it recorded (here the auth step's
+    // action) is in no document, and nothing is reported.
+    const store = new MemoryStore();
+    const errors: Error[] = [];
+    const logger = createActionLogger({ store, onError: (e) => errors.push(e) });
+    const app = express();
+    app.use(actionLog(logger));
+    app.use((_req, _res, next) => {
+      logger.record({ action: 'signed_in' });
+      next();
+    });
+    const admin = express.Router();
+    admin.use(actionLog(logger, { module: 'admin' }));
+    admin.post('/purge', (_req, res) => {
+      logger.record({ action: 'purge' });
+      res.json({});
+    });
+    app.use('/admin', admin);
+    const server = createServer(app);
+    const url = await listen(server);
+    cleanups.push(() => logger.close(), () => stop(server));
+
+    await fetch(`${url}/admin/purge`, { method: 'POST' }).then((r) => r.text());
+    await logger.flush();
+    const recorded = store.requests().flatMap((d) => d.details.actions.map((a) => a.action_type));
+    expect({ recorded: recorded.sort(), reported: errors.length > 0 || recorded.includes('signed_in') }).toEqual({
+      recorded: ['purge', 'signed_in'],
+      reported: true,
+    });
+  });
+});

@@ -32,8 +32,23 @@ export function actionLog<Ctx extends KoaContext = KoaContext>(logger: ActionLog
   return function actionLogMiddleware(ctx: Ctx, next: () => Promise<unknown>): Promise<unknown> {
     const scope = capture.open(ctx, ctx.res);
     if (!scope) return next();
-    return capture.enter(scope, next);
+    return capture.enter(scope, next).catch((error: unknown) => {
+      withHeaders(error, capture.echoedHeaders(scope));
+      throw error;
+    });
   };
+}
+
+/** Koa answers an error with the error's `headers` only (it clears the others first): the request id is added there. */
+function withHeaders(error: unknown, headers: Record<string, string>): void {
+  if (error === null || typeof error !== 'object') return;
+  const own = error as { headers?: unknown };
+  const given = own.headers !== null && typeof own.headers === 'object' ? own.headers : {};
+  try {
+    own.headers = { ...headers, ...given };
+  } catch {
+    // A frozen error keeps its headers: Koa answers it without the id.
+  }
 }
 
 /**

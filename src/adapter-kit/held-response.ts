@@ -8,6 +8,30 @@ const UNSTORED_BODY = JSON.stringify({ error: 'ActionLogStoreError', message: 'T
 type Method = (...args: unknown[]) => unknown;
 
 /**
+ * What the application answered when it ended the response, kept while the end is held: a second answer in the
+ * meantime (an error handler that sees `headersSent` still false, a framework that sends again) changes neither the
+ * status nor the headers, and its own end goes nowhere, as on a response already sent.
+ */
+class FirstAnswer {
+  private readonly status: number;
+  private readonly headers: Record<string, unknown>;
+
+  constructor(private readonly res: ServerResponse) {
+    this.status = res.statusCode;
+    this.headers = res.getHeaders();
+  }
+
+  /** Puts the status and headers back as they were when the application ended the response. */
+  restore(): void {
+    const { res } = this;
+    if (res.headersSent) return;
+    res.statusCode = this.status;
+    for (const name of res.getHeaderNames()) if (!Object.hasOwn(this.headers, name)) res.removeHeader(name);
+    for (const [name, value] of Object.entries(this.headers)) if (value !== undefined) res.setHeader(name, value as string | string[]);
+  }
+}
+
+/**
  * Failure policy `'spool'`: runs `spool` with the status the application chose when the response ends, and holds
  * its last bytes until the promise `spool` returns resolves, so that a client never has a whole response whose
  * document is not in the spool. Set on this response object only; `spool` must not throw, its promise not reject.
@@ -15,22 +39,30 @@ type Method = (...args: unknown[]) => unknown;
 export function spoolBeforeEnd(res: ServerResponse, spool: (statusCode: number) => Promise<void> | undefined): void {
   const own = res as unknown as Record<'end', Method>;
   const end = own.end;
+  let held: FirstAnswer | undefined;
   let ended = false;
   own.end = function spoolThenEnd(...args: unknown[]) {
+    if (held) return res;
     if (ended) return end.apply(res, args);
     ended = true;
     const spooled = spool(res.statusCode);
     if (!spooled) return end.apply(res, args);
-    void spooled.then(() => end.apply(res, args));
+    const first = (held = new FirstAnswer(res));
+    void spooled.then(() => {
+      first.restore();
+      held = undefined;
+      end.apply(res, args);
+    });
     return res;
   };
 }
 
 /**
- * Failure policy `'throw'`: holds this response's end (and a `writeHead` just before it) until `store` settles.
- * Stored: the response goes out as the application wrote it. Not stored: a response not begun becomes a 500 (only
- * `keep` of its headers left); one already streaming is cut, so that the client never takes it for a success.
- * `store` gets the status the application chose. Set on this response object only, for this one request.
+ * Failure policy `'throw'`: holds this response's end (and a `writeHead` just before it, and the chunk that would
+ * complete a body of declared length) until `store` settles. Stored: the response goes out as the
+ * application first ended it. Not stored: a response not begun becomes a 500 (only `keep` of its headers left); one
+ * already streaming is cut, so that the client never takes it for a success. `store` gets the status the
+ * application chose. Set on this response object only, for this one request.
  */
 export function holdUntilStored(
   res: ServerResponse,
@@ -41,6 +73,11 @@ export function holdUntilStored(
   const own = res as unknown as Record<'writeHead' | 'write' | 'flushHeaders' | 'end', Method>;
   const original = { writeHead: own.writeHead, write: own.write, flushHeaders: own.flushHeaders, end: own.end };
   let head: unknown[] | undefined;
+  /** The `write` that completes the declared `content-length`: sent with the end, so that a cut body is not whole. */
+  let lastChunk: unknown[] | undefined;
+  /** Bytes the declared length still expects; undefined without one. */
+  let expected: number | undefined;
+  let held: FirstAnswer | undefined;
   let ended = false;
   /** The body started: Node writes the head itself (through `writeHead`), which must go out then. */
   let streaming = false;
@@ -51,43 +88,90 @@ export function holdUntilStored(
     head = undefined;
     original.writeHead.apply(res, args);
   };
+  const sendLastChunk = () => {
+    if (!lastChunk) return true;
+    const args = lastChunk;
+    lastChunk = undefined;
+    return original.write.apply(res, args) as boolean;
+  };
   own.writeHead = function writeHead(...args: unknown[]) {
+    if (held) return res;
     if (ended || streaming) return original.writeHead.apply(res, args);
-    head = args;
+    // Copied: a framework may change the headers object it passed (Fastify does, sending again) while it is held.
+    head = args.map((arg) => (Array.isArray(arg) ? [...arg] : arg !== null && typeof arg === 'object' ? { ...arg } : arg));
     return res;
   };
   own.write = function write(...args: unknown[]) {
-    streaming = true;
+    if (held || lastChunk) return false;
+    if (!streaming) {
+      streaming = true;
+      expected = declaredLength(head, res);
+    }
+    if (expected !== undefined) {
+      expected -= chunkBytes(args);
+      if (expected <= 0) {
+        // Taken: a pipe that waited for 'drain' here would never end the response.
+        lastChunk = args;
+        return true;
+      }
+    }
     sendHead();
     return original.write.apply(res, args);
   };
   own.flushHeaders = function flushHeaders(...args: unknown[]) {
+    if (held) return undefined;
     streaming = true;
     sendHead();
     return original.flushHeaders.apply(res, args);
   };
   own.end = function end(...args: unknown[]) {
+    if (held) return res;
     if (ended) return original.end.apply(res, args);
     ended = true;
+    const first = (held = new FirstAnswer(res));
     const status = typeof head?.[0] === 'number' ? head[0] : res.statusCode;
-    store(status).then(
-      () => {
-        sendHead();
-        original.end.apply(res, args);
-      },
-      (error: unknown) => {
-        report(error);
-        if (res.headersSent) {
-          res.destroy(error instanceof Error ? error : new Error(thrownText(error)));
-          return;
-        }
-        head = undefined;
-        for (const name of res.getHeaderNames()) if (!keep.includes(name)) res.removeHeader(name);
-        res.statusCode = UNSTORED_STATUS;
-        res.setHeader('content-type', 'application/json; charset=utf-8');
-        original.end.call(res, UNSTORED_BODY);
-      },
-    );
+    store(status)
+      .then(
+        () => {
+          held = undefined;
+          first.restore();
+          sendHead();
+          sendLastChunk();
+          original.end.apply(res, args);
+        },
+        (error: unknown) => {
+          held = undefined;
+          report(error);
+          lastChunk = undefined;
+          if (res.headersSent) {
+            res.destroy(error instanceof Error ? error : new Error(thrownText(error)));
+            return;
+          }
+          head = undefined;
+          for (const name of res.getHeaderNames()) if (!keep.includes(name)) res.removeHeader(name);
+          res.statusCode = UNSTORED_STATUS;
+          res.setHeader('content-type', 'application/json; charset=utf-8');
+          original.end.call(res, UNSTORED_BODY);
+        },
+      )
+      // The connection may be gone (or the response destroyed) by now: nothing is left to send it to.
+      .catch(report);
     return res;
   };
+}
+
+/** The `content-length` of a response about to stream: in a held `writeHead`'s headers, or set on the response. */
+function declaredLength(head: unknown[] | undefined, res: ServerResponse): number | undefined {
+  const headers = head?.find((arg) => arg !== null && typeof arg === 'object' && !Array.isArray(arg)) as
+    Record<string, unknown> | undefined;
+  const given = headers && Object.entries(headers).find(([name]) => name.toLowerCase() === 'content-length')?.[1];
+  const length = Number(given ?? res.getHeader('content-length'));
+  return Number.isFinite(length) && (given !== undefined || res.hasHeader('content-length')) ? length : undefined;
+}
+
+/** The bytes of a `write(chunk, encoding?, callback?)`. */
+function chunkBytes(args: unknown[]): number {
+  const [chunk, encoding] = args;
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+  return chunk instanceof Uint8Array ? chunk.byteLength : 0;
 }

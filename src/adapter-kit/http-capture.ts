@@ -120,9 +120,19 @@ export class HttpCapture<Req extends object> {
     };
   }
 
-  /** Opens the scope of a request, or returns undefined when `skip` says so. */
+  /**
+   * Opens the scope of a request, or returns undefined when `skip` says so. A request already in a scope (the
+   * middleware mounted again, on a router) stays in it: one document, its module the inner mount's. (The scope is
+   * the process's current one for every logger: `contextStorage` is shared.)
+   */
   open(req: Req, res: ServerResponse): RequestContext | undefined {
     const o = this.options;
+    const opened = (res as Holder)[CONTEXT];
+    if (opened && !opened.ended) {
+      if (typeof o.module === 'string') opened.setModule(o.module);
+      (req as Holder)[CONTEXT] = opened;
+      return opened;
+    }
     try {
       if (o.skip?.(req)) return undefined;
     } catch (error) {
@@ -160,6 +170,11 @@ export class HttpCapture<Req extends object> {
       );
     }
     return ctx;
+  }
+
+  /** The headers every response of this scope carries (its request id), for a framework that clears them on an error. */
+  echoedHeaders(ctx: RequestContext): Record<string, string> {
+    return { [this.options.requestIdHeader]: ctx.requestUuid };
   }
 
   private trustsIds(req: Req): boolean {
@@ -247,6 +262,8 @@ export class HttpCapture<Req extends object> {
 }
 
 const modules = new Map<string, string>();
+/** A literal segment: no parameter (`:id`), wildcard or regular-expression syntax. */
+const WORD_SEGMENT = /^[\p{L}\p{N}_.~-]+$/u;
 
 /**
  * First literal segment of a route path, else `app`: `/orders/:id` → `orders`. Express 5 (path-to-regexp 8)
@@ -256,8 +273,9 @@ export function moduleOfRoute(route: string | null): string {
   if (!route) return 'app';
   let module = modules.get(route);
   if (module === undefined) {
-    const segments = route.replace(/\\./g, '').replace(/[{}]/g, '').split('/');
-    module = segments.find((s) => s && !s.startsWith(':') && !s.startsWith('*') && !s.startsWith('(')) ?? 'app';
+    // A regular expression's escaped slashes separate its segments too; other escapes and symbols leave words apart.
+    const segments = route.replace(/\\\//g, '/').replace(/\\./g, '').replace(/[{}]/g, '').split('/');
+    module = segments.find((s) => WORD_SEGMENT.test(s)) ?? 'app';
     // Route patterns are few; a bound keeps an app with generated patterns from growing this forever.
     if (modules.size < 1000) modules.set(route, module);
   }

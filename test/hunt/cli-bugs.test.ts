@@ -88,7 +88,8 @@ describe('actionlog CLI problems', () => {
   });
 
   it('an explicit --sqlite is used even when ACTIONLOG_POSTGRES or ACTIONLOG_MONGODB is set in the environment', async () => {
-    for (const env of [{ ACTIONLOG_POSTGRES: 'postgres://app:pw@db.example/app' }, { ACTIONLOG_MONGODB: 'mongodb://db.example/app' }]) {
+    const envs: Array<Record<string, string>> = [{ ACTIONLOG_POSTGRES: 'postgres://app:pw@db.example/app' }, { ACTIONLOG_MONGODB: 'mongodb://db.example/app' }];
+    for (const env of envs) {
       const run = await runCli(['stats', '--sqlite', trail.file], { env });
       // Observed: "--sqlite: give one database, not --postgres and --sqlite", though no --postgres was given.
       expect(run.stderr, JSON.stringify(env)).not.toMatch(/give one database/);
@@ -166,6 +167,58 @@ describe('actionlog CLI problems', () => {
     // Observed: "Could not anchor integrity checkpoint 1; it is tried again with the next one" (twice), then
     // "Could not anchor the integrity checkpoint (see the error reported before)": the reason is never said.
     expect(run.stderr).toMatch(/no-such-folder|ENOENT|--anchor-to/);
+  });
+
+  it('verify --from a time before the whole trail, or --to one after it, says intact as verify without a window does', async () => {
+    // A trail written as an application writes it, nothing backdated: in each request an action, a change made
+    // a moment later, and an activity (stored on its own, so sealed before the request's documents).
+    const file = join(dir, `${randomUUID()}.db`);
+    const dataSource = await new DataSource({ type: 'better-sqlite3', database: file }).initialize();
+    const logger = createActionLogger({ store: new SqlStore({ dataSource }), flushIntervalMs: 0, integrity: { key: privateKey } });
+    const start = new Date(Date.now() - 60_000).toISOString();
+    for (let i = 0; i < 3; i++) {
+      await logger.run({ user: { id: `u${i}`, name: 'Ada' } }, async () => {
+        logger.record({ action: 'create', target: { type: 'invoice', id: String(i) } });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        logger.recordModelChange({
+          action: 'Updated',
+          model: 'invoices',
+          model_class_name: 'Invoice',
+          model_namespace: 'app',
+          model_id: String(i),
+          old_object: { id: i, total: 1 },
+          new_object: { id: i, total: 2 },
+        });
+        logger.activity({ action: `viewed invoice ${i}` });
+      });
+      await logger.flush();
+    }
+    await logger.close();
+    await dataSource.destroy();
+    const end = new Date(Date.now() + 60_000).toISOString();
+    const whole = await runCli(['verify', '--sqlite', file, '--key', publicKeyFile]);
+    expect(whole.stdout).toMatch(/^intact: 12 entries, 12 links in 1 chains/);
+    expect(whole.code).toBe(0);
+    for (const window of [
+      ['--from', start],
+      ['--to', end],
+      ['--from', start, '--to', end],
+    ]) {
+      const run = await runCli(['verify', '--sqlite', file, '--key', publicKeyFile, ...window]);
+      // Observed: "tampered: 12 entries, ...; inserted 1" / "inserted  activities  1  chain ...  seq 1  sequence 1
+      // came after sequence 4 was checked", exit 1: the same untouched entries, all of them in the window.
+      expect(run.stdout, window.join(' ')).toMatch(/^intact: 12 entries, 12 links in 1 chains/);
+      expect(run.code, window.join(' ')).toBe(0);
+    }
+  });
+
+  it('verify on a trail that was never sealed (no link, no checkpoint) is not "intact"', async () => {
+    const { file } = await sealedTrail(3, { sealed: false });
+    const run = await runCli(['verify', '--sqlite', file, '--key', publicKeyFile]);
+    // Observed: "intact: 6 entries, 0 links in 0 chains, 0 checkpoints, 6 legacy", exit 0. The README: status is
+    // unverifiable with "no key, no checkpoint, or entries newer than every checkpoint"; exit 2 could not verify.
+    expect(run.stdout).not.toMatch(/^intact/);
+    expect(run.code).toBe(2);
   });
 
   it('--batch-size 1.5 is refused as not a whole number, not as "not a number"', async () => {

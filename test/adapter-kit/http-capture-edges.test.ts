@@ -56,7 +56,7 @@ async function crashesDuring(fn: () => Promise<void>): Promise<unknown[]> {
   return seen;
 }
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });

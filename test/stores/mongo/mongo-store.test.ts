@@ -471,7 +471,10 @@ describe('MongoStore: entries archived from another store', () => {
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const page = await logger.query({ kind: 'actions' }, { limit: 2, cursor, order });
+        const page: { items: ActionLogDocument[]; next_cursor: string | null } = await logger.query(
+          { kind: 'actions' },
+          { limit: 2, cursor, order },
+        );
         seen.push(...page.items.map((a) => a.action_type));
         cursor = page.next_cursor;
       } while (cursor);

@@ -116,6 +116,8 @@ export async function verifyTrail(store: Store, options: VerifyOptions, ownKey: 
   checker.finish();
   if (links > 0 && trusted.byChain.size === 0)
     unverifiable.push('no signed checkpoint: the links hold together, but nothing proves they are the writer’s');
+  if (links === 0 && legacy > 0 && trusted.byChain.size === 0)
+    unverifiable.push('no entry is sealed and no checkpoint signed: the trail was written without integrity');
   if (findings.counts.unconfirmed > 0)
     unverifiable.push(`${findings.counts.unconfirmed} links are newer than every checkpoint of their chain`);
   const status = findings.tampered ? 'tampered' : unverifiable.length > 0 ? 'unverifiable' : 'intact';

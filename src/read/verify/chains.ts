@@ -22,6 +22,12 @@ export interface ReadLink {
 const MAX_WAITING = 100_000;
 /** Links taken last, across all chains, that an archive's copy read later is recognized by (a batch at most apart). */
 const RECENT = 20_000;
+/**
+ * In a window of the trail, how many links of a chain may arrive past a missing one before the gap is judged: links
+ * are sealed in the writer's order but read in time order (an activity sealed before its request's documents holds a
+ * later time), so near the window's edges a missing link may be one whose time is outside it.
+ */
+export const EDGE_LINKS = 1000;
 
 interface ChainState {
   /** The next sequence expected; undefined before the first (a window of the trail starts anywhere). */
@@ -33,6 +39,12 @@ interface ChainState {
   headIndex: number;
   /** The first sequence taken. */
   first: number | undefined;
+  /** Links of the chain read so far. */
+  arrivals: number;
+  /** `arrivals` when links began to wait behind a missing one (or, in a window, for the chain's start). */
+  waitingSince: number | undefined;
+  /** In a window: the `arrivals` at which each waiting sequence came. */
+  arrivedAt: Map<number, number>;
 }
 
 /**
@@ -67,10 +79,23 @@ export class ChainChecker {
   add(link: ReadLink): void {
     let state = this.chains.get(link.chain);
     if (!state) {
-      state = { expect: this.read.whole ? 1 : undefined, last: undefined, waiting: new Map(), merkle: [], headIndex: 0, first: undefined };
+      state = {
+        expect: this.read.whole ? 1 : undefined,
+        last: undefined,
+        waiting: new Map(),
+        merkle: [],
+        headIndex: 0,
+        first: undefined,
+        arrivals: 0,
+        waitingSince: undefined,
+        arrivedAt: new Map(),
+      };
       this.chains.set(link.chain, state);
     }
+    state.arrivals++;
     if (!link.intact) this.report('modified', link, 'its content does not match its hash');
+    // In a window, a link before the chain's first one taken there was sealed earlier and read late: an edge.
+    if (!this.read.whole && state.first !== undefined && link.seq < state.first) return;
     if (state.expect !== undefined && link.seq < state.expect) {
       const taken = this.recent.get(`${link.chain}:${link.seq}`);
       if (!taken || !isCopy(taken, link))
@@ -81,14 +106,39 @@ export class ChainChecker {
     list.push(link);
     state.waiting.set(link.seq, list);
     this.waitingCount++;
+    if (!this.read.whole) state.arrivedAt.set(link.seq, state.arrivals);
     this.advance(link.chain, state, false);
+    if (!this.read.whole) this.judgeOldGap(link.chain, state);
     if (this.waitingCount > MAX_WAITING) this.forceLongest();
+  }
+
+  /**
+   * In a window: once `EDGE_LINKS` links arrived past a missing one (or past the chain's first, to start it), the
+   * gap is no edge and is judged, as it would be at the end of a whole read.
+   */
+  private judgeOldGap(chain: string, state: ChainState): void {
+    if (state.waiting.size === 0) {
+      state.waitingSince = undefined;
+      return;
+    }
+    state.waitingSince ??= state.arrivals;
+    // Nothing has waited that long: no need to find which link waits longest.
+    if (state.arrivals - state.waitingSince < EDGE_LINKS) return;
+    while (state.waiting.size > 0) {
+      const since = state.arrivedAt.get(lowestOf(state.waiting)) ?? state.arrivals;
+      if (state.arrivals - since < EDGE_LINKS) break;
+      this.advance(chain, state, true);
+    }
+    let oldest: number | undefined;
+    for (const since of state.arrivedAt.values()) if (oldest === undefined || since < oldest) oldest = since;
+    state.waitingSince = oldest;
   }
 
   /** After the last link: what is still missing, and what no checkpoint covers. */
   finish(): void {
     for (const [chain, state] of this.chains) {
-      while (state.waiting.size > 0) this.advance(chain, state, true);
+      // In a window, what still waits is at its end edge: the links missing there are not judged.
+      while (state.waiting.size > 0) this.advance(chain, state, true, this.read.whole);
       const claims = this.claims.get(chain);
       const head = claims ? newestSigned(claims) : 0;
       const last = state.last?.seq ?? (state.expect ?? 1) - 1;
@@ -114,8 +164,12 @@ export class ChainChecker {
     }
   }
 
-  /** Takes the waiting links of a chain in order while they follow on; `force` skips over a missing one. */
-  private advance(chain: string, state: ChainState, force: boolean): void {
+  /**
+   * Takes the waiting links of a chain in order while they follow on; `force` skips over a missing one (reported
+   * unless `judge` is false). In a window, the chain starts only when forced: its first links may come late.
+   */
+  private advance(chain: string, state: ChainState, force: boolean, judge = true): void {
+    if (state.expect === undefined && !force) return;
     for (;;) {
       if (state.waiting.size === 0) return;
       // Most often the next link is there: no need to look for the lowest.
@@ -123,7 +177,7 @@ export class ChainChecker {
       const expect = state.expect ?? lowest;
       if (lowest > expect) {
         if (!force && !this.isPruned(chain, expect, lowest - 1)) return;
-        this.gap(chain, expect, lowest - 1, 'deleted');
+        if (judge) this.gap(chain, expect, lowest - 1, 'deleted');
         // Across links recorded lost, the chain is still checked: the record signs the hash of the last one, and
         // the Merkle roots leave lost links out. Across any other gap, the next link starts afresh.
         const across = this.lostThrough(chain, expect, lowest - 1);
@@ -132,6 +186,7 @@ export class ChainChecker {
       }
       const links = state.waiting.get(lowest) ?? [];
       state.waiting.delete(lowest);
+      state.arrivedAt.delete(lowest);
       this.waitingCount -= links.length;
       this.take(chain, state, links);
       state.expect = lowest + 1;

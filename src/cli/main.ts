@@ -1,11 +1,10 @@
 #!/usr/bin/env node
 import { runCli } from './program.js';
+import { watchStdoutReader } from './kit/output.js';
 
-// A reader that stops early (`| head`) is not an error.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(0);
-  throw error;
-});
+// A reader that stops early (`| head`) is not an error: the command stops writing and exits with its own status
+// (verify's 1 for a tampered trail too).
+watchStdoutReader();
 
 const code = await runCli(process.argv);
 process.exitCode = code;

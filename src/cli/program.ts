@@ -27,7 +27,7 @@ function register(program: Command, spec: CliCommand, exit: { code: number }): v
   addConnectionOptions(command);
   if (spec.examples) command.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n${EXIT_CODES_HELP}`);
   command.action(async (options: Record<string, unknown>) => {
-    const connection = await openConnection(options, spec.loggerOptions?.(options));
+    const connection = await openConnection(options, spec.loggerOptions?.(options), (name) => command.getOptionValueSource(name));
     try {
       exit.code = await spec.run(options, connection);
     } finally {

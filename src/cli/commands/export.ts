@@ -2,7 +2,7 @@ import { type Command, Option, type OptionValues } from 'commander';
 import type { CliCommand } from '../kit/command.js';
 import { EXIT } from '../kit/exit-codes.js';
 import { addFilterOptions, filterOf } from '../kit/filter-flags.js';
-import { openOutput } from '../kit/output.js';
+import { openOutput, stdoutReaderGone } from '../kit/output.js';
 import { startProgress } from '../kit/progress.js';
 
 /** `actionlog export`: the entries that match, as JSON lines or CSV, to a file or stdout. */
@@ -35,6 +35,7 @@ export const exportCommand: CliCommand = {
     let entries = 0;
     try {
       for await (const line of stream as AsyncIterable<string>) {
+        if (out.stream === process.stdout && stdoutReaderGone()) break;
         await out.write(line);
         if (header) header = false;
         else {

@@ -3,6 +3,7 @@ import { checkColumns, csvLine, DEFAULT_COLUMNS, jsonLine, valueAt } from '../..
 import type { CliCommand } from '../kit/command.js';
 import { EXIT } from '../kit/exit-codes.js';
 import { addFilterOptions, filterOf } from '../kit/filter-flags.js';
+import { stdoutReaderGone } from '../kit/output.js';
 
 /** `actionlog tail`: follows the entries that match as they are stored, until interrupted (Ctrl-C). */
 export const tailCommand: CliCommand = {
@@ -33,16 +34,18 @@ export const tailCommand: CliCommand = {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     const poll = options.pollMs as string;
-    // On stderr: stdout holds only entries.
-    process.stderr.write(`following ${filter.kind} (Ctrl-C to stop)\n`);
     try {
-      if (csv) process.stdout.write(csvLine(columns));
+      // Its options are checked here: nothing is written before a bad --after or --poll-ms is said.
       const items = logger.tail(filter, {
         signal: stop.signal,
         pollMs: (/^\d+$/.test(poll) ? Number(poll) : poll) as number,
         ...(options.after !== undefined ? { after: options.after as string } : {}),
       });
+      // On stderr: stdout holds only entries.
+      process.stderr.write(`following ${filter.kind} (Ctrl-C to stop)\n`);
+      if (csv) process.stdout.write(csvLine(columns));
       for await (const { entry, cursor } of items) {
+        if (stdoutReaderGone()) break;
         const line = csv ? csvLine(columns.map((column) => valueAt(filter.kind, entry, column))) : jsonLine(entry);
         if (!process.stdout.write(line)) await new Promise((resolve) => process.stdout.once('drain', resolve));
         if (options.cursors === true) process.stderr.write(`${cursor}\n`);

@@ -79,7 +79,8 @@ export function formatReport(report: VerifyReport, maxFindings: number): string 
   for (const f of report.findings) {
     lines.push(`${f.problem}  ${f.kind ?? '-'}  ${f.id ?? '-'}  chain ${f.chain ?? '-'}  seq ${seqOf(f)}  ${f.message}`);
   }
-  if (report.findings.length >= maxFindings) lines.push(`(only the first ${maxFindings} findings are listed: see --max-findings)`);
+  const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+  if (total > report.findings.length) lines.push(`(only the first ${maxFindings} findings are listed: see --max-findings)`);
   for (const reason of report.unverifiable) lines.push(`unverifiable: ${reason}`);
   return `${lines.join('\n')}\n`;
 }

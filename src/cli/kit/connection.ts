@@ -1,11 +1,12 @@
 import { type Command, InvalidArgumentError, Option, type OptionValues } from 'commander';
 import { type ActionLogger, createActionLogger } from '../../logger.js';
-import { ActionLogError } from '../../shared/errors.js';
+import { ActionLogConfigError, ActionLogError } from '../../shared/errors.js';
 import { DEFAULT_PREFIX } from '../../stores/tables.js';
 import type { Store } from '../../stores/store.js';
 import type { SigningKey } from '../../build/integrity/checkpoint-keys.js';
 import type { CheckpointDocument } from '../../shared/document.js';
-import { usageError } from './exit-codes.js';
+import { describeError, usageError } from './exit-codes.js';
+import { flagOf } from './filter-flags.js';
 import { openMongo } from './open-mongo.js';
 import { openSql } from './open-sql.js';
 
@@ -58,23 +59,54 @@ export interface LoggerOverrides {
   integrity?: { key: SigningKey; anchor?: (checkpoint: CheckpointDocument) => unknown };
 }
 
-/** Opens the one database the flags name and a logger on its trail, or says what is wrong with the flags. */
-export async function openConnection(options: OptionValues, overrides: LoggerOverrides = {}): Promise<Connection> {
+/** Where an option's value came from (Commander's `getOptionValueSource`): `cli`, `env`, `default`... */
+export type OptionSource = (name: string) => string | undefined;
+
+const DATABASES = ['mongodb', 'postgres', 'sqlite'] as const;
+const ENV_OF: Partial<Record<(typeof DATABASES)[number], string>> = { mongodb: 'ACTIONLOG_MONGODB', postgres: 'ACTIONLOG_POSTGRES' };
+
+/** A database flag as the user gave it: on the command line, or by its environment variable. */
+const named = (name: (typeof DATABASES)[number], sourceOf: OptionSource) =>
+  sourceOf(name) === 'env' ? `${ENV_OF[name] ?? `--${name}`}` : `--${name}`;
+
+/**
+ * Opens the one database the flags name and a logger on its trail, or says what is wrong with the flags. A database
+ * given on the command line goes before one an environment variable gives.
+ */
+export async function openConnection(
+  options: OptionValues,
+  overrides: LoggerOverrides = {},
+  sourceOf: OptionSource = () => 'cli',
+): Promise<Connection> {
   const flags = options as ConnectionFlags;
-  const given = (['mongodb', 'postgres', 'sqlite'] as const).filter((name) => flags[name] !== undefined);
+  const set = DATABASES.filter((name) => flags[name] !== undefined);
+  const typed = set.filter((name) => sourceOf(name) !== 'env');
+  const given = typed.length > 0 ? typed : set;
   if (given.length === 0) throw usageError('', 'give the database: --mongodb URI, --postgres URL or --sqlite FILE');
-  if (given.length > 1) throw usageError(`--${given[1]}`, `give one database, not ${given.map((name) => `--${name}`).join(' and ')}`);
-  if (flags.db !== undefined && !flags.mongodb) throw usageError('--db', 'goes with --mongodb');
-  const opened = flags.mongodb
-    ? await openMongo(flags.mongodb, flags.db, flags.prefix, flags.connectTimeout)
-    : await openSql(flags.postgres ? { postgres: flags.postgres } : { sqlite: flags.sqlite ?? '' }, flags.prefix, flags.connectTimeout);
+  if (given.length > 1)
+    throw usageError(`--${given[1]}`, `give one database, not ${given.map((name) => named(name, sourceOf)).join(' and ')}`);
+  const database = given[0];
+  if (flags.db !== undefined && database !== 'mongodb') throw usageError('--db', 'goes with --mongodb');
+  // Without --prefix, the store's own default: it then says so when it finds a trail of an earlier version's names.
+  const prefix = sourceOf('prefix') === 'default' ? undefined : flags.prefix;
+  const opened =
+    database === 'mongodb'
+      ? await openMongo(flags.mongodb ?? '', flags.db, prefix ?? flags.prefix, flags.connectTimeout)
+      : await openSql(
+          database === 'postgres' ? { postgres: flags.postgres ?? '' } : { sqlite: flags.sqlite ?? '' },
+          prefix,
+          flags.connectTimeout,
+        );
   const warnings: string[] = [];
+  let earlierNames = false;
   const logger = createActionLogger({
     ...overrides,
     store: opened.store,
     onError: (error) => {
       // A failed start is thrown to the command as well: said once, there.
-      if (!(error instanceof ActionLogError && error.message === 'Store initialization failed')) warnings.push(error.message);
+      if (error instanceof ActionLogError && error.message === 'Store initialization failed') return;
+      earlierNames ||= error instanceof ActionLogConfigError && error.issues.some((issue) => issue.path === 'prefix');
+      warnings.push(describeError(error, flagOf));
     },
   });
   try {
@@ -82,6 +114,9 @@ export async function openConnection(options: OptionValues, overrides: LoggerOve
   } catch (error) {
     await logger.close().catch(() => {});
     await opened.close();
+    // The store found the trail under the names of versions before 0.2, and none under these.
+    if (earlierNames)
+      throw usageError('--prefix', "the trail's tables have no prefix (the names of versions before 0.2): pass --prefix ''");
     throw error;
   }
   return {

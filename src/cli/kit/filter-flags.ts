@@ -54,7 +54,7 @@ export function filterOf(options: OptionValues): QueryFilter & { kind: EntryKind
     const value: unknown = options[camel(f.flag)];
     if (value === undefined) continue;
     // Not a number stays as typed, for the logger to refuse it by name.
-    filter[f.field] = f.number && typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
+    filter[f.field] = f.number && typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
   }
   return filter as unknown as QueryFilter & { kind: EntryKind };
 }

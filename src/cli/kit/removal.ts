@@ -89,7 +89,7 @@ export function removalOptions(options: OptionValues): { before?: string; batchS
   return {
     ...(options.before !== undefined ? { before: options.before as string } : {}),
     // Not a number stays as typed, for the logger to refuse it by name.
-    ...(size !== undefined ? { batchSize: (/^-?\d+$/.test(size) ? Number(size) : size) as number } : {}),
+    ...(size !== undefined ? { batchSize: (/^-?\d+(\.\d+)?$/.test(size) ? Number(size) : size) as number } : {}),
   };
 }
 

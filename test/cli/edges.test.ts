@@ -8,11 +8,12 @@ import { type CheckpointDocument, createActionLogger, SqlStore } from 'actionlog
 import { finished, runCli, startCli, STACK_FRAME } from '../support/cli.js';
 
 /**
- * Problems found in the `actionlog` command line by trying it as a new user. Every case runs the built CLI on a
- * SQLite trail (no PostgreSQL or MongoDB server is needed: the PostgreSQL cases only need a refused connection).
+ * The `actionlog` command line where a user meets its edges: windows of verify, a closed pipe, environment and
+ * flags together, connection strings with odd passwords, earlier versions' tables. Every case runs the built CLI
+ * on a SQLite trail (the PostgreSQL cases only need a refused connection).
  */
 
-const dir = mkdtempSync(join(tmpdir(), 'actionlog-hunt-cli-'));
+const dir = mkdtempSync(join(tmpdir(), 'actionlog-cli-edges-'));
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
@@ -26,7 +27,10 @@ writeFileSync(privateKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }
 const OLD = new Date('2025-03-01T10:00:00Z');
 
 /** A SQLite file holding a trail sealed with `privateKey`: `actions` old actions in one request, and a recent one. */
-async function sealedTrail(actions: number, options: { prefix?: string; sealed?: boolean } = {}): Promise<{ file: string; anchors: string }> {
+async function sealedTrail(
+  actions: number,
+  options: { prefix?: string; sealed?: boolean } = {},
+): Promise<{ file: string; anchors: string }> {
   const file = join(dir, `${randomUUID()}.db`);
   const anchors = join(dir, `${randomUUID()}-anchors.jsonl`);
   writeFileSync(anchors, '');
@@ -70,7 +74,7 @@ async function tamperNotes(file: string, where = '1 = 1'): Promise<void> {
   await dataSource.destroy();
 }
 
-describe('actionlog CLI problems', () => {
+describe('actionlog CLI at its edges', () => {
   let trail: { file: string; anchors: string };
   beforeAll(async () => {
     trail = await sealedTrail(3);
@@ -88,10 +92,12 @@ describe('actionlog CLI problems', () => {
   });
 
   it('an explicit --sqlite is used even when ACTIONLOG_POSTGRES or ACTIONLOG_MONGODB is set in the environment', async () => {
-    const envs: Array<Record<string, string>> = [{ ACTIONLOG_POSTGRES: 'postgres://app:pw@db.example/app' }, { ACTIONLOG_MONGODB: 'mongodb://db.example/app' }];
+    const envs: Array<Record<string, string>> = [
+      { ACTIONLOG_POSTGRES: 'postgres://app:pw@db.example/app' },
+      { ACTIONLOG_MONGODB: 'mongodb://db.example/app' },
+    ];
     for (const env of envs) {
       const run = await runCli(['stats', '--sqlite', trail.file], { env });
-      // Observed: "--sqlite: give one database, not --postgres and --sqlite", though no --postgres was given.
       expect(run.stderr, JSON.stringify(env)).not.toMatch(/give one database/);
       expect(run.code, JSON.stringify(env)).toBe(0);
       expect(run.stdout).toMatch(/^actions\s+4\s/m);
@@ -141,7 +147,6 @@ describe('actionlog CLI problems', () => {
     });
     const run = await finished(child);
     expect(run.stdout).toMatch(/^tampered: /);
-    // Observed: 0, as if the trail were intact (`set -o pipefail` scripts take it for intact).
     expect(run.code).toBe(1);
   });
 
@@ -161,11 +166,19 @@ describe('actionlog CLI problems', () => {
   it('purge --anchor-to a file that cannot be written: the error says why (the path or ENOENT)', async () => {
     const { file } = await sealedTrail(2);
     const missing = join(dir, 'no-such-folder', 'anchors.jsonl');
-    const run = await runCli(['purge', '--sqlite', file, '--before', '2026-01-01', '--signing-key', privateKeyFile, '--anchor-to', missing]);
+    const run = await runCli([
+      'purge',
+      '--sqlite',
+      file,
+      '--before',
+      '2026-01-01',
+      '--signing-key',
+      privateKeyFile,
+      '--anchor-to',
+      missing,
+    ]);
     expect(run.code).toBe(2);
     expect(run.stderr).not.toMatch(STACK_FRAME);
-    // Observed: "Could not anchor integrity checkpoint 1; it is tried again with the next one" (twice), then
-    // "Could not anchor the integrity checkpoint (see the error reported before)": the reason is never said.
     expect(run.stderr).toMatch(/no-such-folder|ENOENT|--anchor-to/);
   });
 
@@ -205,8 +218,6 @@ describe('actionlog CLI problems', () => {
       ['--from', start, '--to', end],
     ]) {
       const run = await runCli(['verify', '--sqlite', file, '--key', publicKeyFile, ...window]);
-      // Observed: "tampered: 12 entries, ...; inserted 1" / "inserted  activities  1  chain ...  seq 1  sequence 1
-      // came after sequence 4 was checked", exit 1: the same untouched entries, all of them in the window.
       expect(run.stdout, window.join(' ')).toMatch(/^intact: 12 entries, 12 links in 1 chains/);
       expect(run.code, window.join(' ')).toBe(0);
     }
@@ -215,17 +226,24 @@ describe('actionlog CLI problems', () => {
   it('verify on a trail that was never sealed (no link, no checkpoint) is not "intact"', async () => {
     const { file } = await sealedTrail(3, { sealed: false });
     const run = await runCli(['verify', '--sqlite', file, '--key', publicKeyFile]);
-    // Observed: "intact: 6 entries, 0 links in 0 chains, 0 checkpoints, 6 legacy", exit 0. The README: status is
-    // unverifiable with "no key, no checkpoint, or entries newer than every checkpoint"; exit 2 could not verify.
     expect(run.stdout).not.toMatch(/^intact/);
     expect(run.code).toBe(2);
   });
 
   it('--batch-size 1.5 is refused as not a whole number, not as "not a number"', async () => {
-    const batch = await runCli(['purge', '--sqlite', trail.file, '--signing-key', privateKeyFile, '--before', '2000-01-01', '--batch-size', '1.5']);
+    const batch = await runCli([
+      'purge',
+      '--sqlite',
+      trail.file,
+      '--signing-key',
+      privateKeyFile,
+      '--before',
+      '2000-01-01',
+      '--batch-size',
+      '1.5',
+    ]);
     expect(batch.code).toBe(2);
     expect(batch.stderr).toMatch(/--batch-size: /);
-    // Observed: "--batch-size: must be a number" (the CLI passes "1.5" on as a string; the logger says "must be an integer" for 1.5).
     expect(batch.stderr).not.toContain('must be a number');
   });
 });

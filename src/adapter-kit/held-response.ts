@@ -98,7 +98,7 @@ export function holdUntilStored(
     if (held) return res;
     if (ended || streaming) return original.writeHead.apply(res, args);
     // Copied: a framework may change the headers object it passed (Fastify does, sending again) while it is held.
-    head = args.map((arg) => (Array.isArray(arg) ? [...arg] : arg !== null && typeof arg === 'object' ? { ...arg } : arg));
+    head = args.map((arg) => (Array.isArray(arg) ? [...(arg as unknown[])] : arg !== null && typeof arg === 'object' ? { ...arg } : arg));
     return res;
   };
   own.write = function write(...args: unknown[]) {

@@ -35,7 +35,9 @@ async function listen(server: Server): Promise<string> {
 
 function stop(server: Server): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
+    server.close(() => {
+      resolve();
+    });
     server.closeAllConnections();
   });
 }
@@ -118,7 +120,9 @@ describe('failure policy "throw": the held response', () => {
       const server = createServer(app);
       const url = await listen(server);
       cleanups.push(
-        () => rmSync(dir, { recursive: true, force: true }),
+        () => {
+          rmSync(dir, { recursive: true, force: true });
+        },
         () => logger.close(),
         () => stop(server),
       );
@@ -167,7 +171,9 @@ describe('failure policy "throw": the held response', () => {
       const server = createServer(app);
       const url = await listen(server);
       cleanups.push(
-        () => rmSync(dir, { recursive: true, force: true }),
+        () => {
+          rmSync(dir, { recursive: true, force: true });
+        },
         () => logger.close(),
         () => stop(server),
       );
@@ -226,9 +232,9 @@ describe('the route and module of a request', () => {
       // while req.route is still the router's route.
       const store = new MemoryStore();
       const logger = createActionLogger({ store });
-      const app = (lib as typeof express)();
+      const app = lib();
       app.use(actionLog(logger));
-      const orders = (lib as typeof express).Router();
+      const orders = lib.Router();
       orders.get('/:id', (req, res) => {
         if (req.params.id === 'missing') throw Object.assign(new Error('no such order'), { status: 404 });
         res.json({ id: req.params.id });

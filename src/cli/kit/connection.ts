@@ -67,7 +67,7 @@ const ENV_OF: Partial<Record<(typeof DATABASES)[number], string>> = { mongodb: '
 
 /** A database flag as the user gave it: on the command line, or by its environment variable. */
 const named = (name: (typeof DATABASES)[number], sourceOf: OptionSource) =>
-  sourceOf(name) === 'env' ? `${ENV_OF[name] ?? `--${name}`}` : `--${name}`;
+  sourceOf(name) === 'env' ? (ENV_OF[name] ?? `--${name}`) : `--${name}`;
 
 /**
  * Opens the one database the flags name and a logger on its trail, or says what is wrong with the flags. A database
@@ -98,14 +98,15 @@ export async function openConnection(
           flags.connectTimeout,
         );
   const warnings: string[] = [];
-  let earlierNames = false;
+  // Set from the store's warnings while it starts.
+  const start = { earlierNames: false };
   const logger = createActionLogger({
     ...overrides,
     store: opened.store,
     onError: (error) => {
       // A failed start is thrown to the command as well: said once, there.
       if (error instanceof ActionLogError && error.message === 'Store initialization failed') return;
-      earlierNames ||= error instanceof ActionLogConfigError && error.issues.some((issue) => issue.path === 'prefix');
+      start.earlierNames ||= error instanceof ActionLogConfigError && error.issues.some((issue) => issue.path === 'prefix');
       warnings.push(describeError(error, flagOf));
     },
   });
@@ -115,7 +116,7 @@ export async function openConnection(
     await logger.close().catch(() => {});
     await opened.close();
     // The store found the trail under the names of versions before 0.2, and none under these.
-    if (earlierNames)
+    if (start.earlierNames)
       throw usageError('--prefix', "the trail's tables have no prefix (the names of versions before 0.2): pass --prefix ''");
     throw error;
   }

@@ -16,32 +16,13 @@ export interface ExpressRequest extends IncomingMessage {
 /** The middleware's options; `user`, `module` and `skip` get the app's own request type (`actionLog<Request>(...)`). */
 export type ActionLogMiddlewareOptions<Req extends ExpressRequest = ExpressRequest> = HttpOptions<Req>;
 
-/** The base URL a request's route was matched under: a router passing an error up puts `req.baseUrl` back. */
-const ROUTE_BASE = Symbol('actionlog.route-base');
-type Based = ExpressRequest & { [ROUTE_BASE]?: string };
-
-/** Notes `req.baseUrl` each time Express sets `req.route` (an accessor on this request object only). */
-function keepRouteBase(req: Based): void {
-  let route = req.route;
-  Object.defineProperty(req, 'route', {
-    configurable: true,
-    enumerable: true,
-    get: () => route,
-    set(value: ExpressRequest['route']) {
-      route = value;
-      req[ROUTE_BASE] = req.baseUrl;
-    },
-  });
-}
-
 const reader: HttpRequestReader<ExpressRequest> = {
   raw: (req) => req,
   url: (req) => req.originalUrl ?? req.url ?? '',
   // req.ip honours the app's 'trust proxy' setting.
   ip: (req) => req.ip ?? req.socket.remoteAddress,
   body: (req) => req.body,
-  route: (req: Based) =>
-    req.route?.path === undefined ? undefined : `${req[ROUTE_BASE] ?? req.baseUrl ?? ''}${routeText(req.route.path)}`,
+  route: (req) => (req.route?.path === undefined ? undefined : `${req.baseUrl ?? ''}${routeText(req.route.path)}`),
   user: (req) => req.user,
 };
 
@@ -70,7 +51,6 @@ export function actionLog<Req extends ExpressRequest = ExpressRequest>(logger: A
       next();
       return;
     }
-    keepRouteBase(req);
     capture.enter(ctx, next);
   };
 }

@@ -26,7 +26,11 @@ class FirstAnswer {
     const { res } = this;
     if (res.headersSent) return;
     res.statusCode = this.status;
-    for (const name of res.getHeaderNames()) if (!Object.hasOwn(this.headers, name)) res.removeHeader(name);
+    // Most often nothing answered again: nothing to put back.
+    const names = res.getHeaderNames();
+    const same = names.length === Object.keys(this.headers).length && names.every((name) => res.getHeader(name) === this.headers[name]);
+    if (same) return;
+    for (const name of names) if (!Object.hasOwn(this.headers, name)) res.removeHeader(name);
     for (const [name, value] of Object.entries(this.headers)) if (value !== undefined) res.setHeader(name, value as string | string[]);
   }
 }

@@ -222,46 +222,6 @@ describe('request ids', () => {
 });
 
 describe('the route and module of a request', () => {
-  it.each([
-    ['express', express],
-    ['express4', express4],
-  ] as const)(
-    '%s: an error thrown in a route of a mounted router, answered by the app error handler, is recorded with its full route',
-    async (_name, lib) => {
-      // The route is read when the response closes: by then Express has restored req.baseUrl to the app's (''),
-      // while req.route is still the router's route.
-      const store = new MemoryStore();
-      const logger = createActionLogger({ store });
-      const app = lib();
-      app.use(actionLog(logger));
-      const orders = lib.Router();
-      orders.get('/:id', (req, res) => {
-        if (req.params.id === 'missing') throw Object.assign(new Error('no such order'), { status: 404 });
-        res.json({ id: req.params.id });
-      });
-      app.use('/orders', orders);
-      app.use((err: Error & { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-        res.status(err.status ?? 500).json({ error: err.message });
-      });
-      const server = createServer(app);
-      const url = await listen(server);
-      cleanups.push(
-        () => logger.close(),
-        () => stop(server),
-      );
-
-      await fetch(`${url}/orders/7`).then((r) => r.text());
-      await fetch(`${url}/orders/missing`).then((r) => r.text());
-      await logger.flush();
-      expect(
-        store.requests().map((d) => [d.details.request!.url, d.details.request!.route, d.module, d.details.response!.status_code]),
-      ).toEqual([
-        ['/orders/7', '/orders/:id', 'orders', 200],
-        ['/orders/missing', '/orders/:id', 'orders', 404],
-      ]);
-    },
-  );
-
   it('express4: a regular-expression route gives a module that is a word of the route, not a piece of the regex', async () => {
     // The route is the RegExp's text, /^\/orders\/(\d+)$/: its first literal segment is the module.
     const store = new MemoryStore();

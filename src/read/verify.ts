@@ -79,8 +79,12 @@ export async function verifyTrail(store: Store, options: VerifyOptions, ownKey: 
   if (!store.checkpoints) unverifiable.push('the store keeps no checkpoints');
   const archives = archivesOption(options.archives, store);
   const trusted = await trustedCheckpoints(store, keys, options.anchors ?? [], findings);
+  // A bound is an edge only where it leaves entries out (archive files are not looked into: taken as leaving some).
+  const files = archives.some((archive) => typeof archive === 'string');
+  const stores = [store, ...archives.filter(isStore)];
   const checker = new ChainChecker(trusted.byChain, findings, {
-    whole: from === undefined && to === undefined,
+    startEdge: from !== undefined && (files || (await anyEntry(stores, { to: new Date(from.getTime() - 1) }))),
+    endEdge: to !== undefined && (files || (await anyEntry(stores, { from: new Date(to.getTime() + 1) }))),
     archivesGiven: archives.length > 0,
   });
   const filter: StoreFilter = { include_inactive: true, include_expired: true, ...(from ? { from } : {}), ...(to ? { to } : {}) };
@@ -127,6 +131,18 @@ export async function verifyTrail(store: Store, options: VerifyOptions, ownKey: 
     findings: findings.list,
     unverifiable,
   };
+}
+
+/** Whether any of these stores holds an entry of any kind in this time range (expired and inactive ones too). */
+async function anyEntry(stores: readonly Store[], range: Pick<StoreFilter, 'from' | 'to'>): Promise<boolean> {
+  const filter: StoreFilter = { include_inactive: true, include_expired: true, ...range };
+  for (const one of stores) {
+    for (const kind of KINDS) {
+      const [found] = await one.query({ kind, filter, by: 'time', order: 'asc', limit: 1 });
+      if (found) return true;
+    }
+  }
+  return false;
 }
 
 /** Archives given as stores (not the one verified) or paths of files. */

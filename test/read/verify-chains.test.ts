@@ -19,7 +19,7 @@ const link = (seq: number): ReadLink => ({
 function check(seqs: number[], window: boolean, closedAt = Math.max(...seqs)): string[] {
   const claims = new Map<string, ChainClaims>([['c', { heads: [], vouched: [], closedAt, pruned: [] }]]);
   const findings = new Findings(100);
-  const checker = new ChainChecker(claims, findings, { whole: !window, archivesGiven: false });
+  const checker = new ChainChecker(claims, findings, { startEdge: window, endEdge: window, archivesGiven: false });
   for (const seq of seqs) checker.add(link(seq));
   checker.finish();
   return findings.list.map((f) => `${f.problem} ${f.seq}${f.to_seq !== undefined && f.to_seq !== f.seq ? `-${f.to_seq}` : ''}`);
@@ -49,7 +49,13 @@ describe('the chains of a window of the trail (verify with from or to)', () => {
     expect(check([...range(1, EDGE_LINKS + 10), 5], true)).toEqual(['inserted 5']);
   });
 
-  it('leaves out a link sealed before the window started, read after its chain started there', () => {
-    expect(check([...range(50, EDGE_LINKS + 60), 49], true, EDGE_LINKS + 60)).toEqual([]);
+  it('leaves out a link sealed before the window started, read soon after its chain started there', () => {
+    expect(check([...range(50, 60), 49, ...range(61, EDGE_LINKS + 60)], true, EDGE_LINKS + 60)).toEqual([]);
+  });
+
+  it('reports a link far below the window start, read long after the chain started there (a forged entry)', () => {
+    // No writer reorders 20 000 links: a forged entry (a valid hash of its own content) claiming sequence 3.
+    const seqs = [...range(5000, 5000 + 20 * EDGE_LINKS), 3, ...range(5001 + 20 * EDGE_LINKS, 5000 + 22 * EDGE_LINKS)];
+    expect(check(seqs, true, 5000 + 22 * EDGE_LINKS)).toEqual(['inserted 3']);
   });
 });

@@ -35,7 +35,7 @@ export const exportCommand: CliCommand = {
     let entries = 0;
     try {
       for await (const line of stream as AsyncIterable<string>) {
-        if (out.stream === process.stdout && stdoutReaderGone()) break;
+        if (out.stream === process.stdout && stdoutReaderGone.aborted) break;
         await out.write(line);
         if (header) header = false;
         else {

@@ -37,7 +37,8 @@ export const tailCommand: CliCommand = {
     try {
       // Its options are checked here: nothing is written before a bad --after or --poll-ms is said.
       const items = logger.tail(filter, {
-        signal: stop.signal,
+        // A reader gone (`| head`) ends the tail at once, not at the next entry.
+        signal: AbortSignal.any([stop.signal, stdoutReaderGone]),
         pollMs: (/^\d+$/.test(poll) ? Number(poll) : poll) as number,
         ...(options.after !== undefined ? { after: options.after as string } : {}),
       });
@@ -45,7 +46,7 @@ export const tailCommand: CliCommand = {
       process.stderr.write(`following ${filter.kind} (Ctrl-C to stop)\n`);
       if (csv) process.stdout.write(csvLine(columns));
       for await (const { entry, cursor } of items) {
-        if (stdoutReaderGone()) break;
+        if (stdoutReaderGone.aborted) break;
         const line = csv ? csvLine(columns.map((column) => valueAt(filter.kind, entry, column))) : jsonLine(entry);
         if (!process.stdout.write(line)) await new Promise((resolve) => process.stdout.once('drain', resolve));
         if (options.cursors === true) process.stderr.write(`${cursor}\n`);

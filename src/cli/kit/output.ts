@@ -2,16 +2,16 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 
-let readerGone = false;
+const readerGone = new AbortController();
 
-/** Whether the reader of stdout went away (`| head`): a command stops writing there, and keeps its exit status. */
-export const stdoutReaderGone = () => readerGone;
+/** Aborted when the reader of stdout goes away (`| head`): a command stops writing there, and keeps its exit status. */
+export const stdoutReaderGone: AbortSignal = readerGone.signal;
 
 /** Takes a closed pipe on stdout as the reader being done, not as an error of the command. */
 export function watchStdoutReader(): void {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
-    readerGone = true;
+    readerGone.abort();
     // Whoever waits for room on stdout would wait for ever.
     process.stdout.emit('drain');
   });
@@ -34,7 +34,7 @@ export async function openOutput(file: string | undefined, mode: 'create' | 'app
   return {
     stream,
     async write(text) {
-      if (stream === process.stdout && readerGone) return;
+      if (stream === process.stdout && readerGone.signal.aborted) return;
       if (!stream.write(text)) await once(stream, 'drain');
     },
     async close() {

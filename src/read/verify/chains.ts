@@ -37,8 +37,9 @@ interface ChainState {
   /** Hashes since the last signed head, for its Merkle root; null once one is missing. */
   merkle: string[] | null;
   headIndex: number;
-  /** The first sequence taken. */
+  /** The first sequence taken, and `arrivals` then. */
   first: number | undefined;
+  startedAt: number;
   /** Links of the chain read so far. */
   arrivals: number;
   /** `arrivals` when links began to wait behind a missing one (or, in a window, for the chain's start). */
@@ -65,12 +66,22 @@ export class ChainChecker {
     private readonly claims: ReadonlyMap<string, ChainClaims>,
     private readonly findings: Findings,
     private readonly read: {
-      /** The whole trail is read: a chain starts at 1 and ends at its newest signed head. */
-      whole: boolean;
+      /**
+       * Entries before the window's `from` exist: a chain starts at its lowest link there, not at 1, and links sealed
+       * before it but read late (within `EDGE_LINKS`) are the edge's.
+       */
+      startEdge: boolean;
+      /** Entries past the window's `to` exist: the links missing among the last read of a chain are the edge's. */
+      endEdge: boolean;
       /** Archives are read too: what an archive moved is looked for there, not taken as pruned. */
       archivesGiven: boolean;
     },
   ) {}
+
+  /** Every entry is read: a chain starts at 1 and ends at its newest signed head. */
+  private get whole(): boolean {
+    return !this.read.startEdge && !this.read.endEdge;
+  }
 
   get chainCount(): number {
     return this.chains.size;
@@ -80,12 +91,13 @@ export class ChainChecker {
     let state = this.chains.get(link.chain);
     if (!state) {
       state = {
-        expect: this.read.whole ? 1 : undefined,
+        expect: this.read.startEdge ? undefined : 1,
         last: undefined,
         waiting: new Map(),
         merkle: [],
         headIndex: 0,
         first: undefined,
+        startedAt: 0,
         arrivals: 0,
         waitingSince: undefined,
         arrivedAt: new Map(),
@@ -94,8 +106,9 @@ export class ChainChecker {
     }
     state.arrivals++;
     if (!link.intact) this.report('modified', link, 'its content does not match its hash');
-    // In a window, a link before the chain's first one taken there was sealed earlier and read late: an edge.
-    if (!this.read.whole && state.first !== undefined && link.seq < state.first) return;
+    // A link before the chain's first one taken in the window, read soon after: sealed earlier, its time inside.
+    if (this.read.startEdge && state.first !== undefined && link.seq < state.first && state.arrivals - state.startedAt <= EDGE_LINKS)
+      return;
     if (state.expect !== undefined && link.seq < state.expect) {
       const taken = this.recent.get(`${link.chain}:${link.seq}`);
       if (!taken || !isCopy(taken, link))
@@ -106,9 +119,10 @@ export class ChainChecker {
     list.push(link);
     state.waiting.set(link.seq, list);
     this.waitingCount++;
-    if (!this.read.whole) state.arrivedAt.set(link.seq, state.arrivals);
+    const windowed = !this.whole;
+    if (windowed) state.arrivedAt.set(link.seq, state.arrivals);
     this.advance(link.chain, state, false);
-    if (!this.read.whole) this.judgeOldGap(link.chain, state);
+    if (windowed) this.judgeOldGap(link.chain, state);
     if (this.waitingCount > MAX_WAITING) this.forceLongest();
   }
 
@@ -137,12 +151,12 @@ export class ChainChecker {
   /** After the last link: what is still missing, and what no checkpoint covers. */
   finish(): void {
     for (const [chain, state] of this.chains) {
-      // In a window, what still waits is at its end edge: the links missing there are not judged.
-      while (state.waiting.size > 0) this.advance(chain, state, true, this.read.whole);
+      // In a window whose `to` leaves entries out, what still waits is at that edge: what is missing is not judged.
+      while (state.waiting.size > 0) this.advance(chain, state, true, !this.read.endEdge);
       const claims = this.claims.get(chain);
       const head = claims ? newestSigned(claims) : 0;
       const last = state.last?.seq ?? (state.expect ?? 1) - 1;
-      if (this.read.whole && head > last) this.gap(chain, last + 1, head, 'truncated');
+      if (!this.read.endEdge && head > last) this.gap(chain, last + 1, head, 'truncated');
       if (last > head && claims?.closedAt === undefined) {
         this.findings.add({
           problem: 'unconfirmed',
@@ -156,7 +170,7 @@ export class ChainChecker {
       }
     }
     // Chains only checkpoints know of: their entries are all gone.
-    if (!this.read.whole) return;
+    if (!this.whole) return;
     for (const [chain, claims] of this.claims) {
       if (this.chains.has(chain)) continue;
       const head = newestSigned(claims);
@@ -208,7 +222,10 @@ export class ChainChecker {
     if (expectedPrev !== undefined && link.prev !== expectedPrev)
       this.report('reordered', link, `its prev is not the hash of sequence ${link.seq - 1}`);
     state.last = link;
-    state.first ??= link.seq;
+    if (state.first === undefined) {
+      state.first = link.seq;
+      state.startedAt = state.arrivals;
+    }
     this.checkHead(chain, state, link);
     for (const vouched of this.claims.get(chain)?.vouched ?? []) {
       if (vouched.seq === link.seq && vouched.hash !== link.hash)

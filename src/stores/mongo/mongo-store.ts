@@ -176,8 +176,9 @@ export class MongoStore implements Store {
       docs.forEach((doc, i) => {
         (doc as { [SEQ]?: number })[SEQ] = range.first + i;
         // Another store's id (a SqlStore's row number, in an archive): not ours to page by, and another source's row
-        // of the same number would take it for a duplicate. The uid keeps the write idempotent.
-        if ('_id' in doc && !isObjectId(doc._id)) delete doc._id;
+        // of the same number would take it for a duplicate. The uid (unique) keeps the write idempotent; an entry of a
+        // version before uids keeps the id it came with, which does.
+        if ('_id' in doc && !isObjectId(doc._id) && typeof (doc as { uid?: unknown }).uid === 'string') delete doc._id;
       });
       await Promise.all([
         insertRequests(this.db.collection(this.names.requests), batch.requests),

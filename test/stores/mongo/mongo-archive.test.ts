@@ -1,9 +1,9 @@
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ActionLogDocument, MongoStore } from 'actionlog';
-import { freshDatabaseName, mongoUri } from '../support/mongo-db.js';
-import { failOnWarning } from '../support/matchers.js';
-import { action } from '../support/store-contract.js';
+import { freshDatabaseName, mongoUri } from '../../support/mongo-db.js';
+import { failOnWarning } from '../../support/matchers.js';
+import { action } from '../../support/store-contract.js';
 
 let client: MongoClient;
 beforeAll(async () => {
@@ -13,7 +13,7 @@ afterAll(async () => {
   await client.close();
 });
 
-describe('review: MongoStore as the archive of a SqlStore', () => {
+describe('MongoStore as the archive of a SqlStore', () => {
   it('an archive run rerun after a kill stores an entry of an earlier version (no uid) once, as its _id made it before', async () => {
     const db = client.db(freshDatabaseName());
     const store = new MongoStore({ db });
@@ -27,7 +27,6 @@ describe('review: MongoStore as the archive of a SqlStore', () => {
     // The batch copied, the run killed before the source deleted it; the rerun reads and copies it again.
     await write([copy()]);
     await write([copy()]);
-    // Observed: 2 (the _id is dropped, the copy gets a fresh ObjectId each time, no uid to refuse it).
     expect(await db.collection(store.collections.actionLogs).countDocuments({})).toBe(1);
     await db.dropDatabase();
   });

@@ -7,10 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createActionLogger, SqlStore } from 'actionlog';
 import { eventually, finished, startCli } from '../support/cli.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'actionlog-review-tail-'));
+const dir = mkdtempSync(join(tmpdir(), 'actionlog-tail-pipe-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('review: tail | head -1', () => {
+describe('tail | head -1', () => {
   it('tail exits once its reader is gone, without waiting for one more entry', async () => {
     const file = join(dir, `${randomUUID()}.db`);
     const dataSource = await new DataSource({ type: 'better-sqlite3', database: file }).initialize();
@@ -40,7 +40,6 @@ describe('review: tail | head -1', () => {
         finished(child).then(() => true),
         new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000)),
       ]);
-      // Observed: still running: it stops only when yet another entry comes (the check is at the loop's top).
       expect(exited).toBe(true);
     } finally {
       child.kill('SIGINT');

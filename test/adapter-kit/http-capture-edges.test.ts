@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import express4 from 'express4';
@@ -278,5 +279,255 @@ describe('the middleware mounted a second time', () => {
       { module: 'admin', actions: ['signed_in', 'purge'] },
     ]);
     expect(errors).toEqual([]);
+  });
+});
+
+describe('review: held responses, Koa error headers, the Express route accessor', () => {
+  /** Reads a whole response, or says it did not come within `ms`. */
+  async function answerWithin(url: string, init: RequestInit, ms: number) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      controller.abort();
+    }, ms);
+    try {
+      const reply = await fetch(url, { ...init, signal: controller.signal });
+      return { status: reply.status, statusText: reply.statusText, body: await reply.text() };
+    } catch {
+      return 'no answer';
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function expressApp(policy: 'throw' | 'spool', build: (app: express.Express, logger: ActionLogger) => void) {
+    const dir = mkdtempSync(join(tmpdir(), 'actionlog-review-'));
+    const store = new SlowStore();
+    const logger = createActionLogger({
+      store,
+      ...(policy === 'spool' ? { spool: { dir } } : { onStoreError: 'throw' as const }),
+      onError: () => {},
+    });
+    const app = express();
+    app.use(actionLog(logger));
+    build(app, logger);
+    const server = createServer(app);
+    const url = await listen(server);
+    cleanups.push(
+      () => {
+        rmSync(dir, { recursive: true, force: true });
+      },
+      () => logger.close(),
+      () => stop(server),
+    );
+    return { url, store, logger, dir };
+  }
+
+  it.each(['throw'] as const)(
+    'express (%s): an answer followed by next(err) to the default final handler keeps its own reason phrase',
+    async (policy) => {
+      // finalhandler sees res.headersSent false during the hold and sets res.statusMessage with its 500; the first
+      // answer's status is put back, its reason phrase is not: "HTTP/1.1 201 Internal Server Error".
+      // (Under 'spool' the same happens when the spool write is slower than finalhandler's wait for the request end.)
+      const { url } = await expressApp(policy, (app) => {
+        app.get('/orders/:id', (req, res, next) => {
+          res.status(201).json({ id: req.params.id });
+          next(new Error('confirmation e-mail failed'));
+        });
+        app.set('env', 'test');
+      });
+      const got = await answerWithin(`${url}/orders/7`, {}, 2000);
+      expect(got).toEqual({ status: 201, statusText: 'Created', body: '{"id":"7"}' });
+    },
+  );
+
+  it('express (spool): an error handler answering with writeHead/end (Node style) does not replace the first status', async () => {
+    // Under 'spool' only the end is held: the second answer's writeHead goes through (headersSent true, so the first
+    // answer is not restored) and the first body is sent with the 500 the trail does not show (it says 201).
+    const { url } = await expressApp('spool', (app) => {
+      app.post('/orders/:id', (req, res, next) => {
+        res.status(201).json({ id: req.params.id });
+        next(new Error('confirmation e-mail failed'));
+      });
+      app.use((_err: Error, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+        if (res.headersSent) {
+          next(_err);
+          return;
+        }
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('oops');
+      });
+    });
+    const got = await answerWithin(`${url}/orders/7`, { method: 'POST' }, 2000);
+    expect(got).toEqual({ status: 201, statusText: 'Created', body: '{"id":"7"}' });
+  });
+
+  it('express (throw): a body of declared length that ends in the callback of its last write is answered', async () => {
+    // The write that completes the Content-Length is taken and its callback only runs with the held end; an
+    // application that ends the response once its last write is flushed waits for it forever.
+    const { url } = await expressApp('throw', (app) => {
+      app.get('/report', (_req, res) => {
+        res.setHeader('content-type', 'text/plain');
+        res.setHeader('content-length', '5');
+        res.write('hello', () => {
+          res.end();
+        });
+      });
+    });
+    const got = await answerWithin(`${url}/report`, {}, 2000);
+    expect(got).toEqual({ status: 200, statusText: 'OK', body: 'hello' });
+  });
+
+  it('express (throw): a body of declared length streamed by pipeline() from a generator with a trailing empty chunk is answered', async () => {
+    // After the chunk that completes the Content-Length is taken, every write returns false and nothing ever emits
+    // 'drain': pipeline() waits for it before it ends the response, which never ends (before the change: answered).
+    const { url } = await expressApp('throw', (app) => {
+      app.get('/report', (_req, res) => {
+        res.setHeader('content-type', 'text/plain');
+        res.setHeader('content-length', '5');
+        void pipeline(async function* () {
+          yield 'hello';
+          yield '';
+        }, res);
+      });
+    });
+    const got = await answerWithin(`${url}/report`, {}, 2000);
+    expect(got).toEqual({ status: 200, statusText: 'OK', body: 'hello' });
+  });
+
+  it('koa: an error instance thrown by two requests carries each request its own X-Request-Id', async () => {
+    // withHeaders writes the id into the error's own `headers`, and an id already there wins over the scope's:
+    // an error kept in a module (a constant NotFound) answers every later request with the first one's id.
+    const store = new MemoryStore();
+    const logger = createActionLogger({ store });
+    const gone = new HttpError(410, 'gone');
+    const app = await startApp('koa', {
+      logger,
+      routes: {
+        'GET /old/:id': async () => {
+          throw gone;
+        },
+      },
+    });
+    const client = new Client(app.url);
+    cleanups.push(
+      () => logger.close(),
+      () => app.close(),
+      () => {
+        client.close();
+      },
+    );
+    const first = await client.send('/old/1');
+    const second = await client.send('/old/2');
+    await logger.flush();
+    const ids = store.requests().map((d) => d.request_uuid);
+    expect([first.status, second.status]).toEqual([410, 410]);
+    expect([first.headers['x-request-id'], second.headers['x-request-id']]).toEqual(ids);
+  });
+
+  it('express: the per-request route accessor leaves request objects with fast properties', async () => {
+    // A new getter/setter pair per request gives each request object its own hidden class: V8 turns every request
+    // after the first into a dictionary-mode object (slow property access for the whole app).
+    const v8 = await import('node:v8');
+    v8.setFlagsFromString('--allow-natives-syntax');
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    const fast = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean;
+    v8.setFlagsFromString('--no-allow-natives-syntax');
+    const logger = createActionLogger({ store: new MemoryStore() });
+    const app = express();
+    app.use(actionLog(logger));
+    const seen: boolean[] = [];
+    app.get('/orders/:id', (req, res) => {
+      seen.push(fast(req));
+      res.json({});
+    });
+    const server = createServer(app);
+    const url = await listen(server);
+    cleanups.push(
+      () => logger.close(),
+      () => stop(server),
+    );
+    for (let i = 0; i < 3; i++) await fetch(`${url}/orders/${i}`).then((r) => r.text());
+    expect(seen).toEqual([true, true, true]);
+  });
+
+  it('express: a router-level mount with a module function joins the scope with the inner module', async () => {
+    // README: "Mounted again on a router, it joins the request's scope: one document, with the router's module".
+    // open() applies the inner `module` only when it is a string; a function is never asked.
+    const store = new MemoryStore();
+    const logger = createActionLogger({ store });
+    const app = express();
+    app.use(actionLog(logger));
+    const admin = express.Router();
+    admin.use(actionLog(logger, { module: () => 'administration' }));
+    admin.post('/purge', (_req, res) => {
+      res.json({});
+    });
+    app.use('/admin', admin);
+    const server = createServer(app);
+    const url = await listen(server);
+    cleanups.push(
+      () => logger.close(),
+      () => stop(server),
+    );
+    await fetch(`${url}/admin/purge`, { method: 'POST' }).then((r) => r.text());
+    await logger.flush();
+    expect(store.requests().map((d) => d.module)).toEqual(['administration']);
+  });
+
+  it("express: a router-level mount of another logger records that logger's document", async () => {
+    // open() joins whatever scope the response holds, whichever logger opened it: the admin logger (its own store,
+    // its own failure policy) gets no document at all.
+    const appStore = new MemoryStore();
+    const adminStore = new MemoryStore();
+    const appLogger = createActionLogger({ store: appStore });
+    const adminLogger = createActionLogger({ store: adminStore });
+    const app = express();
+    app.use(actionLog(appLogger));
+    const admin = express.Router();
+    admin.use(actionLog(adminLogger));
+    admin.post('/purge', (_req, res) => {
+      adminLogger.record({ action: 'purge' });
+      res.json({});
+    });
+    app.use('/admin', admin);
+    const server = createServer(app);
+    const url = await listen(server);
+    cleanups.push(
+      () => appLogger.close(),
+      () => adminLogger.close(),
+      () => stop(server),
+    );
+    await fetch(`${url}/admin/purge`, { method: 'POST' }).then((r) => r.text());
+    await Promise.all([appLogger.flush(), adminLogger.flush()]);
+    expect(adminStore.requests().map((d) => d.details.actions.map((a) => a.action_type))).toEqual([['purge']]);
+  });
+
+  it('express: a router-level mount with captureBody: false keeps the bodies of its routes out of the trail', async () => {
+    // A joined mount keeps only a string `module`: its captureBody (a sign-in router kept out of the trail's
+    // bodies), captureHeaders, user, skip and module function are those of the first mount.
+    const store = new MemoryStore();
+    const logger = createActionLogger({ store });
+    const app = express();
+    app.use(actionLog(logger));
+    app.use(express.json());
+    const auth = express.Router();
+    auth.use(actionLog(logger, { captureBody: false }));
+    auth.post('/sign-in', (_req, res) => {
+      res.json({ ok: true });
+    });
+    app.use('/auth', auth);
+    const server = createServer(app);
+    const url = await listen(server);
+    cleanups.push(
+      () => logger.close(),
+      () => stop(server),
+    );
+    await fetch(`${url}/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'alice', password: 'hunter2' }),
+    }).then((r) => r.text());
+    await logger.flush();
+    expect(store.requests().map((d) => d.details.request!.body)).toEqual([null]);
   });
 });

@@ -45,7 +45,8 @@ function withHeaders(error: unknown, headers: Record<string, string>): void {
   const own = error as { headers?: unknown };
   const given = own.headers !== null && typeof own.headers === 'object' ? own.headers : {};
   try {
-    own.headers = { ...headers, ...given };
+    // This request's id wins: an error instance thrown by several requests carries the last one's.
+    own.headers = { ...given, ...headers };
   } catch {
     // A frozen error keeps its headers: Koa answers it without the id.
   }

@@ -10,14 +10,16 @@ type Method = (...args: unknown[]) => unknown;
 /**
  * What the application answered when it ended the response, kept while the end is held: a second answer in the
  * meantime (an error handler that sees `headersSent` still false, a framework that sends again) changes neither the
- * status nor the headers, and its own end goes nowhere, as on a response already sent.
+ * status, its reason phrase nor the headers, and its own head, writes and end go nowhere, as on a response sent.
  */
 class FirstAnswer {
   private readonly status: number;
+  private readonly statusMessage: string;
   private readonly headers: Record<string, unknown>;
 
   constructor(private readonly res: ServerResponse) {
     this.status = res.statusCode;
+    this.statusMessage = res.statusMessage;
     this.headers = res.getHeaders();
   }
 
@@ -26,6 +28,7 @@ class FirstAnswer {
     const { res } = this;
     if (res.headersSent) return;
     res.statusCode = this.status;
+    res.statusMessage = this.statusMessage;
     // Most often nothing answered again: nothing to put back.
     const names = res.getHeaderNames();
     const same = names.length === Object.keys(this.headers).length && names.every((name) => res.getHeader(name) === this.headers[name]);
@@ -36,14 +39,33 @@ class FirstAnswer {
 }
 
 /**
+ * While `isHeld()`, a second answer's `writeHead`, `write` and `flushHeaders` go nowhere (its `end` is the caller's):
+ * what the spool's hold adds to a response.
+ */
+function ignoreWhileHeld(res: ServerResponse, isHeld: () => boolean): void {
+  const own = res as unknown as Record<'writeHead' | 'write' | 'flushHeaders', Method>;
+  const { writeHead, write, flushHeaders } = own;
+  own.writeHead = function writeHeadUnlessHeld(...args: unknown[]) {
+    return isHeld() ? res : writeHead.apply(res, args);
+  };
+  own.write = function writeUnlessHeld(...args: unknown[]) {
+    return isHeld() ? true : write.apply(res, args);
+  };
+  own.flushHeaders = function flushHeadersUnlessHeld(...args: unknown[]) {
+    return isHeld() ? undefined : flushHeaders.apply(res, args);
+  };
+}
+
+/**
  * Failure policy `'spool'`: runs `spool` with the status the application chose when the response ends, and holds
  * its last bytes until the promise `spool` returns resolves, so that a client never has a whole response whose
  * document is not in the spool. Set on this response object only; `spool` must not throw, its promise not reject.
  */
 export function spoolBeforeEnd(res: ServerResponse, spool: (statusCode: number) => Promise<void> | undefined): void {
+  let held: FirstAnswer | undefined;
+  ignoreWhileHeld(res, () => held !== undefined);
   const own = res as unknown as Record<'end', Method>;
   const end = own.end;
-  let held: FirstAnswer | undefined;
   let ended = false;
   own.end = function spoolThenEnd(...args: unknown[]) {
     if (held) return res;
@@ -62,11 +84,11 @@ export function spoolBeforeEnd(res: ServerResponse, spool: (statusCode: number) 
 }
 
 /**
- * Failure policy `'throw'`: holds this response's end (and a `writeHead` just before it, and the chunk that would
- * complete a body of declared length) until `store` settles. Stored: the response goes out as the
- * application first ended it. Not stored: a response not begun becomes a 500 (only `keep` of its headers left); one
- * already streaming is cut, so that the client never takes it for a success. `store` gets the status the
- * application chose. Set on this response object only, for this one request.
+ * Failure policy `'throw'`: holds this response's end (and a `writeHead` just before it, and the last byte of a body
+ * of declared length) until `store` settles. Stored: the response goes out as the application first ended it. Not
+ * stored: a response not begun becomes a 500 (only `keep` of its headers left); one already streaming is cut, so
+ * that the client never takes it for a success. `store` gets the status the application chose. Set on this
+ * response object only, for this one request.
  */
 export function holdUntilStored(
   res: ServerResponse,
@@ -74,14 +96,15 @@ export function holdUntilStored(
   keep: readonly string[],
   report: (error: unknown) => void,
 ): void {
+  /** Set once the application ended the response: from then on, until it is sent, another answer goes nowhere. */
+  let held: FirstAnswer | undefined;
   const own = res as unknown as Record<'writeHead' | 'write' | 'flushHeaders' | 'end', Method>;
   const original = { writeHead: own.writeHead, write: own.write, flushHeaders: own.flushHeaders, end: own.end };
   let head: unknown[] | undefined;
-  /** The `write` that completes the declared `content-length`: sent with the end, so that a cut body is not whole. */
-  let lastChunk: unknown[] | undefined;
+  /** The last byte of a body of declared length: sent with the end, so that a cut body is never whole. */
+  let lastByte: Buffer | undefined;
   /** Bytes the declared length still expects; undefined without one. */
   let expected: number | undefined;
-  let held: FirstAnswer | undefined;
   let ended = false;
   /** The body started: Node writes the head itself (through `writeHead`), which must go out then. */
   let streaming = false;
@@ -92,11 +115,11 @@ export function holdUntilStored(
     head = undefined;
     original.writeHead.apply(res, args);
   };
-  const sendLastChunk = () => {
-    if (!lastChunk) return true;
-    const args = lastChunk;
-    lastChunk = undefined;
-    return original.write.apply(res, args) as boolean;
+  const sendLastByte = () => {
+    if (!lastByte) return;
+    const byte = lastByte;
+    lastByte = undefined;
+    original.write.call(res, byte);
   };
   own.writeHead = function writeHead(...args: unknown[]) {
     if (held) return res;
@@ -106,21 +129,25 @@ export function holdUntilStored(
     return res;
   };
   own.write = function write(...args: unknown[]) {
-    if (held || lastChunk) return false;
+    if (held) return true;
     if (!streaming) {
       streaming = true;
       expected = declaredLength(head, res);
     }
-    if (expected !== undefined) {
-      expected -= chunkBytes(args);
-      if (expected <= 0) {
-        // Taken: a pipe that waited for 'drain' here would never end the response.
-        lastChunk = args;
-        return true;
-      }
-    }
     sendHead();
-    return original.write.apply(res, args);
+    const bytes = expected === undefined ? undefined : chunkBytes(args);
+    if (expected === undefined || bytes === undefined || bytes.length === 0) return original.write.apply(res, args);
+    // Past the declared length (the application's mistake): what was kept back goes first, in order.
+    if (expected <= 0) {
+      sendLastByte();
+      return original.write.apply(res, args);
+    }
+    expected -= bytes.length;
+    if (expected > 0) return original.write.apply(res, args);
+    // The chunk completes the body: all but its last byte now (with its callback, so that nothing waits on it).
+    lastByte = Buffer.from(bytes.subarray(bytes.length - 1));
+    const callback = args.find((arg) => typeof arg === 'function');
+    return original.write.call(res, bytes.subarray(0, bytes.length - 1), callback);
   };
   own.flushHeaders = function flushHeaders(...args: unknown[]) {
     if (held) return undefined;
@@ -140,13 +167,13 @@ export function holdUntilStored(
           held = undefined;
           first.restore();
           sendHead();
-          sendLastChunk();
+          sendLastByte();
           original.end.apply(res, args);
         },
         (error: unknown) => {
           held = undefined;
           report(error);
-          lastChunk = undefined;
+          lastByte = undefined;
           if (res.headersSent) {
             res.destroy(error instanceof Error ? error : new Error(thrownText(error)));
             return;
@@ -154,6 +181,7 @@ export function holdUntilStored(
           head = undefined;
           for (const name of res.getHeaderNames()) if (!keep.includes(name)) res.removeHeader(name);
           res.statusCode = UNSTORED_STATUS;
+          res.statusMessage = '';
           res.setHeader('content-type', 'application/json; charset=utf-8');
           original.end.call(res, UNSTORED_BODY);
         },
@@ -174,8 +202,8 @@ function declaredLength(head: unknown[] | undefined, res: ServerResponse): numbe
 }
 
 /** The bytes of a `write(chunk, encoding?, callback?)`. */
-function chunkBytes(args: unknown[]): number {
+function chunkBytes(args: unknown[]): Uint8Array {
   const [chunk, encoding] = args;
-  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
-  return chunk instanceof Uint8Array ? chunk.byteLength : 0;
+  if (typeof chunk === 'string') return Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+  return chunk instanceof Uint8Array ? chunk : new Uint8Array(0);
 }

@@ -75,7 +75,12 @@ export interface HttpRequestReader<Req> {
 // Not a WeakMap: V8's young-generation GC keeps a WeakMap's young keys and values alive, so every request and
 // response (and all they held) was promoted to the old generation and left for a full GC (Node 20 and 24 alike).
 const CONTEXT = Symbol.for('actionlog.request-context');
-type Holder = { [CONTEXT]?: RequestContext };
+/** On the response: the capture whose options make its document (the innermost mount of the scope's logger). */
+const CAPTURE = Symbol('actionlog.http-capture');
+type Holder = { [CONTEXT]?: RequestContext; [CAPTURE]?: HttpCapture<object> };
+
+/** The capture that makes the document of the scope this response is in. */
+const captureOf = (res: ServerResponse): HttpCapture<object> | undefined => (res as Holder)[CAPTURE];
 
 /** The scope a middleware opened for this request object (Express/Fastify request, Koa ctx, or the Node request). */
 export function contextOf(req: object): RequestContext | undefined {
@@ -111,33 +116,39 @@ export class HttpCapture<Req extends object> {
       const proxies = new Set(trust.map(plainAddress));
       this.trusts = (req) => proxies.has(plainAddress(reader.raw(req).socket.remoteAddress));
     } else this.trusts = () => trust;
-    const finish = (ctx: RequestContext, req: Req, res: ServerResponse) => {
-      this.finish(ctx, req, res);
-    };
     this.onClose = function onResponseClose(this: ServerResponse) {
       const ctx = (this as Holder)[CONTEXT];
-      if (ctx) finish(ctx, ctx.source as Req, this);
+      if (ctx) captureOf(this)?.finish(ctx, ctx.source as object, this);
     };
   }
 
   /**
-   * Opens the scope of a request, or returns undefined when `skip` says so. A request already in a scope (the
-   * middleware mounted again, on a router) stays in it: one document, its module the inner mount's. (The scope is
-   * the process's current one for every logger: `contextStorage` is shared.)
+   * Opens the scope of a request, or returns undefined when `skip` says so. A request already in a scope of the same
+   * logger (the middleware mounted again, on a router) stays in it: one document, made with the inner mount's
+   * options (module, body, headers); the user and the request id stay the first mount's. Another logger's mount
+   * opens a scope of its own, current inside it.
    */
   open(req: Req, res: ServerResponse): RequestContext | undefined {
     const o = this.options;
-    const opened = (res as Holder)[CONTEXT];
-    if (opened && !opened.ended) {
-      if (typeof o.module === 'string') opened.setModule(o.module);
-      (req as Holder)[CONTEXT] = opened;
-      return opened;
-    }
     try {
       if (o.skip?.(req)) return undefined;
     } catch (error) {
       this.logger.reportError(error);
     }
+    const opened = (res as Holder)[CONTEXT];
+    const joined = opened && !opened.ended ? captureOf(res) : undefined;
+    if (opened && joined?.logger === this.logger) {
+      if (typeof o.module === 'string') opened.setModule(o.module);
+      (res as Holder)[CAPTURE] = this as unknown as HttpCapture<object>;
+      (req as Holder)[CONTEXT] = opened;
+      return opened;
+    }
+    return this.begin(req, res, joined !== undefined);
+  }
+
+  /** A new scope for the request; `beside` another logger's, which keeps the response's own references. */
+  private begin(req: Req, res: ServerResponse, beside: boolean): RequestContext {
+    const o = this.options;
     const headers = this.reader.raw(req).headers;
     const trusted = this.trustsIds(req);
     const requestUuid = resolveRequestId(trusted ? headers[o.requestIdHeader] : undefined);
@@ -149,19 +160,30 @@ export class HttpCapture<Req extends object> {
       userOf: this.userOf,
       ipOf: this.ipOf,
     });
-    // Direct references from the request and the response: 'close' runs outside the request's async context.
-    (req as Holder)[CONTEXT] = ctx;
-    (res as Holder)[CONTEXT] = ctx;
-    if (!res.headersSent) res.setHeader(o.requestIdHeader, requestUuid);
-    // Node emits 'close' once per response, after 'finish' or when the client went away first.
-    res.on('close', this.onClose);
+    // The capture that makes the document: this one, or a later mount of the same logger that joined the scope.
+    const maker = () => (beside ? this : ((captureOf(res) ?? this) as unknown as this));
+    if (beside) {
+      // Another logger's scope holds the response's references: this one ends by a listener of its own.
+      res.on('close', () => {
+        this.finish(ctx, req, res);
+      });
+      if (!res.headersSent && !res.hasHeader(o.requestIdHeader)) res.setHeader(o.requestIdHeader, requestUuid);
+    } else {
+      // Direct references from the request and the response: 'close' runs outside the request's async context.
+      (req as Holder)[CONTEXT] = ctx;
+      (res as Holder)[CONTEXT] = ctx;
+      (res as Holder)[CAPTURE] = this as unknown as HttpCapture<object>;
+      if (!res.headersSent) res.setHeader(o.requestIdHeader, requestUuid);
+      // Node emits 'close' once per response, after 'finish' or when the client went away first.
+      res.on('close', this.onClose);
+    }
     // Failure policy 'throw': the response waits for its document to be stored, and fails when it cannot be.
     if (this.logger.failurePolicy === 'spool') {
-      spoolBeforeEnd(res, (status) => this.spool(ctx, req, status));
+      spoolBeforeEnd(res, (status) => maker().spool(ctx, req, status));
     } else if (this.logger.failurePolicy === 'throw') {
       holdUntilStored(
         res,
-        (status) => this.store(ctx, req, status),
+        (status) => maker().store(ctx, req, status),
         [o.requestIdHeader],
         (error) => {
           // Store failures are reported by the writer already.
@@ -241,11 +263,14 @@ export class HttpCapture<Req extends object> {
     }
   }
 
-  /** What the document shows of the exchange; the module comes from the route when none was set. */
+  /**
+   * What the document shows of the exchange; the module comes from the route when none was set (a `module` function
+   * of a mount that joined the scope answers too).
+   */
   private ending(ctx: RequestContext, req: Req, response: ResponseDetails): ScopeEnding {
     const raw = this.reader.raw(req);
     const route = this.reader.route(req) ?? null;
-    if (ctx.module === undefined) ctx.setModule(this.moduleOf(req, route));
+    if (ctx.module === undefined || typeof this.options.module === 'function') ctx.setModule(this.moduleOf(req, route));
     return {
       request: {
         method: raw.method ?? 'GET',

@@ -11,7 +11,7 @@ async function trailWithDeletion() {
   await logger.close();
   const links = await linked(store);
   const middle = links[Math.floor(links.length / 2)]!;
-  await store.remove!(middle.kind, [middle.stored.position.id]);
+  await store.remove(middle.kind, [middle.stored.position.id]);
   const reader = createActionLogger({ store });
   const verify = (window: { from?: Date; to?: Date }) => reader.verify({ keys: [keys.publicKey], anchors, ...window });
   return { verify, middle, close: () => reader.close() };

@@ -21,7 +21,7 @@ describe('MongoStore as the archive of a SqlStore', () => {
     // What archive reads from a SqlStore: the row number as _id; an entry of a version before uids.
     const copy = (): ActionLogDocument => {
       const { uid: _uid, ...legacy } = { ...action('create', 1), request_uuid: 'r1', module: 'm' } as ActionLogDocument & { uid?: string };
-      return { ...legacy, _id: 17 } as unknown as ActionLogDocument;
+      return { ...legacy, _id: 17 };
     };
     const write = (actionLogs: ActionLogDocument[]) => store.write({ requests: [], actionLogs, modelLogs: [], activities: [] });
     // The batch copied, the run killed before the source deleted it; the rerun reads and copies it again.

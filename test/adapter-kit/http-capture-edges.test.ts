@@ -4,6 +4,7 @@
  * twice.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -520,4 +521,176 @@ describe('held responses answered again, Koa errors shared by requests, mounts t
     await logger.flush();
     expect(store.requests().map((d) => d.details.request!.body)).toEqual([null]);
   });
+});
+
+describe('review2: held bodies of declared length, second answers, scopes of several mounts', () => {
+  /** The body the client takes as whole, or 'cut' when the response did not complete within `ms`. */
+  async function bodyOf(url: string, init: RequestInit = {}, ms = 2000): Promise<string> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      controller.abort();
+    }, ms);
+    try {
+      const reply = await fetch(url, { ...init, signal: controller.signal });
+      return `${reply.status} ${await reply.text()}`;
+    } catch {
+      return 'cut';
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** An Express app under 'throw' whose store is down. */
+  async function downApp(build: (app: express.Express) => void) {
+    const store = new FlakyStore();
+    store.failForever();
+    const logger = createActionLogger({ store, onStoreError: 'throw', retryDelayMs: 1, onError: () => {} });
+    const app = express();
+    app.use(actionLog(logger));
+    build(app);
+    const server = createServer(app);
+    const url = await listen(server);
+    cleanups.push(
+      () => logger.close(),
+      () => stop(server),
+    );
+    return url;
+  }
+
+  it('express (throw, store down): a Content-Length given in writeHead as a raw header array never makes a whole body', async () => {
+    // Node takes writeHead(status, ['Content-Length', '5', ...]); declaredLength() only reads a headers object.
+    const url = await downApp((app) => {
+      app.get('/report', (_req, res) => {
+        res.writeHead(200, ['Content-Length', '5', 'Content-Type', 'text/plain']);
+        res.write('hello');
+        res.end();
+      });
+    });
+    expect(await bodyOf(`${url}/report`)).toBe('cut');
+  });
+
+  it('express (throw, store down): a body of declared length after flushHeaders() is never whole', async () => {
+    // flushHeaders() sets `streaming` without reading the declared length: later writes are never counted.
+    const url = await downApp((app) => {
+      app.get('/report', (_req, res) => {
+        res.setHeader('content-length', '5');
+        res.flushHeaders();
+        res.write('hello');
+        res.end();
+      });
+    });
+    expect(await bodyOf(`${url}/report`)).toBe('cut');
+  });
+
+  it('express (throw): the end callback of an ignored second answer runs once the response is sent, as Node runs it', async () => {
+    // Node registers end(cb) on a finished response for 'finish'; the held response drops it: code awaiting it hangs.
+    const seen: string[] = [];
+    const store = new MemoryStore();
+    const logger = createActionLogger({ store, onStoreError: 'throw', onError: () => {} });
+    const app = express();
+    app.use(actionLog(logger));
+    app.get('/orders/:id', (req, res) => {
+      res.status(201).json({ id: req.params.id });
+      res.end(() => seen.push('second end callback'));
+    });
+    const server = createServer(app);
+    const url = await listen(server);
+    cleanups.push(
+      () => logger.close(),
+      () => stop(server),
+    );
+    expect(await bodyOf(`${url}/orders/7`)).toBe('201 {"id":"7"}');
+    await sleep(100);
+    expect(seen).toEqual(['second end callback']);
+  });
+
+  it('express: a logger mounted on the app and again on a router, beside another logger, stores one document', async () => {
+    // The router mount finds the other logger's capture on the response (captureOf), not its own logger's scope,
+    // and opens a second scope of the same logger: two documents for one request.
+    const appStore = new MemoryStore();
+    const adminStore = new MemoryStore();
+    const appLogger = createActionLogger({ store: appStore });
+    const adminLogger = createActionLogger({ store: adminStore });
+    const app = express();
+    app.use(actionLog(appLogger));
+    app.use(actionLog(adminLogger));
+    const admin = express.Router();
+    admin.use(actionLog(adminLogger, { module: 'admin' }));
+    admin.post('/purge', (_req, res) => {
+      adminLogger.record({ action: 'purge' });
+      res.json({});
+    });
+    app.use('/admin', admin);
+    const server = createServer(app);
+    const url = await listen(server);
+    cleanups.push(
+      () => appLogger.close(),
+      () => adminLogger.close(),
+      () => stop(server),
+    );
+    await fetch(`${url}/admin/purge`, { method: 'POST' }).then((r) => r.text());
+    await Promise.all([appLogger.flush(), adminLogger.flush()]);
+    expect(adminStore.requests().map((d) => d.details.actions.map((a) => a.action_type))).toEqual([['purge']]);
+  });
+
+  it("fastify: a second logger's plugin records its actions in its own document", async () => {
+    // preValidation re-enters contextOf(req), which is the first logger's scope (a scope opened beside another is
+    // not set on the request): the second logger's actions go to the first logger's document.
+    const firstStore = new MemoryStore();
+    const secondStore = new MemoryStore();
+    const first = createActionLogger({ store: firstStore });
+    const second = createActionLogger({ store: secondStore });
+    const app = Fastify();
+    await app.register(actionLogPlugin, { logger: first });
+    await app.register(actionLogPlugin, { logger: second });
+    app.post('/purge', async () => {
+      second.record({ action: 'purge' });
+      return {};
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    cleanups.push(
+      () => first.close(),
+      () => second.close(),
+      () => app.close(),
+    );
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    await fetch(`${url}/purge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).then((r) => r.text());
+    await Promise.all([first.flush(), second.flush()]);
+    expect(secondStore.requests().map((d) => d.details.actions.map((a) => a.action_type))).toEqual([['purge']]);
+    expect(firstStore.requests().map((d) => d.details.actions.map((a) => a.action_type))).toEqual([[]]);
+  });
+
+  it.each(['retry', 'throw'] as const)(
+    'express (%s): the ESM middleware on the app and the CJS copy on a router, one logger: one document with every action',
+    async (policy) => {
+      // CONTEXT is Symbol.for() (shared by the package's copies), CAPTURE a plain Symbol(): the CJS mount sees a scope
+      // without its capture, opens a second one over it, and the first is never ended ('retry': its actions are lost)
+      // or stored apart ('throw': two documents).
+      const cjs = createRequire(import.meta.url)('actionlog/express') as { actionLog: typeof actionLog };
+      const store = new MemoryStore();
+      const logger = createActionLogger({ store, onStoreError: policy, onError: () => {} });
+      const app = express();
+      app.use(actionLog(logger));
+      app.use((_req, _res, next) => {
+        logger.record({ action: 'seen' });
+        next();
+      });
+      const admin = express.Router();
+      admin.use(cjs.actionLog(logger, { module: 'admin' }));
+      admin.post('/purge', (_req, res) => {
+        logger.record({ action: 'purge' });
+        res.json({});
+      });
+      app.use('/admin', admin);
+      const server = createServer(app);
+      const url = await listen(server);
+      cleanups.push(
+        () => logger.close(),
+        () => stop(server),
+      );
+      await fetch(`${url}/admin/purge`, { method: 'POST' }).then((r) => r.text());
+      await logger.flush();
+      expect(store.requests().map((d) => d.details.actions.map((a) => a.action_type))).toEqual([['seen', 'purge']]);
+    },
+  );
 });

@@ -33,8 +33,9 @@ const plugin: FastifyPluginCallback<ActionLogPluginOptions> = (fastify, options,
     capture.enter(ctx, next);
   });
   // Body parsing runs outside the scope: enter it again before validation, so hooks and the handler see it.
-  fastify.addHook('preValidation', (req, _reply, next) => {
-    const ctx = contextOf(req);
+  fastify.addHook('preValidation', (_req, reply, next) => {
+    // This logger's scope (with another logger's plugin too, each enters its own).
+    const ctx = capture.scopeOf(reply.raw);
     if (!ctx) {
       next();
       return;

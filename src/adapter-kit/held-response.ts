@@ -38,6 +38,20 @@ class FirstAnswer {
   }
 }
 
+/** A write of a second answer, while the first is held: refused as Node refuses a write after the end. */
+function refusedWrite(args: unknown[]): boolean {
+  const callback = args.findLast((arg) => typeof arg === 'function') as ((error: Error) => void) | undefined;
+  if (callback) process.nextTick(callback, Object.assign(new Error('write after end'), { code: 'ERR_STREAM_WRITE_AFTER_END' }));
+  return true;
+}
+
+/** An end of a second answer, while the first is held: its callback runs when the response is done, as Node runs it. */
+function laterEnd(res: ServerResponse, args: unknown[]): ServerResponse {
+  const callback = args.findLast((arg) => typeof arg === 'function') as (() => void) | undefined;
+  if (callback) res.once('close', callback);
+  return res;
+}
+
 /**
  * While `isHeld()`, a second answer's `writeHead`, `write` and `flushHeaders` go nowhere (its `end` is the caller's):
  * what the spool's hold adds to a response.
@@ -49,7 +63,7 @@ function ignoreWhileHeld(res: ServerResponse, isHeld: () => boolean): void {
     return isHeld() ? res : writeHead.apply(res, args);
   };
   own.write = function writeUnlessHeld(...args: unknown[]) {
-    return isHeld() ? true : write.apply(res, args);
+    return isHeld() ? refusedWrite(args) : write.apply(res, args);
   };
   own.flushHeaders = function flushHeadersUnlessHeld(...args: unknown[]) {
     return isHeld() ? undefined : flushHeaders.apply(res, args);
@@ -68,7 +82,7 @@ export function spoolBeforeEnd(res: ServerResponse, spool: (statusCode: number) 
   const end = own.end;
   let ended = false;
   own.end = function spoolThenEnd(...args: unknown[]) {
-    if (held) return res;
+    if (held) return laterEnd(res, args);
     if (ended) return end.apply(res, args);
     ended = true;
     const spooled = spool(res.statusCode);
@@ -128,12 +142,15 @@ export function holdUntilStored(
     head = args.map((arg) => (Array.isArray(arg) ? [...(arg as unknown[])] : arg !== null && typeof arg === 'object' ? { ...arg } : arg));
     return res;
   };
+  /** The body starts: the length it declares is read now, before its head goes out. */
+  const startStreaming = () => {
+    if (streaming) return;
+    streaming = true;
+    expected = declaredLength(head, res);
+  };
   own.write = function write(...args: unknown[]) {
-    if (held) return true;
-    if (!streaming) {
-      streaming = true;
-      expected = declaredLength(head, res);
-    }
+    if (held) return refusedWrite(args);
+    startStreaming();
     sendHead();
     const bytes = expected === undefined ? undefined : chunkBytes(args);
     if (expected === undefined || bytes === undefined || bytes.length === 0) return original.write.apply(res, args);
@@ -151,12 +168,12 @@ export function holdUntilStored(
   };
   own.flushHeaders = function flushHeaders(...args: unknown[]) {
     if (held) return undefined;
-    streaming = true;
+    startStreaming();
     sendHead();
     return original.flushHeaders.apply(res, args);
   };
   own.end = function end(...args: unknown[]) {
-    if (held) return res;
+    if (held) return laterEnd(res, args);
     if (ended) return original.end.apply(res, args);
     ended = true;
     const first = (held = new FirstAnswer(res));
@@ -192,11 +209,18 @@ export function holdUntilStored(
   };
 }
 
-/** The `content-length` of a response about to stream: in a held `writeHead`'s headers, or set on the response. */
+/**
+ * The `content-length` of a response about to stream: in a held `writeHead`'s headers (an object, or a raw list of
+ * names and values), or set on the response.
+ */
 function declaredLength(head: unknown[] | undefined, res: ServerResponse): number | undefined {
-  const headers = head?.find((arg) => arg !== null && typeof arg === 'object' && !Array.isArray(arg)) as
-    Record<string, unknown> | undefined;
-  const given = headers && Object.entries(headers).find(([name]) => name.toLowerCase() === 'content-length')?.[1];
+  const headers = head?.find((arg) => arg !== null && typeof arg === 'object');
+  const entries: Array<[unknown, unknown]> = Array.isArray(headers)
+    ? headers.flatMap((item: unknown, i, list): Array<[unknown, unknown]> =>
+        Array.isArray(item) ? [[item[0], item[1]]] : i % 2 === 0 ? [[item, list[i + 1]]] : [],
+      )
+    : Object.entries((headers ?? {}) as Record<string, unknown>);
+  const given = entries.find(([name]) => typeof name === 'string' && name.toLowerCase() === 'content-length')?.[1];
   const length = Number(given ?? res.getHeader('content-length'));
   return Number.isFinite(length) && (given !== undefined || res.hasHeader('content-length')) ? length : undefined;
 }

@@ -76,8 +76,14 @@ export interface HttpRequestReader<Req> {
 // response (and all they held) was promoted to the old generation and left for a full GC (Node 20 and 24 alike).
 const CONTEXT = Symbol.for('actionlog.request-context');
 /** On the response: the capture whose options make its document (the innermost mount of the scope's logger). */
-const CAPTURE = Symbol('actionlog.http-capture');
-type Holder = { [CONTEXT]?: RequestContext; [CAPTURE]?: HttpCapture<object> };
+const CAPTURE = Symbol.for('actionlog.http-capture');
+/** On the response, with more than one logger's middleware: the scopes of the others, each with its capture. */
+const BESIDE = Symbol.for('actionlog.http-capture-beside');
+interface ScopeBeside {
+  ctx: RequestContext;
+  capture: HttpCapture<object>;
+}
+type Holder = { [CONTEXT]?: RequestContext; [CAPTURE]?: HttpCapture<object>; [BESIDE]?: ScopeBeside[] };
 
 /** The capture that makes the document of the scope this response is in. */
 const captureOf = (res: ServerResponse): HttpCapture<object> | undefined => (res as Holder)[CAPTURE];
@@ -135,15 +141,30 @@ export class HttpCapture<Req extends object> {
     } catch (error) {
       this.logger.reportError(error);
     }
-    const opened = (res as Holder)[CONTEXT];
-    const joined = opened && !opened.ended ? captureOf(res) : undefined;
-    if (opened && joined?.logger === this.logger) {
-      if (typeof o.module === 'string') opened.setModule(o.module);
-      (res as Holder)[CAPTURE] = this as unknown as HttpCapture<object>;
-      (req as Holder)[CONTEXT] = opened;
-      return opened;
+    const holder = res as Holder;
+    const self = this as unknown as HttpCapture<object>;
+    const main = holder[CONTEXT];
+    if (main && !main.ended && holder[CAPTURE]?.logger === this.logger) {
+      if (typeof o.module === 'string') main.setModule(o.module);
+      holder[CAPTURE] = self;
+      (req as Holder)[CONTEXT] = main;
+      return main;
     }
-    return this.begin(req, res, joined !== undefined);
+    const beside = holder[BESIDE]?.find((scope) => scope.capture.logger === this.logger && !scope.ctx.ended);
+    if (beside) {
+      if (typeof o.module === 'string') beside.ctx.setModule(o.module);
+      beside.capture = self;
+      return beside.ctx;
+    }
+    return this.begin(req, res, main !== undefined && !main.ended);
+  }
+
+  /** This logger's open scope of the response (the one its middleware opened or joined), if any. */
+  scopeOf(res: ServerResponse): RequestContext | undefined {
+    const holder = res as Holder;
+    const main = holder[CONTEXT];
+    if (main && holder[CAPTURE]?.logger === this.logger) return main;
+    return holder[BESIDE]?.find((scope) => scope.capture.logger === this.logger)?.ctx;
   }
 
   /** A new scope for the request; `beside` another logger's, which keeps the response's own references. */
@@ -160,12 +181,14 @@ export class HttpCapture<Req extends object> {
       userOf: this.userOf,
       ipOf: this.ipOf,
     });
-    // The capture that makes the document: this one, or a later mount of the same logger that joined the scope.
-    const maker = () => (beside ? this : ((captureOf(res) ?? this) as unknown as this));
+    let scope: ScopeBeside | undefined;
     if (beside) {
-      // Another logger's scope holds the response's references: this one ends by a listener of its own.
+      // Another logger's scope holds the response's references: this one is listed beside it, and ends by a listener
+      // of its own.
+      const listed: ScopeBeside = (scope = { ctx, capture: this as unknown as HttpCapture<object> });
+      ((res as Holder)[BESIDE] ??= []).push(listed);
       res.on('close', () => {
-        this.finish(ctx, req, res);
+        listed.capture.finish(ctx, req, res);
       });
       if (!res.headersSent && !res.hasHeader(o.requestIdHeader)) res.setHeader(o.requestIdHeader, requestUuid);
     } else {
@@ -177,10 +200,14 @@ export class HttpCapture<Req extends object> {
       // Node emits 'close' once per response, after 'finish' or when the client went away first.
       res.on('close', this.onClose);
     }
+    const policy = this.logger.failurePolicy;
+    if (policy === 'retry') return ctx;
+    // The capture that makes the document: this one, or a later mount of the same logger that joined the scope.
+    const maker = () => ((scope ? scope.capture : captureOf(res)) ?? this) as unknown as this;
     // Failure policy 'throw': the response waits for its document to be stored, and fails when it cannot be.
-    if (this.logger.failurePolicy === 'spool') {
+    if (policy === 'spool') {
       spoolBeforeEnd(res, (status) => maker().spool(ctx, req, status));
-    } else if (this.logger.failurePolicy === 'throw') {
+    } else {
       holdUntilStored(
         res,
         (status) => maker().store(ctx, req, status),

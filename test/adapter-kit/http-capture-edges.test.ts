@@ -523,7 +523,7 @@ describe('held responses answered again, Koa errors shared by requests, mounts t
   });
 });
 
-describe('review2: held bodies of declared length, second answers, scopes of several mounts', () => {
+describe('held bodies of declared length, callbacks of second answers, the scopes of several mounts', () => {
   /** The body the client takes as whole, or 'cut' when the response did not complete within `ms`. */
   async function bodyOf(url: string, init: RequestInit = {}, ms = 2000): Promise<string> {
     const controller = new AbortController();
@@ -558,7 +558,7 @@ describe('review2: held bodies of declared length, second answers, scopes of sev
   }
 
   it('express (throw, store down): a Content-Length given in writeHead as a raw header array never makes a whole body', async () => {
-    // Node takes writeHead(status, ['Content-Length', '5', ...]); declaredLength() only reads a headers object.
+    // Node takes writeHead(status, ['Content-Length', '5', ...]): a raw list declares the length too.
     const url = await downApp((app) => {
       app.get('/report', (_req, res) => {
         res.writeHead(200, ['Content-Length', '5', 'Content-Type', 'text/plain']);
@@ -570,7 +570,7 @@ describe('review2: held bodies of declared length, second answers, scopes of sev
   });
 
   it('express (throw, store down): a body of declared length after flushHeaders() is never whole', async () => {
-    // flushHeaders() sets `streaming` without reading the declared length: later writes are never counted.
+    // The head sent by flushHeaders() declares the length the later writes are counted against.
     const url = await downApp((app) => {
       app.get('/report', (_req, res) => {
         res.setHeader('content-length', '5');
@@ -583,7 +583,7 @@ describe('review2: held bodies of declared length, second answers, scopes of sev
   });
 
   it('express (throw): the end callback of an ignored second answer runs once the response is sent, as Node runs it', async () => {
-    // Node registers end(cb) on a finished response for 'finish'; the held response drops it: code awaiting it hangs.
+    // Node runs end(cb) of a response already ended once it is done: so does the held response, for the ignored end.
     const seen: string[] = [];
     const store = new MemoryStore();
     const logger = createActionLogger({ store, onStoreError: 'throw', onError: () => {} });
@@ -605,8 +605,7 @@ describe('review2: held bodies of declared length, second answers, scopes of sev
   });
 
   it('express: a logger mounted on the app and again on a router, beside another logger, stores one document', async () => {
-    // The router mount finds the other logger's capture on the response (captureOf), not its own logger's scope,
-    // and opens a second scope of the same logger: two documents for one request.
+    // The router mount finds its own logger's scope, listed beside the other logger's: one document.
     const appStore = new MemoryStore();
     const adminStore = new MemoryStore();
     const appLogger = createActionLogger({ store: appStore });
@@ -634,8 +633,7 @@ describe('review2: held bodies of declared length, second answers, scopes of sev
   });
 
   it("fastify: a second logger's plugin records its actions in its own document", async () => {
-    // preValidation re-enters contextOf(req), which is the first logger's scope (a scope opened beside another is
-    // not set on the request): the second logger's actions go to the first logger's document.
+    // Each plugin's preValidation hook re-enters its own logger's scope (the second one is listed beside the first).
     const firstStore = new MemoryStore();
     const secondStore = new MemoryStore();
     const first = createActionLogger({ store: firstStore });
@@ -663,9 +661,7 @@ describe('review2: held bodies of declared length, second answers, scopes of sev
   it.each(['retry', 'throw'] as const)(
     'express (%s): the ESM middleware on the app and the CJS copy on a router, one logger: one document with every action',
     async (policy) => {
-      // CONTEXT is Symbol.for() (shared by the package's copies), CAPTURE a plain Symbol(): the CJS mount sees a scope
-      // without its capture, opens a second one over it, and the first is never ended ('retry': its actions are lost)
-      // or stored apart ('throw': two documents).
+      // The marks a scope leaves on the response are registered symbols, shared by the package's copies (ESM, CJS).
       const cjs = createRequire(import.meta.url)('actionlog/express') as { actionLog: typeof actionLog };
       const store = new MemoryStore();
       const logger = createActionLogger({ store, onStoreError: policy, onError: () => {} });

@@ -191,6 +191,8 @@ export function holdUntilStored(
           held = undefined;
           report(error);
           lastByte = undefined;
+          // The application's end callback runs when the response is done, whatever it became.
+          laterEnd(res, args);
           if (res.headersSent) {
             res.destroy(error instanceof Error ? error : new Error(thrownText(error)));
             return;

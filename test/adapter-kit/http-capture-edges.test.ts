@@ -604,6 +604,27 @@ describe('held bodies of declared length, callbacks of second answers, the scope
     expect(seen).toEqual(['second end callback']);
   });
 
+  it('express (throw, store down): the end callback of the answer runs when its 500 is sent', async () => {
+    const seen: string[] = [];
+    const store = new FlakyStore();
+    const logger = createActionLogger({ store, onStoreError: 'throw', retryDelayMs: 1, onError: () => {} });
+    const app = express();
+    app.use(actionLog(logger));
+    app.get('/orders/:id', (req, res) => {
+      res.status(201).end(JSON.stringify({ id: req.params.id }), () => seen.push('end callback'));
+    });
+    const server = createServer(app);
+    const url = await listen(server);
+    cleanups.push(
+      () => logger.close(),
+      () => stop(server),
+    );
+    store.failNext(1);
+    expect(await bodyOf(`${url}/orders/7`)).toMatch(/^500 /);
+    await sleep(100);
+    expect(seen).toEqual(['end callback']);
+  });
+
   it('express: a logger mounted on the app and again on a router, beside another logger, stores one document', async () => {
     // The router mount finds its own logger's scope, listed beside the other logger's: one document.
     const appStore = new MemoryStore();

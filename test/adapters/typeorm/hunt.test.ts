@@ -52,6 +52,22 @@ function scheduleEntity(type: 'timestamptz' | 'datetime') {
 }
 const SCHEDULES = { postgres: scheduleEntity('timestamptz'), sqlite: scheduleEntity('datetime') };
 
+/** A plain row: no generated, update:false or date columns. */
+@Entity('hunt_counters')
+class HuntCounter {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'varchar' })
+  name!: string;
+
+  @Column({ type: 'integer', default: 1 })
+  price!: number;
+
+  @Column({ type: 'integer', default: 1 })
+  qty!: number;
+}
+
 /** A row keyed by a uuid the client made (e.g. an offline-first mobile app). */
 @Entity('hunt_devices')
 class HuntDevice {
@@ -102,7 +118,7 @@ class HuntLink {
   folder?: HuntFolder | null;
 }
 
-const ENTITIES = [HuntLine, HuntDevice, HuntFolder, HuntFile, HuntLink];
+const ENTITIES = [HuntLine, HuntDevice, HuntFolder, HuntFile, HuntLink, HuntCounter];
 const entitiesOf = (kind: SqlKind) => [...ENTITIES, SCHEDULES[kind]];
 
 const RUNS: Array<[string, SqlKind, ActionLogSubscriberOptions]> = [
@@ -208,5 +224,112 @@ describe.each(RUNS)('TypeORM hunt on %s', (_name, kind, options) => {
     ]);
     await ds.getRepository(HuntLink).save({ url: 'https://example.com', folder });
     await exact(() => ds.getRepository(HuntFolder).delete({ id: folder.id }));
+  });
+});
+
+describe.each(RUNS)('TypeORM hunt, writes side by side, on %s', (_name, kind, options) => {
+  let db: SqlDatabase;
+  let ds: DataSource;
+  let store: MemoryStore;
+  let logger: ActionLogger;
+  const errors: Error[] = [];
+
+  beforeAll(async () => {
+    db = await openDatabase(kind, { entities: entitiesOf(kind) });
+    ds = db.dataSource;
+  });
+  afterAll(async () => {
+    await logger.close();
+    await db.drop();
+  });
+
+  beforeEach(async () => {
+    ds.subscribers.splice(0, ds.subscribers.length);
+    for (const entity of [HuntCounter]) await ds.getRepository(entity).createQueryBuilder().delete().execute();
+    errors.length = 0;
+    store = new MemoryStore();
+    logger = createActionLogger({ store, flushIntervalMs: 0, onError: (error) => void errors.push(error) });
+    ds.subscribers.push(new ActionLogSubscriber(logger, options));
+  });
+  afterEach(async () => {
+    await logger.close();
+    expect(errors.map(String)).toEqual([]);
+  });
+
+  async function exact(fn: () => Promise<unknown>): Promise<ModelLog[]> {
+    const tables = [HuntCounter];
+    const before = await readState(ds, tables);
+    const logs = await logsOfRun(logger, store, fn);
+    const after = await readState(ds, tables);
+    const { state, problems } = replay(before, logs);
+    expect(problems).toEqual([]);
+    expect(asObject(state)).toEqual(asObject(after));
+    return logs;
+  }
+
+  const counters = () => ds.getRepository(HuntCounter);
+
+  it('two increments of one counter side by side (Promise.all), outside a transaction', async () => {
+    const { id } = await counters().save(counters().create({ name: 'counter', qty: 1 }));
+    await exact(() => Promise.all([counters().increment({ id }, 'qty', 1), counters().increment({ id }, 'qty', 1)]));
+    expect((await counters().findOneByOrFail({ id })).qty).toBe(3);
+  });
+
+  it('two updates of one row side by side (Promise.all), outside a transaction', async () => {
+    const { id } = await counters().save(counters().create({ name: 'pen', price: 1, qty: 1 }));
+    await exact(() => Promise.all([counters().update({ id }, { price: 2 }), counters().update({ id }, { name: 'ink' })]));
+  });
+
+  it('two updates of one row side by side (Promise.all) in a transaction', async () => {
+    const { id } = await counters().save(counters().create({ name: 'pen', price: 1, qty: 1 }));
+    await exact(() => ds.transaction((m) => Promise.all([m.update(HuntCounter, { id }, { price: 2 }), m.update(HuntCounter, { id }, { name: 'ink' })])));
+  });
+
+  it('two updates of different rows side by side (Promise.all) in a transaction', async () => {
+    const a = await counters().save(counters().create({ name: 'pen' }));
+    const b = await counters().save(counters().create({ name: 'ink' }));
+    await exact(() =>
+      ds.transaction((m) => Promise.all([m.update(HuntCounter, { id: a.id }, { price: 2 }), m.update(HuntCounter, { id: b.id }, { price: 3 })])),
+    );
+  });
+
+  it('two inserts side by side (Promise.all) in a transaction', async () => {
+    let raws: unknown[] = [];
+    const logs = await exact(async () => {
+      const results = await ds.transaction((m) =>
+        Promise.all([m.insert(HuntCounter, { name: 'pen' }), m.insert(HuntCounter, { name: 'ink' })]),
+      );
+      raws = results.map((r) => r.raw as unknown);
+    });
+    expect(logs.map((l) => l.action)).toEqual(['Created', 'Created']);
+    expect(JSON.stringify(raws)).not.toContain('actionlog');
+  });
+
+  it('two inserts side by side (Promise.all) in a transaction answer their caller as without actionlog', async () => {
+    const results = await logger.run({}, () =>
+      ds.transaction((m) => Promise.all([m.insert(HuntCounter, { name: 'pen' }), m.insert(HuntCounter, { name: 'ink' })])),
+    );
+    expect(results.map((r) => r.raw as unknown)).toEqual(kind === 'sqlite' ? [expect.any(Number), expect.any(Number)] : [[{ id: expect.any(Number), price: 1, qty: 1 }], [{ id: expect.any(Number), price: 1, qty: 1 }]]);
+  });
+
+  it('two requests incrementing one counter side by side: each records its own +1', async () => {
+    const { id } = await counters().save(counters().create({ name: 'views', qty: 1 }));
+    const [a, b] = await Promise.all([
+      logsOfRun(logger, store, () => counters().increment({ id }, 'qty', 1)),
+      logsOfRun(logger, store, () => counters().increment({ id }, 'qty', 1)),
+    ]);
+    expect((await counters().findOneByOrFail({ id })).qty).toBe(3);
+    const steps = [...a!, ...b!].map((l) => [l.model_details.old_object?.qty, l.model_details.new_object?.qty]).sort();
+    expect(steps).toEqual([
+      [1, 2],
+      [2, 3],
+    ]);
+  });
+
+  it('two deletes side by side (Promise.all) in a transaction', async () => {
+    const a = await counters().save(counters().create({ name: 'pen' }));
+    const b = await counters().save(counters().create({ name: 'ink' }));
+    const logs = await exact(() => ds.transaction((m) => Promise.all([m.delete(HuntCounter, { id: a.id }), m.delete(HuntCounter, { id: b.id })])));
+    expect(logs.map((l) => l.action)).toEqual(['Deleted', 'Deleted']);
   });
 });

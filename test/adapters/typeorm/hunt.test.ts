@@ -326,6 +326,28 @@ describe.each(RUNS)('TypeORM hunt, writes side by side, on %s', (_name, kind, op
     ]);
   });
 
+  it('update() by a where clause while another connection inserts a matching row: every row it changes is recorded', async () => {
+    if (kind === 'sqlite') return; // one connection: no other writer
+    await counters().save([counters().create({ name: 'a', qty: 1 }), counters().create({ name: 'b', qty: 1 })]);
+    // Another writer commits a matching row between actionlog's read and the UPDATE (made deterministic here).
+    let injected = false;
+    const other = {
+      afterQuery: async (event: { query: string }) => {
+        if (injected || !/^SELECT/.test(event.query) || !event.query.includes('hunt_counters') || !event.query.includes('FOR UPDATE')) return;
+        injected = true;
+        await ds.query(`INSERT INTO "hunt_counters" ("name", "price", "qty") VALUES ('c', 1, 1)`);
+      },
+    };
+    ds.subscribers.push(other as never);
+    let affected: number | undefined;
+    const logs = await logsOfRun(logger, store, async () => {
+      affected = (await counters().update({ qty: 1 }, { qty: 5 })).affected;
+    });
+    ds.subscribers.splice(ds.subscribers.indexOf(other as never), 1);
+    expect(await counters().countBy({ qty: 5 })).toBe(affected);
+    expect(logs.length).toBe(affected);
+  });
+
   it('two deletes side by side (Promise.all) in a transaction', async () => {
     const a = await counters().save(counters().create({ name: 'pen' }));
     const b = await counters().save(counters().create({ name: 'ink' }));

@@ -5,6 +5,7 @@ import { ActionLogSubscriber, type ActionLogSubscriberOptions } from 'actionlog/
 import { Column, type DataSource, Entity, ManyToOne, OneToMany, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 import { openDatabase, type SqlDatabase, type SqlKind } from '../../support/sql.js';
 import { logsOf as logsOfRun } from '../../support/logs.js';
+import { Article, Content } from '../../support/typeorm-entities.js';
 import { asObject, readState, replay } from './database-state.js';
 
 /*
@@ -118,7 +119,7 @@ class HuntLink {
   folder?: HuntFolder | null;
 }
 
-const ENTITIES = [HuntLine, HuntDevice, HuntFolder, HuntFile, HuntLink, HuntCounter];
+const ENTITIES = [HuntLine, HuntDevice, HuntFolder, HuntFile, HuntLink, HuntCounter, Content, Article];
 const entitiesOf = (kind: SqlKind) => [...ENTITIES, SCHEDULES[kind]];
 
 const RUNS: Array<[string, SqlKind, ActionLogSubscriberOptions]> = [
@@ -145,7 +146,7 @@ describe.each(RUNS)('TypeORM hunt on %s', (_name, kind, options) => {
 
   beforeEach(async () => {
     ds.subscribers.splice(0, ds.subscribers.length);
-    for (const entity of [HuntFile, HuntLink, HuntFolder, HuntLine, HuntDevice, SCHEDULES[kind]])
+    for (const entity of [HuntFile, HuntLink, HuntFolder, HuntLine, HuntDevice, Content, SCHEDULES[kind]])
       await ds.getRepository(entity).createQueryBuilder().delete().execute();
     errors.length = 0;
     store = new MemoryStore();
@@ -214,6 +215,24 @@ describe.each(RUNS)('TypeORM hunt on %s', (_name, kind, options) => {
     const id = '0B8E5C4A-3F1D-4E2B-9A7C-1D2E3F4A5B6D';
     const logs = await exact(() => ds.getRepository(HuntDevice).save({ id, label: 'phone' }));
     expect(logs.map((l) => l.action)).toEqual(['Created']);
+  });
+
+  it('update() through the parent repository of a single-table-inheritance row records it as the child, whole', async () => {
+    const { id } = await ds.getRepository(Article).save({ title: 't', body: 'b' });
+    const logs = await logsOfRun(logger, store, () => ds.getRepository(Content).update({ id }, { title: 'u' }));
+    expect(logs[0]!.model_details.new_object).toMatchObject({ title: 'u', body: 'b' });
+    expect(logs.map((l) => [l.action, l.model_class_name])).toEqual([['Updated', 'Article']]);
+  });
+
+  it('insert() of many rows, one with an id of its own and one with a generated id', async () => {
+    const counters = ds.getRepository(HuntCounter);
+    await counters.save([counters.create({ name: 'a' }), counters.create({ name: 'b' })]);
+    const top = (await counters.find({ order: { id: 'DESC' }, take: 1 }))[0]!.id;
+    const logs = await exact(() => counters.insert([{ name: 'generated' }, { id: top + 50, name: 'explicit' }]));
+    expect(logs.map((l) => [l.action, (l.model_details.new_object as { name: string }).name])).toEqual([
+      ['Created', 'generated'],
+      ['Created', 'explicit'],
+    ]);
   });
 
   it('delete() of a parent: the children the database deletes (ON DELETE CASCADE) and detaches (SET NULL) with it', async () => {

@@ -114,7 +114,9 @@ function applyOperator(op: string, parent: Doc | unknown[], key: string, value: 
     case '$mul': {
       if (!isNumber(value) || (current !== undefined && !isNumber(current))) return false;
       const base = current ?? 0;
-      write(parent, key, op === '$inc' ? base + value : base * value);
+      const result = op === '$inc' ? base + value : base * value;
+      // MongoDB has no negative zero for a product of zero (`$mul` of a missing field by a negative number).
+      write(parent, key, Object.is(result, -0) ? 0 : result);
       return true;
     }
     case '$min':

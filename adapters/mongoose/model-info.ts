@@ -3,8 +3,19 @@ import type { Document, Model } from 'mongoose';
 type AnyModel = Model<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Raw = Record<string, unknown>;
 
-/** What is stored of a document: its fields as saved (no getters, virtuals or transforms; populated refs as ids). */
-const TO_OBJECT = { depopulate: true, getters: false, virtuals: false, versionKey: true, transform: false, flattenMaps: true } as const;
+/**
+ * What is stored of a document: its fields as saved (no getters, virtuals or transforms; populated refs as ids; fields
+ * outside the schema too, whatever the schema's own `toObject` says). Empty objects go as `minimize` has them saved.
+ */
+const TO_OBJECT = {
+  depopulate: true,
+  getters: false,
+  virtuals: false,
+  versionKey: true,
+  transform: false,
+  flattenMaps: true,
+  schemaFieldsOnly: false,
+} as const;
 
 const isPlainRecord = (value: unknown): value is Raw => {
   if (value === null || typeof value !== 'object') return false;

@@ -1,6 +1,6 @@
 import { copyDocument } from 'actionlog/adapter-kit';
 import { applyUpdate } from './apply-update.js';
-import { idOf, plainOf } from './model-info.js';
+import { asStored, idOf, ignoresUndefined, plainOf } from './model-info.js';
 import type { AnyModel, AnyQuery, Raw } from './mongoose-types.js';
 import type { ChangeRecorder } from './recorder.js';
 
@@ -54,8 +54,9 @@ export class StoredDocuments {
   ): Promise<Map<string | null, Raw>> {
     const out = new Map<string | null, Raw>();
     const unknown: unknown[] = [];
-    // Mongoose's cast values (a subdocument, a Mongoose array) are compared as what they store.
-    const plain = update ? (plainOf(update) as Raw) : null;
+    // Mongoose's cast values (a subdocument, a Mongoose array) are compared as what they store: `undefined` as the
+    // driver stores it (null, unless the connection ignores it).
+    const plain = update ? (asStored(plainOf(update), ignoresUndefined(model)) as Raw) : null;
     for (const before of befores) {
       const computed = plain ? applyUpdate(before, plain) : undefined;
       if (computed) out.set(idOf(before), computed);
@@ -78,9 +79,27 @@ export class StoredDocuments {
   }
 }
 
-/** The query's filter cast to its schema (ObjectIds, dates...), as Mongoose sends it; the query itself is left alone. */
+/**
+ * The query's filter cast to its schema (ObjectIds, dates...), its aliases translated where Mongoose translates them
+ * (`translateAliases`, which it applies only as the query runs), as Mongoose sends it; the query is left alone.
+ */
 export function castFilter(query: AnyQuery): Raw {
-  return query.cast(query.model, copyDocument(query.getFilter())) as Raw;
+  const filter = copyDocument(query.getFilter());
+  // In place (its second argument), as Mongoose does to the query's own filter.
+  if (translatesAliases(query))
+    (query.model as unknown as { translateAliases(raw: unknown, inPlace: boolean): unknown }).translateAliases(filter, true);
+  return query.cast(query.model, filter) as Raw;
+}
+
+/** Whether Mongoose translates the aliases of this query: its option, else its schema's, else the connection's. */
+function translatesAliases(query: AnyQuery): boolean {
+  const own = (query as unknown as { _mongooseOptions: { translateAliases?: boolean } })._mongooseOptions;
+  if (own.translateAliases !== undefined) return own.translateAliases;
+  const model = query.model as unknown as {
+    schema: { _userProvidedOptions?: { translateAliases?: boolean } };
+    base?: { options?: { translateAliases?: boolean } };
+  };
+  return model.schema._userProvidedOptions?.translateAliases ?? model.base?.options?.translateAliases ?? false;
 }
 
 /** The session of `connection.transaction()` when Mongoose's `transactionAsyncLocalStorage` is on. */

@@ -129,6 +129,11 @@ export function selectList(metadata: EntityMetadata, escape: (name: string) => s
 /** Column types a driver hands back in another form than the app wrote (PostgreSQL: numeric as strings). */
 const RESHAPED_TYPES = new Set(['decimal', 'numeric', 'bigint', 'int8', 'money', 'date', 'time', 'simple-array', 'enum', 'simple-enum']);
 
+/** A column of dates or times (`Date`, `timestamp`, `timestamptz`, `datetime`...). */
+function isDateColumn(column: { type: unknown }): boolean {
+  return column.type === Date || /date|time/i.test(String(column.type));
+}
+
 function jsonSafe(value: unknown): boolean {
   if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) return true;
   if (Array.isArray(value)) return value.every(jsonSafe);
@@ -138,8 +143,9 @@ function jsonSafe(value: unknown): boolean {
 
 /**
  * The row after an UPDATE setting `values`, when that follows exactly from the row before it: plain values, no
- * SQL expressions, no transformers, no columns the database sets itself (update date, version). Else undefined,
- * and the row must be read back.
+ * SQL expressions, no transformers, no columns the database sets itself (update date, version, columns it computes),
+ * no dates given as text. Else undefined, and the row must be read back. A column TypeORM never updates
+ * (`update: false`) keeps its value.
  */
 export function predictedState(
   metadata: EntityMetadata,
@@ -147,6 +153,7 @@ export function predictedState(
   values: ObjectLiteral,
 ): Record<string, unknown> | undefined {
   if (metadata.updateDateColumn || metadata.versionColumn) return undefined;
+  if (metadata.columns.some((column) => column.asExpression !== undefined)) return undefined;
   const after = copyDocument(before);
   for (const column of metadata.columns) {
     let value: unknown;
@@ -155,8 +162,10 @@ export function predictedState(
     } catch {
       return undefined;
     }
-    if (value === undefined) continue;
+    if (value === undefined || !column.isUpdate) continue;
     if (column.transformer || column.isGenerated || RESHAPED_TYPES.has(String(column.type))) return undefined;
+    // A date or time given as text is stored as the database reads it.
+    if (typeof value === 'string' && isDateColumn(column)) return undefined;
     const isJson = ['json', 'jsonb', 'simple-json'].includes(String(column.type));
     if (
       typeof value === 'function' ||

@@ -65,9 +65,15 @@ function recordCreated(
   keys: ObjectLiteral[],
   rows: ObjectLiteral[],
 ): void {
-  const byId = new Map(rows.map((row) => [modelIdOf(metadata, row), row]));
+  // A uuid key given in capitals (Swift's uuidString) is stored, and read back, in lower case.
+  const uuids = metadata.primaryColumns.every((column) => column.type === 'uuid' || column.generationStrategy === 'uuid');
+  const idOf = (entity: ObjectLiteral) => {
+    const id = modelIdOf(metadata, entity);
+    return uuids ? id?.toLowerCase() : id;
+  };
+  const byId = new Map(rows.map((row) => [idOf(row), row]));
   for (const key of keys) {
-    const row = byId.get(modelIdOf(metadata, key));
+    const row = byId.get(idOf(key));
     if (!row) continue;
     recorder.record(
       recorder.change(metadata, {

@@ -1,6 +1,6 @@
 import type { EntityMetadata, InsertResult, ObjectLiteral, QueryRunner } from 'typeorm';
 import { hydrate, isSqliteFamily, storedColumns } from './entity-state.js';
-import { interceptStatement } from './patches.js';
+import { interceptStatement, uniqueMarker } from './patches.js';
 import { tableLetsReturningThrough } from './returning-writes.js';
 import { inFailedTransaction } from './savepoints.js';
 import { dataSourceOf, metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
@@ -10,8 +10,6 @@ import { dataSourceOf, metadataOf, type QueryWriteRecorder, type WriteBuilder } 
  * them itself (it does not with `updateEntity(false)`, which `save(x, { reload: false })` uses).
  */
 
-// Names the statement among those the runner sends (a comment: the SQL text is otherwise TypeORM's).
-const MARKER = '/* actionlog: inserted rows */';
 /** The alias of the stored column at `index` in what the statement returns for actionlog. */
 const alias = (index: number) => `actionlog_col_${index}`;
 
@@ -54,8 +52,10 @@ export async function runInsertWithKeys(
     const own = qb.expressionMap.updateEntity ? metadata.getInsertionReturningColumns().map((c) => qb.escape(c.databaseName)) : [];
     const columns = whole ? storedColumns(metadata) : metadata.primaryColumns;
     const ours = columns.map((c, i) => `${qb.escape(c.databaseName)} AS "${alias(i)}"`);
-    qb.expressionMap.returning = `${[...own, ...ours].join(', ')} ${MARKER}`;
-    const release = interceptStatement(runner, MARKER, async (original, self, sql, parameters, structured) => {
+    // This insert's own mark: another insert side by side on the runner has another.
+    const mine = uniqueMarker('inserted rows');
+    qb.expressionMap.returning = `${[...own, ...ours].join(', ')} ${mine}`;
+    const release = interceptStatement(runner, mine, async (original, self, sql, parameters, structured) => {
       const answer = (await original.call(self, sql, parameters, true)) as { records?: ObjectLiteral[] };
       const records = answer.records ?? [];
       stored = records.map((record) => storedRow(record, columns));

@@ -111,32 +111,66 @@ export function persistingWithListeners(runner: QueryRunner | undefined): boolea
 
 export type RunQuery = (this: QueryRunner, sql: string, parameters?: unknown[], structured?: boolean) => Promise<unknown>;
 
+type StatementHandler = (
+  original: RunQuery,
+  self: QueryRunner,
+  sql: string,
+  parameters: unknown[] | undefined,
+  structured: boolean | undefined,
+) => Promise<unknown>;
+
+/** On a runner while statements of its are intercepted: the handler of each marker, and how to give `query` back. */
+const INTERCEPTS = Symbol.for('actionlog.typeorm.intercepts');
+interface Interception {
+  handlers: Map<string, StatementHandler>;
+  /** Gives the runner its own `query` back once no marker is left. */
+  uninstall(): void;
+}
+type InterceptedRunner = QueryRunner & { [INTERCEPTS]?: Interception };
+
+let markers = 0;
+
+/** A marker no other statement holds, for `interceptStatement`: writes side by side on one runner each get theirs. */
+export const uniqueMarker = (name: string) => `/* actionlog: ${name} ${String(++markers)} */`;
+
 /**
  * Has `handle` run the next statement of `runner` that contains `marker` (given the runner's own `query` to call),
- * and every other statement run as usual. The runner gets its own `query` back before `handle` runs; the function
- * returned gives it back in any case (call it in a `finally`).
+ * and every other statement run as usual. One `query` stands in for the runner's own while any statement of it is
+ * intercepted (writes side by side in one transaction each intercept their own), and the runner gets its own back
+ * when the last is taken; the function returned forgets `marker` in any case (call it in a `finally`).
  */
-export function interceptStatement(
-  runner: QueryRunner,
-  marker: string,
-  handle: (
-    original: RunQuery,
-    self: QueryRunner,
-    sql: string,
-    parameters: unknown[] | undefined,
-    structured: boolean | undefined,
-  ) => Promise<unknown>,
-): () => void {
+export function interceptStatement(runner: QueryRunner, marker: string, handle: StatementHandler): () => void {
+  const intercepted = runner as InterceptedRunner;
+  const interception = intercepted[INTERCEPTS] ?? install(intercepted);
+  interception.handlers.set(marker, handle);
+  return () => {
+    interception.handlers.delete(marker);
+    interception.uninstall();
+  };
+}
+
+/** Puts the `query` that hands each marked statement to its handler in place of the runner's own. */
+function install(runner: InterceptedRunner): Interception {
   const original = (runner as unknown as { query: RunQuery }).query;
   const own = Object.hasOwn(runner, 'query');
-  const restore = () => {
-    if (own) runner.query = original as QueryRunner['query'];
-    else delete (runner as Partial<QueryRunner>).query;
+  const interception: Interception = {
+    handlers: new Map(),
+    uninstall() {
+      if (this.handlers.size > 0 || runner[INTERCEPTS] !== this) return;
+      runner[INTERCEPTS] = undefined;
+      if (own) runner.query = original as QueryRunner['query'];
+      else delete (runner as Partial<QueryRunner>).query;
+    },
   };
+  runner[INTERCEPTS] = interception;
   runner.query = function query(this: QueryRunner, sql: string, parameters?: unknown[], structured?: boolean) {
-    if (!sql.includes(marker)) return original.call(this, sql, parameters, structured);
-    restore();
-    return handle(original, this, sql, parameters, structured);
+    for (const [marker, handler] of interception.handlers) {
+      if (!sql.includes(marker)) continue;
+      interception.handlers.delete(marker);
+      interception.uninstall();
+      return handler(original, this, sql, parameters, structured);
+    }
+    return original.call(this, sql, parameters, structured);
   } as QueryRunner['query'];
-  return restore;
+  return interception;
 }

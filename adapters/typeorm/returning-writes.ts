@@ -2,7 +2,7 @@
 
 import type { DataSource, EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { hydrate, storedColumns } from './entity-state.js';
-import { interceptStatement } from './patches.js';
+import { interceptStatement, uniqueMarker } from './patches.js';
 import { metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
 
 export interface ReturnedRows {
@@ -108,10 +108,12 @@ export async function runReturningRows(
     return deletes ? `actionlog_old.${name} AS "o${i}"` : `actionlog_old.${name} AS "o${i}", actionlog_new.${name} AS "n${i}"`;
   });
   const saved = qb.expressionMap.returning;
-  qb.expressionMap.returning = `${MARKER} ${returned.join(', ')}`;
+  // This write's own mark: another write side by side on the runner has another.
+  const mine = uniqueMarker('returned rows');
+  qb.expressionMap.returning = `${MARKER} ${returned.join(', ')} ${mine}`;
   let records: ObjectLiteral[] = [];
   let count = 0;
-  const restore = interceptStatement(runner, MARKER, async (original, self, sql, parameters, structured) => {
+  const restore = interceptStatement(runner, mine, async (original, self, sql, parameters, structured) => {
     const wrapped = `WITH "actionlog_rows" AS (${sql}) SELECT (SELECT count(*) FROM "actionlog_rows") AS "actionlog_count", * FROM "actionlog_rows" LIMIT ${take}`;
     let answer: { records?: ObjectLiteral[] };
     try {

@@ -61,6 +61,14 @@ async function crashesDuring(fn: () => Promise<void>): Promise<unknown[]> {
 }
 
 const cleanups: Array<() => unknown> = [];
+
+/** Serves `app` on a port of its own; after the test, the server stops and `loggers` close. */
+async function serve(app: Parameters<typeof createServer>[1], ...loggers: ActionLogger[]): Promise<string> {
+  const server = createServer(app);
+  const url = await listen(server);
+  cleanups.push(...loggers.map((logger) => () => logger.close()), () => stop(server));
+  return url;
+}
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
@@ -114,15 +122,10 @@ describe('failure policy "throw": the held response', () => {
         logger.record({ action: 'report_downloaded' });
         res.sendFile(file);
       });
-      const server = createServer(app);
-      const url = await listen(server);
-      cleanups.push(
-        () => {
-          rmSync(dir, { recursive: true, force: true });
-        },
-        () => logger.close(),
-        () => stop(server),
-      );
+      cleanups.push(() => {
+        rmSync(dir, { recursive: true, force: true });
+      });
+      const url = await serve(app, logger);
 
       store.failNext(1);
       const reply = await fetch(`${url}/report`);
@@ -165,15 +168,10 @@ describe('failure policy "throw": the held response', () => {
         }
         res.status(500).json({ error: err.message });
       });
-      const server = createServer(app);
-      const url = await listen(server);
-      cleanups.push(
-        () => {
-          rmSync(dir, { recursive: true, force: true });
-        },
-        () => logger.close(),
-        () => stop(server),
-      );
+      cleanups.push(() => {
+        rmSync(dir, { recursive: true, force: true });
+      });
+      const url = await serve(app, logger);
 
       const reply = await fetch(`${url}/orders/7`, { method: 'POST' });
       const got = { status: reply.status, body: await reply.text() };
@@ -228,12 +226,7 @@ describe('the route and module of a request', () => {
     app.get(/^\/orders\/(\d+)$/, (_req, res) => {
       res.json({});
     });
-    const server = createServer(app);
-    const url = await listen(server);
-    cleanups.push(
-      () => logger.close(),
-      () => stop(server),
-    );
+    const url = await serve(app, logger);
 
     await fetch(`${url}/orders/7`).then((r) => r.text());
     await logger.flush();
@@ -261,12 +254,7 @@ describe('the middleware mounted a second time', () => {
       res.json({});
     });
     app.use('/admin', admin);
-    const server = createServer(app);
-    const url = await listen(server);
-    cleanups.push(
-      () => logger.close(),
-      () => stop(server),
-    );
+    const url = await serve(app, logger);
 
     await fetch(`${url}/admin/purge`, { method: 'POST' }).then((r) => r.text());
     await logger.flush();
@@ -306,15 +294,10 @@ describe('held responses answered again, Koa errors shared by requests, mounts t
     const app = express();
     app.use(actionLog(logger));
     build(app, logger);
-    const server = createServer(app);
-    const url = await listen(server);
-    cleanups.push(
-      () => {
-        rmSync(dir, { recursive: true, force: true });
-      },
-      () => logger.close(),
-      () => stop(server),
-    );
+    cleanups.push(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const url = await serve(app, logger);
     return { url, store, logger, dir };
   }
 
@@ -434,12 +417,7 @@ describe('held responses answered again, Koa errors shared by requests, mounts t
       seen.push(fast(req));
       res.json({});
     });
-    const server = createServer(app);
-    const url = await listen(server);
-    cleanups.push(
-      () => logger.close(),
-      () => stop(server),
-    );
+    const url = await serve(app, logger);
     for (let i = 0; i < 3; i++) await fetch(`${url}/orders/${i}`).then((r) => r.text());
     expect(seen).toEqual([true, true, true]);
   });
@@ -456,12 +434,7 @@ describe('held responses answered again, Koa errors shared by requests, mounts t
       res.json({});
     });
     app.use('/admin', admin);
-    const server = createServer(app);
-    const url = await listen(server);
-    cleanups.push(
-      () => logger.close(),
-      () => stop(server),
-    );
+    const url = await serve(app, logger);
     await fetch(`${url}/admin/purge`, { method: 'POST' }).then((r) => r.text());
     await logger.flush();
     expect(store.requests().map((d) => d.module)).toEqual(['administration']);
@@ -482,13 +455,7 @@ describe('held responses answered again, Koa errors shared by requests, mounts t
       res.json({});
     });
     app.use('/admin', admin);
-    const server = createServer(app);
-    const url = await listen(server);
-    cleanups.push(
-      () => appLogger.close(),
-      () => adminLogger.close(),
-      () => stop(server),
-    );
+    const url = await serve(app, appLogger, adminLogger);
     await fetch(`${url}/admin/purge`, { method: 'POST' }).then((r) => r.text());
     await Promise.all([appLogger.flush(), adminLogger.flush()]);
     expect(adminStore.requests().map((d) => d.details.actions.map((a) => a.action_type))).toEqual([['purge']]);
@@ -507,12 +474,7 @@ describe('held responses answered again, Koa errors shared by requests, mounts t
       res.json({ ok: true });
     });
     app.use('/auth', auth);
-    const server = createServer(app);
-    const url = await listen(server);
-    cleanups.push(
-      () => logger.close(),
-      () => stop(server),
-    );
+    const url = await serve(app, logger);
     await fetch(`${url}/auth/sign-in`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -548,12 +510,7 @@ describe('held bodies of declared length, callbacks of second answers, the scope
     const app = express();
     app.use(actionLog(logger));
     build(app);
-    const server = createServer(app);
-    const url = await listen(server);
-    cleanups.push(
-      () => logger.close(),
-      () => stop(server),
-    );
+    const url = await serve(app, logger);
     return url;
   }
 
@@ -593,12 +550,7 @@ describe('held bodies of declared length, callbacks of second answers, the scope
       res.status(201).json({ id: req.params.id });
       res.end(() => seen.push('second end callback'));
     });
-    const server = createServer(app);
-    const url = await listen(server);
-    cleanups.push(
-      () => logger.close(),
-      () => stop(server),
-    );
+    const url = await serve(app, logger);
     expect(await bodyOf(`${url}/orders/7`)).toBe('201 {"id":"7"}');
     await sleep(100);
     expect(seen).toEqual(['second end callback']);
@@ -613,12 +565,7 @@ describe('held bodies of declared length, callbacks of second answers, the scope
     app.get('/orders/:id', (req, res) => {
       res.status(201).end(JSON.stringify({ id: req.params.id }), () => seen.push('end callback'));
     });
-    const server = createServer(app);
-    const url = await listen(server);
-    cleanups.push(
-      () => logger.close(),
-      () => stop(server),
-    );
+    const url = await serve(app, logger);
     store.failNext(1);
     expect(await bodyOf(`${url}/orders/7`)).toMatch(/^500 /);
     await sleep(100);
@@ -641,13 +588,7 @@ describe('held bodies of declared length, callbacks of second answers, the scope
       res.json({});
     });
     app.use('/admin', admin);
-    const server = createServer(app);
-    const url = await listen(server);
-    cleanups.push(
-      () => appLogger.close(),
-      () => adminLogger.close(),
-      () => stop(server),
-    );
+    const url = await serve(app, appLogger, adminLogger);
     await fetch(`${url}/admin/purge`, { method: 'POST' }).then((r) => r.text());
     await Promise.all([appLogger.flush(), adminLogger.flush()]);
     expect(adminStore.requests().map((d) => d.details.actions.map((a) => a.action_type))).toEqual([['purge']]);
@@ -699,12 +640,7 @@ describe('held bodies of declared length, callbacks of second answers, the scope
         res.json({});
       });
       app.use('/admin', admin);
-      const server = createServer(app);
-      const url = await listen(server);
-      cleanups.push(
-        () => logger.close(),
-        () => stop(server),
-      );
+      const url = await serve(app, logger);
       await fetch(`${url}/admin/purge`, { method: 'POST' }).then((r) => r.text());
       await logger.flush();
       expect(store.requests().map((d) => d.details.actions.map((a) => a.action_type))).toEqual([['seen', 'purge']]);

@@ -128,7 +128,7 @@ const RUNS: Array<[string, SqlKind, ActionLogSubscriberOptions]> = [
   ['postgres, reading before query-level writes', 'postgres', { queryWrites: 'readBefore' }],
 ];
 
-describe.each(RUNS)('TypeORM exactness of columns the database shapes, on %s', (_name, kind, options) => {
+describe.each(RUNS)('TypeORM exactness of columns the database shapes and of writes side by side, on %s', (_name, kind, options) => {
   let db: SqlDatabase;
   let ds: DataSource;
   let store: MemoryStore;
@@ -146,7 +146,7 @@ describe.each(RUNS)('TypeORM exactness of columns the database shapes, on %s', (
 
   beforeEach(async () => {
     ds.subscribers.splice(0, ds.subscribers.length);
-    for (const entity of [HuntFile, HuntLink, HuntFolder, HuntLine, HuntDevice, Content, SCHEDULES[kind]])
+    for (const entity of [HuntFile, HuntLink, HuntFolder, HuntLine, HuntDevice, HuntCounter, Content, SCHEDULES[kind]])
       await ds.getRepository(entity).createQueryBuilder().delete().execute();
     errors.length = 0;
     store = new MemoryStore();
@@ -216,48 +216,8 @@ describe.each(RUNS)('TypeORM exactness of columns the database shapes, on %s', (
     const logs = await exact(() => ds.getRepository(HuntDevice).save({ id, label: 'phone' }));
     expect(logs.map((l) => l.action)).toEqual(['Created']);
   });
-});
 
-describe.each(RUNS)('TypeORM writes side by side in one transaction, on %s', (_name, kind, options) => {
-  let db: SqlDatabase;
-  let ds: DataSource;
-  let store: MemoryStore;
-  let logger: ActionLogger;
-  const errors: Error[] = [];
-
-  beforeAll(async () => {
-    db = await openDatabase(kind, { entities: entitiesOf(kind) });
-    ds = db.dataSource;
-  });
-  afterAll(async () => {
-    await logger.close();
-    await db.drop();
-  });
-
-  beforeEach(async () => {
-    ds.subscribers.splice(0, ds.subscribers.length);
-    for (const entity of [HuntCounter]) await ds.getRepository(entity).createQueryBuilder().delete().execute();
-    errors.length = 0;
-    store = new MemoryStore();
-    logger = createActionLogger({ store, flushIntervalMs: 0, onError: (error) => void errors.push(error) });
-    ds.subscribers.push(new ActionLogSubscriber(logger, options));
-  });
-  afterEach(async () => {
-    await logger.close();
-    expect(errors.map(String)).toEqual([]);
-  });
-
-  async function exact(fn: () => Promise<unknown>): Promise<ModelLog[]> {
-    const tables = [HuntCounter];
-    const before = await readState(ds, tables);
-    const logs = await logsOfRun(logger, store, fn);
-    const after = await readState(ds, tables);
-    const { state, problems } = replay(before, logs);
-    expect(problems).toEqual([]);
-    expect(asObject(state)).toEqual(asObject(after));
-    return logs;
-  }
-
+  // Writes side by side in one transaction: each has its own statements, and its own changes recorded.
   const counters = () => ds.getRepository(HuntCounter);
 
   it('two updates of different rows side by side (Promise.all) in a transaction', async () => {

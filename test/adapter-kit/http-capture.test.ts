@@ -211,18 +211,22 @@ describe.each(FRAMEWORKS)('%s middleware', (framework) => {
   });
 
   it('stores an aborted request with aborted: true, with what it recorded after the client left', async () => {
+    let started!: () => void;
     let finished!: () => void;
+    const handlerStarted = new Promise<void>((resolve) => (started = resolve));
     const handlerDone = new Promise<void>((resolve) => (finished = resolve));
     const { store, logger, client } = await start({
       'GET /slow/:id': async ({ params }) => {
         logger.recordModelChange(change(params.id!));
+        started();
         await sleep(150);
         logger.recordModelChange(change(params.id!, 'Updated'));
         finished();
         return {};
       },
     });
-    await client.abort('/slow/9', 40);
+    // Leaving once the handler runs: a fixed delay could leave before the framework dispatched the request.
+    await client.abort('/slow/9', handlerStarted);
     await handlerDone;
     await sleep(20);
     const [doc, ...rest] = await stored(store);

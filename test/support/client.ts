@@ -49,8 +49,8 @@ export class Client {
     });
   }
 
-  /** Sends a request and destroys the socket after `abortAfterMs`, before the response comes. */
-  abort(path: string, abortAfterMs: number): Promise<void> {
+  /** Sends a request and destroys the socket once `leave` settles (e.g. the handler started), before the response comes. */
+  abort(path: string, leave: Promise<unknown>): Promise<void> {
     return new Promise((resolve) => {
       const req = httpRequest(`${this.baseUrl}${path}`, { method: 'GET' });
       req.on('error', () => {
@@ -60,7 +60,7 @@ export class Client {
         resolve();
       });
       req.end();
-      setTimeout(() => req.destroy(), abortAfterMs);
+      void leave.finally(() => req.destroy());
     });
   }
 

@@ -118,7 +118,7 @@ export function oneTableStatements(engine: SqlEngine, tables: SqlTables, key: Ta
   ];
 }
 
-function indexStatements(engine: SqlEngine, tables: SqlTables): string[] {
+function indexStatements(engine: SqlEngine, tables: SqlTables, withSearchIndex = true): string[] {
   const statements = KEYS.flatMap((key) => indexesOn(engine, TABLES[key]).map((index) => indexStatement(tables[key], index)));
   statements.push(...indexesOn(engine, ATTACHMENTS).map((index) => indexStatement(tables.attachments, index)));
   if (engine === 'postgres') {
@@ -128,7 +128,7 @@ function indexStatements(engine: SqlEngine, tables: SqlTables): string[] {
       `CREATE INDEX IF NOT EXISTS ${quoteName(`${requests}_model_logs`)} ON ${quoteName(requests)} USING GIN (("details" -> 'model_logs') jsonb_path_ops)`,
     );
   }
-  return [...statements, ...searchStatements(engine, tables.actionLogs)];
+  return [...statements, ...searchStatements(engine, tables.actionLogs, { index: withSearchIndex })];
 }
 
 /** The statements that create the store's tables and indexes, all `IF NOT EXISTS`, on an empty database. */
@@ -183,8 +183,9 @@ export function* columnNames(engine: SqlEngine, table: string): Generator<SqlSte
  * Brings the store's tables to this version, idempotently: creates what is missing, adds the columns of later
  * versions to tables an earlier one made (filling those the stored document tells), replaces superseded indexes,
  * and creates the indexes and text search. What `SqlStore` runs at start (`createTables`) and the migrations run.
+ * `searchIndex: false` leaves PostgreSQL's text index to a build of its own (see `concurrentSearchIndex`).
  */
-export function* migrateSchema(engine: SqlEngine, tables: SqlTables): SqlProgram {
+export function* migrateSchema(engine: SqlEngine, tables: SqlTables, { searchIndex: withSearchIndex = true } = {}): SqlProgram {
   const pg = engine === 'postgres';
   for (const sql of tableStatements(engine, tables)) yield step(sql);
   for (const key of KEYS) {
@@ -204,7 +205,7 @@ export function* migrateSchema(engine: SqlEngine, tables: SqlTables): SqlProgram
   }
   const search = searchTable(tables.actionLogs);
   const searchExisted = pg || (yield* columnNames(engine, search)).size > 0;
-  for (const sql of indexStatements(engine, tables)) yield step(sql);
+  for (const sql of indexStatements(engine, tables, withSearchIndex)) yield step(sql);
   if (!searchExisted) {
     // SQLite: a new text index learns the actions already stored (the triggers index those written from now on).
     yield step(

@@ -48,8 +48,11 @@ export function searchCondition(engine: SqlEngine, actions: string, q: string): 
   return [`"id" IN (SELECT rowid FROM ${table} WHERE ${table} MATCH ?)`, words.map((w) => `"${w}"`).join(' ')];
 }
 
-/** The statements creating the text index, where missing. */
-export function searchStatements(engine: SqlEngine, actions: string): string[] {
+/**
+ * The statements creating the text index, where missing. `index: false` leaves out PostgreSQL's index itself (and the
+ * drop of the earlier one): built apart, without blocking writes (`concurrentSearchIndex`).
+ */
+export function searchStatements(engine: SqlEngine, actions: string, { index = true } = {}): string[] {
   const name = searchTable(actions);
   if (engine === 'postgres') {
     const ts = quote(name);
@@ -65,6 +68,7 @@ export function searchStatements(engine: SqlEngine, actions: string): string[] {
     END;
   END IF;
 END $actionlog$`;
+    if (!index) return [createConfig];
     return [
       createConfig,
       `CREATE INDEX IF NOT EXISTS ${quote(searchIndex(actions))} ON ${quote(actions)} USING GIN (${searchDocument(actions)})`,
@@ -110,6 +114,21 @@ export function dropSearchStatements(engine: SqlEngine, actions: string): string
 /** PostgreSQL: whether the text index of `q` is there (`n` > 0): without it, `q` reads the whole table. */
 export const searchIndexQuery = (actions: string) =>
   `SELECT count(*) AS n FROM pg_indexes WHERE indexname = ${literal(pgName(searchIndex(actions)))} AND schemaname = ANY(current_schemas(false))`;
+
+/**
+ * PostgreSQL, outside any transaction: the text index built `CONCURRENTLY` (writes to the actions go on while it is
+ * built, where a plain build holds them for as long as it reads the table), and the earlier version's dropped so.
+ */
+export const concurrentSearchIndex = (actions: string) => ({
+  create: `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${quote(searchIndex(actions))} ON ${quote(actions)} USING GIN (${searchDocument(actions)})`,
+  /** A build that failed or was stopped leaves an invalid index behind, which `IF NOT EXISTS` would keep. */
+  dropBroken: `DROP INDEX CONCURRENTLY IF EXISTS ${quote(searchIndex(actions))}`,
+  dropEarlier: `DROP INDEX CONCURRENTLY IF EXISTS ${quote(searchTable(actions))}`,
+  /** The actions table holds rows (`rows`), and the state of the text index: none, `valid`, or being built (`building`). */
+  state: `SELECT EXISTS (SELECT 1 FROM ${quote(actions)}) AS "rows", i.indisvalid AS "valid", EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid) AS "building" FROM (SELECT 1) AS one LEFT JOIN pg_index i ON i.indexrelid = to_regclass(${literal(quote(searchIndex(actions)))})`,
+  /** Whether the actions table exists (its state can be read). */
+  table: `SELECT to_regclass(${literal(quote(actions))}) IS NOT NULL AS "exists"`,
+});
 
 /** PostgreSQL: whether the trail's text search folds accents (the `unaccent` extension was there when it was made). */
 export const foldsAccentsQuery = (actions: string) =>

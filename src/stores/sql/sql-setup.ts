@@ -12,7 +12,7 @@ import {
   type SqlQuery,
   type SqlTables,
 } from './sql-schema.js';
-import { foldsAccentsQuery, searchIndexQuery } from './sql-search.js';
+import { concurrentSearchIndex, foldsAccentsQuery, searchIndexQuery } from './sql-search.js';
 import type { SqlDataSourceLike, SqlProgram } from './sql-types.js';
 
 /** Any number, the same in every process: PostgreSQL's advisory lock serializes concurrent table creation. */
@@ -41,7 +41,11 @@ export async function setUpTables(dataSource: SqlDataSourceLike, setup: TableSet
   if (info && !setup.namesGiven && (await runProgram(query, columnNames(engine, tables.requests))).size === 0) {
     await warnOfEarlierNames(query, engine, info);
   }
-  if (setup.createTables) await runInTransaction(dataSource, locked(migrateSchema(engine, tables), engine));
+  if (setup.createTables) {
+    const apart = engine === 'postgres' && (await searchIndexBuildsApart(query, tables.actionLogs));
+    await runInTransaction(dataSource, locked(migrateSchema(engine, tables, { searchIndex: !apart }), engine));
+    if (apart) await buildSearchIndex(query, tables.actionLogs);
+  }
   await checkColumns(query, setup, info?.latestActions === true);
   if (info && engine === 'postgres') {
     const [folds] = (await query(foldsAccentsQuery(tables.actionLogs))) as Array<{ n: string | number }>;
@@ -56,6 +60,37 @@ export async function setUpTables(dataSource: SqlDataSourceLike, setup: TableSet
       info.warn(new ActionLogConfigError([{ path: 'createTables', message }], 'SqlStore options'));
     }
   }
+}
+
+/** PostgreSQL: the text index is to be made on a table that holds actions (an upgrade): built apart, not in the transaction. */
+async function searchIndexBuildsApart(query: SqlQuery, actions: string): Promise<boolean> {
+  const statements = concurrentSearchIndex(actions);
+  const [table] = (await query(statements.table)) as Array<{ exists: boolean }>;
+  if (!table?.exists) return false;
+  const [state] = (await query(statements.state)) as Array<{ rows: boolean; valid: boolean | null }>;
+  return state?.rows === true && state.valid !== true;
+}
+
+/**
+ * Builds the text index without holding the actions' writes (those of every process) for as long as it reads the
+ * table, then drops the earlier version's. A build another process has under way is left to it; one that failed
+ * (an invalid index nobody builds) is dropped and made again.
+ */
+async function buildSearchIndex(query: SqlQuery, actions: string): Promise<void> {
+  const statements = concurrentSearchIndex(actions);
+  const state = async () => ((await query(statements.state)) as Array<{ valid: boolean | null; building: boolean }>)[0];
+  const before = await state();
+  if (before?.valid === false && !before.building) await query(statements.dropBroken);
+  if (before?.valid !== true && !before?.building) {
+    try {
+      await query(statements.create);
+    } catch (error) {
+      // Another process starting at the same moment made it first ("already exists"): its build goes on.
+      const now = await state();
+      if (now?.valid !== true && !now?.building) throw error;
+    }
+  }
+  if ((await state())?.valid === true) await query(statements.dropEarlier);
 }
 
 /** Two processes starting at once would race on PostgreSQL's catalog even with IF NOT EXISTS. */

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { DataSource } from 'typeorm';
 import {
@@ -39,7 +40,6 @@ async function fresh(kind: (typeof SQL_KINDS)[number], options: Parameters<typeo
   return db;
 }
 
-/** Index name → sorted columns and uniqueness, as the database reports them. */
 /** PostgreSQL: the text indexes of the actions table, by name (expression indexes, which `indexesOf` leaves out). */
 async function textIndexesOf(dataSource: DataSource): Promise<string[]> {
   if (dataSource.options.type !== 'postgres') return [];
@@ -49,6 +49,7 @@ async function textIndexesOf(dataSource: DataSource): Promise<string[]> {
   return rows.map((r) => r.indexname);
 }
 
+/** Index name → sorted columns and uniqueness, as the database reports them. */
 async function indexesOf(dataSource: DataSource, table: string): Promise<Array<[string, string[], boolean]>> {
   const runner = dataSource.createQueryRunner();
   const found = (await runner.getTable(table))!;
@@ -447,6 +448,48 @@ for (const kind of SQL_KINDS) {
         expect(await textIndexesOf(db.dataSource), upgrade).toEqual(words);
       }
     });
+
+    it.runIf(kind === 'postgres')(
+      "builds the text index of a trail that holds actions without holding the actions' writes, and again after a failed build",
+      async () => {
+        const db = await fresh(kind, { entities: TEST_ENTITIES, migrations: ActionLogMigrations, synchronize: false });
+        await db.dataSource.runMigrations();
+        await db.dataSource.undoLastMigration();
+        // Enough actions that reading them for the index takes a while (about a second here).
+        await db.dataSource.query(
+          `INSERT INTO actionlog_action_logs (uid, request_uuid, action_type, emitted_at, note) SELECT 'u' || g, 'r' || g, 'approve', now(), 'signed by notary ' || g || ' at example.com' FROM generate_series(1, 200000) AS g`,
+        );
+        const building = async (phase = '%') =>
+          Number(
+            (
+              await db.dataSource.query<Array<{ n: string }>>(`SELECT count(*) AS n FROM pg_stat_progress_create_index WHERE phase LIKE $1`, [
+                phase,
+              ])
+            )[0]!.n,
+          );
+        const started = new SqlStore({ dataSource: db.dataSource }).init(info);
+        // Reading the table (the other indexes' IF NOT EXISTS at start show there too, for a moment).
+        while ((await building('building index%')) === 0) await sleep(5);
+        // Another process writes an action while the index is built: a plain CREATE INDEX would hold it until the end.
+        await db.dataSource.query(
+          `INSERT INTO actionlog_action_logs (uid, request_uuid, action_type, emitted_at, note) VALUES ('late', 'late', 'approve', now(), 'written during the build')`,
+        );
+        expect(await building()).toBe(1);
+        await started;
+        expect(await textIndexesOf(db.dataSource)).toEqual(['actionlog_action_logs_words']);
+        const store = new SqlStore({ dataSource: db.dataSource });
+        await store.init(info);
+        expect((await all(store, 'actions', { q: 'during' })).map((a) => a.request_uuid)).toEqual(['late']);
+
+        // A build that was stopped leaves an invalid index, which IF NOT EXISTS alone would keep for good.
+        await db.dataSource.query(`UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'actionlog_action_logs_words'::regclass`);
+        await new SqlStore({ dataSource: db.dataSource }).init(info);
+        const [index] = await db.dataSource.query<Array<{ valid: boolean }>>(
+          `SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'actionlog_action_logs_words'::regclass`,
+        );
+        expect(index).toEqual({ valid: true });
+      },
+    );
 
     it('finds words in notes and names whatever their case and accents', async () => {
       const db = await fresh(kind);

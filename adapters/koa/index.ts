@@ -33,23 +33,12 @@ export function actionLog<Ctx extends KoaContext = KoaContext>(logger: ActionLog
     const scope = capture.open(ctx, ctx.res);
     if (!scope) return next();
     return capture.enter(scope, next).catch((error: unknown) => {
-      withHeaders(error, capture.echoedHeaders(scope));
+      // Koa answers an error with the error's own `headers` only (it clears the others first): the request id is set
+      // again on this request's response, never on the error, which requests failing together may share.
+      capture.echoAtHead(scope, ctx.res);
       throw error;
     });
   };
-}
-
-/** Koa answers an error with the error's `headers` only (it clears the others first): the request id is added there. */
-function withHeaders(error: unknown, headers: Record<string, string>): void {
-  if (error === null || typeof error !== 'object') return;
-  const own = error as { headers?: unknown };
-  const given = own.headers !== null && typeof own.headers === 'object' ? own.headers : {};
-  try {
-    // This request's id wins: an error instance thrown by several requests carries the last one's.
-    own.headers = { ...given, ...headers };
-  } catch {
-    // A frozen error keeps its headers: Koa answers it without the id.
-  }
 }
 
 /**

@@ -9,6 +9,7 @@ import { ActionLogStoreError } from '../shared/errors.js';
 import { parseOptions } from '../shared/parse-options.js';
 import { assertLogger } from './guard.js';
 import { holdUntilStored, spoolBeforeEnd, UNSTORED_STATUS } from './held-response.js';
+import { setAgainAtHead } from './set-again-at-head.js';
 
 /** Options of the Express, Koa and Fastify middleware. `Req` is the framework's request (Koa: its `ctx`). */
 export interface HttpOptions<Req = unknown> {
@@ -224,6 +225,14 @@ export class HttpCapture<Req extends object> {
   /** The headers every response of this scope carries (its request id), for a framework that clears them on an error. */
   echoedHeaders(ctx: RequestContext): Record<string, string> {
     return { [this.options.requestIdHeader]: ctx.requestUuid };
+  }
+
+  /**
+   * For a framework that clears the response's headers when it answers an error (Koa): this scope's echoed headers
+   * are set again on `res` right before its head goes out. Not on the error, which concurrent requests may share.
+   */
+  echoAtHead(ctx: RequestContext, res: ServerResponse): void {
+    setAgainAtHead(res, this.echoedHeaders(ctx));
   }
 
   private trustsIds(req: Req): boolean {

@@ -14,10 +14,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import express4 from 'express4';
 import Fastify from 'fastify';
+import Koa from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ActionLogger, createActionLogger, MemoryStore, type StoreBatch } from 'actionlog';
+import type { HttpOptions } from 'actionlog/adapter-kit';
 import { actionLog } from 'actionlog/express';
 import { actionLogPlugin } from 'actionlog/fastify';
+import { actionLog as koaActionLog, type KoaContext } from 'actionlog/koa';
 import { HttpError, type RunningApp, startApp } from '../support/apps.js';
 import { Client } from '../support/client.js';
 import { FlakyStore } from '../support/stores.js';
@@ -372,8 +375,8 @@ describe('held responses answered again, Koa errors shared by requests, mounts t
   });
 
   it('koa: an error instance thrown by two requests carries each request its own X-Request-Id', async () => {
-    // The id goes into the error's own `headers`, where Koa reads it: this request's id wins over one already there
-    // (an error kept in a module, a constant NotFound, thrown by every request).
+    // Koa answers from the error's own `headers` (an error kept in a module, a constant NotFound, thrown by every
+    // request): each request's id is set again on its own response, not on the error.
     const store = new MemoryStore();
     const logger = createActionLogger({ store });
     const gone = new HttpError(410, 'gone');
@@ -646,4 +649,88 @@ describe('held bodies of declared length, callbacks of second answers, the scope
       expect(store.requests().map((d) => d.details.actions.map((a) => a.action_type))).toEqual([['seen', 'purge']]);
     },
   );
+});
+
+describe('koa: one error instance thrown by several requests', () => {
+  /** A Koa 3 app with the middleware first (failure policy `policy`) and `route` after it; `errors`: what its 'error' event got. */
+  async function koaApp(policy: 'retry' | 'throw' | 'spool', route: Koa.Middleware, options: HttpOptions<KoaContext> = {}) {
+    const dir = mkdtempSync(join(tmpdir(), 'actionlog-koa-shared-error-'));
+    cleanups.push(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const store = new MemoryStore();
+    const logger = createActionLogger({
+      store,
+      ...(policy === 'spool' ? { spool: { dir } } : { onStoreError: policy }),
+      onError: () => {},
+    });
+    const app = new Koa();
+    const errors: unknown[] = [];
+    app.on('error', (error: unknown) => errors.push(error));
+    app.use(koaActionLog(logger, options));
+    app.use(route);
+    const handle = app.callback();
+    // Koa settles every request itself (a failure goes to its error handler): its promise is not ours to await.
+    const url = await serve((req, res) => void handle(req, res), logger);
+    return { url, store, logger, errors };
+  }
+
+  it.each(['retry', 'throw', 'spool'] as const)(
+    'koa (%s): requests rejected together with one shared error instance each answer with their own X-Request-Id',
+    async (policy) => {
+      // A promise the app caches and every request awaits (a pool's first connection) rejects while several requests
+      // wait on it: their handlers throw the same error instance in the same turn, and Koa answers each one (from the
+      // error's `headers`) some microtasks after the middleware saw it.
+      const requests = 4;
+      const failure = Object.assign(new Error('database unreachable'), { status: 503, headers: { 'retry-after': '30' } });
+      let fail!: (error: unknown) => void;
+      const connected = new Promise<void>((_, reject) => {
+        fail = reject;
+      });
+      let waiting = 0;
+      const { url, store, logger, errors } = await koaApp(policy, async (ctx) => {
+        if (++waiting === requests) fail(failure);
+        await connected;
+        ctx.body = {};
+      });
+      const paths = Array.from({ length: requests }, (_, i) => `/orders/${i}`);
+      const replies = await Promise.all(
+        paths.map(async (path) => {
+          const reply = await fetch(`${url}${path}`);
+          await reply.text();
+          return { path, status: reply.status, id: reply.headers.get('x-request-id'), retryAfter: reply.headers.get('retry-after') };
+        }),
+      );
+      await logger.flush();
+      const idOf = new Map(store.requests().map((d) => [d.details.request!.url, d.request_uuid]));
+      expect(replies).toEqual(paths.map((path) => ({ path, status: 503, id: idOf.get(path), retryAfter: '30' })));
+      // The application's error handler gets the very error thrown, its headers as the application set them.
+      expect(errors.length).toBe(requests);
+      expect(errors.every((error) => error === failure)).toBe(true);
+      expect(failure.headers).toEqual({ 'retry-after': '30' });
+    },
+  );
+
+  it('koa: an error kept in a module leaves no request id behind for a later response outside any scope', async () => {
+    // `const unavailable = createError(503)`, thrown by every route in maintenance: a skipped route (health check)
+    // answering with it must not send the id of the last audited request that threw it.
+    const unavailable = new HttpError(503, 'maintenance');
+    const { url, store, logger } = await koaApp(
+      'retry',
+      () => {
+        throw unavailable;
+      },
+      { skip: (ctx) => ctx.originalUrl === '/health' },
+    );
+    const audited = await fetch(`${url}/orders/1`);
+    await audited.text();
+    const health = await fetch(`${url}/health`);
+    await health.text();
+    await logger.flush();
+    expect({
+      audited: audited.headers.get('x-request-id'),
+      health: [health.status, health.headers.get('x-request-id')],
+      errorHeaders: (unavailable as { headers?: unknown }).headers,
+    }).toEqual({ audited: store.requests()[0]!.request_uuid, health: [503, null], errorHeaders: undefined });
+  });
 });

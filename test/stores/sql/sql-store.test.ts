@@ -462,9 +462,10 @@ for (const kind of SQL_KINDS) {
         const building = async (phase = '%') =>
           Number(
             (
-              await db.dataSource.query<Array<{ n: string }>>(`SELECT count(*) AS n FROM pg_stat_progress_create_index WHERE phase LIKE $1`, [
-                phase,
-              ])
+              await db.dataSource.query<Array<{ n: string }>>(
+                `SELECT count(*) AS n FROM pg_stat_progress_create_index WHERE phase LIKE $1`,
+                [phase],
+              )
             )[0]!.n,
           );
         const started = new SqlStore({ dataSource: db.dataSource }).init(info);

@@ -167,6 +167,18 @@ const ADDED: Record<TableKey, Record<string, ((engine: SqlEngine) => string) | n
 /** A statement without parameters, as a program step. */
 const step = (sql: string): SqlStep => ({ sql, params: [] });
 
+/** PostgreSQL: the indexes of the schemas in the search path, by name. */
+function* indexNames(): Generator<SqlStep, Set<string>, SqlRow[]> {
+  const rows = yield { sql: 'SELECT indexname AS name FROM pg_indexes WHERE schemaname = ANY(current_schemas(false))', params: [] };
+  return new Set(rows.map((r) => String(r.name)));
+}
+
+/** The index one of this module's `CREATE INDEX IF NOT EXISTS` statements makes (names are always quoted). */
+function createdIndex(sql: string): string | undefined {
+  const quoted = /^CREATE (?:UNIQUE )?INDEX IF NOT EXISTS "((?:[^"]|"")+)"/.exec(sql)?.[1];
+  return quoted?.replace(/""/g, '"');
+}
+
 /** The columns a table has (none when it does not exist). */
 export function* columnNames(engine: SqlEngine, table: string): Generator<SqlStep, Set<string>, SqlRow[]> {
   const rows = yield {
@@ -205,7 +217,13 @@ export function* migrateSchema(engine: SqlEngine, tables: SqlTables, { searchInd
   }
   const search = searchTable(tables.actionLogs);
   const searchExisted = pg || (yield* columnNames(engine, search)).size > 0;
-  for (const sql of indexStatements(engine, tables, withSearchIndex)) yield step(sql);
+  // PostgreSQL takes a table's SHARE lock for CREATE INDEX IF NOT EXISTS even when the index is there: every start
+  // would wait for the writes under way and hold up those after it. Only the missing ones are created.
+  const present = pg ? yield* indexNames() : new Set<string>();
+  for (const sql of indexStatements(engine, tables, withSearchIndex)) {
+    const created = createdIndex(sql);
+    if (created === undefined || !present.has(pgName(created))) yield step(sql);
+  }
   if (!searchExisted) {
     // SQLite: a new text index learns the actions already stored (the triggers index those written from now on).
     yield step(

@@ -492,6 +492,24 @@ for (const kind of SQL_KINDS) {
       },
     );
 
+    it.runIf(kind === 'postgres')('starts on tables that are up to date without waiting for the writes under way', async () => {
+      const db = await fresh(kind);
+      await new SqlStore({ dataSource: db.dataSource }).init(info);
+      const writing = db.dataSource.createQueryRunner();
+      await writing.startTransaction();
+      await writing.query(
+        `INSERT INTO actionlog_action_logs (uid, request_uuid, action_type, emitted_at) VALUES ('open', 'open', 'approve', now())`,
+      );
+      try {
+        // CREATE INDEX IF NOT EXISTS would wait for this transaction's end, holding up every write queued after it.
+        const started = new SqlStore({ dataSource: db.dataSource }).init(info).then(() => 'started');
+        expect(await Promise.race([started, sleep(3000).then(() => 'waiting')])).toBe('started');
+      } finally {
+        await writing.commitTransaction();
+        await writing.release();
+      }
+    });
+
     it('finds words in notes and names whatever their case and accents', async () => {
       const db = await fresh(kind);
       const store = new SqlStore({ dataSource: db.dataSource });

@@ -15,11 +15,15 @@ const link = (seq: number): ReadLink => ({
   archived: false,
 });
 
-/** The problems found in links read in this order, as `problem seq[-to_seq]`; the chain closed at `closedAt`. */
-function check(seqs: number[], window: boolean, closedAt = Math.max(...seqs)): string[] {
+/**
+ * The problems found in links read in this order, as `problem seq[-to_seq]`; the chain closed at `closedAt`. A
+ * window (`true`) leaves entries out at both ends, or at those named.
+ */
+function check(seqs: number[], window: boolean | { startEdge: boolean; endEdge: boolean }, closedAt = Math.max(...seqs)): string[] {
   const claims = new Map<string, ChainClaims>([['c', { heads: [], vouched: [], closedAt, pruned: [] }]]);
   const findings = new Findings(100);
-  const checker = new ChainChecker(claims, findings, { startEdge: window, endEdge: window, archivesGiven: false });
+  const edges = typeof window === 'boolean' ? { startEdge: window, endEdge: window } : window;
+  const checker = new ChainChecker(claims, findings, { ...edges, archivesGiven: false });
   for (const seq of seqs) checker.add(link(seq));
   checker.finish();
   return findings.list.map((f) => `${f.problem} ${f.seq}${f.to_seq !== undefined && f.to_seq !== f.seq ? `-${f.to_seq}` : ''}`);
@@ -38,6 +42,12 @@ describe('the chains of a window of the trail (verify with from or to)', () => {
   it('does not judge links missing at its edges: sealed in the window, stored with a time outside it', () => {
     // The window starts at link 10 (9 is before it) and ends at 30 (29's time is past it).
     expect(check([11, 12, 10, ...range(13, 28), 30], true, 40)).toEqual([]);
+  });
+
+  it('does not judge the documents of a request under way at its start: sealed after its activity, dated before it', () => {
+    // 5 is an activity inside the window; 6, its request's document, holds the request's start time, before `from`.
+    expect(check([5, ...range(7, 5 + 2 * EDGE_LINKS)], true)).toEqual([]);
+    expect(check([5, ...range(7, 400)], { startEdge: true, endEdge: false })).toEqual([]);
   });
 
   it('judges a link missing in its middle, once many links came past it', () => {

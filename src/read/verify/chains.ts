@@ -87,6 +87,11 @@ export class ChainChecker {
     return this.chains.size;
   }
 
+  /** Links held until their turn comes: what the check keeps in memory beyond one state per chain. */
+  get waitingLinks(): number {
+    return this.waitingCount;
+  }
+
   add(link: ReadLink): void {
     let state = this.chains.get(link.chain);
     if (!state) {
@@ -115,6 +120,10 @@ export class ChainChecker {
         this.report('inserted', link, `sequence ${link.seq} came after sequence ${state.expect - 1} was checked`);
       return;
     }
+    // A chain's first link: its writer began inside the window, so no link before it can come late and the chain
+    // starts here at once. Waiting for `EDGE_LINKS` arrivals instead held all the links of every shorter chain
+    // (a trail of many short-lived writers) until `MAX_WAITING` forced judgments on chains at random.
+    if (link.seq === 1) state.expect ??= 1;
     const list = state.waiting.get(link.seq) ?? [];
     list.push(link);
     state.waiting.set(link.seq, list);
@@ -123,7 +132,7 @@ export class ChainChecker {
     if (windowed) state.arrivedAt.set(link.seq, state.arrivals);
     this.advance(link.chain, state, false);
     if (windowed) this.judgeOldGap(link.chain, state);
-    if (this.waitingCount > MAX_WAITING) this.forceLongest();
+    if (this.waitingCount > MAX_WAITING) this.forceOne();
   }
 
   /**
@@ -180,7 +189,8 @@ export class ChainChecker {
 
   /**
    * Takes the waiting links of a chain in order while they follow on; `force` skips over a missing one (reported
-   * unless `judge` is false). In a window, the chain starts only when forced: its first links may come late.
+   * unless `judge` is false or the window's start may have left it out). In a window, the chain starts only when
+   * forced or at its first link: its first links in the window may come late.
    */
   private advance(chain: string, state: ChainState, force: boolean, judge = true): void {
     if (state.expect === undefined && !force) return;
@@ -191,7 +201,7 @@ export class ChainChecker {
       const expect = state.expect ?? lowest;
       if (lowest > expect) {
         if (!force && !this.isPruned(chain, expect, lowest - 1)) return;
-        if (judge) this.gap(chain, expect, lowest - 1, 'deleted');
+        if (judge && !this.nearCutStart(state, expect)) this.gap(chain, expect, lowest - 1, 'deleted');
         // Across links recorded lost, the chain is still checked: the record signs the hash of the last one, and
         // the Merkle roots leave lost links out. Across any other gap, the next link starts afresh.
         const across = this.lostThrough(chain, expect, lowest - 1);
@@ -267,11 +277,31 @@ export class ChainChecker {
     state.merkle = null;
   }
 
-  /** The chain with the most links waiting skips its missing link (memory stays bounded). */
-  private forceLongest(): void {
-    let longest: [string, ChainState] | undefined;
-    for (const entry of this.chains) if (!longest || entry[1].waiting.size > longest[1].waiting.size) longest = entry;
-    if (longest) this.advance(longest[0], longest[1], true);
+  /**
+   * In a window whose start cut the chain (its writer began before it): whether `seq` is among the first links
+   * after the chain's first one there. A request under way at `from` has its activities (later times) in the window
+   * and its documents (its start time) before it, though sealed after them: links missing there are the edge's.
+   */
+  private nearCutStart(state: ChainState, seq: number): boolean {
+    return this.read.startEdge && state.first !== undefined && state.first > 1 && seq - state.first <= EDGE_LINKS;
+  }
+
+  /**
+   * Bounds memory when too many links wait: the chain with the most links waiting for its start starts (its links
+   * read late are still the edge's: nothing is judged); only when no chain waits to start does the one with the most
+   * links waiting behind a missing link skip it (reported deleted, though it may still come).
+   */
+  private forceOne(): void {
+    const [chain, state] = this.mostWaiting((state) => state.expect === undefined) ?? this.mostWaiting(() => true) ?? [];
+    if (chain !== undefined && state) this.advance(chain, state, true);
+  }
+
+  private mostWaiting(which: (state: ChainState) => boolean): [string, ChainState] | undefined {
+    let most: [string, ChainState] | undefined;
+    for (const entry of this.chains) {
+      if (entry[1].waiting.size > 0 && which(entry[1]) && (!most || entry[1].waiting.size > most[1].waiting.size)) most = entry;
+    }
+    return most;
   }
 
   private lostOf(chain: string): readonly PrunedRange[] {

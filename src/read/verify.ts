@@ -85,6 +85,7 @@ export async function verifyTrail(store: Store, options: VerifyOptions, ownKey: 
   const checker = new ChainChecker(trusted.byChain, findings, {
     startEdge: from !== undefined && (files || (await anyEntry(stores, { to: new Date(from.getTime() - 1) }))),
     endEdge: to !== undefined && (files || (await anyEntry(stores, { from: new Date(to.getTime() + 1) }))),
+    ...(to ? { to } : {}),
     archivesGiven: archives.length > 0,
   });
   const filter: StoreFilter = { include_inactive: true, include_expired: true, ...(from ? { from } : {}), ...(to ? { to } : {}) };

@@ -19,7 +19,12 @@ interface Writer {
   lateEvery: number;
   /** Sequences deleted from the store. */
   deleted?: number[];
+  /** The sequences its checkpoints signed, each when (in ticks); none by default. */
+  heads?: Array<{ seq: number; at: number }>;
 }
+
+/** The window's `to`, in ticks: past every link read, as the writers below are laid out. */
+const TO = 100_000;
 
 /** A small deterministic generator, for the same trail every run. */
 function random(seed: number): () => number {
@@ -63,11 +68,27 @@ const linkOf = (chain: string, seq: number): ReadLink => ({
   archived: false,
 });
 
+/** What a writer's checkpoints claim: the heads it signed (no Merkle root checked), and that it closed at its last link. */
+function claimsOf(writer: Writer): ChainClaims {
+  const heads = (writer.heads ?? []).map(({ seq, at }) => {
+    return {
+      seq,
+      hash: linkOf(writer.chain, seq).hash,
+      from_seq: null,
+      merkle_root: null,
+      uid: `${writer.chain}:${seq}`,
+      at: new Date(at),
+    };
+  });
+  return { heads, vouched: [], closedAt: writer.to, pruned: [] };
+}
+
 /** Checks the trail in a window cutting entries off at both ends: its findings, and the most links waiting at once. */
 function verifyWindow(writers: Writer[]): { findings: string[]; mostWaiting: number } {
-  const claims = new Map<string, ChainClaims>(writers.map((w) => [w.chain, { heads: [], vouched: [], closedAt: w.to, pruned: [] }]));
+  const claims = new Map<string, ChainClaims>(writers.map((w) => [w.chain, claimsOf(w)]));
   const findings = new Findings(100);
-  const checker = new ChainChecker(claims, findings, { startEdge: true, endEdge: true, archivesGiven: false });
+  const window = { startEdge: true, endEdge: true, to: new Date(TO) };
+  const checker = new ChainChecker(claims, findings, { ...window, archivesGiven: false });
   let mostWaiting = 0;
   for (const [chain, seq] of trail(writers)) {
     checker.add(linkOf(chain, seq));
@@ -79,6 +100,13 @@ function verifyWindow(writers: Writer[]): { findings: string[]; mostWaiting: num
   );
   return { findings: list, mostWaiting };
 }
+
+/** Checkpoints every 100 links from `from` to `to`, each signed a tick after its head was sealed. */
+const every100 = (from: number, to: number, startsAt = 0) =>
+  Array.from({ length: Math.floor(to / 100) - Math.floor((from - 1) / 100) }, (_, i) => {
+    const seq = (Math.floor((from - 1) / 100) + i + 1) * 100;
+    return { seq, at: startsAt + seq - from + 1 };
+  });
 
 /** `count` writers named `${prefix}${i}`, each shaped by `shape(i)`. */
 const writers = (count: number, prefix: string, shape: (i: number) => Omit<Writer, 'chain'>): Writer[] =>
@@ -106,4 +134,33 @@ describe('a window of a trail many short-lived writers wrote', () => {
     const busy = writers(1, 'busy', () => ({ from: 1, to: 3000, startsAt: 0, lateBy: 300, lateEvery: 50 }));
     expect(verifyWindow([...alive, ...busy]).findings).toEqual([]);
   });
+
+  it('reports a link deleted in the middle of one of 300 writers of 400 links each, by its chain and sequence', () => {
+    const trailOf = writers(300, 'w', () => ({ from: 1, to: 400, startsAt: 0, lateBy: 3, lateEvery: 10, heads: every100(1, 400) }));
+    trailOf[17]!.deleted = [200];
+    expect(verifyWindow(trailOf).findings).toEqual(['deleted w17:200']);
+  });
+
+  it('reports the deleted newest links of a writer that a checkpoint signed before the window ended', () => {
+    const trailOf = writers(300, 'w', () => ({ from: 1, to: 400, startsAt: 0, lateBy: 3, lateEvery: 10, heads: every100(1, 400) }));
+    trailOf[17]!.deleted = range(351, 400);
+    expect(verifyWindow(trailOf).findings).toEqual(['truncated w17:351-400']);
+  });
+
+  it('does not judge links missing after the last checkpoint signed by `to`: they may be dated past it', () => {
+    // The writer's activity 395 is dated past `to`; its request's documents, sealed after it, are dated before.
+    const trailOf = writers(300, 'w', () => ({ from: 1, to: 400, startsAt: 0, lateBy: 3, lateEvery: 10, heads: every100(1, 400) }));
+    trailOf[17]!.deleted = [395];
+    trailOf[17]!.heads = [...every100(1, 300), { seq: 400, at: TO + 1 }];
+    expect(verifyWindow(trailOf).findings).toEqual([]);
+  });
+
+  it('does not judge links missing near the start of a writer alive at `from`, though a checkpoint signed them', () => {
+    // Its request under way at `from`: the activity 52 in the window, the request's document 53 dated before it.
+    const trailOf = writers(300, 'w', (i) => ({ from: 51, to: 400, startsAt: i, lateBy: 3, lateEvery: 10, heads: every100(51, 400, i) }));
+    trailOf[17]!.deleted = [53];
+    expect(verifyWindow(trailOf).findings).toEqual([]);
+  });
 });
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);

@@ -43,3 +43,32 @@ describe('verify of a window holding the whole trail judges it as the whole', ()
     expect(windowed.status).toBe('tampered');
   });
 });
+
+describe('verify of a window whose `to` leaves entries out', () => {
+  it('finds an entry deleted before the newest checkpoint its writer signed by `to`, and calls the untouched trail intact', async () => {
+    const store = new MemoryStore();
+    const keys = ed25519();
+    const anchors: Parameters<typeof sealingLogger>[2] = [];
+    const before = sealingLogger(store, keys.privateKey, anchors);
+    await writeTrail(before);
+    await before.close();
+    const { chain } = (await linked(store))[0]!;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const to = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Another writer's entries past `to`: the window has an end edge.
+    const after = sealingLogger(store, keys.privateKey, anchors);
+    await writeTrail(after);
+    await after.close();
+    const reader = createActionLogger({ store });
+    const verify = () => reader.verify({ keys: [keys.publicKey], anchors, to });
+    expect((await verify()).status).toBe('intact');
+    const links = (await linked(store)).filter((link) => link.chain === chain);
+    const middle = links[Math.floor(links.length / 2)]!;
+    await store.remove(middle.kind, [middle.stored.position.id]);
+    const report = await verify();
+    await reader.close();
+    expect(report.status).toBe('tampered');
+    expect(report.findings).toEqual([expect.objectContaining({ problem: 'deleted', chain, seq: middle.seq })]);
+  });
+});

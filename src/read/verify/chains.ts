@@ -71,8 +71,13 @@ export class ChainChecker {
        * before it but read late (within `EDGE_LINKS`) are the edge's.
        */
       startEdge: boolean;
-      /** Entries past the window's `to` exist: the links missing among the last read of a chain are the edge's. */
+      /**
+       * Entries past the window's `to` exist: the links missing among the last read of a chain are the edge's, but
+       * for those a checkpoint its writer signed by `to` covers.
+       */
       endEdge: boolean;
+      /** The window's `to`: with `endEdge`, what each writer signed by then is judged (see `signedBy`). */
+      to?: Date;
       /** Archives are read too: what an archive moved is looked for there, not taken as pruned. */
       archivesGiven: boolean;
     },
@@ -160,12 +165,16 @@ export class ChainChecker {
   /** After the last link: what is still missing, and what no checkpoint covers. */
   finish(): void {
     for (const [chain, state] of this.chains) {
-      // In a window whose `to` leaves entries out, what still waits is at that edge: what is missing is not judged.
-      while (state.waiting.size > 0) this.advance(chain, state, true, !this.read.endEdge);
+      // In a window whose `to` leaves entries out, what still waits may be at that edge: what is missing is judged
+      // only up to the newest link its writer signed by `to`.
+      const judgeThrough = this.read.endEdge ? this.signedBy(chain) : Number.POSITIVE_INFINITY;
+      while (state.waiting.size > 0) this.advance(chain, state, true, judgeThrough);
       const claims = this.claims.get(chain);
       const head = claims ? newestSigned(claims) : 0;
       const last = state.last?.seq ?? (state.expect ?? 1) - 1;
-      if (!this.read.endEdge && head > last) this.gap(chain, last + 1, head, 'truncated');
+      // A missing tail a checkpoint signed: in a window, only what its edges cannot have left out.
+      const through = Math.min(head, judgeThrough);
+      if (through > last && !this.nearCutStart(state, last + 1)) this.gap(chain, last + 1, through, 'truncated');
       if (last > head && claims?.closedAt === undefined) {
         this.findings.add({
           problem: 'unconfirmed',
@@ -188,11 +197,11 @@ export class ChainChecker {
   }
 
   /**
-   * Takes the waiting links of a chain in order while they follow on; `force` skips over a missing one (reported
-   * unless `judge` is false or the window's start may have left it out). In a window, the chain starts only when
+   * Takes the waiting links of a chain in order while they follow on; `force` skips over a missing one (reported up
+   * to `judgeThrough`, unless the window's start may have left it out). In a window, the chain starts only when
    * forced or at its first link: its first links in the window may come late.
    */
-  private advance(chain: string, state: ChainState, force: boolean, judge = true): void {
+  private advance(chain: string, state: ChainState, force: boolean, judgeThrough = Number.POSITIVE_INFINITY): void {
     if (state.expect === undefined && !force) return;
     for (;;) {
       if (state.waiting.size === 0) return;
@@ -201,7 +210,8 @@ export class ChainChecker {
       const expect = state.expect ?? lowest;
       if (lowest > expect) {
         if (!force && !this.isPruned(chain, expect, lowest - 1)) return;
-        if (judge && !this.nearCutStart(state, expect)) this.gap(chain, expect, lowest - 1, 'deleted');
+        const through = Math.min(lowest - 1, judgeThrough);
+        if (through >= expect && !this.nearCutStart(state, expect)) this.gap(chain, expect, through, 'deleted');
         // Across links recorded lost, the chain is still checked: the record signs the hash of the last one, and
         // the Merkle roots leave lost links out. Across any other gap, the next link starts afresh.
         const across = this.lostThrough(chain, expect, lowest - 1);
@@ -284,6 +294,19 @@ export class ChainChecker {
    */
   private nearCutStart(state: ChainState, seq: number): boolean {
     return this.read.startEdge && state.first !== undefined && state.first > 1 && seq - state.first <= EDGE_LINKS;
+  }
+
+  /**
+   * In a window whose `to` leaves entries out: the newest link of the chain its own writer signed by then (0 for
+   * none). A checkpoint signs links already sealed, and a link's time is given before it is sealed (unless the
+   * application gave a later one): links up to that head are dated by `to`, so one missing there is no edge's.
+   */
+  private signedBy(chain: string): number {
+    const to = this.read.to?.getTime();
+    let through = 0;
+    if (to === undefined) return through;
+    for (const head of this.claims.get(chain)?.heads ?? []) if (head.at.getTime() <= to) through = Math.max(through, head.seq);
+    return through;
   }
 
   /**

@@ -6,8 +6,11 @@ import type { Findings, VerifyFinding } from './report.js';
 
 /** What the signed checkpoints claim about one entry chain. */
 export interface ChainClaims {
-  /** Signed heads of its own writer, by sequence, with the first sequence each one's Merkle root covers. */
-  heads: Array<{ seq: number; hash: string; from_seq: number | null; merkle_root: string | null; uid: string }>;
+  /**
+   * Signed heads of its own writer, by sequence, with the first sequence each one's Merkle root covers and when the
+   * checkpoint was made (on the writer's clock, as the times of its entries).
+   */
+  heads: Array<{ seq: number; hash: string; from_seq: number | null; merkle_root: string | null; uid: string; at: Date }>;
   /** Heads other writers signed for it (a spool of its writer they adopted), by sequence: a hash each, no Merkle root. */
   vouched: Array<{ seq: number; hash: string; uid: string }>;
   /** The chain's writer closed at this sequence: nothing may follow. */
@@ -125,7 +128,9 @@ function claimsOf(checkpoints: Iterable<CheckpointDocument>): Map<string, ChainC
   };
   for (const c of checkpoints) {
     for (const head of c.heads) {
-      if (head.chain === c.chain) of(head.chain).heads.push({ ...head, from_seq: c.from_seq, merkle_root: c.merkle_root, uid: c.uid });
+      // An anchored copy read back from JSON holds its time as text.
+      const at = new Date(c.at);
+      if (head.chain === c.chain) of(head.chain).heads.push({ ...head, from_seq: c.from_seq, merkle_root: c.merkle_root, uid: c.uid, at });
       else of(head.chain).vouched.push({ seq: head.seq, hash: head.hash, uid: c.uid });
     }
     for (const range of c.pruned) of(range.chain).pruned.push(range);

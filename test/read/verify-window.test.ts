@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { DATED_AHEAD_MS } from '../../src/read/verify/chains.js';
 import { createActionLogger, MemoryStore } from 'actionlog';
 import { ed25519, linked, sealingLogger, writeTrail } from '../support/trail.js';
 
@@ -49,13 +50,17 @@ describe('verify of a window whose `to` leaves entries out', () => {
     const store = new MemoryStore();
     const keys = ed25519();
     const anchors: Parameters<typeof sealingLogger>[2] = [];
+    // The first writer's checkpoints lie more than DATED_AHEAD_MS before `to` (entries may be dated that far ahead).
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 2 * DATED_AHEAD_MS });
     const before = sealingLogger(store, keys.privateKey, anchors);
-    await writeTrail(before);
-    await before.close();
+    try {
+      await writeTrail(before);
+      await before.close();
+    } finally {
+      vi.useRealTimers();
+    }
     const { chain } = (await linked(store))[0]!;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const to = new Date();
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    const to = new Date(Date.now() - 1000);
     // Another writer's entries past `to`: the window has an end edge.
     const after = sealingLogger(store, keys.privateKey, anchors);
     await writeTrail(after);

@@ -28,6 +28,11 @@ const RECENT = 20_000;
  * later time), so near the window's edges a missing link may be one whose time is outside it.
  */
 export const EDGE_LINKS = 1000;
+/**
+ * How far ahead of its writer's clock an entry may be dated (an event the application gives with another system's
+ * time): a checkpoint signed this long before a window's `to` covers only entries dated by `to`.
+ */
+export const DATED_AHEAD_MS = 5 * 60_000;
 
 interface ChainState {
   /** The next sequence expected; undefined before the first (a window of the trail starts anywhere). */
@@ -297,15 +302,16 @@ export class ChainChecker {
   }
 
   /**
-   * In a window whose `to` leaves entries out: the newest link of the chain its own writer signed by then (0 for
-   * none). A checkpoint signs links already sealed, and a link's time is given before it is sealed (unless the
+   * In a window whose `to` leaves entries out: the newest link of the chain its own writer signed by then, less
+   * `DATED_AHEAD_MS` (0 for none). A checkpoint signs links already sealed, and a link's time is given before it is sealed (unless the
    * application gave a later one): links up to that head are dated by `to`, so one missing there is no edge's.
    */
   private signedBy(chain: string): number {
     const to = this.read.to?.getTime();
     let through = 0;
     if (to === undefined) return through;
-    for (const head of this.claims.get(chain)?.heads ?? []) if (head.at.getTime() <= to) through = Math.max(through, head.seq);
+    const by = to - DATED_AHEAD_MS;
+    for (const head of this.claims.get(chain)?.heads ?? []) if (head.at.getTime() <= by) through = Math.max(through, head.seq);
     return through;
   }
 

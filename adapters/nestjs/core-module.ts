@@ -12,7 +12,7 @@ import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import type { Connection } from 'mongoose';
 import type { DataSource } from 'typeorm';
 import { ActionLogger, type ActionLoggerOptions, createActionLogger } from 'actionlog';
-import { mountHttpCapture } from './http.js';
+import { mountHttpCapture, mountsAtCreation } from './http.js';
 import { MongooseBinding } from './mongoose.js';
 import { type ActionLogIntegrations, isLogger } from './options.js';
 import { PendingLogger } from './pending-logger.js';
@@ -40,7 +40,12 @@ export class ActionLogCoreModule implements NestModule, OnModuleInit, OnApplicat
     @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
     @Inject(ModulesContainer) private readonly modules: ModulesContainer,
     @Inject(MONGOOSE) private readonly mongoose: MongooseBinding | null,
-  ) {}
+  ) {
+    // Express: mounted while Nest creates the application, before the body parsers app.init() adds and the
+    // middleware main.ts adds with app.use(), so that a request they answer (a refused body, a rate limit) has its
+    // document too.
+    if (mountsAtCreation(adapterHost.httpAdapter)) mountHttpCapture(adapterHost.httpAdapter, logger, integrations.http);
+  }
 
   /** `source` makes what the logger is built from, with what `imports` provide injected. */
   static create(
@@ -75,7 +80,9 @@ export class ActionLogCoreModule implements NestModule, OnModuleInit, OnApplicat
   }
 
   configure(): void {
-    mountHttpCapture(this.adapterHost.httpAdapter, this.logger, this.integrations.http);
+    // Fastify: its hooks, registered ahead of the routes (its onRequest hook runs before it parses a body).
+    const adapter = this.adapterHost.httpAdapter;
+    if (!mountsAtCreation(adapter)) mountHttpCapture(adapter, this.logger, this.integrations.http);
   }
 
   async onModuleInit(): Promise<void> {

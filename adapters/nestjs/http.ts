@@ -6,9 +6,15 @@ import { actionLogPlugin } from 'actionlog/fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { NestHttpRequest } from './options.js';
 
+/** Whether the capture is mounted while Nest creates the application (Express), rather than in `configure()`. */
+export function mountsAtCreation(adapter: AbstractHttpAdapter | undefined): boolean {
+  // An application context without HTTP (a worker, a script) has no adapter.
+  return adapter?.getType() === 'express';
+}
+
 /**
  * Opens the request scope on the platform the application runs on, before any route: on Express the middleware
- * (after Nest's body parsers), on Fastify the plugin's hooks (`onRequest`, entered again in `preValidation`, since
+ * (mounted while Nest creates the application, before its body parsers), on Fastify the plugin's hooks (`onRequest`, entered again in `preValidation`, since
  * Fastify parses bodies outside it). Guards, interceptors, pipes, the handler and exception filters run inside.
  */
 export function mountHttpCapture(

@@ -15,13 +15,22 @@ export interface RunningNestApp {
   close(): Promise<void>;
 }
 
-/** Creates the Nest application of `module` on `platform`, listening on a free local port. */
-export async function startNest(module: object, platform: NestPlatform, maxSockets = 64): Promise<RunningNestApp> {
+/**
+ * Creates the Nest application of `module` on `platform`, listening on a free local port; `setup` runs between
+ * creation and listen, as a main.ts does (global prefix, versioning, app.use...).
+ */
+export async function startNest(
+  module: object,
+  platform: NestPlatform,
+  maxSockets = 64,
+  setup?: (app: INestApplication) => void,
+): Promise<RunningNestApp> {
   const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter();
   // Nest types its options as a class, and documents them as this literal.
   // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
   const app = await NestFactory.create(module, adapter, { logger: false, abortOnError: false });
   app.enableShutdownHooks();
+  setup?.(app);
   try {
     await app.listen(0, '127.0.0.1');
   } catch (error) {

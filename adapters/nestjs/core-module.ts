@@ -8,7 +8,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
+import { ApplicationConfig, HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import type { Connection } from 'mongoose';
 import type { DataSource } from 'typeorm';
 import { ActionLogger, type ActionLoggerOptions, createActionLogger } from 'actionlog';
@@ -40,11 +40,12 @@ export class ActionLogCoreModule implements NestModule, OnModuleInit, OnApplicat
     @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
     @Inject(ModulesContainer) private readonly modules: ModulesContainer,
     @Inject(MONGOOSE) private readonly mongoose: MongooseBinding | null,
+    @Inject(ApplicationConfig) private readonly config: ApplicationConfig,
   ) {
     // Express: mounted while Nest creates the application, before the body parsers app.init() adds and the
     // middleware main.ts adds with app.use(), so that a request they answer (a refused body, a rate limit) has its
     // document too.
-    if (mountsAtCreation(adapterHost.httpAdapter)) mountHttpCapture(adapterHost.httpAdapter, logger, integrations.http);
+    if (mountsAtCreation(adapterHost.httpAdapter)) mountHttpCapture(adapterHost.httpAdapter, logger, integrations.http, config);
   }
 
   /** `source` makes what the logger is built from, with what `imports` provide injected. */
@@ -82,7 +83,7 @@ export class ActionLogCoreModule implements NestModule, OnModuleInit, OnApplicat
   configure(): void {
     // Fastify: its hooks, registered ahead of the routes (its onRequest hook runs before it parses a body).
     const adapter = this.adapterHost.httpAdapter;
-    if (!mountsAtCreation(adapter)) mountHttpCapture(adapter, this.logger, this.integrations.http);
+    if (!mountsAtCreation(adapter)) mountHttpCapture(adapter, this.logger, this.integrations.http, this.config);
   }
 
   async onModuleInit(): Promise<void> {
@@ -92,7 +93,16 @@ export class ActionLogCoreModule implements NestModule, OnModuleInit, OnApplicat
     );
   }
 
-  onApplicationShutdown(): void {
-    this.mongoose?.release();
+  /**
+   * Closes the logger once every module's own shutdown hook ran (a global module's runs after them, whatever their
+   * depth): what a job runner records as it stops is stored too. `ActionLogModule` drained the rest before.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    const timeout = this.integrations.closeTimeout;
+    try {
+      await this.logger.close(timeout === undefined ? {} : { timeout });
+    } finally {
+      this.mongoose?.release();
+    }
   }
 }

@@ -1,6 +1,7 @@
-import type { AbstractHttpAdapter } from '@nestjs/core';
+import { VersioningType } from '@nestjs/common';
+import type { AbstractHttpAdapter, ApplicationConfig } from '@nestjs/core';
 import { ActionLogConfigError, type ActionLogger } from 'actionlog';
-import type { HttpOptions } from 'actionlog/adapter-kit';
+import { type HttpOptions, moduleOfRoute } from 'actionlog/adapter-kit';
 import { actionLog } from 'actionlog/express';
 import { actionLogPlugin } from 'actionlog/fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -20,10 +21,12 @@ export function mountsAtCreation(adapter: AbstractHttpAdapter | undefined): bool
 export function mountHttpCapture(
   adapter: AbstractHttpAdapter | undefined,
   logger: ActionLogger,
-  options: HttpOptions<NestHttpRequest> | false | undefined,
+  given: HttpOptions<NestHttpRequest> | false | undefined,
+  config: ApplicationConfig,
 ): void {
   // An application context without HTTP (a worker, a script) has no adapter.
-  if (options === false || !adapter) return;
+  if (given === false || !adapter) return;
+  const options: HttpOptions<NestHttpRequest> = { module: (_req, route) => moduleOfRoute(routeInApp(route, config)), ...given };
   const type = adapter.getType();
   if (type === 'express') {
     const app = adapter.getInstance<{ use(handler: ReturnType<typeof actionLog>): unknown }>();
@@ -38,4 +41,23 @@ export function mountHttpCapture(
       'ActionLogModule options',
     );
   }
+}
+
+/**
+ * The route less what Nest puts in front of every one: the global prefix (`setGlobalPrefix`, read per request since
+ * main.ts sets it after the module is made) and a URI version segment (`/v1`), so that the module is the controller's.
+ */
+function routeInApp(route: string | null, config: ApplicationConfig): string | null {
+  if (route === null) return null;
+  let rest = route;
+  const prefix = config.getGlobalPrefix().replace(/^\/+|\/+$/g, '');
+  if (prefix !== '' && (rest === `/${prefix}` || rest.startsWith(`/${prefix}/`))) rest = rest.slice(prefix.length + 1);
+  const versioning = config.getVersioning();
+  if (versioning?.type === VersioningType.URI) {
+    const mark = versioning.prefix === false ? '' : (versioning.prefix ?? 'v');
+    const segment = /^\/([^/]+)/.exec(rest)?.[1];
+    // A version is a number after its mark (`v1`, `v2.1`): a controller's path that starts with the mark is kept.
+    if (segment?.startsWith(mark) && /^\d/.test(segment.slice(mark.length))) rest = rest.slice(segment.length + 1);
+  }
+  return rest;
 }

@@ -18,7 +18,7 @@ import { loadMongooseSupport } from './mongoose.js';
  *
  * Not global itself: Nest shuts modules down before the global ones, so the queue drains after the HTTP server
  * has closed (every request's document is queued) and before the ORM modules close their connections, which a
- * store may share. The logger comes from the global `ActionLogCoreModule` it imports.
+ * store may share. The logger comes from the global `ActionLogCoreModule` it imports, which closes it last.
  */
 @Module({})
 export class ActionLogModule implements OnApplicationShutdown {
@@ -55,8 +55,17 @@ export class ActionLogModule implements OnApplicationShutdown {
     return { module: ActionLogModule, imports: [ActionLogCoreModule.create(integrations, source, imports)] };
   }
 
+  /**
+   * Drains what was recorded so far, while the connections the store may share are open: this module's hook runs
+   * before those of the global modules (`@nestjs/typeorm`, `@nestjs/mongoose`). The logger closes later, in the
+   * global core module's hook, after every other module's (see `ActionLogCoreModule.onApplicationShutdown`).
+   */
   async onApplicationShutdown(): Promise<void> {
     const timeout = this.integrations.closeTimeout;
-    await this.logger.close(timeout === undefined ? {} : { timeout });
+    const flushed = this.logger.flush();
+    if (timeout === undefined) return flushed;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([flushed, new Promise((resolve) => (timer = setTimeout(resolve, timeout)))]);
+    clearTimeout(timer);
   }
 }

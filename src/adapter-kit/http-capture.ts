@@ -13,8 +13,8 @@ import { setAgainAtHead } from './set-again-at-head.js';
 
 /** Options of the Express, Koa and Fastify middleware. `Req` is the framework's request (Koa: its `ctx`). */
 export interface HttpOptions<Req = unknown> {
-  /** Module of the request's document; default the first segment of the matched route, else `"app"`. */
-  module?: string | ((req: Req) => string);
+  /** Module of the request's document; default the first segment of the matched route (also given), else `"app"`. */
+  module?: string | ((req: Req, route: string | null) => string);
   /** The request's user; default `req.user` (Express, Fastify) or `ctx.state.user` (Koa). Read lazily. */
   user?: (req: Req) => unknown;
   /** Requests for which nothing is recorded (health checks...). */
@@ -292,7 +292,7 @@ export class HttpCapture<Req extends object> {
     const m = this.options.module;
     if (typeof m !== 'function') return moduleOfRoute(route);
     try {
-      return String(m(req));
+      return String((m as (req: Req, route: string | null) => unknown)(req, route));
     } catch (error) {
       this.logger.report(error);
       return moduleOfRoute(route);

@@ -128,6 +128,8 @@ export class ActionLogger {
   private readonly writer: BatchWriter<QueueItem> | SpooledWriter<QueueItem>;
   private readonly strict: StrictWrites;
   private readonly monitor = new HealthMonitor();
+  /** The first `close()`, which later calls wait for. */
+  private closeCall: Promise<{ left: number }> | undefined;
   /** Tamper evidence, when the `integrity` option is given. */
   private readonly seal: TrailSeal | undefined;
   /** Units built and sealed here for the spool: their links are confirmed once stored, read back or not. */
@@ -528,8 +530,15 @@ export class ActionLogger {
    * Drains the queue, ends every tail, closes the store, then refuses new work with `ActionLogClosedError`. With `timeout` (ms), stops
    * waiting at the deadline: `left` says how many documents were not stored (dropped, counted and reported).
    */
-  async close(options: { timeout?: number } = {}): Promise<{ left: number }> {
-    if (this.writer.isClosed) return { left: 0 };
+  close(options: { timeout?: number } = {}): Promise<{ left: number }> {
+    // A second call (the app's, and a shutdown hook's) waits for the same drain and says the same.
+    if (this.closeCall) return this.closeCall;
+    if (this.writer.isClosed) return Promise.resolve({ left: 0 });
+    this.closeCall = this.closeOnce(options);
+    return this.closeCall;
+  }
+
+  private async closeOnce(options: { timeout?: number }): Promise<{ left: number }> {
     openLoggers.delete(this.openRef);
     const started = performance.now();
     const left = await this.writer.close(options.timeout);

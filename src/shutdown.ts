@@ -50,6 +50,10 @@ const optionsSchema = z.strictObject({
     .default([]),
 });
 
+/** Listeners installed by this function, by any logger and any copy of the package: none of them is the app's. */
+const OURS = Symbol.for('actionlog.shutdown-listeners');
+const ours: WeakSet<object> = ((globalThis as { [OURS]?: WeakSet<object> })[OURS] ??= new WeakSet());
+
 /**
  * On each signal: when the application listens to it too, its handlers decide when the process ends, and the
  * logger is closed (everything queued stored) once the event loop empties; otherwise the servers stop, what is
@@ -78,7 +82,8 @@ export function installShutdownHandlers(logger: Drainable, options: ShutdownOpti
   let shuttingDown = false;
   for (const signal of new Set(o.signals as NodeJS.Signals[])) {
     const listener = () => {
-      const appListens = process.listeners(signal).some((l) => l !== listener);
+      // Another logger's handlers are not the app's: with them alone, the signal must still end the process.
+      const appListens = process.listeners(signal).some((l) => l !== listener && !ours.has(l));
       if (appListens) {
         if (shuttingDown) return;
         shuttingDown = true;
@@ -103,9 +108,12 @@ export function installShutdownHandlers(logger: Drainable, options: ShutdownOpti
         .then(() => closeOnce(left()))
         .finally(() => {
           uninstall();
+          // Another logger still draining raises the signal once it is done (the last one does).
+          if (process.listeners(signal).some((l) => ours.has(l))) return;
           process.kill(process.pid, signal);
         });
     };
+    ours.add(listener);
     listeners.set(signal, listener);
     process.on(signal, listener);
   }

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 /** Lock paths held by loggers of this process: an owner name of this process is alive while its lock is here. */
 const HELD = Symbol.for('actionlog.spool-locks');
 const held: Set<string> = ((globalThis as { [HELD]?: Set<string> })[HELD] ??= new Set());
-let instances = 0;
+/** Spools opened by this process, by every copy of the package (ESM and CommonJS, two versions): owner names never repeat. */
+const COUNT = Symbol.for('actionlog.spool-instances');
+const instances: { next: number } = ((globalThis as { [COUNT]?: { next: number } })[COUNT] ??= { next: 0 });
 
 /** The machine's boot id, when the system has one: a pid names a process only within one boot. */
 export function bootId(): string {
@@ -17,7 +19,7 @@ export function bootId(): string {
 
 /** The owner name of a new spool of this process: boot id, pid, and which logger of the process. */
 export function ownerName(): string {
-  return `${bootId()}-${process.pid}-${instances++}`;
+  return `${bootId()}-${process.pid}-${instances.next++}`;
 }
 
 export const lockPath = (dir: string, owner: string) => join(dir, `${owner}.lock`);

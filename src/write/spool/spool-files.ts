@@ -1,4 +1,4 @@
-import { close, closeSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, unlink, writeFileSync, writeSync } from 'node:fs';
+import { close, closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, unlink, writeFileSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { ActionLogError } from '../../shared/errors.js';
 import { claim, deadOwners, holdLock, lockPath, ownerName, releaseLock, removeQuietly, segmentPath } from './spool-dir.js';
@@ -164,7 +164,18 @@ export class SpoolFiles {
   private write(seg: Segment, lines: Array<{ text: string; links?: LinkRun }>, handOut: boolean): SpoolPlace[] {
     const buffer = Buffer.from(lines.map((l) => l.text).join(''), 'utf8');
     const fd = seg.fd ?? -1;
-    for (let done = 0; done < buffer.length;) done += writeSync(fd, buffer, done, buffer.length - done);
+    try {
+      // At the segment's known end: what a failed write left past it is overwritten, never kept before a line.
+      for (let done = 0; done < buffer.length;) done += writeSync(fd, buffer, done, buffer.length - done, seg.size + done);
+    } catch (error) {
+      // A disk that filled up mid-write leaves part of a line: cut it, or it would tear the next line written.
+      try {
+        ftruncateSync(fd, seg.size);
+      } catch {
+        // The next write, at the segment's end, overwrites it.
+      }
+      throw error;
+    }
     const places: SpoolPlace[] = [];
     let offset = seg.size;
     for (const line of lines) {

@@ -201,17 +201,20 @@ export class SpooledWriter<Item> {
     let left = 0;
     if (!inTime) {
       this.closingLate = true;
-      this.dropWaiting(this.waiting.splice(0));
-      left = this.held;
+      // Documents waiting for room are not stored either: dropped now (counted, reported), and in `left`.
+      const waiting = this.waiting.splice(0);
+      this.dropWaiting(waiting);
+      const spooled = this.held;
+      left = spooled + waiting.length;
       await this.inner.close(0);
       // The store writer let go of what it held (a write still under way is the store's, and no longer counted).
       this.inMemory = 0;
       this.inMemoryBytes = 0;
-      if (left > 0)
+      if (spooled > 0)
         this.report(
           new ActionLogStoreError(
-            `closed with ${left} documents not stored; they stay in the spool (${this.spool.dir}) and are stored at the next start`,
-            left,
+            `closed with ${spooled} documents not stored; they stay in the spool (${this.spool.dir}) and are stored at the next start`,
+            spooled,
           ),
         );
     } else await this.inner.close();

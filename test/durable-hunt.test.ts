@@ -1,0 +1,255 @@
+/**
+ * A production user's review of durable delivery (spool, failure policy, close, shutdown, health, stats): each test
+ * states the behaviour the README promises.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createActionLogger, MemoryStore, type ActionLogger } from 'actionlog';
+import { GatedStore, OutageStore } from './support/stores.js';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const childScript = fileURLToPath(new URL('./support/durable-hunt-child.ts', import.meta.url));
+const folders: string[] = [];
+const loggers: ActionLogger[] = [];
+afterEach(async () => {
+  for (const l of loggers.splice(0)) await l.close({ timeout: 100 }).catch(() => {});
+  for (const f of folders.splice(0)) rmSync(f, { recursive: true, force: true });
+});
+
+function folder(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'actionlog-hunt-'));
+  folders.push(dir);
+  return dir;
+}
+
+/** Starts a child scenario; resolves its first IPC message, its exit, and its output. */
+async function child(args: string[]) {
+  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', childScript, ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const output = { stdout: '', stderr: '' };
+  proc.stdout!.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
+  proc.stderr!.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    proc.once('exit', (code, signal) => {
+      resolve({ code, signal });
+    });
+  });
+  const message = await new Promise<string>((resolve, reject) => {
+    proc.once('message', (m: string) => {
+      resolve(m);
+    });
+    void exited.then(() => {
+      reject(new Error(`the child exited first: ${output.stderr}`));
+    });
+  });
+  return { proc, message, exited, output };
+}
+
+/** What a child scenario prints (see durable-hunt-child.ts). */
+interface ChildReport {
+  pid?: number;
+  stats: { dropped: number; spool: { spooled: number } };
+  errors: string[];
+  stored: string[];
+  torn?: number;
+}
+
+/** Runs `command` and resolves each JSON line it printed once it ends, or once `lines` were printed (then it runs on). */
+function jsonLines(command: string, args: string[], lines = Number.POSITIVE_INFINITY) {
+  const proc = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { stdout: '', stderr: '' };
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    proc.once('exit', (code, signal) => {
+      resolve({ code, signal });
+    });
+  });
+  const parsed = () =>
+    output.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as ChildReport);
+  const printed = new Promise<ChildReport[]>((resolve, reject) => {
+    proc.stdout.on('data', (chunk: Buffer) => {
+      output.stdout += chunk.toString();
+      if (parsed().length >= lines) resolve(parsed());
+    });
+    proc.stderr.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
+    void exited.then(() => {
+      if (parsed().length >= Math.min(lines, 1)) resolve(parsed());
+      else reject(new Error(`exited: ${output.stderr}`));
+    });
+  });
+  return { proc, printed, exited, output };
+}
+
+const tsxChild = ['--import', 'tsx', childScript];
+/** PID and mount namespaces (`unshare`, a tmpfs) need root. */
+const asRoot = process.getuid?.() === 0;
+
+/** Resolves what `p` gives, or 'timeout' after `ms`. */
+function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  return Promise.race([p, new Promise<'timeout'>((resolve) => setTimeout(() => {
+        resolve('timeout');
+      }, ms).unref())]);
+}
+
+describe('installShutdownHandlers', () => {
+  it('two loggers of one app, each with its handlers and no handler of the app: SIGTERM still stops the server and ends the process', async () => {
+    const { proc, exited, output } = await child(['two-shutdowns']);
+    proc.kill('SIGTERM');
+    const end = await within(exited, 8000);
+    if (end === 'timeout') proc.kill('SIGKILL');
+    expect(end, output.stderr).toEqual({ code: null, signal: 'SIGTERM' });
+  }, 15_000);
+});
+
+describe('spool: several processes on one machine', () => {
+  it.skipIf(!asRoot)('two containers sharing the spool folder (same boot, each its app as pid 1): neither drops a document, and all are stored once', async () => {
+    const dir = folder();
+    const inContainer = (prefix: string) =>
+      jsonLines('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', process.execPath, ...tsxChild, 'spool-away', dir, '30', prefix], 1);
+    const a = inContainer('a');
+    const [first] = await a.printed;
+    const b = inContainer('b');
+    const [second] = await b.printed;
+    expect([first?.pid, second?.pid]).toEqual([1, 1]);
+    a.proc.kill('SIGKILL');
+    b.proc.kill('SIGKILL');
+    await Promise.all([a.exited, b.exited]);
+    expect({ dropped: second?.stats.dropped, errors: second?.errors }).toEqual({ dropped: 0, errors: [] });
+    const [replayed] = await jsonLines(process.execPath, [...tsxChild, 'replay', dir]).printed;
+    const expected = [...Array.from({ length: 30 }, (_, i) => `a-${i}`), ...Array.from({ length: 30 }, (_, i) => `b-${i}`)];
+    expect([...(replayed?.stored ?? [])].sort()).toEqual(expected.sort());
+  }, 60_000);
+
+  it("adopts a dead process's spool even when its pid now belongs to another process (pid reuse)", async () => {
+    const dir = folder();
+    const a = jsonLines(process.execPath, [...tsxChild, 'spool-away', dir, '20', 'a'], 1);
+    const [first] = await a.printed;
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    // The pid of the dead process is taken by an unrelated one: as after a container restart, or pid wrap-around.
+    const other = spawn('sleep', ['60']);
+    try {
+      for (const name of readdirSync(dir))
+        renameSync(join(dir, name), join(dir, name.replace(`-${String(first?.pid)}-`, `-${String(other.pid)}-`)));
+      const [replayed] = await jsonLines(process.execPath, [...tsxChild, 'replay', dir]).printed;
+      expect(replayed?.stored.length).toBe(20);
+    } finally {
+      other.kill('SIGKILL');
+    }
+  }, 60_000);
+});
+
+describe('spool: a full disk', () => {
+  it.skipIf(!asRoot)('a document counted as spooled is stored at the next start, also after an append the full disk cut short', async () => {
+    const mount = folder();
+    const script = [
+      `mount -t tmpfs -o size=256k tmpfs "${mount}"`,
+      `dd if=/dev/zero of="${mount}/filler" bs=1k count=160 2>/dev/null`,
+      `"${process.execPath}" ${tsxChild.join(' ')} enospc "${mount}/spool" "${mount}/filler"`,
+      `"${process.execPath}" ${tsxChild.join(' ')} replay "${mount}/spool"`,
+      `umount "${mount}"`,
+    ].join('; ');
+    const run = jsonLines('unshare', ['--mount', 'sh', '-c', script]);
+    const [full, replayed] = await run.printed;
+    expect(full?.stats.dropped).toBeGreaterThan(0);
+    // Every document the first process counted as spooled (its response released) is in the next start's store.
+    expect({ stored: replayed?.stored.length, torn: replayed?.torn }).toEqual({ stored: full?.stats.spool.spooled, torn: 0 });
+  }, 60_000);
+});
+
+describe('close()', () => {
+  it('called twice at once (the app and a shutdown hook): the second resolves when the drain is done, not before', async () => {
+    const store = new GatedStore();
+    const logger = createActionLogger({ store, onError: () => {} });
+    await logger.run({ requestUuid: 'late' }, () => logger.record({ action: 'tick' }));
+    const first = logger.close();
+    let secondDone = false;
+    const second = logger.close().then((r) => {
+      secondDone = true;
+      return r;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Nothing is stored yet: a caller that exits once its close() resolves loses the document.
+    expect({ secondDone, stored: store.requests().length }).toEqual({ secondDone: false, stored: 0 });
+    store.answer();
+    expect(await first).toEqual({ left: 0 });
+    expect(await second).toEqual({ left: 0 });
+  });
+
+  it('with a spool, called twice with a deadline: both say how many documents stay in the spool', async () => {
+    const store = new GatedStore();
+    const logger = createActionLogger({ store, spool: { dir: folder() }, onError: () => {} });
+    loggers.push(logger);
+    await logger.run({ requestUuid: 'late' }, () => logger.record({ action: 'tick' }));
+    const [a, b] = await Promise.all([logger.close({ timeout: 100 }), logger.close({ timeout: 100 })]);
+    expect([a, b]).toEqual([{ left: 1 }, { left: 1 }]);
+  });
+});
+
+describe('spool: two copies of the package in one process (ESM and CommonJS, or two versions)', () => {
+  it('a logger of each on one spool folder: neither drops a document, both are stored', async () => {
+    const dir = folder();
+    vi.resetModules();
+    const one = await import('../src/index.js');
+    vi.resetModules();
+    const other = await import('../src/index.js');
+    expect(one.createActionLogger).not.toBe(other.createActionLogger);
+    const errors: Error[] = [];
+    const stores = [new one.MemoryStore(), new other.MemoryStore()];
+    const pair = [
+      one.createActionLogger({ store: stores[0]!, spool: { dir }, onError: (e) => errors.push(e) }),
+      other.createActionLogger({ store: stores[1]!, spool: { dir }, onError: (e) => errors.push(e) }),
+    ];
+    loggers.push(...pair);
+    for (const [n, logger] of pair.entries())
+      for (let i = 0; i < 10; i++) await logger.run({ requestUuid: `copy${n}-${i}` }, () => logger.record({ action: 'tick' }));
+    await Promise.all(pair.map((l) => l.flush()));
+    expect(errors.map((e) => e.message)).toEqual([]);
+    expect(stores.map((s) => s.requests().length)).toEqual([10, 10]);
+  });
+});
+
+describe('spool: one folder given to two loggers of one app, each with its own store', () => {
+  it("at the next start, each logger's leftover documents go to its own store, never to the other's", async () => {
+    const dir = folder();
+    const down = new OutageStore();
+    const orders = createActionLogger({ store: down, spool: { dir }, retryDelayMs: 5, onError: () => {} });
+    for (let i = 0; i < 5; i++) await orders.run({ requestUuid: `orders-${i}` }, () => orders.record({ action: 'tick' }));
+    expect(await orders.close({ timeout: 100 })).toEqual({ left: 5 });
+    // The next start of the app: its admin trail's logger happens to be created first.
+    const adminStore = new MemoryStore();
+    const admin = createActionLogger({ store: adminStore, spool: { dir }, onError: () => {} });
+    loggers.push(admin);
+    await admin.flush();
+    expect(adminStore.requests().map((r) => r.request_uuid)).toEqual([]);
+  });
+});
+
+describe('close({ timeout }) with a spool', () => {
+  it('block policy, full spool, store down, closed with a deadline: left plus dropped accounts for every document', async () => {
+    const store = new OutageStore();
+    const logger = createActionLogger({
+      store,
+      spool: { dir: folder(), maxBytes: 64 * 1024, policy: 'block', blockTimeoutMs: 60_000 },
+      retryDelayMs: 5,
+      maxRetryDelayMs: 20,
+      onError: () => {},
+    });
+    const pad = 'x'.repeat(2000);
+    for (let i = 0; i < 60; i++) await logger.run({ metadata: { pad } }, () => logger.record({ action: 'tick' }));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const { left } = await logger.close({ timeout: 200 });
+    const s = logger.stats();
+    expect(s.dropped).toBeGreaterThan(0);
+    // The README: close resolves { left }, the documents not stored.
+    expect(left).toBe(60 - s.stored);
+  });
+});

@@ -23,6 +23,23 @@ export function ownerName(): string {
 }
 
 export const lockPath = (dir: string, owner: string) => join(dir, `${owner}.lock`);
+
+/**
+ * When a process started, in clock ticks since boot (`/proc/<pid>/stat`, field 22); undefined where there is no
+ * such file. With the pid, it names one process: a pid taken again by another one has another start.
+ */
+export function startOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: the fields after it are counted from there.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a lock file holds: the pid, and the process's start when known. */
+export const lockText = () => `${process.pid} ${startOf(process.pid) ?? ''}\n`;
 export const segmentPath = (dir: string, owner: string, n: number) => join(dir, `${owner}-${String(n).padStart(8, '0')}.spool`);
 
 export function holdLock(path: string): void {
@@ -73,9 +90,21 @@ function isAlive(dir: string, o: OwnerFiles): boolean {
   if (o.pid === process.pid) return held.has(lockPath(dir, o.owner));
   try {
     process.kill(o.pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  // A process runs under that pid: the owner's only if it started when the owner's lock says (else the pid was
+  // taken again after the owner died). Locks of versions before this one hold no start.
+  const started = lockedStart(lockPath(dir, o.owner));
+  return started === undefined || started === startOf(o.pid);
+}
+
+/** The start a lock file recorded, if any (undefined when it holds none, or is gone). */
+function lockedStart(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim().split(' ')[1] || undefined;
+  } catch {
+    return undefined;
   }
 }
 

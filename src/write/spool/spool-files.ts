@@ -1,7 +1,20 @@
-import { close, closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, unlink, writeFileSync, writeSync } from 'node:fs';
+import {
+  close,
+  closeSync,
+  fsync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlink,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { ActionLogError } from '../../shared/errors.js';
-import { claim, deadOwners, holdLock, lockPath, ownerName, releaseLock, removeQuietly, segmentPath } from './spool-dir.js';
+import { claim, deadOwners, holdLock, lockPath, lockText, ownerName, releaseLock, removeQuietly, segmentPath } from './spool-dir.js';
 import { decodeLine, type LineMac, type SpooledUnit } from './spool-line.js';
 
 export interface SpoolFileOptions {
@@ -107,7 +120,7 @@ export class SpoolFiles {
       }
       removeQuietly(lockPath(this.options.dir, dead.owner));
     }
-    writeFileSync(this.lock, `${process.pid}\n`);
+    writeFileSync(this.lock, lockText());
     holdLock(this.lock);
     return { adopted };
   }

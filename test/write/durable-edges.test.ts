@@ -1,6 +1,6 @@
 /**
- * A production user's review of durable delivery (spool, failure policy, close, shutdown, health, stats): each test
- * states the behaviour the README promises.
+ * Durable delivery at its edges (spool, close, shutdown): several loggers or copies of the package in one process,
+ * a full disk, a reused pid, a deadline under the 'block' policy.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createActionLogger, MemoryStore, type ActionLogger } from 'actionlog';
-import { GatedStore, OutageStore } from './support/stores.js';
+import { GatedStore, OutageStore } from '../support/stores.js';
 
-const root = fileURLToPath(new URL('../', import.meta.url));
-const childScript = fileURLToPath(new URL('./support/durable-hunt-child.ts', import.meta.url));
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const childScript = fileURLToPath(new URL('../support/durable-child.ts', import.meta.url));
 const folders: string[] = [];
 const loggers: ActionLogger[] = [];
 afterEach(async () => {
@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 function folder(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'actionlog-hunt-'));
+  const dir = mkdtempSync(join(tmpdir(), 'actionlog-durable-'));
   folders.push(dir);
   return dir;
 }
@@ -51,7 +51,7 @@ async function child(args: string[]) {
   return { proc, message, exited, output };
 }
 
-/** What a child scenario prints (see durable-hunt-child.ts). */
+/** What a child scenario prints (see durable-child.ts). */
 interface ChildReport {
   pid?: number;
   stats: { dropped: number; spool: { spooled: number } };
@@ -94,9 +94,14 @@ const asRoot = process.getuid?.() === 0;
 
 /** Resolves what `p` gives, or 'timeout' after `ms`. */
 function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  return Promise.race([p, new Promise<'timeout'>((resolve) => setTimeout(() => {
+  return Promise.race([
+    p,
+    new Promise<'timeout'>((resolve) =>
+      setTimeout(() => {
         resolve('timeout');
-      }, ms).unref())]);
+      }, ms).unref(),
+    ),
+  ]);
 }
 
 describe('installShutdownHandlers', () => {
@@ -110,24 +115,6 @@ describe('installShutdownHandlers', () => {
 });
 
 describe('spool: several processes on one machine', () => {
-  it.skipIf(!asRoot)('two containers sharing the spool folder (same boot, each its app as pid 1): neither drops a document, and all are stored once', async () => {
-    const dir = folder();
-    const inContainer = (prefix: string) =>
-      jsonLines('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', process.execPath, ...tsxChild, 'spool-away', dir, '30', prefix], 1);
-    const a = inContainer('a');
-    const [first] = await a.printed;
-    const b = inContainer('b');
-    const [second] = await b.printed;
-    expect([first?.pid, second?.pid]).toEqual([1, 1]);
-    a.proc.kill('SIGKILL');
-    b.proc.kill('SIGKILL');
-    await Promise.all([a.exited, b.exited]);
-    expect({ dropped: second?.stats.dropped, errors: second?.errors }).toEqual({ dropped: 0, errors: [] });
-    const [replayed] = await jsonLines(process.execPath, [...tsxChild, 'replay', dir]).printed;
-    const expected = [...Array.from({ length: 30 }, (_, i) => `a-${i}`), ...Array.from({ length: 30 }, (_, i) => `b-${i}`)];
-    expect([...(replayed?.stored ?? [])].sort()).toEqual(expected.sort());
-  }, 60_000);
-
   it("adopts a dead process's spool even when its pid now belongs to another process (pid reuse)", async () => {
     const dir = folder();
     const a = jsonLines(process.execPath, [...tsxChild, 'spool-away', dir, '20', 'a'], 1);
@@ -148,21 +135,25 @@ describe('spool: several processes on one machine', () => {
 });
 
 describe('spool: a full disk', () => {
-  it.skipIf(!asRoot)('a document counted as spooled is stored at the next start, also after an append the full disk cut short', async () => {
-    const mount = folder();
-    const script = [
-      `mount -t tmpfs -o size=256k tmpfs "${mount}"`,
-      `dd if=/dev/zero of="${mount}/filler" bs=1k count=160 2>/dev/null`,
-      `"${process.execPath}" ${tsxChild.join(' ')} enospc "${mount}/spool" "${mount}/filler"`,
-      `"${process.execPath}" ${tsxChild.join(' ')} replay "${mount}/spool"`,
-      `umount "${mount}"`,
-    ].join('; ');
-    const run = jsonLines('unshare', ['--mount', 'sh', '-c', script]);
-    const [full, replayed] = await run.printed;
-    expect(full?.stats.dropped).toBeGreaterThan(0);
-    // Every document the first process counted as spooled (its response released) is in the next start's store.
-    expect({ stored: replayed?.stored.length, torn: replayed?.torn }).toEqual({ stored: full?.stats.spool.spooled, torn: 0 });
-  }, 60_000);
+  it.skipIf(!asRoot)(
+    'a document counted as spooled is stored at the next start, also after an append the full disk cut short',
+    async () => {
+      const mount = folder();
+      const script = [
+        `mount -t tmpfs -o size=256k tmpfs "${mount}"`,
+        `dd if=/dev/zero of="${mount}/filler" bs=1k count=160 2>/dev/null`,
+        `"${process.execPath}" ${tsxChild.join(' ')} enospc "${mount}/spool" "${mount}/filler"`,
+        `"${process.execPath}" ${tsxChild.join(' ')} replay "${mount}/spool"`,
+        `umount "${mount}"`,
+      ].join('; ');
+      const run = jsonLines('unshare', ['--mount', 'sh', '-c', script]);
+      const [full, replayed] = await run.printed;
+      expect(full?.stats.dropped).toBeGreaterThan(0);
+      // Every document the first process counted as spooled (its response released) is in the next start's store.
+      expect({ stored: replayed?.stored.length, torn: replayed?.torn }).toEqual({ stored: full?.stats.spool.spooled, torn: 0 });
+    },
+    60_000,
+  );
 });
 
 describe('close()', () => {
@@ -198,9 +189,9 @@ describe('spool: two copies of the package in one process (ESM and CommonJS, or 
   it('a logger of each on one spool folder: neither drops a document, both are stored', async () => {
     const dir = folder();
     vi.resetModules();
-    const one = await import('../src/index.js');
+    const one = await import('../../src/index.js');
     vi.resetModules();
-    const other = await import('../src/index.js');
+    const other = await import('../../src/index.js');
     expect(one.createActionLogger).not.toBe(other.createActionLogger);
     const errors: Error[] = [];
     const stores = [new one.MemoryStore(), new other.MemoryStore()];
@@ -214,22 +205,6 @@ describe('spool: two copies of the package in one process (ESM and CommonJS, or 
     await Promise.all(pair.map((l) => l.flush()));
     expect(errors.map((e) => e.message)).toEqual([]);
     expect(stores.map((s) => s.requests().length)).toEqual([10, 10]);
-  });
-});
-
-describe('spool: one folder given to two loggers of one app, each with its own store', () => {
-  it("at the next start, each logger's leftover documents go to its own store, never to the other's", async () => {
-    const dir = folder();
-    const down = new OutageStore();
-    const orders = createActionLogger({ store: down, spool: { dir }, retryDelayMs: 5, onError: () => {} });
-    for (let i = 0; i < 5; i++) await orders.run({ requestUuid: `orders-${i}` }, () => orders.record({ action: 'tick' }));
-    expect(await orders.close({ timeout: 100 })).toEqual({ left: 5 });
-    // The next start of the app: its admin trail's logger happens to be created first.
-    const adminStore = new MemoryStore();
-    const admin = createActionLogger({ store: adminStore, spool: { dir }, onError: () => {} });
-    loggers.push(admin);
-    await admin.flush();
-    expect(adminStore.requests().map((r) => r.request_uuid)).toEqual([]);
   });
 });
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createActionLogger, MemoryStore, type ActionLogger } from 'actionlog';
+import { createActionLogger, type ActionLogger } from 'actionlog';
 import { GatedStore, OutageStore } from '../support/stores.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -62,13 +62,16 @@ export async function setUpTables(dataSource: SqlDataSourceLike, setup: TableSet
   }
 }
 
-/** PostgreSQL: the text index is to be made on a table that holds actions (an upgrade): built apart, not in the transaction. */
+/**
+ * PostgreSQL: the text index is to be made on a table that holds actions (an upgrade), or made again after a build
+ * that failed: built apart, not in the transaction.
+ */
 async function searchIndexBuildsApart(query: SqlQuery, actions: string): Promise<boolean> {
   const statements = concurrentSearchIndex(actions);
   const [table] = (await query(statements.table)) as Array<{ exists: boolean }>;
   if (!table?.exists) return false;
   const [state] = (await query(statements.state)) as Array<{ rows: boolean; valid: boolean | null }>;
-  return state?.rows === true && state.valid !== true;
+  return state?.valid === false || (state?.rows === true && state.valid !== true);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { ActionEntry, StoreBatch, StoredAttachment } from '../shared/document.js';
+import { LATEST } from '../shared/dates.js';
 
 /** Days entries are kept: `retentionDays` for all, and per model or per action type overrides of it. */
 export interface RetentionRules {
@@ -8,7 +9,9 @@ export interface RetentionRules {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const after = (from: Date, days: number) => new Date(from.getTime() + days * DAY_MS);
+// At most the end of the year 9999: a longer retention (`retentionDays: 1e7`, "for ever") is kept that long. Beyond,
+// SQLite compares the text of a later year as earlier than now, and past JavaScript's last date it is no date at all.
+const after = (from: Date, days: number) => new Date(Math.min(from.getTime() + days * DAY_MS, LATEST));
 const own = (table: Readonly<Record<string, number>>, key: string): number | undefined =>
   Object.hasOwn(table, key) ? table[key] : undefined;
 

@@ -5,7 +5,8 @@ import { z } from 'zod';
  * sorts by time (`+010000-…`, `-271821-…`) and PostgreSQL refuses timestamps past its own range.
  */
 const EARLIEST = Date.parse('0000-01-01T00:00:00.000Z');
-const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
+/** The last moment every store compares alike (ms since the epoch): the end of the year 9999. */
+export const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
 
 /** Whether a time (ms since the epoch) lies outside the years every store compares alike. */
 function outsideComparableYears(time: number): boolean {

@@ -1,0 +1,48 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ActionLogger, createActionLogger, SqlStore } from 'actionlog';
+import { openDatabase, SQL_KINDS, type SqlDatabase } from '../../support/sql.js';
+
+/**
+ * An app upgrading from before 0.2 keeps its trail's tables with `prefix: ''` (the README's advice). The bytes of
+ * attachments then go to a table named `attachments`, one of the commonest names an app gives a table of its own.
+ */
+describe.each(SQL_KINDS)("SqlStore with prefix '' beside an app's own attachments table on %s", (kind) => {
+  let database: SqlDatabase;
+  let logger: ActionLogger | undefined;
+
+  afterEach(async () => {
+    await logger?.close();
+    await database.drop();
+  });
+
+  async function appDatabase(): Promise<SqlDatabase> {
+    database = await openDatabase(kind, { entities: [] });
+    const id = kind === 'postgres' ? 'SERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY AUTOINCREMENT';
+    await database.dataSource.query(`CREATE TABLE "attachments" ("id" ${id}, "post_id" integer NOT NULL, "path" varchar(200) NOT NULL)`);
+    await database.dataSource.query(`INSERT INTO "attachments" ("post_id", "path") VALUES (1, 'uploads/cv.pdf')`);
+    return database;
+  }
+
+  it('the logger starts and records (or refuses naming the table and tables.attachments); the app keeps its table', async () => {
+    const { dataSource } = await appDatabase();
+    const errors: Error[] = [];
+    logger = createActionLogger({ store: new SqlStore({ dataSource, prefix: '' }), flushIntervalMs: 0, onError: (e) => errors.push(e) });
+    const refused = await logger.ready().then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    if (refused) {
+      // It refuses with "no such column: attachment_id": nothing says the table is the app's, nor how to name another.
+      expect(refused.message).toMatch(/tables\.attachments/);
+      expect(await dataSource.query(`SELECT "post_id", "path" FROM "attachments"`)).toEqual([{ post_id: 1, path: 'uploads/cv.pdf' }]);
+      return;
+    }
+    await logger.run({ user: 'u1' }, () => {
+      logger!.record({ action: 'approve' });
+    });
+    await logger.flush();
+    expect(errors.map((e) => e.message)).toEqual([]);
+    expect(await logger.count({ kind: 'actions' })).toBe(1);
+    expect(await dataSource.query(`SELECT "post_id", "path" FROM "attachments"`)).toEqual([{ post_id: 1, path: 'uploads/cv.pdf' }]);
+  });
+});

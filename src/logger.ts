@@ -70,6 +70,7 @@ import { newestLinks } from './build/integrity/chain.js';
 import { TrailSeal } from './integrity.js';
 import { type VerifyOptions, type VerifyReport, verifyTrail } from './read/verify.js';
 import { newUuid } from './shared/uuid.js';
+import { storable } from './shared/strings.js';
 
 /** What `logger.run()` knows about a job, script or consumer run. */
 export interface RunMeta {
@@ -89,7 +90,8 @@ const runMetaSchema = z.strictObject({
   module: z.string().min(1, 'must not be empty').optional(),
   user: z.unknown().optional(),
   requestUuid: z.string().regex(REQUEST_ID, 'must be 1-128 characters of [A-Za-z0-9._:-]').optional(),
-  correlationId: z.string().min(1).max(256).optional(),
+  // Made storable as every other string: a correlation id with U+0000 would make PostgreSQL refuse the document.
+  correlationId: z.string().min(1).max(256).transform(storable).optional(),
   metadata: freeObject.optional(),
 });
 
@@ -255,6 +257,9 @@ export class ActionLogger {
    */
   async run<T>(meta: RunMeta, fn: () => T | Promise<T>): Promise<T> {
     if (this.writer.isClosed) throw new ActionLogClosedError();
+    if (typeof fn !== 'function') {
+      throw new ActionLogValidationError([{ path: 'fn', message: 'must be the function to run in the scope' }], 'run() options');
+    }
     const given: unknown = meta;
     const parsed = runMetaSchema.safeParse(given ?? {});
     if (!parsed.success) throw new ActionLogValidationError(fromZodIssues(parsed.error.issues, runMetaSchema), 'run() options');
@@ -330,7 +335,8 @@ export class ActionLogger {
    */
   recordMany(inputs: readonly ActionInput[]): ActionEntry[] {
     if (!Array.isArray(inputs)) throw new ActionLogValidationError([{ path: '', message: 'must be a list of actions' }], 'actions');
-    const results = inputs.map((input): ReturnType<ActionParser['parse']> => {
+    // Array.from, not map: a hole is refused as the undefined it reads as, not skipped.
+    const results = Array.from(inputs, (input): ReturnType<ActionParser['parse']> => {
       if (hasAttachments(input)) {
         return {
           success: false,

@@ -154,6 +154,8 @@ export interface SpoolOption {
 const MAX_TIMER_MS = 2_147_483_647;
 const fn = <T>() => z.custom<T>((v) => typeof v === 'function', { error: 'must be a function' });
 const int = (min: number) => z.number({ error: 'must be a number' }).int('must be an integer').min(min, `must be at least ${min}`);
+/** A delay a timer waits: past MAX_TIMER_MS, Node fires it at once. */
+const delay = (min: number) => int(min).max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} (the longest a timer waits)`);
 const names = z.array(z.string().min(1, 'must not be empty'), { error: 'must be an array of strings' }).readonly();
 /** A list of identifiers, checked by the rule `record()` applies to them: a type no entry could have is refused here. */
 const identifiers = z
@@ -198,7 +200,7 @@ const optionFields = z.strictObject({
   onError: fn<(error: Error) => void>().optional(),
   batchSize: int(1).default(100),
   maxBatchSize: int(1).optional(),
-  flushIntervalMs: int(0).default(1000),
+  flushIntervalMs: delay(0).default(1000),
   maxQueueSize: int(1).default(10_000),
   concurrentWrites: int(1).max(16, 'must be at most 16').default(1),
   onQueueFull: z.enum(['drop-newest', 'drop-oldest'], { error: 'must be "drop-newest" or "drop-oldest"' }).default('drop-newest'),
@@ -208,7 +210,7 @@ const optionFields = z.strictObject({
         dir: z.string({ error: 'must be a folder path' }).min(1, 'must not be empty'),
         maxBytes: int(64 * 1024).default(256 * 1024 * 1024),
         fsync: z.enum(['group', 'always'], { error: 'must be "group" or "always"' }).default('group'),
-        fsyncIntervalMs: int(1).default(50),
+        fsyncIntervalMs: delay(1).default(50),
         fsyncEvery: int(1).default(100),
         policy: z
           .enum(['block', 'drop-newest', 'drop-oldest'], { error: 'must be "block", "drop-newest" or "drop-oldest"' })
@@ -219,8 +221,8 @@ const optionFields = z.strictObject({
     )
     .optional(),
   maxRetries: int(0).default(8),
-  retryDelayMs: int(0).default(200),
-  maxRetryDelayMs: int(0).default(30_000),
+  retryDelayMs: delay(0).default(200),
+  maxRetryDelayMs: delay(0).default(30_000),
   maxQuarantine: int(0).default(1000),
   redactKeys: names.default(DEFAULT_REDACT_KEYS),
   redactHeaders: names.default(DEFAULT_REDACT_HEADERS),

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { ValidationIssue } from '../../shared/errors.js';
+import { thrownText, type ValidationIssue } from '../../shared/errors.js';
 import { fromZodIssues, keysAt } from '../../shared/zod-issues.js';
 import { AUDIT_LOG_KEY, type AuditLogActionInput, auditLogShape } from './audit-log-shape.js';
 import type { ActionDraft } from './draft.js';
@@ -40,7 +40,19 @@ export class ActionParser {
     ];
   }
 
+  /**
+   * Never throws: an input whose reading throws (a getter, a proxy) is refused naming the members that threw, as
+   * any other bad input is, rather than letting the getter's error out untyped.
+   */
   parse(input: unknown): ActionParse {
+    try {
+      return this.parseReadable(input);
+    } catch (error) {
+      return { success: false, issues: unreadableIssues(input, error) };
+    }
+  }
+
+  private parseReadable(input: unknown): ActionParse {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) {
       const hint = Array.isArray(input) ? ' (a list goes to recordMany())' : '';
       return { success: false, issues: [{ path: '', message: `must be an object${hint}` }] };
@@ -84,6 +96,36 @@ export class ActionParser {
     if (others.length === 0) return undefined;
     return `"${path}" belongs to ${others.map((s) => `the ${s.name} shape, which starts with ${s.key}`).join(', and to ')}`;
   }
+}
+
+/** How deep `unreadableIssues` looks for the member that threw (the shapes nest no deeper). */
+const READ_DEPTH = 4;
+
+/** The members of `input` whose read throws, by path; the input itself when none is found (a proxy's other traps). */
+function unreadableIssues(input: unknown, error: unknown): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const seen = new Set<object>();
+  const visit = (value: unknown, path: string, depth: number): void => {
+    if (value === null || typeof value !== 'object' || seen.has(value) || depth > READ_DEPTH) return;
+    seen.add(value);
+    for (const key of Object.keys(value)) {
+      const at = path ? `${path}.${key}` : key;
+      let member: unknown;
+      try {
+        member = (value as Record<string, unknown>)[key];
+      } catch (thrown) {
+        issues.push({ path: at, message: `could not be read (${thrownText(thrown)})` });
+        continue;
+      }
+      visit(member, at, depth + 1);
+    }
+  };
+  try {
+    visit(input, '', 0);
+  } catch {
+    // A proxy that cannot even list its keys: said of the input as a whole, below.
+  }
+  return issues.length > 0 ? issues : [{ path: '', message: `could not be read (${thrownText(error)})` }];
 }
 
 const parent = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf('.')));

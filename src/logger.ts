@@ -324,7 +324,7 @@ export class ActionLogger {
     const parsed = this.actions.parse(input);
     if (!parsed.success) throw new ActionLogValidationError(parsed.issues, 'action');
     const context = this.current();
-    const entry = actionEntry(parsed.draft, context?.user, this.sanitizer);
+    const entry = actionEntry(parsed.draft, context?.user, this.sanitizer, this.options.maxDocumentBytes);
     this.inScope(context, (ctx) => ctx.addAction(entry));
     return entry;
   }
@@ -348,7 +348,9 @@ export class ActionLogger {
     const issues = results.flatMap((r, i) => (r.success ? [] : r.issues.map((issue) => ({ ...issue, path: indexed(i, issue.path) }))));
     if (issues.length > 0) throw new ActionLogValidationError(issues, 'actions');
     const context = this.current();
-    const entries = results.map((r) => actionEntry((r as { draft: ActionDraft }).draft, context?.user, this.sanitizer));
+    const entries = results.map((r) =>
+      actionEntry((r as { draft: ActionDraft }).draft, context?.user, this.sanitizer, this.options.maxDocumentBytes),
+    );
     if (entries.length > 0) this.inScope(context, (ctx) => entries.reduce((late, entry) => ctx.addAction(entry) || late, false));
     return entries;
   }
@@ -378,7 +380,7 @@ export class ActionLogger {
       // Outside any scope the action is a document of its own: its attachments are a request of their own.
       const read = await this.attachmentBudget.read(given.given, context ?? {});
       if (!read.success) throw new ActionLogValidationError(read.issues, 'action');
-      const entry = actionEntry(parsed.draft, context?.user, this.sanitizer);
+      const entry = actionEntry(parsed.draft, context?.user, this.sanitizer, this.options.maxDocumentBytes);
       entry.attachments = read.attachments.map(({ data: _data, ...meta }) => meta);
       this.attachmentBytes.set(entry, read.attachments);
       this.inScope(context, (ctx) => ctx.addAction(entry));
@@ -428,7 +430,7 @@ export class ActionLogger {
     if (!(await this.store.deactivate(id))) {
       throw new ActionLogValidationError([{ path: 'entryId', message: `is not the _id of a stored action entry (${id})` }], 'deactivate');
     }
-    const entry = actionEntry(draft, context?.user, this.sanitizer);
+    const entry = actionEntry(draft, context?.user, this.sanitizer, this.options.maxDocumentBytes);
     if (context) {
       if (context.addAction(entry)) this.writer.enqueue({ kind: 'append', ctx: context });
     } else {
@@ -709,7 +711,7 @@ export class ActionLogger {
       if ('action' in event) {
         const parsed = this.actions.parse(event.action);
         if (!parsed.success) throw new ActionLogValidationError(parsed.issues, 'action');
-        return { action: actionEntry(parsed.draft, context?.user, this.sanitizer), context };
+        return { action: actionEntry(parsed.draft, context?.user, this.sanitizer, this.options.maxDocumentBytes), context };
       }
       const issues = checkModelChange(event.change);
       if (issues.length > 0) throw new ActionLogValidationError(issues, 'model change');

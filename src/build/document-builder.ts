@@ -15,6 +15,7 @@ import { diffObjects, isOmittedPath } from './diff.js';
 import type { Sanitizer } from './sanitize/sanitizer.js';
 import { MODEL_LOG_OVERHEAD, REQUEST_OVERHEAD, SizeBudget } from './size-budget.js';
 import { type ActionBytes, attachmentsOf, type RetentionRules, stampExpiry } from './retention.js';
+import { redactText } from './text.js';
 import { redactUrl } from './url.js';
 import { newUuid } from '../shared/uuid.js';
 import { isPlainObject } from '../shared/plain-objects.js';
@@ -69,7 +70,11 @@ export class DocumentBuilder {
         user_details: ctx.user,
         metadata: ctx.metadata ? (this.sanitizer.clean(ctx.metadata) as Record<string, unknown>) : null,
         duration_ms: run.durationMs,
-        error: run.error && { name: this.sanitizer.cleanString(run.error.name), message: this.sanitizer.cleanString(run.error.message) },
+        // A driver's message may carry its connection string: credentials masked as in an activity's text.
+        error: run.error && {
+          name: this.sanitizer.cleanString(run.error.name),
+          message: redactText(this.sanitizer.cleanString(run.error.message), this.sanitizer.redactor),
+        },
       };
     }
     if (logs.spilled > 0) doc.details.model_logs_spilled = logs.spilled;

@@ -168,13 +168,16 @@ const INNOCENT_KEYS: ReadonlySet<string> = new Set(['page token', 'next page tok
 
 /** A key as its lower-case words: camelCase, acronyms, letters before digits and any separator split. */
 export function wordsOf(key: string): string[] {
-  return key
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
-    .replace(/([a-zA-Z])([0-9])/g, '$1 $2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter(Boolean);
+  return (
+    key
+      .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+      .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+      .replace(/([a-zA-Z])([0-9])/g, '$1 $2')
+      .toLowerCase()
+      // Letters of any script: a rule written in Cyrillic or Japanese matches keys written so.
+      .split(/[^\p{L}\p{N}]+/u)
+      .filter(Boolean)
+  );
 }
 
 interface Rules {

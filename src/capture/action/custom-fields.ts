@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CustomField, CustomFieldType } from '../../shared/document.js';
 import { storable } from '../../shared/strings.js';
-import { atMost, identifier, VALUE_MAX } from './fields.js';
+import { atMost, identifier, LIST_MAX, tooMany, VALUE_MAX } from './fields.js';
 
 const CUSTOM_FIELD_TYPES = ['string', 'enum', 'json', 'datetime', 'boolean', 'integer', 'float'] as const;
 
@@ -54,6 +54,7 @@ const customField = z
 /** A list of custom fields (`details`, `source`, `actor.extra`, `resource.extra`): each typed, names unique. */
 export const customFields = z
   .array(customField, { error: 'must be a list of custom fields { name, value, type? }' })
+  .max(LIST_MAX, tooMany)
   .superRefine((fields, ctx) => {
     const seen = new Set<string>();
     fields.forEach((field, i) => {

@@ -69,6 +69,11 @@ export const tag = z.strictObject({ type: identifier('a tag type'), ref: ref.opt
   }
 });
 
+/** Most items of a list of an action (tags, custom fields, an entity path), as of any array stored. */
+export const LIST_MAX = 1000;
+export const tooMany = `must hold at most ${LIST_MAX} items`;
+
 export const entityPath = z
   .array(z.strictObject({ ref, name: text }), { error: 'must be a list of { ref, name }' })
-  .min(1, 'must not be empty when given');
+  .min(1, 'must not be empty when given')
+  .max(LIST_MAX, tooMany);

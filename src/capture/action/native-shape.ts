@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { CustomField, TargetRef } from '../../shared/document.js';
 import { customFields } from './custom-fields.js';
 import { type ActionDraft, emptyDraft, userActor } from './draft.js';
-import { bounded, date, entityPath, freeObject, id, identifier, NAME_MAX, ref, tag, text } from './fields.js';
+import { bounded, date, entityPath, freeObject, id, identifier, LIST_MAX, NAME_MAX, ref, tag, text, tooMany } from './fields.js';
 import { byForm, picked } from './forms.js';
 import type { ShapeOptions } from './shape-options.js';
 
@@ -75,7 +75,7 @@ export function nativeShape(options: ShapeOptions) {
         },
         'must be a list of custom fields, a non-empty string or { type, ref?, name? }',
       ).optional(),
-      tags: z.array(tag, { error: 'must be a list of tags' }).optional(),
+      tags: z.array(tag, { error: 'must be a list of tags' }).max(LIST_MAX, tooMany).optional(),
       entity_path: entityPath.optional(),
       emitted_at: date.optional(),
       is_active: z.boolean({ error: 'must be a boolean' }).optional(),

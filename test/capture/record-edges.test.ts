@@ -1,5 +1,5 @@
-// Faults found reviewing the capture API as a user (record, recordMany, run): each test asserts the behaviour the
-// README promises. Those still failing are described in the commit that added this file.
+// The capture API at its edges (record, recordMany, run): hostile inputs, limits of an action, redaction of its
+// free text and custom fields.
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type ActionInput,
@@ -49,11 +49,14 @@ describe('record() input that cannot be read', () => {
       const error = rejection(() => logger.record(input as ActionInput));
       expect(error.issues.map((i) => i.path)).toContain('note');
       // A proxy that throws on every read is refused the same way, not with its own error.
-      const proxy = new Proxy({ action: 'third' }, {
-        get() {
-          throw new Error('revoked');
+      const proxy = new Proxy(
+        { action: 'third' },
+        {
+          get() {
+            throw new Error('revoked');
+          },
         },
-      });
+      );
       rejection(() => logger.record(proxy));
       rejection(() => logger.recordMany([{ action: 'ok' }, proxy]));
     });
@@ -85,9 +88,7 @@ describe('limits of an action', () => {
       rejection(() => logger.record({ action: 'a', details: many((i) => ({ name: `f${i}`, value: i })) })).issues.map((i) => i.path),
     ).toContain('details');
     expect(
-      rejection(() => logger.record({ action: 'a', entity_path: many((i) => ({ ref: `r${i}`, name: 'n' })) })).issues.map(
-        (i) => i.path,
-      ),
+      rejection(() => logger.record({ action: 'a', entity_path: many((i) => ({ ref: `r${i}`, name: 'n' })) })).issues.map((i) => i.path),
     ).toContain('entity_path');
   });
 

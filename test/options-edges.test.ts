@@ -1,4 +1,4 @@
-// Faults found reviewing the logger's options as a user: a misconfiguration is refused by name, never silent.
+// The logger's options at their edges: a misconfiguration is refused by name, never silent.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ActionLogConfigError, type ActionLoggerOptions, createActionLogger, DEFAULT_REDACT_KEYS, MemoryStore } from 'actionlog';

@@ -2,10 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ActionLogger, createActionLogger, SqlStore, type Store } from 'actionlog';
 import { actionLogEntities } from 'actionlog/typeorm';
-import { bytesOf } from './support/attachment-contract.js';
-import { openStore, type OpenedStore, STORE_KINDS } from './support/every-store.js';
-import { openDatabase, SQL_KINDS } from './support/sql.js';
-import { action } from './support/store-contract.js';
+import { bytesOf } from '../support/attachment-contract.js';
+import { openStore, type OpenedStore, STORE_KINDS } from '../support/every-store.js';
+import { openDatabase, SQL_KINDS } from '../support/sql.js';
+import { action } from '../support/store-contract.js';
 
 const DAY = 24 * 3600 * 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -14,7 +14,7 @@ import type {
 import { diffObjects, isOmittedPath } from './diff.js';
 import type { Sanitizer } from './sanitize/sanitizer.js';
 import { MODEL_LOG_OVERHEAD, REQUEST_OVERHEAD, SizeBudget } from './size-budget.js';
-import { type ActionBytes, attachmentsOf, type RetentionRules, stampExpiry } from './retention.js';
+import { type ActionBytes, appendExpiry, attachmentsOf, type RetentionRules, stampExpiry } from './retention.js';
 import { redactText } from './text.js';
 import { redactUrl } from './url.js';
 import { newUuid } from '../shared/uuid.js';
@@ -88,7 +88,7 @@ export class DocumentBuilder {
     const module = this.sanitizer.cleanString(ctx.module ?? this.options.defaultModule);
     const logs = this.modelLogs(ctx, events.modelChanges, module, batch);
     const actions = this.actions(ctx, events.actions, module, batch);
-    return {
+    const append: RequestAppend = {
       append_id: newUuid(),
       uid: ctx.uid,
       request_uuid: ctx.requestUuid,
@@ -98,6 +98,9 @@ export class DocumentBuilder {
       model_logs_spilled: logs.spilled,
       actions_spilled: actions.spilled,
     };
+    const expiresAt = appendExpiry(ctx.timestamp, append, this.options.retention);
+    if (expiresAt) append.expires_at = expiresAt;
+    return append;
   }
 
   /** Sets `expires_at` on the documents of the batch as the retention options say (see `stampExpiry`). */

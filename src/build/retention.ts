@@ -1,4 +1,4 @@
-import type { ActionEntry, StoreBatch, StoredAttachment } from '../shared/document.js';
+import type { ActionEntry, ModelLog, RequestAppend, StoreBatch, StoredAttachment } from '../shared/document.js';
 import { LATEST } from '../shared/dates.js';
 
 /** Days entries are kept: `retentionDays` for all, and per model or per action type overrides of it. */
@@ -33,12 +33,28 @@ export function stampExpiry(batch: StoreBatch, rules: RetentionRules): void {
   }
   if (days === undefined) return;
   for (const doc of batch.activities) doc.expires_at = after(doc.activity_date, days);
-  for (const doc of batch.requests) {
-    let kept = days;
-    for (const log of doc.details.model_logs) kept = Math.max(kept, own(models, log.model) ?? days);
-    for (const entry of doc.details.actions) kept = Math.max(kept, own(actionTypes, entry.action_type) ?? days);
-    doc.expires_at = after(doc.timestamp, kept);
-  }
+  for (const doc of batch.requests) doc.expires_at = after(doc.timestamp, keptDays(doc.details, rules, days));
+}
+
+/** A request's expiry for what an append of it holds (see `RequestAppend.expires_at`); none without `retentionDays`. */
+export function appendExpiry(
+  requestTime: Date,
+  events: Pick<RequestAppend, 'model_logs' | 'actions'>,
+  rules: RetentionRules,
+): Date | undefined {
+  return rules.days === undefined ? undefined : after(requestTime, keptDays(events, rules, rules.days));
+}
+
+/** How long a request holding these events is kept: the longest of `days` and their overrides. */
+function keptDays(
+  events: { model_logs: readonly ModelLog[]; actions: readonly ActionEntry[] },
+  rules: RetentionRules,
+  days: number,
+): number {
+  let kept = days;
+  for (const log of events.model_logs) kept = Math.max(kept, own(rules.models, log.model) ?? days);
+  for (const entry of events.actions) kept = Math.max(kept, own(rules.actionTypes, entry.action_type) ?? days);
+  return kept;
 }
 
 /** What `attachmentsOf` is given: an action and the bytes of its attachments. */

@@ -262,6 +262,11 @@ export interface RequestAppend {
   actions_spilled: number;
   /** Its link in the writer's chain (tamper evidence), pushed to the document's `integrity.appends`. */
   integrity?: AppendLink;
+  /**
+   * With retention: when the request expires for what this append holds. A store keeping the events before their
+   * document arrives (a placeholder) gives it this expiry, so that a purge deletes it if the document never comes.
+   */
+  expires_at?: Date;
 }
 
 /**

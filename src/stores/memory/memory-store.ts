@@ -101,6 +101,7 @@ export class MemoryStore implements Store {
           request_uuid: append.request_uuid,
           module: append.module,
           details: { model_logs: [], actions: [] },
+          ...(append.expires_at ? { expires_at: append.expires_at } : {}),
         };
         stored = { seq: ++this.seq, doc: stub as unknown as RequestDocument, stub: true };
         this.requestsByUid.set(append.uid, stored);
@@ -167,10 +168,13 @@ export class MemoryStore implements Store {
     let deleted = 0;
     for (const [key, row] of map) {
       if (deleted >= query.limit) break;
-      if (row.stub) continue;
-      const old = query.before !== undefined && timeOf(query.kind, row.doc) < query.before;
+      // A placeholder of late events has no time of its own: older than `before` when its request expired before it.
+      const old =
+        query.before !== undefined &&
+        (row.stub ? isExpired(row.doc, new Date(query.before.getTime() - 1)) : timeOf(query.kind, row.doc) < query.before);
       if (!old && !isExpired(row.doc, query.expiredAt)) continue;
       map.delete(key);
+      if (row.stub) this.requestsByUid.delete((row.doc as { uid: string }).uid);
       deleted++;
     }
     return deleted;

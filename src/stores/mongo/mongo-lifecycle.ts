@@ -19,7 +19,10 @@ export class MongoLifecycle {
     if (query.limit < 1) return 0;
     const collection = this.collection(query.kind);
     const expired: MongoDocument = { expires_at: { $lte: query.expiredAt } };
-    const condition = query.before ? { $or: [expired, { [TIME_FIELD[query.kind]]: { $lt: query.before } }] } : expired;
+    const older: MongoDocument[] = query.before ? [{ [TIME_FIELD[query.kind]]: { $lt: query.before } }] : [];
+    // A placeholder of late events (no time of its own) is older than `before` when its request expired before it.
+    if (query.before && query.kind === 'requests') older.push({ timestamp: { $exists: false }, expires_at: { $lt: query.before } });
+    const condition = older.length > 0 ? { $or: [expired, ...older] } : expired;
     const found = await collection
       .find(condition, { projection: { _id: 1 } })
       .limit(query.limit)

@@ -74,7 +74,8 @@ function appendUpdate(a: RequestAppend): MongoDocument {
       // In the same update as its events: the links stay in the order of the tails they describe.
       ...(a.integrity ? { 'integrity.appends': a.integrity } : {}),
     },
-    $setOnInsert: { request_uuid: a.request_uuid, module: a.module },
+    // A placeholder expires with its request (the TTL index or a purge deletes it if its document never comes).
+    $setOnInsert: { request_uuid: a.request_uuid, module: a.module, ...(a.expires_at ? { expires_at: a.expires_at } : {}) },
   };
   const inc = counts(a.model_logs_spilled, a.actions_spilled);
   if (inc) update.$inc = inc;

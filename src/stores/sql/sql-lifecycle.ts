@@ -26,8 +26,11 @@ export class SqlLifecycle {
     const s = new SqlConditions(this.d);
     const expired = `"expires_at" <= ${s.param(this.d.date(query.expiredAt))}`;
     const old = query.before ? ` OR ${q(TIME_COLUMN[query.kind])} < ${s.param(this.d.date(query.before))}` : '';
+    // A placeholder of late events (no time of its own) is older than `before` when its request expired before it.
+    const placeholder =
+      query.before && query.kind === 'requests' ? ` OR ("timestamp" IS NULL AND "expires_at" < ${s.param(this.d.date(query.before))})` : '';
     const limit = s.param(query.limit);
-    const batch = `SELECT "id" FROM ${table} WHERE ${expired}${old} LIMIT ${limit}`;
+    const batch = `SELECT "id" FROM ${table} WHERE ${expired}${old}${placeholder} LIMIT ${limit}`;
     return this.counted(`DELETE FROM ${table} WHERE "id" IN (${batch})`, s.params);
   }
 

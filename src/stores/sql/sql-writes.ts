@@ -109,7 +109,8 @@ export class SqlWrites {
             append.actions_spilled,
           ),
           integrity: append.integrity ? { appends: [append.integrity] } : null,
-          expires_at: null,
+          // Purged at the request's expiry if its document never comes.
+          expires_at: append.expires_at ?? null,
           appends: [append.append_id],
           method: null,
           route: null,

@@ -41,6 +41,7 @@ export async function setUpTables(dataSource: SqlDataSourceLike, setup: TableSet
   if (info && !setup.namesGiven && (await runProgram(query, columnNames(engine, tables.requests))).size === 0) {
     await warnOfEarlierNames(query, engine, info);
   }
+  await refuseForeignTables(query, setup);
   if (setup.createTables) {
     const apart = engine === 'postgres' && (await searchIndexBuildsApart(query, tables.actionLogs));
     await runInTransaction(dataSource, locked(migrateSchema(engine, tables, { searchIndex: !apart }), engine));
@@ -94,6 +95,33 @@ async function buildSearchIndex(query: SqlQuery, actions: string): Promise<void>
     }
   }
   if ((await state())?.valid === true) await query(statements.dropEarlier);
+}
+
+/** A column each of the store's tables has had since it first existed: a table of that name without it is another's. */
+const SIGNATURE: Record<keyof SqlTables, string> = {
+  requests: 'details',
+  actionLogs: 'action_type',
+  modelLogs: 'model_id',
+  activities: 'activity_date',
+  latestActions: 'action_uid',
+  checkpoints: 'chain',
+  attachments: 'attachment_id',
+};
+
+/**
+ * An application's own table under one of the store's names (`attachments` with `prefix: ''`) is refused at start,
+ * naming the option that gives the store another: creating its indexes there would fail, or worse, succeed.
+ */
+async function refuseForeignTables(query: SqlQuery, setup: TableSetup): Promise<void> {
+  const issues: Array<{ path: string; message: string }> = [];
+  for (const key of Object.keys(SIGNATURE) as Array<keyof SqlTables>) {
+    const table = setup.tables[key];
+    const present = await runProgram(query, columnNames(setup.engine, table));
+    if (present.size === 0 || present.has(SIGNATURE[key])) continue;
+    const message = `table "${table}" is not actionlog's (it has no ${SIGNATURE[key]} column): give actionlog's another name (tables: { ${key}: '...' })`;
+    issues.push({ path: `tables.${key}`, message });
+  }
+  if (issues.length > 0) throw new ActionLogConfigError(issues, 'SqlStore options');
 }
 
 /** Two processes starting at once would race on PostgreSQL's catalog even with IF NOT EXISTS. */

@@ -14,8 +14,10 @@ const ENTRY_FIELDS_BYTES = 16 * 1024;
  * store takes).
  */
 export function actionEntry(draft: ActionDraft, user: UserRef | null | undefined, sanitizer: Sanitizer, maxBytes = Infinity): ActionEntry {
-  // The walk stops once past its budget: room is left for the value that crossed it, and for the entry's own fields.
-  const clean = sanitizer.cleanerWithin(maxBytes - sanitizer.limits.maxStringLength - ENTRY_FIELDS_BYTES);
+  // The walk stops once past its budget: room is left for the value that crossed it, and for the entry's own fields
+  // (half of a small `maxDocumentBytes`).
+  const room = Math.min(maxBytes / 2, sanitizer.limits.maxStringLength + ENTRY_FIELDS_BYTES);
+  const clean = sanitizer.cleanerWithin(maxBytes - room);
   const fields = (list: CustomField[]) => redactedFields(list, sanitizer.redactor);
   const actor = draft.actor
     ? actorOf(draft.actor, clean, fields)

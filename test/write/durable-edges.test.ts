@@ -1,14 +1,14 @@
 /**
  * Durable delivery at its edges (spool, close, shutdown): several loggers or copies of the package in one process,
- * a full disk, a reused pid, a deadline under the 'block' policy.
+ * containers sharing a spool folder, a full disk, a reused pid, a deadline under the 'block' policy.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createActionLogger, type ActionLogger } from 'actionlog';
+import { createActionLogger, type ActionLogger, MemoryStore } from 'actionlog';
 import { GatedStore, OutageStore } from '../support/stores.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -132,6 +132,86 @@ describe('spool: several processes on one machine', () => {
       other.kill('SIGKILL');
     }
   }, 60_000);
+});
+
+describe('spool: containers sharing a volume', () => {
+  /** A process in PID and UTS namespaces of its own, as in a container: it is pid 1 there, under its own host name. */
+  const inContainer = (host: string, args: string[], lines?: number) =>
+    jsonLines(
+      'unshare',
+      [
+        '--pid',
+        '--uts',
+        '--fork',
+        '--mount-proc',
+        '--kill-child',
+        'sh',
+        '-c',
+        `hostname ${host} && exec "$0" "$@"`,
+        process.execPath,
+        ...tsxChild,
+        ...args,
+      ],
+      lines,
+    );
+  /** Makes every lock in `dir` look as if its process stopped renewing it ten minutes ago. */
+  const ageLocks = (dir: string) => {
+    const past = new Date(Date.now() - 10 * 60_000);
+    for (const name of readdirSync(dir)) if (name.endsWith('.lock')) utimesSync(join(dir, name), past, past);
+  };
+
+  it.skipIf(!asRoot)(
+    'two replicas, both pid 1: each keeps its own files, a third leaves them alone while they run, and takes them once they are gone',
+    async () => {
+      const dir = folder();
+      const a = inContainer('replica-a', ['spool-away', dir, '20', 'a'], 1);
+      const [fromA] = await a.printed;
+      const b = inContainer('replica-b', ['spool-away', dir, '20', 'b'], 1);
+      const [fromB] = await b.printed;
+      expect([fromA?.pid, fromB?.pid]).toEqual([1, 1]);
+      expect([fromA?.stats.spool.spooled, fromB?.stats.spool.spooled]).toEqual([20, 20]);
+      expect([...(fromA?.errors ?? []), ...(fromB?.errors ?? [])]).toEqual([]);
+      const [beside] = await inContainer('replica-c', ['replay', dir]).printed;
+      expect(beside?.stored).toEqual([]);
+      a.proc.kill('SIGKILL');
+      b.proc.kill('SIGKILL');
+      await Promise.all([a.exited, b.exited]);
+      ageLocks(dir);
+      const [after] = await inContainer('replica-d', ['replay', dir]).printed;
+      const expected = ['a', 'b'].flatMap((prefix) => Array.from({ length: 20 }, (_, i) => `${prefix}-${i}`));
+      expect([...(after?.stored ?? [])].sort()).toEqual(expected.sort());
+    },
+    60_000,
+  );
+
+  it('renews its lock while it runs, which is how processes of other containers know it is alive', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const dir = folder();
+      loggers.push(createActionLogger({ store: new MemoryStore(), spool: { dir } }));
+      const lock = join(dir, readdirSync(dir).find((name) => name.endsWith('.lock')) ?? 'no lock');
+      ageLocks(dir);
+      expect(Date.now() - statSync(lock).mtimeMs).toBeGreaterThan(60_000);
+      vi.advanceTimersByTime(10_000);
+      expect(Date.now() - statSync(lock).mtimeMs).toBeLessThan(5_000);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it.skipIf(!asRoot)(
+    'a container restarted under its host name adopts what its earlier run spooled at once',
+    async () => {
+      const dir = folder();
+      const a = inContainer('replica-a', ['spool-away', dir, '20', 'a'], 1);
+      await a.printed;
+      a.proc.kill('SIGKILL');
+      await a.exited;
+      const [restarted] = await inContainer('replica-a', ['replay', dir]).printed;
+      expect(restarted?.stored.length).toBe(20);
+    },
+    60_000,
+  );
 });
 
 describe('spool: a full disk', () => {

@@ -1,4 +1,6 @@
-import { readFileSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, readlinkSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 
 /** Lock paths held by loggers of this process: an owner name of this process is alive while its lock is here. */
@@ -17,10 +19,37 @@ export function bootId(): string {
   }
 }
 
-/** The owner name of a new spool of this process: boot id, pid, and which logger of the process. */
-export function ownerName(): string {
-  return `${bootId()}-${process.pid}-${instances.next++}`;
+/**
+ * The host name, hashed: containers on one machine share its boot id but each has a host name (kept when it is
+ * restarted), and each numbers its own processes from 1.
+ */
+export const hostTag = (): string => createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+
+/** This process's PID namespace (`/proc/self/ns/pid`), where there is one: a pid is only meaningful within it. */
+export function pidNamespace(): string {
+  try {
+    return /\d+/.exec(readlinkSync('/proc/self/ns/pid'))?.[0] ?? '';
+  } catch {
+    return '';
+  }
 }
+
+/**
+ * The owner name of a new spool of this process: boot id, host, pid, and which logger of the process; never one of
+ * `taken` (the names whose files are in the folder: a container restarted is pid 1 again, as its earlier run was).
+ */
+export function ownerName(taken: ReadonlySet<string>): string {
+  for (;;) {
+    const name = `${bootId()}-h${hostTag()}-${process.pid}-${instances.next++}`;
+    if (!taken.has(name)) return name;
+  }
+}
+
+/**
+ * How long a process of another container keeps its files after it last renewed its lock (its pid cannot be
+ * looked up from here). A spool renews its lock every `LEASE_MS / 6`.
+ */
+export const LEASE_MS = 60_000;
 
 export const lockPath = (dir: string, owner: string) => join(dir, `${owner}.lock`);
 
@@ -38,8 +67,19 @@ export function startOf(pid: number): string | undefined {
   }
 }
 
-/** What a lock file holds: the pid, and the process's start when known. */
-export const lockText = () => `${process.pid} ${startOf(process.pid) ?? ''}\n`;
+/** What a lock file holds: the pid, the process's start and its PID namespace when known. */
+export const lockText = () => `${process.pid} ${startOf(process.pid) ?? ''} ${pidNamespace()}\n`;
+
+/** Marks a lock as renewed now; false when it is gone. */
+export function renewLock(path: string): boolean {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+    return true;
+  } catch {
+    return false;
+  }
+}
 export const segmentPath = (dir: string, owner: string, n: number) => join(dir, `${owner}-${String(n).padStart(8, '0')}.spool`);
 
 export function holdLock(path: string): void {
@@ -50,33 +90,51 @@ export function releaseLock(path: string): void {
   held.delete(path);
 }
 
-const SEGMENT = /^([0-9a-z]+)-(\d+)-(\d+)-(\d{8})\.spool$/;
+/** `<boot>-h<host>-<pid>-<n>-<seq>.spool`; earlier versions wrote no host. */
+const SEGMENT = /^([0-9a-z]+)(?:-h([0-9a-f]{8}))?-(\d+)-(\d+)-(\d{8})\.spool$/;
+const LOCK = /^([0-9a-z]+(?:-h[0-9a-f]{8})?-\d+-\d+)\.lock$/;
 
 export interface OwnerFiles {
   owner: string;
   boot: string;
+  /** Its host tag; undefined for files of earlier versions. */
+  host: string | undefined;
   pid: number;
   segments: string[];
   oldest: number;
+  newest: number;
+}
+
+/** The owner names of the files in `dir`: segments and locks. */
+export function ownersIn(dir: string): Set<string> {
+  const names = new Set<string>();
+  for (const name of readdirSync(dir)) {
+    const owner = SEGMENT.exec(name) ? name.slice(0, name.lastIndexOf('-')) : LOCK.exec(name)?.[1];
+    if (owner) names.add(owner);
+  }
+  return names;
 }
 
 /**
- * Segments of owners that are gone (another boot, or a process no longer running), oldest owner first; with `me`'s
- * own, when an earlier process of the same name left some (call it before taking the lock).
+ * Segments of owners that are gone (another boot, a process no longer running, or one of another container that
+ * stopped renewing its lock), oldest owner first.
  */
 export function deadOwners(dir: string): OwnerFiles[] {
   const owners = new Map<string, OwnerFiles>();
   for (const name of readdirSync(dir)) {
     const m = SEGMENT.exec(name);
     if (!m) continue;
-    const owner = `${m[1]}-${m[2]}-${m[3]}`;
+    const owner = name.slice(0, name.lastIndexOf('-'));
     let entry = owners.get(owner);
     if (!entry) {
-      entry = { owner, boot: m[1] ?? '', pid: Number(m[2]), segments: [], oldest: Number.POSITIVE_INFINITY };
+      const [, boot = '', host, pid] = m;
+      entry = { owner, boot, host, pid: Number(pid), segments: [], oldest: Number.POSITIVE_INFINITY, newest: 0 };
       owners.set(owner, entry);
     }
     entry.segments.push(join(dir, name));
-    entry.oldest = Math.min(entry.oldest, mtimeOf(join(dir, name)));
+    const mtime = mtimeOf(join(dir, name));
+    entry.oldest = Math.min(entry.oldest, mtime);
+    entry.newest = Math.max(entry.newest, Number.isFinite(mtime) ? mtime : 0);
   }
   const dead = [...owners.values()].filter((o) => !isAlive(dir, o));
   for (const o of dead) o.segments.sort();
@@ -85,9 +143,19 @@ export function deadOwners(dir: string): OwnerFiles[] {
 
 function isAlive(dir: string, o: OwnerFiles): boolean {
   if (o.boot !== bootId()) return false;
+  const lock = lockPath(dir, o.owner);
+  const namespace = lockedField(lock, 2);
+  const sameHost = o.host === undefined || o.host === hostTag();
+  // A process of another container (another host name, or another PID namespace under a pid other than this
+  // process's): alive while it renews its lock, which it does as long as it runs.
+  if (!sameHost || (namespace !== undefined && namespace !== pidNamespace() && o.pid !== process.pid)) {
+    // Without its lock (not written yet, or removed), its newest write stands for it.
+    const renewed = mtimeOf(lock, Number.NaN);
+    return Date.now() - (Number.isNaN(renewed) ? o.newest : renewed) < LEASE_MS;
+  }
   // A lock of this very process is alive while a logger holds it; otherwise it is an earlier process's that had
-  // the same pid (a container restarted: the pid is 1 again, the boot the host's).
-  if (o.pid === process.pid) return held.has(lockPath(dir, o.owner));
+  // the same pid (a container restarted: the pid is 1 again, the boot and the host name the same).
+  if (o.pid === process.pid) return held.has(lock);
   try {
     process.kill(o.pid, 0);
   } catch (error) {
@@ -95,24 +163,24 @@ function isAlive(dir: string, o: OwnerFiles): boolean {
   }
   // A process runs under that pid: the owner's only if it started when the owner's lock says (else the pid was
   // taken again after the owner died). Locks of versions before this one hold no start.
-  const started = lockedStart(lockPath(dir, o.owner));
+  const started = lockedField(lock, 1);
   return started === undefined || started === startOf(o.pid);
 }
 
-/** The start a lock file recorded, if any (undefined when it holds none, or is gone). */
-function lockedStart(path: string): string | undefined {
+/** A field a lock file recorded (1: the process's start, 2: its PID namespace); undefined when none, or it is gone. */
+function lockedField(path: string, field: 1 | 2): string | undefined {
   try {
-    return readFileSync(path, 'utf8').trim().split(' ')[1] || undefined;
+    return readFileSync(path, 'utf8').trim().split(' ')[field] || undefined;
   } catch {
     return undefined;
   }
 }
 
-function mtimeOf(path: string): number {
+function mtimeOf(path: string, missing = Number.POSITIVE_INFINITY): number {
   try {
     return statSync(path).mtimeMs;
   } catch {
-    return Number.POSITIVE_INFINITY;
+    return missing;
   }
 }
 

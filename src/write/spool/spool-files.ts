@@ -14,7 +14,20 @@ import {
 } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { ActionLogError } from '../../shared/errors.js';
-import { claim, deadOwners, holdLock, lockPath, lockText, ownerName, releaseLock, removeQuietly, segmentPath } from './spool-dir.js';
+import {
+  claim,
+  deadOwners,
+  holdLock,
+  LEASE_MS,
+  lockPath,
+  lockText,
+  ownerName,
+  ownersIn,
+  releaseLock,
+  removeQuietly,
+  renewLock,
+  segmentPath,
+} from './spool-dir.js';
 import { decodeLine, type LineMac, type SpooledUnit } from './spool-line.js';
 
 export interface SpoolFileOptions {
@@ -75,13 +88,16 @@ const READ_CHUNK = 1 << 20;
 const REUSE_BYTES = 1 << 20;
 
 /**
- * This process's spool: append-only segment files `<boot>-<pid>-<n>-<seq>.spool` in `dir`, the segments of dead
+ * This process's spool: append-only segment files `<boot>-h<host>-<pid>-<n>-<seq>.spool` in `dir`, the segments of dead
  * processes adopted at open. Lines are appended whole with one write; a segment is deleted once every unit in it
  * is settled (stored or quarantined).
  */
 export class SpoolFiles {
-  private readonly owner = ownerName();
-  private readonly lock: string;
+  /** Named at open, apart from every owner whose files are in the folder. */
+  private owner = '';
+  private lock = '';
+  /** Renews the lock, for processes of other containers sharing the folder, which cannot look this one's pid up. */
+  private renewal: NodeJS.Timeout | undefined;
   private readonly segments: Segment[] = [];
   private next = 1;
   private endPos = 0;
@@ -100,18 +116,19 @@ export class SpoolFiles {
     private readonly options: SpoolFileOptions,
     private readonly report: (error: Error) => void,
   ) {
-    this.lock = lockPath(options.dir, this.owner);
     this.segmentBytes = Math.min(64 << 20, Math.max(4096, Math.floor(options.maxBytes / 8)));
   }
 
   /** Creates the folder, adopts the segments of dead processes (theirs are replayed first), takes the lock. */
   open(): { adopted: number } {
     mkdirSync(this.options.dir, { recursive: true });
+    this.owner = ownerName(ownersIn(this.options.dir));
+    this.lock = lockPath(this.options.dir, this.owner);
     let adopted = 0;
     for (const dead of deadOwners(this.options.dir)) {
       for (const from of dead.segments) {
         const to = segmentPath(this.options.dir, this.owner, this.next);
-        if (from === to || !claim(from, to)) continue;
+        if (!claim(from, to)) continue;
         this.next++;
         const size = statSync(to).size;
         const lines = countLines(readFileSync(to));
@@ -122,6 +139,13 @@ export class SpoolFiles {
     }
     writeFileSync(this.lock, lockText());
     holdLock(this.lock);
+    this.renewal = setInterval(() => {
+      try {
+        if (!renewLock(this.lock)) writeFileSync(this.lock, lockText());
+      } catch (error) {
+        this.report(new ActionLogError(`the spool's lock ${this.lock} cannot be renewed: ${(error as Error).message}`));
+      }
+    }, LEASE_MS / 6).unref();
     return { adopted };
   }
 
@@ -301,6 +325,7 @@ export class SpoolFiles {
   /** Syncs and closes the open segment and lets the lock go; segments still holding units stay for the next start. */
   close(): void {
     clearTimeout(this.syncTimer);
+    clearInterval(this.renewal);
     for (const seg of this.segments) this.closeSegment(seg, !this.settled(seg));
     for (const seg of [...this.segments]) this.retire(seg, true);
     for (const path of this.unlinking.keys()) removeQuietly(path);

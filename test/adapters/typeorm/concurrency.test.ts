@@ -1,0 +1,272 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type ActionLogger, createActionLogger, MemoryStore, type ModelLog } from 'actionlog';
+import { ActionLogSubscriber, type ActionLogSubscriberOptions } from 'actionlog/typeorm';
+import { type DataSource, MoreThan, type QueryRunner } from 'typeorm';
+import { openDatabase, type SqlDatabase } from '../../support/sql.js';
+import { Order, Product, TEST_ENTITIES } from '../../support/typeorm-entities.js';
+import { asObject, readState, replay } from './database-state.js';
+
+/*
+ * Exactness under concurrency: two connections change the same rows, the database orders their changes, and the
+ * model logs of both, taken in that order and replayed over the rows before them, must give the rows after them
+ * (each change's old_object the previous change's new_object). The interleavings are made certain, not left to
+ * chance: the other connection holds a row lock until the write under test is seen waiting for it on the server.
+ */
+
+const RUNS: Array<[string, ActionLogSubscriberOptions]> = [
+  ['postgres', {}],
+  ['postgres, reading before query-level writes', { queryWrites: 'readBefore' }],
+];
+
+const TABLES = [Product, Order];
+
+describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_name, options) => {
+  let db: SqlDatabase;
+  let ds: DataSource;
+  let store: MemoryStore;
+  let logger: ActionLogger;
+  const errors: Error[] = [];
+
+  beforeAll(async () => {
+    db = await openDatabase('postgres', { entities: TEST_ENTITIES });
+    ds = db.dataSource;
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  beforeEach(async () => {
+    ds.subscribers.splice(0, ds.subscribers.length);
+    for (const entity of TABLES) await ds.getRepository(entity).createQueryBuilder().delete().execute();
+    errors.length = 0;
+    store = new MemoryStore();
+    logger = createActionLogger({ store, flushIntervalMs: 0, onError: (error) => void errors.push(error) });
+    ds.subscribers.push(new ActionLogSubscriber(logger, options));
+  });
+  afterEach(async () => {
+    await logger.close();
+    expect(errors.map(String)).toEqual([]);
+  });
+
+  /** The model logs of the scopes named `name` (their request uuid), in the order recorded. */
+  async function logsBy(name: string): Promise<ModelLog[]> {
+    await logger.flush();
+    return store
+      .requests()
+      .filter((d) => d.request_uuid === name)
+      .flatMap((d) => d.details.model_logs);
+  }
+
+  /** Runs `fn` in a scope of its own named `name` (not awaited here). */
+  const scope = <T>(name: string, fn: () => Promise<T>) => logger.run({ requestUuid: name }, fn);
+
+  /** A transaction on a connection of its own, left open: the caller commits or rolls it back. */
+  async function openTransaction(level?: 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE'): Promise<QueryRunner> {
+    const runner = ds.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction(level);
+    return runner;
+  }
+
+  /** Waits until a statement matching `pattern` waits for a lock on the server. */
+  async function waitingOnLock(pattern: string): Promise<void> {
+    for (let i = 0; i < 500; i++) {
+      const rows: unknown[] = await ds.query(
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE $1`,
+        [pattern],
+      );
+      if (rows.length > 0) return;
+      await sleep(10);
+    }
+    throw new Error(`no statement like ${pattern} waited for a lock`);
+  }
+
+  /** The logs in the order the database applied them, replayed over `before`, must give the rows now stored. */
+  async function expectExact(before: Awaited<ReturnType<typeof readState>>, logs: ModelLog[]): Promise<void> {
+    const after = await readState(ds, TABLES);
+    const { state, problems } = replay(before, logs);
+    expect(problems).toEqual([]);
+    expect(asObject(state)).toEqual(asObject(after));
+  }
+
+  const products = () => ds.getRepository(Product);
+
+  it('upsert() of a row another transaction updates meanwhile: old_object is the row it updated', async () => {
+    await products().insert({ sku: 'p1', name: 'first', price: 1 });
+    const before = await readState(ds, TABLES);
+    // The other writer has changed the row, not committed yet.
+    const other = await openTransaction();
+    await scope('other', () => other.manager.update(Product, { sku: 'p1' }, { price: 2 }));
+    // The upsert meets the row, and waits for the other writer's lock.
+    const upsert = scope('upsert', () => products().upsert({ sku: 'p1', name: 'second', price: 3 }, ['sku']));
+    await waitingOnLock('%INSERT INTO%products%');
+    await scope('other', () => other.commitTransaction());
+    await other.release();
+    await upsert;
+
+    const [changed] = await logsBy('other');
+    const [upserted] = await logsBy('upsert');
+    expect(changed?.model_details.new_object).toMatchObject({ sku: 'p1', name: 'first', price: 2 });
+    expect(upserted?.action).toBe('Updated');
+    // It updated the row as the other writer left it (price 2), not as it was before the other writer (price 1).
+    expect(upserted?.model_details.old_object).toEqual({ sku: 'p1', name: 'first', price: 2 });
+    await expectExact(before, [changed!, upserted!]);
+  });
+
+  it('upsert() of a row another transaction inserts meanwhile: Updated, its old_object the inserted row', async () => {
+    const before = await readState(ds, TABLES);
+    const other = await openTransaction();
+    await scope('other', () => other.manager.insert(Product, { sku: 'p2', name: 'theirs', price: 5 }));
+    const upsert = scope('upsert', () => products().upsert({ sku: 'p2', name: 'ours', price: 6 }, ['sku']));
+    await waitingOnLock('%INSERT INTO%products%');
+    await scope('other', () => other.commitTransaction());
+    await other.release();
+    await upsert;
+
+    const [created] = await logsBy('other');
+    const [upserted] = await logsBy('upsert');
+    expect(created?.action).toBe('Created');
+    // The upsert found the row the other writer inserted and updated it: not a second creation.
+    expect(upserted?.action).toBe('Updated');
+    expect(upserted?.model_details.old_object).toEqual({ sku: 'p2', name: 'theirs', price: 5 });
+    await expectExact(before, [created!, upserted!]);
+  });
+  it('insert().orIgnore() of a row another transaction updates meanwhile: it changed nothing, nothing recorded', async () => {
+    await products().insert({ sku: 'p3', name: 'kept', price: 1 });
+    const before = await readState(ds, TABLES);
+    const other = await openTransaction();
+    await scope('other', () => other.manager.update(Product, { sku: 'p3' }, { price: 2 }));
+    // The insert meets the row, waits for the other writer, and skips it.
+    const ignored = scope('ignore', () =>
+      products().createQueryBuilder().insert().values({ sku: 'p3', name: 'skipped', price: 9 }).orIgnore().execute(),
+    );
+    await waitingOnLock('%INSERT INTO%products%');
+    await scope('other', () => other.commitTransaction());
+    await other.release();
+    await ignored;
+
+    const changed = await logsBy('other');
+    // The other writer's change is its own: the skipped insert changed nothing.
+    expect(await logsBy('ignore')).toEqual([]);
+    await expectExact(before, changed);
+  });
+
+  it('update() by criteria while another transaction brings a row into the match: every row it changed is recorded', async () => {
+    const orders = ds.getRepository(Order);
+    // Stored first, so that the other writer's new version of it comes after the row the update waits for.
+    const late = await orders.save(orders.create({ status: 'a', total: 1 }));
+    const locked = await orders.save(orders.create({ status: 'b', total: 10 }));
+    const before = await readState(ds, TABLES);
+    const other = await openTransaction();
+    await scope('other', async () => {
+      await other.manager.update(Order, { id: late.id }, { total: 20 });
+      await other.manager.update(Order, { id: locked.id }, { status: 'held' });
+    });
+    const update = scope('update', () => orders.update({ total: MoreThan(5) }, { status: 'shipped' }));
+    await waitingOnLock('%orders%');
+    await scope('other', () => other.commitTransaction());
+    await other.release();
+    const result = await update;
+
+    const otherLogs = await logsBy('other');
+    const updateLogs = await logsBy('update');
+    const shipped = await orders.findBy({ status: 'shipped' });
+    expect(updateLogs).toHaveLength(result.affected!);
+    expect(updateLogs.map((l) => l.model_id).sort()).toEqual(shipped.map((o) => String(o.id)).sort());
+    await expectExact(before, [...otherLogs, ...updateLogs]);
+  });
+
+  it('update() by criteria whose read before it loses a deadlock: the write that commits is recorded', async () => {
+    const orders = ds.getRepository(Order);
+    const first = await orders.save(orders.create({ status: 'a', total: 10 }));
+    const second = await orders.save(orders.create({ status: 'b', total: 10 }));
+    const before = await readState(ds, TABLES);
+    const other = await openTransaction();
+    await scope('other', () => other.manager.update(Order, { id: second.id }, { status: 'theirs' }));
+    // Locks the first row, then waits for the second.
+    const update = scope('update', () => orders.update({ total: MoreThan(5) }, { status: 'shipped' })).then(
+      (r) => r.affected,
+      (e: unknown) => e,
+    );
+    await waitingOnLock('%orders%');
+    // The other writer now waits for the first row: a deadlock, which PostgreSQL breaks by failing the statement
+    // that waited first, after deadlock_timeout (1 s).
+    await scope('other', () => other.manager.update(Order, { id: first.id }, { total: 11 }));
+    await scope('other', () => other.commitTransaction());
+    await other.release();
+    const outcome = await update;
+
+    const otherLogs = await logsBy('other');
+    const updateLogs = await logsBy('update');
+    const shipped = await orders.findBy({ status: 'shipped' });
+    // Whichever statement lost the deadlock: what the update applied is what it recorded.
+    expect(updateLogs.map((l) => l.model_id).sort()).toEqual(shipped.map((o) => String(o.id)).sort());
+    await expectExact(before, [...otherLogs, ...updateLogs]);
+    if (typeof outcome === 'number') expect(updateLogs).toHaveLength(outcome);
+    // A deadlock is the caller's to retry, not a failure of actionlog's.
+    errors.length = 0;
+  });
+
+  it('a SERIALIZABLE transaction whose COMMIT fails records nothing; the one that committed is recorded', async () => {
+    const orders = ds.getRepository(Order);
+    const a = await orders.save(orders.create({ status: 'a', total: 1 }));
+    const b = await orders.save(orders.create({ status: 'b', total: 1 }));
+    const before = await readState(ds, TABLES);
+    const first = await openTransaction('SERIALIZABLE');
+    const second = await openTransaction('SERIALIZABLE');
+    // Write skew: each reads both rows, then changes one.
+    await first.manager.find(Order);
+    await second.manager.find(Order);
+    await scope('first', () => first.manager.update(Order, { id: a.id }, { total: 2 }));
+    await scope('second', async () => {
+      const row = (await second.manager.findOneBy(Order, { id: b.id }))!;
+      row.total = 2;
+      await second.manager.save(row);
+    });
+    await scope('first', () => first.commitTransaction());
+    const failure = await scope('second', () => second.commitTransaction()).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; driverError?: { code?: string } },
+    );
+    expect(failure?.driverError?.code ?? failure?.code).toBe('40001');
+    await scope('second', () => second.rollbackTransaction());
+    await first.release();
+    await second.release();
+
+    expect(await logsBy('second')).toEqual([]);
+    await expectExact(before, await logsBy('first'));
+  });
+
+  it('REPEATABLE READ transactions retried after a serialization failure: each change recorded once, in order', async () => {
+    const orders = ds.getRepository(Order);
+    const row = await orders.save(orders.create({ status: 'a', total: 0 }));
+    const before = await readState(ds, TABLES);
+    /** Adds one to the row's total in a REPEATABLE READ transaction, retried on serialization failures. */
+    const addOne = async (between?: () => Promise<void>) => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await ds.transaction('REPEATABLE READ', async (manager) => {
+            const loaded = (await manager.findOneBy(Order, { id: row.id }))!;
+            if (attempt === 0) await between?.();
+            loaded.total += 1;
+            await manager.save(loaded);
+          });
+          return attempt;
+        } catch (error) {
+          if ((error as { driverError?: { code?: string } }).driverError?.code !== '40001' || attempt > 3) throw error;
+        }
+      }
+    };
+    // The first transaction reads, the second commits meanwhile: the first fails and runs again.
+    const attempts = await scope('first', () => addOne(() => scope('second', () => addOne().then(() => {}))));
+    expect(attempts).toBe(1);
+    const second = await logsBy('second');
+    const first = await logsBy('first');
+    expect([...second, ...first].map((l) => [l.model_details.old_object?.total, l.model_details.new_object?.total])).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
+    await expectExact(before, [...second, ...first]);
+  });
+});

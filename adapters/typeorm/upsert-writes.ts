@@ -55,11 +55,12 @@ export async function captureUpsert(
         `actionlog cannot find the rows of ${String(unfound)} value set(s) of an upsert into ${metadata.name}: they carry no unique key; they are not recorded`,
       ),
     );
-  const read = () => readSafely(runner, savepoints, recorder, () => readByKeys(metadata, lookups, runner));
-  const before = await read();
+  const read = (beforeWrite: boolean) =>
+    readSafely(runner, savepoints, recorder, () => readByKeys(metadata, lookups, runner), beforeWrite);
+  const before = await read(true);
   const result = await run();
   if (!before) return result;
-  const after = await read();
+  const after = await read(false);
   // The rows are written: whatever fails in recording them is reported, and the caller gets the upsert's own result.
   recorder.guard(() => {
     recordUpserted(metadata, recorder, runner, before, after ?? []);

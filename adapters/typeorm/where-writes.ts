@@ -85,7 +85,7 @@ export async function captureWhereWrite(
   const values = qb.expressionMap.valuesSet;
   const read = () => readTargets(qb, kind, runner, limit + 1, savepoints);
   const before =
-    ownTransaction && runner ? await readOrStepAside(runner, recorder, read) : await readSafely(runner, savepoints, recorder, read);
+    ownTransaction && runner ? await readOrStepAside(runner, recorder, read) : await readSafely(runner, savepoints, recorder, read, true);
   const result = (await run()) as { affected?: number };
   if (!before) return result;
   // The rows are written: from here on, whatever fails (a read, or the app's own code such as a column transformer)

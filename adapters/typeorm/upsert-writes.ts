@@ -55,8 +55,7 @@ export async function captureUpsert(
         `actionlog cannot find the rows of ${String(unfound)} value set(s) of an upsert into ${metadata.name}: they carry no unique key; they are not recorded`,
       ),
     );
-  const read = (beforeWrite: boolean) =>
-    readSafely(runner, savepoints, recorder, () => readByKeys(metadata, lookups, runner), beforeWrite);
+  const read = (beforeWrite: boolean) => readSafely(runner, savepoints, recorder, () => readByKeys(metadata, lookups, runner), beforeWrite);
   const before = await read(true);
   const result = await run();
   if (!before) return result;

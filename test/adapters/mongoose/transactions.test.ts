@@ -1,6 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import mongoose, { type Connection, Schema } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActionLogger, MemoryStore } from 'actionlog';
+import { createActionLogger, MemoryStore, type ModelLog } from 'actionlog';
+import { actionLog } from 'actionlog/express';
 import { actionLogPlugin } from 'actionlog/mongoose';
 import { freshDatabaseName, mongoUri, useMongooseConnection } from '../../support/mongo-db.js';
 import { logsOf as logsOfRun } from '../../support/logs.js';
@@ -81,6 +85,57 @@ describe('mongoose plugin and transactions', () => {
       ['Updated', 5, 6],
     ]);
     expect((await Account.findById(a!._id).lean())!.balance).toBe(6);
+  });
+});
+
+describe('mongoose plugin, transactions racing other requests (Express)', () => {
+  it('a transaction retried after a write conflict with another request: both requests hold their changes, in order', async () => {
+    const [e1, e2] = await Account.create([
+      { name: 'e1', balance: 5 },
+      { name: 'e2', balance: 7 },
+    ]);
+    const app = express();
+    app.use(actionLog(logger));
+    // Another request: a plain write to a document the transaction has in its snapshot.
+    app.post('/deposit/:id', async (req, res) => {
+      await Account.updateOne({ _id: req.params.id }, { $inc: { balance: 1 } });
+      res.json({ ok: true });
+    });
+    let attempts = 0;
+    let base = '';
+    app.post('/payday', async (_req, res) => {
+      await conn.transaction(async () => {
+        attempts++;
+        await Account.find({ name: /^e/ }); // the transaction's snapshot
+        if (attempts === 1) await fetch(`${base}/deposit/${String(e1!._id)}`, { method: 'POST' });
+        await Account.updateMany({ name: /^e/ }, { $inc: { balance: 10 } });
+        await Account.bulkWrite([{ updateOne: { filter: { _id: e2!._id }, update: { $set: { name: 'e2!' } } } }]);
+        await Account.findOneAndUpdate({ _id: e1!._id }, { $inc: { balance: 100 } });
+      });
+      res.json({ attempts });
+    });
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const reply = await fetch(`${base}/payday`, { method: 'POST' });
+    server.close();
+    expect(reply.status).toBe(200);
+    expect(attempts).toBe(2);
+    await logger.flush();
+
+    const docs = store.requests().filter((d) => d.details.request?.url.startsWith('/'));
+    const logsOfRoute = (route: string) =>
+      docs.filter((d) => d.details.request?.url.startsWith(route)).flatMap((d) => d.details.model_logs);
+    const row = (l: ModelLog) => [l.model_id, l.model_details.old_object?.balance, l.model_details.new_object?.balance];
+    // The deposit committed first; the retried transaction then changed what the deposit left.
+    expect(logsOfRoute('/deposit').map(row)).toEqual([[String(e1!._id), 5, 6]]);
+    expect(logsOfRoute('/payday').map(row)).toEqual([
+      [String(e1!._id), 6, 16],
+      [String(e2!._id), 7, 17],
+      [String(e2!._id), 17, 17],
+      [String(e1!._id), 16, 116],
+    ]);
+    expect((await Account.findById(e1!._id).lean())!.balance).toBe(116);
   });
 });
 

@@ -1,6 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import express from 'express';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ActionLogger, createActionLogger, MemoryStore, type ModelLog } from 'actionlog';
+import { actionLog } from 'actionlog/express';
 import { ActionLogSubscriber, type ActionLogSubscriberOptions } from 'actionlog/typeorm';
 import { type DataSource, MoreThan, type QueryRunner } from 'typeorm';
 import { openDatabase, type SqlDatabase } from '../../support/sql.js';
@@ -268,5 +272,79 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
       [1, 2],
     ]);
     await expectExact(before, [...second, ...first]);
+  });
+});
+
+describe('Express + TypeORM on sqlite, concurrent requests changing one row', () => {
+  it('increments by concurrent requests chain: each old_object is the previous new_object', async () => {
+    const db = await openDatabase('sqlite', { entities: TEST_ENTITIES });
+    const store = new MemoryStore();
+    const logger = createActionLogger({ store, flushIntervalMs: 0 });
+    db.dataSource.subscribers.push(new ActionLogSubscriber(logger));
+    const orders = db.dataSource.getRepository(Order);
+    const row = await orders.save(orders.create({ status: 'new', total: 0 }));
+
+    const app = express();
+    app.use(actionLog(logger));
+    app.post('/orders/:id/bump', async (req, res) => {
+      await orders.update({ id: Number(req.params.id) }, { total: () => 'total + 1' });
+      res.json({ ok: true });
+    });
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const n = 20;
+    const replies = await Promise.all(Array.from({ length: n }, () => fetch(`${base}/orders/${String(row.id)}/bump`, { method: 'POST' })));
+    server.close();
+    expect(replies.map((r) => r.status)).toEqual(Array.from({ length: n }, () => 200));
+    await logger.close();
+
+    const logs = store
+      .requests()
+      .flatMap((d) => d.details.model_logs.filter((l) => l.action === 'Updated' && l.model_id === String(row.id)));
+    const steps = logs
+      .map((l) => [l.model_details.old_object?.total, l.model_details.new_object?.total])
+      .sort((a, b) => Number(a[1]) - Number(b[1]) || Number(a[0]) - Number(b[0]));
+    // The database applied n increments, one after another: 0 → 1, 1 → 2, ... as many as requests.
+    expect(steps).toEqual(Array.from({ length: n }, (_, i) => [i, i + 1]));
+    expect((await orders.findOneByOrFail({ id: row.id })).total).toBe(n);
+    await db.drop();
+  });
+
+  it('upserts of one key by concurrent requests: one Created, then Updated, each old_object the previous new_object', async () => {
+    const db = await openDatabase('sqlite', { entities: TEST_ENTITIES });
+    const store = new MemoryStore();
+    const logger = createActionLogger({ store, flushIntervalMs: 0 });
+    db.dataSource.subscribers.push(new ActionLogSubscriber(logger));
+    const products = db.dataSource.getRepository(Product);
+
+    const app = express();
+    app.use(actionLog(logger));
+    app.put('/products/:sku/:price', async (req, res) => {
+      await products.upsert({ sku: req.params.sku, name: `n${req.params.price}`, price: Number(req.params.price) }, ['sku']);
+      res.json({ ok: true });
+    });
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const n = 10;
+    const replies = await Promise.all(Array.from({ length: n }, (_, i) => fetch(`${base}/products/k/${String(i + 1)}`, { method: 'PUT' })));
+    server.close();
+    expect(replies.map((r) => r.status)).toEqual(Array.from({ length: n }, () => 200));
+    await logger.close();
+
+    const logs = store.requests().flatMap((d) => d.details.model_logs);
+    expect(logs.filter((l) => l.action === 'Created')).toHaveLength(1);
+    // Replayed in the order of the chain they must form, from the Created one: every row reached once.
+    const byOld = new Map(logs.filter((l) => l.action === 'Updated').map((l) => [l.model_details.old_object?.price, l]));
+    let price = logs.find((l) => l.action === 'Created')!.model_details.new_object?.price;
+    let seen = 1;
+    while (byOld.has(price)) {
+      price = byOld.get(price)!.model_details.new_object?.price;
+      seen++;
+    }
+    expect(seen).toBe(n);
+    expect(price).toBe((await products.findOneByOrFail({ sku: 'k' })).price);
+    await db.drop();
   });
 });

@@ -180,12 +180,16 @@ function byIdsQuery(metadata: EntityMetadata, count: number): string {
   return sql;
 }
 
-/** Rows as stored whose `columns` hold the values of one of `valueSets` (an upsert's conflict target). */
+/**
+ * Rows as stored whose `columns` hold the values of one of `valueSets` (an upsert's conflict target); with `lock`, in
+ * a transaction, locked as the write will lock them (`FOR UPDATE`), so none changes between this read and the write.
+ */
 export async function readByValues(
   metadata: EntityMetadata,
   columns: ColumnMetadata[],
   valueSets: ObjectLiteral[],
   runner: QueryRunner | undefined,
+  lock = false,
 ): Promise<ObjectLiteral[]> {
   const wheres = valueSets
     .map((values) => {
@@ -199,7 +203,10 @@ export async function readByValues(
     })
     .filter((w): w is ObjectLiteral => w !== undefined);
   if (wheres.length === 0) return [];
-  return selectRows(metadata, runner, (select) => select.where(wheres));
+  return selectRows(metadata, runner, (select) => {
+    select.where(wheres);
+    if (lock && runner?.isTransactionActive) select.setLock('pessimistic_write');
+  });
 }
 
 async function selectRows(

@@ -55,7 +55,10 @@ export async function captureUpsert(
         `actionlog cannot find the rows of ${String(unfound)} value set(s) of an upsert into ${metadata.name}: they carry no unique key; they are not recorded`,
       ),
     );
-  const read = (beforeWrite: boolean) => readSafely(runner, savepoints, recorder, () => readByKeys(metadata, lookups, runner), beforeWrite);
+  // The read before locks the rows it finds (PostgreSQL): another transaction's change to one then commits before it
+  // or waits for the upsert, never in between.
+  const read = (beforeWrite: boolean) =>
+    readSafely(runner, savepoints, recorder, () => readByKeys(metadata, lookups, runner, beforeWrite && savepoints), beforeWrite);
   const before = await read(true);
   const result = await run();
   if (!before) return result;
@@ -125,10 +128,11 @@ async function readByKeys(
   metadata: EntityMetadata,
   lookups: Array<{ key: ColumnMetadata[]; values: ObjectLiteral[] }>,
   runner: QueryRunner | undefined,
+  lock: boolean,
 ): Promise<ObjectLiteral[]> {
   const rows = new Map<string | null, ObjectLiteral>();
   for (const { key, values } of lookups) {
-    for (const row of await readByValues(metadata, key, values, runner)) rows.set(modelIdOf(metadata, row), row);
+    for (const row of await readByValues(metadata, key, values, runner, lock)) rows.set(modelIdOf(metadata, row), row);
   }
   return [...rows.values()];
 }

@@ -48,7 +48,14 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     logger = createActionLogger({ store, flushIntervalMs: 0, onError: (error) => void errors.push(error) });
     ds.subscribers.push(new ActionLogSubscriber(logger, options));
   });
+  const opened: QueryRunner[] = [];
   afterEach(async () => {
+    // A test that failed half-way leaves its other transaction open, holding locks the next test would wait for.
+    for (const runner of opened.splice(0)) {
+      if (runner.isReleased) continue;
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      await runner.release();
+    }
     await logger.close();
     expect(errors.map(String)).toEqual([]);
   });
@@ -70,6 +77,7 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     const runner = ds.createQueryRunner();
     await runner.connect();
     await runner.startTransaction(level);
+    opened.push(runner);
     return runner;
   }
 
@@ -102,9 +110,9 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     // The other writer has changed the row, not committed yet.
     const other = await openTransaction();
     await scope('other', () => other.manager.update(Product, { sku: 'p1' }, { price: 2 }));
-    // The upsert meets the row, and waits for the other writer's lock.
+    // The upsert meets the row, and waits for the other writer's lock (its read before, or the INSERT itself).
     const upsert = scope('upsert', () => products().upsert({ sku: 'p1', name: 'second', price: 3 }, ['sku']));
-    await waitingOnLock('%INSERT INTO%products%');
+    await waitingOnLock('%products%');
     await scope('other', () => other.commitTransaction());
     await other.release();
     await upsert;
@@ -118,7 +126,10 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     await expectExact(before, [changed!, upserted!]);
   });
 
-  it('upsert() of a row another transaction inserts meanwhile: Updated, its old_object the inserted row', async () => {
+  // A known limit (README, TypeORM "Not captured"): the row is not there to read before the upsert, which then
+  // waits for the other insert and updates it; it is recorded as Created. Meant to pass once upserts return their
+  // old rows themselves (PostgreSQL 18's RETURNING OLD), as where-writes do.
+  it.fails('upsert() of a row another transaction inserts meanwhile: Updated, its old_object the inserted row', async () => {
     const before = await readState(ds, TABLES);
     const other = await openTransaction();
     await scope('other', () => other.manager.insert(Product, { sku: 'p2', name: 'theirs', price: 5 }));
@@ -136,6 +147,25 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     expect(upserted?.model_details.old_object).toEqual({ sku: 'p2', name: 'theirs', price: 5 });
     await expectExact(before, [created!, upserted!]);
   });
+  it('upsert() in a SERIALIZABLE transaction of a row another transaction inserts meanwhile: fails, nothing recorded', async () => {
+    const before = await readState(ds, TABLES);
+    const other = await openTransaction();
+    await scope('other', () => other.manager.insert(Product, { sku: 'p4', name: 'theirs', price: 5 }));
+    const mine = await openTransaction('SERIALIZABLE');
+    const upsert = scope('upsert', () => mine.manager.upsert(Product, { sku: 'p4', name: 'ours', price: 6 }, ['sku'])).then(
+      () => undefined,
+      (e: unknown) => e as { driverError?: { code?: string } },
+    );
+    await waitingOnLock('%products%');
+    await scope('other', () => other.commitTransaction());
+    // The database refuses the upsert rather than update a row its snapshot cannot see: the caller retries.
+    expect((await upsert)?.driverError?.code).toBe('40001');
+    await scope('upsert', () => mine.rollbackTransaction());
+
+    expect(await logsBy('upsert')).toEqual([]);
+    await expectExact(before, await logsBy('other'));
+  });
+
   it('insert().orIgnore() of a row another transaction updates meanwhile: it changed nothing, nothing recorded', async () => {
     await products().insert({ sku: 'p3', name: 'kept', price: 1 });
     const before = await readState(ds, TABLES);
@@ -145,7 +175,7 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     const ignored = scope('ignore', () =>
       products().createQueryBuilder().insert().values({ sku: 'p3', name: 'skipped', price: 9 }).orIgnore().execute(),
     );
-    await waitingOnLock('%INSERT INTO%products%');
+    await waitingOnLock('%products%');
     await scope('other', () => other.commitTransaction());
     await other.release();
     await ignored;
@@ -156,30 +186,35 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     await expectExact(before, changed);
   });
 
-  it('update() by criteria while another transaction brings a row into the match: every row it changed is recorded', async () => {
-    const orders = ds.getRepository(Order);
-    // Stored first, so that the other writer's new version of it comes after the row the update waits for.
-    const late = await orders.save(orders.create({ status: 'a', total: 1 }));
-    const locked = await orders.save(orders.create({ status: 'b', total: 10 }));
-    const before = await readState(ds, TABLES);
-    const other = await openTransaction();
-    await scope('other', async () => {
-      await other.manager.update(Order, { id: late.id }, { total: 20 });
-      await other.manager.update(Order, { id: locked.id }, { status: 'held' });
-    });
-    const update = scope('update', () => orders.update({ total: MoreThan(5) }, { status: 'shipped' }));
-    await waitingOnLock('%orders%');
-    await scope('other', () => other.commitTransaction());
-    await other.release();
-    const result = await update;
+  // With 'readBefore' the read and the UPDATE are two statements, each seeing what is committed when it starts: a
+  // row that another transaction brings into the match in between is updated, not read (README, TypeORM).
+  it.skipIf(options.queryWrites === 'readBefore')(
+    'update() by criteria while another transaction brings a row into the match: every row it changed is recorded',
+    async () => {
+      const orders = ds.getRepository(Order);
+      // Stored first, so that the other writer's new version of it comes after the row the update waits for.
+      const late = await orders.save(orders.create({ status: 'a', total: 1 }));
+      const locked = await orders.save(orders.create({ status: 'b', total: 10 }));
+      const before = await readState(ds, TABLES);
+      const other = await openTransaction();
+      await scope('other', async () => {
+        await other.manager.update(Order, { id: late.id }, { total: 20 });
+        await other.manager.update(Order, { id: locked.id }, { status: 'held' });
+      });
+      const update = scope('update', () => orders.update({ total: MoreThan(5) }, { status: 'shipped' }));
+      await waitingOnLock('%orders%');
+      await scope('other', () => other.commitTransaction());
+      await other.release();
+      const result = await update;
 
-    const otherLogs = await logsBy('other');
-    const updateLogs = await logsBy('update');
-    const shipped = await orders.findBy({ status: 'shipped' });
-    expect(updateLogs).toHaveLength(result.affected!);
-    expect(updateLogs.map((l) => l.model_id).sort()).toEqual(shipped.map((o) => String(o.id)).sort());
-    await expectExact(before, [...otherLogs, ...updateLogs]);
-  });
+      const otherLogs = await logsBy('other');
+      const updateLogs = await logsBy('update');
+      const shipped = await orders.findBy({ status: 'shipped' });
+      expect(updateLogs).toHaveLength(result.affected!);
+      expect(updateLogs.map((l) => l.model_id).sort()).toEqual(shipped.map((o) => String(o.id)).sort());
+      await expectExact(before, [...otherLogs, ...updateLogs]);
+    },
+  );
 
   it('update() by criteria whose read before it loses a deadlock: the write that commits is recorded', async () => {
     const orders = ds.getRepository(Order);

@@ -4,7 +4,7 @@ import { modelIdOf, plainState } from './entity-state.js';
 import { insertReturnsRows, runInsertWithKeys } from './inserted-keys.js';
 import { readByIds } from './reads.js';
 import { readSafely } from './savepoints.js';
-import { captureUpsert, meetsExistingRows } from './upsert-writes.js';
+import { captureReturnedUpsert, captureUpsert, meetsExistingRows, upsertReturnsRows } from './upsert-writes.js';
 import { metadataOf, type QueryWriteRecorder, recordSummary, type WriteBuilder } from './write-builder.js';
 
 /**
@@ -12,7 +12,7 @@ import { metadataOf, type QueryWriteRecorder, recordSummary, type WriteBuilder }
  * meets no existing rows): it then needs no transaction of actionlog's own to be exact.
  */
 export async function insertReadsNothing(qb: WriteBuilder, recorder: QueryWriteRecorder, runner: QueryRunner): Promise<boolean> {
-  if (meetsExistingRows(qb, qb.getValueSets?.() ?? [])) return false;
+  if (meetsExistingRows(qb, qb.getValueSets?.() ?? [])) return upsertReturnsRows(qb, recorder, runner);
   return insertReturnsRows(qb, runner, (error) => {
     recorder.report(error);
   });
@@ -20,8 +20,8 @@ export async function insertReadsNothing(qb: WriteBuilder, recorder: QueryWriteR
 
 /**
  * Records `insert()`, `upsert()`, their QueryBuilder forms, and the inserts of `save()`: the rows as stored are
- * returned by the statement itself (PostgreSQL) or read after it by the keys of the rows it inserted (an upsert's
- * also before it, see upsert-writes.ts).
+ * returned by the statement itself (PostgreSQL; an upsert's with their old values on 18+) or read after it by the
+ * keys of the rows it inserted (an upsert's also before it, see upsert-writes.ts).
  */
 export async function captureInsert(
   qb: WriteBuilder,
@@ -39,7 +39,11 @@ export async function captureInsert(
     });
     return result;
   }
-  if (meetsExistingRows(qb, valueSets)) return captureUpsert(qb, recorder, runner, savepoints, valueSets, run);
+  if (meetsExistingRows(qb, valueSets)) {
+    return runner && (await upsertReturnsRows(qb, recorder, runner))
+      ? captureReturnedUpsert(qb, recorder, runner, valueSets, run)
+      : captureUpsert(qb, recorder, runner, savepoints, valueSets, run);
+  }
   const { result, keys, rows } = await runInsertWithKeys(qb, runner, valueSets, run, recorder);
   const known = keys.filter((key): key is ObjectLiteral => key !== undefined);
   if (known.length < keys.length)

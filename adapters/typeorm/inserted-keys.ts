@@ -1,7 +1,7 @@
 import type { EntityMetadata, InsertResult, ObjectLiteral, QueryRunner } from 'typeorm';
 import { hydrate, isSqliteFamily, storedColumns } from './entity-state.js';
 import { interceptStatement, uniqueMarker } from './patches.js';
-import { tableLetsReturningThrough } from './returning-writes.js';
+import { OLD_AND_NEW, tableLetsReturningThrough } from './returning-writes.js';
 import { inFailedTransaction } from './savepoints.js';
 import { dataSourceOf, metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
 
@@ -10,8 +10,8 @@ import { dataSourceOf, metadataOf, type QueryWriteRecorder, type WriteBuilder } 
  * them itself (it does not with `updateEntity(false)`, which `save(x, { reload: false })` uses).
  */
 
-/** The alias of the stored column at `index` in what the statement returns for actionlog. */
-const alias = (index: number) => `actionlog_col_${index}`;
+/** The alias of the stored column at `index` in what the statement returns for actionlog (`old`: its old value). */
+const alias = (index: number, old = false) => `actionlog_${old ? 'old' : 'col'}_${index}`;
 
 export interface InsertedRows {
   /** What the insert answers its caller, as without actionlog. */
@@ -20,6 +20,8 @@ export interface InsertedRows {
   keys: Array<ObjectLiteral | undefined>;
   /** PostgreSQL: the rows as stored, returned by the INSERT itself, so that none is read after it; else undefined. */
   rows?: ObjectLiteral[];
+  /** With `withOld`: each returned row as it was before the statement, null where it inserted the row. */
+  old?: Array<ObjectLiteral | null>;
 }
 
 /**
@@ -27,7 +29,8 @@ export interface InsertedRows {
  * generated itself (uuid), from SQLite's last row id, or (PostgreSQL) from the rows its `RETURNING` gives back:
  * every stored column (only the keys where the table does not let RETURNING through: see
  * `tableLetsReturningThrough`) under aliases of actionlog's, beside what TypeORM asks for itself, which neither
- * TypeORM nor the caller sees.
+ * TypeORM nor the caller sees. `withOld` (an upsert, PostgreSQL 18+, where the rows are returned whole): each row's
+ * old values too, from the row the statement updated.
  */
 export async function runInsertWithKeys(
   qb: WriteBuilder,
@@ -35,10 +38,12 @@ export async function runInsertWithKeys(
   valueSets: ObjectLiteral[],
   run: () => Promise<unknown>,
   recorder: QueryWriteRecorder,
+  withOld = false,
 ): Promise<InsertedRows> {
   const metadata = metadataOf(qb);
   // The returned rows as stored (hydrating them inside the statement would fail it should a transformer throw).
   let stored: ObjectLiteral[] = [];
+  let storedOld: Array<ObjectLiteral | null> = [];
   let restore = () => {};
   // Every stored column where the table lets RETURNING through; else, where TypeORM asks for nothing, the keys.
   const whole =
@@ -51,14 +56,22 @@ export async function runInsertWithKeys(
     // What TypeORM returns of an insert itself, to update the entities (a string `returning` replaces it).
     const own = qb.expressionMap.updateEntity ? metadata.getInsertionReturningColumns().map((c) => qb.escape(c.databaseName)) : [];
     const columns = whole ? storedColumns(metadata) : metadata.primaryColumns;
+    const old = withOld && whole;
     const ours = columns.map((c, i) => `${qb.escape(c.databaseName)} AS "${alias(i)}"`);
+    if (old) ours.push(...columns.map((c, i) => `actionlog_old.${qb.escape(c.databaseName)} AS "${alias(i, true)}"`));
     // This insert's own mark: another insert side by side on the runner has another.
     const mine = uniqueMarker('inserted rows');
-    qb.expressionMap.returning = `${[...own, ...ours].join(', ')} ${mine}`;
+    qb.expressionMap.returning = `${old ? `${OLD_AND_NEW} ` : ''}${[...own, ...ours].join(', ')} ${mine}`;
     const release = interceptStatement(runner, mine, async (original, self, sql, parameters, structured) => {
       const answer = (await original.call(self, sql, parameters, true)) as { records?: ObjectLiteral[] };
       const records = answer.records ?? [];
       stored = records.map((record) => storedRow(record, columns));
+      // A row the statement inserted has no old values: not even its primary key.
+      const key = alias(
+        columns.findIndex((c) => c.isPrimary),
+        true,
+      );
+      if (old) storedOld = records.map((record) => (record[key] === null ? null : storedRow(record, columns, true)));
       // What the INSERT answers without actionlog: TypeORM's own columns, or no rows when it asked for none.
       const theirs = own.length > 0 ? records.map((record) => withoutOurs(record, columns.length)) : [];
       const plain = Object.assign(Object.create(Object.getPrototypeOf(answer) as object) as object, answer, {
@@ -80,14 +93,16 @@ export async function runInsertWithKeys(
   }
   // Hydrated only after the INSERT, under the guard: a transformer that throws is reported, and the rows go unrecorded.
   const returned: ObjectLiteral[] = [];
+  const returnedOld: Array<ObjectLiteral | null> = [];
   recorder.guard(() => {
     returned.push(...stored.map((raw) => hydrate(metadata, raw)));
+    returnedOld.push(...storedOld.map((raw) => raw && hydrate(metadata, raw)));
   });
   const locallyGenerated = (qb.expressionMap as { locallyGenerated?: Record<number, ObjectLiteral> }).locallyGenerated ?? {};
   const keys = valueSets.map((values, i) =>
     keyFrom(metadata, [values, result.identifiers[i], locallyGenerated[i], returned[i], lastRowIdKey(qb, result, i, valueSets.length)]),
   );
-  return { result, keys, rows: whole ? returned : undefined };
+  return { result, keys, rows: whole ? returned : undefined, old: withOld && whole ? returnedOld : undefined };
 }
 
 /**
@@ -120,10 +135,10 @@ function ownReturning(qb: WriteBuilder): boolean {
 }
 
 /** A returned row's stored columns under their own names, as a SELECT of them reads them (for `hydrate`). */
-function storedRow(record: ObjectLiteral, columns: ReadonlyArray<{ databaseName: string }>): ObjectLiteral {
+function storedRow(record: ObjectLiteral, columns: ReadonlyArray<{ databaseName: string }>, old = false): ObjectLiteral {
   const raw: ObjectLiteral = {};
   columns.forEach((column, i) => {
-    raw[column.databaseName] = record[alias(i)] as unknown;
+    raw[column.databaseName] = record[alias(i, old)] as unknown;
   });
   return raw;
 }
@@ -132,8 +147,8 @@ function storedRow(record: ObjectLiteral, columns: ReadonlyArray<{ databaseName:
 function withoutOurs(record: ObjectLiteral, count: number): ObjectLiteral {
   const theirs: ObjectLiteral = {};
   for (const key of Object.keys(record)) {
-    const ours = key.startsWith('actionlog_col_') && Number(key.slice('actionlog_col_'.length)) < count;
-    if (!ours) theirs[key] = record[key] as unknown;
+    const index = /^actionlog_(?:col|old)_(\d+)$/.exec(key)?.[1];
+    if (index === undefined || Number(index) >= count) theirs[key] = record[key] as unknown;
   }
   return theirs;
 }

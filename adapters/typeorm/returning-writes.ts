@@ -15,8 +15,15 @@ export interface ReturnedRows {
 }
 
 // Names the statement among those the builder runs (its SQL cannot be known in advance: building it twice can
-// add a condition twice).
-const MARKER = 'WITH (OLD AS actionlog_old, NEW AS actionlog_new)';
+// add a condition twice). An upsert's RETURNING starts with it too (see inserted-keys.ts).
+export const OLD_AND_NEW = 'WITH (OLD AS actionlog_old, NEW AS actionlog_new)';
+const MARKER = OLD_AND_NEW;
+
+/** Whether the database returns the old values of the rows a statement changes: PostgreSQL 18 or later. */
+export function returnsOldValues(dataSource: DataSource): boolean {
+  const driver = dataSource.driver as { options: { type: string }; version?: string };
+  return driver.options.type === 'postgres' && Number.parseFloat(driver.version ?? '0') >= 18;
+}
 
 const returningAllowed = new WeakMap<EntityMetadata, Promise<boolean>>();
 
@@ -26,8 +33,7 @@ const returningAllowed = new WeakMap<EntityMetadata, Promise<boolean>>();
  * run inside WITH), no row-level security, and SELECT on the whole table (RETURNING needs both).
  */
 export async function canReturnRows(qb: WriteBuilder, dataSource: DataSource, runner: QueryRunner | undefined): Promise<boolean> {
-  const driver = dataSource.driver as { options: { type: string }; version?: string };
-  if (driver.options.type !== 'postgres' || !(Number.parseFloat(driver.version ?? '0') >= 18)) return false;
+  if (!returnsOldValues(dataSource)) return false;
   const map = qb.expressionMap;
   // The caller's own RETURNING (unset unless asked for, whatever TypeORM's types say) is left alone.
   const returning = map.returning as string | string[] | undefined;

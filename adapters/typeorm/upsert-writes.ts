@@ -2,16 +2,25 @@ import { ActionLogError } from 'actionlog';
 import { sameValue } from 'actionlog/adapter-kit';
 import type { EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { modelIdOf, plainState } from './entity-state.js';
+import { insertReturnsRows, runInsertWithKeys } from './inserted-keys.js';
 import { readByValues } from './reads.js';
+import { returnsOldValues } from './returning-writes.js';
 import { readSafely } from './savepoints.js';
-import { metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
+import { dataSourceOf, metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
 
 /*
- * `upsert()`, `insert().orUpdate()` and `insert().orIgnore()` whose values carry a unique key: which rows they
- * insert, update or leave alone is learnt by reading the rows their values could meet (by the conflict target, or
- * for `orIgnore()` without one by every unique key the values carry) before and after the statement, matched by
- * primary key.
+ * `upsert()`, `insert().orUpdate()` and `insert().orIgnore()` whose values carry a unique key. On PostgreSQL 18 and
+ * later the statement returns each row it inserted or updated with its old values (`RETURNING OLD`), exact under
+ * concurrency. Elsewhere which rows it inserts, updates or leaves alone is learnt by reading the rows its values
+ * could meet (by the conflict target, or for `orIgnore()` without one by every unique key the values carry) before
+ * and after the statement, matched by primary key.
  */
+
+/** A row an upsert wrote, as stored after it, and as it was before (undefined: inserted). */
+interface Upserted {
+  row: ObjectLiteral;
+  previous: ObjectLiteral | undefined;
+}
 
 type ColumnMetadata = EntityMetadata['columns'][number];
 
@@ -30,6 +39,34 @@ export function meetsExistingRows(qb: WriteBuilder, valueSets: ObjectLiteral[]):
 /** ON CONFLICT DO UPDATE and DO NOTHING of an insert: absent on a plain insert, whatever TypeORM's types say. */
 function conflictOptionsOf(qb: WriteBuilder): { onUpdate?: { conflict?: string | string[] }; onIgnore?: boolean } {
   return qb.expressionMap;
+}
+
+/** Whether the upsert returns its rows with their old values (PostgreSQL 18+, see `runInsertWithKeys`): nothing is read. */
+export async function upsertReturnsRows(qb: WriteBuilder, recorder: QueryWriteRecorder, runner: QueryRunner | undefined): Promise<boolean> {
+  if (recorder.queryWrites !== 'auto' || !runner || !returnsOldValues(dataSourceOf(qb))) return false;
+  return insertReturnsRows(qb, runner, (error) => {
+    recorder.report(error);
+  });
+}
+
+/** Records an upsert from the rows it returns, each with its old values (see `upsertReturnsRows`). */
+export async function captureReturnedUpsert(
+  qb: WriteBuilder,
+  recorder: QueryWriteRecorder,
+  runner: QueryRunner,
+  valueSets: ObjectLiteral[],
+  run: () => Promise<unknown>,
+): Promise<unknown> {
+  const { result, rows = [], old = [] } = await runInsertWithKeys(qb, runner, valueSets, run, recorder, true);
+  recorder.guard(() => {
+    recordUpserted(
+      metadataOf(qb),
+      recorder,
+      runner,
+      rows.map((row, i) => ({ row, previous: old[i] ?? undefined })),
+    );
+  });
+  return result;
 }
 
 export async function captureUpsert(
@@ -65,7 +102,9 @@ export async function captureUpsert(
   const after = await read(false);
   // The rows are written: whatever fails in recording them is reported, and the caller gets the upsert's own result.
   recorder.guard(() => {
-    recordUpserted(metadata, recorder, runner, before, after ?? []);
+    const beforeById = new Map(before.map((row) => [modelIdOf(metadata, row), row]));
+    const upserted = (after ?? []).map((row) => ({ row, previous: beforeById.get(modelIdOf(metadata, row)) }));
+    recordUpserted(metadata, recorder, runner, upserted);
   });
   return result;
 }
@@ -75,12 +114,9 @@ function recordUpserted(
   metadata: EntityMetadata,
   recorder: QueryWriteRecorder,
   runner: QueryRunner | undefined,
-  before: ObjectLiteral[],
-  after: ObjectLiteral[],
+  upserted: Upserted[],
 ): void {
-  const beforeById = new Map(before.map((row) => [modelIdOf(metadata, row), row]));
-  for (const row of after) {
-    const previous = beforeById.get(modelIdOf(metadata, row));
+  for (const { row, previous } of upserted) {
     const next = plainState(metadata, row);
     const old = previous ? plainState(metadata, previous) : null;
     if (old && sameValue(old, next)) continue;

@@ -126,27 +126,29 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     await expectExact(before, [changed!, upserted!]);
   });
 
-  // A known limit (README, TypeORM "Not captured"): the row is not there to read before the upsert, which then
-  // waits for the other insert and updates it; it is recorded as Created. Meant to pass once upserts return their
-  // old rows themselves (PostgreSQL 18's RETURNING OLD), as where-writes do.
-  it.fails('upsert() of a row another transaction inserts meanwhile: Updated, its old_object the inserted row', async () => {
-    const before = await readState(ds, TABLES);
-    const other = await openTransaction();
-    await scope('other', () => other.manager.insert(Product, { sku: 'p2', name: 'theirs', price: 5 }));
-    const upsert = scope('upsert', () => products().upsert({ sku: 'p2', name: 'ours', price: 6 }, ['sku']));
-    await waitingOnLock('%INSERT INTO%products%');
-    await scope('other', () => other.commitTransaction());
-    await other.release();
-    await upsert;
+  // With 'readBefore' (as before PostgreSQL 18) a known limit (README, TypeORM "Not captured"): the row is not there
+  // to read before the upsert, which then waits for the other insert and updates it; it is recorded as Created.
+  (options.queryWrites === 'readBefore' ? it.fails : it)(
+    'upsert() of a row another transaction inserts meanwhile: Updated, its old_object the inserted row',
+    async () => {
+      const before = await readState(ds, TABLES);
+      const other = await openTransaction();
+      await scope('other', () => other.manager.insert(Product, { sku: 'p2', name: 'theirs', price: 5 }));
+      const upsert = scope('upsert', () => products().upsert({ sku: 'p2', name: 'ours', price: 6 }, ['sku']));
+      await waitingOnLock('%INSERT INTO%products%');
+      await scope('other', () => other.commitTransaction());
+      await other.release();
+      await upsert;
 
-    const [created] = await logsBy('other');
-    const [upserted] = await logsBy('upsert');
-    expect(created?.action).toBe('Created');
-    // The upsert found the row the other writer inserted and updated it: not a second creation.
-    expect(upserted?.action).toBe('Updated');
-    expect(upserted?.model_details.old_object).toEqual({ sku: 'p2', name: 'theirs', price: 5 });
-    await expectExact(before, [created!, upserted!]);
-  });
+      const [created] = await logsBy('other');
+      const [upserted] = await logsBy('upsert');
+      expect(created?.action).toBe('Created');
+      // The upsert found the row the other writer inserted and updated it: not a second creation.
+      expect(upserted?.action).toBe('Updated');
+      expect(upserted?.model_details.old_object).toEqual({ sku: 'p2', name: 'theirs', price: 5 });
+      await expectExact(before, [created!, upserted!]);
+    },
+  );
   it('upsert() in a SERIALIZABLE transaction of a row another transaction inserts meanwhile: fails, nothing recorded', async () => {
     const before = await readState(ds, TABLES);
     const other = await openTransaction();

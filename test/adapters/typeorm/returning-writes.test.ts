@@ -93,6 +93,63 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
     expect([result!.raw, result!.generatedMaps]).toEqual([plain.raw, plain.generatedMaps]);
   });
 
+  it('takes upserted rows and their old values from the statement itself, sent alone, and answers as TypeORM does without actionlog', async () => {
+    await seed();
+    const upsert = () =>
+      ds.getRepository(Product).upsert(
+        [
+          { sku: 'a', name: 'tea', price: 1 },
+          { sku: 'b', name: 'tea', price: 7 },
+          { sku: 'n', name: 'new', price: 8 },
+        ],
+        ['sku'],
+      );
+    ds.subscribers.splice(0, ds.subscribers.length);
+    const plain = await upsert();
+    await ds.getRepository(Product).delete({ sku: 'n' });
+    await ds.getRepository(Product).update({ sku: 'b' }, { price: 2 });
+    attach();
+    await ds.getRepository(Product).insert({ sku: 'warm', name: 'asks its one-time table question', price: 0 });
+    let result: InsertResult | undefined;
+    sent.statements.length = 0;
+    const logs = await logsOf(async () => {
+      result = await upsert();
+    });
+    // 'a' is written as it was: nothing to record.
+    expect(logs.map((l) => [l.action, l.model_id, l.model_details.old_object, l.model_details.new_object])).toEqual([
+      ['Updated', 'b', { sku: 'b', name: 'tea', price: 2 }, { sku: 'b', name: 'tea', price: 7 }],
+      ['Created', 'n', null, { sku: 'n', name: 'new', price: 8 }],
+    ]);
+    expect(sent.statements.map((s) => s.split(' ')[0])).toEqual(['INSERT']);
+    expect([result!.identifiers, result!.raw, result!.generatedMaps]).toEqual([plain.identifiers, plain.raw, plain.generatedMaps]);
+
+    const skipped = await logsOf(() =>
+      ds
+        .getRepository(Product)
+        .createQueryBuilder()
+        .insert()
+        .values([
+          { sku: 'b', name: 'skipped', price: 0 },
+          { sku: 'o', name: 'other', price: 9 },
+        ])
+        .orIgnore()
+        .execute(),
+    );
+    expect(skipped.map((l) => [l.action, l.model_id, l.model_details.old_object])).toEqual([['Created', 'o', null]]);
+
+    attach({ queryWrites: 'readBefore' });
+    sent.statements.length = 0;
+    const read = await logsOf(() => ds.getRepository(Product).upsert({ sku: 'n', name: 'new', price: 10 }, ['sku']));
+    expect(read.map((l) => [l.action, l.model_details.old_object?.price, l.model_details.new_object?.price])).toEqual([['Updated', 8, 10]]);
+    expect(sent.statements.map((s) => s.split(' ')[0])).toEqual([
+      'START',
+      ...['SAVEPOINT', 'SELECT', 'RELEASE'],
+      'INSERT',
+      ...['SAVEPOINT', 'SELECT', 'RELEASE'],
+      'COMMIT',
+    ]);
+  });
+
   it('answers update, delete, softDelete and restore exactly as TypeORM does without actionlog', async () => {
     const writes = [
       () => ds.getRepository(Product).update({ name: 'tea' }, { price: 5 }),

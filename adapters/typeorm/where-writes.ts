@@ -1,3 +1,4 @@
+import { ActionLogError } from 'actionlog';
 import { sameValue } from 'actionlog/adapter-kit';
 import type { EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { idMapOf, modelIdOf, overlayState, plainState, predictedState } from './entity-state.js';
@@ -88,6 +89,13 @@ export async function captureWhereWrite(
     ownTransaction && runner ? await readOrStepAside(runner, recorder, read) : await readSafely(runner, savepoints, recorder, read, true);
   const result = (await run()) as { affected?: number };
   if (!before) return result;
+  // In READ COMMITTED the write sees what committed after the read: rows brought into its conditions meanwhile.
+  if (before.length <= limit && typeof result.affected === 'number' && result.affected > before.length)
+    recorder.report(
+      new ActionLogError(
+        `actionlog recorded ${String(before.length)} of the ${String(result.affected)} rows a query-level ${kind} of ${metadata.name} changed: the others came into its conditions after the read before it (another transaction committed meanwhile); they are not recorded`,
+      ),
+    );
   // The rows are written: from here on, whatever fails (a read, or the app's own code such as a column transformer)
   // is reported by `readSafely` or the guard, and the caller gets the write's own result.
   if (stamped && (kind === 'soft-delete' || kind === 'restore')) {

@@ -188,35 +188,38 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     await expectExact(before, changed);
   });
 
-  // With 'readBefore' the read and the UPDATE are two statements, each seeing what is committed when it starts: a
-  // row that another transaction brings into the match in between is updated, not read (README, TypeORM).
-  it.skipIf(options.queryWrites === 'readBefore')(
-    'update() by criteria while another transaction brings a row into the match: every row it changed is recorded',
-    async () => {
-      const orders = ds.getRepository(Order);
-      // Stored first, so that the other writer's new version of it comes after the row the update waits for.
-      const late = await orders.save(orders.create({ status: 'a', total: 1 }));
-      const locked = await orders.save(orders.create({ status: 'b', total: 10 }));
-      const before = await readState(ds, TABLES);
-      const other = await openTransaction();
-      await scope('other', async () => {
-        await other.manager.update(Order, { id: late.id }, { total: 20 });
-        await other.manager.update(Order, { id: locked.id }, { status: 'held' });
-      });
-      const update = scope('update', () => orders.update({ total: MoreThan(5) }, { status: 'shipped' }));
-      await waitingOnLock('%orders%');
-      await scope('other', () => other.commitTransaction());
-      await other.release();
-      const result = await update;
+  it('update() by criteria while another transaction brings a row into the match: every row it changed is recorded, or the gap reported', async () => {
+    const orders = ds.getRepository(Order);
+    // Stored first, so that the other writer's new version of it comes after the row the update waits for.
+    const late = await orders.save(orders.create({ status: 'a', total: 1 }));
+    const locked = await orders.save(orders.create({ status: 'b', total: 10 }));
+    const before = await readState(ds, TABLES);
+    const other = await openTransaction();
+    await scope('other', async () => {
+      await other.manager.update(Order, { id: late.id }, { total: 20 });
+      await other.manager.update(Order, { id: locked.id }, { status: 'held' });
+    });
+    const update = scope('update', () => orders.update({ total: MoreThan(5) }, { status: 'shipped' }));
+    await waitingOnLock('%orders%');
+    await scope('other', () => other.commitTransaction());
+    await other.release();
+    const result = await update;
 
-      const otherLogs = await logsBy('other');
-      const updateLogs = await logsBy('update');
-      const shipped = await orders.findBy({ status: 'shipped' });
-      expect(updateLogs).toHaveLength(result.affected!);
-      expect(updateLogs.map((l) => l.model_id).sort()).toEqual(shipped.map((o) => String(o.id)).sort());
-      await expectExact(before, [...otherLogs, ...updateLogs]);
-    },
-  );
+    const otherLogs = await logsBy('other');
+    const updateLogs = await logsBy('update');
+    const shipped = await orders.findBy({ status: 'shipped' });
+    if (options.queryWrites === 'readBefore') {
+      // The read and the UPDATE are two statements, each seeing what committed when it started: the row brought
+      // into the match in between is updated, not read (README, TypeORM). That is said, never silent.
+      expect(updateLogs.map((l) => l.model_id)).toEqual([String(locked.id)]);
+      expect(errors.map(String)).toEqual([expect.stringMatching(/recorded 1 of the 2 rows a query-level update of Order changed/)]);
+      errors.length = 0;
+      return;
+    }
+    expect(updateLogs).toHaveLength(result.affected!);
+    expect(updateLogs.map((l) => l.model_id).sort()).toEqual(shipped.map((o) => String(o.id)).sort());
+    await expectExact(before, [...otherLogs, ...updateLogs]);
+  });
 
   it('update() by criteria whose read before it loses a deadlock: the write that commits is recorded', async () => {
     const orders = ds.getRepository(Order);

@@ -134,6 +134,43 @@ describe('spool: several processes on one machine', () => {
   }, 60_000);
 });
 
+describe('spool: a process that dies while another runs', () => {
+  it('the running logger adopts the files it left within half a minute, and stores each document once', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const dir = folder();
+      const store = new MemoryStore();
+      const running = createActionLogger({ store, spool: { dir } });
+      loggers.push(running);
+      // A logger of the same folder whose store is away, closed past its deadline: its files stay, its lock goes.
+      const gone = createActionLogger({ store: new OutageStore(), spool: { dir }, onError: () => {} });
+      for (let i = 0; i < 20; i++) await gone.run({ requestUuid: `gone-${i}` }, () => gone.record({ action: 'tick' }));
+      expect(await gone.close({ timeout: 50 })).toEqual({ left: 20 });
+      await running.run({ requestUuid: 'running-0' }, () => running.record({ action: 'tick' }));
+      vi.advanceTimersByTime(20_000);
+      await running.flush();
+      // Not yet: the spool looks for dead processes' files every third renewal of its lock.
+      expect(store.requests().map((r) => r.request_uuid)).toEqual(['running-0']);
+      vi.advanceTimersByTime(10_000);
+      // Stored in a batch on the writer's timer, as any replay.
+      await vi.waitFor(
+        () => {
+          expect(store.requests()).toHaveLength(21);
+        },
+        { timeout: 5000 },
+      );
+      expect(new Set(store.requests().map((r) => r.request_uuid)).size).toBe(21);
+      expect(running.stats().spool).toMatchObject({ replayed: 20, pending: 0 });
+      // Once stored, the adopted files are gone: only the running logger's lock (and its open file) stay.
+      await running.flush();
+      expect(readdirSync(dir).filter((name) => !name.includes(`-${process.pid}-`))).toEqual([]);
+      expect(readdirSync(dir).filter((name) => name.endsWith('.lock'))).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe('spool: containers sharing a volume', () => {
   /** A process in PID and UTS namespaces of its own, as in a container: it is pid 1 there, under its own host name. */
   const inContainer = (host: string, args: string[], lines?: number) =>

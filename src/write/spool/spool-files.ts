@@ -20,6 +20,7 @@ import {
   holdLock,
   LEASE_MS,
   lockPath,
+  type OwnerFiles,
   lockText,
   ownerName,
   ownersIn,
@@ -86,10 +87,12 @@ const READ_CHUNK = 1 << 20;
  * requests' path. A crash replays at most this much already stored (duplicates are refused).
  */
 const REUSE_BYTES = 1 << 20;
+/** Every how many renewals of the lock a running spool looks for files of processes that died since it opened. */
+const ADOPT_EVERY = 3;
 
 /**
  * This process's spool: append-only segment files `<boot>-h<host>-<pid>-<n>-<seq>.spool` in `dir`, the segments of dead
- * processes adopted at open. Lines are appended whole with one write; a segment is deleted once every unit in it
+ * processes adopted at open and every half minute after. Lines are appended whole with one write; a segment is deleted once every unit in it
  * is settled (stored or quarantined).
  */
 export class SpoolFiles {
@@ -119,14 +122,55 @@ export class SpoolFiles {
     this.segmentBytes = Math.min(64 << 20, Math.max(4096, Math.floor(options.maxBytes / 8)));
   }
 
-  /** Creates the folder, adopts the segments of dead processes (theirs are replayed first), takes the lock. */
-  open(): { adopted: number } {
+  /**
+   * Creates the folder, adopts the segments of dead processes (theirs are replayed first), takes the lock. While it
+   * runs, the spool adopts those of processes that die later too (`onAdopted` is told how many lines it took).
+   */
+  open(onAdopted: (lines: number) => void = () => {}): { adopted: number } {
     mkdirSync(this.options.dir, { recursive: true });
     this.owner = ownerName(ownersIn(this.options.dir));
     this.lock = lockPath(this.options.dir, this.owner);
+    const adopted = this.adopt(deadOwners(this.options.dir));
+    writeFileSync(this.lock, lockText());
+    holdLock(this.lock);
+    let renewals = 0;
+    this.renewal = setInterval(() => {
+      try {
+        if (!renewLock(this.lock)) writeFileSync(this.lock, lockText());
+      } catch (error) {
+        this.report(new ActionLogError(`the spool's lock ${this.lock} cannot be renewed: ${(error as Error).message}`));
+      }
+      if (++renewals % ADOPT_EVERY === 0) this.adoptLate(onAdopted);
+    }, LEASE_MS / 6).unref();
+    return { adopted };
+  }
+
+  /**
+   * Adopts the segments of processes that died since the spool opened: a replica replaced by one under another host
+   * name (a new pod) leaves its files to whichever process of the folder looks next, and none may start for days.
+   */
+  private adoptLate(onAdopted: (lines: number) => void): void {
+    try {
+      const dead = deadOwners(this.options.dir);
+      if (dead.length === 0) return;
+      // Positions grow over the segments in order: the adopted ones go after the open one, which is closed first.
+      this.closeOpen();
+      const lines = this.adopt(dead);
+      if (lines > 0) onAdopted(lines);
+    } catch (error) {
+      this.report(
+        new ActionLogError(
+          `the spool folder ${this.options.dir} cannot be looked through for files of dead processes: ${(error as Error).message}`,
+        ),
+      );
+    }
+  }
+
+  /** Claims the segments of dead owners, in order, and removes their locks; returns how many lines they hold. */
+  private adopt(dead: readonly OwnerFiles[]): number {
     let adopted = 0;
-    for (const dead of deadOwners(this.options.dir)) {
-      for (const from of dead.segments) {
+    for (const owner of dead) {
+      for (const from of owner.segments) {
         const to = segmentPath(this.options.dir, this.owner, this.next);
         if (!claim(from, to)) continue;
         this.next++;
@@ -135,18 +179,9 @@ export class SpoolFiles {
         this.segments.push(this.segment(to, size, lines, undefined));
         adopted += lines;
       }
-      removeQuietly(lockPath(this.options.dir, dead.owner));
+      removeQuietly(lockPath(this.options.dir, owner.owner));
     }
-    writeFileSync(this.lock, lockText());
-    holdLock(this.lock);
-    this.renewal = setInterval(() => {
-      try {
-        if (!renewLock(this.lock)) writeFileSync(this.lock, lockText());
-      } catch (error) {
-        this.report(new ActionLogError(`the spool's lock ${this.lock} cannot be renewed: ${(error as Error).message}`));
-      }
-    }, LEASE_MS / 6).unref();
-    return { adopted };
+    return adopted;
   }
 
   /** Bytes of the spool on disk not settled yet. */
@@ -353,16 +388,20 @@ export class SpoolFiles {
   }
 
   private startSegment(at: number): Segment {
-    const last = this.segments.at(-1);
-    if (last) {
-      this.closeSegment(last, this.settled(last) ? false : 'later');
-      this.retire(last);
-    }
+    this.closeOpen();
     const path = segmentPath(this.options.dir, this.owner, this.next++);
     const seg = this.segment(path, 0, 0, at);
     seg.fd = openSync(path, 'wx');
     this.segments.push(seg);
     return seg;
+  }
+
+  /** Closes the segment written to, if any: the next append starts a new one. */
+  private closeOpen(): void {
+    const last = this.segments.at(-1);
+    if (!last) return;
+    this.closeSegment(last, this.settled(last) ? false : 'later');
+    this.retire(last);
   }
 
   /** Decodes a line into `into`; false for a torn or damaged one (reported and skipped). */

@@ -109,7 +109,10 @@ export class SpooledWriter<Item> {
       this.report(error);
     });
     try {
-      this.held = this.files.open().adopted;
+      this.held = this.files.open((lines) => {
+        this.held += lines;
+        void this.pump();
+      }).adopted;
     } catch (error) {
       throw new ActionLogConfigError([{ path: 'spool.dir', message: `cannot be used: ${(error as Error).message}` }]);
     }

@@ -153,9 +153,16 @@ function isAlive(dir: string, o: OwnerFiles): boolean {
     const renewed = mtimeOf(lock, Number.NaN);
     return Date.now() - (Number.isNaN(renewed) ? o.newest : renewed) < LEASE_MS;
   }
-  // A lock of this very process is alive while a logger holds it; otherwise it is an earlier process's that had
-  // the same pid (a container restarted: the pid is 1 again, the boot and the host name the same).
-  if (o.pid === process.pid) return held.has(lock);
+  if (o.pid === process.pid) {
+    // A lock of this very process is alive while a logger of this thread holds it. Else it is another thread's
+    // (worker threads share the pid, not `held`), alive while renewed; or an earlier process's that had the same
+    // pid (a container restarted: the pid is 1 again, the boot and the host name the same), which started apart.
+    if (held.has(lock)) return true;
+    const started = lockedField(lock, 1);
+    const own = startOf(process.pid);
+    if (started !== undefined && own !== undefined && started !== own) return false;
+    return Date.now() - mtimeOf(lock, Number.NaN) < LEASE_MS;
+  }
   try {
     process.kill(o.pid, 0);
   } catch (error) {

@@ -7,7 +7,6 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
-  statSync,
   unlink,
   writeFileSync,
   writeSync,
@@ -101,6 +100,8 @@ export class SpoolFiles {
   private lock = '';
   /** Renews the lock, for processes of other containers sharing the folder, which cannot look this one's pid up. */
   private renewal: NodeJS.Timeout | undefined;
+  /** Whether the renewal looks for files of processes that died since (not once the writer is closing). */
+  private adopting = true;
   private readonly segments: Segment[] = [];
   private next = 1;
   private endPos = 0;
@@ -140,7 +141,7 @@ export class SpoolFiles {
       } catch (error) {
         this.report(new ActionLogError(`the spool's lock ${this.lock} cannot be renewed: ${(error as Error).message}`));
       }
-      if (++renewals % ADOPT_EVERY === 0) this.adoptLate(onAdopted);
+      if (++renewals % ADOPT_EVERY === 0 && this.adopting) this.adoptLate(onAdopted);
     }, LEASE_MS / 6).unref();
     return { adopted };
   }
@@ -166,22 +167,50 @@ export class SpoolFiles {
     }
   }
 
-  /** Claims the segments of dead owners, in order, and removes their locks; returns how many lines they hold. */
+  /**
+   * Claims the segments of dead owners, in order, and removes their locks; returns how many lines they hold. Never
+   * throws: a segment that cannot be claimed or read is reported and left (given back) for a later look.
+   */
   private adopt(dead: readonly OwnerFiles[]): number {
     let adopted = 0;
     for (const owner of dead) {
       for (const from of owner.segments) {
         const to = segmentPath(this.options.dir, this.owner, this.next);
-        if (!claim(from, to)) continue;
-        this.next++;
-        const size = statSync(to).size;
-        const lines = countLines(readFileSync(to));
-        this.segments.push(this.segment(to, size, lines, undefined));
+        try {
+          if (!claim(from, to)) continue;
+          this.next++;
+        } catch (error) {
+          this.report(new ActionLogError(`the spool file ${from} of a dead process cannot be adopted: ${(error as Error).message}`));
+          continue;
+        }
+        let bytes: Buffer;
+        try {
+          bytes = readFileSync(to);
+        } catch (error) {
+          this.report(new ActionLogError(`the spool file ${from} of a dead process cannot be read: ${(error as Error).message}`));
+          try {
+            claim(to, from);
+          } catch {
+            // Left under this spool's name: the next start of the folder adopts it.
+          }
+          continue;
+        }
+        if (bytes.length === 0) {
+          removeQuietly(to);
+          continue;
+        }
+        const lines = countLines(bytes);
+        this.segments.push(this.segment(to, bytes.length, lines, undefined));
         adopted += lines;
       }
       removeQuietly(lockPath(this.options.dir, owner.owner));
     }
     return adopted;
+  }
+
+  /** Adopts nothing more while running: once closing, what a dead process left stays under its name for others. */
+  stopAdopting(): void {
+    this.adopting = false;
   }
 
   /** Bytes of the spool on disk not settled yet. */

@@ -199,6 +199,8 @@ export class SpooledWriter<Item> {
     if (this.closed) return 0;
     this.spoolArrived();
     this.closed = true;
+    // What a dead process left, adopted now, would not be waited for: it stays under its owner's name.
+    this.files.stopAdopting();
     const drained = this.flush();
     const inTime = timeoutMs === undefined ? await drained.then(() => true) : await finishesWithin(drained, timeoutMs);
     let left = 0;
@@ -266,6 +268,7 @@ export class SpooledWriter<Item> {
   spoolBeforeExit(): number {
     if (this.closed) return 0;
     this.closingLate = true;
+    this.files.stopAdopting();
     this.spoolArrived();
     const lost = this.waiting.length;
     this.dropWaiting(this.waiting.splice(0));
@@ -405,8 +408,10 @@ export class SpooledWriter<Item> {
           this.inMemoryBytes += u.bytes;
           this.inner.enqueue({ unit: u.unit, place: u, bytes: u.bytes, authentic: u.authentic });
         }
-        // A read that met torn lines may bring back none, and then no settle would come to read on.
-        return torn > 0;
+        // A read that met torn lines may bring back none, and then no settle would come to read on; a read stops at
+        // the end of its segment, and the next one is read while there is room (else a backlog of small segments
+        // would be stored a segment per flush interval, each a batch short of full).
+        return torn > 0 || (units.length > 0 && this.files.hasBacklog());
       })
       .catch((error: unknown) => {
         this.report(new ActionLogStoreError('Could not read the spool back', 0, { cause: error }));

@@ -43,16 +43,16 @@ export function recorderFor(qb: WriteBuilder): QueryWriteRecorder | undefined {
 /**
  * Records a write statement: the caller's query-level writes (`update/delete/softDelete/restore`, `insert`,
  * `upsert`, and their QueryBuilder forms) and the statements of `save()`/`remove()`/`softRemove()`/`recover()`
- * alike, from the rows as stored. The statements of saves sharing a connection are captured one at a time.
+ * alike, from the rows as stored. The writes sharing a connection are captured one at a time (see runner-queue.ts).
  */
 export function captureQueryWrite(qb: WriteBuilder, recorder: QueryWriteRecorder, run: () => Promise<unknown>): Promise<unknown> {
   const persistence = isPersistenceStatement(qb);
   // The entity events of save() stamped the values already.
   if (!persistence) stampValues(qb, recorder);
   const runner = runnerOf(qb);
-  // A runner outside a transaction on PostgreSQL is one save's alone, and its capture opens a transaction of its own.
+  // A runner outside a transaction on PostgreSQL is one write's alone, and its capture opens a transaction of its own.
   const shared = runner && (runner.isTransactionActive || isSqliteFamily(dataSourceOf(qb).options.type));
-  return persistence && shared ? queued(runner, () => capture(qb, recorder, run)) : capture(qb, recorder, run);
+  return shared ? queued(runner, () => capture(qb, recorder, run)) : capture(qb, recorder, run);
 }
 
 /**

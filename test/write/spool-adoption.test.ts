@@ -85,7 +85,12 @@ describe('spool: adoption while running', () => {
     loggers.push(running);
     await leaveDead(dir, 100, 'gone');
     await running.run({ requestUuid: 'running-0' }, () => running.record({ action: 'tick' }));
-    await vi.waitFor(() => expect(store.started).toBe(1), { timeout: 3000 });
+    await vi.waitFor(
+      () => {
+        expect(store.started).toBe(1);
+      },
+      { timeout: 3000 },
+    );
     const owner = readdirSync(dir)
       .find((n) => n.endsWith('.lock'))!
       .slice(0, -'.lock'.length);

@@ -150,8 +150,7 @@ function isAlive(dir: string, o: OwnerFiles): boolean {
   // process's): alive while it renews its lock, which it does as long as it runs.
   if (!sameHost || (namespace !== undefined && namespace !== pidNamespace() && o.pid !== process.pid)) {
     // Without its lock (not written yet, or removed), its newest write stands for it.
-    const renewed = mtimeOf(lock, Number.NaN);
-    return Date.now() - (Number.isNaN(renewed) ? o.newest : renewed) < LEASE_MS;
+    return renewedWithinLease(lock, o.newest);
   }
   if (o.pid === process.pid) {
     // A lock of this very process is alive while a logger of this thread holds it. Else it is another thread's
@@ -161,7 +160,8 @@ function isAlive(dir: string, o: OwnerFiles): boolean {
     const started = lockedField(lock, 1);
     const own = startOf(process.pid);
     if (started !== undefined && own !== undefined && started !== own) return false;
-    return Date.now() - mtimeOf(lock, Number.NaN) < LEASE_MS;
+    // Without its lock, closed (a logger removes it as it closes).
+    return renewedWithinLease(lock, Number.NaN);
   }
   try {
     process.kill(o.pid, 0);
@@ -172,6 +172,12 @@ function isAlive(dir: string, o: OwnerFiles): boolean {
   // taken again after the owner died). Locks of versions before this one hold no start.
   const started = lockedField(lock, 1);
   return started === undefined || started === startOf(o.pid);
+}
+
+/** Whether a lock was renewed within the lease; a lock that is gone counts as renewed at `missing` (ms). */
+function renewedWithinLease(lock: string, missing: number): boolean {
+  const renewed = mtimeOf(lock, Number.NaN);
+  return Date.now() - (Number.isNaN(renewed) ? missing : renewed) < LEASE_MS;
 }
 
 /** A field a lock file recorded (1: the process's start, 2: its PID namespace); undefined when none, or it is gone. */

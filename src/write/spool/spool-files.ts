@@ -91,8 +91,8 @@ const ADOPT_EVERY = 3;
 
 /**
  * This process's spool: append-only segment files `<boot>-h<host>-<pid>-<n>-<seq>.spool` in `dir`, the segments of dead
- * processes adopted at open and every half minute after. Lines are appended whole with one write; a segment is deleted once every unit in it
- * is settled (stored or quarantined).
+ * processes adopted at open and every half minute after. Lines are appended whole with one write; a segment is
+ * deleted once every unit in it is settled (stored or quarantined).
  */
 export class SpoolFiles {
   /** Named at open, apart from every owner whose files are in the folder. */
@@ -151,20 +151,22 @@ export class SpoolFiles {
    * name (a new pod) leaves its files to whichever process of the folder looks next, and none may start for days.
    */
   private adoptLate(onAdopted: (lines: number) => void): void {
+    let dead: OwnerFiles[];
     try {
-      const dead = deadOwners(this.options.dir);
-      if (dead.length === 0) return;
-      // Positions grow over the segments in order: the adopted ones go after the open one, which is closed first.
-      this.closeOpen();
-      const lines = this.adopt(dead);
-      if (lines > 0) onAdopted(lines);
+      dead = deadOwners(this.options.dir);
     } catch (error) {
       this.report(
         new ActionLogError(
           `the spool folder ${this.options.dir} cannot be looked through for files of dead processes: ${(error as Error).message}`,
         ),
       );
+      return;
     }
+    if (dead.length === 0) return;
+    // Positions grow over the segments in order: the adopted ones go after the open one, which is closed first.
+    this.closeOpen();
+    const lines = this.adopt(dead);
+    if (lines > 0) onAdopted(lines);
   }
 
   /**

@@ -124,9 +124,25 @@ export async function readByIds(
   rows: ObjectLiteral[],
   runner: QueryRunner | undefined,
 ): Promise<ObjectLiteral[]> {
-  const ids = rows.map((r) => idMapOf(metadata, r)).filter((id): id is ObjectLiteral => id !== undefined);
+  const ids = idsOf(metadata, rows);
   if (ids.length === 0) return [];
   return readByIdsOnSqlite(metadata, ids) ?? selectRows(metadata, runner, (select) => select.whereInIds(ids));
+}
+
+/**
+ * PostgreSQL: of `rows`, just written by an upsert in `runner`'s open transaction, those it updated rather than
+ * inserted. `xmax` tells them apart: the version an ON CONFLICT DO UPDATE writes keeps the row's lock there, an
+ * inserted one has 0.
+ */
+export async function updatedByUpsert(metadata: EntityMetadata, rows: ObjectLiteral[], runner: QueryRunner): Promise<ObjectLiteral[]> {
+  const ids = idsOf(metadata, rows);
+  if (ids.length === 0) return [];
+  return selectRows(metadata, runner, (select) => select.whereInIds(ids).andWhere(`"row".xmax::text <> '0'`));
+}
+
+/** The primary keys of rows, as `whereInIds` takes them; rows without one left out. */
+function idsOf(metadata: EntityMetadata, rows: ObjectLiteral[]): ObjectLiteral[] {
+  return rows.map((r) => idMapOf(metadata, r)).filter((id): id is ObjectLiteral => id !== undefined);
 }
 
 /**

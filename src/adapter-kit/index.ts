@@ -25,6 +25,7 @@ export {
 } from './stamp-fields.js';
 export { workflowTransition, type WorkflowRecord, type WorkflowRequest, type WorkflowStep, type WorkflowTransition } from './workflow.js';
 export { parseOptions } from '../shared/parse-options.js';
+export { finishesWithin } from '../shared/deadline.js';
 
 // Values: copies, comparisons and stored keys, as the core makes them.
 export { copyDocument } from '../shared/copy.js';

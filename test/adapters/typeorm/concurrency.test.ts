@@ -126,29 +126,44 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     await expectExact(before, [changed!, upserted!]);
   });
 
-  // With 'readBefore' (as before PostgreSQL 18) a known limit (README, TypeORM "Not captured"): the row is not there
-  // to read before the upsert, which then waits for the other insert and updates it; it is recorded as Created.
-  (options.queryWrites === 'readBefore' ? it.fails : it)(
-    'upsert() of a row another transaction inserts meanwhile: Updated, its old_object the inserted row',
-    async () => {
-      const before = await readState(ds, TABLES);
-      const other = await openTransaction();
-      await scope('other', () => other.manager.insert(Product, { sku: 'p2', name: 'theirs', price: 5 }));
-      const upsert = scope('upsert', () => products().upsert({ sku: 'p2', name: 'ours', price: 6 }, ['sku']));
-      await waitingOnLock('%INSERT INTO%products%');
-      await scope('other', () => other.commitTransaction());
-      await other.release();
-      await upsert;
+  // With 'readBefore' (as before PostgreSQL 18) the row is not there to read before the upsert, which then waits for
+  // the other insert and updates it: its state before is read once the upsert has run, as committed.
+  it('upsert() of a row another transaction inserts meanwhile: Updated, its old_object the inserted row', async () => {
+    const before = await readState(ds, TABLES);
+    const other = await openTransaction();
+    await scope('other', () => other.manager.insert(Product, { sku: 'p2', name: 'theirs', price: 5 }));
+    const upsert = scope('upsert', () => products().upsert({ sku: 'p2', name: 'ours', price: 6 }, ['sku']));
+    await waitingOnLock('%INSERT INTO%products%');
+    await scope('other', () => other.commitTransaction());
+    await other.release();
+    await upsert;
 
-      const [created] = await logsBy('other');
-      const [upserted] = await logsBy('upsert');
-      expect(created?.action).toBe('Created');
-      // The upsert found the row the other writer inserted and updated it: not a second creation.
-      expect(upserted?.action).toBe('Updated');
-      expect(upserted?.model_details.old_object).toEqual({ sku: 'p2', name: 'theirs', price: 5 });
-      await expectExact(before, [created!, upserted!]);
-    },
-  );
+    const [created] = await logsBy('other');
+    const [upserted] = await logsBy('upsert');
+    expect(created?.action).toBe('Created');
+    // The upsert found the row the other writer inserted and updated it: not a second creation.
+    expect(upserted?.action).toBe('Updated');
+    expect(upserted?.model_details.old_object).toEqual({ sku: 'p2', name: 'theirs', price: 5 });
+    await expectExact(before, [created!, upserted!]);
+  });
+
+  it('upsert() in a transaction that deleted the row first: Created, though the row stays committed until then', async () => {
+    await products().insert({ sku: 'p5', name: 'old', price: 1 });
+    const before = await readState(ds, TABLES);
+    const mine = await openTransaction();
+    await scope('mine', async () => {
+      await mine.manager.delete(Product, { sku: 'p5' });
+      await mine.manager.upsert(Product, { sku: 'p5', name: 'new', price: 2 }, ['sku']);
+      await mine.commitTransaction();
+    });
+
+    const [deleted, upserted] = await logsBy('mine');
+    expect(deleted?.action).toBe('Deleted');
+    // Outside the transaction the deleted row still reads as committed: the upsert inserted anew all the same.
+    expect(upserted?.action).toBe('Created');
+    expect(upserted?.model_details.old_object).toBeNull();
+    await expectExact(before, [deleted!, upserted!]);
+  });
   it('upsert() in a SERIALIZABLE transaction of a row another transaction inserts meanwhile: fails, nothing recorded', async () => {
     const before = await readState(ds, TABLES);
     const other = await openTransaction();

@@ -2,9 +2,8 @@ import type { QueryRunner } from 'typeorm';
 import { isSqliteFamily } from './entity-state.js';
 import { captureInsert, insertReadsNothing } from './insert-writes.js';
 import { persistingWithListeners } from './patches.js';
-import { canReturnRows } from './returning-writes.js';
+import { mayReturnRows } from './returning-writes.js';
 import { queued } from './runner-queue.js';
-import { inFailedTransaction } from './savepoints.js';
 import { insertStamps, isStamped, queryUpdateStamps } from './stamps.js';
 import { captureReturned, captureWhereWrite } from './where-writes.js';
 import {
@@ -119,10 +118,5 @@ async function returnsRows(qb: WriteBuilder, recorder: QueryWriteRecorder, runne
   const kind = kindOf(qb);
   // Soft-delete stamps are written after the statement: the state to record is read after them.
   if ((kind === 'soft-delete' || kind === 'restore') && isStamped(metadataOf(qb))) return false;
-  try {
-    return await canReturnRows(qb, dataSourceOf(qb), runner);
-  } catch (error) {
-    if (!inFailedTransaction(error)) recorder.report(error);
-    return false;
-  }
+  return mayReturnRows(qb, runner, recorder, true);
 }

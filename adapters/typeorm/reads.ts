@@ -1,4 +1,5 @@
-import { betterSqliteOf, preparedStatement } from 'actionlog/adapter-kit';
+import { ActionLogError } from 'actionlog';
+import { betterSqliteOf, finishesWithin, preparedStatement } from 'actionlog/adapter-kit';
 import type { EntityMetadata, ObjectLiteral, QueryRunner, SelectQueryBuilder } from 'typeorm';
 import { hydrate, idMapOf, selectList } from './entity-state.js';
 import { dataSourceOf, mainAliasOf, metadataOf, type WhereKind, type WriteBuilder } from './write-builder.js';
@@ -138,6 +139,24 @@ export async function updatedByUpsert(metadata: EntityMetadata, rows: ObjectLite
   const ids = idsOf(metadata, rows);
   if (ids.length === 0) return [];
   return selectRows(metadata, runner, (select) => select.whereInIds(ids).andWhere(`"row".xmax::text <> '0'`));
+}
+
+/** How long a read of rows as last committed waits for a connection of the pool (all may be held by transactions). */
+const COMMITTED_READ_MS = 10_000;
+
+/**
+ * PostgreSQL: rows a statement of an open transaction has just written, as last committed: read on another connection
+ * of the pool, outside that transaction, which holds their locks, so no one has committed a change to them since
+ * (they are as they were just before the statement). Throws, saying `what` of them goes unknown, when no connection
+ * is free within 10 s.
+ */
+export async function readCommitted(metadata: EntityMetadata, rows: ObjectLiteral[], what: string): Promise<ObjectLiteral[]> {
+  const reading = readByIds(metadata, rows, undefined);
+  if (await finishesWithin(reading, COMMITTED_READ_MS)) return reading;
+  reading.catch(() => {});
+  throw new ActionLogError(
+    `actionlog could not read, within ${COMMITTED_READ_MS} ms (no free connection in the pool), the state before ${what}`,
+  );
 }
 
 /** The primary keys of rows, as `whereInIds` takes them; rows without one left out. */

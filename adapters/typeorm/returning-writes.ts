@@ -1,23 +1,31 @@
-/* PostgreSQL 18 returns the old and new values of the rows an UPDATE or DELETE changes (`RETURNING OLD/NEW`). */
+/*
+ * PostgreSQL returns the rows an UPDATE or DELETE changes (`RETURNING`): from 18 on with their old and new values
+ * (`RETURNING OLD/NEW`), before that as they become (the old ones of a DELETE).
+ */
 
 import type { DataSource, EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { hydrate, storedColumns } from './entity-state.js';
 import { interceptStatement, uniqueMarker } from './patches.js';
-import { metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
+import { inFailedTransaction } from './savepoints.js';
+import { dataSourceOf, metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
 
 export interface ReturnedRows {
   /** What the write returns to its caller, as without actionlog. */
   result: unknown;
   /** How many rows the statement changed (all of them, also past `take`). */
   count: number;
-  /** Up to `take` changed rows, each as it was and as it became (null when deleted). */
-  rows: Array<{ old: ObjectLiteral; next: ObjectLiteral | null }>;
+  /**
+   * Up to `take` changed rows, each as it was and as it became (null when deleted); as it was only with `RETURNING
+   * OLD` (PostgreSQL 18+) or for a DELETE.
+   */
+  rows: Array<{ old: ObjectLiteral | undefined; next: ObjectLiteral | null }>;
 }
 
 // Names the statement among those the builder runs (its SQL cannot be known in advance: building it twice can
 // add a condition twice). An upsert's RETURNING starts with it too (see inserted-keys.ts).
 export const OLD_AND_NEW = 'WITH (OLD AS actionlog_old, NEW AS actionlog_new)';
-const MARKER = OLD_AND_NEW;
+/** Where the RETURNING of the new values alone starts (before PostgreSQL 18): a comment, as SQL reads it. */
+const NEW_VALUES = '/* actionlog: returned values */';
 
 /** Whether the database returns the old values of the rows a statement changes: PostgreSQL 18 or later. */
 export function returnsOldValues(dataSource: DataSource): boolean {
@@ -28,12 +36,33 @@ export function returnsOldValues(dataSource: DataSource): boolean {
 const returningAllowed = new WeakMap<EntityMetadata, Promise<boolean>>();
 
 /**
- * Whether a where-write can report its rows itself: PostgreSQL 18 or later, no RETURNING of the caller's own,
- * and a table that lets RETURNING through: no rewrite rules (a data-modifying statement with rules cannot
- * run inside WITH), no row-level security, and SELECT on the whole table (RETURNING needs both).
+ * Whether a where-write can have its rows returned with a RETURNING of actionlog's (see `returningFits`): with
+ * `oldAndNew`, only where they come back with their old values too (PostgreSQL 18+). A check that could not be made
+ * is reported (unless the transaction had already failed), and the answer is no.
  */
-export async function canReturnRows(qb: WriteBuilder, dataSource: DataSource, runner: QueryRunner | undefined): Promise<boolean> {
-  if (!returnsOldValues(dataSource)) return false;
+export async function mayReturnRows(
+  qb: WriteBuilder,
+  runner: QueryRunner | undefined,
+  recorder: QueryWriteRecorder,
+  oldAndNew: boolean,
+): Promise<boolean> {
+  const dataSource = dataSourceOf(qb);
+  if (oldAndNew && !returnsOldValues(dataSource)) return false;
+  try {
+    return await returningFits(qb, dataSource, runner);
+  } catch (error) {
+    if (!inFailedTransaction(error)) recorder.report(error);
+    return false;
+  }
+}
+
+/**
+ * Whether a where-write on PostgreSQL can have a RETURNING of actionlog's: none of the caller's own, no CTEs, and a
+ * table that lets it through: no rewrite rules (a data-modifying statement with rules cannot run inside WITH), no
+ * row-level security, and SELECT on the whole table (RETURNING needs both).
+ */
+async function returningFits(qb: WriteBuilder, dataSource: DataSource, runner: QueryRunner | undefined): Promise<boolean> {
+  if (dataSource.driver.options.type !== 'postgres') return false;
   const map = qb.expressionMap;
   // The caller's own RETURNING (unset unless asked for, whatever TypeORM's types say) is left alone.
   const returning = map.returning as string | string[] | undefined;
@@ -96,8 +125,9 @@ function failedOnItsOwn(error: unknown): boolean {
 /**
  * Runs the write with its changed rows returned: the statement becomes
  * `WITH rows AS (<write> RETURNING old and new values) SELECT count, rows LIMIT take`, so the rows come back in
- * the same round trip, exact under concurrency, and never more than `take` of them. The caller gets the
- * result the plain statement gives.
+ * the same round trip, exact under concurrency, and never more than `take` of them. Without `oldAndNew` (before
+ * PostgreSQL 18) an UPDATE returns its rows as they become, a DELETE as they were. The caller gets the result the
+ * plain statement gives.
  */
 export async function runReturningRows(
   qb: WriteBuilder,
@@ -106,17 +136,20 @@ export async function runReturningRows(
   take: number,
   run: () => Promise<unknown>,
   recorder: QueryWriteRecorder,
+  oldAndNew = true,
 ): Promise<ReturnedRows> {
   const metadata = metadataOf(qb);
   const columns = storedColumns(metadata);
   const returned = columns.map((c, i) => {
     const name = qb.escape(c.databaseName);
+    if (!oldAndNew) return `${name} AS "${deletes ? 'o' : 'n'}${i}"`;
     return deletes ? `actionlog_old.${name} AS "o${i}"` : `actionlog_old.${name} AS "o${i}", actionlog_new.${name} AS "n${i}"`;
   });
+  const lead = oldAndNew ? OLD_AND_NEW : NEW_VALUES;
   const saved = qb.expressionMap.returning;
   // This write's own mark: another write side by side on the runner has another.
   const mine = uniqueMarker('returned rows');
-  qb.expressionMap.returning = `${MARKER} ${returned.join(', ')} ${mine}`;
+  qb.expressionMap.returning = `${lead} ${returned.join(', ')} ${mine}`;
   let records: ObjectLiteral[] = [];
   let count = 0;
   const restore = interceptStatement(runner, mine, async (original, self, sql, parameters, structured) => {
@@ -130,7 +163,7 @@ export async function runReturningRows(
       if (self.isTransactionActive || failedOnItsOwn(error)) throw error;
       // Outside a transaction the failed statement changed nothing: the caller's own runs, unrecorded. Should it
       // fail too, its error is the caller's; should it not, the wrapping was at fault, and that is reported.
-      const plain = await original.call(self, sql.slice(0, sql.lastIndexOf(` RETURNING ${MARKER}`)), parameters, structured);
+      const plain = await original.call(self, sql.slice(0, sql.lastIndexOf(` RETURNING ${lead}`)), parameters, structured);
       recorder.report(error);
       return plain;
     }
@@ -156,7 +189,7 @@ export async function runReturningRows(
   // Hydrated only after the write, under the guard: a transformer that throws is reported, and the rows go unrecorded.
   const rows: ReturnedRows['rows'] = [];
   recorder.guard(() => {
-    rows.push(...records.map((r) => ({ old: row(r, 'o'), next: deletes ? null : row(r, 'n') })));
+    rows.push(...records.map((r) => ({ old: deletes || oldAndNew ? row(r, 'o') : undefined, next: deletes ? null : row(r, 'n') })));
   });
   return { result, count, rows };
 }

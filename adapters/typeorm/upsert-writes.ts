@@ -1,9 +1,9 @@
 import { ActionLogError } from 'actionlog';
-import { finishesWithin, sameValue } from 'actionlog/adapter-kit';
+import { sameValue } from 'actionlog/adapter-kit';
 import type { EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { modelIdOf, plainState } from './entity-state.js';
 import { insertReturnsRows, runInsertWithKeys } from './inserted-keys.js';
-import { readByIds, readByValues, updatedByUpsert } from './reads.js';
+import { readByValues, readCommitted, updatedByUpsert } from './reads.js';
 import { returnsOldValues } from './returning-writes.js';
 import { readSafely } from './savepoints.js';
 import { dataSourceOf, metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
@@ -114,14 +114,9 @@ export async function captureUpsert(
   return result;
 }
 
-/** How long the read of rows as committed waits for a connection of the pool (all may be held by transactions). */
-const COMMITTED_READ_MS = 10_000;
-
 /**
  * PostgreSQL: the rows the read before missed and the upsert updated (another transaction inserted them, committed
- * after that read or while the upsert waited for it), as that transaction committed them: their state before. Read
- * outside the transaction, where the row is as last committed, and no one can commit a change to it until this
- * transaction ends (it holds the row's lock).
+ * after that read or while the upsert waited for it), as that transaction committed them: their state before.
  */
 async function insertedMeanwhile(
   metadata: EntityMetadata,
@@ -132,19 +127,8 @@ async function insertedMeanwhile(
 ): Promise<ObjectLiteral[]> {
   const updated = await readSafely(runner, savepoints, recorder, () => updatedByUpsert(metadata, unseen, runner));
   if (!updated?.length) return [];
-  const reading = readByIds(metadata, updated, undefined);
-  try {
-    if (await finishesWithin(reading, COMMITTED_READ_MS)) return await reading;
-    reading.catch(() => {});
-    recorder.report(
-      new ActionLogError(
-        `actionlog could not read, within ${COMMITTED_READ_MS} ms (no free connection in the pool), the state before an upsert into ${metadata.name} of ${updated.length} row(s) another transaction inserted meanwhile: they are recorded as Created`,
-      ),
-    );
-  } catch (error) {
-    recorder.report(error);
-  }
-  return [];
+  const what = `an upsert into ${metadata.name} of ${updated.length} row(s) another transaction inserted meanwhile: they are recorded as Created`;
+  return (await readSafely(undefined, false, recorder, () => readCommitted(metadata, updated, what))) ?? [];
 }
 
 /** Each row as stored after the upsert, Created or Updated against its state before it; unchanged rows not at all. */

@@ -2,8 +2,8 @@ import { ActionLogError } from 'actionlog';
 import { sameValue } from 'actionlog/adapter-kit';
 import type { EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { idMapOf, modelIdOf, overlayState, plainState, predictedState } from './entity-state.js';
-import { readByIds, readTargets } from './reads.js';
-import { type ReturnedRows, runReturningRows } from './returning-writes.js';
+import { readByIds, readCommitted, readTargets } from './reads.js';
+import { mayReturnRows, type ReturnedRows, runReturningRows } from './returning-writes.js';
 import { readOrStepAside, readSafely } from './savepoints.js';
 import { isStamped, softDeleteStamps } from './stamps.js';
 import {
@@ -58,6 +58,8 @@ function recordReturned(
 ): void {
   const deleted = metadata.deleteDateColumn;
   for (const { old, next } of rows) {
+    // Its state before could not be read (reported): not recorded half.
+    if (!old) continue;
     // Soft delete and restore change only the rows not yet in the state they bring about.
     if (deleted && kind === 'soft-delete' && deleted.getEntityValue(old) != null) continue;
     if (deleted && kind === 'restore' && deleted.getEntityValue(old) == null) continue;
@@ -84,9 +86,17 @@ export async function captureWhereWrite(
   const limit = recorder.maxDocumentsPerQuery;
   const stamped = isStamped(metadata);
   const values = qb.expressionMap.valuesSet;
+  // Soft-delete stamps are written after the statement, and a new key leaves no way back to the row read before.
+  const returning =
+    savepoints &&
+    runner?.isTransactionActive === true &&
+    !(stamped && (kind === 'soft-delete' || kind === 'restore')) &&
+    !(kind === 'update' && setsKey(metadata, values)) &&
+    (await mayReturnRows(qb, runner, recorder, false));
   const read = () => readTargets(qb, kind, runner, limit + 1, savepoints);
   const before =
     ownTransaction && runner ? await readOrStepAside(runner, recorder, read) : await readSafely(runner, savepoints, recorder, read, true);
+  if (returning && before) return captureReturnedAfterRead(qb, kind, recorder, runner, before, run);
   const result = (await run()) as { affected?: number };
   if (!before) return result;
   // In READ COMMITTED the write sees what committed after the read: rows brought into its conditions meanwhile.
@@ -121,6 +131,56 @@ export async function captureWhereWrite(
     recordChanged(metadata, kind, recorder, runner, changes, after);
   });
   return result;
+}
+
+/**
+ * The write returns the rows it changed, as they become (a DELETE: as they were), each recorded from its state read
+ * before the write; a row another transaction brought into the write's conditions after that read (READ COMMITTED)
+ * is recorded from its state as that transaction committed it (see `readCommitted`).
+ */
+async function captureReturnedAfterRead(
+  qb: WriteBuilder,
+  kind: WhereKind,
+  recorder: QueryWriteRecorder,
+  runner: QueryRunner,
+  before: ObjectLiteral[],
+  run: () => Promise<unknown>,
+): Promise<unknown> {
+  const metadata = metadataOf(qb);
+  const limit = recorder.maxDocumentsPerQuery;
+  const { result, count, rows } = await runReturningRows(qb, kind === 'delete', runner, limit + 1, run, recorder, false);
+  if (count > limit) {
+    recorder.guard(() => {
+      recordSummary(qb, ACTION[kind], recorder, runner, count);
+    });
+    return result;
+  }
+  const idOf = (row: { old: ObjectLiteral | undefined; next: ObjectLiteral | null }) => modelIdOf(metadata, row.old ?? row.next);
+  const beforeById = new Map(before.map((row) => [modelIdOf(metadata, row), row]));
+  const unseen = rows
+    .filter((row) => row.old === undefined && !beforeById.has(idOf(row)))
+    .flatMap((row): ObjectLiteral[] => (row.next ? [row.next] : []));
+  if (unseen.length > 0) {
+    const what = `${unseen.length} row(s) a query-level ${kind} of ${metadata.name} brought into its conditions meanwhile (another transaction committed after the read before it): they are not recorded`;
+    const committed = await readSafely(undefined, false, recorder, () => readCommitted(metadata, unseen, what));
+    for (const row of committed ?? []) beforeById.set(modelIdOf(metadata, row), row);
+  }
+  recorder.guard(() => {
+    recordReturned(
+      metadata,
+      kind,
+      recorder,
+      runner,
+      rows.map((row) => ({ old: row.old ?? beforeById.get(idOf(row)), next: row.next })),
+    );
+  });
+  return result;
+}
+
+/** Whether an update's values set a primary key column. */
+function setsKey(metadata: EntityMetadata, values: unknown): boolean {
+  if (!values || typeof values !== 'object') return false;
+  return metadata.primaryColumns.some((column) => column.getEntityValue(values) !== undefined);
 }
 
 /** A row a where-write changes: as read before it, its state then, and its state after when that can be predicted. */

@@ -1,6 +1,6 @@
 /*
  * PostgreSQL returns the rows an UPDATE or DELETE changes (`RETURNING`): from 18 on with their old and new values
- * (`RETURNING OLD/NEW`), before that as they become (the old ones of a DELETE).
+ * (`RETURNING OLD/NEW`); on any version, their primary keys.
  */
 
 import type { DataSource, EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
@@ -14,18 +14,15 @@ export interface ReturnedRows {
   result: unknown;
   /** How many rows the statement changed (all of them, also past `take`). */
   count: number;
-  /**
-   * Up to `take` changed rows, each as it was and as it became (null when deleted); as it was only with `RETURNING
-   * OLD` (PostgreSQL 18+) or for a DELETE.
-   */
-  rows: Array<{ old: ObjectLiteral | undefined; next: ObjectLiteral | null }>;
+  /** Up to `take` changed rows, each as it was and as it became (null when deleted). */
+  rows: Array<{ old: ObjectLiteral; next: ObjectLiteral | null }>;
 }
 
 // Names the statement among those the builder runs (its SQL cannot be known in advance: building it twice can
 // add a condition twice). An upsert's RETURNING starts with it too (see inserted-keys.ts).
 export const OLD_AND_NEW = 'WITH (OLD AS actionlog_old, NEW AS actionlog_new)';
-/** Where the RETURNING of the new values alone starts (before PostgreSQL 18): a comment, as SQL reads it. */
-const NEW_VALUES = '/* actionlog: returned values */';
+/** Where a RETURNING of the primary keys alone starts (any PostgreSQL): a comment, as SQL reads it. */
+const KEYS = '/* actionlog: returned keys */';
 
 /** Whether the database returns the old values of the rows a statement changes: PostgreSQL 18 or later. */
 export function returnsOldValues(dataSource: DataSource): boolean {
@@ -37,7 +34,7 @@ const returningAllowed = new WeakMap<EntityMetadata, Promise<boolean>>();
 
 /**
  * Whether a where-write can have its rows returned with a RETURNING of actionlog's (see `returningFits`): with
- * `oldAndNew`, only where they come back with their old values too (PostgreSQL 18+). A check that could not be made
+ * `oldAndNew`, only where they come back with their old values (PostgreSQL 18+), else their keys (any version). A check that could not be made
  * is reported (unless the transaction had already failed), and the answer is no.
  */
 export async function mayReturnRows(
@@ -125,9 +122,8 @@ function failedOnItsOwn(error: unknown): boolean {
 /**
  * Runs the write with its changed rows returned: the statement becomes
  * `WITH rows AS (<write> RETURNING old and new values) SELECT count, rows LIMIT take`, so the rows come back in
- * the same round trip, exact under concurrency, and never more than `take` of them. Without `oldAndNew` (before
- * PostgreSQL 18) an UPDATE returns its rows as they become, a DELETE as they were. The caller gets the result the
- * plain statement gives.
+ * the same round trip, exact under concurrency, and never more than `take` of them. The caller gets the
+ * result the plain statement gives.
  */
 export async function runReturningRows(
   qb: WriteBuilder,
@@ -136,20 +132,63 @@ export async function runReturningRows(
   take: number,
   run: () => Promise<unknown>,
   recorder: QueryWriteRecorder,
-  oldAndNew = true,
 ): Promise<ReturnedRows> {
   const metadata = metadataOf(qb);
   const columns = storedColumns(metadata);
   const returned = columns.map((c, i) => {
     const name = qb.escape(c.databaseName);
-    if (!oldAndNew) return `${name} AS "${deletes ? 'o' : 'n'}${i}"`;
     return deletes ? `actionlog_old.${name} AS "o${i}"` : `actionlog_old.${name} AS "o${i}", actionlog_new.${name} AS "n${i}"`;
   });
-  const lead = oldAndNew ? OLD_AND_NEW : NEW_VALUES;
+  const { result, count, records } = await runReturning(qb, runner, take, run, recorder, `${OLD_AND_NEW} ${returned.join(', ')}`);
+  const row = (record: ObjectLiteral, prefix: string) =>
+    hydrate(metadata, Object.fromEntries(columns.map((c, i) => [c.databaseName, record[`${prefix}${i}`]])));
+  // Hydrated only after the write, under the guard: a transformer that throws is reported, and the rows go unrecorded.
+  const rows: ReturnedRows['rows'] = [];
+  recorder.guard(() => {
+    rows.push(...records.map((r) => ({ old: row(r, 'o'), next: deletes ? null : row(r, 'n') })));
+  });
+  return { result, count, rows };
+}
+
+/**
+ * Runs the write with the primary keys of the rows it changed returned, as `runReturningRows` does (any
+ * PostgreSQL): up to `take` of them, each as a row holding its key alone.
+ */
+export async function runReturningKeys(
+  qb: WriteBuilder,
+  runner: QueryRunner,
+  take: number,
+  run: () => Promise<unknown>,
+  recorder: QueryWriteRecorder,
+): Promise<{ result: unknown; count: number; keys: ObjectLiteral[] }> {
+  const metadata = metadataOf(qb);
+  const columns = metadata.primaryColumns;
+  const returned = columns.map((c, i) => `${qb.escape(c.databaseName)} AS "k${i}"`);
+  const { result, count, records } = await runReturning(qb, runner, take, run, recorder, `${KEYS} ${returned.join(', ')}`);
+  const keys: ObjectLiteral[] = [];
+  recorder.guard(() => {
+    keys.push(...records.map((r) => hydrate(metadata, Object.fromEntries(columns.map((c, i) => [c.databaseName, r[`k${i}`]])))));
+  });
+  return { result, count, keys };
+}
+
+/**
+ * The write run with `returning` (which starts with `OLD_AND_NEW` or `KEYS`) as its RETURNING, wrapped so that it
+ * answers its count and up to `take` rows; the caller of the write gets what the plain UPDATE or DELETE answers.
+ */
+async function runReturning(
+  qb: WriteBuilder,
+  runner: QueryRunner,
+  take: number,
+  run: () => Promise<unknown>,
+  recorder: QueryWriteRecorder,
+  returning: string,
+): Promise<{ result: unknown; count: number; records: ObjectLiteral[] }> {
+  const lead = returning.startsWith(OLD_AND_NEW) ? OLD_AND_NEW : KEYS;
   const saved = qb.expressionMap.returning;
   // This write's own mark: another write side by side on the runner has another.
   const mine = uniqueMarker('returned rows');
-  qb.expressionMap.returning = `${lead} ${returned.join(', ')} ${mine}`;
+  qb.expressionMap.returning = `${returning} ${mine}`;
   let records: ObjectLiteral[] = [];
   let count = 0;
   const restore = interceptStatement(runner, mine, async (original, self, sql, parameters, structured) => {
@@ -177,19 +216,10 @@ export async function runReturningRows(
     });
     return structured ? plain : (plain as { raw: unknown }).raw;
   });
-  let result: unknown;
   try {
-    result = await run();
+    return { result: await run(), count, records };
   } finally {
     restore();
     qb.expressionMap.returning = saved;
   }
-  const row = (record: ObjectLiteral, prefix: string) =>
-    hydrate(metadata, Object.fromEntries(columns.map((c, i) => [c.databaseName, record[`${prefix}${i}`]])));
-  // Hydrated only after the write, under the guard: a transformer that throws is reported, and the rows go unrecorded.
-  const rows: ReturnedRows['rows'] = [];
-  recorder.guard(() => {
-    rows.push(...records.map((r) => ({ old: deletes || oldAndNew ? row(r, 'o') : undefined, next: deletes ? null : row(r, 'n') })));
-  });
-  return { result, count, rows };
 }

@@ -3,7 +3,7 @@ import { sameValue } from 'actionlog/adapter-kit';
 import type { EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { idMapOf, modelIdOf, overlayState, plainState, predictedState } from './entity-state.js';
 import { readByIds, readCommitted, readTargets } from './reads.js';
-import { mayReturnRows, type ReturnedRows, runReturningRows } from './returning-writes.js';
+import { mayReturnRows, type ReturnedRows, runReturningKeys, runReturningRows } from './returning-writes.js';
 import { readOrStepAside, readSafely } from './savepoints.js';
 import { isStamped, softDeleteStamps } from './stamps.js';
 import {
@@ -58,8 +58,6 @@ function recordReturned(
 ): void {
   const deleted = metadata.deleteDateColumn;
   for (const { old, next } of rows) {
-    // Its state before could not be read (reported): not recorded half.
-    if (!old) continue;
     // Soft delete and restore change only the rows not yet in the state they bring about.
     if (deleted && kind === 'soft-delete' && deleted.getEntityValue(old) != null) continue;
     if (deleted && kind === 'restore' && deleted.getEntityValue(old) == null) continue;
@@ -86,36 +84,42 @@ export async function captureWhereWrite(
   const limit = recorder.maxDocumentsPerQuery;
   const stamped = isStamped(metadata);
   const values = qb.expressionMap.valuesSet;
-  // Soft-delete stamps are written after the statement, and a new key leaves no way back to the row read before.
+  // An update that sets the primary key leaves no way from the keys it returns back to the rows read before it.
   const returning =
     savepoints &&
     runner?.isTransactionActive === true &&
-    !(stamped && (kind === 'soft-delete' || kind === 'restore')) &&
     !(kind === 'update' && setsKey(metadata, values)) &&
     (await mayReturnRows(qb, runner, recorder, false));
   const read = () => readTargets(qb, kind, runner, limit + 1, savepoints);
   const before =
     ownTransaction && runner ? await readOrStepAside(runner, recorder, read) : await readSafely(runner, savepoints, recorder, read, true);
-  if (returning && before) return captureReturnedAfterRead(qb, kind, recorder, runner, before, run);
-  const result = (await run()) as { affected?: number };
+  // In READ COMMITTED the write sees what committed after the read: rows brought into its conditions meanwhile,
+  // which the keys it returns show.
+  let result: { affected?: number };
+  let broughtIn: ObjectLiteral[] = [];
+  if (returning && before) {
+    const returned = await runReturningKeys(qb, runner, limit + 1, run, recorder);
+    result = returned.result as { affected?: number };
+    if (returned.count <= limit) broughtIn = await rowsBroughtIn(metadata, kind, before, returned.keys, recorder);
+  } else result = (await run()) as { affected?: number };
   if (!before) return result;
-  // In READ COMMITTED the write sees what committed after the read: rows brought into its conditions meanwhile.
-  if (before.length <= limit && typeof result.affected === 'number' && result.affected > before.length)
+  if (!returning && before.length <= limit && typeof result.affected === 'number' && result.affected > before.length)
     recorder.report(
       new ActionLogError(
         `actionlog recorded ${String(before.length)} of the ${String(result.affected)} rows a query-level ${kind} of ${metadata.name} changed: the others came into its conditions after the read before it (another transaction committed meanwhile); they are not recorded`,
       ),
     );
+  const rows = broughtIn.length > 0 ? [...before, ...broughtIn] : before;
   // The rows are written: from here on, whatever fails (a read, or the app's own code such as a column transformer)
   // is reported by `readSafely` or the guard, and the caller gets the write's own result.
   if (stamped && (kind === 'soft-delete' || kind === 'restore')) {
     await readSafely(runner, savepoints, recorder, () =>
-      softDeleteStamps(runner, metadata, idsOf(metadata, before), kind === 'soft-delete', recorder.currentUser()),
+      softDeleteStamps(runner, metadata, idsOf(metadata, rows), kind === 'soft-delete', recorder.currentUser()),
     );
   }
-  if (before.length > limit) {
+  if (rows.length > limit) {
     recorder.guard(() => {
-      recordSummary(qb, ACTION[kind], recorder, runner, result.affected ?? before.length);
+      recordSummary(qb, ACTION[kind], recorder, runner, result.affected ?? rows.length);
     });
     return result;
   }
@@ -123,10 +127,10 @@ export async function captureWhereWrite(
   const predictable = kind === 'update' && values && typeof values === 'object' && !Array.isArray(values);
   const changes: RowChange[] = [];
   recorder.guard(() => {
-    changes.push(...before.map((row) => rowChange(metadata, row, predictable ? values : undefined)));
+    changes.push(...rows.map((row) => rowChange(metadata, row, predictable ? values : undefined)));
   });
   const mustRead = kind !== 'delete' && changes.some((c) => c.predicted === undefined);
-  const after = mustRead ? ((await readSafely(runner, savepoints, recorder, () => readByIds(metadata, before, runner))) ?? []) : [];
+  const after = mustRead ? ((await readSafely(runner, savepoints, recorder, () => readByIds(metadata, rows, runner))) ?? []) : [];
   recorder.guard(() => {
     recordChanged(metadata, kind, recorder, runner, changes, after);
   });
@@ -134,47 +138,21 @@ export async function captureWhereWrite(
 }
 
 /**
- * The write returns the rows it changed, as they become (a DELETE: as they were), each recorded from its state read
- * before the write; a row another transaction brought into the write's conditions after that read (READ COMMITTED)
- * is recorded from its state as that transaction committed it (see `readCommitted`).
+ * The rows a write changed (by the keys it returned) that the read before it did not find, as last committed (see
+ * `readCommitted`): another transaction brought them into the write's conditions after that read.
  */
-async function captureReturnedAfterRead(
-  qb: WriteBuilder,
+async function rowsBroughtIn(
+  metadata: EntityMetadata,
   kind: WhereKind,
-  recorder: QueryWriteRecorder,
-  runner: QueryRunner,
   before: ObjectLiteral[],
-  run: () => Promise<unknown>,
-): Promise<unknown> {
-  const metadata = metadataOf(qb);
-  const limit = recorder.maxDocumentsPerQuery;
-  const { result, count, rows } = await runReturningRows(qb, kind === 'delete', runner, limit + 1, run, recorder, false);
-  if (count > limit) {
-    recorder.guard(() => {
-      recordSummary(qb, ACTION[kind], recorder, runner, count);
-    });
-    return result;
-  }
-  const idOf = (row: { old: ObjectLiteral | undefined; next: ObjectLiteral | null }) => modelIdOf(metadata, row.old ?? row.next);
-  const beforeById = new Map(before.map((row) => [modelIdOf(metadata, row), row]));
-  const unseen = rows
-    .filter((row) => row.old === undefined && !beforeById.has(idOf(row)))
-    .flatMap((row): ObjectLiteral[] => (row.next ? [row.next] : []));
-  if (unseen.length > 0) {
-    const what = `${unseen.length} row(s) a query-level ${kind} of ${metadata.name} brought into its conditions meanwhile (another transaction committed after the read before it): they are not recorded`;
-    const committed = await readSafely(undefined, false, recorder, () => readCommitted(metadata, unseen, what));
-    for (const row of committed ?? []) beforeById.set(modelIdOf(metadata, row), row);
-  }
-  recorder.guard(() => {
-    recordReturned(
-      metadata,
-      kind,
-      recorder,
-      runner,
-      rows.map((row) => ({ old: row.old ?? beforeById.get(idOf(row)), next: row.next })),
-    );
-  });
-  return result;
+  keys: ObjectLiteral[],
+  recorder: QueryWriteRecorder,
+): Promise<ObjectLiteral[]> {
+  const found = new Set(before.map((row) => modelIdOf(metadata, row)));
+  const unseen = keys.filter((key) => !found.has(modelIdOf(metadata, key)));
+  if (unseen.length === 0) return [];
+  const what = `${unseen.length} row(s) a query-level ${kind} of ${metadata.name} changed, brought into its conditions after the read before it (another transaction committed meanwhile): they are not recorded`;
+  return (await readSafely(undefined, false, recorder, () => readCommitted(metadata, unseen, what))) ?? [];
 }
 
 /** Whether an update's values set a primary key column. */

@@ -67,9 +67,9 @@ describe('TypeORM subscriber on PostgreSQL 18: rows returned by the write itself
     attach({ queryWrites: 'readBefore' });
     sent.statements.length = 0;
     await logsOf(() => ds.getRepository(Product).update({ name: 'tea' }, { price: 8 }));
-    // The read before locks the rows; the UPDATE returns the rows it changed, as they become (no read after it).
+    // The read before locks the rows; the UPDATE returns the keys of the rows it changed (no read after it).
     expect(sent.statements.map((s) => s.split(' ')[0])).toEqual(['START', 'SELECT', 'WITH', 'COMMIT']);
-    expect(sent.statements[2]).toMatch(/^WITH "actionlog_rows" AS \(UPDATE .* RETURNING \/\* actionlog: returned values \*\//);
+    expect(sent.statements[2]).toMatch(/^WITH "actionlog_rows" AS \(UPDATE .* RETURNING \/\* actionlog: returned keys \*\//);
   });
 
   it('takes inserted rows from the INSERT itself, sent alone (no transaction, no read after it), and answers as TypeORM does without actionlog', async () => {

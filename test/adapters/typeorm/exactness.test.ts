@@ -223,6 +223,25 @@ describe.each(RUNS)('TypeORM capture exactness on %s', (_name, kind, options) =>
       expect(actions(logs)).toEqual(kind === 'sqlite' ? ['Created BasketItem'] : []);
     });
 
+    it('writes side by side in one transaction (Promise.all): each recorded once, exactly', async () => {
+      for (let i = 1; i <= 4; i++) await products().insert({ sku: `p${i}`, name: `n${i}`, price: i });
+      const logs = await exact(() =>
+        ds.transaction((manager) =>
+          Promise.all([
+            manager.update(Product, { sku: 'p1' }, { price: 10 }),
+            manager.delete(Product, { sku: 'p2' }),
+            manager.save(Product, { sku: 'p5', name: 'five', price: 5 }),
+            manager.upsert(Product, { sku: 'p3', name: 'three', price: 30 }, ['sku']),
+            manager.insert(Product, { sku: 'p6', name: 'six', price: 6 }),
+            manager.update(Product, { price: 4 }, { name: 'four' }),
+          ]),
+        ),
+      );
+      expect(logs.map((l) => `${l.action} ${l.model_id}`).sort()).toEqual(
+        ['Updated p1', 'Deleted p2', 'Created p5', 'Updated p3', 'Created p6', 'Updated p4'].sort(),
+      );
+    });
+
     it('insert() in a transaction that rolls back: nothing is recorded', async () => {
       const logs = await exact(() =>
         failed(

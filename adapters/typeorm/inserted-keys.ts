@@ -12,6 +12,8 @@ import { dataSourceOf, metadataOf, type QueryWriteRecorder, type WriteBuilder } 
 
 /** The alias of the stored column at `index` in what the statement returns for actionlog (`old`: its old value). */
 const alias = (index: number, old = false) => `actionlog_${old ? 'old' : 'col'}_${index}`;
+/** The alias of whether an upsert updated a returned row. */
+const UPDATED = 'actionlog_updated';
 
 export interface InsertedRows {
   /** What the insert answers its caller, as without actionlog. */
@@ -20,17 +22,24 @@ export interface InsertedRows {
   keys: Array<ObjectLiteral | undefined>;
   /** PostgreSQL: the rows as stored, returned by the INSERT itself, so that none is read after it; else undefined. */
   rows?: ObjectLiteral[];
-  /** With `withOld`: each returned row as it was before the statement, null where it inserted the row. */
+  /** With `before: 'values'`: each returned row as it was before the statement, null where it inserted the row. */
   old?: Array<ObjectLiteral | null>;
+  /** With `before: 'updated'`: whether the statement updated each returned row (else it inserted it). */
+  updated?: boolean[];
 }
+
+/** What an upsert's rows are returned with, besides their stored columns (see `runInsertWithKeys`). */
+export type UpsertBefore = 'values' | 'updated';
 
 /**
  * Runs the insert and learns the keys of its rows: from the values given, from TypeORM's answer, from keys TypeORM
  * generated itself (uuid), from SQLite's last row id, or (PostgreSQL) from the rows its `RETURNING` gives back:
  * every stored column (only the keys where the table does not let RETURNING through: see
  * `tableLetsReturningThrough`) under aliases of actionlog's, beside what TypeORM asks for itself, which neither
- * TypeORM nor the caller sees. `withOld` (an upsert, PostgreSQL 18+, where the rows are returned whole): each row's
- * old values too, from the row the statement updated.
+ * TypeORM nor the caller sees. For an upsert whose rows are returned whole, `before`: `'values'` (PostgreSQL 18+),
+ * each row's old values too, from the row the statement updated; `'updated'` (any version), whether it updated the
+ * row rather than inserted it, by `xmax` as the statement leaves it (the version an ON CONFLICT DO UPDATE writes
+ * keeps the row's lock there; an inserted one has 0 until the foreign-key checks at the statement's end lock it).
  */
 export async function runInsertWithKeys(
   qb: WriteBuilder,
@@ -38,12 +47,13 @@ export async function runInsertWithKeys(
   valueSets: ObjectLiteral[],
   run: () => Promise<unknown>,
   recorder: QueryWriteRecorder,
-  withOld = false,
+  before?: UpsertBefore,
 ): Promise<InsertedRows> {
   const metadata = metadataOf(qb);
   // The returned rows as stored (hydrating them inside the statement would fail it should a transformer throw).
   let stored: ObjectLiteral[] = [];
   let storedOld: Array<ObjectLiteral | null> = [];
+  let updated: boolean[] = [];
   let restore = () => {};
   // Every stored column where the table lets RETURNING through; else, where TypeORM asks for nothing, the keys.
   const whole =
@@ -56,9 +66,11 @@ export async function runInsertWithKeys(
     // What TypeORM returns of an insert itself, to update the entities (a string `returning` replaces it).
     const own = qb.expressionMap.updateEntity ? metadata.getInsertionReturningColumns().map((c) => qb.escape(c.databaseName)) : [];
     const columns = whole ? storedColumns(metadata) : metadata.primaryColumns;
-    const old = withOld && whole;
+    const old = before === 'values' && whole;
+    const flagged = before === 'updated' && whole;
     const ours = columns.map((c, i) => `${qb.escape(c.databaseName)} AS "${alias(i)}"`);
     if (old) ours.push(...columns.map((c, i) => `actionlog_old.${qb.escape(c.databaseName)} AS "${alias(i, true)}"`));
+    if (flagged) ours.push(`xmax::text <> '0' AS "${UPDATED}"`);
     // This insert's own mark: another insert side by side on the runner has another.
     const mine = uniqueMarker('inserted rows');
     qb.expressionMap.returning = `${old ? `${OLD_AND_NEW} ` : ''}${[...own, ...ours].join(', ')} ${mine}`;
@@ -72,6 +84,7 @@ export async function runInsertWithKeys(
         true,
       );
       if (old) storedOld = records.map((record) => (record[key] === null ? null : storedRow(record, columns, true)));
+      if (flagged) updated = records.map((record) => record[UPDATED] === true);
       // What the INSERT answers without actionlog: TypeORM's own columns, or no rows when it asked for none.
       const theirs = own.length > 0 ? records.map((record) => withoutOurs(record, columns.length)) : [];
       const plain = Object.assign(Object.create(Object.getPrototypeOf(answer) as object) as object, answer, {
@@ -102,7 +115,13 @@ export async function runInsertWithKeys(
   const keys = valueSets.map((values, i) =>
     keyFrom(metadata, [values, result.identifiers[i], locallyGenerated[i], returned[i], lastRowIdKey(qb, result, i, valueSets.length)]),
   );
-  return { result, keys, rows: whole ? returned : undefined, old: withOld && whole ? returnedOld : undefined };
+  return {
+    result,
+    keys,
+    rows: whole ? returned : undefined,
+    old: before === 'values' && whole ? returnedOld : undefined,
+    updated: before === 'updated' && whole ? updated : undefined,
+  };
 }
 
 /**
@@ -147,6 +166,7 @@ function storedRow(record: ObjectLiteral, columns: ReadonlyArray<{ databaseName:
 function withoutOurs(record: ObjectLiteral, count: number): ObjectLiteral {
   const theirs: ObjectLiteral = {};
   for (const key of Object.keys(record)) {
+    if (key === UPDATED) continue;
     const index = /^actionlog_(?:col|old)_(\d+)$/.exec(key)?.[1];
     if (index === undefined || Number(index) >= count) theirs[key] = record[key] as unknown;
   }

@@ -118,5 +118,5 @@ async function returnsRows(qb: WriteBuilder, recorder: QueryWriteRecorder, runne
   const kind = kindOf(qb);
   // Soft-delete stamps are written after the statement: the state to record is read after them.
   if ((kind === 'soft-delete' || kind === 'restore') && isStamped(metadataOf(qb))) return false;
-  return mayReturnRows(qb, runner, recorder, true);
+  return mayReturnRows(qb, runner, recorder, 'old-and-new');
 }

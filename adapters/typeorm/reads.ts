@@ -130,37 +130,53 @@ export async function readByIds(
   return readByIdsOnSqlite(metadata, ids) ?? selectRows(metadata, runner, (select) => select.whereInIds(ids));
 }
 
-/**
- * PostgreSQL: of `rows`, just written by an upsert in `runner`'s open transaction, those it updated rather than
- * inserted. `xmax` tells them apart: the version an ON CONFLICT DO UPDATE writes keeps the row's lock there, an
- * inserted one has 0.
- */
-export async function updatedByUpsert(metadata: EntityMetadata, rows: ObjectLiteral[], runner: QueryRunner): Promise<ObjectLiteral[]> {
-  const ids = idsOf(metadata, rows);
-  if (ids.length === 0) return [];
-  return selectRows(metadata, runner, (select) => select.whereInIds(ids).andWhere(`"row".xmax::text <> '0'`));
-}
-
 /** How long a read of rows as last committed waits for a connection of the pool (all may be held by transactions). */
 const COMMITTED_READ_MS = 10_000;
 
 /**
- * PostgreSQL: rows a statement of an open transaction has just written, as last committed: read on another connection
- * of the pool, outside that transaction, which holds their locks, so no one has committed a change to them since
- * (they are as they were just before the statement). Throws, saying `what` of them goes unknown, when no connection
- * is free within 10 s.
+ * PostgreSQL: rows a statement of `runner`'s open transaction has just written, as last committed: read on another
+ * connection of the primary, outside that transaction, which holds their locks, so no one has committed a change to
+ * them since (they are as they were just before the statement). In the table the transaction names (its
+ * `search_path`). Rows not found, or not read within 10 s (no free connection, a lock), are reported (`what` names
+ * them after their count) and left out.
  */
-export async function readCommitted(metadata: EntityMetadata, rows: ObjectLiteral[], what: string): Promise<ObjectLiteral[]> {
-  const reading = readByIds(metadata, rows, undefined);
-  if (await finishesWithin(reading, COMMITTED_READ_MS)) return reading;
-  reading.catch(() => {});
-  throw new ActionLogError(
-    `actionlog could not read, within ${COMMITTED_READ_MS} ms (no free connection in the pool), the state before ${what}`,
-  );
+export async function readCommitted(
+  metadata: EntityMetadata,
+  rows: ObjectLiteral[],
+  runner: QueryRunner,
+  recorder: { report(error: unknown): void },
+  what: string,
+): Promise<ObjectLiteral[]> {
+  const ids = idsOf(metadata, rows);
+  if (ids.length === 0) return [];
+  const table = metadata.tablePath
+    .split('.')
+    .map((part) => metadata.dataSource.driver.escape(part))
+    .join('.');
+  const [named] = (await runner.query(`SELECT to_regclass($1)::oid::text AS "oid"`, [table])) as Array<{ oid: string | null }>;
+  const outside = metadata.dataSource.createQueryRunner('master');
+  const reading = selectRows(metadata, outside, (select) =>
+    select.whereInIds(ids).andWhere(`${select.escape(select.alias)}.tableoid = :actionlogTable`, { actionlogTable: named?.oid ?? '0' }),
+  ).finally(() => outside.release());
+  if (!(await finishesWithin(reading, COMMITTED_READ_MS))) {
+    reading.catch(() => {});
+    recorder.report(
+      new ActionLogError(
+        `actionlog could not read within ${COMMITTED_READ_MS} ms the states before of ${ids.length} ${what}: they are not recorded`,
+      ),
+    );
+    return [];
+  }
+  const found = await reading;
+  if (found.length < ids.length)
+    recorder.report(
+      new ActionLogError(`actionlog did not find the states before of ${ids.length - found.length} ${what}: they are not recorded`),
+    );
+  return found;
 }
 
 /** The primary keys of rows, as `whereInIds` takes them; rows without one left out. */
-function idsOf(metadata: EntityMetadata, rows: ObjectLiteral[]): ObjectLiteral[] {
+export function idsOf(metadata: EntityMetadata, rows: ObjectLiteral[]): ObjectLiteral[] {
   return rows.map((r) => idMapOf(metadata, r)).filter((id): id is ObjectLiteral => id !== undefined);
 }
 

@@ -33,18 +33,18 @@ export function returnsOldValues(dataSource: DataSource): boolean {
 const returningAllowed = new WeakMap<EntityMetadata, Promise<boolean>>();
 
 /**
- * Whether a where-write can have its rows returned with a RETURNING of actionlog's (see `returningFits`): with
- * `oldAndNew`, only where they come back with their old values (PostgreSQL 18+), else their keys (any version). A check that could not be made
+ * Whether a where-write can have its rows returned with a RETURNING of actionlog's (see `returningFits`): with their
+ * old and new values (PostgreSQL 18+, `runReturningRows`), or their keys (any version, `runReturningKeys`). A check that could not be made
  * is reported (unless the transaction had already failed), and the answer is no.
  */
 export async function mayReturnRows(
   qb: WriteBuilder,
   runner: QueryRunner | undefined,
   recorder: QueryWriteRecorder,
-  oldAndNew: boolean,
+  returned: 'old-and-new' | 'keys',
 ): Promise<boolean> {
   const dataSource = dataSourceOf(qb);
-  if (oldAndNew && !returnsOldValues(dataSource)) return false;
+  if (returned === 'old-and-new' && !returnsOldValues(dataSource)) return false;
   try {
     return await returningFits(qb, dataSource, runner);
   } catch (error) {
@@ -139,7 +139,7 @@ export async function runReturningRows(
     const name = qb.escape(c.databaseName);
     return deletes ? `actionlog_old.${name} AS "o${i}"` : `actionlog_old.${name} AS "o${i}", actionlog_new.${name} AS "n${i}"`;
   });
-  const { result, count, records } = await runReturning(qb, runner, take, run, recorder, `${OLD_AND_NEW} ${returned.join(', ')}`);
+  const { result, count, records } = await runReturning(qb, runner, take, run, recorder, OLD_AND_NEW, returned);
   const row = (record: ObjectLiteral, prefix: string) =>
     hydrate(metadata, Object.fromEntries(columns.map((c, i) => [c.databaseName, record[`${prefix}${i}`]])));
   // Hydrated only after the write, under the guard: a transformer that throws is reported, and the rows go unrecorded.
@@ -164,7 +164,7 @@ export async function runReturningKeys(
   const metadata = metadataOf(qb);
   const columns = metadata.primaryColumns;
   const returned = columns.map((c, i) => `${qb.escape(c.databaseName)} AS "k${i}"`);
-  const { result, count, records } = await runReturning(qb, runner, take, run, recorder, `${KEYS} ${returned.join(', ')}`);
+  const { result, count, records } = await runReturning(qb, runner, take, run, recorder, KEYS, returned);
   const keys: ObjectLiteral[] = [];
   recorder.guard(() => {
     keys.push(...records.map((r) => hydrate(metadata, Object.fromEntries(columns.map((c, i) => [c.databaseName, r[`k${i}`]])))));
@@ -173,8 +173,8 @@ export async function runReturningKeys(
 }
 
 /**
- * The write run with `returning` (which starts with `OLD_AND_NEW` or `KEYS`) as its RETURNING, wrapped so that it
- * answers its count and up to `take` rows; the caller of the write gets what the plain UPDATE or DELETE answers.
+ * The write run with `RETURNING <lead> <columns>` (`lead`: `OLD_AND_NEW` or `KEYS`), wrapped so that it answers its
+ * count and up to `take` rows; the caller of the write gets what the plain UPDATE or DELETE answers.
  */
 async function runReturning(
   qb: WriteBuilder,
@@ -182,13 +182,13 @@ async function runReturning(
   take: number,
   run: () => Promise<unknown>,
   recorder: QueryWriteRecorder,
-  returning: string,
+  lead: string,
+  columns: string[],
 ): Promise<{ result: unknown; count: number; records: ObjectLiteral[] }> {
-  const lead = returning.startsWith(OLD_AND_NEW) ? OLD_AND_NEW : KEYS;
   const saved = qb.expressionMap.returning;
   // This write's own mark: another write side by side on the runner has another.
   const mine = uniqueMarker('returned rows');
-  qb.expressionMap.returning = `${returning} ${mine}`;
+  qb.expressionMap.returning = `${lead} ${columns.join(', ')} ${mine}`;
   let records: ObjectLiteral[] = [];
   let count = 0;
   const restore = interceptStatement(runner, mine, async (original, self, sql, parameters, structured) => {

@@ -3,7 +3,7 @@ import { sameValue } from 'actionlog/adapter-kit';
 import type { EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { modelIdOf, plainState } from './entity-state.js';
 import { insertReturnsRows, runInsertWithKeys } from './inserted-keys.js';
-import { readByValues, readCommitted, updatedByUpsert } from './reads.js';
+import { readByValues, readCommitted } from './reads.js';
 import { returnsOldValues } from './returning-writes.js';
 import { readSafely } from './savepoints.js';
 import { dataSourceOf, metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
@@ -57,7 +57,7 @@ export async function captureReturnedUpsert(
   valueSets: ObjectLiteral[],
   run: () => Promise<unknown>,
 ): Promise<unknown> {
-  const { result, rows = [], old = [] } = await runInsertWithKeys(qb, runner, valueSets, run, recorder, true);
+  const { result, rows = [], old = [] } = await runInsertWithKeys(qb, runner, valueSets, run, recorder, 'values');
   recorder.guard(() => {
     recordUpserted(
       metadataOf(qb),
@@ -97,38 +97,53 @@ export async function captureUpsert(
   const read = (beforeWrite: boolean) =>
     readSafely(runner, savepoints, recorder, () => readByKeys(metadata, lookups, runner, beforeWrite && savepoints), beforeWrite);
   const before = await read(true);
-  const result = await run();
+  // PostgreSQL: the upsert returns its rows, and whether it updated each (see `runInsertWithKeys`).
+  const written =
+    runner && dataSourceOf(qb).options.type === 'postgres'
+      ? await runInsertWithKeys(qb, runner, valueSets, run, recorder, 'updated')
+      : undefined;
+  const result = written ? written.result : await run();
   if (!before) return result;
-  const after = await read(false);
-  const beforeById = new Map(before.map((row) => [modelIdOf(metadata, row), row]));
-  const unseen = (after ?? []).filter((row) => !beforeById.has(modelIdOf(metadata, row)));
-  if (unseen.length > 0 && runner?.isTransactionActive && dataSourceOf(qb).options.type === 'postgres') {
-    for (const row of await insertedMeanwhile(metadata, unseen, runner, savepoints, recorder))
-      beforeById.set(modelIdOf(metadata, row), row);
+  let upserted: Upserted[];
+  if (runner && written?.rows && written.updated)
+    upserted = await withStatesBefore(metadata, written.rows, written.updated, before, runner, recorder);
+  else {
+    const after = await read(false);
+    const beforeById = new Map(before.map((row) => [modelIdOf(metadata, row), row]));
+    upserted = (after ?? []).map((row) => ({ row, previous: beforeById.get(modelIdOf(metadata, row)) }));
   }
   // The rows are written: whatever fails in recording them is reported, and the caller gets the upsert's own result.
   recorder.guard(() => {
-    const upserted = (after ?? []).map((row) => ({ row, previous: beforeById.get(modelIdOf(metadata, row)) }));
     recordUpserted(metadata, recorder, runner, upserted);
   });
   return result;
 }
 
 /**
- * PostgreSQL: the rows the read before missed and the upsert updated (another transaction inserted them, committed
- * after that read or while the upsert waited for it), as that transaction committed them: their state before.
+ * The rows an upsert returned, each with its state before: none where it inserted the row; where it updated it, as
+ * read before it, or, for a row another transaction inserted after that read (committed after it, or while the
+ * upsert waited for it), as that transaction committed it (see `readCommitted`).
  */
-async function insertedMeanwhile(
+async function withStatesBefore(
   metadata: EntityMetadata,
-  unseen: ObjectLiteral[],
+  rows: ObjectLiteral[],
+  updated: boolean[],
+  before: ObjectLiteral[],
   runner: QueryRunner,
-  savepoints: boolean,
   recorder: QueryWriteRecorder,
-): Promise<ObjectLiteral[]> {
-  const updated = await readSafely(runner, savepoints, recorder, () => updatedByUpsert(metadata, unseen, runner));
-  if (!updated?.length) return [];
-  const what = `an upsert into ${metadata.name} of ${updated.length} row(s) another transaction inserted meanwhile: they are recorded as Created`;
-  return (await readSafely(undefined, false, recorder, () => readCommitted(metadata, updated, what))) ?? [];
+): Promise<Upserted[]> {
+  const states = new Map(before.map((row) => [modelIdOf(metadata, row), row]));
+  const unseen = rows.filter((row, i) => updated[i] && !states.has(modelIdOf(metadata, row)));
+  if (unseen.length > 0) {
+    const what = `row(s) an upsert into ${metadata.name} updated, inserted by another transaction after the read before it`;
+    const committed = await readSafely(runner, true, recorder, () => readCommitted(metadata, unseen, runner, recorder, what));
+    for (const row of committed ?? []) states.set(modelIdOf(metadata, row), row);
+  }
+  // An updated row whose state before is unknown (reported) is not recorded, rather than recorded as created.
+  return rows.flatMap((row, i) => {
+    const previous = updated[i] ? states.get(modelIdOf(metadata, row)) : undefined;
+    return updated[i] && !previous ? [] : [{ row, previous }];
+  });
 }
 
 /** Each row as stored after the upsert, Created or Updated against its state before it; unchanged rows not at all. */

@@ -1,8 +1,8 @@
 import { ActionLogError } from 'actionlog';
 import { sameValue } from 'actionlog/adapter-kit';
 import type { EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
-import { idMapOf, modelIdOf, overlayState, plainState, predictedState } from './entity-state.js';
-import { readByIds, readCommitted, readTargets } from './reads.js';
+import { modelIdOf, overlayState, plainState, predictedState } from './entity-state.js';
+import { idsOf, readByIds, readCommitted, readTargets } from './reads.js';
 import { mayReturnRows, type ReturnedRows, runReturningKeys, runReturningRows } from './returning-writes.js';
 import { readOrStepAside, readSafely } from './savepoints.js';
 import { isStamped, softDeleteStamps } from './stamps.js';
@@ -89,7 +89,7 @@ export async function captureWhereWrite(
     savepoints &&
     runner?.isTransactionActive === true &&
     !(kind === 'update' && setsKey(metadata, values)) &&
-    (await mayReturnRows(qb, runner, recorder, false));
+    (await mayReturnRows(qb, runner, recorder, 'keys'));
   const read = () => readTargets(qb, kind, runner, limit + 1, savepoints);
   const before =
     ownTransaction && runner ? await readOrStepAside(runner, recorder, read) : await readSafely(runner, savepoints, recorder, read, true);
@@ -100,7 +100,7 @@ export async function captureWhereWrite(
   if (returning && before) {
     const returned = await runReturningKeys(qb, runner, limit + 1, run, recorder);
     result = returned.result as { affected?: number };
-    if (returned.count <= limit) broughtIn = await rowsBroughtIn(metadata, kind, before, returned.keys, recorder);
+    if (returned.count <= limit) broughtIn = await rowsBroughtIn(metadata, kind, before, returned.keys, runner, recorder);
   } else result = (await run()) as { affected?: number };
   if (!before) return result;
   if (!returning && before.length <= limit && typeof result.affected === 'number' && result.affected > before.length)
@@ -117,7 +117,8 @@ export async function captureWhereWrite(
       softDeleteStamps(runner, metadata, idsOf(metadata, rows), kind === 'soft-delete', recorder.currentUser()),
     );
   }
-  if (rows.length > limit) {
+  // Past the limit, counting the rows brought in (which the keys returned show): one summary.
+  if (rows.length > limit || (returning && (result.affected ?? 0) > limit)) {
     recorder.guard(() => {
       recordSummary(qb, ACTION[kind], recorder, runner, result.affected ?? rows.length);
     });
@@ -146,13 +147,14 @@ async function rowsBroughtIn(
   kind: WhereKind,
   before: ObjectLiteral[],
   keys: ObjectLiteral[],
+  runner: QueryRunner,
   recorder: QueryWriteRecorder,
 ): Promise<ObjectLiteral[]> {
   const found = new Set(before.map((row) => modelIdOf(metadata, row)));
   const unseen = keys.filter((key) => !found.has(modelIdOf(metadata, key)));
   if (unseen.length === 0) return [];
-  const what = `${unseen.length} row(s) a query-level ${kind} of ${metadata.name} changed, brought into its conditions after the read before it (another transaction committed meanwhile): they are not recorded`;
-  return (await readSafely(undefined, false, recorder, () => readCommitted(metadata, unseen, what))) ?? [];
+  const what = `row(s) a query-level ${kind} of ${metadata.name} changed, brought into its conditions by another transaction after the read before it`;
+  return (await readSafely(runner, true, recorder, () => readCommitted(metadata, unseen, runner, recorder, what))) ?? [];
 }
 
 /** Whether an update's values set a primary key column. */
@@ -171,11 +173,6 @@ interface RowChange {
 function rowChange(metadata: EntityMetadata, row: ObjectLiteral, values: ObjectLiteral | undefined): RowChange {
   const old = overlayState(metadata, null, row);
   return { row, old, predicted: values ? predictedState(metadata, old, values) : undefined };
-}
-
-/** The primary key maps of rows, for finding them again. */
-function idsOf(metadata: EntityMetadata, rows: ObjectLiteral[]): ObjectLiteral[] {
-  return rows.map((row) => idMapOf(metadata, row)).filter((id): id is ObjectLiteral => id !== undefined);
 }
 
 /** One change per row the write changed, its new state predicted or read back (`after`, as stored). */

@@ -203,6 +203,45 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     await expectExact(before, changed);
   });
 
+  it('insert().orIgnore() of a row another transaction inserts meanwhile: it changed nothing, nothing recorded', async () => {
+    const before = await readState(ds, TABLES);
+    const other = await openTransaction();
+    await scope('other', () => other.manager.insert(Product, { sku: 'p7', name: 'theirs', price: 5 }));
+    const ignored = scope('ignore', () =>
+      products().createQueryBuilder().insert().values({ sku: 'p7', name: 'skipped', price: 9 }).orIgnore().execute(),
+    );
+    await waitingOnLock('%INSERT INTO%products%');
+    await scope('other', () => other.commitTransaction());
+    await other.release();
+    await ignored;
+
+    expect(await logsBy('ignore')).toEqual([]);
+    await expectExact(before, await logsBy('other'));
+  });
+
+  it('update() by criteria past maxDocumentsPerQuery only with the row brought into the match: one summary of them all', async () => {
+    ds.subscribers.splice(0, ds.subscribers.length, new ActionLogSubscriber(logger, { ...options, maxDocumentsPerQuery: 1 }));
+    const orders = ds.getRepository(Order);
+    const late = await orders.save(orders.create({ status: 'a', total: 1 }));
+    const locked = await orders.save(orders.create({ status: 'b', total: 10 }));
+    const other = await openTransaction();
+    await scope('other', async () => {
+      await other.manager.update(Order, { id: late.id }, { total: 20 });
+      await other.manager.update(Order, { id: locked.id }, { status: 'held' });
+    });
+    const update = scope('update', () => orders.update({ total: MoreThan(5) }, { status: 'shipped' }));
+    await waitingOnLock('%orders%');
+    await scope('other', () => other.commitTransaction());
+    await other.release();
+    const result = await update;
+
+    const logs = (await logsBy('update')).map((l) => [l.action, l.model_id, l.truncated ?? false, l.model_details.query?.matched]);
+    // Reading before: 2 rows changed, past the limit of 1 only with the row brought in. One statement alone
+    // (PostgreSQL 18) changes the one row it waited for.
+    if (options.queryWrites === 'readBefore') expect([result.affected, logs]).toEqual([2, [['Updated', null, true, 2]]]);
+    else expect([result.affected, logs]).toEqual([1, [['Updated', String(locked.id), false, undefined]]]);
+  });
+
   it.each(['update', 'delete'] as const)(
     '%s() by criteria while another transaction brings a row into the match: every row it changed is recorded',
     async (write) => {

@@ -13,7 +13,7 @@ import { dataSourceOf, metadataOf, type QueryWriteRecorder, type WriteBuilder } 
 /** The alias of the stored column at `index` in what the statement returns for actionlog (`old`: its old value). */
 const alias = (index: number, old = false) => `actionlog_${old ? 'old' : 'col'}_${index}`;
 /** The alias of whether an upsert updated a returned row. */
-const UPDATED = 'actionlog_updated';
+const UPDATED = 'actionlog_xmax';
 
 export interface InsertedRows {
   /** What the insert answers its caller, as without actionlog. */
@@ -70,7 +70,8 @@ export async function runInsertWithKeys(
     const flagged = before === 'updated' && whole;
     const ours = columns.map((c, i) => `${qb.escape(c.databaseName)} AS "${alias(i)}"`);
     if (old) ours.push(...columns.map((c, i) => `actionlog_old.${qb.escape(c.databaseName)} AS "${alias(i, true)}"`));
-    if (flagged) ours.push(`xmax::text <> '0' AS "${UPDATED}"`);
+    // As text: an xid compares with nothing but an xid, and a type parser of the application's reads no text.
+    if (flagged) ours.push(`xmax::text AS "${UPDATED}"`);
     // This insert's own mark: another insert side by side on the runner has another.
     const mine = uniqueMarker('inserted rows');
     qb.expressionMap.returning = `${old ? `${OLD_AND_NEW} ` : ''}${[...own, ...ours].join(', ')} ${mine}`;
@@ -84,7 +85,7 @@ export async function runInsertWithKeys(
         true,
       );
       if (old) storedOld = records.map((record) => (record[key] === null ? null : storedRow(record, columns, true)));
-      if (flagged) updated = records.map((record) => record[UPDATED] === true);
+      if (flagged) updated = records.map((record) => record[UPDATED] !== '0');
       // What the INSERT answers without actionlog: TypeORM's own columns, or no rows when it asked for none.
       const theirs = own.length > 0 ? records.map((record) => withoutOurs(record, columns.length)) : [];
       const plain = Object.assign(Object.create(Object.getPrototypeOf(answer) as object) as object, answer, {

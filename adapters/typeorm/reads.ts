@@ -2,7 +2,8 @@ import { ActionLogError } from 'actionlog';
 import { betterSqliteOf, finishesWithin, preparedStatement } from 'actionlog/adapter-kit';
 import type { EntityMetadata, ObjectLiteral, QueryRunner, SelectQueryBuilder } from 'typeorm';
 import { hydrate, idMapOf, selectList } from './entity-state.js';
-import { dataSourceOf, mainAliasOf, metadataOf, type WhereKind, type WriteBuilder } from './write-builder.js';
+import { readSafely } from './savepoints.js';
+import { dataSourceOf, mainAliasOf, metadataOf, type QueryWriteRecorder, type WhereKind, type WriteBuilder } from './write-builder.js';
 
 type ColumnMetadata = EntityMetadata['columns'][number];
 
@@ -136,43 +137,60 @@ const COMMITTED_READ_MS = 10_000;
 /**
  * PostgreSQL: rows a statement of `runner`'s open transaction has just written, as last committed: read on another
  * connection of the primary, outside that transaction, which holds their locks, so no one has committed a change to
- * them since (they are as they were just before the statement). In the table the transaction names (its
- * `search_path`). Rows not found, or not read within 10 s (no free connection, a lock), are reported (`what` names
- * them after their count) and left out.
+ * them since (they are as they were just before the statement). Rows not found, or not read within 10 s (no free
+ * connection, a lock), are reported (`what` names them after their count) and left out.
  */
 export async function readCommitted(
   metadata: EntityMetadata,
   rows: ObjectLiteral[],
   runner: QueryRunner,
-  recorder: { report(error: unknown): void },
+  savepoints: boolean,
+  recorder: QueryWriteRecorder,
   what: string,
 ): Promise<ObjectLiteral[]> {
   const ids = idsOf(metadata, rows);
   if (ids.length === 0) return [];
-  const table = metadata.tablePath
-    .split('.')
-    .map((part) => metadata.dataSource.driver.escape(part))
-    .join('.');
-  const [named] = (await runner.query(`SELECT to_regclass($1)::oid::text AS "oid"`, [table])) as Array<{ oid: string | null }>;
-  const outside = metadata.dataSource.createQueryRunner('master');
-  const reading = selectRows(metadata, outside, (select) =>
-    select.whereInIds(ids).andWhere(`${select.escape(select.alias)}.tableoid = :actionlogTable`, { actionlogTable: named?.oid ?? '0' }),
-  ).finally(() => outside.release());
-  if (!(await finishesWithin(reading, COMMITTED_READ_MS))) {
-    reading.catch(() => {});
-    recorder.report(
-      new ActionLogError(
-        `actionlog could not read within ${COMMITTED_READ_MS} ms the states before of ${ids.length} ${what}: they are not recorded`,
-      ),
-    );
+  // Read where the transaction reads: a tenant's schema may be its search_path.
+  const searchPath = await readSafely(runner, savepoints, recorder, () => searchPathOf(runner));
+  if (searchPath === undefined) return [];
+  const reading = readOutside(metadata, ids, searchPath);
+  let found: ObjectLiteral[];
+  try {
+    if (!(await finishesWithin(reading, COMMITTED_READ_MS))) {
+      reading.catch(() => {});
+      throw new Error(`not read within ${COMMITTED_READ_MS} ms (no free connection in the pool, or a lock)`);
+    }
+    found = await reading;
+  } catch (error) {
+    const message = `actionlog could not read the states before of ${ids.length} ${what}: they are not recorded (${(error as Error).message})`;
+    recorder.report(new ActionLogError(message, { cause: error }));
     return [];
   }
-  const found = await reading;
   if (found.length < ids.length)
     recorder.report(
       new ActionLogError(`actionlog did not find the states before of ${ids.length - found.length} ${what}: they are not recorded`),
     );
   return found;
+}
+
+async function searchPathOf(runner: QueryRunner): Promise<string> {
+  const [row] = (await runner.query(`SELECT current_setting('search_path') AS "path"`)) as Array<{ path: string }>;
+  return row?.path ?? '';
+}
+
+/** Rows by primary key on a connection of the primary of their own, in a transaction with `searchPath`. */
+async function readOutside(metadata: EntityMetadata, ids: ObjectLiteral[], searchPath: string): Promise<ObjectLiteral[]> {
+  const runner = metadata.dataSource.createQueryRunner('master');
+  try {
+    await runner.startTransaction();
+    await runner.query(`SELECT set_config('search_path', $1, true)`, [searchPath]);
+    const rows = await selectRows(metadata, runner, (select) => select.whereInIds(ids));
+    await runner.commitTransaction();
+    return rows;
+  } finally {
+    if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => {});
+    await runner.release();
+  }
 }
 
 /** The primary keys of rows, as `whereInIds` takes them; rows without one left out. */

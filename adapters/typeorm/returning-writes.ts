@@ -30,7 +30,15 @@ export function returnsOldValues(dataSource: DataSource): boolean {
   return driver.options.type === 'postgres' && Number.parseFloat(driver.version ?? '0') >= 18;
 }
 
-const returningAllowed = new WeakMap<EntityMetadata, Promise<boolean>>();
+/** What the write's table lets through, asked once per table (see `askOnce`). */
+interface TableFacts {
+  /** RETURNING: no rewrite rules, no row-level security, and SELECT on the whole table. */
+  returning: boolean;
+  /** A table (plain or partitioned), whose rows have system columns such as `xmax`; not a view. */
+  table: boolean;
+}
+
+const tableFacts = new WeakMap<EntityMetadata, Promise<TableFacts>>();
 
 /**
  * Whether a where-write can have its rows returned with a RETURNING of actionlog's (see `returningFits`): with their
@@ -74,15 +82,28 @@ async function returningFits(qb: WriteBuilder, dataSource: DataSource, runner: Q
  * Whether the write's PostgreSQL table lets RETURNING through: no rewrite rules, no row-level security, and SELECT
  * on the whole table. Asked once per table (see `askOnce`).
  */
-export function tableLetsReturningThrough(qb: WriteBuilder, dataSource: DataSource, runner: QueryRunner | undefined): Promise<boolean> {
+export async function tableLetsReturningThrough(
+  qb: WriteBuilder,
+  dataSource: DataSource,
+  runner: QueryRunner | undefined,
+): Promise<boolean> {
+  return (await factsOf(qb, dataSource, runner)).returning;
+}
+
+/** Whether the write's PostgreSQL relation is a table (plain or partitioned), not a view: its rows have `xmax`. */
+export async function isTable(qb: WriteBuilder, dataSource: DataSource, runner: QueryRunner | undefined): Promise<boolean> {
+  return (await factsOf(qb, dataSource, runner)).table;
+}
+
+function factsOf(qb: WriteBuilder, dataSource: DataSource, runner: QueryRunner | undefined): Promise<TableFacts> {
   const metadata = metadataOf(qb);
-  let check = returningAllowed.get(metadata);
+  let check = tableFacts.get(metadata);
   if (!check) {
     const table = (qb as unknown as { getTableName(path: string): string }).getTableName(metadata.tablePath);
     check = askOnce(dataSource, runner, table);
-    returningAllowed.set(metadata, check);
+    tableFacts.set(metadata, check);
     // A check that could not be made is made again next time.
-    check.catch(() => returningAllowed.delete(metadata));
+    check.catch(() => tableFacts.delete(metadata));
   }
   return check;
 }
@@ -91,17 +112,22 @@ export function tableLetsReturningThrough(qb: WriteBuilder, dataSource: DataSour
  * Asked once per table: on the write's own connection when it has one (a second one from a small pool could
  * wait forever on the first), inside a savepoint when a transaction is open there, so it can never abort it.
  */
-async function askOnce(dataSource: DataSource, runner: QueryRunner | undefined, table: string): Promise<boolean> {
+async function askOnce(dataSource: DataSource, runner: QueryRunner | undefined, table: string): Promise<TableFacts> {
   const sql = `SELECT NOT c.relrowsecurity AND has_table_privilege(c.oid, 'SELECT')
-      AND NOT EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN') AS "free"
+      AND NOT EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN') AS "free",
+      c.relkind IN ('r', 'p') AS "table"
     FROM pg_class c WHERE c.oid = to_regclass($1)`;
-  if (!runner) return (await dataSource.query<Array<{ free: boolean }>>(sql, [table]))[0]?.free === true;
+  const factsIn = (rows: Array<{ free: boolean; table: boolean }>) => ({
+    returning: rows[0]?.free === true,
+    table: rows[0]?.table === true,
+  });
+  if (!runner) return factsIn(await dataSource.query<Array<{ free: boolean; table: boolean }>>(sql, [table]));
   const guarded = runner.isTransactionActive;
   if (guarded) await runner.query('SAVEPOINT actionlog_check');
   try {
-    const rows = (await runner.query(sql, [table])) as Array<{ free: boolean }>;
+    const rows = (await runner.query(sql, [table])) as Array<{ free: boolean; table: boolean }>;
     if (guarded) await runner.query('RELEASE SAVEPOINT actionlog_check');
-    return rows[0]?.free === true;
+    return factsIn(rows);
   } catch (error) {
     if (guarded) await runner.query('ROLLBACK TO SAVEPOINT actionlog_check').catch(() => {});
     throw error;

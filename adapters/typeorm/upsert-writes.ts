@@ -4,7 +4,7 @@ import type { EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import { modelIdOf, plainState } from './entity-state.js';
 import { insertReturnsRows, runInsertWithKeys } from './inserted-keys.js';
 import { readByValues, readCommitted } from './reads.js';
-import { returnsOldValues } from './returning-writes.js';
+import { isTable, returnsOldValues } from './returning-writes.js';
 import { readSafely } from './savepoints.js';
 import { dataSourceOf, metadataOf, type QueryWriteRecorder, type WriteBuilder } from './write-builder.js';
 
@@ -97,17 +97,18 @@ export async function captureUpsert(
   const read = (beforeWrite: boolean) =>
     readSafely(runner, savepoints, recorder, () => readByKeys(metadata, lookups, runner, beforeWrite && savepoints), beforeWrite);
   const before = await read(true);
-  // PostgreSQL: the upsert returns its rows, and whether it updated each (see `runInsertWithKeys`).
   const written =
-    runner && dataSourceOf(qb).options.type === 'postgres'
+    runner && (await returnsUpdatedRows(qb, runner, recorder))
       ? await runInsertWithKeys(qb, runner, valueSets, run, recorder, 'updated')
       : undefined;
   const result = written ? written.result : await run();
   if (!before) return result;
   let upserted: Upserted[];
   if (runner && written?.rows && written.updated)
-    upserted = await withStatesBefore(metadata, written.rows, written.updated, before, runner, recorder);
+    upserted = await withStatesBefore(metadata, written.rows, written.updated, before, runner, savepoints, recorder);
   else {
+    // Without the rows returned (the caller's own RETURNING, a view, rules or row-level security): a row another
+    // transaction inserted after the read before reads as Created (README).
     const after = await read(false);
     const beforeById = new Map(before.map((row) => [modelIdOf(metadata, row), row]));
     upserted = (after ?? []).map((row) => ({ row, previous: beforeById.get(modelIdOf(metadata, row)) }));
@@ -120,9 +121,20 @@ export async function captureUpsert(
 }
 
 /**
- * The rows an upsert returned, each with its state before: none where it inserted the row; where it updated it, as
- * read before it, or, for a row another transaction inserted after that read (committed after it, or while the
- * upsert waited for it), as that transaction committed it (see `readCommitted`).
+ * PostgreSQL: whether the upsert can return its rows whole, with whether it updated each (`xmax`: a table, not a
+ * view). A check that could not be made was reported by `insertReturnsRows`.
+ */
+async function returnsUpdatedRows(qb: WriteBuilder, runner: QueryRunner, recorder: QueryWriteRecorder): Promise<boolean> {
+  const report = (error: unknown) => {
+    recorder.report(error);
+  };
+  return (await insertReturnsRows(qb, runner, report)) && (await isTable(qb, dataSourceOf(qb), runner).catch(() => false));
+}
+
+/**
+ * The rows an upsert returned, each with its state before: as read before it; for a row it updated that the read
+ * missed (another transaction inserted it after the read, committed after it or while the upsert waited for it),
+ * as that transaction committed it (see `readCommitted`); none for a row it inserted.
  */
 async function withStatesBefore(
   metadata: EntityMetadata,
@@ -130,20 +142,22 @@ async function withStatesBefore(
   updated: boolean[],
   before: ObjectLiteral[],
   runner: QueryRunner,
+  savepoints: boolean,
   recorder: QueryWriteRecorder,
 ): Promise<Upserted[]> {
   const states = new Map(before.map((row) => [modelIdOf(metadata, row), row]));
   const unseen = rows.filter((row, i) => updated[i] && !states.has(modelIdOf(metadata, row)));
   if (unseen.length > 0) {
     const what = `row(s) an upsert into ${metadata.name} updated, inserted by another transaction after the read before it`;
-    const committed = await readSafely(runner, true, recorder, () => readCommitted(metadata, unseen, runner, recorder, what));
-    for (const row of committed ?? []) states.set(modelIdOf(metadata, row), row);
+    for (const row of await readCommitted(metadata, unseen, runner, savepoints, recorder, what)) states.set(modelIdOf(metadata, row), row);
   }
-  // An updated row whose state before is unknown (reported) is not recorded, rather than recorded as created.
-  return rows.flatMap((row, i) => {
-    const previous = updated[i] ? states.get(modelIdOf(metadata, row)) : undefined;
-    return updated[i] && !previous ? [] : [{ row, previous }];
+  const upserted: Upserted[] = [];
+  rows.forEach((row, i) => {
+    const previous = states.get(modelIdOf(metadata, row));
+    // An updated row whose state before is unknown (reported) is left out rather than recorded as created.
+    if (previous || !updated[i]) upserted.push({ row, previous });
   });
+  return upserted;
 }
 
 /** Each row as stored after the upsert, Created or Updated against its state before it; unchanged rows not at all. */

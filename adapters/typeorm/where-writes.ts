@@ -154,7 +154,7 @@ async function rowsBroughtIn(
   const unseen = keys.filter((key) => !found.has(modelIdOf(metadata, key)));
   if (unseen.length === 0) return [];
   const what = `row(s) a query-level ${kind} of ${metadata.name} changed, brought into its conditions by another transaction after the read before it`;
-  return (await readSafely(runner, true, recorder, () => readCommitted(metadata, unseen, runner, recorder, what))) ?? [];
+  return readCommitted(metadata, unseen, runner, true, recorder, what);
 }
 
 /** Whether an update's values set a primary key column. */

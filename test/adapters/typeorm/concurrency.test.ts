@@ -147,6 +147,30 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     await expectExact(before, [created!, upserted!]);
   });
 
+  it("upsert() of a row another transaction inserts meanwhile, in a tenant's schema set by search_path: its old_object from that schema", async () => {
+    await ds.query('CREATE SCHEMA IF NOT EXISTS tenant_x');
+    await ds.query('CREATE TABLE IF NOT EXISTS tenant_x.products (LIKE public.products INCLUDING ALL)');
+    await ds.query('TRUNCATE tenant_x.products');
+    // The same key in the default schema, with other values: a read there would give a wrong old_object.
+    await products().insert({ sku: 'p9', name: 'public', price: 1 });
+    const tenant = async () => {
+      const runner = await openTransaction();
+      await runner.query('SET LOCAL search_path TO tenant_x, public');
+      return runner;
+    };
+    const other = await tenant();
+    await scope('other', () => other.manager.insert(Product, { sku: 'p9', name: 'theirs', price: 5 }));
+    const mine = await tenant();
+    const upsert = scope('upsert', () => mine.manager.upsert(Product, { sku: 'p9', name: 'ours', price: 6 }, ['sku']));
+    await waitingOnLock('%INSERT INTO%products%');
+    await scope('other', () => other.commitTransaction());
+    await upsert;
+    await scope('upsert', () => mine.commitTransaction());
+
+    const [upserted] = await logsBy('upsert');
+    expect([upserted?.action, upserted?.model_details.old_object]).toEqual(['Updated', { sku: 'p9', name: 'theirs', price: 5 }]);
+  });
+
   it('upsert() in a transaction that deleted the row first: Created, though the row stays committed until then', async () => {
     await products().insert({ sku: 'p5', name: 'old', price: 1 });
     const before = await readState(ds, TABLES);

@@ -11,9 +11,9 @@ import { dataSourceOf, metadataOf, type QueryWriteRecorder, type WriteBuilder } 
 /*
  * `upsert()`, `insert().orUpdate()` and `insert().orIgnore()` whose values carry a unique key. On PostgreSQL 18 and
  * later the statement returns each row it inserted or updated with its old values (`RETURNING OLD`), exact under
- * concurrency. Elsewhere which rows it inserts, updates or leaves alone is learnt by reading the rows its values
- * could meet (by the conflict target, or for `orIgnore()` without one by every unique key the values carry) before
- * and after the statement, matched by primary key.
+ * concurrency. Elsewhere the rows its values could meet (by the conflict target, or for `orIgnore()` without one by
+ * every unique key the values carry) are read before it; on earlier PostgreSQL the statement returns the rows it
+ * wrote and whether it updated each, elsewhere (SQLite) they are read after it, matched by primary key.
  */
 
 /** A row an upsert wrote, as stored after it, and as it was before (undefined: inserted). */

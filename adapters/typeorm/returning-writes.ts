@@ -42,8 +42,8 @@ const tableFacts = new WeakMap<EntityMetadata, Promise<TableFacts>>();
 
 /**
  * Whether a where-write can have its rows returned with a RETURNING of actionlog's (see `returningFits`): with their
- * old and new values (PostgreSQL 18+, `runReturningRows`), or their keys (any version, `runReturningKeys`). A check that could not be made
- * is reported (unless the transaction had already failed), and the answer is no.
+ * old and new values (PostgreSQL 18+, `runReturningRows`), or their keys (any version, `runReturningKeys`). A check
+ * that could not be made is reported (unless the transaction had already failed), and the answer is no.
  */
 export async function mayReturnRows(
   qb: WriteBuilder,
@@ -166,8 +166,7 @@ export async function runReturningRows(
     return deletes ? `actionlog_old.${name} AS "o${i}"` : `actionlog_old.${name} AS "o${i}", actionlog_new.${name} AS "n${i}"`;
   });
   const { result, count, records } = await runReturning(qb, runner, take, run, recorder, OLD_AND_NEW, returned);
-  const row = (record: ObjectLiteral, prefix: string) =>
-    hydrate(metadata, Object.fromEntries(columns.map((c, i) => [c.databaseName, record[`${prefix}${i}`]])));
+  const row = (record: ObjectLiteral, prefix: string) => returnedRow(metadata, columns, record, prefix);
   // Hydrated only after the write, under the guard: a transformer that throws is reported, and the rows go unrecorded.
   const rows: ReturnedRows['rows'] = [];
   recorder.guard(() => {
@@ -193,9 +192,19 @@ export async function runReturningKeys(
   const { result, count, records } = await runReturning(qb, runner, take, run, recorder, KEYS, returned);
   const keys: ObjectLiteral[] = [];
   recorder.guard(() => {
-    keys.push(...records.map((r) => hydrate(metadata, Object.fromEntries(columns.map((c, i) => [c.databaseName, r[`k${i}`]])))));
+    keys.push(...records.map((r) => returnedRow(metadata, columns, r, 'k')));
   });
   return { result, count, keys };
+}
+
+/** A returned record's columns, aliased `<prefix><index>`, as an entity row. */
+function returnedRow(
+  metadata: EntityMetadata,
+  columns: ReadonlyArray<{ databaseName: string }>,
+  record: ObjectLiteral,
+  prefix: string,
+): ObjectLiteral {
+  return hydrate(metadata, Object.fromEntries(columns.map((c, i) => [c.databaseName, record[`${prefix}${i}`]])));
 }
 
 /**

@@ -94,6 +94,25 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     throw new Error(`no statement like ${pattern} waited for a lock`);
   }
 
+  /**
+   * Runs `write` in a scope named `name` while another transaction, once `theirs` has run in it (scope `other`), holds
+   * what the write needs; commits that transaction once a statement like `lock` waits on the server.
+   */
+  async function whileAnotherCommits<T>(
+    theirs: (other: QueryRunner) => Promise<unknown>,
+    name: string,
+    write: () => Promise<T>,
+    lock: string,
+  ): Promise<T> {
+    const other = await openTransaction();
+    await scope('other', () => theirs(other));
+    const writing = scope(name, write);
+    await waitingOnLock(lock);
+    await scope('other', () => other.commitTransaction());
+    await other.release();
+    return writing;
+  }
+
   /** The logs in the order the database applied them, replayed over `before`, must give the rows now stored. */
   async function expectExact(before: Awaited<ReturnType<typeof readState>>, logs: ModelLog[], message?: string): Promise<void> {
     const after = await readState(ds, TABLES);
@@ -107,15 +126,14 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
   it('upsert() of a row another transaction updates meanwhile: old_object is the row it updated', async () => {
     await products().insert({ sku: 'p1', name: 'first', price: 1 });
     const before = await readState(ds, TABLES);
-    // The other writer has changed the row, not committed yet.
-    const other = await openTransaction();
-    await scope('other', () => other.manager.update(Product, { sku: 'p1' }, { price: 2 }));
-    // The upsert meets the row, and waits for the other writer's lock (its read before, or the INSERT itself).
-    const upsert = scope('upsert', () => products().upsert({ sku: 'p1', name: 'second', price: 3 }, ['sku']));
-    await waitingOnLock('%products%');
-    await scope('other', () => other.commitTransaction());
-    await other.release();
-    await upsert;
+    // The other writer has changed the row, not committed yet. The upsert meets the row, and waits for the other
+    // writer's lock (its read before, or the INSERT itself).
+    await whileAnotherCommits(
+      (other) => other.manager.update(Product, { sku: 'p1' }, { price: 2 }),
+      'upsert',
+      () => products().upsert({ sku: 'p1', name: 'second', price: 3 }, ['sku']),
+      '%products%',
+    );
 
     const [changed] = await logsBy('other');
     const [upserted] = await logsBy('upsert');
@@ -130,13 +148,12 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
   // the other insert and updates it: its state before is read once the upsert has run, as committed.
   it('upsert() of a row another transaction inserts meanwhile: Updated, its old_object the inserted row', async () => {
     const before = await readState(ds, TABLES);
-    const other = await openTransaction();
-    await scope('other', () => other.manager.insert(Product, { sku: 'p2', name: 'theirs', price: 5 }));
-    const upsert = scope('upsert', () => products().upsert({ sku: 'p2', name: 'ours', price: 6 }, ['sku']));
-    await waitingOnLock('%INSERT INTO%products%');
-    await scope('other', () => other.commitTransaction());
-    await other.release();
-    await upsert;
+    await whileAnotherCommits(
+      (other) => other.manager.insert(Product, { sku: 'p2', name: 'theirs', price: 5 }),
+      'upsert',
+      () => products().upsert({ sku: 'p2', name: 'ours', price: 6 }, ['sku']),
+      '%INSERT INTO%products%',
+    );
 
     const [created] = await logsBy('other');
     const [upserted] = await logsBy('upsert');
@@ -210,16 +227,13 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
   it('insert().orIgnore() of a row another transaction updates meanwhile: it changed nothing, nothing recorded', async () => {
     await products().insert({ sku: 'p3', name: 'kept', price: 1 });
     const before = await readState(ds, TABLES);
-    const other = await openTransaction();
-    await scope('other', () => other.manager.update(Product, { sku: 'p3' }, { price: 2 }));
     // The insert meets the row, waits for the other writer, and skips it.
-    const ignored = scope('ignore', () =>
-      products().createQueryBuilder().insert().values({ sku: 'p3', name: 'skipped', price: 9 }).orIgnore().execute(),
+    await whileAnotherCommits(
+      (other) => other.manager.update(Product, { sku: 'p3' }, { price: 2 }),
+      'ignore',
+      () => products().createQueryBuilder().insert().values({ sku: 'p3', name: 'skipped', price: 9 }).orIgnore().execute(),
+      '%products%',
     );
-    await waitingOnLock('%products%');
-    await scope('other', () => other.commitTransaction());
-    await other.release();
-    await ignored;
 
     const changed = await logsBy('other');
     // The other writer's change is its own: the skipped insert changed nothing.
@@ -229,35 +243,37 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
 
   it('insert().orIgnore() of a row another transaction inserts meanwhile: it changed nothing, nothing recorded', async () => {
     const before = await readState(ds, TABLES);
-    const other = await openTransaction();
-    await scope('other', () => other.manager.insert(Product, { sku: 'p7', name: 'theirs', price: 5 }));
-    const ignored = scope('ignore', () =>
-      products().createQueryBuilder().insert().values({ sku: 'p7', name: 'skipped', price: 9 }).orIgnore().execute(),
+    await whileAnotherCommits(
+      (other) => other.manager.insert(Product, { sku: 'p7', name: 'theirs', price: 5 }),
+      'ignore',
+      () => products().createQueryBuilder().insert().values({ sku: 'p7', name: 'skipped', price: 9 }).orIgnore().execute(),
+      '%INSERT INTO%products%',
     );
-    await waitingOnLock('%INSERT INTO%products%');
-    await scope('other', () => other.commitTransaction());
-    await other.release();
-    await ignored;
 
     expect(await logsBy('ignore')).toEqual([]);
     await expectExact(before, await logsBy('other'));
   });
+
+  /**
+   * The other writer's change that brings `late` into a write's conditions (total > 5) and changes `locked`,
+   * holding its lock: the write, whose read before finds `locked` alone, waits for it.
+   */
+  const bringInto = (late: Order, locked: Order) => async (other: QueryRunner) => {
+    await other.manager.update(Order, { id: late.id }, { total: 20 });
+    await other.manager.update(Order, { id: locked.id }, { status: 'held' });
+  };
 
   it('update() by criteria past maxDocumentsPerQuery only with the row brought into the match: one summary of them all', async () => {
     ds.subscribers.splice(0, ds.subscribers.length, new ActionLogSubscriber(logger, { ...options, maxDocumentsPerQuery: 1 }));
     const orders = ds.getRepository(Order);
     const late = await orders.save(orders.create({ status: 'a', total: 1 }));
     const locked = await orders.save(orders.create({ status: 'b', total: 10 }));
-    const other = await openTransaction();
-    await scope('other', async () => {
-      await other.manager.update(Order, { id: late.id }, { total: 20 });
-      await other.manager.update(Order, { id: locked.id }, { status: 'held' });
-    });
-    const update = scope('update', () => orders.update({ total: MoreThan(5) }, { status: 'shipped' }));
-    await waitingOnLock('%orders%');
-    await scope('other', () => other.commitTransaction());
-    await other.release();
-    const result = await update;
+    const result = await whileAnotherCommits(
+      bringInto(late, locked),
+      'update',
+      () => orders.update({ total: MoreThan(5) }, { status: 'shipped' }),
+      '%orders%',
+    );
 
     const logs = (await logsBy('update')).map((l) => [l.action, l.model_id, l.truncated ?? false, l.model_details.query?.matched]);
     // Reading before: 2 rows changed, past the limit of 1 only with the row brought in. One statement alone
@@ -274,18 +290,13 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
       const late = await orders.save(orders.create({ status: 'a', total: 1 }));
       const locked = await orders.save(orders.create({ status: 'b', total: 10 }));
       const before = await readState(ds, TABLES);
-      const other = await openTransaction();
-      await scope('other', async () => {
-        await other.manager.update(Order, { id: late.id }, { total: 20 });
-        await other.manager.update(Order, { id: locked.id }, { status: 'held' });
-      });
-      const writing = scope(write, async (): Promise<{ affected?: number | null }> =>
-        write === 'update' ? orders.update({ total: MoreThan(5) }, { status: 'shipped' }) : orders.delete({ total: MoreThan(5) }),
+      const result = await whileAnotherCommits(
+        bringInto(late, locked),
+        write,
+        async (): Promise<{ affected?: number | null }> =>
+          write === 'update' ? orders.update({ total: MoreThan(5) }, { status: 'shipped' }) : orders.delete({ total: MoreThan(5) }),
+        '%orders%',
       );
-      await waitingOnLock('%orders%');
-      await scope('other', () => other.commitTransaction());
-      await other.release();
-      const result = await writing;
 
       const otherLogs = await logsBy('other');
       const writeLogs = await logsBy(write);

@@ -58,6 +58,22 @@ export class TrailSeal {
     this.checkpointSoon();
   }
 
+  /**
+   * `lost` of these documents' links. Links of other chains are recorded too, so only from documents this writer
+   * vouches for: those it sealed, and those of an adopted spool's lines whose MAC holds.
+   */
+  lostDocuments(documents: Iterable<{ integrity?: Partial<IntegrityLink> | null }>): void {
+    const own: number[] = [];
+    const foreign: ChainHead[] = [];
+    for (const { integrity: link } of documents) {
+      if (link?.chain === undefined || link.seq === undefined) continue;
+      if (link.chain === this.chain.id) own.push(link.seq);
+      else if (link.hash !== undefined) foreign.push({ chain: link.chain, seq: link.seq, hash: link.hash });
+    }
+    this.chain.loseForeign(foreign);
+    this.lost(own);
+  }
+
   /** Links of other writers' chains are stored (see `IntegrityChain.confirmForeign`). */
   storedForeign(heads: Iterable<ChainHead>): void {
     this.chain.confirmForeign(heads);

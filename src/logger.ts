@@ -191,7 +191,7 @@ export class ActionLogger {
       },
       probe: this.store.ping ? () => this.probe() : undefined,
       lost: (documents: Iterable<{ integrity?: Partial<IntegrityLink> }>) => {
-        this.seal?.lost(this.seal.seqsOf(documents));
+        this.seal?.lostDocuments(documents);
       },
     };
     this.seal = o.integrity

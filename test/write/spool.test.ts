@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { pbkdf2 as pbkdf2Callback } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +31,7 @@ import { SpoolFiles } from '../../src/write/spool/spool-files.js';
 import { SpooledWriter } from '../../src/write/spool/spooled-writer.js';
 import { setupStep } from '../../src/write/write-step.js';
 import { spoolFiles, spoolLines } from '../support/spool-files.js';
-import { GatedStore, OutageStore, storedCounts } from '../support/stores.js';
+import { GatedStore, OutageStore, PoisonStore, storedCounts } from '../support/stores.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const pbkdf2 = promisify(pbkdf2Callback);
@@ -334,6 +334,82 @@ describe('spool', () => {
     const report = await createActionLogger({ store, integrity: { key } }).verify({ keys: [key] });
     expect(report.summary.counts).toMatchObject({ deleted: 0, lost: 2 * dropped });
     expect(report.status).toBe('intact');
+  });
+
+  it("drop-oldest with integrity: an adopted spool's segments dropped are recorded lost in their writer's chain", async () => {
+    const dir = folder();
+    const key = { hmac: 'a-secret-of-at-least-32-characters!!' };
+    const first = make(new OutageStore(), dir, { spool: { dir, maxBytes: 1024 * 1024 }, integrity: { key } }).logger;
+    await record(first, 400, 'a');
+    expect({ left: await first.close({ timeout: 50 }), dropped: first.stats().dropped }).toEqual({ left: { left: 400 }, dropped: 0 });
+    const adopted = spoolFiles(dir).reduce((sum, file) => sum + statSync(join(dir, file)).size, 0);
+    // The next logger adopts about what its spool may hold, and its store is away: its new documents need room,
+    // and the adopted segments it has not read back go first, from the oldest, in the middle of the first's chain.
+    const store = new OutageStore();
+    const spool = { dir, maxBytes: adopted + 8 * 1024, policy: 'drop-oldest' as const };
+    const { logger } = make(store, dir, { spool, batchSize: 4, integrity: { key } });
+    await record(logger, 4, 'w');
+    while (logger.stats().retried === 0) await sleep(5);
+    await record(logger, 30);
+    await sleep(30);
+    const { dropped } = logger.stats();
+    store.up();
+    await logger.close();
+    const stored = [...(await storedCounts(store)).keys()].filter((id) => id.startsWith('a'));
+    expect({ dropped, newestStored: stored.includes('a399') }).toEqual({ dropped: 400 - stored.length, newestStored: true });
+    const report = await createActionLogger({ store, integrity: { key } }).verify({ keys: [key] });
+    // A request document and its action entry each, in the first logger's chain.
+    expect({ status: report.status, findings: report.findings.map(({ chain, problem }) => ({ chain, problem })) }).toEqual({
+      status: 'intact',
+      findings: [{ chain: first.integrityChain, problem: 'lost' }],
+    });
+    expect(report.summary.counts.lost).toBe(2 * dropped);
+  });
+
+  it("with integrity: an adopted spool's document the store refuses is recorded lost in its writer's chain", async () => {
+    const dir = folder();
+    const key = { hmac: 'a-secret-of-at-least-32-characters!!' };
+    const first = make(new OutageStore(), dir, { integrity: { key } }).logger;
+    await record(first, 6, 'refused-');
+    expect(await first.close({ timeout: 50 })).toEqual({ left: 6 });
+    const store = new PoisonStore('refused-3');
+    const { logger } = make(store, dir, { integrity: { key } });
+    await logger.flush();
+    expect(logger.stats().quarantined).toBe(1);
+    await logger.close();
+    const report = await createActionLogger({ store, integrity: { key } }).verify({ keys: [key] });
+    expect({
+      status: report.status,
+      findings: report.findings.map(({ chain, problem, seq, to_seq }) => ({ chain, problem, seq, to_seq })),
+    }).toEqual({
+      status: 'intact',
+      findings: [{ chain: first.integrityChain, problem: 'lost', seq: 7, to_seq: 8 }],
+    });
+  });
+
+  it('with integrity: an adopted line whose MAC does not hold is never recorded lost when the store refuses it', async () => {
+    const dir = folder();
+    const key = { hmac: 'a-secret-of-at-least-32-characters!!' };
+    const first = make(new OutageStore(), dir, { integrity: { key } }).logger;
+    await record(first, 6, 'refused-');
+    expect(await first.close({ timeout: 50 })).toEqual({ left: 6 });
+    // The refused line's MAC no longer holds: whoever could write the folder must not get a link called lost.
+    for (const file of spoolFiles(dir)) {
+      const lines = readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean);
+      const forged = lines.map((line) => {
+        if (!line.includes('refused-3')) return `${line}\n`;
+        const json = `${line.slice(9, line.lastIndexOf(',"mac":"'))},"mac":"${Buffer.alloc(32).toString('base64')}"}`;
+        return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
+      });
+      writeFileSync(join(dir, file), forged.join(''));
+    }
+    const store = new PoisonStore('refused-3');
+    const { logger } = make(store, dir, { integrity: { key } });
+    await logger.flush();
+    expect(logger.stats().quarantined).toBe(1);
+    await logger.close();
+    const report = await createActionLogger({ store, integrity: { key } }).verify({ keys: [key] });
+    expect(report.summary.counts).toMatchObject({ lost: 0, deleted: 2 });
   });
 
   it('drop-oldest: a segment being read back is never the one dropped, so no document is both dropped and stored', async () => {

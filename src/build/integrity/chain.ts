@@ -164,6 +164,14 @@ export class IntegrityChain {
     this.settle(seqs, this.lost);
   }
 
+  /**
+   * Links of other writers' chains will never be stored, read back from a spool this process adopted whose lines'
+   * MACs hold (a `drop-oldest`, a refusal): the next checkpoint records them as lost, as their writer, gone, never will.
+   */
+  loseForeign(heads: Iterable<ChainHead>): void {
+    for (const head of heads) if (head.chain !== this.id) this.lost.push(head);
+  }
+
   /** Moves the links waiting at these sequences to `into`, once. */
   private settle(seqs: Iterable<number>, into: ChainHead[]): void {
     for (const seq of seqs) {
@@ -225,9 +233,9 @@ export class IntegrityChain {
     return this.sealed.size > 0;
   }
 
-  /** Lost links since the last checkpoint, taken, in sequence order. */
+  /** Lost links since the last checkpoint, taken, by chain and in sequence order. */
   takeLost(): ChainHead[] {
-    return this.lost.splice(0).sort((a, b) => a.seq - b.seq);
+    return this.lost.splice(0).sort((a, b) => (a.chain === b.chain ? a.seq - b.seq : a.chain < b.chain ? -1 : 1));
   }
 
   /** How many stored or lost links wait for a checkpoint (other chains' heads count one each). */

@@ -70,7 +70,11 @@ export class Checkpointer {
 
 /** Lost links (in sequence order) as ranges, each with the hash of its last link: the `prev` of the link after it. */
 function lostRanges(lost: readonly ChainHead[]): PrunedRange[] {
-  return rangesOf(lost).map((range) => ({ ...range, lost: true, hash: lost.find((head) => head.seq === range.to)?.hash ?? '' }));
+  return rangesOf(lost).map((range) => ({
+    ...range,
+    lost: true,
+    hash: lost.find((head) => head.chain === range.chain && head.seq === range.to)?.hash ?? '',
+  }));
 }
 
 /** Sequences as ranges per chain: `[3,4,5,9]` of one chain → `3-5`, `9-9`. */

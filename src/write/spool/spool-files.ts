@@ -63,6 +63,8 @@ interface Segment {
   fd: number | undefined;
   /** The integrity links its lines carry, as a run of one chain's sequences (its lines were sealed in order). */
   links?: LinkRun;
+  /** A dead process's, adopted: what its lines carry is known only once they are read. */
+  adopted: boolean;
 }
 
 /** Sequences `from`..`to` of one integrity chain. */
@@ -364,15 +366,32 @@ export class SpoolFiles {
 
   /**
    * Deletes the oldest segment none of whose units were handed out, to make room; returns how many units it held
-   * and the links they carried (undefined when no segment can go).
+   * and the links they carried (undefined when no segment can go). An adopted segment's links are another writer's,
+   * unknown until read: with a MAC, its lines are read first, each handed to `read`.
    */
-  dropOldest(): { lines: number; links: LinkRun | undefined } | undefined {
+  dropOldest(read: (unit: SpooledUnit) => void): { lines: number; links: LinkRun | undefined } | undefined {
     const seg = this.segments.find((s) => !s.reading && s.readOffset === 0 && s.pending === 0 && s.size > 0);
     if (!seg) return undefined;
+    if (seg.adopted && this.options.mac) this.readWhole(seg, read);
     this.closeSegment(seg, false);
     seg.readOffset = seg.size;
     this.retire(seg);
     return { lines: seg.lines, links: seg.links };
+  }
+
+  /** Each complete line of a segment, decoded (torn ones skipped: they are dropped with it). */
+  private readWhole(seg: Segment, each: (unit: SpooledUnit) => void): void {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(seg.path);
+    } catch (error) {
+      this.report(new ActionLogError(`the spool file ${seg.path} cannot be read before it is dropped: ${(error as Error).message}`));
+      return;
+    }
+    for (let start = 0, end = bytes.indexOf(10); end !== -1; start = end + 1, end = bytes.indexOf(10, start)) {
+      const unit = decodeLine(bytes.toString('utf8', start, end), this.options.mac);
+      if (unit) each(unit);
+    }
   }
 
   /** Resolves once the segments being deleted in the background are gone from the folder. */
@@ -413,6 +432,8 @@ export class SpoolFiles {
       reading: false,
       firstAt,
       fd: undefined,
+      // Only an adopted segment starts without the time of its first line.
+      adopted: firstAt === undefined,
     };
     this.endPos += size;
     return seg;

@@ -8,7 +8,7 @@ import { DropReport } from '../drop-report.js';
 import { finishesWithin } from '../../shared/deadline.js';
 import { type QuarantinedDocument, setupStep, type WriteStep } from '../write-step.js';
 import { type LinkRun, SpoolFiles, type SpoolFileOptions, type SpoolPlace } from './spool-files.js';
-import { encodeLine } from './spool-line.js';
+import { encodeLine, type SpooledUnit } from './spool-line.js';
 
 /** The `spool` option, resolved. */
 export interface SpoolOptions extends SpoolFileOptions {
@@ -26,7 +26,10 @@ export interface SpoolHooks<Item> {
    * read back from lines whose MAC holds (see `SpooledUnit`).
    */
   steps(units: DocumentUnit[], authentic: ReadonlySet<DocumentUnit>): WriteStep[];
-  /** Documents built (and sealed) that will never be stored: the store refused them, or their store calls failed. */
+  /**
+   * Documents that will never be stored (the store refused them, their store calls failed, the policy dropped them):
+   * those built (and sealed) here, and those read back from lines whose MAC holds, another writer's included.
+   */
   lost?(documents: Iterable<{ integrity?: Partial<IntegrityLink> }>): void;
   probe?(): Promise<boolean>;
   onError(error: Error): void;
@@ -92,6 +95,8 @@ export class SpooledWriter<Item> {
   private readonly memoryCap: number;
   private readonly batchSize: number;
   private readonly counters = { recorded: 0, spooled: 0, replayed: 0, dropped: 0 };
+  /** Documents read back from lines whose MAC does not hold: never said lost (see `SpoolHooks.lost`). */
+  private readonly unvouched = new WeakSet<object>();
   private readonly drops = new DropReport((dropped) => {
     this.report(new ActionLogSpoolFullError(this.spool.maxBytes, dropped));
   });
@@ -125,7 +130,7 @@ export class SpooledWriter<Item> {
         probe: hooks.probe && (() => hooks.probe?.() ?? Promise.resolve(false)),
         // Closed past its deadline, what the store writer drops stays in the spool: not lost.
         lost: (documents) => {
-          if (!this.closingLate) hooks.lost?.(documents);
+          if (!this.closingLate) this.lost(documents);
         },
         onError: (error) => {
           if (error instanceof ActionLogStoreError) this.storeAway = true;
@@ -328,7 +333,7 @@ export class SpooledWriter<Item> {
           bytes = this.files.bytes;
           continue;
         }
-        const freed = this.spool.policy === 'drop-oldest' ? this.files.dropOldest() : undefined;
+        const freed = this.spool.policy === 'drop-oldest' ? this.files.dropOldest(this.loseRead) : undefined;
         if (freed !== undefined) {
           this.held -= freed.lines;
           this.countDrops(freed.lines);
@@ -406,6 +411,8 @@ export class SpooledWriter<Item> {
         this.inMemory += units.length;
         for (const u of units) {
           this.inMemoryBytes += u.bytes;
+          if (!u.authentic && this.spool.mac)
+            for (const document of documentsOf(u.unit.batch, u.unit.appends)) this.unvouched.add(document);
           this.inner.enqueue({ unit: u.unit, place: u, bytes: u.bytes, authentic: u.authentic });
         }
         // A read that met torn lines may bring back none, and then no settle would come to read on; a read stops at
@@ -495,9 +502,19 @@ export class SpooledWriter<Item> {
     this.countDrops(items.length);
   }
 
-  /** A unit built (and sealed) that will never be stored. */
+  /** A unit built here, or read back, that will never be stored. */
   private lose(unit: DocumentUnit): void {
-    this.hooks.lost?.(documentsOf(unit.batch, unit.appends));
+    this.lost(documentsOf(unit.batch, unit.appends));
+  }
+
+  /** A unit of a segment `drop-oldest` deletes unread (adopted): its links are lost only if its line's MAC holds. */
+  private readonly loseRead = (read: SpooledUnit): void => {
+    if (read.authentic) this.lose(read.unit);
+  };
+
+  /** Documents that will never be stored, less those of lines read back whose MAC does not hold (see `lost`). */
+  private lost(documents: Iterable<{ integrity?: Partial<IntegrityLink> }>): void {
+    if (this.hooks.lost) this.hooks.lost([...documents].filter((document) => !this.unvouched.has(document)));
   }
 
   private countDrops(n: number): void {

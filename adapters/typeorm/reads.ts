@@ -1,6 +1,6 @@
 import { ActionLogError } from 'actionlog';
 import { betterSqliteOf, finishesWithin, preparedStatement } from 'actionlog/adapter-kit';
-import type { EntityMetadata, ObjectLiteral, QueryRunner, SelectQueryBuilder } from 'typeorm';
+import type { DataSource, EntityMetadata, ObjectLiteral, QueryRunner, SelectQueryBuilder } from 'typeorm';
 import { hydrate, idMapOf, selectList } from './entity-state.js';
 import { readSafely } from './savepoints.js';
 import { dataSourceOf, mainAliasOf, metadataOf, type QueryWriteRecorder, type WhereKind, type WriteBuilder } from './write-builder.js';
@@ -137,8 +137,9 @@ const COMMITTED_READ_MS = 10_000;
 /**
  * PostgreSQL: rows a statement of `runner`'s open transaction has just written, as last committed: read on another
  * connection of the primary, outside that transaction, which holds their locks, so no one has committed a change to
- * them since (they are as they were just before the statement). Rows not found, or not read within 10 s (no free
- * connection, a lock), are reported (`what` names them after their count) and left out.
+ * them since (they are as they were just before the statement). Rows not found, not read within 10 s (a lock, a
+ * connection slow to come), or with no connection of the pool free, are reported (`what` names them after their
+ * count) and left out.
  */
 export async function readCommitted(
   metadata: EntityMetadata,
@@ -153,12 +154,15 @@ export async function readCommitted(
   // Read where the transaction reads: a tenant's schema may be its search_path.
   const searchPath = await readSafely(runner, savepoints, recorder, () => searchPathOf(runner));
   if (searchPath === undefined) return [];
-  const reading = readOutside(metadata, ids, searchPath);
   let found: ObjectLiteral[];
   try {
+    // Waiting for a connection only some transaction can give back (this one holds one) could wait for nothing, with
+    // this transaction's locks held meanwhile: a pool of one never gives one back before it ends.
+    if (!poolHasRoom(metadata.dataSource)) throw new Error('no connection of the pool is free');
+    const reading = readOutside(metadata, ids, searchPath);
     if (!(await finishesWithin(reading, COMMITTED_READ_MS))) {
       reading.catch(() => {});
-      throw new Error(`not read within ${COMMITTED_READ_MS} ms (no free connection in the pool, or a lock)`);
+      throw new Error(`not read within ${COMMITTED_READ_MS} ms (a connection slow to come, or a lock)`);
     }
     found = await reading;
   } catch (error) {
@@ -176,6 +180,22 @@ export async function readCommitted(
 async function searchPathOf(runner: QueryRunner): Promise<string> {
   const [row] = (await runner.query(`SELECT current_setting('search_path') AS "path"`)) as Array<{ path: string }>;
   return row?.path ?? '';
+}
+
+/** The parts of node-postgres's pool (`pg-pool`) read here. */
+interface PgPool {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+  options: { max: number };
+}
+
+/** Whether the primary's pool has a connection to hand out now: one idle and not promised to a waiter, or room for one. */
+function poolHasRoom(dataSource: DataSource): boolean {
+  const pool = (dataSource.driver as { master?: Partial<PgPool> }).master;
+  // Another driver, or a pool of another shape: tried, within the time limit.
+  if (typeof pool?.totalCount !== 'number' || typeof pool.idleCount !== 'number' || typeof pool.options?.max !== 'number') return true;
+  return pool.options.max - pool.totalCount + pool.idleCount - (pool.waitingCount ?? 0) > 0;
 }
 
 /** Rows by primary key on a connection of the primary of their own, in a transaction with `searchPath`. */

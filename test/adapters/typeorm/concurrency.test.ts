@@ -81,10 +81,10 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     return runner;
   }
 
-  /** Waits until a statement matching `pattern` waits for a lock on the server. */
-  async function waitingOnLock(pattern: string): Promise<void> {
+  /** Waits until a statement matching `pattern` waits for a lock on the server (asked on `on`: a connection of the pool). */
+  async function waitingOnLock(pattern: string, on: { query(sql: string, params: unknown[]): Promise<unknown[]> } = ds): Promise<void> {
     for (let i = 0; i < 500; i++) {
-      const rows: unknown[] = await ds.query(
+      const rows = await on.query(
         `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE $1`,
         [pattern],
       );
@@ -187,6 +187,34 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     const [upserted] = await logsBy('upsert');
     expect([upserted?.action, upserted?.model_details.old_object]).toEqual(['Updated', { sku: 'p9', name: 'theirs', price: 5 }]);
   });
+
+  it.runIf(options.queryWrites === 'readBefore')(
+    'upsert() of a row another transaction inserts meanwhile, every connection of the pool held: reported at once, the upsert commits',
+    async () => {
+      const other = await openTransaction();
+      await scope('other', () => other.manager.insert(Product, { sku: 'p8', name: 'theirs', price: 5 }));
+      const mine = await openTransaction();
+      // Outside a transaction: one reads the server's activity as of its start.
+      const asking = ds.createQueryRunner();
+      await asking.connect();
+      opened.push(asking);
+      // The pool's ten connections held: this transaction's, the other's (committed below, not given back), one
+      // asking the server what waits, and seven more. None could be had before this transaction gives its own back.
+      for (let i = 0; i < 7; i++) await openTransaction();
+      const upsert = scope('upsert', () => mine.manager.upsert(Product, { sku: 'p8', name: 'ours', price: 6 }, ['sku']));
+      await waitingOnLock('%INSERT INTO%products%', asking);
+      await scope('other', () => other.commitTransaction());
+      await upsert;
+      await scope('upsert', () => mine.commitTransaction());
+
+      expect(await asking.manager.findOneBy(Product, { sku: 'p8' })).toMatchObject({ name: 'ours', price: 6 });
+      // Its state before could not be read: left out, and said so.
+      expect(await logsBy('upsert')).toEqual([]);
+      expect(errors.splice(0).map(String)).toEqual([
+        'ActionLogError: actionlog could not read the states before of 1 row(s) an upsert into Product updated, inserted by another transaction after the read before it: they are not recorded (no connection of the pool is free)',
+      ]);
+    },
+  );
 
   it('upsert() in a transaction that deleted the row first: Created, though the row stays committed until then', async () => {
     await products().insert({ sku: 'p5', name: 'old', price: 1 });

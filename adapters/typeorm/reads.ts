@@ -131,15 +131,15 @@ export async function readByIds(
   return readByIdsOnSqlite(metadata, ids) ?? selectRows(metadata, runner, (select) => select.whereInIds(ids));
 }
 
-/** How long a read of rows as last committed waits for a connection of the pool (all may be held by transactions). */
+/** How long a read of rows as last committed may take (a connection of a busy pool, a lock). */
 const COMMITTED_READ_MS = 10_000;
 
 /**
  * PostgreSQL: rows a statement of `runner`'s open transaction has just written, as last committed: read on another
  * connection of the primary, outside that transaction, which holds their locks, so no one has committed a change to
- * them since (they are as they were just before the statement). Rows not found, not read within 10 s (a lock, a
- * connection slow to come), or with no connection of the pool free, are reported (`what` names them after their
- * count) and left out.
+ * them since (they are as they were just before the statement). Rows not found, or not read within 10 s (a lock, a
+ * pool whose connections all stay busy) or at all (a pool of one), are reported (`what` names them after their count)
+ * and left out.
  */
 export async function readCommitted(
   metadata: EntityMetadata,
@@ -156,13 +156,12 @@ export async function readCommitted(
   if (searchPath === undefined) return [];
   let found: ObjectLiteral[];
   try {
-    // Waiting for a connection only some transaction can give back (this one holds one) could wait for nothing, with
-    // this transaction's locks held meanwhile: a pool of one never gives one back before it ends.
-    if (!poolHasRoom(metadata.dataSource)) throw new Error('no connection of the pool is free');
+    // Waiting would hold this transaction's locks for the whole time limit, for nothing.
+    if (poolOfOne(metadata.dataSource)) throw new Error('the pool has one connection, held by this transaction');
     const reading = readOutside(metadata, ids, searchPath);
     if (!(await finishesWithin(reading, COMMITTED_READ_MS))) {
       reading.catch(() => {});
-      throw new Error(`not read within ${COMMITTED_READ_MS} ms (a connection slow to come, or a lock)`);
+      throw new Error(`not read within ${COMMITTED_READ_MS} ms (no free connection in the pool, or a lock)`);
     }
     found = await reading;
   } catch (error) {
@@ -182,20 +181,13 @@ async function searchPathOf(runner: QueryRunner): Promise<string> {
   return row?.path ?? '';
 }
 
-/** The parts of node-postgres's pool (`pg-pool`) read here. */
-interface PgPool {
-  totalCount: number;
-  idleCount: number;
-  waitingCount: number;
-  options: { max: number };
-}
-
-/** Whether the primary's pool has a connection to hand out now: one idle and not promised to a waiter, or room for one. */
-function poolHasRoom(dataSource: DataSource): boolean {
-  const pool = (dataSource.driver as { master?: Partial<PgPool> }).master;
-  // Another driver, or a pool of another shape: tried, within the time limit.
-  if (typeof pool?.totalCount !== 'number' || typeof pool.idleCount !== 'number' || typeof pool.options?.max !== 'number') return true;
-  return pool.options.max - pool.totalCount + pool.idleCount - (pool.waitingCount ?? 0) > 0;
+/**
+ * Whether the primary's pool is of one connection (node-postgres's `max`), which this transaction holds: none
+ * could come before it ends. A larger pool all of whose connections are busy gives one back when a query ends.
+ */
+function poolOfOne(dataSource: DataSource): boolean {
+  const max = (dataSource.driver as { master?: { options?: { max?: unknown } } }).master?.options?.max;
+  return typeof max === 'number' && max <= 1;
 }
 
 /** Rows by primary key on a connection of the primary of their own, in a transaction with `searchPath`. */

@@ -2,6 +2,7 @@ import { GENESIS } from '../../build/integrity/canonical.js';
 import { checkSeal, keyIdOf, type ResolvedKey, UNKNOWN_KEY } from '../../build/integrity/checkpoint-keys.js';
 import type { CheckpointDocument, PrunedRange } from '../../shared/document.js';
 import type { Store } from '../../stores/store.js';
+import { coveredBy } from './chains.js';
 import type { Findings, VerifyFinding } from './report.js';
 
 /** What the signed checkpoints claim about one entry chain. */
@@ -121,6 +122,7 @@ function checkLinks(checkpoints: CheckpointDocument[], findings: Findings): void
 
 function claimsOf(checkpoints: Iterable<CheckpointDocument>): Map<string, ChainClaims> {
   const byChain = new Map<string, ChainClaims>();
+  const lostForOthers: PrunedRange[] = [];
   const of = (chain: string) => {
     let claims = byChain.get(chain);
     if (!claims) byChain.set(chain, (claims = { heads: [], vouched: [], pruned: [] }));
@@ -133,7 +135,10 @@ function claimsOf(checkpoints: Iterable<CheckpointDocument>): Map<string, ChainC
       if (head.chain === c.chain) of(head.chain).heads.push({ ...head, from_seq: c.from_seq, merkle_root: c.merkle_root, uid: c.uid, at });
       else of(head.chain).vouched.push({ seq: head.seq, hash: head.hash, uid: c.uid });
     }
-    for (const range of c.pruned) of(range.chain).pruned.push(range);
+    for (const range of c.pruned) {
+      if (range.lost && range.chain !== c.chain) lostForOthers.push(range);
+      else of(range.chain).pruned.push(range);
+    }
     if (c.closed) of(c.chain).closedAt = 0;
   }
   for (const claims of byChain.values()) {
@@ -141,7 +146,21 @@ function claimsOf(checkpoints: Iterable<CheckpointDocument>): Map<string, ChainC
     claims.vouched.sort((a, b) => a.seq - b.seq);
     if (claims.closedAt !== undefined) claims.closedAt = claims.heads.at(-1)?.seq ?? 0;
   }
+  for (const range of lostForOthers) of(range.chain).pruned.push(...unsigned(range, byChain.get(range.chain)?.heads ?? []));
   return byChain;
+}
+
+/**
+ * The parts of another chain's lost range (recorded by the writer that adopted its spool) that its own writer never
+ * signed as stored: a line adopted may be of a document its writer had stored and signed (it died before the line
+ * was settled). Its writer's signature stands: such a link missing is deleted, and its Merkle root is checked as
+ * signed. The hash of the range's last link stays only on the part that still ends there.
+ */
+function unsigned(range: PrunedRange, heads: ChainClaims['heads']): PrunedRange[] {
+  const signed = heads.flatMap((head) => (head.from_seq === null ? [] : [{ chain: range.chain, from: head.from_seq, to: head.seq }]));
+  return coveredBy(signed, range.from, range.to)
+    .filter((part) => !part.pruned)
+    .map(({ from, to }) => (to === range.to ? { ...range, from } : { chain: range.chain, from, to, lost: true as const }));
 }
 
 const WRONG_KEY_HINT = " (no checkpoint names a key given: if the key is the trail's, every checkpoint was signed again)";

@@ -204,7 +204,7 @@ export class SpoolFiles {
           continue;
         }
         const lines = countLines(bytes);
-        this.segments.push(this.segment(to, bytes.length, lines, undefined));
+        this.segments.push(this.segment(to, bytes.length, lines, { adopted: true }));
         adopted += lines;
       }
       removeQuietly(lockPath(this.options.dir, owner.owner));
@@ -388,10 +388,20 @@ export class SpoolFiles {
       this.report(new ActionLogError(`the spool file ${seg.path} cannot be read before it is dropped: ${(error as Error).message}`));
       return;
     }
-    for (let start = 0, end = bytes.indexOf(10); end !== -1; start = end + 1, end = bytes.indexOf(10, start)) {
+    let unread = 0;
+    let start = 0;
+    for (let end = bytes.indexOf(10); end !== -1; start = end + 1, end = bytes.indexOf(10, start)) {
       const unit = decodeLine(bytes.toString('utf8', start, end), this.options.mac);
       if (unit) each(unit);
+      else unread++;
     }
+    if (start < bytes.length) unread++;
+    if (unread > 0)
+      this.report(
+        new ActionLogError(
+          `${unread} lines of the spool file ${seg.path}, dropped, are torn or damaged: their integrity links are not known, and show as deleted`,
+        ),
+      );
   }
 
   /** Resolves once the segments being deleted in the background are gone from the folder. */
@@ -419,7 +429,7 @@ export class SpoolFiles {
     releaseLock(this.lock);
   }
 
-  private segment(path: string, size: number, lines: number, firstAt: number | undefined): Segment {
+  private segment(path: string, size: number, lines: number, from: { firstAt: number } | { adopted: true }): Segment {
     const seg: Segment = {
       path,
       base: this.endPos,
@@ -430,10 +440,9 @@ export class SpoolFiles {
       settledOffset: 0,
       pending: 0,
       reading: false,
-      firstAt,
+      firstAt: 'firstAt' in from ? from.firstAt : undefined,
       fd: undefined,
-      // Only an adopted segment starts without the time of its first line.
-      adopted: firstAt === undefined,
+      adopted: 'adopted' in from,
     };
     this.endPos += size;
     return seg;
@@ -442,7 +451,7 @@ export class SpoolFiles {
   private startSegment(at: number): Segment {
     this.closeOpen();
     const path = segmentPath(this.options.dir, this.owner, this.next++);
-    const seg = this.segment(path, 0, 0, at);
+    const seg = this.segment(path, 0, 0, { firstAt: at });
     seg.fd = openSync(path, 'wx');
     this.segments.push(seg);
     return seg;

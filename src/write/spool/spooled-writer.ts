@@ -333,11 +333,13 @@ export class SpooledWriter<Item> {
           bytes = this.files.bytes;
           continue;
         }
-        const freed = this.spool.policy === 'drop-oldest' ? this.files.dropOldest(this.loseRead) : undefined;
+        const adoptedLinks: Array<{ integrity?: Partial<IntegrityLink> }> = [];
+        const freed = this.spool.policy === 'drop-oldest' ? this.files.dropOldest(collectVouched(adoptedLinks)) : undefined;
         if (freed !== undefined) {
           this.held -= freed.lines;
           this.countDrops(freed.lines);
           if (freed.links) this.hooks.lost?.(linksIn(freed.links));
+          if (adoptedLinks.length > 0) this.hooks.lost?.(adoptedLinks);
           bytes = this.files.bytes + lines.reduce((sum, l) => sum + l.bytes, 0);
           continue;
         }
@@ -507,11 +509,6 @@ export class SpooledWriter<Item> {
     this.lost(documentsOf(unit.batch, unit.appends));
   }
 
-  /** A unit of a segment `drop-oldest` deletes unread (adopted): its links are lost only if its line's MAC holds. */
-  private readonly loseRead = (read: SpooledUnit): void => {
-    if (read.authentic) this.lose(read.unit);
-  };
-
   /** Documents that will never be stored, less those of lines read back whose MAC does not hold (see `lost`). */
   private lost(documents: Iterable<{ integrity?: Partial<IntegrityLink> }>): void {
     if (this.hooks.lost) this.hooks.lost([...documents].filter((document) => !this.unvouched.has(document)));
@@ -529,6 +526,14 @@ export class SpooledWriter<Item> {
       // An onError that throws must not stop the writer.
     }
   }
+}
+
+/** Collects into `into` the links of each unit read whose line's MAC holds (of a segment `drop-oldest` deletes unread). */
+function collectVouched(into: Array<{ integrity?: Partial<IntegrityLink> }>): (read: SpooledUnit) => void {
+  return (read) => {
+    if (!read.authentic) return;
+    for (const { integrity } of documentsOf(read.unit.batch, read.unit.appends)) into.push({ integrity });
+  };
 }
 
 /** The units of `items` read back from lines whose MAC holds. */

@@ -6,7 +6,15 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { type ActionLogger, createActionLogger, MemoryStore, type ModelLog } from 'actionlog';
 import { actionLog } from 'actionlog/express';
 import { ActionLogSubscriber, type ActionLogSubscriberOptions } from 'actionlog/typeorm';
-import { type DataSource, type EntityManager, type EntitySubscriberInterface, type Logger, MoreThan, type QueryRunner } from 'typeorm';
+import {
+  DataSource,
+  type DataSourceOptions,
+  type EntityManager,
+  type EntitySubscriberInterface,
+  type Logger,
+  MoreThan,
+  type QueryRunner,
+} from 'typeorm';
 import { openDatabase, type SqlDatabase } from '../../support/sql.js';
 import { Order, Product, TEST_ENTITIES } from '../../support/typeorm-entities.js';
 import { asObject, readState, replay } from './database-state.js';
@@ -81,10 +89,10 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     return runner;
   }
 
-  /** Waits until a statement matching `pattern` waits for a lock on the server (asked on `on`: a connection of the pool). */
-  async function waitingOnLock(pattern: string, on: { query(sql: string, params: unknown[]): Promise<unknown[]> } = ds): Promise<void> {
+  /** Waits until a statement matching `pattern` waits for a lock on the server. */
+  async function waitingOnLock(pattern: string): Promise<void> {
     for (let i = 0; i < 500; i++) {
-      const rows = await on.query(
+      const rows: unknown[] = await ds.query(
         `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE $1`,
         [pattern],
       );
@@ -189,30 +197,33 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
   });
 
   it.runIf(options.queryWrites === 'readBefore')(
-    'upsert() of a row another transaction inserts meanwhile, every connection of the pool held: reported at once, the upsert commits',
+    'upsert() of a row another transaction inserts meanwhile, on a pool of one connection: reported at once, the upsert commits',
     async () => {
-      const other = await openTransaction();
-      await scope('other', () => other.manager.insert(Product, { sku: 'p8', name: 'theirs', price: 5 }));
-      const mine = await openTransaction();
-      // Outside a transaction: one reads the server's activity as of its start.
-      const asking = ds.createQueryRunner();
-      await asking.connect();
-      opened.push(asking);
-      // The pool's ten connections held: this transaction's, the other's (committed below, not given back), one
-      // asking the server what waits, and seven more. None could be had before this transaction gives its own back.
-      for (let i = 0; i < 7; i++) await openTransaction();
-      const upsert = scope('upsert', () => mine.manager.upsert(Product, { sku: 'p8', name: 'ours', price: 6 }, ['sku']));
-      await waitingOnLock('%INSERT INTO%products%', asking);
-      await scope('other', () => other.commitTransaction());
-      await upsert;
-      await scope('upsert', () => mine.commitTransaction());
+      const one = new DataSource({ ...ds.options, poolSize: 1, synchronize: false } as DataSourceOptions);
+      await one.initialize();
+      try {
+        one.subscribers.push(new ActionLogSubscriber(logger, options));
+        const other = await openTransaction();
+        await scope('other', () => other.manager.insert(Product, { sku: 'p8', name: 'theirs', price: 5 }));
+        const mine = one.createQueryRunner();
+        await mine.connect();
+        await mine.startTransaction();
+        const upsert = scope('upsert', () => mine.manager.upsert(Product, { sku: 'p8', name: 'ours', price: 6 }, ['sku']));
+        await waitingOnLock('%INSERT INTO%products%');
+        await scope('other', () => other.commitTransaction());
+        await upsert;
+        await scope('upsert', () => mine.commitTransaction());
+        await mine.release();
 
-      expect(await asking.manager.findOneBy(Product, { sku: 'p8' })).toMatchObject({ name: 'ours', price: 6 });
-      // Its state before could not be read: left out, and said so.
-      expect(await logsBy('upsert')).toEqual([]);
-      expect(errors.splice(0).map(String)).toEqual([
-        'ActionLogError: actionlog could not read the states before of 1 row(s) an upsert into Product updated, inserted by another transaction after the read before it: they are not recorded (no connection of the pool is free)',
-      ]);
+        expect(await products().findOneBy({ sku: 'p8' })).toMatchObject({ name: 'ours', price: 6 });
+        // Its state before could not be read (the pool's one connection is the upsert's): left out, and said so.
+        expect(await logsBy('upsert')).toEqual([]);
+        expect(errors.splice(0).map(String)).toEqual([
+          'ActionLogError: actionlog could not read the states before of 1 row(s) an upsert into Product updated, inserted by another transaction after the read before it: they are not recorded (the pool has one connection, held by this transaction)',
+        ]);
+      } finally {
+        await one.destroy();
+      }
     },
   );
 

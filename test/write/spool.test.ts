@@ -101,6 +101,25 @@ async function record(logger: ActionLogger, n: number, prefix = 'r'): Promise<vo
   }
 }
 
+/**
+ * Runs a logger on `dir` whose store is away, adopting `adopted` bytes of a dead process's spool, about all its own may
+ * hold: its new documents need room, and the adopted segments it has not read back go first (`drop-oldest`). Then the
+ * store answers, and the logger closes. Returns how many documents it dropped.
+ */
+async function dropAdoptedWhileAway(store: OutageStore, dir: string, adopted: number, key: { hmac: string }): Promise<number> {
+  store.down = true;
+  const spool = { dir, maxBytes: adopted + 8 * 1024, policy: 'drop-oldest' as const };
+  const { logger } = make(store, dir, { spool, batchSize: 4, integrity: { key } });
+  await record(logger, 4, 'w');
+  while (logger.stats().retried === 0) await sleep(5);
+  await record(logger, 30);
+  await sleep(30);
+  const { dropped } = logger.stats();
+  store.up();
+  await logger.close();
+  return dropped;
+}
+
 /** Leaves `n` request documents in `dir`'s spool, unstored: a logger whose store is away records them and closes. */
 async function spoolUnstored(dir: string, n: number): Promise<void> {
   const { logger } = make(new OutageStore(), dir);
@@ -343,18 +362,9 @@ describe('spool', () => {
     await record(first, 400, 'a');
     expect({ left: await first.close({ timeout: 50 }), dropped: first.stats().dropped }).toEqual({ left: { left: 400 }, dropped: 0 });
     const adopted = spoolFiles(dir).reduce((sum, file) => sum + statSync(join(dir, file)).size, 0);
-    // The next logger adopts about what its spool may hold, and its store is away: its new documents need room,
-    // and the adopted segments it has not read back go first, from the oldest, in the middle of the first's chain.
     const store = new OutageStore();
-    const spool = { dir, maxBytes: adopted + 8 * 1024, policy: 'drop-oldest' as const };
-    const { logger } = make(store, dir, { spool, batchSize: 4, integrity: { key } });
-    await record(logger, 4, 'w');
-    while (logger.stats().retried === 0) await sleep(5);
-    await record(logger, 30);
-    await sleep(30);
-    const { dropped } = logger.stats();
-    store.up();
-    await logger.close();
+    // In the middle of the first's chain.
+    const dropped = await dropAdoptedWhileAway(store, dir, adopted, key);
     const stored = [...(await storedCounts(store)).keys()].filter((id) => id.startsWith('a'));
     expect({ dropped, newestStored: stored.includes('a399') }).toEqual({ dropped: 400 - stored.length, newestStored: true });
     const report = await createActionLogger({ store, integrity: { key } }).verify({ keys: [key] });
@@ -380,16 +390,7 @@ describe('spool', () => {
     await first.close();
     for (const [file, bytes] of files) writeFileSync(join(dir, file), bytes);
     const adopted = [...files.values()].reduce((sum, bytes) => sum + bytes.length, 0);
-    store.down = true;
-    const spool = { dir, maxBytes: adopted + 8 * 1024, policy: 'drop-oldest' as const };
-    const { logger } = make(store, dir, { spool, batchSize: 4, integrity: { key } });
-    await record(logger, 4, 'w');
-    while (logger.stats().retried === 0) await sleep(5);
-    await record(logger, 30);
-    await sleep(30);
-    expect(logger.stats().dropped).toBeGreaterThan(0);
-    store.up();
-    await logger.close();
+    expect(await dropAdoptedWhileAway(store, dir, adopted, key)).toBeGreaterThan(0);
     // The first writer's checkpoints cover all it stored: its Merkle roots hold, and nothing is missing.
     await expectIntact(store, key);
   });

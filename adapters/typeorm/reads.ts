@@ -131,15 +131,18 @@ export async function readByIds(
   return readByIdsOnSqlite(metadata, ids) ?? selectRows(metadata, runner, (select) => select.whereInIds(ids));
 }
 
-/** How long a read of rows as last committed may take (a connection of a busy pool, a lock). */
+/**
+ * How long a read of rows as last committed may take (a connection of a busy pool, a lock), at most: less when the
+ * server would end the transaction sooner (see `sessionOf`).
+ */
 const COMMITTED_READ_MS = 10_000;
 
 /**
  * PostgreSQL: rows a statement of `runner`'s open transaction has just written, as last committed: read on another
  * connection of the primary, outside that transaction, which holds their locks, so no one has committed a change to
- * them since (they are as they were just before the statement). Rows not found, or not read within 10 s (a lock, a
- * pool whose connections all stay busy) or at all (a pool of one), are reported (`what` names them after their count)
- * and left out.
+ * them since (they are as they were just before the statement). Rows not found, or not read in time (10 s, or half
+ * what the server lets the transaction idle or last: a lock, a pool whose connections all stay busy) or at all (a
+ * pool of one), are reported (`what` names them after their count) and left out.
  */
 export async function readCommitted(
   metadata: EntityMetadata,
@@ -151,17 +154,17 @@ export async function readCommitted(
 ): Promise<ObjectLiteral[]> {
   const ids = idsOf(metadata, rows);
   if (ids.length === 0) return [];
-  // Read where the transaction reads: a tenant's schema may be its search_path.
-  const searchPath = await readSafely(runner, savepoints, recorder, () => searchPathOf(runner));
-  if (searchPath === undefined) return [];
+  const session = await readSafely(runner, savepoints, recorder, () => sessionOf(runner));
+  if (session === undefined) return [];
   let found: ObjectLiteral[];
   try {
     // Waiting would hold this transaction's locks for the whole time limit, for nothing.
     if (poolOfOne(metadata.dataSource)) throw new Error('the pool has one connection, held by this transaction');
-    const reading = readOutside(metadata, ids, searchPath);
-    if (!(await finishesWithin(reading, COMMITTED_READ_MS))) {
+    const reading = readOutside(metadata, ids, session.searchPath);
+    if (!(await finishesWithin(reading, session.waitMs))) {
       reading.catch(() => {});
-      throw new Error(`not read within ${COMMITTED_READ_MS} ms (no free connection in the pool, or a lock)`);
+      const why = session.waitMs < COMMITTED_READ_MS ? ', half of what the server lets the transaction idle or last' : '';
+      throw new Error(`not read within ${session.waitMs} ms${why} (no free connection in the pool, or a lock)`);
     }
     found = await reading;
   } catch (error) {
@@ -176,9 +179,24 @@ export async function readCommitted(
   return found;
 }
 
-async function searchPathOf(runner: QueryRunner): Promise<string> {
-  const [row] = (await runner.query(`SELECT current_setting('search_path') AS "path"`)) as Array<{ path: string }>;
-  return row?.path ?? '';
+/**
+ * Of the transaction's session: its search_path (a tenant's schema may be set there: the rows are read where it
+ * reads), and how long to wait for a read elsewhere: within half of what the server lets the session idle in the
+ * transaction (`idle_in_transaction_session_timeout`) and of what is left of `transaction_timeout` (PostgreSQL 17+),
+ * or the server would end the caller's transaction while actionlog waits.
+ */
+async function sessionOf(runner: QueryRunner): Promise<{ searchPath: string; waitMs: number }> {
+  const [row] = (await runner.query(
+    `SELECT current_setting('search_path') AS "path",
+      (SELECT setting::float8 FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout') AS "idle",
+      (SELECT setting::float8 FROM pg_settings WHERE name = 'transaction_timeout')
+        - EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000 AS "left"`,
+  )) as Array<{ path: string; idle: number | null; left: number | null }>;
+  const limits = [COMMITTED_READ_MS];
+  if (row?.idle) limits.push(row.idle / 2);
+  // A transaction_timeout of 0 (none) leaves a negative "left".
+  if (row?.left !== null && row?.left !== undefined && row.left > 0) limits.push(row.left / 2);
+  return { searchPath: row?.path ?? '', waitMs: Math.floor(Math.min(...limits)) };
 }
 
 /**

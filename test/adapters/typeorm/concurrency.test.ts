@@ -227,6 +227,38 @@ describe.each(RUNS)('TypeORM exactness under concurrent transactions on %s', (_n
     },
   );
 
+  // The server ends a session idle in a transaction for 1 s, or a transaction after 3 s: the upsert's, were the read
+  // of its state before to wait its usual 10 s.
+  it.runIf(options.queryWrites === 'readBefore').each([`idle_in_transaction_session_timeout = '1s'`, `transaction_timeout = '3s'`])(
+    'upsert() of a row another transaction inserts meanwhile, its state before held up by a lock, with %s: reported in time, the upsert commits',
+    async (setting) => {
+      const other = await openTransaction();
+      await scope('other', () => other.manager.insert(Product, { sku: 'p7', name: 'theirs', price: 5 }));
+      const mine = await openTransaction();
+      await mine.query(`SET LOCAL ${setting}`);
+      const upsert = scope('upsert', () => mine.manager.upsert(Product, { sku: 'p7', name: 'ours', price: 6 }, ['sku']));
+      await waitingOnLock('%INSERT INTO%products%');
+      // A lock queued behind the upsert's: the read on another connection waits behind it until the upsert's
+      // transaction ends.
+      const locker = await openTransaction();
+      const locking = locker.query('LOCK TABLE products IN ACCESS EXCLUSIVE MODE');
+      await waitingOnLock('LOCK TABLE%');
+      await scope('other', () => other.commitTransaction());
+      await upsert;
+      await scope('upsert', () => mine.commitTransaction());
+      await locking;
+      await locker.rollbackTransaction();
+
+      expect(await products().findOneBy({ sku: 'p7' })).toMatchObject({ name: 'ours', price: 6 });
+      expect(await logsBy('upsert')).toEqual([]);
+      const reported = errors.splice(0).map(String);
+      expect(reported).toHaveLength(1);
+      expect(reported[0]).toMatch(
+        /^ActionLogError: actionlog could not read the states before of 1 row\(s\) an upsert into Product updated, inserted by another transaction after the read before it: they are not recorded \(not read within \d+ ms, half of what the server lets the transaction idle or last/,
+      );
+    },
+  );
+
   it('upsert() in a transaction that deleted the row first: Created, though the row stays committed until then', async () => {
     await products().insert({ sku: 'p5', name: 'old', price: 1 });
     const before = await readState(ds, TABLES);

@@ -160,10 +160,11 @@ export async function readCommitted(
   try {
     // Waiting would hold this transaction's locks for the whole time limit, for nothing.
     if (poolOfOne(metadata.dataSource)) throw new Error('the pool has one connection, held by this transaction');
-    const reading = readOutside(metadata, ids, session.searchPath);
+    const why = session.waitMs < COMMITTED_READ_MS ? ', half of what the server lets the transaction idle or last' : '';
+    if (session.waitMs < MIN_WAIT_MS) throw new Error(`no time to wait for it${why}`);
+    const reading = readOutside(metadata, ids, session);
     if (!(await finishesWithin(reading, session.waitMs))) {
       reading.catch(() => {});
-      const why = session.waitMs < COMMITTED_READ_MS ? ', half of what the server lets the transaction idle or last' : '';
       throw new Error(`not read within ${session.waitMs} ms${why} (no free connection in the pool, or a lock)`);
     }
     found = await reading;
@@ -179,23 +180,32 @@ export async function readCommitted(
   return found;
 }
 
+/** Below this, a read elsewhere is not tried: it would be given up as it starts. */
+const MIN_WAIT_MS = 50;
+
+/** What a read outside the transaction takes from it: where to read, and how long it may take. */
+interface Session {
+  searchPath: string;
+  waitMs: number;
+}
+
 /**
  * Of the transaction's session: its search_path (a tenant's schema may be set there: the rows are read where it
  * reads), and how long to wait for a read elsewhere: within half of what the server lets the session idle in the
  * transaction (`idle_in_transaction_session_timeout`) and of what is left of `transaction_timeout` (PostgreSQL 17+),
  * or the server would end the caller's transaction while actionlog waits.
  */
-async function sessionOf(runner: QueryRunner): Promise<{ searchPath: string; waitMs: number }> {
+async function sessionOf(runner: QueryRunner): Promise<Session> {
   const [row] = (await runner.query(
     `SELECT current_setting('search_path') AS "path",
       (SELECT setting::float8 FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout') AS "idle",
-      (SELECT setting::float8 FROM pg_settings WHERE name = 'transaction_timeout')
-        - EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000 AS "left"`,
-  )) as Array<{ path: string; idle: number | null; left: number | null }>;
+      (SELECT setting::float8 FROM pg_settings WHERE name = 'transaction_timeout') AS "limit",
+      EXTRACT(EPOCH FROM clock_timestamp() - now())::float8 * 1000 AS "elapsed"`,
+  )) as Array<{ path: string; idle: number | null; limit: number | null; elapsed: number }>;
   const limits = [COMMITTED_READ_MS];
   if (row?.idle) limits.push(row.idle / 2);
-  // A transaction_timeout of 0 (none) leaves a negative "left".
-  if (row?.left !== null && row?.left !== undefined && row.left > 0) limits.push(row.left / 2);
+  // Counted from the transaction's start, unless set within it (then from the SET): past it, what is left is unknown.
+  if (row?.limit) limits.push(Math.max(0, row.limit - row.elapsed) / 2);
   return { searchPath: row?.path ?? '', waitMs: Math.floor(Math.min(...limits)) };
 }
 
@@ -208,12 +218,19 @@ function poolOfOne(dataSource: DataSource): boolean {
   return typeof max === 'number' && max <= 1;
 }
 
-/** Rows by primary key on a connection of the primary of their own, in a transaction with `searchPath`. */
-async function readOutside(metadata: EntityMetadata, ids: ObjectLiteral[], searchPath: string): Promise<ObjectLiteral[]> {
+/**
+ * Rows by primary key on a connection of the primary of their own, in a transaction with the session's search_path,
+ * ended by the server past its wait (a read given up on must not hold its connection while a lock stays).
+ */
+async function readOutside(metadata: EntityMetadata, ids: ObjectLiteral[], session: Session): Promise<ObjectLiteral[]> {
   const runner = metadata.dataSource.createQueryRunner('master');
   try {
     await runner.startTransaction();
-    await runner.query(`SELECT set_config('search_path', $1, true)`, [searchPath]);
+    const limit = `${session.waitMs}ms`;
+    await runner.query(
+      `SELECT set_config('search_path', $1, true), set_config('lock_timeout', $2, true), set_config('statement_timeout', $2, true)`,
+      [session.searchPath, limit],
+    );
     const rows = await selectRows(metadata, runner, (select) => select.whereInIds(ids));
     await runner.commitTransaction();
     return rows;

@@ -9,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createActionLogger, type ActionLogger, MemoryStore } from 'actionlog';
-import { GatedStore, OutageStore } from '../support/stores.js';
+import { releaseLock } from '../../src/write/spool/spool-dir.js';
+import { GatedStore, OutageStore, storedCounts } from '../support/stores.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const childScript = fileURLToPath(new URL('../support/durable-child.ts', import.meta.url));
@@ -182,6 +184,47 @@ describe('spool: a process that dies while another runs', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('a logger stalled past the lease, whose files another adopted meanwhile, spools again what only it held: each document stored once', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const dir = folder();
+    const store = new OutageStore();
+    const errors: Error[] = [];
+    const stalled = createActionLogger({
+      store,
+      spool: { dir },
+      batchSize: 4,
+      retryDelayMs: 1,
+      maxRetryDelayMs: 5,
+      onError: (e) => errors.push(e),
+    });
+    loggers.push(stalled);
+    const record = async (logger: ActionLogger, prefix: string, from: number, to: number) => {
+      for (let i = from; i < to; i++) await logger.run({ requestUuid: `${prefix}-${i}` }, () => logger.record({ action: 'tick' }));
+    };
+    await record(stalled, 'before', 0, 4);
+    // Once the store is known away, what comes next waits in the files.
+    while (stalled.stats().retried === 0) await sleep(5);
+    await record(stalled, 'before', 4, 40);
+    // It stalls: its lock goes unrenewed for a minute, and another process takes it for dead and adopts its files.
+    const lock = join(dir, readdirSync(dir).find((name) => name.endsWith('.lock')) ?? 'no lock');
+    releaseLock(lock);
+    utimesSync(lock, new Date(Date.now() - 2 * 60_000), new Date(Date.now() - 2 * 60_000));
+    const adopter = createActionLogger({ store, spool: { dir }, onError: () => {} });
+    loggers.push(adopter);
+    expect(adopter.stats().spool?.pending).toBeGreaterThan(0);
+    // Resumed, it writes on before its next renewal: to the file it had open, the adopter's now, read already.
+    await record(stalled, 'after', 0, 20);
+    vi.advanceTimersByTime(10_000);
+    expect(errors.map(String).filter((e) => e.includes('adopted'))).toEqual([expect.stringContaining('another process adopted')]);
+    store.up();
+    await Promise.all([stalled.flush(), adopter.flush()]);
+    const counts = await storedCounts(store);
+    const expected = [...Array.from({ length: 40 }, (_, i) => `before-${i}`), ...Array.from({ length: 20 }, (_, i) => `after-${i}`)];
+    expect([...counts.keys()].sort()).toEqual(expected.sort());
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(stalled.stats().spool).toMatchObject({ pending: 0, bytes: 0 });
   });
 
   it('a file of a dead process that cannot be read is reported and given back; the rest is adopted, counts right', async () => {

@@ -1,12 +1,14 @@
 import {
   close,
   closeSync,
+  existsSync,
   fsync,
   fsyncSync,
   ftruncateSync,
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   unlink,
   writeFileSync,
   writeSync,
@@ -48,6 +50,8 @@ interface Segment {
   size: number;
   /** Lines in it (complete or not). */
   lines: number;
+  /** Lines handed out (or skipped as torn) so far: the rest wait to be read back. */
+  passed: number;
   /** Bytes handed out (read back, or kept in memory when written). */
   readOffset: number;
   /** Bytes at its start all settled while it was open: the open segment is written on rather than replaced. */
@@ -127,7 +131,8 @@ export class SpoolFiles {
 
   /**
    * Creates the folder, adopts the segments of dead processes (theirs are replayed first), takes the lock. While it
-   * runs, the spool adopts those of processes that die later too (`onAdopted` is told how many lines it took).
+   * runs, the spool adopts those of processes that die later too (`onAdopted` is told how many lines it took, or,
+   * negative, how many another process took from it: see `recoverTaken`).
    */
   open(onAdopted: (lines: number) => void = () => {}): { adopted: number } {
     mkdirSync(this.options.dir, { recursive: true });
@@ -143,6 +148,8 @@ export class SpoolFiles {
       } catch (error) {
         this.report(new ActionLogError(`the spool's lock ${this.lock} cannot be renewed: ${(error as Error).message}`));
       }
+      const change = this.recoverTaken();
+      if (change !== 0) onAdopted(change);
       if (++renewals % ADOPT_EVERY === 0 && this.adopting) this.adoptLate(onAdopted);
     }, LEASE_MS / 6).unref();
     return { adopted };
@@ -169,6 +176,47 @@ export class SpoolFiles {
     this.closeOpen();
     const lines = this.adopt(dead);
     if (lines > 0) onAdopted(lines);
+  }
+
+  /**
+   * After a stall past the lease (no renewal of the lock for a minute), another process may have taken this one for
+   * dead and adopted its files: each segment gone from the folder is that process's now, and it read every line in
+   * it as it took it. What this spool had not read back of them is forgotten (the other process stores it), but for
+   * the segment it was writing: lines written to it since the other read it are only here, so the lines of it not
+   * handed out are written again to a segment of this spool's own (a document the other process stores too, the
+   * store refuses as a duplicate; those handed out are stored from memory). Returns the change in lines held.
+   */
+  private recoverTaken(): number {
+    const taken = this.segments.filter((seg) => !existsSync(seg.path));
+    if (taken.length === 0) return 0;
+    let change = 0;
+    let unread: Buffer | undefined;
+    for (const seg of taken) {
+      change -= seg.lines - seg.passed;
+      if (seg.fd !== undefined && seg.readOffset < seg.size) {
+        unread = Buffer.alloc(seg.size - seg.readOffset);
+        readSync(seg.fd, unread, 0, unread.length, seg.readOffset);
+      }
+      this.closeSegment(seg, false);
+      seg.passed = seg.lines;
+      seg.readOffset = seg.size;
+      this.retire(seg);
+    }
+    if (unread) {
+      const path = segmentPath(this.options.dir, this.owner, this.next++);
+      writeFileSync(path, unread, { flush: true });
+      const lines = countLines(unread);
+      this.segments.push(this.segment(path, unread.length, lines, { adopted: true }));
+      change += lines;
+    }
+    holdLock(this.lock);
+    this.report(
+      new ActionLogError(
+        `another process adopted ${taken.length} spool files of this one in ${this.options.dir}, taking it for dead (it had not renewed its lock for ${LEASE_MS / 1000} s): they are that process's to store now` +
+          (unread ? `; the ${countLines(unread)} lines this one wrote to them since, not stored yet, are spooled again` : ''),
+      ),
+    );
+    return change;
   }
 
   /**
@@ -294,6 +342,7 @@ export class SpoolFiles {
     if (handOut) {
       seg.readOffset = seg.size;
       seg.pending += lines.length;
+      seg.passed += lines.length;
     }
     this.sync(seg, lines.length);
     return places;
@@ -329,6 +378,7 @@ export class SpoolFiles {
             break;
           }
           if (this.take(seg, chunk.subarray(start, nl), seg.readOffset + nl + 1, units)) bytes += size;
+          seg.passed++;
           start = nl + 1;
         }
         if (start > 0 || full || units.length >= max) {
@@ -338,6 +388,7 @@ export class SpoolFiles {
         if (seg.readOffset + bytesRead >= seg.size) {
           // No newline up to the end: a line cut by a crash in the middle of its write.
           if (seg.fd === undefined) this.skipTorn(seg, seg.size - seg.readOffset, 'has no end');
+          seg.passed = seg.lines;
           seg.readOffset = seg.size;
           break;
         }
@@ -435,6 +486,7 @@ export class SpoolFiles {
       base: this.endPos,
       size,
       lines,
+      passed: 0,
       readOffset: 0,
       spent: 0,
       settledOffset: 0,

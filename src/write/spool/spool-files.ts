@@ -1,7 +1,6 @@
 import {
   close,
   closeSync,
-  existsSync,
   fsync,
   fsyncSync,
   ftruncateSync,
@@ -9,6 +8,7 @@ import {
   openSync,
   readFileSync,
   readSync,
+  statSync,
   unlink,
   writeFileSync,
   writeSync,
@@ -69,6 +69,8 @@ interface Segment {
   links?: LinkRun;
   /** A dead process's, adopted: what its lines carry is known only once they are read. */
   adopted: boolean;
+  /** Taken by another process (see `recoverTaken`): its file is that process's, never deleted from here. */
+  taken?: boolean;
 }
 
 /** Sequences `from`..`to` of one integrity chain. */
@@ -182,38 +184,45 @@ export class SpoolFiles {
    * After a stall past the lease (no renewal of the lock for a minute), another process may have taken this one for
    * dead and adopted its files: each segment gone from the folder is that process's now, and it read every line in
    * it as it took it. What this spool had not read back of them is forgotten (the other process stores it), but for
-   * the segment it was writing: lines written to it since the other read it are only here, so the lines of it not
-   * handed out are written again to a segment of this spool's own (a document the other process stores too, the
-   * store refuses as a duplicate; those handed out are stored from memory). Returns the change in lines held.
+   * the segment it was writing: lines written to it since the other read it are only here, so its lines not yet
+   * stored are written again to a segment of this spool's own (a document both store, the store refuses as a
+   * duplicate). A segment being read is looked at next time. Returns the change in lines held.
    */
   private recoverTaken(): number {
-    const taken = this.segments.filter((seg) => !existsSync(seg.path));
+    const taken = this.segments.filter((seg) => !seg.taken && !seg.reading && isGone(seg.path));
     if (taken.length === 0) return 0;
-    let change = 0;
-    let unread: Buffer | undefined;
+    const open = taken.find((seg) => seg.fd !== undefined);
+    let copy: Buffer | undefined;
+    if (open && open.settledOffset < open.size) {
+      try {
+        const bytes = Buffer.alloc(open.size - open.settledOffset);
+        copy = bytes.subarray(0, readSync(open.fd ?? -1, bytes, 0, bytes.length, open.settledOffset));
+        const path = segmentPath(this.options.dir, this.owner, this.next);
+        writeFileSync(path, copy, { flush: true });
+        this.next++;
+        this.segments.push({ ...this.segment(path, copy.length, countLines(copy), { adopted: true }), firstAt: open.firstAt });
+      } catch (error) {
+        this.report(
+          new ActionLogError(`the spool file ${open.path}, taken by another process, cannot be copied: ${(error as Error).message}`),
+        );
+        copy = undefined;
+      }
+    }
+    let change = copy ? countLines(copy) : 0;
     for (const seg of taken) {
       change -= seg.lines - seg.passed;
-      if (seg.fd !== undefined && seg.readOffset < seg.size) {
-        unread = Buffer.alloc(seg.size - seg.readOffset);
-        readSync(seg.fd, unread, 0, unread.length, seg.readOffset);
-      }
       this.closeSegment(seg, false);
+      seg.taken = true;
       seg.passed = seg.lines;
       seg.readOffset = seg.size;
+      seg.spent = seg.size;
       this.retire(seg);
-    }
-    if (unread) {
-      const path = segmentPath(this.options.dir, this.owner, this.next++);
-      writeFileSync(path, unread, { flush: true });
-      const lines = countLines(unread);
-      this.segments.push(this.segment(path, unread.length, lines, { adopted: true }));
-      change += lines;
     }
     holdLock(this.lock);
     this.report(
       new ActionLogError(
-        `another process adopted ${taken.length} spool files of this one in ${this.options.dir}, taking it for dead (it had not renewed its lock for ${LEASE_MS / 1000} s): they are that process's to store now` +
-          (unread ? `; the ${countLines(unread)} lines this one wrote to them since, not stored yet, are spooled again` : ''),
+        `${taken.length} spool files of this process in ${this.options.dir} were taken by another one (as it takes the files of a process it finds dead: this one had not renewed its lock for a minute): that process stores them now` +
+          (copy ? `; the ${countLines(copy)} lines of the file this one was writing not stored yet are spooled again` : ''),
       ),
     );
     return change;
@@ -504,7 +513,8 @@ export class SpoolFiles {
     this.closeOpen();
     const path = segmentPath(this.options.dir, this.owner, this.next++);
     const seg = this.segment(path, 0, 0, { firstAt: at });
-    seg.fd = openSync(path, 'wx');
+    // Readable too: a file another process took is read back through it (see `recoverTaken`).
+    seg.fd = openSync(path, 'wx+');
     this.segments.push(seg);
     return seg;
   }
@@ -551,7 +561,9 @@ export class SpoolFiles {
     }
     // Deleted next: nothing in it needs to reach the disk.
     this.closeSegment(seg, false);
-    if (now) removeQuietly(seg.path);
+    if (seg.taken) {
+      // Another process's file now.
+    } else if (now) removeQuietly(seg.path);
     else {
       const path = seg.path;
       const deleted = new Promise<void>((resolve) => {
@@ -608,6 +620,15 @@ export class SpoolFiles {
     };
     if (this.unsynced >= this.options.fsyncEvery) now();
     else this.syncTimer ??= setTimeout(now, this.options.fsyncIntervalMs).unref();
+  }
+}
+
+/** Whether a file is gone (any other failure to look at it says nothing). */
+function isGone(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) === undefined;
+  } catch {
+    return false;
   }
 }
 

@@ -150,8 +150,12 @@ export class SpoolFiles {
       } catch (error) {
         this.report(new ActionLogError(`the spool's lock ${this.lock} cannot be renewed: ${(error as Error).message}`));
       }
-      const change = this.recoverTaken();
-      if (change !== 0) onAdopted(change);
+      try {
+        const change = this.recoverTaken();
+        if (change !== 0) onAdopted(change);
+      } catch (error) {
+        this.report(new ActionLogError(`the spool's files in ${this.options.dir} cannot be looked through: ${(error as Error).message}`));
+      }
       if (++renewals % ADOPT_EVERY === 0 && this.adopting) this.adoptLate(onAdopted);
     }, LEASE_MS / 6).unref();
     return { adopted };

@@ -395,49 +395,46 @@ describe('spool', () => {
     await expectIntact(store, key);
   });
 
-  it("with integrity: an adopted spool's document the store refuses is recorded lost in its writer's chain", async () => {
+  /**
+   * A logger whose store is away leaves `refused-0`..`refused-5` in a spool (each line through `edit` first); the next
+   * one adopts them, its store refusing `refused-3`. Returns the first logger's chain and the trail's verify report.
+   */
+  async function refusedOnceAdopted(edit: (line: string) => string = (line) => line) {
     const dir = folder();
     const key = { hmac: 'a-secret-of-at-least-32-characters!!' };
     const first = make(new OutageStore(), dir, { integrity: { key } }).logger;
     await record(first, 6, 'refused-');
     expect(await first.close({ timeout: 50 })).toEqual({ left: 6 });
-    const store = new PoisonStore('refused-3');
-    const { logger } = make(store, dir, { integrity: { key } });
-    await logger.flush();
-    expect(logger.stats().quarantined).toBe(1);
-    await logger.close();
-    const report = await createActionLogger({ store, integrity: { key } }).verify({ keys: [key] });
-    expect({
-      status: report.status,
-      findings: report.findings.map(({ chain, problem, seq, to_seq }) => ({ chain, problem, seq, to_seq })),
-    }).toEqual({
-      status: 'intact',
-      findings: [{ chain: first.integrityChain, problem: 'lost', seq: 7, to_seq: 8 }],
-    });
-  });
-
-  it('with integrity: an adopted line whose MAC does not hold is never recorded lost when the store refuses it', async () => {
-    const dir = folder();
-    const key = { hmac: 'a-secret-of-at-least-32-characters!!' };
-    const first = make(new OutageStore(), dir, { integrity: { key } }).logger;
-    await record(first, 6, 'refused-');
-    expect(await first.close({ timeout: 50 })).toEqual({ left: 6 });
-    // The refused line's MAC no longer holds: whoever could write the folder must not get a link called lost.
     for (const file of spoolFiles(dir)) {
       const lines = readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean);
-      const forged = lines.map((line) => {
-        if (!line.includes('refused-3')) return `${line}\n`;
-        const json = `${line.slice(9, line.lastIndexOf(',"mac":"'))},"mac":"${Buffer.alloc(32).toString('base64')}"}`;
-        return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
-      });
-      writeFileSync(join(dir, file), forged.join(''));
+      writeFileSync(join(dir, file), lines.map((line) => `${edit(line)}\n`).join(''));
     }
     const store = new PoisonStore('refused-3');
     const { logger } = make(store, dir, { integrity: { key } });
     await logger.flush();
     expect(logger.stats().quarantined).toBe(1);
     await logger.close();
-    const report = await createActionLogger({ store, integrity: { key } }).verify({ keys: [key] });
+    return { chain: first.integrityChain, report: await createActionLogger({ store, integrity: { key } }).verify({ keys: [key] }) };
+  }
+
+  it("with integrity: an adopted spool's document the store refuses is recorded lost in its writer's chain", async () => {
+    const { chain: firstChain, report } = await refusedOnceAdopted();
+    expect({
+      status: report.status,
+      findings: report.findings.map(({ chain, problem, seq, to_seq }) => ({ chain, problem, seq, to_seq })),
+    }).toEqual({
+      status: 'intact',
+      findings: [{ chain: firstChain, problem: 'lost', seq: 7, to_seq: 8 }],
+    });
+  });
+
+  it('with integrity: an adopted line whose MAC does not hold is never recorded lost when the store refuses it', async () => {
+    // The refused line's MAC no longer holds: whoever could write the folder must not get a link called lost.
+    const { report } = await refusedOnceAdopted((line) => {
+      if (!line.includes('refused-3')) return line;
+      const json = `${line.slice(9, line.lastIndexOf(',"mac":"'))},"mac":"${Buffer.alloc(32).toString('base64')}"}`;
+      return `${crc32(json).toString(16).padStart(8, '0')} ${json}`;
+    });
     expect(report.summary.counts).toMatchObject({ lost: 0, deleted: 2 });
   });
 

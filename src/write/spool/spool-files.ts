@@ -196,23 +196,24 @@ export class SpoolFiles {
     const taken = this.segments.filter((seg) => !seg.taken && !seg.reading && isGone(seg.path));
     if (taken.length === 0) return 0;
     const open = taken.find((seg) => seg.fd !== undefined);
-    let copy: Buffer | undefined;
+    // Lines of the open segment copied to a segment of this spool's own.
+    let copied = 0;
     if (open && open.settledOffset < open.size) {
       try {
         const bytes = Buffer.alloc(open.size - open.settledOffset);
-        copy = bytes.subarray(0, readSync(open.fd ?? -1, bytes, 0, bytes.length, open.settledOffset));
+        const copy = bytes.subarray(0, readSync(open.fd ?? -1, bytes, 0, bytes.length, open.settledOffset));
         const path = segmentPath(this.options.dir, this.owner, this.next);
         writeFileSync(path, copy, { flush: true });
         this.next++;
-        this.segments.push({ ...this.segment(path, copy.length, countLines(copy), { adopted: true }), firstAt: open.firstAt });
+        copied = countLines(copy);
+        this.segments.push(this.segment(path, copy.length, copied, { firstAt: open.firstAt, adopted: true }));
       } catch (error) {
         this.report(
           new ActionLogError(`the spool file ${open.path}, taken by another process, cannot be copied: ${(error as Error).message}`),
         );
-        copy = undefined;
       }
     }
-    let change = copy ? countLines(copy) : 0;
+    let change = copied;
     for (const seg of taken) {
       change -= seg.lines - seg.passed;
       this.closeSegment(seg, false);
@@ -226,7 +227,7 @@ export class SpoolFiles {
     this.report(
       new ActionLogError(
         `${taken.length} spool files of this process in ${this.options.dir} were taken by another one (as it takes the files of a process it finds dead: this one had not renewed its lock for a minute): that process stores them now` +
-          (copy ? `; the ${countLines(copy)} lines of the file this one was writing not stored yet are spooled again` : ''),
+          (copied > 0 ? `; the ${copied} lines of the file this one was writing not stored yet are spooled again` : ''),
       ),
     );
     return change;
@@ -493,7 +494,8 @@ export class SpoolFiles {
     releaseLock(this.lock);
   }
 
-  private segment(path: string, size: number, lines: number, from: { firstAt: number } | { adopted: true }): Segment {
+  /** A segment's state; `firstAt` unknown (an adopted file) until read, `adopted` when its lines' links are unknown. */
+  private segment(path: string, size: number, lines: number, from: { firstAt?: number; adopted?: true }): Segment {
     const seg: Segment = {
       path,
       base: this.endPos,
@@ -505,9 +507,9 @@ export class SpoolFiles {
       settledOffset: 0,
       pending: 0,
       reading: false,
-      firstAt: 'firstAt' in from ? from.firstAt : undefined,
+      firstAt: from.firstAt,
       fd: undefined,
-      adopted: 'adopted' in from,
+      adopted: from.adopted === true,
     };
     this.endPos += size;
     return seg;

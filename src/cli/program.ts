@@ -5,6 +5,7 @@ import { COMMANDS } from './commands/index.js';
 import { addConnectionOptions, openConnection } from './kit/connection.js';
 import { describeError, EXIT } from './kit/exit-codes.js';
 import { flagOf } from './kit/filter-flags.js';
+import { type CliStreams, processStreams } from './kit/output.js';
 
 const EXIT_CODES_HELP = `
 Exit status: 0 done (verify: intact); 1 verify found tampering; 2 bad arguments, a database that cannot be reached
@@ -21,7 +22,7 @@ function version(): string {
 }
 
 /** Adds a command: its own options, the database options, its examples, and the connection around its run. */
-function register(program: Command, spec: CliCommand, exit: { code: number }): void {
+function register(program: Command, spec: CliCommand, exit: { code: number }, streams: CliStreams): void {
   const command = program.command(spec.name).description(spec.summary);
   spec.configure(command);
   addConnectionOptions(command);
@@ -29,25 +30,27 @@ function register(program: Command, spec: CliCommand, exit: { code: number }): v
   command.action(async (options: Record<string, unknown>) => {
     const connection = await openConnection(options, spec.loggerOptions?.(options), (name) => command.getOptionValueSource(name));
     try {
-      exit.code = await spec.run(options, connection);
+      exit.code = await spec.run(options, connection, streams);
     } finally {
       await connection.close();
-      for (const warning of connection.warnings) process.stderr.write(`actionlog: warning: ${warning}\n`);
+      for (const warning of connection.warnings) streams.stderr.write(`actionlog: warning: ${warning}\n`);
     }
   });
 }
 
 /**
  * Runs `actionlog` with these arguments (as `process.argv`) and resolves to its exit status. Errors are said in
- * one line on stderr, without a stack (`ACTIONLOG_DEBUG=1` shows it).
+ * one line on stderr, without a stack (`ACTIONLOG_DEBUG=1` shows it). Environment variables are the process's.
  */
-export async function runCli(argv: string[]): Promise<number> {
+export async function runCli(argv: string[], streams: CliStreams = processStreams()): Promise<number> {
   const program = new Command('actionlog')
     .description('Read and maintain an actionlog audit trail in MongoDB, PostgreSQL or SQLite.')
     .version(version())
     .exitOverride()
     // Commander's own errors (an unknown option, a missing value) in the same words as ours.
     .configureOutput({
+      writeOut: (text) => streams.stdout.write(text),
+      writeErr: (text) => streams.stderr.write(text),
       outputError: (message, write) => {
         write(`actionlog: Invalid arguments: ${message.replace(/^error: /, '')}`);
       },
@@ -55,15 +58,15 @@ export async function runCli(argv: string[]): Promise<number> {
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP);
   const exit = { code: EXIT.ok as number };
-  for (const spec of COMMANDS) register(program, spec, exit);
+  for (const spec of COMMANDS) register(program, spec, exit, streams);
   try {
     await program.parseAsync(argv);
     return exit.code;
   } catch (error) {
     // Commander has printed its own message (an unknown option, a missing value) or the help asked for.
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.failed;
-    process.stderr.write(`actionlog: ${describeError(error, flagOf)}\n`);
-    if (process.env.ACTIONLOG_DEBUG === '1' && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    streams.stderr.write(`actionlog: ${describeError(error, flagOf)}\n`);
+    if (process.env.ACTIONLOG_DEBUG === '1' && error instanceof Error && error.stack) streams.stderr.write(`${error.stack}\n`);
     return EXIT.failed;
   }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CheckpointDocument, createActionLogger, SqlStore } from 'actionlog';
-import { finished, runCli, startCli, STACK_FRAME } from '../support/cli.js';
+import { finished, runCli, spawnCli, startCli, STACK_FRAME } from '../support/cli.js';
 
 /**
  * The `actionlog` command line where a user meets its edges: windows of verify, a closed pipe, environment and
@@ -97,7 +97,7 @@ describe('actionlog CLI at its edges', () => {
       { ACTIONLOG_MONGODB: 'mongodb://db.example/app' },
     ];
     for (const env of envs) {
-      const run = await runCli(['stats', '--sqlite', trail.file], { env });
+      const run = await spawnCli(['stats', '--sqlite', trail.file], { env });
       expect(run.stderr, JSON.stringify(env)).not.toMatch(/give one database/);
       expect(run.code, JSON.stringify(env)).toBe(0);
       expect(run.stdout).toMatch(/^actions\s+4\s/m);

@@ -6,7 +6,7 @@ import { MongoClient } from 'mongodb';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ActionLogger, type CheckpointDocument, createActionLogger, MongoStore, SqlStore, type Store } from 'actionlog';
-import { eventually, finished, runCli, STACK_FRAME, startCli } from '../support/cli.js';
+import { eventually, finished, runCli, spawnCli, STACK_FRAME, startCli } from '../support/cli.js';
 import { freshDatabaseName, mongoUri } from '../support/mongo-db.js';
 import { createPostgresDatabase } from '../support/sql.js';
 
@@ -108,6 +108,8 @@ describe.each(Object.keys(TRAILS))('actionlog on %s', (kind) => {
   let trail: Trail;
   let logger: ActionLogger;
   const cli = (...args: string[]) => runCli([...args, ...trail.args]);
+  /** The built command in a process of its own, as a user runs it: its output and its exit status. */
+  const command = (...args: string[]) => spawnCli([...args, ...trail.args]);
 
   beforeAll(async () => {
     trail = await TRAILS[kind]!();
@@ -147,7 +149,7 @@ describe.each(Object.keys(TRAILS))('actionlog on %s', (kind) => {
   });
 
   it('export: CSV of the actions that match the filter flags, to stdout; JSON lines to a file', async () => {
-    const csv = await cli(
+    const csv = await command(
       'export',
       '--format',
       'csv',
@@ -188,7 +190,6 @@ describe.each(Object.keys(TRAILS))('actionlog on %s', (kind) => {
       [['stats', '--top', '0'], '--top: must be a whole number from 1 to 1000'],
       [['tail', '--to', '2026-01-01', '--from', '2026-02-01'], '--to: must not be before from'],
     ];
-    // Independent processes, started at once: most of each one's time is its start.
     const runs = await Promise.all(cases.map(([args]) => cli(...args)));
     for (const [i, [args, message]] of cases.entries()) {
       const run = runs[i]!;
@@ -234,7 +235,7 @@ describe.each(Object.keys(TRAILS))('actionlog on %s', (kind) => {
   it('archive: moves what is older than --before to a JSON lines file, counting per kind', async () => {
     const file = join(dir, `${kind}-archive.jsonl`);
     writeFileSync(file, '');
-    const run = await cli('archive', '--before', '2025-06-01', '--to', file, '--json');
+    const run = await command('archive', '--before', '2025-06-01', '--to', file, '--json');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ requests: 0, actions: 2, changes: 1, activities: 1, total: 4 });
@@ -253,7 +254,7 @@ describe.each(Object.keys(TRAILS))('actionlog on %s', (kind) => {
   });
 
   it('purge: deletes what is older than --before, printing the counts; a second run deletes nothing', async () => {
-    const run = await cli('purge', '--before', '2026-03-01');
+    const run = await command('purge', '--before', '2026-03-01');
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(
       [
@@ -274,7 +275,7 @@ describe.each(Object.keys(TRAILS))('actionlog on %s', (kind) => {
 
 describe('actionlog, whatever the database', () => {
   it('--help of the program and of each command: its options, the database options, examples, exit codes', async () => {
-    const top = await runCli(['--help']);
+    const top = await spawnCli(['--help']);
     expect(top.code).toBe(0);
     for (const line of [
       'Usage: actionlog [options] [command]',
@@ -347,7 +348,7 @@ describe('actionlog, whatever the database', () => {
   });
 
   it('--version prints the package version', async () => {
-    const run = await runCli(['--version']);
+    const run = await spawnCli(['--version']);
     expect(run.code).toBe(0);
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     expect(run.stdout.trim()).toBe(pkg.version);
@@ -387,7 +388,7 @@ describe("the README's Command line examples", () => {
         expect((await finished(child)).code, command).toBe(0);
         continue;
       }
-      const run = await runCli(args, { cwd });
+      const run = await spawnCli(args, { cwd });
       expect(run.code, `${command}\n${run.stderr}`).toBe(0);
       // Every entry, the archived one read from the archive, with the checkpoint that records what the archive moved.
       if (args[0] === 'verify') {

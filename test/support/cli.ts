@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { runCli as runProgram } from '../../src/cli/program.js';
 
 /** The built CLI (the test run's global setup builds the package first). */
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -11,8 +13,29 @@ export interface CliRun {
   stderr: string;
 }
 
+/**
+ * Runs the CLI's program in this process, its output collected: what `actionlog ...args` does, without the start of a
+ * process for each case. The environment is this process's; `spawnCli` runs the built command itself.
+ */
+export async function runCli(args: string[]): Promise<CliRun> {
+  const out = { stdout: '', stderr: '' };
+  const collect = (name: keyof typeof out) =>
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        out[name] += chunk.toString();
+        done();
+      },
+    });
+  const code = await runProgram([process.execPath, CLI, ...args], {
+    stdout: collect('stdout'),
+    stderr: collect('stderr'),
+    stdoutGone: new AbortController().signal,
+  });
+  return { code, ...out };
+}
+
 /** Runs `node dist/cli.js ...args` to its end, as a user would from the package's folder. */
-export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
+export function spawnCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
   return finished(startCli(args, options));
 }
 

@@ -22,14 +22,14 @@ export const archiveCommand: CliCommand = {
     addRemovalOptions(command);
   },
   loggerOptions: removalLoggerOptions,
-  async run(options: OptionValues, connection) {
+  async run(options: OptionValues, connection, streams) {
     const { logger } = connection;
     if (options.to === '-') throw usageError('--to', 'must be a file: what is archived is deleted once written');
     const removal = removalOptions(options);
     await checkRecorded(options, connection);
     const total = await estimateRemoval(logger, removal.before);
-    const out = await openOutput(options.to as string, 'append');
-    const progress = startProgress('archive', total);
+    const out = await openOutput(options.to as string, 'append', streams);
+    const progress = startProgress('archive', total, streams.stderr);
     try {
       const counts = await logger.archive({
         ...removal,
@@ -39,7 +39,7 @@ export const archiveCommand: CliCommand = {
         },
       });
       progress.stop();
-      process.stdout.write(formatCounts(counts, options.json === true));
+      streams.stdout.write(formatCounts(counts, options.json === true));
     } finally {
       progress.stop();
       await out.close();

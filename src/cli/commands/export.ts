@@ -2,7 +2,7 @@ import { type Command, Option, type OptionValues } from 'commander';
 import type { CliCommand } from '../kit/command.js';
 import { EXIT } from '../kit/exit-codes.js';
 import { addFilterOptions, filterOf } from '../kit/filter-flags.js';
-import { openOutput, stdoutReaderGone } from '../kit/output.js';
+import { openOutput } from '../kit/output.js';
 import { startProgress } from '../kit/progress.js';
 
 /** `actionlog export`: the entries that match, as JSON lines or CSV, to a file or stdout. */
@@ -21,21 +21,21 @@ export const exportCommand: CliCommand = {
       .option('--out <file>', 'write to this file (default: stdout)');
     addFilterOptions(command);
   },
-  async run(options: OptionValues, { logger }) {
+  async run(options: OptionValues, { logger }, streams) {
     const filter = filterOf(options);
     const format = options.format as 'jsonl' | 'csv';
     const columns = typeof options.columns === 'string' ? options.columns.split(',').map((c) => c.trim()) : undefined;
     // Counted first: it checks the filter before a file is made, and sizes the bar.
     const total = await logger.count(filter);
     const stream = logger.export(filter, { format, order: options.order as 'asc' | 'desc', ...(columns ? { columns } : {}) });
-    const out = await openOutput(options.out as string | undefined);
-    const progress = startProgress('export', total);
+    const out = await openOutput(options.out as string | undefined, 'create', streams);
+    const progress = startProgress('export', total, streams.stderr);
     // The CSV header is a line, not an entry.
     let header = format === 'csv';
     let entries = 0;
     try {
       for await (const line of stream as AsyncIterable<string>) {
-        if (out.stream === process.stdout && stdoutReaderGone.aborted) break;
+        if (out.stream === streams.stdout && streams.stdoutGone.aborted) break;
         await out.write(line);
         if (header) header = false;
         else {
@@ -47,7 +47,7 @@ export const exportCommand: CliCommand = {
       progress.stop();
       await out.close();
     }
-    process.stderr.write(`exported ${entries} ${filter.kind}${options.out ? ` to ${String(options.out)}` : ''}\n`);
+    streams.stderr.write(`exported ${entries} ${filter.kind}${options.out ? ` to ${String(options.out)}` : ''}\n`);
     return EXIT.ok;
   },
 };

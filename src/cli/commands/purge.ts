@@ -17,11 +17,11 @@ export const purgeCommand: CliCommand = {
     addRemovalOptions(command);
   },
   loggerOptions: removalLoggerOptions,
-  async run(options: OptionValues, connection) {
+  async run(options: OptionValues, connection, streams) {
     const { logger } = connection;
     const removal = removalOptions(options);
     await checkRecorded(options, connection);
-    const progress = startProgress('purge', await estimateRemoval(logger, removal.before));
+    const progress = startProgress('purge', await estimateRemoval(logger, removal.before), streams.stderr);
     try {
       const counts = await logger.purge({
         ...removal,
@@ -30,7 +30,7 @@ export const purgeCommand: CliCommand = {
         },
       });
       progress.stop();
-      process.stdout.write(formatCounts(counts, options.json === true));
+      streams.stdout.write(formatCounts(counts, options.json === true));
     } finally {
       progress.stop();
     }

@@ -37,7 +37,7 @@ export const statsCommand: CliCommand = {
       .option('--top <n>', 'how many of the most frequent values to show', '5')
       .option('--json', 'print the statistics as JSON');
   },
-  async run(options: OptionValues, { logger }) {
+  async run(options: OptionValues, { logger }, streams) {
     const range = { ...(options.from ? { from: options.from as string } : {}), ...(options.to ? { to: options.to as string } : {}) };
     const limit = Number(options.top);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw usageError('--top', 'must be a whole number from 1 to 1000');
@@ -50,8 +50,8 @@ export const statsCommand: CliCommand = {
       })),
     );
     if (options.json === true) {
-      process.stdout.write(`${JSON.stringify({ kinds, top: Object.fromEntries(tops.map((t) => [t.field, t.values])) })}\n`);
-    } else process.stdout.write(formatStats(kinds as Record<EntryKind, KindStats>, tops));
+      streams.stdout.write(`${JSON.stringify({ kinds, top: Object.fromEntries(tops.map((t) => [t.field, t.values])) })}\n`);
+    } else streams.stdout.write(formatStats(kinds as Record<EntryKind, KindStats>, tops));
     return EXIT.ok;
   },
 };

@@ -3,7 +3,6 @@ import { checkColumns, csvLine, DEFAULT_COLUMNS, jsonLine, valueAt } from '../..
 import type { CliCommand } from '../kit/command.js';
 import { EXIT } from '../kit/exit-codes.js';
 import { addFilterOptions, filterOf } from '../kit/filter-flags.js';
-import { stdoutReaderGone } from '../kit/output.js';
 
 /** `actionlog tail`: follows the entries that match as they are stored, until interrupted (Ctrl-C). */
 export const tailCommand: CliCommand = {
@@ -19,7 +18,7 @@ export const tailCommand: CliCommand = {
       .option('--poll-ms <ms>', 'how often to ask the database when nothing wakes the tail sooner', '1000');
     addFilterOptions(command);
   },
-  async run(options: OptionValues, { logger }) {
+  async run(options: OptionValues, { logger }, { stdout, stderr, stdoutGone }) {
     const filter = filterOf(options);
     const csv = options.format === 'csv';
     const columns =
@@ -38,18 +37,18 @@ export const tailCommand: CliCommand = {
       // Its options are checked here: nothing is written before a bad --after or --poll-ms is said.
       const items = logger.tail(filter, {
         // A reader gone (`| head`) ends the tail at once, not at the next entry.
-        signal: AbortSignal.any([stop.signal, stdoutReaderGone]),
+        signal: AbortSignal.any([stop.signal, stdoutGone]),
         pollMs: (/^\d+$/.test(poll) ? Number(poll) : poll) as number,
         ...(options.after !== undefined ? { after: options.after as string } : {}),
       });
       // On stderr: stdout holds only entries.
-      process.stderr.write(`following ${filter.kind} (Ctrl-C to stop)\n`);
-      if (csv) process.stdout.write(csvLine(columns));
+      stderr.write(`following ${filter.kind} (Ctrl-C to stop)\n`);
+      if (csv) stdout.write(csvLine(columns));
       for await (const { entry, cursor } of items) {
-        if (stdoutReaderGone.aborted) break;
+        if (stdoutGone.aborted) break;
         const line = csv ? csvLine(columns.map((column) => valueAt(filter.kind, entry, column))) : jsonLine(entry);
-        if (!process.stdout.write(line)) await new Promise((resolve) => process.stdout.once('drain', resolve));
-        if (options.cursors === true) process.stderr.write(`${cursor}\n`);
+        if (!stdout.write(line)) await new Promise((resolve) => stdout.once('drain', resolve));
+        if (options.cursors === true) stderr.write(`${cursor}\n`);
       }
     } finally {
       process.off('SIGINT', onSignal);

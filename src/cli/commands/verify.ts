@@ -32,7 +32,7 @@ export const verifyCommand: CliCommand = {
       .option('--max-findings <n>', 'findings listed at most (all are counted)', findingsLimit, 1000)
       .option('--json', 'print the report as JSON');
   },
-  async run(options: OptionValues, { logger }) {
+  async run(options: OptionValues, { logger }, streams) {
     const keys = [
       ...((options.key as VerifyingKey[] | undefined) ?? []),
       ...(options.hmacSecretEnv ? [options.hmacSecretEnv as VerifyingKey] : []),
@@ -44,7 +44,7 @@ export const verifyCommand: CliCommand = {
       ...(options.from !== undefined ? { from: options.from as string } : {}),
       ...(options.to !== undefined ? { to: options.to as string } : {}),
     };
-    const progress = startProgress('verify', await estimateEntries(logger, window));
+    const progress = startProgress('verify', await estimateEntries(logger, window), streams.stderr);
     const report = await logger
       .verify({
         keys,
@@ -59,7 +59,7 @@ export const verifyCommand: CliCommand = {
       .finally(() => {
         progress.stop();
       });
-    process.stdout.write(options.json === true ? `${JSON.stringify(report)}\n` : formatReport(report, options.maxFindings as number));
+    streams.stdout.write(options.json === true ? `${JSON.stringify(report)}\n` : formatReport(report, options.maxFindings as number));
     return EXIT_OF[report.status];
   },
 };

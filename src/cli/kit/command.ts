@@ -1,5 +1,6 @@
 import type { Command, OptionValues } from 'commander';
 import type { Connection, LoggerOverrides } from './connection.js';
+import type { CliStreams } from './output.js';
 
 /**
  * One command of the CLI, in a file of its own under `commands/`, listed in `commands/index.ts`. The program adds
@@ -15,6 +16,6 @@ export interface CliCommand {
   configure(command: Command): void;
   /** What the command's options set on the logger (a signing key), before the connection opens. */
   loggerOptions?(options: OptionValues): LoggerOverrides;
-  /** Runs with the parsed options; resolves to the exit status (see `EXIT`). */
-  run(options: OptionValues, connection: Connection): Promise<number>;
+  /** Runs with the parsed options, writing to `streams`; resolves to the exit status (see `EXIT`). */
+  run(options: OptionValues, connection: Connection, streams: CliStreams): Promise<number>;
 }

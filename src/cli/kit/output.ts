@@ -17,6 +17,19 @@ export function watchStdoutReader(): void {
   });
 }
 
+/** Where a run of the CLI writes: the process's stdout and stderr, or streams of the caller's (a test's). */
+export interface CliStreams {
+  /** The command's data. */
+  stdout: Writable & { isTTY?: boolean; columns?: number };
+  /** Messages, warnings and progress. */
+  stderr: Writable & { isTTY?: boolean; columns?: number };
+  /** Aborted when the reader of stdout goes away: the command stops writing there. */
+  stdoutGone: AbortSignal;
+}
+
+/** The process's own streams, stdout watched by `watchStdoutReader`. */
+export const processStreams = (): CliStreams => ({ stdout: process.stdout, stderr: process.stderr, stdoutGone: stdoutReaderGone });
+
 /** Where a command writes its data: a file (created, or appended to) or stdout. */
 export interface Output {
   stream: Writable;
@@ -26,19 +39,18 @@ export interface Output {
   close(): Promise<void>;
 }
 
-export async function openOutput(file: string | undefined, mode: 'create' | 'append' = 'create'): Promise<Output> {
-  const stream: Writable =
-    file === undefined || file === '-' ? process.stdout : createWriteStream(file, { flags: mode === 'append' ? 'a' : 'w' });
-  if (stream !== process.stdout)
-    await Promise.race([once(stream, 'open'), once(stream, 'error').then(([error]) => Promise.reject(error as Error))]);
+export async function openOutput(file: string | undefined, mode: 'create' | 'append', streams: CliStreams): Promise<Output> {
+  const toStdout = file === undefined || file === '-';
+  const stream: Writable = toStdout ? streams.stdout : createWriteStream(file, { flags: mode === 'append' ? 'a' : 'w' });
+  if (!toStdout) await Promise.race([once(stream, 'open'), once(stream, 'error').then(([error]) => Promise.reject(error as Error))]);
   return {
     stream,
     async write(text) {
-      if (stream === process.stdout && readerGone.signal.aborted) return;
+      if (toStdout && streams.stdoutGone.aborted) return;
       if (!stream.write(text)) await once(stream, 'drain');
     },
     async close() {
-      if (stream === process.stdout) return;
+      if (toStdout) return;
       stream.end();
       await once(stream, 'close');
     },

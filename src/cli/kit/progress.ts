@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import type { CliStreams } from './output.js';
 
 /** How far a long command is: a bar on a terminal, a plain count line every few seconds otherwise. */
 export interface Progress {
@@ -13,7 +14,7 @@ const PLAIN_EVERY_MS = 2000;
  * Progress on stderr, so stdout stays the command's data. `total` is an estimate where the store cannot count
  * exactly (what a purge deletes includes expired entries no read sees): the bar grows when passed.
  */
-export function startProgress(what: string, total: number | undefined, stream: NodeJS.WriteStream = process.stderr): Progress {
+export function startProgress(what: string, total: number | undefined, stream: CliStreams['stderr']): Progress {
   if (stream.isTTY) return barProgress(what, total, stream);
   let done = 0;
   let shown = Date.now();
@@ -28,7 +29,7 @@ export function startProgress(what: string, total: number | undefined, stream: N
   };
 }
 
-function barProgress(what: string, total: number | undefined, stream: NodeJS.WriteStream): Progress {
+function barProgress(what: string, total: number | undefined, stream: NodeJS.WritableStream): Progress {
   const known = total !== undefined && total > 0;
   const format = known
     ? `${what} {bar} {percentage}% | {value}/{total} {label} | ETA {eta_formatted}`

@@ -39,8 +39,8 @@ function register(program: Command, spec: CliCommand, exit: { code: number }, st
 }
 
 /**
- * Runs `actionlog` with these arguments (as `process.argv`) and resolves to its exit status. Errors are said in
- * one line on stderr, without a stack (`ACTIONLOG_DEBUG=1` shows it). Environment variables are the process's.
+ * Runs `actionlog` with these arguments (as `process.argv`), writing to `streams`, and resolves to its exit status.
+ * Errors are said in one line on stderr, without a stack (`ACTIONLOG_DEBUG=1` shows it). The environment is the process's.
  */
 export async function runCli(argv: string[], streams: CliStreams = processStreams()): Promise<number> {
   const program = new Command('actionlog')

@@ -161,7 +161,7 @@ describe.each(Object.keys(DATABASES))('actionlog verify on %s', (kind) => {
       [['--no-such-flag'], "unknown option '--no-such-flag'"],
       [['--hmac-secret-env', 'AUDIT_SECRET'], 'the secret in AUDIT_SECRET: an HMAC secret must be at least 16 bytes'],
     ];
-    // The secret is read from the environment: that case runs the command in a process of its own.
+    // The case of a secret set in the environment runs in a process of its own: this one's environment stays as it is.
     const runs = await Promise.all(
       cases.map(([args]) =>
         args.includes('AUDIT_SECRET') ? spawnCli(['verify', ...args, ...db.args], { env: { AUDIT_SECRET: 'too short' } }) : verify(...args),

@@ -13,6 +13,11 @@ export interface CliRun {
   stderr: string;
 }
 
+// What a developer's shell may set for the CLI would point the runs in this process elsewhere (spawned ones drop it).
+delete process.env.ACTIONLOG_MONGODB;
+delete process.env.ACTIONLOG_POSTGRES;
+delete process.env.ACTIONLOG_DEBUG;
+
 /**
  * Runs the CLI's program in this process, its output collected: what `actionlog ...args` does, without the start of a
  * process for each case. The environment is this process's; `spawnCli` runs the built command itself.

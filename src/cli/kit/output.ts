@@ -2,33 +2,33 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 
-const readerGone = new AbortController();
+/**
+ * Where a run of the CLI writes: the process's stdout and stderr, or streams of the caller's (a test's). Help wraps
+ * to the process's terminal either way.
+ */
+export interface CliStreams {
+  /** The command's data. */
+  stdout: Writable & { isTTY?: boolean };
+  /** Messages, warnings and progress (a bar when a terminal). */
+  stderr: Writable & { isTTY?: boolean };
+  /** Aborted when the reader of stdout goes away (`| head`): a command stops writing there, and keeps its exit status. */
+  stdoutGone: AbortSignal;
+}
 
-/** Aborted when the reader of stdout goes away (`| head`): a command stops writing there, and keeps its exit status. */
-export const stdoutReaderGone: AbortSignal = readerGone.signal;
+let processOwn: CliStreams | undefined;
 
-/** Takes a closed pipe on stdout as the reader being done, not as an error of the command. */
-export function watchStdoutReader(): void {
+/** The process's stdout and stderr, a closed pipe on stdout taken as the reader being done, not as an error. */
+export function processStreams(): CliStreams {
+  if (processOwn) return processOwn;
+  const readerGone = new AbortController();
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
     readerGone.abort();
     // Whoever waits for room on stdout would wait for ever.
     process.stdout.emit('drain');
   });
+  return (processOwn = { stdout: process.stdout, stderr: process.stderr, stdoutGone: readerGone.signal });
 }
-
-/** Where a run of the CLI writes: the process's stdout and stderr, or streams of the caller's (a test's). */
-export interface CliStreams {
-  /** The command's data. */
-  stdout: Writable & { isTTY?: boolean; columns?: number };
-  /** Messages, warnings and progress. */
-  stderr: Writable & { isTTY?: boolean; columns?: number };
-  /** Aborted when the reader of stdout goes away: the command stops writing there. */
-  stdoutGone: AbortSignal;
-}
-
-/** The process's own streams, stdout watched by `watchStdoutReader`. */
-export const processStreams = (): CliStreams => ({ stdout: process.stdout, stderr: process.stderr, stdoutGone: stdoutReaderGone });
 
 /** Where a command writes its data: a file (created, or appended to) or stdout. */
 export interface Output {

@@ -4,7 +4,7 @@
  * running (a file that cannot be read, a close under way, a live logger of another thread of the process).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -230,6 +230,52 @@ describe('spool: a process that dies while another runs', () => {
     expect([...counts.keys()].sort()).toEqual(expected.sort());
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     expect(stalled.stats().spool).toMatchObject({ pending: 0, bytes: 0 });
+  });
+
+  it('a logger stalled past the lease, whose files another adopted and stored, dies before its next renewal: what it wrote on resuming is adopted later', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const dir = folder();
+    // Its store stays away: what it holds in memory dies with it.
+    const away = new OutageStore();
+    const store = new MemoryStore();
+    const errors: Error[] = [];
+    const stalled = createActionLogger({
+      store: away,
+      spool: { dir },
+      retryDelayMs: 1,
+      maxRetryDelayMs: 5,
+      onError: (e) => errors.push(e),
+    });
+    loggers.push(stalled);
+    const record = async (prefix: string, count: number) => {
+      for (let i = 0; i < count; i++) await stalled.run({ requestUuid: `${prefix}-${i}` }, () => stalled.record({ action: 'tick' }));
+    };
+    await record('before', 4);
+    while (stalled.stats().retried === 0) await sleep(5);
+    await record('more', 20);
+    const lock = join(dir, readdirSync(dir).find((name) => name.endsWith('.lock')) ?? 'no lock');
+    // Its lock unrenewed for two minutes (or gone, as the adopter leaves it).
+    const lapse = () => {
+      releaseLock(lock);
+      if (existsSync(lock)) utimesSync(lock, new Date(Date.now() - 2 * 60_000), new Date(Date.now() - 2 * 60_000));
+    };
+    // It stalls past the lease; another process adopts its files, stores them and deletes them.
+    lapse();
+    const adopter = createActionLogger({ store, spool: { dir }, onError: () => {} });
+    loggers.push(adopter);
+    await adopter.flush();
+    // Resumed, it writes to its files before its timer renews the lock, then dies: no renewal ever runs.
+    await record('after', 20);
+    while ((stalled.stats().spool?.spooled ?? 0) < 44) await sleep(5);
+    lapse();
+    const successor = createActionLogger({ store, spool: { dir }, onError: () => {} });
+    loggers.push(successor);
+    await successor.flush();
+    const counts = await storedCounts(store);
+    const expected = ['before', 'more', 'after'].flatMap((p) => Array.from({ length: p === 'before' ? 4 : 20 }, (_, i) => `${p}-${i}`));
+    expect([...counts.keys()].sort()).toEqual(expected.sort());
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(errors.map(String).filter((e) => e.includes('taken by another'))).toHaveLength(1);
   });
 
   it('a file of a dead process that cannot be read is reported and given back; the rest is adopted, counts right', async () => {

@@ -27,6 +27,7 @@ import {
   ownersIn,
   releaseLock,
   removeQuietly,
+  renewedWithin,
   renewLock,
   segmentPath,
 } from './spool-dir.js';
@@ -110,6 +111,8 @@ export class SpoolFiles {
   private renewal: NodeJS.Timeout | undefined;
   /** Whether the renewal looks for files of processes that died since (not once the writer is closing). */
   private adopting = true;
+  /** Told how many lines the spool took from dead processes, or (negative) how many another took from it. */
+  private onAdopted: (lines: number) => void = () => {};
   private readonly segments: Segment[] = [];
   private next = 1;
   private endPos = 0;
@@ -140,25 +143,32 @@ export class SpoolFiles {
     mkdirSync(this.options.dir, { recursive: true });
     this.owner = ownerName(ownersIn(this.options.dir));
     this.lock = lockPath(this.options.dir, this.owner);
+    this.onAdopted = onAdopted;
     const adopted = this.adopt(deadOwners(this.options.dir));
     writeFileSync(this.lock, lockText());
     holdLock(this.lock);
     let renewals = 0;
     this.renewal = setInterval(() => {
-      try {
-        if (!renewLock(this.lock)) writeFileSync(this.lock, lockText());
-      } catch (error) {
-        this.report(new ActionLogError(`the spool's lock ${this.lock} cannot be renewed: ${(error as Error).message}`));
-      }
-      try {
-        const change = this.recoverTaken();
-        if (change !== 0) onAdopted(change);
-      } catch (error) {
-        this.report(new ActionLogError(`the spool's files in ${this.options.dir} cannot be looked through: ${(error as Error).message}`));
-      }
+      const change = this.renew();
+      if (change !== 0) onAdopted(change);
       if (++renewals % ADOPT_EVERY === 0 && this.adopting) this.adoptLate(onAdopted);
     }, LEASE_MS / 6).unref();
     return { adopted };
+  }
+
+  /** Renews the lock and takes back what a stall past the lease left to another process; returns the change in lines held. */
+  private renew(): number {
+    try {
+      if (!renewLock(this.lock)) writeFileSync(this.lock, lockText());
+    } catch (error) {
+      this.report(new ActionLogError(`the spool's lock ${this.lock} cannot be renewed: ${(error as Error).message}`));
+    }
+    try {
+      return this.recoverTaken();
+    } catch (error) {
+      this.report(new ActionLogError(`the spool's files in ${this.options.dir} cannot be looked through: ${(error as Error).message}`));
+      return 0;
+    }
   }
 
   /**
@@ -310,6 +320,17 @@ export class SpoolFiles {
    * read first). Returns where each line ends.
    */
   append(lines: Array<{ text: string; at: number; links?: LinkRun }>, handOut: boolean): SpoolPlace[] {
+    // Two renewals missed (a stall: the timer did not run): another process may have taken this one for dead and be
+    // about to adopt its files, or have adopted them. Renewed first, so that nothing is written to a file that is
+    // another's now, where a death before the next renewal would lose it.
+    if (this.renewal && !renewedWithin(this.lock, LEASE_MS / 3)) {
+      const change = this.renew();
+      // Told once this append is done, not in the middle of it.
+      if (change !== 0)
+        queueMicrotask(() => {
+          this.onAdopted(change);
+        });
+    }
     const places: SpoolPlace[] = [];
     // A segment holds about `maxBytes / 8`, so that `drop-oldest` frees room by the eighth.
     for (let from = 0; from < lines.length;) {

@@ -753,7 +753,9 @@ describe('spool', () => {
     expect(() => createActionLogger({ store, onStoreError: 'throw', spool: { dir: '/tmp/x' } })).toThrow(
       /spool: is set but onStoreError is "throw"/,
     );
-    expect(createActionLogger({ store, spool: { dir: folder() } }).failurePolicy).toBe('spool');
+    const logger = createActionLogger({ store, spool: { dir: folder() } });
+    loggers.push(logger);
+    expect(logger.failurePolicy).toBe('spool');
   });
 
   it('names a bad spool option', () => {

@@ -4,7 +4,7 @@
  * running (a file that cannot be read, a close under way, a live logger of another thread of the process).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -233,7 +233,8 @@ describe('spool: a process that dies while another runs', () => {
   });
 
   it('a logger stalled past the lease, whose files another adopted and stored, dies before its next renewal: what it wrote on resuming is adopted later', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    // The clock moves on while no timer of the stalled logger runs; the rest of the test keeps real time.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'], shouldAdvanceTime: true });
     const dir = folder();
     // Its store stays away: what it holds in memory dies with it.
     const away = new OutageStore();
@@ -253,21 +254,32 @@ describe('spool: a process that dies while another runs', () => {
     await record('before', 4);
     while (stalled.stats().retried === 0) await sleep(5);
     await record('more', 20);
+    await vi.waitFor(
+      () => {
+        expect(stalled.stats().spool?.spooled).toBe(24);
+      },
+      { timeout: 5000 },
+    );
     const lock = join(dir, readdirSync(dir).find((name) => name.endsWith('.lock')) ?? 'no lock');
-    // Its lock unrenewed for two minutes (or gone, as the adopter leaves it).
-    const lapse = () => {
+    // Two minutes without a renewal, as a paused process spends them.
+    const stall = () => {
       releaseLock(lock);
-      if (existsSync(lock)) utimesSync(lock, new Date(Date.now() - 2 * 60_000), new Date(Date.now() - 2 * 60_000));
+      vi.setSystemTime(Date.now() + 2 * 60_000);
     };
-    // It stalls past the lease; another process adopts its files, stores them and deletes them.
-    lapse();
+    // Another process takes it for dead meanwhile, adopts its files, stores them and deletes them.
+    stall();
     const adopter = createActionLogger({ store, spool: { dir }, onError: () => {} });
     loggers.push(adopter);
     await adopter.flush();
     // Resumed, it writes to its files before its timer renews the lock, then dies: no renewal ever runs.
     await record('after', 20);
-    while ((stalled.stats().spool?.spooled ?? 0) < 44) await sleep(5);
-    lapse();
+    await vi.waitFor(
+      () => {
+        expect(stalled.stats().spool?.spooled).toBe(44);
+      },
+      { timeout: 5000 },
+    );
+    stall();
     const successor = createActionLogger({ store, spool: { dir }, onError: () => {} });
     loggers.push(successor);
     await successor.flush();

@@ -176,13 +176,8 @@ function isAlive(dir: string, o: OwnerFiles): boolean {
 
 /** Whether a lock was renewed within the lease; a lock that is gone counts as renewed at `missing` (ms). */
 function renewedWithinLease(lock: string, missing: number): boolean {
-  return renewedWithin(lock, LEASE_MS, missing);
-}
-
-/** Whether a lock was renewed within the last `ms`; one that is gone counts as renewed at `missing` (ms). */
-export function renewedWithin(lock: string, ms: number, missing = Number.NaN): boolean {
   const renewed = mtimeOf(lock, Number.NaN);
-  return Date.now() - (Number.isNaN(renewed) ? missing : renewed) < ms;
+  return Date.now() - (Number.isNaN(renewed) ? missing : renewed) < LEASE_MS;
 }
 
 /** A field a lock file recorded (1: the process's start, 2: its PID namespace); undefined when none, or it is gone. */

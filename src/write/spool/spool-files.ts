@@ -27,7 +27,6 @@ import {
   ownersIn,
   releaseLock,
   removeQuietly,
-  renewedWithin,
   renewLock,
   segmentPath,
 } from './spool-dir.js';
@@ -111,8 +110,8 @@ export class SpoolFiles {
   private renewal: NodeJS.Timeout | undefined;
   /** Whether the renewal looks for files of processes that died since (not once the writer is closing). */
   private adopting = true;
-  /** Told how many lines the spool took from dead processes, or (negative) how many another took from it. */
-  private onAdopted: (lines: number) => void = () => {};
+  /** When the lock was last renewed (`Date.now()`). */
+  private renewedAt = 0;
   private readonly segments: Segment[] = [];
   private next = 1;
   private endPos = 0;
@@ -143,9 +142,9 @@ export class SpoolFiles {
     mkdirSync(this.options.dir, { recursive: true });
     this.owner = ownerName(ownersIn(this.options.dir));
     this.lock = lockPath(this.options.dir, this.owner);
-    this.onAdopted = onAdopted;
     const adopted = this.adopt(deadOwners(this.options.dir));
     writeFileSync(this.lock, lockText());
+    this.renewedAt = Date.now();
     holdLock(this.lock);
     let renewals = 0;
     this.renewal = setInterval(() => {
@@ -160,6 +159,7 @@ export class SpoolFiles {
   private renew(): number {
     try {
       if (!renewLock(this.lock)) writeFileSync(this.lock, lockText());
+      this.renewedAt = Date.now();
     } catch (error) {
       this.report(new ActionLogError(`the spool's lock ${this.lock} cannot be renewed: ${(error as Error).message}`));
     }
@@ -316,21 +316,21 @@ export class SpoolFiles {
   }
 
   /**
+   * Renews the lock at once when two renewals were missed (a stall: its timer did not run), before anything more is
+   * written: another process may have taken this one for dead meanwhile and adopted its files, and what this one
+   * wrote to them would be lost should it die before its next renewal (see `recoverTaken`). Returns the change in
+   * lines held.
+   */
+  checkLease(): number {
+    if (this.renewal === undefined || Date.now() - this.renewedAt < LEASE_MS / 3) return 0;
+    return this.renew();
+  }
+
+  /**
    * Appends whole lines with one write; `handOut` when their units are kept in memory by the caller (no backlog to
    * read first). Returns where each line ends.
    */
   append(lines: Array<{ text: string; at: number; links?: LinkRun }>, handOut: boolean): SpoolPlace[] {
-    // Two renewals missed (a stall: the timer did not run): another process may have taken this one for dead and be
-    // about to adopt its files, or have adopted them. Renewed first, so that nothing is written to a file that is
-    // another's now, where a death before the next renewal would lose it.
-    if (this.renewal && !renewedWithin(this.lock, LEASE_MS / 3)) {
-      const change = this.renew();
-      // Told once this append is done, not in the middle of it.
-      if (change !== 0)
-        queueMicrotask(() => {
-          this.onAdopted(change);
-        });
-    }
     const places: SpoolPlace[] = [];
     // A segment holds about `maxBytes / 8`, so that `drop-oldest` frees room by the eighth.
     for (let from = 0; from < lines.length;) {
@@ -507,6 +507,7 @@ export class SpoolFiles {
   close(): void {
     clearTimeout(this.syncTimer);
     clearInterval(this.renewal);
+    this.renewal = undefined;
     for (const seg of this.segments) this.closeSegment(seg, !this.settled(seg));
     for (const seg of [...this.segments]) this.retire(seg, true);
     for (const path of this.unlinking.keys()) removeQuietly(path);

@@ -360,6 +360,8 @@ export class SpooledWriter<Item> {
   }
 
   private append(lines: Array<Waiting<Item>>): void {
+    // After a stall, what another process took meanwhile is settled first: what this one spools again of it is older.
+    this.held += this.files.checkLease();
     // Kept in memory only while nothing older waits in the files: the store gets them in order.
     const bytes = lines.reduce((sum, l) => sum + l.bytes, 0);
     const handOut =

@@ -308,11 +308,19 @@ describe('spool: a process that dies while another runs', () => {
     const readable = dead.filter((n) => n !== unreadable);
     const lines = readable.reduce((sum, n) => sum + readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean).length, 0);
     vi.advanceTimersByTime(30_000);
-    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/cannot be read: EISDIR/)]);
-    await running.run({ requestUuid: 'running-0' }, () => running.record({ action: 'tick' }));
+    // The renewal returns before the files are read: requests served meanwhile do not wait for the reads.
+    expect({ errors: errors.length, pending: running.stats().spool?.pending }).toEqual({ errors: 0, pending: 0 });
     await vi.waitFor(
       () => {
-        expect(running.stats().spool).toMatchObject({ pending: 0 });
+        expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/cannot be read: EISDIR/)]);
+      },
+      { timeout: 5000 },
+    );
+    await running.run({ requestUuid: 'running-0' }, () => running.record({ action: 'tick' }));
+    // The rest is read after the report, then stored.
+    await vi.waitFor(
+      () => {
+        expect(new Set(uuids(store)).size).toBe(lines + 1);
       },
       { timeout: 5000 },
     );
@@ -322,6 +330,7 @@ describe('spool: a process that dies while another runs', () => {
     // Every document of the files it could read is stored once; nothing is counted that is not there.
     expect({ stored: store.requests().length, queued: running.stats().queued }).toEqual({ stored: stored.size, queued: 0 });
     expect(stored.size).toBe(lines + 1);
+    expect(running.stats().spool).toMatchObject({ pending: 0 });
     expect(readdirSync(dir)).toContain(unreadable);
   });
 
@@ -357,6 +366,31 @@ describe('spool: a process that dies while another runs', () => {
     loggers.push(later);
     await later.flush();
     expect(new Set(uuids(after)).size).toBe(100);
+  });
+
+  it('a logger that starts closing while it reads the files of a dead process it took gives them back, for the next start', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const dir = folder();
+    const running = createActionLogger({ store: new MemoryStore(), spool: { dir }, onError: () => {} });
+    loggers.push(running);
+    await leaveDead(dir, 50, 'gone');
+    const owner = readdirSync(dir)
+      .find((n) => n.endsWith('.lock'))!
+      .slice(0, -'.lock'.length);
+    // The sweep claims the files and reads them apart; the close begins before the reads end.
+    vi.advanceTimersByTime(30_000);
+    expect(await running.close()).toEqual({ left: 0 });
+    await vi.waitFor(
+      () => {
+        expect(readdirSync(dir).filter((n) => n.startsWith(owner))).toEqual([]);
+      },
+      { timeout: 3000 },
+    );
+    const after = new MemoryStore();
+    const later = createActionLogger({ store: after, spool: { dir } });
+    loggers.push(later);
+    await later.flush();
+    expect(new Set(uuids(after)).size).toBe(50);
   });
 
   it('two loggers of one process (main thread and a worker thread) on one folder: the running one never adopts the live one', async () => {

@@ -73,6 +73,14 @@ interface Segment {
   taken?: boolean;
 }
 
+/** A dead process's file renamed to one of this spool's (`to`), with what it holds. */
+interface ClaimedFile {
+  from: string;
+  to: string;
+  size: number;
+  lines: number;
+}
+
 /** Sequences `from`..`to` of one integrity chain. */
 export interface LinkRun {
   chain: string;
@@ -112,6 +120,8 @@ export class SpoolFiles {
   private adopting = true;
   /** When the lock was last renewed (`Date.now()`). */
   private renewedAt = 0;
+  /** The files of dead processes being read while the spool runs (see `adoptLate`). */
+  private adoptingLate: Promise<void> | undefined;
   private readonly segments: Segment[] = [];
   private next = 1;
   private endPos = 0;
@@ -176,6 +186,7 @@ export class SpoolFiles {
    * name (a new pod) leaves its files to whichever process of the folder looks next, and none may start for days.
    */
   private adoptLate(onAdopted: (lines: number) => void): void {
+    if (this.adoptingLate) return;
     let dead: OwnerFiles[];
     try {
       dead = deadOwners(this.options.dir);
@@ -188,10 +199,36 @@ export class SpoolFiles {
       return;
     }
     if (dead.length === 0) return;
-    // Positions grow over the segments in order: the adopted ones go after the open one, which is closed first.
-    this.closeOpen();
-    const lines = this.adopt(dead);
-    if (lines > 0) onAdopted(lines);
+    const claimed = this.claimFiles(dead);
+    // Read a chunk at a time: a dead replica may leave the whole of its spool (32 MB a file by default), and the
+    // requests this process serves meanwhile must not wait for it.
+    this.adoptingLate = (async () => {
+      const counted: ClaimedFile[] = [];
+      for (const file of claimed) {
+        try {
+          counted.push({ ...file, ...(await fileLines(file.to)) });
+        } catch (error) {
+          this.giveBack(file, error);
+        }
+      }
+      if (!this.adopting) {
+        // Closing meanwhile: what it would not wait for goes back under its owners' names.
+        for (const file of counted) this.giveBack(file);
+        return;
+      }
+      // Positions grow over the segments in order: the adopted ones go after the open one, which is closed first.
+      this.closeOpen();
+      const lines = this.takeClaimed(counted);
+      if (lines > 0) onAdopted(lines);
+    })()
+      .catch((error: unknown) => {
+        this.report(
+          new ActionLogError(`the spool files of dead processes in ${this.options.dir} cannot be adopted: ${(error as Error).message}`),
+        );
+      })
+      .finally(() => {
+        this.adoptingLate = undefined;
+      });
   }
 
   /**
@@ -244,44 +281,64 @@ export class SpoolFiles {
   }
 
   /**
-   * Claims the segments of dead owners, in order, and removes their locks; returns how many lines they hold. Never
-   * throws: a segment that cannot be claimed or read is reported and left (given back) for a later look.
+   * Claims the segments of dead owners, in order, reads them and removes their locks; returns how many lines they
+   * hold. Never throws: a segment that cannot be claimed or read is reported and left (given back) for a later look.
    */
   private adopt(dead: readonly OwnerFiles[]): number {
-    let adopted = 0;
+    const counted: ClaimedFile[] = [];
+    for (const file of this.claimFiles(dead)) {
+      try {
+        const bytes = readFileSync(file.to);
+        counted.push({ ...file, size: bytes.length, lines: countLines(bytes) });
+      } catch (error) {
+        this.giveBack(file, error);
+      }
+    }
+    return this.takeClaimed(counted);
+  }
+
+  /** Renames the segments of dead owners, in order, to this spool's names, and removes the owners' locks. */
+  private claimFiles(dead: readonly OwnerFiles[]): Array<{ from: string; to: string }> {
+    const claimed: Array<{ from: string; to: string }> = [];
     for (const owner of dead) {
       for (const from of owner.segments) {
         const to = segmentPath(this.options.dir, this.owner, this.next);
         try {
           if (!claim(from, to)) continue;
           this.next++;
+          claimed.push({ from, to });
         } catch (error) {
           this.report(new ActionLogError(`the spool file ${from} of a dead process cannot be adopted: ${(error as Error).message}`));
-          continue;
         }
-        let bytes: Buffer;
-        try {
-          bytes = readFileSync(to);
-        } catch (error) {
-          this.report(new ActionLogError(`the spool file ${from} of a dead process cannot be read: ${(error as Error).message}`));
-          try {
-            claim(to, from);
-          } catch {
-            // Left under this spool's name: the next start of the folder adopts it.
-          }
-          continue;
-        }
-        if (bytes.length === 0) {
-          removeQuietly(to);
-          continue;
-        }
-        const lines = countLines(bytes);
-        this.segments.push(this.segment(to, bytes.length, lines, { adopted: true }));
-        adopted += lines;
       }
       removeQuietly(lockPath(this.options.dir, owner.owner));
     }
+    return claimed;
+  }
+
+  /** Takes claimed files as segments after the others (an empty one is deleted); returns how many lines they hold. */
+  private takeClaimed(files: readonly ClaimedFile[]): number {
+    let adopted = 0;
+    for (const file of files) {
+      if (file.size === 0) {
+        removeQuietly(file.to);
+        continue;
+      }
+      this.segments.push(this.segment(file.to, file.size, file.lines, { adopted: true }));
+      adopted += file.lines;
+    }
     return adopted;
+  }
+
+  /** Gives a claimed file back under its owner's name, for a later look; `error` says why it could not be read. */
+  private giveBack(file: { from: string; to: string }, error?: unknown): void {
+    if (error !== undefined)
+      this.report(new ActionLogError(`the spool file ${file.from} of a dead process cannot be read: ${(error as Error).message}`));
+    try {
+      claim(file.to, file.from);
+    } catch {
+      // Left under this spool's name: the next start of the folder adopts it.
+    }
   }
 
   /** Adopts nothing more while running: once closing, what a dead process left stays under its name for others. */
@@ -660,9 +717,31 @@ function isGone(path: string): boolean {
   }
 }
 
-function countLines(bytes: Buffer): number {
+function newlinesIn(bytes: Buffer): number {
   let lines = 0;
   for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) lines++;
+  return lines;
+}
+
+function countLines(bytes: Buffer): number {
   // A last line without its newline is still a line (torn: it is reported when read).
-  return bytes.length > 0 && bytes.at(-1) !== 10 ? lines + 1 : lines;
+  return bytes.length > 0 && bytes.at(-1) !== 10 ? newlinesIn(bytes) + 1 : newlinesIn(bytes);
+}
+
+/** A file's size and lines (as `countLines`), read a chunk at a time. */
+async function fileLines(path: string): Promise<{ size: number; lines: number }> {
+  const handle = await open(path, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(READ_CHUNK);
+    let size = 0;
+    let lines = 0;
+    let last = 10;
+    for (let n = 0; (n = (await handle.read(chunk, 0, chunk.length, size)).bytesRead) > 0; size += n) {
+      lines += newlinesIn(chunk.subarray(0, n));
+      last = chunk[n - 1] ?? 10;
+    }
+    return { size, lines: last === 10 ? lines : lines + 1 };
+  } finally {
+    await handle.close();
+  }
 }

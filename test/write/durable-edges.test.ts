@@ -368,7 +368,7 @@ describe('spool: a process that dies while another runs', () => {
     expect(new Set(uuids(after)).size).toBe(100);
   });
 
-  it('a logger that starts closing while it reads the files of a dead process it took gives them back, for the next start', async () => {
+  it('a logger that starts closing while it counts the files of a dead process leaves them under its name, for the next start', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const dir = folder();
     const running = createActionLogger({ store: new MemoryStore(), spool: { dir }, onError: () => {} });
@@ -377,7 +377,7 @@ describe('spool: a process that dies while another runs', () => {
     const owner = readdirSync(dir)
       .find((n) => n.endsWith('.lock'))!
       .slice(0, -'.lock'.length);
-    // The sweep claims the files and reads them apart; the close begins before the reads end.
+    // The sweep counts the files apart from the requests; the close begins before it is done.
     vi.advanceTimersByTime(30_000);
     expect(await running.close()).toEqual({ left: 0 });
     await vi.waitFor(

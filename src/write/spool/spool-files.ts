@@ -73,10 +73,8 @@ interface Segment {
   taken?: boolean;
 }
 
-/** A dead process's file renamed to one of this spool's (`to`), with what it holds. */
-interface ClaimedFile {
-  from: string;
-  to: string;
+/** A file's size and its lines, complete or not. */
+interface FileLines {
   size: number;
   lines: number;
 }
@@ -184,6 +182,8 @@ export class SpoolFiles {
   /**
    * Adopts the segments of processes that died since the spool opened: a replica replaced by one under another host
    * name (a new pod) leaves its files to whichever process of the folder looks next, and none may start for days.
+   * They are counted first, under their owners' names, a chunk at a time: a dead replica may leave the whole of its
+   * spool (32 MB a file by default), and the requests served meanwhile must not wait for it. Then claimed at once.
    */
   private adoptLate(onAdopted: (lines: number) => void): void {
     if (this.adoptingLate) return;
@@ -199,26 +199,17 @@ export class SpoolFiles {
       return;
     }
     if (dead.length === 0) return;
-    const claimed = this.claimFiles(dead);
-    // Read a chunk at a time: a dead replica may leave the whole of its spool (32 MB a file by default), and the
-    // requests this process serves meanwhile must not wait for it.
     this.adoptingLate = (async () => {
-      const counted: ClaimedFile[] = [];
-      for (const file of claimed) {
-        try {
-          counted.push({ ...file, ...(await fileLines(file.to)) });
-        } catch (error) {
-          this.giveBack(file, error);
-        }
-      }
-      if (!this.adopting) {
-        // Closing meanwhile: what it would not wait for goes back under its owners' names.
-        for (const file of counted) this.giveBack(file);
-        return;
+      const counted = new Map<string, FileLines>();
+      for (const path of dead.flatMap((owner) => owner.segments)) {
+        // A file taken by another process meanwhile, or unreadable: `adopt` finds out.
+        const lines = await fileLines(path, () => this.adopting).catch(() => undefined);
+        if (!this.adopting) return;
+        if (lines) counted.set(path, lines);
       }
       // Positions grow over the segments in order: the adopted ones go after the open one, which is closed first.
       this.closeOpen();
-      const lines = this.takeClaimed(counted);
+      const lines = this.adopt(dead, counted);
       if (lines > 0) onAdopted(lines);
     })()
       .catch((error: unknown) => {
@@ -229,6 +220,11 @@ export class SpoolFiles {
       .finally(() => {
         this.adoptingLate = undefined;
       });
+  }
+
+  /** Resolves once a look for the files of dead processes under way (see `adoptLate`) is done. */
+  async adoptions(): Promise<void> {
+    await this.adoptingLate;
   }
 
   /**
@@ -281,64 +277,45 @@ export class SpoolFiles {
   }
 
   /**
-   * Claims the segments of dead owners, in order, reads them and removes their locks; returns how many lines they
-   * hold. Never throws: a segment that cannot be claimed or read is reported and left (given back) for a later look.
+   * Claims the segments of dead owners, in order, and removes their locks; returns how many lines they hold, as
+   * `counted` says of a file still the size it had then, else read now. Never throws: a segment that cannot be
+   * claimed or read is reported and left (given back) for a later look.
    */
-  private adopt(dead: readonly OwnerFiles[]): number {
-    const counted: ClaimedFile[] = [];
-    for (const file of this.claimFiles(dead)) {
-      try {
-        const bytes = readFileSync(file.to);
-        counted.push({ ...file, size: bytes.length, lines: countLines(bytes) });
-      } catch (error) {
-        this.giveBack(file, error);
-      }
-    }
-    return this.takeClaimed(counted);
-  }
-
-  /** Renames the segments of dead owners, in order, to this spool's names, and removes the owners' locks. */
-  private claimFiles(dead: readonly OwnerFiles[]): Array<{ from: string; to: string }> {
-    const claimed: Array<{ from: string; to: string }> = [];
+  private adopt(dead: readonly OwnerFiles[], counted: ReadonlyMap<string, FileLines> = new Map()): number {
+    let adopted = 0;
     for (const owner of dead) {
       for (const from of owner.segments) {
         const to = segmentPath(this.options.dir, this.owner, this.next);
         try {
           if (!claim(from, to)) continue;
           this.next++;
-          claimed.push({ from, to });
         } catch (error) {
           this.report(new ActionLogError(`the spool file ${from} of a dead process cannot be adopted: ${(error as Error).message}`));
+          continue;
         }
+        let found: FileLines;
+        try {
+          const known = counted.get(from);
+          found = known !== undefined && known.size === statSync(to).size ? known : linesOf(readFileSync(to));
+        } catch (error) {
+          this.report(new ActionLogError(`the spool file ${from} of a dead process cannot be read: ${(error as Error).message}`));
+          try {
+            claim(to, from);
+          } catch {
+            // Left under this spool's name: the next start of the folder adopts it.
+          }
+          continue;
+        }
+        if (found.size === 0) {
+          removeQuietly(to);
+          continue;
+        }
+        this.segments.push(this.segment(to, found.size, found.lines, { adopted: true }));
+        adopted += found.lines;
       }
       removeQuietly(lockPath(this.options.dir, owner.owner));
     }
-    return claimed;
-  }
-
-  /** Takes claimed files as segments after the others (an empty one is deleted); returns how many lines they hold. */
-  private takeClaimed(files: readonly ClaimedFile[]): number {
-    let adopted = 0;
-    for (const file of files) {
-      if (file.size === 0) {
-        removeQuietly(file.to);
-        continue;
-      }
-      this.segments.push(this.segment(file.to, file.size, file.lines, { adopted: true }));
-      adopted += file.lines;
-    }
     return adopted;
-  }
-
-  /** Gives a claimed file back under its owner's name, for a later look; `error` says why it could not be read. */
-  private giveBack(file: { from: string; to: string }, error?: unknown): void {
-    if (error !== undefined)
-      this.report(new ActionLogError(`the spool file ${file.from} of a dead process cannot be read: ${(error as Error).message}`));
-    try {
-      claim(file.to, file.from);
-    } catch {
-      // Left under this spool's name: the next start of the folder adopts it.
-    }
   }
 
   /** Adopts nothing more while running: once closing, what a dead process left stays under its name for others. */
@@ -565,6 +542,7 @@ export class SpoolFiles {
     clearTimeout(this.syncTimer);
     clearInterval(this.renewal);
     this.renewal = undefined;
+    this.adopting = false;
     for (const seg of this.segments) this.closeSegment(seg, !this.settled(seg));
     for (const seg of [...this.segments]) this.retire(seg, true);
     for (const path of this.unlinking.keys()) removeQuietly(path);
@@ -728,8 +706,10 @@ function countLines(bytes: Buffer): number {
   return bytes.length > 0 && bytes.at(-1) !== 10 ? newlinesIn(bytes) + 1 : newlinesIn(bytes);
 }
 
-/** A file's size and lines (as `countLines`), read a chunk at a time. */
-async function fileLines(path: string): Promise<{ size: number; lines: number }> {
+const linesOf = (bytes: Buffer): FileLines => ({ size: bytes.length, lines: countLines(bytes) });
+
+/** A file's lines (as `countLines`), read a chunk at a time while `wanted()`; undefined once it is not. */
+async function fileLines(path: string, wanted: () => boolean): Promise<FileLines | undefined> {
   const handle = await open(path, 'r');
   try {
     const chunk = Buffer.allocUnsafe(READ_CHUNK);
@@ -737,6 +717,7 @@ async function fileLines(path: string): Promise<{ size: number; lines: number }>
     let lines = 0;
     let last = 10;
     for (let n = 0; (n = (await handle.read(chunk, 0, chunk.length, size)).bytesRead) > 0; size += n) {
+      if (!wanted()) return undefined;
       lines += newlinesIn(chunk.subarray(0, n));
       last = chunk[n - 1] ?? 10;
     }

@@ -177,6 +177,8 @@ export class SpooledWriter<Item> {
   async flush(): Promise<void> {
     this.spoolArrived();
     const target = this.seq;
+    // What a look for dead processes' files under way adopts is stored too, as when it had been done already.
+    await this.files.adoptions();
     let position: number | undefined;
     for (;;) {
       // Once every item up to the target is in the spool (or dropped), the spool must be settled that far.

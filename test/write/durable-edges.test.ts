@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createActionLogger, type ActionLogger, MemoryStore } from 'actionlog';
-import { releaseLock } from '../../src/write/spool/spool-dir.js';
+import { holdLock, releaseLock } from '../../src/write/spool/spool-dir.js';
 import { GatedStore, OutageStore, storedCounts } from '../support/stores.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -317,7 +317,7 @@ describe('spool: a process that dies while another runs', () => {
       { timeout: 5000 },
     );
     await running.run({ requestUuid: 'running-0' }, () => running.record({ action: 'tick' }));
-    // The rest is read after the report, then stored.
+    // The rest is adopted with the report, then stored.
     await vi.waitFor(
       () => {
         expect(new Set(uuids(store)).size).toBe(lines + 1);
@@ -380,17 +380,42 @@ describe('spool: a process that dies while another runs', () => {
     // The sweep counts the files apart from the requests; the close begins before it is done.
     vi.advanceTimersByTime(30_000);
     expect(await running.close()).toEqual({ left: 0 });
-    await vi.waitFor(
-      () => {
-        expect(readdirSync(dir).filter((n) => n.startsWith(owner))).toEqual([]);
-      },
-      { timeout: 3000 },
-    );
+    expect(readdirSync(dir).filter((n) => n.startsWith(owner))).toEqual([]);
     const after = new MemoryStore();
     const later = createActionLogger({ store: after, spool: { dir } });
     loggers.push(later);
     await later.flush();
     expect(new Set(uuids(after)).size).toBe(50);
+  });
+
+  it('a process taken for dead that comes back while its files are counted keeps them', async () => {
+    const dir = folder();
+    // On real timers: its renewals do not run while the running one's do.
+    const away = new OutageStore();
+    const stalled = createActionLogger({ store: away, spool: { dir }, retryDelayMs: 1, maxRetryDelayMs: 5, onError: () => {} });
+    loggers.push(stalled);
+    for (let i = 0; i < 20; i++) await stalled.run({ requestUuid: `own-${i}` }, () => stalled.record({ action: 'tick' }));
+    await vi.waitFor(
+      () => {
+        expect(stalled.stats().spool?.spooled).toBe(20);
+      },
+      { timeout: 5000 },
+    );
+    const lock = join(dir, readdirSync(dir).find((name) => name.endsWith('.lock')) ?? 'no lock');
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const store = new MemoryStore();
+    const running = createActionLogger({ store, spool: { dir }, onError: () => {} });
+    loggers.push(running);
+    // Its lock unrenewed past the lease when the sweep looks, renewed again before the count is done.
+    releaseLock(lock);
+    utimesSync(lock, new Date(Date.now() - 2 * 60_000), new Date(Date.now() - 2 * 60_000));
+    vi.advanceTimersByTime(30_000);
+    holdLock(lock);
+    await running.flush();
+    expect(uuids(store)).toEqual([]);
+    away.up();
+    await stalled.flush();
+    expect(new Set(uuids(away)).size).toBe(20);
   });
 
   it('two loggers of one process (main thread and a worker thread) on one folder: the running one never adopts the live one', async () => {

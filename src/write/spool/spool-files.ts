@@ -118,7 +118,7 @@ export class SpoolFiles {
   private adopting = true;
   /** When the lock was last renewed (`Date.now()`). */
   private renewedAt = 0;
-  /** The files of dead processes being read while the spool runs (see `adoptLate`). */
+  /** The files of dead processes being counted, then claimed, while the spool runs (see `adoptLate`). */
   private adoptingLate: Promise<void> | undefined;
   private readonly segments: Segment[] = [];
   private next = 1;
@@ -207,9 +207,13 @@ export class SpoolFiles {
         if (!this.adopting) return;
         if (lines) counted.set(path, lines);
       }
+      // Looked at again: an owner only stalled may have come back during the count, and keeps its files.
+      const counting = new Set(dead.map((owner) => owner.owner));
+      const stillDead = deadOwners(this.options.dir).filter((owner) => counting.has(owner.owner));
+      if (stillDead.length === 0) return;
       // Positions grow over the segments in order: the adopted ones go after the open one, which is closed first.
       this.closeOpen();
-      const lines = this.adopt(dead, counted);
+      const lines = this.adopt(stillDead, counted);
       if (lines > 0) onAdopted(lines);
     })()
       .catch((error: unknown) => {

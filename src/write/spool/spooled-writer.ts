@@ -171,8 +171,9 @@ export class SpooledWriter<Item> {
   }
 
   /**
-   * Resolves once everything enqueued before the call (and everything adopted at start) is stored or dropped, and
-   * the spool files that held only such documents are deleted.
+   * Resolves once everything enqueued before the call (and everything adopted at start, or by a look for dead
+   * processes' files under way at the call) is stored or dropped, and the spool files that held only such documents
+   * are deleted.
    */
   async flush(): Promise<void> {
     this.spoolArrived();

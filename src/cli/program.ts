@@ -5,7 +5,7 @@ import { COMMANDS } from './commands/index.js';
 import { addConnectionOptions, openConnection } from './kit/connection.js';
 import { describeError, EXIT } from './kit/exit-codes.js';
 import { flagOf } from './kit/filter-flags.js';
-import { type CliStreams, processStreams } from './kit/output.js';
+import type { CliStreams } from './kit/output.js';
 
 const EXIT_CODES_HELP = `
 Exit status: 0 done (verify: intact); 1 verify found tampering; 2 bad arguments, a database that cannot be reached
@@ -42,7 +42,7 @@ function register(program: Command, spec: CliCommand, exit: { code: number }, st
  * Runs `actionlog` with these arguments (as `process.argv`), writing to `streams`, and resolves to its exit status.
  * Errors are said in one line on stderr, without a stack (`ACTIONLOG_DEBUG=1` shows it). The environment is the process's.
  */
-export async function runCli(argv: string[], streams: CliStreams = processStreams()): Promise<number> {
+export async function runCli(argv: string[], streams: CliStreams): Promise<number> {
   const program = new Command('actionlog')
     .description('Read and maintain an actionlog audit trail in MongoDB, PostgreSQL or SQLite.')
     .version(version())

@@ -153,6 +153,25 @@ async function leaveDead(dir: string, n: number, prefix: string, maxBytes?: numb
 
 const uuids = (store: MemoryStore) => store.requests().map((r) => r.request_uuid);
 
+/** What a logger started next on the folder stores of the files left there. */
+async function storedByNextStart(dir: string): Promise<string[]> {
+  const store = new MemoryStore();
+  const later = createActionLogger({ store, spool: { dir } });
+  loggers.push(later);
+  await later.flush();
+  return uuids(store);
+}
+
+/** Waits until `logger` has put `n` documents in its spool files. */
+async function spooled(logger: ActionLogger, n: number): Promise<void> {
+  await vi.waitFor(
+    () => {
+      expect(logger.stats().spool?.spooled).toBe(n);
+    },
+    { timeout: 5000 },
+  );
+}
+
 describe('spool: a process that dies while another runs', () => {
   it('the running logger adopts the files it left within half a minute, and stores each document once', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
@@ -254,12 +273,7 @@ describe('spool: a process that dies while another runs', () => {
     await record('before', 4);
     while (stalled.stats().retried === 0) await sleep(5);
     await record('more', 20);
-    await vi.waitFor(
-      () => {
-        expect(stalled.stats().spool?.spooled).toBe(24);
-      },
-      { timeout: 5000 },
-    );
+    await spooled(stalled, 24);
     const lock = join(dir, readdirSync(dir).find((name) => name.endsWith('.lock')) ?? 'no lock');
     // Two minutes without a renewal, as a paused process spends them.
     const stall = () => {
@@ -273,12 +287,7 @@ describe('spool: a process that dies while another runs', () => {
     await adopter.flush();
     // Resumed, it writes to its files before its timer renews the lock, then dies: no renewal ever runs.
     await record('after', 20);
-    await vi.waitFor(
-      () => {
-        expect(stalled.stats().spool?.spooled).toBe(44);
-      },
-      { timeout: 5000 },
-    );
+    await spooled(stalled, 44);
     stall();
     const successor = createActionLogger({ store, spool: { dir }, onError: () => {} });
     loggers.push(successor);
@@ -361,11 +370,7 @@ describe('spool: a process that dies while another runs', () => {
     expect(uuids(store)).toEqual(['running-0']);
     expect(readdirSync(dir).filter((n) => n.startsWith(owner))).toEqual([]);
     // The next start stores them.
-    const after = new MemoryStore();
-    const later = createActionLogger({ store: after, spool: { dir } });
-    loggers.push(later);
-    await later.flush();
-    expect(new Set(uuids(after)).size).toBe(100);
+    expect(new Set(await storedByNextStart(dir)).size).toBe(100);
   });
 
   it('a logger that starts closing while it counts the files of a dead process leaves them under its name, for the next start', async () => {
@@ -381,11 +386,7 @@ describe('spool: a process that dies while another runs', () => {
     vi.advanceTimersByTime(30_000);
     expect(await running.close()).toEqual({ left: 0 });
     expect(readdirSync(dir).filter((n) => n.startsWith(owner))).toEqual([]);
-    const after = new MemoryStore();
-    const later = createActionLogger({ store: after, spool: { dir } });
-    loggers.push(later);
-    await later.flush();
-    expect(new Set(uuids(after)).size).toBe(50);
+    expect(new Set(await storedByNextStart(dir)).size).toBe(50);
   });
 
   it('a process taken for dead that comes back while its files are counted keeps them', async () => {
@@ -395,12 +396,7 @@ describe('spool: a process that dies while another runs', () => {
     const stalled = createActionLogger({ store: away, spool: { dir }, retryDelayMs: 1, maxRetryDelayMs: 5, onError: () => {} });
     loggers.push(stalled);
     for (let i = 0; i < 20; i++) await stalled.run({ requestUuid: `own-${i}` }, () => stalled.record({ action: 'tick' }));
-    await vi.waitFor(
-      () => {
-        expect(stalled.stats().spool?.spooled).toBe(20);
-      },
-      { timeout: 5000 },
-    );
+    await spooled(stalled, 20);
     const lock = join(dir, readdirSync(dir).find((name) => name.endsWith('.lock')) ?? 'no lock');
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const store = new MemoryStore();
@@ -476,11 +472,7 @@ describe('spool: a process that dies while another runs', () => {
       worker.postMessage('stop');
       expect(await next()).toBe('stopped');
       // A logger started after: adopts whatever is left of the worker's spool.
-      const after = new MemoryStore();
-      const later = createActionLogger({ store: after, spool: { dir } });
-      loggers.push(later);
-      await later.flush();
-      const everywhere = new Set([...uuids(store), ...uuids(after)].filter((u) => u.startsWith('live-')));
+      const everywhere = new Set([...uuids(store), ...(await storedByNextStart(dir))].filter((u) => u.startsWith('live-')));
       expect({ adoptedWhileLive, storedSomewhere: everywhere.size }).toEqual({ adoptedWhileLive: 0, storedSomewhere: 30 });
     } finally {
       await worker.terminate();

@@ -707,7 +707,7 @@ function newlinesIn(bytes: Buffer): number {
 
 function countLines(bytes: Buffer): number {
   // A last line without its newline is still a line (torn: it is reported when read).
-  return bytes.length > 0 && bytes.at(-1) !== 10 ? newlinesIn(bytes) + 1 : newlinesIn(bytes);
+  return newlinesIn(bytes) + (bytes.length > 0 && bytes.at(-1) !== 10 ? 1 : 0);
 }
 
 const linesOf = (bytes: Buffer): FileLines => ({ size: bytes.length, lines: countLines(bytes) });

@@ -182,14 +182,26 @@ describe.each(STORE_KINDS)('hostile input, on the %s store', (kind) => {
 });
 
 describe('hostile input, cost', () => {
-  it('builds the document of a 500 000-key body in bounded time', async () => {
+  it('does not walk a 500 000-key body to build its document: its content-length says it is far too big', async () => {
     const store = new MemoryStore();
     const logger = createActionLogger({ store, flushIntervalMs: 60_000 });
     const app = express();
     app.use(actionLog(logger));
     // An app that accepts large bodies: what the audit of one costs must not depend on its size.
     app.use(express.json({ limit: '50mb' }));
-    app.post('/bulk', (_req, res) => {
+    // Every look into the parsed body after the route (listing its keys, reading a value) is counted.
+    let looks = 0;
+    app.post('/bulk', (req, res) => {
+      req.body = new Proxy(req.body as object, {
+        ownKeys(target) {
+          looks++;
+          return Reflect.ownKeys(target);
+        },
+        get(target, key) {
+          looks++;
+          return Reflect.get(target, key) as unknown;
+        },
+      });
       res.json({ ok: true });
     });
     const server = app.listen(0, '127.0.0.1');
@@ -198,13 +210,11 @@ describe('hostile input, cost', () => {
     const body: Record<string, number> = {};
     for (let i = 0; i < 500_000; i++) body[`k${i}`] = i;
     expect((await client.send('/bulk', { method: 'POST', body })).status).toBe(200);
-    const started = performance.now();
     await logger.flush();
-    const spent = performance.now() - started;
     const [doc] = store.requests();
     expect(doc!.details.request!.body).toEqual({ _truncated: true, _size_bytes: expect.any(Number) as number, _preview: '' });
     expect((doc!.details.request!.body as { _size_bytes: number })._size_bytes).toBeGreaterThan(8_000_000);
-    expect(spent).toBeLessThan(50);
+    expect(looks).toBe(0);
     client.agent.destroy();
     server.close();
     await logger.close();

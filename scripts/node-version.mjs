@@ -82,9 +82,14 @@ function syncTree(tree) {
 
 const INSTALL_STAMP = '.node-version-install';
 
-/** What an install of `tree` under Node `version` is made of: that version and the lock file. */
+/**
+ * What an install of `tree` under Node `version` is made of: that version, the compiler flags its addons were built
+ * with (CI builds them at -O1: a tree built so is not one to benchmark), and the lock file.
+ */
 function installStamp(tree, version) {
-  return `${version}\n${readFileSync(join(tree, 'package-lock.json'), 'utf8')}`;
+  const { CFLAGS, CXXFLAGS } = process.env;
+  const flags = CFLAGS || CXXFLAGS ? ` CFLAGS=${CFLAGS ?? ''} CXXFLAGS=${CXXFLAGS ?? ''}` : '';
+  return `${version}${flags}\n${readFileSync(join(tree, 'package-lock.json'), 'utf8')}`;
 }
 
 /** The tree of another major whose node_modules was installed from the same lock file, if any. */

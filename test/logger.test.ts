@@ -485,7 +485,7 @@ describe('flush, close and stats', () => {
     await sleep(50);
     await logger.close();
     // Before, both kept polling the closed store, their timers holding the process open.
-    const ended = await Promise.race([Promise.all(tails), sleep(1000).then(() => 'still polling')]);
+    const ended = await Promise.race([Promise.all(tails), sleep(5000).then(() => 'still polling')]);
     expect(ended).toEqual([['seen'], ['seen']]);
     // A tail asked for after close ends at once, as every tail then does.
     expect(await follow()).toEqual([]);

@@ -5,7 +5,8 @@
 // (better-sqlite3) are built for one Node ABI, so the project's own node_modules cannot serve another major: the
 // command runs in .cache/node/<major>/tree, a copy of the project's files (tracked and untracked, less the ignored
 // ones) with its own node_modules, installed with that Node first on PATH. The copy is brought up to date on every
-// run; its node_modules is installed again only when package-lock.json or the Node version changed. When the tree
+// run; its node_modules is installed again only when package-lock.json, the Node version or the addons' compiler
+// flags (CFLAGS, CXXFLAGS) changed. When the tree
 // of another major holds an install of the same package-lock.json, its node_modules (and its built dist/) is copied
 // and only the packages that build an addon with node-gyp are rebuilt for this Node: the same files as `npm ci`,
 // without downloading and installing them again. Otherwise, `npm ci`.
@@ -83,8 +84,8 @@ function syncTree(tree) {
 const INSTALL_STAMP = '.node-version-install';
 
 /**
- * What an install of `tree` under Node `version` is made of: that version, the compiler flags its addons were built
- * with (CI builds them at -O1: a tree built so is not one to benchmark), and the lock file.
+ * What an install of `tree` under Node `version` is made of: that version, the CFLAGS and CXXFLAGS its addons were
+ * built with (CI builds them at -O1: a tree built so is not one to benchmark), and the lock file.
  */
 function installStamp(tree, version) {
   const { CFLAGS, CXXFLAGS } = process.env;
@@ -124,7 +125,7 @@ function nodeGypPackages(modules, found = new Set()) {
   return found;
 }
 
-/** node_modules in the copy for the target Node, when the lock file or the Node version changed since the last. */
+/** node_modules in the copy for the target Node, when the lock file, the Node version or the flags changed since the last. */
 function installDependencies(tree, env, version) {
   const stampFile = join(tree, INSTALL_STAMP);
   const stamp = installStamp(tree, version);

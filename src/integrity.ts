@@ -136,6 +136,7 @@ export class TrailSeal {
     if (!anchors) return true;
     const copying = anchors.copy();
     if (!(await finishesWithin(copying, this.options.anchorTimeoutMs))) {
+      anchors.givenUp();
       const head = anchors.waitingFor;
       const behind = head !== undefined && checkpoint !== undefined && head < checkpoint ? head : undefined;
       throw new ActionLogAnchorTimeoutError(operation, checkpoint, this.options.anchorTimeoutMs, { behind });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import {
   ActionLogAnchorTimeoutError,
   type CheckpointDocument,
@@ -429,7 +429,7 @@ describe('anchors', () => {
     (await store.checkpoints({ limit: 100 })).map((c) => c.checkpoint).filter((c) => c.pruned.length > 0);
 
   it.each(['purge', 'archive'] as const)(
-    '%s rejects with ActionLogAnchorTimeoutError once anchorTimeoutMs passes with the anchor hung, deleting nothing; retried, at once',
+    '%s rejects with ActionLogAnchorTimeoutError once anchorTimeoutMs passes with the anchor hung, deleting nothing; retried, without waiting again',
     async (operation) => {
       const store = new MemoryStore();
       const errors: Error[] = [];
@@ -449,6 +449,12 @@ describe('anchors', () => {
       const archive = new MemoryStore();
       const run = () =>
         operation === 'purge' ? logger.purge({ before: new Date() }) : logger.archive({ before: new Date(), to: archive });
+      // The clock the anchors' queue reads stands still: the rerun below must know the copy overdue from the deadline
+      // that passed, as a timer may fire a millisecond before that clock counts its time as spent.
+      const clock = vi.spyOn(performance, 'now').mockReturnValue(performance.now());
+      onTestFinished(() => {
+        clock.mockRestore();
+      });
       const started = Date.now();
       const error: unknown = await run().catch((e: unknown) => e);
       expect(Date.now() - started).toBeLessThan(5000);

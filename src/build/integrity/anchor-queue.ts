@@ -11,6 +11,8 @@ export class AnchorQueue {
   private copying: Promise<boolean> | undefined;
   /** When the copy under way (of the first checkpoint waiting) was handed to `anchor`, by `performance.now()`. */
   private handedAt: number | undefined;
+  /** Whether a deadline for the copy under way passed (see `givenUp`). */
+  private pastDeadline = false;
 
   constructor(
     private readonly anchor: (checkpoint: CheckpointDocument) => unknown,
@@ -29,9 +31,18 @@ export class AnchorQueue {
     return this.waiting[0]?.number;
   }
 
+  /**
+   * The copy under way was waited for until a deadline that passed: `overdue` names it from now on, whatever the
+   * clock says (a timer may fire a millisecond before `performance.now()` counts its time as spent).
+   */
+  givenUp(): void {
+    this.pastDeadline = this.handedAt !== undefined;
+  }
+
   /** The number of the checkpoint whose copy was handed to `anchor` more than `ms` ago and has not returned, if any. */
   overdue(ms: number): number | undefined {
-    return this.handedAt !== undefined && performance.now() - this.handedAt >= ms ? this.waitingFor : undefined;
+    if (this.handedAt === undefined) return undefined;
+    return this.pastDeadline || performance.now() - this.handedAt >= ms ? this.waitingFor : undefined;
   }
 
   /** Copies what waits; true once all are copied, false when one failed (reported; it waits for the next call). */
@@ -49,6 +60,7 @@ export class AnchorQueue {
   private async copyInOrder(): Promise<boolean> {
     for (let next = this.waiting[0]; next; next = this.waiting[0]) {
       this.handedAt = performance.now();
+      this.pastDeadline = false;
       try {
         await this.anchor(next);
       } catch (error) {
@@ -58,6 +70,7 @@ export class AnchorQueue {
         return false;
       } finally {
         this.handedAt = undefined;
+        this.pastDeadline = false;
       }
       this.waiting.shift();
     }

@@ -135,8 +135,10 @@ export class TrailSeal {
     const anchors = this.anchors;
     if (!anchors) return true;
     const copying = anchors.copy();
+    // The copy under way as the wait begins: if it still is at the deadline, it was waited for that long.
+    const handOff = anchors.underWay;
     if (!(await finishesWithin(copying, this.options.anchorTimeoutMs))) {
-      anchors.givenUp();
+      anchors.givenUp(handOff);
       const head = anchors.waitingFor;
       const behind = head !== undefined && checkpoint !== undefined && head < checkpoint ? head : undefined;
       throw new ActionLogAnchorTimeoutError(operation, checkpoint, this.options.anchorTimeoutMs, { behind });

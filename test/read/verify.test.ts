@@ -520,6 +520,45 @@ describe('anchors', () => {
     await logger.close({ timeout: 300 });
   });
 
+  it('a purge begun once the copy of an earlier checkpoint has hung past anchorTimeoutMs fails at once, recording nothing', async () => {
+    const store = new MemoryStore();
+    const handed: CheckpointDocument[] = [];
+    let hang = false;
+    const logger = createActionLogger({
+      store,
+      onError: () => {},
+      integrity: {
+        key: secret,
+        checkpointEvery: 5,
+        anchorTimeoutMs: 200,
+        anchor: (c) => {
+          handed.push(c);
+          return hang ? new Promise(() => {}) : undefined;
+        },
+      },
+    });
+    await writeTrail(logger, 3);
+    await logger.flush();
+    hang = true;
+    const anchoredBefore = handed.length;
+    // A checkpoint made as entries are stored, not by a purge: nothing waits on its copy, which hangs.
+    await logger.run({ module: 'orders' }, async () => {
+      for (let i = 0; i < 5; i++) logger.record({ action: 'more' });
+    });
+    await logger.flush();
+    await vi.waitFor(() => {
+      expect(handed.length).toBe(anchoredBefore + 1);
+    });
+    const hung = handed.at(-1)!.number;
+    await sleep(300);
+    const stored = await held(store);
+    const error: unknown = await logger.purge({ before: new Date() }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ operation: 'purge', checkpoint: hung, recorded: false });
+    expect(await prunedCheckpoints(store)).toEqual([]);
+    expect(await held(store)).toBe(stored);
+    await logger.close({ timeout: 300 });
+  });
+
   it.each(['purge', 'archive'] as const)(
     '%s stopped by an anchor timeout says what it removed before; rerun once the anchor returns, every entry is removed once',
     async (operation) => {

@@ -11,6 +11,8 @@ export class AnchorQueue {
   private copying: Promise<boolean> | undefined;
   /** When the copy under way (of the first checkpoint waiting) was handed to `anchor`, by `performance.now()`. */
   private handedAt: number | undefined;
+  /** How many copies were handed to `anchor`: the number of the one under way, if any (see `underWay`). */
+  private handOffs = 0;
   /** Whether a deadline for the copy under way passed (see `givenUp`). */
   private pastDeadline = false;
 
@@ -31,12 +33,18 @@ export class AnchorQueue {
     return this.waiting[0]?.number;
   }
 
+  /** Which hand-off to `anchor` is under way, if any: what `givenUp` takes. */
+  get underWay(): number | undefined {
+    return this.handedAt === undefined ? undefined : this.handOffs;
+  }
+
   /**
-   * The copy under way was waited for until a deadline that passed: `overdue` names it from now on, whatever the
-   * clock says (a timer may fire a millisecond before `performance.now()` counts its time as spent).
+   * A wait that began with `handOff` under way reached its deadline: if that copy still has not returned, `overdue`
+   * names it from now on, whatever the clock says (a timer may fire a millisecond before `performance.now()` counts
+   * its time as spent). A copy handed over during the wait was not waited for that long, and stays judged by the clock.
    */
-  givenUp(): void {
-    this.pastDeadline = this.handedAt !== undefined;
+  givenUp(handOff: number | undefined): void {
+    if (handOff !== undefined && handOff === this.underWay) this.pastDeadline = true;
   }
 
   /** The number of the checkpoint whose copy was handed to `anchor` more than `ms` ago and has not returned, if any. */
@@ -59,6 +67,7 @@ export class AnchorQueue {
 
   private async copyInOrder(): Promise<boolean> {
     for (let next = this.waiting[0]; next; next = this.waiting[0]) {
+      this.handOffs++;
       this.handedAt = performance.now();
       this.pastDeadline = false;
       try {

@@ -6,10 +6,10 @@
 // command runs in .cache/node/<major>/tree, a copy of the project's files (tracked and untracked, less the ignored
 // ones) with its own node_modules, installed with that Node first on PATH. The copy is brought up to date on every
 // run; its node_modules is installed again only when package-lock.json, the Node version or the addons' compiler
-// flags (CFLAGS, CXXFLAGS) changed. When the tree
-// of another major holds an install of the same package-lock.json, its node_modules (and its built dist/) is copied
-// and only the packages that build an addon with node-gyp are rebuilt for this Node: the same files as `npm ci`,
-// without downloading and installing them again. Otherwise, `npm ci`.
+// flags (CFLAGS, CXXFLAGS) changed. When the tree of another major holds an install of the same package-lock.json,
+// its node_modules (and its built dist/) is copied and only the packages that build an addon with node-gyp are
+// rebuilt for this Node: the same files as `npm ci`, without downloading and installing them again. Otherwise,
+// `npm ci`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';

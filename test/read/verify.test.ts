@@ -482,7 +482,11 @@ describe('anchors', () => {
     },
   );
 
-  it('names the checkpoint recording the batch, not an earlier one whose copy it waits behind', async () => {
+  /**
+   * A logger with a trail whose checkpoints are anchored, then a checkpoint made as entries are stored (not by a
+   * purge) whose copy hangs from the moment it is handed over; `hung` is its number.
+   */
+  async function withHungCopy(anchorTimeoutMs: number) {
     const store = new MemoryStore();
     const handed: CheckpointDocument[] = [];
     let hang = false;
@@ -492,7 +496,7 @@ describe('anchors', () => {
       integrity: {
         key: secret,
         checkpointEvery: 5,
-        anchorTimeoutMs: 500,
+        anchorTimeoutMs,
         anchor: (c) => {
           handed.push(c);
           return hang ? new Promise(() => {}) : undefined;
@@ -503,7 +507,6 @@ describe('anchors', () => {
     await logger.flush();
     hang = true;
     const anchoredBefore = handed.length;
-    // A checkpoint of entries just stored, whose anchor hangs (not for long yet): the purge's waits behind it.
     await logger.run({ module: 'orders' }, async () => {
       for (let i = 0; i < 5; i++) logger.record({ action: 'more' });
     });
@@ -511,7 +514,12 @@ describe('anchors', () => {
     await vi.waitFor(() => {
       expect(handed.length).toBe(anchoredBefore + 1);
     });
-    const earlier = handed.at(-1)!.number;
+    return { store, logger, hung: handed.at(-1)!.number };
+  }
+
+  it('names the checkpoint recording the batch, not an earlier one whose copy it waits behind', async () => {
+    // The earlier copy has not hung for long yet: the purge's waits behind it.
+    const { store, logger, hung: earlier } = await withHungCopy(500);
     const error: unknown = await logger.purge({ before: new Date() }).catch((e: unknown) => e);
     const [recording] = await prunedCheckpoints(store);
     expect(recording!.number).toBeGreaterThan(earlier);
@@ -521,35 +529,8 @@ describe('anchors', () => {
   });
 
   it('a purge begun once the copy of an earlier checkpoint has hung past anchorTimeoutMs fails at once, recording nothing', async () => {
-    const store = new MemoryStore();
-    const handed: CheckpointDocument[] = [];
-    let hang = false;
-    const logger = createActionLogger({
-      store,
-      onError: () => {},
-      integrity: {
-        key: secret,
-        checkpointEvery: 5,
-        anchorTimeoutMs: 200,
-        anchor: (c) => {
-          handed.push(c);
-          return hang ? new Promise(() => {}) : undefined;
-        },
-      },
-    });
-    await writeTrail(logger, 3);
-    await logger.flush();
-    hang = true;
-    const anchoredBefore = handed.length;
-    // A checkpoint made as entries are stored, not by a purge: nothing waits on its copy, which hangs.
-    await logger.run({ module: 'orders' }, async () => {
-      for (let i = 0; i < 5; i++) logger.record({ action: 'more' });
-    });
-    await logger.flush();
-    await vi.waitFor(() => {
-      expect(handed.length).toBe(anchoredBefore + 1);
-    });
-    const hung = handed.at(-1)!.number;
+    // Nothing waits on that copy: only the clock says it is overdue.
+    const { store, logger, hung } = await withHungCopy(200);
     await sleep(300);
     const stored = await held(store);
     const error: unknown = await logger.purge({ before: new Date() }).catch((e: unknown) => e);

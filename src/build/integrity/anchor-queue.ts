@@ -13,8 +13,8 @@ export class AnchorQueue {
   private handedAt: number | undefined;
   /** How many copies were handed to `anchor`: the number of the one under way, if any (see `underWay`). */
   private handOffs = 0;
-  /** Whether a deadline for the copy under way passed (see `givenUp`). */
-  private pastDeadline = false;
+  /** The hand-off a deadline passed for (see `givenUp`); hand-offs are numbered once, so an old one matches no other. */
+  private pastDeadline: number | undefined;
 
   constructor(
     private readonly anchor: (checkpoint: CheckpointDocument) => unknown,
@@ -44,13 +44,13 @@ export class AnchorQueue {
    * its time as spent). A copy handed over during the wait was not waited for that long, and stays judged by the clock.
    */
   givenUp(handOff: number | undefined): void {
-    if (handOff !== undefined && handOff === this.underWay) this.pastDeadline = true;
+    if (handOff !== undefined && handOff === this.underWay) this.pastDeadline = handOff;
   }
 
   /** The number of the checkpoint whose copy was handed to `anchor` more than `ms` ago and has not returned, if any. */
   overdue(ms: number): number | undefined {
     if (this.handedAt === undefined) return undefined;
-    return this.pastDeadline || performance.now() - this.handedAt >= ms ? this.waitingFor : undefined;
+    return this.pastDeadline === this.handOffs || performance.now() - this.handedAt >= ms ? this.waitingFor : undefined;
   }
 
   /** Copies what waits; true once all are copied, false when one failed (reported; it waits for the next call). */
@@ -69,7 +69,6 @@ export class AnchorQueue {
     for (let next = this.waiting[0]; next; next = this.waiting[0]) {
       this.handOffs++;
       this.handedAt = performance.now();
-      this.pastDeadline = false;
       try {
         await this.anchor(next);
       } catch (error) {
@@ -79,7 +78,6 @@ export class AnchorQueue {
         return false;
       } finally {
         this.handedAt = undefined;
-        this.pastDeadline = false;
       }
       this.waiting.shift();
     }
